@@ -135,7 +135,3 @@ class NLayerDiscriminator(nn.Module):
         feats.append(x)
         return feats
 
-
-def count_module_parameters(module: nn.Module) -> int:
-    """Number of parameters of any module."""
-    return sum(p.numel() for p in module.parameters())

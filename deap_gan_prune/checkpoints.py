@@ -1,0 +1,204 @@
+"""Read and write generator and discriminator files in the upstream CycleGAN formats.
+
+Checkpoints are untrusted input: they are read with ``torch.load(..., weights_only=True)`` and
+every problem becomes a one-line :class:`CheckpointError` naming the file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from .models import NLayerDiscriminator, ResnetGenerator
+from .widths import GeneratorWidths
+
+_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = str(path), problem
+
+
+def read_state_dict(path: str | os.PathLike) -> "OrderedDict[str, torch.Tensor]":
+    """Tensors of a ``.pth`` file, with a ``module.`` prefix (DataParallel) and InstanceNorm
+    running statistics (legacy files) removed. Accepts a bare state dict or one nested under
+    ``"state_dict"``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pickle-protocol notes from the safe unpickler
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files
+        message = str(exc)
+        found = re.search(r"(?:Unsupported global:|unsupported GLOBAL) (\S+)", message)
+        if found:
+            raise CheckpointError(path, f"holds a Python object ({found.group(1)}), not only "
+                                        "tensors; refusing to unpickle it") from None
+        detail = re.search(r"WeightsUnpickler error: \s*(.+)", message)
+        text = (detail.group(1) if detail else message.strip().splitlines()[0] if message.strip()
+                else type(exc).__name__).strip()
+        raise CheckpointError(path, f"not a readable PyTorch file (truncated or corrupt?): "
+                                    f"{text[:120]}") from None
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"],
+                                                                        Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not obj:
+        raise CheckpointError(path, f"does not hold a state dict (found {type(obj).__name__})")
+    state = OrderedDict()
+    for key, value in obj.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(path, f"entry {key!r} is not a named tensor")
+        key = key[len("module."):] if key.startswith("module.") else key
+        if key.rsplit(".", 1)[-1] in _NORM_STATS:
+            continue
+        state[key] = value
+    return state
+
+
+def _shape(path, state, key) -> torch.Size:
+    if key not in state:
+        raise CheckpointError(path, f"missing key {key!r}")
+    return state[key].shape
+
+
+def infer_generator_config(state: Mapping[str, torch.Tensor],
+                           path: str | os.PathLike = "<state dict>") -> tuple[GeneratorWidths,
+                                                                              bool]:
+    """(widths, use_dropout) of a ResnetGenerator state dict, from its tensor shapes."""
+    if "model.1.weight" not in state:
+        if "model.0.weight" in state and state["model.0.weight"].dim() == 4 \
+                and state["model.0.weight"].shape[-1] == 4:
+            raise CheckpointError(path, "this is a discriminator (4x4 convs at model.0), "
+                                        "not a generator")
+        raise CheckpointError(path, "not a CycleGAN ResNet generator (no 'model.1.weight')")
+    blocks = sorted({int(m.group(1)) for k in state
+                     if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
+    n_blocks = len(blocks)
+    if blocks != list(range(10, 10 + n_blocks)):
+        raise CheckpointError(path, f"residual blocks at unexpected positions {blocks}")
+    use_dropout = any(".conv_block.6.weight" in k for k in state)
+    second = 6 if use_dropout else 5
+    first = _shape(path, state, "model.1.weight")
+    if len(first) != 4 or first[-1] != 7:
+        raise CheckpointError(path, "model.1 is not a 7x7 conv: not a ResNet generator")
+    c1, input_nc = first[0], first[1]
+    c2 = _shape(path, state, "model.4.weight")[0]
+    c3 = _shape(path, state, "model.7.weight")[0]
+    inner = tuple(_shape(path, state, f"model.{b}.conv_block.1.weight")[0] for b in blocks)
+    for b in blocks:
+        _shape(path, state, f"model.{b}.conv_block.{second}.weight")
+    up = 10 + n_blocks
+    c4 = _shape(path, state, f"model.{up}.weight")[1]
+    c5 = _shape(path, state, f"model.{up + 3}.weight")[1]
+    output_nc = _shape(path, state, f"model.{up + 7}.weight")[0]
+    return GeneratorWidths(c1, c2, c3, inner, c4, c5, input_nc, output_nc), use_dropout
+
+
+def _load_strict(path, module: torch.nn.Module, state) -> None:
+    expected, given = set(module.state_dict()), set(state)
+    if given - expected:
+        raise CheckpointError(path, f"unknown keys {sorted(given - expected)[:4]}")
+    if expected - given:
+        raise CheckpointError(path, f"missing keys {sorted(expected - given)[:4]}")
+    for key, tensor in module.state_dict().items():
+        if tensor.shape != state[key].shape:
+            raise CheckpointError(path, f"{key} has shape {tuple(state[key].shape)}, expected "
+                                        f"{tuple(tensor.shape)} for the inferred architecture")
+    module.load_state_dict(state)
+
+
+def generator_from_state_dict(state: Mapping[str, torch.Tensor],
+                              path: str | os.PathLike = "<state dict>") -> ResnetGenerator:
+    """A ResnetGenerator with widths inferred from ``state`` and its weights loaded."""
+    widths, use_dropout = infer_generator_config(state, path)
+    generator = ResnetGenerator(widths=widths, use_dropout=use_dropout)
+    _load_strict(path, generator, state)
+    return generator
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu"
+                   ) -> ResnetGenerator:
+    """Load an upstream (``latest_net_G_A.pth``, pretrained ``latest_net_G.pth``), seed-code
+    (``netG_A2B.pth``), legacy or our own slim generator file; widths come from the shapes.
+    Returned in eval mode on ``device``."""
+    generator = generator_from_state_dict(read_state_dict(path), path)
+    return generator.to(device).eval()
+
+
+def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu"
+                       ) -> NLayerDiscriminator:
+    """Load an upstream PatchGAN discriminator (``latest_net_D_A.pth``); ndf, n_layers and
+    input channels come from the shapes. Returned in eval mode on ``device``."""
+    state = read_state_dict(path)
+    convs = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"model\.(\d+)\.weight",
+                                                                          k)))
+    if any(".conv_block." in k for k in state) or "model.1.weight" in state:
+        raise CheckpointError(path, "this is a generator, not a discriminator")
+    if not convs or convs[0] != 0 or state["model.0.weight"].dim() != 4 \
+            or state["model.0.weight"].shape[-1] != 4:
+        raise CheckpointError(path, "not a CycleGAN PatchGAN discriminator (no 4x4 conv at "
+                                    "'model.0')")
+    first = state["model.0.weight"].shape
+    discriminator = NLayerDiscriminator(first[1], first[0], n_layers=len(convs) - 2)
+    _load_strict(path, discriminator, state)
+    return discriminator.to(device).eval()
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(tmp_path)`` then move the file into place, so that ``path`` is never
+    half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_json(path: str | os.PathLike, data) -> None:
+    """Write JSON atomically (indent 2, keys in the given order)."""
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+    atomic_write(path, write)
+
+
+def save_generator(generator: ResnetGenerator, path: str | os.PathLike,
+                   extra: Mapping | None = None) -> Path:
+    """Write the upstream key names to ``path`` (``.pth``) and the widths to ``path`` with
+    suffix ``.json`` beside it (plus ``extra`` entries). Returns the JSON path."""
+    path = Path(path)
+    state = OrderedDict((k, v.detach().cpu().clone()) for k, v in
+                        generator.state_dict().items())
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    info = {"kind": "ResnetGenerator", "widths": generator.widths.to_dict(),
+            "use_dropout": generator.use_dropout,
+            "parameters": sum(p.numel() for p in generator.parameters()), **(extra or {})}
+    json_path = path.with_suffix(".json")
+    atomic_write_json(json_path, info)
+    return json_path
+
+
+def save_discriminator(discriminator: NLayerDiscriminator, path: str | os.PathLike) -> None:
+    """Write a discriminator's state dict (upstream key names) atomically."""
+    state = OrderedDict((k, v.detach().cpu().clone()) for k, v in
+                        discriminator.state_dict().items())
+    atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -1,0 +1,62 @@
+"""Per-channel importance scores aligned with a mask space's bits (L1 filter norms).
+
+Scores rank channels *within a group*; consumers (``repairBudget``, ``initMaskImportance``)
+normalise them per group before comparing groups.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .maskspace import MaskSpace
+from .models import ResnetGenerator
+
+
+def filter_l1(conv: nn.Module) -> torch.Tensor:
+    """L1 norm of each output filter's weights (bias excluded), shape ``[out_channels]``.
+
+    Conv2d weights are ``[out, in, k, k]``; ConvTranspose2d weights are ``[in, out, k, k]``,
+    so their output filters lie along dim 1.
+    """
+    w = conv.weight.detach()
+    if isinstance(conv, nn.ConvTranspose2d):
+        w = w.transpose(0, 1)
+    return w.abs().flatten(1).sum(dim=1)
+
+
+def _writers(slot: str, convs: dict[str, nn.Module], n_blocks: int) -> list[nn.Module]:
+    """The convs whose output channels are the channels of width slot ``slot``."""
+    if slot == "stream":
+        return [convs["stream"], *(convs[f"stream.{b}"] for b in range(n_blocks))]
+    return [convs[slot]]
+
+
+def l1_importance(generator: ResnetGenerator, space: MaskSpace) -> list[float]:
+    """One score per bit of ``space`` (higher = more important), as Python floats.
+
+    A group written by one conv (first, down1, each block's inner width, up1, up2) scores
+    each channel by its filter's L1 norm (sum of |weights|, bias excluded; Li et al. 2017).
+    A group written by several convs (the stream: the second down conv and every block's
+    second conv; in the tied layout also every block's first conv) scores each channel by
+    the mean over those convs of its filter's L1 norm divided by that conv's mean filter
+    norm, so every conv counts equally whatever its weight scale (dimensionless, group mean 1).
+    """
+    if generator.widths != space.widths:
+        raise ValueError(f"l1_importance: the generator's widths {generator.widths} differ "
+                         f"from the mask space's {space.widths}")
+    convs = generator.slot_convs()
+    n_blocks = generator.widths.n_blocks
+    scores: list[float] = []
+    with torch.no_grad():
+        for group in space.groups:
+            writers = [c for slot in group.slots for c in _writers(slot, convs, n_blocks)]
+            norms = [filter_l1(c).double().cpu() for c in writers]
+            if len(norms) == 1:
+                combined = norms[0]
+            else:
+                combined = torch.stack([n / n.mean().clamp_min(1e-12) for n in norms]).mean(0)
+            if combined.numel() != group.size:
+                raise ValueError(f"l1_importance: group {group.name!r} has {group.size} bits "
+                                 f"but its convs have {combined.numel()} filters")
+            scores += [float(v) for v in combined.tolist()]
+    return scores

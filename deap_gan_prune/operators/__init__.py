@@ -1,0 +1,21 @@
+"""DEAP operators on channel masks (pure Python: stdlib ``random`` only).
+
+Every operator follows DEAP's contract: it works in place, returns ``(ind1, ind2)``
+(crossovers), ``(ind,)`` (mutations, repairs) or a list of ``k`` references (selections), never
+clones and never touches fitness. Variation operators take the :class:`MaskSpace` and end
+with :func:`repairMinKeep`, so every group keeps at least ``max(min_keep, 1)`` channels.
+"""
+from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup
+from .init import initMaskBernoulli, initMaskFull, initMaskImportance
+from .mutation import mutFlipMask, mutSegmentInvert
+from .repair import (budgetRepair, minKeepRepair, normalise_per_group, repairBudget,
+                     repairMinKeep)
+from .selection import roulette_shares, selRouletteWeighted
+
+__all__ = [
+    "initMaskBernoulli", "initMaskFull", "initMaskImportance",
+    "selRouletteWeighted", "roulette_shares",
+    "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
+    "mutFlipMask", "mutSegmentInvert",
+    "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair", "normalise_per_group",
+]

@@ -1,0 +1,59 @@
+"""Initialisers: build one individual (like ``tools.initRepeat(container, ...)``).
+
+``container`` is the individual class, e.g. ``creator.MaskIndividual`` (a ``list`` subclass);
+the result holds 0/1 ints, one per bit of the mask space, 1 = keep the channel.
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable, Sequence
+
+from ..maskspace import MaskSpace
+from .repair import check_scores, repairMinKeep
+
+
+def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5):
+    """Each bit kept with probability ``p_keep`` (the paper's 0.5), then group minimums
+    restored with :func:`repairMinKeep`."""
+    if not 0.0 <= p_keep <= 1.0:
+        raise ValueError(f"initMaskBernoulli: p_keep must be in [0, 1], got {p_keep!r}")
+    ind = container(1 if random.random() < p_keep else 0 for _ in range(space.n_bits))
+    repairMinKeep(ind, space)
+    return ind
+
+
+def initMaskFull(container: Callable, space: MaskSpace):
+    """The mask that keeps every channel (the unpruned generator)."""
+    return container(space.full())
+
+
+def initMaskImportance(container: Callable, space: MaskSpace, scores: Sequence[float],
+                       keep_ratio: float = 0.5, noise: float = 0.1):
+    """Keep about the top ``keep_ratio`` share of each group by importance, perturbed.
+
+    ``scores``: one per bit, higher = more important (e.g. :func:`l1_importance`). Within each
+    group the scores are min-max normalised to [0, 1]; each channel's key is its normalised
+    score plus Gaussian noise of standard deviation ``noise`` (so channels within about
+    ``noise`` of each other may trade places and individuals differ); the
+    ``max(round(keep_ratio * size), min_keep, 1)`` channels with the highest keys are kept.
+    ``noise=0`` gives the deterministic top-k mask.
+    """
+    if not 0.0 < keep_ratio <= 1.0:
+        raise ValueError(f"initMaskImportance: keep_ratio must be in (0, 1], got {keep_ratio!r}")
+    if noise < 0:
+        raise ValueError(f"initMaskImportance: noise must be >= 0, got {noise!r}")
+    values = check_scores(scores, space, "initMaskImportance")
+    bits = [0] * space.n_bits
+    for g in space.groups:
+        part = values[g.offset:g.stop]
+        lo, hi = min(part), max(part)
+        spread = hi - lo
+        n_keep = min(g.size, max(round(keep_ratio * g.size), g.min_keep, 1))
+        keys = []
+        for j, s in enumerate(part):
+            base = (s - lo) / spread if spread > 0 else 0.5
+            keys.append((base + (random.gauss(0.0, noise) if noise > 0 else 0.0),
+                         random.random(), j))
+        for _, _, j in sorted(keys, reverse=True)[:n_keep]:
+            bits[g.offset + j] = 1
+    return container(bits)

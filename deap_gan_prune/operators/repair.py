@@ -1,0 +1,215 @@
+"""Repairs: put a mask back inside the feasible set, in place.
+
+``repairMinKeep`` restores every group's minimum number of kept channels; ``repairBudget``
+drops the least important channels until the mask's size ratio (parameters or MACs of the
+slimmed generator over the unpruned one) is at most a budget. ``minKeepRepair`` and
+``budgetRepair`` are the DEAP decorator forms, for ``toolbox.decorate("mate", ...)``.
+
+Pure Python; randomness comes from the stdlib ``random`` module.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import random
+from types import SimpleNamespace
+from typing import Callable, MutableSequence, Sequence
+
+from ..maskspace import MaskSpace
+from ..widths import count_macs, count_parameters
+
+Scores = Sequence[float]
+
+
+def check_length(ind: Sequence[int], space: MaskSpace, where: str) -> None:
+    """Raise a one-line ValueError when ``ind`` does not have ``space.n_bits`` bits."""
+    if len(ind) != space.n_bits:
+        raise ValueError(f"{where}: the individual has {len(ind)} bits but the mask space has "
+                         f"{space.n_bits}")
+
+
+def check_scores(scores: Scores | None, space: MaskSpace, where: str) -> list[float] | None:
+    """``scores`` as a list of finite Python floats aligned with the space's bits (or None)."""
+    if scores is None:
+        return None
+    values = [float(s) for s in scores]
+    if len(values) != space.n_bits:
+        raise ValueError(f"{where}: got {len(values)} importance scores for a mask space of "
+                         f"{space.n_bits} bits")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{where}: importance scores must be finite numbers")
+    return values
+
+
+def normalise_per_group(scores: Sequence[float], space: MaskSpace) -> list[float]:
+    """Scores divided by their group's mean absolute score, so groups are comparable (a group
+    whose scores are all zero gets 1.0 everywhere)."""
+    out = list(scores)
+    for g in space.groups:
+        part = out[g.offset:g.stop]
+        mean = sum(abs(s) for s in part) / len(part)
+        out[g.offset:g.stop] = [s / mean for s in part] if mean > 0 else [1.0] * len(part)
+    return out
+
+
+def repairMinKeep(ind: MutableSequence[int], space: MaskSpace,
+                  scores: Scores | None = None) -> tuple:
+    """Turn channels back on in every group that keeps fewer than ``max(min_keep, 1)``.
+
+    With ``scores`` (one per bit, higher = more important) the most important dropped channels
+    come back first; without, random ones (stdlib ``random``). Bits are also coerced to 0/1
+    ints. In place; returns ``(ind,)``.
+    """
+    check_length(ind, space, "repairMinKeep")
+    scores = check_scores(scores, space, "repairMinKeep")
+    for i, b in enumerate(ind):
+        if b not in (0, 1) or type(b) is not int:
+            ind[i] = 1 if b else 0
+    for g in space.groups:
+        need = max(g.min_keep, 1)
+        kept = sum(ind[g.offset:g.stop])
+        if kept >= need:
+            continue
+        off = [i for i in range(g.offset, g.stop) if not ind[i]]
+        if scores is None:
+            chosen = random.sample(off, need - kept)
+        else:
+            chosen = sorted(off, key=lambda i: scores[i], reverse=True)[:need - kept]
+        for i in chosen:
+            ind[i] = 1
+    return (ind,)
+
+
+def _size_function(measure: str, image_size: int, convention: str) -> Callable:
+    if measure == "parameters":
+        return count_parameters
+    if measure == "macs":
+        if convention not in ("output", "real"):
+            raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
+        return functools.partial(count_macs, size=image_size, convention=convention)
+    raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
+
+
+class _BudgetPlan:
+    """What a budget repair needs that does not depend on the individual (built once)."""
+
+    def __init__(self, space: MaskSpace, budget: float, measure: str, image_size: int,
+                 convention: str, scores: Scores | None) -> None:
+        if not isinstance(budget, (int, float)) or not 0 < budget:
+            raise ValueError(f"repairBudget: budget must be a size ratio > 0 (e.g. 0.25 for "
+                             f"4x smaller), got {budget!r}")
+        self.space, self.budget = space, float(budget)
+        self.size_of = _size_function(measure, image_size, convention)
+        self.scores = check_scores(scores, space, "repairBudget")
+        self.norm = None if self.scores is None else normalise_per_group(self.scores, space)
+        self.group_of = [gi for gi, g in enumerate(space.groups) for _ in range(g.size)]
+        self.need = [max(g.min_keep, 1) for g in space.groups]
+        w = space.widths
+        self.full_size = self.size_of(w)
+        self.template = dict(first=w.first, down1=w.down1, stream=w.stream, up1=w.up1,
+                             up2=w.up2, input_nc=w.input_nc, output_nc=w.output_nc)
+
+    def size(self, counts: Sequence[int]) -> int:
+        """Size of the generator whose groups keep ``counts`` channels (O(n_blocks))."""
+        w = SimpleNamespace(**self.template, inner=[0] * self.space.widths.n_blocks)
+        for g, c in zip(self.space.groups, counts):
+            for slot in g.slots:
+                if slot.startswith("inner"):
+                    w.inner[int(slot[5:])] = c
+                else:
+                    setattr(w, slot, c)
+        return self.size_of(w)
+
+    def repair(self, ind: MutableSequence[int]) -> None:
+        space = self.space
+        repairMinKeep(ind, space, self.scores)
+        counts = [sum(ind[g.offset:g.stop]) for g in space.groups]
+        limit = self.budget * self.full_size
+        if self.size(counts) <= limit:
+            return
+        # Drop order: least important first (normalised scores, random tie-break), or random.
+        kept = [i for i, b in enumerate(ind) if b]
+        if self.norm is None:
+            random.shuffle(kept)
+        else:
+            keys = {i: (self.norm[i], random.random()) for i in kept}
+            kept.sort(key=keys.__getitem__)
+        # The drops this order allows without breaching a minimum, whatever the budget.
+        drops, left = [], list(counts)
+        for i in kept:
+            gi = self.group_of[i]
+            if left[gi] > self.need[gi]:
+                left[gi] -= 1
+                drops.append(i)
+        # Size falls with every drop: binary-search the fewest drops that meet the budget.
+        lo, hi = 0, len(drops)
+        if self.size(left) > limit:
+            lo = hi  # unreachable: stop at the minimums
+        while lo < hi:
+            mid = (lo + hi) // 2
+            c = list(counts)
+            for i in drops[:mid]:
+                c[self.group_of[i]] -= 1
+            if self.size(c) <= limit:
+                hi = mid
+            else:
+                lo = mid + 1
+        for i in drops[:lo]:
+            ind[i] = 0
+
+
+def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
+                 measure: str = "parameters", image_size: int = 256,
+                 scores: Scores | None = None, convention: str = "output") -> tuple:
+    """Drop kept channels until ``space.size_ratio(ind, measure, image_size) <= budget``.
+
+    ``budget`` is a size ratio: 0.25 = 4x fewer parameters (``measure="parameters"``) or MACs
+    at ``image_size`` pixels (``measure="macs"``, ``convention`` as in :func:`count_macs`).
+    First restores the group minimums (:func:`repairMinKeep`), then drops the kept channels of
+    least importance: ``scores`` (one per bit, higher = more important) are divided by their
+    group's mean so layers compare; without scores the order is random. A group never falls
+    below ``max(min_keep, 1)``; if the budget cannot be met at the minimums, every group stops
+    at its minimum and the mask stays above budget. Only drops channels: a mask already within
+    budget is left as it is. In place; returns ``(ind,)``.
+    """
+    check_length(ind, space, "repairBudget")
+    _BudgetPlan(space, budget, measure, image_size, convention, scores).repair(ind)
+    return (ind,)
+
+
+def _repair_results(result, fix: Callable) -> object:
+    """Apply ``fix`` to every individual an operator returned (a tuple of individuals, or a
+    single individual as ``toolbox.individual`` returns)."""
+    for ind in (result if isinstance(result, tuple) else (result,)):
+        fix(ind)
+    return result
+
+
+def minKeepRepair(space: MaskSpace, scores: Scores | None = None) -> Callable:
+    """DEAP decorator: ``toolbox.decorate("mutate", minKeepRepair(space))`` applies
+    :func:`repairMinKeep` to every individual the operator returns."""
+    scores = check_scores(scores, space, "minKeepRepair")
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return _repair_results(func(*args, **kwargs),
+                                   lambda ind: repairMinKeep(ind, space, scores))
+        return wrapper
+    return decorator
+
+
+def budgetRepair(space: MaskSpace, budget: float, measure: str = "parameters",
+                 image_size: int = 256, scores: Scores | None = None,
+                 convention: str = "output") -> Callable:
+    """DEAP decorator: ``toolbox.decorate("mate", budgetRepair(space, 0.25))`` applies
+    :func:`repairBudget` to every individual the operator returns (also works on
+    ``toolbox.individual``, which returns one individual)."""
+    plan = _BudgetPlan(space, budget, measure, image_size, convention, scores)
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return _repair_results(func(*args, **kwargs), plan.repair)
+        return wrapper
+    return decorator

@@ -1,0 +1,128 @@
+"""DEAP types and toolbox slots for mask evolution (pure Python + deap).
+
+Nothing here is hidden: :func:`register` only calls ``toolbox.register`` and
+``toolbox.decorate`` with the public operators of :mod:`deap_gan_prune.operators`, and its
+docstring lists the equivalent calls so a user can register each piece by hand.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from deap import base, creator, tools
+
+from .maskspace import MaskSpace
+from .operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
+                        initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteWeighted)
+
+MATES = {"two_point": cxTwoPointMask, "group_boundary": cxGroupBoundary,
+         "uniform_group": cxUniformGroup}
+MUTATIONS = {"segment": mutSegmentInvert, "flip": mutFlipMask}
+SELECTIONS = {"roulette": selRouletteWeighted}
+
+
+def _definition(cls) -> tuple:
+    """``(base, attributes)`` a creator class was made with (``creator.create`` records it)."""
+    args = getattr(cls, "reduce_args", None)
+    return (args[1], dict(args[2])) if args else (cls.__bases__[0], {})
+
+
+def _fitness_matches(cls, weights: tuple) -> bool:
+    _, attrs = _definition(cls)
+    return (isinstance(cls, type) and issubclass(cls, base.Fitness)
+            and tuple(getattr(cls, "weights", ())) == weights and set(attrs) <= {"weights"})
+
+
+def create_types(fitness_name: str = "FitnessMask", individual_name: str = "MaskIndividual",
+                 weights: Sequence[float] = (1.0,)) -> tuple[type, type]:
+    """Create (or reuse) ``creator.<fitness_name>`` and ``creator.<individual_name>``.
+
+    Equivalent to ``creator.create(fitness_name, base.Fitness, weights=weights)`` and
+    ``creator.create(individual_name, list, fitness=creator.<fitness_name>)``. A name that
+    already exists with the same definition is reused silently (no creator warning); one that
+    exists with a different definition raises ValueError instead of being replaced.
+    Returns ``(fitness_cls, individual_cls)``.
+    """
+    weights = tuple(float(w) for w in weights)
+    if not weights:
+        raise ValueError("create_types: weights must hold at least one objective weight")
+    fitness_cls = getattr(creator, fitness_name, None)
+    if fitness_cls is None:
+        creator.create(fitness_name, base.Fitness, weights=weights)
+        fitness_cls = getattr(creator, fitness_name)
+    elif not _fitness_matches(fitness_cls, weights):
+        raise ValueError(f"create_types: creator.{fitness_name} already exists with another "
+                         f"definition (weights {getattr(fitness_cls, 'weights', None)}, wanted "
+                         f"{weights}); pass another fitness_name")
+    individual_cls = getattr(creator, individual_name, None)
+    if individual_cls is None:
+        creator.create(individual_name, list, fitness=fitness_cls)
+        individual_cls = getattr(creator, individual_name)
+    else:
+        bases, attrs = _definition(individual_cls)
+        fit = attrs.get("fitness")
+        same_fitness = fit is fitness_cls or (
+            isinstance(fit, type) and fit.__name__ == fitness_name
+            and _fitness_matches(fit, weights))
+        if not (bases is list and set(attrs) == {"fitness"} and same_fitness):
+            raise ValueError(f"create_types: creator.{individual_name} already exists with "
+                             f"another definition (base {bases.__name__}, attributes "
+                             f"{sorted(attrs)}); pass another individual_name")
+    return fitness_cls, individual_cls
+
+
+def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | None = None, *,
+             p_keep: float = 0.5, mate: str = "two_point", mate_indpb: float = 0.5,
+             mutate: str = "segment", mutate_indpb: float | None = None,
+             segment_max_length: int | None = None, select: str = "roulette",
+             elitism: int = 0, budget: float | None = None, measure: str = "parameters",
+             image_size: int = 256, scores: Sequence[float] | None = None) -> base.Toolbox:
+    """Fill ``individual``, ``population``, ``mate``, ``mutate`` and ``select`` of ``toolbox``.
+
+    ``evaluate`` is left to the caller (the fitness lives elsewhere). With the defaults and
+    ``budget=0.25`` this is exactly::
+
+        toolbox.register("individual", initMaskBernoulli, creator.MaskIndividual, space,
+                         p_keep=0.5)
+        toolbox.register("population", tools.initRepeat, list, toolbox.individual)
+        toolbox.register("mate", cxTwoPointMask, space=space)
+        toolbox.register("mutate", mutSegmentInvert, space=space, max_length=None)
+        toolbox.register("select", selRouletteWeighted, elitism=0)
+        for slot in ("individual", "mate", "mutate"):
+            toolbox.decorate(slot, budgetRepair(space, 0.25, measure="parameters",
+                                                image_size=256, scores=None))
+
+    (the population slot is registered after decorating ``individual``, so it builds repaired
+    individuals). Options: ``mate`` "two_point" (:func:`cxTwoPointMask`), "group_boundary"
+    (:func:`cxGroupBoundary`) or "uniform_group" (:func:`cxUniformGroup`, with
+    ``indpb=mate_indpb``); ``mutate`` "segment" (:func:`mutSegmentInvert`, with
+    ``max_length=segment_max_length``) or "flip" (:func:`mutFlipMask`, with
+    ``indpb=mutate_indpb``, default ``1 / space.n_bits``); ``select`` "roulette"
+    (:func:`selRouletteWeighted`, with ``elitism``). ``budget`` (a size ratio, e.g. 0.25 =
+    4x smaller in ``measure``) adds :func:`budgetRepair` decorators; ``scores`` rank channels
+    for it. ``individual_cls`` defaults to :func:`create_types`'s individual. Returns
+    ``toolbox``.
+    """
+    if individual_cls is None:
+        individual_cls = create_types()[1]
+    for what, value, table in (("mate", mate, MATES), ("mutate", mutate, MUTATIONS),
+                               ("select", select, SELECTIONS)):
+        if value not in table:
+            raise ValueError(f"register: unknown {what} {value!r}: use one of {sorted(table)}")
+    toolbox.register("individual", initMaskBernoulli, individual_cls, space, p_keep=p_keep)
+    if mate == "uniform_group":
+        toolbox.register("mate", cxUniformGroup, space=space, indpb=mate_indpb)
+    else:
+        toolbox.register("mate", MATES[mate], space=space)
+    if mutate == "flip":
+        indpb = 1.0 / space.n_bits if mutate_indpb is None else mutate_indpb
+        toolbox.register("mutate", mutFlipMask, space=space, indpb=indpb)
+    else:
+        toolbox.register("mutate", mutSegmentInvert, space=space, max_length=segment_max_length)
+    toolbox.register("select", SELECTIONS[select], elitism=elitism)
+    if budget is not None:
+        repair = budgetRepair(space, budget, measure=measure, image_size=image_size,
+                              scores=scores)
+        for slot in ("individual", "mate", "mutate"):
+            toolbox.decorate(slot, repair)
+    toolbox.register("population", tools.initRepeat, list, toolbox.individual)
+    return toolbox

@@ -1,0 +1,12 @@
+"""CycleGAN training: teacher training, fine-tuning of pruned generators (with optional
+distillation), and fitting a discriminator against a frozen generator."""
+from .checkpoint import save_networks, save_state_atomic
+from .config import CycleGANConfig, lr_factor
+from .discriminator import fit_discriminator
+from .losses import discriminator_loss, generator_losses, lsgan_loss
+from .loop import cycle_batches, finetune, set_requires_grad, train_cyclegan
+from .pool import ImagePool
+
+__all__ = ["CycleGANConfig", "ImagePool", "cycle_batches", "discriminator_loss",
+           "finetune", "fit_discriminator", "generator_losses", "lr_factor", "lsgan_loss",
+           "save_networks", "save_state_atomic", "set_requires_grad", "train_cyclegan"]

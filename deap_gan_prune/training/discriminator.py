@@ -1,0 +1,76 @@
+"""Fit a discriminator against a frozen generator (for pretrained models shipped without one)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import CycleGANConfig
+from .losses import discriminator_loss
+from .loop import History, cycle_batches, rng_scope, set_requires_grad
+from .pool import ImagePool
+
+_SIDES = {"A": ("A", "B"), "B": ("B", "A")}  # direction -> (generator input, D's real domain)
+
+
+def fit_discriminator(generator: nn.Module, discriminator: nn.Module, loader: Iterable,
+                      config: CycleGANConfig | int | None = None, *, direction: str = "A",
+                      progress: bool = True,
+                      device: str | torch.device | None = None) -> History:
+    """Train ``discriminator`` in place on real target-domain images (label 1) against the
+    frozen ``generator``'s translations (label 0, through an image pool), upstream D loss.
+
+    ``direction="A"``: the generator is G_A (A→B) and the discriminator D_A, real images are
+    ``batch["B"]``, fakes ``G_A(batch["A"])``; ``"B"``: G_B (B→A), D_B, reals ``batch["A"]``.
+    ``config``: a :class:`CycleGANConfig` (steps, lr, betas, pool, schedule, seed, device) or
+    a number of steps. The generator's weights are not changed. Returns the history
+    (``step``, ``lr``, ``D``: the loss averaged over each ``log_every`` steps).
+    """
+    if direction not in _SIDES:
+        raise ValueError(f"fit_discriminator: direction must be 'A' or 'B', got {direction!r}")
+    if config is None or isinstance(config, int):
+        config = CycleGANConfig() if config is None else CycleGANConfig(steps=config)
+    if device is not None:
+        config = CycleGANConfig(**{**config.to_dict(), "device": str(device)})
+    dev = torch.device(config.device)
+    src, tgt = _SIDES[direction]
+    generator.to(dev)
+    discriminator.to(dev).train()
+    flags = [p.requires_grad for p in generator.parameters()]
+    set_requires_grad([generator], False)
+    set_requires_grad([discriminator], True)
+    opt = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=config.betas)
+    pool = ImagePool(config.pool_size, seed=config.seed)
+    history: History = defaultdict(list)
+    window: list[float] = []
+    batches = cycle_batches(loader, dev)
+    try:
+        with rng_scope(config.seed, dev), tqdm(total=config.steps, desc=f"fit D_{direction}",
+                                               disable=not progress, leave=False) as bar:
+            for step in range(config.steps):
+                lr = config.lr_at(step)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                batch = next(batches)
+                with torch.no_grad():
+                    fake = generator(batch[src])
+                opt.zero_grad(set_to_none=True)
+                loss = discriminator_loss(discriminator, batch[tgt], pool.query(fake))
+                loss.backward()
+                opt.step()
+                window.append(float(loss.detach()))
+                done = step + 1
+                if done % config.log_every == 0 or done == config.steps:
+                    history["step"].append(float(done))
+                    history["lr"].append(lr)
+                    history["D"].append(sum(window) / len(window))
+                    bar.set_postfix(D=f"{history['D'][-1]:.3f}", refresh=False)
+                    window.clear()
+                bar.update(1)
+    finally:
+        for p, flag in zip(generator.parameters(), flags):
+            p.requires_grad_(flag)
+    return dict(history)

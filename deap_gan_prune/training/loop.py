@@ -1,0 +1,200 @@
+"""The CycleGAN training loop: teacher training and fine-tuning of pruned generators."""
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoint import save_networks
+from .config import CycleGANConfig
+from .losses import discriminator_loss, generator_losses
+from .pool import ImagePool
+
+History = dict[str, list[float]]
+Callback = Callable[[int, dict[str, float]], None]
+
+
+def cycle_batches(loader: Iterable, device: torch.device | str,
+                  keys: Sequence[str] = ("A", "B")) -> Iterator[dict[str, torch.Tensor]]:
+    """Yield the loader's batches forever (restarting it when exhausted), checked and moved to
+    ``device``. A batch is a dict with ``keys`` mapping to float tensors ``[N, 3, H, W]``."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            if not isinstance(batch, dict) or any(k not in batch for k in keys):
+                got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+                raise ValueError(f"training loader: each batch must be a dict with keys "
+                                 f"{list(keys)} (tensors [N,3,H,W]); got {got}")
+            out = {}
+            for k in keys:
+                x = batch[k]
+                if not torch.is_tensor(x) or x.dim() != 4 or not x.is_floating_point():
+                    shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+                    raise ValueError(f"training loader: batch[{k!r}] must be a float tensor "
+                                     f"[N,C,H,W], got {shape}")
+                out[k] = x.to(device)
+            yield out
+        if empty:
+            raise ValueError("training loader: yields no batches")
+
+
+def rng_scope(seed: int, device: torch.device) -> contextlib.AbstractContextManager:
+    """Run a block with the torch RNG seeded by ``seed`` and restore the caller's RNG after
+    (dropout draws from it); the caller's global random state is left as it was."""
+    devices = [device] if device.type == "cuda" else []
+
+    @contextlib.contextmanager
+    def scope():
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+    return scope()
+
+
+def set_requires_grad(modules: Iterable[nn.Module], flag: bool) -> None:
+    """Switch gradients of every parameter of ``modules`` on or off."""
+    for m in modules:
+        for p in m.parameters():
+            p.requires_grad_(flag)
+
+
+def _set_lr(optimizers: Iterable[torch.optim.Optimizer], lr: float) -> None:
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
+def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader: Iterable,
+         config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, distill_weight: float,
+         train_discriminators: bool, progress: bool, checkpoint_dir: str | Path | None,
+         checkpoint_every: int, callback: Callback | None, desc: str) -> History:
+    device = torch.device(config.device)
+    if checkpoint_every < 0:
+        raise ValueError(f"training: checkpoint_every must be >= 0, got {checkpoint_every}")
+    gens, discs = [g_a, g_b], [d_a, d_b]
+    for m in gens + discs:
+        m.to(device).train()
+    if teacher is not None:
+        if len(teacher) != 2:
+            raise ValueError("training: teacher must be a pair (t_a, t_b) of generators")
+        for t in teacher:
+            t.to(device).eval()
+        set_requires_grad(teacher, False)
+    opt_g = torch.optim.Adam(itertools.chain(g_a.parameters(), g_b.parameters()),
+                             lr=config.lr, betas=config.betas)
+    opt_d = torch.optim.Adam(itertools.chain(d_a.parameters(), d_b.parameters()),
+                             lr=config.lr, betas=config.betas)
+    pool_a = ImagePool(config.pool_size, seed=2 * config.seed)      # fakes of B, for D_A
+    pool_b = ImagePool(config.pool_size, seed=2 * config.seed + 1)  # fakes of A, for D_B
+    networks = {"G_A": g_a, "G_B": g_b, "D_A": d_a, "D_B": d_b}
+    history: History = defaultdict(list)
+    window: dict[str, list[float]] = defaultdict(list)
+    batches = cycle_batches(loader, device)
+    with rng_scope(config.seed, device), tqdm(total=config.steps, desc=desc,
+                                              disable=not progress, leave=False) as bar:
+        for step in range(config.steps):
+            lr = config.lr_at(step)
+            _set_lr([opt_g, opt_d], lr)
+            batch = next(batches)
+            real_a, real_b = batch["A"], batch["B"]
+            # Generators, with the discriminators fixed.
+            set_requires_grad(discs, False)
+            opt_g.zero_grad(set_to_none=True)
+            losses, fake_a, fake_b = generator_losses(g_a, g_b, d_a, d_b, real_a, real_b,
+                                                      config, teacher, distill_weight)
+            sum(losses.values()).backward()
+            opt_g.step()
+            # Discriminators, on real images and pooled fakes.
+            if train_discriminators:
+                set_requires_grad(discs, True)
+                opt_d.zero_grad(set_to_none=True)
+                losses["D_A"] = discriminator_loss(d_a, real_b, pool_a.query(fake_b))
+                losses["D_B"] = discriminator_loss(d_b, real_a, pool_b.query(fake_a))
+                (losses["D_A"] + losses["D_B"]).backward()
+                opt_d.step()
+            for k, v in losses.items():
+                window[k].append(float(v.detach()))
+            done = step + 1
+            if done % config.log_every == 0 or done == config.steps:
+                logs = {k: sum(v) / len(v) for k, v in window.items()}
+                window.clear()
+                history["step"].append(float(done))
+                history["lr"].append(lr)
+                for k, v in logs.items():
+                    history[k].append(v)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
+                if callback is not None:
+                    callback(done, logs)
+            if checkpoint_dir is not None and (
+                    (checkpoint_every and done % checkpoint_every == 0) or done == config.steps):
+                save_networks(networks, checkpoint_dir, done)
+                save_networks(networks, checkpoint_dir, "latest")
+            bar.update(1)
+        _set_lr([opt_g, opt_d], config.lr_at(config.steps))
+    set_requires_grad(discs, True)
+    return dict(history)
+
+
+def _resolve(config: CycleGANConfig | None, device: str | torch.device | None) -> CycleGANConfig:
+    config = CycleGANConfig() if config is None else config
+    if device is not None:
+        config = CycleGANConfig(**{**config.to_dict(), "device": str(device)})
+    return config
+
+
+def train_cyclegan(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
+                   loader: Iterable, config: CycleGANConfig | None = None, *,
+                   progress: bool = True, checkpoint_dir: str | Path | None = None,
+                   checkpoint_every: int = 0, callback: Callback | None = None,
+                   device: str | torch.device | None = None) -> History:
+    """Train a CycleGAN in place for ``config.steps`` updates (upstream objective).
+
+    ``g_a``: A→B, judged by ``d_a`` (which sees domain-B images); ``g_b``: B→A, judged by
+    ``d_b``. ``loader`` yields ``{"A": [N,3,H,W], "B": [N,3,H,W]}`` in [-1, 1] and is cycled.
+    Every ``config.log_every`` steps the averaged losses are appended to the returned history
+    (keys ``step``, ``lr``, ``G_A``, ``G_B``, ``cycle_A``, ``cycle_B``, ``idt_A``, ``idt_B``,
+    ``D_A``, ``D_B``; lists of floats) and passed to ``callback(step, losses)``.
+    With ``checkpoint_dir``, writes ``<step>_net_{G_A,G_B,D_A,D_B}.pth`` and
+    ``latest_net_*.pth`` every ``checkpoint_every`` steps (0: only at the end) and at the end.
+    ``device`` overrides ``config.device``. Same models, data and seed → same weights (CPU).
+    """
+    config = _resolve(config, device)
+    return _run(g_a, g_b, d_a, d_b, loader, config, teacher=None, distill_weight=0.0,
+                train_discriminators=True, progress=progress, checkpoint_dir=checkpoint_dir,
+                checkpoint_every=checkpoint_every, callback=callback, desc="cyclegan")
+
+
+def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
+             loader: Iterable, config: CycleGANConfig | None = None, *,
+             teacher: Sequence[nn.Module] | None = None, distill_weight: float | None = None,
+             freeze_discriminators: bool | None = None, progress: bool = True,
+             checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0,
+             callback: Callback | None = None,
+             device: str | torch.device | None = None) -> History:
+    """Fine-tune (pruned) generators with the CycleGAN losses against the original
+    discriminators, which keep training unless ``freeze_discriminators``.
+
+    With ``teacher=(t_a, t_b)`` (frozen original generators) and ``distill_weight`` w > 0, adds
+    ``w·|g_a(a) − t_a(a)|₁ + w·|g_b(b) − t_b(b)|₁`` (history keys ``distill_A``/``distill_B``).
+    ``distill_weight``/``freeze_discriminators`` default to the config's values. Otherwise as
+    :func:`train_cyclegan`.
+    """
+    config = _resolve(config, device)
+    w = config.distill_weight if distill_weight is None else float(distill_weight)
+    if w < 0:
+        raise ValueError(f"finetune: distill_weight must be >= 0, got {w}")
+    if w > 0 and teacher is None:
+        raise ValueError("finetune: distill_weight > 0 needs teacher=(t_a, t_b)")
+    frozen = config.freeze_discriminators if freeze_discriminators is None \
+        else freeze_discriminators
+    return _run(g_a, g_b, d_a, d_b, loader, config, teacher=teacher, distill_weight=w,
+                train_discriminators=not frozen, progress=progress,
+                checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                callback=callback, desc="finetune")

@@ -1,0 +1,54 @@
+"""CycleGAN losses: least-squares adversarial terms, cycle, identity and distillation."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import CycleGANConfig
+
+
+def lsgan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    """Mean squared distance of a patch score map to 1 (real) or 0 (fake)."""
+    target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction, target)
+
+
+def discriminator_loss(discriminator: nn.Module, real: torch.Tensor,
+                       fake: torch.Tensor) -> torch.Tensor:
+    """Upstream D objective: ``0.5 * (LSGAN(D(real), 1) + LSGAN(D(fake), 0))``, fake detached."""
+    return 0.5 * (lsgan_loss(discriminator(real), True)
+                  + lsgan_loss(discriminator(fake.detach()), False))
+
+
+def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
+                     real_a: torch.Tensor, real_b: torch.Tensor, config: CycleGANConfig,
+                     teacher: Sequence[nn.Module] | None = None, distill_weight: float = 0.0,
+                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """All weighted generator terms of one step, and the fakes ``(fake_a, fake_b)``.
+
+    Terms: ``G_A`` = LSGAN(D_A(G_A(a)), 1), ``G_B`` likewise; ``cycle_A`` = λ·|G_B(G_A(a)) − a|₁,
+    ``cycle_B`` likewise; ``idt_A`` = λ·λ_idt·|G_A(b) − b|₁, ``idt_B`` likewise (skipped, no
+    forward pass, when λ_idt = 0); ``distill_A`` = w·|G_A(a) − T_A(a)|₁ with the frozen teacher
+    ``T_A``, ``distill_B`` likewise (only with a teacher and w > 0). λ = ``lambda_cycle``.
+    """
+    fake_b = g_a(real_a)
+    fake_a = g_b(real_b)
+    losses = {"G_A": lsgan_loss(d_a(fake_b), True), "G_B": lsgan_loss(d_b(fake_a), True)}
+    lc = config.lambda_cycle
+    if lc > 0:
+        losses["cycle_A"] = F.l1_loss(g_b(fake_b), real_a) * lc
+        losses["cycle_B"] = F.l1_loss(g_a(fake_a), real_b) * lc
+    li = config.lambda_identity * lc
+    if li > 0:
+        losses["idt_A"] = F.l1_loss(g_a(real_b), real_b) * li
+        losses["idt_B"] = F.l1_loss(g_b(real_a), real_a) * li
+    if teacher is not None and distill_weight > 0:
+        t_a, t_b = teacher
+        with torch.no_grad():
+            target_b, target_a = t_a(real_a), t_b(real_b)
+        losses["distill_A"] = F.l1_loss(fake_b, target_b) * distill_weight
+        losses["distill_B"] = F.l1_loss(fake_a, target_a) * distill_weight
+    return losses, fake_a, fake_b

@@ -1,0 +1,25 @@
+import random
+
+import pytest
+import torch
+
+from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def tiny_generator():
+    torch.manual_seed(0)
+    return ResnetGenerator(ngf=4, n_blocks=2).eval()
+
+
+@pytest.fixture
+def tiny_discriminator():
+    torch.manual_seed(1)
+    return NLayerDiscriminator(ndf=4, n_layers=3).eval()
+
+
+@pytest.fixture
+def rng():
+    return random.Random(0)

@@ -1,0 +1,90 @@
+"""Masked evaluation and physical slimming agree, on random masks, depths and widths."""
+import random
+
+import pytest
+import torch
+
+from deap_gan_prune.counting import count_module_parameters
+from deap_gan_prune.maskspace import MaskSpace
+from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.slimming import masked, slim
+from deap_gan_prune.widths import GeneratorWidths, count_parameters
+
+
+def _random_valid_mask(space, rnd, p_keep):
+    bits = [int(rnd.random() < p_keep) for _ in range(space.n_bits)]
+    for g in space.groups:  # at least one channel per group
+        if not any(bits[g.offset:g.stop]):
+            bits[g.offset + rnd.randrange(g.size)] = 1
+    return bits
+
+
+@pytest.mark.parametrize("ngf,n_blocks,layout,dropout,size", [
+    (4, 1, "independent", False, 16), (8, 3, "independent", False, 24),
+    (6, 2, "tied", True, 20), (16, 4, "independent", False, 32)])
+def test_masked_forward_equals_slim_forward(ngf, n_blocks, layout, dropout, size):
+    torch.manual_seed(ngf)
+    g = ResnetGenerator(ngf=ngf, n_blocks=n_blocks, use_dropout=dropout).eval()
+    space = MaskSpace(g.widths, layout=layout)
+    rnd = random.Random(ngf * 10 + n_blocks)
+    x = torch.randn(2, 3, size, size)
+    for p_keep in (0.2, 0.5, 0.9):
+        bits = _random_valid_mask(space, rnd, p_keep)
+        small = slim(g, space.slot_masks(bits))
+        assert small.widths == space.widths_of(bits)
+        assert count_module_parameters(small) == count_parameters(small.widths)
+        with torch.no_grad():
+            with masked(g, space.slot_masks(bits)):
+                y_masked = g(x)
+            y_slim = small(x)
+        assert torch.allclose(y_masked, y_slim, atol=1e-5)
+
+
+def test_full_mask_is_identity_and_hooks_are_removed(tiny_generator):
+    space = MaskSpace(tiny_generator.widths)
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        before = tiny_generator(x)
+        small = slim(tiny_generator, space.slot_masks(space.full()))
+        assert torch.allclose(small(x), before, atol=1e-6)
+        bits = space.full()
+        bits[0] = 0
+        with masked(tiny_generator, space.slot_masks(bits)):
+            assert not torch.allclose(tiny_generator(x), before)
+        assert torch.equal(tiny_generator(x), before)
+
+
+def test_slim_copies_the_kept_slices(tiny_generator):
+    space = MaskSpace(tiny_generator.widths)
+    bits = space.full()
+    g = space.group("inner1")
+    bits[g.offset:g.stop] = [0, 1] + [0] * (g.size - 2)
+    small = slim(tiny_generator, space.slot_masks(bits))
+    src = tiny_generator.model[11].conv_block
+    dst = small.model[11].conv_block
+    assert torch.equal(dst[1].weight, src[1].weight[1:2])
+    assert torch.equal(dst[1].bias, src[1].bias[1:2])
+    assert torch.equal(dst[5].weight, src[5].weight[:, 1:2])
+    assert set(small.state_dict()) == set(tiny_generator.state_dict())
+
+
+def test_slim_rejects_empty_or_misaligned_masks(tiny_generator):
+    with pytest.raises(ValueError, match="keeps no channel"):
+        slim(tiny_generator, {"first": [0] * 4})
+    with pytest.raises(ValueError, match="entries"):
+        slim(tiny_generator, {"first": [1] * 3})
+    with pytest.raises(KeyError, match="unknown"):
+        slim(tiny_generator, {"bogus": [1]})
+
+
+def test_slim_of_slim_equals_composed_mask():
+    torch.manual_seed(0)
+    g = ResnetGenerator(widths=GeneratorWidths(6, 8, 10, (7, 5), 8, 6)).eval()
+    space = MaskSpace(g.widths)
+    bits = _random_valid_mask(space, random.Random(1), 0.6)
+    once = slim(g, space.slot_masks(bits))
+    inner_space = MaskSpace(once.widths)
+    twice = slim(once, inner_space.slot_masks(inner_space.full()))
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(once(x), twice(x), atol=1e-6)
