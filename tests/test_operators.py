@@ -1,0 +1,306 @@
+"""DEAP contract, roulette, crossovers, mutations and repairs of deap_gan_prune.operators."""
+import random
+from collections import Counter
+
+import pytest
+from deap import base
+
+from deap_gan_prune import GeneratorWidths, MaskSpace
+from deap_gan_prune.operators import (
+    budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup, initMaskBernoulli,
+    initMaskFull, initMaskImportance, mutFlipMask, mutSegmentInvert, repairBudget,
+    repairMinKeep, selRouletteWeighted)
+
+SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits, 7 groups
+SPACE_MIN = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2),
+                      min_keep={"stream": 5, "up2": 3, "inner1": 0})
+TIED = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2), layout="tied")
+
+
+class FitMax(base.Fitness):
+    weights = (1.0,)
+
+
+class FitMin(base.Fitness):
+    weights = (-1.0,)
+
+
+class Ind(list):
+    def __init__(self, *args, fit_cls=FitMax):
+        super().__init__(*args)
+        self.fitness = fit_cls()
+
+
+def with_fitness(values, fit_cls=FitMax):
+    pop = []
+    for v in values:
+        ind = Ind([0], fit_cls=fit_cls)
+        ind.fitness.values = (v,)
+        pop.append(ind)
+    return pop
+
+
+def valid(ind, space):
+    return all(isinstance(b, int) and b in (0, 1) for b in ind) and space.is_valid(ind)
+
+
+def alternating(space):
+    return Ind(i % 2 for i in range(space.n_bits))
+
+
+VARIATIONS = [
+    ("cx", lambda a, b, s: cxTwoPointMask(a, b, s)),
+    ("cx", lambda a, b, s: cxGroupBoundary(a, b, s)),
+    ("cx", lambda a, b, s: cxUniformGroup(a, b, s, indpb=0.5)),
+    ("mut", lambda a, s: mutFlipMask(a, s, indpb=0.3)),
+    ("mut", lambda a, s: mutSegmentInvert(a, s)),
+    ("mut", lambda a, s: mutSegmentInvert(a, s, max_length=5)),
+    ("mut", lambda a, s: repairMinKeep(a, s)),
+    ("mut", lambda a, s: repairBudget(a, s, 0.3)),
+]
+
+
+@pytest.mark.parametrize("kind,op", VARIATIONS)
+@pytest.mark.parametrize("space", [SPACE, SPACE_MIN, TIED])
+def test_variation_contract(kind, op, space):
+    random.seed(1)
+    for trial in range(30):
+        parents = [Ind(random.random() < 0.2 for _ in range(space.n_bits)) for _ in range(2)]
+        for p in parents:
+            p.fitness.values = (1.5,)
+        out = op(*parents, space) if kind == "cx" else op(parents[0], space)
+        assert isinstance(out, tuple) and len(out) == (2 if kind == "cx" else 1)
+        assert all(o is p for o, p in zip(out, parents))               # in place, same objects
+        for ind in out:
+            assert len(ind) == space.n_bits and valid(ind, space)
+            assert ind.fitness.values == (1.5,)                       # fitness untouched
+
+
+@pytest.mark.parametrize("kind,op", VARIATIONS)
+def test_variation_is_deterministic_under_seed(kind, op):
+    def run():
+        random.seed(7)
+        a, b = alternating(SPACE), Ind(SPACE.full())
+        for _ in range(5):
+            op(a, b, SPACE) if kind == "cx" else op(a, SPACE)
+        return list(a), list(b)
+    assert run() == run()
+
+
+def test_wrong_length_is_rejected():
+    with pytest.raises(ValueError, match="72"):
+        mutFlipMask(Ind([1, 0, 1]), SPACE, 0.1)
+    with pytest.raises(ValueError, match="72"):
+        cxTwoPointMask(Ind(SPACE.full()), Ind([1]), SPACE)
+
+
+# -- init ----------------------------------------------------------------------------------
+def test_init_bernoulli_and_full():
+    random.seed(0)
+    big = MaskSpace(GeneratorWidths.default())
+    ind = initMaskBernoulli(Ind, big)
+    assert type(ind) is Ind and valid(ind, big)
+    assert 0.45 < sum(ind) / big.n_bits < 0.55
+    empty = initMaskBernoulli(Ind, SPACE_MIN, p_keep=0.0)
+    assert SPACE_MIN.kept(empty) == {g.name: max(g.min_keep, 1) for g in SPACE_MIN.groups}
+    assert initMaskBernoulli(Ind, SPACE, p_keep=1.0) == SPACE.full()
+    assert initMaskFull(Ind, SPACE) == SPACE.full() and type(initMaskFull(Ind, SPACE)) is Ind
+    with pytest.raises(ValueError, match="p_keep"):
+        initMaskBernoulli(Ind, SPACE, p_keep=1.5)
+
+
+def test_init_importance():
+    random.seed(3)
+    scores = [random.random() for _ in range(SPACE.n_bits)]
+    exact = initMaskImportance(Ind, SPACE, scores, keep_ratio=0.5, noise=0.0)
+    assert valid(exact, SPACE)
+    for g in SPACE.groups:
+        part = scores[g.offset:g.stop]
+        top = sorted(range(g.size), key=part.__getitem__, reverse=True)[:round(g.size / 2)]
+        assert [exact[g.offset + j] for j in range(g.size)] == [int(j in top)
+                                                               for j in range(g.size)]
+    noisy = [initMaskImportance(Ind, SPACE, scores, noise=0.2) for _ in range(20)]
+    assert len({tuple(n) for n in noisy}) > 1                            # individuals differ
+    kept = [s for n in noisy for s, b in zip(scores, n) if b]
+    dropped = [s for n in noisy for s, b in zip(scores, n) if not b]
+    assert sum(kept) / len(kept) > sum(dropped) / len(dropped) + 0.2   # still follows scores
+    with pytest.raises(ValueError, match="scores"):
+        initMaskImportance(Ind, SPACE, scores[:-1])
+
+
+# -- roulette ------------------------------------------------------------------------------
+def frequencies(pop, k=20000, **kw):
+    chosen = selRouletteWeighted(pop, k, **kw)
+    assert len(chosen) == k and all(any(c is p for p in pop) for c in chosen[:50])
+    counts = Counter(id(c) for c in chosen)
+    return [counts[id(p)] / k for p in pop]
+
+
+def test_roulette_maximisation_is_proportional():
+    random.seed(11)
+    freq = frequencies(with_fitness([1.0, 2.0, 3.0, 4.0]))
+    for f, expected in zip(freq, [0.1, 0.2, 0.3, 0.4]):
+        assert abs(f - expected) < 0.015
+
+
+def test_roulette_minimisation_prefers_small_values():
+    random.seed(12)
+    freq = frequencies(with_fitness([1.0, 2.0, 3.0, 4.0], FitMin))
+    assert freq[0] > freq[1] > freq[2] > freq[3] > 0
+
+
+def test_roulette_all_zero_and_all_equal_are_uniform():
+    random.seed(13)
+    for value in (0.0, 5.0, -2.0):
+        freq = frequencies(with_fitness([value] * 5))
+        assert all(abs(f - 0.2) < 0.02 for f in freq)
+
+
+def test_roulette_mixed_signs_does_not_always_pick_the_best():
+    random.seed(14)
+    freq = frequencies(with_fitness([-2.0, -1.0, 0.5, 3.0]))
+    assert freq[3] < 0.9 and freq[0] > 0                       # the worst keeps a small share
+    assert freq[3] > freq[2] > freq[1] > freq[0]
+
+
+def test_roulette_k_larger_than_population_and_elitism():
+    random.seed(15)
+    pop = with_fitness([0.3, 0.9, 0.1])
+    assert len(selRouletteWeighted(pop, 10)) == 10
+    chosen = selRouletteWeighted(pop, 7, elitism=2)
+    assert len(chosen) == 7 and chosen[0] is pop[1] and chosen[1] is pop[0]
+    assert len(selRouletteWeighted(pop, 2, elitism=5)) == 2
+    assert selRouletteWeighted(pop, 0) == []
+    lows = with_fitness([3.0, 1.0, 2.0], FitMin)
+    assert selRouletteWeighted(lows, 1, elitism=1)[0] is lows[1]
+
+
+def test_roulette_rejects_bad_input():
+    pop = with_fitness([1.0, 2.0])
+    del pop[0].fitness.values
+    with pytest.raises(ValueError, match="no fitness"):
+        selRouletteWeighted(pop, 3)
+    with pytest.raises(ValueError, match="empty"):
+        selRouletteWeighted([], 3)
+
+
+# -- crossovers and mutations --------------------------------------------------------------
+def random_valid(space):
+    return Ind(initMaskBernoulli(list, space, 0.6))
+
+
+def test_group_crossovers_exchange_whole_groups():
+    random.seed(21)
+    for cx in (cxGroupBoundary, cxUniformGroup):
+        for _ in range(30):
+            p1, p2 = random_valid(SPACE), random_valid(SPACE)
+            c1, c2 = cx(Ind(p1), Ind(p2), SPACE)
+            swapped = []
+            for g in SPACE.groups:
+                s = slice(g.offset, g.stop)
+                assert (c1[s], c2[s]) in ((p1[s], p2[s]), (p2[s], p1[s]))
+                swapped.append(c1[s] != p1[s])
+            if cx is cxGroupBoundary:                          # one contiguous run of groups
+                runs = "".join("1" if x else "0" for x in swapped).strip("0")
+                assert "0" not in runs
+
+
+def test_uniform_group_probability_extremes():
+    p1, p2 = random_valid(SPACE), random_valid(SPACE)
+    c1, c2 = cxUniformGroup(Ind(p1), Ind(p2), SPACE, indpb=0.0)
+    assert (c1, c2) == (p1, p2)
+    c1, c2 = cxUniformGroup(Ind(p1), Ind(p2), SPACE, indpb=1.0)
+    assert (c1, c2) == (p2, p1)
+
+
+def test_two_point_swaps_one_flat_segment():
+    random.seed(22)
+    p1, p2 = Ind(SPACE.full()), alternating(SPACE)          # repair never needed
+    inside_group = False
+    for _ in range(30):
+        c1, c2 = cxTwoPointMask(Ind(p1), Ind(p2), SPACE)
+        n = SPACE.n_bits
+        cuts = [(a, b) for a in range(n) for b in range(a + 1, n + 1)
+                if c1 == p1[:a] + p2[a:b] + p1[b:] and c2 == p2[:a] + p1[a:b] + p2[b:]]
+        assert cuts
+        inside_group |= any(a not in SPACE.boundaries for a, _ in cuts)
+    assert inside_group
+
+
+def test_mutations():
+    random.seed(23)
+    start = alternating(SPACE)
+    assert mutFlipMask(Ind(start), SPACE, 0.0)[0] == start
+    assert mutFlipMask(Ind(start), SPACE, 1.0)[0] == [1 - b for b in start]
+    for max_length in (None, 4):
+        for _ in range(20):
+            (m,) = mutSegmentInvert(Ind(start), SPACE, max_length=max_length)
+            diff = [i for i in range(SPACE.n_bits) if m[i] != start[i]]
+            assert diff and diff == list(range(diff[0], diff[-1] + 1))    # one segment
+            assert max_length is None or len(diff) <= max_length
+
+
+# -- repairs -------------------------------------------------------------------------------
+def test_repair_min_keep_restores_most_important_first():
+    random.seed(31)
+    scores = [random.random() for _ in range(SPACE_MIN.n_bits)]
+    (ind,) = repairMinKeep(Ind([0] * SPACE_MIN.n_bits), SPACE_MIN, scores)
+    for g in SPACE_MIN.groups:
+        need = max(g.min_keep, 1)
+        assert sum(ind[g.offset:g.stop]) == need
+        best = sorted(range(g.offset, g.stop), key=scores.__getitem__, reverse=True)[:need]
+        assert all(ind[i] for i in best)
+    bools = Ind([True] * SPACE.n_bits)
+    repairMinKeep(bools, SPACE)
+    assert all(type(b) is int for b in bools)
+
+
+BIG = MaskSpace(GeneratorWidths.default())                              # 2,944 bits
+
+
+@pytest.mark.parametrize("measure", ["parameters", "macs"])
+def test_budget_repair_reaches_budget_keeping_important_channels(measure):
+    random.seed(32)
+    scores = [random.random() for _ in range(BIG.n_bits)]
+    for budget in (0.5, 0.25, 0.1):
+        ind = Ind(BIG.full())
+        repairBudget(ind, BIG, budget, measure=measure, image_size=64, scores=scores)
+        ratio = BIG.size_ratio(ind, measure, image_size=64)
+        assert valid(ind, BIG) and budget * 0.95 < ratio <= budget
+        for g in BIG.groups:
+            kept = [scores[i] for i in range(g.offset, g.stop) if ind[i]]
+            dropped = [scores[i] for i in range(g.offset, g.stop) if not ind[i]]
+            assert not dropped or min(kept) >= max(dropped)
+
+
+def test_budget_repair_without_scores_and_when_unreachable():
+    random.seed(33)
+    ind = initMaskBernoulli(Ind, BIG, 0.8)
+    repairBudget(ind, BIG, 0.2)
+    assert valid(ind, BIG) and BIG.size_ratio(ind) <= 0.2
+    tiny = Ind([0] * SPACE_MIN.n_bits)
+    repairBudget(tiny, SPACE_MIN, 1e-6, measure="macs", image_size=32)
+    assert SPACE_MIN.kept(tiny) == {g.name: max(g.min_keep, 1) for g in SPACE_MIN.groups}
+    full = Ind(SPACE.full())
+    repairBudget(full, SPACE, 1.0)
+    assert full == SPACE.full()                                     # within budget: untouched
+    for bad in (0, -0.5):
+        with pytest.raises(ValueError, match="budget"):
+            repairBudget(Ind(SPACE.full()), SPACE, bad)
+    with pytest.raises(ValueError, match="measure"):
+        repairBudget(Ind(SPACE.full()), SPACE, 0.5, measure="flops")
+
+
+def test_budget_decorator_repairs_every_returned_individual():
+    random.seed(34)
+    tb = base.Toolbox()
+    tb.register("mate", cxTwoPointMask, space=SPACE)
+    tb.register("mutate", mutSegmentInvert, space=SPACE)
+    tb.register("individual", initMaskFull, Ind, SPACE)
+    for slot in ("mate", "mutate", "individual"):
+        tb.decorate(slot, budgetRepair(SPACE, 0.3, measure="macs", image_size=32))
+    assert SPACE.size_ratio(tb.individual(), "macs", 32) <= 0.3
+    a, b = tb.mate(Ind(SPACE.full()), Ind(SPACE.full()))
+    (m,) = tb.mutate(Ind(SPACE.full()))
+    for ind in (a, b, m):
+        assert valid(ind, SPACE) and SPACE.size_ratio(ind, "macs", 32) <= 0.3
