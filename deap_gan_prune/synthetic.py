@@ -116,7 +116,8 @@ def _placement(rng: np.random.Generator, size: int, width: int, height: int):
     return qy + height / 2.0, qx + width / 2.0
 
 
-def _brown_coat(rng: np.random.Generator, v: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _brown_coat(rng: np.random.Generator, v: np.ndarray, u: np.ndarray,
+                size: int) -> np.ndarray:
     """A brown horse's colours at silhouette coordinates (v down, u across, both in [0, 1])."""
     hue, sat, val = rng.uniform(0.05, 0.1), rng.uniform(0.5, 0.8), rng.uniform(0.38, 0.6)
     shade = 0.1 * (0.5 - v) + rng.normal(0.0, 0.025, v.shape).astype(np.float32)
@@ -124,9 +125,13 @@ def _brown_coat(rng: np.random.Generator, v: np.ndarray, u: np.ndarray) -> np.nd
                        np.clip(val + shade, 0.3, 0.68))
 
 
-def _zebra_coat(rng: np.random.Generator, v: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Zebra stripes at silhouette coordinates: across the body, horizontal on the legs."""
-    period = rng.uniform(0.07, 0.12)  # stripe period as a share of the silhouette's width
+def _zebra_coat(rng: np.random.Generator, v: np.ndarray, u: np.ndarray,
+                size: int) -> np.ndarray:
+    """Zebra stripes at silhouette coordinates: across the body, horizontal on the legs.
+
+    The stripe period is a share of the silhouette's width, at least about 5 output pixels so
+    that small images (``size`` pixels wide) still show stripes rather than grey."""
+    period = max(rng.uniform(0.07, 0.12), 5.0 / size)
     angle = np.deg2rad(rng.uniform(-25.0, 25.0))
     bend = rng.uniform(0.0, 0.05) * np.sin(2 * np.pi * (v * rng.uniform(0.7, 1.5) + rng.uniform()))
     body = (np.cos(angle) * u + np.sin(angle) * v + bend) / period
@@ -160,7 +165,7 @@ def render_sample(rng: np.random.Generator, size: int = 64,
     background = _background(rng, big)
     by, bx = _placement(rng, big, width, height)
     alpha = ndimage.map_coordinates(base, [by - 0.5, bx - 0.5], order=1, cval=0.0)
-    coat = (_brown_coat if domain == "A" else _zebra_coat)(rng, by / height, bx / width)
+    coat = (_brown_coat if domain == "A" else _zebra_coat)(rng, by / height, bx / width, int(size))
     image = background * (1.0 - alpha[..., None]) + coat * alpha[..., None]
     image = _halve(image)
     alpha = _halve(alpha)

@@ -1,0 +1,52 @@
+"""The ``deap-gan-prune`` command line. The library itself knows no command line: each
+subcommand is a thin module here that parses arguments and calls the library."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+#: subcommand name -> (module, one-line help)
+SUBCOMMANDS = {
+    "inspect": ("inspect_cmd", "describe a generator or discriminator checkpoint"),
+}
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    parser = argparse.ArgumentParser(
+        prog="deap-gan-prune",
+        description="Compress CycleGAN generators by co-evolving channel masks with DEAP.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(f".{module_name}", __name__)
+        sp = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(sp)
+        sp.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: 0 on success, 1 on an error (one line on stderr), 2 on bad usage."""
+    from ..checkpoints import CheckpointError
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (CommandError, CheckpointError, FileNotFoundError, ValueError, KeyError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"deap-gan-prune {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"deap-gan-prune {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
