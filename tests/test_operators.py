@@ -304,3 +304,19 @@ def test_budget_decorator_repairs_every_returned_individual():
     (m,) = tb.mutate(Ind(SPACE.full()))
     for ind in (a, b, m):
         assert valid(ind, SPACE) and SPACE.size_ratio(ind, "macs", 32) <= 0.3
+
+
+def test_operators_import_only_pure_python():
+    import ast
+    import pathlib
+
+    import deap_gan_prune.operators as ops
+    for path in pathlib.Path(ops.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            assert not any(n.split(".")[0] in ("torch", "numpy") for n in names), path.name
