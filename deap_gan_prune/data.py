@@ -1,0 +1,206 @@
+"""Unpaired image folders in the upstream CycleGAN layout, ``<root>/{trainA,trainB,testA,testB}``.
+
+Images (.jpg, .jpeg, .png, .bmp, .webp, any case) are read with Pillow and converted to RGB
+(grayscale, 16-bit grayscale, palette, RGBA and CMYK included). Training preprocessing follows
+upstream: resize to ``load_size`` (bicubic), random crop ``image_size``, random horizontal flip,
+normalise to [-1, 1]; test: resize to ``image_size``. All randomness comes from (seed, epoch,
+index), so an item is the same whatever the order, the worker or the machine.
+
+Unreadable images never stop an epoch: files whose header or checksums are broken are dropped
+when the dataset is built (one warning per folder naming them); a file that fails only when
+decoded is dropped then (one warning naming it) and the next readable image is used instead.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+PHASES = ("train", "test")
+_READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error,
+                Image.DecompressionBombError)
+
+
+class DataError(ValueError):
+    """A dataset folder or image that cannot be used; the message names it and the problem."""
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files directly in ``folder`` (supported extensions, any case), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: image folder not found")
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    if not files:
+        raise DataError(f"{folder}: no images ({', '.join(IMG_EXTENSIONS)}) in the folder")
+    return files
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow image as 8-bit RGB. 16/32-bit grayscale is scaled to 8 bits (by the type's
+    range, or by the image's maximum for 32-bit values above 65535), float images read as [0, 1]
+    (or [0, 255] if larger); alpha is dropped, as upstream does."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode.startswith("I") or mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if mode == "F":
+            top = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+        else:
+            top = max(65535.0, float(values.max(initial=0.0)))
+        gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, "L").convert("RGB")
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def read_rgb(path: str | os.PathLike) -> Image.Image:
+    """Decode ``path`` fully into an RGB image; DataError naming the file if it cannot be."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return to_rgb(image)
+    except _READ_ERRORS as error:
+        raise DataError(f"{path}: unreadable image ({type(error).__name__}: {error})") from None
+
+
+def _looks_readable(path: Path) -> bool:
+    """Cheap check without decoding pixels: non-empty, a known header, intact chunk checksums."""
+    try:
+        if path.stat().st_size == 0:
+            return False
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except _READ_ERRORS:
+        return False
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB Pillow image → float32 tensor [3, H, W] in [-1, 1]."""
+    array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(127.5).sub(1.0)
+
+
+def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor:
+    """One image as a float tensor [3, H, W] in [-1, 1], resized (bicubic) to ``size``×``size``
+    when ``size`` is given. DataError naming the file if it is missing or unreadable."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: image file not found")
+    image = read_rgb(path)
+    if size is not None:
+        image = image.resize((int(size), int(size)), Image.BICUBIC)
+    return to_tensor(image)
+
+
+class UnpairedImageFolder(Dataset):
+    """Unpaired domains A and B of ``<root>/<phase>A`` and ``<root>/<phase>B``.
+
+    Length is max(len A, len B). Item ``i`` is ``{"A": [3, S, S], "B": [3, S, S]`` float in
+    [-1, 1], ``"A_path": str, "B_path": str}`` with ``S = image_size``: A is image ``i mod nA``;
+    B is a random image (drawn from seed, epoch and ``i``) when ``serial_b`` is False (default
+    for train) or image ``i mod nB`` (default for test, so every test image is visited). Call
+    :meth:`set_epoch` each epoch to draw new crops, flips and B partners.
+    """
+
+    def __init__(self, root: str | os.PathLike, phase: str = "train", image_size: int = 256,
+                 load_size: int | None = None, augment: bool | None = None, seed: int = 0,
+                 serial_b: bool | None = None) -> None:
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}: use 'train' or 'test'")
+        if image_size < 1:
+            raise ValueError(f"image_size must be positive, got {image_size}")
+        self.load_size = round(image_size * 286 / 256) if load_size is None else int(load_size)
+        if self.load_size < image_size:
+            raise ValueError(f"load_size ({self.load_size}) must be at least image_size "
+                             f"({image_size})")
+        self.root, self.phase, self.image_size = Path(root), phase, int(image_size)
+        self.augment = phase == "train" if augment is None else bool(augment)
+        self.serial_b = phase == "test" if serial_b is None else bool(serial_b)
+        self.seed, self.epoch = int(seed), 0
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: dataset root not found")
+        self.paths = {domain: self._readable(self.root / f"{phase}{domain}") for domain in "AB"}
+        self._bad: set[Path] = set()
+
+    @staticmethod
+    def _readable(folder: Path) -> list[Path]:
+        files = list_images(folder)
+        readable = [_looks_readable(p) for p in files]
+        good = [p for p, ok in zip(files, readable) if ok]
+        skipped = [p.name for p, ok in zip(files, readable) if not ok]
+        if not good:
+            raise DataError(f"{folder}: none of the {len(files)} images is readable")
+        if skipped:
+            warnings.warn(f"skipped {len(skipped)} unreadable images in {folder}: "
+                          f"{', '.join(skipped)}", stacklevel=3)
+        return good
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose crops, flips and B partners items are drawn with."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return max(len(self.paths["A"]), len(self.paths["B"]))
+
+    def _rng(self, index: int) -> np.random.Generator:
+        key = (PHASES.index(self.phase), self.epoch, int(index))
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
+
+    def _load(self, domain: str, start: int) -> tuple[Image.Image, Path]:
+        """The first readable image of ``domain`` from position ``start`` on (wrapping)."""
+        paths = self.paths[domain]
+        for step in range(len(paths)):
+            path = paths[(start + step) % len(paths)]
+            if path in self._bad:
+                continue
+            try:
+                return read_rgb(path), path
+            except DataError as error:
+                self._bad.add(path)
+                warnings.warn(f"skipped unreadable image {path}: {error}", stacklevel=3)
+        raise DataError(f"{self.root / (self.phase + domain)}: none of the {len(paths)} images "
+                        f"is readable")
+
+    def _preprocess(self, image: Image.Image, rng: np.random.Generator) -> torch.Tensor:
+        if not self.augment:
+            return to_tensor(image.resize((self.image_size,) * 2, Image.BICUBIC))
+        image = image.resize((self.load_size,) * 2, Image.BICUBIC)
+        top, left = rng.integers(0, self.load_size - self.image_size + 1, size=2)
+        image = image.crop((left, top, left + self.image_size, top + self.image_size))
+        if rng.random() < 0.5:
+            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        return to_tensor(image)
+
+    def __getitem__(self, index: int) -> dict:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for {n} items")
+        index %= n
+        rng = self._rng(index)
+        n_b = len(self.paths["B"])
+        b_start = index % n_b if self.serial_b else int(rng.integers(n_b))
+        image_a, path_a = self._load("A", index % len(self.paths["A"]))
+        image_b, path_b = self._load("B", b_start)
+        return {"A": self._preprocess(image_a, rng), "B": self._preprocess(image_b, rng),
+                "A_path": str(path_a), "B_path": str(path_b)}
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
+                num_workers: int = 0, drop_last: bool = False) -> DataLoader:
+    """A DataLoader whose shuffling order is fixed by ``seed`` (a seeded torch Generator)."""
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+                      generator=generator, drop_last=drop_last)
