@@ -1,0 +1,161 @@
+"""Cooperative co-evolution of the two generators' masks, in DEAP's algorithms style.
+
+Two populations (species), one per generator, each with its own toolbox (``evaluate``,
+``select``, ``mate``, ``mutate``, ``clone``, ``map``; ``terms`` optional). A population is
+scored with the other's best individual as cycle partner: ``toolbox.evaluate(ind, partner)``.
+Every evaluation goes through ``toolbox.map`` with ONE iterable (the partner is bound with
+``functools.partial``), so a process pool, Ray or Dask plugs in there.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal
+
+from deap import algorithms, base, tools
+
+Schedule = Literal["latest", "previous"]
+
+
+@dataclass
+class CoevolutionState:
+    """Where a co-evolution stands after generation ``gen`` (what a checkpoint must hold)."""
+
+    gen: int
+    populations: tuple[list, list]
+    best: tuple[object, object]
+    logbook: tools.Logbook
+    nevals: tuple[int, int] = (0, 0)
+    halloffame: "PairHallOfFame | None" = None
+    extra: dict = field(default_factory=dict)
+
+
+class PairHallOfFame:
+    """The best (A, B) pairs seen, ranked by the sum of their weighted fitness values; each
+    pair was scored together (B's best against A's best of the same generation)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.items: list[tuple[object, object, int]] = []
+
+    def update(self, ind_a, ind_b, gen: int, clone=None) -> None:
+        clone = clone or (lambda ind: ind)
+        self.items.append((clone(ind_a), clone(ind_b), gen))
+        self.items.sort(key=lambda p: -(sum(p[0].fitness.wvalues) + sum(p[1].fitness.wvalues)))
+        del self.items[self.maxsize:]
+
+    def __getitem__(self, i: int):
+        return self.items[i]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _evaluate(population: list, toolbox: base.Toolbox, partner, rescore: bool) -> int:
+    """Evaluate the individuals with no valid fitness (all of them when ``rescore``), through
+    ``toolbox.map``; returns the number evaluated."""
+    if rescore:
+        for ind in population:
+            del ind.fitness.values
+    invalid = [ind for ind in population if not ind.fitness.valid]
+    evaluate = functools.partial(toolbox.evaluate, partner=partner)
+    for ind, fit in zip(invalid, toolbox.map(evaluate, invalid)):
+        ind.fitness.values = fit
+    return len(invalid)
+
+
+def _offspring(population: list, toolbox: base.Toolbox, cxpb: float, mutpb: float,
+               elitism: int) -> list:
+    """Roulette (``toolbox.select``) parents, then each child is a crossover child (cxpb), a
+    mutant (mutpb) or a copy (the rest), as in the paper; the ``elitism`` best are carried."""
+    n = len(population)
+    elite = [toolbox.clone(ind) for ind in tools.selBest(population, elitism)]
+    parents = toolbox.select(population, n)
+    children = algorithms.varOr(parents, toolbox, n - len(elite), cxpb, mutpb)
+    return elite + children
+
+
+def _record(logbook: tools.Logbook, gen: int, nevals: tuple[int, int], populations, best,
+            partners, toolboxes, stats) -> None:
+    chapters = {}
+    for name, pop, ind, partner, toolbox, st, n in zip("AB", populations, best, partners,
+                                                        toolboxes, stats, nevals):
+        record = st.compile(pop) if st is not None else {}
+        record["nevals"] = n
+        if hasattr(toolbox, "terms"):
+            record.update({f"best_{k}": float(v) for k, v in
+                           toolbox.terms(ind, partner=partner).items()})
+        chapters[name] = record
+    logbook.record(gen=gen, **chapters)
+
+
+def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, base.Toolbox],
+                 ngen: int, *, cxpb: float = 0.7, mutpb: float = 0.1, elitism: int = 1,
+                 schedule: Schedule = "latest", stats: tuple | None = None,
+                 halloffame: PairHallOfFame | None = None,
+                 start: CoevolutionState | None = None) -> Iterator[CoevolutionState]:
+    """Yield the state after every generation, from 0 to ``ngen``; stop iterating to stop
+    early. ``start`` resumes from a saved state (the random state is the caller's).
+
+    Generation 0 scores A's population without a cycle term, then B's. Each later generation
+    breeds and scores A against B's best, then B against A's best: the one just found
+    (``schedule="latest"``, Gauss–Seidel, as the paper) or the previous generation's
+    (``"previous"``, Jacobi). When a partner changes, the whole population is re-scored (its
+    fitness depends on the partner), the carried elite included.
+    """
+    stats = stats or (None, None)
+    if start is None:
+        logbook = tools.Logbook()
+        logbook.header = ["gen", "A", "B"]
+        nevals = (_evaluate(populations[0], toolboxes[0], None, False),
+                  _evaluate(populations[1], toolboxes[1], None, False))
+        best = (tools.selBest(populations[0], 1)[0], tools.selBest(populations[1], 1)[0])
+        _record(logbook, 0, nevals, populations, best, (None, None), toolboxes, stats)
+        if halloffame is not None:
+            halloffame.update(*best, 0, toolboxes[0].clone)
+        state = CoevolutionState(0, tuple(populations), best, logbook, nevals, halloffame)
+        yield state
+    else:
+        state = start
+    for gen in range(state.gen + 1, ngen + 1):
+        pop_a, pop_b = state.populations
+        best_a, best_b = state.best
+        pop_a = _offspring(pop_a, toolboxes[0], cxpb, mutpb, elitism)
+        n_a = _evaluate(pop_a, toolboxes[0], best_b, rescore=True)
+        new_a = tools.selBest(pop_a, 1)[0]
+        partner_b = new_a if schedule == "latest" else best_a
+        pop_b = _offspring(pop_b, toolboxes[1], cxpb, mutpb, elitism)
+        n_b = _evaluate(pop_b, toolboxes[1], partner_b, rescore=True)
+        new_b = tools.selBest(pop_b, 1)[0]
+        _record(state.logbook, gen, (n_a, n_b), (pop_a, pop_b), (new_a, new_b),
+                (best_b, partner_b), toolboxes, stats)
+        if state.halloffame is not None:
+            state.halloffame.update(new_a, new_b, gen, toolboxes[0].clone)
+        state = CoevolutionState(gen, (pop_a, pop_b), (new_a, new_b), state.logbook,
+                                 (n_a, n_b), state.halloffame, state.extra)
+        yield state
+
+
+def eaCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, base.Toolbox],
+               ngen: int, *, cxpb: float = 0.7, mutpb: float = 0.1, elitism: int = 1,
+               schedule: Schedule = "latest", stats: tuple | None = None,
+               halloffame: PairHallOfFame | None = None,
+               callback: Callable[[CoevolutionState], bool | None] | None = None,
+               verbose: bool = False) -> tuple[tuple[list, list], tools.Logbook,
+                                                 tuple[object, object]]:
+    """Co-evolve two mask populations for ``ngen`` generations (see :func:`iterCoevolve`).
+
+    ``callback(state)`` runs after every generation; returning True stops early.
+    Returns ``(populations, logbook, best_pair)``; the logbook has chapters ``"A"`` and
+    ``"B"`` (statistics of each population, ``nevals`` and the best's fitness terms as
+    ``best_*`` when the toolbox registers ``terms``).
+    """
+    state = None
+    for state in iterCoevolve(populations, toolboxes, ngen, cxpb=cxpb, mutpb=mutpb,
+                              elitism=elitism, schedule=schedule, stats=stats,
+                              halloffame=halloffame):
+        if verbose:
+            print(state.logbook.stream)
+        if callback is not None and callback(state):
+            break
+    return state.populations, state.logbook, state.best

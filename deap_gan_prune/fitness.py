@@ -1,0 +1,247 @@
+"""The torch fitness adapter: scores a channel mask of one generator (Shu et al., ICCV 2019).
+
+For a mask p of generator G (source-domain validation images x_i, i = 1..m), with the frozen
+original discriminator D of G's target domain and the partner generator's mask q::
+
+    L_dis = 1/m Σ ||D(G(x_i)) − D(Ĝ_p(x_i))||²       (perceptual="discriminator", the paper's)
+    L_gen = 1/m Σ ||G(x_i) − Ĝ_p(x_i)||²             (perceptual="pixel", the alternative)
+    L_cyc = 1/m Σ ||Ĝ'_q(Ĝ_p(x_i)) − x_i||₁          (only when a partner mask is given)
+    N     = size(Ĝ_p) / size(G)                      (parameters, or MACs)
+    F     = 1 / (L_perc + λ·L_cyc + γ·N)
+
+Squared and absolute norms are averaged over elements (not summed), so the terms do not grow
+with the image size. ``perceptual="features"`` compares D's intermediate activations as well:
+the mean over D's layers of ``MSE(feature) / mean(original feature²)``.
+
+What does not depend on the individual (G's outputs, D's responses to them) is computed once.
+The fitness does not know how it is distributed: it is a picklable callable that returns a
+tuple of Python floats, for any ``toolbox.map``.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import warnings
+from collections import OrderedDict
+from typing import Callable, Literal, Sequence
+
+import torch
+
+from .maskspace import MaskSpace, SizeMeasure
+from .models import NLayerDiscriminator, ResnetGenerator
+from .slimming import masked, slim
+
+Perceptual = Literal["discriminator", "features", "pixel"]
+WORST_FITNESS = 0.0
+
+
+class InvalidMaskWarning(UserWarning):
+    """A mask that cannot be scored (a group kept at zero, or a non-finite loss)."""
+
+
+def _frozen_copy(module: torch.nn.Module | None, device: torch.device) -> torch.nn.Module | None:
+    if module is None:
+        return None
+    module = copy.deepcopy(module).to(device).eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+class GeneratorFitness:
+    """Fitness of masks of one generator, as ``fitness(individual, partner=None) -> (F,)``.
+
+    Args:
+        generator: the original generator G (copied and frozen; the caller's is untouched).
+        discriminator: the original discriminator of G's *target* domain (may be ``None`` with
+            ``perceptual="pixel"``).
+        images: validation images of G's *source* domain, ``[m, C, H, W]`` in [-1, 1].
+        space: the mask space of ``generator``.
+        partner_generator / partner_space: the other generator (target → source) and its mask
+            space, for the cycle term; without them no cycle term is possible.
+        lambda_cycle: λ, the cycle weight (10 in the paper). gamma: γ, the size weight.
+        size_measure: ``"parameters"`` or ``"macs"`` for N.
+        batch_size: images per forward pass. device: where the networks run.
+        prepare: optional ``prepare(slim_generator) -> generator`` applied before scoring, e.g.
+            the paper's short per-candidate training (off by default: expensive).
+        memo_size: how many (mask, partner) results to remember (duplicates and carried-over
+            elites are not evaluated twice).
+    """
+
+    def __init__(self, generator: ResnetGenerator, discriminator: NLayerDiscriminator | None,
+                 images: torch.Tensor, space: MaskSpace, *,
+                 partner_generator: ResnetGenerator | None = None,
+                 partner_space: MaskSpace | None = None,
+                 perceptual: Perceptual = "discriminator", lambda_cycle: float = 10.0,
+                 gamma: float = 1.0, size_measure: SizeMeasure = "parameters",
+                 batch_size: int = 16, device: str | torch.device = "cpu",
+                 prepare: Callable[[ResnetGenerator], ResnetGenerator] | None = None,
+                 memo_size: int = 4096) -> None:
+        if perceptual not in ("discriminator", "features", "pixel"):
+            raise ValueError(f"unknown perceptual loss {perceptual!r}: use 'discriminator', "
+                             "'features' or 'pixel'")
+        if discriminator is None and perceptual != "pixel":
+            raise ValueError(f"perceptual={perceptual!r} needs a discriminator")
+        if space.widths != generator.widths:
+            raise ValueError("the mask space was built for other widths than the generator's")
+        if images.dim() != 4 or images.shape[0] == 0:
+            raise ValueError(f"images must be a non-empty [m, C, H, W] batch, got "
+                             f"{tuple(images.shape)}")
+        self.device = torch.device(device)
+        self.generator = _frozen_copy(generator, self.device)
+        self.discriminator = _frozen_copy(discriminator, self.device)
+        self.partner_generator = _frozen_copy(partner_generator, self.device)
+        self.partner_space = partner_space or (MaskSpace(partner_generator.widths)
+                                               if partner_generator is not None else None)
+        self.images = images.detach().to(self.device)
+        self.space, self.perceptual = space, perceptual
+        self.lambda_cycle, self.gamma, self.size_measure = lambda_cycle, gamma, size_measure
+        self.batch_size, self.prepare, self.memo_size = batch_size, prepare, memo_size
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        self._reference: list[dict] | None = None
+        self._memo: OrderedDict = OrderedDict()
+        self._partners: OrderedDict = OrderedDict()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in ("_reference", "_memo", "_partners"):
+            state.pop(key)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._reset_caches()
+
+    def __call__(self, individual: Sequence[int], partner: Sequence[int] | None = None
+                 ) -> tuple[float]:
+        """``(F,)`` for the mask ``individual``, the cycle scored through ``partner``'s mask."""
+        return (self.terms(individual, partner)["fitness"],)
+
+    # -- what does not depend on the individual ------------------------------------------
+    def _batches(self):
+        for start in range(0, self.images.shape[0], self.batch_size):
+            yield self.images[start:start + self.batch_size]
+
+    def _judge(self, images: torch.Tensor):
+        if self.discriminator is None:
+            return None
+        if self.perceptual == "features":
+            return self.discriminator.features(images)
+        return self.discriminator(images)
+
+    @torch.inference_mode()
+    def reference(self) -> list[dict]:
+        """Per batch: the original generator's output and D's response to it (cached)."""
+        if self._reference is None:
+            self._reference = []
+            for x in self._batches():
+                fake = self.generator(x)
+                self._reference.append({"fake": fake, "judged": self._judge(fake)})
+        return self._reference
+
+    # -- per individual ------------------------------------------------------------------
+    def _partner(self, partner: Sequence[int]) -> ResnetGenerator:
+        key = tuple(int(b) for b in partner)
+        if key not in self._partners:
+            if self.partner_generator is None:
+                raise ValueError("a partner mask was given but no partner_generator")
+            self._partners[key] = slim(self.partner_generator,
+                                       self.partner_space.slot_masks(key)).eval()
+            while len(self._partners) > 4:
+                self._partners.popitem(last=False)
+        return self._partners[key]
+
+    def _perceptual(self, judged, ref_judged) -> torch.Tensor:
+        if self.perceptual == "features":
+            return torch.stack([(f - r).pow(2).mean() / r.pow(2).mean().clamp_min(1e-12)
+                                for f, r in zip(judged, ref_judged)]).mean()
+        return (judged - ref_judged).pow(2).mean()
+
+    def _worst(self, reason: str, bits: Sequence[int]) -> dict[str, float]:
+        warnings.warn(f"mask scored with the worst fitness: {reason}", InvalidMaskWarning,
+                      stacklevel=3)
+        nan = float("nan")
+        return {"fitness": WORST_FITNESS, "loss": math.inf, "perceptual": nan, "l_dis": nan,
+                "l_gen": nan, "l_cyc": nan, "size": self._size(bits)}
+
+    def _size(self, bits: Sequence[int]) -> float:
+        return float(self.space.size_ratio(bits, self.size_measure))
+
+    @torch.inference_mode()
+    def _network_for(self, bits: Sequence[int]):
+        """The pruned generator: physically slim unless almost nothing is pruned (then a masked
+        forward of the original avoids copying weights)."""
+        mask = self.space.slot_masks(bits)
+        if self.prepare is None and sum(bits) > 0.95 * len(bits):
+            return masked(self.generator, mask)
+        small = slim(self.generator, mask)
+        if self.prepare is not None:
+            with torch.inference_mode(False), torch.enable_grad():
+                small = self.prepare(small)
+        return contextlib.nullcontext(small.eval())
+
+    def terms(self, individual: Sequence[int], partner: Sequence[int] | None = None
+              ) -> dict[str, float]:
+        """Every term of the fitness as Python floats: ``fitness``, ``loss`` (the denominator),
+        ``perceptual`` (the term used), ``l_dis``, ``l_gen``, ``l_cyc`` (0 without partner),
+        ``size`` (N/N₀)."""
+        bits = tuple(int(b) for b in individual)
+        key = (bits, None if partner is None else tuple(int(b) for b in partner))
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return dict(self._memo[key])
+        if not self.space.is_valid(bits):
+            empty = [g.name for g in self.space.groups if not any(bits[g.offset:g.stop])]
+            return self._worst(f"groups {empty} keep no channel" if empty
+                               else "a group keeps fewer channels than its minimum", bits)
+        result = self._compute(bits, key[1])
+        if not math.isfinite(result["loss"]):
+            return self._worst("a loss is not finite (NaN or inf)", bits)
+        self._memo[key] = result
+        while len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
+        return dict(result)
+
+    @torch.inference_mode()
+    def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
+        reference = self.reference()
+        partner_net = self._partner(partner) if partner is not None else None
+        l_dis = l_gen = l_cyc = 0.0
+        m = self.images.shape[0]
+        with self._network_for(bits) as net:
+            for x, ref in zip(self._batches(), reference):
+                n = x.shape[0] / m
+                fake = net(x)
+                l_gen += n * (fake - ref["fake"]).pow(2).mean().item()
+                if self.discriminator is not None:
+                    l_dis += n * self._perceptual(self._judge(fake), ref["judged"]).item()
+                if partner_net is not None:
+                    l_cyc += n * (partner_net(fake) - x).abs().mean().item()
+        size = self._size(bits)
+        perceptual = l_gen if self.perceptual == "pixel" else l_dis
+        loss = perceptual + self.lambda_cycle * l_cyc + self.gamma * size
+        fitness = 1.0 / loss if loss > 0 and math.isfinite(loss) else WORST_FITNESS
+        return {"fitness": float(fitness), "loss": float(loss), "perceptual": float(perceptual),
+                "l_dis": float(l_dis) if self.discriminator is not None else float("nan"),
+                "l_gen": float(l_gen), "l_cyc": float(l_cyc), "size": size}
+
+
+
+def cyclegan_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
+                       d_a: NLayerDiscriminator | None, d_b: NLayerDiscriminator | None,
+                       images_a: torch.Tensor, images_b: torch.Tensor, *,
+                       space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
+                       **options) -> tuple[GeneratorFitness, GeneratorFitness]:
+    """The two fitnesses of a CycleGAN: G_A (A→B, judged by D_A) on domain-A images with G_B as
+    cycle partner, and G_B (B→A, judged by D_B) on domain-B images with G_A as partner.
+    ``options`` go to both :class:`GeneratorFitness` (λ, γ, perceptual, device, …)."""
+    space_a = space_a or MaskSpace(g_a.widths)
+    space_b = space_b or MaskSpace(g_b.widths)
+    fit_a = GeneratorFitness(g_a, d_a, images_a, space_a, partner_generator=g_b,
+                             partner_space=space_b, **options)
+    fit_b = GeneratorFitness(g_b, d_b, images_b, space_b, partner_generator=g_a,
+                             partner_space=space_a, **options)
+    return fit_a, fit_b
