@@ -1,0 +1,213 @@
+"""The co-evolutionary search of both generators' masks, assembled from the public pieces.
+
+:func:`search_masks` is what ``examples/horse2zebra.py`` and ``deap-gan-prune search`` run:
+mask spaces, DEAP types and toolboxes (:func:`register`), the two fitnesses
+(:func:`cyclegan_fitnesses`) and :func:`iterCoevolve`. A user who wants another pipeline copies
+this function and changes what they need.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import torch
+from deap import base, tools
+from tqdm.auto import tqdm
+
+from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
+from .fitness import cyclegan_fitnesses
+from .importance import l1_importance
+from .maskspace import MaskSpace
+from .models import NLayerDiscriminator, ResnetGenerator
+from .operators import budgetRepair, initMaskImportance
+from .registration import create_types, register
+
+
+@dataclass
+class SearchConfig:
+    """Settings of :func:`search_masks` (the paper's values by default, except generations).
+
+    ``budget``: a size ratio (e.g. 0.25 = 4x smaller) that every individual is repaired to
+    meet, in each of ``budget_measures`` (dropping the channels of least L1 norm); ``None`` for
+    the paper's formulation, where only γ (``gamma``) pushes the size down.
+    ``init``: "bernoulli" (each channel kept with ``p_keep``, the paper's) or "importance"
+    (the top ``p_keep`` share of each group by L1 norm, perturbed).
+    ``n_images``: validation images per domain the fitness is computed on.
+    """
+
+    population: int = 32
+    generations: int = 30
+    cxpb: float = 0.7
+    mutpb: float = 0.1
+    elitism: int = 1
+    p_keep: float = 0.5
+    init: Literal["bernoulli", "importance"] = "bernoulli"
+    mate: str = "two_point"
+    mutate: str = "segment"
+    layout: Literal["independent", "tied"] = "independent"
+    perceptual: Literal["discriminator", "features", "pixel"] = "discriminator"
+    lambda_cycle: float = 10.0
+    gamma: float = 1.0
+    size_measure: Literal["parameters", "macs"] = "parameters"
+    budget: float | None = None
+    budget_measures: tuple[str, ...] = ("parameters", "macs")
+    schedule: Literal["latest", "previous"] = "latest"
+    n_images: int = 16
+    batch_size: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.budget_measures = tuple(self.budget_measures)
+        if self.population < 2:
+            raise ValueError(f"population must be >= 2, got {self.population}")
+        if self.generations < 0:
+            raise ValueError(f"generations must be >= 0, got {self.generations}")
+        if self.budget is not None and not 0 < self.budget <= 1:
+            raise ValueError(f"budget is a size ratio in (0, 1], got {self.budget}")
+        if not 0 <= self.elitism < self.population:
+            raise ValueError(f"elitism must be in [0, population), got {self.elitism}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["budget_measures"] = list(self.budget_measures)
+        return d
+
+
+@dataclass
+class SearchResult:
+    """The best pair of masks found, their spaces, the logbook and the best pair's terms."""
+
+    masks: tuple[list[int], list[int]]
+    spaces: tuple[MaskSpace, MaskSpace]
+    logbook: tools.Logbook
+    terms: tuple[dict, dict]
+    config: SearchConfig
+    populations: tuple[list, list] = field(repr=False, default=((), ()))
+
+    def slot_masks(self) -> tuple[dict, dict]:
+        """Per-slot masks of the best pair, for :func:`deap_gan_prune.slim`."""
+        return (self.spaces[0].slot_masks(self.masks[0]),
+                self.spaces[1].slot_masks(self.masks[1]))
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: masks, spaces, terms, config and the logbook's records."""
+        return {"masks": {"A": list(self.masks[0]), "B": list(self.masks[1])},
+                "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
+                "terms": {"A": self.terms[0], "B": self.terms[1]},
+                "config": self.config.to_dict(), "logbook": logbook_records(self.logbook)}
+
+
+def logbook_records(logbook: tools.Logbook) -> list[dict]:
+    """The logbook as plain JSON-able records (chapters as nested dicts, floats as float)."""
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (np.floating, np.integer)):
+            return value.item()
+        return value
+    records = []
+    for i, record in enumerate(logbook):
+        entry = plain(dict(record))
+        for name, chapter in logbook.chapters.items():
+            entry[name] = plain(dict(chapter[i]))
+        records.append(entry)
+    return records
+
+
+def seed_everything(seed: int) -> None:
+    """Seed ``random`` (the operators), numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _statistics() -> tools.Statistics:
+    stats = tools.Statistics(lambda ind: ind.fitness.values[0])
+    stats.register("max", np.max)
+    stats.register("avg", np.mean)
+    stats.register("min", np.min)
+    return stats
+
+
+def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cls: type,
+                  scores: Sequence[float] | None = None,
+                  map_function: Callable | None = None) -> base.Toolbox:
+    """One species' toolbox: our operators through :func:`register`, plus ``evaluate``,
+    ``terms`` and ``map``."""
+    toolbox = base.Toolbox()
+    measures = list(config.budget_measures) if config.budget is not None else []
+    register(toolbox, space, individual_cls, p_keep=config.p_keep, mate=config.mate,
+             mutate=config.mutate, budget=config.budget,
+             measure=measures[0] if measures else "parameters", scores=scores)
+    if config.init == "importance":
+        toolbox.register("individual", initMaskImportance, individual_cls, space, scores,
+                         keep_ratio=config.p_keep)
+        if config.budget is not None:
+            toolbox.decorate("individual", budgetRepair(space, config.budget, measures[0],
+                                                        scores=scores))
+    for measure in measures[1:]:
+        repair = budgetRepair(space, config.budget, measure=measure, scores=scores)
+        for slot in ("individual", "mate", "mutate"):
+            toolbox.decorate(slot, repair)
+    toolbox.register("population", tools.initRepeat, list, toolbox.individual)
+    toolbox.register("evaluate", fitness)
+    toolbox.register("terms", fitness.terms)
+    if map_function is not None:
+        toolbox.register("map", map_function)
+    return toolbox
+
+
+def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscriminator | None,
+                 d_b: NLayerDiscriminator | None, images_a: torch.Tensor,
+                 images_b: torch.Tensor, config: SearchConfig | None = None, *,
+                 device: str | torch.device = "cpu", map_function: Callable | None = None,
+                 progress: bool = True,
+                 callback: Callable[[CoevolutionState], bool | None] | None = None
+                 ) -> SearchResult:
+    """Co-evolve masks of G_A (A→B, judged by D_A) and G_B (B→A, judged by D_B).
+
+    ``images_a``/``images_b``: validation images ``[m, 3, H, W]`` in [-1, 1] of domains A and
+    B (the first ``config.n_images`` are used). ``map_function`` replaces ``toolbox.map`` (a
+    process pool or Ray map). ``callback(state)`` runs after every generation; True stops.
+    Deterministic under ``config.seed``.
+    """
+    config = config or SearchConfig()
+    seed_everything(config.seed)
+    space_a = MaskSpace(g_a.widths, layout=config.layout)
+    space_b = MaskSpace(g_b.widths, layout=config.layout)
+    fit_a, fit_b = cyclegan_fitnesses(
+        g_a, g_b, d_a, d_b, images_a[:config.n_images], images_b[:config.n_images],
+        space_a=space_a, space_b=space_b, perceptual=config.perceptual,
+        lambda_cycle=config.lambda_cycle, gamma=config.gamma,
+        size_measure=config.size_measure, batch_size=config.batch_size, device=device)
+    _, individual_cls = create_types()
+    needs_scores = config.budget is not None or config.init == "importance"
+    toolboxes = tuple(
+        build_toolbox(space, fit, config, individual_cls,
+                      l1_importance(g, space) if needs_scores else None, map_function)
+        for space, fit, g in ((space_a, fit_a, g_a), (space_b, fit_b, g_b)))
+    populations = (toolboxes[0].population(n=config.population),
+                   toolboxes[1].population(n=config.population))
+    bar = tqdm(total=config.generations + 1, desc="co-evolution", unit="gen",
+               disable=not progress)
+    state = None
+    try:
+        for state in iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
+                                  mutpb=config.mutpb, elitism=config.elitism,
+                                  schedule=config.schedule,
+                                  stats=(_statistics(), _statistics()),
+                                  halloffame=PairHallOfFame(5)):
+            a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
+            bar.set_postfix(F_A=f"{a['best_fitness']:.3f}", F_B=f"{b['best_fitness']:.3f}",
+                            size_A=f"{a['best_size']:.2f}", size_B=f"{b['best_size']:.2f}")
+            bar.update()
+            if callback is not None and callback(state):
+                break
+    finally:
+        bar.close()
+    best_a, best_b = state.best
+    terms = (fit_a.terms(best_a, partner=best_b), fit_b.terms(best_b, partner=best_a))
+    return SearchResult((list(best_a), list(best_b)), (space_a, space_b), state.logbook, terms,
+                        config, state.populations)
