@@ -11,6 +11,7 @@ import re
 import tempfile
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -202,3 +203,45 @@ def save_discriminator(discriminator: NLayerDiscriminator, path: str | os.PathLi
     state = OrderedDict((k, v.detach().cpu().clone()) for k, v in
                         discriminator.state_dict().items())
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+@dataclass
+class CycleGAN:
+    """The four networks of a CycleGAN. G_A maps A→B and is judged by D_A (which judges
+    domain-B images); G_B maps B→A, judged by D_B. Discriminators may be ``None`` (official
+    pretrained downloads hold generators only)."""
+
+    g_a: ResnetGenerator
+    g_b: ResnetGenerator
+    d_a: NLayerDiscriminator | None = None
+    d_b: NLayerDiscriminator | None = None
+
+    @property
+    def has_discriminators(self) -> bool:
+        return self.d_a is not None and self.d_b is not None
+
+
+def load_cyclegan(folder: str | os.PathLike, epoch: str = "latest",
+                  device: str | torch.device = "cpu") -> CycleGAN:
+    """Load ``<folder>/<epoch>_net_{G_A,G_B,D_A,D_B}.pth`` (upstream ``checkpoints/<name>``);
+    the discriminator files are optional. The seed code's ``netG_A2B.pth``/``netG_B2A.pth``/
+    ``netD_A.pth``/``netD_B.pth`` names are accepted too."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(folder, "no such folder")
+
+    def find(*names: str) -> Path | None:
+        return next((folder / n for n in names if (folder / n).is_file()), None)
+
+    paths = {"g_a": find(f"{epoch}_net_G_A.pth", "netG_A2B.pth"),
+             "g_b": find(f"{epoch}_net_G_B.pth", "netG_B2A.pth"),
+             "d_a": find(f"{epoch}_net_D_A.pth", "netD_B.pth"),
+             "d_b": find(f"{epoch}_net_D_B.pth", "netD_A.pth")}
+    missing = [f"{epoch}_net_{k[0].upper()}_{k[2].upper()}.pth" for k in ("g_a", "g_b")
+               if paths[k] is None]
+    if missing:
+        raise CheckpointError(folder, f"missing generator file(s) {', '.join(missing)} "
+                                      "(a CycleGAN needs both generators)")
+    return CycleGAN(load_generator(paths["g_a"], device), load_generator(paths["g_b"], device),
+                    load_discriminator(paths["d_a"], device) if paths["d_a"] else None,
+                    load_discriminator(paths["d_b"], device) if paths["d_b"] else None)

@@ -152,3 +152,26 @@ def test_arbitrary_pickles_are_refused(tmp_path):
         pickle.dump({"model.1.weight": Evil()}, f, protocol=2)
     message = _error(load_generator, path)
     assert "refusing" in message and "system" in message
+
+
+def test_load_cyclegan_folder_layouts(tmp_path, tiny_generator, tiny_discriminator):
+    from deap_gan_prune.checkpoints import load_cyclegan
+    for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
+        torch.save(tiny_generator.state_dict(), tmp_path / name)
+    gan = load_cyclegan(tmp_path)
+    assert not gan.has_discriminators and _same(gan.g_b, tiny_generator)
+    for name in ("latest_net_D_A.pth", "latest_net_D_B.pth"):
+        torch.save(tiny_discriminator.state_dict(), tmp_path / name)
+    assert load_cyclegan(tmp_path).has_discriminators
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    torch.save(tiny_generator.state_dict(), seed / "netG_A2B.pth")
+    torch.save(tiny_generator.state_dict(), seed / "netG_B2A.pth")
+    assert _same(load_cyclegan(seed).g_a, tiny_generator)
+    only_one = tmp_path / "pretrained"
+    only_one.mkdir()
+    torch.save(tiny_generator.state_dict(), only_one / "latest_net_G.pth")
+    with pytest.raises(CheckpointError, match="latest_net_G_A.pth"):
+        load_cyclegan(only_one)
+    with pytest.raises(CheckpointError, match="no such folder"):
+        load_cyclegan(tmp_path / "nope")
