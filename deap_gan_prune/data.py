@@ -204,3 +204,35 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
     generator.manual_seed(int(seed))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
                       generator=generator, drop_last=drop_last)
+
+
+class UnpairedTensorBatches:
+    """An endless-epoch loader over two image tensors ``[n, 3, H, W]`` (e.g. the synthetic
+    data held in memory): every pass draws independent permutations of A and B and random
+    horizontal flips from its own seeded generator, and yields ``{"A": [N,3,H,W], "B": ...}``.
+    """
+
+    def __init__(self, images_a: torch.Tensor, images_b: torch.Tensor, batch_size: int,
+                 seed: int = 0, flip: bool = True) -> None:
+        if min(len(images_a), len(images_b)) < batch_size:
+            raise DataError(f"need at least {batch_size} images per domain for batches of "
+                            f"{batch_size}, got {len(images_a)} and {len(images_b)}")
+        self.a, self.b, self.batch_size, self.flip = images_a, images_b, batch_size, flip
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return min(len(self.a), len(self.b)) // self.batch_size
+
+    def _take(self, images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        x = images[index]
+        if not self.flip:
+            return x
+        flip = torch.rand(len(index), generator=self.generator) < 0.5
+        return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+    def __iter__(self):
+        pa = torch.randperm(len(self.a), generator=self.generator)
+        pb = torch.randperm(len(self.b), generator=self.generator)
+        for i in range(len(self)):
+            s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            yield {"A": self._take(self.a, pa[s]), "B": self._take(self.b, pb[s])}

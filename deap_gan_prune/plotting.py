@@ -49,3 +49,33 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
     return path
+
+
+def _to_image(t):
+    """[C, H, W] in [-1, 1] → [H, W, C] floats in [0, 1] for imshow."""
+    return ((t.detach().cpu().float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
+
+
+def plot_samples(rows: dict, path: str | os.PathLike, columns: int = 6,
+                 title: str | None = None) -> Path:
+    """A grid of images: one row per entry of ``rows`` (label → ``[N, 3, H, W]`` in [-1, 1]),
+    the first ``columns`` images of each, e.g. input / original / pruned. Writes a PNG."""
+    labels = list(rows)
+    n = min(columns, *(len(rows[k]) for k in labels))
+    fig, axes = plt.subplots(len(labels), n, figsize=(1.6 * n + 1.4, 1.6 * len(labels)),
+                             squeeze=False)
+    for r, label in enumerate(labels):
+        for c in range(n):
+            ax = axes[r][c]
+            ax.imshow(_to_image(rows[label][c]), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return path

@@ -116,3 +116,10 @@ def test_plot_of_a_plain_logbook(tmp_path):
     for g in range(4):
         logbook.record(gen=g, max=g + 1.0, avg=g * 0.5)
     assert plot_fitness(logbook, tmp_path / "p.png").exists()
+
+
+def test_plot_samples_writes_a_grid(tmp_path):
+    from deap_gan_prune.plotting import plot_samples
+    rows = {"input": torch.rand(3, 3, 16, 16) * 2 - 1, "output": torch.zeros(3, 3, 16, 16)}
+    path = plot_samples(rows, tmp_path / "samples.png", columns=3)
+    assert path.read_bytes()[:4] == b"\x89PNG"

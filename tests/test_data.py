@@ -206,3 +206,15 @@ def test_loader_order_is_seeded(tmp_path):
     assert sorted(order(3)) == sorted(order(4)) and order(3) != order(4)
     batch = next(iter(make_loader(data, 4, False, 0)))
     assert batch["A"].shape == (4, 3, 8, 8)
+
+
+def test_unpaired_tensor_batches_are_seeded_and_unpaired():
+    from deap_gan_prune.data import UnpairedTensorBatches
+    a = torch.arange(8.0).view(8, 1, 1, 1).expand(8, 3, 2, 2).contiguous()
+    b = -a
+    first = [batch["A"][:, 0, 0, 0].tolist() for batch in UnpairedTensorBatches(a, b, 4, seed=1)]
+    again = [batch["A"][:, 0, 0, 0].tolist() for batch in UnpairedTensorBatches(a, b, 4, seed=1)]
+    assert first == again and len(first) == 2
+    assert sorted(sum(first, [])) == list(range(8))
+    with pytest.raises(DataError, match="at least 16"):
+        UnpairedTensorBatches(a, b, 16)
