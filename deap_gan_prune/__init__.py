@@ -1,6 +1,37 @@
-"""deap_gan_prune: compress CycleGAN generators by evolving channel masks with DEAP."""
+"""deap_gan_prune: compress CycleGAN generators by co-evolving channel masks with DEAP.
+
+The pieces, from the bottom up: networks with upstream state-dict keys (:mod:`.models`), their
+files (:mod:`.checkpoints`), the prunable channel groups (:mod:`.maskspace`), masks made real
+(:mod:`.slimming`), DEAP operators and types (:mod:`.operators`, :mod:`.registration`), the
+torch fitness (:mod:`.fitness`), co-evolution (:mod:`.coevolution`), the assembled search
+(:mod:`.search`), training (:mod:`.training`), data (:mod:`.data`, :mod:`.synthetic`), metrics
+(:mod:`.metrics`), plots (:mod:`.plotting`).
+"""
+from .checkpoints import (CheckpointError, CycleGAN, load_cyclegan, load_discriminator,
+                          load_generator, save_discriminator, save_generator)
+from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
+from .counting import count_module_macs, count_module_parameters, flop_counter_macs
+from .fitness import GeneratorFitness, InvalidMaskWarning, cyclegan_fitnesses
+from .importance import l1_importance
 from .maskspace import ChannelGroup, MaskSpace
 from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
+from .operators import *  # noqa: F401,F403  (DEAP operators: initMask*, sel*, cx*, mut*, repair*)
+from .operators import __all__ as _operators
+from .plotting import plot_fitness, plot_samples
+from .registration import create_types, register
+from .search import SearchConfig, SearchResult, search_masks
+from .slimming import masked, slim
 from .widths import GeneratorWidths, count_macs, count_parameters
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError", "CycleGAN", "load_cyclegan", "load_discriminator", "load_generator",
+    "save_discriminator", "save_generator", "CoevolutionState", "PairHallOfFame", "eaCoevolve",
+    "iterCoevolve", "count_module_macs", "count_module_parameters", "flop_counter_macs",
+    "GeneratorFitness", "InvalidMaskWarning", "cyclegan_fitnesses", "l1_importance",
+    "ChannelGroup", "MaskSpace", "NLayerDiscriminator", "ResnetBlock", "ResnetGenerator",
+    "plot_fitness", "plot_samples", "create_types", "register", "SearchConfig", "SearchResult",
+    "search_masks", "masked", "slim", "GeneratorWidths", "count_macs", "count_parameters",
+    *_operators,
+]
