@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.training import (CycleGANConfig, ImagePool, finetune, fit_discriminator,
-                                     lr_factor, train_cyclegan)
+                                     init_weights, lr_factor, train_cyclegan)
 from deap_gan_prune.widths import GeneratorWidths
 
 SIZE = 16
@@ -232,3 +232,19 @@ def test_bad_inputs_raise_clear_errors():
         CycleGANConfig(decay_start=1.5)
     with pytest.raises(ValueError, match="direction"):
         fit_discriminator(nets[0], nets[2], make_loader(), 1, direction="C", progress=False)
+
+
+def test_init_weights_upstream_normal_and_seeded():
+    g1, g2 = ResnetGenerator(ngf=8, n_blocks=2), ResnetGenerator(ngf=8, n_blocks=2)
+    torch.manual_seed(0)
+    expected = torch.rand(2)
+    torch.manual_seed(0)
+    init_weights(g1, 0.02, seed=4)
+    init_weights(g2, 0.02, seed=4)
+    assert torch.equal(torch.rand(2), expected)
+    assert states_equal(g1, g2)
+    weights = torch.cat([m.weight.detach().flatten() for m in g1.modules()
+                         if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))])
+    assert 0.018 < float(weights.std()) < 0.022
+    assert all(float(m.bias.abs().max()) == 0.0 for m in g1.modules()
+               if isinstance(m, torch.nn.Conv2d))

@@ -6,7 +6,8 @@ from .discriminator import fit_discriminator
 from .losses import discriminator_loss, generator_losses, lsgan_loss
 from .loop import cycle_batches, finetune, set_requires_grad, train_cyclegan
 from .pool import ImagePool
+from .weights import init_weights
 
 __all__ = ["CycleGANConfig", "ImagePool", "cycle_batches", "discriminator_loss",
-           "finetune", "fit_discriminator", "generator_losses", "lr_factor", "lsgan_loss",
+           "finetune", "fit_discriminator", "generator_losses", "init_weights", "lr_factor", "lsgan_loss",
            "save_networks", "save_state_atomic", "set_requires_grad", "train_cyclegan"]

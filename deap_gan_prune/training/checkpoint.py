@@ -10,6 +10,12 @@ import torch
 from torch import nn
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_state_atomic(state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> Path:
     """``torch.save(state, path)`` through a temporary file in the same folder and
     ``os.replace``, so a reader never sees a half-written file. Tensors are saved on the CPU."""
@@ -20,6 +26,7 @@ def save_state_atomic(state: Mapping[str, torch.Tensor], path: str | os.PathLike
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual file mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
