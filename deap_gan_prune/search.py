@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .fitness import cyclegan_fitnesses
 from .importance import l1_importance
+from .logbooks import logbook_records
 from .maskspace import MaskSpace
 from .models import NLayerDiscriminator, ResnetGenerator
 from .operators import budgetRepair, initMaskImportance
@@ -97,23 +98,6 @@ class SearchResult:
                 "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
                 "terms": {"A": self.terms[0], "B": self.terms[1]},
                 "config": self.config.to_dict(), "logbook": logbook_records(self.logbook)}
-
-
-def logbook_records(logbook: tools.Logbook) -> list[dict]:
-    """The logbook as plain JSON-able records (chapters as nested dicts, floats as float)."""
-    def plain(value):
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, (np.floating, np.integer)):
-            return value.item()
-        return value
-    records = []
-    for i, record in enumerate(logbook):
-        entry = plain(dict(record))
-        for name, chapter in logbook.chapters.items():
-            entry[name] = plain(dict(chapter[i]))
-        records.append(entry)
-    return records
 
 
 def seed_everything(seed: int) -> None:

@@ -56,3 +56,13 @@ def test_bad_config_is_refused():
         SearchConfig(budget=1.5)
     with pytest.raises(ValueError, match="population"):
         SearchConfig(population=1)
+
+
+def test_logbook_records_round_trip(cyclegan):
+    from deap_gan_prune.logbooks import logbook_from_records, logbook_records
+    result = _search(cyclegan)
+    records = logbook_records(result.logbook)
+    rebuilt = logbook_from_records(json.loads(json.dumps(records)))
+    assert rebuilt.chapters["A"].select("max") == [float(v) for v in
+                                                   result.logbook.chapters["A"].select("max")]
+    assert logbook_records(rebuilt) == records
