@@ -1,6 +1,20 @@
-"""Measures of translated images."""
+"""Measures of translated images.
+
+Every score function returns its values by name together with ``"higher_is_better"``, a
+mapping of each score's name to its direction (the ``*_HIGHER_IS_BETTER`` constants).
+"""
+from .fid import (FID_HIGHER_IS_BETTER, INCEPTION_WEIGHTS_NAME, FIDUnavailable,
+                  check_inception_weights, fid_kid)
+from .fidelity import FIDELITY_HIGHER_IS_BETTER, PSNR_CAP_DB, fidelity_scores, generator_fidelity
+from .judge import (JUDGE_HIGHER_IS_BETTER, Judge, frechet_distance, judge_accuracy,
+                    judge_scores, load_judge, save_judge, train_judge)
 from .outline import (HIGHER_IS_BETTER, brown_mask, brown_share, outline_scores, rgb_to_hsv,
                       stripe_mask, stripe_share)
 
 __all__ = ["HIGHER_IS_BETTER", "brown_mask", "brown_share", "outline_scores", "rgb_to_hsv",
-           "stripe_mask", "stripe_share"]
+           "stripe_mask", "stripe_share",
+           "JUDGE_HIGHER_IS_BETTER", "Judge", "train_judge", "judge_scores", "judge_accuracy",
+           "frechet_distance", "save_judge", "load_judge",
+           "FIDELITY_HIGHER_IS_BETTER", "PSNR_CAP_DB", "fidelity_scores", "generator_fidelity",
+           "FID_HIGHER_IS_BETTER", "INCEPTION_WEIGHTS_NAME", "FIDUnavailable",
+           "check_inception_weights", "fid_kid"]
