@@ -1,0 +1,189 @@
+"""Export a (slim) generator to ONNX or TorchScript, and check the file against eager PyTorch.
+
+- ONNX: opset ``ONNX_OPSET`` (17) by default, TorchScript-based exporter
+  (``torch.onnx.export(..., dynamo=False)``), weights inside the one ``.onnx`` file (no
+  external data; fine below ONNX's 2 GB limit), input ``"input"`` ``[batch, C, H, W]`` and
+  output ``"output"`` ``[batch, C, H, W]`` with a dynamic batch axis and the spatial size fixed
+  at export. Checked with ONNX Runtime (optional extra ``export``:
+  ``pip install 'deap-gan-prune[export]'``).
+- TorchScript: ``torch.jit.trace`` of the generator in eval mode (a ResnetGenerator has no
+  data-dependent control flow, so the trace is exact and works at any batch and image size).
+
+:func:`verify_export` runs the file and the eager generator on the same seeded random images in
+[-1, 1] and returns the largest absolute difference (expect below 1e-4 in float32).
+"""
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from .checkpoints import atomic_write
+
+ONNX_OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "input", "output"
+TOLERANCE = 1e-4
+ExportFormat = Literal["onnx", "torchscript"]
+
+
+class ExportError(ValueError):
+    """An export or its check failed; the message is one line naming the file."""
+
+
+def import_onnxruntime():
+    """The ``onnxruntime`` module, or a one-line :class:`ExportError` naming the extra."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ExportError("checking an ONNX file needs onnxruntime: pip install "
+                          "'deap-gan-prune[export]' (or pip install onnx onnxruntime)") from None
+    return onnxruntime
+
+
+def format_of(path: str | os.PathLike) -> ExportFormat:
+    """``"onnx"`` for a ``.onnx`` file, else ``"torchscript"`` (``.pt``, ``.ts``, ...)."""
+    return "onnx" if Path(path).suffix.lower() == ".onnx" else "torchscript"
+
+
+def _example(generator: torch.nn.Module, image_size: int, batch_size: int = 1,
+             seed: int = 0) -> torch.Tensor:
+    if image_size < 4 or image_size % 4:
+        raise ExportError(f"image size {image_size}: must be a positive multiple of 4")
+    in_channels = generator.widths.input_nc if hasattr(generator, "widths") else 3
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(batch_size, in_channels, image_size, image_size, generator=g) * 2 - 1
+
+
+def _cpu_copy(generator: torch.nn.Module) -> torch.nn.Module:
+    return copy.deepcopy(generator).cpu().float().eval()
+
+
+def export_onnx(generator: torch.nn.Module, path: str | os.PathLike, image_size: int = 256,
+                opset: int = ONNX_OPSET) -> dict:
+    """Write ``generator`` as one ONNX file (opset ``opset``, dynamic batch, spatial size
+    ``image_size``). Returns a description: format, path, opset, image_size, bytes."""
+    if not 9 <= opset <= 20:  # 20: the newest opset of torch's TorchScript-based exporter
+        raise ExportError(f"ONNX opset {opset}: use an opset from 9 to 20 (default "
+                          f"{ONNX_OPSET})")
+    model, path = _cpu_copy(generator), Path(path)
+    example = _example(model, image_size)
+
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer and exporter notes
+            torch.onnx.export(model, (example,), tmp, dynamo=False, opset_version=opset,
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                              external_data=False, do_constant_folding=True)
+
+    try:
+        atomic_write(path, write)
+    except ExportError:
+        raise
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExportError(f"{path}: ONNX export failed: {first[:160]}") from None
+    return {"format": "onnx", "path": str(path), "opset": opset, "image_size": image_size,
+            "dynamic_axes": {INPUT_NAME: "batch", OUTPUT_NAME: "batch"},
+            "external_data": False, "bytes": path.stat().st_size}
+
+
+def export_torchscript(generator: torch.nn.Module, path: str | os.PathLike,
+                       image_size: int = 256) -> dict:
+    """Write ``generator`` as a traced TorchScript file (traced at ``image_size``; any batch
+    and image size run). Returns a description: format, path, image_size, bytes."""
+    model, path = _cpu_copy(generator), Path(path)
+    example = _example(model, image_size)
+
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.jit.trace(model, example).save(tmp)
+
+    atomic_write(path, write)
+    return {"format": "torchscript", "path": str(path), "image_size": image_size,
+            "bytes": path.stat().st_size}
+
+
+def export_generator(generator: torch.nn.Module, path: str | os.PathLike,
+                     fmt: ExportFormat | None = None, image_size: int = 256,
+                     opset: int = ONNX_OPSET) -> dict:
+    """:func:`export_onnx` or :func:`export_torchscript` by ``fmt`` (default: by suffix)."""
+    fmt = fmt or format_of(path)
+    if fmt == "onnx":
+        return export_onnx(generator, path, image_size, opset)
+    if fmt == "torchscript":
+        return export_torchscript(generator, path, image_size)
+    raise ExportError(f"unknown export format {fmt!r}: use 'onnx' or 'torchscript'")
+
+
+def onnx_session(path: str | os.PathLike, threads: int | None = None):
+    """An ONNX Runtime CPU session for ``path`` (``threads``: intra-op threads, default ORT's)."""
+    ort = import_onnxruntime()
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: no such ONNX file")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExportError(f"{path}: ONNX Runtime cannot load it: {first[:160]}") from None
+
+
+def _onnx_image_size(session) -> int | None:
+    dims = session.get_inputs()[0].shape
+    return dims[-1] if isinstance(dims[-1], int) else None
+
+
+@torch.no_grad()
+def verify_export(path: str | os.PathLike, generator: torch.nn.Module,
+                  image_size: int | None = None, batch_size: int = 2, seed: int = 0,
+                  fmt: ExportFormat | None = None) -> float:
+    """Largest absolute difference between the exported file and the eager ``generator`` on
+    ``batch_size`` seeded random images in [-1, 1] (float32, CPU).
+
+    ``image_size``: for ONNX, default the size fixed in the file; for TorchScript, default 64.
+    ``batch_size`` 2 also checks that the exported batch axis is dynamic (export uses 1).
+    """
+    fmt, path = fmt or format_of(path), Path(path)
+    model = _cpu_copy(generator)
+    if fmt == "onnx":
+        session = onnx_session(path)
+        fixed = _onnx_image_size(session)
+        if image_size is not None and fixed is not None and image_size != fixed:
+            raise ExportError(f"{path}: exported for {fixed}x{fixed} images, asked to check "
+                              f"{image_size}x{image_size}")
+        x = _example(model, image_size or fixed or 64, batch_size, seed)
+        try:
+            exported = torch.from_numpy(session.run(None, {session.get_inputs()[0].name:
+                                                           x.numpy()})[0])
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ExportError(f"{path}: ONNX Runtime failed: {first[:160]}") from None
+    elif fmt == "torchscript":
+        if not path.is_file():
+            raise ExportError(f"{path}: no such TorchScript file")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is frozen
+                scripted = torch.jit.load(str(path), map_location="cpu")
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ExportError(f"{path}: not a TorchScript file: {first[:160]}") from None
+        x = _example(model, image_size or 64, batch_size, seed)
+        exported = scripted(x)
+    else:
+        raise ExportError(f"unknown export format {fmt!r}: use 'onnx' or 'torchscript'")
+    expected = model(x)
+    if exported.shape != expected.shape:
+        raise ExportError(f"{path}: output shape {list(exported.shape)} differs from the "
+                          f"generator's {list(expected.shape)}")
+    return float((exported.float() - expected).abs().max())
