@@ -1,0 +1,246 @@
+"""Checkpoint and resume a co-evolution: one JSON file, rewritten atomically after every
+generation, holding everything the next generation depends on.
+
+The file holds the generation, both populations (masks as 0/1 lists with their fitness
+values, so selection after a resume sees the same fitness), the best pair, the pair hall of
+fame, the logbook (plain records), the states of the ``random``, numpy and torch generators,
+the caller's configuration (a JSON-able dict) and a hash of the models. Resuming with another
+configuration or other models is refused (:class:`ResumeError` names the differing keys).
+A search killed at any point and resumed ends exactly as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from deap import base, tools
+
+from .checkpoints import atomic_write
+from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
+from .logbooks import logbook_from_records, logbook_records
+
+FORMAT = "deap_gan_prune/coevolution-checkpoint"
+VERSION = 1
+
+
+class ResumeError(ValueError):
+    """A checkpoint that cannot be resumed; the message names the file and the problem."""
+
+
+def models_hash(*modules: torch.nn.Module) -> str:
+    """sha256 (hex) over the modules' state dicts: every key, dtype, shape and tensor bytes,
+    in key order."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for key, tensor in module.state_dict().items():
+            t = tensor.detach().cpu().contiguous()
+            digest.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars and arrays, tuples and tensors converted."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        return _jsonable(value.tolist())
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{type(value).__name__} is not JSON-able")
+
+
+# -- random generators -----------------------------------------------------------------------
+def rng_state() -> dict:
+    """States of ``random``, numpy's global generator and torch's CPU generator, as JSON."""
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"random": [version, list(internal), gauss],
+            "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+            "torch": torch.get_rng_state().tolist()}
+
+
+def set_rng_state(state: Mapping) -> None:
+    """Restore what :func:`rng_state` returned."""
+    version, internal, gauss = state["random"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+
+
+# -- individuals and logbooks ----------------------------------------------------------------
+def _individual(ind) -> dict:
+    values = list(ind.fitness.values) if ind.fitness.valid else None
+    return {"mask": [int(b) for b in ind], "fitness": values}
+
+
+def _rebuild(data: Mapping, cls: type):
+    ind = cls(int(b) for b in data["mask"])
+    if data["fitness"] is not None:
+        ind.fitness.values = tuple(float(v) for v in data["fitness"])
+    return ind
+
+
+def _rebuild_logbook(records: list[dict]) -> tools.Logbook:
+    logbook = logbook_from_records(records)
+    logbook.buffindex = len(logbook)  # a verbose run goes on printing new records only
+    return logbook
+
+
+# -- writing ----------------------------------------------------------------------------------
+def state_to_dict(state: CoevolutionState, config: Mapping, models_hash: str) -> dict:
+    """The JSON content of a checkpoint of ``state`` (the RNG states are taken now)."""
+    populations, best = {}, {}
+    for name, pop, ind in zip("AB", state.populations, state.best):
+        populations[name] = [_individual(i) for i in pop]
+        index = next((k for k, i in enumerate(pop) if i is ind), None)
+        best[name] = {"index": index, **_individual(ind)}
+    hof = state.halloffame
+    return {"format": FORMAT, "version": VERSION, "generation": state.gen,
+            "populations": populations, "best": best, "nevals": list(state.nevals),
+            "halloffame": None if hof is None else {
+                "maxsize": hof.maxsize,
+                "items": [{"A": _individual(a), "B": _individual(b), "gen": g}
+                          for a, b, g in hof.items]},
+            "logbook": _jsonable(logbook_records(state.logbook)), "extra": _jsonable(state.extra),
+            "rng": rng_state(), "config": _jsonable(config), "models_hash": models_hash}
+
+
+def save_checkpoint(path: str | os.PathLike, state: CoevolutionState, config: Mapping,
+                    models_hash: str) -> Path:
+    """Write the checkpoint of ``state`` to ``path`` atomically (a temporary file, flushed to
+    disk, then moved into place): ``path`` always holds a whole checkpoint."""
+    data = state_to_dict(state, config, models_hash)
+    text = "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
+                              for k, v in data.items()) + "\n}\n"
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    atomic_write(path, write)
+    return Path(path)
+
+
+def checkpointing(path: str | os.PathLike, config: Mapping, models_hash: str
+                  ) -> Callable[[CoevolutionState], None]:
+    """A ``callback`` for :func:`eaCoevolve` that checkpoints every generation to ``path``."""
+    def callback(state: CoevolutionState) -> None:
+        save_checkpoint(path, state, config, models_hash)
+    return callback
+
+
+# -- reading ----------------------------------------------------------------------------------
+def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [d for k in keys for d in _differences(old.get(k, _MISSING), new.get(k, _MISSING),
+                                                        f"{prefix}{k}.")]
+    same = old == new or (isinstance(old, float) and isinstance(new, float)
+                          and math.isnan(old) and math.isnan(new))
+    return [] if same else [prefix[:-1] or "config"]
+
+
+_MISSING = "<missing>"
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The JSON content of a checkpoint file (ResumeError naming the file if unreadable)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResumeError(f"{path}: no such checkpoint file")
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ResumeError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
+                          f"{str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ResumeError(f"{path}: not a co-evolution checkpoint (no format {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise ResumeError(f"{path}: checkpoint version {data.get('version')!r} is not "
+                          f"supported (this library reads version {VERSION})")
+    return data
+
+
+def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence[type],
+                    config: Mapping, models_hash: str, *, restore_rng: bool = True
+                    ) -> CoevolutionState:
+    """The :class:`CoevolutionState` saved in ``path``, for ``iterCoevolve(..., start=state)``;
+    restores the random generators' states unless ``restore_rng`` is False.
+
+    ``individual_classes``: the individual class of both populations, or one per population.
+    Raises :class:`ResumeError` when the file is unreadable or was written with another
+    ``config`` or other models (``models_hash``, from :func:`models_hash`).
+    """
+    data = read_checkpoint(path)
+    differing = _differences(data.get("config"), json.loads(json.dumps(_jsonable(config))))
+    if data.get("models_hash") != models_hash:
+        differing.append("models")
+    if differing:
+        raise ResumeError(f"{path}: cannot resume: the checkpoint was written with another "
+                          f"configuration (differing: {', '.join(differing)})")
+    classes = (tuple(individual_classes) if isinstance(individual_classes, Sequence)
+               else (individual_classes, individual_classes))
+    try:
+        populations = tuple([_rebuild(d, cls) for d in data["populations"][name]]
+                            for name, cls in zip("AB", classes))
+        best = []
+        for name, pop, cls in zip("AB", populations, classes):
+            entry = data["best"][name]
+            best.append(pop[entry["index"]] if entry["index"] is not None
+                        else _rebuild(entry, cls))
+        hof = None
+        if data["halloffame"] is not None:
+            hof = PairHallOfFame(data["halloffame"]["maxsize"])
+            hof.items = [(_rebuild(item["A"], classes[0]), _rebuild(item["B"], classes[1]),
+                          int(item["gen"])) for item in data["halloffame"]["items"]]
+        state = CoevolutionState(int(data["generation"]), populations, tuple(best),
+                                 _rebuild_logbook(data["logbook"]), tuple(data["nevals"]), hof,
+                                 dict(data["extra"]))
+        if restore_rng:
+            set_rng_state(data["rng"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ResumeError(f"{path}: a damaged checkpoint ({type(exc).__name__}: {exc})"
+                          ) from None
+    return state
+
+
+def run_with_checkpoints(populations: tuple[list, list],
+                         toolboxes: tuple[base.Toolbox, base.Toolbox], ngen: int, *,
+                         path: str | os.PathLike, config: Mapping, models_hash: str,
+                         resume: bool = False,
+                         callback: Callable[[CoevolutionState], bool | None] | None = None,
+                         **options) -> tuple[tuple[list, list], tools.Logbook,
+                                             tuple[object, object]]:
+    """:func:`eaCoevolve` with a checkpoint written to ``path`` after every generation.
+
+    With ``resume`` and an existing ``path`` the search goes on from the checkpoint (the
+    given ``populations`` only tell the individual classes); without the file it starts
+    afresh. ``options`` go to :func:`iterCoevolve` (cxpb, mutpb, elitism, schedule, stats,
+    halloffame). ``callback(state)`` runs after each checkpoint; True stops early.
+    """
+    start = None
+    if resume and Path(path).exists():
+        classes = tuple(type(pop[0]) for pop in populations)
+        start = load_checkpoint(path, classes, config, models_hash)
+    state = start
+    for state in iterCoevolve(populations, toolboxes, ngen, start=start, **options):
+        save_checkpoint(path, state, config, models_hash)
+        if callback is not None and callback(state):
+            break
+    return state.populations, state.logbook, state.best

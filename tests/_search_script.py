@@ -1,0 +1,111 @@
+"""A tiny checkpointed co-evolution run as its own process (tests kill it and resume it).
+
+    python _search_script.py CHECKPOINT OUT [--resume] [--delay SECONDS] [--generations N]
+
+Writes OUT (JSON: final populations, best pair, logbook records, resumed_from) at the end.
+``--delay`` sleeps before each evaluation (it slows the run, it does not change it).
+"""
+import argparse
+import functools
+import json
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from deap import base, tools
+
+from deap_gan_prune.coevolution import PairHallOfFame
+from deap_gan_prune.fitness import cyclegan_fitnesses
+from deap_gan_prune.logbooks import logbook_records
+from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.registration import create_types, register
+from deap_gan_prune.resume import models_hash, read_checkpoint, run_with_checkpoints
+
+
+def tiny_cyclegan():
+    """Random tiny generators and discriminators, and 32x32 images, from torch seed 0."""
+    torch.manual_seed(0)
+    nets = (ResnetGenerator(ngf=4, n_blocks=2), ResnetGenerator(ngf=4, n_blocks=2),
+            NLayerDiscriminator(ndf=4), NLayerDiscriminator(ndf=4))
+    images = (torch.rand(3, 3, 32, 32) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1)
+    return nets, images
+
+
+def statistics():
+    stats = tools.Statistics(lambda ind: ind.fitness.values[0])
+    stats.register("max", np.max)
+    stats.register("avg", np.mean)
+    return stats
+
+
+def slow_map(func, iterable, delay):
+    out = []
+    for item in iterable:
+        time.sleep(delay)
+        out.append(func(item))
+    return out
+
+
+def toolboxes(fitnesses, delay=0.0, map_function=None):
+    _, individual = create_types()
+    boxes = []
+    for fit in fitnesses:
+        tb = base.Toolbox()
+        register(tb, fit.space, individual, mate="group_boundary")
+        tb.register("evaluate", fit)
+        tb.register("terms", fit.terms)
+        if map_function is not None:
+            tb.register("map", map_function)
+        elif delay:
+            tb.register("map", functools.partial(slow_map, delay=delay))
+        boxes.append(tb)
+    return boxes
+
+
+def run(checkpoint, *, resume=False, delay=0.0, generations=6, callback=None,
+        map_function=None) -> dict:
+    """Run (or resume) the tiny search with a checkpoint after every generation; returns the
+    final populations, their fitness, the best pair and the logbook records."""
+    (g_a, g_b, d_a, d_b), (x_a, x_b) = tiny_cyclegan()
+    fitnesses = cyclegan_fitnesses(g_a, g_b, d_a, d_b, x_a, x_b, lambda_cycle=1.0)
+    random.seed(3)
+    np.random.seed(3)
+    boxes = toolboxes(fitnesses, delay, map_function)
+    populations = (boxes[0].population(n=6), boxes[1].population(n=6))
+    config = {"population": 6, "generations": generations, "seed": 3}
+    resumed_from = None
+    if resume:
+        try:
+            resumed_from = read_checkpoint(checkpoint)["generation"]
+        except ValueError:
+            resumed_from = None
+    pops, logbook, best = run_with_checkpoints(
+        populations, boxes, generations, path=checkpoint, config=config,
+        models_hash=models_hash(g_a, g_b, d_a, d_b), resume=resume,
+        stats=(statistics(), statistics()), halloffame=PairHallOfFame(3), callback=callback)
+    return {"populations": [[list(i) for i in pop] for pop in pops],
+            "fitness": [[list(i.fitness.values) for i in pop] for pop in pops],
+            "best": [list(b) for b in best], "logbook": logbook_records(logbook),
+            "resumed_from": resumed_from}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("checkpoint")
+    parser.add_argument("out")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--generations", type=int, default=6)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    result = run(args.checkpoint, resume=args.resume, delay=args.delay,
+                 generations=args.generations)
+    with open(args.out, "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

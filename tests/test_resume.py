@@ -1,0 +1,186 @@
+"""Checkpoint and resume: a killed search resumes to exactly the uninterrupted result."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import _search_script as script
+from deap_gan_prune.coevolution import PairHallOfFame, eaCoevolve
+from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.resume import (ResumeError, checkpointing, load_checkpoint, models_hash,
+                                   read_checkpoint, rng_state, save_checkpoint, set_rng_state)
+
+SCRIPT = Path(__file__).with_name("_search_script.py")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as the script uses (tiny networks are slower on shared cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _script(*args, **kw):
+    return subprocess.Popen([sys.executable, str(SCRIPT), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def _generation(path: Path) -> int:
+    try:
+        return json.loads(path.read_text())["generation"]
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
+def test_killed_search_resumes_to_the_uninterrupted_result(tmp_path):
+    full = _script(tmp_path / "full.json", tmp_path / "full_out.json")
+    ck = tmp_path / "ck.json"
+    victim = _script(ck, tmp_path / "never.json", "--delay", 0.08)
+    deadline = time.monotonic() + 120
+    while _generation(ck) < 2 and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(random.Random().uniform(0.0, 0.5))  # anywhere within the next generation
+    victim.send_signal(signal.SIGKILL)
+    _, err = victim.communicate()
+    assert victim.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    killed_at = _generation(ck)
+    assert 2 <= killed_at < 6 and not (tmp_path / "never.json").exists()
+
+    resumed = _script(ck, tmp_path / "resumed_out.json", "--resume")
+    for proc in (full, resumed):
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    a = json.loads((tmp_path / "full_out.json").read_text())
+    b = json.loads((tmp_path / "resumed_out.json").read_text())
+    assert b["resumed_from"] == killed_at and a["resumed_from"] is None
+    for key in ("populations", "fitness", "best", "logbook"):
+        assert a[key] == b[key], key
+    assert [r["gen"] for r in b["logbook"]] == list(range(7))
+
+
+def test_resume_from_any_generation_in_process(tmp_path):
+    ck = tmp_path / "ck.json"
+    copies = {}
+
+    def keep(state):
+        copies[state.gen] = tmp_path / f"gen{state.gen}.json"
+        shutil.copy(ck, copies[state.gen])
+
+    full = script.run(ck, generations=5, callback=keep)
+    assert sorted(copies) == list(range(6))
+    for gen in (0, 3):
+        shutil.copy(copies[gen], ck)
+        random.seed(1234)  # whatever the state, the checkpoint's is restored
+        resumed = script.run(ck, resume=True, generations=5)
+        assert resumed["resumed_from"] == gen
+        for key in ("populations", "fitness", "best", "logbook"):
+            assert resumed[key] == full[key], (gen, key)
+    # a finished checkpoint resumes to itself without evaluating anything
+    shutil.copy(copies[5], ck)
+    assert script.run(ck, resume=True, generations=5)["best"] == full["best"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """An eaCoevolve run checkpointed by the ``checkpointing`` callback."""
+    path = tmp_path_factory.mktemp("ck") / "search.json"
+    (nets, (x_a, x_b)) = script.tiny_cyclegan()
+    from deap_gan_prune.fitness import cyclegan_fitnesses
+    fits = cyclegan_fitnesses(*nets, x_a, x_b)
+    random.seed(0)
+    boxes = script.toolboxes(fits)
+    pops = (boxes[0].population(n=4), boxes[1].population(n=4))
+    digest = models_hash(*nets)
+    config = {"population": 4, "gamma": 1.0, "nested": {"lr": 0.1}}
+    hof = PairHallOfFame(2)
+    result = eaCoevolve(pops, boxes, 2, stats=(script.statistics(), script.statistics()),
+                        halloffame=hof, callback=checkpointing(path, config, digest))
+    return path, config, digest, result, hof, type(pops[0][0])
+
+
+def test_checkpoint_holds_the_state(finished):
+    path, config, digest, (pops, logbook, best), hof, cls = finished
+    data = read_checkpoint(path)
+    assert data["generation"] == 2 and data["config"] == config
+    state = load_checkpoint(path, cls, config, digest)
+    for restored, original in zip(state.populations, pops):
+        assert [list(i) for i in restored] == [list(i) for i in original]
+        assert [i.fitness.values for i in restored] == [i.fitness.values for i in original]
+        assert all(type(i) is cls for i in restored)
+    assert [list(b) for b in state.best] == [list(b) for b in best]
+    assert state.best[0] in state.populations[0]
+    assert [(list(a), list(b), g) for a, b, g in state.halloffame.items] == \
+        [(list(a), list(b), g) for a, b, g in hof.items]
+    assert state.logbook.chapters["A"].select("max") == logbook.chapters["A"].select("max")
+    assert state.logbook.select("gen") == [0, 1, 2]
+
+
+def test_other_configuration_or_models_are_refused(finished):
+    path, config, digest, _, _, cls = finished
+    with pytest.raises(ResumeError, match=r"search\.json.*differing: gamma, nested\.lr\)$"):
+        load_checkpoint(path, cls, {**config, "gamma": 2.0, "nested": {"lr": 0.2}}, digest)
+    with pytest.raises(ResumeError, match=r"differing: extra_key, models"):
+        load_checkpoint(path, cls, {**config, "extra_key": 1}, "0" * 64)
+
+
+def test_unreadable_checkpoints_name_the_file(finished, tmp_path):
+    path, config, digest, _, _, cls = finished
+    text = path.read_text()
+    bad = tmp_path / "truncated.json"
+    bad.write_text(text[:len(text) // 2])
+    for content, problem in ((text[:len(text) // 2], "truncated or corrupt"),
+                             ('{"format": "other"}', "not a co-evolution checkpoint"),
+                             (text.replace('"populations"', '"populationz"'), "damaged")):
+        bad.write_text(content)
+        with pytest.raises(ResumeError, match=f"truncated.json: .*{problem}") as info:
+            load_checkpoint(bad, cls, config, digest)
+        assert "\n" not in str(info.value)
+    with pytest.raises(ResumeError, match="missing.json: no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.json", cls, config, digest)
+
+
+def test_models_hash_follows_every_weight():
+    torch.manual_seed(0)
+    g, h = ResnetGenerator(ngf=4, n_blocks=1), ResnetGenerator(ngf=4, n_blocks=1)
+    assert models_hash(g) == models_hash(g) and len(models_hash(g)) == 64
+    assert models_hash(g, h) != models_hash(h, g) != models_hash(g)
+    before = models_hash(g)
+    with torch.no_grad():
+        next(g.parameters())[0, 0, 0, 0] += 1e-6
+    assert models_hash(g) != before
+
+
+def test_rng_states_round_trip_through_json():
+    state = json.loads(json.dumps(rng_state()))
+    first = (random.random(), np.random.rand(), torch.rand(1).item(), random.gauss(0, 1))
+    set_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item(),
+            random.gauss(0, 1)) == first
+
+
+def test_checkpoint_is_written_atomically(finished, tmp_path, monkeypatch):
+    path, config, digest, _, _, cls = finished
+    state = load_checkpoint(path, cls, config, digest)
+    target = tmp_path / "atomic.json"
+    save_checkpoint(target, state, config, digest)
+    before = target.read_bytes()
+
+    def broken_dumps(*args, **kwargs):
+        raise KeyboardInterrupt  # interrupted while writing
+
+    monkeypatch.setattr(os, "fsync", lambda fd: broken_dumps())
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(target, state, config, digest)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["atomic.json"]
