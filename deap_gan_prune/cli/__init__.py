@@ -10,6 +10,11 @@ from typing import Sequence
 #: subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
     "inspect": ("inspect_cmd", "describe a generator or discriminator checkpoint"),
+    "search": ("search_cmd", "co-evolve channel masks of both generators"),
+    "slim": ("slim_cmd", "turn searched masks into smaller generators"),
+    "finetune": ("finetune_cmd", "fine-tune slim generators (CycleGAN losses, distillation)"),
+    "evaluate": ("evaluate_cmd", "measure size, latency and quality against the original"),
+    "plot": ("plot_cmd", "plot fitness and size against generation from a logbook"),
 }
 
 
@@ -39,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (CommandError, CheckpointError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (CommandError, CheckpointError, OSError, ValueError, KeyError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"deap-gan-prune {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -1,0 +1,77 @@
+"""Arguments shared by the subcommands: the models, the data, device, seed, quiet."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..checkpoints import CycleGAN, load_cyclegan, load_generator
+from ..workflow import DomainData, ensure_discriminators, folder_data, synthetic_data
+from . import CommandError
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoints", metavar="DIR",
+                        help="folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (upstream layout); "
+                             "default: the teacher shipped in the package")
+    parser.add_argument("--epoch", default="latest", help="checkpoint prefix (default latest)")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataroot", metavar="DIR",
+                        help="image folder with trainA, trainB, testA, testB; default: the "
+                             "embedded synthetic horse/zebra data")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="pixels (default 64 for the synthetic data, 256 for --dataroot)")
+    parser.add_argument("--n-train", type=int, default=512,
+                        help="synthetic training images per domain (default 512)")
+    parser.add_argument("--n-test", type=int, default=64,
+                        help="test images per domain (default 64 synthetic, all for a folder)")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def load_models(args: argparse.Namespace, data: DomainData | None = None,
+                discriminators: bool = True) -> CycleGAN:
+    """The CycleGAN named by ``--checkpoints`` (or the shipped teacher); missing
+    discriminators are fitted on ``data`` when ``discriminators``."""
+    if args.checkpoints:
+        gan = load_cyclegan(args.checkpoints, args.epoch, args.device)
+    else:
+        from ..teacher import load_teacher
+        gan = load_teacher(args.device)
+    if discriminators and not gan.has_discriminators:
+        if data is None:
+            raise CommandError(f"{args.checkpoints}: no discriminator files, and no data to "
+                               "fit them on")
+        gan = ensure_discriminators(gan, data, seed=args.seed, device=args.device,
+                                    progress=not args.quiet)
+    return gan
+
+
+def load_data(args: argparse.Namespace) -> DomainData:
+    if args.image_size is not None and (args.image_size <= 0 or args.image_size % 4):
+        raise CommandError(f"--image-size {args.image_size}: must be a positive multiple of 4")
+    if args.dataroot:
+        return folder_data(args.dataroot, args.image_size or 256, seed=args.seed,
+                           n_test=None if args.n_test == 64 else args.n_test)
+    return synthetic_data(args.n_train, args.n_test, args.image_size or 64, seed=args.seed)
+
+
+def read_json(path: str | Path, what: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such {what} file")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: not a valid JSON {what} file ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+
+
+def load_slim_pair(folder: str | Path, device: str) -> tuple:
+    folder = Path(folder)
+    return tuple(load_generator(folder / f"slim_{name}.pth", device) for name in ("G_A", "G_B"))

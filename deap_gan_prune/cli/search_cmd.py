@@ -1,0 +1,64 @@
+"""Co-evolve channel masks of both generators of a CycleGAN and write them as JSON (with the
+logbook), plus a fitness plot."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..checkpoints import atomic_write_json
+from ..plotting import plot_fitness
+from ..search import SearchConfig, search_masks
+from .common import add_data_arguments, add_model_arguments, add_run_arguments, load_data, \
+    load_models
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    add_data_arguments(parser)
+    d = SearchConfig()
+    g = parser.add_argument_group("search")
+    g.add_argument("--population", type=int, default=d.population)
+    g.add_argument("--generations", type=int, default=d.generations)
+    g.add_argument("--gamma", type=float, default=d.gamma, help="size weight γ")
+    g.add_argument("--lambda-cycle", type=float, default=d.lambda_cycle, help="cycle weight λ")
+    g.add_argument("--budget", type=float, default=None,
+                   help="size ratio every candidate must meet (e.g. 0.25 = 4x smaller)")
+    g.add_argument("--size-measure", choices=["parameters", "macs"], default=d.size_measure)
+    g.add_argument("--perceptual", choices=["discriminator", "features", "pixel"],
+                   default=d.perceptual)
+    g.add_argument("--layout", choices=["independent", "tied"], default=d.layout)
+    g.add_argument("--init", choices=["bernoulli", "importance"], default=d.init)
+    g.add_argument("--mate", choices=["two_point", "group_boundary", "uniform_group"],
+                   default=d.mate)
+    g.add_argument("--mutate", choices=["segment", "flip"], default=d.mutate)
+    g.add_argument("--n-images", type=int, default=d.n_images,
+                   help="validation images per domain for the fitness")
+    add_run_arguments(parser)
+    parser.add_argument("--out", default="masks.json", help="masks and logbook (JSON)")
+    parser.add_argument("--plot", default=None, help="fitness plot (default: beside --out)")
+
+
+def config_from(args: argparse.Namespace) -> SearchConfig:
+    return SearchConfig(population=args.population, generations=args.generations,
+                        gamma=args.gamma, lambda_cycle=args.lambda_cycle, budget=args.budget,
+                        size_measure=args.size_measure, perceptual=args.perceptual,
+                        layout=args.layout, init=args.init, mate=args.mate,
+                        mutate=args.mutate, n_images=args.n_images, seed=args.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    data = load_data(args)
+    gan = load_models(args, data)
+    result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
+                          device=args.device, progress=not args.quiet)
+    out = Path(args.out)
+    atomic_write_json(out, result.to_dict())
+    plot = Path(args.plot) if args.plot else out.with_name(out.stem + "_fitness.png")
+    plot_fitness(result.logbook, plot)
+    for name, terms in zip("AB", result.terms):
+        print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the "
+              f"original ({config.size_measure}), L_dis {terms['l_dis']:.4g}, "
+              f"L_cyc {terms['l_cyc']:.4g}")
+    print(f"wrote {out} and {plot}")
+    return 0

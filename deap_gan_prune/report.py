@@ -1,0 +1,114 @@
+"""Quality figures of translations and the printed summary table of a compression run."""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+
+from .metrics import HIGHER_IS_BETTER as OUTLINE_HIGHER_IS_BETTER
+from .metrics import outline_scores
+from .metrics.fidelity import fidelity_scores
+from .metrics.judge import judge_scores, train_judge
+from .workflow import DomainData
+
+
+def _judge_training_images(data: DomainData, n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    if isinstance(data.train, tuple):
+        return data.train[0][:n], data.train[1][:n]
+    return data.val_a, data.val_b
+
+
+def quality_report(data: DomainData, outputs: Mapping[str, Mapping[str, torch.Tensor]],
+                   reference: str = "original", seed: int = 0, judge_steps: int = 300,
+                   progress: bool = True) -> dict:
+    """Quality of each set of translations ``outputs[name] = {"a2b": …, "b2a": …}`` on the
+    test images: outline measures (synthetic data), the offline judge's scores (a classifier
+    trained on real images of both domains), and fidelity (SSIM, PSNR) to ``reference``'s
+    outputs. Every figure names its direction in ``directions``."""
+    real_a, real_b = _judge_training_images(data)
+    judge = train_judge(real_a, real_b, steps=judge_steps, seed=seed, progress=progress)
+    report: dict = {"directions": {}}
+    for name, out in outputs.items():
+        entry: dict = {}
+        if data.outlines_a is not None:
+            entry["outline"] = outline_scores(out["a2b"], data.outlines_a, out["b2a"],
+                                              data.outlines_b)
+        entry["judge_a2b"] = judge_scores(judge, out["a2b"], "B", data.test_b)
+        entry["judge_b2a"] = judge_scores(judge, out["b2a"], "A", data.test_a)
+        if name != reference:
+            entry["fidelity_a2b"] = fidelity_scores(out["a2b"], outputs[reference]["a2b"])
+            entry["fidelity_b2a"] = fidelity_scores(out["b2a"], outputs[reference]["b2a"])
+        report[name] = entry
+    report["directions"] = _directions(report)
+    return report
+
+
+def _directions(report: dict) -> dict:
+    """``{"judge_a2b.judge_success": "higher is better", ...}`` from the metrics' own
+    ``higher_is_better`` entries (removed from the figures themselves)."""
+    directions = {}
+    for name, entry in report.items():
+        if name == "directions":
+            continue
+        for group, values in entry.items():
+            flags = values.pop("higher_is_better", None)
+            if group == "outline":
+                flags = OUTLINE_HIGHER_IS_BETTER
+            for key, higher in (flags or {}).items():
+                directions[f"{group}.{key}"] = "higher is better" if higher \
+                    else "lower is better"
+    return directions
+
+
+def _fmt(value, digits=3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def format_summary(summary: dict) -> str:
+    """A plain-text table of sizes, latency and quality for the original and pruned
+    generators of a run (``summary.json`` of ``examples/horse2zebra.py``)."""
+    size = summary["image_size"]
+    lines = [f"Compression of both generators on {summary['data']} ({size}x{size}); "
+             "MACs: transposed convs at output positions / real arithmetic.", ""]
+    header = (f"{'':6} {'params':>10} {'ratio':>6} {'MACs out@256':>13} {'MACs real@256':>14} "
+              f"{'ratio':>6} {'ms@' + str(size):>9} {'ms@256':>9} {'speed-up@256':>12}")
+    lines += [header, "-" * len(header)]
+    for name, g in summary["generators"].items():
+        o, p = g["sizes"]["original"], g["sizes"]["pruned"]
+        lat = g["latency"]
+        small, big = lat.get(f"{size}px"), lat.get("256px")
+        for label, s, which in (("orig", o, "original_ms"), ("pruned", p, "pruned_ms")):
+            pruned = label == "pruned"
+            lines.append(
+                f"{name + ' ' + label:10} {s['parameters']:>6,} "
+                f"{(o['parameters'] / p['parameters']) if pruned else 1:>5.2f}x "
+                f"{s['macs_output_256'] / 1e9:>12.2f}G {s['macs_real_256'] / 1e9:>13.2f}G "
+                f"{(o['macs_output_256'] / p['macs_output_256']) if pruned else 1:>5.2f}x "
+                f"{small[which]:>9.2f} {big[which]:>9.2f} "
+                f"{(_fmt(big['speedup'], 2) + 'x') if pruned else '':>12}")
+    lines.append("")
+    quality = summary["quality"]
+    names = [n for n in quality if n != "directions"]
+    rows = [("judge A→B success (higher better)", "judge_a2b", "judge_success"),
+            ("judge A→B target prob. (higher better)", "judge_a2b", "judge_target_probability"),
+            ("judge A→B Fréchet dist. (lower better)", "judge_a2b", "judge_frechet"),
+            ("judge B→A success (higher better)", "judge_b2a", "judge_success"),
+            ("judge B→A target prob. (higher better)", "judge_b2a", "judge_target_probability"),
+            ("judge B→A Fréchet dist. (lower better)", "judge_b2a", "judge_frechet"),
+            ("A→B SSIM to original (higher better)", "fidelity_a2b", "ssim"),
+            ("B→A SSIM to original (higher better)", "fidelity_b2a", "ssim")]
+    if "outline" in quality[names[0]]:
+        rows = [("stripes in horse A→B (higher better)", "outline", "a2b_stripe_share"),
+                ("brown in zebra B→A (higher better)", "outline", "b2a_brown_share")] + rows
+    lines.append(f"{'quality':42}" + "".join(f"{n:>11}" for n in names))
+    for label, group, key in rows:
+        values = [quality[n].get(group, {}).get(key) for n in names]
+        lines.append(f"{label:42}" + "".join(f"{_fmt(v):>11}" for v in values))
+    if "seconds" in summary:
+        lines.append(f"\n{summary['seconds']:.0f} s in all")
+    return "\n".join(lines)

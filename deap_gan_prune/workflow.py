@@ -1,0 +1,146 @@
+"""The steps of the main job around the search: data, discriminators, fine-tuning, measuring.
+
+Used by ``examples/horse2zebra.py`` and the ``deap-gan-prune`` subcommands; each step is a
+plain function on networks and tensors.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from .checkpoints import CycleGAN
+from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_loader
+from .evaluation import generator_latency, translate
+from .synthetic import SyntheticHorseZebra
+from .training import CycleGANConfig, finetune, fit_discriminator
+from .widths import count_macs, count_parameters
+
+
+@dataclass
+class DomainData:
+    """Images of two unpaired domains: a training source, validation images for the fitness
+    (taken from the training split), test images, and horse outlines where known
+    (synthetic data)."""
+
+    train: object
+    val_a: torch.Tensor
+    val_b: torch.Tensor
+    test_a: torch.Tensor
+    test_b: torch.Tensor
+    outlines_a: torch.Tensor | None = None
+    outlines_b: torch.Tensor | None = None
+    name: str = ""
+
+    @property
+    def image_size(self) -> int:
+        return int(self.test_a.shape[-1])
+
+    def loader(self, batch_size: int, seed: int) -> Iterable[dict]:
+        """Training batches ``{"A", "B"}`` (cycled by the training loop)."""
+        if isinstance(self.train, tuple):
+            return UnpairedTensorBatches(*self.train, batch_size=batch_size, seed=seed)
+        return make_loader(self.train, batch_size, shuffle=True, seed=seed, drop_last=True)
+
+
+def synthetic_data(n_train: int = 512, n_test: int = 64, size: int = 64, seed: int = 0,
+                   n_val: int = 16) -> DomainData:
+    """The embedded synthetic horse (A) ↔ zebra (B) data, with outlines for the test split."""
+    train = SyntheticHorseZebra(n=n_train, size=size, seed=seed, split="train")
+    test = SyntheticHorseZebra(n=n_test, size=size, seed=seed, split="test")
+    a, b = train.images("A"), train.images("B")
+    return DomainData((a, b), a[:n_val], b[:n_val], test.images("A"), test.images("B"),
+                      test.outlines("A"), test.outlines("B"), name=f"synthetic {size}x{size}")
+
+
+def _stack(dataset, domain: str, n: int | None) -> torch.Tensor:
+    count = len(dataset) if n is None else min(n, len(dataset))
+    return torch.stack([dataset[i][domain] for i in range(count)])
+
+
+def folder_data(root: str | os.PathLike, image_size: int = 256, n_val: int = 16,
+                n_test: int | None = None, seed: int = 0) -> DomainData:
+    """An upstream image folder (``trainA``, ``trainB``, ``testA``, ``testB``): training
+    batches streamed with upstream augmentation, validation and test images in memory."""
+    train = UnpairedImageFolder(root, "train", image_size=image_size, seed=seed)
+    val = UnpairedImageFolder(root, "train", image_size=image_size, augment=False, seed=seed)
+    test = UnpairedImageFolder(root, "test", image_size=image_size, seed=seed)
+    if len(test) == 0:
+        raise DataError(f"{root}: the test split holds no images")
+    return DomainData(train, _stack(val, "A", n_val), _stack(val, "B", n_val),
+                      _stack(test, "A", n_test), _stack(test, "B", n_test),
+                      name=os.fspath(root))
+
+
+def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, seed: int = 0,
+                          device: str | torch.device = "cpu", progress: bool = True,
+                          ndf: int = 64) -> CycleGAN:
+    """Fit missing discriminators against the frozen generators (official pretrained files
+    hold generators only): D_A learns real B vs G_A(A), D_B real A vs G_B(B)."""
+    from .models import NLayerDiscriminator
+    d_a, d_b = gan.d_a, gan.d_b
+    config = CycleGANConfig(steps=steps, seed=seed, device=str(device))
+    for name, direction in (("d_a", "A"), ("d_b", "B")):
+        if getattr(gan, name) is None:
+            torch.manual_seed(seed)
+            d = NLayerDiscriminator(ndf=ndf).to(device)
+            g = gan.g_a if direction == "A" else gan.g_b
+            fit_discriminator(g, d, data.loader(4, seed), config, direction=direction,
+                              progress=progress)
+            d_a, d_b = (d, d_b) if name == "d_a" else (d_a, d)
+    return CycleGAN(gan.g_a, gan.g_b, d_a.eval(), d_b.eval())
+
+
+def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: DomainData,
+                  steps: int, distill_weight: float = 10.0, batch_size: int = 4,
+                  seed: int = 0, device: str | torch.device = "cpu",
+                  progress: bool = True) -> dict:
+    """Fine-tune the slim generators in place with the CycleGAN losses against copies of the
+    original discriminators, distilling from the original generators when
+    ``distill_weight`` > 0. Returns the training history."""
+    if steps <= 0:
+        return {}
+    config = CycleGANConfig(steps=steps, seed=seed, device=str(device),
+                            batch_size=batch_size, distill_weight=distill_weight)
+    d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
+    history = finetune(slim_a.train(), slim_b.train(), d_a, d_b,
+                       data.loader(batch_size, seed), config,
+                       teacher=(gan.g_a, gan.g_b) if distill_weight > 0 else None,
+                       progress=progress)
+    slim_a.eval()
+    slim_b.eval()
+    return history
+
+
+def size_report(generator: nn.Module, image_size: int) -> dict:
+    """Parameters and MACs (both conventions) at ``image_size`` and at 256×256."""
+    w = generator.widths
+    return {"parameters": count_parameters(w),
+            f"macs_output_{image_size}": count_macs(w, image_size, "output"),
+            f"macs_real_{image_size}": count_macs(w, image_size, "real"),
+            "macs_output_256": count_macs(w, 256, "output"),
+            "macs_real_256": count_macs(w, 256, "real")}
+
+
+def latency_report(original: nn.Module, pruned: nn.Module, image_size: int,
+                   batch_size: int = 1, repeats: int = 20,
+                   device: str | torch.device = "cpu") -> dict:
+    """Median forward time of both generators, measured interleaved, and their ratio."""
+    x = torch.rand(batch_size, original.widths.input_nc, image_size, image_size,
+                   device=device) * 2 - 1
+    times = generator_latency({"original": original, "pruned": pruned}, x, repeats=repeats)
+    original_s, pruned_s = times["original"]["median_s"], times["pruned"]["median_s"]
+    return {"image_size": image_size, "batch_size": batch_size, "repeats": repeats,
+            "original_ms": 1e3 * original_s, "pruned_ms": 1e3 * pruned_s,
+            "speedup": original_s / pruned_s}
+
+
+def translations(gan_or_pair, data: DomainData) -> dict[str, torch.Tensor]:
+    """``{"a2b": G_A(test A), "b2a": G_B(test B)}``."""
+    g_a, g_b = (gan_or_pair.g_a, gan_or_pair.g_b) if isinstance(gan_or_pair, CycleGAN) \
+        else gan_or_pair
+    return {"a2b": translate(g_a, data.test_a), "b2a": translate(g_b, data.test_b)}

@@ -1,0 +1,80 @@
+"""Every subcommand end to end at toy size: search → slim → finetune → evaluate, plot."""
+import json
+
+import pytest
+import torch
+
+from deap_gan_prune.cli import main
+from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+
+DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def gan_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gan")
+    torch.manual_seed(0)
+    for name in ("G_A", "G_B"):
+        torch.save(ResnetGenerator(ngf=4, n_blocks=2).state_dict(), folder / f"latest_net_{name}.pth")
+    for name in ("D_A", "D_B"):
+        torch.save(NLayerDiscriminator(ndf=4).state_dict(), folder / f"latest_net_{name}.pth")
+    return folder
+
+
+def test_search_slim_finetune_evaluate_plot(gan_dir, tmp_path, capsys):
+    masks = tmp_path / "masks.json"
+    assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--population", "4",
+                 "--generations", "2", "--budget", "0.5", "--n-images", "4",
+                 "--out", str(masks)]) == 0
+    data = json.loads(masks.read_text())
+    assert len(data["logbook"]) == 3 and (tmp_path / "masks_fitness.png").exists()
+
+    slim_dir = tmp_path / "slim"
+    assert main(["slim", str(masks), "--checkpoints", str(gan_dir), "--out", str(slim_dir)]) == 0
+    info = json.loads((slim_dir / "slim_G_A.json").read_text())
+    assert info["parameters"] <= 0.5 * sum(p.numel() for p in
+                                           ResnetGenerator(ngf=4, n_blocks=2).parameters())
+
+    before = torch.load(slim_dir / "slim_G_B.pth", weights_only=True)
+    assert main(["finetune", str(slim_dir), "--checkpoints", str(gan_dir), *DATA,
+                 "--steps", "2", "--batch-size", "2"]) == 0
+    after = torch.load(slim_dir / "slim_G_B.pth", weights_only=True)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+    summary = tmp_path / "summary.json"
+    assert main(["evaluate", str(slim_dir), "--checkpoints", str(gan_dir), *DATA,
+                 "--repeats", "1", "--judge-steps", "5", "--out", str(summary)]) == 0
+    out = capsys.readouterr().out
+    assert "G_A pruned" in out and "higher better" in out
+    report = json.loads(summary.read_text())
+    assert report["generators"]["G_B"]["sizes"]["pruned"]["parameters"] < \
+        report["generators"]["G_B"]["sizes"]["original"]["parameters"]
+    assert "outline" in report["quality"]["pruned"]
+
+    png = tmp_path / "replot.png"
+    assert main(["plot", str(masks), "--out", str(png)]) == 0 and png.exists()
+
+
+def test_subcommand_errors(gan_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["slim", str(bad), "--checkpoints", str(gan_dir)]) == 1
+    assert "not a valid JSON" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "missing.json")]) == 1
+    assert main(["search", "--checkpoints", str(tmp_path / "nowhere"), *DATA]) == 1
+    err = capsys.readouterr().err
+    assert "no such folder" in err and err.count("\n") == 2  # plot's error, then search's
+    assert main(["search", "--dataroot", str(tmp_path / "nodata"), "--checkpoints",
+                 str(gan_dir), "--quiet"]) == 1
+    assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--budget", "2"]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "--population", "many"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("command", ["inspect", "search", "slim", "finetune", "evaluate",
+                                     "plot"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
