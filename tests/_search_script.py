@@ -8,6 +8,7 @@ Writes OUT (JSON: final populations, best pair, logbook records, resumed_from) a
 import argparse
 import functools
 import json
+import os
 import random
 import sys
 import time
@@ -31,6 +32,21 @@ def tiny_cyclegan():
             NLayerDiscriminator(ndf=4), NLayerDiscriminator(ndf=4))
     images = (torch.rand(3, 3, 32, 32) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1)
     return nets, images
+
+
+class DyingFitness:
+    """Wraps a fitness; in any process but the one that made it, the ``die_at``-th call kills
+    that process (``os._exit``), as a crashed evaluation worker."""
+
+    def __init__(self, inner, die_at: int) -> None:
+        self.inner, self.die_at, self.home, self.calls = inner, die_at, os.getpid(), 0
+        self.space, self.terms = inner.space, inner.terms
+
+    def __call__(self, individual, partner=None):
+        self.calls += 1
+        if os.getpid() != self.home and self.calls >= self.die_at:
+            os._exit(3)
+        return self.inner(individual, partner)
 
 
 def statistics():
