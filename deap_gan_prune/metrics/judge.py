@@ -86,7 +86,7 @@ def _batched_features(judge: Judge, images: torch.Tensor, batch_size: int) -> np
                          ).double().numpy()
 
 
-def train_judge(images_a: torch.Tensor, images_b: torch.Tensor, steps: int = 300,
+def train_judge(images_a: torch.Tensor, images_b: torch.Tensor, steps: int = 200,
                 seed: int = 0, device: str | torch.device = "cpu", progress: bool = True,
                 batch_size: int = 32, lr: float = 2e-3, width: int = 16,
                 image_size: int | None = None) -> Judge:
