@@ -1,0 +1,188 @@
+"""Fitness evaluations per second: our GeneratorFitness against a straightforward reference.
+
+The reference scores a mask as the released code does: deep-copy the generator, zero the
+weights and bias of every masked filter (the partner's too), run the ORIGINAL generator and
+discriminator again for every candidate, one image at a time, and compute the same
+F = 1 / (L_dis + λ·L_cyc + γ·N). Both see the same stream of masks, the kind a GA produces:
+``--generations`` populations of ``--population`` Bernoulli(0.5) masks where a
+``--repeat-share`` of each population repeats masks already seen (duplicates and carried
+elites); generation 0 has no cycle partner, later ones a fixed partner mask (the other
+population's best, which often stays). Both must give the same F (relative 1e-4).
+
+Models: the shipped teacher when its weights exist (``deap_gan_prune/teacher``), else random
+networks of its architecture (ResnetGenerator(ngf=16, n_blocks=6), NLayerDiscriminator(ndf=32))
+on 16 synthetic 64x64 images. ``--quick`` is a toy run (tiny networks) for the test suite.
+
+    python benchmarks/search_throughput.py [--quick] [--device cpu] [--out result.json]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from deap_gan_prune.fitness import GeneratorFitness
+from deap_gan_prune.maskspace import MaskSpace
+from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.synthetic import SyntheticHorseZebra
+from deap_gan_prune.teacher import TEACHER_DIR, load_teacher
+
+LAMBDA_CYCLE, GAMMA = 10.0, 1.0
+
+
+def build_models(quick: bool, device: str):
+    """``(g_a, g_b, d_a, name)``: the teacher if shipped (not with ``quick``), else random."""
+    if not quick and (TEACHER_DIR / "latest_net_G_A.pth").is_file():
+        teacher = load_teacher(device)
+        return teacher.g_a, teacher.g_b, teacher.d_a, "teacher"
+    torch.manual_seed(0)
+    ngf, n_blocks, ndf = (4, 2, 8) if quick else (16, 6, 32)
+    nets = (ResnetGenerator(ngf=ngf, n_blocks=n_blocks), ResnetGenerator(ngf=ngf, n_blocks=n_blocks),
+            NLayerDiscriminator(ndf=ndf))
+    return (*(n.to(device).eval() for n in nets), f"random ngf={ngf} n_blocks={n_blocks}")
+
+
+def mask_stream(space: MaskSpace, population: int, generations: int, repeat_share: float,
+                seed: int = 0) -> list[list[list[int]]]:
+    """Per generation, ``population`` valid masks; ``repeat_share`` of them repeat earlier
+    masks (of this or a previous generation), the rest are fresh Bernoulli(0.5) masks."""
+    rng = random.Random(seed)
+
+    def fresh() -> list[int]:
+        while True:
+            bits = [int(rng.random() < 0.5) for _ in range(space.n_bits)]
+            if space.is_valid(bits):
+                return bits
+
+    seen: list[list[int]] = []
+    stream = []
+    for _ in range(generations):
+        n_repeats = round(repeat_share * population)
+        gen = [fresh() for _ in range(population - n_repeats)]
+        pool = seen + gen
+        gen += [list(rng.choice(pool)) for _ in range(n_repeats)]
+        rng.shuffle(gen)
+        seen += gen
+        stream.append(gen)
+    return stream
+
+
+# -- the reference -----------------------------------------------------------------------------
+def zero_filters(generator: ResnetGenerator, slot_masks: dict) -> ResnetGenerator:
+    """Zero (in place) the weights and bias of the output filters where a mask is 0; the
+    stream mask applies to the stream conv and to every block's second conv."""
+    convs = generator.slot_convs()
+    with torch.no_grad():
+        for slot, mask in slot_masks.items():
+            targets = ([convs["stream"]] + [convs[f"stream.{b}"]
+                                           for b in range(generator.widths.n_blocks)]
+                       if slot == "stream" else [convs[slot]])
+            dropped = torch.tensor([b == 0 for b in mask])
+            for conv in targets:
+                if isinstance(conv, torch.nn.ConvTranspose2d):
+                    conv.weight[:, dropped] = 0
+                else:
+                    conv.weight[dropped] = 0
+                if conv.bias is not None:
+                    conv.bias[dropped] = 0
+    return generator
+
+
+@torch.no_grad()
+def reference_fitness(g, d, partner_g, images, space, partner_space, bits, partner_bits):
+    """F of ``bits`` the released code's way (deep copies, zeroed filters, batch 1)."""
+    pruned = zero_filters(copy.deepcopy(g), space.slot_masks(bits))
+    partner = (zero_filters(copy.deepcopy(partner_g), partner_space.slot_masks(partner_bits))
+               if partner_bits is not None else None)
+    l_dis = l_cyc = 0.0
+    for x in images:
+        x = x[None]
+        original = g(x)
+        fake = pruned(x)
+        l_dis += (d(fake) - d(original)).pow(2).mean().item()
+        if partner is not None:
+            l_cyc += (partner(fake) - x).abs().mean().item()
+    m = len(images)
+    loss = l_dis / m + LAMBDA_CYCLE * l_cyc / m + GAMMA * space.size_ratio(bits)
+    return 1.0 / loss
+
+
+def run(quick: bool, device: str, population: int, generations: int, repeat_share: float,
+        n_images: int, size: int) -> dict:
+    g_a, g_b, d_a, models = build_models(quick, device)
+    images = SyntheticHorseZebra(n=n_images, size=size, seed=0, split="test").images("A")
+    images = images.to(device)
+    space_a, space_b = MaskSpace(g_a.widths), MaskSpace(g_b.widths)
+    stream = mask_stream(space_a, population, generations, repeat_share)
+    partner = mask_stream(space_b, 1, 1, 0.0, seed=1)[0][0]
+    jobs = [(bits, None if gen == 0 else partner) for gen, masks in enumerate(stream)
+            for bits in masks]
+
+    start = time.perf_counter()
+    fitness = GeneratorFitness(g_a, d_a, images, space_a, partner_generator=g_b,
+                               partner_space=space_b, lambda_cycle=LAMBDA_CYCLE, gamma=GAMMA,
+                               batch_size=n_images, device=device)
+    ours = [fitness(bits, partner=p)[0] for bits, p in jobs]
+    ours_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    reference = [reference_fitness(g_a, d_a, g_b, images, space_a, space_b, bits, p)
+                 for bits, p in jobs]
+    reference_s = time.perf_counter() - start
+
+    worst = max(abs(a - b) / abs(b) for a, b in zip(ours, reference))
+    return {"models": models, "device": device, "threads": torch.get_num_threads(),
+            "image_size": size, "n_images": n_images, "population": population,
+            "generations": generations, "repeat_share": repeat_share,
+            "evaluations": len(jobs), "unique_evaluations": len(set(
+                (tuple(b), p is None) for b, p in jobs)),
+            "ours": {"seconds": ours_s, "evals_per_s": len(jobs) / ours_s},
+            "reference": {"seconds": reference_s, "evals_per_s": len(jobs) / reference_s},
+            "ratio": reference_s / ours_s, "max_relative_difference": worst,
+            "values_equal": worst <= 1e-4,
+            "fitness": {"ours": ours, "reference": reference}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a toy run (tiny networks)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own choice)")
+    parser.add_argument("--population", type=int, default=None)
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--repeat-share", type=float, default=0.25)
+    parser.add_argument("--out", type=Path, default=None, help="write the result as JSON")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    population = args.population or (6 if args.quick else 32)
+    n_images, size = (4, 32) if args.quick else (16, 64)
+    generations = 2 if args.quick else args.generations
+    result = run(args.quick, args.device, population, generations, args.repeat_share,
+                 n_images, size)
+    print(f"{result['models']}, {n_images} images of {size}x{size}, {result['evaluations']} "
+          f"evaluations ({result['unique_evaluations']} distinct), {result['threads']} "
+          f"threads on {args.device}")
+    print(f"{'implementation':<12}{'seconds':>10}{'evals/s':>10}")
+    for name in ("ours", "reference"):
+        print(f"{name:<12}{result[name]['seconds']:>10.2f}{result[name]['evals_per_s']:>10.2f}")
+    print(f"{'ratio':<12}{result['ratio']:>20.2f}x  (max relative difference of F "
+          f"{result['max_relative_difference']:.1e})")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if not result["values_equal"]:
+        print("error: the two implementations disagree on F", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
