@@ -7,6 +7,8 @@ this function and changes what they need.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Literal, Sequence
@@ -23,7 +25,9 @@ from .logbooks import logbook_records
 from .maskspace import MaskSpace
 from .models import NLayerDiscriminator, ResnetGenerator
 from .operators import budgetRepair, initMaskImportance
+from .parallel import ProcessPoolMap, RayMap
 from .registration import create_types, register
+from .resume import load_checkpoint, models_hash, rng_state, save_checkpoint, set_rng_state
 
 
 @dataclass
@@ -143,21 +147,55 @@ def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cl
     return toolbox
 
 
+def evaluation_map(fitnesses, workers: int = 0, ray_address: str | None = None):
+    """The ``toolbox.map`` for ``workers`` > 0 processes (:class:`ProcessPoolMap`) or, with
+    ``ray_address`` ("local" starts a Ray instance, "auto" / "ray://..." joins one), Ray actors
+    (:class:`RayMap`, ``workers`` of them, at least 1); ``None`` to evaluate in process. Starting
+    workers leaves the random generators' states as they were."""
+    if ray_address is None and workers <= 0:
+        return None
+    states = rng_state()
+    if ray_address is not None:
+        pool = RayMap(fitnesses, None if ray_address == "local" else ray_address,
+                      num_workers=max(workers, 1))
+    else:
+        pool = ProcessPoolMap(fitnesses, workers=workers)
+    set_rng_state(states)
+    return pool
+
+
+def _images_hash(*images: torch.Tensor) -> str:
+    digest = hashlib.sha256()
+    for x in images:
+        digest.update(x.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscriminator | None,
                  d_b: NLayerDiscriminator | None, images_a: torch.Tensor,
                  images_b: torch.Tensor, config: SearchConfig | None = None, *,
                  device: str | torch.device = "cpu", map_function: Callable | None = None,
                  progress: bool = True,
-                 callback: Callable[[CoevolutionState], bool | None] | None = None
+                 callback: Callable[[CoevolutionState], bool | None] | None = None,
+                 workers: int = 0, ray_address: str | None = None,
+                 checkpoint: str | os.PathLike | None = None, resume: bool = False
                  ) -> SearchResult:
     """Co-evolve masks of G_A (A→B, judged by D_A) and G_B (B→A, judged by D_B).
 
     ``images_a``/``images_b``: validation images ``[m, 3, H, W]`` in [-1, 1] of domains A and
     B (the first ``config.n_images`` are used). ``map_function`` replaces ``toolbox.map`` (a
-    process pool or Ray map). ``callback(state)`` runs after every generation; True stops.
-    Deterministic under ``config.seed``.
+    process pool or Ray map); or ``workers`` / ``ray_address`` make one
+    (:func:`evaluation_map`), closed at the end. ``callback(state)`` runs after every
+    generation; True stops. ``checkpoint``: a JSON file rewritten after every generation
+    (:mod:`deap_gan_prune.resume`); with ``resume`` an existing one is continued (refused if
+    written with another config, other networks or other images). Deterministic under
+    ``config.seed``, whatever the workers and however often it was killed and resumed.
     """
     config = config or SearchConfig()
+    if map_function is not None and (workers > 0 or ray_address is not None):
+        raise ValueError("give map_function or workers/ray_address, not both")
+    if resume and checkpoint is None:
+        raise ValueError("resume needs a checkpoint file")
     seed_everything(config.seed)
     space_a = MaskSpace(g_a.widths, layout=config.layout)
     space_b = MaskSpace(g_b.widths, layout=config.layout)
@@ -174,15 +212,26 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
         for space, fit, g in ((space_a, fit_a, g_a), (space_b, fit_b, g_b)))
     populations = (toolboxes[0].population(n=config.population),
                    toolboxes[1].population(n=config.population))
+    start = None
+    if checkpoint is not None:
+        saved = {**config.to_dict(), "images": _images_hash(fit_a.images, fit_b.images)}
+        digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b) if m is not None))
+        if resume and os.path.exists(checkpoint):
+            start = load_checkpoint(checkpoint, individual_cls, saved, digest)
+    pool = evaluation_map({"A": fit_a, "B": fit_b}, workers, ray_address)
+    for toolbox in toolboxes if pool is not None else ():
+        toolbox.register("map", pool)
     bar = tqdm(total=config.generations + 1, desc="co-evolution", unit="gen",
-               disable=not progress)
-    state = None
+               disable=not progress, initial=0 if start is None else start.gen + 1)
+    state = start
     try:
         for state in iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
                                   mutpb=config.mutpb, elitism=config.elitism,
                                   schedule=config.schedule,
                                   stats=(_statistics(), _statistics()),
-                                  halloffame=PairHallOfFame(5)):
+                                  halloffame=PairHallOfFame(5), start=start):
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, state, saved, digest)
             a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
             bar.set_postfix(F_A=f"{a['best_fitness']:.3f}", F_B=f"{b['best_fitness']:.3f}",
                             size_A=f"{a['best_size']:.2f}", size_B=f"{b['best_size']:.2f}")
@@ -191,6 +240,8 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
                 break
     finally:
         bar.close()
+        if pool is not None:
+            pool.close()
     best_a, best_b = state.best
     terms = (fit_a.terms(best_a, partner=best_b), fit_b.terms(best_b, partner=best_a))
     return SearchResult((list(best_a), list(best_b)), (space_a, space_b), state.logbook, terms,

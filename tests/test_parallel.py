@@ -17,7 +17,7 @@ from deap_gan_prune.parallel import ProcessPoolMap, RayMap, WorkerError
 from deap_gan_prune.resume import checkpointing, load_checkpoint, models_hash
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One torch thread, as each worker uses."""
     threads = torch.get_num_threads()
@@ -47,11 +47,7 @@ def _search(fitnesses, map_function=None, ngen=3, callback=None):
 
 @pytest.fixture(scope="module")
 def in_process(fitnesses):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    result = _search(fitnesses)
-    torch.set_num_threads(threads)
-    return result
+    return _search(fitnesses)
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +124,14 @@ def test_ray_missing_gives_an_install_hint(monkeypatch, fitnesses):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install 'deap-gan-prune\[ray\]'"):
         RayMap(fitnesses)
+
+
+def test_search_masks_with_workers_equals_in_process():
+    from deap_gan_prune.search import SearchConfig, search_masks
+    nets, images = script.tiny_cyclegan()
+    config = SearchConfig(population=4, generations=2, seed=3, n_images=2)
+    alone = search_masks(*nets, *images, config, progress=False)
+    pooled = search_masks(*nets, *images, config, progress=False, workers=2)
+    assert pooled.to_dict() == alone.to_dict()
+    with pytest.raises(ValueError, match="not both"):
+        search_masks(*nets, *images, config, progress=False, workers=2, map_function=map)

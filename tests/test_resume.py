@@ -22,7 +22,7 @@ from deap_gan_prune.resume import (ResumeError, checkpointing, load_checkpoint, 
 SCRIPT = Path(__file__).with_name("_search_script.py")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One torch thread, as the script uses (tiny networks are slower on shared cores)."""
     threads = torch.get_num_threads()
@@ -184,3 +184,22 @@ def test_checkpoint_is_written_atomically(finished, tmp_path, monkeypatch):
         save_checkpoint(target, state, config, digest)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["atomic.json"]
+
+
+def test_search_masks_checkpoints_and_resumes(tmp_path):
+    from deap_gan_prune.search import SearchConfig, search_masks
+    nets, images = script.tiny_cyclegan()
+    config = SearchConfig(population=4, generations=4, seed=2, n_images=2)
+    whole = search_masks(*nets, *images, config, progress=False)
+    ck = tmp_path / "search.json"
+    stopped = search_masks(*nets, *images, config, progress=False, checkpoint=ck,
+                           callback=lambda state: state.gen == 2)
+    assert read_checkpoint(ck)["generation"] == 2 and len(stopped.logbook) == 3
+    resumed = search_masks(*nets, *images, config, progress=False, checkpoint=ck, resume=True)
+    assert resumed.to_dict() == whole.to_dict()
+    assert read_checkpoint(ck)["generation"] == 4
+    other = SearchConfig(population=4, generations=4, seed=2, n_images=2, gamma=2.0)
+    with pytest.raises(ResumeError, match=r"differing: gamma\)"):
+        search_masks(*nets, *images, other, progress=False, checkpoint=ck, resume=True)
+    with pytest.raises(ResumeError, match=r"differing: images\)"):
+        search_masks(*nets, *images[::-1], config, progress=False, checkpoint=ck, resume=True)
