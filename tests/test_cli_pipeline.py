@@ -78,3 +78,16 @@ def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+def test_search_with_workers_checkpoint_and_resume(gan_dir, tmp_path, capsys):
+    args = ["search", "--checkpoints", str(gan_dir), *DATA, "--population", "4",
+            "--generations", "2", "--n-images", "4", "--checkpoint", str(tmp_path / "ck.json")]
+    assert main([*args, "--out", str(tmp_path / "in_process.json")]) == 0
+    assert main([*args, "--workers", "2", "--resume", "--out", str(tmp_path / "resumed.json")]) == 0
+    first = json.loads((tmp_path / "in_process.json").read_text())
+    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    assert first["masks"] == resumed["masks"] and first["logbook"] == resumed["logbook"]
+    capsys.readouterr()
+    assert main([*args, "--gamma", "5", "--resume"]) == 1
+    assert "gamma" in capsys.readouterr().err

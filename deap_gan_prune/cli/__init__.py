@@ -40,11 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on an error (one line on stderr), 2 on bad usage."""
     from ..checkpoints import CheckpointError
+    from ..parallel import WorkerError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (CommandError, CheckpointError, OSError, ValueError, KeyError) as exc:
+    except (CommandError, CheckpointError, WorkerError, ImportError, OSError, ValueError,
+            KeyError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"deap-gan-prune {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -34,6 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--n-images", type=int, default=d.n_images,
                    help="validation images per domain for the fitness")
     add_run_arguments(parser)
+    e = parser.add_argument_group("distribution and resumption")
+    e.add_argument("--workers", type=int, default=0,
+                   help="evaluate in N local processes (default 0: in this process)")
+    e.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="evaluate on Ray actors: 'local' starts an instance, 'auto' or "
+                        "ray://host:port joins a cluster (needs the 'ray' extra)")
+    e.add_argument("--checkpoint", metavar="FILE", default=None,
+                   help="search state rewritten after every generation (JSON)")
+    e.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint if it exists (same settings and models)")
     parser.add_argument("--out", default="masks.json", help="masks and logbook (JSON)")
     parser.add_argument("--plot", default=None, help="fitness plot (default: beside --out)")
 
@@ -51,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args)
     gan = load_models(args, data)
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
-                          device=args.device, progress=not args.quiet)
+                          device=args.device, progress=not args.quiet, workers=args.workers,
+                          ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume)
     out = Path(args.out)
     atomic_write_json(out, result.to_dict())
     plot = Path(args.plot) if args.plot else out.with_name(out.stem + "_fitness.png")
