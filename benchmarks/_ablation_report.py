@@ -1,0 +1,264 @@
+"""Tables and plots of ``benchmarks/ablation.py``: mean ± spread over seeds per method and
+budget, the fine-tuning curves, the γ sweep, and which method is best on each figure."""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+#: (key in a quality dict, short label, higher is better)
+MAIN_FIGURES = (("a2b_stripe_share", "stripes A→B", True),
+                ("b2a_brown_share", "brown B→A", True),
+                ("a2b_judge_frechet", "judge FD A→B", False),
+                ("b2a_judge_frechet", "judge FD B→A", False),
+                ("judge_target_probability", "judge p(target)", True),
+                ("ssim", "SSIM to orig.", True))
+PLOT_FIGURES = ("a2b_stripe_share", "b2a_brown_share", "judge_frechet", "ssim")
+LABELS = {k: label for k, label, _ in MAIN_FIGURES} | {"judge_frechet": "judge FD (mean)"}
+
+
+def mean_spread(values: list[float]) -> dict:
+    """``{"mean", "std"`` (sample, 0 for one value), ``"min", "max", "n"}`` of finite values."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+    std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return {"mean": statistics.fmean(vals), "std": std, "min": min(vals), "max": max(vals),
+            "n": len(vals)}
+
+
+def _at(run: dict, step: int | None) -> dict:
+    """Quality of a run at fine-tuning ``step`` (None: the last point)."""
+    curve = run["curve"]
+    if step is None:
+        return curve[-1]
+    return next((p for p in curve if p["step"] == step), {})
+
+
+def summarize(runs: list[dict], budgets: list[float], methods: list[str]) -> dict:
+    """Per budget, method and distillation weight: sizes and quality (after slimming = step
+    0, after fine-tuning = the last step), each as :func:`mean_spread` over seeds."""
+    groups: dict = defaultdict(list)
+    for r in runs:
+        if r["budget"] is not None:
+            groups[(r["budget"], r["method"], r["distill_weight"])].append(r)
+    summary: dict = {}
+    for (budget, method, distill), rs in sorted(groups.items(), key=lambda kv: (
+            kv[0][0], methods.index(kv[0][1]) if kv[0][1] in methods else 99, -kv[0][2])):
+        entry = {"seeds": sorted(r["seed"] for r in rs),
+                 "pair_parameters": mean_spread([r["sizes"]["pair_parameters"] for r in rs]),
+                 "max_macs": mean_spread([max(r["sizes"][g]["macs"] for g in "AB")
+                                          for r in rs])}
+        for stage, step in (("slimmed", 0), ("finetuned", None)):
+            keys = {k for r in rs for k in _at(r, step) if k != "step"}
+            entry[stage] = {k: mean_spread([_at(r, step).get(k) for r in rs])
+                            for k in sorted(keys)}
+        steps = sorted({p["step"] for r in rs for p in r["curve"]})
+        entry["curve"] = {str(s): {k: mean_spread([_at(r, s).get(k) for r in rs])["mean"]
+                                   for k in PLOT_FIGURES} for s in steps}
+        summary.setdefault(str(budget), {}).setdefault(method, {})[f"distill_{distill:g}"] = \
+            entry
+    return summary
+
+
+def _fmt(stat: dict | None, digits: int = 3) -> str:
+    if not stat or stat.get("mean") is None:
+        return "-"
+    if stat["n"] > 1:
+        return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f}"
+
+
+def _ratio(budget: float) -> str:
+    return f"{1 / budget:g}x" if budget else "-"
+
+
+def _budget_table(budget: str, by_method: dict, distill_key: str, original: dict) -> list[str]:
+    head = "| method | stage | params (pair) | MACs (max) | " + " | ".join(
+        f"{label} {'↑' if up else '↓'}" for _, label, up in MAIN_FIGURES) + " |"
+    lines = [head, "|" + "---|" * (4 + len(MAIN_FIGURES))]
+    lines.append("| original | - | 1.000 | 1.000 | " + " | ".join(
+        f"{original[k]:.3f}" if k in original else "-" for k, _, _ in MAIN_FIGURES) + " |")
+    for method, variants in by_method.items():
+        e = variants.get(distill_key)
+        if e is None:
+            continue
+        for stage in ("slimmed", "finetuned"):
+            lines.append(f"| {method} | {stage} | {_fmt(e['pair_parameters'])} | "
+                         f"{_fmt(e['max_macs'])} | " + " | ".join(
+                             _fmt(e[stage].get(k)) for k, _, _ in MAIN_FIGURES) + " |")
+    return lines
+
+
+def best_methods(summary: dict, distill_key: str) -> list[str]:
+    """A table: for each budget, stage and main figure, the best method and co-evolution's
+    rank among the methods (1 = best)."""
+    lines = ["| budget | stage | " + " | ".join(label for _, label, _ in MAIN_FIGURES) + " |",
+             "|" + "---|" * (2 + len(MAIN_FIGURES))]
+    for budget, by_method in summary.items():
+        for stage in ("slimmed", "finetuned"):
+            cells = []
+            for key, _, up in MAIN_FIGURES:
+                scored = [(m, v[distill_key][stage][key]["mean"]) for m, v in by_method.items()
+                          if distill_key in v and key in v[distill_key][stage]
+                          and v[distill_key][stage][key]["mean"] is not None]
+                if not scored:
+                    cells.append("-")
+                    continue
+                scored.sort(key=lambda mv: -mv[1] if up else mv[1])
+                names = [m for m, _ in scored]
+                rank = names.index("coevolution") + 1 if "coevolution" in names else "-"
+                cells.append(f"{scored[0][0]} (coevo #{rank})")
+            lines.append(f"| {_ratio(float(budget))} | {stage} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(results: dict) -> str:
+    """results.md: one table per budget, distillation, the curves, the γ sweep, the ranks."""
+    cfg, summary, original = results["config"], results["summary"], results["original"]
+    main_key = f"distill_{cfg['distill_weight']:g}"
+    out = ["# Ablation: co-evolution vs baselines at equal size budgets", "",
+           f"Data: {results['data']}; teacher: {results['teacher']}. Seeds {cfg['seeds']} "
+           f"(budgets {cfg['seeded_budgets']} with all seeds, the others with the first). "
+           f"Search: population {cfg['population']}, {cfg['generations']} generations, "
+           f"{cfg['n_images']} images per domain; every mask repaired to the budget in "
+           "parameters AND MACs (baselines meet both too). Fine-tuning: "
+           f"{cfg['finetune_steps']} steps, batch {cfg['batch_size']}, distillation weight "
+           f"{cfg['distill_weight']:g}, identical for all methods (same seed, same batches). "
+           "Values: mean ± sample std over seeds (no ± for one seed). 'slimmed' = right after "
+           "slimming, 'finetuned' = after fine-tuning. Sizes: ratio to the original "
+           "(parameters of both generators; MACs of the larger ratio of the two). "
+           "Single-generator GA: the same co-evolution with λ_cycle = 0, so each generator's "
+           "fitness ignores its partner (two independent single-population searches).", ""]
+    for budget, by_method in summary.items():
+        out += [f"## Budget {float(budget):g} ({_ratio(float(budget))} fewer parameters)", ""]
+        out += _budget_table(budget, by_method, main_key, original) + [""]
+    others = sorted({k for b in summary.values() for m in b.values() for k in m} - {main_key})
+    for key in others:
+        for budget, by_method in summary.items():
+            if any(key in v for v in by_method.values()):
+                out += [f"## Fine-tuning without distillation ({key.replace('_', ' ')}), "
+                        f"budget {float(budget):g}", "",
+                        f"Same masks and seeds as above; compare with the {main_key} table.", ""]
+                out += _budget_table(budget, by_method, key, original) + [""]
+    out += ["## Quality against fine-tuning steps", "",
+            "Mean over seeds, measured during ONE fine-tuning run per method (the learning "
+            "rate is constant for the first half and decays linearly to 0 at the last step, so "
+            "intermediate points are not the end of a shorter schedule).", ""]
+    out += ["| budget | method | figure | " + " | ".join(
+        f"step {s}" for s in _curve_steps(summary, main_key)) + " |",
+        "|" + "---|" * (3 + len(_curve_steps(summary, main_key)))]
+    for budget, by_method in summary.items():
+        for method, v in by_method.items():
+            if main_key not in v:
+                continue
+            for k in PLOT_FIGURES:
+                vals = [v[main_key]["curve"].get(str(s), {}).get(k)
+                        for s in _curve_steps(summary, main_key)]
+                if all(x is None for x in vals):
+                    continue
+                out.append(f"| {_ratio(float(budget))} | {method} | {LABELS[k]} | " + " | ".join(
+                    "-" if x is None else f"{x:.3f}" for x in vals) + " |")
+    out += ["", "## γ sweep (the paper's formulation: no budget, size weight γ)", ""]
+    out += ["| γ | params A | params B | MACs A | MACs B | stage | " + " | ".join(
+        label for _, label, _ in MAIN_FIGURES) + " |", "|" + "---|" * (6 + len(MAIN_FIGURES))]
+    for r in results["gamma_sweep"]:
+        s = r["sizes"]
+        for stage, p in (("slimmed", r["curve"][0]), ("finetuned", r["curve"][-1])):
+            out.append(f"| {r['gamma']:g} | {s['A']['parameters']:.3f} | "
+                       f"{s['B']['parameters']:.3f} | {s['A']['macs']:.3f} | "
+                       f"{s['B']['macs']:.3f} | {stage} | " + " | ".join(
+                           f"{p[k]:.3f}" if k in p else "-" for k, _, _ in MAIN_FIGURES) + " |")
+    out += ["", f"## Best method per figure ({main_key.replace('_', ' ')})", ""]
+    out += best_methods(summary, main_key)
+    t = results["timings"]
+    out += ["", f"Run time: {t['total_s'] / 60:.1f} min ({results['environment']['workers']} "
+                f"worker process(es), {results['environment']['threads']} torch thread(s) each); "
+                f"searches {t['search_s'] / 60:.1f} min, fine-tuning and measuring "
+                f"{t['finetune_s'] / 60:.1f} min of worker time.", ""]
+    return "\n".join(out)
+
+
+def _curve_steps(summary: dict, key: str) -> list[int]:
+    return sorted({int(s) for b in summary.values() for m in b.values() if key in m
+                   for s in m[key]["curve"]})
+
+
+def plot_all(results: dict, out: Path) -> list[str]:
+    """quality_vs_budget.png, finetune_curves.png, gamma_tradeoff.png (small, 80 dpi)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary, key = results["summary"], f"distill_{results['config']['distill_weight']:g}"
+    budgets = sorted(float(b) for b in summary)
+    methods = results["config"]["methods"]
+    written = []
+    fig, axes = plt.subplots(2, len(PLOT_FIGURES), figsize=(3.4 * len(PLOT_FIGURES), 6),
+                             squeeze=False)
+    for row, stage in enumerate(("slimmed", "finetuned")):
+        for col, k in enumerate(PLOT_FIGURES):
+            ax = axes[row][col]
+            for m in methods:
+                pts = [(1 / b, summary[str(b)][m][key][stage].get(k)) for b in budgets
+                       if m in summary[str(b)] and key in summary[str(b)][m]]
+                pts = [(x, s) for x, s in pts if s and s["mean"] is not None]
+                if pts:
+                    ax.errorbar([x for x, _ in pts], [s["mean"] for _, s in pts],
+                                yerr=[s["std"] for _, s in pts], marker="o", ms=3,
+                                capsize=2, label=m, lw=2 if m == "coevolution" else 1)
+            if k in results["original"]:
+                ax.axhline(results["original"][k], color="k", ls=":", lw=1, label="original")
+            ax.set_xscale("log", base=2)
+            ax.set_title(f"{LABELS[k]} ({stage})", fontsize=9)
+            ax.set_xlabel("x fewer parameters", fontsize=8)
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "quality_vs_budget.png", dpi=80)
+    plt.close(fig)
+    written.append("quality_vs_budget.png")
+
+    fig, axes = plt.subplots(len(PLOT_FIGURES), len(budgets),
+                             figsize=(3.4 * len(budgets), 2.4 * len(PLOT_FIGURES)), squeeze=False)
+    for col, b in enumerate(budgets):
+        for row, k in enumerate(PLOT_FIGURES):
+            ax = axes[row][col]
+            for m in methods:
+                e = summary[str(b)].get(m, {}).get(key)
+                if e is None:
+                    continue
+                pts = [(int(s), v[k]) for s, v in e["curve"].items() if v.get(k) is not None]
+                if pts:
+                    pts.sort()
+                    ax.plot([s for s, _ in pts], [v for _, v in pts], marker="o", ms=3,
+                            label=m, lw=2 if m == "coevolution" else 1)
+            ax.set_title(f"{LABELS[k]}, {_ratio(b)} fewer params", fontsize=8)
+            ax.set_xlabel("fine-tuning steps", fontsize=8)
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "finetune_curves.png", dpi=70)
+    plt.close(fig)
+    written.append("finetune_curves.png")
+
+    sweep = results["gamma_sweep"]
+    if sweep:
+        fig, axes = plt.subplots(1, len(PLOT_FIGURES), figsize=(3.4 * len(PLOT_FIGURES), 3),
+                                 squeeze=False)
+        for col, k in enumerate(PLOT_FIGURES):
+            ax = axes[0][col]
+            for stage, idx, style in (("slimmed", 0, "o--"), ("finetuned", -1, "s-")):
+                pts = sorted((r["sizes"]["pair_parameters"], r["curve"][idx].get(k), r["gamma"])
+                             for r in sweep if r["curve"][idx].get(k) is not None)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, ms=4, label=stage)
+                    for x, y, g in pts:
+                        ax.annotate(f"γ={g:g}", (x, y), fontsize=6)
+            ax.set_title(LABELS[k], fontsize=9)
+            ax.set_xlabel("parameters (ratio to original)", fontsize=8)
+        axes[0][0].legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(out / "gamma_tradeoff.png", dpi=80)
+        plt.close(fig)
+        written.append("gamma_tradeoff.png")
+    return written

@@ -1,0 +1,235 @@
+"""Work units of ``benchmarks/ablation.py``: the shared context (networks, data, judge, the
+original's translations), mask searches and conventional baselines at a size budget, and the
+slim → fine-tune → measure run of one pair of masks. Tasks run in this process or in a pool
+of worker processes (each with its own torch thread count); every task seeds itself, so the
+results do not depend on where or in which order the tasks run.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Callable, Iterable
+
+import torch
+
+from deap_gan_prune.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.checkpoints import CycleGAN
+from deap_gan_prune.maskspace import MaskSpace
+from deap_gan_prune.metrics import fidelity_scores, judge_scores, outline_scores
+from deap_gan_prune.metrics.judge import Judge
+from deap_gan_prune.search import SearchConfig, search_masks
+from deap_gan_prune.slimming import slim
+from deap_gan_prune.training import CycleGANConfig, finetune
+from deap_gan_prune.workflow import DomainData, translations
+
+#: Methods compared at every budget, in table order. The first four are searches.
+METHODS = ("coevolution", "pixel_fitness", "single_generator", "tied_layout",
+           "l1_norm", "random", "uniform")
+#: SearchConfig changes of each searched method against ``coevolution`` (the paper's).
+SEARCH_VARIANTS = {"coevolution": {},
+                   "pixel_fitness": {"perceptual": "pixel"},
+                   "single_generator": {"lambda_cycle": 0.0},
+                   "tied_layout": {"layout": "tied"}}
+BUDGET_MEASURES = ("parameters", "macs")
+
+
+@dataclass
+class Context:
+    """What every task shares: the original CycleGAN, the data, the trained judge (None when
+    not trained yet) and torch settings. ``originals`` (the original's test translations) is
+    filled lazily in each process."""
+
+    gan: CycleGAN
+    data: DomainData
+    judge: Judge | None
+    device: str = "cpu"
+    threads: int = 1
+    originals: dict | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["originals"] = None
+        return state
+
+    def original_outputs(self) -> dict:
+        if self.originals is None:
+            self.originals = translations(self.gan, self.data)
+        return self.originals
+
+
+def bits_str(bits: Iterable[int]) -> str:
+    """A mask as a compact string of 0/1 characters (for results.json)."""
+    return "".join("1" if b else "0" for b in bits)
+
+
+def str_bits(text: str) -> list[int]:
+    return [1 if c == "1" else 0 for c in text]
+
+
+def spaces(gan: CycleGAN, layout: str) -> tuple[MaskSpace, MaskSpace]:
+    return MaskSpace(gan.g_a.widths, layout=layout), MaskSpace(gan.g_b.widths, layout=layout)
+
+
+def mask_sizes(gan: CycleGAN, layout: str, masks: dict) -> dict:
+    """Size ratio of each generator's mask in parameters and MACs (transposed convs at output
+    positions), plus the pair's ratio of summed parameters."""
+    out, total, full = {}, 0, 0
+    for name, space in zip(("A", "B"), spaces(gan, layout)):
+        bits = str_bits(masks[name])
+        out[name] = {m: space.size_ratio(bits, m) for m in BUDGET_MEASURES}
+        total += space.size(bits, "parameters")
+        full += space.size(space.full(), "parameters")
+    out["pair_parameters"] = total / full
+    return out
+
+
+def _within(space: MaskSpace, budget: float, make: Callable[[str], list[int]]) -> list[int]:
+    """The channel-wise AND of a baseline's masks at ``budget`` in parameters and in MACs
+    (both keep a per-group prefix of one ranking, so the AND meets both budgets)."""
+    masks = [make(measure) for measure in BUDGET_MEASURES]
+    return [int(all(col)) for col in zip(*masks)]
+
+
+def baseline_masks(gan: CycleGAN, method: str, budget: float, seed: int,
+                   like: dict | None = None) -> dict:
+    """``{"A": bits, "B": bits}`` (strings) of a conventional baseline at ``budget`` in both
+    parameters and MACs; ``random`` copies the per-group counts of ``like`` (the co-evolution
+    result), drawing channels with ``seed``."""
+    out = {}
+    for name, g, space in zip(("A", "B"), (gan.g_a, gan.g_b), spaces(gan, "independent")):
+        if method == "l1_norm":
+            bits = _within(space, budget, lambda m: l1_norm_mask(g, space, budget, m))
+        elif method == "uniform":
+            bits = _within(space, budget, lambda m: uniform_mask(space, budget, m))
+        elif method == "random":
+            bits = random_mask_like(space, str_bits(like[name]), seed=seed * 2 + len(out))
+        else:
+            raise ValueError(f"unknown baseline {method!r}")
+        out[name] = bits_str(bits)
+    return out
+
+
+def flat_quality(ctx: Context, g_a: torch.nn.Module, g_b: torch.nn.Module) -> dict:
+    """Quality of a generator pair on the test images as one flat dict of floats: outline
+    measures (when outlines are known), the judge's success / target probability / Fréchet
+    distance per direction, SSIM and PSNR to the original's translations, and the means over
+    both directions (``judge_target_probability``, ``judge_frechet``, ``ssim``)."""
+    data, out = ctx.data, translations((g_a, g_b), ctx.data)
+    ref = ctx.original_outputs()
+    q: dict = {}
+    if data.outlines_a is not None:
+        q.update(outline_scores(out["a2b"], data.outlines_a, out["b2a"], data.outlines_b))
+    for d, target, real in (("a2b", "B", data.test_b), ("b2a", "A", data.test_a)):
+        if ctx.judge is not None:
+            s = judge_scores(ctx.judge, out[d], target, real)
+            for k in ("judge_success", "judge_target_probability", "judge_frechet"):
+                q[f"{d}_{k}"] = s[k]
+        f = fidelity_scores(out[d], ref[d])
+        q[f"{d}_ssim"], q[f"{d}_psnr_db"] = f["ssim"], f["psnr_db"]
+    for k in ("judge_target_probability", "judge_frechet", "ssim"):
+        if f"a2b_{k}" in q:
+            q[k] = (q[f"a2b_{k}"] + q[f"b2a_{k}"]) / 2
+    return {k: float(v) for k, v in q.items()}
+
+
+@dataclass
+class SearchTask:
+    """One mask search: ``method`` (a key of SEARCH_VARIANTS) at ``budget`` (None: γ alone)."""
+
+    method: str
+    budget: float | None
+    seed: int
+    config: dict
+
+    @property
+    def key(self) -> tuple:
+        return ("search", self.method, self.budget, self.config.get("gamma"), self.seed)
+
+    def run(self, ctx: Context) -> dict:
+        started = time.perf_counter()
+        config = SearchConfig(**{**self.config, **SEARCH_VARIANTS[self.method],
+                                 "budget": self.budget, "seed": self.seed,
+                                 "budget_measures": BUDGET_MEASURES})
+        g = ctx.gan
+        result = search_masks(g.g_a, g.g_b, g.d_a, g.d_b, ctx.data.val_a, ctx.data.val_b,
+                              config, device=ctx.device, progress=False)
+        return {"masks": {"A": bits_str(result.masks[0]), "B": bits_str(result.masks[1])},
+                "layout": config.layout, "terms": {"A": result.terms[0], "B": result.terms[1]},
+                "config": config.to_dict(), "seconds": time.perf_counter() - started}
+
+
+def curve_points(steps: int) -> list[int]:
+    """Fine-tuning steps at which quality is measured: 0, a quarter, half, all."""
+    return sorted({0, steps // 4, steps // 2, steps}) if steps > 0 else [0]
+
+
+@dataclass
+class FinetuneTask:
+    """Slim a pair of masks from the original, fine-tune it (``steps``, batch ``batch_size``,
+    distillation weight ``distill``) and measure quality at :func:`curve_points`."""
+
+    masks: dict
+    layout: str
+    steps: int
+    distill: float
+    seed: int
+    batch_size: int
+    key: tuple = ()
+
+    def run(self, ctx: Context) -> dict:
+        started = time.perf_counter()
+        gan = ctx.gan
+        pair = [slim(g, s.slot_masks(str_bits(self.masks[n]))).eval()
+                for n, g, s in zip(("A", "B"), (gan.g_a, gan.g_b), spaces(gan, self.layout))]
+        points = curve_points(self.steps)
+        curve = [{"step": 0, **flat_quality(ctx, *pair)}]
+        if self.steps > 0:
+            every = math.gcd(*points[1:]) if len(points) > 1 else self.steps
+
+            def on_log(step: int, logs: dict) -> None:
+                if step in points:
+                    curve.append({"step": step, **flat_quality(ctx, *pair)})
+                    for g in pair:
+                        g.train()
+
+            config = CycleGANConfig(steps=self.steps, seed=self.seed, device=ctx.device,
+                                    batch_size=self.batch_size, distill_weight=self.distill,
+                                    log_every=every)
+            d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
+            finetune(pair[0].train(), pair[1].train(), d_a, d_b,
+                     ctx.data.loader(self.batch_size, self.seed), config,
+                     teacher=(gan.g_a, gan.g_b) if self.distill > 0 else None,
+                     progress=False, callback=on_log)
+        return {"curve": curve, "seconds": time.perf_counter() - started}
+
+
+_WORKER_CONTEXT: Context | None = None
+
+
+def _init_worker(ctx: Context) -> None:
+    global _WORKER_CONTEXT
+    torch.set_num_threads(ctx.threads)
+    _WORKER_CONTEXT = ctx
+
+
+def _run_in_worker(task) -> dict:
+    return task.run(_WORKER_CONTEXT)
+
+
+def run_tasks(tasks: list, ctx: Context, workers: int,
+              done: Callable[[object, dict], None]) -> None:
+    """Run ``tasks`` (each with ``run(ctx)``), calling ``done(task, result)`` as each ends:
+    in this process for ``workers`` <= 1, else in a pool of spawned processes."""
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            done(task, task.run(ctx))
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_init_worker, initargs=(ctx,)) as pool:
+        futures = {pool.submit(_run_in_worker, t): t for t in tasks}
+        for future in as_completed(futures):
+            done(futures[future], future.result())

@@ -1,0 +1,258 @@
+"""The paper's ablation as a benchmark: the original CycleGAN vs the co-evolved masks
+(discriminator-aware fitness, the paper's) vs other searches and conventional pruning, at
+EQUAL size budgets (4x, 8x, 16x fewer parameters), every method's masks slimmed and
+fine-tuned identically (same steps, batches, seed and distillation).
+
+Methods (every mask meets the budget in parameters AND in MACs):
+  coevolution       search_masks, perceptual="discriminator", budget repair (ours, the paper's)
+  pixel_fitness     the same search with the generator-perceptual (pixel) fitness
+  single_generator  the same search with lambda_cycle = 0: each generator's fitness ignores
+                    its partner, i.e. two independent single-population searches
+  tied_layout       the same search in the released code's tied layout (one stream mask)
+  l1_norm           L1-norm filter pruning (Li et al.), same keep share in every group
+  random            random channels with co-evolution's per-group counts (same seed)
+  uniform           the first channels of every group at one keep ratio (hand-made)
+Quality on the test images right after slimming and during/after fine-tuning: the outline
+measures (a2b_stripe_share, b2a_brown_share), an offline judge's Fréchet distance and target
+probability (trained once per run), SSIM to the original's translations. Fine-tuning without
+distillation is compared at one budget; a γ sweep without budget (the paper's formulation)
+gives the size/quality trade-off.
+
+    python benchmarks/ablation.py                      # shipped teacher, synthetic data
+    python benchmarks/ablation.py --quick --out /tmp/a # toy run (~30 s)
+    python benchmarks/ablation.py --checkpoints ckpt/h2z --dataroot datasets/h2z --device cuda
+
+Writes results.json (raw numbers, config, seeds, timings), results.md and PNG plots to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _ablation_report as report  # noqa: E402
+import _ablation_tasks as tasks  # noqa: E402
+from deap_gan_prune.checkpoints import (CheckpointError, CycleGAN, atomic_write,  # noqa
+                                        load_cyclegan)
+from deap_gan_prune.data import DataError  # noqa: E402
+from deap_gan_prune.metrics.judge import judge_accuracy, train_judge  # noqa: E402
+from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
+from deap_gan_prune.workflow import (ensure_discriminators, folder_data,  # noqa: E402
+                                     synthetic_data)
+
+TEACHER_DIR = Path(__file__).resolve().parents[1] / "deap_gan_prune" / "teacher"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ablation"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="toy run for the tests: tiny random models, 32x32, 1 seed, 1 budget")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--budgets", type=float, nargs="+", default=[0.25, 0.125, 0.0625],
+                   help="size ratios (default 0.25 0.125 0.0625 = 4x, 8x, 16x fewer)")
+    p.add_argument("--seeded-budgets", type=float, nargs="*", default=None,
+                   help="budgets run with every seed (default: the largest and smallest); "
+                        "the others with the first seed only")
+    p.add_argument("--finetune-steps", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=4, help="fine-tuning batch")
+    p.add_argument("--distill", type=float, default=10.0,
+                   help="distillation weight of the main fine-tuning (default 10)")
+    p.add_argument("--no-distill-budget", type=float, default=None,
+                   help="budget at which fine-tuning without distillation is also run "
+                        "(first seed; default: the smallest budget)")
+    p.add_argument("--gammas", type=float, nargs="*", default=[0.1, 1.0, 10.0],
+                   help="γ sweep without budget (first seed)")
+    p.add_argument("--population", type=int, default=16)
+    p.add_argument("--generations", type=int, default=10)
+    p.add_argument("--n-images", type=int, default=8, help="images per domain in the fitness")
+    p.add_argument("--judge-steps", type=int, default=150)
+    p.add_argument("--image-size", type=int, default=None,
+                   help="default 64 (synthetic) or 256 (--dataroot)")
+    p.add_argument("--dataroot", help="upstream image folder (default: embedded synthetic data)")
+    p.add_argument("--checkpoints", help="folder with latest_net_G_A/G_B[/D_A/D_B].pth "
+                                         "(default: the shipped teacher)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default 2; 1 with --quick)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seeds, args.budgets, args.gammas = args.seeds[:1], args.budgets[:1], [1.0]
+        args.finetune_steps, args.batch_size, args.population = 4, 2, 4
+        args.generations, args.n_images, args.judge_steps = 1, 4, 5
+    if args.workers is None:
+        args.workers = 1 if args.quick else 2
+    if args.seeded_budgets is None:
+        args.seeded_budgets = sorted({max(args.budgets), min(args.budgets)})
+    if args.no_distill_budget is None:
+        args.no_distill_budget = min(args.budgets)
+    if any(not 0 < b <= 1 for b in args.budgets) or not args.seeds:
+        p.error("budgets must be size ratios in (0, 1] and --seeds non-empty")
+    return args
+
+
+def load_models_and_data(args, say) -> tuple[CycleGAN, object, str]:
+    """The original CycleGAN, the data, and a description of the CycleGAN's source."""
+    if args.quick:
+        torch.manual_seed(0)
+        gan = CycleGAN(ResnetGenerator(ngf=4, n_blocks=2).eval(),
+                       ResnetGenerator(ngf=4, n_blocks=2).eval(),
+                       NLayerDiscriminator(ndf=4).eval(), NLayerDiscriminator(ndf=4).eval())
+        source = "random ngf 4 / 2 blocks (quick)"
+    elif args.checkpoints:
+        gan, source = load_cyclegan(args.checkpoints, device=args.device), args.checkpoints
+    elif (TEACHER_DIR / "latest_net_G_A.pth").is_file():
+        gan, source = load_cyclegan(TEACHER_DIR, device=args.device), "shipped teacher"
+    else:
+        raise CheckpointError(TEACHER_DIR, "no shipped teacher weights (latest_net_G_A.pth); "
+                                           "pass --checkpoints FOLDER or use --quick")
+    if args.dataroot:
+        data = folder_data(args.dataroot, args.image_size or 256, n_val=64)
+    elif args.quick:
+        data = synthetic_data(32, 8, size=32, n_val=4)
+    else:
+        data = synthetic_data(512, 64, size=args.image_size or 64)
+    if not gan.has_discriminators:
+        say("fitting discriminators against the frozen generators ...")
+        gan = ensure_discriminators(gan, data, steps=20 if args.quick else 500,
+                                    device=args.device, progress=not args.quiet)
+    return gan, data, source
+
+
+def _compact(obj):
+    """Floats rounded to 6 significant digits (results.json stays small)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.6g}") if math.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _compact(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_compact(v) for v in obj]
+    return obj
+
+
+def plan_searches(args) -> list:
+    base = {"population": args.population, "generations": args.generations,
+            "n_images": args.n_images}
+    out = [tasks.SearchTask(m, b, s, base) for b in args.budgets
+           for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1])
+           for m in tasks.SEARCH_VARIANTS]
+    out += [tasks.SearchTask("coevolution", None, args.seeds[0], {**base, "gamma": g})
+            for g in args.gammas]
+    return sorted(out, key=lambda t: -(t.budget or 0.5))  # larger networks first
+
+
+def _run_phase(name: str, todo: list, ctx, args, results: dict) -> float:
+    started = time.perf_counter()
+    bar = tqdm(total=len(todo), desc=name, disable=args.quiet)
+
+    def done(task, result):
+        results[task.key] = result
+        bar.update()
+    try:
+        tasks.run_tasks(todo, ctx, args.workers, done)
+    finally:
+        bar.close()
+    return time.perf_counter() - started
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    gan, data, source = load_models_and_data(args, say)
+    t = time.perf_counter()
+    real_a, real_b = (data.train[0][:256], data.train[1][:256]) if isinstance(data.train, tuple) \
+        else (data.val_a, data.val_b)
+    judge = train_judge(real_a, real_b, steps=args.judge_steps, seed=0, device=args.device,
+                        progress=not args.quiet, image_size=max(16, data.image_size))
+    judge_s = time.perf_counter() - t
+    ctx = tasks.Context(gan, data, judge, args.device, args.threads)
+    original = tasks.flat_quality(ctx, gan.g_a, gan.g_b)
+
+    searches: dict = {}
+    search_wall = _run_phase("searches", plan_searches(args), ctx, args, searches)
+    records, finetunes = [], []
+
+    def add(method, budget, gamma, seed, distill, masks, layout, search):
+        key = (method, budget, gamma, seed, distill)
+        records.append({"method": method, "budget": budget, "gamma": gamma, "seed": seed,
+                        "distill_weight": distill, "layout": layout, "masks": masks,
+                        "sizes": tasks.mask_sizes(gan, layout, masks), "search": search,
+                        "key": key})
+        finetunes.append(tasks.FinetuneTask(masks, layout, args.finetune_steps, distill, seed,
+                                            args.batch_size, key))
+    for b in args.budgets:
+        for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1]):
+            found = {m: searches[("search", m, b, None, s)] for m in tasks.SEARCH_VARIANTS}
+            distills = [args.distill] + ([0.0] if b == args.no_distill_budget
+                                         and s == args.seeds[0] and args.distill > 0 else [])
+            for m in tasks.METHODS:
+                if m in found:
+                    masks, layout = found[m]["masks"], found[m]["layout"]
+                    search = {k: found[m][k] for k in ("terms", "seconds")}
+                else:
+                    masks = tasks.baseline_masks(gan, m, b, s, found["coevolution"]["masks"])
+                    layout, search = "independent", None
+                for d in distills:
+                    add(m, b, None, s, d, masks, layout, search)
+    for g in args.gammas:
+        r = searches[("search", "coevolution", None, g, args.seeds[0])]
+        add("coevolution", None, g, args.seeds[0], args.distill, r["masks"], r["layout"],
+            {k: r[k] for k in ("terms", "seconds")})
+    tuned: dict = {}
+    finetune_wall = _run_phase("fine-tuning", finetunes, ctx, args, tuned)
+    for rec in records:
+        res = tuned[rec.pop("key")]
+        rec["curve"], rec["finetune_seconds"] = res["curve"], res["seconds"]
+    runs = [r for r in records if r["budget"] is not None]
+    results = {
+        "config": {**{k: v for k, v in vars(args).items() if k not in ("quiet", "out")},
+                   "distill_weight": args.distill, "methods": list(tasks.METHODS),
+                   "search_variants": tasks.SEARCH_VARIANTS,
+                   "budget_measures": list(tasks.BUDGET_MEASURES),
+                   "mac_convention": "transposed convs at output positions",
+                   "curve_steps": tasks.curve_points(args.finetune_steps)},
+        "environment": {"torch": torch.__version__, "workers": args.workers,
+                        "threads": args.threads, "device": args.device},
+        "data": data.name, "teacher": source,
+        "judge": {"steps": args.judge_steps, "seconds": judge_s,
+                  "test_accuracy": judge_accuracy(judge, data.test_a, data.test_b)},
+        "original": original, "runs": runs,
+        "gamma_sweep": [r for r in records if r["budget"] is None],
+        "summary": report.summarize(runs, args.budgets, list(tasks.METHODS)),
+    }
+    results["timings"] = {
+        "total_s": time.perf_counter() - started, "judge_s": judge_s,
+        "search_wall_s": search_wall, "finetune_wall_s": finetune_wall,
+        "search_s": sum(r["seconds"] for r in searches.values()),
+        "finetune_s": sum(r["seconds"] for r in tuned.values())}
+    results["plots"] = report.plot_all(results, out)
+    results["timings"]["total_s"] = time.perf_counter() - started
+    atomic_write(out / "results.json",
+                 lambda tmp: Path(tmp).write_text(json.dumps(_compact(results), indent=1)))
+    (out / "results.md").write_text(report.markdown(results))
+    say(f"wrote {out}/results.json, results.md, {', '.join(results['plots'])} in "
+        f"{results['timings']['total_s'] / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (CheckpointError, DataError, ValueError) as exc:
+        print(f"ablation: error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,104 @@
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation.py"
+METHODS = ("coevolution", "pixel_fitness", "single_generator", "tied_layout", "l1_norm",
+           "random", "uniform")
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    spec = importlib.util.spec_from_file_location("ablation_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_run(ablation, tmp_path_factory):
+    threads = torch.get_num_threads()
+    out = tmp_path_factory.mktemp("ablation")
+    try:
+        assert ablation.main(["--quick", "--quiet", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out, json.loads((out / "results.json").read_text())
+
+
+def _finite_numbers(entry: dict) -> list[float]:
+    return [v for k, v in entry.items() if k != "step"]
+
+
+def test_every_method_runs_at_the_budget_within_it(quick_run):
+    _, results = quick_run
+    budget = results["config"]["budgets"][0]
+    assert budget == 0.25
+    main = [r for r in results["runs"] if r["distill_weight"] == results["config"]["distill"]]
+    assert sorted(r["method"] for r in main) == sorted(METHODS)
+    for r in main:
+        assert r["budget"] == budget
+        for g in "AB":
+            for measure in ("parameters", "macs"):
+                assert 0 < r["sizes"][g][measure] <= budget + 1e-9, (r["method"], g, measure)
+        assert set(r["masks"]["A"]) <= {"0", "1"} and "1" in r["masks"]["A"]
+
+
+def test_quality_numbers_are_finite_at_every_curve_point(quick_run):
+    _, results = quick_run
+    steps = results["config"]["finetune_steps"]
+    for r in results["runs"] + results["gamma_sweep"]:
+        assert [p["step"] for p in r["curve"]][0] == 0 and r["curve"][-1]["step"] == steps
+        for point in r["curve"]:
+            for key in ("a2b_stripe_share", "b2a_brown_share", "judge_frechet",
+                        "judge_target_probability", "ssim"):
+                assert math.isfinite(point[key]), (r["method"], key)
+            assert all(math.isfinite(v) for v in _finite_numbers(point))
+    assert results["original"]["ssim"] == pytest.approx(1.0)
+
+
+def test_distillation_variant_shares_masks_and_start(quick_run):
+    _, results = quick_run
+    by = {(r["method"], r["distill_weight"]): r for r in results["runs"]}
+    for m in METHODS:
+        with_d, without = by[(m, 10.0)], by[(m, 0.0)]
+        assert with_d["masks"] == without["masks"]
+        assert with_d["curve"][0] == without["curve"][0]  # same slimmed network
+    random, coevo = by[("random", 10.0)], by[("coevolution", 10.0)]
+    assert random["sizes"] == coevo["sizes"] and random["masks"] != coevo["masks"]
+
+
+def test_outputs_written(quick_run):
+    out, results = quick_run
+    md = (out / "results.md").read_text()
+    for m in METHODS:
+        assert f"| {m} | slimmed |" in md and f"| {m} | finetuned |" in md
+    assert "γ sweep" in md and "fine-tuning steps" in md
+    for name in results["plots"]:
+        assert (out / name).stat().st_size > 1000
+    assert results["gamma_sweep"] and results["gamma_sweep"][0]["budget"] is None
+    assert results["timings"]["total_s"] > 0
+
+
+def test_worker_pool_gives_the_same_results_as_one_process(ablation, quick_run):
+    _, results = quick_run
+    args = ablation.parse_args(["--quick", "--quiet"])
+    gan, data, _ = ablation.load_models_and_data(args, lambda *a: None)
+    ctx = ablation.tasks.Context(gan, data, judge=None)
+    runs = [r for r in results["runs"] if r["distill_weight"] == 0.0][:2]
+    todo = [ablation.tasks.FinetuneTask(r["masks"], r["layout"], 2, 0.0, 0, 2, key=(i,))
+            for i, r in enumerate(runs)]
+    pooled, local = {}, {}
+    ablation.tasks.run_tasks(todo, ctx, 2, lambda t, res: pooled.update({t.key: res}))
+    ablation.tasks.run_tasks(todo, ctx, 1, lambda t, res: local.update({t.key: res}))
+    assert set(pooled) == {(0,), (1,)}
+    for key in pooled:
+        # the same numbers up to float reduction order (threads differ between processes)
+        for a, b in zip(pooled[key]["curve"], local[key]["curve"], strict=True):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
+        assert "judge_frechet" not in pooled[key]["curve"][0]  # no judge in this context
+    assert pooled[(0,)]["curve"][-1] != pooled[(1,)]["curve"][-1]
