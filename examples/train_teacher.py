@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data")
     p.add_argument("--eval-every", type=int, default=100, help="steps between evaluations")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--checkpoint-dir", type=Path, default=None,
+                   help="also write upstream checkpoints here every --eval-every steps")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
             + " | " + " ".join(f"{k}={v:.3f}" for k, v in logs.items()))
 
     train_cyclegan(nets["G_A"], nets["G_B"], nets["D_A"], nets["D_B"], loader, config,
-                   progress=not args.quiet and sys.stderr.isatty(), callback=on_log)
+                   progress=not args.quiet and sys.stderr.isatty(), callback=on_log,
+                   checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.eval_every)
     seconds = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
     for name, state in best["states"].items():
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
         "data": {"dataset": "deap_gan_prune.synthetic.SyntheticHorseZebra", "size": 64,
                  "n_train": args.n_train, "n_test": args.n_test, "seed": args.data_seed},
         "recipe": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                      if k != "out"}, "script": "examples/train_teacher.py"},
+                      if k not in ("out", "checkpoint_dir")}, "script": "examples/train_teacher.py"},
         "config": config.to_dict(),
         "seed": args.seed,
         "steps": args.steps,

@@ -248,3 +248,27 @@ def test_init_weights_upstream_normal_and_seeded():
     assert 0.018 < float(weights.std()) < 0.022
     assert all(float(m.bias.abs().max()) == 0.0 for m in g1.modules()
                if isinstance(m, torch.nn.Conv2d))
+
+
+def test_teacher_recipe_smoke(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "train_teacher.py"
+    spec = importlib.util.spec_from_file_location("train_teacher", path)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    summary = recipe.main(["--steps", "2", "--eval-every", "1", "--n-train", "4", "--n-test", "2",
+                           "--batch-size", "2", "--out", str(tmp_path), "--quiet"])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted([f"latest_net_{n}.pth" for n in ("G_A", "G_B", "D_A", "D_B")]
+                           + ["teacher.json"])
+    state = torch.load(tmp_path / "latest_net_G_A.pth", weights_only=True)
+    g = ResnetGenerator(ngf=16, n_blocks=6)
+    g.load_state_dict(state)
+    meta = json.loads((tmp_path / "teacher.json").read_text())
+    assert meta["steps"] == 2 and meta["best_step"] in (1, 2) and meta == json.loads(
+        json.dumps(summary))
+    assert set(meta["measures"]) >= {"a2b_stripe_share", "b2a_brown_share"}
+    assert meta["real_baselines"]["zebra_stripe_share"] > 0.5
