@@ -243,6 +243,8 @@ def main(argv=None) -> int:
         ort_version = None
     result = {
         "benchmark": "generator latency, original vs slim", "mac_convention": MAC_CONVENTION,
+        "higher_is_better": {"original_ms": False, "slim_ms": False, "speedup": True,
+                             "pairwise_speedup": True},
         "interleaved": True, "statistic": "median", "repeats": args.repeats,
         "warmup": args.warmup, "device": args.device, "threads": torch.get_num_threads(),
         "torch": torch.__version__, "onnxruntime": ort_version, "quick": args.quick,

@@ -34,6 +34,7 @@ def test_quick_run_writes_json_and_prints_the_table(latency, tmp_path, capsys):
     assert result["interleaved"] is True and result["statistic"] == "median"
     assert result["repeats"] == 2 and result["threads"] == 1 and result["quick"] is True
     assert "output positions" in result["mac_convention"]
+    assert result["higher_is_better"]["speedup"] and not result["higher_is_better"]["slim_ms"]
     assert [p["name"] for p in result["pairs"]] == ["teacher", "full"]
     rows = result["rows"]
     # teacher: 2 sizes x 2 batches x 3 backends; full: 1 size x 2 batches x 3 backends

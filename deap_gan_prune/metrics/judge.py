@@ -75,7 +75,8 @@ class Judge(nn.Module):
 
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        """Probability of domain B for each image, ``[N]`` on the CPU (in eval mode)."""
+        """Probability of domain B for each image, ``[N]`` on the CPU (the judge has no
+        dropout or batch norm, so train and eval mode agree)."""
         return torch.cat([torch.sigmoid(self(chunk)).cpu()
                           for chunk in images.split(batch_size)])
 
