@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..checkpoints import load_generator
-from ..export import (ONNX_OPSET, TOLERANCE, export_generator, verify_export)
+from ..export import ONNX_OPSET, TOLERANCE, export_generator, verify_export
 from . import CommandError
 
 

@@ -24,7 +24,8 @@ PSNR_CAP_DB = 100.0
 
 
 def _as_hwc01(images, name: str) -> np.ndarray:
-    """``[N, C, H, W]`` float in [-1, 1] (tensor or array) → float64 ``[N, H, W, C]`` in [0, 1]."""
+    """``[N, C, H, W]`` float in [-1, 1] (tensor or array) → float64 ``[N, H, W, C]`` in
+    [0, 1]."""
     x = images.detach().cpu().double().numpy() if isinstance(images, torch.Tensor) \
         else np.asarray(images, dtype=np.float64)
     if x.ndim == 3:
