@@ -73,7 +73,7 @@ def test_subcommand_errors(gan_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", ["inspect", "search", "slim", "finetune", "evaluate",
-                                     "plot"])
+                                     "plot", "export"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

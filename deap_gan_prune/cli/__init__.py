@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "slim": ("slim_cmd", "turn searched masks into smaller generators"),
     "finetune": ("finetune_cmd", "fine-tune slim generators (CycleGAN losses, distillation)"),
     "evaluate": ("evaluate_cmd", "measure size, latency and quality against the original"),
+    "export": ("export_cmd", "export a generator to ONNX or TorchScript, checked against "
+                             "PyTorch"),
     "plot": ("plot_cmd", "plot fitness and size against generation from a logbook"),
 }
 
