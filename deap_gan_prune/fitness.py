@@ -170,17 +170,17 @@ class GeneratorFitness:
     def _size(self, bits: Sequence[int]) -> float:
         return float(self.space.size_ratio(bits, self.size_measure))
 
-    @torch.inference_mode()
     def _network_for(self, bits: Sequence[int]):
         """The pruned generator: physically slim unless almost nothing is pruned (then a masked
-        forward of the original avoids copying weights)."""
+        forward of the original avoids copying weights); ``prepare`` trains it first."""
         mask = self.space.slot_masks(bits)
         if self.prepare is None and sum(bits) > 0.95 * len(bits):
             return masked(self.generator, mask)
         small = slim(self.generator, mask)
         if self.prepare is not None:
-            with torch.inference_mode(False), torch.enable_grad():
-                small = self.prepare(small)
+            small = self.prepare(small)
+            for p in small.parameters():
+                p.requires_grad_(False)
         return contextlib.nullcontext(small.eval())
 
     def terms(self, individual: Sequence[int], partner: Sequence[int] | None = None
@@ -205,13 +205,12 @@ class GeneratorFitness:
             self._memo.popitem(last=False)
         return dict(result)
 
-    @torch.inference_mode()
     def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
         reference = self.reference()
         partner_net = self._partner(partner) if partner is not None else None
         l_dis = l_gen = l_cyc = 0.0
         m = self.images.shape[0]
-        with self._network_for(bits) as net:
+        with self._network_for(bits) as net, torch.inference_mode():
             for x, ref in zip(self._batches(), reference):
                 n = x.shape[0] / m
                 fake = net(x)
@@ -234,14 +233,16 @@ def cyclegan_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
                        d_a: NLayerDiscriminator | None, d_b: NLayerDiscriminator | None,
                        images_a: torch.Tensor, images_b: torch.Tensor, *,
                        space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
+                       prepare: tuple[Callable | None, Callable | None] = (None, None),
                        **options) -> tuple[GeneratorFitness, GeneratorFitness]:
     """The two fitnesses of a CycleGAN: G_A (A→B, judged by D_A) on domain-A images with G_B as
     cycle partner, and G_B (B→A, judged by D_B) on domain-B images with G_A as partner.
+    ``prepare``: each generator's optional ``prepare`` (e.g. brief training of candidates);
     ``options`` go to both :class:`GeneratorFitness` (λ, γ, perceptual, device, …)."""
     space_a = space_a or MaskSpace(g_a.widths)
     space_b = space_b or MaskSpace(g_b.widths)
     fit_a = GeneratorFitness(g_a, d_a, images_a, space_a, partner_generator=g_b,
-                             partner_space=space_b, **options)
+                             partner_space=space_b, prepare=prepare[0], **options)
     fit_b = GeneratorFitness(g_b, d_b, images_b, space_b, partner_generator=g_a,
-                             partner_space=space_a, **options)
+                             partner_space=space_a, prepare=prepare[1], **options)
     return fit_a, fit_b

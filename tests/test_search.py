@@ -66,3 +66,27 @@ def test_logbook_records_round_trip(cyclegan):
     assert rebuilt.chapters["A"].select("max") == [float(v) for v in
                                                    result.logbook.chapters["A"].select("max")]
     assert logbook_records(rebuilt) == records
+
+
+def test_brief_training_of_candidates_lowers_their_losses(cyclegan):
+    from deap_gan_prune.fitness import GeneratorFitness
+    from deap_gan_prune.maskspace import MaskSpace
+    from deap_gan_prune.training import BriefDistillation
+    (g_a, _, d_a, _), (images, _) = cyclegan
+    extra = torch.rand(8, 3, 32, 32) * 2 - 1
+    space = MaskSpace(g_a.widths)
+    bits = space.full()
+    for g in space.groups:
+        bits[g.offset:g.offset + g.size // 2] = [0] * (g.size // 2)
+    plain = GeneratorFitness(g_a, d_a, images, space)
+    trained = GeneratorFitness(g_a, d_a, images, space, prepare=BriefDistillation
+                               .from_generator(g_a, extra, steps=30, lr=2e-3))
+    assert trained.terms(bits)["l_gen"] < plain.terms(bits)["l_gen"]
+    assert trained.terms(bits) == trained.terms(bits)  # memoised, deterministic
+    nets, (a, b) = cyclegan
+    config = SearchConfig(population=4, generations=1, n_images=2, train_steps=2,
+                          train_images=2)
+    result = search_masks(*nets, a, b, config, progress=False)
+    assert all(space.is_valid(m) for space, m in zip(result.spaces, result.masks))
+    with pytest.raises(ValueError, match="train_steps needs training images"):
+        search_masks(*nets, a[:2], b[:2], config, progress=False)

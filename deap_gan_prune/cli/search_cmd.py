@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mutate", choices=["segment", "flip"], default=d.mutate)
     g.add_argument("--n-images", type=int, default=d.n_images,
                    help="validation images per domain for the fitness")
+    g.add_argument("--train-steps", type=int, default=d.train_steps,
+                   help="brief training of every candidate before scoring (the paper's "
+                        "optional variant; default 0 = off)")
     add_run_arguments(parser)
     e = parser.add_argument_group("distribution and resumption")
     e.add_argument("--workers", type=int, default=0,
@@ -53,7 +56,8 @@ def config_from(args: argparse.Namespace) -> SearchConfig:
                         gamma=args.gamma, lambda_cycle=args.lambda_cycle, budget=args.budget,
                         size_measure=args.size_measure, perceptual=args.perceptual,
                         layout=args.layout, init=args.init, mate=args.mate,
-                        mutate=args.mutate, n_images=args.n_images, seed=args.seed)
+                        mutate=args.mutate, n_images=args.n_images,
+                        train_steps=args.train_steps, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:

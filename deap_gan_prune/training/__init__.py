@@ -1,5 +1,6 @@
 """CycleGAN training: teacher training, fine-tuning of pruned generators (with optional
 distillation), and fitting a discriminator against a frozen generator."""
+from .brief import BriefDistillation
 from .checkpoint import save_networks, save_state_atomic
 from .config import CycleGANConfig, lr_factor
 from .discriminator import fit_discriminator
@@ -8,6 +9,6 @@ from .loop import cycle_batches, finetune, set_requires_grad, train_cyclegan
 from .pool import ImagePool
 from .weights import init_weights
 
-__all__ = ["CycleGANConfig", "ImagePool", "cycle_batches", "discriminator_loss",
+__all__ = ["BriefDistillation", "CycleGANConfig", "ImagePool", "cycle_batches", "discriminator_loss",
            "finetune", "fit_discriminator", "generator_losses", "init_weights", "lr_factor", "lsgan_loss",
            "save_networks", "save_state_atomic", "set_requires_grad", "train_cyclegan"]
