@@ -14,6 +14,17 @@ from deap import tools  # noqa: E402
 from .checkpoints import atomic_write  # noqa: E402
 
 
+def _save(fig, path: str | os.PathLike, title: str | None) -> Path:
+    """Lay out, title and write ``fig`` as a PNG atomically; close it."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return path
+
+
 def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
                  chapters: Sequence[str] | None = None, title: str | None = None) -> Path:
     """Fitness (max and mean) and the best's size ratio against generation, one line per
@@ -42,13 +53,7 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def _to_image(t):
@@ -72,10 +77,4 @@ def plot_samples(rows: dict, path: str | os.PathLike, columns: int = 6,
             ax.set_yticks([])
             if c == 0:
                 ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
