@@ -43,8 +43,8 @@ def build_models(quick: bool, device: str):
         return teacher.g_a, teacher.g_b, teacher.d_a, "teacher"
     torch.manual_seed(0)
     ngf, n_blocks, ndf = (4, 2, 8) if quick else (16, 6, 32)
-    nets = (ResnetGenerator(ngf=ngf, n_blocks=n_blocks), ResnetGenerator(ngf=ngf, n_blocks=n_blocks),
-            NLayerDiscriminator(ndf=ndf))
+    nets = (ResnetGenerator(ngf=ngf, n_blocks=n_blocks),
+            ResnetGenerator(ngf=ngf, n_blocks=n_blocks), NLayerDiscriminator(ndf=ndf))
     return (*(n.to(device).eval() for n in nets), f"random ngf={ngf} n_blocks={n_blocks}")
 
 

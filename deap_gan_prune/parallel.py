@@ -14,7 +14,11 @@ fitness tuples of Python floats, in the order of the iterable::
 
 A worker that dies stops the search with a :class:`WorkerError` naming it; an exception raised
 by the fitness inside a worker is re-raised as is (after the other workers finish their task).
-The fitness does not know how it is distributed.
+The fitness does not know how it is distributed. As with any ``spawn`` pool, a script must
+start the pool under ``if __name__ == "__main__":``.
+
+Torch's results depend on its thread count in the last bits; workers use ``threads`` (1 by
+default), so a distributed search equals an in-process one run with the same thread count.
 """
 from __future__ import annotations
 

@@ -176,10 +176,10 @@ def test_checkpoint_is_written_atomically(finished, tmp_path, monkeypatch):
     save_checkpoint(target, state, config, digest)
     before = target.read_bytes()
 
-    def broken_dumps(*args, **kwargs):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # interrupted while writing
 
-    monkeypatch.setattr(os, "fsync", lambda fd: broken_dumps())
+    monkeypatch.setattr(os, "fsync", lambda fd: interrupted())
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(target, state, config, digest)
     assert target.read_bytes() == before
