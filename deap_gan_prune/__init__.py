@@ -17,8 +17,10 @@ from .maskspace import ChannelGroup, MaskSpace
 from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
 from .operators import *  # noqa: F401,F403  (DEAP operators: initMask*, sel*, cx*, mut*, repair*)
 from .operators import __all__ as _operators
+from .parallel import ProcessPoolMap, RayMap, WorkerError
 from .plotting import plot_fitness, plot_samples
 from .registration import create_types, register
+from .resume import ResumeError, load_checkpoint, run_with_checkpoints, save_checkpoint
 from .search import SearchConfig, SearchResult, search_masks
 from .slimming import masked, slim
 from .widths import GeneratorWidths, count_macs, count_parameters
@@ -33,5 +35,6 @@ __all__ = [
     "ChannelGroup", "MaskSpace", "NLayerDiscriminator", "ResnetBlock", "ResnetGenerator",
     "plot_fitness", "plot_samples", "create_types", "register", "SearchConfig", "SearchResult",
     "search_masks", "masked", "slim", "GeneratorWidths", "count_macs", "count_parameters",
-    *_operators,
+    "ProcessPoolMap", "RayMap", "WorkerError", "ResumeError", "load_checkpoint",
+    "run_with_checkpoints", "save_checkpoint", *_operators,
 ]

@@ -70,8 +70,9 @@ def slim(generator: ResnetGenerator, mask: SlotMask) -> ResnetGenerator:
         tuple(len(idx[f"inner{b}"]) for b in range(w.n_blocks)), len(idx["up1"]),
         len(idx["up2"]), w.input_nc, w.output_nc)
     param = next(generator.parameters())
-    small = ResnetGenerator(widths=widths, use_dropout=generator.use_dropout)
-    small = small.to(device=param.device, dtype=param.dtype)
+    with torch.device("meta"):  # no random init: every weight is copied below
+        small = ResnetGenerator(widths=widths, use_dropout=generator.use_dropout)
+    small = small.to_empty(device=param.device).to(dtype=param.dtype)
     src, dst = generator.slot_convs(), small.slot_convs()
     _copy_conv(dst["first"], src["first"], None, idx["first"])
     _copy_conv(dst["down1"], src["down1"], idx["first"], idx["down1"])
