@@ -234,7 +234,9 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
                    toolboxes[1].population(n=config.population))
     start = None
     if checkpoint is not None:
+        # Everything but the generation count must match to resume (a run can be extended).
         saved = {**config.to_dict(), "images": _images_hash(fit_a.images, fit_b.images)}
+        saved.pop("generations")
         digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b) if m is not None))
         if resume and os.path.exists(checkpoint):
             start = load_checkpoint(checkpoint, individual_cls, saved, digest)
