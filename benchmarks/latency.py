@@ -22,7 +22,6 @@ repeats (for the test suite).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile

@@ -5,7 +5,6 @@ import sys
 import torch
 
 from deap_gan_prune.cli import main
-from deap_gan_prune.models import ResnetGenerator
 
 
 def test_inspect_generator_text_and_json(tmp_path, tiny_generator, capsys):
