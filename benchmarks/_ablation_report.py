@@ -45,7 +45,7 @@ def summarize(runs: list[dict], budgets: list[float], methods: list[str]) -> dic
             groups[(r["budget"], r["method"], r["distill_weight"])].append(r)
     summary: dict = {}
     for (budget, method, distill), rs in sorted(groups.items(), key=lambda kv: (
-            kv[0][0], methods.index(kv[0][1]) if kv[0][1] in methods else 99, -kv[0][2])):
+            -kv[0][0], methods.index(kv[0][1]) if kv[0][1] in methods else 99, -kv[0][2])):
         entry = {"seeds": sorted(r["seed"] for r in rs),
                  "pair_parameters": mean_spread([r["sizes"]["pair_parameters"] for r in rs]),
                  "max_macs": mean_spread([max(r["sizes"][g]["macs"] for g in "AB")
@@ -122,8 +122,9 @@ def markdown(results: dict) -> str:
            f"Data: {results['data']}; teacher: {results['teacher']}. Seeds {cfg['seeds']} "
            f"(budgets {cfg['seeded_budgets']} with all seeds, the others with the first). "
            f"Search: population {cfg['population']}, {cfg['generations']} generations, "
-           f"{cfg['n_images']} images per domain; every mask repaired to the budget in "
-           "parameters AND MACs (baselines meet both too). Fine-tuning: "
+           f"{cfg['n_images']} images per domain, γ = {cfg['budget_gamma']:g} at a budget; "
+           "every mask repaired to the budget in parameters AND MACs (baselines meet both "
+           "too). Fine-tuning: "
            f"{cfg['finetune_steps']} steps, batch {cfg['batch_size']}, distillation weight "
            f"{cfg['distill_weight']:g}, identical for all methods (same seed, same batches). "
            "Values: mean ± sample std over seeds (no ± for one seed). 'slimmed' = right after "

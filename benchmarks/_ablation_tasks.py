@@ -147,7 +147,8 @@ class SearchTask:
 
     @property
     def key(self) -> tuple:
-        return ("search", self.method, self.budget, self.config.get("gamma"), self.seed)
+        gamma = None if self.budget is not None else self.config.get("gamma")
+        return ("search", self.method, self.budget, gamma, self.seed)
 
     def run(self, ctx: Context) -> dict:
         started = time.perf_counter()

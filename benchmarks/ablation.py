@@ -71,6 +71,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "(first seed; default: the smallest budget)")
     p.add_argument("--gammas", type=float, nargs="*", default=[0.1, 1.0, 10.0],
                    help="γ sweep without budget (first seed)")
+    p.add_argument("--budget-gamma", type=float, default=0.0,
+                   help="γ of the searches at a budget (default 0: the repair caps the size, "
+                        "so a size reward would only push searched masks below the budget)")
     p.add_argument("--population", type=int, default=16)
     p.add_argument("--generations", type=int, default=10)
     p.add_argument("--n-images", type=int, default=8, help="images per domain in the fitness")
@@ -144,7 +147,7 @@ def _compact(obj):
 def plan_searches(args) -> list:
     base = {"population": args.population, "generations": args.generations,
             "n_images": args.n_images}
-    out = [tasks.SearchTask(m, b, s, base) for b in args.budgets
+    out = [tasks.SearchTask(m, b, s, {**base, "gamma": args.budget_gamma}) for b in args.budgets
            for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1])
            for m in tasks.SEARCH_VARIANTS]
     out += [tasks.SearchTask("coevolution", None, args.seeds[0], {**base, "gamma": g})
@@ -214,6 +217,7 @@ def main(argv=None) -> int:
         add("coevolution", None, g, args.seeds[0], args.distill, r["masks"], r["layout"],
             {k: r[k] for k in ("terms", "seconds")})
     tuned: dict = {}
+    finetunes.sort(key=lambda t: -(t.key[1] or 0.2))  # larger networks first
     finetune_wall = _run_phase("fine-tuning", finetunes, ctx, args, tuned)
     for rec in records:
         res = tuned[rec.pop("key")]
