@@ -193,7 +193,7 @@ def plot_all(results: dict, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     summary, key = results["summary"], f"distill_{results['config']['distill_weight']:g}"
-    budgets = sorted(float(b) for b in summary)
+    budgets = sorted((float(b) for b in summary), reverse=True)
     methods = results["config"]["methods"]
     written = []
     fig, axes = plt.subplots(2, len(PLOT_FIGURES), figsize=(3.4 * len(PLOT_FIGURES), 6),
@@ -212,6 +212,8 @@ def plot_all(results: dict, out: Path) -> list[str]:
             if k in results["original"]:
                 ax.axhline(results["original"][k], color="k", ls=":", lw=1, label="original")
             ax.set_xscale("log", base=2)
+            ax.set_xticks([1 / b for b in budgets], [_ratio(b) for b in budgets])
+            ax.minorticks_off()
             ax.set_title(f"{LABELS[k]} ({stage})", fontsize=9)
             ax.set_xlabel("x fewer parameters", fontsize=8)
     axes[0][0].legend(fontsize=6)
