@@ -73,10 +73,14 @@ def format_summary(summary: dict) -> str:
     """A plain-text table of sizes, latency and quality for the original and pruned
     generators of a run (``summary.json`` of ``examples/horse2zebra.py``)."""
     size = summary["image_size"]
-    lines = [f"Compression of both generators on {summary['data']} ({size}x{size}); "
+    where = summary["data"] if f"{size}x{size}" in summary["data"] \
+        else f"{summary['data']} ({size}x{size})"
+    lines = [f"Compression of both generators on {where}; "
              "MACs: transposed convs at output positions / real arithmetic.", ""]
-    header = (f"{'':6} {'params':>10} {'ratio':>6} {'MACs out@256':>13} {'MACs real@256':>14} "
-              f"{'ratio':>6} {'ms@' + str(size):>9} {'ms@256':>9} {'speed-up@256':>12}")
+    at = "256" if all("256px" in g["latency"] for g in summary["generators"].values()) \
+        else str(size)
+    header = (f"{'':10} {'params':>10} {'ratio':>6} {'MACs out@256':>13} {'MACs real@256':>14} "
+              f"{'ratio':>6} {'ms@' + str(size):>9} {'ms@256':>9} {'speed-up@' + at:>12}")
     lines += [header, "-" * len(header)]
     for name, g in summary["generators"].items():
         o, p = g["sizes"]["original"], g["sizes"]["pruned"]
@@ -84,13 +88,14 @@ def format_summary(summary: dict) -> str:
         small, big = lat.get(f"{size}px"), lat.get("256px")
         for label, s, which in (("orig", o, "original_ms"), ("pruned", p, "pruned_ms")):
             pruned = label == "pruned"
+            speedup = lat[f"{at}px"]["speedup"]
             lines.append(
-                f"{name + ' ' + label:10} {s['parameters']:>6,} "
+                f"{name + ' ' + label:10} {s['parameters']:>10,} "
                 f"{(o['parameters'] / p['parameters']) if pruned else 1:>5.2f}x "
                 f"{s['macs_output_256'] / 1e9:>12.2f}G {s['macs_real_256'] / 1e9:>13.2f}G "
                 f"{(o['macs_output_256'] / p['macs_output_256']) if pruned else 1:>5.2f}x "
-                f"{small[which]:>9.2f} {big[which]:>9.2f} "
-                f"{(_fmt(big['speedup'], 2) + 'x') if pruned else '':>12}")
+                f"{small[which]:>9.2f} {_fmt(big[which] if big else None, 2):>9} "
+                f"{(_fmt(speedup, 2) + 'x') if pruned else '':>12}")
     lines.append("")
     quality = summary["quality"]
     names = [n for n in quality if n != "directions"]

@@ -109,7 +109,8 @@ def main(argv=None) -> int:
     # 4. Measure: size, latency side by side, quality of original and pruned.
     outputs = {"original": translations(gan, data), "searched": translations(searched, data),
                "pruned": translations(tuned, data)}
-    quality = quality_report(data, outputs, seed=args.seed, progress=progress)
+    quality = quality_report(data, outputs, seed=args.seed, progress=progress,
+                             judge_steps=30 if args.quick else 200)
     summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
                "search": config.to_dict(), "terms": {"A": result.terms[0],
                                                      "B": result.terms[1]},
@@ -117,9 +118,9 @@ def main(argv=None) -> int:
     for name, original, pruned in (("G_A", gan.g_a, tuned[0]), ("G_B", gan.g_b, tuned[1])):
         sizes = {"original": size_report(original, data.image_size),
                  "pruned": size_report(pruned, data.image_size)}
-        latency = {f"{s}px": latency_report(original, pruned, s, repeats=5 if args.quick else 20,
-                                            device=args.device)
-                   for s in sorted({data.image_size, 256})}
+        sizes_px = [data.image_size] if args.quick else sorted({data.image_size, 256})
+        latency = {f"{s}px": latency_report(original, pruned, s, repeats=3 if args.quick else 20,
+                                            device=args.device) for s in sizes_px}
         summary["generators"][name] = {"sizes": sizes, "latency": latency,
                                        "widths": pruned.widths.to_dict()}
     plot_samples({"input A": data.test_a, "original A→B": outputs["original"]["a2b"],

@@ -1,0 +1,54 @@
+"""The examples end to end at toy size, on the shipped teacher and the embedded data."""
+import json
+import runpy
+import sys
+
+import pytest
+
+from deap_gan_prune.teacher import TEACHER_DIR
+
+
+def _run(script, args, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(f"examples/{script}", run_name="__main__")
+    return exit_info.value.code
+
+
+def test_horse2zebra_quick_end_to_end(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    assert _run("horse2zebra.py", ["--quick", "--quiet", "--out", str(out)], monkeypatch) == 0
+    for name in ("slim_G_A.pth", "slim_G_A.json", "slim_G_B.pth", "masks.json", "fitness.png",
+                 "samples.png", "summary.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    for name in ("G_A", "G_B"):
+        sizes = summary["generators"][name]["sizes"]
+        assert sizes["original"]["parameters"] >= 4 * sizes["pruned"]["parameters"]
+        assert sizes["original"]["macs_output_256"] >= 4 * sizes["pruned"]["macs_output_256"]
+        assert summary["generators"][name]["latency"]["64px"]["speedup"] > 0
+    quality = summary["quality"]
+    assert set(quality) >= {"original", "searched", "pruned", "directions"}
+    assert 0 <= quality["pruned"]["outline"]["a2b_stripe_share"] <= 1
+    assert "params" in capsys.readouterr().out
+
+
+def test_horse2zebra_bad_inputs_exit_1(tmp_path, monkeypatch, capsys):
+    assert _run("horse2zebra.py", ["--quick", "--checkpoints", str(tmp_path / "none")],
+                monkeypatch) == 1
+    assert "no such folder" in capsys.readouterr().err
+    assert _run("horse2zebra.py", ["--quick", "--dataroot", str(tmp_path)], monkeypatch) == 1
+    assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_custom_pipeline_example(tmp_path, monkeypatch, capsys):
+    assert _run("custom_pipeline.py", ["--generations", "2", "--mu", "4", "--lambda", "6",
+                                       "--out", str(tmp_path)], monkeypatch) == 0
+    assert (tmp_path / "custom_fitness.png").is_file()
+    assert "best: fitness" in capsys.readouterr().out
+
+
+def test_shipped_teacher_is_small():
+    files = list(TEACHER_DIR.glob("latest_net_*.pth"))
+    assert len(files) == 4
+    assert sum(f.stat().st_size for f in files) < 10 * 2**20
