@@ -33,20 +33,24 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
     """
     chapters = list(chapters or logbook.chapters.keys() or [None])
     fig, (ax_fit, ax_size) = plt.subplots(1, 2, figsize=(10, 4))
+    gens = logbook.select("gen")
+    # Co-evolution scores generation 0 without the cycle term: its fitness is on another scale.
+    first = 1 if len(gens) > 1 and chapters[0] is not None and all(
+        logbook.chapters[n][0].get("best_l_cyc") == 0 for n in chapters) else 0
     for name, color in zip(chapters, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
         book = logbook.chapters[name] if name else logbook
-        gens = logbook.select("gen")
         label = f"G_{name}" if name else "population"
         for key, style in (("max", "-"), ("avg", "--")):
             values = book.select(key)
             if any(v is not None for v in values):
-                ax_fit.plot(gens, [float(v) for v in values], style, color=color,
-                            label=f"{label} {key}")
+                ax_fit.plot(gens[first:], [float(v) for v in values[first:]], style,
+                            color=color, label=f"{label} {key}")
         size = book.select("best_size")
         if any(v is not None for v in size):
             ax_size.plot(gens, [float(v) for v in size], "-o", color=color, markersize=3,
                          label=label)
-    ax_fit.set(xlabel="generation", ylabel="fitness F", title="fitness")
+    ax_fit.set(xlabel="generation", ylabel="fitness F",
+               title="fitness" + (" (from generation 1: 0 has no cycle term)" if first else ""))
     ax_size.set(xlabel="generation", ylabel="size of the best / original",
                 title="size ratio of the best", ylim=(0, 1.05))
     for ax in (ax_fit, ax_size):
