@@ -12,7 +12,8 @@ MAIN_FIGURES = (("a2b_stripe_share", "stripes A→B", True),
                 ("b2a_brown_share", "brown B→A", True),
                 ("a2b_judge_frechet", "judge FD A→B", False),
                 ("b2a_judge_frechet", "judge FD B→A", False),
-                ("judge_target_probability", "judge p(target)", True),
+                ("a2b_judge_target_probability", "judge p(B) A→B", True),
+                ("b2a_judge_target_probability", "judge p(A) B→A", True),
                 ("ssim", "SSIM to orig.", True))
 PLOT_FIGURES = ("a2b_stripe_share", "b2a_brown_share", "judge_frechet", "ssim")
 LABELS = {k: label for k, label, _ in MAIN_FIGURES} | {"judge_frechet": "judge FD (mean)"}
@@ -114,6 +115,44 @@ def best_methods(summary: dict, distill_key: str) -> list[str]:
     return lines
 
 
+def paired_wins(runs: list[dict], distill: float) -> dict:
+    """``{budget: {stage: {method: [wins, comparisons]}}}``: how often co-evolution beats each
+    other method on the main figures, paired by seed (same fine-tuning batches); ties are
+    no wins."""
+    by: dict = defaultdict(dict)
+    for r in runs:
+        if r["budget"] is not None and r["distill_weight"] == distill:
+            by[(r["budget"], r["seed"])][r["method"]] = r
+    out: dict = {}
+    for (budget, _), methods in sorted(by.items(), key=lambda kv: -kv[0][0]):
+        ours = methods.get("coevolution")
+        for m, r in methods.items():
+            if ours is None or m == "coevolution":
+                continue
+            for stage, step in (("slimmed", 0), ("finetuned", None)):
+                a, b = _at(ours, step), _at(r, step)
+                cell = out.setdefault(str(budget), {}).setdefault(stage, {}).setdefault(
+                    m, [0, 0])
+                for key, _, up in MAIN_FIGURES:
+                    if key in a and key in b:
+                        cell[0] += (a[key] > b[key]) if up else (a[key] < b[key])
+                        cell[1] += 1
+    return out
+
+
+def _wins_table(wins: dict) -> list[str]:
+    methods = [m for m in dict.fromkeys(m for b in wins.values() for st in b.values()
+                                        for m in st)]
+    cols = [(b, st) for b in wins for st in ("slimmed", "finetuned")]
+    lines = ["| co-evolution better than | " + " | ".join(
+        f"{_ratio(float(b))} {st}" for b, st in cols) + " |", "|" + "---|" * (1 + len(cols))]
+    for m in methods:
+        cells = [wins[b].get(st, {}).get(m) for b, st in cols]
+        lines.append(f"| {m} | " + " | ".join(f"{c[0]}/{c[1]}" if c else "-" for c in cells)
+                     + " |")
+    return lines
+
+
 def markdown(results: dict) -> str:
     """results.md: one table per budget, distillation, the curves, the γ sweep, the ranks."""
     cfg, summary, original = results["config"], results["summary"], results["original"]
@@ -173,6 +212,11 @@ def markdown(results: dict) -> str:
                            f"{p[k]:.3f}" if k in p else "-" for k, _, _ in MAIN_FIGURES) + " |")
     out += ["", f"## Best method per figure ({main_key.replace('_', ' ')})", ""]
     out += best_methods(summary, main_key)
+    out += ["", "## How often co-evolution beats each method (paired by seed)", "",
+            "Count of (seed, figure) pairs, over the main figures of the budget tables, where "
+            "co-evolution's value is better than the method's (same seed, same fine-tuning "
+            "batches); half the pairs is what a coin would give.", ""]
+    out += _wins_table(paired_wins(results["runs"], cfg["distill_weight"]))
     t = results["timings"]
     out += ["", f"Run time: {t['total_s'] / 60:.1f} min ({results['environment']['workers']} "
                 f"worker process(es), {results['environment']['threads']} torch thread(s) each); "

@@ -62,7 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeded-budgets", type=float, nargs="*", default=None,
                    help="budgets run with every seed (default: the largest and smallest); "
                         "the others with the first seed only")
-    p.add_argument("--finetune-steps", type=int, default=100)
+    p.add_argument("--finetune-steps", type=int, default=80)
     p.add_argument("--batch-size", type=int, default=4, help="fine-tuning batch")
     p.add_argument("--distill", type=float, default=10.0,
                    help="distillation weight of the main fine-tuning (default 10)")
@@ -74,8 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--budget-gamma", type=float, default=0.0,
                    help="γ of the searches at a budget (default 0: the repair caps the size, "
                         "so a size reward would only push searched masks below the budget)")
-    p.add_argument("--population", type=int, default=16)
-    p.add_argument("--generations", type=int, default=10)
+    p.add_argument("--population", type=int, default=12, help="per generator")
+    p.add_argument("--generations", type=int, default=8)
     p.add_argument("--n-images", type=int, default=8, help="images per domain in the fitness")
     p.add_argument("--judge-steps", type=int, default=150)
     p.add_argument("--image-size", type=int, default=None,
@@ -238,6 +238,7 @@ def main(argv=None) -> int:
         "original": original, "runs": runs,
         "gamma_sweep": [r for r in records if r["budget"] is None],
         "summary": report.summarize(runs, args.budgets, list(tasks.METHODS)),
+        "coevolution_wins": report.paired_wins(runs, args.distill),
     }
     results["timings"] = {
         "total_s": time.perf_counter() - started, "judge_s": judge_s,
