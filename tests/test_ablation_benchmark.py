@@ -102,3 +102,14 @@ def test_worker_pool_gives_the_same_results_as_one_process(ablation, quick_run):
             assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
         assert "judge_frechet" not in pooled[key]["curve"][0]  # no judge in this context
     assert pooled[(0,)]["curve"][-1] != pooled[(1,)]["curve"][-1]
+
+
+def test_bad_options_are_usage_errors(ablation, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        ablation.parse_args(["--budgets", "0.25", "1.5"])
+    assert info.value.code == 2 and "budgets must be size ratios" in capsys.readouterr().err
+    args = ablation.parse_args(["--budgets", "0.5", "0.25", "0.1"])
+    assert args.seeded_budgets == [0.1, 0.5] and args.no_distill_budget == 0.1
+    with pytest.raises(ablation.CheckpointError, match="no such folder"):
+        ablation.load_models_and_data(ablation.parse_args(
+            ["--checkpoints", str(tmp_path / "missing")]), lambda *a: None)
