@@ -139,6 +139,19 @@ def latency_report(original: nn.Module, pruned: nn.Module, image_size: int,
             "speedup": original_s / pruned_s}
 
 
+def generator_report(original: nn.Module, pruned: nn.Module, image_size: int,
+                     latency_sizes: Iterable[int] | None = None, repeats: int = 20,
+                     device: str | torch.device = "cpu") -> dict:
+    """Sizes of both generators, their latency side by side at each of ``latency_sizes``
+    pixels (default: ``image_size`` and 256) and the pruned widths."""
+    sizes_px = sorted(set(latency_sizes or (image_size, 256)))
+    return {"sizes": {"original": size_report(original, image_size),
+                      "pruned": size_report(pruned, image_size)},
+            "latency": {f"{s}px": latency_report(original, pruned, s, repeats=repeats,
+                                                 device=device) for s in sizes_px},
+            "widths": pruned.widths.to_dict()}
+
+
 def translations(gan_or_pair, data: DomainData) -> dict[str, torch.Tensor]:
     """``{"a2b": G_A(test A), "b2a": G_B(test B)}``."""
     g_a, g_b = (gan_or_pair.g_a, gan_or_pair.g_b) if isinstance(gan_or_pair, CycleGAN) \

@@ -33,8 +33,7 @@ from deap_gan_prune.search import SearchConfig, search_masks
 from deap_gan_prune.slimming import slim
 from deap_gan_prune.teacher import load_teacher
 from deap_gan_prune.workflow import (ensure_discriminators, finetune_pair, folder_data,
-                                     latency_report, size_report, synthetic_data,
-                                     translations)
+                                     generator_report, synthetic_data, translations)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -116,13 +115,9 @@ def main(argv=None) -> int:
                                                      "B": result.terms[1]},
                "generators": {}, "quality": quality}
     for name, original, pruned in (("G_A", gan.g_a, tuned[0]), ("G_B", gan.g_b, tuned[1])):
-        sizes = {"original": size_report(original, data.image_size),
-                 "pruned": size_report(pruned, data.image_size)}
-        sizes_px = [data.image_size] if args.quick else sorted({data.image_size, 256})
-        latency = {f"{s}px": latency_report(original, pruned, s, repeats=3 if args.quick else 20,
-                                            device=args.device) for s in sizes_px}
-        summary["generators"][name] = {"sizes": sizes, "latency": latency,
-                                       "widths": pruned.widths.to_dict()}
+        summary["generators"][name] = generator_report(
+            original, pruned, data.image_size, [data.image_size] if args.quick else None,
+            repeats=3 if args.quick else 20, device=args.device)
     plot_samples({"input A": data.test_a, "original A→B": outputs["original"]["a2b"],
                   "pruned A→B": outputs["pruned"]["a2b"], "input B": data.test_b,
                   "original B→A": outputs["original"]["b2a"],

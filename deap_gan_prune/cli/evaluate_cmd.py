@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..checkpoints import atomic_write_json
 from ..report import format_summary, quality_report
-from ..workflow import latency_report, size_report, translations
+from ..workflow import generator_report, translations
 from .common import (add_data_arguments, add_model_arguments, add_run_arguments, load_data,
                      load_models, load_slim_pair)
 
@@ -36,13 +36,8 @@ def run(args: argparse.Namespace) -> int:
                                          judge_steps=args.judge_steps,
                                          progress=not args.quiet)}
     for name, original, small in (("G_A", gan.g_a, pruned[0]), ("G_B", gan.g_b, pruned[1])):
-        summary["generators"][name] = {
-            "sizes": {"original": size_report(original, data.image_size),
-                      "pruned": size_report(small, data.image_size)},
-            "latency": {f"{s}px": latency_report(original, small, s, repeats=args.repeats,
-                                                 device=args.device)
-                        for s in sorted({data.image_size, 256})},
-            "widths": small.widths.to_dict()}
+        summary["generators"][name] = generator_report(original, small, data.image_size,
+                                                       repeats=args.repeats, device=args.device)
     if args.out:
         atomic_write_json(Path(args.out), summary)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
