@@ -17,6 +17,10 @@ MAIN_FIGURES = (("a2b_stripe_share", "stripes A→B", True),
                 ("ssim", "SSIM to orig.", True))
 PLOT_FIGURES = ("a2b_stripe_share", "b2a_brown_share", "judge_frechet", "ssim")
 LABELS = {k: label for k, label, _ in MAIN_FIGURES} | {"judge_frechet": "judge FD (mean)"}
+#: Figures summarised over seeds in results.json (the runs keep every figure).
+SUMMARY_KEYS = tuple(k for k, _, _ in MAIN_FIGURES) + (
+    "a2b_brown_share", "b2a_stripe_share", "a2b_judge_success", "b2a_judge_success",
+    "judge_frechet", "judge_target_probability")
 
 
 def mean_spread(values: list[float]) -> dict:
@@ -52,9 +56,8 @@ def summarize(runs: list[dict], budgets: list[float], methods: list[str]) -> dic
                  "max_macs": mean_spread([max(r["sizes"][g]["macs"] for g in "AB")
                                           for r in rs])}
         for stage, step in (("slimmed", 0), ("finetuned", None)):
-            keys = {k for r in rs for k in _at(r, step) if k != "step"}
-            entry[stage] = {k: mean_spread([_at(r, step).get(k) for r in rs])
-                            for k in sorted(keys)}
+            keys = [k for k in SUMMARY_KEYS if any(k in _at(r, step) for r in rs)]
+            entry[stage] = {k: mean_spread([_at(r, step).get(k) for r in rs]) for k in keys}
         steps = sorted({p["step"] for r in rs for p in r["curve"]})
         entry["curve"] = {str(s): {k: mean_spread([_at(r, s).get(k) for r in rs])["mean"]
                                    for k in PLOT_FIGURES} for s in steps}
@@ -66,9 +69,15 @@ def summarize(runs: list[dict], budgets: list[float], methods: list[str]) -> dic
 def _fmt(stat: dict | None, digits: int = 3) -> str:
     if not stat or stat.get("mean") is None:
         return "-"
+    if abs(stat["mean"]) >= 100:
+        digits = 1
     if stat["n"] > 1:
         return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
     return f"{stat['mean']:.{digits}f}"
+
+
+def _num(value: float | None) -> str:
+    return _fmt(None if value is None else {"mean": value, "std": 0.0, "n": 1})
 
 
 def _ratio(budget: float) -> str:
@@ -80,7 +89,7 @@ def _budget_table(budget: str, by_method: dict, distill_key: str, original: dict
         f"{label} {'↑' if up else '↓'}" for _, label, up in MAIN_FIGURES) + " |"
     lines = [head, "|" + "---|" * (4 + len(MAIN_FIGURES))]
     lines.append("| original | - | 1.000 | 1.000 | " + " | ".join(
-        f"{original[k]:.3f}" if k in original else "-" for k, _, _ in MAIN_FIGURES) + " |")
+        _num(original.get(k)) for k, _, _ in MAIN_FIGURES) + " |")
     for method, variants in by_method.items():
         e = variants.get(distill_key)
         if e is None:
@@ -199,7 +208,7 @@ def markdown(results: dict) -> str:
                 if all(x is None for x in vals):
                     continue
                 out.append(f"| {_ratio(float(budget))} | {method} | {LABELS[k]} | " + " | ".join(
-                    "-" if x is None else f"{x:.3f}" for x in vals) + " |")
+                    _num(x) for x in vals) + " |")
     out += ["", "## γ sweep (the paper's formulation: no budget, size weight γ)", ""]
     out += ["| γ | params A | params B | MACs A | MACs B | stage | " + " | ".join(
         label for _, label, _ in MAIN_FIGURES) + " |", "|" + "---|" * (6 + len(MAIN_FIGURES))]
@@ -209,14 +218,21 @@ def markdown(results: dict) -> str:
             out.append(f"| {r['gamma']:g} | {s['A']['parameters']:.3f} | "
                        f"{s['B']['parameters']:.3f} | {s['A']['macs']:.3f} | "
                        f"{s['B']['macs']:.3f} | {stage} | " + " | ".join(
-                           f"{p[k]:.3f}" if k in p else "-" for k, _, _ in MAIN_FIGURES) + " |")
+                           _num(p.get(k)) for k, _, _ in MAIN_FIGURES) + " |")
     out += ["", f"## Best method per figure ({main_key.replace('_', ' ')})", ""]
     out += best_methods(summary, main_key)
     out += ["", "## How often co-evolution beats each method (paired by seed)", "",
             "Count of (seed, figure) pairs, over the main figures of the budget tables, where "
             "co-evolution's value is better than the method's (same seed, same fine-tuning "
             "batches); half the pairs is what a coin would give.", ""]
-    out += _wins_table(paired_wins(results["runs"], cfg["distill_weight"]))
+    wins = paired_wins(results["runs"], cfg["distill_weight"])
+    out += _wins_table(wins)
+    for budget, stages in wins.items():
+        parts = []
+        for stage, cells in stages.items():
+            won, total = (sum(c[i] for c in cells.values()) for i in (0, 1))
+            parts.append(f"{stage} {won}/{total} ({100 * won / max(total, 1):.0f}%)")
+        out.append(f"\nIn all at {_ratio(float(budget))}: " + ", ".join(parts) + ".")
     t = results["timings"]
     out += ["", f"Run time: {t['total_s'] / 60:.1f} min ({results['environment']['workers']} "
                 f"worker process(es), {results['environment']['threads']} torch thread(s) each); "
@@ -231,7 +247,7 @@ def _curve_steps(summary: dict, key: str) -> list[int]:
 
 
 def plot_all(results: dict, out: Path) -> list[str]:
-    """quality_vs_budget.png, finetune_curves.png, gamma_tradeoff.png (small, 80 dpi)."""
+    """quality_vs_budget.png, finetune_curves.png, gamma_tradeoff.png (small, 60-80 dpi)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -262,7 +278,7 @@ def plot_all(results: dict, out: Path) -> list[str]:
             ax.set_xlabel("x fewer parameters", fontsize=8)
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(out / "quality_vs_budget.png", dpi=80)
+    fig.savefig(out / "quality_vs_budget.png", dpi=70)
     plt.close(fig)
     written.append("quality_vs_budget.png")
 
@@ -284,7 +300,7 @@ def plot_all(results: dict, out: Path) -> list[str]:
             ax.set_xlabel("fine-tuning steps", fontsize=8)
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(out / "finetune_curves.png", dpi=70)
+    fig.savefig(out / "finetune_curves.png", dpi=60)
     plt.close(fig)
     written.append("finetune_curves.png")
 

@@ -89,6 +89,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    p.add_argument("--render-only", action="store_true",
+                   help="only rewrite the summary, results.md and plots from --out's "
+                        "results.json (no training)")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.budgets, args.gammas = args.seeds[:1], args.budgets[:1], [1.0]
@@ -169,12 +172,34 @@ def _run_phase(name: str, todo: list, ctx, args, results: dict) -> float:
     return time.perf_counter() - started
 
 
+def write_outputs(results: dict, out: Path) -> dict:
+    """Summary and win counts from the runs, then results.json, results.md and the plots
+    (all from the figures as stored: 6 significant digits, so a fresh run and a re-render
+    agree; closer values count as ties)."""
+    results = _compact(results)
+    cfg = results["config"]
+    results["summary"] = report.summarize(results["runs"], cfg["budgets"], cfg["methods"])
+    results["coevolution_wins"] = report.paired_wins(results["runs"], cfg["distill_weight"])
+    results["plots"] = report.plot_all(results, out)
+    atomic_write(out / "results.json",
+                 lambda tmp: Path(tmp).write_text(json.dumps(results) + "\n"))
+    (out / "results.md").write_text(report.markdown(results))
+    return results
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    if args.render_only:
+        path = out / "results.json"
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file to render (run the benchmark first)")
+        write_outputs(json.loads(path.read_text()), out)
+        say(f"rewrote {out}/results.json, results.md and the plots")
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     gan, data, source = load_models_and_data(args, say)
     t = time.perf_counter()
@@ -237,19 +262,13 @@ def main(argv=None) -> int:
                   "test_accuracy": judge_accuracy(judge, data.test_a, data.test_b)},
         "original": original, "runs": runs,
         "gamma_sweep": [r for r in records if r["budget"] is None],
-        "summary": report.summarize(runs, args.budgets, list(tasks.METHODS)),
-        "coevolution_wins": report.paired_wins(runs, args.distill),
     }
     results["timings"] = {
         "total_s": time.perf_counter() - started, "judge_s": judge_s,
         "search_wall_s": search_wall, "finetune_wall_s": finetune_wall,
         "search_s": sum(r["seconds"] for r in searches.values()),
         "finetune_s": sum(r["seconds"] for r in tuned.values())}
-    results["plots"] = report.plot_all(results, out)
-    results["timings"]["total_s"] = time.perf_counter() - started
-    atomic_write(out / "results.json",
-                 lambda tmp: Path(tmp).write_text(json.dumps(_compact(results), indent=1)))
-    (out / "results.md").write_text(report.markdown(results))
+    results = write_outputs(results, out)
     say(f"wrote {out}/results.json, results.md, {', '.join(results['plots'])} in "
         f"{results['timings']['total_s'] / 60:.1f} min")
     return 0

@@ -84,6 +84,18 @@ def test_outputs_written(quick_run):
     assert results["timings"]["total_s"] > 0
 
 
+def test_render_only_rewrites_the_same_tables(ablation, quick_run, tmp_path):
+    out, results = quick_run
+    copy = tmp_path / "again"
+    copy.mkdir()
+    (copy / "results.json").write_text((out / "results.json").read_text())
+    assert ablation.main(["--render-only", "--quiet", "--out", str(copy)]) == 0
+    assert (copy / "results.md").read_text() == (out / "results.md").read_text()
+    assert json.loads((copy / "results.json").read_text()) == results
+    with pytest.raises(ValueError, match="no such file to render"):
+        ablation.main(["--render-only", "--quiet", "--out", str(tmp_path / "none")])
+
+
 def test_worker_pool_gives_the_same_results_as_one_process(ablation, quick_run):
     _, results = quick_run
     args = ablation.parse_args(["--quick", "--quiet"])
