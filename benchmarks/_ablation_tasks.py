@@ -6,7 +6,6 @@ results do not depend on where or in which order the tasks run.
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,8 +22,7 @@ from deap_gan_prune.metrics import fidelity_scores, judge_scores, outline_scores
 from deap_gan_prune.metrics.judge import Judge
 from deap_gan_prune.search import SearchConfig, search_masks
 from deap_gan_prune.slimming import slim
-from deap_gan_prune.training import CycleGANConfig, finetune
-from deap_gan_prune.workflow import DomainData, translations
+from deap_gan_prune.workflow import DomainData, finetune_pair, translations
 
 #: Methods compared at every budget, in table order. The first four are searches.
 METHODS = ("coevolution", "pixel_fitness", "single_generator", "tied_layout",
@@ -197,14 +195,9 @@ class FinetuneTask:
                     for g in pair:
                         g.train()
 
-            config = CycleGANConfig(steps=self.steps, seed=self.seed, device=ctx.device,
-                                    batch_size=self.batch_size, distill_weight=self.distill,
-                                    log_every=every)
-            d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
-            finetune(pair[0].train(), pair[1].train(), d_a, d_b,
-                     ctx.data.loader(self.batch_size, self.seed), config,
-                     teacher=(gan.g_a, gan.g_b) if self.distill > 0 else None,
-                     progress=False, callback=on_log)
+            finetune_pair(gan, *pair, ctx.data, self.steps, self.distill, self.batch_size,
+                          seed=self.seed, device=ctx.device, progress=False,
+                          callback=on_log, log_every=every)
         return {"curve": curve, "seconds": time.perf_counter() - started}
 
 

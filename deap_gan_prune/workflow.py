@@ -98,19 +98,21 @@ def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, see
 def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: DomainData,
                   steps: int, distill_weight: float = 10.0, batch_size: int = 4,
                   seed: int = 0, device: str | torch.device = "cpu",
-                  progress: bool = True) -> dict:
+                  progress: bool = True, callback=None, log_every: int = 10) -> dict:
     """Fine-tune the slim generators in place with the CycleGAN losses against copies of the
     original discriminators, distilling from the original generators when
-    ``distill_weight`` > 0. Returns the training history."""
+    ``distill_weight`` > 0. ``callback(step, losses)`` runs every ``log_every`` steps.
+    Returns the training history."""
     if steps <= 0:
         return {}
     config = CycleGANConfig(steps=steps, seed=seed, device=str(device),
-                            batch_size=batch_size, distill_weight=distill_weight)
+                            batch_size=batch_size, distill_weight=distill_weight,
+                            log_every=log_every)
     d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
     history = finetune(slim_a.train(), slim_b.train(), d_a, d_b,
                        data.loader(batch_size, seed), config,
                        teacher=(gan.g_a, gan.g_b) if distill_weight > 0 else None,
-                       progress=progress)
+                       progress=progress, callback=callback)
     slim_a.eval()
     slim_b.eval()
     return history
