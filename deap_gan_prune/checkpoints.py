@@ -158,19 +158,35 @@ def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cp
     return discriminator.to(device).eval()
 
 
+def _file_mode() -> int:
+    """The mode a newly created file gets under the current umask (mkstemp makes 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(tmp_path)`` then move the file into place, so that ``path`` is never
-    half-written."""
+    half-written; the file gets the usual mode for the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save_state_dict(state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> Path:
+    """``torch.save`` of the tensors of ``state`` (moved to the CPU), written atomically."""
+    path = Path(path)
+    state = OrderedDict((k, v.detach().cpu().clone()) for k, v in state.items())
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    return path
 
 
 def atomic_write_json(path: str | os.PathLike, data) -> None:
@@ -186,10 +202,7 @@ def save_generator(generator: ResnetGenerator, path: str | os.PathLike,
                    extra: Mapping | None = None) -> Path:
     """Write the upstream key names to ``path`` (``.pth``) and the widths to ``path`` with
     suffix ``.json`` beside it (plus ``extra`` entries). Returns the JSON path."""
-    path = Path(path)
-    state = OrderedDict((k, v.detach().cpu().clone()) for k, v in
-                        generator.state_dict().items())
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    path = save_state_dict(generator.state_dict(), path)
     info = {"kind": "ResnetGenerator", "widths": generator.widths.to_dict(),
             "use_dropout": generator.use_dropout,
             "parameters": sum(p.numel() for p in generator.parameters()), **(extra or {})}
@@ -200,9 +213,7 @@ def save_generator(generator: ResnetGenerator, path: str | os.PathLike,
 
 def save_discriminator(discriminator: NLayerDiscriminator, path: str | os.PathLike) -> None:
     """Write a discriminator's state dict (upstream key names) atomically."""
-    state = OrderedDict((k, v.detach().cpu().clone()) for k, v in
-                        discriminator.state_dict().items())
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    save_state_dict(discriminator.state_dict(), path)
 
 
 @dataclass
