@@ -14,16 +14,16 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 import deap_gan_prune
+from deap_gan_prune.checkpoints import atomic_write_json
+from deap_gan_prune.data import UnpairedTensorBatches
 from deap_gan_prune.metrics import outline_scores
 from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.synthetic import SyntheticHorseZebra
@@ -32,30 +32,6 @@ from deap_gan_prune.training import CycleGANConfig, init_weights, save_state_ato
 DEFAULT_OUT = Path(deap_gan_prune.__file__).resolve().parent / "teacher"
 GEN = {"input_nc": 3, "output_nc": 3, "ngf": 16, "n_blocks": 6}
 DISC = {"input_nc": 3, "ndf": 32, "n_layers": 3}
-
-
-class UnpairedBatches:
-    """Endless-epoch loader over two image tensors [n, 3, H, W]: every pass draws independent
-    permutations of A and B and random horizontal flips from its own seeded generator."""
-
-    def __init__(self, a: torch.Tensor, b: torch.Tensor, batch_size: int, seed: int) -> None:
-        self.a, self.b, self.batch_size = a, b, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return min(len(self.a), len(self.b)) // self.batch_size
-
-    def _take(self, images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        x = images[index]
-        flip = torch.rand(len(index), generator=self.generator) < 0.5
-        return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-
-    def __iter__(self):
-        pa = torch.randperm(len(self.a), generator=self.generator)
-        pb = torch.randperm(len(self.b), generator=self.generator)
-        for i in range(len(self)):
-            s = slice(i * self.batch_size, (i + 1) * self.batch_size)
-            yield {"A": self._take(self.a, pa[s]), "B": self._take(self.b, pb[s])}
 
 
 @torch.no_grad()
@@ -92,15 +68,6 @@ def quality(scores: dict[str, float], real: dict[str, float]) -> float:
     return (gained - left) / 2
 
 
-def write_json_atomic(data: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=2000, help="optimiser updates")
@@ -134,7 +101,8 @@ def main(argv: list[str] | None = None) -> dict:
             "horse_brown_share": real_all["b2a_brown_share"],
             "horse_stripe_share": real_all["b2a_stripe_share"]}
     say("real test images:", {k: round(v, 4) for k, v in real.items()})
-    loader = UnpairedBatches(train.images("A"), train.images("B"), args.batch_size, args.seed)
+    loader = UnpairedTensorBatches(train.images("A"), train.images("B"), args.batch_size,
+                                   args.seed)
 
     nets = {"G_A": ResnetGenerator(**GEN), "G_B": ResnetGenerator(**GEN),
             "D_A": NLayerDiscriminator(**DISC), "D_B": NLayerDiscriminator(**DISC)}
@@ -198,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {args.threads} threads, {args.device}",
     }
-    write_json_atomic(summary, args.out / "teacher.json")
+    atomic_write_json(args.out / "teacher.json", summary)
     say(f"best step {best['step']} of {args.steps} ({seconds:.0f} s): "
         + json.dumps({k: round(v, 4) for k, v in best["scores"].items()}))
     say(f"wrote {args.out}")
