@@ -7,7 +7,10 @@ the generators every ``--eval-every`` steps by the outline measures on the synth
 evaluation's weights and writes them as ``latest_net_{G_A,G_B,D_A,D_B}.pth`` (upstream keys,
 plain state dicts) plus ``teacher.json`` (architecture, recipe, measures, real-image baselines).
 
-    python examples/train_teacher.py --steps 2000 --seed 0 --device cpu
+    python examples/train_teacher.py            # the defaults reproduce the shipped files
+
+The defaults (1,500 steps of batch 4, seed 0, 2 CPU threads, evaluation every 100 steps) are
+those of the shipped ``teacher.json``; about 0.3 s per step on an idle 2-core CPU.
 """
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ def quality(scores: dict[str, float], real: dict[str, float]) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=2000, help="optimiser updates")
+    p.add_argument("--steps", type=int, default=1500, help="optimiser updates")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and pool")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the teacher files")

@@ -246,7 +246,7 @@ def test_init_weights_upstream_normal_and_seeded():
     weights = torch.cat([m.weight.detach().flatten() for m in g1.modules()
                          if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))])
     assert 0.018 < float(weights.std()) < 0.022
-    assert all(float(m.bias.abs().max()) == 0.0 for m in g1.modules()
+    assert all(float(m.bias.detach().abs().max()) == 0.0 for m in g1.modules()
                if isinstance(m, torch.nn.Conv2d))
 
 
