@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
         "data": {"dataset": "deap_gan_prune.synthetic.SyntheticHorseZebra", "size": 64,
                  "n_train": args.n_train, "n_test": args.n_test, "seed": args.data_seed},
         "recipe": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                      if k not in ("out", "checkpoint_dir")}, "script": "examples/train_teacher.py"},
+                      if k not in ("out", "checkpoint_dir")},
+                   "script": "examples/train_teacher.py"},
         "config": config.to_dict(),
         "seed": args.seed,
         "steps": args.steps,

@@ -17,7 +17,8 @@ SIZE = 16
 
 def make_nets(seed: int = 0, ngf: int = 4, n_blocks: int = 1):
     torch.manual_seed(seed)
-    return (ResnetGenerator(ngf=ngf, n_blocks=n_blocks), ResnetGenerator(ngf=ngf, n_blocks=n_blocks),
+    return (ResnetGenerator(ngf=ngf, n_blocks=n_blocks),
+            ResnetGenerator(ngf=ngf, n_blocks=n_blocks),
             NLayerDiscriminator(ndf=4, n_layers=2), NLayerDiscriminator(ndf=4, n_layers=2))
 
 

@@ -9,6 +9,7 @@ from .loop import cycle_batches, finetune, set_requires_grad, train_cyclegan
 from .pool import ImagePool
 from .weights import init_weights
 
-__all__ = ["BriefDistillation", "CycleGANConfig", "ImagePool", "cycle_batches", "discriminator_loss",
-           "finetune", "fit_discriminator", "generator_losses", "init_weights", "lr_factor", "lsgan_loss",
-           "save_networks", "save_state_atomic", "set_requires_grad", "train_cyclegan"]
+__all__ = ["BriefDistillation", "CycleGANConfig", "ImagePool", "cycle_batches",
+           "discriminator_loss", "finetune", "fit_discriminator", "generator_losses",
+           "init_weights", "lr_factor", "lsgan_loss", "save_networks", "save_state_atomic",
+           "set_requires_grad", "train_cyclegan"]
