@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import warnings
 from collections import OrderedDict
 from typing import Callable, Literal, Sequence
 
 import torch
+from torch.func import functional_call
 
 from .maskspace import MaskSpace, SizeMeasure
 from .models import NLayerDiscriminator, ResnetGenerator
-from .slimming import masked, slim
+from .slimming import masked, slim, slim_state_dict
 
 Perceptual = Literal["discriminator", "features", "pixel"]
 WORST_FITNESS = 0.0
@@ -176,11 +178,13 @@ class GeneratorFitness:
         mask = self.space.slot_masks(bits)
         if self.prepare is None and sum(bits) > 0.95 * len(bits):
             return masked(self.generator, mask)
-        small = slim(self.generator, mask)
-        if self.prepare is not None:
-            small = self.prepare(small)
-            for p in small.parameters():
-                p.requires_grad_(False)
+        if self.prepare is None:  # the kept slices through the original modules: no new net
+            return contextlib.nullcontext(
+                functools.partial(_sliced_forward, self.generator,
+                                  slim_state_dict(self.generator, mask)[1]))
+        small = self.prepare(slim(self.generator, mask))
+        for p in small.parameters():
+            p.requires_grad_(False)
         return contextlib.nullcontext(small.eval())
 
     def terms(self, individual: Sequence[int], partner: Sequence[int] | None = None
@@ -227,6 +231,14 @@ class GeneratorFitness:
                 "l_dis": float(l_dis) if self.discriminator is not None else float("nan"),
                 "l_gen": float(l_gen), "l_cyc": float(l_cyc), "size": size}
 
+
+
+def _sliced_forward(generator: ResnetGenerator, state: dict, x: torch.Tensor) -> torch.Tensor:
+    """``generator``'s forward with its weights replaced by the sliced ``state``: what the slim
+    network computes. (InstanceNorm without affine ignores its num_features; it only warns.)"""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="input's size at dim")
+        return functional_call(generator, state, (x,))
 
 
 def cyclegan_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,

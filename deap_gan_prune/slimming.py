@@ -42,47 +42,53 @@ def kept_indices(generator: ResnetGenerator, mask: SlotMask) -> dict[str, torch.
     return {slot: _kept_index(mask, slot, w.slot(slot)) for slot in w.slot_names()}
 
 
-def _copy_conv(dst: nn.Module, src: nn.Module, in_idx: torch.Tensor | None,
-               out_idx: torch.Tensor | None) -> None:
-    weight = src.weight.detach()
+def _sliced(conv: nn.Module, in_idx: torch.Tensor | None, out_idx: torch.Tensor | None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The kept slices of a conv's weight and bias (new tensors, detached)."""
+    weight, bias = conv.weight.detach(), conv.bias.detach()
     # Conv2d weights are [out, in, k, k]; ConvTranspose2d weights are [in, out, k, k].
-    out_dim, in_dim = (1, 0) if isinstance(src, nn.ConvTranspose2d) else (0, 1)
+    out_dim, in_dim = (1, 0) if isinstance(conv, nn.ConvTranspose2d) else (0, 1)
     if out_idx is not None:
         weight = weight.index_select(out_dim, out_idx.to(weight.device))
+        bias = bias.index_select(0, out_idx.to(bias.device))
     if in_idx is not None:
         weight = weight.index_select(in_dim, in_idx.to(weight.device))
-    bias = src.bias.detach()
-    if out_idx is not None:
-        bias = bias.index_select(0, out_idx.to(bias.device))
-    with torch.no_grad():
-        dst.weight.copy_(weight)
-        dst.bias.copy_(bias)
+    return weight, bias.clone() if out_idx is None else bias
 
 
-def slim(generator: ResnetGenerator, mask: SlotMask) -> ResnetGenerator:
-    """A new, physically smaller generator keeping the channels where ``mask`` is 1,
-    initialised from the kept weight slices of ``generator`` (same key names, smaller shapes,
-    same device and dtype, in the same train/eval mode)."""
+def slim_state_dict(generator: ResnetGenerator, mask: SlotMask
+                    ) -> tuple[GeneratorWidths, dict[str, torch.Tensor]]:
+    """The widths and the state dict (upstream keys, kept slices) of the generator that
+    ``mask`` slims ``generator`` to, without building it."""
     idx = kept_indices(generator, mask)
     w = generator.widths
     widths = GeneratorWidths(
         len(idx["first"]), len(idx["down1"]), len(idx["stream"]),
         tuple(len(idx[f"inner{b}"]) for b in range(w.n_blocks)), len(idx["up1"]),
         len(idx["up2"]), w.input_nc, w.output_nc)
-    param = next(generator.parameters())
-    with torch.device("meta"):  # no random init: every weight is copied below
-        small = ResnetGenerator(widths=widths, use_dropout=generator.use_dropout)
-    small = small.to_empty(device=param.device).to(dtype=param.dtype)
-    src, dst = generator.slot_convs(), small.slot_convs()
-    _copy_conv(dst["first"], src["first"], None, idx["first"])
-    _copy_conv(dst["down1"], src["down1"], idx["first"], idx["down1"])
-    _copy_conv(dst["stream"], src["stream"], idx["down1"], idx["stream"])
+    plan = [("first", None, "first"), ("down1", "first", "down1"),
+            ("stream", "down1", "stream")]
     for b in range(w.n_blocks):
-        _copy_conv(dst[f"inner{b}"], src[f"inner{b}"], idx["stream"], idx[f"inner{b}"])
-        _copy_conv(dst[f"stream.{b}"], src[f"stream.{b}"], idx[f"inner{b}"], idx["stream"])
-    _copy_conv(dst["up1"], src["up1"], idx["stream"], idx["up1"])
-    _copy_conv(dst["up2"], src["up2"], idx["up1"], idx["up2"])
-    _copy_conv(dst["last"], src["last"], idx["up2"], None)
+        plan += [(f"inner{b}", "stream", f"inner{b}"), (f"stream.{b}", f"inner{b}", "stream")]
+    plan += [("up1", "stream", "up1"), ("up2", "up1", "up2"), ("last", "up2", None)]
+    names = {module: name for name, module in generator.named_modules()}
+    convs = generator.slot_convs()
+    state = {}
+    for conv, in_slot, out_slot in plan:
+        key = names[convs[conv]]
+        state[f"{key}.weight"], state[f"{key}.bias"] = _sliced(
+            convs[conv], idx.get(in_slot), idx.get(out_slot))
+    return widths, state
+
+
+def slim(generator: ResnetGenerator, mask: SlotMask) -> ResnetGenerator:
+    """A new, physically smaller generator keeping the channels where ``mask`` is 1,
+    initialised from the kept weight slices of ``generator`` (same key names, smaller shapes,
+    same device and dtype, in the same train/eval mode)."""
+    widths, state = slim_state_dict(generator, mask)
+    with torch.device("meta"):  # no random init: every weight comes from the slices
+        small = ResnetGenerator(widths=widths, use_dropout=generator.use_dropout)
+    small.load_state_dict(state, assign=True)
     return small.train(generator.training)
 
 
