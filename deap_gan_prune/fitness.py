@@ -173,8 +173,9 @@ class GeneratorFitness:
         return float(self.space.size_ratio(bits, self.size_measure))
 
     def _network_for(self, bits: Sequence[int]):
-        """The pruned generator: physically slim unless almost nothing is pruned (then a masked
-        forward of the original avoids copying weights); ``prepare`` trains it first."""
+        """The pruned generator as a callable: the kept weight slices run through the original
+        modules (a masked forward when almost nothing is pruned, which avoids copying weights);
+        with ``prepare``, a physically slim network trained by it first."""
         mask = self.space.slot_masks(bits)
         if self.prepare is None and sum(bits) > 0.95 * len(bits):
             return masked(self.generator, mask)
