@@ -114,17 +114,3 @@ def count_macs(w: GeneratorWidths, size: int | tuple[int, int] = 256,
     macs += 49 * c5 * w.output_nc * full
     return macs
 
-
-@dataclass
-class SizeReport:
-    """Size of a generator: parameters and MACs in both conventions at ``size`` pixels."""
-
-    parameters: int
-    macs_output: int
-    macs_real: int
-    size: int
-
-    @classmethod
-    def of(cls, w: GeneratorWidths, size: int = 256) -> "SizeReport":
-        return cls(count_parameters(w), count_macs(w, size, "output"),
-                   count_macs(w, size, "real"), size)

@@ -6,7 +6,6 @@ import random
 import sys
 
 import pytest
-import torch
 
 import _search_script as script
 from deap_gan_prune.coevolution import PairHallOfFame, eaCoevolve
@@ -15,15 +14,6 @@ from deap_gan_prune.logbooks import logbook_records
 from deap_gan_prune.registration import create_types
 from deap_gan_prune.parallel import ProcessPoolMap, RayMap, WorkerError
 from deap_gan_prune.resume import checkpointing, load_checkpoint, models_hash
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as each worker uses."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

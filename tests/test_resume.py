@@ -22,15 +22,6 @@ from deap_gan_prune.resume import (ResumeError, checkpointing, load_checkpoint, 
 SCRIPT = Path(__file__).with_name("_search_script.py")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as the script uses (tiny networks are slower on shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _script(*args, **kw):
     return subprocess.Popen([sys.executable, str(SCRIPT), *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
