@@ -31,17 +31,22 @@ class CoevolutionState:
 
 
 class PairHallOfFame:
-    """The best (A, B) pairs seen, ranked by the sum of their weighted fitness values; each
-    pair was scored together (B's best against A's best of the same generation)."""
+    """The best distinct (A, B) pairs seen, ranked by their joint score: A's weighted fitness
+    with B as partner plus B's with A as partner (:func:`pair_score`), so every pair is scored
+    on the same terms, generation 0 included. A pair already held is not added again."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self.items: list[tuple[object, object, int]] = []
+        self.items: list[tuple[object, object, int, float]] = []
 
-    def update(self, ind_a, ind_b, gen: int, clone=None) -> None:
+    def update(self, ind_a, ind_b, gen: int, score: float, clone=None) -> None:
+        """Offer the pair ``(ind_a, ind_b)`` found at generation ``gen`` with joint ``score``
+        (higher is better); copies are kept (``clone``)."""
+        if any(list(a) == list(ind_a) and list(b) == list(ind_b) for a, b, _, _ in self.items):
+            return
         clone = clone or (lambda ind: ind)
-        self.items.append((clone(ind_a), clone(ind_b), gen))
-        self.items.sort(key=lambda p: -(sum(p[0].fitness.wvalues) + sum(p[1].fitness.wvalues)))
+        self.items.append((clone(ind_a), clone(ind_b), gen, float(score)))
+        self.items.sort(key=lambda item: -item[3])  # stable: earlier pairs win ties
         del self.items[self.maxsize:]
 
     def __getitem__(self, i: int):
@@ -49,6 +54,23 @@ class PairHallOfFame:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def pair_score(toolboxes: tuple[base.Toolbox, base.Toolbox], ind_a, ind_b) -> float:
+    """A's weighted fitness with ``ind_b`` as partner plus B's with ``ind_a`` as partner.
+
+    When a toolbox's ``evaluate`` says it ignores the partner (``uses_partner`` False, as the
+    adapted fitness without cycle term) the individual's own fitness is used; otherwise the
+    individual is scored again with that partner, through ``toolbox.map``."""
+    total = 0.0
+    for toolbox, ind, partner in ((toolboxes[0], ind_a, ind_b), (toolboxes[1], ind_b, ind_a)):
+        if ind.fitness.valid and not getattr(toolbox.evaluate, "uses_partner", True):
+            values = ind.fitness.values
+        else:
+            evaluate = functools.partial(toolbox.evaluate, partner=partner)
+            values = list(toolbox.map(evaluate, [ind]))[0]
+        total += sum(w * v for w, v in zip(ind.fitness.weights, values))
+    return total
 
 
 def _evaluate(population: list, toolbox: base.Toolbox, partner, rescore: bool) -> int:
@@ -112,7 +134,7 @@ def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, 
         best = (tools.selBest(populations[0], 1)[0], tools.selBest(populations[1], 1)[0])
         _record(logbook, 0, nevals, populations, best, (None, None), toolboxes, stats)
         if halloffame is not None:
-            halloffame.update(*best, 0, toolboxes[0].clone)
+            halloffame.update(*best, 0, pair_score(toolboxes, *best), toolboxes[0].clone)
         state = CoevolutionState(0, tuple(populations), best, logbook, nevals, halloffame)
         yield state
     else:
@@ -130,7 +152,8 @@ def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, 
         _record(state.logbook, gen, (n_a, n_b), (pop_a, pop_b), (new_a, new_b),
                 (best_b, partner_b), toolboxes, stats)
         if state.halloffame is not None:
-            state.halloffame.update(new_a, new_b, gen, toolboxes[0].clone)
+            state.halloffame.update(new_a, new_b, gen, pair_score(toolboxes, new_a, new_b),
+                                    toolboxes[0].clone)
         state = CoevolutionState(gen, (pop_a, pop_b), (new_a, new_b), state.logbook,
                                  (n_a, n_b), state.halloffame, state.extra)
         yield state

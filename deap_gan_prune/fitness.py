@@ -51,8 +51,97 @@ def _frozen_copy(module: torch.nn.Module | None, device: torch.device) -> torch.
     return module
 
 
-class GeneratorFitness:
-    """Fitness of masks of one generator, as ``fitness(individual, partner=None) -> (F,)``.
+class MaskFitness:
+    """What every mask fitness shares: frozen copies of the networks, validity checks, the
+    size term and a memo of results. A subclass implements ``_compute(bits, partner) -> dict``
+    (with at least ``fitness``, ``loss`` and ``size``) and says in ``uses_partner`` whether
+    the partner's mask changes the result (when it does not, the memo ignores the partner, so
+    re-scoring a population against a new partner costs nothing).
+
+    Called as ``fitness(individual, partner=None) -> (F,)`` (higher is better); ``terms`` gives
+    every term as Python floats. Picklable (caches are dropped), so it travels to worker
+    processes and Ray actors.
+    """
+
+    #: attributes rebuilt lazily (not pickled): subclasses list their caches here.
+    _caches: tuple[str, ...] = ()
+
+    def __init__(self, generator: ResnetGenerator, space: MaskSpace, *, gamma: float,
+                 size_measure: SizeMeasure, device: str | torch.device,
+                 memo_size: int) -> None:
+        if space.widths != generator.widths:
+            raise ValueError("the mask space was built for other widths than the generator's")
+        self.device = torch.device(device)
+        self.generator = _frozen_copy(generator, self.device)
+        self.space, self.gamma, self.size_measure = space, gamma, size_measure
+        self.memo_size = memo_size
+        self._reset_caches()
+
+    @property
+    def uses_partner(self) -> bool:
+        return False
+
+    def _reset_caches(self) -> None:
+        for name in self._caches:
+            setattr(self, name, None)
+        self._memo = OrderedDict()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in ("_memo", *self._caches):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._reset_caches()
+
+    def __call__(self, individual: Sequence[int], partner: Sequence[int] | None = None
+                 ) -> tuple[float]:
+        """``(F,)`` for the mask ``individual``, the cycle scored through ``partner``'s mask."""
+        return (self.terms(individual, partner)["fitness"],)
+
+    def _size(self, bits: Sequence[int]) -> float:
+        return float(self.space.size_ratio(bits, self.size_measure))
+
+    def _worst(self, reason: str, bits: Sequence[int]) -> dict[str, float]:
+        warnings.warn(f"mask scored with the worst fitness: {reason}", InvalidMaskWarning,
+                      stacklevel=3)
+        return {"fitness": WORST_FITNESS, "loss": math.inf, **self._nan_terms(),
+                "size": self._size(bits)}
+
+    def _nan_terms(self) -> dict[str, float]:
+        return {}
+
+    def terms(self, individual: Sequence[int], partner: Sequence[int] | None = None
+              ) -> dict[str, float]:
+        """Every term of the fitness as Python floats (see the class's docstring)."""
+        bits = tuple(int(b) for b in individual)
+        partner = (tuple(int(b) for b in partner)
+                   if partner is not None and self.uses_partner else None)
+        key = (bits, partner)
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return dict(self._memo[key])
+        if not self.space.is_valid(bits):
+            empty = [g.name for g in self.space.groups if not any(bits[g.offset:g.stop])]
+            return self._worst(f"groups {empty} keep no channel" if empty
+                               else "a group keeps fewer channels than its minimum", bits)
+        result = self._compute(bits, partner)
+        if not math.isfinite(result["loss"]):
+            return self._worst("a loss is not finite (NaN or inf)", bits)
+        self._memo[key] = result
+        while len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
+        return dict(result)
+
+    def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
+        raise NotImplementedError
+
+
+class GeneratorFitness(MaskFitness):
+    """The paper's fitness of masks of one generator, ``fitness(individual, partner=None)
+    -> (F,)``, scored on the pruned network as it is (no training).
 
     Args:
         generator: the original generator G (copied and frozen; the caller's is untouched).
@@ -62,7 +151,8 @@ class GeneratorFitness:
         space: the mask space of ``generator``.
         partner_generator / partner_space: the other generator (target → source) and its mask
             space, for the cycle term; without them no cycle term is possible.
-        lambda_cycle: λ, the cycle weight (10 in the paper). gamma: γ, the size weight.
+        lambda_cycle: λ, the cycle weight (10 in the paper; 0 ignores the partner).
+        gamma: γ, the size weight.
         size_measure: ``"parameters"`` or ``"macs"`` for N.
         batch_size: images per forward pass. device: where the networks run.
         prepare: optional ``prepare(slim_generator) -> generator`` applied before scoring, e.g.
@@ -70,6 +160,8 @@ class GeneratorFitness:
         memo_size: how many (mask, partner) results to remember (duplicates and carried-over
             elites are not evaluated twice).
     """
+
+    _caches = ("_reference", "_partners")
 
     def __init__(self, generator: ResnetGenerator, discriminator: NLayerDiscriminator | None,
                  images: torch.Tensor, space: MaskSpace, *,
@@ -85,42 +177,20 @@ class GeneratorFitness:
                              "'features' or 'pixel'")
         if discriminator is None and perceptual != "pixel":
             raise ValueError(f"perceptual={perceptual!r} needs a discriminator")
-        if space.widths != generator.widths:
-            raise ValueError("the mask space was built for other widths than the generator's")
-        if images.dim() != 4 or images.shape[0] == 0:
-            raise ValueError(f"images must be a non-empty [m, C, H, W] batch, got "
-                             f"{tuple(images.shape)}")
-        self.device = torch.device(device)
-        self.generator = _frozen_copy(generator, self.device)
+        _check_images(images, "images")
+        super().__init__(generator, space, gamma=gamma, size_measure=size_measure,
+                         device=device, memo_size=memo_size)
         self.discriminator = _frozen_copy(discriminator, self.device)
         self.partner_generator = _frozen_copy(partner_generator, self.device)
         self.partner_space = partner_space or (MaskSpace(partner_generator.widths)
                                                if partner_generator is not None else None)
         self.images = images.detach().to(self.device)
-        self.space, self.perceptual = space, perceptual
-        self.lambda_cycle, self.gamma, self.size_measure = lambda_cycle, gamma, size_measure
-        self.batch_size, self.prepare, self.memo_size = batch_size, prepare, memo_size
-        self._reset_caches()
+        self.perceptual, self.lambda_cycle = perceptual, lambda_cycle
+        self.batch_size, self.prepare = batch_size, prepare
 
-    def _reset_caches(self) -> None:
-        self._reference: list[dict] | None = None
-        self._memo: OrderedDict = OrderedDict()
-        self._partners: OrderedDict = OrderedDict()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        for key in ("_reference", "_memo", "_partners"):
-            state.pop(key)
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._reset_caches()
-
-    def __call__(self, individual: Sequence[int], partner: Sequence[int] | None = None
-                 ) -> tuple[float]:
-        """``(F,)`` for the mask ``individual``, the cycle scored through ``partner``'s mask."""
-        return (self.terms(individual, partner)["fitness"],)
+    @property
+    def uses_partner(self) -> bool:
+        return self.lambda_cycle != 0
 
     # -- what does not depend on the individual ------------------------------------------
     def _batches(self):
@@ -146,6 +216,8 @@ class GeneratorFitness:
 
     # -- per individual ------------------------------------------------------------------
     def _partner(self, partner: Sequence[int]) -> ResnetGenerator:
+        if self._partners is None:
+            self._partners = OrderedDict()
         key = tuple(int(b) for b in partner)
         if key not in self._partners:
             if self.partner_generator is None:
@@ -162,15 +234,9 @@ class GeneratorFitness:
                                 for f, r in zip(judged, ref_judged)]).mean()
         return (judged - ref_judged).pow(2).mean()
 
-    def _worst(self, reason: str, bits: Sequence[int]) -> dict[str, float]:
-        warnings.warn(f"mask scored with the worst fitness: {reason}", InvalidMaskWarning,
-                      stacklevel=3)
+    def _nan_terms(self) -> dict[str, float]:
         nan = float("nan")
-        return {"fitness": WORST_FITNESS, "loss": math.inf, "perceptual": nan, "l_dis": nan,
-                "l_gen": nan, "l_cyc": nan, "size": self._size(bits)}
-
-    def _size(self, bits: Sequence[int]) -> float:
-        return float(self.space.size_ratio(bits, self.size_measure))
+        return {"perceptual": nan, "l_dis": nan, "l_gen": nan, "l_cyc": nan}
 
     def _network_for(self, bits: Sequence[int]):
         """The pruned generator as a callable: the kept weight slices run through the original
@@ -191,24 +257,9 @@ class GeneratorFitness:
     def terms(self, individual: Sequence[int], partner: Sequence[int] | None = None
               ) -> dict[str, float]:
         """Every term of the fitness as Python floats: ``fitness``, ``loss`` (the denominator),
-        ``perceptual`` (the term used), ``l_dis``, ``l_gen``, ``l_cyc`` (0 without partner),
-        ``size`` (N/N₀)."""
-        bits = tuple(int(b) for b in individual)
-        key = (bits, None if partner is None else tuple(int(b) for b in partner))
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return dict(self._memo[key])
-        if not self.space.is_valid(bits):
-            empty = [g.name for g in self.space.groups if not any(bits[g.offset:g.stop])]
-            return self._worst(f"groups {empty} keep no channel" if empty
-                               else "a group keeps fewer channels than its minimum", bits)
-        result = self._compute(bits, key[1])
-        if not math.isfinite(result["loss"]):
-            return self._worst("a loss is not finite (NaN or inf)", bits)
-        self._memo[key] = result
-        while len(self._memo) > self.memo_size:
-            self._memo.popitem(last=False)
-        return dict(result)
+        ``perceptual`` (the term used), ``l_dis``, ``l_gen``, ``l_cyc`` (0 without partner or
+        with λ = 0), ``size`` (N/N₀)."""
+        return super().terms(individual, partner)
 
     def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
         reference = self.reference()
@@ -232,6 +283,11 @@ class GeneratorFitness:
                 "l_dis": float(l_dis) if self.discriminator is not None else float("nan"),
                 "l_gen": float(l_gen), "l_cyc": float(l_cyc), "size": size}
 
+
+def _check_images(images: torch.Tensor, name: str) -> None:
+    if images.dim() != 4 or images.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty [m, C, H, W] batch, got "
+                         f"{tuple(images.shape)}")
 
 
 def _sliced_forward(generator: ResnetGenerator, state: dict, x: torch.Tensor) -> torch.Tensor:

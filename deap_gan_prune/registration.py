@@ -12,12 +12,14 @@ from deap import base, creator, tools
 
 from .maskspace import MaskSpace
 from .operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
-                        initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteWeighted)
+                        initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteRank,
+                        selRouletteWeighted)
 
 MATES = {"two_point": cxTwoPointMask, "group_boundary": cxGroupBoundary,
          "uniform_group": cxUniformGroup}
 MUTATIONS = {"segment": mutSegmentInvert, "flip": mutFlipMask}
-SELECTIONS = {"roulette": selRouletteWeighted}
+SELECTIONS = {"tournament": tools.selTournament, "rank": selRouletteRank,
+              "roulette": selRouletteWeighted}
 
 
 def _definition(cls) -> tuple:
@@ -73,8 +75,9 @@ def create_types(fitness_name: str = "FitnessMask", individual_name: str = "Mask
 def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | None = None, *,
              p_keep: float = 0.5, mate: str = "two_point", mate_indpb: float = 0.5,
              mutate: str = "segment", mutate_indpb: float | None = None,
-             segment_max_length: int | None = None, select: str = "roulette",
-             elitism: int = 0, budget: float | None = None, measure: str = "parameters",
+             segment_max_length: int | None = None, select: str = "tournament",
+             tournsize: int = 3, rank_pressure: float = 1.5, elitism: int = 0,
+             budget: float | None = None, measure: str | Sequence[str] = "parameters",
              image_size: int = 256, scores: Sequence[float] | None = None) -> base.Toolbox:
     """Fill ``individual``, ``population``, ``mate``, ``mutate`` and ``select`` of ``toolbox``.
 
@@ -86,7 +89,7 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
         toolbox.register("population", tools.initRepeat, list, toolbox.individual)
         toolbox.register("mate", cxTwoPointMask, space=space)
         toolbox.register("mutate", mutSegmentInvert, space=space, max_length=None)
-        toolbox.register("select", selRouletteWeighted, elitism=0)
+        toolbox.register("select", tools.selTournament, tournsize=3)
         for slot in ("individual", "mate", "mutate"):
             toolbox.decorate(slot, budgetRepair(space, 0.25, measure="parameters",
                                                 image_size=256, scores=None))
@@ -96,10 +99,15 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
     (:func:`cxGroupBoundary`) or "uniform_group" (:func:`cxUniformGroup`, with
     ``indpb=mate_indpb``); ``mutate`` "segment" (:func:`mutSegmentInvert`, with
     ``max_length=segment_max_length``) or "flip" (:func:`mutFlipMask`, with
-    ``indpb=mutate_indpb``, default ``1 / space.n_bits``); ``select`` "roulette"
-    (:func:`selRouletteWeighted`, with ``elitism``). ``budget`` (a size ratio, e.g. 0.25 =
-    4x smaller in ``measure``) adds :func:`budgetRepair` decorators; ``scores`` rank channels
-    for it. ``individual_cls`` defaults to :func:`create_types`'s individual. Returns
+    ``indpb=mutate_indpb``, default ``1 / space.n_bits``); ``select`` "tournament"
+    (DEAP's ``tools.selTournament`` with ``tournsize``: keeps its pressure when fitness values
+    lie close together, as they do for masks at one budget), "rank"
+    (:func:`selRouletteRank`, with ``rank_pressure`` and ``elitism``) or "roulette"
+    (:func:`selRouletteWeighted`, fitness-proportional as in the paper, with ``elitism``).
+    ``budget`` (a size ratio, e.g. 0.25 = 4x smaller in ``measure``, one name or several
+    that must all be met) adds :func:`budgetRepair` decorators, which drop channels in random
+    order, or by ``scores`` (least important first) when given; an impossible budget raises
+    ValueError here. ``individual_cls`` defaults to :func:`create_types`'s individual. Returns
     ``toolbox``.
     """
     if individual_cls is None:
@@ -118,7 +126,12 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
         toolbox.register("mutate", mutFlipMask, space=space, indpb=indpb)
     else:
         toolbox.register("mutate", mutSegmentInvert, space=space, max_length=segment_max_length)
-    toolbox.register("select", SELECTIONS[select], elitism=elitism)
+    if select == "tournament":
+        toolbox.register("select", tools.selTournament, tournsize=tournsize)
+    elif select == "rank":
+        toolbox.register("select", selRouletteRank, pressure=rank_pressure, elitism=elitism)
+    else:
+        toolbox.register("select", selRouletteWeighted, elitism=elitism)
     if budget is not None:
         repair = budgetRepair(space, budget, measure=measure, image_size=image_size,
                               scores=scores)

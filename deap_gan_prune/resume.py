@@ -27,7 +27,7 @@ from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .logbooks import logbook_from_records, logbook_records
 
 FORMAT = "deap_gan_prune/coevolution-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: hall-of-fame pairs carry their joint score
 
 
 class ResumeError(ValueError):
@@ -114,8 +114,8 @@ def state_to_dict(state: CoevolutionState, config: Mapping, models_hash: str) ->
             "populations": populations, "best": best, "nevals": list(state.nevals),
             "halloffame": None if hof is None else {
                 "maxsize": hof.maxsize,
-                "items": [{"A": _individual(a), "B": _individual(b), "gen": g}
-                          for a, b, g in hof.items]},
+                "items": [{"A": _individual(a), "B": _individual(b), "gen": g, "score": sc}
+                          for a, b, g, sc in hof.items]},
             "logbook": _jsonable(logbook_records(state.logbook)), "extra": _jsonable(state.extra),
             "rng": rng_state(), "config": _jsonable(config), "models_hash": models_hash}
 
@@ -208,7 +208,8 @@ def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence
         if data["halloffame"] is not None:
             hof = PairHallOfFame(data["halloffame"]["maxsize"])
             hof.items = [(_rebuild(item["A"], classes[0]), _rebuild(item["B"], classes[1]),
-                          int(item["gen"])) for item in data["halloffame"]["items"]]
+                          int(item["gen"]), float(item["score"]))
+                         for item in data["halloffame"]["items"]]
         state = CoevolutionState(int(data["generation"]), populations, tuple(best),
                                  _rebuild_logbook(data["logbook"]), tuple(data["nevals"]), hof,
                                  dict(data["extra"]))

@@ -9,7 +9,7 @@ from deap_gan_prune import GeneratorWidths, MaskSpace
 from deap_gan_prune.operators import (
     budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup, initMaskBernoulli,
     initMaskFull, initMaskImportance, mutFlipMask, mutSegmentInvert, repairBudget,
-    repairMinKeep, selRouletteWeighted)
+    rank_shares, repairMinKeep, roulette_shares, selRouletteRank, selRouletteWeighted)
 
 SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits, 7 groups
 SPACE_MIN = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2),
@@ -146,7 +146,39 @@ def test_roulette_maximisation_is_proportional():
 def test_roulette_minimisation_prefers_small_values():
     random.seed(12)
     freq = frequencies(with_fitness([1.0, 2.0, 3.0, 4.0], FitMin))
-    assert freq[0] > freq[1] > freq[2] > freq[3] > 0
+    # weighted values -1..-4, m = -4: shares v + 4 + 1 = 4:3:2:1
+    for f, expected in zip(freq, [0.4, 0.3, 0.2, 0.1]):
+        assert abs(f - expected) < 0.015
+
+
+def test_roulette_shares_are_pinned_and_continuous_across_zero():
+    assert roulette_shares([1.0, 2.0, 3.0, 4.0]) == [1.0, 2.0, 3.0, 4.0]
+    # a zero gets no share and leaves everybody else's unchanged (no switch of rule)
+    assert roulette_shares([0.0, 2.0, 3.0, 4.0]) == [0.0, 2.0, 3.0, 4.0]
+    assert roulette_shares([-2.0, -1.0, 0.5, 3.0]) == [0.5, 1.5, 3.0, 5.5]
+    assert roulette_shares([0.0, 0.0]) == [1.0, 1.0]
+    assert roulette_shares([-2.0, -2.0]) == [1.0, 1.0]
+    # continuity: a value moving from +e through 0 to -e changes the shares by O(e)
+    for e in (1e-3, 1e-6):
+        up, down = roulette_shares([e, 1.0, 2.0]), roulette_shares([-e, 1.0, 2.0])
+        assert max(abs(a - b) for a, b in zip(up, down)) < 4 * e
+
+
+def test_rank_shares_and_rank_selection():
+    assert rank_shares([0.3, 0.1, 0.2], pressure=1.5) == [1.5, 0.5, 1.0]
+    assert rank_shares([5.0, 5.0, 1.0], pressure=2.0) == [1.5, 1.5, 0.0]   # ties: mean rank
+    assert rank_shares([1.0, 2.0], pressure=1.0) == [1.0, 1.0]
+    with pytest.raises(ValueError, match="pressure"):
+        rank_shares([1.0, 2.0], pressure=3.0)
+    random.seed(16)
+    # values 1% apart: fitness-proportional is nearly uniform, rank keeps its pressure
+    pop = with_fitness([1.00, 1.01, 1.02, 1.03])
+    chosen = selRouletteRank(pop, 20000, pressure=2.0)
+    counts = Counter(id(c) for c in chosen)
+    freq = [counts[id(p)] / 20000 for p in pop]
+    for f, expected in zip(freq, [0.0, 1 / 6, 2 / 6, 3 / 6]):
+        assert abs(f - expected) < 0.015
+    assert selRouletteRank(pop, 3, elitism=1)[0] is pop[3]
 
 
 def test_roulette_all_zero_and_all_equal_are_uniform():
@@ -159,8 +191,8 @@ def test_roulette_all_zero_and_all_equal_are_uniform():
 def test_roulette_mixed_signs_does_not_always_pick_the_best():
     random.seed(14)
     freq = frequencies(with_fitness([-2.0, -1.0, 0.5, 3.0]))
-    assert freq[3] < 0.9 and freq[0] > 0                       # the worst keeps a small share
-    assert freq[3] > freq[2] > freq[1] > freq[0]
+    for f, expected in zip(freq, [0.5 / 10.5, 1.5 / 10.5, 3.0 / 10.5, 5.5 / 10.5]):
+        assert abs(f - expected) < 0.015                      # the worst keeps a small share
 
 
 def test_roulette_k_larger_than_population_and_elitism():
@@ -278,9 +310,18 @@ def test_budget_repair_without_scores_and_when_unreachable():
     ind = initMaskBernoulli(Ind, BIG, 0.8)
     repairBudget(ind, BIG, 0.2)
     assert valid(ind, BIG) and BIG.size_ratio(ind) <= 0.2
-    tiny = Ind([0] * SPACE_MIN.n_bits)
-    repairBudget(tiny, SPACE_MIN, 1e-6, measure="macs", image_size=32)
-    assert SPACE_MIN.kept(tiny) == {g.name: max(g.min_keep, 1) for g in SPACE_MIN.groups}
+    smallest = SPACE_MIN.size_ratio(SPACE_MIN.join({g.name: [1] * max(g.min_keep, 1) +
+                                                   [0] * (g.size - max(g.min_keep, 1))
+                                                   for g in SPACE_MIN.groups}), "macs", 32)
+    with pytest.raises(ValueError, match=f"smallest reachable size is {smallest:.4g} of the "
+                                         f"original's macs"):
+        repairBudget(Ind([0] * SPACE_MIN.n_bits), SPACE_MIN, 1e-6, measure="macs",
+                     image_size=32)
+    with pytest.raises(ValueError, match="cannot be met"):
+        budgetRepair(SPACE_MIN, smallest * 0.99, measure="macs", image_size=32)
+    at_min = Ind([0] * SPACE_MIN.n_bits)           # the smallest size itself is reachable
+    repairBudget(at_min, SPACE_MIN, smallest, measure="macs", image_size=32)
+    assert SPACE_MIN.kept(at_min) == {g.name: max(g.min_keep, 1) for g in SPACE_MIN.groups}
     full = Ind(SPACE.full())
     repairBudget(full, SPACE, 1.0)
     assert full == SPACE.full()                                     # within budget: untouched
@@ -289,6 +330,38 @@ def test_budget_repair_without_scores_and_when_unreachable():
             repairBudget(Ind(SPACE.full()), SPACE, bad)
     with pytest.raises(ValueError, match="measure"):
         repairBudget(Ind(SPACE.full()), SPACE, 0.5, measure="flops")
+
+
+def test_budget_repair_meets_every_measure_at_once():
+    random.seed(35)
+    for _ in range(5):
+        ind = initMaskBernoulli(Ind, BIG, 0.9)
+        repairBudget(ind, BIG, 0.25, measure=("parameters", "macs"), image_size=64)
+        params, macs = BIG.size_ratio(ind, "parameters"), BIG.size_ratio(ind, "macs", 64)
+        assert params <= 0.25 and macs <= 0.25 and max(params, macs) > 0.25 * 0.95
+
+
+def test_budget_repair_order_is_random_not_l1_by_default():
+    """Without scores the drops ignore importance: over many repairs every channel of a group
+    is dropped about equally often, whatever its score; with scores the lowest go first."""
+    random.seed(36)
+    scores = [float(i % 7) for i in range(BIG.n_bits)]
+    group = BIG.groups[2]
+    dropped = [0] * group.size
+    n = 40
+    for _ in range(n):
+        ind = Ind(BIG.full())
+        repairBudget(ind, BIG, 0.25)
+        for j in range(group.size):
+            dropped[j] += 1 - ind[group.offset + j]
+    low = [dropped[j] for j in range(group.size) if scores[group.offset + j] == 0]
+    high = [dropped[j] for j in range(group.size) if scores[group.offset + j] == 6]
+    assert abs(sum(low) / len(low) - sum(high) / len(high)) < 0.25 * n
+    ordered = Ind(BIG.full())
+    repairBudget(ordered, BIG, 0.25, scores=scores)
+    kept = [scores[i] for i in range(group.offset, group.stop) if ordered[i]]
+    gone = [scores[i] for i in range(group.offset, group.stop) if not ordered[i]]
+    assert min(kept) >= max(gone)
 
 
 def test_budget_decorator_repairs_every_returned_individual():

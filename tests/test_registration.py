@@ -78,9 +78,22 @@ def test_register_options_and_errors(names):
     x, y = ind_cls(SPACE.full()), ind_cls(i % 2 for i in range(SPACE.n_bits))
     assert tb.mate(ind_cls(x), ind_cls(y)) == (y, x)
     assert tb.mutate(ind_cls(y))[0] == [1 - b for b in y]
-    for bad in ({"mate": "one_point"}, {"mutate": "gauss"}, {"select": "tournament"}):
+    for bad in ({"mate": "one_point"}, {"mutate": "gauss"}, {"select": "best"}):
         with pytest.raises(ValueError, match="unknown"):
             register(base.Toolbox(), SPACE, ind_cls, **bad)
+
+
+def test_register_selections(names):
+    _, ind_cls = create_types(*names)
+    pop = [ind_cls(SPACE.full()) for _ in range(5)]
+    for i, p in enumerate(pop):
+        p.fitness.values = (1.0 + 0.01 * i,)
+    for select, options in (("roulette", {"elitism": 1}), ("rank", {"elitism": 1}),
+                            ("tournament", {"tournsize": 50})):
+        tb = register(base.Toolbox(), SPACE, ind_cls, select=select, **options)
+        random.seed(2)
+        chosen = tb.select(pop, 4)
+        assert len(chosen) == 4 and chosen[0] is pop[4]    # elite first / whole tournament
 
 
 def test_register_budget_decorates_init_and_variation(names):
@@ -104,7 +117,7 @@ def test_register_equals_the_documented_plain_calls(names):
     plain.register("population", tools.initRepeat, list, plain.individual)
     plain.register("mate", cxTwoPointMask, space=SPACE)
     plain.register("mutate", mutSegmentInvert, space=SPACE, max_length=None)
-    plain.register("select", selRouletteWeighted, elitism=0)
+    plain.register("select", tools.selTournament, tournsize=3)
 
     def trace(tb):
         random.seed(5)

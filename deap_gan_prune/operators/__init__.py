@@ -10,11 +10,11 @@ from .init import initMaskBernoulli, initMaskFull, initMaskImportance
 from .mutation import mutFlipMask, mutSegmentInvert
 from .repair import (budgetRepair, minKeepRepair, normalise_per_group, repairBudget,
                      repairMinKeep)
-from .selection import roulette_shares, selRouletteWeighted
+from .selection import rank_shares, roulette_shares, selRouletteRank, selRouletteWeighted
 
 __all__ = [
     "initMaskBernoulli", "initMaskFull", "initMaskImportance",
-    "selRouletteWeighted", "roulette_shares",
+    "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
     "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
     "mutFlipMask", "mutSegmentInvert",
     "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair", "normalise_per_group",

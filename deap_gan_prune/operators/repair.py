@@ -1,8 +1,8 @@
 """Repairs: put a mask back inside the feasible set, in place.
 
 ``repairMinKeep`` restores every group's minimum number of kept channels; ``repairBudget``
-drops the least important channels until the mask's size ratio (parameters or MACs of the
-slimmed generator over the unpruned one) is at most a budget. ``minKeepRepair`` and
+drops kept channels (in random order, or least important first) until the mask's size ratio
+(parameters and/or MACs of the slimmed generator over the unpruned one) is at most a budget. ``minKeepRepair`` and
 ``budgetRepair`` are the DEAP decorator forms, for ``toolbox.decorate("mate", ...)``.
 
 Pure Python; randomness comes from the stdlib ``random`` module.
@@ -90,27 +90,47 @@ def _size_function(measure: str, image_size: int, convention: str) -> Callable:
     raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
 
 
-class _BudgetPlan:
-    """What a budget repair needs that does not depend on the individual (built once)."""
+Measures = str | Sequence[str]
 
-    def __init__(self, space: MaskSpace, budget: float, measure: str, image_size: int,
+
+def _measures(measure: Measures) -> tuple[str, ...]:
+    measures = (measure,) if isinstance(measure, str) else tuple(measure)
+    if not measures:
+        raise ValueError("repairBudget: give at least one size measure")
+    return measures
+
+
+class _BudgetPlan:
+    """What a budget repair needs that does not depend on the individual (built once).
+    Raises ValueError when the budget cannot be met even with every group at its minimum,
+    naming the smallest size that can be reached."""
+
+    def __init__(self, space: MaskSpace, budget: float, measure: Measures, image_size: int,
                  convention: str, scores: Scores | None) -> None:
         if not isinstance(budget, (int, float)) or not 0 < budget:
             raise ValueError(f"repairBudget: budget must be a size ratio > 0 (e.g. 0.25 for "
                              f"4x smaller), got {budget!r}")
         self.space, self.budget = space, float(budget)
-        self.size_of = _size_function(measure, image_size, convention)
+        self.measures = _measures(measure)
+        self.size_of = [_size_function(m, image_size, convention) for m in self.measures]
         self.scores = check_scores(scores, space, "repairBudget")
         self.norm = None if self.scores is None else normalise_per_group(self.scores, space)
         self.group_of = [gi for gi, g in enumerate(space.groups) for _ in range(g.size)]
         self.need = [max(g.min_keep, 1) for g in space.groups]
         w = space.widths
-        self.full_size = self.size_of(w)
+        self.limits = [self.budget * size_of(w) for size_of in self.size_of]
+        self.full = [size_of(w) for size_of in self.size_of]
         self.template = dict(first=w.first, down1=w.down1, stream=w.stream, up1=w.up1,
                              up2=w.up2, input_nc=w.input_nc, output_nc=w.output_nc)
+        for m, full, size in zip(self.measures, self.full, self.sizes(self.need)):
+            if size > self.budget * full:
+                raise ValueError(f"budget {self.budget:g} cannot be met: the smallest "
+                                 f"reachable size is {size / full:.4g} of the original's "
+                                 f"{m} (every channel group at its minimum)")
 
-    def size(self, counts: Sequence[int]) -> int:
-        """Size of the generator whose groups keep ``counts`` channels (O(n_blocks))."""
+    def sizes(self, counts: Sequence[int]) -> list[int]:
+        """Size in every measure of the generator whose groups keep ``counts`` channels
+        (O(n_blocks))."""
         w = SimpleNamespace(**self.template, inner=[0] * self.space.widths.n_blocks)
         for g, c in zip(self.space.groups, counts):
             for slot in g.slots:
@@ -118,16 +138,19 @@ class _BudgetPlan:
                     w.inner[int(slot[5:])] = c
                 else:
                     setattr(w, slot, c)
-        return self.size_of(w)
+        return [size_of(w) for size_of in self.size_of]
+
+    def within(self, counts: Sequence[int]) -> bool:
+        return all(s <= limit for s, limit in zip(self.sizes(counts), self.limits))
 
     def repair(self, ind: MutableSequence[int]) -> None:
         space = self.space
         repairMinKeep(ind, space, self.scores)
         counts = [sum(ind[g.offset:g.stop]) for g in space.groups]
-        limit = self.budget * self.full_size
-        if self.size(counts) <= limit:
+        if self.within(counts):
             return
-        # Drop order: least important first (normalised scores, random tie-break), or random.
+        # Drop order: random (the default), or least important first (normalised scores,
+        # random tie-break).
         kept = [i for i, b in enumerate(ind) if b]
         if self.norm is None:
             random.shuffle(kept)
@@ -141,16 +164,15 @@ class _BudgetPlan:
             if left[gi] > self.need[gi]:
                 left[gi] -= 1
                 drops.append(i)
-        # Size falls with every drop: binary-search the fewest drops that meet the budget.
+        # Every size falls with every drop: binary-search the fewest drops that meet the
+        # budget in all measures (reachable: the minimums meet it, checked when planning).
         lo, hi = 0, len(drops)
-        if self.size(left) > limit:
-            lo = hi  # unreachable: stop at the minimums
         while lo < hi:
             mid = (lo + hi) // 2
             c = list(counts)
             for i in drops[:mid]:
                 c[self.group_of[i]] -= 1
-            if self.size(c) <= limit:
+            if self.within(c):
                 hi = mid
             else:
                 lo = mid + 1
@@ -159,18 +181,22 @@ class _BudgetPlan:
 
 
 def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
-                 measure: str = "parameters", image_size: int = 256,
+                 measure: Measures = "parameters", image_size: int = 256,
                  scores: Scores | None = None, convention: str = "output") -> tuple:
-    """Drop kept channels until ``space.size_ratio(ind, measure, image_size) <= budget``.
+    """Drop kept channels until ``space.size_ratio(ind, m, image_size) <= budget`` for every
+    measure ``m`` of ``measure`` (one name or several, e.g. ``("parameters", "macs")``).
 
-    ``budget`` is a size ratio: 0.25 = 4x fewer parameters (``measure="parameters"``) or MACs
-    at ``image_size`` pixels (``measure="macs"``, ``convention`` as in :func:`count_macs`).
-    First restores the group minimums (:func:`repairMinKeep`), then drops the kept channels of
-    least importance: ``scores`` (one per bit, higher = more important) are divided by their
-    group's mean so layers compare; without scores the order is random. A group never falls
-    below ``max(min_keep, 1)``; if the budget cannot be met at the minimums, every group stops
-    at its minimum and the mask stays above budget. Only drops channels: a mask already within
-    budget is left as it is. In place; returns ``(ind,)``.
+    ``budget`` is a size ratio: 0.25 = 4x fewer parameters (``"parameters"``) or MACs at
+    ``image_size`` pixels (``"macs"``, ``convention`` as in :func:`count_macs`). First
+    restores the group minimums (:func:`repairMinKeep`), then drops kept channels in random
+    order (stdlib ``random``), or, with ``scores`` (one per bit, higher = more important,
+    divided by their group's mean so layers compare), least important first — until every
+    measure meets the budget. Each drop lowers the size by that channel's own cost (its
+    filter, the next layer's input slice and the MACs of both), so the fewest drops of the
+    order that meet the budget are taken. A group never falls below ``max(min_keep, 1)``; a
+    budget that the minimums cannot meet is a ValueError naming the smallest reachable size.
+    Only drops channels: a mask already within budget is left as it is. In place; returns
+    ``(ind,)``.
     """
     check_length(ind, space, "repairBudget")
     _BudgetPlan(space, budget, measure, image_size, convention, scores).repair(ind)
@@ -199,12 +225,13 @@ def minKeepRepair(space: MaskSpace, scores: Scores | None = None) -> Callable:
     return decorator
 
 
-def budgetRepair(space: MaskSpace, budget: float, measure: str = "parameters",
+def budgetRepair(space: MaskSpace, budget: float, measure: Measures = "parameters",
                  image_size: int = 256, scores: Scores | None = None,
                  convention: str = "output") -> Callable:
     """DEAP decorator: ``toolbox.decorate("mate", budgetRepair(space, 0.25))`` applies
     :func:`repairBudget` to every individual the operator returns (also works on
-    ``toolbox.individual``, which returns one individual)."""
+    ``toolbox.individual``, which returns one individual). An impossible budget raises here,
+    when the decorator is made, not in the middle of a search."""
     plan = _BudgetPlan(space, budget, measure, image_size, convention, scores)
 
     def decorator(func: Callable) -> Callable:

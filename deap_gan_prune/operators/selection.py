@@ -1,8 +1,10 @@
-"""A fitness-proportional (roulette) selection that is safe for any fitness values.
+"""Roulette selections that are safe for any fitness values.
 
 DEAP's ``tools.selRoulette`` reads raw values, so it selects backwards under minimisation,
 returns nothing for all-zero fitness and always picks the best under mixed signs (upstream
-issues #87, #211). ``selRouletteWeighted`` fixes all of these.
+issues #87, #211). ``selRouletteWeighted`` (fitness-proportional, the paper's) fixes all of
+these; ``selRouletteRank`` draws by rank, which keeps its pressure when the values lie close
+together. For tournament selection use DEAP's ``tools.selTournament``.
 """
 from __future__ import annotations
 
@@ -14,33 +16,87 @@ from operator import attrgetter
 from typing import Sequence
 
 
-def _weighted_value(ind, fit_attr: str, position: int) -> float:
+def _weighted_value(ind, fit_attr: str, position: int, where: str) -> float:
     fit = getattr(ind, fit_attr)
     if not fit.valid:
-        raise ValueError(f"selRouletteWeighted: individual {position} has no fitness values "
+        raise ValueError(f"{where}: individual {position} has no fitness values "
                          f"(evaluate the population before selecting)")
     value = float(sum(fit.wvalues))
     if not math.isfinite(value):
-        raise ValueError(f"selRouletteWeighted: individual {position} has a non-finite "
+        raise ValueError(f"{where}: individual {position} has a non-finite "
                          f"fitness {fit.values!r}")
     return value
 
 
 def roulette_shares(values: Sequence[float]) -> list[float]:
-    """Selection weights (not normalised) for weighted fitness ``values``, higher = better.
+    """Selection weights (not normalised) for weighted fitness ``values``, higher = better:
+    ``v - m + |m| / n`` with ``m = min(0, min(values))`` and ``n = len(values)``.
 
-    All values > 0: the values themselves (plain fitness-proportional selection). Otherwise
-    (zero or negative values, e.g. minimisation, whose weighted values are negative) the
-    values are shifted so that the worst gets ``(max - min) / n`` and the others keep their
-    differences: ``v - min + (max - min) / n``. All values equal: uniform.
+    One rule for any sign: when no value is negative (``m = 0``) this is plain
+    fitness-proportional selection, and a zero fitness gets no share without changing anybody
+    else's; negative values (e.g. minimisation, whose weighted values are negative) are
+    shifted up so that the worst keeps a share of ``|m| / n`` and the others keep their
+    differences. The shares move continuously with the values. All shares zero (every value
+    zero): uniform.
     """
-    lo, hi = min(values), max(values)
-    if hi == lo:
-        return [1.0] * len(values)
-    if lo > 0:
-        return list(values)
-    floor = (hi - lo) / len(values)
-    return [v - lo + floor for v in values]
+    shift = min(0.0, min(values))
+    shares = [v - shift * (1 + 1 / len(values)) for v in values]
+    return shares if any(shares) else [1.0] * len(values)
+
+
+def rank_shares(values: Sequence[float], pressure: float = 1.5) -> list[float]:
+    """Linear ranking weights: the worst of n gets ``2 - pressure``, the best ``pressure``,
+    evenly spaced by rank in between (ties share their mean rank); ``pressure`` in [1, 2]
+    (1 = uniform). Only the order of ``values`` matters, not their spread."""
+    if not 1.0 <= pressure <= 2.0:
+        raise ValueError(f"rank_shares: pressure must be in [1, 2], got {pressure}")
+    n = len(values)
+    if n == 1:
+        return [1.0]
+    order = sorted(range(n), key=values.__getitem__)
+    rank = [0.0] * n
+    i = 0
+    while i < n:  # ties get the mean of the ranks they span
+        j = i
+        while j + 1 < n and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for t in range(i, j + 1):
+            rank[order[t]] = (i + j) / 2
+        i = j + 1
+    return [(2 - pressure) + 2 * (pressure - 1) * r / (n - 1) for r in rank]
+
+
+def _draw(individuals: Sequence, k: int, shares: Sequence[float], chosen: list) -> list:
+    cumulative = list(itertools.accumulate(shares))
+    total, last = cumulative[-1], len(individuals) - 1
+    for _ in range(k):
+        i = bisect.bisect_right(cumulative, random.random() * total)
+        chosen.append(individuals[min(i, last)])
+    return chosen
+
+
+def _check_k(individuals: Sequence, k: int, elitism: int, where: str) -> None:
+    if k < 0:
+        raise ValueError(f"{where}: k must be >= 0, got {k}")
+    if elitism < 0:
+        raise ValueError(f"{where}: elitism must be >= 0, got {elitism}")
+    if k and not individuals:
+        raise ValueError(f"{where}: cannot select {k} from an empty population")
+
+
+def selRouletteRank(individuals: Sequence, k: int, pressure: float = 1.5, elitism: int = 0,
+                    fit_attr: str = "fitness") -> list:
+    """Select ``k`` individuals (references, repeats allowed) with probabilities linear in
+    their rank (:func:`rank_shares`), so the pressure does not fade when fitness values lie
+    close together. ``elitism`` as in :func:`selRouletteWeighted`. O(n log n + k log n)."""
+    _check_k(individuals, k, elitism, "selRouletteRank")
+    if k == 0:
+        return []
+    values = [_weighted_value(ind, fit_attr, i, "selRouletteRank")
+              for i, ind in enumerate(individuals)]
+    n_elite = min(elitism, k, len(individuals))
+    chosen = sorted(individuals, key=attrgetter(fit_attr), reverse=True)[:n_elite]
+    return _draw(individuals, k - n_elite, rank_shares(values, pressure), chosen)
 
 
 def selRouletteWeighted(individuals: Sequence, k: int, elitism: int = 0,
@@ -56,20 +112,11 @@ def selRouletteWeighted(individuals: Sequence, k: int, elitism: int = 0,
     whole population. Always returns exactly ``k`` individuals, even when ``k`` exceeds the
     population size. O(n + k log n).
     """
-    if k < 0:
-        raise ValueError(f"selRouletteWeighted: k must be >= 0, got {k}")
-    if elitism < 0:
-        raise ValueError(f"selRouletteWeighted: elitism must be >= 0, got {elitism}")
+    _check_k(individuals, k, elitism, "selRouletteWeighted")
     if k == 0:
         return []
-    if not individuals:
-        raise ValueError(f"selRouletteWeighted: cannot select {k} from an empty population")
-    values = [_weighted_value(ind, fit_attr, i) for i, ind in enumerate(individuals)]
+    values = [_weighted_value(ind, fit_attr, i, "selRouletteWeighted")
+              for i, ind in enumerate(individuals)]
     n_elite = min(elitism, k, len(individuals))
     chosen = sorted(individuals, key=attrgetter(fit_attr), reverse=True)[:n_elite]
-    cumulative = list(itertools.accumulate(roulette_shares(values)))
-    total, last = cumulative[-1], len(individuals) - 1
-    for _ in range(k - n_elite):
-        i = bisect.bisect_right(cumulative, random.random() * total)
-        chosen.append(individuals[min(i, last)])
-    return chosen
+    return _draw(individuals, k - n_elite, roulette_shares(values), chosen)
