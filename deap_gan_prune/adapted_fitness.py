@@ -207,3 +207,22 @@ class AdaptedFitness(MaskFitness):
             done = k
             out.append(self._assemble(bits, self._score(net, None)))
         return out
+
+
+def adapted_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Tensor,
+                      images_b: torch.Tensor, adapt_a: torch.Tensor, adapt_b: torch.Tensor, *,
+                      d_a: NLayerDiscriminator | None = None,
+                      d_b: NLayerDiscriminator | None = None,
+                      space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
+                      **options) -> tuple[AdaptedFitness, AdaptedFitness]:
+    """The two adapted fitnesses of a CycleGAN: G_A scored on held-out domain-A images
+    ``images_a`` after adaptation on ``adapt_a`` (D_A for ``score="discriminator"``, G_B as
+    cycle partner), and G_B likewise on domain B. ``options`` go to both
+    :class:`AdaptedFitness` (steps, score, λ, γ, seed, device, …)."""
+    space_a = space_a or MaskSpace(g_a.widths)
+    space_b = space_b or MaskSpace(g_b.widths)
+    fit_a = AdaptedFitness(g_a, images_a, adapt_a, space_a, discriminator=d_a,
+                           partner_generator=g_b, partner_space=space_b, **options)
+    fit_b = AdaptedFitness(g_b, images_b, adapt_b, space_b, discriminator=d_b,
+                           partner_generator=g_a, partner_space=space_a, **options)
+    return fit_a, fit_b

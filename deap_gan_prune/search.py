@@ -2,7 +2,8 @@
 
 :func:`search_masks` is what ``examples/horse2zebra.py`` and ``deap-gan-prune search`` run:
 mask spaces, DEAP types and toolboxes (:func:`register`), the two fitnesses
-(:func:`cyclegan_fitnesses`) and :func:`iterCoevolve`. A user who wants another pipeline copies
+(:func:`adapted_fitnesses` by default, :func:`cyclegan_fitnesses` for the paper's) and
+:func:`iterCoevolve`; the result is the best pair of its hall of fame. A user who wants another pipeline copies
 this function and changes what they need.
 """
 from __future__ import annotations
@@ -19,12 +20,17 @@ from deap import base, tools
 from tqdm.auto import tqdm
 
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
+from .adapted_fitness import adapted_fitnesses
+from .baselines import uniform_mask
 from .fitness import cyclegan_fitnesses
 from .importance import l1_importance
 from .logbooks import logbook_records
 from .maskspace import MaskSpace
 from .models import NLayerDiscriminator, ResnetGenerator
 from .operators import budgetRepair, initMaskImportance
+
+#: Pairs kept by the search's hall of fame.
+HALL_OF_FAME_SIZE = 5
 from .parallel import ProcessPoolMap, RayMap
 from .registration import create_types, register
 from .training.brief import BriefDistillation
@@ -33,21 +39,32 @@ from .resume import load_checkpoint, models_hash, rng_state, save_checkpoint, se
 
 @dataclass
 class SearchConfig:
-    """Settings of :func:`search_masks` (the paper's values by default, except generations).
+    """Settings of :func:`search_masks`. The defaults are the ones our benchmarks chose
+    (README, "Results"); :meth:`paper` gives the paper's search.
 
+    ``fitness``: "adapted" (:class:`AdaptedFitness`: each candidate distilled for
+    ``adapt_steps`` steps toward the original on ``train_images`` adaptation images, then
+    scored by ``adapt_score`` on the ``n_images`` held-out images; ``lambda_cycle`` adds a
+    cycle term only when > 0 and the fitness is then partner-dependent) or "paper"
+    (:class:`GeneratorFitness`, the paper's F with ``perceptual`` and ``lambda_cycle``).
     ``budget``: a size ratio (e.g. 0.25 = 4x smaller) that every individual is repaired to
-    meet, in each of ``budget_measures`` (dropping the channels of least L1 norm); ``None`` for
-    the paper's formulation, where only γ (``gamma``) pushes the size down.
+    meet in every one of ``budget_measures``, dropping channels in random order
+    (``repair_order="random"``) or least L1 norm first (``"l1"``); ``None`` for the paper's
+    formulation, where only γ (``gamma``) pushes the size down. ``gamma=None`` means 0 with a
+    budget (the repair caps the size) and 1 without.
+    ``seed_uniform``: with a budget, one individual of each starting population is the
+    uniform keep-ratio mask at the budget, so the search cannot end below it on its own score.
+    ``select``: "tournament" (size ``tournsize``), "rank" or "roulette" (the paper's).
     ``init``: "bernoulli" (each channel kept with ``p_keep``, the paper's) or "importance"
     (the top ``p_keep`` share of each group by L1 norm, perturbed).
     ``n_images``: validation images per domain the fitness is computed on.
-    ``train_steps``: the paper's optional brief training of every candidate before it is
-    scored (:class:`BriefDistillation` on the next ``train_images`` images; 0 = off, the
-    default: it multiplies the cost of an evaluation).
+    ``train_steps``: with the paper's fitness, its optional brief training of every candidate
+    before it is scored (:class:`BriefDistillation` on the next ``train_images`` images; 0 =
+    off).
     """
 
-    population: int = 32
-    generations: int = 30
+    population: int = 12
+    generations: int = 8
     cxpb: float = 0.7
     mutpb: float = 0.1
     elitism: int = 1
@@ -55,13 +72,21 @@ class SearchConfig:
     init: Literal["bernoulli", "importance"] = "bernoulli"
     mate: str = "two_point"
     mutate: str = "segment"
+    select: Literal["tournament", "rank", "roulette"] = "tournament"
+    tournsize: int = 3
     layout: Literal["independent", "tied"] = "independent"
+    fitness: Literal["adapted", "paper"] = "adapted"
+    adapt_steps: int = 30
+    adapt_score: Literal["l1", "ssim", "discriminator"] = "l1"
+    adapt_lr: float = 2e-4
     perceptual: Literal["discriminator", "features", "pixel"] = "discriminator"
-    lambda_cycle: float = 10.0
-    gamma: float = 1.0
+    lambda_cycle: float | None = None
+    gamma: float | None = None
     size_measure: Literal["parameters", "macs"] = "parameters"
     budget: float | None = None
     budget_measures: tuple[str, ...] = ("parameters", "macs")
+    repair_order: Literal["random", "l1"] = "random"
+    seed_uniform: bool = True
     schedule: Literal["latest", "previous"] = "latest"
     n_images: int = 16
     batch_size: int = 16
@@ -69,8 +94,30 @@ class SearchConfig:
     train_images: int = 32
     seed: int = 0
 
+    @classmethod
+    def paper(cls, **overrides) -> "SearchConfig":
+        """The paper's search: its fitness F (discriminator-perceptual, λ = 10), roulette
+        selection, population 32, 50 generations; with a budget, the repair drops the
+        channels of least L1 norm and no uniform mask is seeded (as this library did first)."""
+        settings = dict(fitness="paper", select="roulette", population=32, generations=50,
+                        repair_order="l1", seed_uniform=False)
+        return cls(**{**settings, **overrides})
+
     def __post_init__(self) -> None:
         self.budget_measures = tuple(self.budget_measures)
+        if self.gamma is None:
+            self.gamma = 0.0 if self.budget is not None else 1.0
+        if self.lambda_cycle is None:
+            self.lambda_cycle = 10.0 if self.fitness == "paper" else 0.0
+        for name, value, allowed in (
+                ("fitness", self.fitness, ("adapted", "paper")),
+                ("select", self.select, ("tournament", "rank", "roulette")),
+                ("repair_order", self.repair_order, ("random", "l1")),
+                ("adapt_score", self.adapt_score, ("l1", "ssim", "discriminator"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.adapt_steps < 0 or self.tournsize < 1:
+            raise ValueError("adapt_steps must be >= 0 and tournsize >= 1")
         if self.population < 2:
             raise ValueError(f"population must be >= 2, got {self.population}")
         if self.generations < 0:
@@ -88,7 +135,9 @@ class SearchConfig:
 
 @dataclass
 class SearchResult:
-    """The best pair of masks found, their spaces, the logbook and the best pair's terms."""
+    """The best pair of masks seen (the hall of fame's first, scored jointly), their spaces,
+    the logbook, the best pair's terms and the hall of fame (``(mask_a, mask_b, generation,
+    joint score)``, best first)."""
 
     masks: tuple[list[int], list[int]]
     spaces: tuple[MaskSpace, MaskSpace]
@@ -96,6 +145,7 @@ class SearchResult:
     terms: tuple[dict, dict]
     config: SearchConfig
     populations: tuple[list, list] = field(repr=False, default=((), ()))
+    halloffame: list = field(repr=False, default_factory=list)
 
     def slot_masks(self) -> tuple[dict, dict]:
         """Per-slot masks of the best pair, for :func:`deap_gan_prune.slim`."""
@@ -107,7 +157,9 @@ class SearchResult:
         return {"masks": {"A": list(self.masks[0]), "B": list(self.masks[1])},
                 "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
                 "terms": {"A": self.terms[0], "B": self.terms[1]},
-                "config": self.config.to_dict(), "logbook": logbook_records(self.logbook)}
+                "config": self.config.to_dict(), "logbook": logbook_records(self.logbook),
+                "halloffame": [{"A": list(a), "B": list(b), "gen": g, "score": sc}
+                               for a, b, g, sc in self.halloffame]}
 
 
 def seed_everything(seed: int) -> None:
@@ -129,23 +181,21 @@ def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cl
                   scores: Sequence[float] | None = None,
                   map_function: Callable | None = None) -> base.Toolbox:
     """One species' toolbox: our operators through :func:`register`, plus ``evaluate``,
-    ``terms`` and ``map``."""
+    ``terms`` and ``map``. ``scores``: L1 importance per bit, for ``init="importance"`` and
+    ``repair_order="l1"``."""
     toolbox = base.Toolbox()
-    measures = list(config.budget_measures) if config.budget is not None else []
+    repair_scores = scores if config.repair_order == "l1" else None
     register(toolbox, space, individual_cls, p_keep=config.p_keep, mate=config.mate,
-             mutate=config.mutate, budget=config.budget,
-             measure=measures[0] if measures else "parameters", scores=scores)
+             mutate=config.mutate, select=config.select, tournsize=config.tournsize,
+             budget=config.budget, measure=config.budget_measures, scores=repair_scores)
     if config.init == "importance":
         toolbox.register("individual", initMaskImportance, individual_cls, space, scores,
                          keep_ratio=config.p_keep)
         if config.budget is not None:
-            toolbox.decorate("individual", budgetRepair(space, config.budget, measures[0],
-                                                        scores=scores))
-    for measure in measures[1:]:
-        repair = budgetRepair(space, config.budget, measure=measure, scores=scores)
-        for slot in ("individual", "mate", "mutate"):
-            toolbox.decorate(slot, repair)
-    toolbox.register("population", tools.initRepeat, list, toolbox.individual)
+            toolbox.decorate("individual", budgetRepair(space, config.budget,
+                                                        config.budget_measures,
+                                                        scores=repair_scores))
+        toolbox.register("population", tools.initRepeat, list, toolbox.individual)
     toolbox.register("evaluate", fitness)
     toolbox.register("terms", fitness.terms)
     if map_function is not None:
@@ -190,6 +240,46 @@ def _brief_training(g_a, g_b, images_a, images_b, config: SearchConfig) -> tuple
                  for g, x in ((g_a, images_a), (g_b, images_b)))
 
 
+def make_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
+                   d_a: NLayerDiscriminator | None, d_b: NLayerDiscriminator | None,
+                   images_a: torch.Tensor, images_b: torch.Tensor, config: SearchConfig,
+                   spaces: tuple[MaskSpace, MaskSpace], device: str | torch.device = "cpu"
+                   ) -> tuple:
+    """The fitness of each generator that ``config`` asks for: the first ``n_images`` images
+    of each domain are the scoring (held-out) images; the adapted fitness distils candidates
+    on the next ``train_images`` (at least one is needed)."""
+    held_a, held_b = images_a[:config.n_images], images_b[:config.n_images]
+    if config.fitness == "paper":
+        return cyclegan_fitnesses(
+            g_a, g_b, d_a, d_b, held_a, held_b, space_a=spaces[0], space_b=spaces[1],
+            perceptual=config.perceptual, lambda_cycle=config.lambda_cycle,
+            gamma=config.gamma, size_measure=config.size_measure,
+            batch_size=config.batch_size, device=device,
+            prepare=_brief_training(g_a, g_b, images_a, images_b, config))
+    window = slice(config.n_images, config.n_images + config.train_images)
+    adapt_a, adapt_b = images_a[window], images_b[window]
+    if config.adapt_steps > 0 and (adapt_a.shape[0] == 0 or adapt_b.shape[0] == 0):
+        raise ValueError(
+            f"the adapted fitness needs adaptation images beyond the first n_images="
+            f"{config.n_images} scoring images of each domain (got {images_a.shape[0]} and "
+            f"{images_b.shape[0]} images; pass {config.n_images + config.train_images})")
+    return adapted_fitnesses(
+        g_a, g_b, held_a, held_b, adapt_a, adapt_b, d_a=d_a, d_b=d_b, space_a=spaces[0],
+        space_b=spaces[1], steps=config.adapt_steps, score=config.adapt_score,
+        lambda_cycle=config.lambda_cycle, gamma=config.gamma,
+        size_measure=config.size_measure, lr=config.adapt_lr, seed=config.seed,
+        eval_batch_size=config.batch_size, device=device)
+
+
+def seed_uniform_masks(populations: tuple[list, list], spaces: tuple[MaskSpace, MaskSpace],
+                       config: SearchConfig, individual_cls: type) -> None:
+    """Replace the first individual of each population by the uniform keep-ratio mask at the
+    budget (met in every budget measure), in place."""
+    for pop, space in zip(populations, spaces):
+        masks = [uniform_mask(space, config.budget, m) for m in config.budget_measures]
+        pop[0] = individual_cls(int(all(col)) for col in zip(*masks))
+
+
 def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscriminator | None,
                  d_b: NLayerDiscriminator | None, images_a: torch.Tensor,
                  images_b: torch.Tensor, config: SearchConfig | None = None, *,
@@ -218,24 +308,25 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
     seed_everything(config.seed)
     space_a = MaskSpace(g_a.widths, layout=config.layout)
     space_b = MaskSpace(g_b.widths, layout=config.layout)
-    fit_a, fit_b = cyclegan_fitnesses(
-        g_a, g_b, d_a, d_b, images_a[:config.n_images], images_b[:config.n_images],
-        space_a=space_a, space_b=space_b, perceptual=config.perceptual,
-        lambda_cycle=config.lambda_cycle, gamma=config.gamma,
-        size_measure=config.size_measure, batch_size=config.batch_size, device=device,
-        prepare=_brief_training(g_a, g_b, images_a, images_b, config))
+    fit_a, fit_b = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config,
+                                  (space_a, space_b), device)
     _, individual_cls = create_types()
-    needs_scores = config.budget is not None or config.init == "importance"
+    needs_scores = (config.budget is not None and config.repair_order == "l1"
+                    ) or config.init == "importance"
     toolboxes = tuple(
         build_toolbox(space, fit, config, individual_cls,
                       l1_importance(g, space) if needs_scores else None, map_function)
         for space, fit, g in ((space_a, fit_a, g_a), (space_b, fit_b, g_b)))
     populations = (toolboxes[0].population(n=config.population),
                    toolboxes[1].population(n=config.population))
+    if config.budget is not None and config.seed_uniform:
+        seed_uniform_masks(populations, (space_a, space_b), config, individual_cls)
     start = None
     if checkpoint is not None:
         # Everything but the generation count must match to resume (a run can be extended).
-        saved = {**config.to_dict(), "images": _images_hash(fit_a.images, fit_b.images)}
+        used = [getattr(f, name) for f in (fit_a, fit_b)
+                for name in ("images", "adapt_images") if hasattr(f, name)]
+        saved = {**config.to_dict(), "images": _images_hash(*used)}
         saved.pop("generations")
         digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b) if m is not None))
         if resume and os.path.exists(checkpoint):
@@ -251,7 +342,7 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
                                   mutpb=config.mutpb, elitism=config.elitism,
                                   schedule=config.schedule,
                                   stats=(_statistics(), _statistics()),
-                                  halloffame=PairHallOfFame(5), start=start):
+                                  halloffame=PairHallOfFame(HALL_OF_FAME_SIZE), start=start):
             if checkpoint is not None:
                 save_checkpoint(checkpoint, state, saved, digest)
             a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
@@ -264,7 +355,9 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
         bar.close()
         if pool is not None:
             pool.close()
-    best_a, best_b = state.best
+    hof = state.halloffame.items
+    best_a, best_b = hof[0][:2]
     terms = (fit_a.terms(best_a, partner=best_b), fit_b.terms(best_b, partner=best_a))
     return SearchResult((list(best_a), list(best_b)), (space_a, space_b), state.logbook, terms,
-                        config, state.populations)
+                        config, state.populations, [(list(a), list(b), g, sc)
+                                                    for a, b, g, sc in hof])

@@ -13,14 +13,15 @@ def cyclegan():
     torch.manual_seed(0)
     nets = (ResnetGenerator(ngf=4, n_blocks=2), ResnetGenerator(ngf=4, n_blocks=2),
             NLayerDiscriminator(ndf=4), NLayerDiscriminator(ndf=4))
-    images = (torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1)
+    images = (torch.rand(8, 3, 32, 32) * 2 - 1, torch.rand(8, 3, 32, 32) * 2 - 1)
     return nets, images
 
 
-def _search(cyclegan, **kw):
+def _search(cyclegan, callback=None, **kw):
     nets, images = cyclegan
-    config = SearchConfig(population=6, generations=3, seed=kw.pop("seed", 0), **kw)
-    return search_masks(*nets, *images, config, progress=False)
+    settings = dict(population=6, generations=3, n_images=4, train_images=4, adapt_steps=2)
+    config = SearchConfig(**{**settings, "seed": kw.pop("seed", 0), **kw})
+    return search_masks(*nets, *images, config, progress=False, callback=callback)
 
 
 def test_budget_holds_for_parameters_and_macs(cyclegan):
@@ -42,7 +43,7 @@ def test_same_seed_same_masks_and_numbers(cyclegan):
 
 
 def test_result_is_json_and_tied_layout(cyclegan):
-    result = _search(cyclegan, layout="tied", perceptual="features")
+    result = _search(cyclegan, layout="tied", perceptual="features", fitness="paper")
     data = json.loads(json.dumps(result.to_dict()))
     assert data["spaces"]["A"]["layout"] == "tied"
     assert len(data["masks"]["A"]) == result.spaces[0].n_bits == 4 + 8 + 16 + 8 + 4
@@ -56,6 +57,80 @@ def test_bad_config_is_refused():
         SearchConfig(budget=1.5)
     with pytest.raises(ValueError, match="population"):
         SearchConfig(population=1)
+    for bad in ({"fitness": "fid"}, {"select": "best"}, {"repair_order": "l2"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            SearchConfig(**bad)
+
+
+def test_defaults_and_the_paper_preset():
+    d = SearchConfig()
+    assert (d.fitness, d.select, d.repair_order, d.seed_uniform) == \
+        ("adapted", "tournament", "random", True)
+    assert d.lambda_cycle == 0.0 and d.gamma == 1.0 and SearchConfig(budget=0.25).gamma == 0.0
+    p = SearchConfig.paper(budget=0.25)
+    assert (p.fitness, p.select, p.repair_order, p.seed_uniform, p.population,
+            p.generations, p.lambda_cycle) == ("paper", "roulette", "l1", False, 32, 50, 10.0)
+
+
+def test_default_search_scores_adapted_candidates(cyclegan):
+    from deap_gan_prune.adapted_fitness import AdaptedFitness
+    result = _search(cyclegan, budget=0.5)
+    assert set(result.terms[0]) == {"fitness", "loss", "score", "l_cyc", "size"}
+    (g_a, _, _, _), (x_a, _) = cyclegan
+    fit = AdaptedFitness(g_a, x_a[:4], x_a[4:8], result.spaces[0], steps=2)
+    assert fit.terms(result.masks[0])["score"] == pytest.approx(result.terms[0]["score"],
+                                                                rel=1e-6)
+
+
+def test_starting_populations_hold_the_uniform_mask(cyclegan):
+    from deap_gan_prune.baselines import uniform_mask
+    seen = {}
+
+    def first(state):
+        seen.setdefault("pops", [list(map(list, p)) for p in state.populations])
+    result = _search(cyclegan, budget=0.25, callback=first)
+    for space, pop in zip(result.spaces, seen["pops"]):
+        masks = [uniform_mask(space, 0.25, m) for m in ("parameters", "macs")]
+        assert pop[0] == [int(all(col)) for col in zip(*masks)]
+    seen.clear()
+    _search(cyclegan, budget=0.25, seed_uniform=False, callback=first)
+    assert seen["pops"][0][0] != [int(all(col)) for col in zip(*masks)] or \
+        seen["pops"][1][0] != pop[0]
+
+
+def test_result_is_the_best_pair_ever_seen_scored_jointly(cyclegan):
+    """With the paper's fitness a pair's score depends on the partner: every generation's best
+    pair is scored jointly; the result is the best of them, the hall of fame has no
+    duplicates and generation 0 is scored with its partner too."""
+    from deap_gan_prune.fitness import cyclegan_fitnesses
+    (g_a, g_b, d_a, d_b), (x_a, x_b) = cyclegan
+    fit_a, fit_b = cyclegan_fitnesses(g_a, g_b, d_a, d_b, x_a[:4], x_b[:4], gamma=1.0,
+                                      batch_size=16)
+    bests = []
+
+    def record(state):
+        bests.append(tuple(list(b) for b in state.best))
+    result = _search(cyclegan, fitness="paper", generations=4, callback=record, select="rank")
+
+    def joint(a, b):
+        return fit_a(a, partner=b)[0] + fit_b(b, partner=a)[0]
+    scores = [joint(a, b) for a, b in bests]
+    hof = result.halloffame
+    assert len({(tuple(a), tuple(b)) for a, b, _, _ in hof}) == len(hof)
+    assert [sc for *_, sc in hof] == sorted((sc for *_, sc in hof), reverse=True)
+    assert joint(*result.masks) == pytest.approx(max(scores), rel=1e-6)
+    assert hof[0][3] == pytest.approx(max(scores), rel=1e-6)
+    assert (result.terms[0]["fitness"] + result.terms[1]["fitness"]) == \
+        pytest.approx(max(scores), rel=1e-6)
+
+
+def test_impossible_budget_and_missing_adaptation_images_are_errors(cyclegan):
+    with pytest.raises(ValueError, match="smallest reachable size is"):
+        _search(cyclegan, budget=1e-6)
+    nets, (a, b) = cyclegan
+    with pytest.raises(ValueError, match="adaptation images"):
+        search_masks(*nets, a[:4], b[:4], SearchConfig(n_images=4, population=2,
+                                                       generations=0), progress=False)
 
 
 def test_logbook_records_round_trip(cyclegan):
@@ -85,7 +160,7 @@ def test_brief_training_of_candidates_lowers_their_losses(cyclegan):
     assert trained.terms(bits) == trained.terms(bits)  # memoised, deterministic
     nets, (a, b) = cyclegan
     config = SearchConfig(population=4, generations=1, n_images=2, train_steps=2,
-                          train_images=2)
+                          train_images=2, fitness="paper")
     result = search_masks(*nets, a, b, config, progress=False)
     assert all(space.is_valid(m) for space, m in zip(result.spaces, result.masks))
     with pytest.raises(ValueError, match="train_steps needs training images"):
