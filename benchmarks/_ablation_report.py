@@ -1,5 +1,7 @@
-"""Tables and plots of ``benchmarks/ablation.py``: mean ± spread over seeds per method and
-budget, the fine-tuning curves, the γ sweep, and which method is best on each figure."""
+"""Tables and plots of ``benchmarks/ablation.py``: mean ± spread over seeds per method,
+budget and fine-tuning (length and distillation: a *variant* such as
+``steps_80_distill_10``), the fine-tuning curves, the γ sweep, which method is best on each
+figure, and how often the reference search beats each method."""
 from __future__ import annotations
 
 import math
@@ -23,6 +25,24 @@ SUMMARY_KEYS = tuple(k for k, _, _ in MAIN_FIGURES) + (
     "judge_frechet", "judge_target_probability")
 
 
+REFERENCE = "adapted"
+
+
+def variant_of(run: dict) -> str:
+    """The fine-tuning a run had, as a key: ``steps_<n>_distill_<weight>``."""
+    return f"steps_{run['finetune_steps']}_distill_{run['distill_weight']:g}"
+
+
+def variants(finetune_steps, distill: float) -> list[str]:
+    """The main variants: every fine-tuning length with the main distillation weight."""
+    return [f"steps_{n}_distill_{distill:g}" for n in finetune_steps]
+
+
+def _variant_label(variant: str) -> str:
+    _, steps, _, weight = variant.split("_")
+    return f"{steps} fine-tuning steps, distillation {weight}"
+
+
 def mean_spread(values: list[float]) -> dict:
     """``{"mean", "std"`` (sample, 0 for one value), ``"min", "max", "n"}`` of finite values."""
     vals = [v for v in values if v is not None and math.isfinite(v)]
@@ -42,15 +62,15 @@ def _at(run: dict, step: int | None) -> dict:
 
 
 def summarize(runs: list[dict], budgets: list[float], methods: list[str]) -> dict:
-    """Per budget, method and distillation weight: sizes and quality (after slimming = step
-    0, after fine-tuning = the last step), each as :func:`mean_spread` over seeds."""
+    """Per budget, method and variant: sizes and quality (after slimming = step 0, after
+    fine-tuning = the last step), each as :func:`mean_spread` over seeds."""
     groups: dict = defaultdict(list)
     for r in runs:
         if r["budget"] is not None:
-            groups[(r["budget"], r["method"], r["distill_weight"])].append(r)
+            groups[(r["budget"], r["method"], variant_of(r))].append(r)
     summary: dict = {}
-    for (budget, method, distill), rs in sorted(groups.items(), key=lambda kv: (
-            -kv[0][0], methods.index(kv[0][1]) if kv[0][1] in methods else 99, -kv[0][2])):
+    for (budget, method, variant), rs in sorted(groups.items(), key=lambda kv: (
+            -kv[0][0], methods.index(kv[0][1]) if kv[0][1] in methods else 99, kv[0][2])):
         entry = {"seeds": sorted(r["seed"] for r in rs),
                  "pair_parameters": mean_spread([r["sizes"]["pair_parameters"] for r in rs]),
                  "max_macs": mean_spread([max(r["sizes"][g]["macs"] for g in "AB")
@@ -61,8 +81,7 @@ def summarize(runs: list[dict], budgets: list[float], methods: list[str]) -> dic
         steps = sorted({p["step"] for r in rs for p in r["curve"]})
         entry["curve"] = {str(s): {k: mean_spread([_at(r, s).get(k) for r in rs])["mean"]
                                    for k in PLOT_FIGURES} for s in steps}
-        summary.setdefault(str(budget), {}).setdefault(method, {})[f"distill_{distill:g}"] = \
-            entry
+        summary.setdefault(str(budget), {}).setdefault(method, {})[variant] = entry
     return summary
 
 
@@ -102,8 +121,8 @@ def _budget_table(budget: str, by_method: dict, distill_key: str, original: dict
 
 
 def best_methods(summary: dict, distill_key: str) -> list[str]:
-    """A table: for each budget, stage and main figure, the best method and co-evolution's
-    rank among the methods (1 = best)."""
+    """A table: for each budget, stage and main figure, the best method and the reference
+    search's rank among the methods (1 = best)."""
     lines = ["| budget | stage | " + " | ".join(label for _, label, _ in MAIN_FIGURES) + " |",
              "|" + "---|" * (2 + len(MAIN_FIGURES))]
     for budget, by_method in summary.items():
@@ -118,25 +137,25 @@ def best_methods(summary: dict, distill_key: str) -> list[str]:
                     continue
                 scored.sort(key=lambda mv: -mv[1] if up else mv[1])
                 names = [m for m, _ in scored]
-                rank = names.index("coevolution") + 1 if "coevolution" in names else "-"
-                cells.append(f"{scored[0][0]} (coevo #{rank})")
+                rank = names.index(REFERENCE) + 1 if REFERENCE in names else "-"
+                cells.append(f"{scored[0][0]} ({REFERENCE} #{rank})")
             lines.append(f"| {_ratio(float(budget))} | {stage} | " + " | ".join(cells) + " |")
     return lines
 
 
-def paired_wins(runs: list[dict], distill: float) -> dict:
-    """``{budget: {stage: {method: [wins, comparisons]}}}``: how often co-evolution beats each
-    other method on the main figures, paired by seed (same fine-tuning batches); ties are
-    no wins."""
+def paired_wins(runs: list[dict], variant: str) -> dict:
+    """``{budget: {stage: {method: [wins, comparisons]}}}``: how often the reference search
+    beats each other method on the main figures after the fine-tuning ``variant``, paired by
+    seed (same fine-tuning batches); ties are no wins."""
     by: dict = defaultdict(dict)
     for r in runs:
-        if r["budget"] is not None and r["distill_weight"] == distill:
+        if r["budget"] is not None and variant_of(r) == variant:
             by[(r["budget"], r["seed"])][r["method"]] = r
     out: dict = {}
     for (budget, _), methods in sorted(by.items(), key=lambda kv: -kv[0][0]):
-        ours = methods.get("coevolution")
+        ours = methods.get(REFERENCE)
         for m, r in methods.items():
-            if ours is None or m == "coevolution":
+            if ours is None or m == REFERENCE:
                 continue
             for stage, step in (("slimmed", 0), ("finetuned", None)):
                 a, b = _at(ours, step), _at(r, step)
@@ -153,7 +172,7 @@ def _wins_table(wins: dict) -> list[str]:
     methods = [m for m in dict.fromkeys(m for b in wins.values() for st in b.values()
                                         for m in st)]
     cols = [(b, st) for b in wins for st in ("slimmed", "finetuned")]
-    lines = ["| co-evolution better than | " + " | ".join(
+    lines = [f"| {REFERENCE} better than | " + " | ".join(
         f"{_ratio(float(b))} {st}" for b, st in cols) + " |", "|" + "---|" * (1 + len(cols))]
     for m in methods:
         cells = [wins[b].get(st, {}).get(m) for b, st in cols]
@@ -162,77 +181,89 @@ def _wins_table(wins: dict) -> list[str]:
     return lines
 
 
-def markdown(results: dict) -> str:
-    """results.md: one table per budget, distillation, the curves, the γ sweep, the ranks."""
-    cfg, summary, original = results["config"], results["summary"], results["original"]
-    main_key = f"distill_{cfg['distill_weight']:g}"
-    out = ["# Ablation: co-evolution vs baselines at equal size budgets", "",
-           f"Data: {results['data']}; teacher: {results['teacher']}. Seeds {cfg['seeds']} "
-           f"(budgets {cfg['seeded_budgets']} with all seeds, the others with the first). "
-           f"Search: population {cfg['population']}, {cfg['generations']} generations, "
-           f"{cfg['n_images']} images per domain, γ = {cfg['budget_gamma']:g} at a budget; "
-           "every mask repaired to the budget in parameters AND MACs (baselines meet both "
-           "too). Fine-tuning: "
-           f"{cfg['finetune_steps']} steps, batch {cfg['batch_size']}, distillation weight "
-           f"{cfg['distill_weight']:g}, identical for all methods (same seed, same batches). "
-           "Values: mean ± sample std over seeds (no ± for one seed). 'slimmed' = right after "
-           "slimming, 'finetuned' = after fine-tuning. Sizes: ratio to the original "
-           "(parameters of both generators; MACs of the larger ratio of the two). "
-           "Single-generator GA: the same co-evolution with λ_cycle = 0, so each generator's "
-           "fitness ignores its partner (two independent single-population searches).", ""]
-    for budget, by_method in summary.items():
-        out += [f"## Budget {float(budget):g} ({_ratio(float(budget))} fewer parameters)", ""]
-        out += _budget_table(budget, by_method, main_key, original) + [""]
-    others = sorted({k for b in summary.values() for m in b.values() for k in m} - {main_key})
-    for key in others:
-        for budget, by_method in summary.items():
-            if any(key in v for v in by_method.values()):
-                out += [f"## Fine-tuning without distillation ({key.replace('_', ' ')}), "
-                        f"budget {float(budget):g}", "",
-                        f"Same masks and seeds as above; compare with the {main_key} table.", ""]
-                out += _budget_table(budget, by_method, key, original) + [""]
-    out += ["## Quality against fine-tuning steps", "",
-            "Mean over seeds, measured during ONE fine-tuning run per method (the learning "
-            "rate is constant for the first half and decays linearly to 0 at the last step, so "
-            "intermediate points are not the end of a shorter schedule).", ""]
-    out += ["| budget | method | figure | " + " | ".join(
-        f"step {s}" for s in _curve_steps(summary, main_key)) + " |",
-        "|" + "---|" * (3 + len(_curve_steps(summary, main_key)))]
-    for budget, by_method in summary.items():
-        for method, v in by_method.items():
-            if main_key not in v:
-                continue
-            for k in PLOT_FIGURES:
-                vals = [v[main_key]["curve"].get(str(s), {}).get(k)
-                        for s in _curve_steps(summary, main_key)]
-                if all(x is None for x in vals):
-                    continue
-                out.append(f"| {_ratio(float(budget))} | {method} | {LABELS[k]} | " + " | ".join(
-                    _num(x) for x in vals) + " |")
-    out += ["", "## γ sweep (the paper's formulation: no budget, size weight γ)", ""]
-    out += ["| γ | params A | params B | MACs A | MACs B | stage | " + " | ".join(
-        label for _, label, _ in MAIN_FIGURES) + " |", "|" + "---|" * (6 + len(MAIN_FIGURES))]
-    for r in results["gamma_sweep"]:
-        s = r["sizes"]
-        for stage, p in (("slimmed", r["curve"][0]), ("finetuned", r["curve"][-1])):
-            out.append(f"| {r['gamma']:g} | {s['A']['parameters']:.3f} | "
-                       f"{s['B']['parameters']:.3f} | {s['A']['macs']:.3f} | "
-                       f"{s['B']['macs']:.3f} | {stage} | " + " | ".join(
-                           _num(p.get(k)) for k, _, _ in MAIN_FIGURES) + " |")
-    out += ["", f"## Best method per figure ({main_key.replace('_', ' ')})", ""]
-    out += best_methods(summary, main_key)
-    out += ["", "## How often co-evolution beats each method (paired by seed)", "",
-            "Count of (seed, figure) pairs, over the main figures of the budget tables, where "
-            "co-evolution's value is better than the method's (same seed, same fine-tuning "
-            "batches); half the pairs is what a coin would give.", ""]
-    wins = paired_wins(results["runs"], cfg["distill_weight"])
-    out += _wins_table(wins)
+def _wins_sentences(wins: dict) -> list[str]:
+    out = []
     for budget, stages in wins.items():
         parts = []
         for stage, cells in stages.items():
             won, total = (sum(c[i] for c in cells.values()) for i in (0, 1))
             parts.append(f"{stage} {won}/{total} ({100 * won / max(total, 1):.0f}%)")
         out.append(f"\nIn all at {_ratio(float(budget))}: " + ", ".join(parts) + ".")
+    return out
+
+
+def markdown(results: dict) -> str:
+    """results.md: per fine-tuning variant one table per budget, the curves, the ranks and the
+    paired wins; then the other variants (no distillation) and the γ sweep."""
+    cfg, summary, original = results["config"], results["summary"], results["original"]
+    mains = variants(cfg["finetune_steps"], cfg["distill_weight"])
+    out = ["# Ablation: searches vs baselines at equal size budgets", "",
+           f"Data: {results['data']}; teacher: {results['teacher']}. Seeds {cfg['seeds']} "
+           f"(budgets {cfg['seeded_budgets']} with all seeds, the others with the first). "
+           f"Searches: population {cfg['population']}, {cfg['generations']} generations, "
+           f"{cfg['n_images']} held-out images per domain ({cfg.get('adapt_images', 0)} "
+           f"adaptation images for the adapted fitness), γ = {cfg['budget_gamma']:g} at a "
+           "budget; every mask repaired to the budget in parameters AND MACs (baselines meet "
+           f"both too). Fine-tuning: {' and '.join(str(n) for n in cfg['finetune_steps'])} "
+           f"steps, each from the slimmed masks, batch {cfg['batch_size']}, distillation "
+           f"weight {cfg['distill_weight']:g}, identical for all methods (same seed, same "
+           "batches). Values: mean ± sample std over seeds (no ± for one seed). 'slimmed' = "
+           "right after slimming, 'finetuned' = after fine-tuning. Sizes: ratio to the "
+           "original (parameters of both generators; MACs of the larger ratio of the two). "
+           f"'{REFERENCE}' is the library's default search; 'paper' is the paper's "
+           "(its F, roulette selection, L1-ordered repair).", ""]
+    for variant in mains:
+        out += [f"## {_variant_label(variant)}", ""]
+        for budget, by_method in summary.items():
+            out += [f"### Budget {float(budget):g} ({_ratio(float(budget))} fewer parameters)",
+                    ""]
+            out += _budget_table(budget, by_method, variant, original) + [""]
+        out += [f"### Best method per figure", ""]
+        out += best_methods(summary, variant)
+        out += ["", f"### How often {REFERENCE} beats each method (paired by seed)", "",
+                "Count of (seed, figure) pairs, over the main figures of the budget tables, "
+                f"where {REFERENCE}'s value is better than the method's (same seed, same "
+                "fine-tuning batches); half the pairs is what a coin would give.", ""]
+        wins = paired_wins(results["runs"], variant)
+        out += _wins_table(wins) + _wins_sentences(wins) + [""]
+        steps = _curve_steps(summary, variant)
+        out += [f"### Quality against fine-tuning steps", "",
+                "Mean over seeds, measured during ONE fine-tuning run per method (the learning "
+                "rate is constant for the first half and decays linearly to 0 at the last "
+                "step, so intermediate points are not the end of a shorter schedule).", ""]
+        out += ["| budget | method | figure | " + " | ".join(f"step {n}" for n in steps) + " |",
+                "|" + "---|" * (3 + len(steps))]
+        for budget, by_method in summary.items():
+            for method, v in by_method.items():
+                if variant not in v:
+                    continue
+                for k in PLOT_FIGURES:
+                    vals = [v[variant]["curve"].get(str(n), {}).get(k) for n in steps]
+                    if all(x is None for x in vals):
+                        continue
+                    out.append(f"| {_ratio(float(budget))} | {method} | {LABELS[k]} | " +
+                               " | ".join(_num(x) for x in vals) + " |")
+        out.append("")
+    others = sorted({k for b in summary.values() for m in b.values() for k in m} - set(mains))
+    for key in others:
+        for budget, by_method in summary.items():
+            if any(key in v for v in by_method.values()):
+                out += [f"## {_variant_label(key)}, budget {float(budget):g}", "",
+                        "Same masks and seeds as above.", ""]
+                out += _budget_table(budget, by_method, key, original) + [""]
+    if results["gamma_sweep"]:
+        out += ["## γ sweep (the paper's search and formulation: no budget, size weight γ)",
+                ""]
+        out += ["| γ | params A | params B | MACs A | MACs B | stage | " + " | ".join(
+            label for _, label, _ in MAIN_FIGURES) + " |",
+            "|" + "---|" * (6 + len(MAIN_FIGURES))]
+        for r in results["gamma_sweep"]:
+            sz = r["sizes"]
+            for stage, pt in (("slimmed", r["curve"][0]), ("finetuned", r["curve"][-1])):
+                out.append(f"| {r['gamma']:g} | {sz['A']['parameters']:.3f} | "
+                           f"{sz['B']['parameters']:.3f} | {sz['A']['macs']:.3f} | "
+                           f"{sz['B']['macs']:.3f} | {stage} | " + " | ".join(
+                               _num(pt.get(k)) for k, _, _ in MAIN_FIGURES) + " |")
     t = results["timings"]
     out += ["", f"Run time: {t['total_s'] / 60:.1f} min ({results['environment']['workers']} "
                 f"worker process(es), {results['environment']['threads']} torch thread(s) each); "
@@ -252,29 +283,34 @@ def plot_all(results: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary, key = results["summary"], f"distill_{results['config']['distill_weight']:g}"
+    cfg = results["config"]
+    summary = results["summary"]
+    mains = variants(cfg["finetune_steps"], cfg["distill_weight"])
+    key = mains[0]
     budgets = sorted((float(b) for b in summary), reverse=True)
     methods = results["config"]["methods"]
     written = []
-    fig, axes = plt.subplots(2, len(PLOT_FIGURES), figsize=(3.4 * len(PLOT_FIGURES), 6),
-                             squeeze=False)
-    for row, stage in enumerate(("slimmed", "finetuned")):
+    rows = [("slimmed", mains[0], "slimmed")] + [
+        ("finetuned", v, f"{v.split('_')[1]} steps") for v in mains]
+    fig, axes = plt.subplots(len(rows), len(PLOT_FIGURES),
+                             figsize=(3.4 * len(PLOT_FIGURES), 3 * len(rows)), squeeze=False)
+    for row, (stage, variant, title) in enumerate(rows):
         for col, k in enumerate(PLOT_FIGURES):
             ax = axes[row][col]
             for m in methods:
-                pts = [(1 / b, summary[str(b)][m][key][stage].get(k)) for b in budgets
-                       if m in summary[str(b)] and key in summary[str(b)][m]]
+                pts = [(1 / b, summary[str(b)][m][variant][stage].get(k)) for b in budgets
+                       if m in summary[str(b)] and variant in summary[str(b)][m]]
                 pts = [(x, s) for x, s in pts if s and s["mean"] is not None]
                 if pts:
                     ax.errorbar([x for x, _ in pts], [s["mean"] for _, s in pts],
                                 yerr=[s["std"] for _, s in pts], marker="o", ms=3,
-                                capsize=2, label=m, lw=2 if m == "coevolution" else 1)
+                                capsize=2, label=m, lw=2 if m == REFERENCE else 1)
             if k in results["original"]:
                 ax.axhline(results["original"][k], color="k", ls=":", lw=1, label="original")
             ax.set_xscale("log", base=2)
             ax.set_xticks([1 / b for b in budgets], [_ratio(b) for b in budgets])
             ax.minorticks_off()
-            ax.set_title(f"{LABELS[k]} ({stage})", fontsize=9)
+            ax.set_title(f"{LABELS[k]} ({title})", fontsize=9)
             ax.set_xlabel("x fewer parameters", fontsize=8)
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
@@ -282,6 +318,7 @@ def plot_all(results: dict, out: Path) -> list[str]:
     plt.close(fig)
     written.append("quality_vs_budget.png")
 
+    key = mains[-1]  # the longest fine-tuning: its curve shows where quality levels off
     fig, axes = plt.subplots(len(PLOT_FIGURES), len(budgets),
                              figsize=(3.4 * len(budgets), 2.4 * len(PLOT_FIGURES)), squeeze=False)
     for col, b in enumerate(budgets):
@@ -295,7 +332,7 @@ def plot_all(results: dict, out: Path) -> list[str]:
                 if pts:
                     pts.sort()
                     ax.plot([s for s, _ in pts], [v for _, v in pts], marker="o", ms=3,
-                            label=m, lw=2 if m == "coevolution" else 1)
+                            label=m, lw=2 if m == REFERENCE else 1)
             ax.set_title(f"{LABELS[k]}, {_ratio(b)} fewer params", fontsize=8)
             ax.set_xlabel("fine-tuning steps", fontsize=8)
     axes[0][0].legend(fontsize=6)

@@ -24,14 +24,19 @@ from deap_gan_prune.search import SearchConfig, search_masks
 from deap_gan_prune.slimming import slim
 from deap_gan_prune.workflow import DomainData, finetune_pair, translations
 
-#: Methods compared at every budget, in table order. The first four are searches.
-METHODS = ("coevolution", "pixel_fitness", "single_generator", "tied_layout",
+#: Methods compared at every budget, in table order. The first five are searches.
+METHODS = ("adapted", "paper", "pixel_fitness", "single_generator", "tied_layout",
            "l1_norm", "random", "uniform")
-#: SearchConfig changes of each searched method against ``coevolution`` (the paper's).
-SEARCH_VARIANTS = {"coevolution": {},
-                   "pixel_fitness": {"perceptual": "pixel"},
-                   "single_generator": {"lambda_cycle": 0.0},
-                   "tied_layout": {"layout": "tied"}}
+#: The method every other is compared with in the paired win counts: the default search.
+REFERENCE = "adapted"
+#: Each searched method: the library's default search ("adapted": adapted fitness,
+#: tournament, random-order repair, uniform mask seeded) or a variant of the paper's
+#: (SearchConfig.paper: the paper's F, roulette, L1-ordered repair) with these changes.
+SEARCH_VARIANTS = {"adapted": ("default", {}),
+                   "paper": ("paper", {}),
+                   "pixel_fitness": ("paper", {"perceptual": "pixel"}),
+                   "single_generator": ("paper", {"lambda_cycle": 0.0}),
+                   "tied_layout": ("paper", {"layout": "tied"})}
 BUDGET_MEASURES = ("parameters", "macs")
 
 
@@ -57,6 +62,12 @@ class Context:
         if self.originals is None:
             self.originals = translations(self.gan, self.data)
         return self.originals
+
+
+def image_pool(data: DomainData) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images of each domain that searches draw their scoring and adaptation images from:
+    the in-memory training images of the synthetic data, else the validation images."""
+    return data.train if isinstance(data.train, tuple) else (data.val_a, data.val_b)
 
 
 def bits_str(bits: Iterable[int]) -> str:
@@ -95,8 +106,8 @@ def _within(space: MaskSpace, budget: float, make: Callable[[str], list[int]]) -
 def baseline_masks(gan: CycleGAN, method: str, budget: float, seed: int,
                    like: dict | None = None) -> dict:
     """``{"A": bits, "B": bits}`` (strings) of a conventional baseline at ``budget`` in both
-    parameters and MACs; ``random`` copies the per-group counts of ``like`` (the co-evolution
-    result), drawing channels with ``seed``."""
+    parameters and MACs; ``random`` copies the per-group counts of ``like`` (the reference
+    search's result), drawing channels with ``seed``."""
     out = {}
     for name, g, space in zip(("A", "B"), (gan.g_a, gan.g_b), spaces(gan, "independent")):
         if method == "l1_norm":
@@ -150,12 +161,13 @@ class SearchTask:
 
     def run(self, ctx: Context) -> dict:
         started = time.perf_counter()
-        config = SearchConfig(**{**self.config, **SEARCH_VARIANTS[self.method],
-                                 "budget": self.budget, "seed": self.seed,
-                                 "budget_measures": BUDGET_MEASURES})
+        preset, changes = SEARCH_VARIANTS[self.method]
+        make = SearchConfig.paper if preset == "paper" else SearchConfig
+        config = make(**{**self.config, **changes, "budget": self.budget, "seed": self.seed,
+                         "budget_measures": BUDGET_MEASURES})
         g = ctx.gan
-        result = search_masks(g.g_a, g.g_b, g.d_a, g.d_b, ctx.data.val_a, ctx.data.val_b,
-                              config, device=ctx.device, progress=False)
+        result = search_masks(g.g_a, g.g_b, g.d_a, g.d_b, *image_pool(ctx.data), config,
+                              device=ctx.device, progress=False)
         return {"masks": {"A": bits_str(result.masks[0]), "B": bits_str(result.masks[1])},
                 "layout": config.layout, "terms": {"A": result.terms[0], "B": result.terms[1]},
                 "config": config.to_dict(), "seconds": time.perf_counter() - started}

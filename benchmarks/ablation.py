@@ -1,22 +1,26 @@
-"""The paper's ablation as a benchmark: the original CycleGAN vs the co-evolved masks
-(discriminator-aware fitness, the paper's) vs other searches and conventional pruning, at
+"""The ablation as a benchmark: the original CycleGAN vs the library's default search
+(adapted fitness) vs the paper's co-evolution and its variants vs conventional pruning, at
 EQUAL size budgets (4x, 8x, 16x fewer parameters), every method's masks slimmed and
-fine-tuned identically (same steps, batches, seed and distillation).
+fine-tuned identically (same steps, batches, seed and distillation), at two fine-tuning
+lengths (short, and long enough that quality levels off).
 
 Methods (every mask meets the budget in parameters AND in MACs):
-  coevolution       search_masks, perceptual="discriminator", budget repair (ours, the paper's)
-  pixel_fitness     the same search with the generator-perceptual (pixel) fitness
-  single_generator  the same search with lambda_cycle = 0: each generator's fitness ignores
-                    its partner, i.e. two independent single-population searches
-  tied_layout       the same search in the released code's tied layout (one stream mask)
+  adapted           search_masks with its defaults: adapted fitness (30 distillation steps,
+                    L1 to the original on held-out images), tournament selection,
+                    random-order budget repair, the uniform mask seeded (the reference)
+  paper             SearchConfig.paper(): the paper's F (discriminator-perceptual, λ = 10),
+                    roulette selection, L1-ordered budget repair
+  pixel_fitness     the paper's search with the generator-perceptual (pixel) fitness
+  single_generator  the paper's search with lambda_cycle = 0 (two independent searches)
+  tied_layout       the paper's search in the released code's tied layout (one stream mask)
   l1_norm           L1-norm filter pruning (Li et al.), same keep share in every group
-  random            random channels with co-evolution's per-group counts (same seed)
+  random            random channels with the reference search's per-group counts
   uniform           the first channels of every group at one keep ratio (hand-made)
-Quality on the test images right after slimming and during/after fine-tuning: the outline
-measures (a2b_stripe_share, b2a_brown_share), an offline judge's Fréchet distance and target
-probability (trained once per run), SSIM to the original's translations. Fine-tuning without
-distillation is compared at one budget; a γ sweep without budget (the paper's formulation)
-gives the size/quality trade-off.
+Every search runs with the same population and generations. Quality on the test images right
+after slimming and during/after fine-tuning: the outline measures (a2b_stripe_share,
+b2a_brown_share), an offline judge's Fréchet distance and target probability (trained once per
+run), SSIM to the original's translations. Optionally: fine-tuning without distillation at one
+budget, and a γ sweep without budget (the paper's formulation).
 
     python benchmarks/ablation.py                      # shipped teacher, synthetic data
     python benchmarks/ablation.py --quick --out /tmp/a # toy run (~30 s)
@@ -62,21 +66,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeded-budgets", type=float, nargs="*", default=None,
                    help="budgets run with every seed (default: the largest and smallest); "
                         "the others with the first seed only")
-    p.add_argument("--finetune-steps", type=int, default=80)
+    p.add_argument("--finetune-steps", type=int, nargs="+", default=[80, 320],
+                   help="fine-tuning lengths, each run from the slimmed masks (default 80 "
+                        "320: short, and long enough that quality levels off)")
+    p.add_argument("--methods", nargs="+", default=["adapted", "paper", "l1_norm", "random",
+                                                     "uniform"],
+                   help=f"methods to compare, of {', '.join(tasks.METHODS)} (default: the "
+                        "reference search, the paper's and the conventional baselines)")
     p.add_argument("--batch-size", type=int, default=4, help="fine-tuning batch")
     p.add_argument("--distill", type=float, default=10.0,
                    help="distillation weight of the main fine-tuning (default 10)")
     p.add_argument("--no-distill-budget", type=float, default=None,
                    help="budget at which fine-tuning without distillation is also run "
-                        "(first seed; default: the smallest budget)")
-    p.add_argument("--gammas", type=float, nargs="*", default=[0.1, 1.0, 10.0],
-                   help="γ sweep without budget (first seed)")
+                        "(first seed, first fine-tuning length; default: none)")
+    p.add_argument("--gammas", type=float, nargs="*", default=[],
+                   help="γ sweep without budget with the paper's search (first seed; "
+                        "default: none)")
     p.add_argument("--budget-gamma", type=float, default=0.0,
                    help="γ of the searches at a budget (default 0: the repair caps the size, "
                         "so a size reward would only push searched masks below the budget)")
     p.add_argument("--population", type=int, default=12, help="per generator")
     p.add_argument("--generations", type=int, default=8)
-    p.add_argument("--n-images", type=int, default=8, help="images per domain in the fitness")
+    p.add_argument("--n-images", type=int, default=16,
+                   help="held-out images per domain the fitness scores on")
+    p.add_argument("--adapt-images", type=int, default=32,
+                   help="adaptation images per domain of the adapted fitness")
     p.add_argument("--judge-steps", type=int, default=150)
     p.add_argument("--image-size", type=int, default=None,
                    help="default 64 (synthetic) or 256 (--dataroot)")
@@ -95,16 +109,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.budgets, args.gammas = args.seeds[:1], args.budgets[:1], [1.0]
-        args.finetune_steps, args.batch_size, args.population = 4, 2, 4
+        args.finetune_steps, args.batch_size, args.population = [4, 8], 2, 4
         args.generations, args.n_images, args.judge_steps = 1, 4, 5
+        args.adapt_images, args.no_distill_budget = 4, args.budgets[0]
     if args.workers is None:
         args.workers = 1 if args.quick else 2
     if args.seeded_budgets is None:
         args.seeded_budgets = sorted({max(args.budgets), min(args.budgets)})
-    if args.no_distill_budget is None:
-        args.no_distill_budget = min(args.budgets)
     if any(not 0 < b <= 1 for b in args.budgets) or not args.seeds:
         p.error("budgets must be size ratios in (0, 1] and --seeds non-empty")
+    unknown = set(args.methods) - set(tasks.METHODS)
+    if unknown or tasks.REFERENCE not in args.methods:
+        p.error(f"--methods must include {tasks.REFERENCE!r} and name only "
+                f"{', '.join(tasks.METHODS)}")
+    args.methods = [m for m in tasks.METHODS if m in args.methods]
+    if args.finetune_steps != sorted(set(args.finetune_steps)) or args.finetune_steps[0] < 0:
+        p.error("--finetune-steps must be distinct, ascending and >= 0")
     return args
 
 
@@ -149,11 +169,12 @@ def _compact(obj):
 
 def plan_searches(args) -> list:
     base = {"population": args.population, "generations": args.generations,
-            "n_images": args.n_images}
+            "n_images": args.n_images, "train_images": args.adapt_images}
+    searched = [m for m in args.methods if m in tasks.SEARCH_VARIANTS]
     out = [tasks.SearchTask(m, b, s, {**base, "gamma": args.budget_gamma}) for b in args.budgets
            for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1])
-           for m in tasks.SEARCH_VARIANTS]
-    out += [tasks.SearchTask("coevolution", None, args.seeds[0], {**base, "gamma": g})
+           for m in searched]
+    out += [tasks.SearchTask("paper", None, args.seeds[0], {**base, "gamma": g})
             for g in args.gammas]
     return sorted(out, key=lambda t: -(t.budget or 0.5))  # larger networks first
 
@@ -179,7 +200,9 @@ def write_outputs(results: dict, out: Path) -> dict:
     results = _compact(results)
     cfg = results["config"]
     results["summary"] = report.summarize(results["runs"], cfg["budgets"], cfg["methods"])
-    results["coevolution_wins"] = report.paired_wins(results["runs"], cfg["distill_weight"])
+    results["reference_wins"] = {
+        variant: report.paired_wins(results["runs"], variant)
+        for variant in report.variants(cfg["finetune_steps"], cfg["distill_weight"])}
     results["plots"] = report.plot_all(results, out)
     atomic_write(out / "results.json",
                  lambda tmp: Path(tmp).write_text(json.dumps(results) + "\n"))
@@ -215,34 +238,37 @@ def main(argv=None) -> int:
     search_wall = _run_phase("searches", plan_searches(args), ctx, args, searches)
     records, finetunes = [], []
 
-    def add(method, budget, gamma, seed, distill, masks, layout, search):
-        key = (method, budget, gamma, seed, distill)
+    def add(method, budget, gamma, seed, steps, distill, masks, layout, search):
+        key = (method, budget, gamma, seed, steps, distill)
         records.append({"method": method, "budget": budget, "gamma": gamma, "seed": seed,
-                        "distill_weight": distill, "layout": layout, "masks": masks,
-                        "sizes": tasks.mask_sizes(gan, layout, masks), "search": search,
-                        "key": key})
-        finetunes.append(tasks.FinetuneTask(masks, layout, args.finetune_steps, distill, seed,
+                        "finetune_steps": steps, "distill_weight": distill, "layout": layout,
+                        "masks": masks, "sizes": tasks.mask_sizes(gan, layout, masks),
+                        "search": search, "key": key})
+        finetunes.append(tasks.FinetuneTask(masks, layout, steps, distill, seed,
                                             args.batch_size, key))
     for b in args.budgets:
         for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1]):
-            found = {m: searches[("search", m, b, None, s)] for m in tasks.SEARCH_VARIANTS}
-            distills = [args.distill] + ([0.0] if b == args.no_distill_budget
-                                         and s == args.seeds[0] and args.distill > 0 else [])
-            for m in tasks.METHODS:
+            found = {m: searches[("search", m, b, None, s)] for m in args.methods
+                     if m in tasks.SEARCH_VARIANTS}
+            runs = [(n, args.distill) for n in args.finetune_steps]
+            if b == args.no_distill_budget and s == args.seeds[0] and args.distill > 0:
+                runs.append((args.finetune_steps[0], 0.0))
+            for m in args.methods:
                 if m in found:
                     masks, layout = found[m]["masks"], found[m]["layout"]
                     search = {k: found[m][k] for k in ("terms", "seconds")}
                 else:
-                    masks = tasks.baseline_masks(gan, m, b, s, found["coevolution"]["masks"])
+                    masks = tasks.baseline_masks(gan, m, b, s,
+                                                 found[tasks.REFERENCE]["masks"])
                     layout, search = "independent", None
-                for d in distills:
-                    add(m, b, None, s, d, masks, layout, search)
+                for n, d in runs:
+                    add(m, b, None, s, n, d, masks, layout, search)
     for g in args.gammas:
-        r = searches[("search", "coevolution", None, g, args.seeds[0])]
-        add("coevolution", None, g, args.seeds[0], args.distill, r["masks"], r["layout"],
-            {k: r[k] for k in ("terms", "seconds")})
+        r = searches[("search", "paper", None, g, args.seeds[0])]
+        add("paper", None, g, args.seeds[0], args.finetune_steps[0], args.distill, r["masks"],
+            r["layout"], {k: r[k] for k in ("terms", "seconds")})
     tuned: dict = {}
-    finetunes.sort(key=lambda t: -(t.key[1] or 0.2))  # larger networks first
+    finetunes.sort(key=lambda t: -t.steps)  # longest first: the pool ends evenly
     finetune_wall = _run_phase("fine-tuning", finetunes, ctx, args, tuned)
     for rec in records:
         res = tuned[rec.pop("key")]
@@ -250,11 +276,13 @@ def main(argv=None) -> int:
     runs = [r for r in records if r["budget"] is not None]
     results = {
         "config": {**{k: v for k, v in vars(args).items() if k not in ("quiet", "out")},
-                   "distill_weight": args.distill, "methods": list(tasks.METHODS),
-                   "search_variants": tasks.SEARCH_VARIANTS,
+                   "distill_weight": args.distill, "methods": list(args.methods),
+                   "reference": tasks.REFERENCE,
+                   "search_variants": {m: tasks.SEARCH_VARIANTS[m] for m in args.methods
+                                       if m in tasks.SEARCH_VARIANTS},
                    "budget_measures": list(tasks.BUDGET_MEASURES),
                    "mac_convention": "transposed convs at output positions",
-                   "curve_steps": tasks.curve_points(args.finetune_steps)},
+                   "curve_steps": {n: tasks.curve_points(n) for n in args.finetune_steps}},
         "environment": {"torch": torch.__version__, "workers": args.workers,
                         "threads": args.threads, "device": args.device},
         "data": data.name, "teacher": source,

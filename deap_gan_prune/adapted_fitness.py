@@ -170,18 +170,20 @@ class AdaptedFitness(MaskFitness):
     def _nan_terms(self) -> dict[str, float]:
         return {"score": float("nan"), "l_cyc": float("nan")}
 
-    def _score(self, network: nn.Module, partner_net: nn.Module | None) -> dict:
+    def _score_of(self, kind: str, fake: torch.Tensor) -> float:
+        """Score ``kind`` of the candidate's outputs ``fake`` on the held-out images."""
         ref = self.reference()
+        if kind == "l1":
+            return float((fake - ref["fake"]).abs().mean().item())
+        if kind == "ssim":
+            return 1.0 - fidelity_scores(fake, ref["fake"])["ssim"]
+        return float((self._run(self.discriminator, fake) - ref["judged"]).pow(2).mean().item())
+
+    def _score(self, network: nn.Module, partner_net: nn.Module | None) -> dict:
         fake = self._run(network, self.images)
-        if self.score == "l1":
-            score = (fake - ref["fake"]).abs().mean().item()
-        elif self.score == "ssim":
-            score = 1.0 - fidelity_scores(fake, ref["fake"])["ssim"]
-        else:
-            score = (self._run(self.discriminator, fake) - ref["judged"]).pow(2).mean().item()
         l_cyc = 0.0 if partner_net is None else \
             (self._run(partner_net, fake) - self.images).abs().mean().item()
-        return {"score": float(score), "l_cyc": float(l_cyc)}
+        return {"score": self._score_of(self.score, fake), "l_cyc": float(l_cyc)}
 
     def _assemble(self, bits: tuple[int, ...], parts: dict) -> dict:
         size = self._size(bits)
@@ -193,19 +195,24 @@ class AdaptedFitness(MaskFitness):
         partner_net = self._partner(partner) if partner is not None else None
         return self._assemble(bits, self._score(self.adapted(bits), partner_net))
 
-    def terms_along(self, individual: Sequence[int], at_steps: Sequence[int]) -> list[dict]:
-        """The terms (no cycle) after each of ``at_steps`` adaptation steps (ascending, at
-        most ``steps``), from one adaptation run: what the correlation benchmark compares."""
+    def scores_along(self, individual: Sequence[int], at_steps: Sequence[int]
+                     ) -> list[dict[str, float]]:
+        """Every score (``l1``, ``ssim``, and ``discriminator`` when there is a
+        discriminator; lower is better) after each of ``at_steps`` adaptation steps
+        (ascending, at most ``steps``), from one adaptation run: what the correlation
+        benchmark compares."""
         bits = tuple(int(b) for b in individual)
         if list(at_steps) != sorted(at_steps) or (at_steps and at_steps[-1] > self.steps):
             raise ValueError(f"at_steps must ascend and stay <= steps={self.steps}")
         net = slim(self.generator, self.space.slot_masks(bits))
         optimizer, done, out = self.distil.optimizer(net), 0, []
         targets = self.reference()["adapt_fake"]
+        kinds = [k for k in SCORES if k != "discriminator" or self.discriminator is not None]
         for k in at_steps:
             self.distil(net, self.adapt_images, targets, optimizer, start=done, stop=k)
             done = k
-            out.append(self._assemble(bits, self._score(net, None)))
+            fake = self._run(net, self.images)
+            out.append({kind: self._score_of(kind, fake) for kind in kinds})
         return out
 
 
