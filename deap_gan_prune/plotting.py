@@ -34,9 +34,11 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
     chapters = list(chapters or logbook.chapters.keys() or [None])
     fig, (ax_fit, ax_size) = plt.subplots(1, 2, figsize=(10, 4))
     gens = logbook.select("gen")
-    # Co-evolution scores generation 0 without the cycle term: its fitness is on another scale.
+    # The paper's co-evolution scores generation 0 without the cycle term that later
+    # generations have: its fitness is on another scale.
     first = 1 if len(gens) > 1 and chapters[0] is not None and all(
-        logbook.chapters[n][0].get("best_l_cyc") == 0 for n in chapters) else 0
+        logbook.chapters[n][0].get("best_l_cyc") == 0
+        and (logbook.chapters[n][1].get("best_l_cyc") or 0) > 0 for n in chapters) else 0
     for name, color in zip(chapters, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
         book = logbook.chapters[name] if name else logbook
         label = f"G_{name}" if name else "population"

@@ -32,7 +32,7 @@ def _search(fitnesses, map_function=None, ngen=3, callback=None):
     return {"masks": [[list(i) for i in pop] for pop in pops],
             "fitness": [[i.fitness.values for i in pop] for pop in pops],
             "logbook": logbook_records(logbook), "best": [list(b) for b in best],
-            "hof": [(list(a), list(b), g) for a, b, g in hof.items]}
+            "hof": [(list(a), list(b), g, s) for a, b, g, s in hof.items]}
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,7 @@ def test_checkpoint_holds_the_state(finished):
     assert [list(b) for b in state.best] == [list(b) for b in best]
     assert state.best[0] in state.populations[0]
     assert [(list(a), list(b), g, s) for a, b, g, s in state.halloffame.items] == \
-        [(list(a), list(b), g) for a, b, g in hof.items]
+        [(list(a), list(b), g, s) for a, b, g, s in hof.items]
     assert state.logbook.chapters["A"].select("max") == logbook.chapters["A"].select("max")
     assert state.logbook.select("gen") == [0, 1, 2]
 

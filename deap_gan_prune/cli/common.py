@@ -53,13 +53,16 @@ def load_models(args: argparse.Namespace, data: DomainData | None = None,
     return gan
 
 
-def load_data(args: argparse.Namespace) -> DomainData:
+def load_data(args: argparse.Namespace, n_val: int = 16) -> DomainData:
+    """The data named by ``--dataroot`` (or the synthetic data), with ``n_val`` validation
+    images per domain."""
     if args.image_size is not None and (args.image_size <= 0 or args.image_size % 4):
         raise CommandError(f"--image-size {args.image_size}: must be a positive multiple of 4")
     if args.dataroot:
-        return folder_data(args.dataroot, args.image_size or 256, seed=args.seed,
+        return folder_data(args.dataroot, args.image_size or 256, n_val=n_val, seed=args.seed,
                            n_test=None if args.n_test == 64 else args.n_test)
-    return synthetic_data(args.n_train, args.n_test, args.image_size or 64, seed=args.seed)
+    return synthetic_data(args.n_train, args.n_test, args.image_size or 64, seed=args.seed,
+                          n_val=n_val)
 
 
 def read_json(path: str | Path, what: str) -> dict:

@@ -19,10 +19,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("search")
     g.add_argument("--population", type=int, default=d.population)
     g.add_argument("--generations", type=int, default=d.generations)
-    g.add_argument("--gamma", type=float, default=d.gamma, help="size weight γ")
-    g.add_argument("--lambda-cycle", type=float, default=d.lambda_cycle, help="cycle weight λ")
+    g.add_argument("--fitness", choices=["adapted", "paper"], default=d.fitness,
+                   help="adapted: each candidate distilled briefly toward the original, then "
+                        "scored on held-out images (default); paper: the paper's F")
+    g.add_argument("--adapt-steps", type=int, default=d.adapt_steps,
+                   help=f"distillation steps per candidate (adapted; default {d.adapt_steps})")
+    g.add_argument("--adapt-score", choices=["l1", "ssim", "discriminator"],
+                   default=d.adapt_score, help="what the adapted fitness scores")
+    g.add_argument("--select", choices=["tournament", "rank", "roulette"], default=d.select,
+                   help="selection (default tournament; roulette is the paper's)")
+    g.add_argument("--gamma", type=float, default=None,
+                   help="size weight γ (default 0 with --budget, else 1)")
+    g.add_argument("--lambda-cycle", type=float, default=None,
+                   help="cycle weight λ (default 10 for the paper's fitness, 0 for adapted)")
     g.add_argument("--budget", type=float, default=None,
                    help="size ratio every candidate must meet (e.g. 0.25 = 4x smaller)")
+    g.add_argument("--repair-order", choices=["random", "l1"], default=d.repair_order,
+                   help="which channels the budget repair drops first (default random)")
     g.add_argument("--size-measure", choices=["parameters", "macs"], default=d.size_measure)
     g.add_argument("--perceptual", choices=["discriminator", "features", "pixel"],
                    default=d.perceptual)
@@ -32,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    default=d.mate)
     g.add_argument("--mutate", choices=["segment", "flip"], default=d.mutate)
     g.add_argument("--n-images", type=int, default=d.n_images,
-                   help="validation images per domain for the fitness")
+                   help="held-out validation images per domain the fitness scores on")
+    g.add_argument("--adapt-images", type=int, default=d.train_images,
+                   help="further images per domain candidates are adapted (or, with "
+                        "--train-steps, trained) on")
     g.add_argument("--train-steps", type=int, default=d.train_steps,
                    help="brief training of every candidate before scoring (the paper's "
                         "optional variant; default 0 = off)")
@@ -53,16 +69,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from(args: argparse.Namespace) -> SearchConfig:
     return SearchConfig(population=args.population, generations=args.generations,
+                        fitness=args.fitness, adapt_steps=args.adapt_steps,
+                        adapt_score=args.adapt_score, select=args.select,
                         gamma=args.gamma, lambda_cycle=args.lambda_cycle, budget=args.budget,
-                        size_measure=args.size_measure, perceptual=args.perceptual,
-                        layout=args.layout, init=args.init, mate=args.mate,
-                        mutate=args.mutate, n_images=args.n_images,
-                        train_steps=args.train_steps, seed=args.seed)
+                        repair_order=args.repair_order, size_measure=args.size_measure,
+                        perceptual=args.perceptual, layout=args.layout, init=args.init,
+                        mate=args.mate, mutate=args.mutate, n_images=args.n_images,
+                        train_images=args.adapt_images, train_steps=args.train_steps,
+                        seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    data = load_data(args)
+    data = load_data(args, n_val=config.n_images + config.train_images)
     gan = load_models(args, data)
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=not args.quiet, workers=args.workers,
@@ -72,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     plot = Path(args.plot) if args.plot else out.with_name(out.stem + "_fitness.png")
     plot_fitness(result.logbook, plot)
     for name, terms in zip("AB", result.terms):
+        parts = ", ".join(f"{k} {v:.4g}" for k, v in terms.items()
+                          if k not in ("fitness", "loss", "size"))
         print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the "
-              f"original ({config.size_measure}), L_dis {terms['l_dis']:.4g}, "
-              f"L_cyc {terms['l_cyc']:.4g}")
+              f"original ({config.size_measure}), {parts}")
     print(f"wrote {out} and {plot}")
     return 0
