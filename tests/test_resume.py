@@ -141,6 +141,44 @@ def test_unreadable_checkpoints_name_the_file(finished, tmp_path):
         load_checkpoint(tmp_path / "missing.json", cls, config, digest)
 
 
+def _edit(data, field, value):
+    """``data`` with the entry at a dotted ``field`` path (list indices as numbers) set."""
+    *parents, last = [int(k) if k.isdigit() else k for k in field.split(".")]
+    target = data
+    for key in parents:
+        target = target[key]
+    target[last] = value(target[last]) if callable(value) else value
+    return data
+
+
+@pytest.mark.parametrize("field, value, named, found", [
+    ("rng.torch", lambda v: v[:-1], "rng.torch", None),
+    ("rng.torch", lambda v: [256] + v[1:], "rng.torch", None),
+    ("rng.random.1", lambda v: v[:100], "rng.random[1]", "a list of length 100"),
+    ("rng.random", lambda v: v[:2], "rng.random", None),
+    ("rng.numpy.0", "PCG64", "rng.numpy", None),
+    ("rng.numpy.1", lambda v: v + [0], "rng.numpy[1]", "a list of length 625"),
+    ("generation", "2", "generation", '"2"'),
+    ("populations.A.1.mask", lambda v: [2] + v[1:], "populations.A[1].mask", None),
+    ("populations.B.0.mask", lambda v: v[:-1], "populations.B[0].mask", None),
+    ("populations.B.2.fitness", ["x"], "populations.B[2].fitness", '["x"]'),
+    ("best.A.index", 99, "best.A.index", "99"),
+    ("nevals", None, "nevals", "null"),
+    ("logbook", lambda v: v + [3], "logbook", None),
+])
+def test_malformed_fields_are_named(finished, tmp_path, field, value, named, found):
+    path, config, digest, _, _, cls = finished
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(_edit(json.loads(path.read_text()), field, value)))
+    before = rng_state()
+    with pytest.raises(ResumeError) as info:
+        load_checkpoint(bad, cls, config, digest)
+    message = str(info.value)
+    assert message.startswith(f"{bad}: a damaged checkpoint: field {named} should be ")
+    assert "\n" not in message and (found is None or message.endswith(f", found {found}"))
+    assert rng_state() == before  # nothing restored from a refused file
+
+
 def test_models_hash_follows_every_weight():
     torch.manual_seed(0)
     g, h = ResnetGenerator(ngf=4, n_blocks=1), ResnetGenerator(ngf=4, n_blocks=1)
