@@ -41,9 +41,9 @@ def mask_bits(data: dict, name: str, path: str) -> tuple[MaskSpace, list[int]]:
     short = next((g for g in space.groups
                   if sum(bits[g.offset:g.stop]) < max(g.min_keep, 1)), None)
     if short is not None:
-        raise CommandError(f"{path}: the mask of G_{name} keeps {sum(bits[short.offset:short.stop])} "
-                           f"channels of group {short.name!r}, fewer than its minimum "
-                           f"{max(short.min_keep, 1)}")
+        kept = sum(bits[short.offset:short.stop])
+        raise CommandError(f"{path}: the mask of G_{name} keeps {kept} channels of group "
+                           f"{short.name!r}, fewer than its minimum {max(short.min_keep, 1)}")
     return space, bits
 
 
