@@ -1,7 +1,8 @@
 """Read and write generator and discriminator files in the upstream CycleGAN formats.
 
 Checkpoints are untrusted input: they are read with ``torch.load(..., weights_only=True)`` and
-every problem becomes a one-line :class:`CheckpointError` naming the file.
+every problem (including NaN or infinite weights) becomes a one-line :class:`CheckpointError`
+naming the file. A failed write names the file and keeps the previous one.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Mapping
 import torch
 
 from .models import NLayerDiscriminator, ResnetGenerator
+from .outputs import WriteError
 from .widths import GeneratorWidths
 
 _NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
@@ -66,7 +68,19 @@ def read_state_dict(path: str | os.PathLike) -> "OrderedDict[str, torch.Tensor]"
         if key.rsplit(".", 1)[-1] in _NORM_STATS:
             continue
         state[key] = value
+    _check_finite(path, state)
     return state
+
+
+def _check_finite(path: str | os.PathLike, state: Mapping[str, torch.Tensor]) -> None:
+    """Refuse NaN or infinite weights: nothing computed from them would mean anything."""
+    for key, tensor in state.items():
+        if not tensor.is_floating_point() or bool(torch.isfinite(tensor).all()):
+            continue
+        nan = int(torch.isnan(tensor).sum())
+        inf = int(torch.isinf(tensor).sum())
+        raise CheckpointError(path, f"tensor {key} holds non-finite values ({nan} NaN, {inf} "
+                                    f"infinite of {tensor.numel()})")
 
 
 def _shape(path, state, key) -> torch.Size:
@@ -167,17 +181,24 @@ def _file_mode() -> int:
 
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(tmp_path)`` then move the file into place, so that ``path`` is never
-    half-written; the file gets the usual mode for the umask."""
+    half-written; the file gets the usual mode for the umask. An OSError (disk full, no
+    permission) becomes a :class:`WriteError` naming ``path``; a previous file is kept."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
+    except OSError as exc:
+        if isinstance(exc, WriteError):
+            raise
+        kept = "; the previous file is kept" if path.is_file() else ""
+        raise WriteError(path, "could not write", exc, kept) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 

@@ -131,11 +131,16 @@ class UnpairedImageFolder(Dataset):
         self.seed, self.epoch = int(seed), 0
         if not self.root.is_dir():
             raise DataError(f"{self.root}: dataset root not found")
-        self.paths = {domain: self._readable(self.root / f"{phase}{domain}") for domain in "AB"}
+        self.paths: dict[str, list[Path]] = {}
+        self._listed: dict[str, int] = {}  # image files in each folder, readable or not
+        for domain in "AB":
+            self.paths[domain], self._listed[domain] = self._readable(
+                self.root / f"{phase}{domain}")
         self._bad: set[Path] = set()
 
     @staticmethod
-    def _readable(folder: Path) -> list[Path]:
+    def _readable(folder: Path) -> tuple[list[Path], int]:
+        """The images of ``folder`` that look readable, and how many image files it holds."""
         files = list_images(folder)
         readable = [_looks_readable(p) for p in files]
         good = [p for p, ok in zip(files, readable) if ok]
@@ -145,7 +150,7 @@ class UnpairedImageFolder(Dataset):
         if skipped:
             warnings.warn(f"skipped {len(skipped)} unreadable images in {folder}: "
                           f"{', '.join(skipped)}", stacklevel=3)
-        return good
+        return good, len(files)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose crops, flips and B partners items are drawn with."""
@@ -169,9 +174,9 @@ class UnpairedImageFolder(Dataset):
                 return read_rgb(path), path
             except DataError as error:
                 self._bad.add(path)
-                warnings.warn(f"skipped unreadable image {path}: {error}", stacklevel=3)
-        raise DataError(f"{self.root / (self.phase + domain)}: none of the {len(paths)} images "
-                        f"is readable")
+                warnings.warn(f"skipped {error}", stacklevel=3)  # the error names the file
+        raise DataError(f"{self.root / (self.phase + domain)}: none of the "
+                        f"{self._listed[domain]} images is readable")
 
     def _preprocess(self, image: Image.Image, rng: np.random.Generator) -> torch.Tensor:
         if not self.augment:

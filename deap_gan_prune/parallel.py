@@ -19,6 +19,13 @@ start the pool under ``if __name__ == "__main__":``.
 
 Torch's results depend on its thread count in the last bits; workers use ``threads`` (1 by
 default), so a distributed search equals an in-process one run with the same thread count.
+
+Why not ``concurrent.futures.ProcessPoolExecutor`` with an initializer: it keeps the order and
+would send only masks, but when a worker dies every pending future fails with the same
+``BrokenProcessPool`` ("terminated abruptly while the future was running or pending"), naming
+neither the process nor the task. It marks queued tasks as running before any worker takes
+them (with 2 workers, 3 futures are "running"), so even the futures cannot tell which mask
+killed the worker; the pool here sends one task per worker at a time and knows.
 """
 from __future__ import annotations
 

@@ -177,6 +177,108 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return data
 
 
+def _describe(value: Any) -> str:
+    """A short account of a JSON value for an error message."""
+    text = json.dumps(value)
+    if len(text) <= 40:
+        return text
+    if isinstance(value, (list, dict, str)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return text[:40] + "..."
+
+
+def _malformed(path: str | os.PathLike, field: str, expected: str, found: Any) -> ResumeError:
+    return ResumeError(f"{path}: a damaged checkpoint: field {field} should be {expected}, "
+                       f"found {_describe(found)}")
+
+
+def _is_int(value: Any, low: int, high: int | None = None) -> bool:
+    return type(value) is int and value >= low and (high is None or value <= high)
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _check_ints(path, field: str, value: Any, length: int, low: int, high: int) -> None:
+    if not (isinstance(value, list) and len(value) == length
+            and all(_is_int(v, low, high) for v in value)):
+        raise _malformed(path, field, f"a list of {length} integers in {low}..{high}", value)
+
+
+def _check_individual(path, field: str, entry: Any, n_bits: int | None) -> int:
+    """Check ``{"mask": [0/1...], "fitness": null | [numbers]}``; returns the mask length."""
+    if not isinstance(entry, dict):
+        raise _malformed(path, field, "an object with mask and fitness", entry)
+    mask = entry.get("mask")
+    n_bits = len(mask) if n_bits is None and isinstance(mask, list) else n_bits
+    if not (isinstance(mask, list) and mask and len(mask) == n_bits
+            and all(b in (0, 1) and type(b) is int for b in mask)):
+        raise _malformed(path, f"{field}.mask", f"a list of {n_bits or 'some'} bits 0/1", mask)
+    fitness = entry.get("fitness")
+    if fitness is not None and not (isinstance(fitness, list) and fitness
+                                    and all(_is_number(v) for v in fitness)):
+        raise _malformed(path, f"{field}.fitness", "null or a list of numbers", fitness)
+    return n_bits
+
+
+def _check_populations(path, data: dict) -> None:
+    populations, best = data.get("populations"), data.get("best")
+    for name in "AB":
+        pop = populations.get(name) if isinstance(populations, dict) else None
+        if not (isinstance(pop, list) and pop):
+            raise _malformed(path, f"populations.{name}", "a non-empty list of individuals",
+                             pop)
+        lengths = [len(e["mask"]) for e in pop if isinstance(e, dict)
+                   and isinstance(e.get("mask"), list)]
+        n_bits = max(set(lengths), key=lengths.count) if lengths else None  # the usual length
+        for i, entry in enumerate(pop):
+            n_bits = _check_individual(path, f"populations.{name}[{i}]", entry, n_bits)
+        entry = best.get(name) if isinstance(best, dict) else None
+        index = entry.get("index") if isinstance(entry, dict) else None
+        if index is not None and not _is_int(index, 0, len(pop) - 1):
+            raise _malformed(path, f"best.{name}.index", f"null or 0..{len(pop) - 1}", index)
+        _check_individual(path, f"best.{name}", entry, n_bits)
+
+
+def _check_rng(path, rng: Any) -> None:
+    """The random, numpy and torch states :func:`rng_state` writes, with their sizes."""
+    if not isinstance(rng, dict):
+        raise _malformed(path, "rng", "an object with random, numpy and torch", rng)
+    state = rng.get("random")
+    if not (isinstance(state, list) and len(state) == 3 and type(state[0]) is int
+            and (state[2] is None or _is_number(state[2]))):
+        raise _malformed(path, "rng.random", "[version, 625 integers, gauss]", state)
+    _check_ints(path, "rng.random[1]", state[1], 625, 0, 2**32 - 1)
+    if state[1][-1] > 624:
+        raise _malformed(path, "rng.random[1][624]", "a position in 0..624", state[1][-1])
+    state = rng.get("numpy")
+    if not (isinstance(state, list) and len(state) == 5 and state[0] == "MT19937"
+            and _is_int(state[2], 0, 624) and _is_int(state[3], 0, 1)
+            and _is_number(state[4])):
+        raise _malformed(path, "rng.numpy", '["MT19937", 624 integers, position, 0/1, gauss]',
+                         state)
+    _check_ints(path, "rng.numpy[1]", state[1], 624, 0, 2**32 - 1)
+    _check_ints(path, "rng.torch", rng.get("torch"), torch.get_rng_state().numel(), 0, 255)
+
+
+def check_checkpoint(path: str | os.PathLike, data: dict) -> None:
+    """Refuse a checkpoint whose fields (other than the hall of fame, checked when it is
+    rebuilt) have the wrong type or size, naming the file and the field."""
+    if not _is_int(data.get("generation"), 0):
+        raise _malformed(path, "generation", "an integer >= 0", data.get("generation"))
+    _check_populations(path, data)
+    nevals = data.get("nevals")
+    if not (isinstance(nevals, list) and all(_is_int(n, 0) for n in nevals)):
+        raise _malformed(path, "nevals", "a list of integers >= 0", nevals)
+    logbook = data.get("logbook")
+    if not (isinstance(logbook, list) and all(isinstance(r, dict) for r in logbook)):
+        raise _malformed(path, "logbook", "a list of objects", logbook)
+    if not isinstance(data.get("extra"), dict):
+        raise _malformed(path, "extra", "an object", data.get("extra"))
+    _check_rng(path, data.get("rng"))
+
+
 def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence[type],
                     config: Mapping, models_hash: str, *, restore_rng: bool = True
                     ) -> CoevolutionState:
@@ -188,6 +290,7 @@ def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence
     ``config`` or other models (``models_hash``, from :func:`models_hash`).
     """
     data = read_checkpoint(path)
+    check_checkpoint(path, data)
     differing = _differences(data.get("config"), json.loads(json.dumps(_jsonable(config))))
     if data.get("models_hash") != models_hash:
         differing.append("models")

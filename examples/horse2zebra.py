@@ -20,13 +20,14 @@ import argparse
 import copy
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
-from deap_gan_prune.checkpoints import (CheckpointError, atomic_write_json, load_cyclegan,
-                                        save_generator)
-from deap_gan_prune.data import DataError
+from deap_gan_prune.checkpoints import atomic_write_json, load_cyclegan, save_generator
+from deap_gan_prune.devices import check_device
+from deap_gan_prune.outputs import check_output_folder, staged_folder
 from deap_gan_prune.plotting import plot_fitness, plot_samples
 from deap_gan_prune.report import format_summary, quality_report
 from deap_gan_prune.search import SearchConfig, search_masks
@@ -65,9 +66,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def search_config(args: argparse.Namespace) -> SearchConfig:
+    """The search settings; SearchConfig refuses a budget outside (0, 1] as the CLI does."""
+    return SearchConfig(population=args.population, generations=args.generations,
+                        gamma=args.gamma, budget=None if args.budget == 1 else args.budget,
+                        n_images=8 if args.quick else 16, seed=args.seed)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     progress, out = not args.quiet, Path(args.out)
+    check_device(args.device)
+    config = search_config(args)
+    check_output_folder(out, "--out")
     torch.manual_seed(args.seed)
     started = time.perf_counter()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
@@ -87,9 +98,6 @@ def main(argv=None) -> int:
                                     seed=args.seed, device=args.device, progress=progress)
 
     # 2. Co-evolutionary search of both generators' masks.
-    config = SearchConfig(population=args.population, generations=args.generations,
-                          gamma=args.gamma, budget=None if args.budget >= 1 else args.budget,
-                          n_images=8 if args.quick else 16, seed=args.seed)
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=progress)
     atomic_write_json(out / "masks.json", result.to_dict())
@@ -102,8 +110,9 @@ def main(argv=None) -> int:
     tuned = tuple(copy.deepcopy(g) for g in searched)
     finetune_pair(gan, *tuned, data, steps=args.finetune_steps, distill_weight=args.distill,
                   seed=args.seed, device=args.device, progress=progress)
-    for name, g in zip(("G_A", "G_B"), tuned):
-        save_generator(g, out / f"slim_{name}.pth", extra={"search": config.to_dict()})
+    with staged_folder(out) as stage:  # both files or neither
+        for name, g in zip(("G_A", "G_B"), tuned):
+            save_generator(g, stage / f"slim_{name}.pth", extra={"search": config.to_dict()})
 
     # 4. Measure: size, latency side by side, quality of original and pruned.
     outputs = {"original": translations(gan, data), "searched": translations(searched, data),
@@ -131,8 +140,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from deap_gan_prune.cli import one_line, warning_printer
+    warnings.showwarning = warning_printer("horse2zebra")
     try:
         sys.exit(main())
-    except (CheckpointError, DataError, ValueError) as exc:
-        print(f"horse2zebra: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:  # bad input: one line naming it, exit 1
+        print(f"horse2zebra: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(1)

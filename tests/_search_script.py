@@ -4,12 +4,17 @@
 
 Writes OUT (JSON: final populations, best pair, logbook records, resumed_from) at the end.
 ``--delay`` sleeps before each evaluation (it slows the run, it does not change it).
+With ``SEARCH_SCRIPT_KILL=POINT:N`` in the environment the process kills itself (SIGKILL)
+inside the N-th checkpoint write (generation N of a fresh run); POINT is ``write`` (the
+temporary file half-written), ``before-rename`` (written, not yet moved into place) or
+``after-rename`` (just moved into place).
 """
 import argparse
 import functools
 import json
 import os
 import random
+import signal
 import sys
 import time
 
@@ -17,12 +22,51 @@ import numpy as np
 import torch
 from deap import base, tools
 
+import deap_gan_prune.resume as resume_module
 from deap_gan_prune.coevolution import PairHallOfFame
 from deap_gan_prune.fitness import cyclegan_fitnesses
 from deap_gan_prune.logbooks import logbook_records
 from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.registration import create_types, register
 from deap_gan_prune.resume import models_hash, read_checkpoint, run_with_checkpoints
+
+
+KILL_ENV = "SEARCH_SCRIPT_KILL"
+KILL_POINTS = ("write", "before-rename", "after-rename")
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def arm_kill_point(spec: str) -> None:
+    """Make this process SIGKILL itself at ``POINT:N`` (see the module docstring)."""
+    point, _, number = spec.partition(":")
+    if point not in KILL_POINTS or not number.isdigit():
+        raise SystemExit(f"{KILL_ENV}={spec!r}: expected POINT:N with POINT in {KILL_POINTS}")
+    target, writes = int(number), []
+    real_atomic_write, real_replace = resume_module.atomic_write, os.replace
+
+    def atomic_write(path, write):
+        writes.append(path)
+
+        def write_then_maybe_die(tmp):
+            write(tmp)
+            if point == "write" and len(writes) - 1 == target:
+                os.truncate(tmp, os.path.getsize(tmp) // 2)
+                _die()
+        real_atomic_write(path, write_then_maybe_die)
+
+    def replace(src, dst):
+        armed = len(writes) - 1 == target and os.fspath(dst) == os.fspath(writes[-1])
+        if armed and point == "before-rename":
+            _die()
+        real_replace(src, dst)
+        if armed and point == "after-rename":
+            _die()
+
+    resume_module.atomic_write = atomic_write
+    os.replace = replace
 
 
 def tiny_cyclegan():
@@ -116,6 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--generations", type=int, default=6)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if os.environ.get(KILL_ENV):
+        arm_kill_point(os.environ[KILL_ENV])
     result = run(args.checkpoint, resume=args.resume, delay=args.delay,
                  generations=args.generations)
     with open(args.out, "w") as f:

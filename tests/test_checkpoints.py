@@ -175,3 +175,62 @@ def test_load_cyclegan_folder_layouts(tmp_path, tiny_generator, tiny_discriminat
         load_cyclegan(only_one)
     with pytest.raises(CheckpointError, match="no such folder"):
         load_cyclegan(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("value, counts", [(float("nan"), "1 NaN, 0 infinite"),
+                                           (float("-inf"), "0 NaN, 1 infinite")])
+def test_non_finite_weights_are_named_at_load(tmp_path, tiny_generator, tiny_discriminator,
+                                              value, counts):
+    for module, loader, key in ((tiny_generator, load_generator, "model.10.conv_block.1.bias"),
+                                (tiny_discriminator, load_discriminator, "model.0.weight")):
+        state = module.state_dict()
+        state[key].view(-1)[0] = value
+        path = tmp_path / "bad.pth"
+        torch.save(state, path)
+        with pytest.raises(CheckpointError) as info:
+            loader(path)
+        assert str(info.value) == (f"{path}: tensor {key} holds non-finite values ({counts} "
+                                   f"of {state[key].numel()})")
+
+
+def test_a_failed_write_names_the_file_and_keeps_the_old_one(tmp_path):
+    from deap_gan_prune.checkpoints import atomic_write, atomic_write_json
+    path = tmp_path / "state.json"
+    atomic_write_json(path, {"generation": 1})
+
+    def disk_full(tmp):
+        with open(tmp, "w") as f:
+            f.write("{partial")
+        raise OSError(27, "File too large")
+    with pytest.raises(OSError) as info:
+        atomic_write(path, disk_full)
+    assert str(info.value) == (f"{path}: could not write (File too large); the previous file "
+                               "is kept")
+    assert info.value.errno == 27 and info.value.path == str(path)
+    assert json.loads(path.read_text()) == {"generation": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    with pytest.raises(OSError, match=f"^{tmp_path / 'new.json'}: could not write \\(File too"):
+        atomic_write(tmp_path / "new.json", disk_full)
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_a_write_past_the_file_size_limit_names_the_file(tmp_path):
+    """A real EFBIG from the kernel (RLIMIT_FSIZE), as a full disk gives ENOSPC."""
+    import subprocess
+    import sys
+    code = ("import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "from deap_gan_prune.checkpoints import atomic_write_json\n"
+            "atomic_write_json(sys.argv[1], {'small': 1})\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+            "try:\n"
+            "    atomic_write_json(sys.argv[1], {'big': list(range(10000))})\n"
+            "except OSError as exc:\n"
+            "    print(exc)\n")
+    path = tmp_path / "ck.json"
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == f"{path}: could not write (File too large); the previous file is kept\n"
+    assert json.loads(path.read_text()) == {"small": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.json"]

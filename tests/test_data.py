@@ -188,6 +188,26 @@ def test_image_failing_only_when_decoded_is_replaced_by_the_next(tmp_path):
             load_image(root / "trainB" / "b1.jpg")
 
 
+def test_images_failing_when_decoded_count_in_none_readable(tmp_path):
+    root = _dataset(tmp_path, n_a=1, n_b=1)
+    (root / "trainA" / "empty.png").write_bytes(b"")  # dropped when the dataset is built
+    big = np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)
+    for name in ("a0.png", "c.jpg"):  # dropped when decoded
+        Image.fromarray(big).save(root / "trainA" / name, format="JPEG", quality=95)
+        whole = (root / "trainA" / name).read_bytes()
+        (root / "trainA" / name).write_bytes(whole[: len(whole) // 2])
+    with pytest.warns(UserWarning, match="empty.png"):
+        data = UnpairedImageFolder(root, image_size=8)
+    with pytest.warns(UserWarning) as record:
+        with pytest.raises(DataError, match=r"trainA: none of the 3 images is readable$"):
+            data[0]
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2
+    for message in messages:  # the path once, then the problem
+        assert message.count(str(root)) == 1 and message.startswith(f"skipped {root}")
+        assert "unreadable image" in message
+
+
 def test_all_unreadable_raises(tmp_path):
     root = _dataset(tmp_path, n_a=1, n_b=1)
     (root / "trainA" / "a0.png").write_bytes(b"")

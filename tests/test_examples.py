@@ -4,7 +4,10 @@ import runpy
 import sys
 
 import pytest
+import torch
 
+from deap_gan_prune.checkpoints import load_generator
+from deap_gan_prune.maskspace import MaskSpace
 from deap_gan_prune.teacher import TEACHER_DIR
 
 
@@ -22,11 +25,20 @@ def test_horse2zebra_quick_end_to_end(tmp_path, monkeypatch, capsys):
                  "samples.png", "summary.json"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
+    masks = json.loads((out / "masks.json").read_text())
     for name in ("G_A", "G_B"):
-        sizes = summary["generators"][name]["sizes"]
+        report = summary["generators"][name]
+        sizes = report["sizes"]
         assert sizes["original"]["parameters"] >= 4 * sizes["pruned"]["parameters"]
         assert sizes["original"]["macs_output_256"] >= 4 * sizes["pruned"]["macs_output_256"]
-        assert summary["generators"][name]["latency"]["64px"]["speedup"] > 0
+        latency = report["latency"]["64px"]
+        assert latency["speedup"] == pytest.approx(latency["original_ms"] / latency["pruned_ms"])
+        # the file written is the network the searched mask describes
+        space = MaskSpace.from_dict(masks["spaces"][name[-1]])
+        widths = space.widths_of(masks["masks"][name[-1]])
+        slim_file = load_generator(out / f"slim_{name}.pth")
+        assert slim_file.widths == widths and report["widths"] == widths.to_dict()
+        assert sizes["pruned"]["parameters"] == sum(p.numel() for p in slim_file.parameters())
     quality = summary["quality"]
     assert set(quality) >= {"original", "searched", "pruned", "directions"}
     assert 0 <= quality["pruned"]["outline"]["a2b_stripe_share"] <= 1
@@ -39,6 +51,29 @@ def test_horse2zebra_bad_inputs_exit_1(tmp_path, monkeypatch, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert _run("horse2zebra.py", ["--quick", "--dataroot", str(tmp_path)], monkeypatch) == 1
     assert str(tmp_path) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "1.5"], "budget is a size ratio in (0, 1], got 1.5"),
+    (["--budget", "0"], "budget is a size ratio in (0, 1], got 0.0"),
+    (["--device", "tpu"], "device 'tpu': not a device name; available: cpu"),
+    (["--device", "cuda:7"], "device 'cuda:7': "),
+    (["--out", "{file}/run"], "{file} is a file, not a folder")])
+def test_horse2zebra_refuses_bad_settings_before_any_work(args, message, tmp_path, monkeypatch,
+                                                          capsys):
+    import deap_gan_prune.teacher as teacher
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    def refuse(*a, **k):
+        raise AssertionError("the run started")
+    monkeypatch.setattr(teacher, "load_teacher", refuse)
+    regular = tmp_path / "file"
+    regular.write_text("x")
+    args = [a.format(file=regular) for a in args]
+    assert _run("horse2zebra.py", ["--quick", "--quiet", *args], monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("horse2zebra: error: ")
+    assert message.format(file=regular) in err
 
 
 def test_custom_pipeline_example(tmp_path, monkeypatch, capsys):

@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 
 from deap_gan_prune.checkpoints import save_generator
 from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.widths import GeneratorWidths
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "latency.py"
 
@@ -45,11 +47,17 @@ def test_quick_run_writes_json_and_prints_the_table(latency, tmp_path, capsys):
     assert {r["batch"] for r in rows} == {1, 8}
     for r in rows:
         assert len(r["original_runs_ms"]) == len(r["slim_runs_ms"]) == 2
-        assert r["original_ms"] > 0 and r["slim_ms"] > 0
+        assert r["original_ms"] == pytest.approx(statistics.median(r["original_runs_ms"]))
+        assert r["slim_ms"] == pytest.approx(statistics.median(r["slim_runs_ms"]))
         assert r["speedup"] == pytest.approx(r["original_ms"] / r["slim_ms"])
+        assert r["pairwise_speedup"] == pytest.approx(statistics.median(
+            a / b for a, b in zip(r["original_runs_ms"], r["slim_runs_ms"])))
         assert 0.2 < r["mac_ratio"] <= 0.25
         assert r["macs_slim"] == pytest.approx(r["mac_ratio"] * r["macs_original"])
-    for p in result["pairs"]:
+    for p in result["pairs"]:  # parameters of the networks the recorded widths build
+        for kind in ("original", "slim"):
+            net = ResnetGenerator(widths=GeneratorWidths.from_dict(p[f"{kind}_widths"]))
+            assert p[f"{kind}_parameters"] == sum(t.numel() for t in net.parameters())
         assert p["slim_parameters"] < p["original_parameters"]
     assert "speed-up" in printed and "MAC ratio" in printed and "output positions" in printed
     assert printed.count("onnxruntime") >= 6 and f"wrote {out}" in printed

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,29 +33,41 @@ def _generation(path: Path) -> int:
         return -1
 
 
-def test_killed_search_resumes_to_the_uninterrupted_result(tmp_path):
-    full = _script(tmp_path / "full.json", tmp_path / "full_out.json")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The output of the tiny search run to the end in its own process."""
+    folder = tmp_path_factory.mktemp("full")
+    proc = _script(folder / "ck.json", folder / "out.json")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return json.loads((folder / "out.json").read_text())
+
+
+@pytest.mark.parametrize("point, generation, holds", [
+    ("write", 3, 2),           # temporary file half-written: the previous checkpoint stays
+    ("before-rename", 3, 2),   # whole temporary file, not yet moved into place
+    ("after-rename", 3, 3),    # moved into place, killed before the next generation
+    ("write", 0, None),        # killed in the very first write: no checkpoint at all
+])
+def test_killed_search_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path, point,
+                                                           generation, holds):
     ck = tmp_path / "ck.json"
-    victim = _script(ck, tmp_path / "never.json", "--delay", 0.08)
-    deadline = time.monotonic() + 120
-    while _generation(ck) < 2 and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(random.Random().uniform(0.0, 0.5))  # anywhere within the next generation
-    victim.send_signal(signal.SIGKILL)
-    _, err = victim.communicate()
+    victim = _script(ck, tmp_path / "never.json",
+                     env={**os.environ, script.KILL_ENV: f"{point}:{generation}"})
+    _, err = victim.communicate(timeout=300)
     assert victim.returncode == -signal.SIGKILL, err.decode()[-2000:]
-    killed_at = _generation(ck)
-    assert 2 <= killed_at < 6 and not (tmp_path / "never.json").exists()
+    assert _generation(ck) == (-1 if holds is None else holds)
+    assert not (tmp_path / "never.json").exists()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "ck.json"]
+    assert len(leftovers) == (1 if point != "after-rename" else 0), leftovers
 
     resumed = _script(ck, tmp_path / "resumed_out.json", "--resume")
-    for proc in (full, resumed):
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err.decode()[-2000:]
-    a = json.loads((tmp_path / "full_out.json").read_text())
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()[-2000:]
     b = json.loads((tmp_path / "resumed_out.json").read_text())
-    assert b["resumed_from"] == killed_at and a["resumed_from"] is None
+    assert b["resumed_from"] == holds and uninterrupted["resumed_from"] is None
     for key in ("populations", "fitness", "best", "logbook"):
-        assert a[key] == b[key], key
+        assert uninterrupted[key] == b[key], key
     assert [r["gen"] for r in b["logbook"]] == list(range(7))
 
 
@@ -139,6 +150,44 @@ def test_unreadable_checkpoints_name_the_file(finished, tmp_path):
         assert "\n" not in str(info.value)
     with pytest.raises(ResumeError, match="missing.json: no such checkpoint"):
         load_checkpoint(tmp_path / "missing.json", cls, config, digest)
+
+
+def _edit(data, field, value):
+    """``data`` with the entry at a dotted ``field`` path (list indices as numbers) set."""
+    *parents, last = [int(k) if k.isdigit() else k for k in field.split(".")]
+    target = data
+    for key in parents:
+        target = target[key]
+    target[last] = value(target[last]) if callable(value) else value
+    return data
+
+
+@pytest.mark.parametrize("field, value, named, found", [
+    ("rng.torch", lambda v: v[:-1], "rng.torch", None),
+    ("rng.torch", lambda v: [256] + v[1:], "rng.torch", None),
+    ("rng.random.1", lambda v: v[:100], "rng.random[1]", "a list of length 100"),
+    ("rng.random", lambda v: v[:2], "rng.random", None),
+    ("rng.numpy.0", "PCG64", "rng.numpy", None),
+    ("rng.numpy.1", lambda v: v + [0], "rng.numpy[1]", "a list of length 625"),
+    ("generation", "2", "generation", '"2"'),
+    ("populations.A.1.mask", lambda v: [2] + v[1:], "populations.A[1].mask", None),
+    ("populations.B.0.mask", lambda v: v[:-1], "populations.B[0].mask", None),
+    ("populations.B.2.fitness", ["x"], "populations.B[2].fitness", '["x"]'),
+    ("best.A.index", 99, "best.A.index", "99"),
+    ("nevals", None, "nevals", "null"),
+    ("logbook", lambda v: v + [3], "logbook", None),
+])
+def test_malformed_fields_are_named(finished, tmp_path, field, value, named, found):
+    path, config, digest, _, _, cls = finished
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(_edit(json.loads(path.read_text()), field, value)))
+    before = rng_state()
+    with pytest.raises(ResumeError) as info:
+        load_checkpoint(bad, cls, config, digest)
+    message = str(info.value)
+    assert message.startswith(f"{bad}: a damaged checkpoint: field {named} should be ")
+    assert "\n" not in message and (found is None or message.endswith(f", found {found}"))
+    assert rng_state() == before  # nothing restored from a refused file
 
 
 def test_models_hash_follows_every_weight():

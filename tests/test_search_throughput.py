@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from deap_gan_prune.maskspace import MaskSpace
@@ -29,14 +30,15 @@ def test_quick_run_writes_equal_values_and_a_ratio(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ratio" in proc.stdout and "reference" in proc.stdout
     result = json.loads(out.read_text())
-    assert result["ratio"] > 0 and math.isfinite(result["ratio"])
+    ours_s, reference_s = result["ours"]["seconds"], result["reference"]["seconds"]
+    assert result["ratio"] == pytest.approx(reference_s / ours_s)
     assert result["values_equal"] and result["max_relative_difference"] <= 1e-4
     ours, reference = result["fitness"]["ours"], result["fitness"]["reference"]
     assert len(ours) == len(reference) == result["evaluations"] == 12
     assert all(math.isclose(a, b, rel_tol=1e-4) for a, b in zip(ours, reference))
     assert result["unique_evaluations"] < result["evaluations"]
     for name in ("ours", "reference"):
-        assert result[name]["evals_per_s"] > 0
+        assert result[name]["evals_per_s"] == pytest.approx(12 / result[name]["seconds"])
 
 
 def test_mask_stream_repeats_and_reference_zeroing_matches_slimming():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from typing import Sequence
 
 #: subcommand name -> (module, one-line help)
@@ -39,6 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def warning_printer(prog: str):
+    """A ``warnings.showwarning`` that prints ``prog: warning: message`` on one line."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{prog}: warning: {one_line(Warning(message))}", file=file or sys.stderr)
+    return show
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Validate what every subcommand shares (the device), then run the subcommand."""
+    from ..devices import check_device
+    if getattr(args, "device", None) is not None:
+        check_device(args.device)
+    with warnings.catch_warnings():
+        warnings.showwarning = warning_printer(f"deap-gan-prune {args.command}")
+        return int(args.run(args) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on an error (one line on stderr), 2 on bad usage."""
     from ..checkpoints import CheckpointError
@@ -46,11 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        return _run(args)
     except (CommandError, CheckpointError, WorkerError, ImportError, OSError, ValueError,
             KeyError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"deap-gan-prune {args.command}: error: {message}", file=sys.stderr)
+        print(f"deap-gan-prune {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"deap-gan-prune {args.command}: interrupted", file=sys.stderr)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..checkpoints import atomic_write_json
+from ..outputs import check_output_file
 from ..report import format_summary, quality_report
 from ..workflow import generator_report, translations
 from .common import (add_data_arguments, add_model_arguments, add_run_arguments, load_data,
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_file(args.out, "--out")
     data = load_data(args)
     gan = load_models(args, data, discriminators=False)
     pruned = load_slim_pair(args.slim, args.device)

@@ -6,6 +6,7 @@ import argparse
 
 from ..checkpoints import load_generator
 from ..export import ONNX_OPSET, TOLERANCE, export_generator, verify_export
+from ..outputs import check_output_file
 from . import CommandError
 
 
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--size {args.size}: must be a positive multiple of 4")
     if args.check_batch < 1:
         raise ValueError(f"--check-batch {args.check_batch}: must be at least 1")
+    check_output_file(args.out, "--out")
     generator = load_generator(args.generator)
     info = export_generator(generator, args.out, args.format, args.size, args.opset)
     diff = verify_export(args.out, generator, args.size, args.check_batch, fmt=args.format)

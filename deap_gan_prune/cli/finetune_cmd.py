@@ -3,9 +3,9 @@ against the original discriminators, optionally distilling from the original gen
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..checkpoints import save_generator
+from ..outputs import check_output_folder, staged_folder
 from ..workflow import finetune_pair
 from .common import (add_data_arguments, add_model_arguments, add_run_arguments, load_data,
                      load_models, load_slim_pair)
@@ -24,15 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = check_output_folder(args.out or args.slim, "--out")
     data = load_data(args)
     gan = load_models(args, data)
     g_a, g_b = load_slim_pair(args.slim, args.device)
     history = finetune_pair(gan, g_a, g_b, data, args.steps, args.distill, args.batch_size,
                             seed=args.seed, device=args.device, progress=not args.quiet)
-    out = Path(args.out or args.slim)
-    for name, g in (("G_A", g_a), ("G_B", g_b)):
-        save_generator(g, out / f"slim_{name}.pth",
-                       extra={"finetune_steps": args.steps, "distill": args.distill})
+    with staged_folder(out) as stage:  # both generators, or nothing changed
+        for name, g in (("G_A", g_a), ("G_B", g_b)):
+            save_generator(g, stage / f"slim_{name}.pth",
+                           extra={"finetune_steps": args.steps, "distill": args.distill})
     last = {k: round(v[-1], 4) for k, v in history.items() if v and k != "step"}
     print(f"fine-tuned {args.steps} steps; last losses {last}; wrote {out}")
     return 0

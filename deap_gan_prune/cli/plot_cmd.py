@@ -3,8 +3,10 @@ a ``masks.json`` (``search``) or a search checkpoint."""
 from __future__ import annotations
 
 import argparse
+import json
 
 from ..logbooks import logbook_from_records
+from ..outputs import check_output_file
 from ..plotting import plot_fitness
 from . import CommandError
 from .common import read_json
@@ -16,11 +18,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default=None)
 
 
-def run(args: argparse.Namespace) -> int:
-    data = read_json(args.file, "logbook")
-    records = data.get("logbook") if isinstance(data, dict) else None
+#: entries the plot reads from a record or a chapter of it: numbers (or null)
+PLOTTED = ("max", "avg", "best_size", "best_l_cyc")
+
+
+def _check_numbers(entry: dict, where: str) -> None:
+    for key in PLOTTED:
+        value = entry.get(key)
+        if value is not None and (type(value) not in (int, float)):
+            raise CommandError(f"{where} has {key} = {json.dumps(value)[:40]}, not a number")
+
+
+def check_records(records: object, path: str) -> list[dict]:
+    """The logbook records of ``path`` if they can be plotted; a CommandError naming the file
+    and the first bad record otherwise."""
     if not records or not isinstance(records, list):
-        raise CommandError(f"{args.file}: holds no logbook records")
+        raise CommandError(f"{path}: holds no logbook records")
+    chapters = None
+    for i, record in enumerate(records):
+        where = f"{path}: logbook record {i}"
+        if not isinstance(record, dict):
+            kind = "null" if record is None else type(record).__name__
+            raise CommandError(f"{where} is {kind}, not an object")
+        if type(record.get("gen")) is not int:
+            raise CommandError(f"{where} has no integer 'gen'")
+        names = sorted(k for k, v in record.items() if isinstance(v, dict))
+        if chapters is not None and names != chapters:
+            raise CommandError(f"{where} has chapters {names}, record 0 has {chapters}")
+        chapters = names
+        _check_numbers(record, where)
+        for name in names:
+            _check_numbers(record[name], f"{where}, chapter {name}")
+    return records
+
+
+def run(args: argparse.Namespace) -> int:
+    check_output_file(args.out, "--out")
+    data = read_json(args.file, "logbook")
+    records = check_records(data.get("logbook") if isinstance(data, dict) else None, args.file)
     path = plot_fitness(logbook_from_records(records), args.out, title=args.title)
     print(f"wrote {path} ({len(records)} generations)")
     return 0

@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..checkpoints import atomic_write_json
+from ..outputs import check_output_file
 from ..plotting import plot_fitness
 from ..search import SearchConfig, search_masks
+from . import CommandError
 from .common import add_data_arguments, add_model_arguments, add_run_arguments, load_data, \
     load_models
 
@@ -63,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="search state rewritten after every generation (JSON)")
     e.add_argument("--resume", action="store_true",
                    help="continue from --checkpoint if it exists (same settings and models)")
+    e.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if --checkpoint exists (it is overwritten)")
     parser.add_argument("--out", default="masks.json", help="masks and logbook (JSON)")
     parser.add_argument("--plot", default=None, help="fitness plot (default: beside --out)")
 
@@ -79,7 +83,33 @@ def config_from(args: argparse.Namespace) -> SearchConfig:
                         seed=args.seed)
 
 
+def plot_path(args: argparse.Namespace) -> Path:
+    """--plot, or beside --out."""
+    out = Path(args.out)
+    return Path(args.plot) if args.plot else out.with_name(out.stem + "_fitness.png")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any work, settings that would fail or lose work later: negative
+    workers, unwritable output paths, an existing checkpoint without --resume/--overwrite."""
+    if args.workers < 0:
+        raise CommandError(f"--workers {args.workers}: must be 0 (in this process) or more")
+    if args.resume and args.overwrite:
+        raise CommandError("--resume and --overwrite exclude each other")
+    if (args.resume or args.overwrite) and not args.checkpoint:
+        raise CommandError(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint "
+                           "FILE")
+    check_output_file(args.out, "--out")
+    check_output_file(plot_path(args), "--plot")
+    if args.checkpoint:
+        check_output_file(args.checkpoint, "--checkpoint")
+        if Path(args.checkpoint).exists() and not (args.resume or args.overwrite):
+            raise CommandError(f"--checkpoint {args.checkpoint}: the file exists; add --resume "
+                               "to continue that search, or --overwrite to start again")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     config = config_from(args)
     data = load_data(args, n_val=config.n_images + config.train_images)
     gan = load_models(args, data)
@@ -88,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                           ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume)
     out = Path(args.out)
     atomic_write_json(out, result.to_dict())
-    plot = Path(args.plot) if args.plot else out.with_name(out.stem + "_fitness.png")
+    plot = plot_path(args)
     plot_fitness(result.logbook, plot)
     for name, terms in zip("AB", result.terms):
         parts = ", ".join(f"{k} {v:.4g}" for k, v in terms.items()

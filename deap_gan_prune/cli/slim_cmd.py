@@ -3,11 +3,12 @@ initialised from the kept weights: ``slim_G_A.pth`` and ``slim_G_B.pth`` (upstre
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import json
 
 from ..checkpoints import save_generator
 from ..counting import count_module_parameters
 from ..maskspace import MaskSpace
+from ..outputs import check_output_folder, staged_folder
 from ..slimming import slim
 from . import CommandError
 from .common import add_model_arguments, load_models, read_json
@@ -20,22 +21,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="slim", help="output folder (default slim/)")
 
 
+def mask_bits(data: dict, name: str, path: str) -> tuple[MaskSpace, list[int]]:
+    """The mask space and 0/1 bits of generator ``G_<name>`` in a masks file; a CommandError
+    naming the file and the generator when they are missing or not a valid mask."""
+    try:
+        space = MaskSpace.from_dict(data["spaces"][name])
+        bits = data["masks"][name]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CommandError(f"{path}: not a masks file of 'search' (missing or bad {exc})") \
+            from None
+    if not isinstance(bits, list) or len(bits) != space.n_bits:
+        found = f"{len(bits)} bits" if isinstance(bits, list) else type(bits).__name__
+        raise CommandError(f"{path}: the mask of G_{name} must be a list of {space.n_bits} "
+                           f"bits, found {found}")
+    wrong = next((i for i, b in enumerate(bits) if type(b) is not int or b not in (0, 1)), None)
+    if wrong is not None:
+        raise CommandError(f"{path}: the mask of G_{name} has {json.dumps(bits[wrong])} at "
+                           f"position {wrong}; bits must be 0 or 1")
+    short = next((g for g in space.groups
+                  if sum(bits[g.offset:g.stop]) < max(g.min_keep, 1)), None)
+    if short is not None:
+        kept = sum(bits[short.offset:short.stop])
+        raise CommandError(f"{path}: the mask of G_{name} keeps {kept} channels of group "
+                           f"{short.name!r}, fewer than its minimum {max(short.min_keep, 1)}")
+    return space, bits
+
+
 def run(args: argparse.Namespace) -> int:
+    out = check_output_folder(args.out, "--out")
     data = read_json(args.masks, "masks")
+    if not isinstance(data, dict):
+        raise CommandError(f"{args.masks}: not a masks file of 'search' (not a JSON object)")
+    masks = {name: mask_bits(data, name, args.masks) for name in "AB"}
     gan = load_models(args, discriminators=False)
-    out = Path(args.out)
+    smalls = {}
     for name, g in (("A", gan.g_a), ("B", gan.g_b)):
-        try:
-            space = MaskSpace.from_dict(data["spaces"][name])
-            bits = data["masks"][name]
-        except (KeyError, TypeError) as exc:
-            raise CommandError(f"{args.masks}: not a masks file of 'search' (missing {exc})") \
-                from None
+        space, bits = masks[name]
         if space.widths != g.widths:
             raise CommandError(f"{args.masks}: masks were searched on other widths than the "
                                f"generator G_{name} given")
-        small = slim(g, space.slot_masks(bits))
-        save_generator(small, out / f"slim_G_{name}.pth", extra={"masks": args.masks})
-        print(f"G_{name}: {count_module_parameters(g):,} -> {count_module_parameters(small):,} "
-              f"parameters -> {out / f'slim_G_{name}.pth'}")
+        smalls[name] = slim(g, space.slot_masks(bits))
+    with staged_folder(out) as stage:  # both generators, or nothing changed
+        for name, small in smalls.items():
+            save_generator(small, stage / f"slim_G_{name}.pth", extra={"masks": args.masks})
+    for name, g in (("A", gan.g_a), ("B", gan.g_b)):
+        print(f"G_{name}: {count_module_parameters(g):,} -> "
+              f"{count_module_parameters(smalls[name]):,} parameters -> "
+              f"{out / f'slim_G_{name}.pth'}")
     return 0
