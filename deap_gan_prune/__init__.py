@@ -3,15 +3,17 @@
 The pieces, from the bottom up: networks with upstream state-dict keys (:mod:`.models`), their
 files (:mod:`.checkpoints`), the prunable channel groups (:mod:`.maskspace`), masks made real
 (:mod:`.slimming`), DEAP operators and types (:mod:`.operators`, :mod:`.registration`), the
-torch fitness (:mod:`.fitness`), co-evolution (:mod:`.coevolution`), the assembled search
+torch fitnesses (:mod:`.adapted_fitness`, the default; :mod:`.fitness`, the paper's),
+co-evolution (:mod:`.coevolution`), the assembled search
 (:mod:`.search`), training (:mod:`.training`), data (:mod:`.data`, :mod:`.synthetic`), metrics
 (:mod:`.metrics`), plots (:mod:`.plotting`).
 """
+from .adapted_fitness import AdaptedFitness, adapted_fitnesses
 from .checkpoints import (CheckpointError, CycleGAN, load_cyclegan, load_discriminator,
                           load_generator, save_discriminator, save_generator)
 from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
 from .counting import count_module_macs, count_module_parameters, flop_counter_macs
-from .fitness import GeneratorFitness, InvalidMaskWarning, cyclegan_fitnesses
+from .fitness import GeneratorFitness, InvalidMaskWarning, MaskFitness, cyclegan_fitnesses
 from .importance import l1_importance
 from .maskspace import ChannelGroup, MaskSpace
 from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
@@ -31,7 +33,8 @@ __all__ = [
     "CheckpointError", "CycleGAN", "load_cyclegan", "load_discriminator", "load_generator",
     "save_discriminator", "save_generator", "CoevolutionState", "PairHallOfFame", "eaCoevolve",
     "iterCoevolve", "count_module_macs", "count_module_parameters", "flop_counter_macs",
-    "GeneratorFitness", "InvalidMaskWarning", "cyclegan_fitnesses", "l1_importance",
+    "GeneratorFitness", "InvalidMaskWarning", "MaskFitness", "cyclegan_fitnesses",
+    "AdaptedFitness", "adapted_fitnesses", "l1_importance",
     "ChannelGroup", "MaskSpace", "NLayerDiscriminator", "ResnetBlock", "ResnetGenerator",
     "plot_fitness", "plot_samples", "create_types", "register", "SearchConfig", "SearchResult",
     "search_masks", "masked", "slim", "GeneratorWidths", "count_macs", "count_parameters",
