@@ -7,7 +7,7 @@ import pytest
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation.py"
-METHODS = ("coevolution", "pixel_fitness", "single_generator", "tied_layout", "l1_norm",
+METHODS = ("adapted", "paper", "pixel_fitness", "single_generator", "tied_layout", "l1_norm",
            "random", "uniform")
 
 
@@ -24,7 +24,8 @@ def quick_run(ablation, tmp_path_factory):
     threads = torch.get_num_threads()
     out = tmp_path_factory.mktemp("ablation")
     try:
-        assert ablation.main(["--quick", "--quiet", "--out", str(out)]) == 0
+        assert ablation.main(["--quick", "--quiet", "--out", str(out),
+                              "--methods", *METHODS]) == 0
     finally:
         torch.set_num_threads(threads)
     return out, json.loads((out / "results.json").read_text())
@@ -38,7 +39,9 @@ def test_every_method_runs_at_the_budget_within_it(quick_run):
     _, results = quick_run
     budget = results["config"]["budgets"][0]
     assert budget == 0.25
-    main = [r for r in results["runs"] if r["distill_weight"] == results["config"]["distill"]]
+    short = results["config"]["finetune_steps"][0]
+    main = [r for r in results["runs"] if r["distill_weight"] == results["config"]["distill"]
+            and r["finetune_steps"] == short]
     assert sorted(r["method"] for r in main) == sorted(METHODS)
     for r in main:
         assert r["budget"] == budget
@@ -50,9 +53,9 @@ def test_every_method_runs_at_the_budget_within_it(quick_run):
 
 def test_quality_numbers_are_finite_at_every_curve_point(quick_run):
     _, results = quick_run
-    steps = results["config"]["finetune_steps"]
     for r in results["runs"] + results["gamma_sweep"]:
-        assert [p["step"] for p in r["curve"]][0] == 0 and r["curve"][-1]["step"] == steps
+        assert [p["step"] for p in r["curve"]][0] == 0
+        assert r["curve"][-1]["step"] == r["finetune_steps"]
         for point in r["curve"]:
             for key in ("a2b_stripe_share", "b2a_brown_share", "judge_frechet",
                         "judge_target_probability", "ssim"):
@@ -61,15 +64,20 @@ def test_quality_numbers_are_finite_at_every_curve_point(quick_run):
     assert results["original"]["ssim"] == pytest.approx(1.0)
 
 
-def test_distillation_variant_shares_masks_and_start(quick_run):
+def test_fine_tuning_variants_share_masks_and_start(quick_run):
+    """Both fine-tuning lengths and the run without distillation start from the same slimmed
+    network; the long run ends elsewhere; random copies the reference search's counts."""
     _, results = quick_run
-    by = {(r["method"], r["distill_weight"]): r for r in results["runs"]}
+    short, long = results["config"]["finetune_steps"]
+    assert (short, long) == (4, 8)
+    by = {(r["method"], r["finetune_steps"], r["distill_weight"]): r for r in results["runs"]}
     for m in METHODS:
-        with_d, without = by[(m, 10.0)], by[(m, 0.0)]
-        assert with_d["masks"] == without["masks"]
-        assert with_d["curve"][0] == without["curve"][0]  # same slimmed network
-    random, coevo = by[("random", 10.0)], by[("coevolution", 10.0)]
-    assert random["sizes"] == coevo["sizes"] and random["masks"] != coevo["masks"]
+        main, longer, without = by[(m, short, 10.0)], by[(m, long, 10.0)], by[(m, short, 0.0)]
+        assert main["masks"] == longer["masks"] == without["masks"]
+        assert main["curve"][0] == longer["curve"][0] == without["curve"][0]
+        assert longer["curve"][-1]["step"] == 8 and main["curve"][-1] != longer["curve"][-1]
+    random, ref = by[("random", short, 10.0)], by[("adapted", short, 10.0)]
+    assert random["sizes"] == ref["sizes"] and random["masks"] != ref["masks"]
 
 
 def test_outputs_written(quick_run):
@@ -78,12 +86,16 @@ def test_outputs_written(quick_run):
     for m in METHODS:
         assert f"| {m} | slimmed |" in md and f"| {m} | finetuned |" in md
     assert "γ sweep" in md and "fine-tuning steps" in md
+    assert "## 4 fine-tuning steps, distillation 10" in md
+    assert "## 8 fine-tuning steps, distillation 10" in md
+    assert set(results["reference_wins"]) == {"steps_4_distill_10", "steps_8_distill_10"}
     for name in results["plots"]:
         assert (out / name).stat().st_size > 1000
     assert results["gamma_sweep"] and results["gamma_sweep"][0]["budget"] is None
     timings = results["timings"]
     records = results["runs"] + results["gamma_sweep"]
-    assert timings["finetune_s"] == pytest.approx(sum(r["finetune_seconds"] for r in records))
+    assert timings["finetune_s"] == pytest.approx(  # both kept to 6 significant digits
+        sum(r["finetune_seconds"] for r in records), rel=1e-5)
     assert timings["judge_s"] == results["judge"]["seconds"]
 
 
@@ -126,6 +138,7 @@ def test_worker_pool_gives_the_same_results_as_one_process(ablation, quick_run):
     gan, data, _ = ablation.load_models_and_data(args, lambda *a: None)
     ctx = ablation.tasks.Context(gan, data, judge=None)
     runs = [r for r in results["runs"] if r["distill_weight"] == 0.0][:2]
+    assert len(runs) == 2
     todo = [ablation.tasks.FinetuneTask(r["masks"], r["layout"], 2, 0.0, 0, 2, key=(i,))
             for i, r in enumerate(runs)]
     pooled, local = {}, {}
@@ -145,7 +158,13 @@ def test_bad_options_are_usage_errors(ablation, tmp_path, capsys):
         ablation.parse_args(["--budgets", "0.25", "1.5"])
     assert info.value.code == 2 and "budgets must be size ratios" in capsys.readouterr().err
     args = ablation.parse_args(["--budgets", "0.5", "0.25", "0.1"])
-    assert args.seeded_budgets == [0.1, 0.5] and args.no_distill_budget == 0.1
+    assert args.seeded_budgets == [0.1, 0.5] and args.no_distill_budget is None
+    assert args.methods == ["adapted", "paper", "l1_norm", "random", "uniform"]
+    for bad in (["--methods", "paper", "uniform"], ["--methods", "adapted", "magic"],
+                ["--finetune-steps", "80", "40"]):
+        with pytest.raises(SystemExit) as info:
+            ablation.parse_args(bad)
+        assert info.value.code == 2
     with pytest.raises(ablation.CheckpointError, match="no such folder"):
         ablation.load_models_and_data(ablation.parse_args(
             ["--checkpoints", str(tmp_path / "missing")]), lambda *a: None)

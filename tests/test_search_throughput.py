@@ -39,6 +39,12 @@ def test_quick_run_writes_equal_values_and_a_ratio(tmp_path):
     assert result["unique_evaluations"] < result["evaluations"]
     for name in ("ours", "reference"):
         assert result[name]["evals_per_s"] == pytest.approx(12 / result[name]["seconds"])
+    adapted = result["adapted"]
+    assert adapted["candidates"] == len(adapted["scores"]) == 3 and adapted["steps"] == 2
+    assert adapted["seconds_per_candidate"] == pytest.approx(adapted["seconds"] / 3)
+    assert adapted["cost_ratio"] == pytest.approx(
+        adapted["seconds_per_candidate"] / adapted["paper_seconds_per_candidate"])
+    assert "adapted fitness (2 steps" in proc.stdout
 
 
 def test_mask_stream_repeats_and_reference_zeroing_matches_slimming():
