@@ -240,3 +240,13 @@ def test_warnings_print_as_one_line(capsys):
     assert capsys.readouterr().err == ("deap-gan-prune search: warning: skipped "
                                        "/data/trainA/x.png: unreadable image (OSError: "
                                        "truncated)\n")
+
+
+# -- 4. impossible budget --------------------------------------------------------------------
+def test_an_impossible_budget_names_the_smallest_reachable_size(gan_dir, tmp_path, capsys):
+    out = tmp_path / "masks.json"
+    assert main(["search", "--checkpoints", str(gan_dir), *SMALL, "--budget", "1e-6",
+                 "--out", str(out)]) == 1
+    err = _error(capsys)
+    assert "budget 1e-06 cannot be met: the smallest reachable size is" in err
+    assert "every channel group at its minimum" in err and not out.exists()
