@@ -241,6 +241,19 @@ def _traced_info(path: str | os.PathLike) -> dict | None:
     return info if isinstance(info, dict) and info.get("kind") == "traced" else None
 
 
+def traced_description(path: str | os.PathLike) -> tuple[dict, object, list[int]] | None:
+    """``(architecture, space, bits)`` of a generator file of another architecture (from the
+    JSON beside it), or None for an upstream ResNet file."""
+    info = _traced_info(path)
+    if info is None:
+        return None
+    from .maskspace import MaskSpace
+    space = MaskSpace.from_dict(info["space"])
+    bits = space.join({g.name: [int(j in set(info["kept"][g.name])) for j in range(g.size)]
+                       for g in space.groups})
+    return dict(info["architecture"]), space, bits
+
+
 def _rebuild(info: Mapping, path: str | os.PathLike) -> torch.nn.Module:
     """The (slim) network a traced JSON describes: its class built full size, then slimmed
     to the kept channels of every group (no weights needed: they are loaded after)."""

@@ -135,7 +135,8 @@ def trace_space(model: nn.Module, example: torch.Tensor,
     """The channel groups of ``model`` for inputs like ``example`` (``[1, C, H, W]``).
 
     Groups are ordered by their first conv in ``model.modules()`` order and named after it
-    (e.g. ``"encoder.0"``). The model's train/eval mode is restored; its weights are untouched.
+    (e.g. ``"encoder.0"``). A copy of the model is traced (in eval mode, with in-place
+    activations made out-of-place); the model itself is untouched.
     Raises :class:`TracingError` (one line) for an unsupported layer or coupling.
     """
     try:
@@ -144,15 +145,20 @@ def trace_space(model: nn.Module, example: torch.Tensor,
         raise TracingError("channel tracing needs torch-pruning: pip install torch-pruning") \
             from None
     check_layers(model)
-    was_training = model.training
-    model.eval()
+    model = _traceable_copy(model)
     try:
         param = next(model.parameters())
         example = example[:1].to(param.device, param.dtype)
         outputs, norm_writers = writers(model, example)
         positions = _positions(model, example)
         names = {m: n for n, m in model.named_modules()}
-        graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+        try:
+            graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+        except Exception as exc:  # the tracer raises many types
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise TracingError(f"{type(model).__name__}: the dependency graph could not be "
+                               f"traced ({first[:120]}); functional in-place operations "
+                               "(x.relu_(), inplace=True in F.*) are a known cause") from None
         convs = [m for m in model.modules() if isinstance(m, CONVS)]
         group_of: dict[nn.Module, int] = {}       # writer conv -> group index
         readers: dict[nn.Module, dict[int, tuple[int, int]]] = {c: {} for c in convs}
@@ -222,8 +228,19 @@ def trace_space(model: nn.Module, example: torch.Tensor,
             int(example.shape[1]), constant_parameters=constant, min_keep=min_keep,
             fixed=tuple(specs[g][0] for g in sorted(fixed)))
     finally:
-        model.train(was_training)
+        del model
     return space
+
+
+def _traceable_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with in-place activations made out-of-place (the same
+    numbers; in-place ops hide layers from the traced graph)."""
+    import copy
+    model = copy.deepcopy(model).eval()
+    for m in model.modules():
+        if getattr(m, "inplace", False) is True:
+            m.inplace = False
+    return model
 
 
 def _norm_channels(norm: nn.Module) -> int:

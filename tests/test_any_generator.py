@@ -200,3 +200,35 @@ def test_foreign_file_names_the_differing_keys(tmp_path):
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(loaded(x), net(x))
+
+
+def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
+    import json
+    from deap_gan_prune.cli import main
+    net, _ = _network("affine_resnet")
+    weights = tmp_path / "g.pth"
+    torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, weights)
+    own = ["--generator", "generic_nets:AffineResnet", "--generator-kwargs",
+           '{"ngf": 8, "n_blocks": 2}']
+    data = ["--image-size", "32", "--n-train", "16", "--n-test", "4"]
+    assert main(["inspect", str(weights), "--size", "32", *own]) == 0
+    assert "head.4" in capsys.readouterr().out
+    masks = tmp_path / "masks.json"
+    assert main(["search", *own, "--weights", str(weights), *data, "--population", "3",
+                 "--generations", "1", "--adapt-steps", "2", "--n-images", "4",
+                 "--adapt-images", "4", "--budget", "0.6", "--quiet", "--out",
+                 str(masks)]) == 0
+    saved = json.loads(masks.read_text())
+    assert saved["spaces"]["A"]["layout"] == "traced" and "B" not in saved["masks"]
+    slim_dir = tmp_path / "slim"
+    assert main(["slim", str(masks), *own, "--weights", str(weights), "--out",
+                 str(slim_dir)]) == 0
+    assert main(["finetune", str(slim_dir), *own, "--weights", str(weights), *data,
+                 "--steps", "2", "--batch-size", "2", "--quiet"]) == 0
+    small = load_generator(slim_dir / "slim_G_A.pth")
+    space = MaskSpace.from_dict(saved["spaces"]["A"])
+    assert count_module_parameters(small) <= 0.6 * space.size(space.full())
+    assert main(["export", str(slim_dir / "slim_G_A.pth"), "--format", "torchscript",
+                 "--size", "32", "--out", str(tmp_path / "g.pt")]) == 0
+    assert main(["inspect", str(slim_dir / "slim_G_A.pth"), "--size", "32"]) == 0
+    assert "AffineResnet" in capsys.readouterr().out
