@@ -1,7 +1,8 @@
 """deap_gan_prune: compress CycleGAN generators by co-evolving channel masks with DEAP.
 
 The pieces, from the bottom up: networks with upstream state-dict keys (:mod:`.models`), their
-files (:mod:`.checkpoints`), the prunable channel groups (:mod:`.maskspace`), masks made real
+files (:mod:`.checkpoints`), the prunable channel groups (:mod:`.maskspace`; of any architecture,
+traced by :mod:`.groups`), masks made real
 (:mod:`.slimming`), DEAP operators and types (:mod:`.operators`, :mod:`.registration`), the
 torch fitnesses (:mod:`.adapted_fitness`, the default; :mod:`.fitness`, the paper's),
 co-evolution (:mod:`.coevolution`), the assembled search
@@ -15,7 +16,7 @@ from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevo
 from .counting import count_module_macs, count_module_parameters, flop_counter_macs
 from .fitness import GeneratorFitness, InvalidMaskWarning, MaskFitness, cyclegan_fitnesses
 from .importance import l1_importance
-from .maskspace import ChannelGroup, MaskSpace
+from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace
 from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
 from .operators import *  # noqa: F401,F403  (DEAP operators: initMask*, sel*, cx*, mut*, repair*)
 from .operators import __all__ as _operators
@@ -23,8 +24,9 @@ from .parallel import ProcessPoolMap, RayMap, WorkerError
 from .plotting import plot_fitness, plot_samples
 from .registration import create_types, register
 from .resume import ResumeError, load_checkpoint, run_with_checkpoints, save_checkpoint
-from .search import SearchConfig, SearchResult, search_masks
-from .slimming import masked, slim
+from .search import (SearchConfig, SearchResult, SingleSearchResult, search_masks,
+                     search_single)
+from .slimming import masked, masked_bits, slim, slim_bits
 from .widths import GeneratorWidths, count_macs, count_parameters
 
 __version__ = "0.1.0"
@@ -37,7 +39,8 @@ __all__ = [
     "AdaptedFitness", "adapted_fitnesses", "l1_importance",
     "ChannelGroup", "MaskSpace", "NLayerDiscriminator", "ResnetBlock", "ResnetGenerator",
     "plot_fitness", "plot_samples", "create_types", "register", "SearchConfig", "SearchResult",
-    "search_masks", "masked", "slim", "GeneratorWidths", "count_macs", "count_parameters",
+    "search_masks", "masked", "slim", "TracedMaskSpace", "SingleSearchResult",
+    "search_single", "masked_bits", "slim_bits", "GeneratorWidths", "count_macs", "count_parameters",
     "ProcessPoolMap", "RayMap", "WorkerError", "ResumeError", "load_checkpoint",
     "run_with_checkpoints", "save_checkpoint", *_operators,
 ]

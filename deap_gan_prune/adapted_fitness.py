@@ -29,10 +29,10 @@ import torch
 from torch import nn
 
 from .fitness import MaskFitness, WORST_FITNESS, _check_images, _frozen_copy
-from .maskspace import MaskSpace, SizeMeasure
+from .maskspace import MaskSpace, SizeMeasure, space_of
 from .metrics.fidelity import fidelity_scores
 from .models import NLayerDiscriminator, ResnetGenerator
-from .slimming import slim
+from .slimming import slim_bits
 
 AdaptedScore = Literal["l1", "ssim", "discriminator"]
 SCORES = ("l1", "ssim", "discriminator")
@@ -118,7 +118,7 @@ class AdaptedFitness(MaskFitness):
         self.adapt_images = adapt_images.detach().to(self.device)
         self.discriminator = _frozen_copy(discriminator, self.device)
         self.partner_generator = _frozen_copy(partner_generator, self.device)
-        self.partner_space = partner_space or (MaskSpace(partner_generator.widths)
+        self.partner_space = partner_space or (space_of(partner_generator, images)
                                                if partner_generator is not None else None)
         self.steps, self.score, self.lambda_cycle = steps, score, lambda_cycle
         self.eval_batch_size = eval_batch_size
@@ -147,7 +147,7 @@ class AdaptedFitness(MaskFitness):
     # -- per individual ------------------------------------------------------------------
     def adapted(self, bits: Sequence[int], steps: int | None = None) -> ResnetGenerator:
         """The slim network of ``bits`` after ``steps`` (default: all) adaptation steps."""
-        net = slim(self.generator, self.space.slot_masks(tuple(bits)))
+        net = slim_bits(self.generator, self.space, tuple(bits))
         ref = self.reference()
         return self.distil(net, self.adapt_images, ref["adapt_fake"], self.distil.optimizer(net),
                            stop=self.steps if steps is None else steps)
@@ -160,7 +160,7 @@ class AdaptedFitness(MaskFitness):
         if partner not in self._partners:
             inputs = self.reference()["adapt_fake"]
             targets = self._run(self.partner_generator, inputs)
-            net = slim(self.partner_generator, self.partner_space.slot_masks(partner))
+            net = slim_bits(self.partner_generator, self.partner_space, partner)
             self._partners[partner] = self.distil(net, inputs, targets,
                                                   self.distil.optimizer(net))
             while len(self._partners) > 4:
@@ -204,7 +204,7 @@ class AdaptedFitness(MaskFitness):
         bits = tuple(int(b) for b in individual)
         if list(at_steps) != sorted(at_steps) or (at_steps and at_steps[-1] > self.steps):
             raise ValueError(f"at_steps must ascend and stay <= steps={self.steps}")
-        net = slim(self.generator, self.space.slot_masks(bits))
+        net = slim_bits(self.generator, self.space, bits)
         optimizer, done, out = self.distil.optimizer(net), 0, []
         targets = self.reference()["adapt_fake"]
         kinds = [k for k in SCORES if k != "discriminator" or self.discriminator is not None]
@@ -226,8 +226,8 @@ def adapted_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torc
     ``images_a`` after adaptation on ``adapt_a`` (D_A for ``score="discriminator"``, G_B as
     cycle partner), and G_B likewise on domain B. ``options`` go to both
     :class:`AdaptedFitness` (steps, score, λ, γ, seed, device, …)."""
-    space_a = space_a or MaskSpace(g_a.widths)
-    space_b = space_b or MaskSpace(g_b.widths)
+    space_a = space_a or space_of(g_a, images_a)
+    space_b = space_b or space_of(g_b, images_b)
     fit_a = AdaptedFitness(g_a, images_a, adapt_a, space_a, discriminator=d_a,
                            partner_generator=g_b, partner_space=space_b, **options)
     fit_b = AdaptedFitness(g_b, images_b, adapt_b, space_b, discriminator=d_b,

@@ -19,7 +19,7 @@ import random
 from typing import Sequence
 
 from .maskspace import MaskSpace, SizeMeasure
-from .widths import MacConvention, count_macs, count_parameters
+from .widths import MacConvention
 
 _EPS = 1e-9
 
@@ -29,21 +29,19 @@ class _Sizer:
 
     def __init__(self, space: MaskSpace, measure: SizeMeasure, image_size: int,
                  convention: MacConvention) -> None:
-        if measure == "parameters":
-            self.size_of = count_parameters
-        elif measure == "macs":
-            if convention not in ("output", "real"):
-                raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or "
-                                 "'real'")
-            self.size_of = lambda w: count_macs(w, image_size, convention)
-        else:
+        if measure not in ("parameters", "macs"):
             raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
-        self.space = space
-        self.full = self.size_of(space.widths)
+        if measure == "macs" and convention not in ("output", "real"):
+            raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
+        self.space, self.measure = space, measure
+        self.image_size, self.convention = image_size, convention
+        self.full = self.size_of([g.size for g in space.groups])
+
+    def size_of(self, counts: Sequence[int]) -> int:
+        return self.space.size_of_counts(counts, self.measure, self.image_size, self.convention)
 
     def ratio(self, counts: Sequence[int]) -> float:
-        values = {slot: int(c) for g, c in zip(self.space.groups, counts) for slot in g.slots}
-        return self.size_of(self.space.widths.with_slots(values)) / self.full
+        return self.size_of(counts) / self.full
 
 
 def _check_budget(budget: float) -> float:

@@ -33,9 +33,11 @@ class CheckpointError(ValueError):
         self.path, self.problem = str(path), problem
 
 
-def read_state_dict(path: str | os.PathLike) -> "OrderedDict[str, torch.Tensor]":
-    """Tensors of a ``.pth`` file, with a ``module.`` prefix (DataParallel) and InstanceNorm
-    running statistics (legacy files) removed. Accepts a bare state dict or one nested under
+def read_state_dict(path: str | os.PathLike, keep_norm_stats: bool = False
+                    ) -> "OrderedDict[str, torch.Tensor]":
+    """Tensors of a ``.pth`` file (read on the CPU, whatever device saved it), with a
+    ``module.`` prefix (DataParallel) and, unless ``keep_norm_stats``, norm running statistics
+    (legacy InstanceNorm files) removed. Accepts a bare state dict or one nested under
     ``"state_dict"``."""
     path = Path(path)
     if not path.is_file():
@@ -65,7 +67,7 @@ def read_state_dict(path: str | os.PathLike) -> "OrderedDict[str, torch.Tensor]"
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
             raise CheckpointError(path, f"entry {key!r} is not a named tensor")
         key = key[len("module."):] if key.startswith("module.") else key
-        if key.rsplit(".", 1)[-1] in _NORM_STATS:
+        if not keep_norm_stats and key.rsplit(".", 1)[-1] in _NORM_STATS:
             continue
         state[key] = value
     _check_finite(path, state)
@@ -85,8 +87,31 @@ def _check_finite(path: str | os.PathLike, state: Mapping[str, torch.Tensor]) ->
 
 def _shape(path, state, key) -> torch.Size:
     if key not in state:
-        raise CheckpointError(path, f"missing key {key!r}")
+        raise CheckpointError(path, f"missing key {key!r}; {_layout_difference(state)}")
     return state[key].shape
+
+
+def upstream_keys(n_blocks: int = 9, dropout: bool = False) -> list[str]:
+    """The state-dict keys of the upstream ResnetGenerator (METHOD §3)."""
+    second = 6 if dropout else 5
+    convs = ["model.1", "model.4", "model.7"]
+    convs += [f"model.{10 + b}.conv_block.{i}" for b in range(n_blocks) for i in (1, second)]
+    convs += [f"model.{10 + n_blocks + i}" for i in (0, 3, 7)]
+    return [f"{c}.{p}" for c in convs for p in ("weight", "bias")]
+
+
+def _layout_difference(state: Mapping[str, torch.Tensor]) -> str:
+    """One line: which keys of ``state`` differ from the upstream ResNet layout's."""
+    keys = upstream_keys()
+    expected = set(keys)
+    missing = [k for k in keys if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    return (f"its keys differ from the upstream ResnetGenerator layout's (missing "
+            f"{', '.join(missing[:3]) or 'none'}{' ...' if len(missing) > 3 else ''} "
+            f"[{len(missing)} of {len(expected)}]; unexpected "
+            f"{', '.join(unexpected[:3]) or 'none'}{' ...' if len(unexpected) > 3 else ''} "
+            f"[{len(unexpected)}]); for another architecture give its class "
+            "(--generator pkg.module:Class)")
 
 
 def infer_generator_config(state: Mapping[str, torch.Tensor],
@@ -98,7 +123,7 @@ def infer_generator_config(state: Mapping[str, torch.Tensor],
                 and state["model.0.weight"].shape[-1] == 4:
             raise CheckpointError(path, "this is a discriminator (4x4 convs at model.0), "
                                         "not a generator")
-        raise CheckpointError(path, "not a CycleGAN ResNet generator (no 'model.1.weight')")
+        raise CheckpointError(path, f"not a CycleGAN ResNet generator: {_layout_difference(state)}")
     blocks = sorted({int(m.group(1)) for k in state
                      if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
     n_blocks = len(blocks)
@@ -125,9 +150,11 @@ def infer_generator_config(state: Mapping[str, torch.Tensor],
 def _load_strict(path, module: torch.nn.Module, state) -> None:
     expected, given = set(module.state_dict()), set(state)
     if given - expected:
-        raise CheckpointError(path, f"unknown keys {sorted(given - expected)[:4]}")
+        raise CheckpointError(path, f"unknown keys {sorted(given - expected)[:4]} for "
+                                    f"{type(module).__name__}'s layout")
     if expected - given:
-        raise CheckpointError(path, f"missing keys {sorted(expected - given)[:4]}")
+        raise CheckpointError(path, f"missing keys {sorted(expected - given)[:4]} of "
+                                    f"{type(module).__name__}'s layout")
     for key, tensor in module.state_dict().items():
         if tensor.shape != state[key].shape:
             raise CheckpointError(path, f"{key} has shape {tuple(state[key].shape)}, expected "
@@ -144,13 +171,105 @@ def generator_from_state_dict(state: Mapping[str, torch.Tensor],
     return generator
 
 
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu"
-                   ) -> ResnetGenerator:
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
+                   architecture: Mapping | None = None) -> torch.nn.Module:
     """Load an upstream (``latest_net_G_A.pth``, pretrained ``latest_net_G.pth``), seed-code
     (``netG_A2B.pth``), legacy or our own slim generator file; widths come from the shapes.
-    Returned in eval mode on ``device``."""
-    generator = generator_from_state_dict(read_state_dict(path), path)
+    A file with a JSON beside it naming another architecture (written by
+    :func:`save_generator`) is rebuilt from that JSON. ``architecture``
+    (``{"class": "pkg.module:Class", "kwargs": {...}}``, see :func:`architecture_of`) loads a
+    full-size file of that class instead. Returned in eval mode on ``device``."""
+    info = _traced_info(path)
+    if info is None and architecture is None:
+        return generator_from_state_dict(read_state_dict(path), path).to(device).eval()
+    generator = _rebuild(info, path) if info is not None else \
+        build_architecture(architecture, path)
+    expected = generator.state_dict()
+    state = OrderedDict((k, v) for k, v in read_state_dict(path, keep_norm_stats=True).items()
+                        if k in expected or k.rsplit(".", 1)[-1] not in _NORM_STATS)
+    _load_strict(path, generator, state)
     return generator.to(device).eval()
+
+
+def architecture_of(cls_or_path: type | str, kwargs: Mapping | None = None) -> dict:
+    """``{"class": "pkg.module:Class", "kwargs": {...}}``: how to build a generator."""
+    path = cls_or_path if isinstance(cls_or_path, str) else \
+        f"{cls_or_path.__module__}:{cls_or_path.__qualname__}"
+    return {"class": path, "kwargs": dict(kwargs or {})}
+
+
+def import_class(path: str) -> type:
+    """The class at ``"pkg.module:Class"`` (a ValueError naming it when it cannot be found)."""
+    import importlib
+    module_name, _, name = path.partition(":")
+    if not module_name or not name:
+        raise ValueError(f"generator class {path!r}: write it as pkg.module:Class")
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"generator class {path!r}: cannot import {module_name!r} "
+                         f"({exc})") from None
+    for part in name.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ValueError(f"generator class {path!r}: {module_name!r} has no {name!r}")
+    if not isinstance(obj, type) or not issubclass(obj, torch.nn.Module):
+        raise ValueError(f"generator class {path!r} is not a torch.nn.Module class")
+    return obj
+
+
+def build_architecture(architecture: Mapping, path: str | os.PathLike = "<architecture>"
+                       ) -> torch.nn.Module:
+    """A new (randomly initialised) network of ``architecture`` (:func:`architecture_of`)."""
+    cls = import_class(architecture["class"])
+    try:
+        return cls(**dict(architecture.get("kwargs") or {}))
+    except TypeError as exc:
+        raise CheckpointError(path, f"cannot build {architecture['class']} with "
+                                    f"{architecture.get('kwargs')}: {exc}") from None
+
+
+def _traced_info(path: str | os.PathLike) -> dict | None:
+    """The JSON beside ``path`` when it describes a generator of another architecture."""
+    json_path = Path(path).with_suffix(".json")
+    if not json_path.is_file():
+        return None
+    try:
+        info = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError(json_path, "not a valid JSON file") from None
+    return info if isinstance(info, dict) and info.get("kind") == "traced" else None
+
+
+def traced_description(path: str | os.PathLike) -> tuple[dict, object, list[int]] | None:
+    """``(architecture, space, bits)`` of a generator file of another architecture (from the
+    JSON beside it), or None for an upstream ResNet file."""
+    info = _traced_info(path)
+    if info is None:
+        return None
+    from .maskspace import MaskSpace
+    space = MaskSpace.from_dict(info["space"])
+    bits = space.join({g.name: [int(j in set(info["kept"][g.name])) for j in range(g.size)]
+                       for g in space.groups})
+    return dict(info["architecture"]), space, bits
+
+
+def _rebuild(info: Mapping, path: str | os.PathLike) -> torch.nn.Module:
+    """The (slim) network a traced JSON describes: its class built full size, then slimmed
+    to the kept channels of every group (no weights needed: they are loaded after)."""
+    from .maskspace import MaskSpace
+    from .slimming import slim_bits
+    try:
+        space = MaskSpace.from_dict(info["space"])
+        kept = info["kept"]
+        bits = space.join({g.name: [int(j in set(kept[g.name])) for j in range(g.size)]
+                           for g in space.groups})
+        architecture = info["architecture"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(Path(path).with_suffix(".json"),
+                              f"not a generator description (missing or bad {exc})") from None
+    full = build_architecture(architecture, path)
+    return slim_bits(full, space, bits)
 
 
 def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu"
@@ -219,10 +338,31 @@ def atomic_write_json(path: str | os.PathLike, data) -> None:
     atomic_write(path, write)
 
 
-def save_generator(generator: ResnetGenerator, path: str | os.PathLike,
-                   extra: Mapping | None = None) -> Path:
-    """Write the upstream key names to ``path`` (``.pth``) and the widths to ``path`` with
-    suffix ``.json`` beside it (plus ``extra`` entries). Returns the JSON path."""
+def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
+                   extra: Mapping | None = None, *, architecture: Mapping | None = None,
+                   space=None, bits=None) -> Path:
+    """Write the generator's state dict to ``path`` (``.pth``) and how to rebuild it to
+    ``path`` with suffix ``.json`` beside it (plus ``extra`` entries). Returns the JSON path.
+
+    A ResnetGenerator: upstream key names, JSON with its widths. Any other architecture needs
+    ``architecture`` (:func:`architecture_of`: the class's import path and constructor
+    arguments), the traced ``space`` of the full-size network and the ``bits`` it was slimmed
+    with (default: nothing pruned); the JSON then holds the kept channels of every group, so
+    :func:`load_generator` rebuilds it with ``weights_only`` loading and no pickled module."""
+    if not isinstance(generator, ResnetGenerator):
+        if architecture is None or space is None:
+            raise ValueError(f"saving a {type(generator).__name__} needs its architecture "
+                             "(class path and arguments) and its traced mask space")
+        bits = space.full() if bits is None else list(bits)
+        kept = {name: [j for j, b in enumerate(part) if b]
+                for name, part in space.split(bits).items()}
+        path = save_state_dict(generator.state_dict(), path)
+        info = {"kind": "traced", "architecture": dict(architecture), "kept": kept,
+                "parameters": sum(p.numel() for p in generator.parameters()),
+                "space": space.to_dict(), **(extra or {})}
+        json_path = path.with_suffix(".json")
+        atomic_write_json(json_path, info)
+        return json_path
     path = save_state_dict(generator.state_dict(), path)
     info = {"kind": "ResnetGenerator", "widths": generator.widths.to_dict(),
             "use_dropout": generator.use_dropout,

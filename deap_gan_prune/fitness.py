@@ -30,9 +30,9 @@ from typing import Callable, Literal, Sequence
 import torch
 from torch.func import functional_call
 
-from .maskspace import MaskSpace, SizeMeasure
+from .maskspace import MaskSpace, SizeMeasure, space_of
 from .models import NLayerDiscriminator, ResnetGenerator
-from .slimming import masked, slim, slim_state_dict
+from .slimming import masked_bits, slim_bits, slim_state_dict
 
 Perceptual = Literal["discriminator", "features", "pixel"]
 WORST_FITNESS = 0.0
@@ -69,7 +69,7 @@ class MaskFitness:
     def __init__(self, generator: ResnetGenerator, space: MaskSpace, *, gamma: float,
                  size_measure: SizeMeasure, device: str | torch.device,
                  memo_size: int) -> None:
-        if space.widths != generator.widths:
+        if not space.matches(generator):
             raise ValueError("the mask space was built for other widths than the generator's")
         self.device = torch.device(device)
         self.generator = _frozen_copy(generator, self.device)
@@ -182,7 +182,7 @@ class GeneratorFitness(MaskFitness):
                          device=device, memo_size=memo_size)
         self.discriminator = _frozen_copy(discriminator, self.device)
         self.partner_generator = _frozen_copy(partner_generator, self.device)
-        self.partner_space = partner_space or (MaskSpace(partner_generator.widths)
+        self.partner_space = partner_space or (space_of(partner_generator, images)
                                                if partner_generator is not None else None)
         self.images = images.detach().to(self.device)
         self.perceptual, self.lambda_cycle = perceptual, lambda_cycle
@@ -222,8 +222,8 @@ class GeneratorFitness(MaskFitness):
         if key not in self._partners:
             if self.partner_generator is None:
                 raise ValueError("a partner mask was given but no partner_generator")
-            self._partners[key] = slim(self.partner_generator,
-                                       self.partner_space.slot_masks(key)).eval()
+            self._partners[key] = slim_bits(self.partner_generator, self.partner_space,
+                                            key).eval()
             while len(self._partners) > 4:
                 self._partners.popitem(last=False)
         return self._partners[key]
@@ -242,14 +242,17 @@ class GeneratorFitness(MaskFitness):
         """The pruned generator as a callable: the kept weight slices run through the original
         modules (a masked forward when almost nothing is pruned, which avoids copying weights);
         with ``prepare``, a physically slim network trained by it first."""
-        mask = self.space.slot_masks(bits)
         if self.prepare is None and sum(bits) > 0.95 * len(bits):
-            return masked(self.generator, mask)
-        if self.prepare is None:  # the kept slices through the original modules: no new net
+            return masked_bits(self.generator, self.space, bits)
+        if self.prepare is None and self.space.layout != "traced":
+            # the kept slices through the original modules: no new net
+            mask = self.space.slot_masks(bits)
             return contextlib.nullcontext(
                 functools.partial(_sliced_forward, self.generator,
                                   slim_state_dict(self.generator, mask)[1]))
-        small = self.prepare(slim(self.generator, mask))
+        if self.prepare is None:  # any architecture: a slim copy (norms know their widths)
+            return contextlib.nullcontext(slim_bits(self.generator, self.space, bits).eval())
+        small = self.prepare(slim_bits(self.generator, self.space, bits))
         for p in small.parameters():
             p.requires_grad_(False)
         return contextlib.nullcontext(small.eval())
@@ -308,8 +311,8 @@ def cyclegan_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
     cycle partner, and G_B (B→A, judged by D_B) on domain-B images with G_A as partner.
     ``prepare``: each generator's optional ``prepare`` (e.g. brief training of candidates);
     ``options`` go to both :class:`GeneratorFitness` (λ, γ, perceptual, device, …)."""
-    space_a = space_a or MaskSpace(g_a.widths)
-    space_b = space_b or MaskSpace(g_b.widths)
+    space_a = space_a or space_of(g_a, images_a)
+    space_b = space_b or space_of(g_b, images_b)
     fit_a = GeneratorFitness(g_a, d_a, images_a, space_a, partner_generator=g_b,
                              partner_space=space_b, prepare=prepare[0], **options)
     fit_b = GeneratorFitness(g_b, d_b, images_b, space_b, partner_generator=g_a,

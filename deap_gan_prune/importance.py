@@ -41,6 +41,8 @@ def l1_importance(generator: ResnetGenerator, space: MaskSpace) -> list[float]:
     the mean over those convs of its filter's L1 norm divided by that conv's mean filter
     norm, so every conv counts equally whatever its weight scale (dimensionless, group mean 1).
     """
+    if space.layout == "traced":
+        return _traced_l1(generator, space)
     if generator.widths != space.widths:
         raise ValueError(f"l1_importance: the generator's widths {generator.widths} differ "
                          f"from the mask space's {space.widths}")
@@ -58,5 +60,27 @@ def l1_importance(generator: ResnetGenerator, space: MaskSpace) -> list[float]:
             if combined.numel() != group.size:
                 raise ValueError(f"l1_importance: group {group.name!r} has {group.size} bits "
                                  f"but its convs have {combined.numel()} filters")
+            scores += [float(v) for v in combined.tolist()]
+    return scores
+
+
+def _combined(norms: list[torch.Tensor]) -> torch.Tensor:
+    """One conv's norms as they are; several convs' as the mean of norm / conv's mean norm."""
+    if len(norms) == 1:
+        return norms[0]
+    return torch.stack([n / n.mean().clamp_min(1e-12) for n in norms]).mean(0)
+
+
+def _traced_l1(generator: nn.Module, space: MaskSpace) -> list[float]:
+    """L1 scores of a traced space: each group by the filters of the convs that write it
+    (several writers, e.g. a residual stream, combined as in :func:`l1_importance`)."""
+    if not space.matches(generator):
+        raise ValueError("l1_importance: the generator's convs differ from the mask space's")
+    modules = dict(generator.named_modules())
+    scores: list[float] = []
+    with torch.no_grad():
+        for gi, group in enumerate(space.groups):
+            writers = [modules[c.name] for c in space.convs if c.out_group == gi]
+            combined = _combined([filter_l1(c).double().cpu() for c in writers])
             scores += [float(v) for v in combined.tolist()]
     return scores

@@ -9,12 +9,12 @@ Pure Python (no torch), so operators that use it run wherever DEAP runs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Mapping, Sequence
 
 from .widths import GeneratorWidths, MacConvention, count_macs, count_parameters
 
-Layout = Literal["independent", "tied"]
+Layout = Literal["independent", "tied", "traced"]
 SizeMeasure = Literal["parameters", "macs"]
 
 
@@ -159,6 +159,45 @@ class MaskSpace:
             return count_macs(w, image_size, convention)
         raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
 
+    def size_of_counts(self, counts: Sequence[int], measure: SizeMeasure = "parameters",
+                       image_size: int | tuple[int, int] = 256,
+                       convention: MacConvention = "output") -> int:
+        """Size of the network whose groups keep ``counts[i]`` channels (group order)."""
+        values = {slot: int(c) for g, c in zip(self.groups, counts) for slot in g.slots}
+        inner = tuple(values[f"inner{b}"] for b in range(self.widths.n_blocks))
+        w = _unchecked_widths(values["first"], values["down1"], values["stream"], inner,
+                              values["up1"], values["up2"], self.widths.input_nc,
+                              self.widths.output_nc)
+        if measure == "parameters":
+            return count_parameters(w)
+        if measure == "macs":
+            return count_macs(w, image_size, convention)
+        raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
+
+    def matches(self, generator: Any) -> bool:
+        """True when this space describes ``generator``'s channels."""
+        return getattr(generator, "widths", None) == self.widths
+
+    @classmethod
+    def from_module(cls, model: Any, example_input: Any = None, layout: Layout = "independent",
+                    min_keep: int | Mapping[str, int] = 1) -> "MaskSpace":
+        """The mask space of any generator: today's layout for a
+        :class:`~deap_gan_prune.models.ResnetGenerator` (``layout`` independent or tied), else
+        the channel groups discovered from the graph traced on ``example_input``
+        (``[1, C, H, W]``; see :mod:`deap_gan_prune.groups`)."""
+        from .models import ResnetGenerator  # torch is only needed here
+        if isinstance(model, ResnetGenerator):
+            return cls(model.widths, layout, min_keep)
+        if layout != "independent":
+            raise ValueError(f"layout {layout!r} is for the upstream ResnetGenerator; a "
+                             f"{type(model).__name__} gets the traced groups")
+        if example_input is None:
+            raise ValueError(f"MaskSpace.from_module: a {type(model).__name__} needs an "
+                             "example input [1, C, H, W] to trace")
+        from .groups import trace_space
+        return trace_space(model, example_input,
+                           min_keep if isinstance(min_keep, int) else 1)
+
     def size_ratio(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
                    image_size: int = 256, convention: MacConvention = "output") -> float:
         """``size(bits) / size(full())``: 1.0 for the unpruned generator."""
@@ -171,7 +210,17 @@ class MaskSpace:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MaskSpace":
+        if d.get("layout") == "traced":
+            return TracedMaskSpace.from_dict(d)
         return cls(GeneratorWidths.from_dict(d["widths"]), d["layout"], dict(d["min_keep"]))
+
+
+def space_of(generator: Any, example_input: Any = None, layout: Layout = "independent"
+             ) -> MaskSpace:
+    """The default mask space of ``generator`` (:meth:`MaskSpace.from_module`); a traced space
+    needs ``example_input`` (a batch of images: the first is used)."""
+    return MaskSpace.from_module(generator, None if example_input is None
+                                 else example_input[:1], layout)
 
 
 def _unchecked_widths(*args) -> GeneratorWidths:
@@ -181,3 +230,181 @@ def _unchecked_widths(*args) -> GeneratorWidths:
     for name, value in zip(names, args):
         object.__setattr__(w, name, value)
     return w
+
+
+# -- spaces of any architecture (traced) ---------------------------------------------------
+@dataclass(frozen=True)
+class ConvTerm:
+    """One conv of a traced network: ``name`` (module path), ``kernel`` (kh*kw), whether it
+    has a bias and is transposed, ``out_group`` (index of the group its outputs belong to, -1
+    when never pruned) of ``out_channels``; per input channel the group it reads
+    (``in_groups``, -1 for a fixed channel) and the channel within it (``in_index``); spatial
+    ``in_positions`` / ``out_positions`` (H*W) at the traced example's size."""
+
+    name: str
+    transposed: bool
+    kernel: int
+    bias: bool
+    out_group: int
+    out_channels: int
+    in_groups: tuple[int, ...]
+    in_index: tuple[int, ...]
+    in_positions: int
+    out_positions: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_groups", tuple(self.in_groups))
+        object.__setattr__(self, "in_index", tuple(self.in_index))
+
+    def in_form(self) -> tuple[int, dict[int, int]]:
+        """Input channels as ``fixed + Σ_g m_g * count_g``: ``(fixed, {g: m_g})``."""
+        fixed, per = 0, {}
+        for g, j in zip(self.in_groups, self.in_index):
+            if g < 0:
+                fixed += 1
+            elif j == 0:  # every channel of a group is read equally often
+                per[g] = per.get(g, 0) + 1
+        return fixed, per
+
+    def full_parameters(self) -> int:
+        return len(self.in_groups) * self.out_channels * self.kernel + \
+            (self.out_channels if self.bias else 0)
+
+
+@dataclass(frozen=True)
+class NormTerm:
+    """One norm of a traced network: ``name``, the ``group`` its channels belong to (-1 when
+    never pruned), ``channels``, whether it has affine weights (2 parameters per channel) and
+    running statistics."""
+
+    name: str
+    group: int
+    channels: int
+    affine: bool
+    stats: bool
+
+    def full_parameters(self) -> int:
+        return 2 * self.channels if self.affine else 0
+
+
+class TracedMaskSpace(MaskSpace):
+    """The channel groups of any generator, discovered from its traced graph
+    (:meth:`MaskSpace.from_module`); each group is its own slot. Pure Python and JSON-able: it
+    holds module names and channel maps, not modules.
+
+    Sizes are closed forms of the kept counts ``c_g``: parameters = constant + Σ_conv
+    (k·in·out + bias·out) + Σ_norm 2·C (affine), where ``in``, ``out`` and ``C`` are fixed or a
+    group's count (``in`` a sum over the groups a conv reads); MACs = Σ_conv k·in·out·positions
+    with the positions measured at the traced size and scaled by the pixel ratio.
+    """
+
+    def __init__(self, specs: Sequence[tuple[str, int]], convs: Sequence[ConvTerm],
+                 norms: Sequence[NormTerm], example_size: Sequence[int], input_nc: int, *,
+                 constant_parameters: int = 0, min_keep: int | Mapping[str, int] = 1,
+                 fixed: Sequence[str] = ()) -> None:
+        self.widths, self.layout = None, "traced"
+        self.convs, self.norms = tuple(convs), tuple(norms)
+        self.example_size = (int(example_size[0]), int(example_size[1]))
+        self.input_nc, self.constant_parameters = int(input_nc), int(constant_parameters)
+        self.fixed = tuple(fixed)
+        groups, offset = [], 0
+        for name, size in specs:
+            keep = min_keep if isinstance(min_keep, int) else min_keep.get(name, 1)
+            if not 0 <= keep <= size:
+                raise ValueError(f"min_keep {keep} for group {name!r} is outside 0..{size}")
+            groups.append(ChannelGroup(name, offset, int(size), (name,), keep))
+            offset += int(size)
+        self.groups = tuple(groups)
+        self.n_bits = offset
+        self._by_name = {g.name: g for g in self.groups}
+        self._forms = [(c, c.in_form()) for c in self.convs]
+
+    def __repr__(self) -> str:
+        return f"TracedMaskSpace({len(self.groups)} groups, {self.n_bits} bits)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TracedMaskSpace) and self.to_dict() == other.to_dict()
+
+    def __getstate__(self) -> dict:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict) -> None:
+        other = TracedMaskSpace.from_dict(state)
+        self.__dict__.update(other.__dict__)
+
+    def slot_masks(self, bits: Sequence[int]) -> dict[str, list[int]]:
+        """Per-group 0/1 lists (each group is its own slot)."""
+        return self.split(bits)
+
+    def widths_of(self, bits: Sequence[int]):
+        raise TypeError("a traced mask space has no ResNet widths; use kept() or size()")
+
+    def matches(self, generator: Any) -> bool:
+        """True when ``generator`` has every conv of this space with the traced channels."""
+        modules = dict(generator.named_modules())
+        for c in self.convs:
+            m = modules.get(c.name)
+            if m is None or getattr(m, "out_channels", None) != c.out_channels or \
+                    getattr(m, "in_channels", None) != len(c.in_groups):
+                return False
+        return True
+
+    def size_of_counts(self, counts: Sequence[int], measure: SizeMeasure = "parameters",
+                       image_size: int | tuple[int, int] = 256,
+                       convention: MacConvention = "output") -> int:
+        """Parameters, or MACs at ``image_size`` pixels (``convention`` as in
+        :func:`~deap_gan_prune.widths.count_macs`), of the network whose groups keep
+        ``counts[g]`` channels."""
+        if measure == "parameters":
+            total = self.constant_parameters
+            for c, (fixed, per) in self._forms:
+                out = c.out_channels if c.out_group < 0 else counts[c.out_group]
+                total += c.kernel * (fixed + sum(m * counts[g] for g, m in per.items())) * out
+                total += out if c.bias else 0
+            for n in self.norms:
+                if n.affine:
+                    total += 2 * (n.channels if n.group < 0 else counts[n.group])
+            return int(total)
+        if measure != "macs":
+            raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
+        if convention not in ("output", "real"):
+            raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
+        h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+        scale = h * w / (self.example_size[0] * self.example_size[1])
+        total = 0.0
+        for c, (fixed, per) in self._forms:
+            out = c.out_channels if c.out_group < 0 else counts[c.out_group]
+            positions = c.in_positions if c.transposed and convention == "real" \
+                else c.out_positions
+            total += c.kernel * (fixed + sum(m * counts[g] for g, m in per.items())) * out \
+                * positions * scale
+        return int(round(total))
+
+    def size(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
+             image_size: int | tuple[int, int] = 256,
+             convention: MacConvention = "output") -> int:
+        return self.size_of_counts(list(self.kept(bits).values()), measure, image_size,
+                                   convention)
+
+    def to_dict(self) -> dict:
+        return {"layout": "traced", "n_bits": self.n_bits,
+                "groups": [[g.name, g.size] for g in self.groups],
+                "min_keep": {g.name: g.min_keep for g in self.groups},
+                "example_size": list(self.example_size), "input_nc": self.input_nc,
+                "constant_parameters": self.constant_parameters, "fixed": list(self.fixed),
+                "convs": [_term_dict(c) for c in self.convs],
+                "norms": [asdict(n) for n in self.norms]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "TracedMaskSpace":
+        return cls([(name, size) for name, size in d["groups"]],
+                   [ConvTerm(**c) for c in d["convs"]], [NormTerm(**n) for n in d["norms"]],
+                   d["example_size"], d["input_nc"],
+                   constant_parameters=d["constant_parameters"], min_keep=dict(d["min_keep"]),
+                   fixed=d.get("fixed", ()))
+
+
+def _term_dict(c: ConvTerm) -> dict:
+    d = asdict(c)
+    d["in_groups"], d["in_index"] = list(c.in_groups), list(c.in_index)
+    return d

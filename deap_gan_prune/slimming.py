@@ -122,3 +122,128 @@ def masked(generator: ResnetGenerator, mask: SlotMask) -> Iterator[ResnetGenerat
     finally:
         for handle in handles:
             handle.remove()
+
+
+# -- any architecture: a mask space's bits (ResNet or traced) ------------------------------
+def _group_keeps(space, bits: Sequence[int]) -> list[list[bool]]:
+    return [[bool(b) for b in bits[g.offset:g.stop]] for g in space.groups]
+
+
+def _conv_indices(term, keeps: list[list[bool]]) -> tuple[torch.Tensor | None,
+                                                          torch.Tensor | None]:
+    """Kept input-channel and output-channel indices of a traced conv (None: all)."""
+    ins = [i for i, (g, j) in enumerate(zip(term.in_groups, term.in_index))
+           if g < 0 or keeps[g][j]]
+    in_idx = None if len(ins) == len(term.in_groups) else torch.tensor(ins, dtype=torch.long)
+    out_idx = None
+    if term.out_group >= 0:
+        out_idx = torch.tensor([j for j, k in enumerate(keeps[term.out_group]) if k],
+                               dtype=torch.long)
+    return in_idx, out_idx
+
+
+def _slice(tensor: torch.Tensor | None, dim: int, index: torch.Tensor | None):
+    if tensor is None or index is None:
+        return tensor
+    return tensor.detach().index_select(dim, index.to(tensor.device))
+
+
+def traced_state_dict(generator: nn.Module, space, bits: Sequence[int]
+                      ) -> dict[str, torch.Tensor]:
+    """The kept slices of every conv's and norm's tensors (weights, biases, running
+    statistics) of ``generator`` under the traced ``space``'s mask ``bits``; keys as in
+    ``generator.state_dict()``. Conv2d weights are ``[out, in, k, k]``, ConvTranspose2d
+    ``[in, out, k, k]``; norms are sliced along their channels."""
+    space._check(bits)
+    if not space.is_valid(bits):
+        raise ValueError("the mask keeps fewer channels than a group's minimum (or none)")
+    keeps = _group_keeps(space, bits)
+    modules = dict(generator.named_modules())
+    state: dict[str, torch.Tensor] = {}
+    for term in space.convs:
+        conv = modules[term.name]
+        in_idx, out_idx = _conv_indices(term, keeps)
+        out_dim, in_dim = (1, 0) if term.transposed else (0, 1)
+        state[f"{term.name}.weight"] = _slice(_slice(conv.weight, out_dim, out_idx), in_dim,
+                                              in_idx)
+        if conv.bias is not None:
+            state[f"{term.name}.bias"] = _slice(conv.bias, 0, out_idx)
+    for term in space.norms:
+        norm = modules[term.name]
+        index = None if term.group < 0 else torch.tensor(
+            [j for j, k in enumerate(keeps[term.group]) if k], dtype=torch.long)
+        for key in ("weight", "bias", "running_mean", "running_var"):
+            tensor = getattr(norm, key, None)
+            if tensor is not None:
+                state[f"{term.name}.{key}"] = _slice(tensor, 0, index)
+    return state
+
+
+def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
+    """The physically smaller network that ``bits`` of ``space`` slims ``generator`` to,
+    initialised from the kept weight slices (same class and module names, smaller layers,
+    same device, dtype and train/eval mode; its parameters are trainable). Any architecture: for the ResNet's own space it
+    is :func:`slim` of the space's slot masks."""
+    if space.layout != "traced":
+        return slim(generator, space.slot_masks(bits))
+    import copy
+    state = traced_state_dict(generator, space, bits)
+    small = copy.deepcopy(generator)
+    modules = dict(small.named_modules())
+    for term in space.convs:
+        conv = modules[term.name]
+        conv.weight = nn.Parameter(state[f"{term.name}.weight"].clone())
+        if conv.bias is not None:
+            conv.bias = nn.Parameter(state[f"{term.name}.bias"].clone())
+        w = conv.weight.shape
+        conv.out_channels, conv.in_channels = (w[1], w[0]) if term.transposed else (w[0], w[1])
+    for term in space.norms:
+        norm = modules[term.name]
+        for key in ("weight", "bias"):
+            if getattr(norm, key, None) is not None:
+                setattr(norm, key, nn.Parameter(state[f"{term.name}.{key}"].clone()))
+        for key in ("running_mean", "running_var"):
+            if getattr(norm, key, None) is not None:
+                setattr(norm, key, state[f"{term.name}.{key}"].clone())
+        channels = state[f"{term.name}.weight"].shape[0] if norm.weight is not None else (
+            term.channels if term.group < 0 else sum(bits[space.groups[term.group].offset:
+                                                          space.groups[term.group].stop]))
+        if isinstance(norm, nn.GroupNorm):
+            norm.num_channels = norm.num_groups = channels
+        else:
+            norm.num_features = channels
+    return small.train(generator.training)
+
+
+@contextlib.contextmanager
+def masked_bits(generator: nn.Module, space, bits: Sequence[int]) -> Iterator[nn.Module]:
+    """Within the ``with`` block ``generator`` computes what the slim network of ``bits``
+    computes, without copying it. Traced spaces: every conv's pruned *input* channels are
+    multiplied by 0 (pre-forward hooks), which removes exactly their contribution whatever
+    norms or paddings lie between (an affine norm would turn a zeroed conv output into its
+    bias). The ResNet's space: :func:`masked` of the slot masks."""
+    if space.layout != "traced":
+        with masked(generator, space.slot_masks(bits)) as net:
+            yield net
+        return
+    space._check(bits)
+    keeps = _group_keeps(space, bits)
+    modules = dict(generator.named_modules())
+    param = next(generator.parameters())
+    handles = []
+    try:
+        for term in space.convs:
+            if all(g < 0 or keeps[g][j] for g, j in zip(term.in_groups, term.in_index)):
+                continue
+            scale = torch.tensor([1.0 if g < 0 or keeps[g][j] else 0.0
+                                  for g, j in zip(term.in_groups, term.in_index)],
+                                 device=param.device, dtype=param.dtype).view(1, -1, 1, 1)
+
+            def pre_hook(module, inputs, scale=scale):
+                return (inputs[0] * scale, *inputs[1:])
+
+            handles.append(modules[term.name].register_forward_pre_hook(pre_hook))
+        yield generator
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -87,3 +87,13 @@ def test_shipped_teacher_is_small():
     files = list(TEACHER_DIR.glob("latest_net_*.pth"))
     assert len(files) == 4
     assert sum(f.stat().st_size for f in files) < 10 * 2**20
+
+
+def test_custom_generator_example(tmp_path, monkeypatch, capsys):
+    assert _run("custom_generator.py", ["--generations", "1", "--population", "4",
+                                        "--out", str(tmp_path)], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "channel groups" in out and "reloaded identical: True" in out
+    info = json.loads((tmp_path / "slim.json").read_text())
+    assert info["kind"] == "traced" and info["architecture"]["class"].endswith(":TinyUNet")
+    assert (tmp_path / "slim.pt").is_file()

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..checkpoints import CycleGAN, load_cyclegan, load_generator
+from ..checkpoints import CycleGAN, architecture_of, load_cyclegan, load_generator
 from ..workflow import DomainData, ensure_discriminators, folder_data, synthetic_data
 from . import CommandError
 
@@ -15,6 +15,39 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (upstream layout); "
                              "default: the teacher shipped in the package")
     parser.add_argument("--epoch", default="latest", help="checkpoint prefix (default latest)")
+
+
+def add_generator_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
+    """``--generator pkg.module:Class [--generator-kwargs JSON]`` (and ``--weights FILE``):
+    a generator of the user's own class instead of the upstream ResNet."""
+    g = parser.add_argument_group("a generator of your own class")
+    g.add_argument("--generator", metavar="PKG.MODULE:CLASS", default=None,
+                   help="the generator's class (importable), e.g. mypkg.nets:UNet")
+    g.add_argument("--generator-kwargs", metavar="JSON", default="{}",
+                   help="its constructor arguments as a JSON object (default {})")
+    if weights:
+        g.add_argument("--weights", metavar="FILE", default=None,
+                       help="with --generator: its weights file (a state dict)")
+
+
+def architecture(args: argparse.Namespace) -> dict | None:
+    """The ``--generator`` architecture (class path and arguments), or None."""
+    if not getattr(args, "generator", None):
+        return None
+    try:
+        kwargs = json.loads(args.generator_kwargs)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--generator-kwargs: not valid JSON ({exc.msg})") from None
+    if not isinstance(kwargs, dict):
+        raise CommandError("--generator-kwargs: must be a JSON object, e.g. '{\"ngf\": 32}'")
+    return architecture_of(args.generator, kwargs)
+
+
+def load_own_generator(args: argparse.Namespace):
+    """The generator named by ``--generator`` and ``--weights`` (eval mode, on --device)."""
+    if not args.weights:
+        raise CommandError("--generator needs --weights FILE (the generator's state dict)")
+    return load_generator(args.weights, getattr(args, "device", "cpu"), architecture(args))
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,11 +8,13 @@ from ..checkpoints import load_generator
 from ..export import ONNX_OPSET, TOLERANCE, export_generator, verify_export
 from ..outputs import check_output_file
 from . import CommandError
+from .common import add_generator_arguments, architecture
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("generator", metavar="GENERATOR.pth",
-                        help="a ResNet generator file (upstream key names; slim or full)")
+    parser.add_argument("file", metavar="GENERATOR.pth",
+                        help="a generator file: upstream ResNet keys (slim or full), a slim "
+                             "file with its JSON, or a full file of --generator's class")
     parser.add_argument("--format", choices=("onnx", "torchscript"), required=True,
                         help="onnx (checked with ONNX Runtime) or torchscript (torch.jit.trace)")
     parser.add_argument("--out", required=True, metavar="PATH", help="file to write")
@@ -27,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance", type=float, default=TOLERANCE,
                         help=f"largest allowed |export - eager| (default {TOLERANCE:g}); "
                              "exit 1 above it")
+    add_generator_arguments(parser, weights=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check_batch < 1:
         raise ValueError(f"--check-batch {args.check_batch}: must be at least 1")
     check_output_file(args.out, "--out")
-    generator = load_generator(args.generator)
+    generator = load_generator(args.file, architecture=architecture(args))
     info = export_generator(generator, args.out, args.format, args.size, args.opset)
     diff = verify_export(args.out, generator, args.size, args.check_batch, fmt=args.format)
     if args.format == "onnx":

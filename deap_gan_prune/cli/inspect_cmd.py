@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
+import torch
+
 from ..checkpoints import CheckpointError, load_discriminator, load_generator
+from ..models import ResnetGenerator
+from .common import add_generator_arguments, architecture
 from ..counting import count_module_macs, count_module_parameters
 from ..maskspace import MaskSpace
 from ..widths import count_macs, count_parameters
@@ -16,12 +20,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=256,
                         help="image size in pixels for the MAC figures (default 256)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_generator_arguments(parser, weights=False)
 
 
-def describe(path: str, size: int = 256) -> dict:
-    """A dict describing the checkpoint at ``path``."""
+def describe_traced(path: str, generator: torch.nn.Module, size: int) -> dict:
+    """Groups discovered on ``generator`` (traced at ``size`` pixels) and its sizes."""
+    first = next(m for m in generator.modules()
+                 if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
+    space = MaskSpace.from_module(generator, torch.zeros(1, first.in_channels, size, size))
+    full = space.full()
+    return {"file": str(path), "kind": type(generator).__name__,
+            "groups": [{"name": g.name, "channels": g.size} for g in space.groups],
+            "fixed_groups": list(space.fixed), "parameters": space.size(full),
+            "macs_output": space.size(full, "macs", size, "output"),
+            "macs_real": space.size(full, "macs", size, "real"), "image_size": size,
+            "mask_bits": space.n_bits}
+
+
+def describe(path: str, size: int = 256, arch: dict | None = None) -> dict:
+    """A dict describing the checkpoint at ``path`` (of class ``arch`` when given)."""
+    if arch is not None:
+        return describe_traced(path, load_generator(path, architecture=arch), size)
     try:
         generator = load_generator(path)
+        if not isinstance(generator, ResnetGenerator):
+            return describe_traced(path, generator, size)
     except CheckpointError as as_generator:
         try:
             discriminator = load_discriminator(path)
@@ -44,7 +67,13 @@ def describe(path: str, size: int = 256) -> dict:
 
 def format_text(info: dict) -> str:
     lines = [f"{info['file']}: {info['kind']}"]
-    if info["kind"] == "ResnetGenerator":
+    if "groups" in info:
+        lines.append(f"  channel groups ({len(info['groups'])}, removed together; the output "
+                     "layer is never pruned):")
+        lines += [f"    {g['name']:<40} {g['channels']:>5} channels" for g in info["groups"]]
+        if info["fixed_groups"]:
+            lines.append(f"  kept whole   {', '.join(info['fixed_groups'])}")
+    elif info["kind"] == "ResnetGenerator":
         w = info["widths"]
         lines.append(f"  widths      first {w['first']}, down1 {w['down1']}, stream {w['stream']}, "
                      f"inner {w['inner']}, up1 {w['up1']}, up2 {w['up2']} "
@@ -59,7 +88,9 @@ def format_text(info: dict) -> str:
                      "(transposed convs counted at output positions)")
     lines.append(f"  MACs        {info['macs_real'] / 1e9:.2f} G at {size}x{size} "
                  "(real arithmetic, as torch.utils.flop_counter)")
-    if "mask_bits" in info:
+    if "groups" in info:
+        lines.append(f"  mask space  {info['mask_bits']} bits (traced channel groups)")
+    elif "mask_bits" in info:
         tied = info["mask_bits_tied"]
         lines.append(f"  mask space  {info['mask_bits']} bits (independent block widths)"
                      + (f", {tied} bits (tied layout)" if tied else ""))
@@ -69,6 +100,6 @@ def format_text(info: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.size <= 0 or args.size % 4:
         raise ValueError(f"--size {args.size}: must be a positive multiple of 4")
-    info = describe(args.file, args.size)
+    info = describe(args.file, args.size, architecture(args))
     print(json.dumps(info, indent=2) if args.json else format_text(info))
     return 0

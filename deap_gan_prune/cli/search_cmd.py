@@ -8,14 +8,15 @@ from pathlib import Path
 from ..checkpoints import atomic_write_json
 from ..outputs import check_output_file
 from ..plotting import plot_fitness
-from ..search import SearchConfig, search_masks
+from ..search import SearchConfig, search_masks, search_single
 from . import CommandError
-from .common import add_data_arguments, add_model_arguments, add_run_arguments, load_data, \
-    load_models
+from .common import add_data_arguments, add_generator_arguments, add_model_arguments, \
+    add_run_arguments, architecture, load_data, load_models, load_own_generator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
+    add_generator_arguments(parser)
     add_data_arguments(parser)
     d = SearchConfig()
     g = parser.add_argument_group("search")
@@ -112,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     config = config_from(args)
     data = load_data(args, n_val=config.n_images + config.train_images)
+    if architecture(args) is not None:
+        return run_single(args, config, data)
     gan = load_models(args, data)
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=not args.quiet, workers=args.workers,
@@ -126,4 +129,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the "
               f"original ({config.size_measure}), {parts}")
     print(f"wrote {out} and {plot}")
+    return 0
+
+
+def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
+    """One generator of the user's class (``--generator``, ``--weights``), no partner: masks
+    scored by distillation to the original on domain-A images."""
+    if args.workers or args.ray or args.checkpoint:
+        raise CommandError("--workers, --ray and --checkpoint are for the CycleGAN search; "
+                           "a --generator search runs in this process")
+    generator = load_own_generator(args)
+    result = search_single(generator, data.val_a, config, device=args.device,
+                           progress=not args.quiet)
+    out = Path(args.out)
+    atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
+                            "weights": str(args.weights)})
+    terms = result.terms
+    print(f"G: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the original "
+          f"({config.size_measure}), {len(result.space.groups)} channel groups")
+    print(f"wrote {out}")
     return 0

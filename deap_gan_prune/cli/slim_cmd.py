@@ -9,14 +9,16 @@ from ..checkpoints import save_generator
 from ..counting import count_module_parameters
 from ..maskspace import MaskSpace
 from ..outputs import check_output_folder, staged_folder
-from ..slimming import slim
+from ..slimming import slim, slim_bits
 from . import CommandError
-from .common import add_model_arguments, load_models, read_json
+from .common import (add_generator_arguments, add_model_arguments, architecture, load_models,
+                     load_own_generator, read_json)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("masks", help="masks.json written by 'deap-gan-prune search'")
     add_model_arguments(parser)
+    add_generator_arguments(parser)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="slim", help="output folder (default slim/)")
 
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     data = read_json(args.masks, "masks")
     if not isinstance(data, dict):
         raise CommandError(f"{args.masks}: not a masks file of 'search' (not a JSON object)")
+    if architecture(args) is not None:
+        return run_single(args, out, data)
     masks = {name: mask_bits(data, name, args.masks) for name in "AB"}
     gan = load_models(args, discriminators=False)
     smalls = {}
@@ -68,4 +72,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"G_{name}: {count_module_parameters(g):,} -> "
               f"{count_module_parameters(smalls[name]):,} parameters -> "
               f"{out / f'slim_G_{name}.pth'}")
+    return 0
+
+
+def run_single(args: argparse.Namespace, out, data: dict) -> int:
+    """A generator of the user's class: ``slim_G_A.pth`` plus the JSON that rebuilds it."""
+    space, bits = mask_bits(data, "A", args.masks)
+    generator = load_own_generator(args)
+    if not space.matches(generator):
+        raise CommandError(f"{args.masks}: masks were searched on another network than "
+                           f"{args.generator} with {args.generator_kwargs}")
+    small = slim_bits(generator, space, bits)
+    with staged_folder(out) as stage:
+        save_generator(small, stage / "slim_G_A.pth", extra={"masks": args.masks},
+                       architecture=architecture(args), space=space, bits=bits)
+    print(f"G: {count_module_parameters(generator):,} -> {count_module_parameters(small):,} "
+          f"parameters -> {out / 'slim_G_A.pth'}")
     return 0

@@ -80,6 +80,11 @@ def repairMinKeep(ind: MutableSequence[int], space: MaskSpace,
     return (ind,)
 
 
+def _traced_size(space: MaskSpace, measure: str, image_size: int, convention: str,
+                 counts: Sequence[int]) -> int:
+    return space.size_of_counts(counts, measure, image_size, convention)
+
+
 def _size_function(measure: str, image_size: int, convention: str) -> Callable:
     if measure == "parameters":
         return count_parameters
@@ -117,6 +122,19 @@ class _BudgetPlan:
         self.norm = None if self.scores is None else normalise_per_group(self.scores, space)
         self.group_of = [gi for gi, g in enumerate(space.groups) for _ in range(g.size)]
         self.need = [max(g.min_keep, 1) for g in space.groups]
+        self.traced = space.layout == "traced"
+        if self.traced:  # any architecture: the space's closed form of the kept counts
+            self.size_of = [functools.partial(_traced_size, space, m, image_size, convention)
+                            for m in self.measures]
+            full_counts = [g.size for g in space.groups]
+            self.full = [size_of(full_counts) for size_of in self.size_of]
+            self.limits = [self.budget * f for f in self.full]
+            for m, full, size in zip(self.measures, self.full, self.sizes(self.need)):
+                if size > self.budget * full:
+                    raise ValueError(f"budget {self.budget:g} cannot be met: the smallest "
+                                     f"reachable size is {size / full:.4g} of the original's "
+                                     f"{m} (every channel group at its minimum)")
+            return
         w = space.widths
         self.limits = [self.budget * size_of(w) for size_of in self.size_of]
         self.full = [size_of(w) for size_of in self.size_of]
@@ -130,7 +148,9 @@ class _BudgetPlan:
 
     def sizes(self, counts: Sequence[int]) -> list[int]:
         """Size in every measure of the generator whose groups keep ``counts`` channels
-        (O(n_blocks))."""
+        (O(n_blocks) for the ResNet, O(convs) for a traced space)."""
+        if self.traced:
+            return [size_of(counts) for size_of in self.size_of]
         w = SimpleNamespace(**self.template, inner=[0] * self.space.widths.n_blocks)
         for g, c in zip(self.space.groups, counts):
             for slot in g.slots:

@@ -1,0 +1,268 @@
+"""Channel groups of any convolutional generator, discovered from its traced graph.
+
+Torch-Pruning's ``DependencyGraph`` traces one forward pass (through autograd, so Python
+control flow is fine) and couples every layer whose channels must be removed together:
+a conv's output channels, the norms after it, the convs that read them (at the right offset
+after a concatenation) and every other conv whose output is added to them (a residual
+stream). :func:`trace_space` turns those groups into a :class:`TracedMaskSpace`: a pure-Python
+description (module names, channel maps, per-layer size coefficients) that the operators, the
+slimming and the files use without touching the graph again.
+
+Supported layers: Conv2d and ConvTranspose2d (``groups=1``), BatchNorm2d, InstanceNorm2d (with
+or without affine weights), GroupNorm (its channels are kept whole: its statistics mix
+channels), activations, dropout, paddings, up-sampling, residual additions, concatenations along
+channels. The convs whose output reaches the network's output are never pruned.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .maskspace import ConvTerm, NormTerm, TracedMaskSpace
+
+CONVS = (nn.Conv2d, nn.ConvTranspose2d)
+NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)
+#: Layers that act on every channel alone (or hold no channel-wise state).
+CHANNELWISE = (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.ELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh,
+               nn.Sigmoid, nn.Hardtanh, nn.Hardswish, nn.Softplus, nn.Identity, nn.Dropout,
+               nn.Dropout2d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d,
+               nn.ConstantPad2d, nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d,
+               nn.PixelShuffle, nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+class TracingError(ValueError):
+    """A generator whose channel groups cannot be discovered; one line naming the layer."""
+
+
+def check_layers(model: nn.Module) -> None:
+    """Refuse a model with a layer the channel tracing does not support (one line naming it).
+
+    Containers of any class are fine; a leaf layer must be a conv, a norm or channel-wise."""
+    for name, module in model.named_modules():
+        if isinstance(module, CONVS):
+            if module.groups != 1:
+                raise TracingError(f"layer {name!r} ({type(module).__name__}, groups="
+                                   f"{module.groups}) is not supported: grouped convolutions "
+                                   "cannot be pruned channel by channel here")
+            continue
+        if isinstance(module, NORMS + CHANNELWISE):
+            continue
+        if any(True for _ in module.children()):
+            if any(True for _ in module.parameters(recurse=False)):
+                raise TracingError(f"layer {name or type(module).__name__!r} "
+                                   f"({type(module).__name__}) holds its own parameters: "
+                                   "not supported by channel tracing")
+            continue  # a container (a block class of the user's)
+        if isinstance(module, nn.PReLU) and module.num_parameters == 1:
+            continue
+        if not any(True for _ in module.parameters()) and not any(True for _ in
+                                                                  module.buffers()):
+            continue  # a parameter-free layer of the user's (e.g. a custom activation)
+        raise TracingError(f"layer {name!r} ({type(module).__name__}) is not supported by "
+                           "channel tracing: use convolutions, norms and channel-wise layers")
+
+
+def _writers_of(fn, by_weight: dict[int, nn.Module]) -> set[nn.Module]:
+    """The convs whose outputs reach the autograd node ``fn`` through non-conv operations."""
+    found, seen, stack = set(), set(), [fn]
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        if type(fn).__name__.startswith("ConvolutionBackward"):
+            for nxt, _ in fn.next_functions:
+                if nxt is not None and id(getattr(nxt, "variable", None)) in by_weight:
+                    found.add(by_weight[id(nxt.variable)])
+            continue
+        stack.extend(nxt for nxt, _ in fn.next_functions)
+    return found
+
+
+def writers(model: nn.Module, example: torch.Tensor
+            ) -> tuple[set[nn.Module], dict[nn.Module, set[nn.Module]]]:
+    """The convs whose output reaches the network's output, and for every norm the convs that
+    write its input (walking the autograd graph back; robust to in-place activations)."""
+    by_weight = {id(m.weight): m for m in model.modules() if isinstance(m, CONVS)}
+    norm_inputs: dict[nn.Module, object] = {}
+
+    def hook(module, inputs):
+        norm_inputs[module] = inputs[0].grad_fn
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules()
+               if isinstance(m, NORMS)]
+    try:
+        with torch.enable_grad():
+            out = model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    if not isinstance(out, torch.Tensor):
+        raise TracingError(f"{type(model).__name__} returns {type(out).__name__}, not one "
+                           "tensor: not supported by channel tracing")
+    outputs = _writers_of(out.grad_fn, by_weight)
+    if not outputs:
+        raise TracingError(f"{type(model).__name__}: no convolution reaches the output")
+    return outputs, {n: _writers_of(fn, by_weight) for n, fn in norm_inputs.items()}
+
+
+def _positions(model: nn.Module, example: torch.Tensor) -> dict[nn.Module, tuple[int, int]]:
+    """(input, output) spatial positions of every conv at the example's size."""
+    sizes: dict[nn.Module, tuple[int, int]] = {}
+
+    def hook(module, inputs, output):
+        sizes[module] = (inputs[0].shape[-2] * inputs[0].shape[-1],
+                         output.shape[-2] * output.shape[-1])
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, CONVS)]
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    return sizes
+
+
+def _as_ints(idxs) -> list[int]:
+    return [int(getattr(i, "idx", i)) for i in idxs]
+
+
+def trace_space(model: nn.Module, example: torch.Tensor,
+                min_keep: int = 1) -> TracedMaskSpace:
+    """The channel groups of ``model`` for inputs like ``example`` (``[1, C, H, W]``).
+
+    Groups are ordered by their first conv in ``model.modules()`` order and named after it
+    (e.g. ``"encoder.0"``). A copy of the model is traced (in eval mode, with in-place
+    activations made out-of-place); the model itself is untouched.
+    Raises :class:`TracingError` (one line) for an unsupported layer or coupling.
+    """
+    try:
+        import torch_pruning as tp
+    except ImportError:  # pragma: no cover - an install dependency
+        raise TracingError("channel tracing needs torch-pruning: pip install torch-pruning") \
+            from None
+    check_layers(model)
+    model = _traceable_copy(model)
+    try:
+        param = next(model.parameters())
+        example = example[:1].to(param.device, param.dtype)
+        outputs, norm_writers = writers(model, example)
+        positions = _positions(model, example)
+        names = {m: n for n, m in model.named_modules()}
+        try:
+            graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+        except Exception as exc:  # the tracer raises many types
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise TracingError(f"{type(model).__name__}: the dependency graph could not be "
+                               f"traced ({first[:120]}); functional in-place operations "
+                               "(x.relu_(), inplace=True in F.*) are a known cause") from None
+        convs = [m for m in model.modules() if isinstance(m, CONVS)]
+        group_of: dict[nn.Module, int] = {}       # writer conv -> group index
+        readers: dict[nn.Module, dict[int, tuple[int, int]]] = {c: {} for c in convs}
+        norm_group: dict[nn.Module, int] = {}
+        specs: list[tuple[str, int]] = []
+        fixed: set[int] = set()
+        for conv in convs:
+            if conv in outputs or conv in group_of:
+                continue
+            pruner = graph.get_pruner_of_module(conv)
+            group = graph.get_pruning_group(conv, pruner.prune_out_channels,
+                                            idxs=list(range(conv.out_channels)))
+            gi = len(specs)
+            specs.append((names[conv], conv.out_channels))
+            for item in group.items:
+                target, handler = item.dep.target.module, item.dep.handler.__name__
+                idxs, roots = _as_ints(item.idxs), _as_ints(item.root_idxs)
+                if isinstance(target, CONVS) and handler == "prune_out_channels":
+                    if target in outputs:
+                        fixed.add(gi)  # coupled with the output: kept whole
+                    group_of[target] = gi
+                elif isinstance(target, CONVS):
+                    for i, r in zip(idxs, roots):
+                        readers[target][i] = (gi, r)
+                elif isinstance(target, NORMS):
+                    continue  # found below from the autograd graph (in-place ops hide them)
+                elif isinstance(target, nn.Module) and any(True for _ in target.parameters()) \
+                        and not isinstance(target, nn.PReLU):
+                    raise TracingError(f"layer {names.get(target, type(target).__name__)!r} "
+                                       f"({type(target).__name__}) is coupled with channel "
+                                       f"group {names[conv]!r}: not supported")
+        for norm, convs_in in norm_writers.items():
+            groups_in = {group_of.get(c, -1) for c in convs_in}
+            if len(groups_in) > 1:
+                raise TracingError(f"layer {names[norm]!r} ({type(norm).__name__}) normalises "
+                                   "channels of several groups (a concatenation): not "
+                                   "supported")
+            gi = groups_in.pop() if groups_in else -1
+            if gi >= 0 and specs[gi][1] != _norm_channels(norm):
+                raise TracingError(f"layer {names[norm]!r} has {_norm_channels(norm)} "
+                                   f"channels but follows group {specs[gi][0]!r} of "
+                                   f"{specs[gi][1]}: not supported")
+            norm_group[norm] = gi
+            if gi >= 0 and isinstance(norm, nn.GroupNorm) and norm.num_groups != \
+                    norm.num_channels:
+                fixed.add(gi)  # statistics over several channels: kept whole
+        # Groups kept whole leave the search: their channels count as fixed ones.
+        new_index, kept_specs = {}, []
+        for gi, spec in enumerate(specs):
+            if gi not in fixed:
+                new_index[gi] = len(kept_specs)
+                kept_specs.append(spec)
+        remap = lambda gi: new_index.get(gi, -1)  # noqa: E731
+        readers = {c: {i: (remap(g), r) for i, (g, r) in reads.items()}
+                   for c, reads in readers.items()}
+        conv_terms = [_conv_term(c, names[c], remap(group_of.get(c, -1)), readers[c],
+                                 kept_specs, positions[c]) for c in convs]
+        norm_terms = [NormTerm(names[n], remap(norm_group.get(n, -1)), _norm_channels(n),
+                               n.weight is not None, getattr(n, "running_mean", None)
+                               is not None)
+                      for n in model.modules() if isinstance(n, NORMS)]
+        counted = sum(t.full_parameters() for t in conv_terms) + \
+            sum(t.full_parameters() for t in norm_terms)
+        constant = sum(p.numel() for p in model.parameters()) - counted
+        space = TracedMaskSpace(
+            kept_specs, conv_terms, norm_terms, tuple(example.shape[-2:]),
+            int(example.shape[1]), constant_parameters=constant, min_keep=min_keep,
+            fixed=tuple(specs[g][0] for g in sorted(fixed)))
+    finally:
+        del model
+    return space
+
+
+def _traceable_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with in-place activations made out-of-place (the same
+    numbers; in-place ops hide layers from the traced graph)."""
+    import copy
+    model = copy.deepcopy(model).eval()
+    for m in model.modules():
+        if getattr(m, "inplace", False) is True:
+            m.inplace = False
+    return model
+
+
+def _norm_channels(norm: nn.Module) -> int:
+    return norm.num_channels if isinstance(norm, nn.GroupNorm) else norm.num_features
+
+
+def _conv_term(conv: nn.Module, name: str, out_group: int,
+               reads: dict[int, tuple[int, int]], specs: Sequence[tuple[str, int]],
+               positions: tuple[int, int]) -> ConvTerm:
+    """The conv's description: its output group, and for every input channel the group and
+    channel it reads (-1 and its own index for channels of no group, e.g. the image)."""
+    in_groups = tuple(reads.get(i, (-1, i))[0] for i in range(conv.in_channels))
+    in_index = tuple(j if g >= 0 else i for i, (g, j) in
+                     enumerate(reads.get(i, (-1, i)) for i in range(conv.in_channels)))
+    for gi in set(in_groups) - {-1}:
+        seen = sorted(j for g, j in zip(in_groups, in_index) if g == gi)
+        size = specs[gi][1]
+        if len(seen) % size or seen != sorted(list(range(size)) * (len(seen) // size)):
+            raise TracingError(f"layer {name!r} reads part of channel group "
+                               f"{specs[gi][0]!r}: not supported")
+    k = conv.kernel_size[0] * conv.kernel_size[1]
+    return ConvTerm(name, isinstance(conv, nn.ConvTranspose2d), k, conv.bias is not None,
+                    out_group, conv.out_channels, in_groups, in_index, positions[0],
+                    positions[1])
+

@@ -1,0 +1,181 @@
+"""Small generators of other architectures than the upstream ResNet, for the tests of
+channel-group discovery (toy sizes: ngf 4-8, 32x32 or 128x128 images)."""
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AffineBlock(nn.Module):
+    """A residual block with affine InstanceNorm, its layers named (no Sequential)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.pad1, self.conv1 = nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3)
+        self.norm1 = nn.InstanceNorm2d(dim, affine=True)
+        self.pad2, self.conv2 = nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3)
+        self.norm2 = nn.InstanceNorm2d(dim, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.norm1(self.conv1(self.pad1(x))))
+        return x + self.norm2(self.conv2(self.pad2(y)))
+
+
+class AffineResnet(nn.Module):
+    """A CycleGAN-like ResNet generator with InstanceNorm(affine=True) and blocks in a
+    ModuleList named ``block`` (another package's layout)."""
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 8,
+                 n_blocks: int = 2) -> None:
+        super().__init__()
+        self.head = nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), nn.InstanceNorm2d(ngf, affine=True),
+            nn.ReLU(True), nn.Conv2d(ngf, 2 * ngf, 3, 2, 1),
+            nn.InstanceNorm2d(2 * ngf, affine=True), nn.ReLU(True))
+        self.block = nn.ModuleList(AffineBlock(2 * ngf) for _ in range(n_blocks))
+        self.tail = nn.Sequential(
+            nn.ConvTranspose2d(2 * ngf, ngf, 3, 2, 1, output_padding=1),
+            nn.InstanceNorm2d(ngf, affine=True), nn.ReLU(True),
+            nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(x)
+        for b in self.block:
+            x = b(x)
+        return self.tail(x)
+
+
+class DeepResnet(nn.Module):
+    """A ResNet generator with three stride-2 down-samplings, dropout inside the blocks and
+    affine-free InstanceNorm."""
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 4,
+                 n_blocks: int = 2) -> None:
+        super().__init__()
+        norm = functools.partial(nn.InstanceNorm2d, affine=False)
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), norm(ngf), nn.ReLU(True)]
+        c = ngf
+        for _ in range(3):
+            layers += [nn.Conv2d(c, 2 * c, 3, 2, 1), norm(2 * c), nn.ReLU(True)]
+            c *= 2
+        self.down = nn.Sequential(*layers)
+        self.res = nn.ModuleList(
+            nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), norm(c), nn.ReLU(True),
+                          nn.Dropout(0.5), nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), norm(c))
+            for _ in range(n_blocks))
+        layers = []
+        for _ in range(3):
+            layers += [nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1), norm(c // 2),
+                       nn.ReLU(True)]
+            c //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, output_nc, 7), nn.Tanh()]
+        self.up = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.down(x)
+        for block in self.res:
+            x = x + block(x)
+        return self.up(x)
+
+
+class UnetSkipConnectionBlock(nn.Module):
+    """pix2pix's U-Net block (junyanz/pytorch-CycleGAN-and-pix2pix), unchanged:
+    ``x -> cat([x, submodule(x)], 1)``."""
+
+    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False,
+                 innermost=False, norm_layer=nn.BatchNorm2d, use_dropout=False):
+        super().__init__()
+        self.outermost = outermost
+        use_bias = norm_layer == nn.InstanceNorm2d
+        if input_nc is None:
+            input_nc = outer_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1,
+                             bias=use_bias)
+        downrelu = nn.LeakyReLU(0.2, True)
+        downnorm = norm_layer(inner_nc)
+        uprelu = nn.ReLU(True)
+        upnorm = norm_layer(outer_nc)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2,
+                                        padding=1)
+            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1,
+                                        bias=use_bias)
+            model = [downrelu, downconv, uprelu, upconv, upnorm]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2,
+                                        padding=1, bias=use_bias)
+            model = [downrelu, downconv, downnorm, submodule, uprelu, upconv, upnorm]
+            if use_dropout:
+                model += [nn.Dropout(0.5)]
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)
+
+
+class UnetGenerator(nn.Module):
+    """pix2pix's U-Net (``--netG unet_128``: num_downs 7, BatchNorm, skip concatenations)."""
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, num_downs: int = 7, ngf: int = 4,
+                 use_dropout: bool = False) -> None:
+        super().__init__()
+        norm_layer = nn.BatchNorm2d
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, norm_layer=norm_layer, innermost=True)
+        for _ in range(num_downs - 5):
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block,
+                                            norm_layer=norm_layer, use_dropout=use_dropout)
+        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm_layer=norm_layer)
+        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm_layer=norm_layer)
+        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm_layer=norm_layer)
+        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block,
+                                             outermost=True, norm_layer=norm_layer)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class StyleNet(nn.Module):
+    """A fast-style-transfer network (Johnson et al.): up-sampling by nearest interpolation
+    followed by a conv, instead of transposed convs; residual blocks scaled by 0.5."""
+
+    def __init__(self, ngf: int = 8) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, ngf, 9, padding=4, padding_mode="reflect")
+        self.n1 = nn.InstanceNorm2d(ngf, affine=True)
+        self.c2 = nn.Conv2d(ngf, 2 * ngf, 3, 2, 1)
+        self.n2 = nn.InstanceNorm2d(2 * ngf, affine=True)
+        self.r1 = nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1)
+        self.rn1 = nn.InstanceNorm2d(2 * ngf, affine=True)
+        self.r2 = nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1)
+        self.rn2 = nn.InstanceNorm2d(2 * ngf, affine=True)
+        self.u1 = nn.Conv2d(2 * ngf, ngf, 3, padding=1)
+        self.un1 = nn.InstanceNorm2d(ngf, affine=True)
+        self.out = nn.Conv2d(ngf, 3, 9, padding=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.n1(self.c1(x)))
+        y = F.relu(self.n2(self.c2(y)))
+        y = y + 0.5 * self.rn2(self.r2(F.relu(self.rn1(self.r1(y)))))
+        y = F.interpolate(y, scale_factor=2, mode="nearest")
+        y = F.relu(self.un1(self.u1(y)))
+        return torch.tanh(self.out(y))
+
+
+class WithLinear(nn.Module):
+    """A generator with a layer the channel tracing does not support (a Linear on pixels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.mix = nn.Linear(32, 32)
+        self.out = nn.Conv2d(4, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.mix(self.conv(x)))

@@ -1,0 +1,234 @@
+"""Channel groups of other architectures than the upstream ResNet: discovery, masked
+evaluation, slimming, sizes, importance, baselines, repair, fitnesses, files and export."""
+import random
+
+import pytest
+import torch
+from torch import nn
+
+from deap_gan_prune.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.checkpoints import (CheckpointError, architecture_of, load_generator,
+                                        save_generator)
+from deap_gan_prune.counting import count_module_macs, count_module_parameters
+from deap_gan_prune.groups import TracingError
+from deap_gan_prune.importance import l1_importance
+from deap_gan_prune.maskspace import MaskSpace
+from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.operators import repairBudget
+from deap_gan_prune.slimming import masked_bits, slim_bits
+
+from generic_nets import (AffineResnet, DeepResnet, StyleNet, UnetGenerator, WithLinear)
+
+# (class, kwargs, image size, expected (group name, size) list: first two and count)
+ARCHITECTURES = {
+    "affine_resnet": (AffineResnet, {"ngf": 8, "n_blocks": 2}, 32,
+                      [("head.1", 8), ("head.4", 16)], 5),
+    "deep_resnet": (DeepResnet, {"ngf": 4, "n_blocks": 2}, 32,
+                    [("down.1", 4), ("down.4", 8)], 9),
+    "unet_128": (UnetGenerator, {"ngf": 4, "num_downs": 7}, 128,
+                 [("model.model.0", 4), ("model.model.1.model.1", 8)], 13),
+    "style": (StyleNet, {"ngf": 8}, 32, [("c1", 8), ("c2", 16)], 4),
+}
+
+
+def _network(key):
+    cls, kwargs, size, _, _ = ARCHITECTURES[key]
+    torch.manual_seed(0)
+    net = cls(**kwargs).eval()
+    with torch.no_grad():  # non-trivial norms: affine weights and running statistics
+        for m in net.modules():
+            if getattr(m, "affine", False):
+                m.weight.normal_()
+                m.bias.normal_()
+            if getattr(m, "running_mean", None) is not None:
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2.0)
+    return net, size
+
+
+def _random_bits(space, seed):
+    rng = random.Random(seed)
+    bits = [int(rng.random() < 0.5) for _ in range(space.n_bits)]
+    for g in space.groups:
+        bits[g.offset + rng.randrange(g.size)] = 1
+    return bits
+
+
+@pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
+def case(request):
+    net, size = _network(request.param)
+    x = torch.rand(2, 3, size, size) * 2 - 1
+    space = MaskSpace.from_module(net, x[:1])
+    return request.param, net, x, space
+
+
+def test_groups_found(case):
+    key, net, x, space = case
+    first, n_groups = ARCHITECTURES[key][3], ARCHITECTURES[key][4]
+    assert [(g.name, g.size) for g in space.groups][:2] == first
+    assert len(space.groups) == n_groups
+    last = [c for c in space.convs if c.out_group < 0]
+    assert len(last) == 1 and last[0].out_channels == 3  # the output layer is never pruned
+
+
+def test_full_sizes_equal_the_module(case):
+    _, net, x, space = case
+    size = x.shape[-1]
+    full = space.full()
+    assert space.size(full) == count_module_parameters(net)
+    assert space.size(full, "macs", size, "output") == count_module_macs(net, size, "output")
+    assert space.size(full, "macs", size, "real") == count_module_macs(net, size, "real")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_masked_equals_slim_and_sizes_match(case, seed):
+    _, net, x, space = case
+    bits = _random_bits(space, seed)
+    small = slim_bits(net, space, bits)
+    with torch.no_grad():
+        with masked_bits(net, space, bits) as m:
+            masked_out = m(x)
+        slim_out = small(x)
+        full_out = net(x)
+    assert (masked_out - slim_out).abs().max() < 1e-5
+    assert (masked_out - full_out).abs().max() > 1e-3  # the mask did change the output
+    assert space.size(bits) == count_module_parameters(small) < count_module_parameters(net)
+    size = x.shape[-1]
+    assert space.size(bits, "macs", size, "real") == count_module_macs(small, size, "real")
+
+
+def test_save_reload_and_export(case, tmp_path):
+    _, net, x, space = case
+    bits = _random_bits(space, 3)
+    small = slim_bits(net, space, bits)
+    cls, kwargs = ARCHITECTURES[case[0]][:2]
+    json_path = save_generator(small, tmp_path / "slim.pth",
+                               architecture=architecture_of(cls, kwargs), space=space, bits=bits)
+    assert json_path.is_file()
+    loaded = load_generator(tmp_path / "slim.pth")
+    with torch.no_grad():
+        assert torch.equal(loaded(x), small(x))
+    state = torch.load(tmp_path / "slim.pth", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    from deap_gan_prune.export import export_generator, verify_export
+    export_generator(loaded, tmp_path / "slim.pt", "torchscript", x.shape[-1])
+    assert verify_export(tmp_path / "slim.pt", loaded, x.shape[-1]) < 1e-4
+
+
+def test_importance_baselines_and_repair(case):
+    _, net, x, space = case
+    scores = l1_importance(net, space)
+    assert len(scores) == space.n_bits and all(s > 0 for s in scores)
+    for bits in (uniform_mask(space, 0.4), l1_norm_mask(net, space, 0.4)):
+        assert space.is_valid(bits) and 0.3 < space.size_ratio(bits) <= 0.4
+    same = random_mask_like(space, uniform_mask(space, 0.4), seed=1)
+    assert space.kept(same) == space.kept(uniform_mask(space, 0.4))
+    random.seed(0)
+    ind = space.full()
+    repairBudget(ind, space, 0.5, ("parameters", "macs"), image_size=x.shape[-1])
+    assert space.size_ratio(ind) <= 0.5
+    assert space.size_ratio(ind, "macs", x.shape[-1]) <= 0.5
+
+
+def test_resnet_generator_traced_like_todays_space():
+    torch.manual_seed(0)
+    g = ResnetGenerator(ngf=4, n_blocks=3).eval()
+    from deap_gan_prune.groups import trace_space
+    traced = trace_space(g, torch.rand(1, 3, 32, 32))
+    today = MaskSpace(g.widths)
+    assert [g_.size for g_ in traced.groups] == [g_.size for g_ in today.groups]
+    assert traced.n_bits == today.n_bits
+    bits = _random_bits(today, 0)
+    for measure in ("parameters", "macs"):
+        assert traced.size(bits, measure, 64) == today.size(bits, measure, 64)
+    assert MaskSpace.from_module(g, torch.rand(1, 3, 32, 32)) == today  # today's layout
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(slim_bits(g, traced, bits)(x), slim_bits(g, today, bits)(x),
+                              atol=1e-6)
+
+
+def test_space_round_trips_json_and_pickle(case):
+    import json
+    import pickle
+    space = case[3]
+    again = MaskSpace.from_dict(json.loads(json.dumps(space.to_dict())))
+    assert again == space and pickle.loads(pickle.dumps(space)) == space
+    assert again.size(again.full(), "macs", 64) == space.size(space.full(), "macs", 64)
+
+
+def test_unsupported_layer_gets_one_line_error():
+    with pytest.raises(TracingError) as info:
+        MaskSpace.from_module(WithLinear(), torch.rand(1, 3, 32, 32))
+    message = str(info.value)
+    assert "'mix'" in message and "Linear" in message and "\n" not in message
+
+
+def test_fitnesses_on_a_traced_space():
+    from deap_gan_prune.adapted_fitness import AdaptedFitness
+    from deap_gan_prune.fitness import GeneratorFitness
+    net, size = _network("affine_resnet")
+    images = torch.rand(6, 3, size, size) * 2 - 1
+    space = MaskSpace.from_module(net, images[:1])
+    bits = _random_bits(space, 4)
+    paper = GeneratorFitness(net, None, images[:2], space, perceptual="pixel", lambda_cycle=0)
+    small = slim_bits(net, space, bits)
+    with torch.no_grad():
+        expected = (small(images[:2]) - net(images[:2])).pow(2).mean().item()
+    assert paper.terms(bits)["l_gen"] == pytest.approx(expected, rel=1e-4)
+    almost = space.full()
+    almost[1] = 0  # > 95 % kept: the masked path
+    with torch.no_grad():
+        expected = (slim_bits(net, space, almost)(images[:2]) - net(images[:2])).pow(2).mean()
+    assert paper.terms(almost)["l_gen"] == pytest.approx(expected.item(), rel=1e-4)
+    adapted = AdaptedFitness(net, images[:2], images[2:], space, steps=2, gamma=0.1)
+    terms = adapted.terms(bits)
+    assert terms["fitness"] > 0 and terms["size"] == pytest.approx(space.size_ratio(bits))
+
+
+def test_foreign_file_names_the_differing_keys(tmp_path):
+    net, _ = _network("affine_resnet")
+    path = tmp_path / "latest_net_G.pth"
+    torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_generator(path)
+    message = str(info.value)
+    assert "upstream ResnetGenerator" in message and "head.1.weight" in message
+    assert "model.1.weight" in message and "\n" not in message
+    loaded = load_generator(path, architecture=architecture_of(AffineResnet,
+                                                               {"ngf": 8, "n_blocks": 2}))
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
+
+
+def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
+    import json
+    from deap_gan_prune.cli import main
+    net, _ = _network("affine_resnet")
+    weights = tmp_path / "g.pth"
+    torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, weights)
+    own = ["--generator", "generic_nets:AffineResnet", "--generator-kwargs",
+           '{"ngf": 8, "n_blocks": 2}']
+    data = ["--image-size", "32", "--n-train", "16", "--n-test", "4"]
+    assert main(["inspect", str(weights), "--size", "32", *own]) == 0
+    assert "head.4" in capsys.readouterr().out
+    masks = tmp_path / "masks.json"
+    assert main(["search", *own, "--weights", str(weights), *data, "--population", "3",
+                 "--generations", "1", "--adapt-steps", "2", "--n-images", "4",
+                 "--adapt-images", "4", "--budget", "0.6", "--quiet", "--out",
+                 str(masks)]) == 0
+    saved = json.loads(masks.read_text())
+    assert saved["spaces"]["A"]["layout"] == "traced" and "B" not in saved["masks"]
+    slim_dir = tmp_path / "slim"
+    assert main(["slim", str(masks), *own, "--weights", str(weights), "--out",
+                 str(slim_dir)]) == 0
+    assert main(["finetune", str(slim_dir), *own, "--weights", str(weights), *data,
+                 "--steps", "2", "--batch-size", "2", "--quiet"]) == 0
+    small = load_generator(slim_dir / "slim_G_A.pth")
+    space = MaskSpace.from_dict(saved["spaces"]["A"])
+    assert count_module_parameters(small) <= 0.6 * space.size(space.full())
+    assert main(["export", str(slim_dir / "slim_G_A.pth"), "--format", "torchscript",
+                 "--size", "32", "--out", str(tmp_path / "g.pt")]) == 0
+    assert main(["inspect", str(slim_dir / "slim_G_A.pth"), "--size", "32"]) == 0
+    assert "AffineResnet" in capsys.readouterr().out
