@@ -236,9 +236,10 @@ def measure_latency_table(widths: GeneratorWidths, image_size: int = 256,
                           shares: Sequence[float] = GRID_SHARES, seed: int = 0
                           ) -> LatencyTable:
     """Measure every unit of a generator of full ``widths`` at ``grid_widths`` of its input
-    and output widths (image channels stay fixed; median of ``repeats`` runs after ``warmup``, batch ``batch``, images
-    of ``image_size`` pixels) on ``device`` with ``threads`` CPU threads (default: torch's
-    current count; restored afterwards), then the full network for the overhead."""
+    and output widths (image channels stay fixed; median of ``repeats`` runs after
+    ``warmup``, batch ``batch``, images of ``image_size`` pixels) on ``device`` with
+    ``threads`` CPU threads (default: torch's current count; restored afterwards), then the
+    full network for the overhead."""
     if image_size <= 0 or image_size % 4:
         raise ValueError(f"image size {image_size} must be a positive multiple of 4")
     if repeats < 1 or warmup < 0:
