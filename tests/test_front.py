@@ -79,6 +79,11 @@ def test_checkpoint_and_resume_give_the_same_front(gan, result, tmp_path):
     assert resumed.to_dict() == result.to_dict()
     with pytest.raises(ResumeError, match="size_range"):
         _front(gan, seed=3, size_range=(0.1, 0.5), checkpoint=path, resume=True)
+    data = json.loads(path.read_text())
+    data["archives"]["B"][0]["mask"] = [2]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResumeError, match=r"archives\.B\[0\]\.mask"):
+        _front(gan, seed=3, checkpoint=path, resume=True)
 
 
 def test_latency_objective(gan, table):
