@@ -36,7 +36,8 @@ from .models import NLayerDiscriminator, ResnetGenerator
 from .operators import initMaskSizeRange
 from .registration import create_types, register
 from .resume import load_checkpoint, models_hash, save_checkpoint
-from .search import SearchConfig, _images_hash, make_fitnesses, seed_everything
+from .search import (SearchConfig, _images_hash, evaluation_map, make_fitnesses,
+                     seed_everything)
 
 SIZE_OBJECTIVES = ("parameters", "macs", "latency")
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
@@ -363,6 +364,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
                  device: str | torch.device = "cpu", map_function: Callable | None = None,
                  progress: bool = True,
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
+                 workers: int = 0, ray_address: str | None = None,
                  checkpoint: str | os.PathLike | None = None, resume: bool = False
                  ) -> FrontResult:
     """The Pareto front of quality and size of masks of G_A and G_B (module docstring).
@@ -371,14 +373,17 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     first ``config.n_images`` are scored on, the next ``config.train_images`` adapted on.
     ``latency``: one table for both generators or one each (needed for the "latency"
     objective; when given, every point also carries its predicted latency). ``d_a``/``d_b``:
-    only for ``adapt_score="discriminator"``. ``callback(state)`` after every generation; True
-    stops. ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
+    only for ``adapt_score="discriminator"``. ``map_function`` replaces ``toolbox.map``, or
+    ``workers`` / ``ray_address`` make one (:func:`evaluation_map`, closed at the end; the
+    result is the same). ``callback(state)`` after every generation; True stops. ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
     existing one is continued (refused when written with other settings, networks, images or
     latency table). Deterministic under ``config.seed``, however often killed and resumed.
     """
     config = config or FrontConfig()
     if resume and checkpoint is None:
         raise ValueError("resume needs a checkpoint file")
+    if map_function is not None and (workers > 0 or ray_address is not None):
+        raise ValueError("give map_function or workers/ray_address, not both")
     seed_everything(config.seed)
     tables = _tables(latency)
     image_size = int(images_a.shape[-1])
@@ -406,6 +411,9 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
             start = load_checkpoint(checkpoint, individual_cls, saved, digest)
             if start.archives is None:
                 raise ValueError(f"{checkpoint}: not a checkpoint of a front search")
+    pool = evaluation_map(dict(zip("AB", objectives)), workers, ray_address)
+    for toolbox in toolboxes if pool is not None else ():
+        toolbox.register("map", pool)
     bar = tqdm(total=config.generations + 1, desc="front", unit="gen", disable=not progress,
                initial=0 if start is None else start.gen + 1)
     state = start
@@ -421,6 +429,8 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
                 break
     finally:
         bar.close()
+        if pool is not None:
+            pool.close()
     points = pair_front(state.archives, toolboxes, config.objectives)
     chosen = knee_index(points, config.objectives[0])
     key = tables[0].key if tables[0] is not None else None

@@ -26,7 +26,8 @@ def table(gan):
 
 def _front(gan, callback=None, **kw):
     nets, images = gan
-    options = {k: kw.pop(k) for k in ("latency", "checkpoint", "resume") if k in kw}
+    options = {k: kw.pop(k) for k in ("latency", "checkpoint", "resume", "workers")
+               if k in kw}
     settings = dict(population=8, generations=3, n_images=4, train_images=4, adapt_steps=2)
     return search_front(*nets, *images, FrontConfig(**{**settings, **kw}), progress=False,
                         callback=callback, **options)
@@ -116,3 +117,8 @@ def test_bad_config_is_refused():
                        ({"population": 2}, "population"), ({"cxpb": 0.8}, "cxpb")):
         with pytest.raises(ValueError, match=match):
             FrontConfig(**bad)
+
+
+def test_worker_processes_give_the_same_front(gan, table):
+    kw = dict(seed=1, generations=1, objectives=("parameters", "latency"), latency=table)
+    assert _front(gan, workers=2, **kw).to_dict() == _front(gan, **kw).to_dict()

@@ -144,9 +144,9 @@ def run_front(args: argparse.Namespace) -> int:
     """``search --front``: the front (JSON), its plot and the latency table."""
     from ..front import search_front
     from ..latency_model import latency_table
-    if args.budget is not None or args.fitness != "adapted" or args.workers or args.ray:
-        raise CommandError("--front searches the adapted fitness over --size-range, in this "
-                           "process: leave out --budget, --fitness paper, --workers and --ray")
+    if args.budget is not None or args.fitness != "adapted":
+        raise CommandError("--front searches the adapted fitness over --size-range: leave out "
+                           "--budget and --fitness paper")
     config = front_config_from(args)
     if args.no_latency and "latency" in config.objectives:
         raise CommandError("--objectives latency needs a latency table: leave out "
@@ -163,7 +163,8 @@ def run_front(args: argparse.Namespace) -> int:
                                           data.val_b.shape[-1], args.device))
     result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
                           d_b=gan.d_b, latency=table, device=args.device,
-                          progress=not args.quiet, checkpoint=args.checkpoint,
+                          progress=not args.quiet, workers=args.workers,
+                          ray_address=args.ray, checkpoint=args.checkpoint,
                           resume=args.resume)
     out = Path(args.out)
     front = result.to_dict()
