@@ -6,7 +6,8 @@ traced by :mod:`.groups`), masks made real
 (:mod:`.slimming`), DEAP operators and types (:mod:`.operators`, :mod:`.registration`), the
 torch fitnesses (:mod:`.adapted_fitness`, the default; :mod:`.fitness`, the paper's),
 co-evolution (:mod:`.coevolution`), the assembled search
-(:mod:`.search`), training (:mod:`.training`), data (:mod:`.data`, :mod:`.synthetic`), metrics
+(:mod:`.search`; :mod:`.front` for the Pareto front of quality and size, with
+:mod:`.latency_model`), training (:mod:`.training`), data (:mod:`.data`, :mod:`.synthetic`), metrics
 (:mod:`.metrics`), plots (:mod:`.plotting`).
 """
 from .adapted_fitness import AdaptedFitness, adapted_fitnesses
@@ -14,8 +15,10 @@ from .checkpoints import (CheckpointError, CycleGAN, load_cyclegan, load_discrim
                           load_generator, save_discriminator, save_generator)
 from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
 from .counting import count_module_macs, count_module_parameters, flop_counter_macs
+from .front import FrontConfig, FrontResult, iterCoevolveFront, search_front
 from .fitness import GeneratorFitness, InvalidMaskWarning, MaskFitness, cyclegan_fitnesses
 from .importance import l1_importance
+from .latency_model import LatencyTable, latency_table, measure_latency_table
 from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace
 from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
 from .operators import *  # noqa: F401,F403  (DEAP operators: initMask*, sel*, cx*, mut*, repair*)
@@ -42,5 +45,7 @@ __all__ = [
     "search_masks", "masked", "slim", "TracedMaskSpace", "SingleSearchResult",
     "search_single", "masked_bits", "slim_bits", "GeneratorWidths", "count_macs", "count_parameters",
     "ProcessPoolMap", "RayMap", "WorkerError", "ResumeError", "load_checkpoint",
-    "run_with_checkpoints", "save_checkpoint", *_operators,
+    "run_with_checkpoints", "save_checkpoint", "FrontConfig", "FrontResult",
+    "iterCoevolveFront", "search_front", "LatencyTable", "latency_table",
+    "measure_latency_table", *_operators,
 ]

@@ -28,6 +28,8 @@ class CoevolutionState:
     nevals: tuple[int, int] = (0, 0)
     halloffame: "PairHallOfFame | None" = None
     extra: dict = field(default_factory=dict)
+    #: per-population archives (``tools.ParetoFront``) of a multi-objective search, or None
+    archives: "tuple[tools.ParetoFront, tools.ParetoFront] | None" = None
 
 
 class PairHallOfFame:

@@ -1,9 +1,10 @@
-"""Plots people would rather see than read: fitness and size against generation (PNG)."""
+"""Plots people would rather see than read: fitness and size against generation, the Pareto
+front of quality and size (PNG)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -59,6 +60,42 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    return _save(fig, path, title)
+
+
+AXIS_LABELS = {"parameters": "parameters / original", "macs": "MACs / original",
+               "latency": "predicted latency (ms)"}
+
+
+def plot_front(front: Mapping, path: str | os.PathLike, x: str | None = None,
+               chosen: int | None = None, title: str | None = None) -> Path:
+    """The front of a multi-objective search (:meth:`FrontResult.to_dict`): quality (the
+    pair's mean score, lower is better) against ``x`` ("parameters", "macs" or "latency";
+    default the first size objective), one point per pair, each generator's own values
+    faint, the ``chosen`` point (default the front's) marked. Writes a PNG; returns path."""
+    points = front["points"]
+    x = x or front["objectives"][1]
+    if any(x not in p["values"] for p in points):
+        raise ValueError(f"the front has no {x} values")
+    chosen = front.get("chosen", 0) if chosen is None else chosen
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, marker in (("A", "^"), ("B", "v")):
+        ax.scatter([p["terms"][name][x] for p in points],
+                   [p["terms"][name]["score"] for p in points], marker=marker, s=14,
+                   alpha=0.35, label=f"G_{name} alone")
+    xs = [p["values"][x] for p in points]
+    # A line only where the front is a curve: two objectives, drawn against its size one.
+    style = "-o" if list(front["objectives"]) == ["score", x] else "o"
+    order = sorted(range(len(points)), key=lambda i: xs[i])
+    ax.plot([xs[i] for i in order], [points[i]["values"]["score"] for i in order], style,
+            color="black", markersize=4, label="pairs (means)")
+    best = points[chosen]["values"]
+    ax.scatter([best[x]], [best["score"]], marker="*", s=220, color="tab:red", zorder=5,
+               label=f"chosen #{chosen}")
+    ax.set(xlabel=AXIS_LABELS.get(x, x), ylabel="score: L1 to the original (lower better)",
+           title=f"Pareto front, {len(points)} pairs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path, title)
 
 

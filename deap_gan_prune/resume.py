@@ -2,8 +2,9 @@
 generation, holding everything the next generation depends on.
 
 The file holds the generation, both populations (masks as 0/1 lists with their fitness
-values, so selection after a resume sees the same fitness), the best pair, the pair hall of
-fame, the logbook (plain records), the states of the ``random``, numpy and torch generators,
+values, one or several objectives, so selection after a resume sees the same fitness), the
+best pair, the pair hall of fame, the per-population Pareto archives of a multi-objective
+search (``archives``, only when the state has them), the logbook (plain records), the states of the ``random``, numpy and torch generators,
 the caller's configuration (a JSON-able dict) and a hash of the models. Resuming with another
 configuration or other models is refused (:class:`ResumeError` names the differing keys).
 A search killed at any point and resumed ends exactly as an uninterrupted one.
@@ -95,6 +96,14 @@ def _rebuild(data: Mapping, cls: type):
     return ind
 
 
+def _rebuild_archive(entries: list, cls: type) -> tools.ParetoFront:
+    """A ``tools.ParetoFront`` holding ``entries`` in their saved order (best first)."""
+    archive = tools.ParetoFront()
+    archive.items = [_rebuild(e, cls) for e in entries]
+    archive.keys = [ind.fitness for ind in reversed(archive.items)]  # as HallOfFame.insert
+    return archive
+
+
 def _rebuild_logbook(records: list[dict]) -> tools.Logbook:
     logbook = logbook_from_records(records)
     logbook.buffindex = len(logbook)  # a verbose run goes on printing new records only
@@ -110,12 +119,15 @@ def state_to_dict(state: CoevolutionState, config: Mapping, models_hash: str) ->
         index = next((k for k, i in enumerate(pop) if i is ind), None)
         best[name] = {"index": index, **_individual(ind)}
     hof = state.halloffame
+    archives = {} if state.archives is None else {"archives": {
+        name: [_individual(i) for i in archive] for name, archive in zip("AB", state.archives)}}
     return {"format": FORMAT, "version": VERSION, "generation": state.gen,
             "populations": populations, "best": best, "nevals": list(state.nevals),
             "halloffame": None if hof is None else {
                 "maxsize": hof.maxsize,
                 "items": [{"A": _individual(a), "B": _individual(b), "gen": g, "score": sc}
                           for a, b, g, sc in hof.items]},
+            **archives,
             "logbook": _jsonable(logbook_records(state.logbook)), "extra": _jsonable(state.extra),
             "rng": rng_state(), "config": _jsonable(config), "models_hash": models_hash}
 
@@ -276,6 +288,14 @@ def check_checkpoint(path: str | os.PathLike, data: dict) -> None:
         raise _malformed(path, "logbook", "a list of objects", logbook)
     if not isinstance(data.get("extra"), dict):
         raise _malformed(path, "extra", "an object", data.get("extra"))
+    archives = data.get("archives")
+    if archives is not None:
+        if not (isinstance(archives, dict) and all(isinstance(archives.get(n), list)
+                                                   for n in "AB")):
+            raise _malformed(path, "archives", "an object with lists A and B", archives)
+        for name in "AB":
+            for i, entry in enumerate(archives[name]):
+                _check_individual(path, f"archives.{name}[{i}]", entry, None)
     _check_rng(path, data.get("rng"))
 
 
@@ -313,9 +333,13 @@ def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence
             hof.items = [(_rebuild(item["A"], classes[0]), _rebuild(item["B"], classes[1]),
                           int(item["gen"]), float(item["score"]))
                          for item in data["halloffame"]["items"]]
+        archives = data.get("archives")
+        if archives is not None:
+            archives = tuple(_rebuild_archive(archives[name], cls)
+                             for name, cls in zip("AB", classes))
         state = CoevolutionState(int(data["generation"]), populations, tuple(best),
                                  _rebuild_logbook(data["logbook"]), tuple(data["nevals"]), hof,
-                                 dict(data["extra"]))
+                                 dict(data["extra"]), archives)
         if restore_rng:
             set_rng_state(data["rng"])
     except (KeyError, IndexError, TypeError, ValueError) as exc:

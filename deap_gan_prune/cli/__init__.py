@@ -11,13 +11,15 @@ from typing import Sequence
 #: subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
     "inspect": ("inspect_cmd", "describe a generator or discriminator checkpoint"),
-    "search": ("search_cmd", "co-evolve channel masks of both generators"),
+    "search": ("search_cmd", "co-evolve channel masks of both generators (--front: the "
+                             "Pareto front of quality and size)"),
     "slim": ("slim_cmd", "turn searched masks into smaller generators"),
     "finetune": ("finetune_cmd", "fine-tune slim generators (CycleGAN losses, distillation)"),
     "evaluate": ("evaluate_cmd", "measure size, latency and quality against the original"),
     "export": ("export_cmd", "export a generator to ONNX or TorchScript, checked against "
                              "PyTorch"),
-    "plot": ("plot_cmd", "plot fitness and size against generation from a logbook"),
+    "plot": ("plot_cmd", "plot fitness and size against generation from a logbook, or a "
+                         "front of 'search --front'"),
 }
 
 

@@ -111,3 +111,68 @@ def read_json(path: str | Path, what: str) -> dict:
 def load_slim_pair(folder: str | Path, device: str) -> tuple:
     folder = Path(folder)
     return tuple(load_generator(folder / f"slim_{name}.pth", device) for name in ("G_A", "G_B"))
+
+
+def is_front(data: object) -> bool:
+    """True for a front file of ``search --front``."""
+    return isinstance(data, dict) and data.get("kind") == "front"
+
+
+def check_front(data: dict, path: str | Path) -> list[dict]:
+    """The points of a front file, each with masks A and B and numeric ``values`` (score and
+    sizes); a CommandError naming the file and the first bad point otherwise."""
+    points = data.get("points")
+    if not isinstance(points, list) or not points:
+        raise CommandError(f"{path}: the front holds no points")
+    for i, point in enumerate(points):
+        values = point.get("values") if isinstance(point, dict) else None
+        if not (isinstance(values, dict) and "score" in values and all(
+                type(v) in (int, float) for v in values.values())):
+            raise CommandError(f"{path}: point {i} of the front has no numeric values")
+        if not all(isinstance(point.get(n), list) for n in "AB"):
+            raise CommandError(f"{path}: point {i} of the front has no masks A and B")
+    chosen = data.get("chosen", 0)
+    if type(chosen) is not int or not 0 <= chosen < len(points):
+        raise CommandError(f"{path}: 'chosen' must be a point index 0..{len(points) - 1}")
+    return points
+
+
+def parse_latency(text: str) -> float:
+    """Milliseconds from ``20ms``, ``0.02s`` or ``20`` (ms)."""
+    value = text.strip().lower()
+    scale = 1.0
+    if value.endswith("ms"):
+        value = value[:-2]
+    elif value.endswith("s"):
+        value, scale = value[:-1], 1e3
+    try:
+        ms = float(value) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a latency such as 20ms") from None
+    if not ms > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a latency must be > 0")
+    return ms
+
+
+def add_point_arguments(parser: argparse.ArgumentParser) -> None:
+    """--index / --at-size / --at-latency: which point of a front file."""
+    g = parser.add_argument_group("point of a front (files of 'search --front')")
+    g.add_argument("--index", type=int, default=None, help="the point with this index")
+    g.add_argument("--at-size", type=float, default=None, metavar="RATIO",
+                   help="the best point whose size ratio is at most RATIO (e.g. 0.15)")
+    g.add_argument("--at-latency", type=parse_latency, default=None, metavar="TIME",
+                   help="the best point whose predicted latency is at most TIME (e.g. 20ms)")
+    g.add_argument("--size-measure", choices=["parameters", "macs"], default="parameters",
+                   help="what --at-size counts (default parameters)")
+
+
+def front_point(data: dict, args: argparse.Namespace, path: str | Path) -> int:
+    """The index of the point of a front file the point arguments ask for (default: the
+    front's chosen one)."""
+    from ..front import choose_point
+    points = check_front(data, path)
+    try:
+        return choose_point(points, args.index, args.at_size, args.at_latency,
+                            args.size_measure, default=data.get("chosen", 0))
+    except ValueError as exc:
+        raise CommandError(f"{path}: {exc}") from None

@@ -1,5 +1,6 @@
 """Plot fitness (max, mean) and the best's size ratio against generation from the logbook in
-a ``masks.json`` (``search``) or a search checkpoint."""
+a ``masks.json`` (``search``) or a search checkpoint; or, for a front file (``search
+--front``), quality against size or latency, one point per pair, the chosen one marked."""
 from __future__ import annotations
 
 import argparse
@@ -7,15 +8,18 @@ import json
 
 from ..logbooks import logbook_from_records
 from ..outputs import check_output_file
-from ..plotting import plot_fitness
+from ..plotting import plot_fitness, plot_front
 from . import CommandError
-from .common import read_json
+from .common import add_point_arguments, front_point, is_front, read_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="masks.json or a search checkpoint (JSON with a logbook)")
     parser.add_argument("--out", default="fitness.png", help="PNG to write")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--x", choices=["parameters", "macs", "latency"], default=None,
+                        help="front files: the size axis (default the first size objective)")
+    add_point_arguments(parser)
 
 
 #: entries the plot reads from a record or a chapter of it: numbers (or null)
@@ -55,6 +59,13 @@ def check_records(records: object, path: str) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out")
     data = read_json(args.file, "logbook")
+    if is_front(data):
+        chosen = front_point(data, args, args.file)
+        if args.x and any(args.x not in p["values"] for p in data["points"]):
+            raise CommandError(f"{args.file}: the front has no {args.x} values")
+        path = plot_front(data, args.out, x=args.x, chosen=chosen, title=args.title)
+        print(f"wrote {path} ({len(data['points'])} pairs, point {chosen} marked)")
+        return 0
     records = check_records(data.get("logbook") if isinstance(data, dict) else None, args.file)
     path = plot_fitness(logbook_from_records(records), args.out, title=args.title)
     print(f"wrote {path} ({len(records)} generations)")

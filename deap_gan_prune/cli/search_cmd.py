@@ -1,5 +1,6 @@
 """Co-evolve channel masks of both generators of a CycleGAN and write them as JSON (with the
-logbook), plus a fitness plot."""
+logbook), plus a fitness plot. With --front: one multi-objective search (NSGA-II) writes the
+Pareto front of quality and size (or predicted latency) as JSON, plus its plot."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from ..checkpoints import atomic_write_json
 from ..outputs import check_output_file
-from ..plotting import plot_fitness
+from ..plotting import plot_fitness, plot_front
 from ..search import SearchConfig, search_masks, search_single
 from . import CommandError
 from .common import add_data_arguments, add_generator_arguments, add_model_arguments, \
@@ -55,6 +56,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--train-steps", type=int, default=d.train_steps,
                    help="brief training of every candidate before scoring (the paper's "
                         "optional variant; default 0 = off)")
+    f = parser.add_argument_group("front (multi-objective search)")
+    f.add_argument("--front", action="store_true",
+                   help="search the Pareto front of quality and size instead of one budget")
+    f.add_argument("--objectives", default="parameters",
+                   help="size objectives beside quality, comma-separated among parameters, "
+                        "macs, latency (default parameters)")
+    f.add_argument("--size-range", type=float, nargs=2, default=(0.05, 0.5),
+                   metavar=("LOW", "HIGH"),
+                   help="size ratios the starting masks span; HIGH is also a cap "
+                        "(default 0.05 0.5)")
+    f.add_argument("--latency-table", metavar="FILE", default=None,
+                   help="latency table to reuse or write (default: beside --out)")
+    f.add_argument("--no-latency", action="store_true",
+                   help="do not measure a latency table (no latency on the front)")
     add_run_arguments(parser)
     e = parser.add_argument_group("distribution and resumption")
     e.add_argument("--workers", type=int, default=0,
@@ -85,9 +100,10 @@ def config_from(args: argparse.Namespace) -> SearchConfig:
 
 
 def plot_path(args: argparse.Namespace) -> Path:
-    """--plot, or beside --out."""
+    """--plot, or beside --out (``<stem>_front.png`` with --front)."""
     out = Path(args.out)
-    return Path(args.plot) if args.plot else out.with_name(out.stem + "_fitness.png")
+    suffix = "_front.png" if getattr(args, "front", False) else "_fitness.png"
+    return Path(args.plot) if args.plot else out.with_name(out.stem + suffix)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -109,8 +125,68 @@ def check_arguments(args: argparse.Namespace) -> None:
                                "to continue that search, or --overwrite to start again")
 
 
+def front_config_from(args: argparse.Namespace):
+    from ..front import FrontConfig
+    return FrontConfig(population=args.population, generations=args.generations,
+                       objectives=tuple(o for o in args.objectives.split(",") if o),
+                       size_range=tuple(args.size_range), mate=args.mate, mutate=args.mutate,
+                       layout=args.layout, adapt_steps=args.adapt_steps,
+                       adapt_score=args.adapt_score, n_images=args.n_images,
+                       train_images=args.adapt_images, seed=args.seed)
+
+
+def latency_path(args: argparse.Namespace) -> Path:
+    """--latency-table, or beside --out."""
+    out = Path(args.out)
+    return Path(args.latency_table or out.with_name(out.stem + "_latency.json"))
+
+
+def run_front(args: argparse.Namespace) -> int:
+    """``search --front``: the front (JSON), its plot and the latency table."""
+    from ..front import search_front
+    from ..latency_model import latency_table
+    if args.budget is not None or args.fitness != "adapted":
+        raise CommandError("--front searches the adapted fitness over --size-range: leave out "
+                           "--budget and --fitness paper")
+    config = front_config_from(args)
+    if args.no_latency and "latency" in config.objectives:
+        raise CommandError("--objectives latency needs a latency table: leave out "
+                           "--no-latency")
+    check_output_file(latency_path(args), "--latency-table")
+    data = load_data(args, n_val=config.n_images + config.train_images)
+    gan = load_models(args, data, discriminators=config.adapt_score == "discriminator")
+    table = None
+    if not args.no_latency:
+        table = latency_table(latency_path(args), gan.g_a.widths, data.val_a.shape[-1],
+                              args.device)
+        if gan.g_b.widths != gan.g_a.widths:
+            table = (table, latency_table(latency_path(args), gan.g_b.widths,
+                                          data.val_b.shape[-1], args.device))
+    result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
+                          d_b=gan.d_b, latency=table, device=args.device,
+                          progress=not args.quiet, workers=args.workers,
+                          ray_address=args.ray, checkpoint=args.checkpoint,
+                          resume=args.resume)
+    out = Path(args.out)
+    front = result.to_dict()
+    atomic_write_json(out, front)
+    plot = plot_path(args)
+    plot_front(front, plot)
+    chosen = result.points[result.chosen]["values"]
+    parts = ", ".join(f"{k} {v:.4g}" for k, v in chosen.items())
+    print(f"front: {len(result.points)} pairs; chosen (nearest the ideal) #{result.chosen}: "
+          f"{parts}")
+    print(f"wrote {out} and {plot}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
+    if args.front:
+        if architecture(args) is not None:
+            raise CommandError("--front searches both generators of a CycleGAN: leave out "
+                               "--generator")
+        return run_front(args)
     config = config_from(args)
     data = load_data(args, n_val=config.n_images + config.train_images)
     if architecture(args) is not None:

@@ -1,5 +1,6 @@
-"""Turn searched masks (``masks.json`` of ``search``) into physically smaller generators,
-initialised from the kept weights: ``slim_G_A.pth`` and ``slim_G_B.pth`` (upstream keys)."""
+"""Turn searched masks (``masks.json`` of ``search``, or a point of a front file of ``search
+--front``) into physically smaller generators, initialised from the kept weights:
+``slim_G_A.pth`` and ``slim_G_B.pth`` (upstream keys)."""
 from __future__ import annotations
 
 import argparse
@@ -11,16 +12,19 @@ from ..maskspace import MaskSpace
 from ..outputs import check_output_folder, staged_folder
 from ..slimming import slim, slim_bits
 from . import CommandError
-from .common import (add_generator_arguments, add_model_arguments, architecture, load_models,
-                     load_own_generator, read_json)
+from .common import (add_generator_arguments, add_model_arguments, add_point_arguments,
+                     architecture, front_point, is_front, load_models, load_own_generator,
+                     read_json)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("masks", help="masks.json written by 'deap-gan-prune search'")
+    parser.add_argument("masks", help="masks.json written by 'deap-gan-prune search', or a "
+                                      "front file of 'search --front'")
     add_model_arguments(parser)
     add_generator_arguments(parser)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="slim", help="output folder (default slim/)")
+    add_point_arguments(parser)
 
 
 def mask_bits(data: dict, name: str, path: str) -> tuple[MaskSpace, list[int]]:
@@ -55,7 +59,21 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(data, dict):
         raise CommandError(f"{args.masks}: not a masks file of 'search' (not a JSON object)")
     if architecture(args) is not None:
+        if any(v is not None for v in (args.index, args.at_size, args.at_latency)):
+            raise CommandError("--index, --at-size and --at-latency take a front of the "
+                               "CycleGAN search, not of --generator")
         return run_single(args, out, data)
+    point = None
+    if is_front(data):
+        point = front_point(data, args, args.masks)
+        values = data["points"][point]["values"]
+        print(f"point {point} of the front: " + ", ".join(f"{k} {v:.4g}"
+                                                          for k, v in values.items()))
+        data = {"spaces": data.get("spaces"), "masks": {n: data["points"][point][n]
+                                                        for n in "AB"}}
+    elif any(v is not None for v in (args.index, args.at_size, args.at_latency)):
+        raise CommandError(f"{args.masks}: --index, --at-size and --at-latency need a front "
+                           "file of 'search --front'")
     masks = {name: mask_bits(data, name, args.masks) for name in "AB"}
     gan = load_models(args, discriminators=False)
     smalls = {}
@@ -67,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         smalls[name] = slim(g, space.slot_masks(bits))
     with staged_folder(out) as stage:  # both generators, or nothing changed
         for name, small in smalls.items():
-            save_generator(small, stage / f"slim_G_{name}.pth", extra={"masks": args.masks})
+            extra = {"masks": args.masks, **({} if point is None else {"front_point": point})}
+            save_generator(small, stage / f"slim_G_{name}.pth", extra=extra)
     for name, g in (("A", gan.g_a), ("B", gan.g_b)):
         print(f"G_{name}: {count_module_parameters(g):,} -> "
               f"{count_module_parameters(smalls[name]):,} parameters -> "

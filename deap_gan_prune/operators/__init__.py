@@ -6,14 +6,14 @@ clones and never touches fitness. Variation operators take the :class:`MaskSpace
 with :func:`repairMinKeep`, so every group keeps at least ``max(min_keep, 1)`` channels.
 """
 from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup
-from .init import initMaskBernoulli, initMaskFull, initMaskImportance
+from .init import initMaskBernoulli, initMaskFull, initMaskImportance, initMaskSizeRange
 from .mutation import mutFlipMask, mutSegmentInvert
 from .repair import (budgetRepair, minKeepRepair, normalise_per_group, repairBudget,
                      repairMinKeep)
 from .selection import rank_shares, roulette_shares, selRouletteRank, selRouletteWeighted
 
 __all__ = [
-    "initMaskBernoulli", "initMaskFull", "initMaskImportance",
+    "initMaskBernoulli", "initMaskFull", "initMaskImportance", "initMaskSizeRange",
     "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
     "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
     "mutFlipMask", "mutSegmentInvert",

@@ -5,11 +5,12 @@ the result holds 0/1 ints, one per bit of the mask space, 1 = keep the channel.
 """
 from __future__ import annotations
 
+import math
 import random
 from typing import Callable, Sequence
 
 from ..maskspace import MaskSpace
-from .repair import check_scores, repairMinKeep
+from .repair import check_scores, repairBudget, repairMinKeep
 
 
 def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5):
@@ -19,6 +20,23 @@ def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5
         raise ValueError(f"initMaskBernoulli: p_keep must be in [0, 1], got {p_keep!r}")
     ind = container(1 if random.random() < p_keep else 0 for _ in range(space.n_bits))
     repairMinKeep(ind, space)
+    return ind
+
+
+def initMaskSizeRange(container: Callable, space: MaskSpace, low: float = 0.05,
+                      high: float = 0.5, measure: str = "parameters", image_size: int = 256):
+    """A mask of a random size: a target size ratio ``r`` drawn log-uniformly in
+    [``low``, ``high``] (ratios of the original's ``measure``, "parameters" or "macs"), each
+    bit kept with probability ``min(1, 1.25·√r)`` (sizes grow about with the square of the
+    keep share), then repaired to at most ``r`` (:func:`repairBudget`, random order).
+    A population of these spans the size range, as a multi-objective search needs."""
+    if not 0 < low <= high <= 1:
+        raise ValueError(f"initMaskSizeRange: need 0 < low <= high <= 1, got {low!r}, "
+                         f"{high!r}")
+    r = math.exp(random.uniform(math.log(low), math.log(high)))
+    p_keep = min(1.0, 1.25 * math.sqrt(r))
+    ind = container(1 if random.random() < p_keep else 0 for _ in range(space.n_bits))
+    repairBudget(ind, space, r, measure, image_size)
     return ind
 
 

@@ -1,0 +1,199 @@
+"""One front search against separate single-budget searches, at the same total evaluations.
+
+The front (deap_gan_prune.search_front: NSGA-II on the adapted score and the parameter ratio)
+runs ``--population`` × (``--generations`` + 1) evaluations per generator; each of the
+single-budget searches (search_masks with the adapted fitness, repaired to a parameter budget)
+gets the same population and ``(generations + 1) / n_budgets − 1`` generations, so all the
+single-budget searches together cost what the front costs. At every budget, each generator's
+best archived mask of the front within the budget and the single-budget search's mask are
+slimmed and fine-tuned identically (``--finetune-steps`` steps, distillation weight 10, same
+seed and batches), then measured on the test images: SSIM and PSNR to the original's
+translations, and the outline measures of the synthetic data. Also reported: the
+hypervolume of each method's (score, parameter ratio) points before fine-tuning (reference
+point: 1.05 × the worst score seen, size 1), per generator.
+
+    python benchmarks/front_vs_budgets.py --out runs/front_vs_budgets.json   # shipped teacher
+    python benchmarks/front_vs_budgets.py --quick                            # toy run, seconds
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _ablation_tasks import Context, flat_quality  # noqa: E402
+
+from deap_gan_prune.checkpoints import CycleGAN, atomic_write_json, load_cyclegan  # noqa: E402
+from deap_gan_prune.front import FrontConfig, search_front  # noqa: E402
+from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
+from deap_gan_prune.search import SearchConfig, search_masks  # noqa: E402
+from deap_gan_prune.slimming import slim  # noqa: E402
+from deap_gan_prune.teacher import TEACHER_DIR  # noqa: E402
+from deap_gan_prune.workflow import finetune_pair, synthetic_data  # noqa: E402
+
+
+def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
+    """Area dominated by ``points`` (both objectives minimised) up to ``ref``."""
+    inside = sorted(p for p in points if p[0] < ref[0] and p[1] < ref[1])
+    area, best = 0.0, ref[1]
+    for x, y in inside:  # ascending first objective: each point adds a strip below ``best``
+        if y < best:
+            area += (ref[0] - x) * (best - y)
+            best = y
+    return area
+
+
+def load(args) -> tuple[CycleGAN, object, str]:
+    n_val = args.n_images + args.adapt_images
+    if args.quick:
+        torch.manual_seed(0)
+        gan = CycleGAN(*(ResnetGenerator(ngf=4, n_blocks=2).eval() for _ in range(2)),
+                       *(NLayerDiscriminator(ndf=4).eval() for _ in range(2)))
+        return gan, synthetic_data(32, 8, size=32, n_val=n_val), "random ngf 4 / 2 blocks"
+    folder = args.checkpoints or TEACHER_DIR
+    return (load_cyclegan(folder, device=args.device),
+            synthetic_data(512, 64, size=64, n_val=n_val), str(folder))
+
+
+def best_within(archive, space, budget: float) -> list[int] | None:
+    """The best-scoring archived mask whose parameter ratio is at most ``budget``."""
+    fitting = [ind for ind in archive if space.size_ratio(ind, "parameters") <= budget]
+    return list(min(fitting, key=lambda ind: ind.fitness.values[0])) if fitting else None
+
+
+def evaluations(logbook) -> int:
+    return sum(logbook.chapters[n][g]["nevals"] for n in "AB" for g in range(len(logbook)))
+
+
+def finetuned_quality(ctx: Context, masks, spaces, args) -> dict:
+    gan = ctx.gan
+    g_a, g_b = (slim(g, s.slot_masks(m)) for g, s, m in zip((gan.g_a, gan.g_b), spaces, masks))
+    finetune_pair(gan, g_a, g_b, ctx.data, args.finetune_steps, seed=args.seed,
+                  device=args.device, progress=False)
+    return flat_quality(ctx, g_a, g_b)
+
+
+def run(args) -> dict:
+    gan, data, source = load(args)
+    ctx = Context(gan, data, None, args.device)
+    common = dict(adapt_steps=args.adapt_steps, n_images=args.n_images,
+                  train_images=args.adapt_images, seed=args.seed)
+    low, high = min(args.budgets) * 0.8, min(1.0, max(args.budgets) * 1.25)
+    start = time.perf_counter()
+    front = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b,
+                         FrontConfig(population=args.population, generations=args.generations,
+                                     size_range=(low, high), **common),
+                         device=args.device, progress=not args.quiet)
+    front_s = time.perf_counter() - start
+    n_budget_gens = max(0, round((args.generations + 1) / len(args.budgets)) - 1)
+    rows, searches = [], {}
+    for budget in args.budgets:
+        start = time.perf_counter()
+        single = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b,
+                              SearchConfig(budget=budget, budget_measures=("parameters",),
+                                           population=args.population,
+                                           generations=n_budget_gens, **common),
+                              device=args.device, progress=not args.quiet)
+        searches[budget] = {"result": single, "seconds": time.perf_counter() - start}
+        picked = [best_within(a, s, budget) for a, s in zip(front.archives, front.spaces)]
+        for method, masks in (("front", picked), ("single_budget", single.masks)):
+            if any(m is None for m in masks):
+                rows.append({"budget": budget, "method": method, "missing": True})
+                continue
+            sizes = [s.size_ratio(m, "parameters") for s, m in zip(front.spaces, masks)]
+            quality = finetuned_quality(ctx, masks, front.spaces, args)
+            rows.append({"budget": budget, "method": method, "sizes": sizes, **quality})
+    hv = {}
+    for k, name in enumerate("AB"):
+        space = front.spaces[k]
+        single_points = [(searches[b]["result"].terms[k]["score"],
+                          space.size_ratio(searches[b]["result"].masks[k], "parameters"))
+                         for b in args.budgets]
+        front_points = [(ind.fitness.values[0], ind.fitness.values[1])
+                        for ind in front.archives[k]]
+        ref = (1.05 * max(p[0] for p in front_points + single_points), 1.0)
+        hv[name] = {"front": hypervolume_2d(front_points, ref),
+                    "single_budget": hypervolume_2d(single_points, ref), "ref": list(ref)}
+    return {"benchmark": "front vs single-budget searches at equal evaluations",
+            "source": source, "budgets": args.budgets, "population": args.population,
+            "front_generations": args.generations, "budget_generations": n_budget_gens,
+            "evaluations": {"front": evaluations(front.logbook),
+                            "single_budget": sum(evaluations(s["result"].logbook)
+                                                 for s in searches.values())},
+            "seconds": {"front": front_s,
+                        "single_budget": sum(s["seconds"] for s in searches.values())},
+            "finetune_steps": args.finetune_steps, "seed": args.seed, "quick": args.quick,
+            "hypervolume": hv, "rows": rows}
+
+
+def format_table(result: dict) -> str:
+    keys = [k for k in ("a2b_stripes", "b2a_brown", "ssim", "a2b_psnr_db")
+            if any(k in r for r in result["rows"])]
+    head = f"{'budget':>7} {'method':<14} {'size A':>7} {'size B':>7} " + " ".join(
+        f"{k:>11}" for k in keys)
+    lines = [head, "-" * len(head)]
+    for r in result["rows"]:
+        if r.get("missing"):
+            lines.append(f"{r['budget']:>7.4g} {r['method']:<14} (no mask within budget)")
+            continue
+        lines.append(f"{r['budget']:>7.4g} {r['method']:<14} {r['sizes'][0]:>7.3f} "
+                     f"{r['sizes'][1]:>7.3f} " + " ".join(f"{r.get(k, float('nan')):>11.4f}"
+                                                          for k in keys))
+    ev, hv = result["evaluations"], result["hypervolume"]
+    lines.append(f"evaluations: front {ev['front']}, single-budget searches {ev['single_budget']}"
+                 f"; hypervolume (score, parameters) A: front {hv['A']['front']:.4f} vs "
+                 f"{hv['A']['single_budget']:.4f}, B: front {hv['B']['front']:.4f} vs "
+                 f"{hv['B']['single_budget']:.4f}")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoints", default=None, help="CycleGAN folder (default: the teacher)")
+    p.add_argument("--budgets", default="0.25,0.125,0.0625",
+                   help="parameter ratios (default 4x, 8x, 16x)")
+    p.add_argument("--population", type=int, default=None, help="default 12 (quick 4)")
+    p.add_argument("--generations", type=int, default=None,
+                   help="front generations (default 23; quick 5)")
+    p.add_argument("--adapt-steps", type=int, default=None, help="default 30 (quick 2)")
+    p.add_argument("--n-images", type=int, default=None, help="default 16 (quick 4)")
+    p.add_argument("--adapt-images", type=int, default=None, help="default 32 (quick 4)")
+    p.add_argument("--finetune-steps", type=int, default=None, help="default 80 (quick 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick", action="store_true", help="toy networks and sizes")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", default=None, help="results JSON")
+    args = p.parse_args(argv)
+    defaults = dict(population=(4, 12), generations=(5, 23), adapt_steps=(2, 30),
+                    n_images=(4, 16), adapt_images=(4, 32), finetune_steps=(2, 80))
+    for name, (quick, full) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    if args.quick and args.budgets == "0.25,0.125,0.0625":
+        args.budgets = "0.5,0.25,0.125"
+    try:
+        args.budgets = sorted((float(b) for b in args.budgets.split(",")), reverse=True)
+    except ValueError:
+        p.error(f"--budgets {args.budgets!r}: give ratios such as 0.25,0.125")
+    if not all(0 < b <= 1 for b in args.budgets):
+        p.error("--budgets must lie in (0, 1]")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    print(format_table(result))
+    if args.out:
+        atomic_write_json(args.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,438 @@
+"""One search, the whole trade-off: the Pareto front of quality and size of both generators.
+
+:func:`search_front` co-evolves a population of masks per generator with NSGA-II
+(``tools.selNSGA2``, (μ + λ) as ``algorithms.eaMuPlusLambda``). Each mask has several
+objectives, all minimised (a DEAP fitness with weights ``(-1.0, ...)``): the adapted
+fitness's score (L1 to the original's outputs on held-out images after brief distillation)
+and one or more sizes — the parameter ratio, the MAC ratio, or the latency (ms) predicted by a
+:class:`~deap_gan_prune.latency_model.LatencyTable`. Starting masks span a size range
+(:func:`initMaskSizeRange`); the range's upper end is a cap kept by :func:`budgetRepair`.
+Every evaluated mask goes into its generator's ``tools.ParetoFront`` archive.
+
+The adapted fitness does not depend on the partner generator, so the two populations evolve
+independently through one loop; the front of *pairs* is the non-dominated set of the pairs of
+archived masks, a pair's objectives being the means of its two generators'.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+from deap import algorithms, base, tools
+from tqdm.auto import tqdm
+
+from .coevolution import CoevolutionState
+from .latency_model import LatencyTable
+from .logbooks import logbook_records
+from .maskspace import MaskSpace
+from .models import NLayerDiscriminator, ResnetGenerator
+from .operators import initMaskSizeRange
+from .registration import create_types, register
+from .resume import load_checkpoint, models_hash, save_checkpoint
+from .search import (SearchConfig, _images_hash, evaluation_map, make_fitnesses,
+                     seed_everything)
+
+SIZE_OBJECTIVES = ("parameters", "macs", "latency")
+#: Score given to a mask the fitness could not score (never happens to repaired masks).
+UNSCORABLE = 1e9
+
+
+@dataclass
+class FrontConfig:
+    """Settings of :func:`search_front`.
+
+    ``objectives``: the size objectives minimised beside the score, any of "parameters"
+    (ratio to the original), "macs" (ratio) and "latency" (predicted ms; needs a latency
+    table). ``size_range``: the starting masks' size ratios are drawn log-uniformly in it
+    (ratios of ``range_measure``), and no mask may exceed its upper end (budget repair).
+    ``population`` (μ = λ per generator), ``generations``, ``cxpb``/``mutpb`` (every child is
+    a crossover child or a mutant when they sum to 1), ``mate``, ``mutate``, ``layout`` as in
+    :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
+    adapted fitness's settings; ``seed``: everything is deterministic under it.
+    """
+
+    population: int = 16
+    generations: int = 8
+    cxpb: float = 0.6
+    mutpb: float = 0.4
+    objectives: tuple[str, ...] = ("parameters",)
+    size_range: tuple[float, float] = (0.05, 0.5)
+    range_measure: Literal["parameters", "macs"] = "parameters"
+    mate: str = "two_point"
+    mutate: str = "segment"
+    layout: Literal["independent", "tied"] = "independent"
+    adapt_steps: int = 30
+    adapt_score: Literal["l1", "ssim", "discriminator"] = "l1"
+    adapt_lr: float = 2e-4
+    n_images: int = 16
+    train_images: int = 32
+    batch_size: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.objectives = tuple(self.objectives)
+        self.size_range = tuple(float(v) for v in self.size_range)
+        if not self.objectives or any(o not in SIZE_OBJECTIVES for o in self.objectives) \
+                or len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"objectives must be distinct names among {SIZE_OBJECTIVES}, got "
+                             f"{self.objectives}")
+        low, high = self.size_range if len(self.size_range) == 2 else (0, 0)
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"size_range must be (low, high) with 0 < low <= high <= 1, got "
+                             f"{self.size_range}")
+        if self.range_measure not in ("parameters", "macs"):
+            raise ValueError(f"range_measure must be 'parameters' or 'macs', got "
+                             f"{self.range_measure!r}")
+        if self.population < 4 or self.generations < 0:
+            raise ValueError(f"population must be >= 4 and generations >= 0, got "
+                             f"{self.population}, {self.generations}")
+        if not (0 <= self.cxpb and 0 <= self.mutpb and self.cxpb + self.mutpb <= 1):
+            raise ValueError(f"cxpb and mutpb must be >= 0 with a sum <= 1, got {self.cxpb}, "
+                             f"{self.mutpb}")
+
+    def search_config(self) -> SearchConfig:
+        """The :class:`SearchConfig` whose fitness settings these are (no size term)."""
+        return SearchConfig(population=self.population, generations=self.generations,
+                            layout=self.layout, fitness="adapted",
+                            adapt_steps=self.adapt_steps, adapt_score=self.adapt_score,
+                            adapt_lr=self.adapt_lr, lambda_cycle=0.0, gamma=0.0,
+                            n_images=self.n_images, train_images=self.train_images,
+                            batch_size=self.batch_size, seed=self.seed)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["objectives"], d["size_range"] = list(self.objectives), list(self.size_range)
+        return d
+
+
+class FrontObjectives:
+    """``objectives(individual, partner=None) -> (score, *sizes)``, all minimised: the
+    adapted fitness's score and the sizes named in ``objectives`` (see :class:`FrontConfig`).
+    ``terms`` gives all of them by name (``latency`` only with a table). Ignores ``partner``.
+    """
+
+    uses_partner = False
+
+    def __init__(self, fitness, objectives: Sequence[str], latency: LatencyTable | None = None,
+                 image_size: int = 256) -> None:
+        if "latency" in objectives and latency is None:
+            raise ValueError("the latency objective needs a latency table")
+        self.fitness, self.objectives = fitness, tuple(objectives)
+        self.space: MaskSpace = fitness.space
+        self.latency, self.image_size = latency, image_size
+        if latency is not None and latency.widths != self.space.widths:
+            raise ValueError(f"the latency table was measured for widths {latency.widths}, "
+                             f"not the generator's {self.space.widths}")
+
+    def sizes(self, individual: Sequence[int]) -> dict[str, float]:
+        """Parameter and MAC ratios, and predicted latency (ms) with a table (cheap)."""
+        bits = [int(b) for b in individual]
+        sizes = {"parameters": self.space.size_ratio(bits, "parameters"),
+                 "macs": self.space.size_ratio(bits, "macs", self.image_size)}
+        if self.latency is not None:
+            sizes["latency"] = self.latency.predict_mask(self.space, bits)
+        return sizes
+
+    def terms(self, individual: Sequence[int], partner=None) -> dict[str, float]:
+        """The score (after adaptation: the costly part) and :meth:`sizes`."""
+        score = float(self.fitness.terms([int(b) for b in individual])["score"])
+        return {"score": score if math.isfinite(score) else UNSCORABLE,
+                **self.sizes(individual)}
+
+    def __call__(self, individual: Sequence[int], partner=None) -> tuple[float, ...]:
+        terms = self.terms(individual)
+        return tuple(terms[name] for name in ("score", *self.objectives))
+
+
+def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: FrontConfig,
+                        individual_cls: type, image_size: int = 256,
+                        map_function: Callable | None = None) -> base.Toolbox:
+    """One generator's toolbox: our crossover and mutation with a budget repair at the size
+    range's upper end (:func:`register`), :func:`initMaskSizeRange` individuals,
+    ``tools.selNSGA2`` as ``select``, ``objectives`` as ``evaluate`` (with ``terms`` and
+    ``sizes``)."""
+    low, high = config.size_range
+    toolbox = base.Toolbox()
+    register(toolbox, space, individual_cls, mate=config.mate, mutate=config.mutate,
+             budget=high, measure=config.range_measure, image_size=image_size)
+    toolbox.register("individual", initMaskSizeRange, individual_cls, space, low, high,
+                     config.range_measure, image_size)
+    toolbox.register("population", tools.initRepeat, list, toolbox.individual)
+    toolbox.register("select", tools.selNSGA2)
+    toolbox.register("evaluate", objectives)
+    toolbox.register("terms", objectives.terms)
+    toolbox.register("sizes", objectives.sizes)
+    if map_function is not None:
+        toolbox.register("map", map_function)
+    return toolbox
+
+
+def _evaluate(population: list, toolbox: base.Toolbox) -> int:
+    """Evaluate the individuals without valid fitness through ``toolbox.map``."""
+    invalid = [ind for ind in population if not ind.fitness.valid]
+    evaluate = functools.partial(toolbox.evaluate, partner=None)
+    for ind, values in zip(invalid, toolbox.map(evaluate, invalid)):
+        ind.fitness.values = values
+    return len(invalid)
+
+
+def _chapter(population: list, archive: tools.ParetoFront, nevals: int) -> dict:
+    values = np.array([ind.fitness.values for ind in population], dtype=float)
+    first = tools.sortNondominated(population, len(population), first_front_only=True)[0]
+    return {"nevals": nevals, "score_min": float(values[:, 0].min()),
+            "score_avg": float(values[:, 0].mean()), "size_min": float(values[:, 1].min()),
+            "size_max": float(values[:, 1].max()), "front": len(first),
+            "archive": len(archive)}
+
+
+def iterCoevolveFront(populations: tuple[list, list],
+                      toolboxes: tuple[base.Toolbox, base.Toolbox], ngen: int, *,
+                      cxpb: float = 0.6, mutpb: float = 0.4,
+                      start: CoevolutionState | None = None) -> Iterator[CoevolutionState]:
+    """Yield the state after every generation 0..``ngen`` of two independent (μ + λ)
+    multi-objective evolutions run side by side: λ = μ children by ``algorithms.varOr``,
+    evaluated through ``toolbox.map``, then μ survivors by ``toolbox.select``
+    (``tools.selNSGA2``). ``state.archives`` holds each population's ``tools.ParetoFront`` of
+    every evaluated individual; ``start`` resumes (the random state is the caller's)."""
+    if start is None:
+        logbook = tools.Logbook()
+        logbook.header = ["gen", "A", "B"]
+        archives = (tools.ParetoFront(), tools.ParetoFront())
+        pops, chapters, nevals = [], {}, []
+        for name, pop, toolbox, archive in zip("AB", populations, toolboxes, archives):
+            n = _evaluate(pop, toolbox)
+            pop = toolbox.select(pop, len(pop))  # ranks and crowding distances
+            archive.update(pop)
+            pops.append(pop)
+            nevals.append(n)
+            chapters[name] = _chapter(pop, archive, n)
+        logbook.record(gen=0, **chapters)
+        best = tuple(tools.selBest(pop, 1)[0] for pop in pops)
+        state = CoevolutionState(0, tuple(pops), best, logbook, tuple(nevals), None, {},
+                                 archives)
+        yield state
+    else:
+        state = start
+    for gen in range(state.gen + 1, ngen + 1):
+        pops, chapters, nevals = [], {}, []
+        for name, pop, toolbox, archive in zip("AB", state.populations, toolboxes,
+                                               state.archives):
+            offspring = algorithms.varOr(pop, toolbox, len(pop), cxpb, mutpb)
+            n = _evaluate(offspring, toolbox)
+            archive.update(offspring)
+            pop = toolbox.select(pop + offspring, len(pop))
+            pops.append(pop)
+            nevals.append(n)
+            chapters[name] = _chapter(pop, archive, n)
+        state.logbook.record(gen=gen, **chapters)
+        best = tuple(tools.selBest(pop, 1)[0] for pop in pops)
+        state = CoevolutionState(gen, tuple(pops), best, state.logbook, tuple(nevals), None,
+                                 state.extra, state.archives)
+        yield state
+
+
+def nondominated(points: Sequence[Sequence[float]]) -> list[int]:
+    """Indices of the points no other point dominates (all objectives minimised; of equal
+    points the first is kept), in the given order."""
+    keep = []
+    for i, p in enumerate(points):
+        dominated = False
+        for j, q in enumerate(points):
+            if j != i and all(a <= b for a, b in zip(q, p)) and (
+                    any(a < b for a, b in zip(q, p)) or j < i):
+                dominated = True
+                break
+        if not dominated:
+            keep.append(i)
+    return keep
+
+
+def pair_values(terms_a: dict, terms_b: dict) -> dict[str, float]:
+    """A pair's values: the mean of its two generators' (score, sizes, latency)."""
+    return {k: (terms_a[k] + terms_b[k]) / 2 for k in terms_a if k in terms_b}
+
+
+def pair_front(archives: tuple[Sequence, Sequence], toolboxes, objectives: Sequence[str]
+               ) -> list[dict]:
+    """The non-dominated pairs of archived (evaluated) masks on the pair values of
+    ``("score", *objectives)``, sorted by the first size objective: ``[{"A", "B", "terms",
+    "values"}]``. Scores are the individuals' fitness; sizes come from
+    ``toolbox.sizes``."""
+    terms = [[{"score": ind.fitness.values[0], **toolbox.sizes(ind)}
+              for ind in archive] for archive, toolbox in zip(archives, toolboxes)]
+    pairs = [(i, j, pair_values(ta, tb)) for i, ta in enumerate(terms[0])
+             for j, tb in enumerate(terms[1])]
+    names = ("score", *objectives)
+    keep = nondominated([[v[n] for n in names] for _, _, v in pairs])
+    points = [{"A": [int(b) for b in archives[0][i]], "B": [int(b) for b in archives[1][j]],
+               "terms": {"A": terms[0][i], "B": terms[1][j]}, "values": v}
+              for i, j, v in (pairs[k] for k in keep)]
+    points.sort(key=lambda p: (p["values"][objectives[0]], p["values"]["score"]))
+    return points
+
+
+def knee_index(points: Sequence[dict], size: str) -> int:
+    """The point nearest the ideal one (lowest score and lowest ``size``), both normalised
+    to [0, 1] over the front."""
+    def scaled(key):
+        values = [p["values"][key] for p in points]
+        lo, hi = min(values), max(values)
+        return [(v - lo) / (hi - lo) if hi > lo else 0.0 for v in values]
+    score, sz = scaled("score"), scaled(size)
+    return min(range(len(points)), key=lambda i: (math.hypot(score[i], sz[i]), i))
+
+
+def choose_point(points: Sequence[dict], index: int | None = None,
+                 at_size: float | None = None, at_latency: float | None = None,
+                 size: str = "parameters", default: int = 0) -> int:
+    """The index of a point of the front: ``index``; or the best-scoring point whose pair
+    ``size`` ratio is at most ``at_size``; or whose predicted latency is at most
+    ``at_latency`` ms; else ``default``. One-line ValueError when none qualifies."""
+    if sum(v is not None for v in (index, at_size, at_latency)) > 1:
+        raise ValueError("choose a point by one of index, size or latency")
+    if index is not None:
+        if not 0 <= index < len(points):
+            raise ValueError(f"point {index} is not on the front (0..{len(points) - 1})")
+        return index
+    if at_size is None and at_latency is None:
+        return default
+    key, limit = (size, at_size) if at_size is not None else ("latency", at_latency)
+    if any(key not in p["values"] for p in points):
+        raise ValueError(f"the front has no {key} values (search it with a latency table)")
+    within = [i for i, p in enumerate(points) if p["values"][key] <= limit]
+    if not within:
+        smallest = min(p["values"][key] for p in points)
+        unit = " ms" if key == "latency" else f" of the {key}"
+        raise ValueError(f"no point of the front is within {limit:g}{unit} (the smallest is "
+                         f"{smallest:.4g}{unit})")
+    return min(within, key=lambda i: (points[i]["values"]["score"], i))
+
+
+@dataclass
+class FrontResult:
+    """The front of pairs (``points``, sorted by size; each with both masks, both
+    generators' terms and the pair's values), the chosen point (the knee), the spaces, the
+    logbook, the configuration, the latency table's key, and the final populations and
+    archives."""
+
+    points: list[dict]
+    chosen: int
+    spaces: tuple[MaskSpace, MaskSpace]
+    logbook: tools.Logbook
+    config: FrontConfig
+    latency_key: dict | None = None
+    populations: tuple[list, list] = field(repr=False, default=((), ()))
+    archives: tuple = field(repr=False, default=((), ()))
+
+    def masks(self, index: int | None = None) -> tuple[list[int], list[int]]:
+        """Both masks of point ``index`` (default: the chosen one)."""
+        point = self.points[self.chosen if index is None else index]
+        return point["A"], point["B"]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``kind`` "front", the objectives, the points, the chosen index, the
+        spaces, the configuration, the latency table's key and the logbook's records."""
+        return {"kind": "front", "objectives": ["score", *self.config.objectives],
+                "chosen": self.chosen, "points": self.points,
+                "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
+                "config": self.config.to_dict(), "latency": self.latency_key,
+                "logbook": logbook_records(self.logbook)}
+
+
+def _table_hash(table: LatencyTable) -> str:
+    text = json.dumps(table.to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _tables(latency) -> tuple:
+    if latency is None or isinstance(latency, LatencyTable):
+        return latency, latency
+    return tuple(latency)
+
+
+def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Tensor,
+                 images_b: torch.Tensor, config: FrontConfig | None = None, *,
+                 d_a: NLayerDiscriminator | None = None, d_b: NLayerDiscriminator | None = None,
+                 latency: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None,
+                 device: str | torch.device = "cpu", map_function: Callable | None = None,
+                 progress: bool = True,
+                 callback: Callable[[CoevolutionState], bool | None] | None = None,
+                 workers: int = 0, ray_address: str | None = None,
+                 checkpoint: str | os.PathLike | None = None, resume: bool = False
+                 ) -> FrontResult:
+    """The Pareto front of quality and size of masks of G_A and G_B (module docstring).
+
+    ``images_a``/``images_b``: images ``[m, 3, H, W]`` in [-1, 1] of domains A and B; the
+    first ``config.n_images`` are scored on, the next ``config.train_images`` adapted on.
+    ``latency``: one table for both generators or one each (needed for the "latency"
+    objective; when given, every point also carries its predicted latency). ``d_a``/``d_b``:
+    only for ``adapt_score="discriminator"``. ``map_function`` replaces ``toolbox.map``, or
+    ``workers`` / ``ray_address`` make one (:func:`evaluation_map`, closed at the end; the
+    result is the same). ``callback(state)`` after every generation; True stops. ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
+    existing one is continued (refused when written with other settings, networks, images or
+    latency table). Deterministic under ``config.seed``, however often killed and resumed.
+    """
+    config = config or FrontConfig()
+    if resume and checkpoint is None:
+        raise ValueError("resume needs a checkpoint file")
+    if map_function is not None and (workers > 0 or ray_address is not None):
+        raise ValueError("give map_function or workers/ray_address, not both")
+    seed_everything(config.seed)
+    tables = _tables(latency)
+    image_size = int(images_a.shape[-1])
+    spaces = (MaskSpace(g_a.widths, layout=config.layout),
+              MaskSpace(g_b.widths, layout=config.layout))
+    fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
+                          spaces, device)
+    n_obj = 1 + len(config.objectives)
+    _, individual_cls = create_types(f"FitnessFront{n_obj}", f"FrontIndividual{n_obj}",
+                                     weights=(-1.0,) * n_obj)
+    objectives = [FrontObjectives(fit, config.objectives, table, image_size)
+                  for fit, table in zip(fits, tables)]
+    toolboxes = tuple(build_front_toolbox(space, obj, config, individual_cls, image_size,
+                                          map_function)
+                      for space, obj in zip(spaces, objectives))
+    populations = tuple(toolbox.population(n=config.population) for toolbox in toolboxes)
+    start = None
+    if checkpoint is not None:
+        saved = {"search": "front", **config.to_dict(),
+                 "images": _images_hash(*(x for f in fits for x in (f.images, f.adapt_images))),
+                 "latency": [None if t is None else _table_hash(t) for t in tables]}
+        saved.pop("generations")
+        digest = models_hash(g_a, g_b)
+        if resume and os.path.exists(checkpoint):
+            start = load_checkpoint(checkpoint, individual_cls, saved, digest)
+            if start.archives is None:
+                raise ValueError(f"{checkpoint}: not a checkpoint of a front search")
+    pool = evaluation_map(dict(zip("AB", objectives)), workers, ray_address)
+    for toolbox in toolboxes if pool is not None else ():
+        toolbox.register("map", pool)
+    bar = tqdm(total=config.generations + 1, desc="front", unit="gen", disable=not progress,
+               initial=0 if start is None else start.gen + 1)
+    state = start
+    try:
+        for state in iterCoevolveFront(populations, toolboxes, config.generations,
+                                       cxpb=config.cxpb, mutpb=config.mutpb, start=start):
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, state, saved, digest)
+            a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
+            bar.set_postfix(front_A=a["archive"], front_B=b["archive"])
+            bar.update()
+            if callback is not None and callback(state):
+                break
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+    points = pair_front(state.archives, toolboxes, config.objectives)
+    chosen = knee_index(points, config.objectives[0])
+    key = tables[0].key if tables[0] is not None else None
+    return FrontResult(points, chosen, spaces, state.logbook, config, key,
+                       state.populations, state.archives)

@@ -1,0 +1,124 @@
+"""search_front: NSGA-II over quality and size of both generators' masks."""
+import json
+
+import pytest
+import torch
+
+from deap_gan_prune.front import (FrontConfig, choose_point, knee_index, nondominated,
+                                  search_front)
+from deap_gan_prune.latency_model import measure_latency_table
+from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.resume import ResumeError, read_checkpoint
+
+
+@pytest.fixture(scope="module")
+def gan():
+    torch.manual_seed(0)
+    nets = (ResnetGenerator(ngf=4, n_blocks=2), ResnetGenerator(ngf=4, n_blocks=2))
+    images = (torch.rand(8, 3, 32, 32) * 2 - 1, torch.rand(8, 3, 32, 32) * 2 - 1)
+    return nets, images
+
+
+@pytest.fixture(scope="module")
+def table(gan):
+    return measure_latency_table(gan[0][0].widths, 32, threads=1, repeats=1, warmup=0)
+
+
+def _front(gan, callback=None, **kw):
+    nets, images = gan
+    options = {k: kw.pop(k) for k in ("latency", "checkpoint", "resume", "workers")
+               if k in kw}
+    settings = dict(population=8, generations=3, n_images=4, train_images=4, adapt_steps=2)
+    return search_front(*nets, *images, FrontConfig(**{**settings, **kw}), progress=False,
+                        callback=callback, **options)
+
+
+@pytest.fixture(scope="module")
+def result(gan):
+    return _front(gan, seed=3)
+
+
+def _dominates(p, q, names):
+    return all(p[n] <= q[n] for n in names) and any(p[n] < q[n] for n in names)
+
+
+def test_front_is_nondominated_and_spans_sizes(result):
+    names = ("score", "parameters")
+    values = [p["values"] for p in result.points]
+    assert len(values) >= 3
+    assert not any(_dominates(p, q, names) for p in values for q in values)
+    sizes = [v["parameters"] for v in values]
+    assert sizes == sorted(sizes) and max(sizes) / min(sizes) >= 3
+    scores = [v["score"] for v in values]
+    assert scores == sorted(scores, reverse=True)  # on a 2-d front, quality costs size
+    for p in result.points:
+        assert p["values"]["score"] == pytest.approx((p["terms"]["A"]["score"]
+                                                      + p["terms"]["B"]["score"]) / 2)
+        assert result.spaces[0].size_ratio(p["A"]) == pytest.approx(p["terms"]["A"]
+                                                                    ["parameters"])
+        assert max(p["terms"][n]["parameters"] for n in "AB") <= 0.5
+
+
+def test_archives_are_nondominated_and_populations_keep_their_size(result):
+    for archive, pop in zip(result.archives, result.populations):
+        values = [ind.fitness.values for ind in archive]
+        assert len(pop) == 8 and nondominated(values) == list(range(len(values)))
+
+
+def test_same_seed_same_front(gan, result):
+    again = _front(gan, seed=3)
+    assert again.to_dict() == result.to_dict()
+    other = _front(gan, seed=4)
+    assert other.to_dict()["points"] != result.to_dict()["points"]
+
+
+def test_checkpoint_and_resume_give_the_same_front(gan, result, tmp_path):
+    path = tmp_path / "front.json"
+    _front(gan, seed=3, generations=1, checkpoint=path)
+    assert read_checkpoint(path)["generation"] == 1 and "archives" in read_checkpoint(path)
+    resumed = _front(gan, seed=3, checkpoint=path, resume=True)
+    assert resumed.to_dict() == result.to_dict()
+    with pytest.raises(ResumeError, match="size_range"):
+        _front(gan, seed=3, size_range=(0.1, 0.5), checkpoint=path, resume=True)
+    data = json.loads(path.read_text())
+    data["archives"]["B"][0]["mask"] = [2]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResumeError, match=r"archives\.B\[0\]\.mask"):
+        _front(gan, seed=3, checkpoint=path, resume=True)
+
+
+def test_latency_objective(gan, table):
+    res = _front(gan, seed=0, generations=1, objectives=("latency",), latency=table)
+    data = json.loads(json.dumps(res.to_dict()))
+    assert data["objectives"] == ["score", "latency"] and data["latency"] == table.key
+    values = [p["values"] for p in data["points"]]
+    assert not any(_dominates(p, q, ("score", "latency")) for p in values for q in values)
+    lat = [v["latency"] for v in values]
+    assert lat == sorted(lat) and all(v > 0 for v in lat)
+    with pytest.raises(ValueError, match="latency table"):
+        _front(gan, generations=0, objectives=("parameters", "latency"))
+
+
+def test_choose_point_by_index_size_and_latency():
+    points = [{"values": {"score": s, "parameters": p, "latency": ms}}
+              for s, p, ms in ((0.9, 0.05, 5.0), (0.5, 0.1, 8.0), (0.3, 0.3, 20.0))]
+    assert choose_point(points, at_size=0.15) == 1 and choose_point(points, at_size=1) == 2
+    assert choose_point(points, at_latency=7.0) == 0 and choose_point(points, index=2) == 2
+    assert choose_point(points, default=1) == 1 and knee_index(points, "parameters") == 1
+    with pytest.raises(ValueError, match="smallest is 0.05"):
+        choose_point(points, at_size=0.01)
+    with pytest.raises(ValueError, match="not on the front"):
+        choose_point(points, index=3)
+
+
+def test_bad_config_is_refused():
+    for bad, match in (({"objectives": ("flops",)}, "objectives"),
+                       ({"size_range": (0.5, 0.1)}, "size_range"),
+                       ({"population": 2}, "population"), ({"cxpb": 0.8}, "cxpb")):
+        with pytest.raises(ValueError, match=match):
+            FrontConfig(**bad)
+
+
+def test_worker_processes_give_the_same_front(gan, table):
+    kw = dict(seed=1, generations=1, objectives=("parameters", "latency"), latency=table)
+    assert _front(gan, workers=2, **kw).to_dict() == _front(gan, **kw).to_dict()

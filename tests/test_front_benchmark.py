@@ -1,0 +1,36 @@
+"""benchmarks/front_vs_budgets.py: the front against single-budget searches (toy run)."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "front_vs_budgets.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("front_vs_budgets", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hypervolume_2d(bench):
+    assert bench.hypervolume_2d([(1, 3), (2, 2), (3, 1)], (4, 4)) == pytest.approx(6.0)
+    assert bench.hypervolume_2d([(1, 3), (2, 3.5), (5, 0)], (4, 4)) == pytest.approx(3.0)
+    assert bench.hypervolume_2d([], (1, 1)) == 0.0
+
+
+def test_quick_run_has_equal_evaluations_and_sizes_within_budgets(bench, tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert bench.main(["--quick", "--quiet", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["evaluations"]["front"] == result["evaluations"]["single_budget"] == 48
+    assert [r["budget"] for r in result["rows"]] == [0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
+    for row in result["rows"]:
+        if not row.get("missing"):
+            assert max(row["sizes"]) <= row["budget"] and 0 <= row["ssim"] <= 1
+    assert all(v["front"] >= 0 and v["single_budget"] >= 0
+               for v in result["hypervolume"].values())
+    assert "hypervolume" in capsys.readouterr().out
