@@ -218,7 +218,7 @@ def markdown(results: dict) -> str:
             out += [f"### Budget {float(budget):g} ({_ratio(float(budget))} fewer parameters)",
                     ""]
             out += _budget_table(budget, by_method, variant, original) + [""]
-        out += [f"### Best method per figure", ""]
+        out += ["### Best method per figure", ""]
         out += best_methods(summary, variant)
         out += ["", f"### How often {REFERENCE} beats each method (paired by seed)", "",
                 "Count of (seed, figure) pairs, over the main figures of the budget tables, "
@@ -227,7 +227,7 @@ def markdown(results: dict) -> str:
         wins = paired_wins(results["runs"], variant)
         out += _wins_table(wins) + _wins_sentences(wins) + [""]
         steps = _curve_steps(summary, variant)
-        out += [f"### Quality against fine-tuning steps", "",
+        out += ["### Quality against fine-tuning steps", "",
                 "Mean over seeds, measured during ONE fine-tuning run per method (the learning "
                 "rate is constant for the first half and decays linearly to 0 at the last "
                 "step, so intermediate points are not the end of a shorter schedule).", ""]

@@ -27,8 +27,8 @@ from .parallel import ProcessPoolMap, RayMap, WorkerError
 from .plotting import plot_fitness, plot_samples
 from .registration import create_types, register
 from .resume import ResumeError, load_checkpoint, run_with_checkpoints, save_checkpoint
-from .search import (SearchConfig, SearchResult, SingleSearchResult, search_masks,
-                     search_single)
+from .search import SearchConfig, SearchResult, search_masks
+from .single_search import SingleSearchResult, search_single
 from .slimming import masked, masked_bits, slim, slim_bits
 from .widths import GeneratorWidths, count_macs, count_parameters
 

@@ -4,7 +4,6 @@ import random
 
 import pytest
 import torch
-from torch import nn
 
 from deap_gan_prune.baselines import l1_norm_mask, random_mask_like, uniform_mask
 from deap_gan_prune.checkpoints import (CheckpointError, architecture_of, load_generator,

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..checkpoints import atomic_write_json
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
-from ..search import SearchConfig, search_masks, search_single
+from ..search import SearchConfig, search_masks
+from ..single_search import search_single
 from . import CommandError
 from .common import add_data_arguments, add_generator_arguments, add_model_arguments, \
     add_run_arguments, architecture, load_data, load_models, load_own_generator

@@ -1,0 +1,135 @@
+"""Settings and result of :func:`deap_gan_prune.search.search_masks`."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from deap import tools
+
+from .logbooks import logbook_records
+from .maskspace import MaskSpace
+
+
+@dataclass
+class SearchConfig:
+    """Settings of :func:`search_masks`. The defaults are the ones our benchmarks chose
+    (README, "Results"); :meth:`paper` gives the paper's search.
+
+    ``fitness``: "adapted" (:class:`AdaptedFitness`: each candidate distilled for
+    ``adapt_steps`` steps toward the original on ``train_images`` adaptation images, then
+    scored by ``adapt_score`` on the ``n_images`` held-out images; ``lambda_cycle`` adds a
+    cycle term only when > 0 and the fitness is then partner-dependent) or "paper"
+    (:class:`GeneratorFitness`, the paper's F with ``perceptual`` and ``lambda_cycle``).
+    ``budget``: a size ratio (e.g. 0.25 = 4x smaller) that every individual is repaired to
+    meet in every one of ``budget_measures``, dropping channels in random order
+    (``repair_order="random"``) or least L1 norm first (``"l1"``); ``None`` for the paper's
+    formulation, where only γ (``gamma``) pushes the size down. ``gamma=None`` means 0 with a
+    budget (the repair caps the size) and 1 without.
+    ``seed_uniform``: with a budget, one individual of each starting population is the
+    uniform keep-ratio mask at the budget, so the search cannot end below it on its own score.
+    ``select``: "tournament" (size ``tournsize``), "rank" or "roulette" (the paper's).
+    ``init``: "bernoulli" (each channel kept with ``p_keep``, the paper's) or "importance"
+    (the top ``p_keep`` share of each group by L1 norm, perturbed).
+    ``n_images``: validation images per domain the fitness is computed on.
+    ``train_steps``: with the paper's fitness, its optional brief training of every candidate
+    before it is scored (:class:`BriefDistillation` on the next ``train_images`` images; 0 =
+    off).
+    """
+
+    population: int = 12
+    generations: int = 8
+    cxpb: float = 0.7
+    mutpb: float = 0.1
+    elitism: int = 1
+    p_keep: float = 0.5
+    init: Literal["bernoulli", "importance"] = "bernoulli"
+    mate: str = "two_point"
+    mutate: str = "segment"
+    select: Literal["tournament", "rank", "roulette"] = "tournament"
+    tournsize: int = 3
+    layout: Literal["independent", "tied"] = "independent"
+    fitness: Literal["adapted", "paper"] = "adapted"
+    adapt_steps: int = 30
+    adapt_score: Literal["l1", "ssim", "discriminator"] = "l1"
+    adapt_lr: float = 2e-4
+    perceptual: Literal["discriminator", "features", "pixel"] = "discriminator"
+    lambda_cycle: float | None = None
+    gamma: float | None = None
+    size_measure: Literal["parameters", "macs"] = "parameters"
+    budget: float | None = None
+    budget_measures: tuple[str, ...] = ("parameters", "macs")
+    repair_order: Literal["random", "l1"] = "random"
+    seed_uniform: bool = True
+    schedule: Literal["latest", "previous"] = "latest"
+    n_images: int = 16
+    batch_size: int = 16
+    train_steps: int = 0
+    train_images: int = 32
+    seed: int = 0
+
+    @classmethod
+    def paper(cls, **overrides) -> "SearchConfig":
+        """The paper's search: its fitness F (discriminator-perceptual, λ = 10), roulette
+        selection, population 32, 50 generations; with a budget, the repair drops the
+        channels of least L1 norm and no uniform mask is seeded (as this library did first)."""
+        settings = dict(fitness="paper", select="roulette", population=32, generations=50,
+                        repair_order="l1", seed_uniform=False)
+        return cls(**{**settings, **overrides})
+
+    def __post_init__(self) -> None:
+        self.budget_measures = tuple(self.budget_measures)
+        if self.gamma is None:
+            self.gamma = 0.0 if self.budget is not None else 1.0
+        if self.lambda_cycle is None:
+            self.lambda_cycle = 10.0 if self.fitness == "paper" else 0.0
+        for name, value, allowed in (
+                ("fitness", self.fitness, ("adapted", "paper")),
+                ("select", self.select, ("tournament", "rank", "roulette")),
+                ("repair_order", self.repair_order, ("random", "l1")),
+                ("adapt_score", self.adapt_score, ("l1", "ssim", "discriminator"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.adapt_steps < 0 or self.tournsize < 1:
+            raise ValueError("adapt_steps must be >= 0 and tournsize >= 1")
+        if self.population < 2:
+            raise ValueError(f"population must be >= 2, got {self.population}")
+        if self.generations < 0:
+            raise ValueError(f"generations must be >= 0, got {self.generations}")
+        if self.budget is not None and not 0 < self.budget <= 1:
+            raise ValueError(f"budget is a size ratio in (0, 1], got {self.budget}")
+        if not 0 <= self.elitism < self.population:
+            raise ValueError(f"elitism must be in [0, population), got {self.elitism}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["budget_measures"] = list(self.budget_measures)
+        return d
+
+
+@dataclass
+class SearchResult:
+    """The best pair of masks seen (the hall of fame's first, scored jointly), their spaces,
+    the logbook, the best pair's terms and the hall of fame (``(mask_a, mask_b, generation,
+    joint score)``, best first)."""
+
+    masks: tuple[list[int], list[int]]
+    spaces: tuple[MaskSpace, MaskSpace]
+    logbook: tools.Logbook
+    terms: tuple[dict, dict]
+    config: SearchConfig
+    populations: tuple[list, list] = field(repr=False, default=((), ()))
+    halloffame: list = field(repr=False, default_factory=list)
+
+    def slot_masks(self) -> tuple[dict, dict]:
+        """Per-slot masks of the best pair, for :func:`deap_gan_prune.slim`."""
+        return (self.spaces[0].slot_masks(self.masks[0]),
+                self.spaces[1].slot_masks(self.masks[1]))
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: masks, spaces, terms, config and the logbook's records."""
+        return {"masks": {"A": list(self.masks[0]), "B": list(self.masks[1])},
+                "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
+                "terms": {"A": self.terms[0], "B": self.terms[1]},
+                "config": self.config.to_dict(), "logbook": logbook_records(self.logbook),
+                "halloffame": [{"A": list(a), "B": list(b), "gen": g, "score": sc}
+                               for a, b, g, sc in self.halloffame]}
