@@ -35,8 +35,8 @@ from .maskspace import MaskSpace
 from .models import NLayerDiscriminator, ResnetGenerator
 from .operators import initMaskSizeRange
 from .registration import create_types, register
-from .resume import load_checkpoint, models_hash, save_checkpoint
-from .search import (SearchConfig, _images_hash, evaluation_map, make_fitnesses,
+from .resume import load_checkpoint, models_hash
+from .search import (SearchConfig, _images_hash, drive, evaluation_map, make_fitnesses,
                      seed_everything)
 
 SIZE_OBJECTIVES = ("parameters", "macs", "latency")
@@ -416,21 +416,11 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
         toolbox.register("map", pool)
     bar = tqdm(total=config.generations + 1, desc="front", unit="gen", disable=not progress,
                initial=0 if start is None else start.gen + 1)
-    state = start
-    try:
-        for state in iterCoevolveFront(populations, toolboxes, config.generations,
-                                       cxpb=config.cxpb, mutpb=config.mutpb, start=start):
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, state, saved, digest)
-            a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
-            bar.set_postfix(front_A=a["archive"], front_B=b["archive"])
-            bar.update()
-            if callback is not None and callback(state):
-                break
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.close()
+    states = iterCoevolveFront(populations, toolboxes, config.generations, cxpb=config.cxpb,
+                               mutpb=config.mutpb, start=start)
+    state = drive(states, start, bar,
+                  lambda a, b: {"front_A": a["archive"], "front_B": b["archive"]}, callback,
+                  pool, None if checkpoint is None else (checkpoint, saved, digest))
     points = pair_front(state.archives, toolboxes, config.objectives)
     chosen = knee_index(points, config.objectives[0])
     key = tables[0].key if tables[0] is not None else None

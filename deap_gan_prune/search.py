@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -113,6 +113,30 @@ def _brief_training(g_a, g_b, images_a, images_b, config: SearchConfig) -> tuple
     return tuple(BriefDistillation.from_generator(g, x[window], steps=config.train_steps,
                                                   seed=config.seed)
                  for g, x in ((g_a, images_a), (g_b, images_b)))
+
+
+def drive(states: Iterator, start, bar, postfix: Callable[[dict, dict], dict],
+          callback: Callable | None, pool=None, checkpoint: tuple | None = None):
+    """Run a search's generations (``states``, from an ``iterCoevolve``-like generator): after
+    each, write the checkpoint (``(path, config, models_hash)``), show the chapters' last
+    records through ``postfix(a, b)`` on ``bar`` and call ``callback(state)`` (True stops).
+    The bar and the ``pool`` are closed whatever happens. Returns the last state (``start``
+    when there was no generation left to run)."""
+    state = start
+    try:
+        for state in states:
+            if checkpoint is not None:
+                save_checkpoint(checkpoint[0], state, *checkpoint[1:])
+            bar.set_postfix(**postfix(state.logbook.chapters["A"][-1],
+                                      state.logbook.chapters["B"][-1]))
+            bar.update()
+            if callback is not None and callback(state):
+                break
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+    return state
 
 
 def make_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
@@ -217,25 +241,16 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
         toolbox.register("map", pool)
     bar = tqdm(total=config.generations + 1, desc="co-evolution", unit="gen",
                disable=not progress, initial=0 if start is None else start.gen + 1)
-    state = start
-    try:
-        for state in iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
-                                  mutpb=config.mutpb, elitism=config.elitism,
-                                  schedule=config.schedule,
-                                  stats=(_statistics(), _statistics()),
-                                  halloffame=PairHallOfFame(HALL_OF_FAME_SIZE), start=start):
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, state, saved, digest)
-            a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
-            bar.set_postfix(F_A=f"{a['best_fitness']:.3f}", F_B=f"{b['best_fitness']:.3f}",
-                            size_A=f"{a['best_size']:.2f}", size_B=f"{b['best_size']:.2f}")
-            bar.update()
-            if callback is not None and callback(state):
-                break
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.close()
+
+    def postfix(a: dict, b: dict) -> dict:
+        return {"F_A": f"{a['best_fitness']:.3f}", "F_B": f"{b['best_fitness']:.3f}",
+                "size_A": f"{a['best_size']:.2f}", "size_B": f"{b['best_size']:.2f}"}
+    states = iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
+                          mutpb=config.mutpb, elitism=config.elitism, schedule=config.schedule,
+                          stats=(_statistics(), _statistics()),
+                          halloffame=PairHallOfFame(HALL_OF_FAME_SIZE), start=start)
+    state = drive(states, start, bar, postfix, callback, pool,
+                  None if checkpoint is None else (checkpoint, saved, digest))
     hof = state.halloffame.items
     best_a, best_b = hof[0][:2]
     terms = (fit_a.terms(best_a, partner=best_b), fit_b.terms(best_b, partner=best_a))
