@@ -114,6 +114,28 @@ def test_save_reload_and_export(case, tmp_path):
     assert verify_export(tmp_path / "slim.pt", loaded, x.shape[-1]) < 1e-4
 
 
+def test_onnx_export_parity(case, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from deap_gan_prune.export import export_generator, verify_export
+    key, net, x, space = case
+    small = slim_bits(net, space, _random_bits(space, 5))
+    size = x.shape[-1]
+    info = export_generator(small, tmp_path / "slim.onnx", image_size=size)
+    assert info["format"] == "onnx" and info["image_size"] == size
+    graph = onnx.load(str(tmp_path / "slim.onnx")).graph
+    dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, size, size]
+    assert verify_export(tmp_path / "slim.onnx", small, batch_size=2) < 1e-4
+    with torch.no_grad(), masked_bits(net, space, _random_bits(space, 5)) as masked:
+        masked_out = masked(x)
+    import onnxruntime
+    session = onnxruntime.InferenceSession(str(tmp_path / "slim.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    exported = session.run(None, {"input": x.numpy()})[0]
+    assert (torch.from_numpy(exported) - masked_out).abs().max() < 1e-4  # the masked full net
+
+
 def test_importance_baselines_and_repair(case):
     _, net, x, space = case
     scores = l1_importance(net, space)
