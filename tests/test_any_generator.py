@@ -253,3 +253,52 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
                  "--size", "32", "--out", str(tmp_path / "g.pt")]) == 0
     assert main(["inspect", str(slim_dir / "slim_G_A.pth"), "--size", "32"]) == 0
     assert "AffineResnet" in capsys.readouterr().out
+
+
+def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
+    import json
+    from deap_gan_prune.cli import main
+    from deap_gan_prune.metrics.fidelity import fidelity_scores
+    from deap_gan_prune.workflow import synthetic_data
+    net, size = _network("style")
+    weights = tmp_path / "g.pth"
+    torch.save(net.state_dict(), weights)
+    space = MaskSpace.from_module(net, torch.rand(1, 3, size, size))
+    bits = _random_bits(space, 6)
+    small = slim_bits(net, space, bits)
+    slim_dir = tmp_path / "slim"
+    slim_dir.mkdir()
+    arch = architecture_of("generic_nets:StyleNet", {"ngf": 8})
+    save_generator(small, slim_dir / "slim_G_A.pth", architecture=arch, space=space, bits=bits)
+    own = ["--generator", "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 8}',
+           "--weights", str(weights)]
+    data = ["--image-size", str(size), "--n-train", "4", "--n-test", "6"]
+    out = tmp_path / "summary.json"
+    assert main(["evaluate", str(slim_dir), *own, *data, "--repeats", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    assert "A→B SSIM to original" in capsys.readouterr().out
+    summary = json.loads(out.read_text())
+    sizes = summary["generator"]["sizes"]
+    assert sizes["original"]["parameters"] == count_module_parameters(net)
+    assert sizes["pruned"]["parameters"] == count_module_parameters(small)
+    assert sizes["pruned"][f"macs_real_{size}"] == count_module_macs(small, size, "real")
+    assert summary["generator"]["kept"] == space.kept(bits)
+    test_a = synthetic_data(4, 6, size).test_a
+    with torch.no_grad():
+        expected = fidelity_scores(small(test_a), net(test_a))
+    fidelity = summary["quality"]["pruned"]["fidelity_a2b"]
+    assert fidelity["ssim"] == pytest.approx(expected["ssim"], abs=1e-5)
+    assert fidelity["ssim"] < 0.999  # the mask did change the outputs
+    assert fidelity["psnr_db"] == pytest.approx(expected["psnr_db"], abs=1e-3)
+    # the same file against a full network of other arguments: one-line error naming both
+    assert main(["evaluate", str(slim_dir / "slim_G_A.pth"), "--generator",
+                 "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 4}', "--weights",
+                 str(weights), *data, "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "slim_G_A.pth: a slim generic_nets:StyleNet" in err and '{"ngf": 4}' in err
+    assert "\n" not in err
+    assert main(["evaluate", str(slim_dir), *own, "--checkpoints", str(tmp_path), *data]) == 1
+    assert "--checkpoints" in capsys.readouterr().err
+    (slim_dir / "slim_G_A.json").unlink()
+    assert main(["evaluate", str(slim_dir), *own, *data, "--quiet"]) == 1
+    assert "no JSON beside it" in capsys.readouterr().err
