@@ -238,7 +238,9 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
     assert main(["search", *own, "--weights", str(weights), *data, "--population", "3",
                  "--generations", "1", "--adapt-steps", "2", "--n-images", "4",
                  "--adapt-images", "4", "--budget", "0.6", "--quiet", "--out",
-                 str(masks)]) == 0
+                 str(masks), "--checkpoint", str(tmp_path / "state.json")]) == 0
+    assert (tmp_path / "masks_fitness.png").stat().st_size > 0  # the plot beside --out
+    assert json.loads((tmp_path / "state.json").read_text())["generation"] == 1
     saved = json.loads(masks.read_text())
     assert saved["spaces"]["A"]["layout"] == "traced" and "B" not in saved["masks"]
     slim_dir = tmp_path / "slim"
@@ -302,3 +304,45 @@ def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
     (slim_dir / "slim_G_A.json").unlink()
     assert main(["evaluate", str(slim_dir), *own, *data, "--quiet"]) == 1
     assert "no JSON beside it" in capsys.readouterr().err
+
+
+def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
+    import json
+    from deap_gan_prune.resume import ResumeError
+    from deap_gan_prune.search_config import SearchConfig
+    from deap_gan_prune.single_search import search_single
+    net, size = _network("affine_resnet")
+    images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    config = SearchConfig(population=4, generations=3, adapt_steps=2, n_images=4,
+                          train_images=4, budget=0.6, seed=1)
+    full = search_single(net, images, config, progress=False)
+    state = tmp_path / "state.json"
+    stopped = search_single(net, images, config, progress=False, checkpoint=state,
+                            callback=lambda gen, population, logbook: gen == 1)
+    assert len(stopped.logbook) == 2 and json.loads(state.read_text())["generation"] == 1
+    random.seed(99)
+    torch.manual_seed(99)
+    ran = []
+    resumed = search_single(net, images, config, progress=False, checkpoint=state, resume=True,
+                            callback=lambda gen, population, logbook: ran.append(gen))
+    assert ran == [2, 3]  # went on from the checkpoint
+    assert resumed.mask == full.mask and resumed.halloffame == full.halloffame
+    assert resumed.to_dict()["logbook"] == full.to_dict()["logbook"]
+    assert [(list(i), i.fitness.values) for i in resumed.population] == \
+        [(list(i), i.fitness.values) for i in full.population]
+    saved = json.loads(state.read_text())
+    assert saved["generation"] == 3 and len(saved["population"]) == 4
+    assert saved["halloffame"][0]["mask"] == full.mask
+    other = SearchConfig(**{**config.to_dict(), "gamma": 0.5,
+                            "budget_measures": tuple(config.budget_measures)})
+    with pytest.raises(ResumeError, match="differing: gamma"):
+        search_single(net, images, other, progress=False, checkpoint=state, resume=True)
+    changed, _ = _network("affine_resnet")
+    with torch.no_grad():
+        changed.head[1].weight[0, 0, 0, 0] += 1.0
+    with pytest.raises(ResumeError, match="differing: models"):
+        search_single(changed, images, config, progress=False, checkpoint=state, resume=True)
+    (tmp_path / "cut.json").write_text(state.read_text()[:100])
+    with pytest.raises(ResumeError, match="cut.json: not a readable checkpoint"):
+        search_single(net, images, config, progress=False, checkpoint=tmp_path / "cut.json",
+                      resume=True)
