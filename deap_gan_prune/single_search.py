@@ -33,7 +33,7 @@ from .resume import (ResumeError, _check_individual, _check_rng, _differences, _
                      _jsonable, _rebuild, _rebuild_archive, _rebuild_logbook, models_hash,
                      read_checkpoint, rng_state, set_rng_state)
 from .search import (HALL_OF_FAME_SIZE, _images_hash, _statistics, build_toolbox,
-                     seed_everything, uniform_individual)
+                     evaluation_map, seed_everything, uniform_individual)
 from .search_config import SearchConfig
 
 FORMAT = "deap_gan_prune/single-search-checkpoint"
@@ -150,8 +150,8 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
                   space: MaskSpace | None = None, device: str | torch.device = "cpu",
                   progress: bool = True,
                   callback: Callable[[int, list, tools.Logbook], bool | None] | None = None,
-                  checkpoint: str | os.PathLike | None = None, resume: bool = False
-                  ) -> SingleSearchResult:
+                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
+                  workers: int = 0) -> SingleSearchResult:
     """Evolve masks of ONE generator of any architecture (pix2pix, or a CycleGAN whose other
     half is lost): the same operators, selection, elitism, budget repair and uniform seed as
     :func:`search_masks`, scored by :func:`single_fitness` (by default distillation toward the
@@ -161,7 +161,10 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     ``callback(gen, population, logbook)`` after every generation; True stops. ``checkpoint``:
     a JSON file rewritten after every generation; with ``resume`` an existing one is continued
     (refused if written with another config, generator or images; ``generations`` may grow).
-    Deterministic under ``config.seed``, however often it was stopped and resumed."""
+    ``workers`` > 0: candidates scored in that many local processes
+    (:class:`~deap_gan_prune.parallel.ProcessPoolMap`, closed at the end); the result equals
+    an in-process run with one torch thread. Deterministic under ``config.seed``, however
+    often it was stopped and resumed."""
     config = config or SearchConfig()
     if resume and checkpoint is None:
         raise ValueError("resume needs a checkpoint file")
@@ -191,6 +194,9 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             last, population, hof, logbook = load_single_checkpoint(
                 checkpoint, individual_cls, saved, digest)
             first = last + 1
+    pool = evaluation_map({"A": fitness}, workers)
+    if pool is not None:
+        toolbox.register("map", pool)
     bar = tqdm(total=config.generations + 1, desc="evolution", unit="gen",
                disable=not progress, initial=first)
     try:
@@ -213,5 +219,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
                 break
     finally:
         bar.close()
+        if pool is not None:
+            pool.close()
     return SingleSearchResult(list(hof[0]), space, logbook, fitness.terms(hof[0]), config,
                               population, [(list(m), float(m.fitness.values[0])) for m in hof])

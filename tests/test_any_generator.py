@@ -346,3 +346,33 @@ def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
     with pytest.raises(ResumeError, match="cut.json: not a readable checkpoint"):
         search_single(net, images, config, progress=False, checkpoint=tmp_path / "cut.json",
                       resume=True)
+
+
+def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
+    import deap_gan_prune.search as search_module
+    from deap_gan_prune.parallel import ProcessPoolMap
+    from deap_gan_prune.search_config import SearchConfig
+    from deap_gan_prune.single_search import search_single
+    net, size = _network("style")
+    images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    config = SearchConfig(population=4, generations=1, adapt_steps=2, n_images=4,
+                          train_images=4, budget=0.6, seed=2)
+    calls = []
+
+    class CountingPool(ProcessPoolMap):
+        def __call__(self, func, iterable):
+            items = list(iterable)
+            calls.append(len(items))
+            return super().__call__(func, items)
+    monkeypatch.setattr(search_module, "ProcessPoolMap", CountingPool)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count
+    try:
+        here = search_single(net, images, config, progress=False)
+        there = search_single(net, images, config, progress=False, workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert sum(calls) == sum(r["nevals"] for r in there.to_dict()["logbook"]) > 0
+    assert there.mask == here.mask and there.halloffame == here.halloffame
+    assert there.to_dict()["logbook"] == here.to_dict()["logbook"]
+    assert len({f for _, f in here.halloffame}) > 1  # the candidates were scored differently

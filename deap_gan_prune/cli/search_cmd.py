@@ -212,13 +212,13 @@ def run(args: argparse.Namespace) -> int:
 def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
     """One generator of the user's class (``--generator``, ``--weights``), no partner: masks
     scored by distillation to the original on domain-A images."""
-    if args.workers or args.ray:
-        raise CommandError("--workers and --ray are for the CycleGAN search; a --generator "
-                           "search runs in this process")
+    if args.ray:
+        raise CommandError("--ray is for the CycleGAN search; a --generator search runs in "
+                           "this process or in --workers N local processes")
     generator = load_own_generator(args)
     result = search_single(generator, data.val_a, config, device=args.device,
                            progress=not args.quiet, checkpoint=args.checkpoint,
-                           resume=args.resume)
+                           resume=args.resume, workers=args.workers)
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
                             "weights": str(args.weights)})
