@@ -5,7 +5,9 @@
   external data; fine below ONNX's 2 GB limit), input ``"input"`` ``[batch, C, H, W]`` and
   output ``"output"`` ``[batch, C, H, W]`` with a dynamic batch axis and the spatial size fixed
   at export. Checked with ONNX Runtime (optional extra ``export``:
-  ``pip install 'deap-gan-prune[export]'``).
+  ``pip install 'deap-gan-prune[export]'``). Tested on the upstream ResNet and on generators
+  of other classes (affine-InstanceNorm ResNet, three-down-sampling ResNet, pix2pix U-Net with
+  BatchNorm and skip concatenations, an interpolation + conv style network).
 - TorchScript: ``torch.jit.trace`` of the generator in eval mode (a ResnetGenerator has no
   data-dependent control flow, so the trace is exact and works at any batch and image size).
 

@@ -44,6 +44,40 @@ def quality_report(data: DomainData, outputs: Mapping[str, Mapping[str, torch.Te
     return report
 
 
+def single_quality_report(original_outputs: torch.Tensor, pruned_outputs: torch.Tensor
+                          ) -> dict:
+    """Fidelity (SSIM, PSNR) of a pruned generator's outputs to the original's, one
+    direction (A→B: the source-domain test images), for a generator without partner."""
+    report = {"pruned": {"fidelity_a2b": fidelity_scores(pruned_outputs, original_outputs)}}
+    report["directions"] = _directions(report)
+    return report
+
+
+def format_single_summary(summary: dict) -> str:
+    """A plain-text table of sizes, latency and fidelity of one generator of any
+    architecture (``evaluate --generator``) against its original."""
+    size = summary["image_size"]
+    g = summary["generator"]
+    o, p = g["sizes"]["original"], g["sizes"]["pruned"]
+    lat = g["latency"][f"{size}px"]
+    lines = [f"Compression of {summary['architecture']} on {summary['data']}, A→B only; "
+             "MACs: transposed convs at output positions / real arithmetic.", ""]
+    header = (f"{'':10} {'params':>10} {'ratio':>6} {'MACs out@' + str(size):>13} "
+              f"{'MACs real@' + str(size):>14} {'ratio':>6} {'ms@' + str(size):>9}")
+    lines += [header, "-" * len(header)]
+    for label, s, ms in (("original", o, lat["original_ms"]), ("pruned", p, lat["pruned_ms"])):
+        lines.append(f"{label:10} {s['parameters']:>10,} "
+                     f"{o['parameters'] / s['parameters']:>5.2f}x "
+                     f"{s[f'macs_output_{size}'] / 1e6:>12.2f}M "
+                     f"{s[f'macs_real_{size}'] / 1e6:>13.2f}M "
+                     f"{o[f'macs_output_{size}'] / s[f'macs_output_{size}']:>5.2f}x "
+                     f"{ms:>9.2f}")
+    fidelity = summary["quality"]["pruned"]["fidelity_a2b"]
+    lines += ["", f"A→B SSIM to original (higher better) {_fmt(fidelity['ssim'])}",
+              f"A→B PSNR to original, dB (higher better) {_fmt(fidelity['psnr_db'], 2)}"]
+    return "\n".join(lines)
+
+
 def _directions(report: dict) -> dict:
     """``{"judge_a2b.judge_success": "higher is better", ...}`` from the metrics' own
     ``higher_is_better`` entries (removed from the figures themselves)."""

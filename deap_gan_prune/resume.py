@@ -171,8 +171,10 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
 _MISSING = "<missing>"
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The JSON content of a checkpoint file (ResumeError naming the file if unreadable)."""
+def read_checkpoint(path: str | os.PathLike, kind: str = FORMAT, version: int = VERSION
+                    ) -> dict:
+    """The JSON content of a checkpoint file of format ``kind`` and ``version`` (ResumeError
+    naming the file if unreadable)."""
     path = Path(path)
     if not path.is_file():
         raise ResumeError(f"{path}: no such checkpoint file")
@@ -181,11 +183,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ResumeError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
                           f"{str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ResumeError(f"{path}: not a co-evolution checkpoint (no format {FORMAT!r})")
-    if data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("format") != kind:
+        what = "co-evolution" if kind == FORMAT else "single-search"
+        raise ResumeError(f"{path}: not a {what} checkpoint (no format {kind!r})")
+    if data.get("version") != version:
         raise ResumeError(f"{path}: checkpoint version {data.get('version')!r} is not "
-                          f"supported (this library reads version {VERSION})")
+                          f"supported (this library reads version {version})")
     return data
 
 

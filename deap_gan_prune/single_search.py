@@ -1,25 +1,43 @@
 """Evolution of ONE generator's masks, for a generator without partner: pix2pix, or a
 CycleGAN whose other half is lost. The same operators, selection, elitism, budget repair and
-uniform seed as :func:`deap_gan_prune.search.search_masks`, without co-evolution."""
+uniform seed as :func:`deap_gan_prune.search.search_masks`, without co-evolution.
+
+With a ``checkpoint`` file, the search state is rewritten atomically after every generation
+(in the style of :mod:`deap_gan_prune.resume`): the generation, the population with its
+fitness, the hall of fame, the logbook, the states of the ``random``, numpy and torch
+generators, the configuration (with a hash of the scoring images) and a hash of the
+generator. A search resumed from it ends exactly as an uninterrupted one; resuming with
+another configuration or another generator is refused (:class:`ResumeError`).
+"""
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Mapping
 
 import torch
 from deap import tools
 from tqdm.auto import tqdm
 
 from .adapted_fitness import AdaptedFitness
+from .checkpoints import atomic_write
 from .coevolution import _evaluate, _offspring
 from .fitness import GeneratorFitness
 from .importance import l1_importance
 from .logbooks import logbook_records
 from .maskspace import MaskSpace, space_of
 from .registration import create_types
-from .search import (HALL_OF_FAME_SIZE, _statistics, build_toolbox, seed_everything,
-                     uniform_individual)
+from .resume import (ResumeError, _check_individual, _check_rng, _differences, _individual,
+                     _jsonable, _rebuild, _rebuild_archive, _rebuild_logbook, models_hash,
+                     read_checkpoint, rng_state, set_rng_state)
+from .search import (HALL_OF_FAME_SIZE, _images_hash, _statistics, build_toolbox,
+                     evaluation_map, seed_everything, uniform_individual)
 from .search_config import SearchConfig
+
+FORMAT = "deap_gan_prune/single-search-checkpoint"
+VERSION = 1
 
 
 @dataclass
@@ -68,21 +86,88 @@ def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space:
                           eval_batch_size=config.batch_size, device=device)
 
 
+def save_single_checkpoint(path: str | os.PathLike, gen: int, population: list,
+                           halloffame: tools.HallOfFame, logbook: tools.Logbook,
+                           config: Mapping, digest: str) -> Path:
+    """Write the state after generation ``gen`` to ``path`` atomically (a temporary file,
+    flushed to disk, then moved into place); the RNG states are taken now."""
+    data = {"format": FORMAT, "version": VERSION, "generation": gen,
+            "population": [_individual(i) for i in population],
+            "halloffame": [_individual(i) for i in halloffame],
+            "logbook": _jsonable(logbook_records(logbook)), "rng": rng_state(),
+            "config": _jsonable(config), "models_hash": digest}
+    text = "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
+                              for k, v in data.items()) + "\n}\n"
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    atomic_write(path, write)
+    return Path(path)
+
+
+def load_single_checkpoint(path: str | os.PathLike, individual_cls: type, config: Mapping,
+                           digest: str) -> tuple[int, list, tools.HallOfFame, tools.Logbook]:
+    """``(generation, population, hall of fame, logbook)`` saved in ``path``; restores the
+    random generators' states. :class:`ResumeError` naming the file when it is unreadable,
+    damaged, or written with another ``config`` or generator (``digest``)."""
+    data = read_checkpoint(path, FORMAT, VERSION)
+    differing = _differences(data.get("config"), json.loads(json.dumps(_jsonable(config))))
+    if data.get("models_hash") != digest:
+        differing.append("models")
+    if differing:
+        raise ResumeError(f"{path}: cannot resume: the checkpoint was written with another "
+                          f"configuration (differing: {', '.join(differing)})")
+    population, hof = data.get("population"), data.get("halloffame")
+    if not (isinstance(population, list) and population and isinstance(hof, list) and hof):
+        raise ResumeError(f"{path}: a damaged checkpoint: population and halloffame should "
+                          "be non-empty lists")
+    n_bits = None
+    for i, entry in enumerate(population):
+        n_bits = _check_individual(path, f"population[{i}]", entry, n_bits)
+    for i, entry in enumerate(hof):
+        _check_individual(path, f"halloffame[{i}]", entry, n_bits)
+    _check_rng(path, data.get("rng"))
+    try:
+        gen = int(data["generation"])
+        pop = [_rebuild(d, individual_cls) for d in population]
+        halloffame = tools.HallOfFame(HALL_OF_FAME_SIZE)
+        archive = _rebuild_archive(hof, individual_cls)
+        halloffame.items, halloffame.keys = archive.items, archive.keys
+        logbook = _rebuild_logbook(data["logbook"])
+        logbook.header = ["gen", "nevals", "max", "avg", "min"]
+        set_rng_state(data["rng"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ResumeError(f"{path}: a damaged checkpoint ({type(exc).__name__}: {exc})"
+                          ) from None
+    return gen, pop, halloffame, logbook
+
+
 def search_single(generator: torch.nn.Module, images: torch.Tensor,
                   config: SearchConfig | None = None, *, discriminator=None,
                   space: MaskSpace | None = None, device: str | torch.device = "cpu",
                   progress: bool = True,
-                  callback: Callable[[int, list, tools.Logbook], bool | None] | None = None
-                  ) -> SingleSearchResult:
+                  callback: Callable[[int, list, tools.Logbook], bool | None] | None = None,
+                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
+                  workers: int = 0) -> SingleSearchResult:
     """Evolve masks of ONE generator of any architecture (pix2pix, or a CycleGAN whose other
     half is lost): the same operators, selection, elitism, budget repair and uniform seed as
     :func:`search_masks`, scored by :func:`single_fitness` (by default distillation toward the
     original; no partner, no discriminator needed). ``images``: source-domain images
     ``[m, C, H, W]`` in [-1, 1] (the first ``n_images`` score, the next ``train_images``
     adapt). ``space``: default :meth:`MaskSpace.from_module` on the first image.
-    ``callback(gen, population, logbook)`` after every generation; True stops. Deterministic
-    under ``config.seed``."""
+    ``callback(gen, population, logbook)`` after every generation; True stops. ``checkpoint``:
+    a JSON file rewritten after every generation; with ``resume`` an existing one is continued
+    (refused if written with another config, generator or images; ``generations`` may grow).
+    ``workers`` > 0: candidates scored in that many local processes
+    (:class:`~deap_gan_prune.parallel.ProcessPoolMap`, closed at the end); the result equals
+    an in-process run with one torch thread. Deterministic under ``config.seed``, however
+    often it was stopped and resumed."""
     config = config or SearchConfig()
+    if resume and checkpoint is None:
+        raise ValueError("resume needs a checkpoint file")
     seed_everything(config.seed)
     space = space or space_of(generator, images, config.layout)
     fitness = single_fitness(generator, images, config, space, discriminator, device)
@@ -97,10 +182,25 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     stats, hof = _statistics(), tools.HallOfFame(HALL_OF_FAME_SIZE)
     logbook = tools.Logbook()
     logbook.header = ["gen", "nevals", "max", "avg", "min"]
+    first = 0
+    if checkpoint is not None:
+        # Everything but the generation count must match to resume (a run can be extended).
+        used = [getattr(fitness, name) for name in ("images", "adapt_images")
+                if hasattr(fitness, name)]
+        saved = {**config.to_dict(), "images": _images_hash(*used)}
+        saved.pop("generations")
+        digest = models_hash(*(m for m in (generator, discriminator) if m is not None))
+        if resume and os.path.exists(checkpoint):
+            last, population, hof, logbook = load_single_checkpoint(
+                checkpoint, individual_cls, saved, digest)
+            first = last + 1
+    pool = evaluation_map({"A": fitness}, workers)
+    if pool is not None:
+        toolbox.register("map", pool)
     bar = tqdm(total=config.generations + 1, desc="evolution", unit="gen",
-               disable=not progress)
+               disable=not progress, initial=first)
     try:
-        for gen in range(config.generations + 1):
+        for gen in range(first, config.generations + 1):
             if gen > 0:
                 population = _offspring(population, toolbox, config.cxpb, config.mutpb,
                                         config.elitism)
@@ -112,9 +212,14 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             bar.set_postfix(F=f"{best.fitness.values[0]:.3f}",
                             size=f"{logbook[-1]['best_size']:.2f}")
             bar.update()
+            if checkpoint is not None:
+                save_single_checkpoint(checkpoint, gen, population, hof, logbook, saved,
+                                       digest)
             if callback is not None and callback(gen, population, logbook):
                 break
     finally:
         bar.close()
+        if pool is not None:
+            pool.close()
     return SingleSearchResult(list(hof[0]), space, logbook, fitness.terms(hof[0]), config,
                               population, [(list(m), float(m.fitness.values[0])) for m in hof])

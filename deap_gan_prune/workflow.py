@@ -128,11 +128,44 @@ def size_report(generator: nn.Module, image_size: int) -> dict:
             "macs_real_256": count_macs(w, 256, "real")}
 
 
+def input_channels(generator: nn.Module) -> int:
+    """Image channels ``generator`` takes: its widths' ``input_nc``, else its first conv's."""
+    if hasattr(generator, "widths"):
+        return int(generator.widths.input_nc)
+    first = next((m for m in generator.modules()
+                  if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))), None)
+    if first is None:
+        raise ValueError(f"{type(generator).__name__} has no convolution to read its input "
+                         "channels from")
+    return int(first.in_channels)
+
+
+def space_size_report(space, bits, image_size: int) -> dict:
+    """Parameters and MACs (both conventions, at ``image_size``) of the network that ``bits``
+    keeps in ``space`` (any architecture, from the space's closed forms)."""
+    return {"parameters": space.size(bits),
+            f"macs_output_{image_size}": space.size(bits, "macs", image_size, "output"),
+            f"macs_real_{image_size}": space.size(bits, "macs", image_size, "real")}
+
+
+def single_generator_report(original: nn.Module, pruned: nn.Module, space, bits,
+                            image_size: int, repeats: int = 20,
+                            device: str | torch.device = "cpu") -> dict:
+    """Sizes of a generator of any architecture and of its pruned version (from ``space``:
+    the original is ``space.full()``, the pruned one ``bits``), their latency side by side
+    at ``image_size`` and the channels kept per group."""
+    return {"sizes": {"original": space_size_report(space, space.full(), image_size),
+                      "pruned": space_size_report(space, bits, image_size)},
+            "latency": {f"{image_size}px": latency_report(original, pruned, image_size,
+                                                          repeats=repeats, device=device)},
+            "kept": space.kept(bits)}
+
+
 def latency_report(original: nn.Module, pruned: nn.Module, image_size: int,
                    batch_size: int = 1, repeats: int = 20,
                    device: str | torch.device = "cpu") -> dict:
     """Median forward time of both generators, measured interleaved, and their ratio."""
-    x = torch.rand(batch_size, original.widths.input_nc, image_size, image_size,
+    x = torch.rand(batch_size, input_channels(original), image_size, image_size,
                    device=device) * 2 - 1
     times = generator_latency({"original": original, "pruned": pruned}, x, repeats=repeats)
     original_s, pruned_s = times["original"]["median_s"], times["pruned"]["median_s"]

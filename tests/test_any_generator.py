@@ -114,6 +114,28 @@ def test_save_reload_and_export(case, tmp_path):
     assert verify_export(tmp_path / "slim.pt", loaded, x.shape[-1]) < 1e-4
 
 
+def test_onnx_export_parity(case, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from deap_gan_prune.export import export_generator, verify_export
+    key, net, x, space = case
+    small = slim_bits(net, space, _random_bits(space, 5))
+    size = x.shape[-1]
+    info = export_generator(small, tmp_path / "slim.onnx", image_size=size)
+    assert info["format"] == "onnx" and info["image_size"] == size
+    graph = onnx.load(str(tmp_path / "slim.onnx")).graph
+    dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, size, size]
+    assert verify_export(tmp_path / "slim.onnx", small, batch_size=2) < 1e-4
+    with torch.no_grad(), masked_bits(net, space, _random_bits(space, 5)) as masked:
+        masked_out = masked(x)
+    import onnxruntime
+    session = onnxruntime.InferenceSession(str(tmp_path / "slim.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    exported = session.run(None, {"input": x.numpy()})[0]
+    assert (torch.from_numpy(exported) - masked_out).abs().max() < 1e-4  # the masked full net
+
+
 def test_importance_baselines_and_repair(case):
     _, net, x, space = case
     scores = l1_importance(net, space)
@@ -216,7 +238,9 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
     assert main(["search", *own, "--weights", str(weights), *data, "--population", "3",
                  "--generations", "1", "--adapt-steps", "2", "--n-images", "4",
                  "--adapt-images", "4", "--budget", "0.6", "--quiet", "--out",
-                 str(masks)]) == 0
+                 str(masks), "--checkpoint", str(tmp_path / "state.json")]) == 0
+    assert (tmp_path / "masks_fitness.png").stat().st_size > 0  # the plot beside --out
+    assert json.loads((tmp_path / "state.json").read_text())["generation"] == 1
     saved = json.loads(masks.read_text())
     assert saved["spaces"]["A"]["layout"] == "traced" and "B" not in saved["masks"]
     slim_dir = tmp_path / "slim"
@@ -231,3 +255,124 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
                  "--size", "32", "--out", str(tmp_path / "g.pt")]) == 0
     assert main(["inspect", str(slim_dir / "slim_G_A.pth"), "--size", "32"]) == 0
     assert "AffineResnet" in capsys.readouterr().out
+
+
+def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
+    import json
+    from deap_gan_prune.cli import main
+    from deap_gan_prune.metrics.fidelity import fidelity_scores
+    from deap_gan_prune.workflow import synthetic_data
+    net, size = _network("style")
+    weights = tmp_path / "g.pth"
+    torch.save(net.state_dict(), weights)
+    space = MaskSpace.from_module(net, torch.rand(1, 3, size, size))
+    bits = _random_bits(space, 6)
+    small = slim_bits(net, space, bits)
+    slim_dir = tmp_path / "slim"
+    slim_dir.mkdir()
+    arch = architecture_of("generic_nets:StyleNet", {"ngf": 8})
+    save_generator(small, slim_dir / "slim_G_A.pth", architecture=arch, space=space, bits=bits)
+    own = ["--generator", "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 8}',
+           "--weights", str(weights)]
+    data = ["--image-size", str(size), "--n-train", "4", "--n-test", "6"]
+    out = tmp_path / "summary.json"
+    assert main(["evaluate", str(slim_dir), *own, *data, "--repeats", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    assert "A→B SSIM to original" in capsys.readouterr().out
+    summary = json.loads(out.read_text())
+    sizes = summary["generator"]["sizes"]
+    assert sizes["original"]["parameters"] == count_module_parameters(net)
+    assert sizes["pruned"]["parameters"] == count_module_parameters(small)
+    assert sizes["pruned"][f"macs_real_{size}"] == count_module_macs(small, size, "real")
+    assert summary["generator"]["kept"] == space.kept(bits)
+    test_a = synthetic_data(4, 6, size).test_a
+    with torch.no_grad():
+        expected = fidelity_scores(small(test_a), net(test_a))
+    fidelity = summary["quality"]["pruned"]["fidelity_a2b"]
+    assert fidelity["ssim"] == pytest.approx(expected["ssim"], abs=1e-5)
+    assert fidelity["ssim"] < 0.999  # the mask did change the outputs
+    assert fidelity["psnr_db"] == pytest.approx(expected["psnr_db"], abs=1e-3)
+    # the same file against a full network of other arguments: one-line error naming both
+    assert main(["evaluate", str(slim_dir / "slim_G_A.pth"), "--generator",
+                 "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 4}', "--weights",
+                 str(weights), *data, "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "slim_G_A.pth: a slim generic_nets:StyleNet" in err and '{"ngf": 4}' in err
+    assert "\n" not in err
+    assert main(["evaluate", str(slim_dir), *own, "--checkpoints", str(tmp_path), *data]) == 1
+    assert "--checkpoints" in capsys.readouterr().err
+    (slim_dir / "slim_G_A.json").unlink()
+    assert main(["evaluate", str(slim_dir), *own, *data, "--quiet"]) == 1
+    assert "no JSON beside it" in capsys.readouterr().err
+
+
+def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
+    import json
+    from deap_gan_prune.resume import ResumeError
+    from deap_gan_prune.search_config import SearchConfig
+    from deap_gan_prune.single_search import search_single
+    net, size = _network("affine_resnet")
+    images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    config = SearchConfig(population=4, generations=3, adapt_steps=2, n_images=4,
+                          train_images=4, budget=0.6, seed=1)
+    full = search_single(net, images, config, progress=False)
+    state = tmp_path / "state.json"
+    stopped = search_single(net, images, config, progress=False, checkpoint=state,
+                            callback=lambda gen, population, logbook: gen == 1)
+    assert len(stopped.logbook) == 2 and json.loads(state.read_text())["generation"] == 1
+    random.seed(99)
+    torch.manual_seed(99)
+    ran = []
+    resumed = search_single(net, images, config, progress=False, checkpoint=state, resume=True,
+                            callback=lambda gen, population, logbook: ran.append(gen))
+    assert ran == [2, 3]  # went on from the checkpoint
+    assert resumed.mask == full.mask and resumed.halloffame == full.halloffame
+    assert resumed.to_dict()["logbook"] == full.to_dict()["logbook"]
+    assert [(list(i), i.fitness.values) for i in resumed.population] == \
+        [(list(i), i.fitness.values) for i in full.population]
+    saved = json.loads(state.read_text())
+    assert saved["generation"] == 3 and len(saved["population"]) == 4
+    assert saved["halloffame"][0]["mask"] == full.mask
+    other = SearchConfig(**{**config.to_dict(), "gamma": 0.5,
+                            "budget_measures": tuple(config.budget_measures)})
+    with pytest.raises(ResumeError, match="differing: gamma"):
+        search_single(net, images, other, progress=False, checkpoint=state, resume=True)
+    changed, _ = _network("affine_resnet")
+    with torch.no_grad():
+        changed.head[1].weight[0, 0, 0, 0] += 1.0
+    with pytest.raises(ResumeError, match="differing: models"):
+        search_single(changed, images, config, progress=False, checkpoint=state, resume=True)
+    (tmp_path / "cut.json").write_text(state.read_text()[:100])
+    with pytest.raises(ResumeError, match="cut.json: not a readable checkpoint"):
+        search_single(net, images, config, progress=False, checkpoint=tmp_path / "cut.json",
+                      resume=True)
+
+
+def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
+    import deap_gan_prune.search as search_module
+    from deap_gan_prune.parallel import ProcessPoolMap
+    from deap_gan_prune.search_config import SearchConfig
+    from deap_gan_prune.single_search import search_single
+    net, size = _network("style")
+    images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    config = SearchConfig(population=4, generations=1, adapt_steps=2, n_images=4,
+                          train_images=4, budget=0.6, seed=2)
+    calls = []
+
+    class CountingPool(ProcessPoolMap):
+        def __call__(self, func, iterable):
+            items = list(iterable)
+            calls.append(len(items))
+            return super().__call__(func, items)
+    monkeypatch.setattr(search_module, "ProcessPoolMap", CountingPool)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count
+    try:
+        here = search_single(net, images, config, progress=False)
+        there = search_single(net, images, config, progress=False, workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert sum(calls) == sum(r["nevals"] for r in there.to_dict()["logbook"]) > 0
+    assert there.mask == here.mask and there.halloffame == here.halloffame
+    assert there.to_dict()["logbook"] == here.to_dict()["logbook"]
+    assert len({f for _, f in here.halloffame}) > 1  # the candidates were scored differently

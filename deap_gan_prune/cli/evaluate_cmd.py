@@ -1,22 +1,32 @@
 """Measure slim generators against the originals: parameters, MACs, CPU latency side by side
-and translation quality (judge, fidelity, and outline measures on the synthetic data)."""
+and translation quality (judge, fidelity, and outline measures on the synthetic data). With
+``--generator``: one generator of the user's class (``slim_G_A.pth`` of ``slim --generator``)
+against the original on the domain-A test images: SSIM/PSNR to the original's outputs,
+parameters and MACs from the traced mask space, latency side by side."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from ..checkpoints import atomic_write_json
+from ..checkpoints import atomic_write_json, load_generator, traced_description
+from ..evaluation import translate
 from ..outputs import check_output_file
-from ..report import format_summary, quality_report
-from ..workflow import generator_report, translations
-from .common import (add_data_arguments, add_model_arguments, add_run_arguments, load_data,
-                     load_models, load_slim_pair)
+from ..report import (format_single_summary, format_summary, quality_report,
+                      single_quality_report)
+from ..workflow import (generator_report, input_channels, single_generator_report,
+                        translations)
+from . import CommandError
+from .common import (add_data_arguments, add_generator_arguments, add_model_arguments,
+                     add_run_arguments, architecture, load_data, load_models,
+                     load_own_generator, load_slim_pair)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("slim", help="folder with slim_G_A.pth and slim_G_B.pth")
+    parser.add_argument("slim", help="folder with slim_G_A.pth and slim_G_B.pth (with "
+                                     "--generator: slim_G_A.pth, or that file itself)")
     add_model_arguments(parser)
+    add_generator_arguments(parser)
     add_data_arguments(parser)
     parser.add_argument("--repeats", type=int, default=20, help="latency runs (default 20)")
     parser.add_argument("--judge-steps", type=int, default=300,
@@ -29,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out, "--out")
+    if architecture(args) is not None:
+        return run_single(args)
     data = load_data(args)
     gan = load_models(args, data, discriminators=False)
     pruned = load_slim_pair(args.slim, args.device)
@@ -44,4 +56,50 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         atomic_write_json(Path(args.out), summary)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def _slim_file(slim: str) -> Path:
+    path = Path(slim)
+    return path / "slim_G_A.pth" if path.is_dir() else path
+
+
+def run_single(args: argparse.Namespace) -> int:
+    """One generator of the user's class against its original (``--weights``), A→B only."""
+    if args.checkpoints:
+        raise CommandError("--checkpoints names a CycleGAN pair; with --generator give the "
+                           "original as --weights")
+    path = _slim_file(args.slim)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such slim generator file (write it with "
+                           "'slim --generator')")
+    described = traced_description(path)
+    if described is None:
+        raise CommandError(f"{path}: no JSON beside it describing a --generator network")
+    arch, space, bits = described
+    wanted = architecture(args)
+    if arch != wanted:
+        raise CommandError(f"{path}: a slim {arch['class']} with {json.dumps(arch['kwargs'])}, "
+                           f"not --generator {wanted['class']} with "
+                           f"{json.dumps(wanted['kwargs'])}")
+    data = load_data(args)
+    original = load_own_generator(args)
+    if input_channels(original) != data.test_a.shape[1]:
+        raise CommandError(f"--generator {args.generator} takes {input_channels(original)} "
+                           f"image channels, the data has {data.test_a.shape[1]}")
+    if not space.matches(original):
+        raise CommandError(f"{path}: slimmed from another network than --weights "
+                           f"{args.weights}")
+    pruned = load_generator(path, args.device)
+    quality = single_quality_report(translate(original, data.test_a),
+                                    translate(pruned, data.test_a))
+    summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
+               "architecture": arch["class"], "arguments": arch["kwargs"],
+               "generator": single_generator_report(original, pruned, space, bits,
+                                                    data.image_size, repeats=args.repeats,
+                                                    device=args.device),
+               "quality": quality}
+    if args.out:
+        atomic_write_json(Path(args.out), summary)
+    print(json.dumps(summary, indent=2) if args.json else format_single_summary(summary))
     return 0

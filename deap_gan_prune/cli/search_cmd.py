@@ -212,17 +212,19 @@ def run(args: argparse.Namespace) -> int:
 def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
     """One generator of the user's class (``--generator``, ``--weights``), no partner: masks
     scored by distillation to the original on domain-A images."""
-    if args.workers or args.ray or args.checkpoint:
-        raise CommandError("--workers, --ray and --checkpoint are for the CycleGAN search; "
-                           "a --generator search runs in this process")
+    if args.ray:
+        raise CommandError("--ray is for the CycleGAN search; a --generator search runs in "
+                           "this process or in --workers N local processes")
     generator = load_own_generator(args)
     result = search_single(generator, data.val_a, config, device=args.device,
-                           progress=not args.quiet)
+                           progress=not args.quiet, checkpoint=args.checkpoint,
+                           resume=args.resume, workers=args.workers)
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
                             "weights": str(args.weights)})
+    plot = plot_fitness(result.logbook, plot_path(args))
     terms = result.terms
     print(f"G: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the original "
           f"({config.size_measure}), {len(result.space.groups)} channel groups")
-    print(f"wrote {out}")
+    print(f"wrote {out} and {plot}")
     return 0
