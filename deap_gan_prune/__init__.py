@@ -4,7 +4,8 @@ The pieces, from the bottom up: networks with upstream state-dict keys (:mod:`.m
 files (:mod:`.checkpoints`), the prunable channel groups (:mod:`.maskspace`; of any architecture,
 traced by :mod:`.groups`), masks made real
 (:mod:`.slimming`), DEAP operators and types (:mod:`.operators`, :mod:`.registration`), the
-torch fitnesses (:mod:`.adapted_fitness`, the default; :mod:`.fitness`, the paper's),
+torch fitnesses (:mod:`.adapted_fitness`, the default; :mod:`.fitness`, the paper's;
+:mod:`.supernet_fitness`, on once-for-all weights from :mod:`.training.supernet`),
 co-evolution (:mod:`.coevolution`), the assembled search
 (:mod:`.search`; :mod:`.front` for the Pareto front of quality and size, with
 :mod:`.latency_model`), training (:mod:`.training`), data (:mod:`.data`, :mod:`.synthetic`), metrics
@@ -30,6 +31,8 @@ from .resume import ResumeError, load_checkpoint, run_with_checkpoints, save_che
 from .search import SearchConfig, SearchResult, search_masks
 from .single_search import SingleSearchResult, search_single
 from .slimming import masked, masked_bits, slim, slim_bits
+from .supernet_fitness import SupernetFitness, supernet_fitnesses
+from .training.supernet import train_supernet
 from .widths import GeneratorWidths, count_macs, count_parameters
 
 __version__ = "0.1.0"
@@ -47,5 +50,6 @@ __all__ = [
     "ProcessPoolMap", "RayMap", "WorkerError", "ResumeError", "load_checkpoint",
     "run_with_checkpoints", "save_checkpoint", "FrontConfig", "FrontResult",
     "iterCoevolveFront", "search_front", "LatencyTable", "latency_table",
-    "measure_latency_table", *_operators,
+    "measure_latency_table", "SupernetFitness", "supernet_fitnesses", "train_supernet",
+    *_operators,
 ]

@@ -31,6 +31,7 @@ from .parallel import ProcessPoolMap, RayMap
 from .registration import create_types, register
 from .resume import load_checkpoint, models_hash, rng_state, save_checkpoint, set_rng_state
 from .search_config import SearchConfig, SearchResult
+from .supernet_fitness import supernet_fitnesses
 from .training.brief import BriefDistillation
 
 #: Pairs kept by the search's hall of fame.
@@ -142,12 +143,24 @@ def drive(states: Iterator, start, bar, postfix: Callable[[dict, dict], dict],
 def make_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
                    d_a: NLayerDiscriminator | None, d_b: NLayerDiscriminator | None,
                    images_a: torch.Tensor, images_b: torch.Tensor, config: SearchConfig,
-                   spaces: tuple[MaskSpace, MaskSpace], device: str | torch.device = "cpu"
-                   ) -> tuple:
+                   spaces: tuple[MaskSpace, MaskSpace], device: str | torch.device = "cpu",
+                   supernets: tuple[ResnetGenerator, ResnetGenerator] | None = None) -> tuple:
     """The fitness of each generator that ``config`` asks for: the first ``n_images`` images
     of each domain are the scoring (held-out) images; the adapted fitness distils candidates
-    on the next ``train_images`` (at least one is needed)."""
+    on the next ``train_images`` (at least one is needed); the supernet fitness scores masks
+    on ``supernets`` (needed then, refused otherwise) against the originals."""
+    if (config.fitness == "supernet") != (supernets is not None):
+        raise ValueError("fitness='supernet' needs supernets=(S_A, S_B), and supernets need "
+                         "fitness='supernet'")
     held_a, held_b = images_a[:config.n_images], images_b[:config.n_images]
+    if config.fitness == "supernet":
+        if config.adapt_score not in ("l1", "ssim"):
+            raise ValueError(f"the supernet fitness scores 'l1' or 'ssim', not "
+                             f"{config.adapt_score!r}")
+        return supernet_fitnesses(
+            tuple(supernets), (g_a, g_b), held_a, held_b, space_a=spaces[0],
+            space_b=spaces[1], score=config.adapt_score, gamma=config.gamma,
+            size_measure=config.size_measure, batch_size=config.batch_size, device=device)
     if config.fitness == "paper":
         return cyclegan_fitnesses(
             g_a, g_b, d_a, d_b, held_a, held_b, space_a=spaces[0], space_b=spaces[1],
@@ -192,7 +205,8 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
                  progress: bool = True,
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
                  workers: int = 0, ray_address: str | None = None,
-                 checkpoint: str | os.PathLike | None = None, resume: bool = False
+                 checkpoint: str | os.PathLike | None = None, resume: bool = False,
+                 supernets: tuple[ResnetGenerator, ResnetGenerator] | None = None
                  ) -> SearchResult:
     """Co-evolve masks of G_A (A→B, judged by D_A) and G_B (B→A, judged by D_B).
 
@@ -204,6 +218,11 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
     (:mod:`deap_gan_prune.resume`); with ``resume`` an existing one is continued (refused if
     written with another config, other networks or other images). Deterministic under
     ``config.seed``, whatever the workers and however often it was killed and resumed.
+
+    ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of the
+    generators (:func:`deap_gan_prune.training.supernet.train_supernet`); masks are scored on
+    their weights against the originals' outputs, and the winner is then
+    ``slim(S_A, result.slot_masks()[0])`` (likewise B), fine-tuned as usual.
     """
     config = config or SearchConfig()
     if map_function is not None and (workers > 0 or ray_address is not None):
@@ -214,14 +233,15 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
     space_a = space_of(g_a, images_a, config.layout)
     space_b = space_of(g_b, images_b, config.layout)
     fit_a, fit_b = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config,
-                                  (space_a, space_b), device)
+                                  (space_a, space_b), device, supernets)
+    weights = (g_a, g_b) if supernets is None else tuple(supernets)
     _, individual_cls = create_types()
     needs_scores = (config.budget is not None and config.repair_order == "l1"
                     ) or config.init == "importance"
     toolboxes = tuple(
         build_toolbox(space, fit, config, individual_cls,
                       l1_importance(g, space) if needs_scores else None, map_function)
-        for space, fit, g in ((space_a, fit_a, g_a), (space_b, fit_b, g_b)))
+        for space, fit, g in ((space_a, fit_a, weights[0]), (space_b, fit_b, weights[1])))
     populations = (toolboxes[0].population(n=config.population),
                    toolboxes[1].population(n=config.population))
     if config.budget is not None and config.seed_uniform:
@@ -233,7 +253,8 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
                 for name in ("images", "adapt_images") if hasattr(f, name)]
         saved = {**config.to_dict(), "images": _images_hash(*used)}
         saved.pop("generations")
-        digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b) if m is not None))
+        digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b, *(supernets or ()))
+                               if m is not None))
         if resume and os.path.exists(checkpoint):
             start = load_checkpoint(checkpoint, individual_cls, saved, digest)
     pool = evaluation_map({"A": fit_a, "B": fit_b}, workers, ray_address)

@@ -19,7 +19,10 @@ class SearchConfig:
     ``adapt_steps`` steps toward the original on ``train_images`` adaptation images, then
     scored by ``adapt_score`` on the ``n_images`` held-out images; ``lambda_cycle`` adds a
     cycle term only when > 0 and the fitness is then partner-dependent) or "paper"
-    (:class:`GeneratorFitness`, the paper's F with ``perceptual`` and ``lambda_cycle``).
+    (:class:`GeneratorFitness`, the paper's F with ``perceptual`` and ``lambda_cycle``) or
+    "supernet" (:class:`SupernetFitness`: each mask scored by ``adapt_score`` ("l1" or
+    "ssim") on the weights of once-for-all generators passed to :func:`search_masks` as
+    ``supernets``, with no adaptation).
     ``budget``: a size ratio (e.g. 0.25 = 4x smaller) that every individual is repaired to
     meet in every one of ``budget_measures``, dropping channels in random order
     (``repair_order="random"``) or least L1 norm first (``"l1"``); ``None`` for the paper's
@@ -48,7 +51,7 @@ class SearchConfig:
     select: Literal["tournament", "rank", "roulette"] = "tournament"
     tournsize: int = 3
     layout: Literal["independent", "tied"] = "independent"
-    fitness: Literal["adapted", "paper"] = "adapted"
+    fitness: Literal["adapted", "paper", "supernet"] = "adapted"
     adapt_steps: int = 30
     adapt_score: Literal["l1", "ssim", "discriminator"] = "l1"
     adapt_lr: float = 2e-4
@@ -83,7 +86,7 @@ class SearchConfig:
         if self.lambda_cycle is None:
             self.lambda_cycle = 10.0 if self.fitness == "paper" else 0.0
         for name, value, allowed in (
-                ("fitness", self.fitness, ("adapted", "paper")),
+                ("fitness", self.fitness, ("adapted", "paper", "supernet")),
                 ("select", self.select, ("tournament", "rank", "roulette")),
                 ("repair_order", self.repair_order, ("random", "l1")),
                 ("adapt_score", self.adapt_score, ("l1", "ssim", "discriminator"))):

@@ -192,3 +192,53 @@ def translations(gan_or_pair, data: DomainData) -> dict[str, torch.Tensor]:
     g_a, g_b = (gan_or_pair.g_a, gan_or_pair.g_b) if isinstance(gan_or_pair, CycleGAN) \
         else gan_or_pair
     return {"a2b": translate(g_a, data.test_a), "b2a": translate(g_b, data.test_b)}
+
+
+def training_images(data: DomainData, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``n`` training images of each domain ``([n, 3, H, W], [n, 3, H, W])``, drawn by
+    one seeded pass of the training loader (never the validation images the search scores
+    on)."""
+    got_a, got_b, count = [], [], 0
+    for batch in data.loader(batch_size=min(n, 4), seed=seed):
+        got_a.append(batch["A"])
+        got_b.append(batch["B"])
+        count += batch["A"].shape[0]
+        if count >= n:
+            break
+    if not got_a:
+        raise DataError("no training images to train a supernet on")
+    return torch.cat(got_a)[:n], torch.cat(got_b)[:n]
+
+
+def supernet_pair(gan: CycleGAN, data: DomainData, out: str | os.PathLike, *,
+                  steps: int = 200, n_images: int = 64, seed: int = 0,
+                  device: str | torch.device = "cpu", progress: bool = True,
+                  resume: bool = False, **options) -> CycleGAN:
+    """Once-for-all versions of both generators (:func:`train_supernet` on ``n_images``
+    training images per domain; ``options``: budgets, n_random, lr, batch_size), written to
+    ``out`` as ``latest_net_{G_A,G_B}.pth`` (upstream keys, with their JSON) beside copies of
+    the discriminators and ``supernet.json`` (the settings). The training states
+    ``train_state_G_{A,B}.pt`` in ``out`` are rewritten as it goes; with ``resume`` they are
+    continued. Returns the supernets with the original discriminators."""
+    from pathlib import Path
+
+    from .checkpoints import atomic_write_json, save_discriminator, save_generator
+    from .maskspace import space_of
+    from .training.supernet import train_supernet
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = training_images(data, n_images, seed)
+    nets = []
+    for name, g, x in (("G_A", gan.g_a, images[0]), ("G_B", gan.g_b, images[1])):
+        nets.append(train_supernet(g, x, space_of(g, x), steps=steps, seed=seed,
+                                   device=device, checkpoint=out / f"train_state_{name}.pt",
+                                   resume=resume, progress=progress, **options))
+    settings = {"steps": steps, "n_images": int(images[0].shape[0]), "seed": seed,
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}}
+    for name, net in zip(("G_A", "G_B"), nets):
+        save_generator(net, out / f"latest_net_{name}.pth", extra={"supernet": settings})
+    for name, d in (("D_A", gan.d_a), ("D_B", gan.d_b)):
+        if d is not None:
+            save_discriminator(d, out / f"latest_net_{name}.pth")
+    atomic_write_json(out / "supernet.json", {"kind": "supernet", **settings})
+    return CycleGAN(nets[0], nets[1], gan.d_a, gan.d_b)

@@ -12,6 +12,12 @@ On a real CycleGAN and dataset (upstream folder layouts)::
     python examples/horse2zebra.py --dataroot datasets/horse2zebra \\
         --checkpoints checkpoints/horse2zebra --image-size 256 --device cuda
 
+With ``--supernet DIR`` the masks are scored on once-for-all generators (every mask of
+their space works; ``deap-gan-prune supernet`` writes them), trained first into DIR when it
+does not exist (``--supernet-steps``, 100 by default), and the winner is slimmed from them::
+
+    python examples/horse2zebra.py --supernet runs/supernet
+
 Writes to ``--out``: ``slim_G_A.pth``/``slim_G_B.pth`` (upstream key names, widths in the
 ``.json`` beside), ``masks.json``, ``fitness.png``, ``samples.png`` and ``summary.json``.
 """
@@ -34,8 +40,10 @@ from deap_gan_prune.report import format_summary, quality_report
 from deap_gan_prune.search import SearchConfig, search_masks
 from deap_gan_prune.slimming import slim
 from deap_gan_prune.teacher import load_teacher
+from deap_gan_prune.training.supernet import DEFAULT_BUDGETS
 from deap_gan_prune.workflow import (ensure_discriminators, finetune_pair, folder_data,
-                                     generator_report, synthetic_data, translations)
+                                     generator_report, supernet_pair, synthetic_data,
+                                     translations)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,6 +71,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--distill", type=float, default=10.0,
                    help="weight of distillation from the original generators while "
                         "fine-tuning (default 10; 0 disables)")
+    p.add_argument("--supernet", metavar="DIR", default=None,
+                   help="score masks on the once-for-all generators in DIR (trained there "
+                        "first when DIR does not exist) and slim the winner from them")
+    p.add_argument("--supernet-steps", type=int, default=100,
+                   help="training steps per generator when --supernet DIR is trained here "
+                        "(default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a toy run of under a minute")
     p.add_argument("--out", default="runs/horse2zebra", help="output folder")
@@ -71,6 +85,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.population, args.generations, args.finetune_steps = 6, 2, 10
         args.adapt_steps = min(args.adapt_steps, 3)
+        args.supernet_steps = min(args.supernet_steps, 3)
     return args
 
 
@@ -78,11 +93,29 @@ def search_config(args: argparse.Namespace) -> SearchConfig:
     """The search settings (the paper's search with ``--fitness paper``); SearchConfig refuses
     a budget outside (0, 1] as the CLI does."""
     make = SearchConfig.paper if args.fitness == "paper" else SearchConfig
+    if args.supernet is not None:
+        if args.fitness == "paper":
+            raise ValueError("--supernet searches with the supernet fitness: leave out "
+                             "--fitness paper")
+        make = lambda **kw: SearchConfig(fitness="supernet", **kw)  # noqa: E731
     return make(population=args.population, generations=args.generations,
                 adapt_steps=args.adapt_steps, gamma=args.gamma,
                 budget=None if args.budget == 1 else args.budget,
                 n_images=8 if args.quick else 16, train_images=8 if args.quick else 32,
                 seed=args.seed)
+
+
+def supernet_generators(args: argparse.Namespace, gan, data, config: SearchConfig, say,
+                        progress: bool):
+    """The once-for-all generators in ``--supernet`` DIR, trained there first when DIR does
+    not exist (on the training images; the budgets include the search's)."""
+    folder = Path(args.supernet)
+    if folder.exists():
+        return load_cyclegan(folder, device=args.device)
+    say(f"training once-for-all generators into {folder} ({args.supernet_steps} steps) ...")
+    budgets = tuple(sorted({*DEFAULT_BUDGETS, *([config.budget] if config.budget else [])}))
+    return supernet_pair(gan, data, folder, steps=args.supernet_steps, budgets=budgets,
+                         n_images=32, seed=args.seed, device=args.device, progress=progress)
 
 
 def main(argv=None) -> int:
@@ -111,16 +144,22 @@ def main(argv=None) -> int:
         gan = ensure_discriminators(gan, data, steps=20 if args.quick else 500,
                                     seed=args.seed, device=args.device, progress=progress)
 
-    # 2. Co-evolutionary search of both generators' masks.
+    # 2. Optionally once-for-all generators; the co-evolutionary search of both generators'
+    # masks (scored on the supernets' weights with --supernet).
+    base = gan
+    if args.supernet is not None:
+        base = supernet_generators(args, gan, data, config, say, progress)
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
-                          device=args.device, progress=progress)
+                          device=args.device, progress=progress,
+                          supernets=None if base is gan else (base.g_a, base.g_b))
     atomic_write_json(out / "masks.json", result.to_dict())
     plot_fitness(result.logbook, out / "fitness.png",
                  title=f"co-evolution on {data.name}")
 
-    # 3. Physically smaller generators, initialised from the kept weights; then fine-tuned.
+    # 3. Physically smaller generators, initialised from the kept weights (of the supernets
+    # with --supernet); then fine-tuned toward the originals.
     mask_a, mask_b = result.slot_masks()
-    searched = (slim(gan.g_a, mask_a).eval(), slim(gan.g_b, mask_b).eval())
+    searched = (slim(base.g_a, mask_a).eval(), slim(base.g_b, mask_b).eval())
     tuned = tuple(copy.deepcopy(g) for g in searched)
     finetune_pair(gan, *tuned, data, steps=args.finetune_steps, distill_weight=args.distill,
                   seed=args.seed, device=args.device, progress=progress)
@@ -136,7 +175,7 @@ def main(argv=None) -> int:
     summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
                "search": config.to_dict(), "terms": {"A": result.terms[0],
                                                      "B": result.terms[1]},
-               "generators": {}, "quality": quality}
+               "generators": {}, "quality": quality, "supernet": args.supernet}
     for name, original, pruned in (("G_A", gan.g_a, tuned[0]), ("G_B", gan.g_b, tuned[1])):
         summary["generators"][name] = generator_report(
             original, pruned, data.image_size, [data.image_size] if args.quick else None,

@@ -97,3 +97,15 @@ def test_custom_generator_example(tmp_path, monkeypatch, capsys):
     info = json.loads((tmp_path / "slim.json").read_text())
     assert info["kind"] == "traced" and info["architecture"]["class"].endswith(":TinyUNet")
     assert (tmp_path / "slim.pt").is_file()
+
+
+def test_horse2zebra_quick_with_a_supernet_trained_first(tmp_path, monkeypatch):
+    out, sup = tmp_path / "run", tmp_path / "supernet"
+    assert _run("horse2zebra.py", ["--quick", "--quiet", "--supernet", str(sup), "--out",
+                                   str(out)], monkeypatch) == 0
+    assert (sup / "latest_net_G_A.pth").is_file() and (sup / "supernet.json").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["search"]["fitness"] == "supernet" and summary["supernet"] == str(sup)
+    for name in ("G_A", "G_B"):
+        sizes = summary["generators"][name]["sizes"]
+        assert sizes["original"]["parameters"] >= 4 * sizes["pruned"]["parameters"]

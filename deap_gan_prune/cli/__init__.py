@@ -13,6 +13,8 @@ SUBCOMMANDS = {
     "inspect": ("inspect_cmd", "describe a generator or discriminator checkpoint"),
     "search": ("search_cmd", "co-evolve channel masks of both generators (--front: the "
                              "Pareto front of quality and size)"),
+    "supernet": ("supernet_cmd", "train once-for-all generators, on whose weights every mask "
+                                 "works (for 'search --supernet')"),
     "slim": ("slim_cmd", "turn searched masks into smaller generators"),
     "finetune": ("finetune_cmd", "fine-tune slim generators (CycleGAN losses, distillation)"),
     "evaluate": ("evaluate_cmd", "measure size, latency and quality against the original"),

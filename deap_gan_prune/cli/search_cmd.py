@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..checkpoints import atomic_write_json
+from ..checkpoints import atomic_write_json, load_cyclegan
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
 from ..search import SearchConfig, search_masks
@@ -24,9 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("search")
     g.add_argument("--population", type=int, default=d.population)
     g.add_argument("--generations", type=int, default=d.generations)
-    g.add_argument("--fitness", choices=["adapted", "paper"], default=d.fitness,
+    g.add_argument("--fitness", choices=["adapted", "paper", "supernet"], default=d.fitness,
                    help="adapted: each candidate distilled briefly toward the original, then "
-                        "scored on held-out images (default); paper: the paper's F")
+                        "scored on held-out images (default); paper: the paper's F; "
+                        "supernet: scored on --supernet weights as they are")
+    g.add_argument("--supernet", metavar="DIR", default=None,
+                   help="once-for-all generators of 'deap-gan-prune supernet': masks are "
+                        "scored on their weights (implies --fitness supernet); slim the "
+                        "result with 'slim --checkpoints DIR'")
     g.add_argument("--adapt-steps", type=int, default=d.adapt_steps,
                    help=f"distillation steps per candidate (adapted; default {d.adapt_steps})")
     g.add_argument("--adapt-score", choices=["l1", "ssim", "discriminator"],
@@ -88,9 +93,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default=None, help="fitness plot (default: beside --out)")
 
 
+def fitness_of(args: argparse.Namespace) -> str:
+    """--fitness, made "supernet" by --supernet (which no other explicit fitness takes)."""
+    if args.supernet is None:
+        if args.fitness == "supernet":
+            raise CommandError("--fitness supernet needs --supernet DIR (the folder 'deap-gan-"
+                               "prune supernet' wrote)")
+        return args.fitness
+    if args.fitness == "paper":
+        raise CommandError("--supernet searches with the supernet fitness: leave out "
+                           "--fitness paper")
+    return "supernet"
+
+
 def config_from(args: argparse.Namespace) -> SearchConfig:
     return SearchConfig(population=args.population, generations=args.generations,
-                        fitness=args.fitness, adapt_steps=args.adapt_steps,
+                        fitness=fitness_of(args), adapt_steps=args.adapt_steps,
                         adapt_score=args.adapt_score, select=args.select,
                         gamma=args.gamma, lambda_cycle=args.lambda_cycle, budget=args.budget,
                         repair_order=args.repair_order, size_measure=args.size_measure,
@@ -183,6 +201,9 @@ def run_front(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
+    if args.supernet is not None and (args.front or architecture(args) is not None):
+        raise CommandError("--supernet is for the CycleGAN search: leave out --front and "
+                           "--generator")
     if args.front:
         if architecture(args) is not None:
             raise CommandError("--front searches both generators of a CycleGAN: leave out "
@@ -192,12 +213,18 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args, n_val=config.n_images + config.train_images)
     if architecture(args) is not None:
         return run_single(args, config, data)
-    gan = load_models(args, data)
+    gan = load_models(args, data, discriminators=config.fitness != "supernet")
+    supernets = None
+    if args.supernet is not None:
+        nets = load_cyclegan(args.supernet, args.epoch, args.device)
+        supernets = (nets.g_a, nets.g_b)
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=not args.quiet, workers=args.workers,
-                          ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume)
+                          ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume,
+                          supernets=supernets)
     out = Path(args.out)
-    atomic_write_json(out, result.to_dict())
+    extra = {} if args.supernet is None else {"supernet": str(args.supernet)}
+    atomic_write_json(out, {**result.to_dict(), **extra})
     plot = plot_path(args)
     plot_fitness(result.logbook, plot)
     for name, terms in zip("AB", result.terms):

@@ -1,0 +1,59 @@
+"""Train once-for-all versions of both generators (every mask of their space works, by
+masked L1 distillation toward the originals) and write them to --out in the upstream layout
+(latest_net_{G_A,G_B}.pth, the discriminators copied beside them), for 'search --supernet'."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..outputs import check_output_folder
+from ..training.supernet import DEFAULT_BUDGETS
+from ..workflow import supernet_pair
+from . import CommandError
+from .common import add_data_arguments, add_model_arguments, add_run_arguments, load_data, \
+    load_models
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    add_data_arguments(parser)
+    g = parser.add_argument_group("supernet training")
+    g.add_argument("--steps", type=int, default=200, help="optimiser steps per generator "
+                                                          "(default 200)")
+    g.add_argument("--budgets", type=float, nargs="+", default=list(DEFAULT_BUDGETS),
+                   metavar="RATIO", help="size ratios the search will use; the smallest is "
+                                         "the lower end of the masks trained (default "
+                                         "0.0625 0.125 0.25)")
+    g.add_argument("--n-random", type=int, default=2,
+                   help="random masks per step besides the full and the smallest (default 2)")
+    g.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default 2e-4)")
+    g.add_argument("--batch-size", type=int, default=4, help="images per step (default 4)")
+    g.add_argument("--train-images", type=int, default=64,
+                   help="training images per domain it distils on (default 64)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the training states left in --out")
+    g.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if --out holds supernets")
+    add_run_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder for the supernets (upstream layout)")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_output_folder(out, "--out")
+    if args.resume and args.overwrite:
+        raise CommandError("--resume and --overwrite exclude each other")
+    if (out / "supernet.json").exists() and not (args.resume or args.overwrite):
+        raise CommandError(f"--out {out}: holds supernets already; add --resume to extend "
+                           "their training, or --overwrite to start again")
+    if args.steps < 0 or args.train_images < 1:
+        raise CommandError("--steps must be >= 0 and --train-images >= 1")
+    data = load_data(args)
+    gan = load_models(args, data, discriminators=False)
+    supernet_pair(gan, data, out, steps=args.steps, n_images=args.train_images, seed=args.seed,
+                  device=args.device, progress=not args.quiet, resume=args.resume,
+                  budgets=tuple(args.budgets), n_random=args.n_random, lr=args.lr,
+                  batch_size=args.batch_size)
+    print(f"wrote {out}/: latest_net_G_A.pth, latest_net_G_B.pth ({args.steps} steps each)")
+    return 0

@@ -1,0 +1,214 @@
+"""Once-for-all training: one generator whose every sub-network of a mask space works.
+
+:func:`train_supernet` fine-tunes a copy of the original generator G so that a *masked*
+forward (:func:`deap_gan_prune.masked_bits`) of any mask of its space reproduces the frozen
+original. Each step draws one batch ``x`` and, by the sandwich rule, a set of masks: the full
+network, one random mask at the smallest size the search will use (``min(budgets)``) and
+``n_random`` random masks at sizes in between; the loss is
+
+    L = 1/k Σ_p |Ĝ_p(x) − G(x)|₁     (mean over pixels; k masks, gradients summed)
+
+A random mask keeps, in every channel group, a random subset of a random share of its
+channels, and is then trimmed by the budget repair (:func:`repairBudget`, random order) to a
+budget drawn log-uniformly between ``min(budgets)`` and 1 (the smallest mask: exactly
+``min(budgets)``). The search then scores masks on the trained weights with no per-candidate
+adaptation (:class:`deap_gan_prune.supernet_fitness.SupernetFitness`), and the winner is
+``slim_bits(supernet, space, mask)``, fine-tuned as usual.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import os
+import random
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..checkpoints import atomic_write
+from ..maskspace import MaskSpace
+from ..operators.repair import repairBudget
+from ..resume import models_hash
+from ..slimming import masked_bits
+
+#: The budgets (size ratios) the sandwich rule covers by default: 16x, 8x and 4x smaller.
+DEFAULT_BUDGETS = (0.0625, 0.125, 0.25)
+
+
+def random_mask(space: MaskSpace, budget: float, rng: random.Random,
+                measures: Sequence[str] = ("parameters", "macs")) -> list[int]:
+    """A random mask of ``space`` of size ratio at most ``budget`` in every one of
+    ``measures``: per group a keep ratio drawn uniformly from (0, 1], that many random
+    channels kept (at least the group's minimum), then the budget repair in random order.
+    Draws only from ``rng``; the global ``random`` state is left as it was."""
+    bits: list[int] = []
+    for g in space.groups:
+        keep = max(g.min_keep, 1, math.ceil(rng.uniform(0.0, 1.0) * g.size))
+        chosen = set(rng.sample(range(g.size), min(keep, g.size)))
+        bits += [int(j in chosen) for j in range(g.size)]
+    saved = random.getstate()
+    try:
+        random.setstate(rng.getstate())
+        repairBudget(bits, space, budget, tuple(measures))
+        rng.setstate(random.getstate())
+    finally:
+        random.setstate(saved)
+    return bits
+
+
+def sandwich_masks(space: MaskSpace, budgets: Sequence[float], n_random: int,
+                   rng: random.Random, measures: Sequence[str] = ("parameters", "macs")
+                   ) -> list[list[int]]:
+    """The masks of one training step: the full network, a random mask at ``min(budgets)``
+    and ``n_random`` random masks at budgets drawn log-uniformly in [min(budgets), 1]."""
+    low = min(budgets)
+    masks = [space.full(), random_mask(space, low, rng, measures)]
+    for _ in range(n_random):
+        budget = math.exp(rng.uniform(math.log(low), 0.0))
+        masks.append(random_mask(space, budget, rng, measures))
+    return masks
+
+
+def masked_distillation_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch.Tensor,
+                             space: MaskSpace, bits: Sequence[int]) -> torch.Tensor:
+    """``|Ĝ_p(x) − G(x)|₁`` (pixel mean) of ``student`` under mask ``bits`` (masked forward);
+    ``x``, ``teacher_out``: ``[N, C, H, W]``."""
+    with masked_bits(student, space, bits) as net:
+        return (net(x) - teacher_out).abs().mean()
+
+
+def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module, steps: int,
+                    budgets: Sequence[float], n_random: int, lr: float,
+                    batch_size: int) -> None:
+    if images.dim() != 4 or images.shape[0] == 0:
+        raise ValueError(f"train_supernet: images must be a non-empty [N, C, H, W] batch, "
+                         f"got {tuple(images.shape)}")
+    if space.layout != "traced" and not space.matches(generator):
+        raise ValueError("train_supernet: the mask space was built for other widths than the "
+                         "generator's")
+    if steps < 0 or n_random < 0 or batch_size < 1 or not lr > 0:
+        raise ValueError(f"train_supernet: need steps >= 0, n_random >= 0, batch_size >= 1 "
+                         f"and lr > 0 (got {steps}, {n_random}, {batch_size}, {lr})")
+    if not budgets or not all(0 < b <= 1 for b in budgets):
+        raise ValueError(f"train_supernet: budgets are size ratios in (0, 1], got "
+                         f"{list(budgets)}")
+
+
+def _images_hash(images: torch.Tensor) -> str:
+    return hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def _save_state(path: str | os.PathLike, student: nn.Module, optimizer, step: int,
+                rng: random.Random, order: torch.Generator, identity: dict) -> None:
+    """The training state (weights, optimizer, steps done, both RNGs, what it was trained
+    with), written atomically; every entry loads with ``weights_only=True``."""
+    version, internal, gauss = rng.getstate()
+    state = {"model": {k: v.detach().cpu().clone() for k, v in student.state_dict().items()},
+             "optimizer": optimizer.state_dict(), "step": step,
+             "mask_rng": [version, list(internal), gauss], "batch_rng": order.get_state(),
+             "identity": identity}
+    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+
+
+def _load_state(path: str | os.PathLike, identity: dict) -> dict:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or "identity" not in state:
+        raise ValueError(f"{path}: not a supernet training checkpoint")
+    for key, value in identity.items():
+        if state["identity"].get(key) != value:
+            raise ValueError(f"{path}: written with another {key} than this run's; "
+                             "start afresh without resume")
+    return state
+
+
+def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace, *,
+                   steps: int = 200, budgets: Sequence[float] = DEFAULT_BUDGETS,
+                   n_random: int = 2, lr: float = 2e-4, batch_size: int = 4, seed: int = 0,
+                   measures: Sequence[str] = ("parameters", "macs"),
+                   device: str | torch.device = "cpu",
+                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
+                   checkpoint_every: int = 50, progress: bool = True) -> nn.Module:
+    """Fine-tune a copy of ``generator`` so that every mask of ``space`` works (see the module
+    docstring); ``generator`` itself is untouched.
+
+    Args:
+        generator: the original G (the frozen distillation target and the starting weights).
+        images: training images of G's source domain ``[N, C, H, W]`` in [-1, 1]; each step
+            takes ``batch_size`` of them drawn with replacement.
+        space: G's mask space. steps: optimiser steps in all (a resumed run continues to it).
+        budgets: size ratios the search will use; the smallest is the sandwich's lower end.
+        n_random: random masks per step besides the full and the smallest.
+        lr: Adam's learning rate (β 0.5/0.999, constant). seed: masks and batch order.
+        measures: the size measures the budgets hold in (as the search's budget_measures).
+        checkpoint: a file rewritten every ``checkpoint_every`` steps and at the end; with
+            ``resume`` an existing one is continued (refused if written for other networks,
+            images or settings; ``steps`` may differ, so a run can be extended).
+        progress: a tqdm bar with the step's loss.
+
+    Returns the trained copy: same class and widths as ``generator``, on ``device``, in
+    ``generator``'s train/eval mode. Deterministic under ``seed`` (on the CPU), and a run
+    resumed from its checkpoint ends with the same weights as one never interrupted.
+    """
+    _check_settings(images, space, generator, steps, budgets, n_random, lr, batch_size)
+    if resume and checkpoint is None:
+        raise ValueError("train_supernet: resume needs a checkpoint file")
+    device = torch.device(device)
+    teacher = copy.deepcopy(generator).to(device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    student = copy.deepcopy(generator).to(device).train()
+    for p in student.parameters():
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
+    rng, order = random.Random(seed), torch.Generator().manual_seed(seed)
+    identity = {"model": models_hash(generator), "images": _images_hash(images),
+                "budgets": [float(b) for b in budgets], "n_random": n_random, "lr": lr,
+                "batch_size": batch_size, "seed": seed, "measures": list(measures)}
+    done = 0
+    if resume and os.path.exists(checkpoint):
+        state = _load_state(checkpoint, identity)
+        student.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        version, internal, gauss = state["mask_rng"]
+        rng.setstate((version, tuple(internal), gauss))
+        order.set_state(state["batch_rng"])
+        done = int(state["step"])
+    images = images.detach().to(device)
+    bar = tqdm(total=steps, initial=min(done, steps), desc="supernet", unit="step",
+               disable=not progress)
+    try:
+        for step in range(done, steps):
+            index = torch.randint(0, images.shape[0], (batch_size,), generator=order)
+            x = images[index.to(device)]
+            with torch.no_grad():
+                target = teacher(x)
+            masks = sandwich_masks(space, budgets, n_random, rng, measures)
+            optimizer.zero_grad(set_to_none=True)
+            total = 0.0
+            for bits in masks:
+                loss = masked_distillation_loss(student, target, x, space, bits) / len(masks)
+                loss.backward()
+                total += loss.item()
+            optimizer.step()
+            bar.set_postfix(l1=f"{total:.4f}")
+            bar.update()
+            last = step + 1 == steps
+            if checkpoint is not None and (last or (step + 1) % checkpoint_every == 0):
+                _save_state(checkpoint, student, optimizer, step + 1, rng, order, identity)
+    finally:
+        bar.close()
+    return student.train(generator.training)
+
+
+@torch.no_grad()
+def mean_masked_loss(generator: nn.Module, reference: nn.Module, images: torch.Tensor,
+                     space: MaskSpace, masks: Sequence[Sequence[int]]) -> float:
+    """``1/|masks| Σ_p |G_p(x) − R(x)|₁`` over all ``images`` (pixel mean): how well the
+    masked ``generator`` reproduces ``reference`` on these masks."""
+    target = reference(images)
+    return float(sum(masked_distillation_loss(generator, target, images, space, bits).item()
+                     for bits in masks) / len(masks))

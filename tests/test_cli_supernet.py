@@ -1,0 +1,68 @@
+"""'deap-gan-prune supernet' then 'search --supernet' then 'slim' from the supernet, at toy
+size."""
+import json
+
+import pytest
+import torch
+
+from deap_gan_prune.checkpoints import load_cyclegan
+from deap_gan_prune.cli import main
+from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+
+DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def gan_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gan")
+    torch.manual_seed(0)
+    for name in ("G_A", "G_B"):
+        torch.save(ResnetGenerator(ngf=4, n_blocks=2).state_dict(),
+                   folder / f"latest_net_{name}.pth")
+    for name in ("D_A", "D_B"):
+        torch.save(NLayerDiscriminator(ndf=4).state_dict(), folder / f"latest_net_{name}.pth")
+    return folder
+
+
+def test_supernet_then_search_then_slim(gan_dir, tmp_path, capsys):
+    sup = tmp_path / "supernet"
+    train = ["supernet", "--checkpoints", str(gan_dir), *DATA, "--steps", "2",
+             "--budgets", "0.25", "--train-images", "8", "--out", str(sup)]
+    assert main(train) == 0
+    original, trained = load_cyclegan(gan_dir), load_cyclegan(sup)
+    assert trained.g_a.widths == original.g_a.widths and trained.has_discriminators
+    assert any(not torch.equal(v, original.g_a.state_dict()[k])
+               for k, v in trained.g_a.state_dict().items())
+    assert json.loads((sup / "supernet.json").read_text())["steps"] == 2
+
+    assert main(train) == 1  # exists: needs --resume or --overwrite
+    assert "holds supernets already" in capsys.readouterr().err
+    assert main([*train[:train.index("--steps") + 1], "3", *train[train.index("--steps") + 2:],
+                 "--resume"]) == 0
+    assert torch.load(sup / "train_state_G_A.pt", weights_only=True)["step"] == 3
+
+    masks = tmp_path / "masks.json"
+    assert main(["search", "--checkpoints", str(gan_dir), "--supernet", str(sup), *DATA,
+                 "--population", "4", "--generations", "1", "--budget", "0.25",
+                 "--n-images", "4", "--out", str(masks)]) == 0
+    result = json.loads(masks.read_text())
+    assert result["config"]["fitness"] == "supernet" and result["supernet"] == str(sup)
+    assert result["terms"]["A"]["size"] <= 0.25
+
+    slim_dir = tmp_path / "slim"
+    assert main(["slim", str(masks), "--checkpoints", str(sup), "--out", str(slim_dir)]) == 0
+    assert (slim_dir / "slim_G_B.pth").exists()
+
+
+def test_supernet_options_refused_in_one_line(gan_dir, tmp_path, capsys):
+    masks = str(tmp_path / "m.json")
+    assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--fitness", "supernet",
+                 "--out", masks]) == 1
+    err = capsys.readouterr().err
+    assert "needs --supernet DIR" in err and len(err.strip().splitlines()) == 1
+    assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--supernet", str(gan_dir),
+                 "--fitness", "paper", "--out", masks]) == 1
+    assert "leave out --fitness paper" in capsys.readouterr().err
+    assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--supernet",
+                 str(tmp_path / "none"), "--out", masks]) == 1
+    assert "no such folder" in capsys.readouterr().err

@@ -1,0 +1,129 @@
+"""Once-for-all training, the supernet fitness and the search on supernet weights (toy size)."""
+import random
+
+import pytest
+import torch
+
+from deap_gan_prune.maskspace import MaskSpace
+from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.search import SearchConfig, search_masks
+from deap_gan_prune.slimming import slim
+from deap_gan_prune.supernet_fitness import SupernetFitness
+from deap_gan_prune.training.supernet import (mean_masked_loss, random_mask, sandwich_masks,
+                                              train_supernet)
+
+BUDGETS = (0.25,)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    torch.manual_seed(0)
+    g_a = ResnetGenerator(ngf=4, n_blocks=2).eval()
+    g_b = ResnetGenerator(ngf=4, n_blocks=2).eval()
+    images = torch.rand(8, 3, 32, 32) * 2 - 1
+    return g_a, g_b, images, MaskSpace(g_a.widths)
+
+
+@pytest.fixture(scope="module")
+def supernet(toy):
+    g_a, _, images, space = toy
+    return train_supernet(g_a, images, space, steps=30, budgets=BUDGETS, lr=5e-3,
+                          batch_size=4, seed=0, progress=False)
+
+
+def _same(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_random_masks_meet_their_budget_and_leave_the_global_random_state(toy):
+    space = toy[3]
+    random.seed(5)
+    before = random.getstate()
+    masks = sandwich_masks(space, BUDGETS, 3, random.Random(1))
+    assert random.getstate() == before
+    assert masks[0] == space.full() and len(masks) == 5
+    for bits in masks[1:]:
+        assert space.is_valid(bits)
+        assert space.size_ratio(bits, "parameters") <= 1.0
+    assert space.size_ratio(masks[1], "parameters") <= BUDGETS[0]
+    assert space.size_ratio(masks[1], "macs") <= BUDGETS[0]
+    assert random_mask(space, 0.5, random.Random(2)) == random_mask(space, 0.5, random.Random(2))
+
+
+def test_training_lowers_the_masked_loss_and_keeps_class_and_widths(toy, supernet):
+    g_a, _, images, space = toy
+    rng = random.Random(123)  # fixed masks, none of them seen in training by construction
+    masks = [random_mask(space, b, rng) for b in (0.25, 0.4, 0.6, 0.8)]
+    before = mean_masked_loss(g_a, g_a, images, space, masks)
+    after = mean_masked_loss(supernet, g_a, images, space, masks)
+    assert after < 0.9 * before  # 0.298 -> 0.250 at this seed
+    assert type(supernet) is ResnetGenerator and supernet.widths == g_a.widths
+    assert not supernet.training  # the original's mode
+
+
+def test_training_is_deterministic_and_leaves_the_original(toy):
+    g_a, _, images, space = toy
+    original = {k: v.clone() for k, v in g_a.state_dict().items()}
+    one = train_supernet(g_a, images, space, steps=3, budgets=BUDGETS, seed=4, progress=False)
+    two = train_supernet(g_a, images, space, steps=3, budgets=BUDGETS, seed=4, progress=False)
+    other = train_supernet(g_a, images, space, steps=3, budgets=BUDGETS, seed=5,
+                           progress=False)
+    assert _same(one, two) and not _same(one, other)
+    assert all(torch.equal(v, original[k]) for k, v in g_a.state_dict().items())
+
+
+def test_resuming_from_the_checkpoint_equals_an_uninterrupted_run(toy, tmp_path):
+    g_a, _, images, space = toy
+    kw = dict(budgets=BUDGETS, seed=2, lr=1e-3, progress=False)
+    whole = train_supernet(g_a, images, space, steps=4, **kw)
+    ckpt = tmp_path / "state.pt"
+    train_supernet(g_a, images, space, steps=2, checkpoint=ckpt, checkpoint_every=1, **kw)
+    assert torch.load(ckpt, weights_only=True)["step"] == 2
+    resumed = train_supernet(g_a, images, space, steps=4, checkpoint=ckpt, resume=True, **kw)
+    assert _same(whole, resumed)
+    assert torch.load(ckpt, weights_only=True)["step"] == 4
+    with pytest.raises(ValueError, match="another seed"):
+        train_supernet(g_a, images, space, steps=5, checkpoint=ckpt, resume=True,
+                       **{**kw, "seed": 3})
+
+
+def test_bad_settings_are_refused(toy):
+    g_a, _, images, space = toy
+    with pytest.raises(ValueError, match="budgets"):
+        train_supernet(g_a, images, space, steps=1, budgets=(0.0,), progress=False)
+    with pytest.raises(ValueError, match="resume needs"):
+        train_supernet(g_a, images, space, steps=1, resume=True, progress=False)
+
+
+def test_supernet_fitness_is_the_l1_of_the_slim_supernet_to_the_original(toy, supernet):
+    g_a, _, images, space = toy
+    bits = random_mask(space, 0.3, random.Random(7))
+    fit = SupernetFitness(supernet, g_a, images, space, gamma=0.5)
+    terms = fit.terms(bits)
+    with torch.no_grad():
+        manual = (slim(supernet, space.slot_masks(bits))(images) - g_a(images)).abs().mean()
+    assert terms["score"] == pytest.approx(float(manual), rel=1e-5)
+    size = space.size_ratio(bits)
+    assert terms["size"] == pytest.approx(size)
+    assert terms["fitness"] == pytest.approx(1 / (float(manual) + 0.5 * size), rel=1e-5)
+    # scored on the supernet's weights: the original's own weights score worse on this mask
+    assert terms["score"] < SupernetFitness(g_a, g_a, images, space).terms(bits)["score"]
+    ssim = SupernetFitness(supernet, g_a, images, space, score="ssim").terms(bits)["score"]
+    assert 0 < ssim < 1
+
+
+def test_search_on_supernets_returns_masks_within_budget(toy, supernet):
+    g_a, g_b, images, _ = toy
+    s_b = train_supernet(g_b, images, MaskSpace(g_b.widths), steps=2, budgets=BUDGETS,
+                         progress=False)
+    config = SearchConfig(fitness="supernet", population=4, generations=1, budget=0.25,
+                          n_images=4, seed=0)
+    result = search_masks(g_a, g_b, None, None, images, images, config, progress=False,
+                          supernets=(supernet, s_b))
+    for space, bits, terms in zip(result.spaces, result.masks, result.terms):
+        assert space.size_ratio(bits, "parameters") <= 0.25
+        assert space.size_ratio(bits, "macs") <= 0.25
+        assert set(terms) == {"fitness", "loss", "score", "size"}
+    with pytest.raises(ValueError, match="needs supernets"):
+        search_masks(g_a, g_b, None, None, images, images, config, progress=False)
