@@ -24,3 +24,17 @@ def tiny_discriminator():
 @pytest.fixture
 def rng():
     return random.Random(0)
+
+
+@pytest.fixture(scope="session")
+def gan_dir(tmp_path_factory):
+    """A folder of a tiny CycleGAN in the upstream layout (ngf 4, 2 blocks; ndf 4), seed 0.
+    Tests only read it."""
+    folder = tmp_path_factory.mktemp("gan")
+    torch.manual_seed(0)
+    for name in ("G_A", "G_B"):
+        torch.save(ResnetGenerator(ngf=4, n_blocks=2).state_dict(),
+                   folder / f"latest_net_{name}.pth")
+    for name in ("D_A", "D_B"):
+        torch.save(NLayerDiscriminator(ndf=4).state_dict(), folder / f"latest_net_{name}.pth")
+    return folder

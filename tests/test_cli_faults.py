@@ -8,22 +8,9 @@ import torch
 
 from deap_gan_prune.cli import main, warning_printer
 from deap_gan_prune.cli import search_cmd
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
 SMALL = [*DATA, "--population", "4", "--generations", "1", "--n-images", "4"]
-
-
-@pytest.fixture(scope="module")
-def gan_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gan")
-    torch.manual_seed(0)
-    for name in ("G_A", "G_B"):
-        torch.save(ResnetGenerator(ngf=4, n_blocks=2).state_dict(),
-                   folder / f"latest_net_{name}.pth")
-    for name in ("D_A", "D_B"):
-        torch.save(NLayerDiscriminator(ndf=4).state_dict(), folder / f"latest_net_{name}.pth")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -2,27 +2,14 @@
 import json
 
 import pytest
-import torch
 
 from deap_gan_prune.cli import main
 from deap_gan_prune.cli.common import parse_latency
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.models import ResnetGenerator
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
 SEARCH = ["--population", "6", "--generations", "2", "--n-images", "4", "--adapt-images", "4",
           "--adapt-steps", "2"]
-
-
-@pytest.fixture(scope="module")
-def gan_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gan")
-    torch.manual_seed(0)
-    for name in ("G_A", "G_B"):
-        torch.save(ResnetGenerator(ngf=4, n_blocks=2).state_dict(),
-                   folder / f"latest_net_{name}.pth")
-    for name in ("D_A", "D_B"):
-        torch.save(NLayerDiscriminator(ndf=4).state_dict(), folder / f"latest_net_{name}.pth")
-    return folder
 
 
 @pytest.fixture(scope="module")
