@@ -136,7 +136,12 @@ def save_checkpoint(path: str | os.PathLike, state: CoevolutionState, config: Ma
                     models_hash: str) -> Path:
     """Write the checkpoint of ``state`` to ``path`` atomically (a temporary file, flushed to
     disk, then moved into place): ``path`` always holds a whole checkpoint."""
-    data = state_to_dict(state, config, models_hash)
+    return write_checkpoint_json(path, state_to_dict(state, config, models_hash))
+
+
+def write_checkpoint_json(path: str | os.PathLike, data: Mapping) -> Path:
+    """Write a checkpoint's JSON ``data`` to ``path`` atomically (a temporary file, flushed
+    to disk, then moved into place), one top-level key per line."""
     text = "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
                               for k, v in data.items()) + "\n}\n"
 

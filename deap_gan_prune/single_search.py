@@ -22,7 +22,6 @@ from deap import tools
 from tqdm.auto import tqdm
 
 from .adapted_fitness import AdaptedFitness
-from .checkpoints import atomic_write
 from .coevolution import _evaluate, _offspring
 from .fitness import GeneratorFitness
 from .importance import l1_importance
@@ -31,7 +30,7 @@ from .maskspace import MaskSpace, space_of
 from .registration import create_types
 from .resume import (ResumeError, _check_individual, _check_rng, _differences, _individual,
                      _jsonable, _rebuild, _rebuild_archive, _rebuild_logbook, models_hash,
-                     read_checkpoint, rng_state, set_rng_state)
+                     read_checkpoint, rng_state, set_rng_state, write_checkpoint_json)
 from .search import (HALL_OF_FAME_SIZE, _images_hash, _statistics, build_toolbox,
                      evaluation_map, seed_everything, uniform_individual)
 from .search_config import SearchConfig
@@ -96,16 +95,7 @@ def save_single_checkpoint(path: str | os.PathLike, gen: int, population: list,
             "halloffame": [_individual(i) for i in halloffame],
             "logbook": _jsonable(logbook_records(logbook)), "rng": rng_state(),
             "config": _jsonable(config), "models_hash": digest}
-    text = "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
-                              for k, v in data.items()) + "\n}\n"
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-    atomic_write(path, write)
-    return Path(path)
+    return write_checkpoint_json(path, data)
 
 
 def load_single_checkpoint(path: str | os.PathLike, individual_cls: type, config: Mapping,
