@@ -307,6 +307,18 @@ def check_checkpoint(path: str | os.PathLike, data: dict) -> None:
     _check_rng(path, data.get("rng"))
 
 
+def check_same_run(path: str | os.PathLike, data: Mapping, config: Mapping,
+                   models_hash: str) -> None:
+    """:class:`ResumeError` naming what differs when the checkpoint ``data`` read from
+    ``path`` was written with another ``config`` or other models."""
+    differing = _differences(data.get("config"), json.loads(json.dumps(_jsonable(config))))
+    if data.get("models_hash") != models_hash:
+        differing.append("models")
+    if differing:
+        raise ResumeError(f"{path}: cannot resume: the checkpoint was written with another "
+                          f"configuration (differing: {', '.join(differing)})")
+
+
 def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence[type],
                     config: Mapping, models_hash: str, *, restore_rng: bool = True
                     ) -> CoevolutionState:
@@ -319,12 +331,7 @@ def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence
     """
     data = read_checkpoint(path)
     check_checkpoint(path, data)
-    differing = _differences(data.get("config"), json.loads(json.dumps(_jsonable(config))))
-    if data.get("models_hash") != models_hash:
-        differing.append("models")
-    if differing:
-        raise ResumeError(f"{path}: cannot resume: the checkpoint was written with another "
-                          f"configuration (differing: {', '.join(differing)})")
+    check_same_run(path, data, config, models_hash)
     classes = (tuple(individual_classes) if isinstance(individual_classes, Sequence)
                else (individual_classes, individual_classes))
     try:

@@ -11,7 +11,6 @@ another configuration or another generator is refused (:class:`ResumeError`).
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from .importance import l1_importance
 from .logbooks import logbook_records
 from .maskspace import MaskSpace, space_of
 from .registration import create_types
-from .resume import (ResumeError, _check_individual, _check_rng, _differences, _individual,
+from .resume import (ResumeError, _check_individual, _check_rng, _individual, check_same_run,
                      _jsonable, _rebuild, _rebuild_archive, _rebuild_logbook, models_hash,
                      read_checkpoint, rng_state, set_rng_state, write_checkpoint_json)
 from .search import (HALL_OF_FAME_SIZE, _images_hash, _statistics, build_toolbox,
@@ -104,12 +103,7 @@ def load_single_checkpoint(path: str | os.PathLike, individual_cls: type, config
     random generators' states. :class:`ResumeError` naming the file when it is unreadable,
     damaged, or written with another ``config`` or generator (``digest``)."""
     data = read_checkpoint(path, FORMAT, VERSION)
-    differing = _differences(data.get("config"), json.loads(json.dumps(_jsonable(config))))
-    if data.get("models_hash") != digest:
-        differing.append("models")
-    if differing:
-        raise ResumeError(f"{path}: cannot resume: the checkpoint was written with another "
-                          f"configuration (differing: {', '.join(differing)})")
+    check_same_run(path, data, config, digest)
     population, hof = data.get("population"), data.get("halloffame")
     if not (isinstance(population, list) and population and isinstance(hof, list) and hof):
         raise ResumeError(f"{path}: a damaged checkpoint: population and halloffame should "

@@ -84,19 +84,26 @@ def _check_k(individuals: Sequence, k: int, elitism: int, where: str) -> None:
         raise ValueError(f"{where}: cannot select {k} from an empty population")
 
 
+def _select(individuals: Sequence, k: int, elitism: int, fit_attr: str, where: str,
+            shares_of) -> list:
+    """The ``elitism`` best first, then ``k - elitism`` draws with the weights
+    ``shares_of(weighted values)``: what both roulettes share."""
+    _check_k(individuals, k, elitism, where)
+    if k == 0:
+        return []
+    values = [_weighted_value(ind, fit_attr, i, where) for i, ind in enumerate(individuals)]
+    n_elite = min(elitism, k, len(individuals))
+    chosen = sorted(individuals, key=attrgetter(fit_attr), reverse=True)[:n_elite]
+    return _draw(individuals, k - n_elite, shares_of(values), chosen)
+
+
 def selRouletteRank(individuals: Sequence, k: int, pressure: float = 1.5, elitism: int = 0,
                     fit_attr: str = "fitness") -> list:
     """Select ``k`` individuals (references, repeats allowed) with probabilities linear in
     their rank (:func:`rank_shares`), so the pressure does not fade when fitness values lie
     close together. ``elitism`` as in :func:`selRouletteWeighted`. O(n log n + k log n)."""
-    _check_k(individuals, k, elitism, "selRouletteRank")
-    if k == 0:
-        return []
-    values = [_weighted_value(ind, fit_attr, i, "selRouletteRank")
-              for i, ind in enumerate(individuals)]
-    n_elite = min(elitism, k, len(individuals))
-    chosen = sorted(individuals, key=attrgetter(fit_attr), reverse=True)[:n_elite]
-    return _draw(individuals, k - n_elite, rank_shares(values, pressure), chosen)
+    return _select(individuals, k, elitism, fit_attr, "selRouletteRank",
+                   lambda values: rank_shares(values, pressure))
 
 
 def selRouletteWeighted(individuals: Sequence, k: int, elitism: int = 0,
@@ -112,11 +119,4 @@ def selRouletteWeighted(individuals: Sequence, k: int, elitism: int = 0,
     whole population. Always returns exactly ``k`` individuals, even when ``k`` exceeds the
     population size. O(n + k log n).
     """
-    _check_k(individuals, k, elitism, "selRouletteWeighted")
-    if k == 0:
-        return []
-    values = [_weighted_value(ind, fit_attr, i, "selRouletteWeighted")
-              for i, ind in enumerate(individuals)]
-    n_elite = min(elitism, k, len(individuals))
-    chosen = sorted(individuals, key=attrgetter(fit_attr), reverse=True)[:n_elite]
-    return _draw(individuals, k - n_elite, roulette_shares(values), chosen)
+    return _select(individuals, k, elitism, fit_attr, "selRouletteWeighted", roulette_shares)
