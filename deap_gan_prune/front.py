@@ -6,7 +6,10 @@ objectives, all minimised (a DEAP fitness with weights ``(-1.0, ...)``): the ada
 fitness's score (L1 to the original's outputs on held-out images after brief distillation)
 and one or more sizes — the parameter ratio, the MAC ratio, or the latency (ms) predicted by a
 :class:`~deap_gan_prune.latency_model.LatencyTable`. Starting masks span a size range
-(:func:`initMaskSizeRange`); the range's upper end is a cap kept by :func:`budgetRepair`.
+(:func:`initMaskSizeRange`), and ``seed_uniform`` of them are replaced by uniform keep-ratio
+masks at sizes spaced evenly in log over the range (:func:`uniform_range_masks`: the
+hand-made baselines start in the front, as the uniform mask starts in a single-budget search);
+the range's upper end is a cap kept by :func:`budgetRepair`.
 Every evaluated mask goes into its generator's ``tools.ParetoFront`` archive.
 
 The adapted fitness does not depend on the partner generator, so the two populations evolve
@@ -28,6 +31,7 @@ import torch
 from deap import algorithms, base, tools
 from tqdm.auto import tqdm
 
+from .baselines import uniform_mask
 from .coevolution import CoevolutionState
 from .latency_model import LatencyTable
 from .logbooks import logbook_records
@@ -53,7 +57,9 @@ class FrontConfig:
     table). ``size_range``: the starting masks' size ratios are drawn log-uniformly in it
     (ratios of ``range_measure``), and no mask may exceed its upper end (budget repair).
     ``population`` (μ = λ per generator), ``generations``, ``cxpb``/``mutpb`` (every child is
-    a crossover child or a mutant when they sum to 1), ``mate``, ``mutate``, ``layout`` as in
+    a crossover child or a mutant when they sum to 1); ``seed_uniform``: how many starting
+    masks are uniform keep-ratio masks spread over ``size_range`` (at most half the
+    population); ``mate``, ``mutate``, ``layout`` as in
     :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
     adapted fitness's settings; ``seed``: everything is deterministic under it.
     """
@@ -65,6 +71,7 @@ class FrontConfig:
     objectives: tuple[str, ...] = ("parameters",)
     size_range: tuple[float, float] = (0.05, 0.5)
     range_measure: Literal["parameters", "macs"] = "parameters"
+    seed_uniform: int = 6
     mate: str = "two_point"
     mutate: str = "segment"
     layout: Literal["independent", "tied"] = "independent"
@@ -93,6 +100,8 @@ class FrontConfig:
         if self.population < 4 or self.generations < 0:
             raise ValueError(f"population must be >= 4 and generations >= 0, got "
                              f"{self.population}, {self.generations}")
+        if self.seed_uniform < 0:
+            raise ValueError(f"seed_uniform must be >= 0, got {self.seed_uniform}")
         if not (0 <= self.cxpb and 0 <= self.mutpb and self.cxpb + self.mutpb <= 1):
             raise ValueError(f"cxpb and mutpb must be >= 0 with a sum <= 1, got {self.cxpb}, "
                              f"{self.mutpb}")
@@ -149,6 +158,18 @@ class FrontObjectives:
     def __call__(self, individual: Sequence[int], partner=None) -> tuple[float, ...]:
         terms = self.terms(individual)
         return tuple(terms[name] for name in ("score", *self.objectives))
+
+
+def uniform_range_masks(space: MaskSpace, low: float, high: float, count: int,
+                        measure: str = "parameters", image_size: int = 256) -> list[list[int]]:
+    """``count`` uniform keep-ratio masks (:func:`uniform_mask`) at size ratios of ``measure``
+    spaced evenly in log from ``low`` to ``high`` (both included; one mask: ``high``)."""
+    if count <= 0:
+        return []
+    ratios = [high] if count == 1 else [
+        math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (count - 1))
+        for i in range(count)]
+    return [uniform_mask(space, r, measure, image_size) for r in ratios]
 
 
 def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: FrontConfig,
@@ -400,6 +421,11 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
                                           map_function)
                       for space, obj in zip(spaces, objectives))
     populations = tuple(toolbox.population(n=config.population) for toolbox in toolboxes)
+    for pop, space in zip(populations, spaces):
+        seeds = uniform_range_masks(space, *config.size_range,
+                                    min(config.seed_uniform, config.population // 2),
+                                    config.range_measure, image_size)
+        pop[:len(seeds)] = [individual_cls(bits) for bits in seeds]
     start = None
     if checkpoint is not None:
         saved = {"search": "front", **config.to_dict(),

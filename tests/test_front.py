@@ -35,7 +35,7 @@ def _front(gan, callback=None, **kw):
 
 @pytest.fixture(scope="module")
 def result(gan):
-    return _front(gan, seed=3)
+    return _front(gan, seed=3, seed_uniform=0)  # random starting masks only
 
 
 def _dominates(p, q, names):
@@ -66,7 +66,7 @@ def test_archives_are_nondominated_and_populations_keep_their_size(result):
 
 
 def test_same_seed_same_front(gan, result):
-    again = _front(gan, seed=3)
+    again = _front(gan, seed=3, seed_uniform=0)
     assert again.to_dict() == result.to_dict()
     other = _front(gan, seed=4)
     assert other.to_dict()["points"] != result.to_dict()["points"]
@@ -74,17 +74,17 @@ def test_same_seed_same_front(gan, result):
 
 def test_checkpoint_and_resume_give_the_same_front(gan, result, tmp_path):
     path = tmp_path / "front.json"
-    _front(gan, seed=3, generations=1, checkpoint=path)
+    _front(gan, seed=3, seed_uniform=0, generations=1, checkpoint=path)
     assert read_checkpoint(path)["generation"] == 1 and "archives" in read_checkpoint(path)
-    resumed = _front(gan, seed=3, checkpoint=path, resume=True)
+    resumed = _front(gan, seed=3, seed_uniform=0, checkpoint=path, resume=True)
     assert resumed.to_dict() == result.to_dict()
     with pytest.raises(ResumeError, match="size_range"):
-        _front(gan, seed=3, size_range=(0.1, 0.5), checkpoint=path, resume=True)
+        _front(gan, seed=3, seed_uniform=0, size_range=(0.1, 0.5), checkpoint=path, resume=True)
     data = json.loads(path.read_text())
     data["archives"]["B"][0]["mask"] = [2]
     path.write_text(json.dumps(data))
     with pytest.raises(ResumeError, match=r"archives\.B\[0\]\.mask"):
-        _front(gan, seed=3, checkpoint=path, resume=True)
+        _front(gan, seed=3, seed_uniform=0, checkpoint=path, resume=True)
 
 
 def test_latency_objective(gan, table):
@@ -122,3 +122,29 @@ def test_bad_config_is_refused():
 def test_worker_processes_give_the_same_front(gan, table):
     kw = dict(seed=1, generations=1, objectives=("parameters", "latency"), latency=table)
     assert _front(gan, workers=2, **kw).to_dict() == _front(gan, **kw).to_dict()
+
+
+def test_uniform_masks_spread_over_the_range_start_the_front(gan):
+    from deap_gan_prune.baselines import uniform_mask
+    from deap_gan_prune.front import uniform_range_masks
+    from deap_gan_prune.maskspace import MaskSpace
+    space = MaskSpace(gan[0][0].widths)
+    masks = uniform_range_masks(space, 0.05, 0.5, 4, image_size=32)
+    sizes = [space.size_ratio(m) for m in masks]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 4
+    assert masks[0] == uniform_mask(space, 0.05, image_size=32)
+    assert masks[-1] == uniform_mask(space, 0.5, image_size=32)
+    assert all(s <= r + 1e-9 for s, r in zip(sizes, (0.05, 0.05 * 10 ** (1 / 3),
+                                                      0.05 * 10 ** (2 / 3), 0.5)))
+    seen = {}
+
+    def first(state):
+        seen.setdefault("pops", [[list(ind) for ind in pop] for pop in state.populations])
+
+    _front(gan, callback=first, seed=3, generations=0, seed_uniform=3,
+           size_range=(0.1, 0.4))
+    for pop, space_ in zip(seen["pops"], (space, MaskSpace(gan[0][1].widths))):
+        for mask in uniform_range_masks(space_, 0.1, 0.4, 3, image_size=32):
+            assert mask in pop
+    with pytest.raises(ValueError, match="seed_uniform"):
+        FrontConfig(seed_uniform=-1)
