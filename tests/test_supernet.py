@@ -214,3 +214,13 @@ def test_gan_settings_are_checked_in_one_line(toy):
         with pytest.raises(ValueError, match=text) as err:
             train(g_a, images, space, steps=1, progress=False, **kw)
         assert "\n" not in str(err.value)
+
+
+def test_supernet_pair_with_gan_weight_needs_both_discriminators(toy, tmp_path):
+    from deap_gan_prune import CycleGAN
+    from deap_gan_prune.workflow import supernet_pair
+    g_a, g_b, _, _ = toy
+    with pytest.raises(ValueError, match="needs both original discriminators") as err:
+        supernet_pair(CycleGAN(g_a, g_b, None, None), None, tmp_path / "out", gan_weight=1.0,
+                      progress=False)
+    assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
