@@ -213,27 +213,38 @@ def training_images(data: DomainData, n: int, seed: int = 0) -> tuple[torch.Tens
 def supernet_pair(gan: CycleGAN, data: DomainData, out: str | os.PathLike, *,
                   steps: int = 200, n_images: int = 64, seed: int = 0,
                   device: str | torch.device = "cpu", progress: bool = True,
-                  resume: bool = False, **options) -> CycleGAN:
+                  resume: bool = False, gan_weight: float = 0.0, cycle_weight: float = 0.0,
+                  **options) -> CycleGAN:
     """Once-for-all versions of both generators (:func:`train_supernet` on ``n_images``
     training images per domain; ``options``: budgets, n_random, lr, batch_size), written to
     ``out`` as ``latest_net_{G_A,G_B}.pth`` (upstream keys, with their JSON) beside copies of
     the discriminators and ``supernet.json`` (the settings). The training states
     ``train_state_G_{A,B}.pt`` in ``out`` are rewritten as it goes; with ``resume`` they are
-    continued. Returns the supernets with the original discriminators."""
+    continued. With ``gan_weight > 0`` each generator also trains against the original
+    discriminator that judges it (G_A: D_A, G_B: D_B; both needed), with ``cycle_weight > 0``
+    through the original partner generator. Returns the supernets with the original
+    discriminators."""
     from pathlib import Path
 
     from .checkpoints import atomic_write_json, save_discriminator, save_generator
     from .maskspace import space_of
     from .training.supernet import train_supernet
+    if gan_weight > 0 and not gan.has_discriminators:
+        raise ValueError(f"supernet_pair: gan_weight {gan_weight} needs both original "
+                         "discriminators (D_A, D_B), and this CycleGAN lacks them")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images = training_images(data, n_images, seed)
     nets = []
-    for name, g, x in (("G_A", gan.g_a, images[0]), ("G_B", gan.g_b, images[1])):
+    for name, g, d, f, x in (("G_A", gan.g_a, gan.d_a, gan.g_b, images[0]),
+                             ("G_B", gan.g_b, gan.d_b, gan.g_a, images[1])):
         nets.append(train_supernet(g, x, space_of(g, x), steps=steps, seed=seed,
                                    device=device, checkpoint=out / f"train_state_{name}.pt",
-                                   resume=resume, progress=progress, **options))
+                                   resume=resume, progress=progress, discriminator=d,
+                                   gan_weight=gan_weight, partner=f,
+                                   cycle_weight=cycle_weight, **options))
     settings = {"steps": steps, "n_images": int(images[0].shape[0]), "seed": seed,
+                "gan_weight": float(gan_weight), "cycle_weight": float(cycle_weight),
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}}
     for name, net in zip(("G_A", "G_B"), nets):
         save_generator(net, out / f"latest_net_{name}.pth", extra={"supernet": settings})

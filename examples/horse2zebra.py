@@ -14,7 +14,9 @@ On a real CycleGAN and dataset (upstream folder layouts)::
 
 With ``--supernet DIR`` the masks are scored on once-for-all generators (every mask of
 their space works; ``deap-gan-prune supernet`` writes them), trained first into DIR when it
-does not exist (``--supernet-steps``, 100 by default), and the winner is slimmed from them::
+does not exist (``--supernet-steps``, 100 by default; ``--supernet-gan-weight W`` adds the
+least-squares GAN loss against the original discriminators), and the winner is slimmed from
+them::
 
     python examples/horse2zebra.py --supernet runs/supernet
 
@@ -77,6 +79,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--supernet-steps", type=int, default=100,
                    help="training steps per generator when --supernet DIR is trained here "
                         "(default 100)")
+    p.add_argument("--supernet-gan-weight", type=float, default=0.0, metavar="W",
+                   help="weight of the least-squares GAN loss against the original "
+                        "discriminators while training the supernets (default 0: "
+                        "distillation only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a toy run of under a minute")
     p.add_argument("--out", default="runs/horse2zebra", help="output folder")
@@ -115,7 +121,8 @@ def supernet_generators(args: argparse.Namespace, gan, data, config: SearchConfi
     say(f"training once-for-all generators into {folder} ({args.supernet_steps} steps) ...")
     budgets = tuple(sorted({*DEFAULT_BUDGETS, *([config.budget] if config.budget else [])}))
     return supernet_pair(gan, data, folder, steps=args.supernet_steps, budgets=budgets,
-                         n_images=32, seed=args.seed, device=args.device, progress=progress)
+                         n_images=32, seed=args.seed, device=args.device, progress=progress,
+                         gan_weight=args.supernet_gan_weight)
 
 
 def main(argv=None) -> int:

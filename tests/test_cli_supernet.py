@@ -52,3 +52,44 @@ def test_supernet_options_refused_in_one_line(gan_dir, tmp_path, capsys):
     assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--supernet",
                  str(tmp_path / "none"), "--out", masks]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_supernet_gan_weight_end_to_end_and_missing_discriminators(gan_dir, tmp_path, capsys):
+    import shutil
+
+    from deap_gan_prune import load_cyclegan as load
+
+    def train(src, out, *extra):
+        return main(["supernet", "--checkpoints", str(src), *DATA, "--steps", "2",
+                     "--budgets", "0.25", "--train-images", "8", "--out", str(out), *extra])
+
+    plain, gan = tmp_path / "plain", tmp_path / "gan"
+    assert train(gan_dir, plain) == 0
+    assert train(gan_dir, gan, "--gan-weight", "1.0", "--cycle-weight", "10") == 0
+    settings = json.loads((gan / "supernet.json").read_text())
+    assert settings["gan_weight"] == 1.0 and settings["cycle_weight"] == 10.0
+    assert json.loads((plain / "supernet.json").read_text())["gan_weight"] == 0.0
+    a, b, original = load(plain), load(gan), load(gan_dir)
+    for name in ("g_a", "g_b"):
+        sa, sb = getattr(a, name).state_dict(), getattr(b, name).state_dict()
+        assert any(not torch.equal(sa[k], sb[k]) for k in sa)
+    for name in ("d_a", "d_b"):  # the discriminators are copied unchanged
+        so, sb = getattr(original, name).state_dict(), getattr(b, name).state_dict()
+        assert all(torch.equal(so[k], sb[k]) for k in so)
+    capsys.readouterr()
+
+    # resuming with another weight is refused in one line
+    assert train(gan_dir, gan, "--gan-weight", "2.0", "--cycle-weight", "10", "--resume") == 1
+    err = capsys.readouterr().err
+    assert "another gan_weight" in err and len(err.strip().splitlines()) == 1
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("G_A", "G_B"):
+        shutil.copy(gan_dir / f"latest_net_{name}.pth", bare)
+    assert train(bare, tmp_path / "x", "--gan-weight", "1.0") == 1
+    err = capsys.readouterr().err
+    assert "--gan-weight needs the original discriminators" in err
+    assert len(err.strip().splitlines()) == 1
+    assert train(gan_dir, tmp_path / "y", "--gan-weight", "-1") == 1
+    assert "must be a finite number >= 0" in capsys.readouterr().err

@@ -102,8 +102,9 @@ def test_custom_generator_example(tmp_path, monkeypatch, capsys):
 def test_horse2zebra_quick_with_a_supernet_trained_first(tmp_path, monkeypatch):
     out, sup = tmp_path / "run", tmp_path / "supernet"
     assert _run("horse2zebra.py", ["--quick", "--quiet", "--supernet", str(sup), "--out",
-                                   str(out)], monkeypatch) == 0
+                                   str(out), "--supernet-gan-weight", "0.5"], monkeypatch) == 0
     assert (sup / "latest_net_G_A.pth").is_file() and (sup / "supernet.json").is_file()
+    assert json.loads((sup / "supernet.json").read_text())["gan_weight"] == 0.5
     summary = json.loads((out / "summary.json").read_text())
     assert summary["search"]["fitness"] == "supernet" and summary["supernet"] == str(sup)
     for name in ("G_A", "G_B"):

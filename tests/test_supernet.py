@@ -127,3 +127,100 @@ def test_search_on_supernets_returns_masks_within_budget(toy, supernet):
         assert set(terms) == {"fitness", "loss", "score", "size"}
     with pytest.raises(ValueError, match="needs supernets"):
         search_masks(g_a, g_b, None, None, images, images, config, progress=False)
+
+
+# --- the CycleGAN losses against the original (frozen) discriminator / partner generator ---
+
+@pytest.fixture(scope="module")
+def judge():
+    from deap_gan_prune import NLayerDiscriminator
+    torch.manual_seed(1)
+    return NLayerDiscriminator(ndf=4).eval()
+
+
+def test_gan_weight_zero_is_bit_identical_to_pure_distillation(toy, judge):
+    from deap_gan_prune import train_supernet as train
+    g_a, g_b, images, space = toy
+    kw = dict(steps=3, budgets=BUDGETS, seed=4, lr=5e-3, progress=False)
+    plain = train(g_a, images, space, **kw)
+    # weights 0: the discriminator and partner are passed but not used
+    zero = train(g_a, images, space, discriminator=judge, gan_weight=0.0, partner=g_b,
+                 cycle_weight=0.0, **kw)
+    assert _same(plain, zero)
+
+
+def test_gan_term_changes_the_weights_deterministically_and_leaves_the_discriminator(
+        toy, judge):
+    from deap_gan_prune import train_supernet as train
+    g_a, g_b, images, space = toy
+    d_before = {k: v.clone() for k, v in judge.state_dict().items()}
+    flags = [p.requires_grad for p in judge.parameters()]
+    kw = dict(steps=3, budgets=BUDGETS, seed=4, lr=5e-3, progress=False)
+    plain = train(g_a, images, space, **kw)
+    gan = train(g_a, images, space, discriminator=judge, gan_weight=1.0, **kw)
+    again = train(g_a, images, space, discriminator=judge, gan_weight=1.0, **kw)
+    cyc = train(g_a, images, space, partner=g_b, cycle_weight=1.0, **kw)
+    assert not _same(plain, gan) and _same(gan, again)
+    assert not _same(plain, cyc) and not _same(gan, cyc)
+    assert all(torch.equal(v, d_before[k]) for k, v in judge.state_dict().items())
+    assert [p.requires_grad for p in judge.parameters()] == flags and not judge.training
+
+
+def test_gan_term_lowers_the_least_squares_gan_loss(toy, judge):
+    """With a large GAN weight the masked outputs move toward what D calls real."""
+    from deap_gan_prune import train_supernet as train
+    g_a, _, images, space = toy
+    kw = dict(steps=15, budgets=BUDGETS, seed=0, lr=5e-3, progress=False)
+    plain = train(g_a, images, space, **kw)
+    gan = train(g_a, images, space, discriminator=judge, gan_weight=10.0, **kw)
+    with torch.no_grad():
+        def lsgan(net):
+            return float((judge(net(images)) - 1).pow(2).mean())
+        assert lsgan(gan) < lsgan(plain)
+
+
+def test_resume_with_gan_weight_and_refusal_of_another(toy, judge, tmp_path):
+    from deap_gan_prune import NLayerDiscriminator, train_supernet as train
+    g_a, _, images, space = toy
+    kw = dict(budgets=BUDGETS, seed=2, lr=1e-3, progress=False, discriminator=judge,
+              gan_weight=0.5)
+    whole = train(g_a, images, space, steps=4, **kw)
+    ckpt = tmp_path / "state.pt"
+    train(g_a, images, space, steps=2, checkpoint=ckpt, checkpoint_every=1, **kw)
+    resumed = train(g_a, images, space, steps=4, checkpoint=ckpt, resume=True, **kw)
+    assert _same(whole, resumed)
+    for change, word in (({"gan_weight": 0.25}, "gan_weight"),
+                         ({"gan_weight": 0.0}, "gan_weight"),
+                         ({"discriminator": NLayerDiscriminator(ndf=4)}, "discriminator")):
+        with pytest.raises(ValueError, match=f"another {word} ") as err:
+            train(g_a, images, space, steps=5, checkpoint=ckpt, resume=True,
+                  **{**kw, **change})
+        assert "\n" not in str(err.value)
+    # a checkpoint of pure distillation is refused for a run with the GAN term, too
+    plain_ckpt = tmp_path / "plain.pt"
+    train(g_a, images, space, steps=1, checkpoint=plain_ckpt, budgets=BUDGETS, seed=2,
+          lr=1e-3, progress=False)
+    with pytest.raises(ValueError, match="another gan_weight"):
+        train(g_a, images, space, steps=2, checkpoint=plain_ckpt, resume=True, **kw)
+
+
+def test_gan_settings_are_checked_in_one_line(toy):
+    from deap_gan_prune import train_supernet as train
+    g_a, _, images, space = toy
+    for kw, text in (({"gan_weight": 1.0}, "needs the original discriminator"),
+                     ({"cycle_weight": 1.0}, "needs the original partner"),
+                     ({"gan_weight": -1.0}, "gan_weight must be"),
+                     ({"cycle_weight": float("nan")}, "cycle_weight must be")):
+        with pytest.raises(ValueError, match=text) as err:
+            train(g_a, images, space, steps=1, progress=False, **kw)
+        assert "\n" not in str(err.value)
+
+
+def test_supernet_pair_with_gan_weight_needs_both_discriminators(toy, tmp_path):
+    from deap_gan_prune import CycleGAN
+    from deap_gan_prune.workflow import supernet_pair
+    g_a, g_b, _, _ = toy
+    with pytest.raises(ValueError, match="needs both original discriminators") as err:
+        supernet_pair(CycleGAN(g_a, g_b, None, None), None, tmp_path / "out", gan_weight=1.0,
+                      progress=False)
+    assert "\n" not in str(err.value) and not (tmp_path / "out").exists()

@@ -1,9 +1,12 @@
 """Train once-for-all versions of both generators (every mask of their space works, by
-masked L1 distillation toward the originals) and write them to --out in the upstream layout
+masked L1 distillation toward the originals; optionally with the least-squares GAN loss
+against the original discriminators, --gan-weight, and the cycle loss through the original
+partner generator, --cycle-weight) and write them to --out in the upstream layout
 (latest_net_{G_A,G_B}.pth, the discriminators copied beside them), for 'search --supernet'."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..outputs import check_output_folder
@@ -28,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="random masks per step besides the full and the smallest (default 2)")
     g.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default 2e-4)")
     g.add_argument("--batch-size", type=int, default=4, help="images per step (default 4)")
+    g.add_argument("--gan-weight", type=float, default=0.0, metavar="W",
+                   help="weight of the least-squares GAN loss against the original (frozen) "
+                        "discriminators, added to the distillation (default 0: off; needs "
+                        "the D_A and D_B files in --checkpoints)")
+    g.add_argument("--cycle-weight", type=float, default=0.0, metavar="W",
+                   help="weight of the cycle-consistency loss through the original partner "
+                        "generator (default 0: off; upstream CycleGAN uses 10)")
     g.add_argument("--train-images", type=int, default=64,
                    help="training images per domain it distils on (default 64)")
     g.add_argument("--resume", action="store_true",
@@ -49,11 +59,20 @@ def run(args: argparse.Namespace) -> int:
                            "their training, or --overwrite to start again")
     if args.steps < 0 or args.train_images < 1:
         raise CommandError("--steps must be >= 0 and --train-images >= 1")
+    for flag, weight in (("--gan-weight", args.gan_weight), ("--cycle-weight",
+                                                              args.cycle_weight)):
+        if not (math.isfinite(weight) and weight >= 0):
+            raise CommandError(f"{flag} {weight}: must be a finite number >= 0")
     data = load_data(args)
     gan = load_models(args, data, discriminators=False)
+    if args.gan_weight > 0 and not gan.has_discriminators:
+        raise CommandError(f"--gan-weight needs the original discriminators, and "
+                           f"{args.checkpoints or 'the shipped teacher'} has no "
+                           "discriminator files (D_A, D_B)")
     supernet_pair(gan, data, out, steps=args.steps, n_images=args.train_images, seed=args.seed,
                   device=args.device, progress=not args.quiet, resume=args.resume,
                   budgets=tuple(args.budgets), n_random=args.n_random, lr=args.lr,
-                  batch_size=args.batch_size)
+                  batch_size=args.batch_size, gan_weight=args.gan_weight,
+                  cycle_weight=args.cycle_weight)
     print(f"wrote {out}/: latest_net_G_A.pth, latest_net_G_B.pth ({args.steps} steps each)")
     return 0

@@ -6,7 +6,14 @@ original. Each step draws one batch ``x`` and, by the sandwich rule, a set of ma
 network, one random mask at the smallest size the search will use (``min(budgets)``) and
 ``n_random`` random masks at sizes in between; the loss is
 
-    L = 1/k Σ_p |Ĝ_p(x) − G(x)|₁     (mean over pixels; k masks, gradients summed)
+    L = 1/k Σ_p [ |Ĝ_p(x) − G(x)|₁ + λ_gan (D(Ĝ_p(x)) − 1)² + λ_cyc |F(Ĝ_p(x)) − x|₁ ]
+
+(pixel / patch means; k masks, gradients summed). The last two terms are optional and off by
+default (``gan_weight`` λ_gan = ``cycle_weight`` λ_cyc = 0, pure distillation): the
+least-squares GAN generator loss of upstream CycleGAN against the *original* discriminator D
+that judges G's outputs (D_A for G_A: A→B), and the cycle-consistency loss through the
+original partner generator F (G_B for G_A). D and F stay frozen (eval mode, no gradients to
+their weights); nothing but the student is trained.
 
 A random mask keeps, in every channel group, a random subset of a random share of its
 channels, and is then trimmed by the budget repair (:func:`repairBudget`, random order) to a
@@ -81,9 +88,42 @@ def masked_distillation_loss(student: nn.Module, teacher_out: torch.Tensor, x: t
         return (net(x) - teacher_out).abs().mean()
 
 
+def masked_supernet_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch.Tensor,
+                         space: MaskSpace, bits: Sequence[int],
+                         discriminator: nn.Module | None = None, gan_weight: float = 0.0,
+                         partner: nn.Module | None = None,
+                         cycle_weight: float = 0.0) -> torch.Tensor:
+    """One mask's training loss (a scalar): ``|Ĝ_p(x) − G(x)|₁ + gan_weight·mean((D(Ĝ_p(x))
+    − 1)²) + cycle_weight·|F(Ĝ_p(x)) − x|₁``; a term with weight 0 is not computed (then the
+    loss equals :func:`masked_distillation_loss` exactly). ``x``, ``teacher_out``:
+    ``[N, C, H, W]``; ``discriminator``/``partner`` should be frozen."""
+    if not gan_weight and not cycle_weight:
+        return masked_distillation_loss(student, teacher_out, x, space, bits)
+    with masked_bits(student, space, bits) as net:
+        out = net(x)
+    loss = (out - teacher_out).abs().mean()
+    if gan_weight:
+        judged = discriminator(out)
+        loss = loss + gan_weight * (judged - 1.0).pow(2).mean()
+    if cycle_weight:
+        loss = loss + cycle_weight * (partner(out) - x).abs().mean()
+    return loss
+
+
+def _frozen(module: nn.Module | None, device: torch.device) -> nn.Module | None:
+    """A frozen copy (eval mode, no gradients to its weights) of ``module`` on ``device``."""
+    if module is None:
+        return None
+    module = copy.deepcopy(module).to(device).eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
 def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module, steps: int,
                     budgets: Sequence[float], n_random: int, lr: float,
-                    batch_size: int) -> None:
+                    batch_size: int, gan_weight: float, discriminator: nn.Module | None,
+                    cycle_weight: float, partner: nn.Module | None) -> None:
     if images.dim() != 4 or images.shape[0] == 0:
         raise ValueError(f"train_supernet: images must be a non-empty [N, C, H, W] batch, "
                          f"got {tuple(images.shape)}")
@@ -96,6 +136,16 @@ def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module
     if not budgets or not all(0 < b <= 1 for b in budgets):
         raise ValueError(f"train_supernet: budgets are size ratios in (0, 1], got "
                          f"{list(budgets)}")
+    for name, weight in (("gan_weight", gan_weight), ("cycle_weight", cycle_weight)):
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"train_supernet: {name} must be a finite number >= 0, got "
+                             f"{weight}")
+    if gan_weight > 0 and discriminator is None:
+        raise ValueError("train_supernet: gan_weight > 0 needs the original discriminator "
+                         "that judges the generator's outputs (discriminator=...)")
+    if cycle_weight > 0 and partner is None:
+        raise ValueError("train_supernet: cycle_weight > 0 needs the original partner "
+                         "generator (partner=...)")
 
 
 def _images_hash(images: torch.Tensor) -> str:
@@ -114,12 +164,18 @@ def _save_state(path: str | os.PathLike, student: nn.Module, optimizer, step: in
     atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
 
 
+#: Identity entries added after the first checkpoints were written, with the value an older
+#: checkpoint (which lacks them) was trained with.
+_IDENTITY_DEFAULTS = {"gan_weight": 0.0, "discriminator": None, "cycle_weight": 0.0,
+                      "partner": None}
+
+
 def _load_state(path: str | os.PathLike, identity: dict) -> dict:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or "identity" not in state:
         raise ValueError(f"{path}: not a supernet training checkpoint")
     for key, value in identity.items():
-        if state["identity"].get(key) != value:
+        if state["identity"].get(key, _IDENTITY_DEFAULTS.get(key)) != value:
             raise ValueError(f"{path}: written with another {key} than this run's; "
                              "start afresh without resume")
     return state
@@ -131,7 +187,9 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
                    measures: Sequence[str] = ("parameters", "macs"),
                    device: str | torch.device = "cpu",
                    checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                   checkpoint_every: int = 50, progress: bool = True) -> nn.Module:
+                   checkpoint_every: int = 50, progress: bool = True,
+                   discriminator: nn.Module | None = None, gan_weight: float = 0.0,
+                   partner: nn.Module | None = None, cycle_weight: float = 0.0) -> nn.Module:
     """Fine-tune a copy of ``generator`` so that every mask of ``space`` works (see the module
     docstring); ``generator`` itself is untouched.
 
@@ -148,12 +206,21 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
             ``resume`` an existing one is continued (refused if written for other networks,
             images or settings; ``steps`` may differ, so a run can be extended).
         progress: a tqdm bar with the step's loss.
+        discriminator, gan_weight: the original discriminator that judges G's outputs (D_A
+            for G_A) and the weight of the least-squares GAN loss ``mean((D(Ĝ_p(x)) − 1)²)``
+            added per mask; needed when ``gan_weight > 0``. D is copied and frozen.
+        partner, cycle_weight: the original partner generator (G_B for G_A) and the weight of
+            the cycle loss ``|F(Ĝ_p(x)) − x|₁`` per mask; needed when ``cycle_weight > 0``.
+            With both weights 0 (the default) the two networks are not used and the training
+            is the same, bit for bit, as pure distillation.
 
     Returns the trained copy: same class and widths as ``generator``, on ``device``, in
     ``generator``'s train/eval mode. Deterministic under ``seed`` (on the CPU), and a run
     resumed from its checkpoint ends with the same weights as one never interrupted.
     """
-    _check_settings(images, space, generator, steps, budgets, n_random, lr, batch_size)
+    gan_weight, cycle_weight = float(gan_weight), float(cycle_weight)
+    _check_settings(images, space, generator, steps, budgets, n_random, lr, batch_size,
+                    gan_weight, discriminator, cycle_weight, partner)
     if resume and checkpoint is None:
         raise ValueError("train_supernet: resume needs a checkpoint file")
     device = torch.device(device)
@@ -163,11 +230,17 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
     student = copy.deepcopy(generator).to(device).train()
     for p in student.parameters():
         p.requires_grad_(True)
+    judge = _frozen(discriminator, device) if gan_weight > 0 else None
+    back = _frozen(partner, device) if cycle_weight > 0 else None
     optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
     rng, order = random.Random(seed), torch.Generator().manual_seed(seed)
     identity = {"model": models_hash(generator), "images": _images_hash(images),
                 "budgets": [float(b) for b in budgets], "n_random": n_random, "lr": lr,
-                "batch_size": batch_size, "seed": seed, "measures": list(measures)}
+                "batch_size": batch_size, "seed": seed, "measures": list(measures),
+                "gan_weight": gan_weight,
+                "discriminator": models_hash(judge) if judge is not None else None,
+                "cycle_weight": cycle_weight,
+                "partner": models_hash(back) if back is not None else None}
     done = 0
     if resume and os.path.exists(checkpoint):
         state = _load_state(checkpoint, identity)
@@ -190,11 +263,12 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
             optimizer.zero_grad(set_to_none=True)
             total = 0.0
             for bits in masks:
-                loss = masked_distillation_loss(student, target, x, space, bits) / len(masks)
+                loss = masked_supernet_loss(student, target, x, space, bits, judge,
+                                            gan_weight, back, cycle_weight) / len(masks)
                 loss.backward()
                 total += loss.item()
             optimizer.step()
-            bar.set_postfix(l1=f"{total:.4f}")
+            bar.set_postfix(loss=f"{total:.4f}")
             bar.update()
             last = step + 1 == steps
             if checkpoint is not None and (last or (step + 1) % checkpoint_every == 0):
