@@ -13,6 +13,7 @@ hypervolume of each method's (score, parameter ratio) points before fine-tuning 
 point: 1.05 × the worst score seen, size 1), per generator.
 
     python benchmarks/front_vs_budgets.py --out runs/front_vs_budgets.json   # shipped teacher
+    python benchmarks/front_vs_budgets.py --seeds 0 1 2 --out runs/front.json  # + mean, wins
     python benchmarks/front_vs_budgets.py --quick                            # toy run, seconds
 """
 from __future__ import annotations
@@ -164,7 +165,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-images", type=int, default=None, help="default 16 (quick 4)")
     p.add_argument("--adapt-images", type=int, default=None, help="default 32 (quick 4)")
     p.add_argument("--finetune-steps", type=int, default=None, help="default 80 (quick 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="one run per seed (searches and fine-tuning); with several, the JSON "
+                        "holds every run and the mean over seeds")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="toy networks and sizes")
     p.add_argument("--quiet", action="store_true")
@@ -186,10 +189,54 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+MEASURES = ("a2b_stripe_share", "b2a_brown_share", "ssim")
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Per budget and method, the mean of each of :data:`MEASURES` over the runs (seeds), and
+    per budget how many runs the front's points beat / tie the single-budget search's on each
+    measure after fine-tuning."""
+    summary = {}
+    for budget in runs[0]["budgets"]:
+        rows = {m: [r for run in runs for r in run["rows"]
+                    if r["budget"] == budget and r["method"] == m and not r.get("missing")]
+                for m in ("front", "single_budget")}
+        entry = {m: {k: sum(r[k] for r in rs) / len(rs) for k in MEASURES} if rs else None
+                 for m, rs in rows.items()}
+        pairs = [(f, b) for run in runs
+                 for f in run["rows"] if f["budget"] == budget and f["method"] == "front"
+                 for b in run["rows"] if b["budget"] == budget and b["method"] == "single_budget"
+                 and not f.get("missing") and not b.get("missing")]
+        entry["front_wins"] = {k: sum(f[k] > b[k] for f, b in pairs) for k in MEASURES}
+        entry["pairs"] = len(pairs)
+        summary[str(budget)] = entry
+    return summary
+
+
+def format_summary(summary: dict, seeds: list[int]) -> str:
+    lines = [f"mean over seeds {seeds} (front vs single-budget; front wins of {{n}})",
+             f"{'budget':>7} " + " ".join(f"{k:>26}" for k in MEASURES)]
+    for budget, e in summary.items():
+        cells = [f"{e['front'][k]:.3f} vs {e['single_budget'][k]:.3f} "
+                 f"({e['front_wins'][k]}/{e['pairs']})" if e["front"] and e["single_budget"]
+                 else "n/a" for k in MEASURES]
+        lines.append(f"{float(budget):>7.4g} " + " ".join(f"{c:>26}" for c in cells))
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    result = run(args)
-    print(format_table(result))
+    runs = []
+    for seed in args.seeds:
+        args.seed = seed
+        runs.append(run(args))
+        print(f"seed {seed}\n" + format_table(runs[-1]), flush=True)
+    if len(runs) == 1:
+        result = runs[0]
+    else:
+        result = {"benchmark": runs[0]["benchmark"], "seeds": args.seeds, "runs": runs,
+                  "summary": summarize(runs)}
+        print(format_summary(result["summary"], args.seeds))
     if args.out:
         atomic_write_json(args.out, result)
     return 0

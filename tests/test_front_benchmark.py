@@ -34,3 +34,17 @@ def test_quick_run_has_equal_evaluations_and_sizes_within_budgets(bench, tmp_pat
     assert all(v["front"] >= 0 and v["single_budget"] >= 0
                for v in result["hypervolume"].values())
     assert "hypervolume" in capsys.readouterr().out
+
+
+def test_summary_means_and_wins_over_seeds(bench):
+    def run(stripes):
+        rows = [{"budget": 0.5, "method": m, "a2b_stripe_share": v, "b2a_brown_share": 0.5,
+                 "ssim": 0.4} for m, v in zip(("front", "single_budget"), stripes)]
+        return {"budgets": [0.5], "rows": rows}
+    summary = bench.summarize([run((0.6, 0.4)), run((0.2, 0.3))])["0.5"]
+    assert summary["front"]["a2b_stripe_share"] == pytest.approx(0.4)
+    assert summary["single_budget"]["a2b_stripe_share"] == pytest.approx(0.35)
+    assert summary["front_wins"] == {"a2b_stripe_share": 1, "b2a_brown_share": 0, "ssim": 0}
+    assert summary["pairs"] == 2
+    assert "1/2" in bench.format_summary(bench.summarize([run((0.6, 0.4)), run((0.2, 0.3))]),
+                                         [0, 1])
