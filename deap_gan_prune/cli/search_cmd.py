@@ -1,6 +1,8 @@
 """Co-evolve channel masks of both generators of a CycleGAN and write them as JSON (with the
 logbook), plus a fitness plot. With --front: one multi-objective search (NSGA-II) writes the
-Pareto front of quality and size (or predicted latency) as JSON, plus its plot."""
+Pareto front of quality and size (or predicted latency) as JSON, plus its plot. With
+--generator: one generator of the user's class (--weights FILE), or both (--checkpoints DIR),
+co-evolved like the upstream pair."""
 from __future__ import annotations
 
 import argparse
