@@ -394,10 +394,13 @@ class CycleGAN:
 
 
 def load_cyclegan(folder: str | os.PathLike, epoch: str = "latest",
-                  device: str | torch.device = "cpu") -> CycleGAN:
+                  device: str | torch.device = "cpu",
+                  architecture: Mapping | None = None) -> CycleGAN:
     """Load ``<folder>/<epoch>_net_{G_A,G_B,D_A,D_B}.pth`` (upstream ``checkpoints/<name>``);
     the discriminator files are optional. The seed code's ``netG_A2B.pth``/``netG_B2A.pth``/
-    ``netD_A.pth``/``netD_B.pth`` names are accepted too."""
+    ``netD_A.pth``/``netD_B.pth`` names are accepted too. ``architecture``
+    (:func:`architecture_of`): both generators are state dicts of that class instead of the
+    upstream ResNet (the discriminators stay PatchGANs)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(folder, "no such folder")
@@ -414,6 +417,7 @@ def load_cyclegan(folder: str | os.PathLike, epoch: str = "latest",
     if missing:
         raise CheckpointError(folder, f"missing generator file(s) {', '.join(missing)} "
                                       "(a CycleGAN needs both generators)")
-    return CycleGAN(load_generator(paths["g_a"], device), load_generator(paths["g_b"], device),
+    return CycleGAN(load_generator(paths["g_a"], device, architecture),
+                    load_generator(paths["g_b"], device, architecture),
                     load_discriminator(paths["d_a"], device) if paths["d_a"] else None,
                     load_discriminator(paths["d_b"], device) if paths["d_b"] else None)

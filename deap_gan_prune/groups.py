@@ -8,10 +8,23 @@ stream). :func:`trace_space` turns those groups into a :class:`TracedMaskSpace`:
 description (module names, channel maps, per-layer size coefficients) that the operators, the
 slimming and the files use without touching the graph again.
 
-Supported layers: Conv2d and ConvTranspose2d (``groups=1``), BatchNorm2d, InstanceNorm2d (with
-or without affine weights), GroupNorm (its channels are kept whole: its statistics mix
-channels), activations, dropout, paddings, up-sampling, residual additions, concatenations along
-channels. The convs whose output reaches the network's output are never pruned.
+Supported layers: Conv2d and ConvTranspose2d (``groups=1``), depthwise Conv2d (``groups ==
+in_channels == out_channels``, e.g. MobileNet's 3x3 before a pointwise 1x1: its input and output
+channels are one channel group, so pruning a channel removes its filter too), BatchNorm2d,
+InstanceNorm2d (with or without affine weights), GroupNorm, activations, dropout, paddings,
+up-sampling, residual additions, concatenations along channels. Other grouped convolutions
+(``1 < groups < in_channels``, or a depth multiplier > 1) are refused with a one-line
+:class:`TracingError` naming the layer. The convs whose output reaches the network's output are
+never pruned.
+
+GroupNorm with ``c > 1`` channels per norm-group mixes those channels' statistics, so they are
+pruned in whole norm-groups: the channel group it normalises gets ``block = c``
+(:class:`~deap_gan_prune.maskspace.ChannelGroup`), one bit per block of ``c`` consecutive
+channels. The operators stay as they are (pure Python, bits are bits) and every bit pattern is
+valid; the slimming expands a bit to its ``c`` channels and sets ``num_groups`` to the kept
+norm-groups, so the kept groups' statistics, and the output, are unchanged (masked == slim).
+A channel group that feeds GroupNorms of different channels-per-group is kept whole (no common
+block), as is a group with no writer conv (a depthwise conv reading the image).
 """
 from __future__ import annotations
 
@@ -42,10 +55,12 @@ def check_layers(model: nn.Module) -> None:
     Containers of any class are fine; a leaf layer must be a conv, a norm or channel-wise."""
     for name, module in model.named_modules():
         if isinstance(module, CONVS):
-            if module.groups != 1:
+            if module.groups != 1 and not _is_depthwise(module):
                 raise TracingError(f"layer {name!r} ({type(module).__name__}, groups="
-                                   f"{module.groups}) is not supported: grouped convolutions "
-                                   "cannot be pruned channel by channel here")
+                                   f"{module.groups}, {module.in_channels} in, "
+                                   f"{module.out_channels} out) is not supported: only plain "
+                                   "(groups=1) and depthwise (groups == in == out) Conv2d can "
+                                   "be pruned channel by channel")
             continue
         if isinstance(module, NORMS + CHANNELWISE):
             continue
@@ -190,6 +205,13 @@ def trace_space(model: nn.Module, example: torch.Tensor,
                     raise TracingError(f"layer {names.get(target, type(target).__name__)!r} "
                                        f"({type(target).__name__}) is coupled with channel "
                                        f"group {names[conv]!r}: not supported")
+        for conv in convs:  # a depthwise conv reads the very channels it writes
+            if _is_depthwise(conv) and conv in group_of:
+                readers[conv] = {i: (group_of[conv], i) for i in range(conv.in_channels)}
+        for gi in range(len(specs)):
+            if all(_is_depthwise(c) for c, g in group_of.items() if g == gi):
+                fixed.add(gi)  # no writer but depthwise convs: the input image's channels
+        blocks: dict[int, set[int]] = {}
         for norm, convs_in in norm_writers.items():
             groups_in = {group_of.get(c, -1) for c in convs_in}
             if len(groups_in) > 1:
@@ -202,9 +224,11 @@ def trace_space(model: nn.Module, example: torch.Tensor,
                                    f"channels but follows group {specs[gi][0]!r} of "
                                    f"{specs[gi][1]}: not supported")
             norm_group[norm] = gi
-            if gi >= 0 and isinstance(norm, nn.GroupNorm) and norm.num_groups != \
-                    norm.num_channels:
-                fixed.add(gi)  # statistics over several channels: kept whole
+            if gi >= 0 and isinstance(norm, nn.GroupNorm):
+                blocks.setdefault(gi, set()).add(norm.num_channels // norm.num_groups)
+        for gi, sizes in blocks.items():
+            if len(sizes) > 1:
+                fixed.add(gi)  # GroupNorms of different channels per group: kept whole
         # Groups kept whole leave the search: their channels count as fixed ones.
         new_index, kept_specs = {}, []
         for gi, spec in enumerate(specs):
@@ -226,7 +250,8 @@ def trace_space(model: nn.Module, example: torch.Tensor,
         space = TracedMaskSpace(
             kept_specs, conv_terms, norm_terms, tuple(example.shape[-2:]),
             int(example.shape[1]), constant_parameters=constant, min_keep=min_keep,
-            fixed=tuple(specs[g][0] for g in sorted(fixed)))
+            fixed=tuple(specs[g][0] for g in sorted(fixed)),
+            blocks={specs[g][0]: max(b) for g, b in blocks.items() if g not in fixed})
     finally:
         del model
     return space
@@ -241,6 +266,12 @@ def _traceable_copy(model: nn.Module) -> nn.Module:
         if getattr(m, "inplace", False) is True:
             m.inplace = False
     return model
+
+
+def _is_depthwise(conv: nn.Module) -> bool:
+    """A depthwise Conv2d: ``groups == in_channels == out_channels`` (more than one)."""
+    return isinstance(conv, nn.Conv2d) and not isinstance(conv, nn.ConvTranspose2d) and \
+        1 < conv.groups == conv.in_channels == conv.out_channels
 
 
 def _norm_channels(norm: nn.Module) -> int:
@@ -264,5 +295,5 @@ def _conv_term(conv: nn.Module, name: str, out_group: int,
     k = conv.kernel_size[0] * conv.kernel_size[1]
     return ConvTerm(name, isinstance(conv, nn.ConvTranspose2d), k, conv.bias is not None,
                     out_group, conv.out_channels, in_groups, in_index, positions[0],
-                    positions[1])
+                    positions[1], _is_depthwise(conv))
 

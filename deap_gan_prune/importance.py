@@ -82,5 +82,7 @@ def _traced_l1(generator: nn.Module, space: MaskSpace) -> list[float]:
         for gi, group in enumerate(space.groups):
             writers = [modules[c.name] for c in space.convs if c.out_group == gi]
             combined = _combined([filter_l1(c).double().cpu() for c in writers])
+            if group.block > 1:  # one score per bit: the mean over its block of channels
+                combined = combined.view(group.size, group.block).mean(1)
             scores += [float(v) for v in combined.tolist()]
     return scores

@@ -21,13 +21,21 @@ SizeMeasure = Literal["parameters", "macs"]
 @dataclass(frozen=True)
 class ChannelGroup:
     """Channels pruned together: ``size`` bits at ``offset`` in the individual, controlling the
-    width slots ``slots`` (see :class:`GeneratorWidths`), never fewer than ``min_keep`` kept."""
+    width slots ``slots`` (see :class:`GeneratorWidths`), never fewer than ``min_keep`` kept.
+    ``block``: channels per bit (1, or a GroupNorm's channels per norm-group in a traced
+    space: each bit keeps or removes ``block`` consecutive channels)."""
 
     name: str
     offset: int
     size: int
     slots: tuple[str, ...]
     min_keep: int = 1
+    block: int = 1
+
+    @property
+    def channels(self) -> int:
+        """Channels of the group (``size * block``)."""
+        return self.size * self.block
 
     @property
     def stop(self) -> int:
@@ -239,7 +247,9 @@ class ConvTerm:
     has a bias and is transposed, ``out_group`` (index of the group its outputs belong to, -1
     when never pruned) of ``out_channels``; per input channel the group it reads
     (``in_groups``, -1 for a fixed channel) and the channel within it (``in_index``); spatial
-    ``in_positions`` / ``out_positions`` (H*W) at the traced example's size."""
+    ``in_positions`` / ``out_positions`` (H*W) at the traced example's size. ``depthwise``: a
+    depthwise conv (``groups == in == out``, weight ``[C, 1, kh, kw]``), whose input and output
+    channels are the same group."""
 
     name: str
     transposed: bool
@@ -251,6 +261,7 @@ class ConvTerm:
     in_index: tuple[int, ...]
     in_positions: int
     out_positions: int
+    depthwise: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "in_groups", tuple(self.in_groups))
@@ -267,7 +278,8 @@ class ConvTerm:
         return fixed, per
 
     def full_parameters(self) -> int:
-        return len(self.in_groups) * self.out_channels * self.kernel + \
+        per_out = 1 if self.depthwise else len(self.in_groups)
+        return per_out * self.out_channels * self.kernel + \
             (self.out_channels if self.bias else 0)
 
 
@@ -295,25 +307,33 @@ class TracedMaskSpace(MaskSpace):
     Sizes are closed forms of the kept counts ``c_g``: parameters = constant + Σ_conv
     (k·in·out + bias·out) + Σ_norm 2·C (affine), where ``in``, ``out`` and ``C`` are fixed or a
     group's count (``in`` a sum over the groups a conv reads); MACs = Σ_conv k·in·out·positions
-    with the positions measured at the traced size and scaled by the pixel ratio.
+    with the positions measured at the traced size and scaled by the pixel ratio (a depthwise
+    conv counts k·out). ``specs``: ``(name, channels)`` per group; ``blocks``: channels per
+    bit by group name (default 1; see :class:`ChannelGroup`). Bits, :meth:`kept` and the
+    ``counts`` of :meth:`size_of_counts` are in bits; sizes multiply them by the block.
     """
 
     def __init__(self, specs: Sequence[tuple[str, int]], convs: Sequence[ConvTerm],
                  norms: Sequence[NormTerm], example_size: Sequence[int], input_nc: int, *,
                  constant_parameters: int = 0, min_keep: int | Mapping[str, int] = 1,
-                 fixed: Sequence[str] = ()) -> None:
+                 fixed: Sequence[str] = (), blocks: Mapping[str, int] | None = None) -> None:
         self.widths, self.layout = None, "traced"
         self.convs, self.norms = tuple(convs), tuple(norms)
         self.example_size = (int(example_size[0]), int(example_size[1]))
         self.input_nc, self.constant_parameters = int(input_nc), int(constant_parameters)
         self.fixed = tuple(fixed)
         groups, offset = [], 0
-        for name, size in specs:
+        for name, channels in specs:
+            block = int((blocks or {}).get(name, 1))
+            if block < 1 or channels % block:
+                raise ValueError(f"group {name!r}: {channels} channels are not whole blocks "
+                                 f"of {block}")
+            size = int(channels) // block
             keep = min_keep if isinstance(min_keep, int) else min_keep.get(name, 1)
             if not 0 <= keep <= size:
                 raise ValueError(f"min_keep {keep} for group {name!r} is outside 0..{size}")
-            groups.append(ChannelGroup(name, offset, int(size), (name,), keep))
-            offset += int(size)
+            groups.append(ChannelGroup(name, offset, size, (name,), keep, block))
+            offset += size
         self.groups = tuple(groups)
         self.n_bits = offset
         self._by_name = {g.name: g for g in self.groups}
@@ -354,12 +374,14 @@ class TracedMaskSpace(MaskSpace):
                        convention: MacConvention = "output") -> int:
         """Parameters, or MACs at ``image_size`` pixels (``convention`` as in
         :func:`~deap_gan_prune.widths.count_macs`), of the network whose groups keep
-        ``counts[g]`` channels."""
+        ``counts[g]`` bits (``counts[g] * block`` channels)."""
+        counts = [int(c) * g.block for c, g in zip(counts, self.groups)]
         if measure == "parameters":
             total = self.constant_parameters
             for c, (fixed, per) in self._forms:
                 out = c.out_channels if c.out_group < 0 else counts[c.out_group]
-                total += c.kernel * (fixed + sum(m * counts[g] for g, m in per.items())) * out
+                ins = 1 if c.depthwise else fixed + sum(m * counts[g] for g, m in per.items())
+                total += c.kernel * ins * out
                 total += out if c.bias else 0
             for n in self.norms:
                 if n.affine:
@@ -376,8 +398,8 @@ class TracedMaskSpace(MaskSpace):
             out = c.out_channels if c.out_group < 0 else counts[c.out_group]
             positions = c.in_positions if c.transposed and convention == "real" \
                 else c.out_positions
-            total += c.kernel * (fixed + sum(m * counts[g] for g, m in per.items())) * out \
-                * positions * scale
+            ins = 1 if c.depthwise else fixed + sum(m * counts[g] for g, m in per.items())
+            total += c.kernel * ins * out * positions * scale
         return int(round(total))
 
     def size(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
@@ -387,8 +409,10 @@ class TracedMaskSpace(MaskSpace):
                                    convention)
 
     def to_dict(self) -> dict:
+        blocks = {g.name: g.block for g in self.groups if g.block > 1}
         return {"layout": "traced", "n_bits": self.n_bits,
-                "groups": [[g.name, g.size] for g in self.groups],
+                "groups": [[g.name, g.channels] for g in self.groups],
+                **({"blocks": blocks} if blocks else {}),
                 "min_keep": {g.name: g.min_keep for g in self.groups},
                 "example_size": list(self.example_size), "input_nc": self.input_nc,
                 "constant_parameters": self.constant_parameters, "fixed": list(self.fixed),
@@ -401,10 +425,12 @@ class TracedMaskSpace(MaskSpace):
                    [ConvTerm(**c) for c in d["convs"]], [NormTerm(**n) for n in d["norms"]],
                    d["example_size"], d["input_nc"],
                    constant_parameters=d["constant_parameters"], min_keep=dict(d["min_keep"]),
-                   fixed=d.get("fixed", ()))
+                   fixed=d.get("fixed", ()), blocks=d.get("blocks"))
 
 
 def _term_dict(c: ConvTerm) -> dict:
     d = asdict(c)
     d["in_groups"], d["in_index"] = list(c.in_groups), list(c.in_index)
+    if not c.depthwise:
+        del d["depthwise"]  # files of plain convs read as before
     return d

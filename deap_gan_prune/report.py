@@ -44,11 +44,12 @@ def quality_report(data: DomainData, outputs: Mapping[str, Mapping[str, torch.Te
     return report
 
 
-def single_quality_report(original_outputs: torch.Tensor, pruned_outputs: torch.Tensor
-                          ) -> dict:
+def single_quality_report(original_outputs: torch.Tensor, pruned_outputs: torch.Tensor,
+                          direction: str = "a2b") -> dict:
     """Fidelity (SSIM, PSNR) of a pruned generator's outputs to the original's, one
-    direction (A→B: the source-domain test images), for a generator without partner."""
-    report = {"pruned": {"fidelity_a2b": fidelity_scores(pruned_outputs, original_outputs)}}
+    direction (``"a2b"``: on the source-domain test images; ``"b2a"`` for G_B of a pair)."""
+    report = {"pruned": {f"fidelity_{direction}": fidelity_scores(pruned_outputs,
+                                                                  original_outputs)}}
     report["directions"] = _directions(report)
     return report
 
@@ -60,7 +61,10 @@ def format_single_summary(summary: dict) -> str:
     g = summary["generator"]
     o, p = g["sizes"]["original"], g["sizes"]["pruned"]
     lat = g["latency"][f"{size}px"]
-    lines = [f"Compression of {summary['architecture']} on {summary['data']}, A→B only; "
+    direction = summary.get("direction", "a2b")
+    arrow = "A→B" if direction == "a2b" else "B→A"
+    lines = [f"Compression of {summary['architecture']} on {summary['data']}, {arrow}"
+             f"{'' if 'direction' in summary else ' only'}; "
              "MACs: transposed convs at output positions / real arithmetic.", ""]
     header = (f"{'':10} {'params':>10} {'ratio':>6} {'MACs out@' + str(size):>13} "
               f"{'MACs real@' + str(size):>14} {'ratio':>6} {'ms@' + str(size):>9}")
@@ -72,9 +76,9 @@ def format_single_summary(summary: dict) -> str:
                      f"{s[f'macs_real_{size}'] / 1e6:>13.2f}M "
                      f"{o[f'macs_output_{size}'] / s[f'macs_output_{size}']:>5.2f}x "
                      f"{ms:>9.2f}")
-    fidelity = summary["quality"]["pruned"]["fidelity_a2b"]
-    lines += ["", f"A→B SSIM to original (higher better) {_fmt(fidelity['ssim'])}",
-              f"A→B PSNR to original, dB (higher better) {_fmt(fidelity['psnr_db'], 2)}"]
+    fidelity = summary["quality"]["pruned"][f"fidelity_{direction}"]
+    lines += ["", f"{arrow} SSIM to original (higher better) {_fmt(fidelity['ssim'])}",
+              f"{arrow} PSNR to original, dB (higher better) {_fmt(fidelity['psnr_db'], 2)}"]
     return "\n".join(lines)
 
 

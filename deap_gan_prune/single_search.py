@@ -135,7 +135,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
                   progress: bool = True,
                   callback: Callable[[int, list, tools.Logbook], bool | None] | None = None,
                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                  workers: int = 0) -> SingleSearchResult:
+                  workers: int = 0, ray_address: str | None = None) -> SingleSearchResult:
     """Evolve masks of ONE generator of any architecture (pix2pix, or a CycleGAN whose other
     half is lost): the same operators, selection, elitism, budget repair and uniform seed as
     :func:`search_masks`, scored by :func:`single_fitness` (by default distillation toward the
@@ -147,7 +147,9 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     (refused if written with another config, generator or images; ``generations`` may grow).
     ``workers`` > 0: candidates scored in that many local processes
     (:class:`~deap_gan_prune.parallel.ProcessPoolMap`, closed at the end); the result equals
-    an in-process run with one torch thread. Deterministic under ``config.seed``, however
+    an in-process run with one torch thread. ``ray_address``: candidates scored on Ray actors
+    instead ("local" starts an instance, "auto" / "ray://host:port" joins one; ``workers`` of
+    them, at least 1; needs the ``ray`` extra). Deterministic under ``config.seed``, however
     often it was stopped and resumed."""
     config = config or SearchConfig()
     if resume and checkpoint is None:
@@ -178,7 +180,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             last, population, hof, logbook = load_single_checkpoint(
                 checkpoint, individual_cls, saved, digest)
             first = last + 1
-    pool = evaluation_map({"A": fitness}, workers)
+    pool = evaluation_map({"A": fitness}, workers, ray_address)
     if pool is not None:
         toolbox.register("map", pool)
     bar = tqdm(total=config.generations + 1, desc="evolution", unit="gen",

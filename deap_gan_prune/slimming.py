@@ -126,7 +126,9 @@ def masked(generator: ResnetGenerator, mask: SlotMask) -> Iterator[ResnetGenerat
 
 # -- any architecture: a mask space's bits (ResNet or traced) ------------------------------
 def _group_keeps(space, bits: Sequence[int]) -> list[list[bool]]:
-    return [[bool(b) for b in bits[g.offset:g.stop]] for g in space.groups]
+    """Per group, keep/drop of every channel (a bit of a group of block b covers b channels)."""
+    return [[bool(b) for b in bits[g.offset:g.stop] for _ in range(getattr(g, "block", 1))]
+            for g in space.groups]
 
 
 def _conv_indices(term, keeps: list[list[bool]]) -> tuple[torch.Tensor | None,
@@ -134,7 +136,8 @@ def _conv_indices(term, keeps: list[list[bool]]) -> tuple[torch.Tensor | None,
     """Kept input-channel and output-channel indices of a traced conv (None: all)."""
     ins = [i for i, (g, j) in enumerate(zip(term.in_groups, term.in_index))
            if g < 0 or keeps[g][j]]
-    in_idx = None if len(ins) == len(term.in_groups) else torch.tensor(ins, dtype=torch.long)
+    in_idx = None if len(ins) == len(term.in_groups) or getattr(term, "depthwise", False) \
+        else torch.tensor(ins, dtype=torch.long)  # depthwise: weight [C, 1, k, k]
     out_idx = None
     if term.out_group >= 0:
         out_idx = torch.tensor([j for j, k in enumerate(keeps[term.out_group]) if k],
@@ -152,8 +155,9 @@ def traced_state_dict(generator: nn.Module, space, bits: Sequence[int]
                       ) -> dict[str, torch.Tensor]:
     """The kept slices of every conv's and norm's tensors (weights, biases, running
     statistics) of ``generator`` under the traced ``space``'s mask ``bits``; keys as in
-    ``generator.state_dict()``. Conv2d weights are ``[out, in, k, k]``, ConvTranspose2d
-    ``[in, out, k, k]``; norms are sliced along their channels."""
+    ``generator.state_dict()``. Conv2d weights are ``[out, in, k, k]`` (depthwise ``[C, 1, k,
+    k]``, sliced along C), ConvTranspose2d ``[in, out, k, k]``; norms are sliced along their
+    channels (a GroupNorm's in whole norm-groups, as its group's blocks)."""
     space._check(bits)
     if not space.is_valid(bits):
         raise ValueError("the mask keeps fewer channels than a group's minimum (or none)")
@@ -188,6 +192,7 @@ def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
         return slim(generator, space.slot_masks(bits))
     import copy
     state = traced_state_dict(generator, space, bits)
+    keeps = _group_keeps(space, bits)
     small = copy.deepcopy(generator)
     modules = dict(small.named_modules())
     for term in space.convs:
@@ -197,6 +202,8 @@ def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
             conv.bias = nn.Parameter(state[f"{term.name}.bias"].clone())
         w = conv.weight.shape
         conv.out_channels, conv.in_channels = (w[1], w[0]) if term.transposed else (w[0], w[1])
+        if getattr(term, "depthwise", False):
+            conv.in_channels = conv.groups = w[0]
     for term in space.norms:
         norm = modules[term.name]
         for key in ("weight", "bias"):
@@ -205,11 +212,11 @@ def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
         for key in ("running_mean", "running_var"):
             if getattr(norm, key, None) is not None:
                 setattr(norm, key, state[f"{term.name}.{key}"].clone())
-        channels = state[f"{term.name}.weight"].shape[0] if norm.weight is not None else (
-            term.channels if term.group < 0 else sum(bits[space.groups[term.group].offset:
-                                                          space.groups[term.group].stop]))
+        channels = term.channels if term.group < 0 else sum(keeps[term.group])
         if isinstance(norm, nn.GroupNorm):
-            norm.num_channels = norm.num_groups = channels
+            # whole norm-groups are kept (a block per bit), so the channels per group stay
+            norm.num_groups = channels * norm.num_groups // norm.num_channels
+            norm.num_channels = channels
         else:
             norm.num_features = channels
     return small.train(generator.training)

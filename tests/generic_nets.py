@@ -179,3 +179,96 @@ class WithLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.mix(self.conv(x)))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: pointwise expand, depthwise 3x3, pointwise project, plus the
+    input."""
+
+    def __init__(self, dim: int, expand: int = 2) -> None:
+        super().__init__()
+        hidden = dim * expand
+        self.expand = nn.Sequential(nn.Conv2d(dim, hidden, 1, bias=False),
+                                    nn.BatchNorm2d(hidden), nn.ReLU6(True))
+        self.depthwise = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden,
+                                                 bias=False),
+                                       nn.BatchNorm2d(hidden), nn.ReLU6(True))
+        self.project = nn.Sequential(nn.Conv2d(hidden, dim, 1, bias=False), nn.BatchNorm2d(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.project(self.depthwise(self.expand(x)))
+
+
+class SeparableNet(nn.Module):
+    """A generator of depthwise-separable convs: a depthwise 3x3 (stride 2, with bias) then a
+    pointwise 1x1, MobileNetV2 inverted residual blocks, nearest up-sampling."""
+
+    def __init__(self, ngf: int = 4, n_blocks: int = 2) -> None:
+        super().__init__()
+        self.head = nn.Sequential(nn.Conv2d(3, ngf, 3, padding=1), nn.InstanceNorm2d(ngf),
+                                  nn.ReLU(True))
+        self.separable = nn.Sequential(
+            nn.Conv2d(ngf, ngf, 3, 2, 1, groups=ngf), nn.BatchNorm2d(ngf), nn.ReLU6(True),
+            nn.Conv2d(ngf, 2 * ngf, 1), nn.BatchNorm2d(2 * ngf), nn.ReLU6(True))
+        self.blocks = nn.Sequential(*(InvertedResidual(2 * ngf) for _ in range(n_blocks)))
+        self.tail = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(2 * ngf, 3, 3,
+                                                                         padding=1), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.blocks(self.separable(self.head(x))))
+
+
+class GroupedConvNet(nn.Module):
+    """A generator with a grouped conv that is not depthwise (``groups`` given)."""
+
+    def __init__(self, groups: int = 2, out_multiplier: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.grouped = nn.Conv2d(8, 8 * out_multiplier, 3, padding=1, groups=groups)
+        self.out = nn.Conv2d(8 * out_multiplier, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(F.relu(self.grouped(F.relu(self.conv(x)))))
+
+
+class GroupNormNet(nn.Module):
+    """A generator normalised by GroupNorm with several channels per norm-group: the head's
+    GroupNorm(4, ngf), a residual stream under GroupNorm(4, 2ngf), block-inner GroupNorm(16,
+    2ngf) (2 channels per group) and an up-sampling under GroupNorm(2, ngf)."""
+
+    def __init__(self, ngf: int = 16, n_blocks: int = 2) -> None:
+        super().__init__()
+        self.head = nn.Sequential(nn.Conv2d(3, ngf, 3, padding=1), nn.GroupNorm(4, ngf),
+                                  nn.SiLU(), nn.Conv2d(ngf, 2 * ngf, 3, 2, 1),
+                                  nn.GroupNorm(4, 2 * ngf), nn.SiLU())
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1), nn.GroupNorm(16, 2 * ngf),
+                          nn.SiLU(), nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1),
+                          nn.GroupNorm(4, 2 * ngf))
+            for _ in range(n_blocks))
+        self.tail = nn.Sequential(nn.ConvTranspose2d(2 * ngf, ngf, 3, 2, 1, output_padding=1),
+                                  nn.GroupNorm(2, ngf), nn.SiLU(), nn.Conv2d(ngf, 3, 3, padding=1),
+                                  nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(x)
+        for block in self.blocks:
+            x = x + block(x)
+        return self.tail(x)
+
+
+class MixedGroupNormNet(nn.Module):
+    """One channel group (a residual stream) under GroupNorms of different channels per group
+    (8 and 4): kept whole. Its block-inner group (GroupNorm(8, 16)) stays prunable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.stem_norm = nn.Conv2d(3, 16, 3, padding=1), nn.GroupNorm(2, 16)
+        self.inner, self.inner_norm = nn.Conv2d(16, 16, 3, padding=1), nn.GroupNorm(8, 16)
+        self.back, self.back_norm = nn.Conv2d(16, 16, 3, padding=1), nn.GroupNorm(4, 16)
+        self.out = nn.Conv2d(16, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.silu(self.stem_norm(self.stem(x)))
+        x = x + self.back_norm(self.back(F.silu(self.inner_norm(self.inner(x)))))
+        return self.out(x)

@@ -16,7 +16,8 @@ from deap_gan_prune.models import ResnetGenerator
 from deap_gan_prune.operators import repairBudget
 from deap_gan_prune.slimming import masked_bits, slim_bits
 
-from generic_nets import (AffineResnet, DeepResnet, StyleNet, UnetGenerator, WithLinear)
+from generic_nets import (AffineResnet, DeepResnet, GroupNormNet, SeparableNet, StyleNet,
+                          UnetGenerator, WithLinear)
 
 # (class, kwargs, image size, expected (group name, size) list: first two and count)
 ARCHITECTURES = {
@@ -27,6 +28,11 @@ ARCHITECTURES = {
     "unet_128": (UnetGenerator, {"ngf": 4, "num_downs": 7}, 128,
                  [("model.model.0", 4), ("model.model.1.model.1", 8)], 13),
     "style": (StyleNet, {"ngf": 8}, 32, [("c1", 8), ("c2", 16)], 4),
+    # depthwise 3x3 convs share their input's group; bits of GroupNorm groups are blocks
+    "separable": (SeparableNet, {"ngf": 4, "n_blocks": 2}, 32,
+                  [("head.0", 4), ("separable.3", 8)], 4),
+    "groupnorm": (GroupNormNet, {"ngf": 16, "n_blocks": 2}, 32,
+                  [("head.0", 4), ("head.3", 4)], 5),
 }
 
 

@@ -12,8 +12,9 @@ from . import CommandError
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoints", metavar="DIR",
-                        help="folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (upstream layout); "
-                             "default: the teacher shipped in the package")
+                        help="folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (upstream layout; "
+                             "with --generator, both generators of that class); default: the "
+                             "teacher shipped in the package")
     parser.add_argument("--epoch", default="latest", help="checkpoint prefix (default latest)")
 
 

@@ -9,7 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..checkpoints import atomic_write_json, load_generator, traced_description
+from ..checkpoints import (atomic_write_json, load_cyclegan, load_generator,
+                           traced_description)
 from ..evaluation import translate
 from ..outputs import check_output_file
 from ..report import (format_single_summary, format_summary, quality_report,
@@ -64,11 +65,70 @@ def _slim_file(slim: str) -> Path:
     return path / "slim_G_A.pth" if path.is_dir() else path
 
 
+def _described(path: Path, args: argparse.Namespace) -> tuple:
+    """``(space, bits)`` of a slim file of ``--generator``'s class; CommandError otherwise."""
+    if not path.is_file():
+        raise CommandError(f"{path}: no such slim generator file (write it with "
+                           "'slim --generator')")
+    described = traced_description(path)
+    if described is None:
+        raise CommandError(f"{path}: no JSON beside it describing a --generator network")
+    arch, space, bits = described
+    wanted = architecture(args)
+    if arch != wanted:
+        raise CommandError(f"{path}: a slim {arch['class']} with {json.dumps(arch['kwargs'])}, "
+                           f"not --generator {wanted['class']} with "
+                           f"{json.dumps(wanted['kwargs'])}")
+    return space, bits
+
+
+def run_pair(args: argparse.Namespace) -> int:
+    """Both generators of the user's class (``--checkpoints DIR``) against ``slim_G_A.pth``
+    and ``slim_G_B.pth`` of the folder ``slim``: each direction as :func:`run_single`."""
+    if args.weights:
+        raise CommandError("--generator takes --weights FILE (one generator) or "
+                           "--checkpoints DIR (both generators), not both")
+    folder = Path(args.slim)
+    if not folder.is_dir():
+        raise CommandError(f"{folder}: with --checkpoints, give the folder of 'slim "
+                           "--checkpoints' (slim_G_A.pth and slim_G_B.pth)")
+    described = {n: _described(folder / f"slim_G_{n}.pth", args) for n in "AB"}
+    data = load_data(args)
+    gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
+    arch = architecture(args)
+    summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
+               "architecture": arch["class"], "arguments": arch["kwargs"], "directions": {}}
+    texts = []
+    for name, original, images, direction in (("A", gan.g_a, data.test_a, "a2b"),
+                                              ("B", gan.g_b, data.test_b, "b2a")):
+        space, bits = described[name]
+        if input_channels(original) != images.shape[1]:
+            raise CommandError(f"--generator {args.generator} takes "
+                               f"{input_channels(original)} image channels, the data has "
+                               f"{images.shape[1]}")
+        if not space.matches(original):
+            raise CommandError(f"{folder / f'slim_G_{name}.pth'}: slimmed from another "
+                               f"network than G_{name} of {args.checkpoints}")
+        pruned = load_generator(folder / f"slim_G_{name}.pth", args.device)
+        part = {"direction": direction,
+                "generator": single_generator_report(original, pruned, space, bits,
+                                                     data.image_size, repeats=args.repeats,
+                                                     device=args.device),
+                "quality": single_quality_report(translate(original, images),
+                                                 translate(pruned, images), direction)}
+        summary["directions"][f"G_{name}"] = part
+        texts.append(format_single_summary({**summary, **part}))
+    if args.out:
+        atomic_write_json(Path(args.out), summary)
+    print(json.dumps(summary, indent=2) if args.json else "\n\n".join(texts))
+    return 0
+
+
 def run_single(args: argparse.Namespace) -> int:
-    """One generator of the user's class against its original (``--weights``), A→B only."""
+    """One generator of the user's class against its original (``--weights``), A→B only;
+    with ``--checkpoints DIR`` both generators (:func:`run_pair`)."""
     if args.checkpoints:
-        raise CommandError("--checkpoints names a CycleGAN pair; with --generator give the "
-                           "original as --weights")
+        return run_pair(args)
     path = _slim_file(args.slim)
     if not path.is_file():
         raise CommandError(f"{path}: no such slim generator file (write it with "

@@ -30,7 +30,9 @@ def describe_traced(path: str, generator: torch.nn.Module, size: int) -> dict:
     space = MaskSpace.from_module(generator, torch.zeros(1, first.in_channels, size, size))
     full = space.full()
     return {"file": str(path), "kind": type(generator).__name__,
-            "groups": [{"name": g.name, "channels": g.size} for g in space.groups],
+            "groups": [{"name": g.name, "channels": g.channels,
+                        **({"channels_per_bit": g.block} if g.block > 1 else {})}
+                       for g in space.groups],
             "fixed_groups": list(space.fixed), "parameters": space.size(full),
             "macs_output": space.size(full, "macs", size, "output"),
             "macs_real": space.size(full, "macs", size, "real"), "image_size": size,

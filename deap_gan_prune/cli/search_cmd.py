@@ -1,6 +1,8 @@
 """Co-evolve channel masks of both generators of a CycleGAN and write them as JSON (with the
 logbook), plus a fitness plot. With --front: one multi-objective search (NSGA-II) writes the
-Pareto front of quality and size (or predicted latency) as JSON, plus its plot."""
+Pareto front of quality and size (or predicted latency) as JSON, plus its plot. With
+--generator: one generator of the user's class (--weights FILE), or both (--checkpoints DIR),
+co-evolved like the upstream pair."""
 from __future__ import annotations
 
 import argparse
@@ -212,6 +214,11 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     data = load_data(args, n_val=config.n_images + config.train_images)
     if architecture(args) is not None:
+        if args.checkpoints and args.weights:
+            raise CommandError("--generator takes --weights FILE (one generator) or "
+                               "--checkpoints DIR (both generators), not both")
+        if args.checkpoints:
+            return run_pair(args, config, data)
         return run_single(args, config, data)
     gan = load_models(args, data, discriminators=config.fitness != "supernet")
     supernets = None
@@ -236,16 +243,46 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def needs_discriminators(config: SearchConfig) -> bool:
+    """True when the fitness scores with discriminators (the paper's F with the
+    discriminator perceptual term, or the adapted fitness scoring by discriminator)."""
+    if config.fitness == "paper":
+        return config.perceptual == "discriminator"
+    return config.adapt_score == "discriminator"
+
+
+def run_pair(args: argparse.Namespace, config: SearchConfig, data) -> int:
+    """Both generators of the user's class (``--generator``, ``--checkpoints DIR`` holding
+    ``<epoch>_net_G_A.pth`` and ``<epoch>_net_G_B.pth``): the co-evolution of
+    :func:`search_masks`, each generator's channel groups traced."""
+    gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
+    if needs_discriminators(config) and not gan.has_discriminators:
+        raise CommandError(f"{args.checkpoints}: no discriminator files (latest_net_D_A.pth, "
+                           "latest_net_D_B.pth) for a fitness that scores with them; use the "
+                           "adapted fitness with --adapt-score l1 or ssim, or --perceptual "
+                           "pixel/features")
+    result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
+                          device=args.device, progress=not args.quiet, workers=args.workers,
+                          ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume)
+    out = Path(args.out)
+    atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
+                            "checkpoints": str(args.checkpoints)})
+    plot = plot_path(args)
+    plot_fitness(result.logbook, plot)
+    for name, terms, space in zip("AB", result.terms, result.spaces):
+        print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the "
+              f"original ({config.size_measure}), {len(space.groups)} channel groups")
+    print(f"wrote {out} and {plot}")
+    return 0
+
+
 def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
     """One generator of the user's class (``--generator``, ``--weights``), no partner: masks
     scored by distillation to the original on domain-A images."""
-    if args.ray:
-        raise CommandError("--ray is for the CycleGAN search; a --generator search runs in "
-                           "this process or in --workers N local processes")
     generator = load_own_generator(args)
     result = search_single(generator, data.val_a, config, device=args.device,
                            progress=not args.quiet, checkpoint=args.checkpoint,
-                           resume=args.resume, workers=args.workers)
+                           resume=args.resume, workers=args.workers, ray_address=args.ray)
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
                             "weights": str(args.weights)})

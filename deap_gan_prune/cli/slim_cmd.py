@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checkpoints import save_generator
+from ..checkpoints import load_cyclegan, save_generator
 from ..counting import count_module_parameters
 from ..maskspace import MaskSpace
 from ..outputs import check_output_folder, staged_folder
@@ -95,16 +95,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_single(args: argparse.Namespace, out, data: dict) -> int:
-    """A generator of the user's class: ``slim_G_A.pth`` plus the JSON that rebuilds it."""
-    space, bits = mask_bits(data, "A", args.masks)
-    generator = load_own_generator(args)
-    if not space.matches(generator):
-        raise CommandError(f"{args.masks}: masks were searched on another network than "
-                           f"{args.generator} with {args.generator_kwargs}")
-    small = slim_bits(generator, space, bits)
-    with staged_folder(out) as stage:
-        save_generator(small, stage / "slim_G_A.pth", extra={"masks": args.masks},
-                       architecture=architecture(args), space=space, bits=bits)
-    print(f"G: {count_module_parameters(generator):,} -> {count_module_parameters(small):,} "
-          f"parameters -> {out / 'slim_G_A.pth'}")
+    """Generators of the user's class: with ``--weights``, ``slim_G_A.pth``; with
+    ``--checkpoints DIR`` (a two-generator search), ``slim_G_A.pth`` and ``slim_G_B.pth``;
+    each with the JSON that rebuilds it."""
+    if args.checkpoints and args.weights:
+        raise CommandError("--generator takes --weights FILE (one generator) or "
+                           "--checkpoints DIR (both generators), not both")
+    if args.checkpoints:
+        gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
+        originals = {"A": gan.g_a, "B": gan.g_b}
+    else:
+        originals = {"A": load_own_generator(args)}
+    smalls = {}
+    for name, generator in originals.items():
+        space, bits = mask_bits(data, name, args.masks)
+        if not space.matches(generator):
+            raise CommandError(f"{args.masks}: masks of G_{name} were searched on another "
+                               f"network than {args.generator} with {args.generator_kwargs}")
+        smalls[name] = (slim_bits(generator, space, bits), space, bits)
+    with staged_folder(out) as stage:  # every generator, or nothing changed
+        for name, (small, space, bits) in smalls.items():
+            save_generator(small, stage / f"slim_G_{name}.pth", extra={"masks": args.masks},
+                           architecture=architecture(args), space=space, bits=bits)
+    for name, (small, _, _) in smalls.items():
+        print(f"G{'' if len(smalls) == 1 else '_' + name}: "
+              f"{count_module_parameters(originals[name]):,} -> "
+              f"{count_module_parameters(small):,} parameters -> {out / f'slim_G_{name}.pth'}")
     return 0
