@@ -13,7 +13,8 @@ hypervolume of each method's (score, parameter ratio) points before fine-tuning 
 point: 1.05 × the worst score seen, size 1), per generator.
 
     python benchmarks/front_vs_budgets.py --out runs/front_vs_budgets.json   # shipped teacher
-    python benchmarks/front_vs_budgets.py --seeds 0 1 2 --out runs/front.json  # + mean, wins
+    python benchmarks/front_vs_budgets.py --seeds 0 1 2 --out runs/front.json \\
+        --plot runs/front.png                                                 # + mean, wins
     python benchmarks/front_vs_budgets.py --quick                            # toy run, seconds
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from _ablation_tasks import Context, flat_quality  # noqa: E402
 from deap_gan_prune.checkpoints import CycleGAN, atomic_write_json, load_cyclegan  # noqa: E402
 from deap_gan_prune.front import FrontConfig, search_front  # noqa: E402
 from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
+from deap_gan_prune.plotting import plot_front  # noqa: E402
 from deap_gan_prune.search import SearchConfig, search_masks  # noqa: E402
 from deap_gan_prune.slimming import slim  # noqa: E402
 from deap_gan_prune.teacher import TEACHER_DIR  # noqa: E402
@@ -129,7 +131,8 @@ def run(args) -> dict:
             "seconds": {"front": front_s,
                         "single_budget": sum(s["seconds"] for s in searches.values())},
             "finetune_steps": args.finetune_steps, "seed": args.seed, "quick": args.quick,
-            "hypervolume": hv, "rows": rows}
+            "hypervolume": hv, "rows": rows,
+            "front": {k: v for k, v in front.to_dict().items() if k != "spaces"}}
 
 
 def format_table(result: dict) -> str:
@@ -172,6 +175,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="toy networks and sizes")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", default=None, help="results JSON")
+    p.add_argument("--plot", default=None, help="PNG of the first seed's front")
     args = p.parse_args(argv)
     defaults = dict(population=(4, 12), generations=(5, 23), adapt_steps=(2, 30),
                     n_images=(4, 16), adapt_images=(4, 32), finetune_steps=(2, 80))
@@ -239,6 +243,9 @@ def main(argv=None) -> int:
         print(format_summary(result["summary"], args.seeds))
     if args.out:
         atomic_write_json(args.out, result)
+    if args.plot:
+        plot_front(runs[0]["front"], args.plot,
+                   title=f"front of one search (seed {args.seeds[0]}), shipped teacher")
     return 0
 
 

@@ -24,8 +24,10 @@ def test_hypervolume_2d(bench):
 
 def test_quick_run_has_equal_evaluations_and_sizes_within_budgets(bench, tmp_path, capsys):
     out = tmp_path / "result.json"
-    assert bench.main(["--quick", "--quiet", "--out", str(out)]) == 0
+    assert bench.main(["--quick", "--quiet", "--out", str(out), "--plot",
+                       str(tmp_path / "front.png")]) == 0
     result = json.loads(out.read_text())
+    assert (tmp_path / "front.png").stat().st_size > 0 and result["front"]["points"]
     assert result["evaluations"]["front"] == result["evaluations"]["single_budget"] == 48
     assert [r["budget"] for r in result["rows"]] == [0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
     for row in result["rows"]:
