@@ -12,13 +12,15 @@ On a real CycleGAN and dataset (upstream folder layouts)::
     python examples/horse2zebra.py --dataroot datasets/horse2zebra \\
         --checkpoints checkpoints/horse2zebra --image-size 256 --device cuda
 
-With ``--supernet DIR`` the masks are scored on once-for-all generators (every mask of
-their space works; ``deap-gan-prune supernet`` writes them), trained first into DIR when it
-does not exist (``--supernet-steps``, 100 by default; ``--supernet-gan-weight W`` adds the
+With ``--supernet`` the masks are scored on the shipped teacher's once-for-all generators
+(every mask of their space works; ``examples/train_supernet.py`` made them), and the winner is
+slimmed from them. With ``--supernet DIR`` the once-for-all generators in DIR are used
+(``deap-gan-prune supernet`` writes them), trained first into DIR when it does not exist (``--supernet-steps``, 100 by default; ``--supernet-gan-weight W`` adds the
 least-squares GAN loss against the original discriminators), and the winner is slimmed from
 them::
 
-    python examples/horse2zebra.py --supernet runs/supernet
+    python examples/horse2zebra.py --supernet                 # the shipped once-for-all teacher
+    python examples/horse2zebra.py --supernet runs/supernet   # trained here first
 
 Writes to ``--out``: ``slim_G_A.pth``/``slim_G_B.pth`` (upstream key names, widths in the
 ``.json`` beside), ``masks.json``, ``fitness.png``, ``samples.png`` and ``summary.json``.
@@ -42,6 +44,7 @@ from deap_gan_prune.report import format_summary, quality_report
 from deap_gan_prune.search import SearchConfig, search_masks
 from deap_gan_prune.slimming import slim
 from deap_gan_prune.teacher import load_teacher
+from deap_gan_prune.teacher import SUPERNET_DIR
 from deap_gan_prune.training.supernet import DEFAULT_BUDGETS
 from deap_gan_prune.workflow import (ensure_discriminators, finetune_pair, folder_data,
                                      generator_report, supernet_pair, synthetic_data,
@@ -73,9 +76,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--distill", type=float, default=10.0,
                    help="weight of distillation from the original generators while "
                         "fine-tuning (default 10; 0 disables)")
-    p.add_argument("--supernet", metavar="DIR", default=None,
-                   help="score masks on the once-for-all generators in DIR (trained there "
-                        "first when DIR does not exist) and slim the winner from them")
+    p.add_argument("--supernet", metavar="DIR", nargs="?", const=str(SUPERNET_DIR),
+                   default=None,
+                   help="score masks on once-for-all generators and slim the winner from "
+                        "them: the shipped teacher's without DIR, else those in DIR (trained "
+                        "there first when DIR does not exist)")
     p.add_argument("--supernet-steps", type=int, default=100,
                    help="training steps per generator when --supernet DIR is trained here "
                         "(default 100)")
@@ -100,6 +105,9 @@ def search_config(args: argparse.Namespace) -> SearchConfig:
     a budget outside (0, 1] as the CLI does."""
     make = SearchConfig.paper if args.fitness == "paper" else SearchConfig
     if args.supernet is not None:
+        if args.supernet == str(SUPERNET_DIR) and args.checkpoints is not None:
+            raise ValueError("--supernet without DIR is the shipped teacher's: give the "
+                             "once-for-all generators of --checkpoints as --supernet DIR")
         if args.fitness == "paper":
             raise ValueError("--supernet searches with the supernet fitness: leave out "
                              "--fitness paper")

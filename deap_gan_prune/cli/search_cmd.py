@@ -13,6 +13,7 @@ from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
 from ..search import SearchConfig, search_masks
 from ..single_search import search_single
+from ..teacher import SUPERNET_DIR
 from . import CommandError
 from .common import add_data_arguments, add_generator_arguments, add_model_arguments, \
     add_run_arguments, architecture, load_data, load_models, load_own_generator
@@ -30,10 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="adapted: each candidate distilled briefly toward the original, then "
                         "scored on held-out images (default); paper: the paper's F; "
                         "supernet: scored on --supernet weights as they are")
-    g.add_argument("--supernet", metavar="DIR", default=None,
-                   help="once-for-all generators of 'deap-gan-prune supernet': masks are "
-                        "scored on their weights (implies --fitness supernet); slim the "
-                        "result with 'slim --checkpoints DIR'")
+    g.add_argument("--supernet", metavar="DIR", nargs="?", const="", default=None,
+                   help="once-for-all generators of 'deap-gan-prune supernet' (without DIR: "
+                        "the shipped teacher's): masks are scored on their weights (implies "
+                        "--fitness supernet); slim the result with 'slim --checkpoints DIR'")
     g.add_argument("--adapt-steps", type=int, default=d.adapt_steps,
                    help=f"distillation steps per candidate (adapted; default {d.adapt_steps})")
     g.add_argument("--adapt-score", choices=["l1", "ssim", "discriminator"],
@@ -203,6 +204,11 @@ def run_front(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
+    if args.supernet == "":
+        if args.checkpoints:
+            raise CommandError("--supernet without DIR is the shipped teacher's: give the "
+                               "once-for-all generators of --checkpoints as --supernet DIR")
+        args.supernet = str(SUPERNET_DIR)
     if args.supernet is not None and (args.front or architecture(args) is not None):
         raise CommandError("--supernet is for the CycleGAN search: leave out --front and "
                            "--generator")

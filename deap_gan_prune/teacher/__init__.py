@@ -2,6 +2,9 @@
 
 ResnetGenerator(ngf=16, n_blocks=6) ×2 and NLayerDiscriminator(ndf=32) ×2, trained by
 ``examples/train_teacher.py`` (the recipe and the figures it reached are in ``teacher.json``).
+Its once-for-all version (``supernet/``: both generators trained so that every mask of their
+space works, stored in float16) is made by ``examples/train_supernet.py``; its
+``supernet.json`` records the recipe, the training time and how well sub-networks work.
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import torch
 from ..checkpoints import CycleGAN, load_cyclegan
 
 TEACHER_DIR = Path(__file__).resolve().parent
+#: The shipped once-for-all generators of the teacher (for ``search --supernet``).
+SUPERNET_DIR = TEACHER_DIR / "supernet"
 
 
 def teacher_info() -> dict:
@@ -24,3 +29,9 @@ def teacher_info() -> dict:
 def load_teacher(device: str | torch.device = "cpu") -> CycleGAN:
     """The shipped teacher's four networks, in eval mode on ``device``."""
     return load_cyclegan(TEACHER_DIR, "latest", device)
+
+
+def load_teacher_supernet(device: str | torch.device = "cpu") -> CycleGAN:
+    """The shipped once-for-all generators of the teacher (float32, eval mode, no
+    discriminators)."""
+    return load_cyclegan(SUPERNET_DIR, "latest", device)
