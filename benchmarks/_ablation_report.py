@@ -26,6 +26,13 @@ SUMMARY_KEYS = tuple(k for k, _, _ in MAIN_FIGURES) + (
 
 
 REFERENCE = "adapted"
+#: What the supernet search is compared with, and on which figures (outline measures, the
+#: judge's Fréchet distance and SSIM, each in its direction).
+SUPERNET_RIVALS = ("supernet_uniform", "supernet_l1", "uniform", "l1_norm")
+SUPERNET_FIGURES = (("a2b_stripe_share", "stripes A→B", True),
+                    ("b2a_brown_share", "brown B→A", True),
+                    ("judge_frechet", "judge FD (mean)", False),
+                    ("ssim", "SSIM to orig.", True))
 
 
 def variant_of(run: dict) -> str:
@@ -143,36 +150,37 @@ def best_methods(summary: dict, distill_key: str) -> list[str]:
     return lines
 
 
-def paired_wins(runs: list[dict], variant: str) -> dict:
-    """``{budget: {stage: {method: [wins, comparisons]}}}``: how often the reference search
-    beats each other method on the main figures after the fine-tuning ``variant``, paired by
-    seed (same fine-tuning batches); ties are no wins."""
+def paired_wins(runs: list[dict], variant: str, reference: str = REFERENCE,
+                rivals: tuple | None = None, figures: tuple = MAIN_FIGURES) -> dict:
+    """``{budget: {stage: {method: [wins, comparisons]}}}``: how often ``reference`` beats
+    each other method (or each of ``rivals``) on ``figures`` after the fine-tuning
+    ``variant``, paired by seed (same fine-tuning batches); ties are no wins."""
     by: dict = defaultdict(dict)
     for r in runs:
         if r["budget"] is not None and variant_of(r) == variant:
             by[(r["budget"], r["seed"])][r["method"]] = r
     out: dict = {}
     for (budget, _), methods in sorted(by.items(), key=lambda kv: -kv[0][0]):
-        ours = methods.get(REFERENCE)
+        ours = methods.get(reference)
         for m, r in methods.items():
-            if ours is None or m == REFERENCE:
+            if ours is None or m == reference or (rivals is not None and m not in rivals):
                 continue
             for stage, step in (("slimmed", 0), ("finetuned", None)):
                 a, b = _at(ours, step), _at(r, step)
                 cell = out.setdefault(str(budget), {}).setdefault(stage, {}).setdefault(
                     m, [0, 0])
-                for key, _, up in MAIN_FIGURES:
+                for key, _, up in figures:
                     if key in a and key in b:
                         cell[0] += (a[key] > b[key]) if up else (a[key] < b[key])
                         cell[1] += 1
     return out
 
 
-def _wins_table(wins: dict) -> list[str]:
+def _wins_table(wins: dict, reference: str = REFERENCE) -> list[str]:
     methods = [m for m in dict.fromkeys(m for b in wins.values() for st in b.values()
                                         for m in st)]
     cols = [(b, st) for b in wins for st in ("slimmed", "finetuned")]
-    lines = [f"| {REFERENCE} better than | " + " | ".join(
+    lines = [f"| {reference} better than | " + " | ".join(
         f"{_ratio(float(b))} {st}" for b, st in cols) + " |", "|" + "---|" * (1 + len(cols))]
     for m in methods:
         cells = [wins[b].get(st, {}).get(m) for b, st in cols]
@@ -190,6 +198,43 @@ def _wins_sentences(wins: dict) -> list[str]:
             parts.append(f"{stage} {won}/{total} ({100 * won / max(total, 1):.0f}%)")
         out.append(f"\nIn all at {_ratio(float(budget))}: " + ", ".join(parts) + ".")
     return out
+
+
+def supernet_line(wins: dict) -> str:
+    """One line: the supernet search's paired wins after fine-tuning against each rival,
+    over every budget."""
+    parts = []
+    for m in SUPERNET_RIVALS:
+        cells = [st["finetuned"][m] for st in wins.values() if m in st.get("finetuned", {})]
+        if cells:
+            won, total = sum(c[0] for c in cells), sum(c[1] for c in cells)
+            parts.append(f"{m} {won}/{total}")
+    if not parts:
+        return "\nsupernet: no paired runs."
+    return "\nsupernet better than (after fine-tuning, all budgets): " + ", ".join(parts) + "."
+
+
+def console_table(results: dict) -> str:
+    """A short plain-text table for the terminal: per budget and method, sizes and quality
+    after the longest main fine-tuning (mean over seeds)."""
+    cfg, summary = results["config"], results["summary"]
+    variant = variants(cfg["finetune_steps"], cfg["distill_weight"])[-1]
+    keys = [k for k in PLOT_FIGURES]
+    head = f"{'budget':>6} {'method':<17} {'params':>7} " + " ".join(f"{k[:14]:>14}"
+                                                                      for k in keys)
+    lines = [f"after {_variant_label(variant)}:", head]
+    for budget, by_method in summary.items():
+        for method, v in by_method.items():
+            e = v.get(variant)
+            if e is None:
+                continue
+            vals = [e["finetuned"].get(k, {}).get("mean") for k in keys]
+            lines.append(f"{_ratio(float(budget)):>6} {method:<17} "
+                         f"{e['pair_parameters']['mean']:7.3f} " + " ".join(
+                             f"{v:14.4f}" if v is not None else f"{'-':>14}" for v in vals))
+    if "supernet_wins" in results:
+        lines.append(supernet_line(results["supernet_wins"][variant]).strip())
+    return "\n".join(lines)
 
 
 def markdown(results: dict) -> str:
@@ -212,6 +257,19 @@ def markdown(results: dict) -> str:
            "original (parameters of both generators; MACs of the larger ratio of the two). "
            f"'{REFERENCE}' is the library's default search; 'paper' is the paper's "
            "(its F, roulette selection, L1-ordered repair).", ""]
+    if any(m.startswith("supernet") for m in cfg["methods"]):
+        out += [f"The supernet methods start from once-for-all weights "
+                    f"({cfg.get('supernet')}): 'supernet' searches with the supernet fitness "
+                    f"(population {cfg.get('supernet_population')}, "
+                    f"{cfg.get('supernet_generations')} generations) and slims its winner from "
+                    "the supernet; 'supernet_uniform' and 'supernet_l1' are the uniform and "
+                    "L1-norm masks (L1 of the supernet weights) slimmed from it. They are "
+                    "fine-tuned like the others, distilled toward the original generators.",
+                    ""]
+    if "merged" in results:
+        m = results["merged"]
+        out += [f"Merged: {m['runs_kept']} runs kept from {m['from']} (methods "
+                    f"{', '.join(m['earlier_methods'])}), {m['runs_added']} runs added.", ""]
     for variant in mains:
         out += [f"## {_variant_label(variant)}", ""]
         for budget, by_method in summary.items():
@@ -226,6 +284,15 @@ def markdown(results: dict) -> str:
                 "fine-tuning batches); half the pairs is what a coin would give.", ""]
         wins = paired_wins(results["runs"], variant)
         out += _wins_table(wins) + _wins_sentences(wins) + [""]
+        if "supernet_wins" in results:
+            sn = results["supernet_wins"].get(variant, {})
+            out += ["### How often the supernet search beats the baselines (paired by seed)",
+                    "", "Count of (seed, figure) pairs where 'supernet' (searched on the "
+                    "supernet's weights, slimmed from them) is better than the method, over "
+                    "the outline measures, the judge's Fréchet distance (mean of both "
+                    "directions) and SSIM; 'supernet_uniform'/'supernet_l1' start from the "
+                    "same supernet weights, 'uniform'/'l1_norm' from the original's.", ""]
+            out += _wins_table(sn, "supernet") + [supernet_line(sn), ""]
         steps = _curve_steps(summary, variant)
         out += ["### Quality against fine-tuning steps", "",
                 "Mean over seeds, measured during ONE fine-tuning run per method (the learning "

@@ -1,8 +1,9 @@
 """Work units of ``benchmarks/ablation.py``: the shared context (networks, data, judge, the
 original's translations), mask searches and conventional baselines at a size budget, and the
-slim → fine-tune → measure run of one pair of masks. Tasks run in this process or in a pool
-of worker processes (each with its own torch thread count); every task seeds itself, so the
-results do not depend on where or in which order the tasks run.
+slim → fine-tune → measure run of one pair of masks (slimmed from the original's weights
+or, for the supernet methods, from once-for-all "supernet" weights). Tasks run in this
+process or in a pool of worker processes (each with its own torch thread count); every task
+seeds itself, so the results do not depend on where or in which order the tasks run.
 """
 from __future__ import annotations
 
@@ -24,9 +25,15 @@ from deap_gan_prune.search import SearchConfig, search_masks
 from deap_gan_prune.slimming import slim
 from deap_gan_prune.workflow import DomainData, finetune_pair, translations
 
-#: Methods compared at every budget, in table order. The first five are searches.
+#: Methods compared at every budget, in table order. The first five and "supernet" are
+#: searches; the last three start from the supernet's weights.
 METHODS = ("adapted", "paper", "pixel_fitness", "single_generator", "tied_layout",
-           "l1_norm", "random", "uniform")
+           "l1_norm", "random", "uniform", "supernet", "supernet_uniform", "supernet_l1")
+#: Methods whose masks are slimmed from the supernet's weights (fine-tuned and distilled
+#: toward the ORIGINAL generators like every other method).
+SUPERNET_METHODS = ("supernet", "supernet_uniform", "supernet_l1")
+#: The conventional baseline each supernet baseline applies to the supernet's weights.
+SUPERNET_BASELINES = {"supernet_uniform": "uniform", "supernet_l1": "l1_norm"}
 #: The method every other is compared with in the paired win counts: the default search.
 REFERENCE = "adapted"
 #: Each searched method: the library's default search ("adapted": adapted fitness,
@@ -36,15 +43,17 @@ SEARCH_VARIANTS = {"adapted": ("default", {}),
                    "paper": ("paper", {}),
                    "pixel_fitness": ("paper", {"perceptual": "pixel"}),
                    "single_generator": ("paper", {"lambda_cycle": 0.0}),
-                   "tied_layout": ("paper", {"layout": "tied"})}
+                   "tied_layout": ("paper", {"layout": "tied"}),
+                   "supernet": ("default", {"fitness": "supernet"})}
 BUDGET_MEASURES = ("parameters", "macs")
 
 
 @dataclass
 class Context:
     """What every task shares: the original CycleGAN, the data, the trained judge (None when
-    not trained yet) and torch settings. ``originals`` (the original's test translations) is
-    filled lazily in each process."""
+    not trained yet), torch settings and the supernet pair (a CycleGAN of once-for-all
+    generators; None when no supernet method runs). ``originals`` (the original's test
+    translations) is filled lazily in each process."""
 
     gan: CycleGAN
     data: DomainData
@@ -52,11 +61,20 @@ class Context:
     device: str = "cpu"
     threads: int = 1
     originals: dict | None = field(default=None, repr=False)
+    supernet: CycleGAN | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["originals"] = None
         return state
+
+    def weights(self, source: str) -> CycleGAN:
+        """The generators masks are slimmed from: ``"original"`` or ``"supernet"``."""
+        if source == "original":
+            return self.gan
+        if source == "supernet" and self.supernet is not None:
+            return self.supernet
+        raise ValueError(f"no {source!r} weights in this context")
 
     def original_outputs(self) -> dict:
         if self.originals is None:
@@ -107,7 +125,10 @@ def baseline_masks(gan: CycleGAN, method: str, budget: float, seed: int,
                    like: dict | None = None) -> dict:
     """``{"A": bits, "B": bits}`` (strings) of a conventional baseline at ``budget`` in both
     parameters and MACs; ``random`` copies the per-group counts of ``like`` (the reference
-    search's result), drawing channels with ``seed``."""
+    search's result), drawing channels with ``seed``. ``l1_norm`` ranks the channels of
+    ``gan``'s weights (pass the supernet pair for ``supernet_l1``); the supernet baselines
+    are the conventional ones by name."""
+    method = SUPERNET_BASELINES.get(method, method)
     out = {}
     for name, g, space in zip(("A", "B"), (gan.g_a, gan.g_b), spaces(gan, "independent")):
         if method == "l1_norm":
@@ -166,8 +187,11 @@ class SearchTask:
         config = make(**{**self.config, **changes, "budget": self.budget, "seed": self.seed,
                          "budget_measures": BUDGET_MEASURES})
         g = ctx.gan
+        supernets = None
+        if config.fitness == "supernet":
+            supernets = (ctx.weights("supernet").g_a, ctx.weights("supernet").g_b)
         result = search_masks(g.g_a, g.g_b, g.d_a, g.d_b, *image_pool(ctx.data), config,
-                              device=ctx.device, progress=False)
+                              device=ctx.device, progress=False, supernets=supernets)
         return {"masks": {"A": bits_str(result.masks[0]), "B": bits_str(result.masks[1])},
                 "layout": config.layout, "terms": {"A": result.terms[0], "B": result.terms[1]},
                 "config": config.to_dict(), "seconds": time.perf_counter() - started}
@@ -180,8 +204,10 @@ def curve_points(steps: int) -> list[int]:
 
 @dataclass
 class FinetuneTask:
-    """Slim a pair of masks from the original, fine-tune it (``steps``, batch ``batch_size``,
-    distillation weight ``distill``) and measure quality at :func:`curve_points`."""
+    """Slim a pair of masks from the original (``source="original"``) or the supernet
+    (``"supernet"``) weights, fine-tune it (``steps``, batch ``batch_size``, distillation
+    weight ``distill`` toward the ORIGINAL generators) and measure quality at
+    :func:`curve_points`."""
 
     masks: dict
     layout: str
@@ -190,12 +216,14 @@ class FinetuneTask:
     seed: int
     batch_size: int
     key: tuple = ()
+    source: str = "original"
 
     def run(self, ctx: Context) -> dict:
         started = time.perf_counter()
-        gan = ctx.gan
+        gan, weights = ctx.gan, ctx.weights(self.source)
         pair = [slim(g, s.slot_masks(str_bits(self.masks[n]))).eval()
-                for n, g, s in zip(("A", "B"), (gan.g_a, gan.g_b), spaces(gan, self.layout))]
+                for n, g, s in zip(("A", "B"), (weights.g_a, weights.g_b),
+                                   spaces(gan, self.layout))]
         points = curve_points(self.steps)
         curve = [{"step": 0, **flat_quality(ctx, *pair)}]
         if self.steps > 0:

@@ -16,7 +16,14 @@ Methods (every mask meets the budget in parameters AND in MACs):
   l1_norm           L1-norm filter pruning (Li et al.), same keep share in every group
   random            random channels with the reference search's per-group counts
   uniform           the first channels of every group at one keep ratio (hand-made)
-Every search runs with the same population and generations. Quality on the test images right
+  supernet          search_masks with SearchConfig(fitness="supernet"): masks scored on
+                    once-for-all weights (--supernet DIR), with a larger search budget since
+                    its fitness is cheap (--supernet-population 32 x --supernet-generations
+                    30); the winner slimmed from the SUPERNET weights
+  supernet_uniform  the uniform mask slimmed from the supernet weights
+  supernet_l1       the L1-norm mask of the supernet weights, slimmed from them
+Every other search runs with the same population and generations; every method is
+fine-tuned with distillation toward the ORIGINAL generators. Quality on the test images right
 after slimming and during/after fine-tuning: the outline measures (a2b_stripe_share,
 b2a_brown_share), an offline judge's Fréchet distance and target probability (trained once per
 run), SSIM to the original's translations. Optionally: fine-tuning without distillation at one
@@ -25,8 +32,15 @@ budget, and a γ sweep without budget (the paper's formulation).
     python benchmarks/ablation.py                      # shipped teacher, synthetic data
     python benchmarks/ablation.py --quick --out /tmp/a # toy run (~30 s)
     python benchmarks/ablation.py --checkpoints ckpt/h2z --dataroot datasets/h2z --device cuda
+    # add the supernet methods to an earlier run (its runs are kept, only the new ones run):
+    python benchmarks/ablation.py --merge benchmarks/results/ablation/results.json \
+        --methods supernet supernet_uniform supernet_l1 --supernet runs/supernet
 
 Writes results.json (raw numbers, config, seeds, timings), results.md and PNG plots to --out.
+With --merge PATH the earlier results.json's config must match on everything that affects
+the numbers (seeds, budgets, search and fine-tuning settings, judge, data, teacher; the
+methods may differ); the judge is trained deterministically (same seed, same judge), and the
+original's measures are checked against the earlier file's before anything runs.
 """
 from __future__ import annotations
 
@@ -44,8 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _ablation_report as report  # noqa: E402
 import _ablation_tasks as tasks  # noqa: E402
-from deap_gan_prune.checkpoints import (CheckpointError, CycleGAN, atomic_write,  # noqa
-                                        load_cyclegan)
+from deap_gan_prune import CheckpointError, CycleGAN, load_cyclegan  # noqa: E402
+from deap_gan_prune.checkpoints import atomic_write  # noqa: E402
 from deap_gan_prune.data import DataError  # noqa: E402
 from deap_gan_prune.metrics.judge import judge_accuracy, train_judge  # noqa: E402
 from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
@@ -53,7 +67,17 @@ from deap_gan_prune.workflow import (ensure_discriminators, folder_data,  # noqa
                                      synthetic_data)
 
 TEACHER_DIR = Path(__file__).resolve().parents[1] / "deap_gan_prune" / "teacher"
+SUPERNET_DIR = TEACHER_DIR / "supernet"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ablation"
+#: Config keys that do not change any run's numbers (a --merge may differ on them).
+MERGE_FREE = ("methods", "search_variants", "supernet", "supernet_population",
+              "supernet_generations", "supernet_settings", "workers", "threads",
+              "render_only", "merge")
+
+
+def default_supernet() -> str | None:
+    """The shipped supernet folder when it exists, else None."""
+    return str(SUPERNET_DIR) if (SUPERNET_DIR / "latest_net_G_A.pth").is_file() else None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,6 +97,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                      "uniform"],
                    help=f"methods to compare, of {', '.join(tasks.METHODS)} (default: the "
                         "reference search, the paper's and the conventional baselines)")
+    p.add_argument("--supernet", metavar="DIR", default=None,
+                   help="once-for-all generators (latest_net_G_A/G_B.pth, as supernet_pair "
+                        "writes them) of the supernet methods (default: the shipped "
+                        "deap_gan_prune/teacher/supernet when it exists)")
+    p.add_argument("--supernet-population", type=int, default=32,
+                   help="population of the supernet search (default 32: its fitness is "
+                        "cheap)")
+    p.add_argument("--supernet-generations", type=int, default=30)
+    p.add_argument("--merge", metavar="PATH", default=None,
+                   help="an earlier results.json whose config matches on everything that "
+                        "affects numbers: its runs are kept, only missing runs are run, and "
+                        "the combined results are written to --out")
     p.add_argument("--batch-size", type=int, default=4, help="fine-tuning batch")
     p.add_argument("--distill", type=float, default=10.0,
                    help="distillation weight of the main fine-tuning (default 10)")
@@ -112,6 +148,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.finetune_steps, args.batch_size, args.population = [4, 8], 2, 4
         args.generations, args.n_images, args.judge_steps = 1, 4, 5
         args.adapt_images, args.no_distill_budget = 4, args.budgets[0]
+        args.supernet_population, args.supernet_generations = 4, 2
     if args.workers is None:
         args.workers = 1 if args.quick else 2
     if args.seeded_budgets is None:
@@ -119,10 +156,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     if any(not 0 < b <= 1 for b in args.budgets) or not args.seeds:
         p.error("budgets must be size ratios in (0, 1] and --seeds non-empty")
     unknown = set(args.methods) - set(tasks.METHODS)
-    if unknown or tasks.REFERENCE not in args.methods:
-        p.error(f"--methods must include {tasks.REFERENCE!r} and name only "
+    if unknown or (tasks.REFERENCE not in args.methods and not args.merge):
+        p.error(f"--methods must include {tasks.REFERENCE!r} (unless --merge) and name only "
                 f"{', '.join(tasks.METHODS)}")
     args.methods = [m for m in tasks.METHODS if m in args.methods]
+    if args.supernet is None:
+        args.supernet = default_supernet()
+    if args.supernet is None and set(args.methods) & set(tasks.SUPERNET_METHODS):
+        p.error(f"the methods {', '.join(tasks.SUPERNET_METHODS)} need --supernet DIR (no "
+                f"shipped supernet at {SUPERNET_DIR})")
+    if min(args.supernet_population, args.supernet_generations) < 1:
+        p.error("--supernet-population and --supernet-generations must be >= 1")
     if args.finetune_steps != sorted(set(args.finetune_steps)) or args.finetune_steps[0] < 0:
         p.error("--finetune-steps must be distinct, ascending and >= 0")
     return args
@@ -156,6 +200,18 @@ def load_models_and_data(args, say) -> tuple[CycleGAN, object, str]:
     return gan, data, source
 
 
+def load_supernet(args, gan: CycleGAN) -> CycleGAN:
+    """The supernet pair of --supernet (discriminator files optional), checked to have the
+    original generators' class and widths."""
+    nets = load_cyclegan(args.supernet, device=args.device)
+    for name, s, g in (("G_A", nets.g_a, gan.g_a), ("G_B", nets.g_b, gan.g_b)):
+        if type(s) is not type(g) or getattr(s, "widths", None) != getattr(g, "widths", None):
+            raise CheckpointError(args.supernet, f"the supernet {name} is not of the original "
+                                                 f"{name}'s class and widths")
+    nets.g_a.eval(), nets.g_b.eval()
+    return nets
+
+
 def _compact(obj):
     """Floats rounded to 6 significant digits (results.json stays small)."""
     if isinstance(obj, float):
@@ -167,16 +223,68 @@ def _compact(obj):
     return obj
 
 
-def plan_searches(args) -> list:
+def run_key(run: dict) -> tuple:
+    """The identity of a run: method, budget, γ, seed, fine-tuning steps and distillation."""
+    return (run["method"], run["budget"], run["gamma"], run["seed"], run["finetune_steps"],
+            run["distill_weight"])
+
+
+def _search_base(args, method: str) -> dict:
     base = {"population": args.population, "generations": args.generations,
             "n_images": args.n_images, "train_images": args.adapt_images}
-    searched = [m for m in args.methods if m in tasks.SEARCH_VARIANTS]
-    out = [tasks.SearchTask(m, b, s, {**base, "gamma": args.budget_gamma}) for b in args.budgets
-           for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1])
-           for m in searched]
-    out += [tasks.SearchTask("paper", None, args.seeds[0], {**base, "gamma": g})
+    if method == "supernet":
+        base.update(population=args.supernet_population,
+                    generations=args.supernet_generations)
+    return base
+
+
+def plan_runs(args, have: set = frozenset()) -> list[tuple]:
+    """``(method, budget, gamma, seed, steps, distill)`` of every run the config asks for that
+    is not in ``have`` (the runs of a merged file)."""
+    out = []
+    for b in args.budgets:
+        for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1]):
+            runs = [(n, args.distill) for n in args.finetune_steps]
+            if b == args.no_distill_budget and s == args.seeds[0] and args.distill > 0:
+                runs.append((args.finetune_steps[0], 0.0))
+            out += [(m, b, None, s, n, d) for m in args.methods for n, d in runs]
+    out += [("paper", None, g, args.seeds[0], args.finetune_steps[0], args.distill)
             for g in args.gammas]
-    return sorted(out, key=lambda t: -(t.budget or 0.5))  # larger networks first
+    return [k for k in out if k not in have]
+
+
+def plan_searches(args, needed: list[tuple] | None = None, known: dict | None = None) -> list:
+    """The searches the runs ``needed`` (default: all) use; a ``random`` run needs the
+    reference search unless its masks are ``known`` (``{(budget, seed): masks}``)."""
+    needed = plan_runs(args) if needed is None else needed
+    want = {(m, b, g, s) for m, b, g, s, _, _ in needed if m in tasks.SEARCH_VARIANTS}
+    want |= {(tasks.REFERENCE, b, None, s) for m, b, g, s, _, _ in needed
+             if m == "random" and (b, s) not in (known or {})}
+    out = [tasks.SearchTask(m, b, s, {**_search_base(args, m),
+                                      "gamma": args.budget_gamma if b is not None else g})
+           for m, b, g, s in want]
+    order = {m: i for i, m in enumerate(tasks.METHODS)}
+    return sorted(out, key=lambda t: (-(t.budget or 0.5), order[t.method], t.seed,
+                                      t.config["gamma"]))  # larger networks first
+
+
+def merge_mismatch(old_cfg: dict, new_cfg: dict) -> list[str]:
+    """Config keys (outside :data:`MERGE_FREE`) on which two runs' configs differ."""
+    keys = (set(old_cfg) | set(new_cfg)) - set(MERGE_FREE)
+    return sorted(k for k in keys if old_cfg.get(k) != new_cfg.get(k))
+
+
+def load_merge(args, config: dict) -> dict:
+    """The earlier results of --merge, refused with a one-line error when its config differs
+    on a key that affects numbers."""
+    path = Path(args.merge)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such results.json to merge")
+    old = json.loads(path.read_text())
+    differ = merge_mismatch(old["config"], json.loads(json.dumps(_compact(config))))
+    if differ:
+        raise ValueError(f"{path}: its config differs on {', '.join(differ)}; cannot merge")
+    return old
 
 
 def _run_phase(name: str, todo: list, ctx, args, results: dict) -> float:
@@ -203,11 +311,41 @@ def write_outputs(results: dict, out: Path) -> dict:
     results["reference_wins"] = {
         variant: report.paired_wins(results["runs"], variant)
         for variant in report.variants(cfg["finetune_steps"], cfg["distill_weight"])}
+    if "supernet" in cfg["methods"]:
+        results["supernet_wins"] = {
+            variant: report.paired_wins(results["runs"], variant, "supernet",
+                                        report.SUPERNET_RIVALS, report.SUPERNET_FIGURES)
+            for variant in report.variants(cfg["finetune_steps"], cfg["distill_weight"])}
     results["plots"] = report.plot_all(results, out)
     atomic_write(out / "results.json",
                  lambda tmp: Path(tmp).write_text(json.dumps(results) + "\n"))
     (out / "results.md").write_text(report.markdown(results))
     return results
+
+
+def run_config(args) -> dict:
+    """results.json's config of a run with ``args``."""
+    return {**{k: v for k, v in vars(args).items() if k not in ("quiet", "out")},
+            "distill_weight": args.distill, "methods": list(args.methods),
+            "reference": tasks.REFERENCE,
+            "search_variants": {m: tasks.SEARCH_VARIANTS[m] for m in args.methods
+                                if m in tasks.SEARCH_VARIANTS},
+            "budget_measures": list(tasks.BUDGET_MEASURES),
+            "mac_convention": "transposed convs at output positions",
+            "curve_steps": {n: tasks.curve_points(n) for n in args.finetune_steps}}
+
+
+def _check_same_start(old: dict, data_name: str, source: str, original: dict) -> None:
+    """A merge needs the same data, teacher and original measures (the judge included)."""
+    differ = [k for k, a, b in (("data", old["data"], data_name),
+                                ("teacher", old["teacher"], source)) if a != b]
+    orig = _compact(original)
+    differ += [f"original {k}" for k in sorted(set(old["original"]) | set(orig))
+               if not math.isclose(old["original"].get(k, math.nan), orig.get(k, math.nan),
+                                   rel_tol=1e-3, abs_tol=1e-5)]
+    if differ:
+        raise ValueError(f"{old.get('_path', 'the merged file')}: differs on "
+                         f"{', '.join(differ)}; cannot merge")
 
 
 def main(argv=None) -> int:
@@ -223,6 +361,15 @@ def main(argv=None) -> int:
         write_outputs(json.loads(path.read_text()), out)
         say(f"rewrote {out}/results.json, results.md and the plots")
         return 0
+    config = run_config(args)
+    old = None
+    if args.merge:
+        old = {**load_merge(args, config), "_path": args.merge}
+        args.methods = [m for m in tasks.METHODS
+                        if m in args.methods or m in old["config"]["methods"]]
+        if tasks.REFERENCE not in args.methods:
+            raise ValueError(f"--methods or the merged file must include {tasks.REFERENCE!r}")
+        config = run_config(args)
     out.mkdir(parents=True, exist_ok=True)
     gan, data, source = load_models_and_data(args, say)
     t = time.perf_counter()
@@ -233,70 +380,87 @@ def main(argv=None) -> int:
     judge_s = time.perf_counter() - t
     ctx = tasks.Context(gan, data, judge, args.device, args.threads)
     original = tasks.flat_quality(ctx, gan.g_a, gan.g_b)
+    kept = [] if old is None else old["runs"] + old["gamma_sweep"]
+    if old is not None:
+        _check_same_start(old, data.name, source, original)
+    needed = plan_runs(args, {run_key(r) for r in kept})
+    if any(m in tasks.SUPERNET_METHODS for m, *_ in needed):
+        ctx.supernet = load_supernet(args, gan)
+    known = {(r["budget"], r["seed"]): r["masks"] for r in kept
+             if r["method"] == tasks.REFERENCE}
 
     searches: dict = {}
-    search_wall = _run_phase("searches", plan_searches(args), ctx, args, searches)
+    search_wall = _run_phase("searches", plan_searches(args, needed, known), ctx, args,
+                             searches)
     records, finetunes = [], []
-
-    def add(method, budget, gamma, seed, steps, distill, masks, layout, search):
-        key = (method, budget, gamma, seed, steps, distill)
-        records.append({"method": method, "budget": budget, "gamma": gamma, "seed": seed,
-                        "finetune_steps": steps, "distill_weight": distill, "layout": layout,
-                        "masks": masks, "sizes": tasks.mask_sizes(gan, layout, masks),
-                        "search": search, "key": key})
+    for key in needed:
+        method, budget, gamma, seed, steps, distill = key
+        source_weights = "supernet" if method in tasks.SUPERNET_METHODS else "original"
+        found = searches.get(("search", method, budget, gamma, seed))
+        if found is not None:
+            masks, layout = found["masks"], found["layout"]
+            search = {k: found[k] for k in ("terms", "seconds")}
+        else:
+            like = known.get((budget, seed)) or (
+                searches[("search", tasks.REFERENCE, budget, None, seed)]["masks"]
+                if method == "random" else None)
+            masks = tasks.baseline_masks(ctx.weights(source_weights), method, budget, seed,
+                                         like)
+            layout, search = "independent", None
+        rec = {"method": method, "budget": budget, "gamma": gamma, "seed": seed,
+               "finetune_steps": steps, "distill_weight": distill, "layout": layout,
+               "masks": masks, "sizes": tasks.mask_sizes(gan, layout, masks),
+               "search": search, "key": key}
+        if source_weights != "original":
+            rec["weights"] = source_weights
+        records.append(rec)
         finetunes.append(tasks.FinetuneTask(masks, layout, steps, distill, seed,
-                                            args.batch_size, key))
-    for b in args.budgets:
-        for s in (args.seeds if b in args.seeded_budgets else args.seeds[:1]):
-            found = {m: searches[("search", m, b, None, s)] for m in args.methods
-                     if m in tasks.SEARCH_VARIANTS}
-            runs = [(n, args.distill) for n in args.finetune_steps]
-            if b == args.no_distill_budget and s == args.seeds[0] and args.distill > 0:
-                runs.append((args.finetune_steps[0], 0.0))
-            for m in args.methods:
-                if m in found:
-                    masks, layout = found[m]["masks"], found[m]["layout"]
-                    search = {k: found[m][k] for k in ("terms", "seconds")}
-                else:
-                    masks = tasks.baseline_masks(gan, m, b, s,
-                                                 found[tasks.REFERENCE]["masks"])
-                    layout, search = "independent", None
-                for n, d in runs:
-                    add(m, b, None, s, n, d, masks, layout, search)
-    for g in args.gammas:
-        r = searches[("search", "paper", None, g, args.seeds[0])]
-        add("paper", None, g, args.seeds[0], args.finetune_steps[0], args.distill, r["masks"],
-            r["layout"], {k: r[k] for k in ("terms", "seconds")})
+                                            args.batch_size, key, source_weights))
     tuned: dict = {}
     finetunes.sort(key=lambda t: -t.steps)  # longest first: the pool ends evenly
     finetune_wall = _run_phase("fine-tuning", finetunes, ctx, args, tuned)
     for rec in records:
         res = tuned[rec.pop("key")]
         rec["curve"], rec["finetune_seconds"] = res["curve"], res["seconds"]
-    runs = [r for r in records if r["budget"] is not None]
+    order = {k: i for i, k in enumerate(plan_runs(args))}
+    records = sorted(kept + records, key=lambda r: order.get(run_key(r), len(order)))
+    if args.supernet is not None and any(m in tasks.SUPERNET_METHODS for m in args.methods):
+        supernet_json = Path(args.supernet) / "supernet.json"
+        config["supernet_settings"] = (json.loads(supernet_json.read_text())
+                                       if supernet_json.is_file() else None)
     results = {
-        "config": {**{k: v for k, v in vars(args).items() if k not in ("quiet", "out")},
-                   "distill_weight": args.distill, "methods": list(args.methods),
-                   "reference": tasks.REFERENCE,
-                   "search_variants": {m: tasks.SEARCH_VARIANTS[m] for m in args.methods
-                                       if m in tasks.SEARCH_VARIANTS},
-                   "budget_measures": list(tasks.BUDGET_MEASURES),
-                   "mac_convention": "transposed convs at output positions",
-                   "curve_steps": {n: tasks.curve_points(n) for n in args.finetune_steps}},
+        "config": config,
         "environment": {"torch": torch.__version__, "workers": args.workers,
                         "threads": args.threads, "device": args.device},
         "data": data.name, "teacher": source,
         "judge": {"steps": args.judge_steps, "seconds": judge_s,
                   "test_accuracy": judge_accuracy(judge, data.test_a, data.test_b)},
-        "original": original, "runs": runs,
+        "original": original,
+        "runs": [r for r in records if r["budget"] is not None],
         "gamma_sweep": [r for r in records if r["budget"] is None],
     }
     results["timings"] = {
         "total_s": time.perf_counter() - started, "judge_s": judge_s,
         "search_wall_s": search_wall, "finetune_wall_s": finetune_wall,
         "search_s": sum(r["seconds"] for r in searches.values()),
-        "finetune_s": sum(r["seconds"] for r in tuned.values())}
+        "finetune_s": sum(r["finetune_seconds"] for r in records)}
+    if old is not None:
+        earlier = old["timings"]
+        results["timings"]["search_s"] += earlier["search_s"]
+        for k in ("total_s", "search_wall_s", "finetune_wall_s"):
+            results["timings"][k] += earlier[k]
+        results["original"], results["judge"] = old["original"], old["judge"]
+        results["timings"]["judge_s"] = earlier["judge_s"]
+        results["merged"] = {"from": str(args.merge), "runs_kept": len(kept),
+                             "runs_added": len(records) - len(kept),
+                             "earlier_methods": old["config"]["methods"],
+                             "earlier_environment": old["environment"],
+                             "earlier_timings": earlier, "added_timings": {
+                                 "total_s": time.perf_counter() - started,
+                                 "search_wall_s": search_wall,
+                                 "finetune_wall_s": finetune_wall}}
     results = write_outputs(results, out)
+    say(report.console_table(results))
     say(f"wrote {out}/results.json, results.md, {', '.join(results['plots'])} in "
         f"{results['timings']['total_s'] / 60:.1f} min")
     return 0

@@ -22,6 +22,21 @@ and generator, measured on one thread.
 
     python benchmarks/fitness_correlation.py            # shipped teacher, ~25 min on 2 cores
     python benchmarks/fitness_correlation.py --quick --out /tmp/fc   # toy run (~30 s)
+    # add the supernet score to the earlier pairs (only the new score is computed):
+    python benchmarks/fitness_correlation.py --supernet runs/supernet \
+        --from-results benchmarks/results/fitness_correlation/results.json
+    # quality after fine-tuning masks slimmed from the supernet weights:
+    python benchmarks/fitness_correlation.py --supernet runs/supernet --finetune-from supernet
+
+With ``--supernet [DIR]`` (no DIR: the shipped deap_gan_prune/teacher/supernet) every pair is
+also scored by the supernet fitness (``supernet_l1``: L1 to the original's outputs on the
+held-out images of the supernet-slimmed pair, as SupernetFitness computes; ``supernet_ssim``:
+1 − SSIM, the same outputs). ``--from-results PATH`` re-uses the pairs, scores and quality of
+an earlier results.json (its config must match on everything that affects them) for the
+budgets it has; the other budgets run the full path. ``--finetune-from supernet`` measures
+quality after fine-tuning masks slimmed from the supernet's weights (still distilled toward
+the original generators); re-used pairs keep their earlier quality as
+``quality_original_weights``.
 
 Writes results.json and results.md to --out (default benchmarks/results/fitness_correlation).
 """
@@ -41,8 +56,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _ablation_tasks as tasks  # noqa: E402
-from ablation import load_models_and_data  # noqa: E402
-from deap_gan_prune.adapted_fitness import AdaptedFitness  # noqa: E402
+from ablation import SUPERNET_DIR, default_supernet, load_models_and_data  # noqa: E402
+from ablation import load_supernet  # noqa: E402
+from deap_gan_prune import AdaptedFitness, supernet_fitnesses  # noqa: E402
 from deap_gan_prune.baselines import random_mask_like  # noqa: E402
 from deap_gan_prune.checkpoints import CheckpointError, atomic_write  # noqa: E402
 from deap_gan_prune.data import DataError  # noqa: E402
@@ -55,12 +71,17 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "fitness_correlation
 QUALITY = {"a2b_stripe_share": True, "b2a_brown_share": True, "judge_frechet": False,
            "ssim": True}
 SCORE_KINDS = ("l1", "ssim", "discriminator")
+#: Config keys that do not change a pair's masks, scores or quality (--from-results may
+#: differ on them).
+REUSE_FREE = ("budgets", "workers", "threads", "bootstrap", "supernet", "from_results",
+              "finetune_from", "quiet", "out")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="toy run: tiny random models, 32x32")
-    p.add_argument("--budgets", type=float, nargs="+", default=[0.25, 0.125])
+    p.add_argument("--budgets", type=float, nargs="+", default=None,
+                   help="default 0.25 0.125 (0.25 with --quick)")
     p.add_argument("--steps", type=int, nargs="+", default=[0, 10, 30, 100],
                    help="adaptation steps at which the adapted scores are taken")
     p.add_argument("--bernoulli", type=int, default=8, help="Bernoulli masks per budget")
@@ -87,9 +108,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--supernet", metavar="DIR", nargs="?", const="shipped", default=None,
+                   help="also score every pair by the supernet fitness on these once-for-all "
+                        "generators (no DIR: the shipped deap_gan_prune/teacher/supernet)")
+    p.add_argument("--from-results", metavar="PATH", default=None,
+                   help="an earlier results.json: re-use its pairs, scores and quality for "
+                        "the budgets it has (only new scores are computed)")
+    p.add_argument("--finetune-from", choices=("original", "supernet"), default="original",
+                   help="weights the masks are slimmed from before fine-tuning (default: the "
+                        "original's; supernet needs --supernet or the shipped one)")
     args = p.parse_args(argv)
+    if args.budgets is None:
+        args.budgets = [0.25] if args.quick else [0.25, 0.125]
     if args.quick:
-        args.budgets, args.steps, args.bernoulli, args.lopsided = [0.25], [0, 2], 3, 2
+        args.steps, args.bernoulli, args.lopsided = [0, 2], 3, 2
         args.random_channels, args.search_seeds, args.finetune_steps = 1, [0], 4
         args.search_population, args.search_generations, args.judge_steps = 4, 1, 5
         args.n_images, args.adapt_images, args.bootstrap, args.batch_size = 4, 4, 50, 2
@@ -99,6 +131,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("budgets must be size ratios in (0, 1]")
     if args.steps != sorted(set(args.steps)) or args.steps[0] < 0:
         p.error("--steps must be distinct, ascending and >= 0")
+    if args.supernet == "shipped" or (args.supernet is None
+                                      and args.finetune_from == "supernet"):
+        args.supernet = default_supernet()
+        if args.supernet is None:
+            p.error(f"--supernet DIR is needed (no shipped supernet at {SUPERNET_DIR})")
     return args
 
 
@@ -212,6 +249,34 @@ class ScoreTask:
         return out
 
 
+@dataclass
+class SupernetScoreTask:
+    """The supernet fitness of one mask pair: ``supernet_l1`` (L1 to the original's outputs
+    on the held-out images, summed over both generators, as SupernetFitness scores) and
+    ``supernet_ssim`` (1 − SSIM, same outputs), with its cost."""
+
+    masks: dict
+    n_images: int
+    key: tuple = ()
+
+    def run(self, ctx: tasks.Context) -> dict:
+        gan, supernet = ctx.gan, ctx.weights("supernet")
+        pool_a, pool_b = tasks.image_pool(ctx.data)
+        spaces = tasks.spaces(gan, "independent")
+        out: dict = {"supernet_l1": 0.0, "supernet_ssim": 0.0, "cost": {}}
+        for score in ("l1", "ssim"):
+            fits = supernet_fitnesses((supernet.g_a, supernet.g_b), (gan.g_a, gan.g_b),
+                                      pool_a[:self.n_images], pool_b[:self.n_images],
+                                      space_a=spaces[0], space_b=spaces[1], score=score,
+                                      device=ctx.device)
+            for name, fit in zip("AB", fits):
+                fit.reference()
+                started = time.perf_counter()
+                out[f"supernet_{score}"] += fit.terms(tasks.str_bits(self.masks[name]))["score"]
+                out["cost"][f"supernet_{score}_{name}"] = time.perf_counter() - started
+        return out
+
+
 # -- statistics ------------------------------------------------------------------------------
 def ranks(values) -> np.ndarray:
     """Ranks 0..n-1 (ties share their mean rank)."""
@@ -278,7 +343,12 @@ def costs(entries: list[dict], steps: list[int]) -> dict:
     paper = float(np.median([e["scores"]["cost"]["paper_F"] for e in entries]))
     adapted = float(np.median([e["scores"]["cost"][f"adapted_{n}"] for e in entries
                                for n in "AB"]))
-    return {"paper_F_s": paper, f"adapted_{max(steps)}_steps_s": adapted}
+    out = {"paper_F_s": paper, f"adapted_{max(steps)}_steps_s": adapted}
+    if any("supernet_l1_A" in e["scores"]["cost"] for e in entries):
+        out["supernet_l1_s"] = float(np.median([
+            e["scores"]["cost"][f"supernet_l1_{n}"] for e in entries
+            if "supernet_l1_A" in e["scores"]["cost"] for n in "AB"]))
+    return out
 
 
 def markdown(results: dict) -> str:
@@ -289,16 +359,43 @@ def markdown(results: dict) -> str:
     budgets = list(results["budgets"])
     lines.append("| score | " + " | ".join(f"ρ at {1 / float(b):g}x" for b in budgets) + " |")
     lines.append("|---|" + "---|" * len(budgets))
-    names = results["budgets"][budgets[0]]["correlations"]
+    names = dict.fromkeys(n for b in budgets for n in results["budgets"][b]["correlations"])
     for name in names:
         cells = []
         for b in budgets:
-            c = results["budgets"][b]["correlations"][name]
-            cells.append(f"{c['rho']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]")
+            c = results["budgets"][b]["correlations"].get(name)
+            cells.append("-" if c is None else
+                         f"{c['rho']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    cfg = results["config"]
+    if cfg.get("finetune_from") == "supernet":
+        lines += ["", f"Quality after fine-tuning masks slimmed from the supernet "
+                      f"({cfg['supernet']}), distilled toward the original generators."]
+    if results.get("reused"):
+        lines += ["", f"Pairs, scores and quality at {', '.join(results['reused']['budgets'])} "
+                      f"re-used from {results['reused']['from']}."]
     lines += ["", "Cost per candidate and generator (seconds, one thread): " +
               ", ".join(f"{k} {v:.3f}" for k, v in results["costs"].items()), ""]
     return "\n".join(lines)
+
+
+def load_earlier(args) -> dict:
+    """The --from-results file, refused with a one-line error when its config differs on a
+    key that changes a pair's masks, scores or quality."""
+    path = Path(args.from_results)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such results.json to re-use")
+    earlier = json.loads(path.read_text())
+    ours = json.loads(json.dumps(_config(args)))
+    keys = (set(earlier["config"]) | set(ours)) - set(REUSE_FREE)
+    differ = sorted(k for k in keys if earlier["config"].get(k) != ours.get(k))
+    if differ:
+        raise ValueError(f"{path}: its config differs on {', '.join(differ)}; cannot re-use")
+    return earlier
+
+
+def _config(args) -> dict:
+    return {k: v for k, v in vars(args).items() if k not in ("quiet", "out")}
 
 
 def main(argv=None) -> int:
@@ -307,20 +404,34 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     out_dir = Path(args.out)
+    earlier = load_earlier(args) if args.from_results else None
     out_dir.mkdir(parents=True, exist_ok=True)
     load_args = argparse.Namespace(quick=args.quick, checkpoints=args.checkpoints,
                                    dataroot=args.dataroot, image_size=args.image_size,
                                    device=args.device, quiet=args.quiet)
     gan, data, source = load_models_and_data(load_args, say)
+    if earlier is not None and (earlier["teacher"], earlier["data"]) != (source, data.name):
+        raise ValueError(f"{args.from_results}: made with another teacher or data; cannot "
+                         "re-use")
+    reused = [] if earlier is None else [
+        b for b in args.budgets if any(p["budget"] == b for p in earlier["pairs"])]
+    fresh = [b for b in args.budgets if b not in reused]
+    earlier_from = None if earlier is None else earlier["config"].get("finetune_from",
+                                                                      "original")
+    retune = earlier_from != args.finetune_from      # re-used pairs need a new quality
     pool_a, pool_b = tasks.image_pool(data)
-    judge = train_judge(pool_a[:256], pool_b[:256], steps=args.judge_steps,
-                        seed=0, device=args.device, progress=not args.quiet,
-                        image_size=max(16, data.image_size))
+    judge = None
+    if fresh or retune:
+        judge = train_judge(pool_a[:256], pool_b[:256], steps=args.judge_steps,
+                            seed=0, device=args.device, progress=not args.quiet,
+                            image_size=max(16, data.image_size))
     ctx = tasks.Context(gan, data, judge, args.device, args.threads)
+    if args.supernet is not None:
+        ctx.supernet = load_supernet(args, gan)
     search_cfg = {"population": args.search_population,
                   "generations": args.search_generations, "n_images": args.n_images,
                   "train_images": args.adapt_images}
-    searches = [SearchTask(m, b, s, search_cfg) for b in args.budgets
+    searches = [SearchTask(m, b, s, search_cfg) for b in fresh
                 for s in args.search_seeds for m in ("paper", "adapted")]
     searched: dict = {}
     tasks.run_tasks(searches, ctx, args.workers,
@@ -328,22 +439,44 @@ def main(argv=None) -> int:
     say(f"searches done ({time.perf_counter() - started:.0f} s)")
     todo, pairs = [], {}
     for b in args.budgets:
-        for i, cand in enumerate(candidate_masks(gan, b, args, searched)):
+        if b in reused:
+            cands = [{k: v for k, v in p.items() if k not in ("budget", "sizes")}
+                     for p in earlier["pairs"] if p["budget"] == b]
+        else:
+            cands = candidate_masks(gan, b, args, searched)
+        for i, cand in enumerate(cands):
             key = (b, i)
             pairs[key] = {**cand, "budget": b,
                           "sizes": tasks.mask_sizes(gan, "independent", cand["masks"])}
-            todo.append(ScoreTask(cand["masks"], args.steps, args.n_images, args.adapt_images,
-                                  args.seed, ("score", *key)))
-            todo.append(tasks.FinetuneTask(cand["masks"], "independent", args.finetune_steps,
-                                           args.distill, args.seed, args.batch_size,
-                                           ("finetune", *key)))
+            if b not in reused:
+                todo.append(ScoreTask(cand["masks"], args.steps, args.n_images,
+                                      args.adapt_images, args.seed, ("score", *key)))
+            if args.supernet is not None:
+                todo.append(SupernetScoreTask(cand["masks"], args.n_images,
+                                              ("supernet", *key)))
+            if b not in reused or retune:
+                todo.append(tasks.FinetuneTask(cand["masks"], "independent",
+                                               args.finetune_steps, args.distill, args.seed,
+                                               args.batch_size, ("finetune", *key),
+                                               args.finetune_from))
     done: dict = {}
     tasks.run_tasks(todo, ctx, args.workers, lambda t, r: done.__setitem__(t.key, r))
-    results = {"config": {k: v for k, v in vars(args).items() if k not in ("quiet", "out")},
-               "teacher": source, "data": data.name, "budgets": {}, "pairs": []}
+    results = {"config": _config(args), "teacher": source, "data": data.name, "budgets": {},
+               "pairs": []}
+    if earlier is not None:
+        results["reused"] = {"from": str(args.from_results),
+                             "budgets": [str(b) for b in reused]}
     for key, pair in pairs.items():
-        pair["scores"] = done[("score", *key)]
-        pair["quality"] = done[("finetune", *key)]["curve"][-1]
+        if ("score", *key) in done:
+            pair["scores"] = done[("score", *key)]
+        if ("supernet", *key) in done:
+            new = done[("supernet", *key)]
+            pair["scores"] = {**pair["scores"], **{k: v for k, v in new.items() if k != "cost"},
+                              "cost": {**pair["scores"]["cost"], **new["cost"]}}
+        if ("finetune", *key) in done:
+            if "quality" in pair:
+                pair[f"quality_{earlier_from}_weights"] = pair["quality"]
+            pair["quality"] = done[("finetune", *key)]["curve"][-1]
         results["pairs"].append(pair)
     for b in args.budgets:
         entries = [p for p in results["pairs"] if p["budget"] == b]

@@ -168,3 +168,97 @@ def test_bad_options_are_usage_errors(ablation, tmp_path, capsys):
     with pytest.raises(ablation.CheckpointError, match="no such folder"):
         ablation.load_models_and_data(ablation.parse_args(
             ["--checkpoints", str(tmp_path / "missing")]), lambda *a: None)
+
+
+SUPERNET_METHODS = ("supernet", "supernet_uniform", "supernet_l1")
+
+
+@pytest.fixture(scope="module")
+def tiny_supernet(ablation, tmp_path_factory):
+    """Once-for-all versions of the --quick CycleGAN's generators, trained a few steps."""
+    from deap_gan_prune.workflow import supernet_pair
+    args = ablation.parse_args(["--quick", "--quiet"])
+    gan, data, _ = ablation.load_models_and_data(args, lambda *a: None)
+    out = tmp_path_factory.mktemp("supernet")
+    supernet_pair(gan, data, out, steps=2, n_images=4, progress=False, budgets=(0.5, 0.25))
+    return out
+
+
+@pytest.fixture(scope="module")
+def merged_run(ablation, quick_run, tiny_supernet, tmp_path_factory):
+    earlier, _ = quick_run
+    out = tmp_path_factory.mktemp("merged")
+    threads = torch.get_num_threads()
+    try:
+        assert ablation.main(["--quick", "--quiet", "--out", str(out), "--merge",
+                              str(earlier / "results.json"), "--supernet", str(tiny_supernet),
+                              "--methods", *SUPERNET_METHODS]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_merge_keeps_earlier_runs_and_adds_only_the_supernet_methods(quick_run, merged_run):
+    _, earlier = quick_run
+    out, merged = merged_run
+    old = [json.dumps(r) for r in earlier["runs"]]
+    new = [json.dumps(r) for r in merged["runs"] if r["method"] in METHODS]
+    assert new == old                                        # byte-identical, same order
+    assert json.dumps(merged["gamma_sweep"]) == json.dumps(earlier["gamma_sweep"])
+    added = [r for r in merged["runs"] if r["method"] not in METHODS]
+    assert sorted({r["method"] for r in added}) == sorted(SUPERNET_METHODS)
+    assert len(added) == 3 * 3                               # 2 lengths + no distillation
+    assert merged["merged"] == {**merged["merged"], "runs_kept": len(old) + 1,
+                                "runs_added": 9}
+    assert all(r["weights"] == "supernet" for r in added)
+    assert merged["config"]["methods"] == list(METHODS + SUPERNET_METHODS)
+    assert (merged["config"]["supernet_population"],
+            merged["config"]["supernet_generations"]) == (4, 2)
+    assert merged["original"] == earlier["original"]
+    by = {(r["method"], r["finetune_steps"], r["distill_weight"]): r for r in merged["runs"]}
+    search = by[("supernet", 4, 10.0)]
+    assert search["search"] is not None and by[("supernet_uniform", 4, 10.0)]["search"] is None
+    for r in added:
+        for g in "AB":
+            assert 0 < r["sizes"][g]["parameters"] <= 0.25 + 1e-9
+    md = (out / "results.md").read_text()
+    for m in SUPERNET_METHODS:
+        assert f"| {m} | finetuned |" in md
+    assert "supernet better than (after fine-tuning, all budgets): supernet_uniform" in md
+    wins = merged["supernet_wins"]["steps_4_distill_10"]["0.25"]["finetuned"]
+    assert set(wins) == {"supernet_uniform", "supernet_l1", "uniform", "l1_norm"}
+    assert all(c[1] == 4 for c in wins.values())             # 4 figures x 1 seed
+
+
+def test_supernet_baselines_are_slimmed_from_the_supernet_weights(ablation, merged_run,
+                                                                  tiny_supernet):
+    """Same uniform mask, other weights: the slimmed networks differ right after slimming;
+    supernet_l1 ranks channels by the supernet's own L1 norms."""
+    from deap_gan_prune import load_cyclegan
+    _, merged = merged_run
+    by = {(r["method"], r["finetune_steps"], r["distill_weight"]): r for r in merged["runs"]}
+    uni, sn_uni = by[("uniform", 4, 10.0)], by[("supernet_uniform", 4, 10.0)]
+    assert uni["masks"] == sn_uni["masks"]
+    assert uni["curve"][0] != sn_uni["curve"][0]
+    supernet = load_cyclegan(tiny_supernet)
+    assert by[("supernet_l1", 4, 10.0)]["masks"] == ablation.tasks.baseline_masks(
+        supernet, "l1_norm", 0.25, 0)
+
+
+def test_merge_refuses_a_mismatching_config_and_supernet_needs_a_folder(
+        ablation, quick_run, tiny_supernet, tmp_path, monkeypatch):
+    earlier, _ = quick_run
+    with pytest.raises(ValueError, match=r"differs on seeds; cannot merge"):
+        ablation.main(["--quick", "--quiet", "--out", str(tmp_path), "--seeds", "5",
+                       "--merge", str(earlier / "results.json"), "--supernet",
+                       str(tiny_supernet), "--methods", "supernet"])
+    with pytest.raises(ValueError, match=r"differs on adapt_images, .*finetune_steps, "):
+        ablation.main(["--quiet", "--out", str(tmp_path), "--seeds", "0", "--budgets", "0.25",
+                       "--merge", str(earlier / "results.json"), "--methods", "uniform"])
+    assert not (tmp_path / "results.json").exists()
+    monkeypatch.setattr(ablation, "SUPERNET_DIR", tmp_path / "no_supernet")
+    with pytest.raises(SystemExit) as info:
+        ablation.parse_args(["--methods", "adapted", "supernet_l1"])
+    assert info.value.code == 2
+    assert ablation.parse_args(["--methods", "adapted", "supernet_l1", "--supernet",
+                                str(tiny_supernet)]).supernet_population == 32

@@ -40,12 +40,36 @@ def test_spearman_ranks_and_bootstrap(correlation):
     assert q[0] > q[1]                                   # lower Fréchet distance is better
 
 
-def test_correlation_quick_run(correlation, tmp_path):
+def _run(module, argv) -> None:
     threads = torch.get_num_threads()
     try:
-        assert correlation.main(["--quick", "--quiet", "--out", str(tmp_path)]) == 0
+        assert module.main(argv) == 0
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def correlation_run(correlation, tmp_path_factory):
+    out = tmp_path_factory.mktemp("correlation")
+    _run(correlation, ["--quick", "--quiet", "--out", str(out)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_supernet(correlation, tmp_path_factory):
+    """Once-for-all versions of the --quick CycleGAN's generators, trained a few steps."""
+    from deap_gan_prune.workflow import supernet_pair
+    gan, data, _ = correlation.load_models_and_data(
+        correlation.argparse.Namespace(quick=True, checkpoints=None, dataroot=None,
+                                       image_size=None, device="cpu", quiet=True),
+        lambda *a: None)
+    out = tmp_path_factory.mktemp("supernet")
+    supernet_pair(gan, data, out, steps=2, n_images=4, progress=False, budgets=(0.5, 0.25))
+    return out
+
+
+def test_correlation_quick_run(correlation, correlation_run):
+    tmp_path = correlation_run
     results = json.loads((tmp_path / "results.json").read_text())
     pairs = results["pairs"]
     kinds = {p["kind"] for p in pairs}
@@ -63,6 +87,67 @@ def test_correlation_quick_run(correlation, tmp_path):
                                     correlation.quality_rank([p["quality"] for p in entries]))
     assert table["l1@2"]["rho"] == pytest.approx(expected)
     assert "| l1@2 |" in (tmp_path / "results.md").read_text()
+    assert not any(k.startswith("supernet") for p in pairs for k in p["scores"])
+
+
+def test_correlation_adds_the_supernet_score_to_earlier_pairs(correlation, correlation_run,
+                                                               tiny_supernet, tmp_path):
+    """--from-results keeps the earlier pairs, scores and quality at 0.25 and adds only the
+    supernet score; the new budget 0.5 runs the full path."""
+    from deap_gan_prune import load_cyclegan, supernet_fitnesses
+    from deap_gan_prune.maskspace import MaskSpace
+    earlier = json.loads((correlation_run / "results.json").read_text())
+    _run(correlation, ["--quick", "--quiet", "--out", str(tmp_path), "--supernet",
+                       str(tiny_supernet), "--budgets", "0.25", "0.5", "--from-results",
+                       str(correlation_run / "results.json")])
+    results = json.loads((tmp_path / "results.json").read_text())
+    old = [p for p in earlier["pairs"] if p["budget"] == 0.25]
+    kept = [p for p in results["pairs"] if p["budget"] == 0.25]
+    assert [p["masks"] for p in kept] == [p["masks"] for p in old]
+    assert [p["quality"] for p in kept] == [p["quality"] for p in old]
+    for p, q in zip(kept, old, strict=True):
+        assert {k: v for k, v in p["scores"].items() if k in q["scores"] and k != "cost"} == \
+            {k: v for k, v in q["scores"].items() if k != "cost"}
+    new = [p for p in results["pairs"] if p["budget"] == 0.5]
+    assert new and all({"paper_F", "l1@2", "supernet_l1", "supernet_ssim"} <= set(p["scores"])
+                       for p in new)
+    # the score is SupernetFitness's L1, summed over both generators
+    nets = load_cyclegan(tiny_supernet)
+    args = correlation.argparse.Namespace(quick=True, checkpoints=None, dataroot=None,
+                                          image_size=None, device="cpu", quiet=True)
+    gan, data, _ = correlation.load_models_and_data(args, lambda *a: None)
+    pool = correlation.tasks.image_pool(data)
+    fits = supernet_fitnesses((nets.g_a, nets.g_b), (gan.g_a, gan.g_b), pool[0][:4],
+                              pool[1][:4], space_a=MaskSpace(gan.g_a.widths),
+                              space_b=MaskSpace(gan.g_b.widths))
+    pair = kept[-1]
+    expected = sum(f.terms([int(c) for c in pair["masks"][n]])["score"]
+                   for n, f in zip("AB", fits))
+    assert pair["scores"]["supernet_l1"] == pytest.approx(expected, rel=1e-5)
+    table = results["budgets"]["0.25"]["correlations"]
+    assert table["supernet_l1"]["rho"] == pytest.approx(correlation.spearman(
+        [-p["scores"]["supernet_l1"] for p in kept],
+        correlation.quality_rank([p["quality"] for p in kept])))
+    assert "supernet_ssim" in results["budgets"]["0.5"]["correlations"]
+    assert "supernet_l1_s" in results["costs"] and results["reused"]["budgets"] == ["0.25"]
+    assert "| supernet_l1 |" in (tmp_path / "results.md").read_text()
+
+
+def test_correlation_quality_from_supernet_weights(correlation, correlation_run,
+                                                   tiny_supernet, tmp_path):
+    earlier = json.loads((correlation_run / "results.json").read_text())
+    with pytest.raises(ValueError, match="differs on seed; cannot re-use"):
+        correlation.main(["--quick", "--quiet", "--out", str(tmp_path), "--seed", "3",
+                          "--from-results", str(correlation_run / "results.json")])
+    _run(correlation, ["--quick", "--quiet", "--out", str(tmp_path), "--supernet",
+                       str(tiny_supernet), "--finetune-from", "supernet", "--from-results",
+                       str(correlation_run / "results.json")])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["config"]["finetune_from"] == "supernet"
+    for p, q in zip(results["pairs"], earlier["pairs"], strict=True):
+        assert p["masks"] == q["masks"] and p["quality_original_weights"] == q["quality"]
+    assert [p["quality"] for p in results["pairs"]] != [p["quality"] for p in earlier["pairs"]]
+    assert "slimmed from the supernet" in (tmp_path / "results.md").read_text()
 
 
 def test_selection_pressure_quick_run(tmp_path, capsys):
