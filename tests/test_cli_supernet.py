@@ -52,6 +52,10 @@ def test_supernet_options_refused_in_one_line(gan_dir, tmp_path, capsys):
     assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--supernet",
                  str(tmp_path / "none"), "--out", masks]) == 1
     assert "no such folder" in capsys.readouterr().err
+    assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--supernet", "--out",
+                 masks]) == 1
+    err = capsys.readouterr().err
+    assert "shipped teacher's" in err and len(err.strip().splitlines()) == 1
 
 
 def test_supernet_gan_weight_end_to_end_and_missing_discriminators(gan_dir, tmp_path, capsys):
