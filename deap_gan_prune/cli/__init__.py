@@ -69,8 +69,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on an error (one line on stderr), 2 on bad usage."""
-    from ..checkpoints import CheckpointError
-    from ..parallel import WorkerError
+    from ..nets.checkpoints import CheckpointError
+    from ..evolution.parallel import WorkerError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

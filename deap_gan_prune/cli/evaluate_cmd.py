@@ -9,8 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..checkpoints import atomic_write_json, load_generator, traced_description
-from ..evaluation import translate
+from ..nets.checkpoints import atomic_write_json, load_generator, traced_description
+from ..metrics.evaluation import translate
 from ..outputs import check_output_file
 from ..report import (format_single_summary, format_summary, quality_report,
                       single_quality_report)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import CycleGAN, load_cyclegan
+from ..nets.checkpoints import CycleGAN, load_cyclegan
 
 TEACHER_DIR = Path(__file__).resolve().parent
 

@@ -10,8 +10,8 @@ from typing import Sequence
 
 from deap import base, creator, tools
 
-from .maskspace import MaskSpace
-from .operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
+from ..nets.maskspace import MaskSpace
+from ..operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
                         initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteRank,
                         selRouletteWeighted)
 
