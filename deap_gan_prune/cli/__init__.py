@@ -1,5 +1,6 @@
 """The ``deap-gan-prune`` command line. The library itself knows no command line: each
-subcommand is a thin module here that parses arguments and calls the library."""
+subcommand is a thin module here that parses arguments and calls the library. It is the end
+of the pipeline: it chains search, slimming, fine-tuning, evaluation, export and plots."""
 from __future__ import annotations
 
 import argparse
