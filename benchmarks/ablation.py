@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _ablation_report as report  # noqa: E402
 import _ablation_tasks as tasks  # noqa: E402
 from deap_gan_prune.nets.checkpoints import (CheckpointError, CycleGAN, atomic_write,  # noqa
-                                        load_cyclegan)
+                                             load_cyclegan)
 from deap_gan_prune.data import DataError  # noqa: E402
 from deap_gan_prune.metrics.judge import judge_accuracy, train_judge  # noqa: E402
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402

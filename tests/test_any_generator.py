@@ -7,7 +7,7 @@ import torch
 
 from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
 from deap_gan_prune.nets.checkpoints import (CheckpointError, architecture_of, load_generator,
-                                        save_generator)
+                                             save_generator)
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
 from deap_gan_prune.nets.groups import TracingError
 from deap_gan_prune.nets.importance import l1_importance

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deap_gan_prune.evolution.front import (FrontConfig, choose_point, knee_index, nondominated,
-                                  search_front)
+                                            search_front)
 from deap_gan_prune.nets.latency_model import measure_latency_table
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.evolution.resume import ResumeError, read_checkpoint

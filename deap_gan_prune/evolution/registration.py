@@ -12,8 +12,8 @@ from deap import base, creator, tools
 
 from ..nets.maskspace import MaskSpace
 from ..operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
-                        initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteRank,
-                        selRouletteWeighted)
+                         initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteRank,
+                         selRouletteWeighted)
 
 MATES = {"two_point": cxTwoPointMask, "group_boundary": cxGroupBoundary,
          "uniform_group": cxUniformGroup}
