@@ -16,13 +16,13 @@ from typing import Callable, Iterable
 
 import torch
 
-from deap_gan_prune.baselines import l1_norm_mask, random_mask_like, uniform_mask
-from deap_gan_prune.checkpoints import CycleGAN
-from deap_gan_prune.maskspace import MaskSpace
+from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.nets.checkpoints import CycleGAN
+from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.metrics import fidelity_scores, judge_scores, outline_scores
 from deap_gan_prune.metrics.judge import Judge
-from deap_gan_prune.search import SearchConfig, search_masks
-from deap_gan_prune.slimming import slim
+from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.workflow import DomainData, finetune_pair, translations
 
 #: Methods compared at every budget, in table order. The first five and "supernet" are

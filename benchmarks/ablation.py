@@ -59,10 +59,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _ablation_report as report  # noqa: E402
 import _ablation_tasks as tasks  # noqa: E402
 from deap_gan_prune import CheckpointError, CycleGAN, load_cyclegan  # noqa: E402
-from deap_gan_prune.checkpoints import atomic_write  # noqa: E402
+from deap_gan_prune.nets.checkpoints import atomic_write  # noqa: E402
 from deap_gan_prune.data import DataError  # noqa: E402
 from deap_gan_prune.metrics.judge import judge_accuracy, train_judge  # noqa: E402
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
 from deap_gan_prune.workflow import (ensure_discriminators, folder_data,  # noqa: E402
                                      synthetic_data)
 

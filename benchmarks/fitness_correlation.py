@@ -59,10 +59,10 @@ import _ablation_tasks as tasks  # noqa: E402
 from ablation import SUPERNET_DIR, default_supernet, load_models_and_data  # noqa: E402
 from ablation import load_supernet  # noqa: E402
 from deap_gan_prune import AdaptedFitness, supernet_fitnesses  # noqa: E402
-from deap_gan_prune.baselines import random_mask_like  # noqa: E402
-from deap_gan_prune.checkpoints import CheckpointError, atomic_write  # noqa: E402
+from deap_gan_prune.nets.baselines import random_mask_like  # noqa: E402
+from deap_gan_prune.nets.checkpoints import CheckpointError, atomic_write  # noqa: E402
 from deap_gan_prune.data import DataError  # noqa: E402
-from deap_gan_prune.fitness import cyclegan_fitnesses  # noqa: E402
+from deap_gan_prune.fitness.paper import cyclegan_fitnesses  # noqa: E402
 from deap_gan_prune.metrics.judge import train_judge  # noqa: E402
 from deap_gan_prune.operators import repairBudget  # noqa: E402
 
@@ -194,7 +194,7 @@ class SearchTask:
         return (self.method, self.budget, None, self.seed)
 
     def run(self, ctx: tasks.Context) -> dict:
-        from deap_gan_prune.search import SearchConfig, search_masks
+        from deap_gan_prune.evolution.search import SearchConfig, search_masks
         base = SearchConfig.paper if self.method == "paper" else SearchConfig
         config = base(**self.config, budget=self.budget, seed=self.seed,
                       budget_measures=tasks.BUDGET_MEASURES)

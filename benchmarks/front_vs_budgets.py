@@ -30,12 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _ablation_tasks import Context, flat_quality  # noqa: E402
 
-from deap_gan_prune.checkpoints import CycleGAN, atomic_write_json, load_cyclegan  # noqa: E402
-from deap_gan_prune.front import FrontConfig, search_front  # noqa: E402
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
+from deap_gan_prune.evolution.front import FrontConfig, search_front  # noqa: E402
+from deap_gan_prune.evolution.search import SearchConfig, search_masks  # noqa: E402
+from deap_gan_prune.nets.checkpoints import CycleGAN, atomic_write_json, load_cyclegan  # noqa: E402
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
+from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.plotting import plot_front  # noqa: E402
-from deap_gan_prune.search import SearchConfig, search_masks  # noqa: E402
-from deap_gan_prune.slimming import slim  # noqa: E402
 from deap_gan_prune.teacher import TEACHER_DIR  # noqa: E402
 from deap_gan_prune.workflow import finetune_pair, synthetic_data  # noqa: E402
 

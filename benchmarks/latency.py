@@ -10,7 +10,7 @@ transposed conv at its output positions, the convention of GAN Compression / CAT
 Pairs measured (without ``--original``):
   teacher  the shipped teacher deap_gan_prune/teacher/latest_net_G_A.pth if present, else a
            random ResnetGenerator(ngf=16, n_blocks=6); vs its uniform slim at 0.25 of the MACs
-           (deap_gan_prune.baselines.uniform_mask), at 256 and 64 pixels;
+           (deap_gan_prune.nets.baselines.uniform_mask), at 256 and 64 pixels;
   full     a random ngf 64 / 9 blocks generator (the upstream size) vs its uniform 4x slim, at
            256 pixels (random weights: latency does not depend on them).
 With ``--original G.pth [--slim S.pth]`` the given pair replaces the teacher pair (a missing
@@ -32,13 +32,13 @@ from pathlib import Path
 import torch
 
 import deap_gan_prune
-from deap_gan_prune.baselines import uniform_mask
-from deap_gan_prune.checkpoints import atomic_write_json, load_generator
+from deap_gan_prune.nets.baselines import uniform_mask
+from deap_gan_prune.nets.checkpoints import atomic_write_json, load_generator
 from deap_gan_prune.export import export_onnx, import_onnxruntime
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.slimming import slim
-from deap_gan_prune.widths import count_macs, count_parameters
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.nets.widths import count_macs, count_parameters
 
 MAC_CONVENTION = ("output: a transposed conv counted at its output positions "
                   "(GAN Compression / CAT / OMGD)")

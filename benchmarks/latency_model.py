@@ -1,4 +1,4 @@
-"""How well the latency model (deap_gan_prune.latency_model) predicts the measured latency of
+"""How well the latency model (deap_gan_prune.nets.latency_model) predicts the measured latency of
 slim generators.
 
 A table of per-unit latencies is measured for the generator (or read from ``--table`` when it
@@ -28,13 +28,13 @@ import torch
 from scipy.stats import spearmanr
 
 import deap_gan_prune
-from deap_gan_prune.checkpoints import atomic_write_json, load_generator
-from deap_gan_prune.latency_model import latency_table
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.nets.checkpoints import atomic_write_json, load_generator
+from deap_gan_prune.nets.latency_model import latency_table
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.operators import initMaskSizeRange
-from deap_gan_prune.slimming import slim
-from deap_gan_prune.widths import count_macs, count_parameters
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.nets.widths import count_macs, count_parameters
 
 TEACHER = Path(deap_gan_prune.__file__).parent / "teacher" / "latest_net_G_A.pth"
 

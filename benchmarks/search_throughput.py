@@ -32,10 +32,10 @@ from pathlib import Path
 
 import torch
 
-from deap_gan_prune.adapted_fitness import AdaptedFitness
-from deap_gan_prune.fitness import GeneratorFitness
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.fitness.adapted import AdaptedFitness
+from deap_gan_prune.fitness.paper import GeneratorFitness
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.teacher import TEACHER_DIR, load_teacher
 

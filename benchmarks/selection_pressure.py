@@ -27,10 +27,10 @@ from pathlib import Path
 
 from deap import base
 
-from deap_gan_prune.coevolution import iterCoevolve
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.registration import create_types, register
-from deap_gan_prune.widths import GeneratorWidths
+from deap_gan_prune.evolution.coevolution import iterCoevolve
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.evolution.registration import create_types, register
+from deap_gan_prune.nets.widths import GeneratorWidths
 
 SELECTIONS = {"roulette (paper)": {"select": "roulette"},
               "rank, pressure 1.5": {"select": "rank", "rank_pressure": 1.5},

@@ -1,39 +1,50 @@
 """deap_gan_prune: compress CycleGAN generators by co-evolving channel masks with DEAP.
 
-The pieces, from the bottom up: networks with upstream state-dict keys (:mod:`.models`), their
-files (:mod:`.checkpoints`), the prunable channel groups (:mod:`.maskspace`; of any architecture,
-traced by :mod:`.groups`), masks made real
-(:mod:`.slimming`), DEAP operators and types (:mod:`.operators`, :mod:`.registration`), the
-torch fitnesses (:mod:`.adapted_fitness`, the default; :mod:`.fitness`, the paper's;
-:mod:`.supernet_fitness`, on once-for-all weights from :mod:`.training.supernet`),
-co-evolution (:mod:`.coevolution`), the assembled search
-(:mod:`.search`; :mod:`.front` for the Pareto front of quality and size, with
-:mod:`.latency_model`), training (:mod:`.training`), data (:mod:`.data`, :mod:`.synthetic`), metrics
-(:mod:`.metrics`), plots (:mod:`.plotting`).
+The pipeline, from the bottom up, one subpackage a stage:
+
+* :mod:`.nets`: networks with upstream state-dict keys, their checkpoint files, widths and
+  sizes, the prunable channel groups of the mask space (of any architecture, traced), masks
+  made real (slimming), filter importance, budget baselines and the latency model;
+* :mod:`.operators`: DEAP operators on masks (pure Python, no torch);
+* :mod:`.fitness`: the torch fitnesses (adapted, the default; the paper's; on once-for-all
+  weights from :mod:`.training.supernet`);
+* :mod:`.evolution`: DEAP types, co-evolution, the assembled search, the single-generator
+  search, the Pareto front of quality and size, resumable checkpoints, and distributed
+  evaluation (worker processes, Ray actors);
+* :mod:`.training`: teacher training, fine-tuning with distillation, supernet training;
+* :mod:`.metrics`: image measures, translation and timing;
+* :mod:`.cli`: the command line.
+
+Cross-cutting modules stay at the root: data (:mod:`.data`, :mod:`.synthetic`), devices
+(:mod:`.devices`), output files (:mod:`.outputs`), the steps the command line chains
+(:mod:`.workflow`), reports (:mod:`.report`), export (:mod:`.export`) and plots
+(:mod:`.plotting`).
 """
-from .adapted_fitness import AdaptedFitness, adapted_fitnesses
-from .checkpoints import (CheckpointError, CycleGAN, load_cyclegan, load_discriminator,
-                          load_generator, save_discriminator, save_generator)
-from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
-from .counting import count_module_macs, count_module_parameters, flop_counter_macs
-from .front import FrontConfig, FrontResult, iterCoevolveFront, search_front
-from .fitness import GeneratorFitness, InvalidMaskWarning, MaskFitness, cyclegan_fitnesses
-from .importance import l1_importance
-from .latency_model import LatencyTable, latency_table, measure_latency_table
-from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace
-from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
+from .evolution.coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
+from .evolution.front import FrontConfig, FrontResult, iterCoevolveFront, search_front
+from .evolution.parallel import ProcessPoolMap, WorkerError
+from .evolution.raymap import RayMap
+from .evolution.registration import create_types, register
+from .evolution.resume import ResumeError, load_checkpoint, run_with_checkpoints, save_checkpoint
+from .evolution.search import search_masks
+from .evolution.search_config import SearchConfig, SearchResult
+from .evolution.single_search import SingleSearchResult, search_single
+from .fitness.adapted import AdaptedFitness, adapted_fitnesses
+from .fitness.paper import GeneratorFitness, InvalidMaskWarning, MaskFitness, cyclegan_fitnesses
+from .fitness.supernet import SupernetFitness, supernet_fitnesses
+from .nets.checkpoints import (CheckpointError, CycleGAN, load_cyclegan, load_discriminator,
+                               load_generator, save_discriminator, save_generator)
+from .nets.counting import count_module_macs, count_module_parameters, flop_counter_macs
+from .nets.importance import l1_importance
+from .nets.latency_model import LatencyTable, latency_table, measure_latency_table
+from .nets.maskspace import ChannelGroup, MaskSpace, TracedMaskSpace
+from .nets.models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
+from .nets.slimming import masked, masked_bits, slim, slim_bits
+from .nets.widths import GeneratorWidths, count_macs, count_parameters
 from .operators import *  # noqa: F401,F403  (DEAP operators: initMask*, sel*, cx*, mut*, repair*)
 from .operators import __all__ as _operators
-from .parallel import ProcessPoolMap, RayMap, WorkerError
 from .plotting import plot_fitness, plot_samples
-from .registration import create_types, register
-from .resume import ResumeError, load_checkpoint, run_with_checkpoints, save_checkpoint
-from .search import SearchConfig, SearchResult, search_masks
-from .single_search import SingleSearchResult, search_single
-from .slimming import masked, masked_bits, slim, slim_bits
-from .supernet_fitness import SupernetFitness, supernet_fitnesses
 from .training.supernet import train_supernet
-from .widths import GeneratorWidths, count_macs, count_parameters
 
 __version__ = "0.1.0"
 

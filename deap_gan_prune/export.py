@@ -24,7 +24,7 @@ from typing import Literal
 
 import torch
 
-from .checkpoints import atomic_write
+from .nets.checkpoints import atomic_write
 
 ONNX_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from deap import tools  # noqa: E402
 
-from .checkpoints import atomic_write  # noqa: E402
+from .nets.checkpoints import atomic_write  # noqa: E402
 
 
 def _save(fig, path: str | os.PathLike, title: str | None) -> Path:

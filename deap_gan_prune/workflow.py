@@ -13,12 +13,12 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .checkpoints import CycleGAN
+from .nets.checkpoints import CycleGAN
 from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_loader
-from .evaluation import generator_latency, translate
+from .metrics.evaluation import generator_latency, translate
 from .synthetic import SyntheticHorseZebra
 from .training import CycleGANConfig, finetune, fit_discriminator
-from .widths import count_macs, count_parameters
+from .nets.widths import count_macs, count_parameters
 
 
 @dataclass
@@ -81,7 +81,7 @@ def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, see
                           ndf: int = 64) -> CycleGAN:
     """Fit missing discriminators against the frozen generators (official pretrained files
     hold generators only): D_A learns real B vs G_A(A), D_B real A vs G_B(B)."""
-    from .models import NLayerDiscriminator
+    from .nets.models import NLayerDiscriminator
     d_a, d_b = gan.d_a, gan.d_b
     config = CycleGANConfig(steps=steps, seed=seed, device=str(device))
     for name, direction in (("d_a", "A"), ("d_b", "B")):
@@ -226,8 +226,8 @@ def supernet_pair(gan: CycleGAN, data: DomainData, out: str | os.PathLike, *,
     discriminators."""
     from pathlib import Path
 
-    from .checkpoints import atomic_write_json, save_discriminator, save_generator
-    from .maskspace import space_of
+    from .nets.checkpoints import atomic_write_json, save_discriminator, save_generator
+    from .nets.maskspace import space_of
     from .training.supernet import train_supernet
     if gan_weight > 0 and not gan.has_discriminators:
         raise ValueError(f"supernet_pair: gan_weight {gan_weight} needs both original "

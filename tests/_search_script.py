@@ -22,13 +22,13 @@ import numpy as np
 import torch
 from deap import base, tools
 
-import deap_gan_prune.resume as resume_module
-from deap_gan_prune.coevolution import PairHallOfFame
-from deap_gan_prune.fitness import cyclegan_fitnesses
-from deap_gan_prune.logbooks import logbook_records
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.registration import create_types, register
-from deap_gan_prune.resume import models_hash, read_checkpoint, run_with_checkpoints
+import deap_gan_prune.evolution.resume as resume_module
+from deap_gan_prune.evolution.coevolution import PairHallOfFame
+from deap_gan_prune.fitness.paper import cyclegan_fitnesses
+from deap_gan_prune.evolution.logbooks import logbook_records
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.evolution.registration import create_types, register
+from deap_gan_prune.evolution.resume import models_hash, read_checkpoint, run_with_checkpoints
 
 
 KILL_ENV = "SEARCH_SCRIPT_KILL"

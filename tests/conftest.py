@@ -3,7 +3,7 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 
 # Tiny models: one thread is fastest, and results do not depend on the thread count.
 torch.set_num_threads(1)

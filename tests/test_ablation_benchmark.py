@@ -102,9 +102,9 @@ def test_outputs_written(quick_run):
 def test_recorded_sizes_are_those_of_the_slim_networks(quick_run):
     """Each run's size ratio equals the parameters of the network slim() builds from its
     masks over the original's (the --quick CycleGAN: ngf 4, 2 blocks, seed 0)."""
-    from deap_gan_prune.maskspace import MaskSpace
-    from deap_gan_prune.models import ResnetGenerator
-    from deap_gan_prune.slimming import slim
+    from deap_gan_prune.nets.maskspace import MaskSpace
+    from deap_gan_prune.nets.models import ResnetGenerator
+    from deap_gan_prune.nets.slimming import slim
     _, results = quick_run
     torch.manual_seed(0)
     generators = {"A": ResnetGenerator(ngf=4, n_blocks=2),

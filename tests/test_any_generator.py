@@ -5,16 +5,16 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.baselines import l1_norm_mask, random_mask_like, uniform_mask
-from deap_gan_prune.checkpoints import (CheckpointError, architecture_of, load_generator,
-                                        save_generator)
-from deap_gan_prune.counting import count_module_macs, count_module_parameters
-from deap_gan_prune.groups import TracingError
-from deap_gan_prune.importance import l1_importance
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.nets.checkpoints import (CheckpointError, architecture_of, load_generator,
+                                             save_generator)
+from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
+from deap_gan_prune.nets.groups import TracingError
+from deap_gan_prune.nets.importance import l1_importance
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.operators import repairBudget
-from deap_gan_prune.slimming import masked_bits, slim_bits
+from deap_gan_prune.nets.slimming import masked_bits, slim_bits
 
 from generic_nets import (AffineResnet, DeepResnet, GroupNormNet, SeparableNet, StyleNet,
                           UnetGenerator, WithLinear)
@@ -160,7 +160,7 @@ def test_importance_baselines_and_repair(case):
 def test_resnet_generator_traced_like_todays_space():
     torch.manual_seed(0)
     g = ResnetGenerator(ngf=4, n_blocks=3).eval()
-    from deap_gan_prune.groups import trace_space
+    from deap_gan_prune.nets.groups import trace_space
     traced = trace_space(g, torch.rand(1, 3, 32, 32))
     today = MaskSpace(g.widths)
     assert [g_.size for g_ in traced.groups] == [g_.size for g_ in today.groups]
@@ -192,8 +192,8 @@ def test_unsupported_layer_gets_one_line_error():
 
 
 def test_fitnesses_on_a_traced_space():
-    from deap_gan_prune.adapted_fitness import AdaptedFitness
-    from deap_gan_prune.fitness import GeneratorFitness
+    from deap_gan_prune.fitness.adapted import AdaptedFitness
+    from deap_gan_prune.fitness.paper import GeneratorFitness
     net, size = _network("affine_resnet")
     images = torch.rand(6, 3, size, size) * 2 - 1
     space = MaskSpace.from_module(net, images[:1])
@@ -314,9 +314,9 @@ def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
 
 def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
     import json
-    from deap_gan_prune.resume import ResumeError
-    from deap_gan_prune.search_config import SearchConfig
-    from deap_gan_prune.single_search import search_single
+    from deap_gan_prune.evolution.resume import ResumeError
+    from deap_gan_prune.evolution.search_config import SearchConfig
+    from deap_gan_prune.evolution.single_search import search_single
     net, size = _network("affine_resnet")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     config = SearchConfig(population=4, generations=3, adapt_steps=2, n_images=4,
@@ -355,10 +355,10 @@ def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
-    import deap_gan_prune.search as search_module
-    from deap_gan_prune.parallel import ProcessPoolMap
-    from deap_gan_prune.search_config import SearchConfig
-    from deap_gan_prune.single_search import search_single
+    import deap_gan_prune.evolution.search as search_module
+    from deap_gan_prune.evolution.parallel import ProcessPoolMap
+    from deap_gan_prune.evolution.search_config import SearchConfig
+    from deap_gan_prune.evolution.single_search import search_single
     net, size = _network("style")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
     config = SearchConfig(population=4, generations=1, adapt_steps=2, n_images=4,

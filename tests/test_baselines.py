@@ -3,13 +3,13 @@ import copy
 import pytest
 import torch
 
-from deap_gan_prune.baselines import (convert_mask, l1_norm_mask, matching_baselines,
-                                      random_mask_like, uniform_counts, uniform_mask)
-from deap_gan_prune.counting import count_module_macs, count_module_parameters
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.slimming import slim
-from deap_gan_prune.widths import GeneratorWidths
+from deap_gan_prune.nets.baselines import (convert_mask, l1_norm_mask, matching_baselines,
+                                           random_mask_like, uniform_counts, uniform_mask)
+from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.nets.widths import GeneratorWidths
 
 BUDGETS = (1 / 4, 1 / 8, 1 / 16)
 FULL = GeneratorWidths.default(64, 9)

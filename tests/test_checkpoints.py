@@ -7,10 +7,10 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from deap_gan_prune.checkpoints import (CheckpointError, load_discriminator, load_generator,
-                                        save_discriminator, save_generator)
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.widths import GeneratorWidths
+from deap_gan_prune.nets.checkpoints import (CheckpointError, load_discriminator, load_generator,
+                                             save_discriminator, save_generator)
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.nets.widths import GeneratorWidths
 
 
 def _same(a, b):
@@ -155,7 +155,7 @@ def test_arbitrary_pickles_are_refused(tmp_path):
 
 
 def test_load_cyclegan_folder_layouts(tmp_path, tiny_generator, tiny_discriminator):
-    from deap_gan_prune.checkpoints import load_cyclegan
+    from deap_gan_prune.nets.checkpoints import load_cyclegan
     for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
         torch.save(tiny_generator.state_dict(), tmp_path / name)
     gan = load_cyclegan(tmp_path)
@@ -194,7 +194,7 @@ def test_non_finite_weights_are_named_at_load(tmp_path, tiny_generator, tiny_dis
 
 
 def test_a_failed_write_names_the_file_and_keeps_the_old_one(tmp_path):
-    from deap_gan_prune.checkpoints import atomic_write, atomic_write_json
+    from deap_gan_prune.nets.checkpoints import atomic_write, atomic_write_json
     path = tmp_path / "state.json"
     atomic_write_json(path, {"generation": 1})
 
@@ -220,7 +220,7 @@ def test_a_write_past_the_file_size_limit_names_the_file(tmp_path):
     import sys
     code = ("import resource, signal, sys\n"
             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-            "from deap_gan_prune.checkpoints import atomic_write_json\n"
+            "from deap_gan_prune.nets.checkpoints import atomic_write_json\n"
             "atomic_write_json(sys.argv[1], {'small': 1})\n"
             "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
             "try:\n"
@@ -234,3 +234,26 @@ def test_a_write_past_the_file_size_limit_names_the_file(tmp_path):
     assert proc.stdout == f"{path}: could not write (File too large); the previous file is kept\n"
     assert json.loads(path.read_text()) == {"small": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["ck.json"]
+
+
+def test_files_naming_a_class_at_its_module_path_before_the_subpackages_still_load(tmp_path):
+    """JSON written before ``deap_gan_prune.models`` moved to ``deap_gan_prune.nets.models``
+    names the class at its old path; the loader maps our old module paths to the new ones."""
+    from deap_gan_prune.nets.checkpoints import build_architecture, import_class
+    from deap_gan_prune.nets.groups import trace_space
+    old = "deap_gan_prune" + ".models:ResnetGenerator"   # the path files written before record
+    assert import_class(old) is ResnetGenerator
+    assert isinstance(build_architecture({"class": old, "kwargs": {"ngf": 4, "n_blocks": 2}}),
+                      ResnetGenerator)
+    torch.manual_seed(0)
+    g = ResnetGenerator(ngf=4, n_blocks=2).eval()
+    space = trace_space(g, torch.rand(1, 3, 32, 32))
+    torch.save(g.state_dict(), tmp_path / "g.pth")
+    architecture = {"class": old, "kwargs": {"ngf": 4, "n_blocks": 2}}
+    assert _same(load_generator(tmp_path / "g.pth", architecture=architecture), g)
+    info = {"kind": "traced", "architecture": architecture,
+            "kept": {grp.name: list(range(grp.size)) for grp in space.groups},
+            "parameters": sum(p.numel() for p in g.parameters()), "space": space.to_dict()}
+    (tmp_path / "g.json").write_text(json.dumps(info))
+    loaded = load_generator(tmp_path / "g.pth")
+    assert type(loaded) is ResnetGenerator and _same(loaded, g)

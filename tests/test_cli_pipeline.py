@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deap_gan_prune.cli import main
-from deap_gan_prune.models import ResnetGenerator
+from deap_gan_prune.nets.models import ResnetGenerator
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
 

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from deap_gan_prune.checkpoints import load_cyclegan
+from deap_gan_prune.nets.checkpoints import load_cyclegan
 from deap_gan_prune.cli import main
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from deap_gan_prune import ResnetGenerator, load_cyclegan, load_generator
-from deap_gan_prune.checkpoints import architecture_of, read_state_dict
+from deap_gan_prune.nets.checkpoints import architecture_of, read_state_dict
 
 from generic_nets import SeparableNet
 

@@ -9,8 +9,8 @@ from torch import nn
 
 from deap_gan_prune import (MaskSpace, count_module_macs, count_module_parameters,
                             load_generator, masked_bits, save_generator, slim_bits)
-from deap_gan_prune.checkpoints import architecture_of
-from deap_gan_prune.groups import TracingError
+from deap_gan_prune.nets.checkpoints import architecture_of
+from deap_gan_prune.nets.groups import TracingError
 
 from generic_nets import GroupedConvNet, GroupNormNet, MixedGroupNormNet, SeparableNet
 

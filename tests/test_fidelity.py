@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from deap_gan_prune.maskspace import MaskSpace
+from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.metrics.fidelity import (FIDELITY_HIGHER_IS_BETTER, PSNR_CAP_DB,
                                              fidelity_scores, generator_fidelity)
-from deap_gan_prune.slimming import slim
+from deap_gan_prune.nets.slimming import slim
 
 
 @pytest.fixture

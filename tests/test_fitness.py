@@ -5,9 +5,9 @@ import pickle
 import pytest
 import torch
 
-from deap_gan_prune.fitness import GeneratorFitness, InvalidMaskWarning, cyclegan_fitnesses
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.fitness.paper import GeneratorFitness, InvalidMaskWarning, cyclegan_fitnesses
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 
 
 @pytest.fixture(scope="module")

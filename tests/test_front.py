@@ -4,11 +4,11 @@ import json
 import pytest
 import torch
 
-from deap_gan_prune.front import (FrontConfig, choose_point, knee_index, nondominated,
-                                  search_front)
-from deap_gan_prune.latency_model import measure_latency_table
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.resume import ResumeError, read_checkpoint
+from deap_gan_prune.evolution.front import (FrontConfig, choose_point, knee_index, nondominated,
+                                            search_front)
+from deap_gan_prune.nets.latency_model import measure_latency_table
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.evolution.resume import ResumeError, read_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +125,9 @@ def test_worker_processes_give_the_same_front(gan, table):
 
 
 def test_uniform_masks_spread_over_the_range_start_the_front(gan):
-    from deap_gan_prune.baselines import uniform_mask
-    from deap_gan_prune.front import uniform_range_masks
-    from deap_gan_prune.maskspace import MaskSpace
+    from deap_gan_prune.nets.baselines import uniform_mask
+    from deap_gan_prune.evolution.front import uniform_range_masks
+    from deap_gan_prune.nets.maskspace import MaskSpace
     space = MaskSpace(gan[0][0].widths)
     masks = uniform_range_masks(space, 0.05, 0.5, 4, image_size=32)
     sizes = [space.size_ratio(m) for m in masks]

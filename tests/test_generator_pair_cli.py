@@ -112,7 +112,7 @@ def test_pair_search_refuses_a_discriminator_fitness_without_discriminators(tmp_
 
 
 def test_single_search_passes_ray_address_through(tmp_path, weights, monkeypatch):
-    import deap_gan_prune.single_search as single_search
+    import deap_gan_prune.evolution.single_search as single_search
     seen = []
     real = single_search.evaluation_map
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from deap_gan_prune import GeneratorWidths, MaskSpace, ResnetGenerator
-from deap_gan_prune.importance import l1_importance
+from deap_gan_prune.nets.importance import l1_importance
 
 WIDTHS = GeneratorWidths.default(ngf=4, n_blocks=2)
 

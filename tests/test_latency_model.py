@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from deap_gan_prune.latency_model import (LatencyTable, UnitTable, find_latency_table,
-                                          generator_units, grid_widths, latency_key,
-                                          latency_table, measure_latency_table,
-                                          read_latency_tables, save_latency_table, unit_module)
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.widths import GeneratorWidths
+from deap_gan_prune.nets.latency_model import (LatencyTable, UnitTable, find_latency_table,
+                                               generator_units, grid_widths, latency_key,
+                                               latency_table, measure_latency_table,
+                                               read_latency_tables, save_latency_table, unit_module)
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.nets.widths import GeneratorWidths
 
 WIDTHS = GeneratorWidths.default(4, 2)
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "latency_model.py"
@@ -72,7 +72,7 @@ def test_monotone_repairs_noisy_measurements_and_interpolates():
 def test_latency_table_reuses_a_saved_table(table, tmp_path, monkeypatch):
     path = tmp_path / "lat.json"
     save_latency_table(table, path)
-    import deap_gan_prune.latency_model as lm
+    import deap_gan_prune.nets.latency_model as lm
 
     def refuse(*args, **kwargs):
         raise AssertionError("measured again")

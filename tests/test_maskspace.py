@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.widths import GeneratorWidths, count_parameters
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.widths import GeneratorWidths, count_parameters
 
 
 def test_default_sizes_of_both_layouts():

@@ -8,12 +8,13 @@ import sys
 import pytest
 
 import _search_script as script
-from deap_gan_prune.coevolution import PairHallOfFame, eaCoevolve
-from deap_gan_prune.fitness import cyclegan_fitnesses
-from deap_gan_prune.logbooks import logbook_records
-from deap_gan_prune.registration import create_types
-from deap_gan_prune.parallel import ProcessPoolMap, RayMap, WorkerError
-from deap_gan_prune.resume import checkpointing, load_checkpoint, models_hash
+from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve
+from deap_gan_prune.fitness.paper import cyclegan_fitnesses
+from deap_gan_prune.evolution.logbooks import logbook_records
+from deap_gan_prune.evolution.registration import create_types
+from deap_gan_prune.evolution.parallel import ProcessPoolMap, WorkerError
+from deap_gan_prune.evolution.raymap import RayMap
+from deap_gan_prune.evolution.resume import checkpointing, load_checkpoint, models_hash
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def test_ray_missing_gives_an_install_hint(monkeypatch, fitnesses):
 
 
 def test_search_masks_with_workers_equals_in_process():
-    from deap_gan_prune.search import SearchConfig, search_masks
+    from deap_gan_prune.evolution.search import SearchConfig, search_masks
     nets, images = script.tiny_cyclegan()
     config = SearchConfig(population=4, generations=2, seed=3, n_images=2)
     alone = search_masks(*nets, *images, config, progress=False)

@@ -95,7 +95,7 @@ def test_correlation_adds_the_supernet_score_to_earlier_pairs(correlation, corre
     """--from-results keeps the earlier pairs, scores and quality at 0.25 and adds only the
     supernet score; the new budget 0.5 runs the full path."""
     from deap_gan_prune import load_cyclegan, supernet_fitnesses
-    from deap_gan_prune.maskspace import MaskSpace
+    from deap_gan_prune.nets.maskspace import MaskSpace
     earlier = json.loads((correlation_run / "results.json").read_text())
     _run(correlation, ["--quick", "--quiet", "--out", str(tmp_path), "--supernet",
                        str(tiny_supernet), "--budgets", "0.25", "0.5", "--from-results",

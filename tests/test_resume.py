@@ -13,10 +13,11 @@ import pytest
 import torch
 
 import _search_script as script
-from deap_gan_prune.coevolution import PairHallOfFame, eaCoevolve
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.resume import (ResumeError, checkpointing, load_checkpoint, models_hash,
-                                   read_checkpoint, rng_state, save_checkpoint, set_rng_state)
+from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.evolution.resume import (ResumeError, checkpointing, load_checkpoint,
+                                             models_hash, read_checkpoint, rng_state,
+                                             save_checkpoint, set_rng_state)
 
 SCRIPT = Path(__file__).with_name("_search_script.py")
 
@@ -98,7 +99,7 @@ def finished(tmp_path_factory):
     """An eaCoevolve run checkpointed by the ``checkpointing`` callback."""
     path = tmp_path_factory.mktemp("ck") / "search.json"
     (nets, (x_a, x_b)) = script.tiny_cyclegan()
-    from deap_gan_prune.fitness import cyclegan_fitnesses
+    from deap_gan_prune.fitness.paper import cyclegan_fitnesses
     fits = cyclegan_fitnesses(*nets, x_a, x_b)
     random.seed(0)
     boxes = script.toolboxes(fits)
@@ -227,7 +228,7 @@ def test_checkpoint_is_written_atomically(finished, tmp_path, monkeypatch):
 
 
 def test_search_masks_checkpoints_and_resumes(tmp_path):
-    from deap_gan_prune.search import SearchConfig, search_masks
+    from deap_gan_prune.evolution.search import SearchConfig, search_masks
     nets, images = script.tiny_cyclegan()
     config = SearchConfig(population=4, generations=4, seed=2, n_images=2)
     whole = search_masks(*nets, *images, config, progress=False)

@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.search import SearchConfig, search_masks
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.evolution.search import SearchConfig, search_masks
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_defaults_and_the_paper_preset():
 
 
 def test_default_search_scores_adapted_candidates(cyclegan):
-    from deap_gan_prune.adapted_fitness import AdaptedFitness
+    from deap_gan_prune.fitness.adapted import AdaptedFitness
     result = _search(cyclegan, budget=0.5)
     assert set(result.terms[0]) == {"fitness", "loss", "score", "l_cyc", "size"}
     (g_a, _, _, _), (x_a, _) = cyclegan
@@ -83,7 +83,7 @@ def test_default_search_scores_adapted_candidates(cyclegan):
 
 
 def test_starting_populations_hold_the_uniform_mask(cyclegan):
-    from deap_gan_prune.baselines import uniform_mask
+    from deap_gan_prune.nets.baselines import uniform_mask
     seen = {}
 
     def first(state):
@@ -102,7 +102,7 @@ def test_result_is_the_best_pair_ever_seen_scored_jointly(cyclegan):
     """With the paper's fitness a pair's score depends on the partner: every generation's best
     pair is scored jointly; the result is the best of them, the hall of fame has no
     duplicates and generation 0 is scored with its partner too."""
-    from deap_gan_prune.fitness import cyclegan_fitnesses
+    from deap_gan_prune.fitness.paper import cyclegan_fitnesses
     (g_a, g_b, d_a, d_b), (x_a, x_b) = cyclegan
     fit_a, fit_b = cyclegan_fitnesses(g_a, g_b, d_a, d_b, x_a[:4], x_b[:4], gamma=1.0,
                                       batch_size=16)
@@ -134,7 +134,7 @@ def test_impossible_budget_and_missing_adaptation_images_are_errors(cyclegan):
 
 
 def test_logbook_records_round_trip(cyclegan):
-    from deap_gan_prune.logbooks import logbook_from_records, logbook_records
+    from deap_gan_prune.evolution.logbooks import logbook_from_records, logbook_records
     result = _search(cyclegan)
     records = logbook_records(result.logbook)
     rebuilt = logbook_from_records(json.loads(json.dumps(records)))
@@ -144,8 +144,8 @@ def test_logbook_records_round_trip(cyclegan):
 
 
 def test_brief_training_of_candidates_lowers_their_losses(cyclegan):
-    from deap_gan_prune.fitness import GeneratorFitness
-    from deap_gan_prune.maskspace import MaskSpace
+    from deap_gan_prune.fitness.paper import GeneratorFitness
+    from deap_gan_prune.nets.maskspace import MaskSpace
     from deap_gan_prune.training import BriefDistillation
     (g_a, _, d_a, _), (images, _) = cyclegan
     extra = torch.rand(8, 3, 32, 32) * 2 - 1

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.slimming import slim
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.nets.slimming import slim
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "search_throughput.py"
 

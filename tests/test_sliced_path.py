@@ -7,10 +7,10 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.fitness import GeneratorFitness, _sliced_forward
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.slimming import slim
+from deap_gan_prune.fitness.paper import GeneratorFitness, _sliced_forward
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.nets.slimming import slim
 
 
 def _nets(use_dropout: bool = False):

@@ -4,11 +4,11 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.counting import count_module_parameters
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.slimming import masked, slim
-from deap_gan_prune.widths import GeneratorWidths, count_parameters
+from deap_gan_prune.nets.counting import count_module_parameters
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.nets.slimming import masked, slim
+from deap_gan_prune.nets.widths import GeneratorWidths, count_parameters
 
 
 def _random_valid_mask(space, rnd, p_keep):

@@ -4,11 +4,11 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.maskspace import MaskSpace
-from deap_gan_prune.models import ResnetGenerator
-from deap_gan_prune.search import SearchConfig, search_masks
-from deap_gan_prune.slimming import slim
-from deap_gan_prune.supernet_fitness import SupernetFitness
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.fitness.supernet import SupernetFitness
 from deap_gan_prune.training.supernet import (mean_masked_loss, random_mask, sandwich_masks,
                                               train_supernet)
 

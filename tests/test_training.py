@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from deap_gan_prune.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.training import (CycleGANConfig, ImagePool, finetune, fit_discriminator,
                                      init_weights, lr_factor, train_cyclegan)
-from deap_gan_prune.widths import GeneratorWidths
+from deap_gan_prune.nets.widths import GeneratorWidths
 
 SIZE = 16
 

@@ -1,5 +1,6 @@
 """The ``deap-gan-prune`` command line. The library itself knows no command line: each
-subcommand is a thin module here that parses arguments and calls the library."""
+subcommand is a thin module here that parses arguments and calls the library. It is the end
+of the pipeline: it chains search, slimming, fine-tuning, evaluation, export and plots."""
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on an error (one line on stderr), 2 on bad usage."""
-    from ..checkpoints import CheckpointError
-    from ..parallel import WorkerError
+    from ..nets.checkpoints import CheckpointError
+    from ..evolution.parallel import WorkerError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -9,9 +9,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ..checkpoints import (atomic_write_json, load_cyclegan, load_generator,
-                           traced_description)
-from ..evaluation import translate
+from ..metrics.evaluation import translate
+from ..nets.checkpoints import (atomic_write_json, load_cyclegan, load_generator,
+                                traced_description)
 from ..outputs import check_output_file
 from ..report import (format_single_summary, format_summary, quality_report,
                       single_quality_report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..checkpoints import load_generator
+from ..nets.checkpoints import load_generator
 from ..export import ONNX_OPSET, TOLERANCE, export_generator, verify_export
 from ..outputs import check_output_file
 from . import CommandError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..checkpoints import load_generator, save_generator, traced_description
+from ..nets.checkpoints import load_generator, save_generator, traced_description
 from ..training.brief import BriefDistillation
 from ..outputs import check_output_folder, staged_folder
 from ..workflow import finetune_pair

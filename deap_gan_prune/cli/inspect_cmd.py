@@ -7,12 +7,12 @@ import json
 
 import torch
 
-from ..checkpoints import CheckpointError, load_discriminator, load_generator
-from ..models import ResnetGenerator
+from ..nets.checkpoints import CheckpointError, load_discriminator, load_generator
+from ..nets.models import ResnetGenerator
 from .common import add_generator_arguments, architecture
-from ..counting import count_module_macs, count_module_parameters
-from ..maskspace import MaskSpace
-from ..widths import count_macs, count_parameters
+from ..nets.counting import count_module_macs, count_module_parameters
+from ..nets.maskspace import MaskSpace
+from ..nets.widths import count_macs, count_parameters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..logbooks import logbook_from_records
+from ..evolution.logbooks import logbook_from_records
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
 from . import CommandError

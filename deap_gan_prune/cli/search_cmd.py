@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..checkpoints import atomic_write_json, load_cyclegan
+from ..nets.checkpoints import atomic_write_json, load_cyclegan
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
-from ..search import SearchConfig, search_masks
-from ..single_search import search_single
+from ..evolution.search import SearchConfig, search_masks
+from ..evolution.single_search import search_single
 from ..teacher import SUPERNET_DIR
 from . import CommandError
 from .common import add_data_arguments, add_generator_arguments, add_model_arguments, \
@@ -148,7 +148,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def front_config_from(args: argparse.Namespace):
-    from ..front import FrontConfig
+    from ..evolution.front import FrontConfig
     return FrontConfig(population=args.population, generations=args.generations,
                        objectives=tuple(o for o in args.objectives.split(",") if o),
                        size_range=tuple(args.size_range), mate=args.mate, mutate=args.mutate,
@@ -165,8 +165,8 @@ def latency_path(args: argparse.Namespace) -> Path:
 
 def run_front(args: argparse.Namespace) -> int:
     """``search --front``: the front (JSON), its plot and the latency table."""
-    from ..front import search_front
-    from ..latency_model import latency_table
+    from ..evolution.front import search_front
+    from ..nets.latency_model import latency_table
     if args.budget is not None or args.fitness != "adapted":
         raise CommandError("--front searches the adapted fitness over --size-range: leave out "
                            "--budget and --fitness paper")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checkpoints import load_cyclegan, save_generator
-from ..counting import count_module_parameters
-from ..maskspace import MaskSpace
+from ..nets.checkpoints import load_cyclegan, save_generator
+from ..nets.counting import count_module_parameters
+from ..nets.maskspace import MaskSpace
 from ..outputs import check_output_folder, staged_folder
-from ..slimming import slim, slim_bits
+from ..nets.slimming import slim, slim_bits
 from . import CommandError
 from .common import (add_generator_arguments, add_model_arguments, add_point_arguments,
                      architecture, front_point, is_front, load_models, load_own_generator,

@@ -1,8 +1,10 @@
-"""Measures of translated images.
+"""Measures of translated images, and running and timing generators over image sets.
 
+Metrics come after the search, slimming and training: they judge what the pipeline produced.
 Every score function returns its values by name together with ``"higher_is_better"``, a
 mapping of each score's name to its direction (the ``*_HIGHER_IS_BETTER`` constants).
 """
+from .evaluation import compare_latency, generator_latency, translate
 from .fid import (FID_HIGHER_IS_BETTER, INCEPTION_WEIGHTS_NAME, FIDUnavailable,
                   check_inception_weights, fid_kid)
 from .fidelity import FIDELITY_HIGHER_IS_BETTER, PSNR_CAP_DB, fidelity_scores, generator_fidelity
@@ -17,4 +19,5 @@ __all__ = ["HIGHER_IS_BETTER", "brown_mask", "brown_share", "outline_scores", "r
            "frechet_distance", "save_judge", "load_judge",
            "FIDELITY_HIGHER_IS_BETTER", "PSNR_CAP_DB", "fidelity_scores", "generator_fidelity",
            "FID_HIGHER_IS_BETTER", "INCEPTION_WEIGHTS_NAME", "FIDUnavailable",
-           "check_inception_weights", "fid_kid"]
+           "check_inception_weights", "fid_kid",
+           "compare_latency", "generator_latency", "translate"]

@@ -196,7 +196,7 @@ def judge_scores(judge: Judge, translated: torch.Tensor, target_domain: str | in
 
 def save_judge(judge: Judge, path: str | os.PathLike) -> Path:
     """Write the judge's weights and configuration (tensors and ints only) to ``path``."""
-    from ..checkpoints import atomic_write
+    from ..nets.checkpoints import atomic_write
 
     payload = {"kind": "Judge", "config": {"in_channels": judge.in_channels,
                                            "width": judge.width,
@@ -209,7 +209,7 @@ def save_judge(judge: Judge, path: str | os.PathLike) -> Path:
 
 def load_judge(path: str | os.PathLike, device: str | torch.device = "cpu") -> Judge:
     """Read a judge written by :func:`save_judge` (``weights_only=True``); eval mode."""
-    from ..checkpoints import CheckpointError
+    from ..nets.checkpoints import CheckpointError
 
     path = Path(path)
     if not path.is_file():

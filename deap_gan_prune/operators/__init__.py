@@ -4,6 +4,8 @@ Every operator follows DEAP's contract: it works in place, returns ``(ind1, ind2
 (crossovers), ``(ind,)`` (mutations, repairs) or a list of ``k`` references (selections), never
 clones and never touches fitness. Variation operators take the :class:`MaskSpace` and end
 with :func:`repairMinKeep`, so every group keeps at least ``max(min_keep, 1)`` channels.
+In the pipeline they sit between the mask space (:mod:`deap_gan_prune.nets.maskspace`, whose
+sizes they read) and evolution (:mod:`deap_gan_prune.evolution`, which registers them).
 """
 from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup
 from .init import initMaskBernoulli, initMaskFull, initMaskImportance, initMaskSizeRange

@@ -9,7 +9,7 @@ import math
 import random
 from typing import Callable, Sequence
 
-from ..maskspace import MaskSpace
+from ..nets.maskspace import MaskSpace
 from .repair import check_scores, repairBudget, repairMinKeep
 
 

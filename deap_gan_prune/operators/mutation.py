@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from typing import MutableSequence
 
-from ..maskspace import MaskSpace
+from ..nets.maskspace import MaskSpace
 from .repair import check_length, repairMinKeep
 
 

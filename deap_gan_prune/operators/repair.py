@@ -15,8 +15,8 @@ import random
 from types import SimpleNamespace
 from typing import Callable, MutableSequence, Sequence
 
-from ..maskspace import MaskSpace
-from ..widths import count_macs, count_parameters
+from ..nets.maskspace import MaskSpace
+from ..nets.widths import count_macs, count_parameters
 
 Scores = Sequence[float]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import CycleGAN, load_cyclegan
+from ..nets.checkpoints import CycleGAN, load_cyclegan
 
 TEACHER_DIR = Path(__file__).resolve().parent
 #: The shipped once-for-all generators of the teacher (for ``search --supernet``).

@@ -1,5 +1,9 @@
 """CycleGAN training: teacher training, fine-tuning of pruned generators (with optional
-distillation), and fitting a discriminator against a frozen generator."""
+distillation), and fitting a discriminator against a frozen generator.
+
+In the pipeline it trains the teacher before the search, the once-for-all supernet the search
+may score on (:mod:`.supernet`), and the slim generators after slimming; metrics then judge
+the result."""
 from .brief import BriefDistillation
 from .checkpoint import save_networks, save_state_atomic
 from .config import CycleGANConfig, lr_factor

@@ -7,7 +7,7 @@ from typing import Mapping
 
 from torch import nn
 
-from ..checkpoints import save_state_dict as save_state_atomic
+from ..nets.checkpoints import save_state_dict as save_state_atomic
 
 
 def save_networks(networks: Mapping[str, nn.Module], directory: str | os.PathLike,

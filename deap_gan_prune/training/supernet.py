@@ -19,7 +19,7 @@ A random mask keeps, in every channel group, a random subset of a random share o
 channels, and is then trimmed by the budget repair (:func:`repairBudget`, random order) to a
 budget drawn log-uniformly between ``min(budgets)`` and 1 (the smallest mask: exactly
 ``min(budgets)``). The search then scores masks on the trained weights with no per-candidate
-adaptation (:class:`deap_gan_prune.supernet_fitness.SupernetFitness`), and the winner is
+adaptation (:class:`deap_gan_prune.fitness.supernet.SupernetFitness`), and the winner is
 ``slim_bits(supernet, space, mask)``, fine-tuned as usual.
 """
 from __future__ import annotations
@@ -36,11 +36,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..checkpoints import atomic_write
-from ..maskspace import MaskSpace
+from ..nets.checkpoints import atomic_write
+from ..nets.maskspace import MaskSpace
 from ..operators.repair import repairBudget
-from ..resume import models_hash
-from ..slimming import masked_bits
+from ..evolution.resume import models_hash
+from ..nets.slimming import masked_bits
 
 #: The budgets (size ratios) the sandwich rule covers by default: 16x, 8x and 4x smaller.
 DEFAULT_BUDGETS = (0.0625, 0.125, 0.25)

@@ -10,10 +10,10 @@ from typing import Sequence
 
 from deap import base, creator, tools
 
-from .maskspace import MaskSpace
-from .operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
-                        initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteRank,
-                        selRouletteWeighted)
+from ..nets.maskspace import MaskSpace
+from ..operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
+                         initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteRank,
+                         selRouletteWeighted)
 
 MATES = {"two_point": cxTwoPointMask, "group_boundary": cxGroupBoundary,
          "uniform_group": cxUniformGroup}

@@ -30,9 +30,9 @@ from typing import Callable, Literal, Sequence
 import torch
 from torch.func import functional_call
 
-from .maskspace import MaskSpace, SizeMeasure, space_of
-from .models import NLayerDiscriminator, ResnetGenerator
-from .slimming import masked_bits, slim_bits, slim_state_dict
+from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..nets.models import NLayerDiscriminator, ResnetGenerator
+from ..nets.slimming import masked_bits, slim_bits, slim_state_dict
 
 Perceptual = Literal["discriminator", "features", "pixel"]
 WORST_FITNESS = 0.0

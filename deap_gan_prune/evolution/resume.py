@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from deap import base, tools
 
-from .checkpoints import atomic_write
+from ..nets.checkpoints import atomic_write
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .logbooks import logbook_from_records, logbook_records
 

@@ -1,4 +1,4 @@
-"""Settings and result of :func:`deap_gan_prune.search.search_masks`."""
+"""Settings and result of :func:`deap_gan_prune.evolution.search.search_masks`."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -7,7 +7,7 @@ from typing import Literal
 from deap import tools
 
 from .logbooks import logbook_records
-from .maskspace import MaskSpace
+from ..nets.maskspace import MaskSpace
 
 
 @dataclass

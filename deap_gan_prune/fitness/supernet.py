@@ -12,7 +12,7 @@ The winner of a search on it is slimmed from the supernet's weights, ``slim_bits
 mask)``, then fine-tuned as usual. The baselines of the same starting point are slimmed from
 the supernet too::
 
-    from deap_gan_prune.baselines import l1_norm_mask, uniform_mask
+    from deap_gan_prune.nets.baselines import l1_norm_mask, uniform_mask
     uniform = slim(supernet, space.slot_masks(uniform_mask(space, 0.125)))
     l1 = slim(supernet, space.slot_masks(l1_norm_mask(supernet, space, 0.125)))
 """
@@ -24,10 +24,10 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from .fitness import MaskFitness, WORST_FITNESS, _check_images, _frozen_copy
-from .maskspace import MaskSpace, SizeMeasure, space_of
-from .metrics.fidelity import fidelity_scores
-from .slimming import slim_bits
+from .paper import MaskFitness, WORST_FITNESS, _check_images, _frozen_copy
+from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..metrics.fidelity import fidelity_scores
+from ..nets.slimming import slim_bits
 
 SupernetScore = Literal["l1", "ssim"]
 

@@ -5,7 +5,7 @@
 objectives, all minimised (a DEAP fitness with weights ``(-1.0, ...)``): the adapted
 fitness's score (L1 to the original's outputs on held-out images after brief distillation)
 and one or more sizes — the parameter ratio, the MAC ratio, or the latency (ms) predicted by a
-:class:`~deap_gan_prune.latency_model.LatencyTable`. Starting masks span a size range
+:class:`~deap_gan_prune.nets.latency_model.LatencyTable`. Starting masks span a size range
 (:func:`initMaskSizeRange`), and ``seed_uniform`` of them are replaced by uniform keep-ratio
 masks at sizes spaced evenly in log over the range (:func:`uniform_range_masks`: the
 hand-made baselines start in the front, as the uniform mask starts in a single-budget search);
@@ -31,13 +31,13 @@ import torch
 from deap import algorithms, base, tools
 from tqdm.auto import tqdm
 
-from .baselines import uniform_mask
+from ..nets.baselines import uniform_mask
 from .coevolution import CoevolutionState
-from .latency_model import LatencyTable
+from ..nets.latency_model import LatencyTable
 from .logbooks import logbook_records
-from .maskspace import MaskSpace
-from .models import NLayerDiscriminator, ResnetGenerator
-from .operators import initMaskSizeRange
+from ..nets.maskspace import MaskSpace
+from ..nets.models import NLayerDiscriminator, ResnetGenerator
+from ..operators import initMaskSizeRange
 from .registration import create_types, register
 from .resume import load_checkpoint, models_hash
 from .search import (SearchConfig, _images_hash, drive, evaluation_map, make_fitnesses,

@@ -19,20 +19,21 @@ import torch
 from deap import base, tools
 from tqdm.auto import tqdm
 
-from .adapted_fitness import adapted_fitnesses
-from .baselines import uniform_mask
+from ..fitness.adapted import adapted_fitnesses
+from ..nets.baselines import uniform_mask
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
-from .fitness import cyclegan_fitnesses
-from .importance import l1_importance
-from .maskspace import MaskSpace, space_of
-from .models import NLayerDiscriminator, ResnetGenerator
-from .operators import budgetRepair, initMaskImportance
-from .parallel import ProcessPoolMap, RayMap
+from ..fitness.paper import cyclegan_fitnesses
+from ..nets.importance import l1_importance
+from ..nets.maskspace import MaskSpace, space_of
+from ..nets.models import NLayerDiscriminator, ResnetGenerator
+from ..operators import budgetRepair, initMaskImportance
+from .parallel import ProcessPoolMap
+from .raymap import RayMap
 from .registration import create_types, register
 from .resume import load_checkpoint, models_hash, rng_state, save_checkpoint, set_rng_state
 from .search_config import SearchConfig, SearchResult
-from .supernet_fitness import supernet_fitnesses
-from .training.brief import BriefDistillation
+from ..fitness.supernet import supernet_fitnesses
+from ..training.brief import BriefDistillation
 
 #: Pairs kept by the search's hall of fame.
 HALL_OF_FAME_SIZE = 5
@@ -215,7 +216,7 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
     process pool or Ray map); or ``workers`` / ``ray_address`` make one
     (:func:`evaluation_map`), closed at the end. ``callback(state)`` runs after every
     generation; True stops. ``checkpoint``: a JSON file rewritten after every generation
-    (:mod:`deap_gan_prune.resume`); with ``resume`` an existing one is continued (refused if
+    (:mod:`deap_gan_prune.evolution.resume`); with ``resume`` an existing one is continued (refused if
     written with another config, other networks or other images). Deterministic under
     ``config.seed``, whatever the workers and however often it was killed and resumed.
 

@@ -1,9 +1,9 @@
 """Evolution of ONE generator's masks, for a generator without partner: pix2pix, or a
 CycleGAN whose other half is lost. The same operators, selection, elitism, budget repair and
-uniform seed as :func:`deap_gan_prune.search.search_masks`, without co-evolution.
+uniform seed as :func:`deap_gan_prune.evolution.search.search_masks`, without co-evolution.
 
 With a ``checkpoint`` file, the search state is rewritten atomically after every generation
-(in the style of :mod:`deap_gan_prune.resume`): the generation, the population with its
+(in the style of :mod:`deap_gan_prune.evolution.resume`): the generation, the population with its
 fitness, the hall of fame, the logbook, the states of the ``random``, numpy and torch
 generators, the configuration (with a hash of the scoring images) and a hash of the
 generator. A search resumed from it ends exactly as an uninterrupted one; resuming with
@@ -20,12 +20,12 @@ import torch
 from deap import tools
 from tqdm.auto import tqdm
 
-from .adapted_fitness import AdaptedFitness
+from ..fitness.adapted import AdaptedFitness
 from .coevolution import _evaluate, _offspring
-from .fitness import GeneratorFitness
-from .importance import l1_importance
+from ..fitness.paper import GeneratorFitness
+from ..nets.importance import l1_importance
 from .logbooks import logbook_records
-from .maskspace import MaskSpace, space_of
+from ..nets.maskspace import MaskSpace, space_of
 from .registration import create_types
 from .resume import (ResumeError, _check_individual, _check_rng, _individual, check_same_run,
                      _jsonable, _rebuild, _rebuild_archive, _rebuild_logbook, models_hash,
@@ -146,7 +146,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     a JSON file rewritten after every generation; with ``resume`` an existing one is continued
     (refused if written with another config, generator or images; ``generations`` may grow).
     ``workers`` > 0: candidates scored in that many local processes
-    (:class:`~deap_gan_prune.parallel.ProcessPoolMap`, closed at the end); the result equals
+    (:class:`~deap_gan_prune.evolution.parallel.ProcessPoolMap`, closed at the end); the result equals
     an in-process run with one torch thread. ``ray_address``: candidates scored on Ray actors
     instead ("local" starts an instance, "auto" / "ray://host:port" joins one; ``workers`` of
     them, at least 1; needs the ``ray`` extra). Deterministic under ``config.seed``, however

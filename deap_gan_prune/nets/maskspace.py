@@ -190,9 +190,9 @@ class MaskSpace:
     def from_module(cls, model: Any, example_input: Any = None, layout: Layout = "independent",
                     min_keep: int | Mapping[str, int] = 1) -> "MaskSpace":
         """The mask space of any generator: today's layout for a
-        :class:`~deap_gan_prune.models.ResnetGenerator` (``layout`` independent or tied), else
+        :class:`~deap_gan_prune.nets.models.ResnetGenerator` (``layout`` independent or tied), else
         the channel groups discovered from the graph traced on ``example_input``
-        (``[1, C, H, W]``; see :mod:`deap_gan_prune.groups`)."""
+        (``[1, C, H, W]``; see :mod:`deap_gan_prune.nets.groups`)."""
         from .models import ResnetGenerator  # torch is only needed here
         if isinstance(model, ResnetGenerator):
             return cls(model.widths, layout, min_keep)
@@ -373,7 +373,7 @@ class TracedMaskSpace(MaskSpace):
                        image_size: int | tuple[int, int] = 256,
                        convention: MacConvention = "output") -> int:
         """Parameters, or MACs at ``image_size`` pixels (``convention`` as in
-        :func:`~deap_gan_prune.widths.count_macs`), of the network whose groups keep
+        :func:`~deap_gan_prune.nets.widths.count_macs`), of the network whose groups keep
         ``counts[g]`` bits (``counts[g] * block`` channels)."""
         counts = [int(c) * g.block for c, g in zip(counts, self.groups)]
         if measure == "parameters":

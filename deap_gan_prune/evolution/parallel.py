@@ -292,5 +292,3 @@ class ProcessPoolMap(_PoolMap):
         """Process ids of the workers, by worker number."""
         return [p.pid for p, _ in self._workers]
 
-
-from .raymap import RayMap  # noqa: E402,F401  (Ray actors, in their own module)

@@ -120,7 +120,7 @@ def l1_norm_mask(generator, space: MaskSpace, budget: float,
                  convention: MacConvention = "output") -> list[int]:
     """L1-norm filter pruning (Li et al. 2017): every group keeps the same share of its
     channels (:func:`uniform_counts`), choosing the filters of largest L1 norm
-    (:func:`deap_gan_prune.importance.l1_importance`; the stream ranks by the mean normalised
+    (:func:`deap_gan_prune.nets.importance.l1_importance`; the stream ranks by the mean normalised
     norm over the convs that write it). Ties keep the lower channel index."""
     from .importance import l1_importance  # torch is only needed here
 

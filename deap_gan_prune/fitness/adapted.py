@@ -28,11 +28,11 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from .fitness import MaskFitness, WORST_FITNESS, _check_images, _frozen_copy
-from .maskspace import MaskSpace, SizeMeasure, space_of
-from .metrics.fidelity import fidelity_scores
-from .models import NLayerDiscriminator, ResnetGenerator
-from .slimming import slim_bits
+from .paper import MaskFitness, WORST_FITNESS, _check_images, _frozen_copy
+from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..metrics.fidelity import fidelity_scores
+from ..nets.models import NLayerDiscriminator, ResnetGenerator
+from ..nets.slimming import slim_bits
 
 AdaptedScore = Literal["l1", "ssim", "discriminator"]
 SCORES = ("l1", "ssim", "discriminator")

@@ -1,0 +1,26 @@
+"""Evolution: the DEAP side of the search, on top of the operators and the fitnesses.
+
+DEAP types and toolbox registration (:mod:`.registration`), co-evolution of the two generators'
+masks (:mod:`.coevolution`), the assembled search with its settings and result
+(:mod:`.search`, :mod:`.search_config`), one generator searched alone (:mod:`.single_search`),
+the Pareto front of quality and size (:mod:`.front`), resumable JSON checkpoints
+(:mod:`.resume`) and logbooks as records (:mod:`.logbooks`). Fitnesses are evaluated in
+process, on worker processes (:mod:`.parallel`) or on Ray actors (:mod:`.raymap`).
+"""
+from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
+from .front import FrontConfig, FrontResult, iterCoevolveFront, search_front
+from .logbooks import logbook_from_records, logbook_records
+from .parallel import ProcessPoolMap, WorkerError
+from .raymap import RayMap
+from .registration import create_types, register
+from .resume import ResumeError, load_checkpoint, run_with_checkpoints, save_checkpoint
+from .search import search_masks
+from .search_config import SearchConfig, SearchResult
+from .single_search import SingleSearchResult, search_single
+
+__all__ = ["create_types", "register", "CoevolutionState", "PairHallOfFame", "eaCoevolve",
+           "iterCoevolve", "SearchConfig", "SearchResult", "search_masks",
+           "SingleSearchResult", "search_single", "FrontConfig", "FrontResult",
+           "iterCoevolveFront", "search_front", "ResumeError", "load_checkpoint",
+           "run_with_checkpoints", "save_checkpoint", "logbook_records", "logbook_from_records",
+           "ProcessPoolMap", "RayMap", "WorkerError"]

@@ -1,0 +1,33 @@
+"""Networks and their prunable channels: the bottom of the pipeline.
+
+CycleGAN networks with the upstream state-dict keys (:mod:`.models`) and their checkpoint files
+(:mod:`.checkpoints`); per-layer widths with closed-form sizes (:mod:`.widths`) and sizes
+measured on a real module (:mod:`.counting`); the mask space of prunable channel groups
+(:mod:`.maskspace`; of any architecture, traced by :mod:`.groups`); masks made real
+(:mod:`.slimming`); filter importance (:mod:`.importance`), budget masks to compare against
+(:mod:`.baselines`) and a per-layer latency model (:mod:`.latency_model`). Nothing here knows
+of fitness or evolution.
+"""
+from .baselines import l1_norm_mask, random_mask_like, uniform_mask
+from .checkpoints import (CheckpointError, CycleGAN, architecture_of, load_cyclegan,
+                          load_discriminator, load_generator, save_discriminator, save_generator)
+from .counting import count_module_macs, count_module_parameters, flop_counter_macs
+from .groups import TracingError, trace_space
+from .importance import l1_importance
+from .latency_model import LatencyTable, latency_table, measure_latency_table
+from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace, space_of
+from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
+from .slimming import masked, masked_bits, slim, slim_bits
+from .widths import GeneratorWidths, count_macs, count_parameters
+
+__all__ = [
+    "NLayerDiscriminator", "ResnetBlock", "ResnetGenerator",
+    "CheckpointError", "CycleGAN", "architecture_of", "load_cyclegan", "load_discriminator",
+    "load_generator", "save_discriminator", "save_generator",
+    "GeneratorWidths", "count_macs", "count_parameters",
+    "count_module_macs", "count_module_parameters", "flop_counter_macs",
+    "ChannelGroup", "MaskSpace", "TracedMaskSpace", "space_of", "TracingError", "trace_space",
+    "masked", "masked_bits", "slim", "slim_bits", "l1_importance",
+    "l1_norm_mask", "random_mask_like", "uniform_mask",
+    "LatencyTable", "latency_table", "measure_latency_table",
+]
