@@ -110,3 +110,29 @@ def test_horse2zebra_quick_with_a_supernet_trained_first(tmp_path, monkeypatch):
     for name in ("G_A", "G_B"):
         sizes = summary["generators"][name]["sizes"]
         assert sizes["original"]["parameters"] >= 4 * sizes["pruned"]["parameters"]
+
+
+def test_horse2zebra_quick_on_the_shipped_supernet(tmp_path, monkeypatch):
+    from deap_gan_prune.teacher import SUPERNET_DIR
+    out = tmp_path / "run"
+    assert _run("horse2zebra.py", ["--quick", "--quiet", "--supernet", "--out", str(out)],
+                monkeypatch) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["search"]["fitness"] == "supernet"
+    assert summary["supernet"] == str(SUPERNET_DIR)
+    assert _run("horse2zebra.py", ["--quick", "--quiet", "--supernet", "--checkpoints",
+                                   str(tmp_path), "--out", str(tmp_path / "x")],
+                monkeypatch) == 1
+
+
+def test_train_supernet_recipe_at_toy_length(tmp_path, monkeypatch):
+    out = tmp_path / "sup"
+    assert _run("train_supernet.py", ["--steps", "1", "--n-images", "4", "--jobs", "1",
+                                      "--out", str(out), "--work", str(tmp_path / "w"),
+                                      "--quiet"], monkeypatch) == 0
+    info = json.loads((out / "supernet.json").read_text())
+    assert info["steps"] == 1 and set(info["quality"]) == {"teacher", "supernet"}
+    assert set(info["quality"]["supernet"]) == {"0.25", "0.125", "0.0625", "full"}
+    import torch
+    state = torch.load(out / "latest_net_G_A.pth", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())

@@ -42,3 +42,32 @@ def test_zebra_to_horse_paints_brown_inside_the_zebra(scores):
     assert untouched["b2a_brown_share"] < 0.05
     assert translated["b2a_brown_share"] > 0.5
     assert translated["b2a_stripe_share"] < 0.1
+
+
+def test_shipped_supernet_keeps_the_full_network_and_its_sub_networks_translate(scores):
+    """The once-for-all teacher: same widths, its full network still translates, and a
+    uniform 4x sub-network straight from its weights paints stripes where the teacher's own
+    weights do not (figures recorded in supernet.json by examples/train_supernet.py)."""
+    from deap_gan_prune import slim_bits
+    from deap_gan_prune.nets.baselines import uniform_mask
+    from deap_gan_prune.nets.maskspace import space_of
+    from deap_gan_prune.teacher import SUPERNET_DIR, load_teacher_supernet
+    gan, translated, _ = scores
+    sup = load_teacher_supernet()
+    assert sup.g_a.widths == gan.g_a.widths and sup.g_b.widths == gan.g_b.widths
+    assert next(sup.g_a.parameters()).dtype.is_floating_point
+    info = json.loads((SUPERNET_DIR / "supernet.json").read_text())
+    assert info["kind"] == "supernet" and info["steps"] > 0 and info["training"]["seconds"] > 0
+    test = SyntheticHorseZebra(n=32, size=64, seed=0, split="test")
+    a = test.images("A")
+    full = outline_scores(translate(sup.g_a, a), test.outlines("A"), translate(sup.g_b, a),
+                          test.outlines("A"))
+    assert full["a2b_stripe_share"] > 0.4
+    space = space_of(sup.g_a, a[:1])
+    stripes = {}
+    for name, net in (("teacher", gan.g_a), ("supernet", sup.g_a)):
+        small = slim_bits(net, space, uniform_mask(space, 0.25)).eval()
+        stripes[name] = outline_scores(translate(small, a), test.outlines("A"),
+                                       translate(small, a), test.outlines("A"))[
+                                           "a2b_stripe_share"]
+    assert stripes["supernet"] > 0.3 > stripes["teacher"]
