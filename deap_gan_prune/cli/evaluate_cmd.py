@@ -130,18 +130,8 @@ def run_single(args: argparse.Namespace) -> int:
     if args.checkpoints:
         return run_pair(args)
     path = _slim_file(args.slim)
-    if not path.is_file():
-        raise CommandError(f"{path}: no such slim generator file (write it with "
-                           "'slim --generator')")
-    described = traced_description(path)
-    if described is None:
-        raise CommandError(f"{path}: no JSON beside it describing a --generator network")
-    arch, space, bits = described
-    wanted = architecture(args)
-    if arch != wanted:
-        raise CommandError(f"{path}: a slim {arch['class']} with {json.dumps(arch['kwargs'])}, "
-                           f"not --generator {wanted['class']} with "
-                           f"{json.dumps(wanted['kwargs'])}")
+    space, bits = _described(path, args)
+    arch = architecture(args)
     data = load_data(args)
     original = load_own_generator(args)
     if input_channels(original) != data.test_a.shape[1]:

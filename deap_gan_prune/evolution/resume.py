@@ -11,7 +11,6 @@ A search killed at any point and resumed ends exactly as an uninterrupted one.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 from deap import base, tools
 
-from ..nets.checkpoints import atomic_write
+from ..nets.checkpoints import atomic_write, models_hash  # noqa: F401  (part of this API)
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .logbooks import logbook_from_records, logbook_records
 
@@ -33,18 +32,6 @@ VERSION = 2  # 2: hall-of-fame pairs carry their joint score
 
 class ResumeError(ValueError):
     """A checkpoint that cannot be resumed; the message names the file and the problem."""
-
-
-def models_hash(*modules: torch.nn.Module) -> str:
-    """sha256 (hex) over the modules' state dicts: every key, dtype, shape and tensor bytes,
-    in key order."""
-    digest = hashlib.sha256()
-    for module in modules:
-        for key, tensor in module.state_dict().items():
-            t = tensor.detach().cpu().contiguous()
-            digest.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _jsonable(value: Any) -> Any:

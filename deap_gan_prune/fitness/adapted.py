@@ -28,7 +28,8 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from .paper import MaskFitness, WORST_FITNESS, _check_images, _frozen_copy
+from ..nets.frozen import frozen_copy
+from .paper import MaskFitness, WORST_FITNESS, _check_images
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..metrics.fidelity import fidelity_scores
 from ..nets.models import NLayerDiscriminator, ResnetGenerator
@@ -116,8 +117,8 @@ class AdaptedFitness(MaskFitness):
                          device=device, memo_size=memo_size)
         self.images = images.detach().to(self.device)
         self.adapt_images = adapt_images.detach().to(self.device)
-        self.discriminator = _frozen_copy(discriminator, self.device)
-        self.partner_generator = _frozen_copy(partner_generator, self.device)
+        self.discriminator = frozen_copy(discriminator, self.device)
+        self.partner_generator = frozen_copy(partner_generator, self.device)
         self.partner_space = partner_space or (space_of(partner_generator, images)
                                                if partner_generator is not None else None)
         self.steps, self.score, self.lambda_cycle = steps, score, lambda_cycle

@@ -20,7 +20,6 @@ tuple of Python floats, for any ``toolbox.map``.
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import math
 import warnings
@@ -30,6 +29,7 @@ from typing import Callable, Literal, Sequence
 import torch
 from torch.func import functional_call
 
+from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import NLayerDiscriminator, ResnetGenerator
 from ..nets.slimming import masked_bits, slim_bits, slim_state_dict
@@ -40,15 +40,6 @@ WORST_FITNESS = 0.0
 
 class InvalidMaskWarning(UserWarning):
     """A mask that cannot be scored (a group kept at zero, or a non-finite loss)."""
-
-
-def _frozen_copy(module: torch.nn.Module | None, device: torch.device) -> torch.nn.Module | None:
-    if module is None:
-        return None
-    module = copy.deepcopy(module).to(device).eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module
 
 
 class MaskFitness:
@@ -72,7 +63,7 @@ class MaskFitness:
         if not space.matches(generator):
             raise ValueError("the mask space was built for other widths than the generator's")
         self.device = torch.device(device)
-        self.generator = _frozen_copy(generator, self.device)
+        self.generator = frozen_copy(generator, self.device)
         self.space, self.gamma, self.size_measure = space, gamma, size_measure
         self.memo_size = memo_size
         self._reset_caches()
@@ -180,8 +171,8 @@ class GeneratorFitness(MaskFitness):
         _check_images(images, "images")
         super().__init__(generator, space, gamma=gamma, size_measure=size_measure,
                          device=device, memo_size=memo_size)
-        self.discriminator = _frozen_copy(discriminator, self.device)
-        self.partner_generator = _frozen_copy(partner_generator, self.device)
+        self.discriminator = frozen_copy(discriminator, self.device)
+        self.partner_generator = frozen_copy(partner_generator, self.device)
         self.partner_space = partner_space or (space_of(partner_generator, images)
                                                if partner_generator is not None else None)
         self.images = images.detach().to(self.device)

@@ -24,7 +24,8 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from .paper import MaskFitness, WORST_FITNESS, _check_images, _frozen_copy
+from ..nets.frozen import frozen_copy
+from .paper import MaskFitness, WORST_FITNESS, _check_images
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..metrics.fidelity import fidelity_scores
 from ..nets.slimming import slim_bits
@@ -60,7 +61,7 @@ class SupernetFitness(MaskFitness):
             raise ValueError("the mask space was built for other widths than the original's")
         super().__init__(supernet, space, gamma=gamma, size_measure=size_measure,
                          device=device, memo_size=memo_size)
-        self.original = _frozen_copy(original, self.device)
+        self.original = frozen_copy(original, self.device)
         self.images = images.detach().to(self.device)
         self.score, self.batch_size = score, batch_size
 

@@ -6,6 +6,7 @@ naming the file. A failed write names the file and keeps the previous one.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -439,3 +440,15 @@ def load_cyclegan(folder: str | os.PathLike, epoch: str = "latest",
                     load_generator(paths["g_b"], device, architecture),
                     load_discriminator(paths["d_a"], device) if paths["d_a"] else None,
                     load_discriminator(paths["d_b"], device) if paths["d_b"] else None)
+
+
+def models_hash(*modules: torch.nn.Module) -> str:
+    """sha256 (hex) over the modules' state dicts: every key, dtype, shape and tensor bytes,
+    in key order."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for key, tensor in module.state_dict().items():
+            t = tensor.detach().cpu().contiguous()
+            digest.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

@@ -36,11 +36,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..nets.checkpoints import atomic_write
+from ..nets.checkpoints import atomic_write, models_hash
+from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace
-from ..operators.repair import repairBudget
-from ..evolution.resume import models_hash
 from ..nets.slimming import masked_bits
+from ..operators.repair import repairBudget
 
 #: The budgets (size ratios) the sandwich rule covers by default: 16x, 8x and 4x smaller.
 DEFAULT_BUDGETS = (0.0625, 0.125, 0.25)
@@ -108,16 +108,6 @@ def masked_supernet_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch
     if cycle_weight:
         loss = loss + cycle_weight * (partner(out) - x).abs().mean()
     return loss
-
-
-def _frozen(module: nn.Module | None, device: torch.device) -> nn.Module | None:
-    """A frozen copy (eval mode, no gradients to its weights) of ``module`` on ``device``."""
-    if module is None:
-        return None
-    module = copy.deepcopy(module).to(device).eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module
 
 
 def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module, steps: int,
@@ -224,14 +214,12 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
     if resume and checkpoint is None:
         raise ValueError("train_supernet: resume needs a checkpoint file")
     device = torch.device(device)
-    teacher = copy.deepcopy(generator).to(device).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher = frozen_copy(generator, device)
     student = copy.deepcopy(generator).to(device).train()
     for p in student.parameters():
         p.requires_grad_(True)
-    judge = _frozen(discriminator, device) if gan_weight > 0 else None
-    back = _frozen(partner, device) if cycle_weight > 0 else None
+    judge = frozen_copy(discriminator, device) if gan_weight > 0 else None
+    back = frozen_copy(partner, device) if cycle_weight > 0 else None
     optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
     rng, order = random.Random(seed), torch.Generator().manual_seed(seed)
     identity = {"model": models_hash(generator), "images": _images_hash(images),
