@@ -90,7 +90,8 @@ def run(args) -> dict:
     start = time.perf_counter()
     front = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b,
                          FrontConfig(population=args.population, generations=args.generations,
-                                     size_range=(low, high), **common),
+                                     size_range=(low, high),
+                                     seed_uniform=args.seed_uniform, **common),
                          device=args.device, progress=not args.quiet)
     front_s = time.perf_counter() - start
     n_budget_gens = max(0, round((args.generations + 1) / len(args.budgets)) - 1)
@@ -131,22 +132,23 @@ def run(args) -> dict:
             "seconds": {"front": front_s,
                         "single_budget": sum(s["seconds"] for s in searches.values())},
             "finetune_steps": args.finetune_steps, "seed": args.seed, "quick": args.quick,
+            "seed_uniform": args.seed_uniform,
             "hypervolume": hv, "rows": rows,
             "front": {k: v for k, v in front.to_dict().items() if k != "spaces"}}
 
 
 def format_table(result: dict) -> str:
-    keys = [k for k in ("a2b_stripes", "b2a_brown", "ssim", "a2b_psnr_db")
+    keys = [k for k in ("a2b_stripe_share", "b2a_brown_share", "ssim", "a2b_psnr_db")
             if any(k in r for r in result["rows"])]
     head = f"{'budget':>7} {'method':<14} {'size A':>7} {'size B':>7} " + " ".join(
-        f"{k:>11}" for k in keys)
+        f"{k[:16]:>16}" for k in keys)
     lines = [head, "-" * len(head)]
     for r in result["rows"]:
         if r.get("missing"):
             lines.append(f"{r['budget']:>7.4g} {r['method']:<14} (no mask within budget)")
             continue
         lines.append(f"{r['budget']:>7.4g} {r['method']:<14} {r['sizes'][0]:>7.3f} "
-                     f"{r['sizes'][1]:>7.3f} " + " ".join(f"{r.get(k, float('nan')):>11.4f}"
+                     f"{r['sizes'][1]:>7.3f} " + " ".join(f"{r.get(k, float('nan')):>16.4f}"
                                                           for k in keys))
     ev, hv = result["evaluations"], result["hypervolume"]
     lines.append(f"evaluations: front {ev['front']}, single-budget searches {ev['single_budget']}"
@@ -176,6 +178,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", default=None, help="results JSON")
     p.add_argument("--plot", default=None, help="PNG of the first seed's front")
+    p.add_argument("--seed-uniform", type=int, default=0,
+                   help="starting masks of the front that are uniform keep-ratio masks "
+                        "spread over its size range (FrontConfig.seed_uniform; default 0)")
     args = p.parse_args(argv)
     defaults = dict(population=(4, 12), generations=(5, 23), adapt_steps=(2, 30),
                     n_images=(4, 16), adapt_images=(4, 32), finetune_steps=(2, 80))
