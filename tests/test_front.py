@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from deap_gan_prune.evolution.front import (FrontConfig, choose_point, knee_index, nondominated,
-                                            search_front)
+from deap_gan_prune.evolution.front import FrontConfig, search_front
+from deap_gan_prune.evolution.pareto import choose_point, knee_index, nondominated
 from deap_gan_prune.nets.latency_model import measure_latency_table
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.evolution.resume import ResumeError, read_checkpoint

@@ -170,7 +170,7 @@ def add_point_arguments(parser: argparse.ArgumentParser) -> None:
 def front_point(data: dict, args: argparse.Namespace, path: str | Path) -> int:
     """The index of the point of a front file the point arguments ask for (default: the
     front's chosen one)."""
-    from ..evolution.front import choose_point
+    from ..evolution.pareto import choose_point
     points = check_front(data, path)
     try:
         return choose_point(points, args.index, args.at_size, args.at_latency,

@@ -3,7 +3,7 @@
 DEAP types and toolbox registration (:mod:`.registration`), co-evolution of the two generators'
 masks (:mod:`.coevolution`), the assembled search with its settings and result
 (:mod:`.search`, :mod:`.search_config`), one generator searched alone (:mod:`.single_search`),
-the Pareto front of quality and size (:mod:`.front`), resumable JSON checkpoints
+the Pareto front of quality and size (:mod:`.front`, its pairs and points in :mod:`.pareto`), resumable JSON checkpoints
 (:mod:`.resume`) and logbooks as records (:mod:`.logbooks`). Fitnesses are evaluated in
 process, on worker processes (:mod:`.parallel`) or on Ray actors (:mod:`.raymap`).
 """
