@@ -353,7 +353,8 @@ def costs(entries: list[dict], steps: list[int]) -> dict:
 
 def markdown(results: dict) -> str:
     lines = ["# Fitness against quality after fine-tuning", "",
-             f"{results['n_pairs']} mask pairs per budget, fine-tuned {results['config']['finetune_steps']} "
+             f"{results['n_pairs']} mask pairs per budget, fine-tuned "
+             f"{results['config']['finetune_steps']} "
              f"steps (distillation {results['config']['distill']}); ρ = Spearman of −score with "
              "the composite quality rank (95 % bootstrap interval).", ""]
     budgets = list(results["budgets"])

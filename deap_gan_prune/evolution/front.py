@@ -321,7 +321,8 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     objective; when given, every point also carries its predicted latency). ``d_a``/``d_b``:
     only for ``adapt_score="discriminator"``. ``map_function`` replaces ``toolbox.map``, or
     ``workers`` / ``ray_address`` make one (:func:`evaluation_map`, closed at the end; the
-    result is the same). ``callback(state)`` after every generation; True stops. ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
+    result is the same). ``callback(state)`` after every generation; True stops.
+    ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
     existing one is continued (refused when written with other settings, networks, images or
     latency table). Deterministic under ``config.seed``, however often killed and resumed.
     """

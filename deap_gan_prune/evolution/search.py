@@ -216,9 +216,9 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
     process pool or Ray map); or ``workers`` / ``ray_address`` make one
     (:func:`evaluation_map`), closed at the end. ``callback(state)`` runs after every
     generation; True stops. ``checkpoint``: a JSON file rewritten after every generation
-    (:mod:`deap_gan_prune.evolution.resume`); with ``resume`` an existing one is continued (refused if
-    written with another config, other networks or other images). Deterministic under
-    ``config.seed``, whatever the workers and however often it was killed and resumed.
+    (:mod:`deap_gan_prune.evolution.resume`); with ``resume`` an existing one is continued
+    (refused if written with another config, other networks or other images). Deterministic
+    under ``config.seed``, whatever the workers and however often it was killed and resumed.
 
     ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of the
     generators (:func:`deap_gan_prune.training.supernet.train_supernet`); masks are scored on

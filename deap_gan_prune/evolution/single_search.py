@@ -146,8 +146,8 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     a JSON file rewritten after every generation; with ``resume`` an existing one is continued
     (refused if written with another config, generator or images; ``generations`` may grow).
     ``workers`` > 0: candidates scored in that many local processes
-    (:class:`~deap_gan_prune.evolution.parallel.ProcessPoolMap`, closed at the end); the result equals
-    an in-process run with one torch thread. ``ray_address``: candidates scored on Ray actors
+    (:class:`~deap_gan_prune.evolution.parallel.ProcessPoolMap`, closed at the end); the result
+    equals an in-process run with one torch thread. ``ray_address``: candidates scored on Ray actors
     instead ("local" starts an instance, "auto" / "ray://host:port" joins one; ``workers`` of
     them, at least 1; needs the ``ray`` extra). Deterministic under ``config.seed``, however
     often it was stopped and resumed."""
