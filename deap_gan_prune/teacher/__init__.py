@@ -1,7 +1,8 @@
 """The small teacher CycleGAN shipped with the package (synthetic horse ↔ zebra, 64×64).
 
 ResnetGenerator(ngf=16, n_blocks=6) ×2 and NLayerDiscriminator(ndf=32) ×2, trained by
-``examples/train_teacher.py`` (the recipe and the figures it reached are in ``teacher.json``).
+``examples/train_teacher.py`` (the recipe and the figures it reached are in ``teacher.json``;
+the discriminators are stored in float16, loaded as float32).
 Its once-for-all version (``supernet/``: both generators trained so that every mask of their
 space works, stored in float16) is made by ``examples/train_supernet.py``; its
 ``supernet.json`` records the recipe, the training time and how well sub-networks work.
