@@ -12,9 +12,16 @@ from deap_gan_prune.teacher import TEACHER_DIR
 
 
 def _run(script, args, monkeypatch):
+    """Run ``examples/script`` as ``__main__``; the torch thread count it may set is restored
+    (other tests compare runs on one thread)."""
+    import torch
+    threads = torch.get_num_threads()
     monkeypatch.setattr(sys, "argv", [script, *args])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(f"examples/{script}", run_name="__main__")
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(f"examples/{script}", run_name="__main__")
+    finally:
+        torch.set_num_threads(threads)
     return exit_info.value.code
 
 
@@ -128,6 +135,7 @@ def test_horse2zebra_quick_on_the_shipped_supernet(tmp_path, monkeypatch):
 def test_train_supernet_recipe_at_toy_length(tmp_path, monkeypatch):
     out = tmp_path / "sup"
     assert _run("train_supernet.py", ["--steps", "1", "--n-images", "4", "--jobs", "1",
+                                      "--threads", "1",
                                       "--out", str(out), "--work", str(tmp_path / "w"),
                                       "--quiet"], monkeypatch) == 0
     info = json.loads((out / "supernet.json").read_text())
