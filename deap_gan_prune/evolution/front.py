@@ -41,8 +41,9 @@ from ..nets.maskspace import MaskSpace
 from ..nets.models import NLayerDiscriminator, ResnetGenerator
 from ..operators import initMaskSizeRange
 from .registration import create_types, register
+from ..nets.checkpoints import images_hash
 from .resume import load_checkpoint, models_hash
-from .search import (SearchConfig, _images_hash, drive, evaluation_map, make_fitnesses,
+from .search import (SearchConfig, drive, evaluation_map, make_fitnesses,
                      seed_everything)
 
 SIZE_OBJECTIVES = ("parameters", "macs", "latency")
@@ -355,7 +356,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     start = None
     if checkpoint is not None:
         saved = {"search": "front", **config.to_dict(),
-                 "images": _images_hash(*(x for f in fits for x in (f.images, f.adapt_images))),
+                 "images": images_hash(*(x for f in fits for x in (f.images, f.adapt_images))),
                  "latency": [None if t is None else _table_hash(t) for t in tables]}
         saved.pop("generations")
         digest = models_hash(g_a, g_b)

@@ -9,7 +9,6 @@ are in :mod:`.search_config`; one generator alone is searched by :mod:`.single_s
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from typing import Callable, Iterator, Sequence
@@ -30,6 +29,7 @@ from ..operators import budgetRepair, initMaskImportance
 from .parallel import ProcessPoolMap
 from .raymap import RayMap
 from .registration import create_types, register
+from ..nets.checkpoints import images_hash
 from .resume import load_checkpoint, models_hash, rng_state, save_checkpoint, set_rng_state
 from .search_config import SearchConfig, SearchResult
 from ..fitness.supernet import supernet_fitnesses
@@ -95,13 +95,6 @@ def evaluation_map(fitnesses, workers: int = 0, ray_address: str | None = None):
         pool = ProcessPoolMap(fitnesses, workers=workers)
     set_rng_state(states)
     return pool
-
-
-def _images_hash(*images: torch.Tensor) -> str:
-    digest = hashlib.sha256()
-    for x in images:
-        digest.update(x.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _brief_training(g_a, g_b, images_a, images_b, config: SearchConfig) -> tuple:
@@ -252,7 +245,7 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
         # Everything but the generation count must match to resume (a run can be extended).
         used = [getattr(f, name) for f in (fit_a, fit_b)
                 for name in ("images", "adapt_images") if hasattr(f, name)]
-        saved = {**config.to_dict(), "images": _images_hash(*used)}
+        saved = {**config.to_dict(), "images": images_hash(*used)}
         saved.pop("generations")
         digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b, *(supernets or ()))
                                if m is not None))

@@ -452,3 +452,12 @@ def models_hash(*modules: torch.nn.Module) -> str:
             digest.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
             digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def images_hash(*images: torch.Tensor) -> str:
+    """sha256 (hex) over the images' bytes, in order: which inputs a checkpoint was made
+    with."""
+    digest = hashlib.sha256()
+    for x in images:
+        digest.update(x.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()

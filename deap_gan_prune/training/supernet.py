@@ -25,7 +25,6 @@ adaptation (:class:`deap_gan_prune.fitness.supernet.SupernetFitness`), and the w
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import os
 import random
@@ -36,7 +35,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..nets.checkpoints import atomic_write, models_hash
+from ..nets.checkpoints import atomic_write, images_hash, models_hash
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace
 from ..nets.slimming import masked_bits
@@ -138,10 +137,6 @@ def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module
                          "generator (partner=...)")
 
 
-def _images_hash(images: torch.Tensor) -> str:
-    return hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
-
-
 def _save_state(path: str | os.PathLike, student: nn.Module, optimizer, step: int,
                 rng: random.Random, order: torch.Generator, identity: dict) -> None:
     """The training state (weights, optimizer, steps done, both RNGs, what it was trained
@@ -222,7 +217,7 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
     back = frozen_copy(partner, device) if cycle_weight > 0 else None
     optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
     rng, order = random.Random(seed), torch.Generator().manual_seed(seed)
-    identity = {"model": models_hash(generator), "images": _images_hash(images),
+    identity = {"model": models_hash(generator), "images": images_hash(images),
                 "budgets": [float(b) for b in budgets], "n_random": n_random, "lr": lr,
                 "batch_size": batch_size, "seed": seed, "measures": list(measures),
                 "gan_weight": gan_weight,
