@@ -96,8 +96,6 @@ def masked_supernet_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch
     − 1)²) + cycle_weight·|F(Ĝ_p(x)) − x|₁``; a term with weight 0 is not computed (then the
     loss equals :func:`masked_distillation_loss` exactly). ``x``, ``teacher_out``:
     ``[N, C, H, W]``; ``discriminator``/``partner`` should be frozen."""
-    if not gan_weight and not cycle_weight:
-        return masked_distillation_loss(student, teacher_out, x, space, bits)
     with masked_bits(student, space, bits) as net:
         out = net(x)
     loss = (out - teacher_out).abs().mean()
