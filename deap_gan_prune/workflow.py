@@ -210,6 +210,24 @@ def training_images(data: DomainData, n: int, seed: int = 0) -> tuple[torch.Tens
     return torch.cat(got_a)[:n], torch.cat(got_b)[:n]
 
 
+def supernet_generator(gan: CycleGAN, name: str, images: torch.Tensor,
+                       out: str | os.PathLike, **options) -> torch.nn.Module:
+    """The once-for-all version of generator ``name`` ("G_A" or "G_B") of ``gan``
+    (:func:`train_supernet` on ``images`` of its source domain, ``[N, 3, H, W]``), its
+    training state in ``out/train_state_<name>.pt``; its judging discriminator and its partner
+    are passed for the GAN and cycle terms. ``options``: :func:`train_supernet`'s settings."""
+    from pathlib import Path
+
+    from .nets.maskspace import space_of
+    from .training.supernet import train_supernet
+    if name not in ("G_A", "G_B"):
+        raise ValueError(f"supernet_generator: name must be 'G_A' or 'G_B', got {name!r}")
+    g, d, partner = ((gan.g_a, gan.d_a, gan.g_b) if name == "G_A"
+                     else (gan.g_b, gan.d_b, gan.g_a))
+    return train_supernet(g, images, space_of(g, images), discriminator=d, partner=partner,
+                          checkpoint=Path(out) / f"train_state_{name}.pt", **options)
+
+
 def supernet_pair(gan: CycleGAN, data: DomainData, out: str | os.PathLike, *,
                   steps: int = 200, n_images: int = 64, seed: int = 0,
                   device: str | torch.device = "cpu", progress: bool = True,
@@ -227,22 +245,16 @@ def supernet_pair(gan: CycleGAN, data: DomainData, out: str | os.PathLike, *,
     from pathlib import Path
 
     from .nets.checkpoints import atomic_write_json, save_discriminator, save_generator
-    from .nets.maskspace import space_of
-    from .training.supernet import train_supernet
     if gan_weight > 0 and not gan.has_discriminators:
         raise ValueError(f"supernet_pair: gan_weight {gan_weight} needs both original "
                          "discriminators (D_A, D_B), and this CycleGAN lacks them")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images = training_images(data, n_images, seed)
-    nets = []
-    for name, g, d, f, x in (("G_A", gan.g_a, gan.d_a, gan.g_b, images[0]),
-                             ("G_B", gan.g_b, gan.d_b, gan.g_a, images[1])):
-        nets.append(train_supernet(g, x, space_of(g, x), steps=steps, seed=seed,
-                                   device=device, checkpoint=out / f"train_state_{name}.pt",
-                                   resume=resume, progress=progress, discriminator=d,
-                                   gan_weight=gan_weight, partner=f,
-                                   cycle_weight=cycle_weight, **options))
+    nets = [supernet_generator(gan, name, x, out, steps=steps, seed=seed, device=device,
+                               progress=progress, resume=resume, gan_weight=gan_weight,
+                               cycle_weight=cycle_weight, **options)
+            for name, x in zip(("G_A", "G_B"), images)]
     settings = {"steps": steps, "n_images": int(images[0].shape[0]), "seed": seed,
                 "gan_weight": float(gan_weight), "cycle_weight": float(cycle_weight),
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}}

@@ -36,8 +36,9 @@ from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import atomic_write_json
 from deap_gan_prune.nets.maskspace import space_of
 from deap_gan_prune.metrics import outline_scores
-from deap_gan_prune.training.supernet import mean_masked_loss, random_mask, train_supernet
-from deap_gan_prune.workflow import supernet_pair, synthetic_data, training_images
+from deap_gan_prune.training.supernet import mean_masked_loss, random_mask
+from deap_gan_prune.workflow import (supernet_generator, supernet_pair, synthetic_data,
+                                     training_images)
 
 TEACHER = Path(deap_gan_prune.__file__).resolve().parent / "teacher"
 DEFAULT_OUT = TEACHER / "supernet"
@@ -77,11 +78,10 @@ def train_one(name: str, work: Path, steps: int, n_images: int, seed: int, optio
     """Train generator ``name`` ("G_A" or "G_B") to its state file in ``work`` on one thread,
     exactly as :func:`supernet_pair` would (which then finds it done)."""
     torch.set_num_threads(1)
-    teacher, data = load_cyclegan(TEACHER), synthetic_data()
-    images = training_images(data, n_images, seed)
-    g, x = (teacher.g_a, images[0]) if name == "G_A" else (teacher.g_b, images[1])
-    train_supernet(g, x, space_of(g, x), steps=steps, seed=seed, progress=False,
-                   checkpoint=work / f"train_state_{name}.pt", resume=True, **options)
+    teacher = load_cyclegan(TEACHER)
+    images = training_images(synthetic_data(), n_images, seed)[0 if name == "G_A" else 1]
+    supernet_generator(teacher, name, images, work, steps=steps, seed=seed, progress=False,
+                       resume=True, **options)
 
 
 def main(argv: list[str] | None = None) -> dict:
