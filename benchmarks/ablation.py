@@ -50,6 +50,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Iterable
 
 import torch
 from tqdm.auto import tqdm
@@ -61,13 +62,12 @@ import _ablation_tasks as tasks  # noqa: E402
 from deap_gan_prune import CheckpointError, CycleGAN, load_cyclegan  # noqa: E402
 from deap_gan_prune.nets.checkpoints import atomic_write  # noqa: E402
 from deap_gan_prune.data import DataError  # noqa: E402
+from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR  # noqa: E402
 from deap_gan_prune.metrics.judge import judge_accuracy, train_judge  # noqa: E402
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
 from deap_gan_prune.workflow import (ensure_discriminators, folder_data,  # noqa: E402
                                      synthetic_data)
 
-TEACHER_DIR = Path(__file__).resolve().parents[1] / "deap_gan_prune" / "teacher"
-SUPERNET_DIR = TEACHER_DIR / "supernet"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ablation"
 #: Config keys that do not change any run's numbers (a --merge may differ on them).
 MERGE_FREE = ("methods", "search_variants", "supernet", "supernet_population",
@@ -268,22 +268,19 @@ def plan_searches(args, needed: list[tuple] | None = None, known: dict | None = 
                                       t.config["gamma"]))  # larger networks first
 
 
-def merge_mismatch(old_cfg: dict, new_cfg: dict) -> list[str]:
-    """Config keys (outside :data:`MERGE_FREE`) on which two runs' configs differ."""
-    keys = (set(old_cfg) | set(new_cfg)) - set(MERGE_FREE)
-    return sorted(k for k in keys if old_cfg.get(k) != new_cfg.get(k))
-
-
-def load_merge(args, config: dict) -> dict:
-    """The earlier results of --merge, refused with a one-line error when its config differs
-    on a key that affects numbers."""
-    path = Path(args.merge)
+def matching_results(path: str | Path, config: dict, free: Iterable[str], use: str) -> dict:
+    """An earlier results.json whose config equals ``config`` on every key outside ``free``
+    (those that change no number); refused with a one-line error naming the differing keys
+    (``use``: what it is for, "merge" or "re-use")."""
+    path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such results.json to merge")
+        raise ValueError(f"{path}: no such results.json to {use}")
     old = json.loads(path.read_text())
-    differ = merge_mismatch(old["config"], json.loads(json.dumps(_compact(config))))
+    new = json.loads(json.dumps(config))
+    keys = (set(old["config"]) | set(new)) - set(free)
+    differ = sorted(k for k in keys if old["config"].get(k) != new.get(k))
     if differ:
-        raise ValueError(f"{path}: its config differs on {', '.join(differ)}; cannot merge")
+        raise ValueError(f"{path}: its config differs on {', '.join(differ)}; cannot {use}")
     return old
 
 
@@ -364,7 +361,8 @@ def main(argv=None) -> int:
     config = run_config(args)
     old = None
     if args.merge:
-        old = {**load_merge(args, config), "_path": args.merge}
+        old = {**matching_results(args.merge, _compact(config), MERGE_FREE, "merge"),
+               "_path": args.merge}
         args.methods = [m for m in tasks.METHODS
                         if m in args.methods or m in old["config"]["methods"]]
         if tasks.REFERENCE not in args.methods:

@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _ablation_tasks as tasks  # noqa: E402
 from ablation import SUPERNET_DIR, default_supernet, load_models_and_data  # noqa: E402
-from ablation import load_supernet  # noqa: E402
+from ablation import load_supernet, matching_results  # noqa: E402
 from deap_gan_prune import AdaptedFitness, supernet_fitnesses  # noqa: E402
 from deap_gan_prune.nets.baselines import random_mask_like  # noqa: E402
 from deap_gan_prune.nets.checkpoints import CheckpointError, atomic_write  # noqa: E402
@@ -383,16 +383,7 @@ def markdown(results: dict) -> str:
 def load_earlier(args) -> dict:
     """The --from-results file, refused with a one-line error when its config differs on a
     key that changes a pair's masks, scores or quality."""
-    path = Path(args.from_results)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such results.json to re-use")
-    earlier = json.loads(path.read_text())
-    ours = json.loads(json.dumps(_config(args)))
-    keys = (set(earlier["config"]) | set(ours)) - set(REUSE_FREE)
-    differ = sorted(k for k in keys if earlier["config"].get(k) != ours.get(k))
-    if differ:
-        raise ValueError(f"{path}: its config differs on {', '.join(differ)}; cannot re-use")
-    return earlier
+    return matching_results(args.from_results, _config(args), REUSE_FREE, "re-use")
 
 
 def _config(args) -> dict:
