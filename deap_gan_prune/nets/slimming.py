@@ -127,7 +127,7 @@ def masked(generator: ResnetGenerator, mask: SlotMask) -> Iterator[ResnetGenerat
 # -- any architecture: a mask space's bits (ResNet or traced) ------------------------------
 def _group_keeps(space, bits: Sequence[int]) -> list[list[bool]]:
     """Per group, keep/drop of every channel (a bit of a group of block b covers b channels)."""
-    return [[bool(b) for b in bits[g.offset:g.stop] for _ in range(getattr(g, "block", 1))]
+    return [[bool(b) for b in bits[g.offset:g.stop] for _ in range(g.block)]
             for g in space.groups]
 
 
@@ -136,7 +136,7 @@ def _conv_indices(term, keeps: list[list[bool]]) -> tuple[torch.Tensor | None,
     """Kept input-channel and output-channel indices of a traced conv (None: all)."""
     ins = [i for i, (g, j) in enumerate(zip(term.in_groups, term.in_index))
            if g < 0 or keeps[g][j]]
-    in_idx = None if len(ins) == len(term.in_groups) or getattr(term, "depthwise", False) \
+    in_idx = None if len(ins) == len(term.in_groups) or term.depthwise \
         else torch.tensor(ins, dtype=torch.long)  # depthwise: weight [C, 1, k, k]
     out_idx = None
     if term.out_group >= 0:
@@ -202,7 +202,7 @@ def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
             conv.bias = nn.Parameter(state[f"{term.name}.bias"].clone())
         w = conv.weight.shape
         conv.out_channels, conv.in_channels = (w[1], w[0]) if term.transposed else (w[0], w[1])
-        if getattr(term, "depthwise", False):
+        if term.depthwise:
             conv.in_channels = conv.groups = w[0]
     for term in space.norms:
         norm = modules[term.name]
