@@ -231,12 +231,19 @@ def run(args: argparse.Namespace) -> int:
     if args.supernet is not None:
         nets = load_cyclegan(args.supernet, args.epoch, args.device)
         supernets = (nets.g_a, nets.g_b)
+    extra = {} if args.supernet is None else {"supernet": str(args.supernet)}
+    return search_pair(args, config, data, gan, extra, supernets)
+
+
+def search_pair(args: argparse.Namespace, config: SearchConfig, data, gan, extra: dict,
+                supernets=None) -> int:
+    """Co-evolve both generators of ``gan`` (:func:`search_masks`), write the result with
+    ``extra`` entries to ``--out`` and its fitness plot, and print both generators' terms."""
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=not args.quiet, workers=args.workers,
                           ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume,
                           supernets=supernets)
     out = Path(args.out)
-    extra = {} if args.supernet is None else {"supernet": str(args.supernet)}
     atomic_write_json(out, {**result.to_dict(), **extra})
     plot = plot_path(args)
     plot_fitness(result.logbook, plot)
@@ -267,19 +274,8 @@ def run_pair(args: argparse.Namespace, config: SearchConfig, data) -> int:
                            "latest_net_D_B.pth) for a fitness that scores with them; use the "
                            "adapted fitness with --adapt-score l1 or ssim, or --perceptual "
                            "pixel/features")
-    result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
-                          device=args.device, progress=not args.quiet, workers=args.workers,
-                          ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume)
-    out = Path(args.out)
-    atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
-                            "checkpoints": str(args.checkpoints)})
-    plot = plot_path(args)
-    plot_fitness(result.logbook, plot)
-    for name, terms, space in zip("AB", result.terms, result.spaces):
-        print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the "
-              f"original ({config.size_measure}), {len(space.groups)} channel groups")
-    print(f"wrote {out} and {plot}")
-    return 0
+    return search_pair(args, config, data, gan, {"architecture": architecture(args),
+                                                 "checkpoints": str(args.checkpoints)})
 
 
 def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
