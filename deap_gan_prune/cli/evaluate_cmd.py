@@ -82,6 +82,29 @@ def _described(path: Path, args: argparse.Namespace) -> tuple:
     return space, bits
 
 
+def _head(args: argparse.Namespace, data) -> dict:
+    arch = architecture(args)
+    return {"data": data.name, "image_size": data.image_size, "device": args.device,
+            "architecture": arch["class"], "arguments": arch["kwargs"]}
+
+
+def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
+             images, image_size: int, direction: str, origin: str) -> dict:
+    """The generator and quality reports of the slim file ``path`` (``described``: its space
+    and bits) against ``original`` (named ``origin`` in errors) on ``images``."""
+    space, bits = described
+    if input_channels(original) != images.shape[1]:
+        raise CommandError(f"--generator {args.generator} takes {input_channels(original)} "
+                           f"image channels, the data has {images.shape[1]}")
+    if not space.matches(original):
+        raise CommandError(f"{path}: slimmed from another network than {origin}")
+    pruned = load_generator(path, args.device)
+    return {"generator": single_generator_report(original, pruned, space, bits, image_size,
+                                                 repeats=args.repeats, device=args.device),
+            "quality": single_quality_report(translate(original, images),
+                                             translate(pruned, images), direction)}
+
+
 def run_pair(args: argparse.Namespace) -> int:
     """Both generators of the user's class (``--checkpoints DIR``) against ``slim_G_A.pth``
     and ``slim_G_B.pth`` of the folder ``slim``: each direction as :func:`run_single`."""
@@ -95,27 +118,14 @@ def run_pair(args: argparse.Namespace) -> int:
     described = {n: _described(folder / f"slim_G_{n}.pth", args) for n in "AB"}
     data = load_data(args)
     gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
-    arch = architecture(args)
-    summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
-               "architecture": arch["class"], "arguments": arch["kwargs"], "directions": {}}
+    summary = {**_head(args, data), "directions": {}}
     texts = []
     for name, original, images, direction in (("A", gan.g_a, data.test_a, "a2b"),
                                               ("B", gan.g_b, data.test_b, "b2a")):
-        space, bits = described[name]
-        if input_channels(original) != images.shape[1]:
-            raise CommandError(f"--generator {args.generator} takes "
-                               f"{input_channels(original)} image channels, the data has "
-                               f"{images.shape[1]}")
-        if not space.matches(original):
-            raise CommandError(f"{folder / f'slim_G_{name}.pth'}: slimmed from another "
-                               f"network than G_{name} of {args.checkpoints}")
-        pruned = load_generator(folder / f"slim_G_{name}.pth", args.device)
         part = {"direction": direction,
-                "generator": single_generator_report(original, pruned, space, bits,
-                                                     data.image_size, repeats=args.repeats,
-                                                     device=args.device),
-                "quality": single_quality_report(translate(original, images),
-                                                 translate(pruned, images), direction)}
+                **_compare(args, original, folder / f"slim_G_{name}.pth", described[name],
+                           images, data.image_size, direction,
+                           f"G_{name} of {args.checkpoints}")}
         summary["directions"][f"G_{name}"] = part
         texts.append(format_single_summary({**summary, **part}))
     if args.out:
@@ -130,25 +140,11 @@ def run_single(args: argparse.Namespace) -> int:
     if args.checkpoints:
         return run_pair(args)
     path = _slim_file(args.slim)
-    space, bits = _described(path, args)
-    arch = architecture(args)
+    described = _described(path, args)
     data = load_data(args)
-    original = load_own_generator(args)
-    if input_channels(original) != data.test_a.shape[1]:
-        raise CommandError(f"--generator {args.generator} takes {input_channels(original)} "
-                           f"image channels, the data has {data.test_a.shape[1]}")
-    if not space.matches(original):
-        raise CommandError(f"{path}: slimmed from another network than --weights "
-                           f"{args.weights}")
-    pruned = load_generator(path, args.device)
-    quality = single_quality_report(translate(original, data.test_a),
-                                    translate(pruned, data.test_a))
-    summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
-               "architecture": arch["class"], "arguments": arch["kwargs"],
-               "generator": single_generator_report(original, pruned, space, bits,
-                                                    data.image_size, repeats=args.repeats,
-                                                    device=args.device),
-               "quality": quality}
+    summary = {**_head(args, data),
+               **_compare(args, load_own_generator(args), path, described, data.test_a,
+                          data.image_size, "a2b", f"--weights {args.weights}")}
     if args.out:
         atomic_write_json(Path(args.out), summary)
     print(json.dumps(summary, indent=2) if args.json else format_single_summary(summary))
