@@ -15,9 +15,9 @@ On a real CycleGAN and dataset (upstream folder layouts)::
 With ``--supernet`` the masks are scored on the shipped teacher's once-for-all generators
 (every mask of their space works; ``examples/train_supernet.py`` made them), and the winner is
 slimmed from them. With ``--supernet DIR`` the once-for-all generators in DIR are used
-(``deap-gan-prune supernet`` writes them), trained first into DIR when it does not exist (``--supernet-steps``, 100 by default; ``--supernet-gan-weight W`` adds the
-least-squares GAN loss against the original discriminators), and the winner is slimmed from
-them::
+(``deap-gan-prune supernet`` writes them), trained first into DIR when it does not exist
+(``--supernet-steps``, 100 by default; ``--supernet-gan-weight W`` adds the least-squares
+GAN loss against the original discriminators), and the winner is slimmed from them::
 
     python examples/horse2zebra.py --supernet                 # the shipped once-for-all teacher
     python examples/horse2zebra.py --supernet runs/supernet   # trained here first

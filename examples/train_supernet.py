@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the supernet files")
     p.add_argument("--work", type=Path, default=None,
-                   help="folder of the training states, resumable (default runs/supernet_work, removed when done)")
+                   help="folder of the training states, resumable (default "
+                        "runs/supernet_work, removed when done)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -88,7 +88,8 @@ def test_a_finished_search_can_be_extended(gan_dir, tmp_path):
     assert main([*args, "--generations", "1", "--out", str(tmp_path / "short.json")]) == 0
     assert main([*args, "--generations", "3", "--resume", "--out", str(tmp_path / "ext.json")]) == 0
     assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--population", "4",
-                 "--n-images", "4", "--generations", "3", "--out", str(tmp_path / "long.json")]) == 0
+                 "--n-images", "4", "--generations", "3", "--out",
+                 str(tmp_path / "long.json")]) == 0
     extended = json.loads((tmp_path / "ext.json").read_text())
     straight = json.loads((tmp_path / "long.json").read_text())
     assert [r["gen"] for r in extended["logbook"]] == [0, 1, 2, 3]

@@ -106,7 +106,8 @@ def read_json(path: str | Path, what: str) -> dict:
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CommandError(f"{path}: not a valid JSON {what} file ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+        detail = exc.msg if hasattr(exc, "msg") else exc
+        raise CommandError(f"{path}: not a valid JSON {what} file ({detail})") from None
 
 
 def load_slim_pair(folder: str | Path, device: str) -> tuple:

@@ -4,7 +4,8 @@ generation, holding everything the next generation depends on.
 The file holds the generation, both populations (masks as 0/1 lists with their fitness
 values, one or several objectives, so selection after a resume sees the same fitness), the
 best pair, the pair hall of fame, the per-population Pareto archives of a multi-objective
-search (``archives``, only when the state has them), the logbook (plain records), the states of the ``random``, numpy and torch generators,
+search (``archives``, only when the state has them), the logbook (plain records), the states
+of the ``random``, numpy and torch generators,
 the caller's configuration (a JSON-able dict) and a hash of the models. Resuming with another
 configuration or other models is refused (:class:`ResumeError` names the differing keys).
 A search killed at any point and resumed ends exactly as an uninterrupted one.

@@ -186,8 +186,8 @@ def traced_state_dict(generator: nn.Module, space, bits: Sequence[int]
 def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
     """The physically smaller network that ``bits`` of ``space`` slims ``generator`` to,
     initialised from the kept weight slices (same class and module names, smaller layers,
-    same device, dtype and train/eval mode; its parameters are trainable). Any architecture: for the ResNet's own space it
-    is :func:`slim` of the space's slot masks."""
+    same device, dtype and train/eval mode; its parameters are trainable). Any architecture:
+    for the ResNet's own space it is :func:`slim` of the space's slot masks."""
     if space.layout != "traced":
         return slim(generator, space.slot_masks(bits))
     import copy
