@@ -3,7 +3,8 @@
 ``repairMinKeep`` restores every group's minimum number of kept channels; ``repairBudget``
 drops kept channels (in random order, or least important first) until the mask's size ratio
 (parameters and/or MACs of the slimmed generator over the unpruned one) is at most a budget.
-``minKeepRepair`` and ``budgetRepair`` are the DEAP decorator forms, for ``toolbox.decorate("mate", ...)``.
+``minKeepRepair`` and ``budgetRepair`` are the DEAP decorator forms, for
+``toolbox.decorate("mate", ...)``.
 
 Pure Python; randomness comes from the stdlib ``random`` module.
 """
