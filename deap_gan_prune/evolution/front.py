@@ -9,8 +9,11 @@ and one or more sizes — the parameter ratio, the MAC ratio, or the latency (ms
 (:func:`initMaskSizeRange`); optionally ``seed_uniform`` of them are replaced by uniform
 keep-ratio masks at sizes spaced evenly in log over the range (:func:`uniform_range_masks`; off
 by default: on the shipped teacher it did not make the front level with single-budget searches
-at 8x and 16x);
-the range's upper end is a cap kept by :func:`budgetRepair`.
+at 8x and 16x).
+The range's upper end is a cap kept by :func:`budgetRepair`; by default every child is also
+capped at its parent's size (:func:`parentSizeRepair`), so variation searches *at* the sizes
+the population holds, as a single-budget search does at its budget, and the starting sizes
+are stratified over the range (:func:`size_strata`), so both ends are held from the start.
 Every evaluated mask goes into its generator's ``tools.ParetoFront`` archive.
 
 The adapted fitness does not depend on the partner generator, so the two populations evolve
@@ -39,7 +42,7 @@ from .logbooks import logbook_records
 from .pareto import knee_index, pair_front
 from ..nets.maskspace import MaskSpace
 from ..nets.models import NLayerDiscriminator, ResnetGenerator
-from ..operators import initMaskSizeRange
+from ..operators import initMaskSize, initMaskSizeRange, parentSizeRepair, size_strata
 from .registration import create_types, register
 from ..nets.checkpoints import images_hash
 from .resume import load_checkpoint, models_hash
@@ -62,7 +65,10 @@ class FrontConfig:
     ``population`` (μ = λ per generator), ``generations``, ``cxpb``/``mutpb`` (every child is
     a crossover child or a mutant when they sum to 1); ``seed_uniform``: how many starting
     masks are uniform keep-ratio masks spread over ``size_range`` (at most half the
-    population; default 0); ``mate``, ``mutate``, ``layout`` as in
+    population; default 0). ``size_init``: "strata" (one starting size in each of
+    ``population`` strata of equal log width over the range, so both ends are held) or
+    "random" (independent log-uniform draws). ``size_cap``: "parent" (every child repaired to
+    at most its parent's size) or "range" (only to the range's upper end). ``mate``, ``mutate``, ``layout`` as in
     :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
     adapted fitness's settings; ``seed``: everything is deterministic under it.
     """
@@ -75,6 +81,8 @@ class FrontConfig:
     size_range: tuple[float, float] = (0.05, 0.5)
     range_measure: Literal["parameters", "macs"] = "parameters"
     seed_uniform: int = 0
+    size_init: Literal["strata", "random"] = "strata"
+    size_cap: Literal["parent", "range"] = "parent"
     mate: str = "two_point"
     mutate: str = "segment"
     layout: Literal["independent", "tied"] = "independent"
@@ -103,6 +111,10 @@ class FrontConfig:
         if self.population < 4 or self.generations < 0:
             raise ValueError(f"population must be >= 4 and generations >= 0, got "
                              f"{self.population}, {self.generations}")
+        for name, value, allowed in (("size_init", self.size_init, ("strata", "random")),
+                                     ("size_cap", self.size_cap, ("parent", "range"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if self.seed_uniform < 0:
             raise ValueError(f"seed_uniform must be >= 0, got {self.seed_uniform}")
         if not (0 <= self.cxpb and 0 <= self.mutpb and self.cxpb + self.mutpb <= 1):
@@ -175,20 +187,35 @@ def uniform_range_masks(space: MaskSpace, low: float, high: float, count: int,
     return [uniform_mask(space, r, measure, image_size) for r in ratios]
 
 
+def starting_population(toolbox: base.Toolbox, config: FrontConfig) -> list:
+    """``config.population`` starting masks: one per size stratum of ``config.size_range``
+    (``size_init="strata"``, :func:`size_strata`) or drawn independently (``"random"``)."""
+    if config.size_init == "random":
+        return toolbox.population(n=config.population)
+    return [toolbox.individual_at(r) for r in size_strata(*config.size_range, config.population)]
+
+
 def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: FrontConfig,
                         individual_cls: type, image_size: int = 256,
                         map_function: Callable | None = None) -> base.Toolbox:
     """One generator's toolbox: our crossover and mutation with a budget repair at the size
-    range's upper end (:func:`register`), :func:`initMaskSizeRange` individuals,
-    ``tools.selNSGA2`` as ``select``, ``objectives`` as ``evaluate`` (with ``terms`` and
-    ``sizes``)."""
+    range's upper end (:func:`register`) and, with ``size_cap="parent"``, at each parent's
+    size (:func:`parentSizeRepair`); :func:`initMaskSizeRange` individuals and
+    ``individual_at(ratio)`` (:func:`initMaskSize`); ``tools.selNSGA2`` as ``select``;
+    ``objectives`` as ``evaluate`` (with ``terms`` and ``sizes``)."""
     low, high = config.size_range
     toolbox = base.Toolbox()
     register(toolbox, space, individual_cls, mate=config.mate, mutate=config.mutate,
              budget=high, measure=config.range_measure, image_size=image_size)
     toolbox.register("individual", initMaskSizeRange, individual_cls, space, low, high,
                      config.range_measure, image_size)
+    toolbox.register("individual_at", initMaskSize, individual_cls, space,
+                     measure=config.range_measure, image_size=image_size)
     toolbox.register("population", tools.initRepeat, list, toolbox.individual)
+    if config.size_cap == "parent":
+        cap = parentSizeRepair(space, config.range_measure, image_size)
+        for slot in ("mate", "mutate"):
+            toolbox.decorate(slot, cap)
     toolbox.register("select", tools.selNSGA2)
     toolbox.register("evaluate", objectives)
     toolbox.register("terms", objectives.terms)
@@ -347,7 +374,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     toolboxes = tuple(build_front_toolbox(space, obj, config, individual_cls, image_size,
                                           map_function)
                       for space, obj in zip(spaces, objectives))
-    populations = tuple(toolbox.population(n=config.population) for toolbox in toolboxes)
+    populations = tuple(starting_population(toolbox, config) for toolbox in toolboxes)
     for pop, space in zip(populations, spaces):
         seeds = uniform_range_masks(space, *config.size_range,
                                     min(config.seed_uniform, config.population // 2),

@@ -8,16 +8,19 @@ In the pipeline they sit between the mask space (:mod:`deap_gan_prune.nets.masks
 sizes they read) and evolution (:mod:`deap_gan_prune.evolution`, which registers them).
 """
 from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup
-from .init import initMaskBernoulli, initMaskFull, initMaskImportance, initMaskSizeRange
+from .init import (initMaskBernoulli, initMaskFull, initMaskImportance, initMaskSize,
+                   initMaskSizeRange, size_strata)
 from .mutation import mutFlipMask, mutSegmentInvert
-from .repair import (budgetRepair, minKeepRepair, normalise_per_group, repairBudget,
-                     repairMinKeep)
+from .repair import (budgetRepair, minKeepRepair, normalise_per_group, parentSizeRepair,
+                     repairBudget, repairMinKeep)
 from .selection import rank_shares, roulette_shares, selRouletteRank, selRouletteWeighted
 
 __all__ = [
-    "initMaskBernoulli", "initMaskFull", "initMaskImportance", "initMaskSizeRange",
+    "initMaskBernoulli", "initMaskFull", "initMaskImportance", "initMaskSize",
+    "initMaskSizeRange", "size_strata",
     "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
     "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
     "mutFlipMask", "mutSegmentInvert",
-    "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair", "normalise_per_group",
+    "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair", "parentSizeRepair",
+    "normalise_per_group",
 ]

@@ -23,21 +23,42 @@ def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5
     return ind
 
 
+def initMaskSize(container: Callable, space: MaskSpace, ratio: float,
+                 measure: str = "parameters", image_size: int = 256):
+    """A random mask of about ``ratio`` of the original's ``measure`` ("parameters" or
+    "macs"): each bit kept with probability ``min(1, 1.25·√ratio)`` (sizes grow about with
+    the square of the keep share), then repaired to at most ``ratio`` (:func:`repairBudget`,
+    random order)."""
+    if not 0 < ratio <= 1:
+        raise ValueError(f"initMaskSize: ratio must be in (0, 1], got {ratio!r}")
+    p_keep = min(1.0, 1.25 * math.sqrt(ratio))
+    ind = container(1 if random.random() < p_keep else 0 for _ in range(space.n_bits))
+    repairBudget(ind, space, ratio, measure, image_size)
+    return ind
+
+
+def size_strata(low: float, high: float, n: int) -> list[float]:
+    """``n`` size ratios, one drawn log-uniformly in each of ``n`` strata of equal log width
+    that tile [``low``, ``high``] (smallest first): unlike ``n`` independent draws, they
+    always reach both ends of the range."""
+    if not 0 < low <= high <= 1 or n < 1:
+        raise ValueError(f"size_strata: need 0 < low <= high <= 1 and n >= 1, got {low!r}, "
+                         f"{high!r}, {n!r}")
+    step = (math.log(high) - math.log(low)) / n
+    return [math.exp(math.log(low) + (i + random.random()) * step) for i in range(n)]
+
+
 def initMaskSizeRange(container: Callable, space: MaskSpace, low: float = 0.05,
                       high: float = 0.5, measure: str = "parameters", image_size: int = 256):
-    """A mask of a random size: a target size ratio ``r`` drawn log-uniformly in
-    [``low``, ``high``] (ratios of the original's ``measure``, "parameters" or "macs"), each
-    bit kept with probability ``min(1, 1.25·√r)`` (sizes grow about with the square of the
-    keep share), then repaired to at most ``r`` (:func:`repairBudget`, random order).
-    A population of these spans the size range, as a multi-objective search needs."""
+    """A mask of a random size: :func:`initMaskSize` at a ratio drawn log-uniformly in
+    [``low``, ``high``] (ratios of the original's ``measure``, "parameters" or "macs").
+    A population of these spans the size range, as a multi-objective search needs
+    (:func:`size_strata` gives ratios that always reach both ends)."""
     if not 0 < low <= high <= 1:
         raise ValueError(f"initMaskSizeRange: need 0 < low <= high <= 1, got {low!r}, "
                          f"{high!r}")
     r = math.exp(random.uniform(math.log(low), math.log(high)))
-    p_keep = min(1.0, 1.25 * math.sqrt(r))
-    ind = container(1 if random.random() < p_keep else 0 for _ in range(space.n_bits))
-    repairBudget(ind, space, r, measure, image_size)
-    return ind
+    return initMaskSize(container, space, r, measure, image_size)
 
 
 def initMaskFull(container: Callable, space: MaskSpace):

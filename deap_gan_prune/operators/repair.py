@@ -4,7 +4,8 @@
 drops kept channels (in random order, or least important first) until the mask's size ratio
 (parameters and/or MACs of the slimmed generator over the unpruned one) is at most a budget.
 ``minKeepRepair`` and ``budgetRepair`` are the DEAP decorator forms, for
-``toolbox.decorate("mate", ...)``.
+``toolbox.decorate("mate", ...)``; ``parentSizeRepair`` caps every child at its own parent's
+size instead of at one budget.
 
 Pure Python; randomness comes from the stdlib ``random`` module.
 """
@@ -259,5 +260,31 @@ def budgetRepair(space: MaskSpace, budget: float, measure: Measures = "parameter
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             return _repair_results(func(*args, **kwargs), plan.repair)
+        return wrapper
+    return decorator
+
+
+def parentSizeRepair(space: MaskSpace, measure: str = "parameters", image_size: int = 256,
+                     scores: Scores | None = None, convention: str = "output") -> Callable:
+    """DEAP decorator for ``mate`` and ``mutate``: every returned individual is repaired
+    (:func:`repairBudget`) to at most the size ratio in ``measure`` that the individual in
+    the same position had when the operator was called (the first child of a crossover
+    to the first parent's size, a mutant to its own). Variation then moves a mask within
+    its size, as a budget repair does at one budget, instead of letting mutation grow the
+    small masks of a size range (flips turn mostly-dropped channels on)."""
+    check_scores(scores, space, "parentSizeRepair")
+    _size_function(measure, image_size, convention)  # refuses an unknown measure here
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            parents = [a for a in args if isinstance(a, list)]
+            caps = [space.size_ratio(a, measure, image_size, convention) for a in parents]
+            result = func(*args, **kwargs)
+            children = result if isinstance(result, tuple) else (result,)
+            for child, cap in zip(children, caps):  # the tolerance keeps an unchanged child
+                _BudgetPlan(space, cap * (1 + 1e-9), measure, image_size, convention,
+                            scores).repair(child)
+            return result
         return wrapper
     return decorator
