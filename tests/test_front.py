@@ -1,10 +1,13 @@
 """search_front: NSGA-II over quality and size of both generators' masks."""
 import json
+import random
 
 import pytest
 import torch
 
-from deap_gan_prune.evolution.front import FrontConfig, search_front
+from deap_gan_prune.evolution.front import (FrontConfig, FrontObjectives, build_front_toolbox,
+                                            search_front, starting_population)
+from deap_gan_prune.evolution.registration import create_types
 from deap_gan_prune.evolution.pareto import choose_point, knee_index, nondominated
 from deap_gan_prune.nets.latency_model import measure_latency_table
 from deap_gan_prune.nets.models import ResnetGenerator
@@ -33,9 +36,18 @@ def _front(gan, callback=None, **kw):
                         callback=callback, **options)
 
 
+#: The front's earlier variation: independent starting sizes, children capped at the range only.
+RANDOM_RANGE = dict(size_init="random", size_cap="range")
+
+
 @pytest.fixture(scope="module")
 def result(gan):
-    return _front(gan, seed=3, seed_uniform=0)  # random starting masks only
+    return _front(gan, seed=3, seed_uniform=0, **RANDOM_RANGE)  # random starting masks only
+
+
+@pytest.fixture(scope="module")
+def default_result(gan):
+    return _front(gan, seed=3)
 
 
 def _dominates(p, q, names):
@@ -59,32 +71,48 @@ def test_front_is_nondominated_and_spans_sizes(result):
         assert max(p["terms"][n]["parameters"] for n in "AB") <= 0.5
 
 
-def test_archives_are_nondominated_and_populations_keep_their_size(result):
+def test_default_front_is_nondominated_and_trades_quality_for_size(default_result):
+    values = [p["values"] for p in default_result.points]
+    names = ("score", "parameters")
+    assert len(values) >= 3
+    assert not any(_dominates(p, q, names) for p in values for q in values)
+    sizes, scores = [v["parameters"] for v in values], [v["score"] for v in values]
+    assert sizes == sorted(sizes) and scores == sorted(scores, reverse=True)
+    assert max(p["terms"][n]["parameters"] for p in default_result.points for n in "AB") <= 0.5
+
+
+@pytest.mark.parametrize("which", ["result", "default_result"])
+def test_archives_are_nondominated_and_populations_keep_their_size(which, request):
+    result = request.getfixturevalue(which)
     for archive, pop in zip(result.archives, result.populations):
         values = [ind.fitness.values for ind in archive]
         assert len(pop) == 8 and nondominated(values) == list(range(len(values)))
 
 
-def test_same_seed_same_front(gan, result):
-    again = _front(gan, seed=3, seed_uniform=0)
+def test_same_seed_same_front(gan, result, default_result):
+    again = _front(gan, seed=3, seed_uniform=0, **RANDOM_RANGE)
     assert again.to_dict() == result.to_dict()
+    assert _front(gan, seed=3).to_dict() == default_result.to_dict()
     other = _front(gan, seed=4)
-    assert other.to_dict()["points"] != result.to_dict()["points"]
+    assert other.to_dict()["points"] != default_result.to_dict()["points"]
+    assert default_result.to_dict()["points"] != result.to_dict()["points"]
 
 
-def test_checkpoint_and_resume_give_the_same_front(gan, result, tmp_path):
+def test_checkpoint_and_resume_give_the_same_front(gan, default_result, tmp_path):
     path = tmp_path / "front.json"
-    _front(gan, seed=3, seed_uniform=0, generations=1, checkpoint=path)
+    _front(gan, seed=3, generations=1, checkpoint=path)
     assert read_checkpoint(path)["generation"] == 1 and "archives" in read_checkpoint(path)
-    resumed = _front(gan, seed=3, seed_uniform=0, checkpoint=path, resume=True)
-    assert resumed.to_dict() == result.to_dict()
+    resumed = _front(gan, seed=3, checkpoint=path, resume=True)
+    assert resumed.to_dict() == default_result.to_dict()
     with pytest.raises(ResumeError, match="size_range"):
-        _front(gan, seed=3, seed_uniform=0, size_range=(0.1, 0.5), checkpoint=path, resume=True)
+        _front(gan, seed=3, size_range=(0.1, 0.5), checkpoint=path, resume=True)
+    with pytest.raises(ResumeError, match="size_cap"):
+        _front(gan, seed=3, size_cap="range", checkpoint=path, resume=True)
     data = json.loads(path.read_text())
     data["archives"]["B"][0]["mask"] = [2]
     path.write_text(json.dumps(data))
     with pytest.raises(ResumeError, match=r"archives\.B\[0\]\.mask"):
-        _front(gan, seed=3, seed_uniform=0, checkpoint=path, resume=True)
+        _front(gan, seed=3, checkpoint=path, resume=True)
 
 
 def test_latency_objective(gan, table):
@@ -114,7 +142,8 @@ def test_choose_point_by_index_size_and_latency():
 def test_bad_config_is_refused():
     for bad, match in (({"objectives": ("flops",)}, "objectives"),
                        ({"size_range": (0.5, 0.1)}, "size_range"),
-                       ({"population": 2}, "population"), ({"cxpb": 0.8}, "cxpb")):
+                       ({"population": 2}, "population"), ({"cxpb": 0.8}, "cxpb"),
+                       ({"size_init": "grid"}, "size_init"), ({"size_cap": "none"}, "size_cap")):
         with pytest.raises(ValueError, match=match):
             FrontConfig(**bad)
 
@@ -148,3 +177,32 @@ def test_uniform_masks_spread_over_the_range_start_the_front(gan):
             assert mask in pop
     with pytest.raises(ValueError, match="seed_uniform"):
         FrontConfig(seed_uniform=-1)
+
+
+def test_starting_sizes_hold_both_ends_and_children_keep_their_parents_size(gan):
+    seen = {}
+
+    def record(state):
+        seen.setdefault(state.gen, [[list(ind) for ind in pop] for pop in state.populations])
+
+    res = _front(gan, callback=record, seed=5, generations=2, population=8,
+                 size_range=(0.05, 0.5))
+    step = 10 ** (1 / 8)  # the strata's width factor over (0.05, 0.5)
+    for pop, space in zip(seen[0], res.spaces):
+        sizes = sorted(space.size_ratio(m) for m in pop)
+        assert sizes[0] <= 0.05 * step and sizes[-1] > 0.5 / step ** 2
+    for archive, space in zip(res.archives, res.spaces):
+        assert all(space.size_ratio(ind) <= 0.5 + 1e-9 for ind in archive)
+    # independent draws reach the small end less surely: over many draws, some miss it
+    _, cls = create_types("FitnessFront2", "FrontIndividual2", weights=(-1.0, -1.0))
+    space = res.spaces[0]
+    fake = type("Fit", (), {"space": space})()
+    misses = {}
+    for init in ("strata", "random"):
+        config = FrontConfig(population=8, size_range=(0.05, 0.5), size_init=init)
+        toolbox = build_front_toolbox(space, FrontObjectives(fake, ("parameters",)), config,
+                                      cls, image_size=32)
+        random.seed(0)
+        misses[init] = sum(min(space.size_ratio(m) for m in starting_population(toolbox, config))
+                           > 0.05 * step for _ in range(40))
+    assert misses["strata"] == 0 and misses["random"] > 0

@@ -8,8 +8,9 @@ from deap import base
 from deap_gan_prune import GeneratorWidths, MaskSpace
 from deap_gan_prune.operators import (
     budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup, initMaskBernoulli,
-    initMaskFull, initMaskImportance, mutFlipMask, mutSegmentInvert, repairBudget,
-    rank_shares, repairMinKeep, roulette_shares, selRouletteRank, selRouletteWeighted)
+    initMaskFull, initMaskImportance, initMaskSize, initMaskSizeRange, mutFlipMask,
+    mutSegmentInvert, parentSizeRepair, repairBudget, rank_shares, repairMinKeep,
+    roulette_shares, selRouletteRank, selRouletteWeighted, size_strata)
 
 SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits, 7 groups
 SPACE_MIN = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2),
@@ -377,6 +378,61 @@ def test_budget_decorator_repairs_every_returned_individual():
     (m,) = tb.mutate(Ind(SPACE.full()))
     for ind in (a, b, m):
         assert valid(ind, SPACE) and SPACE.size_ratio(ind, "macs", 32) <= 0.3
+
+
+@pytest.mark.parametrize("measure", ["parameters", "macs"])
+def test_parent_size_repair_keeps_every_child_within_its_parents_size(measure):
+    random.seed(7)
+    tb = base.Toolbox()
+    tb.register("mate", cxTwoPointMask, space=SPACE)
+    tb.register("mutate", mutFlipMask, space=SPACE, indpb=0.3)
+    for slot in ("mate", "mutate"):
+        tb.decorate(slot, parentSizeRepair(SPACE, measure, image_size=32))
+    size = lambda ind: SPACE.size_ratio(ind, measure, 32)  # noqa: E731
+    grew = 0
+    for _ in range(30):
+        r1, r2 = random.uniform(0.15, 0.3), random.uniform(0.3, 0.9)
+        a, b = initMaskSize(Ind, SPACE, r1, measure, 32), initMaskSize(Ind, SPACE, r2, measure, 32)
+        caps = size(a), size(b)
+        # unrepaired, flips turn a small mask's dropped channels on: it grows
+        plain = Ind(a)
+        mutFlipMask(plain, SPACE, indpb=0.3)
+        grew += size(plain) > caps[0]
+        (m,) = tb.mutate(Ind(a))
+        c1, c2 = tb.mate(Ind(a), Ind(b))
+        for child, cap in ((m, caps[0]), (c1, caps[0]), (c2, caps[1])):
+            assert valid(child, SPACE) and size(child) <= cap + 1e-12
+    assert grew >= 20
+    same = initMaskSize(Ind, SPACE, 0.2)
+    kept = Ind(same)
+    parentSizeRepair(SPACE)(lambda ind: (ind,))(kept)  # an unchanged child stays unchanged
+    assert kept == same
+    with pytest.raises(ValueError, match="unknown size measure"):
+        parentSizeRepair(SPACE, "flops")
+
+
+def test_init_at_a_size_and_stratified_sizes():
+    random.seed(3)
+    for r in (0.05, 0.2, 0.7):
+        ind = initMaskSize(Ind, SPACE, r)
+        assert valid(ind, SPACE) and r * 0.7 <= SPACE.size_ratio(ind) <= r
+    random.seed(3)
+    ratios = size_strata(0.05, 0.5, 5)
+    edges = [0.05 * 10 ** (i / 5) for i in range(6)]
+    assert all(lo <= r <= hi for r, lo, hi in zip(ratios, edges, edges[1:]))
+    random.seed(3)
+    again = size_strata(0.05, 0.5, 5)
+    assert again == ratios and size_strata(0.2, 0.2, 3) == pytest.approx([0.2] * 3)
+    random.seed(3)
+    ranged = initMaskSizeRange(Ind, SPACE, 0.2, 0.2)
+    random.seed(3)
+    random.random()  # the range's draw of the size
+    assert ranged == initMaskSize(Ind, SPACE, 0.2)
+    for bad in ((0.5, 0.1, 3), (0.0, 0.5, 3), (0.1, 0.5, 0)):
+        with pytest.raises(ValueError, match="size_strata"):
+            size_strata(*bad)
+    with pytest.raises(ValueError, match="initMaskSize"):
+        initMaskSize(Ind, SPACE, 1.5)
 
 
 def test_operators_import_only_pure_python():
