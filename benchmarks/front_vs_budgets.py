@@ -16,10 +16,17 @@ point: 1.05 × the worst score seen, size 1), per generator.
     python benchmarks/front_vs_budgets.py --seeds 0 1 2 --out runs/front.json \\
         --plot runs/front.png                                                 # + mean, wins
     python benchmarks/front_vs_budgets.py --quick                            # toy run, seconds
+    python benchmarks/front_vs_budgets.py --fitness supernet --population 32 \
+        --generations 29 --seeds 0 1 2 --out runs/front_supernet.json       # on the supernet
+
+With ``--fitness supernet`` both methods score masks on the shipped once-for-all generators
+(``--supernet DIR`` for others) and the chosen masks are slimmed from them before the same
+fine-tuning. ``--size-init`` / ``--size-cap`` set the front's variation (FrontConfig).
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -36,7 +43,7 @@ from deap_gan_prune.nets.checkpoints import CycleGAN, atomic_write_json, load_cy
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
 from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.plotting import plot_front  # noqa: E402
-from deap_gan_prune.teacher import TEACHER_DIR  # noqa: E402
+from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR  # noqa: E402
 from deap_gan_prune.workflow import finetune_pair, synthetic_data  # noqa: E402
 
 
@@ -51,16 +58,30 @@ def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) 
     return area
 
 
-def load(args) -> tuple[CycleGAN, object, str]:
+def load(args) -> tuple[CycleGAN, object, str, tuple | None]:
+    """The CycleGAN, the data, a description, and the supernets with ``--fitness supernet``
+    (for ``--quick``: the generators with perturbed weights)."""
     n_val = args.n_images + args.adapt_images
     if args.quick:
         torch.manual_seed(0)
         gan = CycleGAN(*(ResnetGenerator(ngf=4, n_blocks=2).eval() for _ in range(2)),
                        *(NLayerDiscriminator(ndf=4).eval() for _ in range(2)))
-        return gan, synthetic_data(32, 8, size=32, n_val=n_val), "random ngf 4 / 2 blocks"
+        supernets = None
+        if args.fitness == "supernet":
+            supernets = tuple(copy.deepcopy(g) for g in (gan.g_a, gan.g_b))
+            with torch.no_grad():
+                for net in supernets:
+                    for p in net.parameters():
+                        p.mul_(1.1)
+        return (gan, synthetic_data(32, 8, size=32, n_val=n_val), "random ngf 4 / 2 blocks",
+                supernets)
     folder = args.checkpoints or TEACHER_DIR
+    supernets = None
+    if args.fitness == "supernet":
+        nets = load_cyclegan(args.supernet or SUPERNET_DIR, device=args.device)
+        supernets = (nets.g_a, nets.g_b)
     return (load_cyclegan(folder, device=args.device),
-            synthetic_data(512, 64, size=64, n_val=n_val), str(folder))
+            synthetic_data(512, 64, size=64, n_val=n_val), str(folder), supernets)
 
 
 def best_within(archive, space, budget: float) -> list[int] | None:
@@ -73,26 +94,30 @@ def evaluations(logbook) -> int:
     return sum(logbook.chapters[n][g]["nevals"] for n in "AB" for g in range(len(logbook)))
 
 
-def finetuned_quality(ctx: Context, masks, spaces, args) -> dict:
+def finetuned_quality(ctx: Context, masks, spaces, args, supernets=None) -> dict:
+    """Slim ``masks`` (from the supernets when given), fine-tune, measure."""
     gan = ctx.gan
-    g_a, g_b = (slim(g, s.slot_masks(m)) for g, s, m in zip((gan.g_a, gan.g_b), spaces, masks))
+    weights = supernets or (gan.g_a, gan.g_b)
+    g_a, g_b = (slim(g, s.slot_masks(m)) for g, s, m in zip(weights, spaces, masks))
     finetune_pair(gan, g_a, g_b, ctx.data, args.finetune_steps, seed=args.seed,
                   device=args.device, progress=False)
     return flat_quality(ctx, g_a, g_b)
 
 
 def run(args) -> dict:
-    gan, data, source = load(args)
+    gan, data, source, supernets = load(args)
     ctx = Context(gan, data, None, args.device)
     common = dict(adapt_steps=args.adapt_steps, n_images=args.n_images,
-                  train_images=args.adapt_images, seed=args.seed)
+                  train_images=args.adapt_images, seed=args.seed, fitness=args.fitness,
+                  adapt_score=args.score)
     low, high = min(args.budgets) * 0.8, min(1.0, max(args.budgets) * 1.25)
     start = time.perf_counter()
     front = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b,
                          FrontConfig(population=args.population, generations=args.generations,
                                      size_range=(low, high),
-                                     seed_uniform=args.seed_uniform, **common),
-                         device=args.device, progress=not args.quiet)
+                                     seed_uniform=args.seed_uniform, size_init=args.size_init,
+                                     size_cap=args.size_cap, **common),
+                         device=args.device, progress=not args.quiet, supernets=supernets)
     front_s = time.perf_counter() - start
     n_budget_gens = max(0, round((args.generations + 1) / len(args.budgets)) - 1)
     rows, searches = [], {}
@@ -102,7 +127,8 @@ def run(args) -> dict:
                               SearchConfig(budget=budget, budget_measures=("parameters",),
                                            population=args.population,
                                            generations=n_budget_gens, **common),
-                              device=args.device, progress=not args.quiet)
+                              device=args.device, progress=not args.quiet,
+                              supernets=supernets)
         searches[budget] = {"result": single, "seconds": time.perf_counter() - start}
         picked = [best_within(a, s, budget) for a, s in zip(front.archives, front.spaces)]
         for method, masks in (("front", picked), ("single_budget", single.masks)):
@@ -110,7 +136,7 @@ def run(args) -> dict:
                 rows.append({"budget": budget, "method": method, "missing": True})
                 continue
             sizes = [s.size_ratio(m, "parameters") for s, m in zip(front.spaces, masks)]
-            quality = finetuned_quality(ctx, masks, front.spaces, args)
+            quality = finetuned_quality(ctx, masks, front.spaces, args, supernets)
             rows.append({"budget": budget, "method": method, "sizes": sizes, **quality})
     hv = {}
     for k, name in enumerate("AB"):
@@ -132,6 +158,9 @@ def run(args) -> dict:
             "seconds": {"front": front_s,
                         "single_budget": sum(s["seconds"] for s in searches.values())},
             "finetune_steps": args.finetune_steps, "seed": args.seed, "quick": args.quick,
+            "fitness": args.fitness, "score": args.score,
+            "supernet": None if supernets is None or args.quick
+            else str(args.supernet or SUPERNET_DIR),
             "seed_uniform": args.seed_uniform,
             "hypervolume": hv, "rows": rows,
             "front": {k: v for k, v in front.to_dict().items() if k != "spaces"}}
@@ -178,6 +207,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", default=None, help="results JSON")
     p.add_argument("--plot", default=None, help="PNG of the first seed's front")
+    p.add_argument("--fitness", choices=["adapted", "supernet"], default="adapted",
+                   help="both methods' fitness (default adapted)")
+    p.add_argument("--score", choices=["l1", "ssim"], default="l1",
+                   help="the fitness's score (default l1)")
+    p.add_argument("--supernet", default=None,
+                   help="once-for-all generators for --fitness supernet (default: shipped)")
+    p.add_argument("--size-init", choices=["strata", "random"], default="strata",
+                   help="the front's starting sizes (FrontConfig.size_init; default strata)")
+    p.add_argument("--size-cap", choices=["parent", "range"], default="parent",
+                   help="the front's cap on children (FrontConfig.size_cap; default parent)")
     p.add_argument("--seed-uniform", type=int, default=0,
                    help="starting masks of the front that are uniform keep-ratio masks "
                         "spread over its size range (FrontConfig.seed_uniform; default 0)")

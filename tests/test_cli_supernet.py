@@ -39,6 +39,18 @@ def test_supernet_then_search_then_slim(gan_dir, tmp_path, capsys):
     assert main(["slim", str(masks), "--checkpoints", str(sup), "--out", str(slim_dir)]) == 0
     assert (slim_dir / "slim_G_B.pth").exists()
 
+    front = tmp_path / "front.json"
+    assert main(["search", "--front", "--checkpoints", str(gan_dir), "--supernet", str(sup),
+                 *DATA, "--population", "4", "--generations", "1", "--n-images", "4",
+                 "--adapt-score", "ssim", "--no-latency", "--out", str(front)]) == 0
+    data = json.loads(front.read_text())
+    assert data["kind"] == "front" and data["supernet"] == str(sup)
+    assert data["config"]["fitness"] == "supernet" and data["config"]["adapt_score"] == "ssim"
+    point_dir = tmp_path / "point"
+    assert main(["slim", str(front), "--index", "0", "--checkpoints", str(sup), "--out",
+                 str(point_dir)]) == 0
+    assert (point_dir / "slim_G_A.pth").exists()
+
 
 def test_supernet_options_refused_in_one_line(gan_dir, tmp_path, capsys):
     masks = str(tmp_path / "m.json")

@@ -29,7 +29,7 @@ def table(gan):
 
 def _front(gan, callback=None, **kw):
     nets, images = gan
-    options = {k: kw.pop(k) for k in ("latency", "checkpoint", "resume", "workers")
+    options = {k: kw.pop(k) for k in ("latency", "checkpoint", "resume", "workers", "supernets")
                if k in kw}
     settings = dict(population=8, generations=3, n_images=4, train_images=4, adapt_steps=2)
     return search_front(*nets, *images, FrontConfig(**{**settings, **kw}), progress=False,
@@ -206,3 +206,28 @@ def test_starting_sizes_hold_both_ends_and_children_keep_their_parents_size(gan)
         misses[init] = sum(min(space.size_ratio(m) for m in starting_population(toolbox, config))
                            > 0.05 * step for _ in range(40))
     assert misses["strata"] == 0 and misses["random"] > 0
+
+
+def test_front_on_supernet_weights(gan):
+    import copy
+
+    from deap_gan_prune.fitness.supernet import SupernetFitness
+    nets, images = gan
+    supernets = tuple(copy.deepcopy(g) for g in nets)
+    with torch.no_grad():
+        for net in supernets:
+            for p in net.parameters():
+                p.mul_(1.2)
+    res = _front(gan, seed=2, generations=1, fitness="supernet", adapt_score="ssim",
+                 supernets=supernets)
+    fit = SupernetFitness(supernets[0], nets[0], images[0][:4], res.spaces[0], score="ssim")
+    for point in res.points:
+        assert point["terms"]["A"]["score"] == pytest.approx(fit.terms(point["A"])["score"],
+                                                             abs=1e-6)
+    adapted = _front(gan, seed=2, generations=1)
+    assert adapted.to_dict()["points"] != res.to_dict()["points"]
+    assert res.config.to_dict()["fitness"] == "supernet"
+    with pytest.raises(ValueError, match="needs supernets"):
+        _front(gan, generations=0, fitness="supernet")
+    with pytest.raises(ValueError, match="fitness"):
+        FrontConfig(fitness="paper")

@@ -150,6 +150,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 def front_config_from(args: argparse.Namespace):
     from ..evolution.front import FrontConfig
     return FrontConfig(population=args.population, generations=args.generations,
+                       fitness=fitness_of(args),
                        objectives=tuple(o for o in args.objectives.split(",") if o),
                        size_range=tuple(args.size_range), mate=args.mate, mutate=args.mutate,
                        layout=args.layout, adapt_steps=args.adapt_steps,
@@ -167,9 +168,9 @@ def run_front(args: argparse.Namespace) -> int:
     """``search --front``: the front (JSON), its plot and the latency table."""
     from ..evolution.front import search_front
     from ..nets.latency_model import latency_table
-    if args.budget is not None or args.fitness != "adapted":
-        raise CommandError("--front searches the adapted fitness over --size-range: leave out "
-                           "--budget and --fitness paper")
+    if args.budget is not None or args.fitness == "paper":
+        raise CommandError("--front searches the adapted (or, with --supernet, the supernet) "
+                           "fitness over --size-range: leave out --budget and --fitness paper")
     config = front_config_from(args)
     if args.no_latency and "latency" in config.objectives:
         raise CommandError("--objectives latency needs a latency table: leave out "
@@ -177,6 +178,10 @@ def run_front(args: argparse.Namespace) -> int:
     check_output_file(latency_path(args), "--latency-table")
     data = load_data(args, n_val=config.n_images + config.train_images)
     gan = load_models(args, data, discriminators=config.adapt_score == "discriminator")
+    supernets = None
+    if args.supernet is not None:
+        nets = load_cyclegan(args.supernet, args.epoch, args.device)
+        supernets = (nets.g_a, nets.g_b)
     table = None
     if not args.no_latency:
         table = latency_table(latency_path(args), gan.g_a.widths, data.val_a.shape[-1],
@@ -188,9 +193,11 @@ def run_front(args: argparse.Namespace) -> int:
                           d_b=gan.d_b, latency=table, device=args.device,
                           progress=not args.quiet, workers=args.workers,
                           ray_address=args.ray, checkpoint=args.checkpoint,
-                          resume=args.resume)
+                          resume=args.resume, supernets=supernets)
     out = Path(args.out)
     front = result.to_dict()
+    if args.supernet is not None:
+        front["supernet"] = str(args.supernet)
     atomic_write_json(out, front)
     plot = plot_path(args)
     plot_front(front, plot)
@@ -209,9 +216,8 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--supernet without DIR is the shipped teacher's: give the "
                                "once-for-all generators of --checkpoints as --supernet DIR")
         args.supernet = str(SUPERNET_DIR)
-    if args.supernet is not None and (args.front or architecture(args) is not None):
-        raise CommandError("--supernet is for the CycleGAN search: leave out --front and "
-                           "--generator")
+    if args.supernet is not None and architecture(args) is not None:
+        raise CommandError("--supernet is for the CycleGAN search: leave out --generator")
     if args.front:
         if architecture(args) is not None:
             raise CommandError("--front searches both generators of a CycleGAN: leave out "

@@ -3,7 +3,8 @@
 :func:`search_front` co-evolves a population of masks per generator with NSGA-II
 (``tools.selNSGA2``, (μ + λ) as ``algorithms.eaMuPlusLambda``). Each mask has several
 objectives, all minimised (a DEAP fitness with weights ``(-1.0, ...)``): the adapted
-fitness's score (L1 to the original's outputs on held-out images after brief distillation)
+fitness's score (L1 to the original's outputs on held-out images after brief distillation),
+or with ``fitness="supernet"`` the score of the mask on once-for-all weights (no adaptation),
 and one or more sizes — the parameter ratio, the MAC ratio, or the latency (ms) predicted by a
 :class:`~deap_gan_prune.nets.latency_model.LatencyTable`. Starting masks span a size range
 (:func:`initMaskSizeRange`); optionally ``seed_uniform`` of them are replaced by uniform
@@ -16,7 +17,7 @@ the population holds, as a single-budget search does at its budget, and the star
 are stratified over the range (:func:`size_strata`), so both ends are held from the start.
 Every evaluated mask goes into its generator's ``tools.ParetoFront`` archive.
 
-The adapted fitness does not depend on the partner generator, so the two populations evolve
+Neither fitness depends on the partner generator, so the two populations evolve
 independently through one loop; the front of *pairs* is the non-dominated set of the pairs of
 archived masks, a pair's objectives being the means of its two generators'.
 """
@@ -68,7 +69,9 @@ class FrontConfig:
     population; default 0). ``size_init``: "strata" (one starting size in each of
     ``population`` strata of equal log width over the range, so both ends are held) or
     "random" (independent log-uniform draws). ``size_cap``: "parent" (every child repaired to
-    at most its parent's size) or "range" (only to the range's upper end). ``mate``, ``mutate``, ``layout`` as in
+    at most its parent's size) or "range" (only to the range's upper end). ``fitness``:
+    "adapted" or "supernet" (the masks scored by ``adapt_score``, "l1" or "ssim", on the
+    ``supernets`` given to :func:`search_front`). ``mate``, ``mutate``, ``layout`` as in
     :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
     adapted fitness's settings; ``seed``: everything is deterministic under it.
     """
@@ -83,6 +86,7 @@ class FrontConfig:
     seed_uniform: int = 0
     size_init: Literal["strata", "random"] = "strata"
     size_cap: Literal["parent", "range"] = "parent"
+    fitness: Literal["adapted", "supernet"] = "adapted"
     mate: str = "two_point"
     mutate: str = "segment"
     layout: Literal["independent", "tied"] = "independent"
@@ -112,7 +116,8 @@ class FrontConfig:
             raise ValueError(f"population must be >= 4 and generations >= 0, got "
                              f"{self.population}, {self.generations}")
         for name, value, allowed in (("size_init", self.size_init, ("strata", "random")),
-                                     ("size_cap", self.size_cap, ("parent", "range"))):
+                                     ("size_cap", self.size_cap, ("parent", "range")),
+                                     ("fitness", self.fitness, ("adapted", "supernet"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if self.seed_uniform < 0:
@@ -124,7 +129,7 @@ class FrontConfig:
     def search_config(self) -> SearchConfig:
         """The :class:`SearchConfig` whose fitness settings these are (no size term)."""
         return SearchConfig(population=self.population, generations=self.generations,
-                            layout=self.layout, fitness="adapted",
+                            layout=self.layout, fitness=self.fitness,
                             adapt_steps=self.adapt_steps, adapt_score=self.adapt_score,
                             adapt_lr=self.adapt_lr, lambda_cycle=0.0, gamma=0.0,
                             n_images=self.n_images, train_images=self.train_images,
@@ -339,7 +344,8 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
                  progress: bool = True,
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
                  workers: int = 0, ray_address: str | None = None,
-                 checkpoint: str | os.PathLike | None = None, resume: bool = False
+                 checkpoint: str | os.PathLike | None = None, resume: bool = False,
+                 supernets: tuple[ResnetGenerator, ResnetGenerator] | None = None
                  ) -> FrontResult:
     """The Pareto front of quality and size of masks of G_A and G_B (module docstring).
 
@@ -353,6 +359,8 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
     existing one is continued (refused when written with other settings, networks, images or
     latency table). Deterministic under ``config.seed``, however often killed and resumed.
+    ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of
+    the generators; a point's masks are then slimmed from them (``slim(S_A, ...)``).
     """
     config = config or FrontConfig()
     if resume and checkpoint is None:
@@ -365,7 +373,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     spaces = (MaskSpace(g_a.widths, layout=config.layout),
               MaskSpace(g_b.widths, layout=config.layout))
     fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
-                          spaces, device)
+                          spaces, device, supernets)
     n_obj = 1 + len(config.objectives)
     _, individual_cls = create_types(f"FitnessFront{n_obj}", f"FrontIndividual{n_obj}",
                                      weights=(-1.0,) * n_obj)
@@ -383,10 +391,12 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     start = None
     if checkpoint is not None:
         saved = {"search": "front", **config.to_dict(),
-                 "images": images_hash(*(x for f in fits for x in (f.images, f.adapt_images))),
+                 "images": images_hash(*(getattr(f, name) for f in fits
+                                         for name in ("images", "adapt_images")
+                                         if hasattr(f, name))),
                  "latency": [None if t is None else _table_hash(t) for t in tables]}
         saved.pop("generations")
-        digest = models_hash(g_a, g_b)
+        digest = models_hash(g_a, g_b, *(supernets or ()))
         if resume and os.path.exists(checkpoint):
             start = load_checkpoint(checkpoint, individual_cls, saved, digest)
             if start.archives is None:
