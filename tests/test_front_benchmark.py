@@ -50,3 +50,16 @@ def test_summary_means_and_wins_over_seeds(bench):
     assert summary["pairs"] == 2
     assert "1/2" in bench.format_summary(bench.summarize([run((0.6, 0.4)), run((0.2, 0.3))]),
                                          [0, 1])
+
+
+def test_quick_run_on_supernet_weights(bench, tmp_path):
+    out = tmp_path / "supernet.json"
+    assert bench.main(["--quick", "--quiet", "--fitness", "supernet", "--score", "ssim",
+                       "--size-init", "random", "--size-cap", "range", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["fitness"] == "supernet" and result["score"] == "ssim"
+    config = result["front"]["config"]
+    assert (config["fitness"], config["size_init"], config["size_cap"]) == (
+        "supernet", "random", "range")
+    assert result["evaluations"]["front"] == result["evaluations"]["single_budget"]
+    assert any(not r.get("missing") for r in result["rows"])
