@@ -231,3 +231,24 @@ def test_front_on_supernet_weights(gan):
         _front(gan, generations=0, fitness="supernet")
     with pytest.raises(ValueError, match="fitness"):
         FrontConfig(fitness="paper")
+
+
+@pytest.mark.parametrize("select", ["spea2", "nsga3"])
+def test_other_survivor_selections(gan, default_result, select):
+    res = _front(gan, seed=3, select=select)
+    assert res.config.select == select and len(res.points) >= 2
+    assert all(len(pop) == 8 for pop in res.populations)
+    values = [p["values"] for p in res.points]
+    assert not any(_dominates(p, q, ("score", "parameters")) for p in values for q in values)
+    assert _front(gan, seed=3, select=select).to_dict() == res.to_dict()
+    assert [list(ind) for ind in res.populations[0]] != [
+        list(ind) for ind in default_result.populations[0]]
+
+
+def test_reference_points_fit_the_population():
+    from deap_gan_prune.evolution.front import reference_points
+    assert reference_points(2, 12).shape == (12, 2)
+    assert reference_points(3, 12).shape == (10, 3)  # 4 divisions: 15 points would not fit
+    assert reference_points(2, 12).sum(axis=1) == pytest.approx([1.0] * 12)
+    with pytest.raises(ValueError, match="select"):
+        FrontConfig(select="moead")

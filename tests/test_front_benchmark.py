@@ -63,3 +63,22 @@ def test_quick_run_on_supernet_weights(bench, tmp_path):
         "supernet", "random", "range")
     assert result["evaluations"]["front"] == result["evaluations"]["single_budget"]
     assert any(not r.get("missing") for r in result["rows"])
+
+
+def test_selection_benchmark_compares_with_nsga2(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "front_selection", SCRIPT.with_name("front_selection.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "selection.json"
+    assert module.main(["--quick", "--seeds", "0", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    summary = result["summary"]
+    assert set(summary) == {"nsga2", "spea2", "nsga3"}
+    assert summary["nsga2"]["hypervolume_ratio"] == pytest.approx(1.0)
+    assert summary["nsga2"]["wins"]["hypervolume"] == 0
+    entry = result["runs"][0]["generators"]["A"]
+    assert all(entry[s]["hypervolume"] > 0 for s in summary)
+    assert "HV / NSGA-II" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        module.parse_args(["--selections", "spea2"])

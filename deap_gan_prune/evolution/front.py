@@ -71,7 +71,9 @@ class FrontConfig:
     "random" (independent log-uniform draws). ``size_cap``: "parent" (every child repaired to
     at most its parent's size) or "range" (only to the range's upper end). ``fitness``:
     "adapted" or "supernet" (the masks scored by ``adapt_score``, "l1" or "ssim", on the
-    ``supernets`` given to :func:`search_front`). ``mate``, ``mutate``, ``layout`` as in
+    ``supernets`` given to :func:`search_front`). ``select``: the survivor selection,
+    "nsga2" (``tools.selNSGA2``), "spea2" (``tools.selSPEA2``) or "nsga3"
+    (``tools.selNSGA3`` with :func:`reference_points`). ``mate``, ``mutate``, ``layout`` as in
     :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
     adapted fitness's settings; ``seed``: everything is deterministic under it.
     """
@@ -87,6 +89,7 @@ class FrontConfig:
     size_init: Literal["strata", "random"] = "strata"
     size_cap: Literal["parent", "range"] = "parent"
     fitness: Literal["adapted", "supernet"] = "adapted"
+    select: Literal["nsga2", "spea2", "nsga3"] = "nsga2"
     mate: str = "two_point"
     mutate: str = "segment"
     layout: Literal["independent", "tied"] = "independent"
@@ -117,7 +120,8 @@ class FrontConfig:
                              f"{self.population}, {self.generations}")
         for name, value, allowed in (("size_init", self.size_init, ("strata", "random")),
                                      ("size_cap", self.size_cap, ("parent", "range")),
-                                     ("fitness", self.fitness, ("adapted", "supernet"))):
+                                     ("fitness", self.fitness, ("adapted", "supernet")),
+                                     ("select", self.select, ("nsga2", "spea2", "nsga3"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if self.seed_uniform < 0:
@@ -192,6 +196,15 @@ def uniform_range_masks(space: MaskSpace, low: float, high: float, count: int,
     return [uniform_mask(space, r, measure, image_size) for r in ratios]
 
 
+def reference_points(n_objectives: int, population: int) -> np.ndarray:
+    """NSGA-III's reference points: ``tools.uniform_reference_points`` with the most
+    divisions that give at most ``population`` points (at least one division)."""
+    divisions = 1
+    while math.comb(divisions + n_objectives, n_objectives - 1) <= population:
+        divisions += 1
+    return tools.uniform_reference_points(n_objectives, divisions)
+
+
 def starting_population(toolbox: base.Toolbox, config: FrontConfig) -> list:
     """``config.population`` starting masks: one per size stratum of ``config.size_range``
     (``size_init="strata"``, :func:`size_strata`) or drawn independently (``"random"``)."""
@@ -206,7 +219,7 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
     """One generator's toolbox: our crossover and mutation with a budget repair at the size
     range's upper end (:func:`register`) and, with ``size_cap="parent"``, at each parent's
     size (:func:`parentSizeRepair`); :func:`initMaskSizeRange` individuals and
-    ``individual_at(ratio)`` (:func:`initMaskSize`); ``tools.selNSGA2`` as ``select``;
+    ``individual_at(ratio)`` (:func:`initMaskSize`); ``config.select`` as ``select``;
     ``objectives`` as ``evaluate`` (with ``terms`` and ``sizes``)."""
     low, high = config.size_range
     toolbox = base.Toolbox()
@@ -221,7 +234,14 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
         cap = parentSizeRepair(space, config.range_measure, image_size)
         for slot in ("mate", "mutate"):
             toolbox.decorate(slot, cap)
-    toolbox.register("select", tools.selNSGA2)
+    if config.select == "nsga2":
+        toolbox.register("select", tools.selNSGA2)
+    elif config.select == "spea2":
+        toolbox.register("select", tools.selSPEA2)
+    else:
+        toolbox.register("select", tools.selNSGA3,
+                         ref_points=reference_points(1 + len(config.objectives),
+                                                     config.population))
     toolbox.register("evaluate", objectives)
     toolbox.register("terms", objectives.terms)
     toolbox.register("sizes", objectives.sizes)
