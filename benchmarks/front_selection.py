@@ -14,7 +14,6 @@ over seeds and how often each selection beat NSGA-II.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from front_vs_budgets import hypervolume_2d  # noqa: E402
+from front_vs_budgets import hypervolume_2d, toy_supernets  # noqa: E402
 
 from deap_gan_prune.evolution.front import FrontConfig, search_front  # noqa: E402
 from deap_gan_prune.nets.checkpoints import atomic_write_json, load_cyclegan  # noqa: E402
@@ -39,12 +38,7 @@ def load(args) -> tuple[tuple, tuple, object]:
     if args.quick:
         torch.manual_seed(0)
         originals = tuple(ResnetGenerator(ngf=4, n_blocks=2).eval() for _ in range(2))
-        supernets = tuple(copy.deepcopy(g) for g in originals)
-        with torch.no_grad():
-            for net in supernets:
-                for p in net.parameters():
-                    p.mul_(1.1)
-        return originals, supernets, synthetic_data(8, 4, size=32, n_val=args.n_images)
+        return originals, toy_supernets(originals), synthetic_data(8, 4, size=32, n_val=args.n_images)
     gan, sup = load_cyclegan(TEACHER_DIR), load_cyclegan(SUPERNET_DIR)
     return ((gan.g_a, gan.g_b), (sup.g_a, sup.g_b),
             synthetic_data(8, 8, size=64, n_val=args.n_images))

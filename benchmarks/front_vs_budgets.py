@@ -58,6 +58,16 @@ def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) 
     return area
 
 
+def toy_supernets(generators, factor: float = 1.1) -> tuple:
+    """Stand-ins for once-for-all generators at toy size: copies with scaled weights."""
+    copies = tuple(copy.deepcopy(g) for g in generators)
+    with torch.no_grad():
+        for net in copies:
+            for p in net.parameters():
+                p.mul_(factor)
+    return copies
+
+
 def load(args) -> tuple[CycleGAN, object, str, tuple | None]:
     """The CycleGAN, the data, a description, and the supernets with ``--fitness supernet``
     (for ``--quick``: the generators with perturbed weights)."""
@@ -66,13 +76,7 @@ def load(args) -> tuple[CycleGAN, object, str, tuple | None]:
         torch.manual_seed(0)
         gan = CycleGAN(*(ResnetGenerator(ngf=4, n_blocks=2).eval() for _ in range(2)),
                        *(NLayerDiscriminator(ndf=4).eval() for _ in range(2)))
-        supernets = None
-        if args.fitness == "supernet":
-            supernets = tuple(copy.deepcopy(g) for g in (gan.g_a, gan.g_b))
-            with torch.no_grad():
-                for net in supernets:
-                    for p in net.parameters():
-                        p.mul_(1.1)
+        supernets = toy_supernets((gan.g_a, gan.g_b)) if args.fitness == "supernet" else None
         return (gan, synthetic_data(32, 8, size=32, n_val=n_val), "random ngf 4 / 2 blocks",
                 supernets)
     folder = args.checkpoints or TEACHER_DIR
