@@ -120,7 +120,8 @@ def run(args) -> dict:
                          FrontConfig(population=args.population, generations=args.generations,
                                      size_range=(low, high),
                                      seed_uniform=args.seed_uniform, size_init=args.size_init,
-                                     size_cap=args.size_cap, **common),
+                                     size_cap=args.size_cap, size_growth=args.size_growth,
+                                     **common),
                          device=args.device, progress=not args.quiet, supernets=supernets)
     front_s = time.perf_counter() - start
     n_budget_gens = max(0, round((args.generations + 1) / len(args.budgets)) - 1)
@@ -221,6 +222,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the front's starting sizes (FrontConfig.size_init; default strata)")
     p.add_argument("--size-cap", choices=["parent", "range"], default="parent",
                    help="the front's cap on children (FrontConfig.size_cap; default parent)")
+    p.add_argument("--size-growth", type=float, default=FrontConfig.size_growth,
+                   help="with --size-cap parent: how much a child may outgrow its parent "
+                        f"(FrontConfig.size_growth; default {FrontConfig.size_growth})")
     p.add_argument("--seed-uniform", type=int, default=0,
                    help="starting masks of the front that are uniform keep-ratio masks "
                         "spread over its size range (FrontConfig.seed_uniform; default 0)")

@@ -69,7 +69,8 @@ class FrontConfig:
     population; default 0). ``size_init``: "strata" (one starting size in each of
     ``population`` strata of equal log width over the range, so both ends are held) or
     "random" (independent log-uniform draws). ``size_cap``: "parent" (every child repaired to
-    at most its parent's size) or "range" (only to the range's upper end). ``fitness``:
+    at most ``size_growth`` times its parent's size) or "range" (only to the range's upper
+    end). ``fitness``:
     "adapted" or "supernet" (the masks scored by ``adapt_score``, "l1" or "ssim", on the
     ``supernets`` given to :func:`search_front`). ``select``: the survivor selection,
     "nsga2" (``tools.selNSGA2``), "spea2" (``tools.selSPEA2``) or "nsga3"
@@ -88,6 +89,7 @@ class FrontConfig:
     seed_uniform: int = 0
     size_init: Literal["strata", "random"] = "strata"
     size_cap: Literal["parent", "range"] = "parent"
+    size_growth: float = 1.1
     fitness: Literal["adapted", "supernet"] = "adapted"
     select: Literal["nsga2", "spea2", "nsga3"] = "nsga2"
     mate: str = "two_point"
@@ -124,6 +126,8 @@ class FrontConfig:
                                      ("select", self.select, ("nsga2", "spea2", "nsga3"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if not self.size_growth >= 1:
+            raise ValueError(f"size_growth must be >= 1, got {self.size_growth}")
         if self.seed_uniform < 0:
             raise ValueError(f"seed_uniform must be >= 0, got {self.seed_uniform}")
         if not (0 <= self.cxpb and 0 <= self.mutpb and self.cxpb + self.mutpb <= 1):
@@ -231,7 +235,8 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
                      measure=config.range_measure, image_size=image_size)
     toolbox.register("population", tools.initRepeat, list, toolbox.individual)
     if config.size_cap == "parent":
-        cap = parentSizeRepair(space, config.range_measure, image_size)
+        cap = parentSizeRepair(space, config.range_measure, image_size,
+                               growth=config.size_growth)
         for slot in ("mate", "mutate"):
             toolbox.decorate(slot, cap)
     if config.select == "nsga2":

@@ -265,21 +265,26 @@ def budgetRepair(space: MaskSpace, budget: float, measure: Measures = "parameter
 
 
 def parentSizeRepair(space: MaskSpace, measure: str = "parameters", image_size: int = 256,
-                     scores: Scores | None = None, convention: str = "output") -> Callable:
+                     scores: Scores | None = None, convention: str = "output",
+                     growth: float = 1.0) -> Callable:
     """DEAP decorator for ``mate`` and ``mutate``: every returned individual is repaired
-    (:func:`repairBudget`) to at most the size ratio in ``measure`` that the individual in
-    the same position had when the operator was called (the first child of a crossover
-    to the first parent's size, a mutant to its own). Variation then moves a mask within
-    its size, as a budget repair does at one budget, instead of letting mutation grow the
-    small masks of a size range (flips turn mostly-dropped channels on)."""
+    (:func:`repairBudget`) to at most ``growth`` times the size ratio in ``measure`` that the
+    individual in the same position had when the operator was called (the first child of a
+    crossover to the first parent's size, a mutant to its own). Variation then moves a mask
+    within its size (``growth=1``) or lets it grow by at most that factor, as a budget repair
+    does at one budget, instead of letting mutation grow the small masks of a size range
+    (flips turn mostly-dropped channels on)."""
     check_scores(scores, space, "parentSizeRepair")
     _size_function(measure, image_size, convention)  # refuses an unknown measure here
+    if not growth >= 1.0:
+        raise ValueError(f"parentSizeRepair: growth must be >= 1, got {growth!r}")
 
     def decorator(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             parents = [a for a in args if isinstance(a, list)]
-            caps = [space.size_ratio(a, measure, image_size, convention) for a in parents]
+            caps = [growth * space.size_ratio(a, measure, image_size, convention)
+                    for a in parents]
             result = func(*args, **kwargs)
             children = result if isinstance(result, tuple) else (result,)
             for child, cap in zip(children, caps):  # the tolerance keeps an unchanged child
