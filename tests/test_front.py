@@ -96,6 +96,8 @@ def test_same_seed_same_front(gan, result, default_result):
     other = _front(gan, seed=4)
     assert other.to_dict()["points"] != default_result.to_dict()["points"]
     assert default_result.to_dict()["points"] != result.to_dict()["points"]
+    within = _front(gan, seed=3, size_growth=1.0)  # children never outgrow their parents
+    assert within.to_dict()["points"] != default_result.to_dict()["points"]
 
 
 def test_checkpoint_and_resume_give_the_same_front(gan, default_result, tmp_path):
@@ -143,7 +145,8 @@ def test_bad_config_is_refused():
     for bad, match in (({"objectives": ("flops",)}, "objectives"),
                        ({"size_range": (0.5, 0.1)}, "size_range"),
                        ({"population": 2}, "population"), ({"cxpb": 0.8}, "cxpb"),
-                       ({"size_init": "grid"}, "size_init"), ({"size_cap": "none"}, "size_cap")):
+                       ({"size_init": "grid"}, "size_init"), ({"size_cap": "none"}, "size_cap"),
+                       ({"size_growth": 0.5}, "size_growth")):
         with pytest.raises(ValueError, match=match):
             FrontConfig(**bad)
 

@@ -409,6 +409,21 @@ def test_parent_size_repair_keeps_every_child_within_its_parents_size(measure):
     assert kept == same
     with pytest.raises(ValueError, match="unknown size measure"):
         parentSizeRepair(SPACE, "flops")
+    with pytest.raises(ValueError, match="growth must be >= 1"):
+        parentSizeRepair(SPACE, growth=0.9)
+
+
+def test_parent_size_repair_lets_children_grow_by_the_factor():
+    random.seed(8)
+    grow = parentSizeRepair(SPACE, growth=1.5)(lambda ind: mutFlipMask(ind, SPACE, indpb=0.3))
+    over = 0
+    for _ in range(30):
+        parent = initMaskSize(Ind, SPACE, random.uniform(0.05, 0.2))
+        cap = SPACE.size_ratio(parent)
+        (child,) = grow(Ind(parent))
+        assert valid(child, SPACE) and SPACE.size_ratio(child) <= 1.5 * cap + 1e-12
+        over += SPACE.size_ratio(child) > cap
+    assert over >= 10  # children do grow past their parent, up to the factor
 
 
 def test_init_at_a_size_and_stratified_sizes():
