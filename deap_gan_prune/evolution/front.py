@@ -89,7 +89,7 @@ class FrontConfig:
     seed_uniform: int = 0
     size_init: Literal["strata", "random"] = "strata"
     size_cap: Literal["parent", "range"] = "parent"
-    size_growth: float = 1.1
+    size_growth: float = 1.0
     fitness: Literal["adapted", "supernet"] = "adapted"
     select: Literal["nsga2", "spea2", "nsga3"] = "nsga2"
     mate: str = "two_point"
