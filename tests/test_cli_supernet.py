@@ -4,7 +4,9 @@ import json
 
 import torch
 
-from deap_gan_prune.nets.checkpoints import load_cyclegan
+from deap_gan_prune.nets.checkpoints import load_cyclegan, load_generator
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.cli import main
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
@@ -47,9 +49,12 @@ def test_supernet_then_search_then_slim(gan_dir, tmp_path, capsys):
     assert data["kind"] == "front" and data["supernet"] == str(sup)
     assert data["config"]["fitness"] == "supernet" and data["config"]["adapt_score"] == "ssim"
     point_dir = tmp_path / "point"
-    assert main(["slim", str(front), "--index", "0", "--checkpoints", str(sup), "--out",
-                 str(point_dir)]) == 0
-    assert (point_dir / "slim_G_A.pth").exists()
+    assert main(["slim", str(front), "--index", "0", "--out", str(point_dir)]) == 0
+    assert f"slimming from the supernet {sup}" in capsys.readouterr().out
+    small = load_generator(point_dir / "slim_G_A.pth")
+    space = MaskSpace.from_dict(data["spaces"]["A"])
+    expected = slim(load_cyclegan(sup).g_a, space.slot_masks(data["points"][0]["A"]))
+    assert all(torch.equal(v, expected.state_dict()[k]) for k, v in small.state_dict().items())
 
 
 def test_supernet_options_refused_in_one_line(gan_dir, tmp_path, capsys):

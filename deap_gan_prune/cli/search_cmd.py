@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--supernet", metavar="DIR", nargs="?", const="", default=None,
                    help="once-for-all generators of 'deap-gan-prune supernet' (without DIR: "
                         "the shipped teacher's): masks are scored on their weights (implies "
-                        "--fitness supernet); slim the result with 'slim --checkpoints DIR'")
+                        "--fitness supernet, also with --front); 'slim' then slims from DIR")
     g.add_argument("--adapt-steps", type=int, default=d.adapt_steps,
                    help=f"distillation steps per candidate (adapted; default {d.adapt_steps})")
     g.add_argument("--adapt-score", choices=["l1", "ssim", "discriminator"],

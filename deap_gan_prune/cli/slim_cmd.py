@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--index, --at-size and --at-latency take a front of the "
                                "CycleGAN search, not of --generator")
         return run_single(args, out, data)
+    recorded = data.get("supernet")
+    if not args.checkpoints and isinstance(recorded, str) and recorded:
+        args.checkpoints = recorded  # masks scored on a supernet are slimmed from it
+        print(f"slimming from the supernet {recorded} (recorded in {args.masks})")
     point = None
     if is_front(data):
         point = front_point(data, args, args.masks)
