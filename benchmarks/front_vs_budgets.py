@@ -167,8 +167,14 @@ def run(args) -> dict:
             "supernet": None if supernets is None or args.quick
             else str(args.supernet or SUPERNET_DIR),
             "seed_uniform": args.seed_uniform,
-            "hypervolume": hv, "rows": rows,
-            "front": {k: v for k, v in front.to_dict().items() if k != "spaces"}}
+            "hypervolume": hv, "rows": rows, "front": compact_front(front.to_dict())}
+
+
+def compact_front(front: dict) -> dict:
+    """The front without its spaces, each point's masks as strings of 0/1 (one character a
+    bit: an indented JSON list would take a line a bit)."""
+    points = [{**p, **{n: "".join(map(str, p[n])) for n in "AB"}} for p in front["points"]]
+    return {**{k: v for k, v in front.items() if k != "spaces"}, "points": points}
 
 
 def format_table(result: dict) -> str:

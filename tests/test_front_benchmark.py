@@ -28,6 +28,8 @@ def test_quick_run_has_equal_evaluations_and_sizes_within_budgets(bench, tmp_pat
                        str(tmp_path / "front.png")]) == 0
     result = json.loads(out.read_text())
     assert (tmp_path / "front.png").stat().st_size > 0 and result["front"]["points"]
+    masks = result["front"]["points"][0]["A"]  # compact: one character a bit
+    assert isinstance(masks, str) and set(masks) <= {"0", "1"}
     assert result["evaluations"]["front"] == result["evaluations"]["single_budget"] == 48
     assert [r["budget"] for r in result["rows"]] == [0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
     for row in result["rows"]:
