@@ -121,6 +121,7 @@ def run(args) -> dict:
                                      size_range=(low, high),
                                      seed_uniform=args.seed_uniform, size_init=args.size_init,
                                      size_cap=args.size_cap, size_growth=args.size_growth,
+                                     size_floor=args.size_floor,
                                      **common),
                          device=args.device, progress=not args.quiet, supernets=supernets)
     front_s = time.perf_counter() - start
@@ -231,6 +232,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--size-growth", type=float, default=FrontConfig.size_growth,
                    help="with --size-cap parent: how much a child may outgrow its parent "
                         f"(FrontConfig.size_growth; default {FrontConfig.size_growth})")
+    p.add_argument("--size-floor", action="store_true",
+                   help="children repaired up to the front's lower size (FrontConfig.size_floor)")
     p.add_argument("--seed-uniform", type=int, default=0,
                    help="starting masks of the front that are uniform keep-ratio masks "
                         "spread over its size range (FrontConfig.seed_uniform; default 0)")

@@ -255,3 +255,13 @@ def test_reference_points_fit_the_population():
     assert reference_points(2, 12).sum(axis=1) == pytest.approx([1.0] * 12)
     with pytest.raises(ValueError, match="select"):
         FrontConfig(select="moead")
+
+
+def test_size_floor_keeps_the_front_within_the_range(gan):
+    res = _front(gan, seed=3, size_floor=True, size_range=(0.2, 0.5))
+    for archive, space in zip(res.archives, res.spaces):
+        sizes = [space.size_ratio(ind) for ind in archive]
+        assert min(sizes) >= 0.2 * 0.8 and max(sizes) <= 0.5 + 1e-9
+    loose = _front(gan, seed=3, size_range=(0.2, 0.5))
+    assert min(loose.spaces[0].size_ratio(ind) for a in loose.archives[:1] for ind in a) < min(
+        res.spaces[0].size_ratio(ind) for ind in res.archives[0])

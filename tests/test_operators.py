@@ -9,8 +9,8 @@ from deap_gan_prune import GeneratorWidths, MaskSpace
 from deap_gan_prune.operators import (
     budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup, initMaskBernoulli,
     initMaskFull, initMaskImportance, initMaskSize, initMaskSizeRange, mutFlipMask,
-    mutSegmentInvert, parentSizeRepair, repairBudget, rank_shares, repairMinKeep,
-    roulette_shares, selRouletteRank, selRouletteWeighted, size_strata)
+    minSizeRepair, mutSegmentInvert, parentSizeRepair, repairBudget, rank_shares, repairMinKeep,
+    repairMinSize, roulette_shares, selRouletteRank, selRouletteWeighted, size_strata)
 
 SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits, 7 groups
 SPACE_MIN = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2),
@@ -424,6 +424,30 @@ def test_parent_size_repair_lets_children_grow_by_the_factor():
         assert valid(child, SPACE) and SPACE.size_ratio(child) <= 1.5 * cap + 1e-12
         over += SPACE.size_ratio(child) > cap
     assert over >= 10  # children do grow past their parent, up to the factor
+
+
+@pytest.mark.parametrize("measure", ["parameters", "macs"])
+def test_min_size_repair_turns_channels_back_on_up_to_the_floor(measure):
+    random.seed(9)
+    size = lambda ind: SPACE.size_ratio(ind, measure, 32)  # noqa: E731
+    for floor in (0.2, 0.4, 0.7):
+        ind = initMaskSize(Ind, SPACE, 0.15, measure, 32)
+        before = list(ind)
+        repairMinSize(ind, SPACE, floor, measure, 32)
+        assert valid(ind, SPACE) and size(ind) >= floor
+        assert all(a <= b for a, b in zip(before, ind))  # only turned channels on
+        added = [i for i, (a, b) in enumerate(zip(before, ind)) if a != b]
+        # the fewest of its order: without the last channel it turned on, below the floor
+        assert any(size([0 if j == i else b for j, b in enumerate(ind)]) < floor
+                   for i in added)
+    big = Ind(SPACE.full())
+    repairMinSize(big, SPACE, 0.5)
+    assert big == SPACE.full()
+    floored = minSizeRepair(SPACE, 0.3)(lambda ind: mutFlipMask(ind, SPACE, indpb=0.0))
+    (child,) = floored(initMaskSize(Ind, SPACE, 0.1))
+    assert SPACE.size_ratio(child) >= 0.3
+    with pytest.raises(ValueError, match="unknown size measure"):
+        minSizeRepair(SPACE, 0.3, "flops")
 
 
 def test_init_at_a_size_and_stratified_sizes():

@@ -43,7 +43,8 @@ from .logbooks import logbook_records
 from .pareto import knee_index, pair_front
 from ..nets.maskspace import MaskSpace
 from ..nets.models import NLayerDiscriminator, ResnetGenerator
-from ..operators import initMaskSize, initMaskSizeRange, parentSizeRepair, size_strata
+from ..operators import (initMaskSize, initMaskSizeRange, minSizeRepair, parentSizeRepair,
+                         size_strata)
 from .registration import create_types, register
 from ..nets.checkpoints import images_hash
 from .resume import load_checkpoint, models_hash
@@ -70,7 +71,8 @@ class FrontConfig:
     ``population`` strata of equal log width over the range, so both ends are held) or
     "random" (independent log-uniform draws). ``size_cap``: "parent" (every child repaired to
     at most ``size_growth`` times its parent's size) or "range" (only to the range's upper
-    end). ``fitness``:
+    end). ``size_floor``: also repair every child up to the range's lower end
+    (:func:`repairMinSize`; off by default), so the front stays within the range. ``fitness``:
     "adapted" or "supernet" (the masks scored by ``adapt_score``, "l1" or "ssim", on the
     ``supernets`` given to :func:`search_front`). ``select``: the survivor selection,
     "nsga2" (``tools.selNSGA2``), "spea2" (``tools.selSPEA2``) or "nsga3"
@@ -90,6 +92,7 @@ class FrontConfig:
     size_init: Literal["strata", "random"] = "strata"
     size_cap: Literal["parent", "range"] = "parent"
     size_growth: float = 1.0
+    size_floor: bool = False
     fitness: Literal["adapted", "supernet"] = "adapted"
     select: Literal["nsga2", "spea2", "nsga3"] = "nsga2"
     mate: str = "two_point"
@@ -239,6 +242,10 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
                                growth=config.size_growth)
         for slot in ("mate", "mutate"):
             toolbox.decorate(slot, cap)
+    if config.size_floor:  # outermost: the floor wins over the parent's size
+        floor = minSizeRepair(space, low, config.range_measure, image_size)
+        for slot in ("mate", "mutate"):
+            toolbox.decorate(slot, floor)
     if config.select == "nsga2":
         toolbox.register("select", tools.selNSGA2)
     elif config.select == "spea2":

@@ -11,8 +11,8 @@ from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup
 from .init import (initMaskBernoulli, initMaskFull, initMaskImportance, initMaskSize,
                    initMaskSizeRange, size_strata)
 from .mutation import mutFlipMask, mutSegmentInvert
-from .repair import (budgetRepair, minKeepRepair, normalise_per_group, parentSizeRepair,
-                     repairBudget, repairMinKeep)
+from .repair import (budgetRepair, minKeepRepair, minSizeRepair, normalise_per_group,
+                     parentSizeRepair, repairBudget, repairMinKeep, repairMinSize)
 from .selection import rank_shares, roulette_shares, selRouletteRank, selRouletteWeighted
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
     "mutFlipMask", "mutSegmentInvert",
     "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair", "parentSizeRepair",
-    "normalise_per_group",
+    "repairMinSize", "minSizeRepair", "normalise_per_group",
 ]

@@ -5,7 +5,8 @@ drops kept channels (in random order, or least important first) until the mask's
 (parameters and/or MACs of the slimmed generator over the unpruned one) is at most a budget.
 ``minKeepRepair`` and ``budgetRepair`` are the DEAP decorator forms, for
 ``toolbox.decorate("mate", ...)``; ``parentSizeRepair`` caps every child at its own parent's
-size instead of at one budget.
+size instead of at one budget; ``repairMinSize`` / ``minSizeRepair`` turn channels back on up
+to a floor.
 
 Pure Python; randomness comes from the stdlib ``random`` module.
 """
@@ -291,5 +292,49 @@ def parentSizeRepair(space: MaskSpace, measure: str = "parameters", image_size: 
                 _BudgetPlan(space, cap * (1 + 1e-9), measure, image_size, convention,
                             scores).repair(child)
             return result
+        return wrapper
+    return decorator
+
+
+def repairMinSize(ind: MutableSequence[int], space: MaskSpace, floor: float,
+                  measure: str = "parameters", image_size: int = 256,
+                  convention: str = "output") -> tuple:
+    """Turn dropped channels back on, in random order (stdlib ``random``), until
+    ``space.size_ratio(ind, measure, image_size) >= floor``: the fewest of that order that
+    reach it (the full mask when ``floor >= 1``). A mask already at or above ``floor`` is
+    left as it is. In place; returns ``(ind,)``."""
+    check_length(ind, space, "repairMinSize")
+    size = functools.partial(space.size_ratio, measure=measure, image_size=image_size,
+                             convention=convention)
+    if size(ind) >= floor:
+        return (ind,)
+    dropped = [i for i, b in enumerate(ind) if not b]
+    random.shuffle(dropped)
+    lo, hi = 0, len(dropped)  # every size grows with every channel turned on
+    while lo < hi:
+        mid = (lo + hi) // 2
+        trial = list(ind)
+        for i in dropped[:mid]:
+            trial[i] = 1
+        if size(trial) >= floor:
+            hi = mid
+        else:
+            lo = mid + 1
+    for i in dropped[:lo]:
+        ind[i] = 1
+    return (ind,)
+
+
+def minSizeRepair(space: MaskSpace, floor: float, measure: str = "parameters",
+                  image_size: int = 256, convention: str = "output") -> Callable:
+    """DEAP decorator: applies :func:`repairMinSize` to every individual the operator
+    returns, so none falls below ``floor`` (a size ratio of ``measure``)."""
+    _size_function(measure, image_size, convention)  # refuses an unknown measure here
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return _repair_results(func(*args, **kwargs), lambda ind: repairMinSize(
+                ind, space, floor, measure, image_size, convention))
         return wrapper
     return decorator
