@@ -16,12 +16,13 @@ point: 1.05 × the worst score seen, size 1), per generator.
     python benchmarks/front_vs_budgets.py --seeds 0 1 2 --out runs/front.json \\
         --plot runs/front.png                                                 # + mean, wins
     python benchmarks/front_vs_budgets.py --quick                            # toy run, seconds
-    python benchmarks/front_vs_budgets.py --fitness supernet --population 32 \
+    python benchmarks/front_vs_budgets.py --fitness supernet --score ssim --population 32 \\
         --generations 29 --seeds 0 1 2 --out runs/front_supernet.json       # on the supernet
 
 With ``--fitness supernet`` both methods score masks on the shipped once-for-all generators
 (``--supernet DIR`` for others) and the chosen masks are slimmed from them before the same
-fine-tuning. ``--size-init`` / ``--size-cap`` set the front's variation (FrontConfig).
+fine-tuning. ``--size-init``, ``--size-cap``, ``--size-growth`` and ``--size-floor`` set the
+front's variation (FrontConfig).
 """
 from __future__ import annotations
 
