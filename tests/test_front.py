@@ -1,4 +1,5 @@
 """search_front: NSGA-II over quality and size of both generators' masks."""
+import copy
 import json
 import random
 
@@ -6,7 +7,9 @@ import pytest
 import torch
 
 from deap_gan_prune.evolution.front import (FrontConfig, FrontObjectives, build_front_toolbox,
-                                            search_front, starting_population)
+                                            reference_points, search_front,
+                                            starting_population)
+from deap_gan_prune.fitness.supernet import SupernetFitness
 from deap_gan_prune.evolution.registration import create_types
 from deap_gan_prune.evolution.pareto import choose_point, knee_index, nondominated
 from deap_gan_prune.nets.latency_model import measure_latency_table
@@ -182,7 +185,7 @@ def test_uniform_masks_spread_over_the_range_start_the_front(gan):
         FrontConfig(seed_uniform=-1)
 
 
-def test_starting_sizes_hold_both_ends_and_children_keep_their_parents_size(gan):
+def test_starting_sizes_hold_both_ends_of_the_range(gan):
     seen = {}
 
     def record(state):
@@ -212,9 +215,6 @@ def test_starting_sizes_hold_both_ends_and_children_keep_their_parents_size(gan)
 
 
 def test_front_on_supernet_weights(gan):
-    import copy
-
-    from deap_gan_prune.fitness.supernet import SupernetFitness
     nets, images = gan
     supernets = tuple(copy.deepcopy(g) for g in nets)
     with torch.no_grad():
@@ -249,7 +249,6 @@ def test_other_survivor_selections(gan, default_result, select):
 
 
 def test_reference_points_fit_the_population():
-    from deap_gan_prune.evolution.front import reference_points
     assert reference_points(2, 12).shape == (12, 2)
     assert reference_points(3, 12).shape == (10, 3)  # 4 divisions: 15 points would not fit
     assert reference_points(2, 12).sum(axis=1) == pytest.approx([1.0] * 12)
