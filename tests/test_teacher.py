@@ -58,7 +58,8 @@ def test_shipped_supernet_keeps_the_full_network_and_its_sub_networks_translate(
     assert next(sup.g_a.parameters()).dtype.is_floating_point
     info = json.loads((SUPERNET_DIR / "supernet.json").read_text())
     assert info["kind"] == "supernet" and info["steps"] > 0
-    assert {"seconds", "threads", "device"} <= set(info["training"])  # the recipe's record
+    record = info["training"]  # the recipe's record of where it ran
+    assert record["device"] == "cpu" and record["torch"].startswith("2.")
     test = SyntheticHorseZebra(n=32, size=64, seed=0, split="test")
     a = test.images("A")
     full = outline_scores(translate(sup.g_a, a), test.outlines("A"), translate(sup.g_b, a),
