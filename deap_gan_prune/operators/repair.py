@@ -163,14 +163,22 @@ class _BudgetPlan:
                     setattr(w, slot, c)
         return [size_of(w) for size_of in self.size_of]
 
-    def within(self, counts: Sequence[int]) -> bool:
-        return all(s <= limit for s, limit in zip(self.sizes(counts), self.limits))
+    def counts(self, ind: Sequence[int]) -> list[int]:
+        """Kept bits per group."""
+        return [sum(ind[g.offset:g.stop]) for g in self.space.groups]
 
-    def repair(self, ind: MutableSequence[int]) -> None:
+    def within(self, counts: Sequence[int], limits: Sequence[float] | None = None) -> bool:
+        limits = self.limits if limits is None else limits
+        return all(s <= limit for s, limit in zip(self.sizes(counts), limits))
+
+    def repair(self, ind: MutableSequence[int], limits: Sequence[float] | None = None) -> None:
+        """Drop channels until every size is within ``limits`` (absolute sizes, one per
+        measure; default: the budget's). Limits below the minimums leave every group at its
+        minimum."""
         space = self.space
         repairMinKeep(ind, space, self.scores)
-        counts = [sum(ind[g.offset:g.stop]) for g in space.groups]
-        if self.within(counts):
+        counts = self.counts(ind)
+        if self.within(counts, limits):
             return
         # Drop order: random (the default), or least important first (normalised scores,
         # random tie-break).
@@ -187,20 +195,46 @@ class _BudgetPlan:
             if left[gi] > self.need[gi]:
                 left[gi] -= 1
                 drops.append(i)
-        # Every size falls with every drop: binary-search the fewest drops that meet the
-        # budget in all measures (reachable: the minimums meet it, checked when planning).
-        lo, hi = 0, len(drops)
-        while lo < hi:
-            mid = (lo + hi) // 2
+        # Every size falls with every drop: the fewest drops that meet the budget in all
+        # measures (reachable: the minimums meet it, checked when planning).
+        def dropped(k: int) -> list[int]:
             c = list(counts)
-            for i in drops[:mid]:
+            for i in drops[:k]:
                 c[self.group_of[i]] -= 1
-            if self.within(c):
-                hi = mid
-            else:
-                lo = mid + 1
-        for i in drops[:lo]:
+            return c
+        for i in drops[:_fewest(len(drops), lambda k: self.within(dropped(k), limits))]:
             ind[i] = 0
+
+    def raise_to(self, ind: MutableSequence[int], floor: float) -> None:
+        """Turn dropped channels back on, in random order, until the first measure's size
+        ratio is at least ``floor`` (the fewest of that order; all of them if none do)."""
+        target = floor * self.full[0]
+        counts = self.counts(ind)
+        if self.sizes(counts)[0] >= target:
+            return
+        adds = [i for i, b in enumerate(ind) if not b]
+        random.shuffle(adds)
+
+        def added(k: int) -> list[int]:
+            c = list(counts)
+            for i in adds[:k]:
+                c[self.group_of[i]] += 1
+            return c
+        for i in adds[:_fewest(len(adds), lambda k: self.sizes(added(k))[0] >= target)]:
+            ind[i] = 1
+
+
+def _fewest(n: int, enough: Callable[[int], bool]) -> int:
+    """The smallest ``k`` in 0..``n`` with ``enough(k)``, for ``enough`` false then true as
+    ``k`` grows (binary search); ``n`` when none is."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
@@ -269,28 +303,25 @@ def parentSizeRepair(space: MaskSpace, measure: str = "parameters", image_size: 
                      scores: Scores | None = None, convention: str = "output",
                      growth: float = 1.0) -> Callable:
     """DEAP decorator for ``mate`` and ``mutate``: every returned individual is repaired
-    (:func:`repairBudget`) to at most ``growth`` times the size ratio in ``measure`` that the
+    (:func:`repairBudget`) to at most ``growth`` times the size in ``measure`` that the
     individual in the same position had when the operator was called (the first child of a
     crossover to the first parent's size, a mutant to its own). Variation then moves a mask
     within its size (``growth=1``) or lets it grow by at most that factor, as a budget repair
     does at one budget, instead of letting mutation grow the small masks of a size range
     (flips turn mostly-dropped channels on)."""
-    check_scores(scores, space, "parentSizeRepair")
-    _size_function(measure, image_size, convention)  # refuses an unknown measure here
     if not growth >= 1.0:
         raise ValueError(f"parentSizeRepair: growth must be >= 1, got {growth!r}")
+    plan = _BudgetPlan(space, 1.0, measure, image_size, convention, scores)
 
     def decorator(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            parents = [a for a in args if isinstance(a, list)]
-            caps = [growth * space.size_ratio(a, measure, image_size, convention)
-                    for a in parents]
+            caps = [[growth * size for size in plan.sizes(plan.counts(a))]
+                    for a in args if isinstance(a, list)]
             result = func(*args, **kwargs)
             children = result if isinstance(result, tuple) else (result,)
-            for child, cap in zip(children, caps):  # the tolerance keeps an unchanged child
-                _BudgetPlan(space, cap * (1 + 1e-9), measure, image_size, convention,
-                            scores).repair(child)
+            for child, cap in zip(children, caps):
+                plan.repair(child, cap)
             return result
         return wrapper
     return decorator
@@ -304,24 +335,7 @@ def repairMinSize(ind: MutableSequence[int], space: MaskSpace, floor: float,
     reach it (the full mask when ``floor >= 1``). A mask already at or above ``floor`` is
     left as it is. In place; returns ``(ind,)``."""
     check_length(ind, space, "repairMinSize")
-    size = functools.partial(space.size_ratio, measure=measure, image_size=image_size,
-                             convention=convention)
-    if size(ind) >= floor:
-        return (ind,)
-    dropped = [i for i, b in enumerate(ind) if not b]
-    random.shuffle(dropped)
-    lo, hi = 0, len(dropped)  # every size grows with every channel turned on
-    while lo < hi:
-        mid = (lo + hi) // 2
-        trial = list(ind)
-        for i in dropped[:mid]:
-            trial[i] = 1
-        if size(trial) >= floor:
-            hi = mid
-        else:
-            lo = mid + 1
-    for i in dropped[:lo]:
-        ind[i] = 1
+    _BudgetPlan(space, 1.0, measure, image_size, convention, None).raise_to(ind, floor)
     return (ind,)
 
 
@@ -329,12 +343,12 @@ def minSizeRepair(space: MaskSpace, floor: float, measure: str = "parameters",
                   image_size: int = 256, convention: str = "output") -> Callable:
     """DEAP decorator: applies :func:`repairMinSize` to every individual the operator
     returns, so none falls below ``floor`` (a size ratio of ``measure``)."""
-    _size_function(measure, image_size, convention)  # refuses an unknown measure here
+    plan = _BudgetPlan(space, 1.0, measure, image_size, convention, None)
 
     def decorator(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            return _repair_results(func(*args, **kwargs), lambda ind: repairMinSize(
-                ind, space, floor, measure, image_size, convention))
+            return _repair_results(func(*args, **kwargs),
+                                   lambda ind: plan.raise_to(ind, floor))
         return wrapper
     return decorator
