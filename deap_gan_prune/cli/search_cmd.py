@@ -158,6 +158,14 @@ def front_config_from(args: argparse.Namespace):
                        train_images=args.adapt_images, seed=args.seed)
 
 
+def load_supernets(args: argparse.Namespace) -> tuple | None:
+    """(S_A, S_B) of --supernet DIR, or None without it."""
+    if args.supernet is None:
+        return None
+    nets = load_cyclegan(args.supernet, args.epoch, args.device)
+    return nets.g_a, nets.g_b
+
+
 def latency_path(args: argparse.Namespace) -> Path:
     """--latency-table, or beside --out."""
     out = Path(args.out)
@@ -178,10 +186,7 @@ def run_front(args: argparse.Namespace) -> int:
     check_output_file(latency_path(args), "--latency-table")
     data = load_data(args, n_val=config.n_images + config.train_images)
     gan = load_models(args, data, discriminators=config.adapt_score == "discriminator")
-    supernets = None
-    if args.supernet is not None:
-        nets = load_cyclegan(args.supernet, args.epoch, args.device)
-        supernets = (nets.g_a, nets.g_b)
+    supernets = load_supernets(args)
     table = None
     if not args.no_latency:
         table = latency_table(latency_path(args), gan.g_a.widths, data.val_a.shape[-1],
@@ -233,10 +238,7 @@ def run(args: argparse.Namespace) -> int:
             return run_pair(args, config, data)
         return run_single(args, config, data)
     gan = load_models(args, data, discriminators=config.fitness != "supernet")
-    supernets = None
-    if args.supernet is not None:
-        nets = load_cyclegan(args.supernet, args.epoch, args.device)
-        supernets = (nets.g_a, nets.g_b)
+    supernets = load_supernets(args)
     extra = {} if args.supernet is None else {"supernet": str(args.supernet)}
     return search_pair(args, config, data, gan, extra, supernets)
 

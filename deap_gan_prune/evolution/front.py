@@ -46,10 +46,9 @@ from ..nets.models import NLayerDiscriminator, ResnetGenerator
 from ..operators import (initMaskSize, initMaskSizeRange, minSizeRepair, parentSizeRepair,
                          size_strata)
 from .registration import create_types, register
-from ..nets.checkpoints import images_hash
 from .resume import load_checkpoint, models_hash
 from .front_config import FrontConfig
-from .search import (drive, evaluation_map, make_fitnesses,
+from .search import (drive, evaluation_map, fitness_images_hash, make_fitnesses,
                      seed_everything)
 
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
@@ -327,9 +326,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     start = None
     if checkpoint is not None:
         saved = {"search": "front", **config.to_dict(),
-                 "images": images_hash(*(getattr(f, name) for f in fits
-                                         for name in ("images", "adapt_images")
-                                         if hasattr(f, name))),
+                 "images": fitness_images_hash(*fits),
                  "latency": [None if t is None else _table_hash(t) for t in tables]}
         saved.pop("generations")
         digest = models_hash(g_a, g_b, *(supernets or ()))

@@ -134,6 +134,13 @@ def drive(states: Iterator, start, bar, postfix: Callable[[dict, dict], dict],
     return state
 
 
+def fitness_images_hash(*fitnesses) -> str:
+    """:func:`images_hash` of the scoring (``images``) and adaptation (``adapt_images``)
+    images of the fitnesses, in order: the inputs a checkpointed search depends on."""
+    return images_hash(*(getattr(f, name) for f in fitnesses
+                         for name in ("images", "adapt_images") if hasattr(f, name)))
+
+
 def make_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
                    d_a: NLayerDiscriminator | None, d_b: NLayerDiscriminator | None,
                    images_a: torch.Tensor, images_b: torch.Tensor, config: SearchConfig,
@@ -243,9 +250,7 @@ def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscrimi
     start = None
     if checkpoint is not None:
         # Everything but the generation count must match to resume (a run can be extended).
-        used = [getattr(f, name) for f in (fit_a, fit_b)
-                for name in ("images", "adapt_images") if hasattr(f, name)]
-        saved = {**config.to_dict(), "images": images_hash(*used)}
+        saved = {**config.to_dict(), "images": fitness_images_hash(fit_a, fit_b)}
         saved.pop("generations")
         digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b, *(supernets or ()))
                                if m is not None))

@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 from ..fitness.adapted import AdaptedFitness
 from .coevolution import _evaluate, _offspring
 from ..fitness.paper import GeneratorFitness
-from ..nets.checkpoints import images_hash
 from ..nets.importance import l1_importance
 from .logbooks import logbook_records
 from ..nets.maskspace import MaskSpace, space_of
@@ -31,8 +30,8 @@ from .registration import create_types
 from .resume import (ResumeError, _check_individual, _check_rng, _individual, check_same_run,
                      _jsonable, _rebuild, _rebuild_archive, _rebuild_logbook, models_hash,
                      read_checkpoint, rng_state, set_rng_state, write_checkpoint_json)
-from .search import (HALL_OF_FAME_SIZE, _statistics, build_toolbox,
-                     evaluation_map, seed_everything, uniform_individual)
+from .search import (HALL_OF_FAME_SIZE, _statistics, build_toolbox, evaluation_map,
+                     fitness_images_hash, seed_everything, uniform_individual)
 from .search_config import SearchConfig
 
 FORMAT = "deap_gan_prune/single-search-checkpoint"
@@ -172,9 +171,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     first = 0
     if checkpoint is not None:
         # Everything but the generation count must match to resume (a run can be extended).
-        used = [getattr(fitness, name) for name in ("images", "adapt_images")
-                if hasattr(fitness, name)]
-        saved = {**config.to_dict(), "images": images_hash(*used)}
+        saved = {**config.to_dict(), "images": fitness_images_hash(fitness)}
         saved.pop("generations")
         digest = models_hash(*(m for m in (generator, discriminator) if m is not None))
         if resume and os.path.exists(checkpoint):
