@@ -38,7 +38,8 @@ def load(args) -> tuple[tuple, tuple, object]:
     if args.quick:
         torch.manual_seed(0)
         originals = tuple(ResnetGenerator(ngf=4, n_blocks=2).eval() for _ in range(2))
-        return originals, toy_supernets(originals), synthetic_data(8, 4, size=32, n_val=args.n_images)
+        return (originals, toy_supernets(originals),
+                synthetic_data(8, 4, size=32, n_val=args.n_images))
     gan, sup = load_cyclegan(TEACHER_DIR), load_cyclegan(SUPERNET_DIR)
     return ((gan.g_a, gan.g_b), (sup.g_a, sup.g_b),
             synthetic_data(8, 8, size=64, n_val=args.n_images))

@@ -4,8 +4,8 @@ DEAP types and toolbox registration (:mod:`.registration`), co-evolution of the 
 masks (:mod:`.coevolution`), the assembled search with its settings and result
 (:mod:`.search`, :mod:`.search_config`), one generator searched alone (:mod:`.single_search`),
 the Pareto front of quality and size (:mod:`.front`, its settings in :mod:`.front_config`;
-its pairs and the choice of a point in :mod:`.pareto`), resumable JSON checkpoints (:mod:`.resume`) and logbooks as records
-(:mod:`.logbooks`). Fitnesses are evaluated in
+its pairs and the choice of a point in :mod:`.pareto`), resumable JSON checkpoints
+(:mod:`.resume`) and logbooks as records (:mod:`.logbooks`). Fitnesses are evaluated in
 process, on worker processes (:mod:`.parallel`) or on Ray actors (:mod:`.raymap`).
 """
 from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
