@@ -104,6 +104,35 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor
     return to_tensor(image)
 
 
+def augment(image: Image.Image, rng: np.random.Generator, image_size: int,
+            load_size: int) -> torch.Tensor:
+    """Upstream training preprocessing: resize to ``load_size``² (bicubic), random crop
+    ``image_size``², random horizontal flip (both drawn from ``rng``); ``[3, S, S]`` in
+    [-1, 1]."""
+    image = image.resize((load_size,) * 2, Image.BICUBIC)
+    top, left = rng.integers(0, load_size - image_size + 1, size=2)
+    image = image.crop((left, top, left + image_size, top + image_size))
+    if rng.random() < 0.5:
+        image = image.transpose(Image.FLIP_LEFT_RIGHT)
+    return to_tensor(image)
+
+
+def readable_images(folder: str | os.PathLike) -> tuple[list[Path], int]:
+    """The images of ``folder`` that look readable (sorted by name), and how many image files
+    it holds; one warning naming the skipped ones, DataError if none is readable."""
+    folder = Path(folder)
+    files = list_images(folder)
+    readable = [_looks_readable(p) for p in files]
+    good = [p for p, ok in zip(files, readable) if ok]
+    skipped = [p.name for p, ok in zip(files, readable) if not ok]
+    if not good:
+        raise DataError(f"{folder}: none of the {len(files)} images is readable")
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable images in {folder}: "
+                      f"{', '.join(skipped)}", stacklevel=3)
+    return good, len(files)
+
+
 class UnpairedImageFolder(Dataset):
     """Unpaired domains A and B of ``<root>/<phase>A`` and ``<root>/<phase>B``.
 
@@ -141,16 +170,7 @@ class UnpairedImageFolder(Dataset):
     @staticmethod
     def _readable(folder: Path) -> tuple[list[Path], int]:
         """The images of ``folder`` that look readable, and how many image files it holds."""
-        files = list_images(folder)
-        readable = [_looks_readable(p) for p in files]
-        good = [p for p, ok in zip(files, readable) if ok]
-        skipped = [p.name for p, ok in zip(files, readable) if not ok]
-        if not good:
-            raise DataError(f"{folder}: none of the {len(files)} images is readable")
-        if skipped:
-            warnings.warn(f"skipped {len(skipped)} unreadable images in {folder}: "
-                          f"{', '.join(skipped)}", stacklevel=3)
-        return good, len(files)
+        return readable_images(folder)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose crops, flips and B partners items are drawn with."""
@@ -181,12 +201,7 @@ class UnpairedImageFolder(Dataset):
     def _preprocess(self, image: Image.Image, rng: np.random.Generator) -> torch.Tensor:
         if not self.augment:
             return to_tensor(image.resize((self.image_size,) * 2, Image.BICUBIC))
-        image = image.resize((self.load_size,) * 2, Image.BICUBIC)
-        top, left = rng.integers(0, self.load_size - self.image_size + 1, size=2)
-        image = image.crop((left, top, left + self.image_size, top + self.image_size))
-        if rng.random() < 0.5:
-            image = image.transpose(Image.FLIP_LEFT_RIGHT)
-        return to_tensor(image)
+        return augment(image, rng, self.image_size, self.load_size)
 
     def __getitem__(self, index: int) -> dict:
         n = len(self)

@@ -44,3 +44,17 @@ class ImagePool:
             else:
                 out.append(image)
         return torch.cat(out, 0)
+
+    def state_dict(self) -> dict:
+        """The stored images and the random stream's state (tensors; ``weights_only``-safe)."""
+        return {"pool_size": self.pool_size, "images": [x.cpu() for x in self.images],
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict, device: str | torch.device = "cpu") -> None:
+        """Restore what :meth:`state_dict` returned, the images on ``device`` (the device the
+        queried batches live on)."""
+        if int(state["pool_size"]) != self.pool_size:
+            raise ValueError(f"ImagePool: a state of a pool of {state['pool_size']} images "
+                             f"cannot fill a pool of {self.pool_size}")
+        self.images = [x.to(device).clone() for x in state["images"]]
+        self.generator.set_state(state["generator"])

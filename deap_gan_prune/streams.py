@@ -1,0 +1,139 @@
+"""Endless, seekable streams of augmented training images from a list of files.
+
+A stream numbers the images it serves 0, 1, 2, ...: sample ``c`` belongs to epoch
+``c // n`` (``n`` files), is the file at place ``c % n`` of that epoch's permutation, and is
+augmented as upstream CycleGAN does (:func:`deap_gan_prune.data.augment`: resize to
+``load_size``, random crop, random flip). The permutation and the augmentation are drawn from
+(seed, stream key, epoch, file index) only, so a sample is the same whatever the order, the
+worker or the machine, and a training run resumed at step ``k`` simply starts at sample
+``k * batch_size``: the stream position is the step.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .data import DataError, augment, load_image, read_rgb
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
+
+
+def holdout_split(files: Sequence[str | os.PathLike], n_val: int, seed: int = 0
+                  ) -> tuple[list[Path], list[Path]]:
+    """``(train, val)``: ``n_val`` files chosen at random (seeded) held out for validation,
+    the rest for training, each list in the input's order. DataError when fewer than
+    ``n_val + 1`` files are given (at least one must remain to train on)."""
+    files = [Path(f) for f in files]
+    if n_val < 0:
+        raise ValueError(f"holdout_split: n_val must be >= 0, got {n_val}")
+    if len(files) <= n_val:
+        where = files[0].parent if files else "the folder"
+        raise DataError(f"{where}: {len(files)} images cannot give {n_val} validation images "
+                        "and at least one to train on")
+    chosen = set(_rng(seed, 7).choice(len(files), size=n_val, replace=False).tolist())
+    return ([f for i, f in enumerate(files) if i not in chosen],
+            [f for i, f in enumerate(files) if i in chosen])
+
+
+class ImageStream(Dataset):
+    """Sample ``c`` (any ``c >= 0``) of the stream of augmented images of ``files``:
+    a float tensor ``[3, image_size, image_size]`` in [-1, 1] (see the module docstring).
+
+    ``load_size`` defaults to upstream's 286/256 of ``image_size``. ``key`` tells streams of
+    one seed apart (e.g. source and target domain). A file that fails to decode is skipped
+    with a warning naming it, and the next readable file of the epoch's order is served.
+    ``len()`` is the number of files (one epoch)."""
+
+    def __init__(self, files: Sequence[str | os.PathLike], image_size: int,
+                 load_size: int | None = None, seed: int = 0, key: int = 0) -> None:
+        self.files = [Path(f) for f in files]
+        if not self.files:
+            raise DataError("an image stream needs at least one file")
+        self.image_size = int(image_size)
+        self.load_size = round(image_size * 286 / 256) if load_size is None else int(load_size)
+        if self.image_size < 1 or self.load_size < self.image_size:
+            raise ValueError(f"image_size ({image_size}) must be positive and load_size "
+                             f"({self.load_size}) at least image_size")
+        self.seed, self.key = int(seed), int(key)
+        self._order: tuple[int, np.ndarray] | None = None
+        self._bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The file indices of ``epoch`` in the order they are served."""
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, _rng(self.seed, self.key, 0, epoch).permutation(len(self)))
+        return self._order[1]
+
+    def file_of(self, sample: int) -> Path:
+        """The file sample ``sample`` is drawn from (before any skip of a broken file)."""
+        epoch, place = divmod(int(sample), len(self))
+        return self.files[int(self.order(epoch)[place])]
+
+    def __getitem__(self, sample: int) -> torch.Tensor:
+        if sample < 0:
+            raise IndexError(f"stream samples are numbered from 0, got {sample}")
+        epoch, place = divmod(int(sample), len(self))
+        order = self.order(epoch)
+        for shift in range(len(self)):
+            index = int(order[(place + shift) % len(self)])
+            if index in self._bad:
+                continue
+            try:
+                image = read_rgb(self.files[index])
+            except DataError as error:
+                self._bad.add(index)
+                warnings.warn(f"skipped {error}", stacklevel=2)  # the error names the file
+                continue
+            rng = _rng(self.seed, self.key, 1, epoch, index)
+            return augment(image, rng, self.image_size, self.load_size)
+        raise DataError(f"{self.files[0].parent}: none of the {len(self)} images is readable")
+
+
+class KeyedStreams(Dataset):
+    """Sample ``c`` of several streams at once: ``{name: stream[c]}``."""
+
+    def __init__(self, streams: Mapping[str, Dataset]) -> None:
+        self.streams = dict(streams)
+
+    def __len__(self) -> int:
+        return max(len(s) for s in self.streams.values())
+
+    def __getitem__(self, sample: int) -> dict[str, torch.Tensor]:
+        return {name: stream[sample] for name, stream in self.streams.items()}
+
+
+def stream_batches(dataset: Dataset, batch_size: int, start: int = 0, stop: int | None = None,
+                   workers: int = 0) -> Iterator:
+    """Batches ``start, start + 1, ...`` (batch ``k`` holds samples ``k·B .. k·B + B − 1``)
+    up to batch ``stop`` (exclusive; None: endless), read by ``workers`` processes (0: in this
+    one). The batches do not depend on ``workers``."""
+    if batch_size < 1 or start < 0 or workers < 0:
+        raise ValueError(f"stream_batches: need batch_size >= 1, start >= 0, workers >= 0 "
+                         f"(got {batch_size}, {start}, {workers})")
+    while True:
+        end = start + 4096 if stop is None else stop
+        samples = range(start * batch_size, end * batch_size)
+        # A generator of its own: creating the loader's iterator draws a seed from it, and
+        # must not draw from the global one (a resumed run creates it at another step).
+        yield from DataLoader(dataset, batch_size=batch_size, sampler=samples,
+                              num_workers=workers, generator=torch.Generator().manual_seed(0))
+        if stop is not None:
+            return
+        start = end
+
+
+def load_images(files: Sequence[str | os.PathLike], image_size: int) -> torch.Tensor:
+    """Whole images, resized (bicubic) to ``image_size``², as ``[N, 3, S, S]`` in [-1, 1] (the
+    test preprocessing; for validation)."""
+    return torch.stack([load_image(f, image_size) for f in files])

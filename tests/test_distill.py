@@ -1,0 +1,162 @@
+"""Fine-tuning of a slim generator on a whole folder (toy sizes: ngf 4, 16 px images)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deap_gan_prune import streams
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.streams import ImageStream, holdout_split
+from deap_gan_prune.training.distill import distill_generator
+from deap_gan_prune.training.distill_config import DistillConfig
+from deap_gan_prune.training.resumable import ResumeStateError
+from deap_gan_prune.training.validation import ValidationSet
+
+SIZE = 16
+
+
+def write_folder(folder, n: int, seed: int = 0, size: int = 20) -> list:
+    """``n`` random smooth colour PNGs of ``size`` px in ``folder``."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((size, size), Image.BILINEAR).save(folder / f"{i:03d}.png")
+    return sorted(folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_folder(root / "trainA", 80, seed=0)
+    write_folder(root / "trainB", 12, seed=1)
+    return root
+
+
+def nets(dropout: bool = False):
+    torch.manual_seed(0)
+    teacher = ResnetGenerator(ngf=4, n_blocks=1).eval()
+    torch.manual_seed(1)
+    student = ResnetGenerator(ngf=4, n_blocks=1, use_dropout=dropout)
+    return student, teacher
+
+
+def config(**options) -> DistillConfig:
+    base = dict(steps=12, batch_size=2, lr=1e-3, image_size=SIZE, val_images=4, val_every=4,
+                checkpoint_every=3, log_every=2, disc_fit_steps=2, disc_ndf=4, disc_layers=1,
+                pool_size=3, seed=3)
+    return DistillConfig(**{**base, **options})
+
+
+def test_stream_reads_every_training_file_and_no_validation_file(root, monkeypatch):
+    files = sorted((root / "trainA").iterdir())
+    train, val = holdout_split(files, 8, seed=5)
+    assert len(train) == 72 and len(val) == 8 and not set(train) & set(val)
+    assert holdout_split(files, 8, seed=5) == (train, val) != holdout_split(files, 8, seed=6)
+    read = []
+    original = streams.read_rgb
+    monkeypatch.setattr(streams, "read_rgb", lambda p: read.append(p) or original(p))
+    student, teacher = nets()
+    cfg = config(steps=36, val_images=8, val_every=0, seed=5, checkpoint_every=100)
+    result = distill_generator(student, teacher, root / "trainA", cfg, progress=False)
+    assert result.val_files == [str(f) for f in val]
+    assert set(read) == set(train)  # 36 steps x 2 = one epoch: every training file, once
+    assert len(read) == 72 and max(int(p.stem) for p in read) >= 64
+    stream = ImageStream(train, SIZE, seed=5)
+    assert sorted(stream.file_of(c) for c in range(72)) == sorted(train)
+    assert [stream.file_of(c) for c in range(72)] != [stream.file_of(c) for c in range(72, 144)]
+    assert not torch.equal(stream[0], stream[72 + list(stream.order(1)).index(
+        int(stream.order(0)[0]))])  # the same file, another epoch: another crop or flip
+
+
+def test_learning_rate_schedule():
+    cfg = DistillConfig(steps=10, lr=1.0, decay_start=0.5)
+    assert [cfg.lr_at(s) for s in range(10)] == pytest.approx(
+        [1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
+    assert DistillConfig(steps=10, lr=0.5, decay_start=1.0).lr_at(9) == 0.5
+
+
+def test_best_weights_are_those_of_the_lowest_validation_loss(root, tmp_path):
+    student, teacher = nets()
+    lrs = []
+
+    def spoil(step, logs):  # weights ruined after step 11: a later validation cannot be best
+        lrs.append(logs["lr"])
+        if step == 11:
+            with torch.no_grad():
+                for p in student.parameters():
+                    p.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+    best = tmp_path / "best.pth"
+    result = distill_generator(student, teacher, root / "trainA",
+                               config(steps=16, lr=3e-2, val_every=2, log_every=1),
+                               best=best, progress=False, callback=spoil)
+    cfg = config(steps=16, lr=3e-2)
+    assert lrs == pytest.approx([cfg.lr_at(s) for s in range(16)])
+    assert result.history["lr"] == pytest.approx(lrs)
+    steps = [v["step"] for v in result.validation]
+    assert steps == list(range(0, 17, 2))
+    lowest = min(result.validation, key=lambda v: v["l1"])
+    assert result.best == lowest and 0 < lowest["step"] < 12  # neither the start nor the end
+    assert result.validation[-1]["l1"] > lowest["l1"]
+    saved = torch.load(best, weights_only=True)
+    assert all(torch.equal(saved[k], v) for k, v in student.state_dict().items())
+    images = streams.load_images(result.val_files, SIZE)
+    again = ValidationSet.from_original(teacher, images)(student)
+    assert again == pytest.approx({k: lowest[k] for k in ("l1", "psnr_db")}, rel=1e-5)
+
+
+def _run(root, tmp_path, stop_after=None, resume=False, **options):
+    student, teacher = nets(dropout=True)
+
+    def interrupt(step, logs):
+        if step == stop_after:
+            raise KeyboardInterrupt
+    result = distill_generator(student, teacher, root / "trainA", config(**options),
+                               target=root / "trainB", checkpoint=tmp_path / "state.pt",
+                               resume=resume, progress=False, callback=interrupt)
+    return student, result
+
+
+@pytest.mark.parametrize("stop_after, options", [
+    (2, {}), (3, {}), (4, {}), (8, {}), (9, {}), (11, {}),
+    (5, {"teacher_pool": 5, "adversarial": 0.0})])
+def test_resume_after_a_kill_ends_with_the_same_weights(root, tmp_path, stop_after, options):
+    options = {"adversarial": 0.5, **options}
+    whole, expected = _run(root, tmp_path / "whole", **options)
+    with pytest.raises(KeyboardInterrupt):
+        _run(root, tmp_path / "cut", stop_after=stop_after, **options)
+    written = stop_after // 3 * 3  # checkpoints every 3 steps; none before step 3
+    state = tmp_path / "cut" / "state.pt"
+    assert (torch.load(state, weights_only=True)["step"] if state.exists() else 0) == written
+    resumed, result = _run(root, tmp_path / "cut", resume=True, **options)
+    assert result.resumed_from == written
+    for key, value in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
+    assert result.validation == expected.validation and result.best == expected.best
+    assert result.history == expected.history
+    if options["adversarial"]:
+        assert "D" in result.history and "adversarial" in result.history
+
+
+def test_a_checkpoint_of_other_settings_is_refused(root, tmp_path):
+    _run(root, tmp_path, steps=3)
+    with pytest.raises(ResumeStateError, match=r"written with lr = 0\.001, this run has 0\.002"):
+        _run(root, tmp_path, resume=True, steps=3, lr=2e-3)
+    student, teacher = nets(dropout=True)
+    other = copy.deepcopy(teacher)
+    with torch.no_grad():
+        next(other.parameters()).add_(1)
+    with pytest.raises(ResumeStateError, match="written with teacher = ") as info:
+        distill_generator(student, other, root / "trainA", config(steps=3),
+                          target=root / "trainB", checkpoint=tmp_path / "state.pt",
+                          resume=True, progress=False)
+    assert "\n" not in str(info.value)
+    (tmp_path / "junk.pt").write_text(json.dumps({"step": 3}))
+    with pytest.raises(ResumeStateError, match="junk.pt: not a readable checkpoint"):
+        distill_generator(student, teacher, root / "trainA", config(steps=3),
+                          checkpoint=tmp_path / "junk.pt", resume=True, progress=False)
