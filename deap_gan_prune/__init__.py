@@ -20,6 +20,7 @@ Cross-cutting modules stay at the root: data (:mod:`.data`, :mod:`.synthetic`), 
 (:mod:`.workflow`), reports (:mod:`.report`), export (:mod:`.export`) and plots
 (:mod:`.plotting`).
 """
+from ._version import __version__  # noqa: F401 (one place for the version)
 from .evolution.coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
 from .evolution.front import FrontConfig, FrontResult, iterCoevolveFront, search_front
 from .evolution.parallel import ProcessPoolMap, WorkerError
@@ -45,8 +46,6 @@ from .operators import *  # noqa: F401,F403  (DEAP operators: initMask*, sel*, c
 from .operators import __all__ as _operators
 from .plotting import plot_fitness, plot_samples
 from .training.supernet import train_supernet
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError", "CycleGAN", "load_cyclegan", "load_discriminator", "load_generator",
