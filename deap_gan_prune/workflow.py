@@ -98,21 +98,38 @@ def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, see
 def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: DomainData,
                   steps: int, distill_weight: float = 10.0, batch_size: int = 4,
                   seed: int = 0, device: str | torch.device = "cpu",
-                  progress: bool = True, callback=None, log_every: int = 10) -> dict:
+                  progress: bool = True, callback=None, log_every: int = 10, *,
+                  lr: float = 2e-4, val_every: int = 0, keep_best: bool = True,
+                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
+                  checkpoint_every: int = 100) -> dict:
     """Fine-tune the slim generators in place with the CycleGAN losses against copies of the
     original discriminators, distilling from the original generators when
     ``distill_weight`` > 0. ``callback(step, losses)`` runs every ``log_every`` steps.
-    Returns the training history."""
+
+    ``val_every`` > 0: every that many steps (and at step 0 and the end) the L1 and PSNR of
+    both generators to the originals' outputs on ``data.val_a``/``data.val_b`` are measured
+    (history ``val_*``), and with ``keep_best`` the pair ends with the weights of the lowest
+    mean L1. ``checkpoint``: the training state, rewritten every ``checkpoint_every`` steps and
+    at the end; with ``resume`` an existing one is continued to the same weights as a run
+    never interrupted (see :func:`deap_gan_prune.training.finetune`). Returns the history."""
+    from .nets.checkpoints import images_hash
+    from .training.validation import PairValidation
     if steps <= 0:
         return {}
-    config = CycleGANConfig(steps=steps, seed=seed, device=str(device),
+    config = CycleGANConfig(steps=steps, lr=lr, seed=seed, device=str(device),
                             batch_size=batch_size, distill_weight=distill_weight,
                             log_every=log_every)
     d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
+    validation = (PairValidation(gan.g_a, gan.g_b, data.val_a.to(device), data.val_b.to(device),
+                                 batch_size) if val_every > 0 else None)
+    identity = {"data": data.name, "data_images": images_hash(data.val_a, data.val_b)}
     history = finetune(slim_a.train(), slim_b.train(), d_a, d_b,
                        data.loader(batch_size, seed), config,
                        teacher=(gan.g_a, gan.g_b) if distill_weight > 0 else None,
-                       progress=progress, callback=callback)
+                       progress=progress, callback=callback, state_file=checkpoint,
+                       resume=resume, checkpoint_every=checkpoint_every if checkpoint else 0,
+                       validation=validation, val_every=val_every, keep_best=keep_best,
+                       identity=identity)
     slim_a.eval()
     slim_b.eval()
     return history

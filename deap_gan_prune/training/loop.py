@@ -11,13 +11,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..nets.checkpoints import models_hash
 from .checkpoint import save_networks
 from .config import CycleGANConfig
 from .losses import discriminator_loss, generator_losses
 from .pool import ImagePool
+from .resumable import (module_state, read_training_state, set_torch_rng_state,
+                        torch_rng_state, write_training_state)
 
 History = dict[str, list[float]]
 Callback = Callable[[int, dict[str, float]], None]
+Validation = Callable[[nn.Module, nn.Module], dict[str, float]]
+PAIR_KIND = "deap_gan_prune/cyclegan-finetune-checkpoint"
 
 
 def cycle_batches(loader: Iterable, device: torch.device | str,
@@ -71,13 +76,80 @@ def _set_lr(optimizers: Iterable[torch.optim.Optimizer], lr: float) -> None:
             group["lr"] = lr
 
 
+class _Resumable:
+    """Checkpoint, validation and best weights of a run of :func:`_run` (all optional)."""
+
+    def __init__(self, networks: dict[str, nn.Module], config: CycleGANConfig,
+                 settings: dict, state_file: str | Path | None, validation: Validation | None,
+                 val_every: int, keep_best: bool) -> None:
+        if val_every < 0:
+            raise ValueError(f"training: val_every must be >= 0, got {val_every}")
+        self.networks, self.config, self.settings = networks, config, settings
+        self.state_file, self.validation = state_file, validation
+        self.val_every, self.keep_best = val_every, keep_best
+        self.best: dict | None = None
+        self.best_state: dict | None = None
+        self.log: list[dict] = []
+
+    def validate(self, done: int) -> None:
+        if self.validation is None:
+            return
+        entry = {"step": done, **self.validation(self.networks["G_A"], self.networks["G_B"])}
+        self.log.append(entry)
+        if self.best is None or entry["l1"] < self.best["l1"]:
+            self.best = dict(entry)
+            self.best_state = {n: module_state(self.networks[n]) for n in ("G_A", "G_B")}
+
+    def due(self, done: int, every: int) -> bool:
+        return done == self.config.steps or bool(every and done % every == 0)
+
+    def save(self, done: int, extra: dict) -> None:
+        state = {"step": done, "networks": {n: module_state(m) for n, m in
+                                            self.networks.items()},
+                 "rng": torch_rng_state(torch.device(self.config.device)),
+                 "validation": self.log, "best": self.best, "best_state": self.best_state,
+                 **extra}
+        write_training_state(self.state_file, PAIR_KIND, self.settings, state)
+
+    def load(self) -> dict:
+        state = read_training_state(self.state_file, PAIR_KIND, self.settings)
+        for name, module in self.networks.items():
+            module.load_state_dict(state["networks"][name])
+        set_torch_rng_state(state["rng"], torch.device(self.config.device))
+        self.log, self.best, self.best_state = (list(state["validation"]), state["best"],
+                                                state["best_state"])
+        return state
+
+    def finish(self, history: History) -> None:
+        if self.validation is None:
+            return
+        for key in ("step", "l1", "psnr_db"):
+            history[f"val_{key}"] = [float(e[key]) for e in self.log]
+        if self.best is not None:
+            history["best_step"] = [float(self.best["step"])]
+            if self.keep_best:
+                for name, state in self.best_state.items():
+                    self.networks[name].load_state_dict(state)
+
+
 def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader: Iterable,
          config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, distill_weight: float,
          train_discriminators: bool, progress: bool, checkpoint_dir: str | Path | None,
-         checkpoint_every: int, callback: Callback | None, desc: str) -> History:
+         checkpoint_every: int, callback: Callback | None, desc: str,
+         state_file: str | Path | None = None, resume: bool = False,
+         validation: Validation | None = None, val_every: int = 0, keep_best: bool = True,
+         identity: dict | None = None) -> History:
     device = torch.device(config.device)
     if checkpoint_every < 0:
         raise ValueError(f"training: checkpoint_every must be >= 0, got {checkpoint_every}")
+    if resume and state_file is None:
+        raise ValueError("training: resume needs a state file")
+    settings = {**{k: v for k, v in config.to_dict().items() if k != "device"},
+                "distill_weight": distill_weight, "train_discriminators": train_discriminators,
+                "val_every": val_every, "keep_best": keep_best,
+                "networks": models_hash(g_a, g_b, d_a, d_b) if state_file else None,
+                "teacher": models_hash(*teacher) if state_file and teacher else None,
+                **(identity or {})}
     gens, discs = [g_a, g_b], [d_a, d_b]
     for m in gens + discs:
         m.to(device).train()
@@ -97,10 +169,26 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
     history: History = defaultdict(list)
     window: dict[str, list[float]] = defaultdict(list)
     batches = cycle_batches(loader, device)
+    run = _Resumable(networks, config, settings, state_file, validation, val_every, keep_best)
+    start = 0
     with rng_scope(config.seed, device), tqdm(total=config.steps, desc=desc,
                                               disable=not progress, leave=False) as bar:
-        for step in range(config.steps):
-            lr = config.lr_at(step)
+        if resume and Path(state_file).exists():
+            state = run.load()
+            start = int(state["step"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            pool_a.load_state_dict(state["pools"][0], device)
+            pool_b.load_state_dict(state["pools"][1], device)
+            history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
+            window = defaultdict(list, {k: list(v) for k, v in state["window"].items()})
+            for _ in range(start):  # the loader is replayed to where the run stopped
+                next(batches)
+            bar.update(start)
+        else:
+            run.validate(0)
+        for step in range(start, config.steps):
+            lr, logged = config.lr_at(step), None
             _set_lr([opt_g, opt_d], lr)
             batch = next(batches)
             real_a, real_b = batch["A"], batch["B"]
@@ -130,15 +218,23 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
                 for k, v in logs.items():
                     history[k].append(v)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
-                if callback is not None:
-                    callback(done, logs)
-            if checkpoint_dir is not None and (
-                    (checkpoint_every and done % checkpoint_every == 0) or done == config.steps):
-                save_networks(networks, checkpoint_dir, done)
-                save_networks(networks, checkpoint_dir, "latest")
+                logged = logs
+            if run.due(done, val_every):
+                run.validate(done)
+            if run.due(done, checkpoint_every):
+                if checkpoint_dir is not None:
+                    save_networks(networks, checkpoint_dir, done)
+                    save_networks(networks, checkpoint_dir, "latest")
+                if state_file is not None:
+                    run.save(done, {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                                    "pools": [pool_a.state_dict(), pool_b.state_dict()],
+                                    "history": dict(history), "window": dict(window)})
             bar.update(1)
+            if logged is not None and callback is not None:
+                callback(done, logged)
         _set_lr([opt_g, opt_d], config.lr_at(config.steps))
     set_requires_grad(discs, True)
+    run.finish(history)
     return dict(history)
 
 
@@ -177,14 +273,29 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
              freeze_discriminators: bool | None = None, progress: bool = True,
              checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0,
              callback: Callback | None = None,
-             device: str | torch.device | None = None) -> History:
+             device: str | torch.device | None = None,
+             state_file: str | Path | None = None, resume: bool = False,
+             validation: Validation | None = None, val_every: int = 0,
+             keep_best: bool = True, identity: dict | None = None) -> History:
     """Fine-tune (pruned) generators with the CycleGAN losses against the original
     discriminators, which keep training unless ``freeze_discriminators``.
 
     With ``teacher=(t_a, t_b)`` (frozen original generators) and ``distill_weight`` w > 0, adds
     ``w·|g_a(a) − t_a(a)|₁ + w·|g_b(b) − t_b(b)|₁`` (history keys ``distill_A``/``distill_B``).
-    ``distill_weight``/``freeze_discriminators`` default to the config's values. Otherwise as
-    :func:`train_cyclegan`.
+    ``distill_weight``/``freeze_discriminators`` default to the config's values.
+
+    ``validation(g_a, g_b) -> {"l1": ..., "psnr_db": ..., ...}`` (e.g. a
+    :class:`~deap_gan_prune.training.validation.PairValidation`) runs at step 0, every
+    ``val_every`` steps and at the end (history keys ``val_step``, ``val_l1``,
+    ``val_psnr_db``, ``best_step``); with ``keep_best`` both generators end with the weights of
+    the lowest ``l1``. ``state_file``: the whole training state (all four networks, both
+    optimisers, the image pools, the step, history, validation, best weights and the torch
+    random state) rewritten atomically every ``checkpoint_every`` steps and at the end; with
+    ``resume`` an existing one is continued, refused (naming the setting) when written with
+    other settings, networks or ``identity`` (a dict naming the data), and the run ends with
+    the very weights of one never interrupted. The loader is replayed from its start to the
+    step resumed at, so it must yield the same batches when built again with the same seed.
+    Otherwise as :func:`train_cyclegan`.
     """
     config = _resolve(config, device)
     w = config.distill_weight if distill_weight is None else float(distill_weight)
@@ -197,4 +308,6 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
     return _run(g_a, g_b, d_a, d_b, loader, config, teacher=teacher, distill_weight=w,
                 train_discriminators=not frozen, progress=progress,
                 checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-                callback=callback, desc="finetune")
+                callback=callback, desc="finetune", state_file=state_file, resume=resume,
+                validation=validation, val_every=val_every, keep_best=keep_best,
+                identity=identity)

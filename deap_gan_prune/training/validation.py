@@ -54,3 +54,21 @@ class ValidationSet:
         psnr = [PSNR_CAP_DB if m <= 10 ** (-PSNR_CAP_DB / 10)
                 else min(PSNR_CAP_DB, -10.0 * math.log10(m)) for m in mse01.tolist()]
         return {"l1": float(diff.abs().mean()), "psnr_db": sum(psnr) / len(psnr)}
+
+
+class PairValidation:
+    """Validation of a pair (G_A: A→B, G_B: B→A) against the original pair on held-out
+    images of A and of B: ``{"l1", "psnr_db"}`` are the means of the two directions'
+    (:class:`ValidationSet`), ``l1_A``/``psnr_db_A``/``l1_B``/``psnr_db_B`` each one's."""
+
+    def __init__(self, original_a: nn.Module, original_b: nn.Module, images_a: torch.Tensor,
+                 images_b: torch.Tensor, batch_size: int = 8) -> None:
+        self.sets = {"A": ValidationSet.from_original(original_a, images_a, batch_size),
+                     "B": ValidationSet.from_original(original_b, images_b, batch_size)}
+
+    def __call__(self, g_a: nn.Module, g_b: nn.Module) -> dict[str, float]:
+        scores = {"A": self.sets["A"](g_a), "B": self.sets["B"](g_b)}
+        out = {k: (scores["A"][k] + scores["B"][k]) / 2 for k in ("l1", "psnr_db")}
+        for side, s in scores.items():
+            out.update({f"{k}_{side}": v for k, v in s.items()})
+        return out

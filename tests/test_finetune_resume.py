@@ -1,0 +1,64 @@
+"""The upstream pair's fine-tuning: validation keeping the best, exact resume (toy sizes)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from deap_gan_prune.nets.checkpoints import CycleGAN
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.nets.widths import GeneratorWidths
+from deap_gan_prune.training.resumable import ResumeStateError
+from deap_gan_prune.training.validation import PairValidation
+from deap_gan_prune.workflow import finetune_pair, synthetic_data
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    gan = CycleGAN(ResnetGenerator(ngf=4, n_blocks=1), ResnetGenerator(ngf=4, n_blocks=1),
+                   NLayerDiscriminator(ndf=4, n_layers=2), NLayerDiscriminator(ndf=4, n_layers=2))
+    small = GeneratorWidths(3, 3, 3, (6,), 3, 1)
+    slim = (ResnetGenerator(widths=small, use_dropout=True),
+            ResnetGenerator(widths=small, use_dropout=True))
+    return gan, slim, synthetic_data(n_train=8, n_test=2, size=16, n_val=3)
+
+
+def _pair(setup, path, stop_after=None, resume=False, **options):
+    gan, slim, data = setup
+    a, b = copy.deepcopy(slim)
+
+    def interrupt(step, logs):
+        if step == stop_after:
+            raise KeyboardInterrupt
+    history = finetune_pair(gan, a, b, data, steps=8, batch_size=2, seed=1, progress=False,
+                            callback=interrupt, log_every=1, val_every=3, checkpoint=path,
+                            checkpoint_every=2, resume=resume, **options)
+    return (a, b), history
+
+
+@pytest.mark.parametrize("stop_after", [2, 3, 5])
+def test_pair_resumed_after_a_kill_ends_with_the_same_weights(setup, tmp_path, stop_after):
+    whole, expected = _pair(setup, tmp_path / "whole.pt")
+    with pytest.raises(KeyboardInterrupt):
+        _pair(setup, tmp_path / "cut.pt", stop_after=stop_after)
+    saved = torch.load(tmp_path / "cut.pt", weights_only=True)
+    assert saved["step"] == stop_after // 2 * 2
+    resumed, history = _pair(setup, tmp_path / "cut.pt", resume=True)
+    for g, h in zip(whole, resumed):
+        for key, value in g.state_dict().items():
+            assert torch.equal(h.state_dict()[key], value), key
+    assert history == expected
+
+
+def test_pair_validation_keeps_the_best(setup, tmp_path):
+    gan, _, data = setup
+    (a, b), history = _pair(setup, tmp_path / "state.pt", lr=5e-2)
+    assert history["val_step"] == [0, 3, 6, 8]
+    best = min(range(4), key=lambda i: history["val_l1"][i])
+    assert history["best_step"] == [history["val_step"][best]]
+    scores = PairValidation(gan.g_a, gan.g_b, data.val_a, data.val_b)(a, b)
+    assert scores["l1"] == pytest.approx(history["val_l1"][best], rel=1e-5)
+    with pytest.raises(ResumeStateError, match=r"written with lr = 0\.05, this run has 0\.0002"):
+        _pair(setup, tmp_path / "state.pt", resume=True)
