@@ -137,3 +137,19 @@ def load_images(files: Sequence[str | os.PathLike], image_size: int) -> torch.Te
     """Whole images, resized (bicubic) to ``image_size``², as ``[N, 3, S, S]`` in [-1, 1] (the
     test preprocessing; for validation)."""
     return torch.stack([load_image(f, image_size) for f in files])
+
+
+def write_images(images: torch.Tensor, folder: str | os.PathLike) -> list[Path]:
+    """Write images ``[N, 3, H, W]`` in [-1, 1] as ``00000.png``, ``00001.png``, ... into
+    ``folder`` (created); returns the paths. For data held in memory (e.g. the synthetic set)
+    that a stream should read."""
+    from PIL import Image
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = ((images.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    paths = []
+    for i, x in enumerate(pixels):
+        path = folder / f"{i:05d}.png"
+        Image.fromarray(x.permute(1, 2, 0).numpy()).save(path)
+        paths.append(path)
+    return paths

@@ -253,7 +253,7 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
     assert main(["slim", str(masks), *own, "--weights", str(weights), "--out",
                  str(slim_dir)]) == 0
     assert main(["finetune", str(slim_dir), *own, "--weights", str(weights), *data,
-                 "--steps", "2", "--batch-size", "2", "--quiet"]) == 0
+                 "--steps", "2", "--batch-size", "2", "--val-images", "4", "--quiet"]) == 0
     small = load_generator(slim_dir / "slim_G_A.pth")
     space = MaskSpace.from_dict(saved["spaces"]["A"])
     assert count_module_parameters(small) <= 0.6 * space.size(space.full())

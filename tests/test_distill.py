@@ -160,3 +160,51 @@ def test_a_checkpoint_of_other_settings_is_refused(root, tmp_path):
     with pytest.raises(ResumeStateError, match="junk.pt: not a readable checkpoint"):
         distill_generator(student, teacher, root / "trainA", config(steps=3),
                           checkpoint=tmp_path / "junk.pt", resume=True, progress=False)
+
+
+def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, capsys):
+    from deap_gan_prune.cli import main
+    from deap_gan_prune.nets.checkpoints import (architecture_of, load_generator,
+                                                 save_generator)
+    from deap_gan_prune.nets.maskspace import MaskSpace
+    from deap_gan_prune.nets.slimming import slim_bits
+    from generic_nets import AffineResnet
+    torch.manual_seed(0)
+    net = AffineResnet(ngf=4, n_blocks=1).eval()
+    weights = tmp_path / "g.pth"
+    torch.save(net.state_dict(), weights)
+    space = MaskSpace.from_module(net, torch.rand(1, 3, SIZE, SIZE))
+    bits = [int(j < max(1, g.size // 2)) for g in space.groups for j in range(g.size)]
+    slim = tmp_path / "slim"
+    arch = architecture_of(AffineResnet, {"ngf": 4, "n_blocks": 1})
+    save_generator(slim_bits(net, space, bits), slim / "slim_G_A.pth", architecture=arch,
+                   space=space, bits=bits)
+    state = tmp_path / "state.pt"
+    command = ["finetune", str(slim), "--generator", "generic_nets:AffineResnet",
+               "--generator-kwargs", '{"ngf": 4, "n_blocks": 1}', "--weights", str(weights),
+               "--dataroot", str(root), "--image-size", str(SIZE), "--steps", "6",
+               "--batch-size", "2", "--val-every", "3", "--val-images", "4", "--checkpoint",
+               str(state), "--checkpoint-every", "2", "--quiet"]
+    assert main([*command, "--out", str(tmp_path / "out")]) == 0
+    assert "on 76 images (4 held out); kept the best validation" in capsys.readouterr().out
+    info = json.loads((tmp_path / "out" / "slim_G_A.json").read_text())
+    assert info["finetune"]["train_images"] == 76 and info["finetune"]["best"]["step"] in (
+        0, 3, 6)
+    tuned = load_generator(tmp_path / "out" / "slim_G_A.pth")
+    best = torch.load(tmp_path / "state_best.pth", weights_only=True)
+    assert all(torch.equal(best[k], v) for k, v in tuned.state_dict().items())
+    assert main([*command, "--out", str(tmp_path / "again")]) == 1
+    assert "the file exists; add --resume" in capsys.readouterr().err
+    assert main([*command, "--resume", "--lr", "1e-3", "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "written with lr = 0.0002, this run has 0.001" in err and err.count("\n") == 1
+    assert main([*command, "--resume", "--out", str(tmp_path / "again")]) == 0  # all done
+    again = load_generator(tmp_path / "again" / "slim_G_A.pth")
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in tuned.state_dict().items())
+    assert main([*command, "--overwrite", "--adversarial", "0.1", "--disc-fit-steps", "1",
+                 "--image-size", "32", "--val-images", "2", "--out", str(tmp_path / "adv")]) == 0
+    assert json.loads((tmp_path / "adv" / "slim_G_A.json").read_text())["finetune"][
+        "adversarial"] == 0.1
+    assert main([*command, "--overwrite", "--discriminator", str(weights), "--out",
+                 str(tmp_path / "y")]) == 1
+    assert "--discriminator needs --adversarial" in capsys.readouterr().err

@@ -62,3 +62,25 @@ def test_pair_validation_keeps_the_best(setup, tmp_path):
     assert scores["l1"] == pytest.approx(history["val_l1"][best], rel=1e-5)
     with pytest.raises(ResumeStateError, match=r"written with lr = 0\.05, this run has 0\.0002"):
         _pair(setup, tmp_path / "state.pt", resume=True)
+
+
+def test_pair_cli_checkpoint_and_resume(gan_dir, tmp_path, capsys):
+    from deap_gan_prune.cli import main
+    from deap_gan_prune.nets.checkpoints import save_generator
+    slim = tmp_path / "slim"
+    torch.manual_seed(0)
+    for name in ("G_A", "G_B"):
+        save_generator(ResnetGenerator(ngf=4, n_blocks=2), slim / f"slim_{name}.pth")
+    command = ["finetune", str(slim), "--checkpoints", str(gan_dir), "--image-size", "32",
+               "--n-train", "8", "--n-test", "2", "--steps", "4", "--batch-size", "2",
+               "--val-every", "2", "--val-images", "2", "--checkpoint",
+               str(tmp_path / "state.pt"), "--quiet"]
+    assert main([*command, "--out", str(tmp_path / "one")]) == 0
+    assert "kept the best validation, step" in capsys.readouterr().out
+    assert main([*command, "--resume", "--out", str(tmp_path / "two")]) == 0
+    for name in ("G_A", "G_B"):
+        one = torch.load(tmp_path / "one" / f"slim_{name}.pth", weights_only=True)
+        two = torch.load(tmp_path / "two" / f"slim_{name}.pth", weights_only=True)
+        assert all(torch.equal(one[k], two[k]) for k in one)
+    assert main([*command, "--adversarial", "1", "--overwrite"]) == 1
+    assert "--adversarial: only with --generator" in capsys.readouterr().err

@@ -1,13 +1,19 @@
 """Fine-tune slim generators (``slim_G_A.pth``, ``slim_G_B.pth``) with the CycleGAN losses
-against the original discriminators, optionally distilling from the original generators."""
+against the original discriminators, optionally distilling from the original generators; with
+--generator, distil ``slim_G_A.pth`` toward the original on the whole training folder."""
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
-from ..nets.checkpoints import load_generator, save_generator, traced_description
-from ..training.brief import BriefDistillation
-from ..outputs import check_output_folder, staged_folder
-from ..workflow import finetune_pair
+from ..nets.checkpoints import (load_discriminator, load_generator, save_generator,
+                                traced_description)
+from ..outputs import check_output_file, check_output_folder, staged_folder
+from ..streams import write_images
+from ..training.distill import distill_generator
+from ..training.distill_config import DistillConfig
+from ..workflow import finetune_pair, synthetic_data
 from . import CommandError
 from .common import (add_data_arguments, add_generator_arguments, add_model_arguments,
                      add_run_arguments, architecture, load_data, load_models,
@@ -19,47 +25,175 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     add_generator_arguments(parser)
     add_data_arguments(parser)
-    parser.add_argument("--steps", type=int, default=800, help="updates (default 800)")
-    parser.add_argument("--distill", type=float, default=10.0,
-                        help="distillation weight (default 10; 0 disables)")
-    parser.add_argument("--batch-size", type=int, default=4)
+    t = parser.add_argument_group("training")
+    t.add_argument("--steps", type=int, default=800, help="updates (default 800)")
+    t.add_argument("--lr", type=float, default=2e-4, help="Adam's learning rate (default 2e-4)")
+    t.add_argument("--decay-start", type=float, default=0.5, metavar="SHARE",
+                   help="the learning rate is constant for this share of --steps, then falls "
+                        "linearly to 0 (default 0.5; 1: constant)")
+    t.add_argument("--batch-size", type=int, default=4, help="images a step (default 4)")
+    t.add_argument("--distill", type=float, default=10.0,
+                   help="pair only: distillation weight (default 10; 0 disables)")
+    v = parser.add_argument_group("validation (the best weights are kept)")
+    v.add_argument("--val-every", type=int, default=100,
+                   help="steps between validations, also run at the start and the end "
+                        "(default 100; 0: none for the pair, start and end for --generator)")
+    v.add_argument("--val-images", type=int, default=16,
+                   help="validation images (default 16); with --generator, whole images "
+                        "held out of trainA at random (seeded) and never trained on")
+    g = parser.add_argument_group("with --generator")
+    g.add_argument("--load-size", type=int, default=None,
+                   help="images are resized to this before the random crop of --image-size "
+                        "(default 286/256 of --image-size)")
+    g.add_argument("--adversarial", type=float, default=0.0, metavar="WEIGHT",
+                   help="weight of the GAN loss against a discriminator judging trainB "
+                        "images (default 0: pure distillation)")
+    g.add_argument("--discriminator", metavar="FILE", default=None,
+                   help="that discriminator (a PatchGAN state dict); default: one is fitted "
+                        "first against the original generator")
+    g.add_argument("--disc-fit-steps", type=int, default=500,
+                   help="steps of that fitting (default 500)")
+    g.add_argument("--teacher-pool", type=int, default=0, metavar="N",
+                   help="compute the original's outputs once for N crops and train on them "
+                        "only (default 0: the original runs at every step)")
+    g.add_argument("--workers", type=int, default=0,
+                   help="processes reading images (default 0: in this process)")
+    r = parser.add_argument_group("checkpoints")
+    r.add_argument("--checkpoint", metavar="FILE", default=None,
+                   help="training state rewritten every --checkpoint-every steps (with "
+                        "--generator, the best weights are written beside it, FILE_best.pth)")
+    r.add_argument("--checkpoint-every", type=int, default=100,
+                   help="steps between checkpoints (default 100)")
+    r.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint if it exists (same settings and models); "
+                        "ends with the weights of an uninterrupted run")
+    r.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if --checkpoint exists (it is overwritten)")
     add_run_arguments(parser)
     parser.add_argument("--out", default=None, help="output folder (default: the slim folder)")
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any work, bad numbers and a checkpoint that would be lost."""
+    for option, value, low in (("--steps", args.steps, 0), ("--batch-size", args.batch_size, 1),
+                               ("--val-every", args.val_every, 0),
+                               ("--val-images", args.val_images, 0),
+                               ("--checkpoint-every", args.checkpoint_every, 1),
+                               ("--workers", args.workers, 0),
+                               ("--teacher-pool", args.teacher_pool, 0),
+                               ("--disc-fit-steps", args.disc_fit_steps, 0)):
+        if value < low:
+            raise CommandError(f"{option} {value}: must be {low} or more")
+    if not args.lr > 0:
+        raise CommandError(f"--lr {args.lr}: must be > 0")
+    if not 0 <= args.decay_start <= 1:
+        raise CommandError(f"--decay-start {args.decay_start}: must be a share in [0, 1]")
+    if args.resume and args.overwrite:
+        raise CommandError("--resume and --overwrite exclude each other")
+    if (args.resume or args.overwrite) and not args.checkpoint:
+        raise CommandError(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint "
+                           "FILE")
+    if args.checkpoint:
+        check_output_file(args.checkpoint, "--checkpoint")
+        if Path(args.checkpoint).exists() and not (args.resume or args.overwrite):
+            raise CommandError(f"--checkpoint {args.checkpoint}: the file exists; add --resume "
+                               "to continue that run, or --overwrite to start again")
+
+
 def run(args: argparse.Namespace) -> int:
     out = check_output_folder(args.out or args.slim, "--out")
+    check_arguments(args)
     if architecture(args) is not None:
         return run_single(args, out)
-    data = load_data(args)
+    for option, value in (("--adversarial", args.adversarial), ("--discriminator",
+                          args.discriminator), ("--teacher-pool", args.teacher_pool),
+                          ("--load-size", args.load_size)):
+        if value:
+            raise CommandError(f"{option}: only with --generator (the pair trains against "
+                               "its own discriminators)")
+    data = load_data(args, n_val=args.val_images or 16)
     gan = load_models(args, data)
     g_a, g_b = load_slim_pair(args.slim, args.device)
     history = finetune_pair(gan, g_a, g_b, data, args.steps, args.distill, args.batch_size,
-                            seed=args.seed, device=args.device, progress=not args.quiet)
+                            seed=args.seed, device=args.device, progress=not args.quiet,
+                            lr=args.lr, val_every=args.val_every if args.val_images else 0,
+                            checkpoint=args.checkpoint, resume=args.resume,
+                            checkpoint_every=args.checkpoint_every)
     with staged_folder(out) as stage:  # both generators, or nothing changed
         for name, g in (("G_A", g_a), ("G_B", g_b)):
             save_generator(g, stage / f"slim_{name}.pth",
                            extra={"finetune_steps": args.steps, "distill": args.distill})
-    last = {k: round(v[-1], 4) for k, v in history.items() if v and k != "step"}
-    print(f"fine-tuned {args.steps} steps; last losses {last}; wrote {out}")
+    last = {k: round(v[-1], 4) for k, v in history.items()
+            if v and k != "step" and not k.startswith(("val_", "best"))}
+    best = ""
+    if history.get("best_step"):
+        i = history["val_step"].index(history["best_step"][0])
+        best = (f"; kept the best validation, step {int(history['best_step'][0])} (L1 "
+                f"{history['val_l1'][i]:.4f}, {history['val_psnr_db'][i]:.2f} dB)")
+    print(f"fine-tuned {args.steps} steps; last losses {last}{best}; wrote {out}")
     return 0
 
 
-def run_single(args: argparse.Namespace, out) -> int:
+def _folders(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path]:
+    """trainA and trainB of --dataroot, or the synthetic training images written to
+    ``scratch``."""
+    if args.dataroot:
+        return Path(args.dataroot) / "trainA", Path(args.dataroot) / "trainB"
+    data = synthetic_data(args.n_train, args.n_test, args.image_size or 64, seed=args.seed)
+    images_a, images_b = data.train
+    write_images(images_a, scratch / "trainA")
+    write_images(images_b, scratch / "trainB")
+    return scratch / "trainA", scratch / "trainB"
+
+
+def run_single(args: argparse.Namespace, out: Path) -> int:
     """A generator of the user's class: ``slim_G_A.pth`` distilled toward the original
-    (``--weights``) on domain-A images (L1 to its outputs; no discriminator needed)."""
-    data = load_data(args, n_val=64)
+    (``--weights``) on the whole trainA folder (:func:`distill_generator`)."""
+    if args.image_size is not None and (args.image_size <= 0 or args.image_size % 4):
+        raise CommandError(f"--image-size {args.image_size}: must be a positive multiple of 4")
+    image_size = args.image_size or (256 if args.dataroot else 64)
+    if args.load_size is not None and args.load_size < image_size:
+        raise CommandError(f"--load-size {args.load_size}: must be at least the image size "
+                           f"({image_size})")
     teacher = load_own_generator(args)
-    path = args.slim + "/slim_G_A.pth"
+    path = Path(args.slim) / "slim_G_A.pth"
     described = traced_description(path)
     if described is None:
         raise CommandError(f"{path}: no JSON beside it describing a --generator network")
     arch, space, bits = described
     student = load_generator(path, args.device)
-    BriefDistillation.from_generator(teacher, data.val_a.to(args.device), steps=args.steps,
-                                     batch_size=args.batch_size, seed=args.seed)(student)
+    if args.discriminator and not args.adversarial > 0:
+        raise CommandError("--discriminator needs --adversarial WEIGHT > 0")
+    discriminator = (load_discriminator(args.discriminator, args.device)
+                     if args.discriminator else None)
+    config = DistillConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, decay_start=args.decay_start,
+        image_size=image_size, load_size=args.load_size, val_images=args.val_images,
+        val_every=args.val_every, adversarial=args.adversarial,
+        disc_fit_steps=args.disc_fit_steps, teacher_pool=args.teacher_pool,
+        checkpoint_every=args.checkpoint_every, workers=args.workers, seed=args.seed)
+    best = None
+    if args.checkpoint:
+        checkpoint = Path(args.checkpoint)
+        best = checkpoint.with_name(checkpoint.stem + "_best.pth")
+    with tempfile.TemporaryDirectory(prefix="deap-gan-prune-") as scratch:
+        source, target = _folders(args, Path(scratch))
+        result = distill_generator(student, teacher, source, config,
+                                   target=target if args.adversarial > 0 else None,
+                                   discriminator=discriminator, checkpoint=args.checkpoint,
+                                   resume=args.resume, best=best, progress=not args.quiet)
+    extra = {"finetune_steps": args.steps, "finetune": {
+        "lr": args.lr, "decay_start": args.decay_start, "batch_size": args.batch_size,
+        "image_size": image_size, "adversarial": args.adversarial,
+        "train_images": len(result.train_files), "val_images": len(result.val_files),
+        "best": result.best}}
     with staged_folder(out) as stage:
-        save_generator(student, stage / "slim_G_A.pth", extra={"finetune_steps": args.steps},
-                       architecture=arch, space=space, bits=bits)
-    print(f"distilled {args.steps} steps toward the original; wrote {out}")
+        save_generator(student, stage / "slim_G_A.pth", extra=extra, architecture=arch,
+                       space=space, bits=bits)
+    kept = ""
+    if result.best is not None:
+        kept = (f"; kept the best validation, step {result.best['step']} (L1 "
+                f"{result.best['l1']:.4f}, {result.best['psnr_db']:.2f} dB to the original)")
+    print(f"distilled {args.steps} steps toward the original on {len(result.train_files)} "
+          f"images ({len(result.val_files)} held out){kept}; wrote {out}")
     return 0
