@@ -8,12 +8,17 @@ from .brief import BriefDistillation
 from .checkpoint import save_networks, save_state_atomic
 from .config import CycleGANConfig, lr_factor
 from .discriminator import fit_discriminator
+from .distill import distill_generator
+from .distill_config import DistillConfig, DistillResult
 from .losses import discriminator_loss, generator_losses, lsgan_loss
 from .loop import cycle_batches, finetune, set_requires_grad, train_cyclegan
 from .pool import ImagePool
+from .resumable import ResumeStateError
+from .validation import PairValidation, ValidationSet
 from .weights import init_weights
 
-__all__ = ["BriefDistillation", "CycleGANConfig", "ImagePool", "cycle_batches",
-           "discriminator_loss", "finetune", "fit_discriminator", "generator_losses",
-           "init_weights", "lr_factor", "lsgan_loss", "save_networks", "save_state_atomic",
-           "set_requires_grad", "train_cyclegan"]
+__all__ = ["BriefDistillation", "CycleGANConfig", "DistillConfig", "DistillResult",
+           "ImagePool", "PairValidation", "ResumeStateError", "ValidationSet", "cycle_batches",
+           "discriminator_loss", "distill_generator", "finetune", "fit_discriminator",
+           "generator_losses", "init_weights", "lr_factor", "lsgan_loss", "save_networks",
+           "save_state_atomic", "set_requires_grad", "train_cyclegan"]
