@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 import warnings
 from typing import Sequence
 
@@ -23,26 +25,63 @@ SUBCOMMANDS = {
                              "PyTorch"),
     "plot": ("plot_cmd", "plot fitness and size against generation from a logbook, or a "
                          "front of 'search --front'"),
+    "translate": ("translate_cmd", "apply a generator (.pth or exported .onnx) to a folder of "
+                                   "images"),
 }
+
+#: environment variable that, set to 1, shows the full traceback of an error (as --debug)
+DEBUG_ENV = "DEAP_GAN_PRUNE_DEBUG"
+DEBUG_HINT = f"add --debug (or set {DEBUG_ENV}=1) for the traceback"
 
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default as ``(default X)`` at the end of its help, unless the help
+    already states it (``default`` in the text); flags (on/off) and options without a default
+    value are left as written."""
+
+    _FLAGS = (argparse._StoreTrueAction, argparse._StoreFalseAction,
+              argparse._StoreConstAction, argparse._HelpAction, argparse._VersionAction)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text.lower() or not action.option_strings
+                or isinstance(action, self._FLAGS)
+                or action.default in (None, argparse.SUPPRESS)):
+            return text
+        return f"{text} (default %(default)s)"
+
+
+def _add_debug(parser: argparse.ArgumentParser, default=False) -> None:
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help=f"on an error, print the full traceback (as {DEBUG_ENV}=1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     parser = argparse.ArgumentParser(
-        prog="deap-gan-prune",
+        prog="deap-gan-prune", formatter_class=HelpFormatter,
         description="Compress CycleGAN generators by co-evolving channel masks with DEAP.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_debug(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(f".{module_name}", __name__)
-        sp = sub.add_parser(name, help=help_text, description=module.__doc__)
+        sp = sub.add_parser(name, help=help_text, description=module.__doc__,
+                            formatter_class=HelpFormatter)
         module.add_arguments(sp)
+        _add_debug(sp, default=argparse.SUPPRESS)  # before or after the subcommand
         sp.set_defaults(run=module.run)
     return parser
+
+
+def debug_wanted(args: argparse.Namespace | None = None) -> bool:
+    """True with ``--debug`` or the environment variable ``DEAP_GAN_PRUNE_DEBUG=1``."""
+    return bool(getattr(args, "debug", False)) or \
+        os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def one_line(exc: BaseException) -> str:
@@ -69,20 +108,31 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: 0 on success, 1 on an error (one line on stderr), 2 on bad usage."""
+    """Entry point: 0 on success, 1 on an error, 2 on bad usage. An error is one line on
+    stderr naming the problem; errors that are not about the input (e.g. a RuntimeError
+    inside torch) name their type and add a hint to rerun with ``--debug``, which (as
+    ``DEAP_GAN_PRUNE_DEBUG=1``) prints the full traceback instead."""
     from ..nets.checkpoints import CheckpointError
     from ..evolution.parallel import WorkerError
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = f"deap-gan-prune {args.command}"
     try:
         return _run(args)
-    except (CommandError, CheckpointError, WorkerError, ImportError, OSError, ValueError,
-            KeyError) as exc:
-        print(f"deap-gan-prune {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
-        print(f"deap-gan-prune {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if debug_wanted(args):
+            traceback.print_exc()
+            print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        elif isinstance(exc, (CommandError, CheckpointError, WorkerError, ImportError, OSError,
+                              ValueError, KeyError)):
+            print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        else:
+            print(f"{prog}: error: {type(exc).__name__}: {one_line(exc)} ({DEBUG_HINT})",
+                  file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

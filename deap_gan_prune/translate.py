@@ -1,0 +1,242 @@
+"""Apply a generator to a folder of images and write the translations.
+
+The generator is a PyTorch module (any ``.pth`` that :func:`~deap_gan_prune.nets.checkpoints.
+load_generator` reads: upstream ResNet, slim, or a ``--generator`` class) or an exported ONNX
+file, run on the CPU by ONNX Runtime (:class:`OnnxGenerator`).
+
+Sizes. Without ``size``, every image keeps its own size rounded to the nearest multiple of
+``multiple`` (default 4, what a generator with two down-samplings needs; at least
+``multiple``): images already at such a size are not resampled at all. With ``size``, every
+image is resized to ``size`` x ``size`` (as upstream CycleGAN's test preprocessing). Resizing is
+bicubic, as in :mod:`deap_gan_prune.data`. An ONNX file fixes its spatial size at export: its
+size is the default and any other ``size`` is refused. The output has the size the generator
+was run at.
+
+Files. The images directly in the folder (.jpg, .jpeg, .png, .bmp, .webp, any case) are read
+as RGB (one channel for a one-channel generator), in batches of images of equal size, and each
+translation is written as ``<stem>.png`` (lossless) into the output folder, atomically.
+Unreadable images are skipped with a warning naming them (as :mod:`deap_gan_prune.data`).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from .data import DataError, list_images, read_rgb, readable_images
+from .export import ExportError, onnx_session
+from .nets.checkpoints import atomic_write, load_generator
+from .outputs import OutputError, check_output_folder
+
+
+class OnnxGenerator:
+    """An exported ONNX generator (see :mod:`deap_gan_prune.export`) called like a module:
+    ``gen(x)`` with ``x`` a float tensor ``[N, C, H, W]`` returns the output tensor (CPU).
+
+    ``image_size``: the spatial size fixed in the file (None if it is dynamic);
+    ``in_channels``: the image channels it takes (None if dynamic)."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+        self.path = Path(path)
+        self.session = onnx_session(self.path, threads)
+        first = self.session.get_inputs()[0]
+        self.input_name = first.name
+        dims = list(first.shape)
+        if len(dims) != 4:
+            raise ExportError(f"{self.path}: takes a {len(dims)}-d input, not images "
+                              "[N, C, H, W]")
+        self.in_channels = dims[1] if isinstance(dims[1], int) else None
+        fixed = [d if isinstance(d, int) else None for d in dims[2:]]
+        self.image_size = fixed[0] if fixed[0] is not None and fixed[0] == fixed[1] else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            out = self.session.run(None, {self.input_name:
+                                          x.detach().float().cpu().contiguous().numpy()})[0]
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ExportError(f"{self.path}: ONNX Runtime failed: {first[:160]}") from None
+        return torch.from_numpy(np.asarray(out))
+
+
+def load_translator(path: str | os.PathLike, device: str | torch.device = "cpu",
+                    architecture: dict | None = None) -> torch.nn.Module | OnnxGenerator:
+    """The generator in ``path``: an :class:`OnnxGenerator` for a ``.onnx`` file (CPU only;
+    another ``device`` is refused), else the PyTorch module of
+    :func:`~deap_gan_prune.nets.checkpoints.load_generator` (of class ``architecture`` when
+    given) in eval mode on ``device``."""
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"{path}: ONNX files run on the CPU with ONNX Runtime; leave out "
+                             f"--device {device}")
+        if architecture is not None:
+            raise ValueError(f"{path}: an ONNX file holds its network; leave out --generator")
+        return OnnxGenerator(path)
+    return load_generator(path, device, architecture)
+
+
+def channels_of(generator: torch.nn.Module | OnnxGenerator) -> int:
+    """Image channels ``generator`` takes (3 when an ONNX file leaves it dynamic)."""
+    if isinstance(generator, OnnxGenerator):
+        return generator.in_channels or 3
+    from .workflow import input_channels
+    return input_channels(generator)
+
+
+def rounded_size(width: int, height: int, multiple: int = 4) -> tuple[int, int]:
+    """``(width, height)`` each rounded to the nearest multiple of ``multiple`` (halves up),
+    at least ``multiple``."""
+    def one(n: int) -> int:
+        return max(multiple, (n + multiple // 2) // multiple * multiple)
+    return one(width), one(height)
+
+
+@dataclass
+class TranslateResult:
+    """What :func:`translate_folder` did: the files written and the inputs skipped."""
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (width, height)
+
+
+def output_name(path: Path) -> str:
+    return path.stem + ".png"
+
+
+def _check_names(files: Sequence[Path]) -> None:
+    """Two inputs with the same stem would write the same ``<stem>.png``: refuse."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        name = output_name(path)
+        if name in seen:
+            raise DataError(f"{seen[name].name} and {path.name} in {path.parent} would both be "
+                            f"written as {name}; rename one")
+        seen[name] = path
+
+
+def _target_sizes(files: Sequence[Path], size: int | None, multiple: int
+                  ) -> dict[Path, tuple[int, int]]:
+    """Each file's processing size ``(width, height)``, from its header (no decoding)."""
+    sizes = {}
+    for path in files:
+        if size is not None:
+            sizes[path] = (size, size)
+            continue
+        with Image.open(path) as image:
+            sizes[path] = rounded_size(*image.size, multiple)
+    return sizes
+
+
+def _batches(files: Sequence[Path], sizes: dict[Path, tuple[int, int]], batch_size: int
+             ) -> Iterator[list[Path]]:
+    """Batches of at most ``batch_size`` files of one size: sizes in order of first
+    appearance, files in name order within a size."""
+    groups: dict[tuple[int, int], list[Path]] = defaultdict(list)
+    for path in files:
+        groups[sizes[path]].append(path)
+    for group in groups.values():
+        for i in range(0, len(group), batch_size):
+            yield group[i:i + batch_size]
+
+
+def load_input(path: Path, target: tuple[int, int], channels: int) -> torch.Tensor:
+    """One image as the generator's input ``[C, H, W]`` in [-1, 1], resized (bicubic) to
+    ``target`` = (width, height) unless it has that size already."""
+    image = read_rgb(path)
+    if image.size != target:
+        image = image.resize(target, Image.BICUBIC)
+    if channels == 1:
+        image = image.convert("L")
+    array = np.asarray(image, dtype=np.uint8)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(127.5).sub(1.0)
+
+
+def to_pixels(output: torch.Tensor) -> np.ndarray:
+    """A generator output ``[C, H, W]`` in [-1, 1] as uint8 ``[H, W, C]`` (C 1 or 3)."""
+    pixels = ((output.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round()
+    return pixels.to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def write_png(pixels: np.ndarray, path: Path) -> None:
+    """``pixels`` ``[H, W, 1 or 3]`` uint8 as a PNG at ``path``, atomically."""
+    image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+
+
+@torch.no_grad()
+def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | os.PathLike,
+                     out: str | os.PathLike, size: int | None = None, multiple: int = 4,
+                     batch_size: int = 8, device: str | torch.device = "cpu",
+                     progress: bool = True) -> TranslateResult:
+    """Translate every image of the folder ``source`` with ``generator`` and write
+    ``<out>/<stem>.png`` for each (see the module docstring for sizes and files).
+
+    ``size``: resize every image to ``size`` x ``size``; None keeps each image's size rounded
+    to a multiple of ``multiple`` (an ONNX file's fixed size for an :class:`OnnxGenerator`).
+    ``device``: where a PyTorch generator runs (ONNX files run on the CPU). Deterministic:
+    the same inputs give the same files. Raises DataError (bad folder, no readable image,
+    clashing names), OutputError (unwritable ``out``, ``out`` is ``source``), ValueError (bad
+    numbers, a size the ONNX file was not exported for)."""
+    source, out = Path(source), Path(out)
+    if batch_size < 1:
+        raise ValueError(f"batch size {batch_size}: must be 1 or more")
+    if multiple < 1:
+        raise ValueError(f"multiple {multiple}: must be 1 or more")
+    if size is not None and (size < multiple or size % multiple):
+        raise ValueError(f"size {size}: must be a positive multiple of {multiple}")
+    if isinstance(generator, OnnxGenerator) and generator.image_size is not None:
+        if size is not None and size != generator.image_size:
+            fixed = generator.image_size
+            raise ValueError(f"{generator.path}: exported for {fixed}x{fixed} images, not "
+                             f"{size}x{size} (export it again at --size {size}, or leave out "
+                             "--size)")
+        size = generator.image_size
+    check_output_folder(out, "--out")
+    if source.resolve() == out.resolve():
+        raise OutputError(f"--out {out}: is the input folder; write the translations to "
+                          "another folder")
+    files, listed = readable_images(source)  # warns naming the unreadable ones
+    result = TranslateResult(skipped=sorted(set(list_images(source)) - set(files)))
+    _check_names(files)
+    sizes = _target_sizes(files, size, multiple)
+    channels = channels_of(generator)
+    if isinstance(generator, torch.nn.Module):
+        generator.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=len(files), desc="translate", unit="image", disable=not progress) as bar:
+        for batch in _batches(files, sizes, batch_size):
+            inputs, names = [], []
+            for path in batch:
+                try:
+                    inputs.append(load_input(path, sizes[path], channels))
+                    names.append(path)
+                except DataError as error:  # decodes badly past a sound header
+                    warnings.warn(f"skipped {error}", stacklevel=2)
+                    result.skipped.append(path)
+            if inputs:
+                x = torch.stack(inputs)
+                if isinstance(generator, torch.nn.Module):
+                    x = x.to(device)
+                outputs = generator(x)
+                for path, output in zip(names, outputs):
+                    target = out / output_name(path)
+                    write_png(to_pixels(output), target)
+                    result.written.append(target)
+                    result.sizes[target.name] = (int(output.shape[-1]), int(output.shape[-2]))
+            bar.update(len(batch))
+    if not result.written:
+        raise DataError(f"{source}: none of the {listed} images could be read")
+    result.skipped.sort()
+    return result
+
