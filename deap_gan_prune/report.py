@@ -40,7 +40,7 @@ def quality_report(data: DomainData, outputs: Mapping[str, Mapping[str, torch.Te
             entry["fidelity_a2b"] = fidelity_scores(out["a2b"], outputs[reference]["a2b"])
             entry["fidelity_b2a"] = fidelity_scores(out["b2a"], outputs[reference]["b2a"])
         report[name] = entry
-    report["directions"] = _directions(report)
+    report["directions"] = directions_of(report)
     return report
 
 
@@ -50,7 +50,7 @@ def single_quality_report(original_outputs: torch.Tensor, pruned_outputs: torch.
     direction (``"a2b"``: on the source-domain test images; ``"b2a"`` for G_B of a pair)."""
     report = {"pruned": {f"fidelity_{direction}": fidelity_scores(pruned_outputs,
                                                                   original_outputs)}}
-    report["directions"] = _directions(report)
+    report["directions"] = directions_of(report)
     return report
 
 
@@ -76,13 +76,21 @@ def format_single_summary(summary: dict) -> str:
                      f"{s[f'macs_real_{size}'] / 1e6:>13.2f}M "
                      f"{o[f'macs_output_{size}'] / s[f'macs_output_{size}']:>5.2f}x "
                      f"{ms:>9.2f}")
-    fidelity = summary["quality"]["pruned"][f"fidelity_{direction}"]
+    quality = summary["quality"]
+    fidelity = quality["pruned"][f"fidelity_{direction}"]
     lines += ["", f"{arrow} SSIM to original (higher better) {_fmt(fidelity['ssim'])}",
               f"{arrow} PSNR to original, dB (higher better) {_fmt(fidelity['psnr_db'], 2)}"]
+    if f"fid_{direction}" in quality["pruned"]:
+        for name in ("original", "pruned"):
+            fid = quality[name][f"fid_{direction}"]
+            kid = f", KID {fid['kid_mean']:.4f} ± {fid['kid_std']:.4f}" if "kid_mean" in fid \
+                else ""
+            lines.append(f"{arrow} {name} to real target images (lower better): FID "
+                         f"{_fmt(fid['fid'], 2)}{kid}")
     return "\n".join(lines)
 
 
-def _directions(report: dict) -> dict:
+def directions_of(report: dict) -> dict:
     """``{"judge_a2b.judge_success": "higher is better", ...}`` from the metrics' own
     ``higher_is_better`` entries (removed from the figures themselves)."""
     directions = {}
@@ -148,10 +156,16 @@ def format_summary(summary: dict) -> str:
     if "outline" in quality[names[0]]:
         rows = [("stripes in horse A→B (higher better)", "outline", "a2b_stripe_share"),
                 ("brown in zebra B→A (higher better)", "outline", "b2a_brown_share")] + rows
+    rows = [(*row, 3) for row in rows]
+    if "fid_a2b" in quality[names[0]]:
+        rows += [("FID A→B to real B (lower better)", "fid_a2b", "fid", 2),
+                 ("KID A→B to real B (lower better)", "fid_a2b", "kid_mean", 4),
+                 ("FID B→A to real A (lower better)", "fid_b2a", "fid", 2),
+                 ("KID B→A to real A (lower better)", "fid_b2a", "kid_mean", 4)]
     lines.append(f"{'quality':42}" + "".join(f"{n:>11}" for n in names))
-    for label, group, key in rows:
+    for label, group, key, digits in rows:
         values = [quality[n].get(group, {}).get(key) for n in names]
-        lines.append(f"{label:42}" + "".join(f"{_fmt(v):>11}" for v in values))
+        lines.append(f"{label:42}" + "".join(f"{_fmt(v, digits):>11}" for v in values))
     if "seconds" in summary:
         lines.append(f"\n{summary['seconds']:.0f} s in all")
     return "\n".join(lines)

@@ -254,12 +254,13 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
                  str(slim_dir)]) == 0
     assert main(["finetune", str(slim_dir), *own, "--weights", str(weights), *data,
                  "--steps", "2", "--batch-size", "2", "--val-images", "4", "--quiet"]) == 0
-    small = load_generator(slim_dir / "slim_G_A.pth")
+    tuned = tmp_path / "slim_finetuned" / "slim_G_A.pth"  # the default --out, beside slim/
+    small = load_generator(tuned)
     space = MaskSpace.from_dict(saved["spaces"]["A"])
     assert count_module_parameters(small) <= 0.6 * space.size(space.full())
-    assert main(["export", str(slim_dir / "slim_G_A.pth"), "--format", "torchscript",
+    assert main(["export", str(tuned), "--format", "torchscript",
                  "--size", "32", "--out", str(tmp_path / "g.pt")]) == 0
-    assert main(["inspect", str(slim_dir / "slim_G_A.pth"), "--size", "32"]) == 0
+    assert main(["inspect", str(tuned), "--size", "32"]) == 0
     assert "AffineResnet" in capsys.readouterr().out
 
 

@@ -25,13 +25,19 @@ def test_search_slim_finetune_evaluate_plot(gan_dir, tmp_path, capsys):
                                            ResnetGenerator(ngf=4, n_blocks=2).parameters())
 
     before = torch.load(slim_dir / "slim_G_B.pth", weights_only=True)
-    assert main(["finetune", str(slim_dir), "--checkpoints", str(gan_dir), *DATA,
-                 "--steps", "2", "--batch-size", "2"]) == 0
-    after = torch.load(slim_dir / "slim_G_B.pth", weights_only=True)
+    finetune = ["finetune", str(slim_dir), "--checkpoints", str(gan_dir), *DATA, "--steps", "2",
+                "--batch-size", "2"]
+    assert main([*finetune, "--out", str(slim_dir)]) == 1  # never over the files it reads
+    assert "is the slim folder the run reads" in capsys.readouterr().err
+    assert main(finetune) == 0
+    tuned = tmp_path / "slim_finetuned"  # the default: a new folder beside the slim one
+    after = torch.load(tuned / "slim_G_B.pth", weights_only=True)
     assert any(not torch.equal(before[k], after[k]) for k in before)
+    unchanged = torch.load(slim_dir / "slim_G_B.pth", weights_only=True)
+    assert all(torch.equal(before[k], unchanged[k]) for k in before)
 
     summary = tmp_path / "summary.json"
-    assert main(["evaluate", str(slim_dir), "--checkpoints", str(gan_dir), *DATA,
+    assert main(["evaluate", str(tuned), "--checkpoints", str(gan_dir), *DATA,
                  "--repeats", "1", "--judge-steps", "5", "--out", str(summary)]) == 0
     out = capsys.readouterr().out
     assert "G_A pruned" in out and "higher better" in out
@@ -62,7 +68,7 @@ def test_subcommand_errors(gan_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", ["inspect", "search", "slim", "finetune", "evaluate",
-                                     "plot", "export"])
+                                     "plot", "export", "translate"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

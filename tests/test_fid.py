@@ -1,12 +1,26 @@
+import json
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
+from scipy import linalg
 
+from deap_gan_prune.cli import main
+from deap_gan_prune.metrics.evaluation import translate
 from deap_gan_prune.metrics.fid import (FID_HIGHER_IS_BETTER, INCEPTION_WEIGHTS_NAME,
-                                        FIDUnavailable, Uint8Images, check_inception_weights,
-                                        fid_kid)
+                                        FIDUnavailable, Uint8Images, cached_inception_weights,
+                                        check_inception_weights, fid_kid)
+from deap_gan_prune.nets.checkpoints import load_cyclegan, save_generator
+
+
+@pytest.fixture(autouse=True)
+def empty_hub_cache(tmp_path, monkeypatch):
+    """torch-fidelity's cache (torch.hub's folder) in an empty temporary folder."""
+    hub = tmp_path / "hub"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    return hub
 
 
 @pytest.fixture
@@ -109,3 +123,115 @@ def test_uint8_conversion_and_bad_inputs(images, weights, tmp_path, fake_fidelit
         fid_kid(str(tmp_path / "absent"), images, weights)
     with pytest.raises(ValueError, match="at least 2 images"):
         fid_kid(images[:1], images, weights)
+
+
+def test_cached_weights_are_used_when_none_is_given(empty_hub_cache, images, fake_fidelity):
+    cached = cached_inception_weights()
+    assert cached == empty_hub_cache / "checkpoints" / INCEPTION_WEIGHTS_NAME
+    with pytest.raises(FIDUnavailable, match="torch-fidelity's cache") as info:
+        check_inception_weights(None)
+    assert str(cached.parent) in str(info.value) and "--inception-weights" in str(info.value)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"stand-in")
+    assert check_inception_weights(None) == cached
+    fid_kid(images, images, None)
+    assert fake_fidelity.calls[0]["feature_extractor_weights_path"] == str(cached)
+
+
+def test_torch_fidelity_without_its_dependency_says_which(images, weights, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def without_torchvision(name, *args, **kwargs):
+        if name == "torch_fidelity":
+            raise ModuleNotFoundError("No module named 'torchvision'", name="torchvision")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "torch_fidelity", raising=False)
+    monkeypatch.setattr(builtins, "__import__", without_torchvision)
+    with pytest.raises(FIDUnavailable, match="cannot be imported.*needs torchvision"):
+        fid_kid(images, images, weights)
+
+
+# -- evaluate --fid, with a stand-in feature extractor ----------------------------------------
+def stand_in_features(dataset) -> np.ndarray:
+    """A small stand-in for Inception: per-channel mean, std and 2x2-pooled values of the uint8
+    images torch-fidelity would read (16 features)."""
+    x = torch.stack([dataset[i] for i in range(len(dataset))]).double() / 255
+    pooled = torch.nn.functional.adaptive_avg_pool2d(x.mean(1, keepdim=True), 2).flatten(1)
+    return torch.cat([x.mean((2, 3)), x.std((2, 3)), pooled], 1).numpy()[:, :10]
+
+
+def stand_in_fid(f1: np.ndarray, f2: np.ndarray) -> float:
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+@pytest.fixture
+def stand_in_fidelity(fake_fidelity):
+    """torch-fidelity's API computing the Fréchet distance of the stand-in features."""
+    def calculate_metrics(**kwargs):
+        fake_fidelity.calls.append(kwargs)
+        f1, f2 = (stand_in_features(kwargs[k]) for k in ("input1", "input2"))
+        return {"frechet_inception_distance": stand_in_fid(f1, f2),
+                "kernel_inception_distance_mean": float(abs(f1.mean() - f2.mean())),
+                "kernel_inception_distance_std": 0.0}
+    fake_fidelity.calculate_metrics = calculate_metrics
+    return fake_fidelity
+
+
+def test_stand_in_distance_is_zero_for_one_set_and_positive_otherwise(images, weights,
+                                                                       stand_in_fidelity):
+    assert abs(fid_kid(images, images, weights)["fid"]) < 1e-6
+    assert fid_kid(images, images.clamp(0, 1), weights)["fid"] > 0.01
+
+
+DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "12", "--quiet"]
+
+
+def test_evaluate_fid_scores_each_direction_against_the_real_images(
+        gan_dir, tmp_path, weights, stand_in_fidelity, capsys):
+    from deap_gan_prune.workflow import synthetic_data
+    slim = tmp_path / "slim"
+    gan = load_cyclegan(gan_dir)
+    for name, g in (("G_A", gan.g_a), ("G_B", gan.g_b)):
+        save_generator(g, slim / f"slim_{name}.pth")  # "pruned" = original: equal scores
+    summary = tmp_path / "summary.json"
+    assert main(["evaluate", str(slim), "--checkpoints", str(gan_dir), *DATA, "--repeats", "1",
+                 "--judge-steps", "2", "--fid", "--inception-weights", str(weights),
+                 "--out", str(summary)]) == 0
+    out = capsys.readouterr().out
+    assert "FID A→B to real B (lower better)" in out and "KID B→A to real A" in out
+    quality = json.loads(summary.read_text())["quality"]
+    assert quality["directions"]["fid_a2b.fid"] == "lower is better"
+    data = synthetic_data(8, 12, 32, seed=0, n_val=16)
+    want = stand_in_fid(stand_in_features(Uint8Images(translate(gan.g_a, data.test_a))),
+                        stand_in_features(Uint8Images(data.test_b)))
+    assert quality["original"]["fid_a2b"]["fid"] == pytest.approx(want, rel=1e-6)
+    assert quality["pruned"]["fid_a2b"]["fid"] == pytest.approx(want, rel=1e-6)
+    assert quality["original"]["fid_b2a"]["fid"] != pytest.approx(want)
+    assert len(stand_in_fidelity.calls) == 4
+    assert all(c["feature_extractor_weights_path"] == str(weights)
+               for c in stand_in_fidelity.calls)
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--fid"], "pass --inception-weights PATH"),
+    (["--inception-weights", "nowhere.pth"], "nowhere.pth: no such Inception weights file")])
+def test_evaluate_fid_without_weights_is_one_line_before_any_work(
+        argv, problem, gan_dir, tmp_path, capsys, monkeypatch):
+    from deap_gan_prune.cli import evaluate_cmd
+    monkeypatch.setattr(evaluate_cmd, "load_data", lambda *a, **k: pytest.fail("work began"))
+    assert main(["evaluate", str(tmp_path), "--checkpoints", str(gan_dir), *DATA, *argv]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and problem in err, err
+
+
+def test_evaluate_fid_without_torch_fidelity_names_the_extra(gan_dir, tmp_path, weights,
+                                                             capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch_fidelity", None)
+    assert main(["evaluate", str(tmp_path), "--checkpoints", str(gan_dir), *DATA, "--fid",
+                 "--inception-weights", str(weights)]) == 1
+    assert "deap-gan-prune[fid]" in capsys.readouterr().err

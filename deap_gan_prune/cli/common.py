@@ -15,7 +15,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (upstream layout; "
                              "with --generator, both generators of that class); default: the "
                              "teacher shipped in the package")
-    parser.add_argument("--epoch", default="latest", help="checkpoint prefix (default latest)")
+    parser.add_argument("--epoch", default="latest",
+                        help="checkpoint prefix, <epoch>_net_G_A.pth (default latest)")
 
 
 def add_generator_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
@@ -23,12 +24,14 @@ def add_generator_arguments(parser: argparse.ArgumentParser, weights: bool = Tru
     a generator of the user's own class instead of the upstream ResNet."""
     g = parser.add_argument_group("a generator of your own class")
     g.add_argument("--generator", metavar="PKG.MODULE:CLASS", default=None,
-                   help="the generator's class (importable), e.g. mypkg.nets:UNet")
+                   help="the generator's class (importable), e.g. mypkg.nets:UNet (default: "
+                        "the upstream ResNet generator)")
     g.add_argument("--generator-kwargs", metavar="JSON", default="{}",
                    help="its constructor arguments as a JSON object (default {})")
     if weights:
         g.add_argument("--weights", metavar="FILE", default=None,
-                       help="with --generator: its weights file (a state dict)")
+                       help="with --generator: its weights file (a state dict; default: none, "
+                            "give it or --checkpoints)")
 
 
 def architecture(args: argparse.Namespace) -> dict | None:
@@ -158,12 +161,16 @@ def parse_latency(text: str) -> float:
 
 def add_point_arguments(parser: argparse.ArgumentParser) -> None:
     """--index / --at-size / --at-latency: which point of a front file."""
-    g = parser.add_argument_group("point of a front (files of 'search --front')")
-    g.add_argument("--index", type=int, default=None, help="the point with this index")
+    g = parser.add_argument_group("point of a front (files of 'search --front'; default: "
+                                  "the front's chosen point, nearest the ideal)")
+    g.add_argument("--index", type=int, default=None,
+                   help="the point with this index (default: the chosen point)")
     g.add_argument("--at-size", type=float, default=None, metavar="RATIO",
-                   help="the best point whose size ratio is at most RATIO (e.g. 0.15)")
+                   help="the best point whose size ratio is at most RATIO, e.g. 0.15 "
+                        "(default: the chosen point)")
     g.add_argument("--at-latency", type=parse_latency, default=None, metavar="TIME",
-                   help="the best point whose predicted latency is at most TIME (e.g. 20ms)")
+                   help="the best point whose predicted latency is at most TIME, e.g. 20ms "
+                        "(default: the chosen point)")
     g.add_argument("--size-measure", choices=["parameters", "macs"], default="parameters",
                    help="what --at-size counts (default parameters)")
 

@@ -2,7 +2,11 @@
 and translation quality (judge, fidelity, and outline measures on the synthetic data). With
 ``--generator``: one generator of the user's class (``slim_G_A.pth`` of ``slim --generator``)
 against the original on the domain-A test images: SSIM/PSNR to the original's outputs,
-parameters and MACs from the traced mask space, latency side by side."""
+parameters and MACs from the traced mask space, latency side by side. With ``--fid``: FID and
+KID (torch-fidelity, Inception weights from --inception-weights or torch-fidelity's cache,
+never downloaded) of the original's and the pruned translations against the real test images
+of the target domain (few test images give biased, noisy figures: compare runs on the same
+images only)."""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +14,11 @@ import json
 from pathlib import Path
 
 from ..metrics.evaluation import translate
+from ..metrics.fid import cached_inception_weights, check_fid_available, fid_by_direction
 from ..nets.checkpoints import (atomic_write_json, load_cyclegan, load_generator,
                                 traced_description)
 from ..outputs import check_output_file
-from ..report import (format_single_summary, format_summary, quality_report,
+from ..report import (directions_of, format_single_summary, format_summary, quality_report,
                       single_quality_report)
 from ..workflow import (generator_report, input_channels, single_generator_report,
                         translations)
@@ -34,12 +39,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training steps of the offline judge (default 300)")
     add_run_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--out", default=None, help="also write the summary JSON here")
+    parser.add_argument("--out", default=None,
+                        help="also write the summary JSON here (default: print only)")
+    f = parser.add_argument_group("FID and KID (optional extra 'fid': torch-fidelity)")
+    f.add_argument("--fid", action="store_true",
+                   help="also FID and KID of the original's and the pruned translations "
+                        "against the real test images of the target domain (implied by "
+                        "--inception-weights)")
+    f.add_argument("--inception-weights", metavar="PATH", default=None,
+                   help="torch-fidelity's Inception weights file (default: its cache, "
+                        f"{cached_inception_weights()}; nothing is downloaded)")
+    f.add_argument("--fid-batch-size", type=int, default=32,
+                   help="images per Inception forward pass")
+
+
+def fid_wanted(args: argparse.Namespace):
+    """The Inception weights file when FID is asked for (checked, with torch-fidelity, before
+    any work), else None."""
+    if not (args.fid or args.inception_weights):
+        return None
+    if args.fid_batch_size < 1:
+        raise CommandError(f"--fid-batch-size {args.fid_batch_size}: must be 1 or more")
+    return check_fid_available(args.inception_weights)
+
+
+def add_fid(quality: dict, outputs: dict, reals: dict, weights, args: argparse.Namespace
+            ) -> None:
+    """FID/KID of every set of ``outputs`` into ``quality`` (and its ``directions``)."""
+    scores = fid_by_direction(outputs, reals, weights, device=args.device,
+                              batch_size=args.fid_batch_size)
+    for name, entry in scores.items():
+        quality.setdefault(name, {}).update(entry)
+    quality.setdefault("directions", {}).update(directions_of(quality))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out, "--out")
+    args.fid_weights = fid_wanted(args)
     if architecture(args) is not None:
         return run_single(args)
     data = load_data(args)
@@ -51,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
                "quality": quality_report(data, outputs, seed=args.seed,
                                          judge_steps=args.judge_steps,
                                          progress=not args.quiet)}
+    if args.fid_weights is not None:
+        add_fid(summary["quality"], outputs, {"a2b": data.test_b, "b2a": data.test_a},
+                args.fid_weights, args)
     for name, original, small in (("G_A", gan.g_a, pruned[0]), ("G_B", gan.g_b, pruned[1])):
         summary["generators"][name] = generator_report(original, small, data.image_size,
                                                        repeats=args.repeats, device=args.device)
@@ -89,9 +129,10 @@ def _head(args: argparse.Namespace, data) -> dict:
 
 
 def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
-             images, image_size: int, direction: str, origin: str) -> dict:
+             images, image_size: int, direction: str, origin: str, reals=None) -> dict:
     """The generator and quality reports of the slim file ``path`` (``described``: its space
-    and bits) against ``original`` (named ``origin`` in errors) on ``images``."""
+    and bits) against ``original`` (named ``origin`` in errors) on ``images``; with --fid,
+    FID/KID of both against ``reals`` (the target domain's test images)."""
     space, bits = described
     if input_channels(original) != images.shape[1]:
         raise CommandError(f"--generator {args.generator} takes {input_channels(original)} "
@@ -99,10 +140,14 @@ def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
     if not space.matches(original):
         raise CommandError(f"{path}: slimmed from another network than {origin}")
     pruned = load_generator(path, args.device)
+    outputs = {"original": translate(original, images), "pruned": translate(pruned, images)}
+    quality = single_quality_report(outputs["original"], outputs["pruned"], direction)
+    if args.fid_weights is not None:
+        add_fid(quality, {name: {direction: out} for name, out in outputs.items()},
+                {direction: reals}, args.fid_weights, args)
     return {"generator": single_generator_report(original, pruned, space, bits, image_size,
                                                  repeats=args.repeats, device=args.device),
-            "quality": single_quality_report(translate(original, images),
-                                             translate(pruned, images), direction)}
+            "quality": quality}
 
 
 def run_pair(args: argparse.Namespace) -> int:
@@ -125,7 +170,8 @@ def run_pair(args: argparse.Namespace) -> int:
         part = {"direction": direction,
                 **_compare(args, original, folder / f"slim_G_{name}.pth", described[name],
                            images, data.image_size, direction,
-                           f"G_{name} of {args.checkpoints}")}
+                           f"G_{name} of {args.checkpoints}",
+                           data.test_b if name == "A" else data.test_a)}
         summary["directions"][f"G_{name}"] = part
         texts.append(format_single_summary({**summary, **part}))
     if args.out:
@@ -144,7 +190,7 @@ def run_single(args: argparse.Namespace) -> int:
     data = load_data(args)
     summary = {**_head(args, data),
                **_compare(args, load_own_generator(args), path, described, data.test_a,
-                          data.image_size, "a2b", f"--weights {args.weights}")}
+                          data.image_size, "a2b", f"--weights {args.weights}", data.test_b)}
     if args.out:
         atomic_write_json(Path(args.out), summary)
     print(json.dumps(summary, indent=2) if args.json else format_single_summary(summary))

@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r = parser.add_argument_group("checkpoints")
     r.add_argument("--checkpoint", metavar="FILE", default=None,
                    help="training state rewritten every --checkpoint-every steps (with "
-                        "--generator, the best weights are written beside it, FILE_best.pth)")
+                        "--generator, the best weights are written beside it, FILE_best.pth; "
+                        "default: none)")
     r.add_argument("--checkpoint-every", type=int, default=100,
                    help="steps between checkpoints (default 100)")
     r.add_argument("--resume", action="store_true",
@@ -70,7 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--overwrite", action="store_true",
                    help="start afresh even if --checkpoint exists (it is overwritten)")
     add_run_arguments(parser)
-    parser.add_argument("--out", default=None, help="output folder (default: the slim folder)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder, never the slim folder itself (default: "
+                             "SLIM_finetuned beside it)")
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -100,8 +103,19 @@ def check_arguments(args: argparse.Namespace) -> None:
                                "to continue that run, or --overwrite to start again")
 
 
+def output_folder(args: argparse.Namespace) -> Path:
+    """--out, or ``<slim>_finetuned`` beside the slim folder; the slim folder itself (whose
+    files the run reads) is refused."""
+    slim = Path(args.slim).resolve()
+    out = Path(args.out) if args.out else slim.parent / f"{slim.name}_finetuned"
+    if out.resolve() == slim:
+        raise CommandError(f"--out {args.out}: is the slim folder the run reads; write the "
+                           "fine-tuned generators to another folder")
+    return check_output_folder(out, "--out")
+
+
 def run(args: argparse.Namespace) -> int:
-    out = check_output_folder(args.out or args.slim, "--out")
+    out = output_folder(args)
     check_arguments(args)
     if architecture(args) is not None:
         return run_single(args, out)

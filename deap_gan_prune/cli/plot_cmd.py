@@ -16,7 +16,7 @@ from .common import add_point_arguments, front_point, is_front, read_json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="masks.json or a search checkpoint (JSON with a logbook)")
     parser.add_argument("--out", default="fitness.png", help="PNG to write")
-    parser.add_argument("--title", default=None)
+    parser.add_argument("--title", default=None, help="title above the plot (default: none)")
     parser.add_argument("--x", choices=["parameters", "macs", "latency"], default=None,
                         help="front files: the size axis (default the first size objective)")
     add_point_arguments(parser)

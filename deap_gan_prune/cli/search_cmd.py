@@ -19,14 +19,42 @@ from .common import add_data_arguments, add_generator_arguments, add_model_argum
     add_run_arguments, architecture, load_data, load_models, load_own_generator
 
 
+#: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
+DEFAULT_BUDGET = 0.25
+#: the value of --budget asking for the paper's soft size term instead of a budget
+NO_BUDGET = "none"
+
+
+def parse_budget(text: str) -> float | str:
+    """A size ratio, or ``"none"`` (the paper's soft size term)."""
+    if text.strip().lower() == NO_BUDGET:
+        return NO_BUDGET
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a size ratio such as 0.25 nor "
+                                         f"'{NO_BUDGET}'") from None
+
+
+def budget_of(args: argparse.Namespace) -> float | None:
+    """The search's budget: --budget, or DEFAULT_BUDGET without it; None for 'none'."""
+    if args.budget is None:
+        return DEFAULT_BUDGET
+    if args.budget == NO_BUDGET:
+        return None
+    return args.budget
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     add_generator_arguments(parser)
     add_data_arguments(parser)
     d = SearchConfig()
     g = parser.add_argument_group("search")
-    g.add_argument("--population", type=int, default=d.population)
-    g.add_argument("--generations", type=int, default=d.generations)
+    g.add_argument("--population", type=int, default=d.population,
+                   help="individuals (masks) per generator")
+    g.add_argument("--generations", type=int, default=d.generations,
+                   help="generations after the starting population")
     g.add_argument("--fitness", choices=["adapted", "paper", "supernet"], default=d.fitness,
                    help="adapted: each candidate distilled briefly toward the original, then "
                         "scored on held-out images (default); paper: the paper's F; "
@@ -34,29 +62,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--supernet", metavar="DIR", nargs="?", const="", default=None,
                    help="once-for-all generators of 'deap-gan-prune supernet' (without DIR: "
                         "the shipped teacher's): masks are scored on their weights (implies "
-                        "--fitness supernet, also with --front); 'slim' then slims from DIR")
+                        "--fitness supernet, also with --front); 'slim' then slims from DIR "
+                        "(default: none, the original weights)")
     g.add_argument("--adapt-steps", type=int, default=d.adapt_steps,
                    help=f"distillation steps per candidate (adapted; default {d.adapt_steps})")
     g.add_argument("--adapt-score", choices=["l1", "ssim", "discriminator"],
-                   default=d.adapt_score, help="what the adapted fitness scores")
+                   default=d.adapt_score,
+                   help="what the adapted (or supernet) fitness scores the candidate's outputs "
+                        "by: L1 or SSIM to the original's, or the original discriminator")
     g.add_argument("--select", choices=["tournament", "rank", "roulette"], default=d.select,
                    help="selection (default tournament; roulette is the paper's)")
     g.add_argument("--gamma", type=float, default=None,
-                   help="size weight γ (default 0 with --budget, else 1)")
+                   help="size weight γ (default 0 with a budget, 1 with --budget none)")
     g.add_argument("--lambda-cycle", type=float, default=None,
                    help="cycle weight λ (default 10 for the paper's fitness, 0 for adapted)")
-    g.add_argument("--budget", type=float, default=None,
-                   help="size ratio every candidate must meet (e.g. 0.25 = 4x smaller)")
+    g.add_argument("--budget", type=parse_budget, default=None, metavar="RATIO|none",
+                   help=f"size ratio every candidate is repaired to meet in parameters and "
+                        f"MACs (default {DEFAULT_BUDGET}: 4x smaller, as the example); 'none': "
+                        "no cap, the paper's soft size term γ·size instead (γ 1, no uniform "
+                        "mask seeded); not with --front")
     g.add_argument("--repair-order", choices=["random", "l1"], default=d.repair_order,
                    help="which channels the budget repair drops first (default random)")
-    g.add_argument("--size-measure", choices=["parameters", "macs"], default=d.size_measure)
+    g.add_argument("--size-measure", choices=["parameters", "macs"], default=d.size_measure,
+                   help="the size γ weighs and the printed size ratio counts")
     g.add_argument("--perceptual", choices=["discriminator", "features", "pixel"],
-                   default=d.perceptual)
-    g.add_argument("--layout", choices=["independent", "tied"], default=d.layout)
-    g.add_argument("--init", choices=["bernoulli", "importance"], default=d.init)
+                   default=d.perceptual,
+                   help="the perceptual term of the paper's fitness (--fitness paper)")
+    g.add_argument("--layout", choices=["independent", "tied"], default=d.layout,
+                   help="independent: every residual block's inner width is its own; tied: "
+                        "as the released code, tied to the stream width")
+    g.add_argument("--init", choices=["bernoulli", "importance"], default=d.init,
+                   help="starting masks: each channel kept at random (the paper's), or the "
+                        "channels of largest L1 norm, perturbed")
     g.add_argument("--mate", choices=["two_point", "group_boundary", "uniform_group"],
-                   default=d.mate)
-    g.add_argument("--mutate", choices=["segment", "flip"], default=d.mutate)
+                   default=d.mate, help="crossover of two masks")
+    g.add_argument("--mutate", choices=["segment", "flip"], default=d.mutate,
+                   help="mutation: a random segment of bits, or independent bit flips")
     g.add_argument("--n-images", type=int, default=d.n_images,
                    help="held-out validation images per domain the fitness scores on")
     g.add_argument("--adapt-images", type=int, default=d.train_images,
@@ -85,15 +126,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="evaluate in N local processes (default 0: in this process)")
     e.add_argument("--ray", metavar="ADDRESS", default=None,
                    help="evaluate on Ray actors: 'local' starts an instance, 'auto' or "
-                        "ray://host:port joins a cluster (needs the 'ray' extra)")
+                        "ray://host:port joins a cluster (needs the 'ray' extra; default: "
+                        "no Ray)")
     e.add_argument("--checkpoint", metavar="FILE", default=None,
-                   help="search state rewritten after every generation (JSON)")
+                   help="search state rewritten after every generation (JSON; default: none)")
     e.add_argument("--resume", action="store_true",
                    help="continue from --checkpoint if it exists (same settings and models)")
     e.add_argument("--overwrite", action="store_true",
                    help="start afresh even if --checkpoint exists (it is overwritten)")
     parser.add_argument("--out", default="masks.json", help="masks and logbook (JSON)")
-    parser.add_argument("--plot", default=None, help="fitness plot (default: beside --out)")
+    parser.add_argument("--plot", default=None,
+                        help="fitness plot (default: beside --out, OUT_fitness.png or, with "
+                             "--front, OUT_front.png)")
 
 
 def fitness_of(args: argparse.Namespace) -> str:
@@ -113,7 +157,7 @@ def config_from(args: argparse.Namespace) -> SearchConfig:
     return SearchConfig(population=args.population, generations=args.generations,
                         fitness=fitness_of(args), adapt_steps=args.adapt_steps,
                         adapt_score=args.adapt_score, select=args.select,
-                        gamma=args.gamma, lambda_cycle=args.lambda_cycle, budget=args.budget,
+                        gamma=args.gamma, lambda_cycle=args.lambda_cycle, budget=budget_of(args),
                         repair_order=args.repair_order, size_measure=args.size_measure,
                         perceptual=args.perceptual, layout=args.layout, init=args.init,
                         mate=args.mate, mutate=args.mutate, n_images=args.n_images,

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "front file of 'search --front'")
     add_model_arguments(parser)
     add_generator_arguments(parser)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu",
+                        help="where the networks are loaded and slimmed: cpu, cuda, cuda:1, ...")
     parser.add_argument("--out", default="slim", help="output folder (default slim/)")
     add_point_arguments(parser)
 

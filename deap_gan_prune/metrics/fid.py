@@ -1,10 +1,13 @@
 """FID and KID through torch-fidelity, offline only.
 
-torch-fidelity (optional extra ``fid``: ``pip install 'deap-gan-prune[fid]'``) downloads its
-Inception network on first use unless it is given a local weights file. This module never lets
-it download: the caller must pass the file (torch-fidelity's
-``weights-inception-2015-12-05-6726825d.pth``) as ``inception_weights``; without it, or
-without torch-fidelity, a one-line :class:`FIDUnavailable` says what is missing.
+torch-fidelity (optional extra ``fid``: ``pip install 'deap-gan-prune[fid]'``; it imports
+torchvision) downloads its Inception network on first use unless it is given a local weights
+file. This module never lets it download: the weights (torch-fidelity's
+``weights-inception-2015-12-05-6726825d.pth``) come from the file passed as
+``inception_weights`` (CLI: ``evaluate --fid --inception-weights PATH``) or, without it, from
+torch-fidelity's own cache (where its first download puts them, ``<torch hub
+dir>/checkpoints/``, see :func:`cached_inception_weights`); when neither is there, or
+torch-fidelity is missing, a one-line :class:`FIDUnavailable` says what is missing.
 
 Scores: ``fid`` (Fréchet Inception Distance on the 2048-d pool features; lower is better),
 ``kid_mean`` and ``kid_std`` (Kernel Inception Distance, polynomial kernel, over random
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping
 
 import torch
 from torch.utils.data import Dataset
@@ -30,13 +34,25 @@ class FIDUnavailable(ValueError):
     """FID/KID cannot be computed here (no weights file, no torch-fidelity); one line."""
 
 
+def cached_inception_weights() -> Path:
+    """Where torch-fidelity keeps the Inception weights it downloaded (``torch.hub``'s
+    checkpoint folder, ``$TORCH_HOME/hub/checkpoints``); the file may not exist."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_NAME
+
+
 def check_inception_weights(path: str | os.PathLike | None) -> Path:
-    """The Inception weights file as a Path; a one-line :class:`FIDUnavailable` when ``path`` is
-    None, missing, or not a file. Nothing is downloaded."""
+    """The Inception weights file as a Path: ``path``, or without it torch-fidelity's cached
+    file (:func:`cached_inception_weights`) if it is there; a one-line
+    :class:`FIDUnavailable` when ``path`` is missing or not a file, or when none is given and
+    none is cached. Nothing is downloaded."""
     if path is None or str(path) == "":
+        cached = cached_inception_weights()
+        if cached.is_file():
+            return cached
         raise FIDUnavailable(
             f"FID needs Inception weights: pass --inception-weights PATH (inception_weights= in "
-            f"Python; torch-fidelity's {INCEPTION_WEIGHTS_NAME}); none is downloaded")
+            f"Python; torch-fidelity's {INCEPTION_WEIGHTS_NAME}), or put that file in "
+            f"torch-fidelity's cache {cached.parent}; none is downloaded")
     path = Path(path)
     if not path.is_file():
         raise FIDUnavailable(
@@ -49,7 +65,11 @@ def import_torch_fidelity():
     """The ``torch_fidelity`` module, or a one-line :class:`FIDUnavailable` naming the extra."""
     try:
         import torch_fidelity
-    except ImportError:
+    except ImportError as exc:
+        if exc.name not in (None, "torch_fidelity"):  # installed, but a dependency is missing
+            raise FIDUnavailable(f"torch-fidelity cannot be imported: {exc} (it needs "
+                                 f"{exc.name}; install the build matching your torch)") \
+                from None
         raise FIDUnavailable("FID needs the optional package torch-fidelity: pip install "
                              "'deap-gan-prune[fid]' (or pip install torch-fidelity)") from None
     return torch_fidelity
@@ -139,3 +159,25 @@ def fid_kid(images_1, images_2, inception_weights: str | os.PathLike | None,
                       kid_std=float(result[_KEY_KID_STD]))
     scores["higher_is_better"] = {k: FID_HIGHER_IS_BETTER[k] for k in scores}
     return scores
+
+
+def check_fid_available(inception_weights: str | os.PathLike | None) -> Path:
+    """Before any work: the Inception weights file (given or cached) and an importable
+    torch-fidelity, else a one-line :class:`FIDUnavailable`."""
+    weights = check_inception_weights(inception_weights)
+    import_torch_fidelity()
+    return weights
+
+
+def fid_by_direction(outputs: Mapping[str, Mapping[str, torch.Tensor]],
+                     reals: Mapping[str, torch.Tensor],
+                     inception_weights: str | os.PathLike | None,
+                     device: str | torch.device = "cpu", batch_size: int = 32,
+                     kid: bool = True) -> dict:
+    """``{name: {"fid_<direction>": {"fid": .., "kid_mean": .., "kid_std": ..,
+    "higher_is_better": ..}}}``: each set of translations ``outputs[name][direction]`` (e.g.
+    ``"a2b"``) against the real images ``reals[direction]`` of its target domain."""
+    return {name: {f"fid_{direction}": fid_kid(images, reals[direction], inception_weights,
+                                               device=device, batch_size=batch_size, kid=kid)
+                   for direction, images in sorted(by_direction.items())}
+            for name, by_direction in outputs.items()}
