@@ -235,3 +235,31 @@ def test_evaluate_fid_without_torch_fidelity_names_the_extra(gan_dir, tmp_path, 
     assert main(["evaluate", str(tmp_path), "--checkpoints", str(gan_dir), *DATA, "--fid",
                  "--inception-weights", str(weights)]) == 1
     assert "deap-gan-prune[fid]" in capsys.readouterr().err
+
+
+def test_evaluate_fid_of_a_generator_of_another_class(tmp_path, weights, stand_in_fidelity,
+                                                      capsys):
+    from generic_nets import AffineResnet
+    from deap_gan_prune.nets.checkpoints import architecture_of
+    from deap_gan_prune.nets.maskspace import MaskSpace
+    from deap_gan_prune.nets.slimming import slim_bits
+    torch.manual_seed(0)
+    net = AffineResnet(ngf=4, n_blocks=1).eval()
+    path = tmp_path / "g.pth"
+    torch.save(net.state_dict(), path)
+    space = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
+    bits = space.full()
+    save_generator(slim_bits(net, space, bits), tmp_path / "slim" / "slim_G_A.pth",
+                   architecture=architecture_of(AffineResnet, {"ngf": 4, "n_blocks": 1}),
+                   space=space, bits=bits)
+    summary = tmp_path / "summary.json"
+    assert main(["evaluate", str(tmp_path / "slim"), "--generator", "generic_nets:AffineResnet",
+                 "--generator-kwargs", '{"ngf": 4, "n_blocks": 1}', "--weights", str(path),
+                 *DATA, "--repeats", "1", "--fid", "--inception-weights", str(weights),
+                 "--out", str(summary)]) == 0
+    assert "A→B pruned to real target images (lower better): FID" in capsys.readouterr().out
+    quality = json.loads(summary.read_text())["quality"]
+    assert quality["pruned"]["fid_a2b"]["fid"] == pytest.approx(
+        quality["original"]["fid_a2b"]["fid"], abs=1e-6)
+    assert quality["directions"]["fid_a2b.kid_mean"] == "lower is better"
+    assert len(stand_in_fidelity.calls) == 2
