@@ -68,21 +68,23 @@ def _cpu_copy(generator: torch.nn.Module) -> torch.nn.Module:
 
 
 def export_onnx(generator: torch.nn.Module, path: str | os.PathLike, image_size: int = 256,
-                opset: int = ONNX_OPSET) -> dict:
-    """Write ``generator`` as one ONNX file (opset ``opset``, dynamic batch, spatial size
-    ``image_size``). Returns a description: format, path, opset, image_size, bytes."""
+                opset: int = ONNX_OPSET, dynamic_size: bool = True) -> dict:
+    """Write ``generator`` as one ONNX file (opset ``opset``, traced at ``image_size``; dynamic
+    batch axis, and dynamic height and width unless ``dynamic_size`` is False). Returns a
+    description: format, path, opset, image_size, dynamic_axes, bytes."""
     if not 9 <= opset <= 20:  # 20: the newest opset of torch's TorchScript-based exporter
         raise ExportError(f"ONNX opset {opset}: use an opset from 9 to 20 (default "
                           f"{ONNX_OPSET})")
     model, path = _cpu_copy(generator), Path(path)
     example = _example(model, image_size)
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
 
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and exporter notes
             torch.onnx.export(model, (example,), tmp, dynamo=False, opset_version=opset,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                              dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
                               external_data=False, do_constant_folding=True)
 
     try:
@@ -93,7 +95,7 @@ def export_onnx(generator: torch.nn.Module, path: str | os.PathLike, image_size:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ExportError(f"{path}: ONNX export failed: {first[:160]}") from None
     return {"format": "onnx", "path": str(path), "opset": opset, "image_size": image_size,
-            "dynamic_axes": {INPUT_NAME: "batch", OUTPUT_NAME: "batch"},
+            "dynamic_axes": {name: list(axes.values()) for name in (INPUT_NAME, OUTPUT_NAME)},
             "external_data": False, "bytes": path.stat().st_size}
 
 
@@ -116,11 +118,11 @@ def export_torchscript(generator: torch.nn.Module, path: str | os.PathLike,
 
 def export_generator(generator: torch.nn.Module, path: str | os.PathLike,
                      fmt: ExportFormat | None = None, image_size: int = 256,
-                     opset: int = ONNX_OPSET) -> dict:
+                     opset: int = ONNX_OPSET, dynamic_size: bool = True) -> dict:
     """:func:`export_onnx` or :func:`export_torchscript` by ``fmt`` (default: by suffix)."""
     fmt = fmt or format_of(path)
     if fmt == "onnx":
-        return export_onnx(generator, path, image_size, opset)
+        return export_onnx(generator, path, image_size, opset, dynamic_size)
     if fmt == "torchscript":
         return export_torchscript(generator, path, image_size)
     raise ExportError(f"unknown export format {fmt!r}: use 'onnx' or 'torchscript'")
@@ -155,7 +157,8 @@ def verify_export(path: str | os.PathLike, generator: torch.nn.Module,
     """Largest absolute difference between the exported file and the eager ``generator`` on
     ``batch_size`` seeded random images in [-1, 1] (float32, CPU).
 
-    ``image_size``: for ONNX, default the size fixed in the file; for TorchScript, default 64.
+    ``image_size``: for ONNX, default the size fixed in the file (64 when dynamic); for
+    TorchScript, default 64.
     ``batch_size`` 2 also checks that the exported batch axis is dynamic (export uses 1).
     """
     fmt, path = fmt or format_of(path), Path(path)

@@ -80,7 +80,7 @@ def test_onnx_file_gives_the_generator_output(folder, tiny_generator, tmp_path):
     pytest.importorskip("onnxruntime")
     from deap_gan_prune.export import export_generator
     onnx = tmp_path / "G.onnx"
-    export_generator(tiny_generator, onnx, "onnx", image_size=16)
+    export_generator(tiny_generator, onnx, "onnx", image_size=16, dynamic_size=False)
     generator = load_translator(onnx)
     assert isinstance(generator, OnnxGenerator) and generator.image_size == 16
     out = tmp_path / "out"
@@ -92,6 +92,22 @@ def test_onnx_file_gives_the_generator_output(folder, tiny_generator, tmp_path):
         assert np.abs(written.astype(int) - want.astype(int)).max() <= 1  # ORT vs torch
     assert main(["translate", str(onnx), str(folder), "--out", str(out), "--size", "32"]) == 1
     assert main(["translate", str(onnx), str(folder), "--device", "cuda:0"]) == 1
+
+
+def test_onnx_file_with_dynamic_size_keeps_each_image_size(folder, tiny_generator, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from deap_gan_prune.export import export_generator
+    onnx = tmp_path / "G.onnx"
+    export_generator(tiny_generator, onnx, "onnx", image_size=16)
+    assert load_translator(onnx).image_size is None
+    out, eager = tmp_path / "out", tmp_path / "eager"
+    assert main(["translate", str(onnx), str(folder), "--out", str(out), "--quiet"]) == 0
+    translate_folder(tiny_generator, folder, eager, progress=False)  # each image's own size
+    assert len({Image.open(eager / f"{name[0]}.png").size for name in SIZES}) > 2
+    for name in SIZES:
+        written = np.asarray(Image.open(out / f"{name[0]}.png")).astype(int)
+        want = np.asarray(Image.open(eager / f"{name[0]}.png")).astype(int)
+        assert written.shape == want.shape and np.abs(written - want).max() <= 1
 
 
 def test_unreadable_images_are_skipped_with_a_warning(folder, weights, tmp_path):
