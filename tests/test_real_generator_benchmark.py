@@ -1,0 +1,153 @@
+"""The real-generator benchmark end to end at toy size (a random-weight small
+VintageGenerator, tiny images, a few steps), its resumption per cell, the level-off rule,
+the candidate-cost benchmark and the missing-weights message."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TOY = ["--toy", "--quiet", "--seeds", "0", "1", "--leveloff-steps", "16", "--read-every", "4"]
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module                 # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load("real_generator")
+
+
+def _args(work: Path) -> list[str]:
+    return TOY + ["--work", str(work), "--out", str(work / "out.json"),
+                  "--plot", str(work / "quality.png"), "--sheet", str(work / "sheet.png")]
+
+
+def _main(module, argv) -> int:
+    threads = torch.get_num_threads()
+    try:
+        return module.main(argv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def toy_run(bench, tmp_path_factory):
+    work = tmp_path_factory.mktemp("real_generator")
+    assert _main(bench, _args(work)) == 0
+    return work, json.loads((work / "out.json").read_text())
+
+
+def test_every_cell_done_within_budget_and_reported(toy_run):
+    work, result = toy_run
+    cells = result["cells"]
+    assert result["cells_done"] == result["cells_planned"] == len(cells) == 2 * 2 * 3 + 4 + 3 + 1
+    assert result["finetune_steps"] == 16                # not levelled: the whole length
+    for c in cells.values():
+        limit = 1 / c["budget"] + 1e-9
+        assert c["params_ratio"] <= limit, c["cell"]
+        if c["method"] == "search":                       # repaired in both measures
+            assert c["macs_ratio"] <= 1 / c["budget"] + 0.01, c["cell"]
+        assert [e["step"] for e in c["readings"]] == [0, 4, 8, 12, 16]
+        assert c["final"]["step"] == 16 and c["quarter"]["step"] == 4
+        assert c["readings"][0] != c["final"]             # fine-tuning changed the network
+        assert c["latency"]["original_ms"] > 0 and c["latency"]["slim_ms"] > 0
+    # the uniform masks keep the same counts; first vs random channels differ
+    a, b = cells["uniform_first_8x_s0"], cells["uniform_random_8x_s0"]
+    assert a["kept"] == b["kept"] and a["mask"] != b["mask"]
+    # random masks with the searched counts have exactly the search's counts
+    assert cells["random_like_search_8x_s0"]["kept"] == cells["search_8x_s0"]["kept"]
+    rows = {(r["method"], r["budget"]) for r in result["summary"]["rows"]}
+    assert ("search", 16) in rows and ("l1_norm", 8) in rows and ("uniform_first", 4) in rows
+    assert result["summary"]["paired"]["8"]["seeds"] == 2
+    assert (work / "quality.png").stat().st_size > 0 and (work / "sheet.png").stat().st_size > 0
+
+
+def test_held_out_photos_never_trained_on(toy_run):
+    work, result = toy_run
+    manifest = json.loads((work / "data" / "manifest.json").read_text())
+    test = set(manifest["test_photos"])
+    assert test == set(result["data"]["test_photos"]) and test.isdisjoint(
+        result["data"]["train_photos"])
+    assert {f.stem for f in (work / "data" / "testA").iterdir()} == test
+    for f in (work / "data" / "trainA").iterdir():
+        assert manifest["train"][f.name] not in test
+    for c in result["cells"].values():
+        used = c["train_files"] + c["val_files"]
+        assert used and all(manifest["train"][name] not in test for name in used)
+        assert not set(c["train_files"]) & set(c["val_files"])
+
+
+def test_rerun_skips_finished_cells(bench, toy_run, capsys):
+    work, _ = toy_run
+    before = {p.name: p.stat().st_mtime_ns for p in (work / "cells").glob("*.json")}
+    argv = [a for a in _args(work) if a != "--quiet"]
+    assert _main(bench, argv + ["--stage", "cells"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped, done before") == len(before)
+    assert before == {p.name: p.stat().st_mtime_ns for p in (work / "cells").glob("*.json")}
+
+
+def test_killed_cell_resumes_to_the_same_result(bench, toy_run, tmp_path):
+    _, result = toy_run
+    argv = _args(tmp_path) + ["--stage", "leveloff"]
+    assert _main(bench, argv + ["--stop-after", "8"]) == 3     # killed at step 8
+    assert (tmp_path / "checkpoints" / "leveloff.pt").is_file()
+    assert not (tmp_path / "cells" / "leveloff.json").exists()
+    assert _main(bench, argv) == 0
+    resumed = json.loads((tmp_path / "cells" / "leveloff.json").read_text())
+    assert resumed["resumed_at"] == 8
+    assert resumed["readings"] == result["cells"]["leveloff"]["readings"]
+    assert not (tmp_path / "checkpoints" / "leveloff.pt").exists()
+
+
+def test_leveloff_rule(bench):
+    reader = bench.Readings.__new__(bench.Readings)
+    reader.ctx = SimpleNamespace(args=SimpleNamespace(read_every=100))
+    reader.level_db = 0.1
+    psnr = [10, 12, 13, 13.5, 13.8, 13.9, 14.05, 14.1, 14.12]     # at steps 0, 100, ... 800
+    reader.entries = [{"step": 100 * i, "psnr_val": v} for i, v in enumerate(psnr)]
+    # gained over the last quarter: 400: 0.8 (vs 300); 600: 0.4 (vs 13.65 interpolated at
+    # 450); 700: 0.275; 800: 0.07 < 0.1, levelled
+    assert reader.levelled() == 800
+    reader.level_db = 1.0
+    assert reader.levelled() == 400
+    reader.level_db = None
+    assert reader.levelled() is None
+
+
+def test_missing_weights_say_how_to_install(bench, tmp_path, monkeypatch, capsys):
+    assert _main(bench, _args(tmp_path)[1:] + ["--weights", str(tmp_path / "none.pth")]) == 1
+    assert "none.pth: no such weights file" in capsys.readouterr().err
+    real_find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "vintagify" else real_find(name, *a))
+    assert _main(bench, _args(tmp_path)[1:]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install --no-deps vintagify==0.1.2" in err
+
+
+def test_candidate_cost_toy(tmp_path):
+    cost = _load("candidate_cost")
+    out = tmp_path / "cost.json"
+    threads = torch.get_num_threads()
+    try:
+        assert cost.main(["--toy", "--quiet", "--work", str(tmp_path), "--sizes", "16", "32",
+                          "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    result = json.loads(out.read_text())
+    assert [r["size"] for r in result["rows"]] == [16, 32]
+    for r in result["rows"]:
+        assert r["candidate_s"] > 0 and len(r["candidate_runs_s"]) == 2
+        assert r["search_estimate_s"] > r["evaluations"] * r["candidate_s"] * 0.99
