@@ -627,6 +627,9 @@ def main(argv=None) -> int:
             if not a.quiet:
                 print(f"level-off: {leveloff['levelled_at']} steps "
                       f"({'skipped, done before' if leveloff['skipped'] else 'done'})")
+            if not leveloff["skipped"]:
+                report(ctx, a.steps or leveloff["levelled_at"] or leveloff["finetune_steps"],
+                       leveloff, quiet=True, figures=False)
         elif (ctx.work / "cells" / "leveloff.json").is_file():
             leveloff = json.loads((ctx.work / "cells" / "leveloff.json").read_text())
         steps = a.steps or (leveloff and (leveloff["levelled_at"] or leveloff["finetune_steps"]))
