@@ -250,6 +250,16 @@ class _Levelled(Exception):
     pass
 
 
+def _stale(ctx: Context, path: Path) -> None:
+    """A stored result computed with other settings (e.g. changed search defaults): moved
+    aside to ``*.stale.json`` with ``--replace-stale`` (then recomputed), else an error."""
+    if not ctx.args.replace_stale:
+        raise CellMismatch(f"{path}: computed with other settings (e.g. another fine-tuning "
+                           "length or search defaults); --replace-stale recomputes it, or "
+                           "use another --work")
+    path.replace(path.with_suffix(".stale.json"))
+
+
 def _mask_of(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
     """The cell's mask and what produced it (a search is resumable and kept in
     ``DIR/searches``)."""
@@ -274,9 +284,9 @@ def _search(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
     settings = {**ctx.base_settings(), "search": config.to_dict()}
     if out.is_file():
         saved = json.loads(out.read_text())
-        if saved["settings"] != settings:
-            raise CellMismatch(f"{out}: computed with other settings; use another --work")
-        return _uncompact(saved["mask"], ctx.space.n_bits), saved["info"]
+        if saved["settings"] == settings:
+            return _uncompact(saved["mask"], ctx.space.n_bits), saved["info"]
+        _stale(ctx, out)
     if ctx.search_images is None:
         n = config.n_images + config.train_images
         ctx.search_images = load_images(ctx.train_files[:n], ctx.args.search_size)
@@ -311,11 +321,10 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
                 and not cell.leveloff else None}
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved["settings"] != settings:
-            raise CellMismatch(f"{path}: computed with other settings (e.g. another "
-                               "fine-tuning length); use another --work or delete the file")
-        saved["skipped"] = True
-        return saved
+        if saved["settings"] == settings:
+            saved["skipped"] = True
+            return saved
+        _stale(ctx, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     bits, origin = _mask_of(ctx, cell)
     student = slim_bits(ctx.teacher, ctx.space, bits)
@@ -520,6 +529,8 @@ def report(ctx: Context, steps: int | None, leveloff: dict | None, quiet: bool,
     """Collect every finished cell into the JSON, the table, the plot and the sheet."""
     cells = {}
     for p in sorted((ctx.work / "cells").glob("*.json")):
+        if p.name.endswith(".stale.json"):
+            continue
         c = json.loads(p.read_text())
         cells[c["cell"]] = c
     a = ctx.args
@@ -576,6 +587,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "quarter (dB)")
     p.add_argument("--steps", type=int, default=None,
                    help="fine-tuning length of the cells (default: the level-off result)")
+    p.add_argument("--replace-stale", action="store_true",
+                   help="recompute cells stored with other settings (old ones kept as "
+                        "*.stale.json) instead of stopping")
     p.add_argument("--latency-repeats", type=int, default=None, help="(10)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--toy", action="store_true",

@@ -111,6 +111,18 @@ def test_killed_cell_resumes_to_the_same_result(bench, toy_run, tmp_path):
     assert not (tmp_path / "checkpoints" / "leveloff.pt").exists()
 
 
+def test_cells_of_other_settings_stop_the_run_or_are_replaced(bench, tmp_path, capsys):
+    argv = _args(tmp_path) + ["--stage", "leveloff"]
+    assert _main(bench, argv) == 0
+    assert _main(bench, argv + ["--lr", "0.001"]) == 1
+    assert "--replace-stale" in capsys.readouterr().err
+    assert _main(bench, argv + ["--lr", "0.001", "--replace-stale"]) == 0
+    old = json.loads((tmp_path / "cells" / "leveloff.stale.json").read_text())
+    new = json.loads((tmp_path / "cells" / "leveloff.json").read_text())
+    assert (old["settings"]["finetune"]["lr"], new["settings"]["finetune"]["lr"]) == (2e-4, 1e-3)
+    assert json.loads((tmp_path / "out.json").read_text())["cells_done"] == 1
+
+
 def test_leveloff_rule(bench):
     reader = bench.Readings.__new__(bench.Readings)
     reader.ctx = SimpleNamespace(args=SimpleNamespace(read_every=100))
