@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="the domain the generator translates from")
     q.add_argument("--original", metavar="FILE", default=None,
                    help="the original (unpruned) generator: the check then reports both "
-                        "files' PSNR to its output and the dB that int8 loses")
+                        "files' PSNR to its output and the dB that int8 loses (default: none; "
+                        "the check compares with the float network only)")
     q.add_argument("--keep-float", default="auto", metavar="auto|none|NODE,...",
                    help="layers left in float: auto (the most sensitive, until the loss is "
                         "within --max-loss-db), none, or ONNX node names")
