@@ -45,6 +45,15 @@ from deap_gan_prune.nets.slimming import slim_bits  # noqa: E402
 from deap_gan_prune.quantization import Int8Config, export_int8, run_onnx  # noqa: E402
 from deap_gan_prune.training.brief import BriefDistillation  # noqa: E402
 
+#: int8 settings compared (``Int8Config``): plain post-training quantization of every layer
+#: with MinMax ranges, then each change, then the default.
+SETTINGS = {
+    "minmax, every layer": Int8Config(calibration="minmax", equalize=False, keep_float=()),
+    "percentile, every layer": Int8Config(equalize=False, keep_float=()),
+    "percentile, equalised, every layer": Int8Config(keep_float=()),
+    "percentile, no-kernel layers in float": Int8Config(equalize=False),
+    "default (percentile, equalised, auto)": Int8Config(),
+}
 VARIANTS = ("original float (eager)", "original float (ONNX Runtime)", "slim float (eager)",
             "slim float (TorchScript)", "slim float (ONNX Runtime)", "slim int8 (ONNX Runtime)")
 
@@ -117,8 +126,13 @@ def measure(case: dict, size: int, repeats: int, work: Path) -> dict:
     export_onnx(original, paths["original.onnx"], size)
     export_onnx(slim, paths["slim.onnx"], size)
     export_torchscript(slim, paths["slim.pt"], size)
-    int8 = export_int8(slim, paths["slim_int8.onnx"], case["calibration"], case["check"],
-                       original=original, config=Int8Config(), progress=True)
+    settings = {}  # post-training settings side by side; the default last (the file kept)
+    for name, config in SETTINGS.items():
+        int8 = export_int8(slim, paths["slim_int8.onnx"], case["calibration"], case["check"],
+                           original=original, config=config, progress=True)
+        settings[name] = {"to_float_psnr_db": round(int8.check["to_float"]["psnr_db"], 3),
+                          "loss_db": round(int8.check["loss_db"], 3), "kept_float": int8.kept_float,
+                          "mb": round(int8.bytes / 1e6, 3)}
     check = case["check"]
     reference = original(check)
     scripted = torch.jit.load(str(paths["slim.pt"]))
@@ -159,6 +173,7 @@ def measure(case: dict, size: int, repeats: int, work: Path) -> dict:
         "parameters": {"original": sum(p.numel() for p in original.parameters()),
                        "slim": sum(p.numel() for p in slim.parameters())},
         "int8": {k: v for k, v in int8.as_dict().items() if k != "path"},
+        "int8_settings": settings,
         "int8_to_slim_float": quality["slim int8 to slim float (ONNX Runtime)"],
         "ratios": {
             "original_onnx_mb / int8_mb": round(mb["original float (ONNX Runtime)"]
@@ -192,6 +207,10 @@ def table(results: list[dict]) -> str:
                      f"{r['int8']['kernels']['integer']}; float layers "
                      f"{len(r['int8']['float_layers'])}; kept in float "
                      f"{r['int8']['kept_float']}")
+        lines.append(f"{'int8 setting':40s} {'dB to float':>11s} {'loses dB':>9s} {'MB':>6s}")
+        for name, row in r["int8_settings"].items():
+            lines.append(f"{name:40s} {row['to_float_psnr_db']:11.2f} {row['loss_db']:9.2f} "
+                         f"{row['mb']:6.2f}")
     return "\n".join(lines)
 
 

@@ -2,25 +2,25 @@
 
 :func:`export_int8` writes one ONNX file whose convolutions hold int8 weights (per output
 channel) and whose activations are quantized to uint8 from ranges calibrated on sample images
-(ONNX Runtime's ``quantize_static``, QDQ format, MinMax calibration). Height and width stay
-dynamic. Before quantizing, every convolution whose only consumer is an InstanceNorm has its
-output channels rescaled to one spread on the calibration images (the norm cancels a
-per-channel scale, so the float model is unchanged): a per-tensor uint8 range then
-serves every channel alike instead of crushing the channels of small spread, which the norm
-would amplify (``equalize``; measured in ``benchmarks/deploy.py``).
+(ONNX Runtime's ``quantize_static``, QDQ format, Percentile calibration by default). Height
+and width stay dynamic. Before quantizing, the output channels of every convolution whose only
+consumer is an InstanceNorm are rescaled to one spread on the calibration images (the norm
+cancels a per-channel scale, so the float model is unchanged), so that one uint8 range serves
+the channels alike (``equalize``).
 
 What really runs is read, not assumed: the file is optimised by ONNX Runtime for the CPU and the
 optimised graph's operators are counted (:func:`onnx_kernels`): integer kernels
 (``QLinearConv``, ``QLinearAdd``, ...) and the compute layers (Conv, ConvTranspose, Gemm,
-MatMul) that still run in float, by name. A layer with int8 weights but no integer kernel (the
-CPU provider has none for ConvTranspose) runs in float between a dequantize and a quantize.
+MatMul) that still run in float, by name.
 
 The check runs the float and int8 files on held-out images and reports PSNR / SSIM of the int8
 output to the float output and, when the original generator is given, of both to the original's
 output (``loss_db``: how many dB int8 loses to the float network there). With
-``keep_float="auto"`` the layers whose quantization costs most are left in float, one at a time
-in order of measured sensitivity, until the loss is within ``max_loss_db`` (or, without an
-original, the PSNR to the float output reaches ``min_psnr_db``).
+``keep_float="auto"`` (the default) the layers that ONNX Runtime runs in float anyway (no
+integer kernel: ConvTranspose on the CPU) stay in float with their outputs, since quantizing
+them only adds rounding; then, while the loss exceeds ``max_loss_db`` (or, without an
+original, the PSNR to the float output is below ``min_psnr_db``), more layers are left in float
+in order of measured sensitivity. The settings were chosen in ``benchmarks/deploy.py``.
 
 Needs the optional ``export`` extra: ``pip install 'deap-gan-prune[export]'``.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import logging
 import os
 import tempfile
@@ -60,7 +61,7 @@ class Int8Config:
 
     ``per_channel``: one weight scale per output channel (else per tensor);
     ``calibration``: how activation ranges are set from the calibration images (ONNX
-    Runtime's MinMax, Percentile (99.999 %) or Entropy calibration);
+    Runtime's MinMax, or Percentile: the 0.001 % and 99.999 % points);
     ``equalize``: rescale the channels of convolutions feeding an InstanceNorm first;
     ``keep_float``: ``"auto"`` (leave the most sensitive layers in float until the check
     passes), or the ONNX node names to leave in float (``()``: quantize every layer);
@@ -71,7 +72,7 @@ class Int8Config:
     """
 
     per_channel: bool = True
-    calibration: Literal["minmax", "percentile", "entropy"] = "minmax"
+    calibration: Literal["minmax", "percentile"] = "percentile"
     equalize: bool = True
     keep_float: Literal["auto"] | tuple[str, ...] = "auto"
     max_loss_db: float = 0.5
@@ -82,9 +83,8 @@ class Int8Config:
     def __post_init__(self) -> None:
         if self.keep_float != "auto" and not isinstance(self.keep_float, tuple):
             object.__setattr__(self, "keep_float", tuple(self.keep_float))
-        if self.calibration not in ("minmax", "percentile", "entropy"):
-            raise ValueError(f"calibration {self.calibration!r}: use minmax, percentile or "
-                             "entropy")
+        if self.calibration not in ("minmax", "percentile"):
+            raise ValueError(f"calibration {self.calibration!r}: use minmax or percentile")
         if self.max_loss_db < 0 or self.max_float_layers < 0:
             raise ValueError("max_loss_db and max_float_layers must be 0 or more")
 
@@ -268,13 +268,14 @@ def _with_consumers(path: str, names: Sequence[str]) -> list[str]:
 
 @contextlib.contextmanager
 def _quiet():
-    """ONNX Runtime's quantization tools log notes and warnings to the root logger (e.g. that
-    a rank-1 norm weight has no per-channel axis); silenced for the call, then restored."""
+    """ONNX Runtime's quantization tools print notes and log warnings to the root logger (e.g.
+    that a rank-1 norm weight has no per-channel axis); silenced for the call, then
+    restored."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -285,7 +286,7 @@ def _quantize(source: str, target: str, calibration: np.ndarray, config: Int8Con
               keep_float: Sequence[str], cache: str) -> None:
     q = _quantization()
     reader = _Images(calibration, "input")
-    method = {"minmax": q.CalibrationMethod.MinMax, "entropy": q.CalibrationMethod.Entropy,
+    method = {"minmax": q.CalibrationMethod.MinMax,
               "percentile": q.CalibrationMethod.Percentile}[config.calibration]
     options = dict(quant_format=q.QuantFormat.QDQ, per_channel=config.per_channel,
                    activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
@@ -362,10 +363,17 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
         cache, trial = os.path.join(tmp, "calibration.json"), os.path.join(tmp, "int8.onnx")
         kept: list[str] = [] if config.keep_float == "auto" else list(config.keep_float)
         _quantize(prepared, trial, calib, config, kept, cache)
+        if config.keep_float == "auto":
+            # a layer quantized but run in float (no integer kernel) only adds rounding:
+            # it stays in float, and so does its output
+            kept = [name for name in onnx_kernels(trial)["float_layers"]
+                    if name in {n.name for n in model.graph.node}]
+            if kept:
+                _quantize(prepared, trial, calib, config, kept, cache)
         check = _check(trial, float_out, held, original_out)
         if config.keep_float == "auto" and not _passes(check, config):
             kept, check = _keep_sensitive(prepared, trial, calib, held, float_out, original_out,
-                                          config, cache, check, progress)
+                                          config, cache, check, kept, progress)
         kernels = onnx_kernels(trial)
         weights = int8_weight_count(trial)
         atomic_write(path, lambda tmp_path: Path(tmp_path).write_bytes(Path(trial).read_bytes()))
@@ -379,21 +387,22 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
 
 def _keep_sensitive(prepared: str, trial: str, calib: np.ndarray, held: np.ndarray,
                     float_out: np.ndarray, original_out: np.ndarray | None,
-                    config: Int8Config, cache: str, check: dict, progress: bool
-                    ) -> tuple[list[str], dict]:
-    """Leave layers in float, most sensitive first, until the check passes: each compute
-    layer's sensitivity is the quality gained by leaving it alone in float."""
+                    config: Int8Config, cache: str, check: dict, kept: list[str],
+                    progress: bool) -> tuple[list[str], dict]:
+    """Leave more layers in float (beyond ``kept``), most sensitive first, until the check
+    passes: a layer's sensitivity is the quality gained by leaving it in float too."""
     import onnx
     from tqdm.auto import tqdm
 
-    layers = [n.name for n in onnx.load(prepared).graph.node if n.op_type in COMPUTE_OPS]
+    layers = [n.name for n in onnx.load(prepared).graph.node
+              if n.op_type in COMPUTE_OPS and n.name not in kept]
     gains = {}
     for name in tqdm(layers, desc="int8 sensitivity", disable=not progress, leave=False):
-        _quantize(prepared, trial, calib, config, [name], cache)
+        _quantize(prepared, trial, calib, config, [*kept, name], cache)
         gains[name] = _quality(_check(trial, float_out, held, original_out))
     order = sorted(layers, key=lambda name: -gains[name])
-    kept: list[str] = []
-    best = (check, [])
+    kept = list(kept)
+    best = (check, list(kept))
     for name in order[:config.max_float_layers]:
         kept.append(name)
         _quantize(prepared, trial, calib, config, kept, cache)

@@ -79,10 +79,12 @@ def test_shipped_teacher_keeps_30_db_to_its_float_output(teacher_slim, tmp_path)
     check = result.check
     assert check["to_float"]["psnr_db"] >= 30 and check["to_float"]["ssim"] > 0.95
     assert check["images"] == 8 and check["image_size"] == [64, 64]
-    assert abs(check["loss_db"]) <= 0.5 and result.kept_float == []
-    assert result.bytes < 0.5 * result.float_bytes
-    assert set(result.float_layers) == {n for n in result.kernels["float_layers"]}
-    assert all("ConvTranspose" in name for name in result.float_layers)  # no int8 kernel
+    assert abs(check["loss_db"]) <= 0.5
+    assert result.bytes < 0.6 * result.float_bytes
+    # the transposed convs have no integer kernel on the CPU: "auto" leaves them in float
+    assert result.kept_float == result.float_layers == result.kernels["float_layers"] == [
+        "/model/model.16/ConvTranspose", "/model/model.19/ConvTranspose"]
+    assert result.kernels["integer"]["QLinearConv"] == 16
 
 
 def test_equalisation_keeps_the_float_output_and_evens_the_channels(teacher_slim, tmp_path):
@@ -119,7 +121,8 @@ def test_layers_kept_in_float_by_name_and_by_sensitivity(teacher_slim, tmp_path)
     # an unreachable target: "auto" keeps at most max_float_layers, returning the best found
     auto = export_int8(small, tmp_path / "b.onnx", data.train[0][:16], data.test_a[:4],
                        config=Int8Config(min_psnr_db=200.0, max_float_layers=2))
-    assert 1 <= len(auto.kept_float) <= 2
+    transposed = ["/model/model.16/ConvTranspose", "/model/model.19/ConvTranspose"]
+    assert auto.kept_float[:2] == transposed and 3 <= len(auto.kept_float) <= 4
     assert set(auto.kept_float) <= set(auto.float_layers)
     plain = export_int8(small, tmp_path / "c.onnx", data.train[0][:16], data.test_a[:4],
                         config=Int8Config(keep_float=()))
