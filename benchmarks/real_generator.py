@@ -11,9 +11,9 @@ Stages, each resumable (``--work DIR``; a killed run loses at most the step sinc
 checkpoint and continues where it stopped when run again with the same command):
 
 1. ``leveloff``: one long fine-tuning of the 8x uniform first-channels mask (seed 0) at a
-   constant learning rate, quality read every ``--read-every`` steps, until the best
-   validation PSNR gained less than ``--level-db`` (0.1 dB) over the last quarter of the
-   steps (or ``--leveloff-steps``). That step count is the fine-tuning length of every cell.
+   constant learning rate, quality read every ``--read-every`` steps, until the validation
+   PSNR (mean of the readings in the last quarter of the steps against the quarter before)
+   gained less than ``--level-db`` (0.1 dB) (or ``--leveloff-steps``). That step count is the fine-tuning length of every cell.
 2. ``cells``: one unit of work per (method, budget, seed), its result written atomically to
    ``DIR/cells/<cell>.json`` and skipped when present: the default search
    (:func:`search_single` with ``SearchConfig(budget=1/x, seed=seed)``, scored at
@@ -208,23 +208,20 @@ class Readings:
         atomic_write_json(self.path, self.entries)
 
     def levelled(self) -> int | None:
-        """The first reading step S >= 4 readings in where the best validation PSNR up to S
-        exceeds the best up to 0.75·S by less than ``level_db``."""
+        """The first reading step S (at least 8 readings in) where the mean validation PSNR
+        of the readings in the last quarter (0.75·S, S] exceeds that of the quarter before
+        (0.5·S, 0.75·S] by less than ``level_db``: means over a quarter, since single
+        readings of a batch-1 run at a constant learning rate swing by a dB or more."""
         if self.level_db is None:
             return None
-        steps = [e["step"] for e in self.entries]
-        best, top = [], -float("inf")
-        for e in self.entries:
-            top = max(top, e["psnr_val"])
-            best.append(top)
-        for i, s in enumerate(steps):
-            if s < 4 * self.ctx.args.read_every:
+        for entry in self.entries:
+            s = entry["step"]
+            if s < 8 * self.ctx.args.read_every:
                 continue
-            q = 0.75 * s
-            j = max(k for k, t in enumerate(steps) if t <= q)
-            b_q = best[j] if steps[j] == q or j + 1 >= len(steps) else best[j] + (
-                best[j + 1] - best[j]) * (q - steps[j]) / (steps[j + 1] - steps[j])
-            if best[i] - b_q < self.level_db:
+            last = [e["psnr_val"] for e in self.entries if 0.75 * s < e["step"] <= s]
+            before = [e["psnr_val"] for e in self.entries if 0.5 * s < e["step"] <= 0.75 * s]
+            if last and before and statistics.fmean(last) - statistics.fmean(before) \
+                    < self.level_db:
                 return s
         return None
 
@@ -577,14 +574,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--teacher-pool", type=int, default=None, help="crops with the "
                    "original's outputs computed once (1024)")
-    p.add_argument("--val-images", type=int, default=None, help="validation tiles (8)")
+    p.add_argument("--val-images", type=int, default=None, help="validation tiles (16)")
     p.add_argument("--read-every", type=int, default=None, help="steps between quality "
                    "readings and checkpoints (500)")
     p.add_argument("--leveloff-steps", type=int, default=None, help="longest level-off run "
                    "(24000)")
     p.add_argument("--level-db", type=float, default=0.1,
-                   help="levelled when the best validation PSNR gained less over the last "
-                        "quarter (dB)")
+                   help="levelled when the validation PSNR gained less over the last "
+                        "quarter (dB; means of the readings of each quarter)")
     p.add_argument("--steps", type=int, default=None,
                    help="fine-tuning length of the cells (default: the level-off result)")
     p.add_argument("--replace-stale", action="store_true",
@@ -602,7 +599,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     real = dict(image_size=128, large_size=256, search_size=64, teacher_pool=1024,
-                val_images=8, read_every=500, leveloff_steps=24000, latency_repeats=10)
+                val_images=16, read_every=500, leveloff_steps=24000, latency_repeats=10)
     toy = dict(image_size=16, large_size=32, search_size=16, teacher_pool=8, val_images=2,
                read_every=4, leveloff_steps=40, latency_repeats=2)
     for k, v in (toy if a.toy else real).items():

@@ -127,13 +127,18 @@ def test_leveloff_rule(bench):
     reader = bench.Readings.__new__(bench.Readings)
     reader.ctx = SimpleNamespace(args=SimpleNamespace(read_every=100))
     reader.level_db = 0.1
-    psnr = [10, 12, 13, 13.5, 13.8, 13.9, 14.05, 14.1, 14.12]     # at steps 0, 100, ... 800
+    psnr = [10, 14, 16, 17, 17.5, 18, 18.3, 18.5, 18.6, 18.7, 18.75, 18.8, 18.8, 18.85,
+            18.8, 18.9, 18.85]                                  # at steps 0, 100, ..., 1600
     reader.entries = [{"step": 100 * i, "psnr_val": v} for i, v in enumerate(psnr)]
-    # gained over the last quarter: 400: 0.8 (vs 300); 600: 0.4 (vs 13.65 interpolated at
-    # 450); 700: 0.275; 800: 0.07 < 0.1, levelled
+    # mean of the last quarter's readings minus the quarter before's: 800: 18.55 - 18.15 =
+    # 0.4; ... 1500: 0.125; 1600: 18.85 - 18.7625 = 0.0875 < 0.1, levelled
+    assert reader.levelled() == 1600
+    reader.level_db = 0.5
     assert reader.levelled() == 800
-    reader.level_db = 1.0
-    assert reader.levelled() == 400
+    reader.entries = [{"step": 100 * i, "psnr_val": v} for i, v in enumerate(
+        [10, 20, 19, 19.2, 19, 19.3, 19.6, 19.9, 20.2, 20.5])]  # a peak first, then rising
+    reader.level_db = 0.1
+    assert reader.levelled() is None          # the best-so-far rule said 400 steps
     reader.level_db = None
     assert reader.levelled() is None
 
