@@ -101,7 +101,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
                   progress: bool = True, callback=None, log_every: int = 10, *,
                   lr: float = 2e-4, val_every: int = 0, keep_best: bool = True,
                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                  checkpoint_every: int = 100) -> dict:
+                  checkpoint_every: int = 100, stop=None) -> dict:
     """Fine-tune the slim generators in place with the CycleGAN losses against copies of the
     original discriminators, distilling from the original generators when
     ``distill_weight`` > 0. ``callback(step, losses)`` runs every ``log_every`` steps.
@@ -111,7 +111,9 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     (history ``val_*``), and with ``keep_best`` the pair ends with the weights of the lowest
     mean L1. ``checkpoint``: the training state, rewritten every ``checkpoint_every`` steps and
     at the end; with ``resume`` an existing one is continued to the same weights as a run
-    never interrupted (see :func:`deap_gan_prune.training.finetune`). Returns the history."""
+    never interrupted (see :func:`deap_gan_prune.training.finetune`); ``stop()``, asked
+    after every step, True writes the checkpoint and raises KeyboardInterrupt. Returns the
+    history."""
     from .nets.checkpoints import images_hash
     from .training.validation import PairValidation
     if steps <= 0:
@@ -129,7 +131,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
                        progress=progress, callback=callback, state_file=checkpoint,
                        resume=resume, checkpoint_every=checkpoint_every if checkpoint else 0,
                        validation=validation, val_every=val_every, keep_best=keep_best,
-                       identity=identity)
+                       identity=identity, stop=stop)
     slim_a.eval()
     slim_b.eval()
     return history

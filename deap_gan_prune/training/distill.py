@@ -266,7 +266,8 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
                       discriminator: nn.Module | None = None,
                       checkpoint: str | os.PathLike | None = None, resume: bool = False,
                       best: str | os.PathLike | None = None, progress: bool = True,
-                      callback: Callback | None = None) -> DistillResult:
+                      callback: Callback | None = None,
+                      stop: Callable[[], bool] | None = None) -> DistillResult:
     """Fine-tune ``student`` in place, on the device it lives on, toward ``teacher`` (the
     original generator, never changed) on the images of ``source`` (a folder, or a list of
     image files), as :class:`DistillConfig` ``config`` says.
@@ -279,7 +280,9 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
     other settings, networks or files), and the run ends with the very weights of one never
     interrupted. ``best``: a file the best weights (a state dict) are written to whenever
     validation improves. ``callback(step, logs)`` runs after every step (``logs``: that
-    step's losses and ``lr``). The caller's global random states are left as they were.
+    step's losses and ``lr``). ``stop()`` is asked after every step: True writes the
+    checkpoint (when given) and raises KeyboardInterrupt, so a run stopped on request resumes
+    from that very step. The caller's global random states are left as they were.
     """
     config = DistillConfig() if config is None else config
     if resume and checkpoint is None:
@@ -312,8 +315,9 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
                 run.log(done, logs)
                 if done == config.steps or (config.val_every and done % config.val_every == 0):
                     run.validate(done, best)
+                stopping = stop is not None and done < config.steps and bool(stop())
                 if checkpoint is not None and (done % config.checkpoint_every == 0
-                                               or done == config.steps):
+                                               or done == config.steps or stopping):
                     write_training_state(checkpoint, KIND, run.settings, run.state())
                 post = {"l1": f"{logs['l1']:.4f}"}
                 if run.best is not None:
@@ -322,6 +326,8 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
                 bar.update()
                 if callback is not None:
                     callback(done, logs)
+                if stopping:
+                    raise KeyboardInterrupt(f"distillation stopped after step {done}")
         finally:
             bar.close()
     if config.keep_best and run.best_state is not None:

@@ -138,7 +138,7 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
          checkpoint_every: int, callback: Callback | None, desc: str,
          state_file: str | Path | None = None, resume: bool = False,
          validation: Validation | None = None, val_every: int = 0, keep_best: bool = True,
-         identity: dict | None = None) -> History:
+         identity: dict | None = None, stop: Callable[[], bool] | None = None) -> History:
     device = torch.device(config.device)
     if checkpoint_every < 0:
         raise ValueError(f"training: checkpoint_every must be >= 0, got {checkpoint_every}")
@@ -221,8 +221,9 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
                 logged = logs
             if run.due(done, val_every):
                 run.validate(done)
-            if run.due(done, checkpoint_every):
-                if checkpoint_dir is not None:
+            stopping = stop is not None and done < config.steps and bool(stop())
+            if run.due(done, checkpoint_every) or (stopping and state_file is not None):
+                if checkpoint_dir is not None and run.due(done, checkpoint_every):
                     save_networks(networks, checkpoint_dir, done)
                     save_networks(networks, checkpoint_dir, "latest")
                 if state_file is not None:
@@ -232,6 +233,8 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
             bar.update(1)
             if logged is not None and callback is not None:
                 callback(done, logged)
+            if stopping:
+                raise KeyboardInterrupt(f"training stopped after step {done}")
         _set_lr([opt_g, opt_d], config.lr_at(config.steps))
     set_requires_grad(discs, True)
     run.finish(history)
@@ -276,7 +279,8 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
              device: str | torch.device | None = None,
              state_file: str | Path | None = None, resume: bool = False,
              validation: Validation | None = None, val_every: int = 0,
-             keep_best: bool = True, identity: dict | None = None) -> History:
+             keep_best: bool = True, identity: dict | None = None,
+             stop: Callable[[], bool] | None = None) -> History:
     """Fine-tune (pruned) generators with the CycleGAN losses against the original
     discriminators, which keep training unless ``freeze_discriminators``.
 
@@ -295,6 +299,8 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
     other settings, networks or ``identity`` (a dict naming the data), and the run ends with
     the very weights of one never interrupted. The loader is replayed from its start to the
     step resumed at, so it must yield the same batches when built again with the same seed.
+    ``stop()`` is asked after every step: True writes the state file (when given) and
+    raises KeyboardInterrupt, so a run stopped on request resumes from that very step.
     Otherwise as :func:`train_cyclegan`.
     """
     config = _resolve(config, device)
@@ -310,4 +316,4 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
                 checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                 callback=callback, desc="finetune", state_file=state_file, resume=resume,
                 validation=validation, val_every=val_every, keep_best=keep_best,
-                identity=identity)
+                identity=identity, stop=stop)
