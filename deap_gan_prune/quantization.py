@@ -68,6 +68,8 @@ class Int8Config:
     ``max_loss_db``: allowed PSNR loss to the original's output (with an original);
     ``min_psnr_db``: required PSNR to the float output (without one);
     ``max_float_layers``: at most this many layers left in float by ``"auto"``;
+    ``store_int8``: the layers left in float keep their weights as int8 in the file
+    (dequantized when loaded; see :func:`store_int8_weights`);
     ``opset``: ONNX opset of the float export.
     """
 
@@ -78,6 +80,7 @@ class Int8Config:
     max_loss_db: float = 0.5
     min_psnr_db: float = 30.0
     max_float_layers: int = 8
+    store_int8: bool = True
     opset: int = 17
 
     def __post_init__(self) -> None:
@@ -296,6 +299,55 @@ def _quantize(source: str, target: str, calibration: np.ndarray, config: Int8Con
         options["calibration_cache_path"] = cache  # calibrate once for every trial
     with _quiet():
         q.quantize_static(source, target, reader, **options)
+    if keep_float and config.store_int8:
+        store_int8_weights(target, keep_float, config.per_channel)
+
+
+def store_int8_weights(path: str | os.PathLike, names: Sequence[str],
+                       per_channel: bool = True) -> list[str]:
+    """Store, in place in the ONNX file ``path``, the float weights of the Conv /
+    ConvTranspose nodes ``names`` as int8 (symmetric, one scale per output channel when
+    ``per_channel``) behind a DequantizeLinear: the layers still compute in float (their
+    activations are not quantized), the file holds a quarter of their bytes. Returns the
+    names of the nodes changed."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    weights = {t.name: t for t in model.graph.initializer}
+    readers = Counter(name for node in model.graph.node for name in node.input)
+    changed, added, replaced = [], [], set()
+    for node in model.graph.node:
+        if (node.name not in names or node.op_type not in ("Conv", "ConvTranspose")
+                or node.input[1] not in weights or readers[node.input[1]] != 1):
+            continue
+        value = numpy_helper.to_array(weights[node.input[1]]).astype(np.float64)
+        axis = 1 if node.op_type == "ConvTranspose" else 0
+        if node.op_type == "ConvTranspose" and _group(node) != 1:
+            continue
+        moved = np.moveaxis(value, axis, 0).reshape(value.shape[axis], -1)
+        top = np.abs(moved).max(axis=1) if per_channel else np.full(len(moved),
+                                                                     np.abs(moved).max())
+        scale = np.where(top > 0, top / 127.0, 1.0)
+        shape = [1] * value.ndim
+        shape[axis] = -1
+        quantized = np.clip(np.round(value / scale.reshape(shape)), -127, 127).astype(np.int8)
+        base = node.input[1]
+        replaced.add(base)
+        added += [numpy_helper.from_array(quantized, base + "_int8"),
+                  numpy_helper.from_array(scale.astype(np.float32), base + "_int8_scale"),
+                  numpy_helper.from_array(np.zeros(len(scale), np.int8), base + "_int8_zero")]
+        changed.append((node.name, helper.make_node(
+            "DequantizeLinear", [base + "_int8", base + "_int8_scale", base + "_int8_zero"],
+            [base], name=base + "_int8_DequantizeLinear", axis=axis)))
+    if changed:
+        kept = [t for t in model.graph.initializer if t.name not in replaced]
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(kept + added)
+        for _, dequantize in changed:
+            model.graph.node.insert(0, dequantize)
+        onnx.save(model, str(path))
+    return [name for name, _ in changed]
 
 
 def _check(int8: str, float_out: np.ndarray, images: np.ndarray,

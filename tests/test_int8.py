@@ -85,6 +85,10 @@ def test_shipped_teacher_keeps_30_db_to_its_float_output(teacher_slim, tmp_path)
     assert result.kept_float == result.float_layers == result.kernels["float_layers"] == [
         "/model/model.16/ConvTranspose", "/model/model.19/ConvTranspose"]
     assert result.kernels["integer"]["QLinearConv"] == 16
+    stored = onnx.load(str(tmp_path / "t.onnx")).graph.initializer  # every weight in int8
+    assert not [t.name for t in stored if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) > 1]
+    assert {t.name for t in stored if t.name.endswith("_int8")} == {
+        "model.16.weight_int8", "model.19.weight_int8"}
 
 
 def test_equalisation_keeps_the_float_output_and_evens_the_channels(teacher_slim, tmp_path):
