@@ -6,23 +6,21 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+from deap import tools
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from deap import tools  # noqa: E402
-
-from .nets.checkpoints import atomic_write  # noqa: E402
+from .nets.checkpoints import atomic_write
 
 
-def _save(fig, path: str | os.PathLike, title: str | None) -> Path:
-    """Lay out, title and write ``fig`` as a PNG atomically; close it."""
+def _save(fig: Figure, path: str | os.PathLike, title: str | None) -> Path:
+    """Lay out, title and write ``fig`` as a PNG atomically. Figures are made with
+    :class:`~matplotlib.figure.Figure`, outside pyplot: no backend is chosen and nothing global
+    is kept; ``savefig`` renders PNGs with Agg, as ``matplotlib.use("Agg")`` did."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
     return path
 
 
@@ -33,7 +31,8 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
     one population). Size comes from ``best_size`` where recorded. Writes a PNG; returns path.
     """
     chapters = list(chapters or logbook.chapters.keys() or [None])
-    fig, (ax_fit, ax_size) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_fit, ax_size = fig.subplots(1, 2)
     gens = logbook.select("gen")
     # The paper's co-evolution scores generation 0 without the cycle term that later
     # generations have: its fitness is on another scale.
@@ -78,7 +77,8 @@ def plot_front(front: Mapping, path: str | os.PathLike, x: str | None = None,
     if any(x not in p["values"] for p in points):
         raise ValueError(f"the front has no {x} values")
     chosen = front.get("chosen", 0) if chosen is None else chosen
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
     for name, marker in (("A", "^"), ("B", "v")):
         ax.scatter([p["terms"][name][x] for p in points],
                    [p["terms"][name]["score"] for p in points], marker=marker, s=14,
@@ -110,8 +110,8 @@ def plot_samples(rows: dict, path: str | os.PathLike, columns: int = 6,
     the first ``columns`` images of each, e.g. input / original / pruned. Writes a PNG."""
     labels = list(rows)
     n = min(columns, *(len(rows[k]) for k in labels))
-    fig, axes = plt.subplots(len(labels), n, figsize=(1.6 * n + 1.4, 1.6 * len(labels)),
-                             squeeze=False)
+    fig = Figure(figsize=(1.6 * n + 1.4, 1.6 * len(labels)))
+    axes = fig.subplots(len(labels), n, squeeze=False)
     for r, label in enumerate(labels):
         for c in range(n):
             ax = axes[r][c]

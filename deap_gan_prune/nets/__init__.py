@@ -7,27 +7,43 @@ measured on a real module (:mod:`.counting`); the mask space of prunable channel
 (:mod:`.slimming`); filter importance (:mod:`.importance`), budget masks to compare against
 (:mod:`.baselines`) and a per-layer latency model (:mod:`.latency_model`). Nothing here knows
 of fitness or evolution.
-"""
-from .baselines import l1_norm_mask, random_mask_like, uniform_mask
-from .checkpoints import (CheckpointError, CycleGAN, architecture_of, load_cyclegan,
-                          load_discriminator, load_generator, save_discriminator, save_generator)
-from .counting import count_module_macs, count_module_parameters, flop_counter_macs
-from .groups import TracingError, trace_space
-from .importance import l1_importance
-from .latency_model import LatencyTable, latency_table, measure_latency_table
-from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace, space_of
-from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
-from .slimming import masked, masked_bits, slim, slim_bits
-from .widths import GeneratorWidths, count_macs, count_parameters
 
-__all__ = [
-    "NLayerDiscriminator", "ResnetBlock", "ResnetGenerator",
-    "CheckpointError", "CycleGAN", "architecture_of", "load_cyclegan", "load_discriminator",
-    "load_generator", "save_discriminator", "save_generator",
-    "GeneratorWidths", "count_macs", "count_parameters",
-    "count_module_macs", "count_module_parameters", "flop_counter_macs",
-    "ChannelGroup", "MaskSpace", "TracedMaskSpace", "space_of", "TracingError", "trace_space",
-    "masked", "masked_bits", "slim", "slim_bits", "l1_importance",
-    "l1_norm_mask", "random_mask_like", "uniform_mask",
-    "LatencyTable", "latency_table", "measure_latency_table",
-]
+The names below are imported from their modules on first use (PEP 562), so that the pure
+Python ones (:mod:`.widths`, :mod:`.maskspace`) load without torch.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+#: Where each public name lives: module of this package → names.
+_MODULE_NAMES: dict[str, tuple[str, ...]] = {
+    ".models": ("NLayerDiscriminator", "ResnetBlock", "ResnetGenerator"),
+    ".checkpoints": ("CheckpointError", "CycleGAN", "architecture_of", "load_cyclegan",
+                     "load_discriminator", "load_generator", "save_discriminator",
+                     "save_generator"),
+    ".widths": ("GeneratorWidths", "count_macs", "count_parameters"),
+    ".counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
+    ".maskspace": ("ChannelGroup", "MaskSpace", "TracedMaskSpace", "space_of"),
+    ".groups": ("TracingError", "trace_space"),
+    ".slimming": ("masked", "masked_bits", "slim", "slim_bits"),
+    ".importance": ("l1_importance",),
+    ".baselines": ("l1_norm_mask", "random_mask_like", "uniform_mask"),
+    ".latency_model": ("LatencyTable", "latency_table", "measure_latency_table"),
+}
+__all__, __getattr__, __dir__ = lazy_attributes(__name__, _MODULE_NAMES, globals())
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from .baselines import l1_norm_mask, random_mask_like, uniform_mask
+    from .checkpoints import (CheckpointError, CycleGAN, architecture_of, load_cyclegan,
+                              load_discriminator, load_generator, save_discriminator,
+                              save_generator)
+    from .counting import count_module_macs, count_module_parameters, flop_counter_macs
+    from .groups import TracingError, trace_space
+    from .importance import l1_importance
+    from .latency_model import LatencyTable, latency_table, measure_latency_table
+    from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace, space_of
+    from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
+    from .slimming import masked, masked_bits, slim, slim_bits
+    from .widths import GeneratorWidths, count_macs, count_parameters

@@ -1,0 +1,89 @@
+"""The package root and ``nets`` load their submodules lazily (PEP 562): importing the package
+costs little and changes nothing global, and every public name is still importable from it."""
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import deap_gan_prune
+
+PACKAGE = Path(deap_gan_prune.__file__).parent
+
+
+def run_fresh(code: str) -> None:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_importing_the_package_loads_nothing_heavy():
+    run_fresh(
+        "import sys\n"
+        "import deap_gan_prune\n"
+        "assert deap_gan_prune.__version__\n"
+        "heavy = sorted(m for m in sys.modules\n"
+        "               if m.split('.')[0] in ('torch', 'numpy', 'matplotlib', 'deap'))\n"
+        "assert not heavy, heavy\n"
+        "ours = sorted(m for m in sys.modules if m.startswith('deap_gan_prune.'))\n"
+        "assert ours == ['deap_gan_prune._lazy', 'deap_gan_prune._version'], ours\n")
+
+
+def test_plotting_sets_no_matplotlib_backend():
+    run_fresh(
+        "import sys\n"
+        "import deap_gan_prune.plotting\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n")
+
+
+@pytest.mark.parametrize("package", ["deap_gan_prune", "deap_gan_prune.nets"])
+def test_every_public_name_resolves_to_its_module(package):
+    module = importlib.import_module(package)
+    table = {name: where for where, names in module.__dict__[
+        "_SUBMODULE_NAMES" if package == "deap_gan_prune" else "_MODULE_NAMES"].items()
+        for name in names}
+    assert sorted(module.__all__) == sorted(table) and len(set(module.__all__)) == len(table)
+    listed = dir(module)
+    for name in module.__all__:
+        assert name in listed
+        source = importlib.import_module(table[name], package)
+        assert getattr(module, name) is getattr(source, name), name
+    namespace: dict = {}
+    exec(f"from {package} import *", namespace)
+    assert set(module.__all__) <= set(namespace)
+    with pytest.raises(AttributeError, match="no attribute"):
+        getattr(module, "no_such_name")
+
+
+def test_root_operators_are_the_operators_package_all():
+    import deap_gan_prune.operators as ops
+    assert list(deap_gan_prune._SUBMODULE_NAMES[".operators"]) == list(ops.__all__)
+
+
+@pytest.mark.parametrize("path, table", [("__init__.py", "_SUBMODULE_NAMES"),
+                                         ("nets/__init__.py", "_MODULE_NAMES")])
+def test_type_checking_imports_match_the_lazy_table(path, table):
+    """The ``if TYPE_CHECKING:`` imports (what type checkers see) name the same modules and
+    names as the table the package loads from."""
+    tree = ast.parse((PACKAGE / path).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If)
+                 and getattr(n.test, "id", None) == "TYPE_CHECKING")
+    seen: dict[str, set[str]] = {}
+    for node in block.body:
+        assert isinstance(node, ast.ImportFrom)
+        seen.setdefault("." * node.level + (node.module or ""), set()).update(
+            a.name for a in node.names)
+    module = importlib.import_module("deap_gan_prune" + ("" if path == "__init__.py"
+                                                         else ".nets"))
+    expected = {where: set(names) for where, names in getattr(module, table).items()}
+    assert seen == expected
+
+
+def test_subpackages_are_reachable_as_attributes():
+    run_fresh(
+        "import deap_gan_prune\n"
+        "assert deap_gan_prune.nets.checkpoints.atomic_write\n"
+        "assert deap_gan_prune.workflow.__name__ == 'deap_gan_prune.workflow'\n"
+        "from deap_gan_prune import evolution, nets\n"
+        "assert evolution.search_masks is deap_gan_prune.search_masks\n")
