@@ -1,5 +1,5 @@
 """Plots people would rather see than read: fitness and size against generation, the Pareto
-front of quality and size (PNG)."""
+front of quality and size, the channels kept per group (PNG)."""
 from __future__ import annotations
 
 import os
@@ -120,4 +120,31 @@ def plot_samples(rows: dict, path: str | os.PathLike, columns: int = 6,
             ax.set_yticks([])
             if c == 0:
                 ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    return _save(fig, path, title)
+
+
+def plot_kept_channels(kept: Mapping[str, Mapping[str, Mapping[str, int]]],
+                       path: str | os.PathLike, title: str | None = None) -> Path:
+    """Channels kept per group as bars in front of the original width (a pale bar behind),
+    one panel per generator: ``kept[name] = {"kept": {group: n}, "width": {group: n}}``
+    (e.g. ``space.kept(bits)`` and ``space.kept(space.full())``). Writes a PNG."""
+    from matplotlib.figure import Figure
+    names = list(kept)
+    most = max(len(kept[n]["width"]) for n in names)
+    fig = Figure(figsize=(max(6.0, 0.35 * most + 2), 2.8 * len(names)))
+    axes = fig.subplots(len(names), 1, squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        groups = list(kept[name]["width"])
+        xs = range(len(groups))
+        widths = [kept[name]["width"][g] for g in groups]
+        kept_n = [kept[name]["kept"][g] for g in groups]
+        ax.bar(xs, widths, color="lightgray", label="original width")
+        ax.bar(xs, kept_n, width=0.6, color="tab:blue", label="kept")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(groups, rotation=60, ha="right", fontsize=7)
+        share = sum(kept_n) / max(1, sum(widths))
+        ax.set(ylabel="channels", title=f"{name}: {sum(kept_n)} of {sum(widths)} channels kept "
+                                        f"({share:.0%})")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8)
     return _save(fig, path, title)

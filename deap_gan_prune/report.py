@@ -115,6 +115,30 @@ def _fmt(value, digits=3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def quality_rows(quality: dict) -> list[tuple[str, str, str, int]]:
+    """The rows of the quality table of a pair's :func:`quality_report`: ``(label, group,
+    key, digits)``, the label saying which direction is better."""
+    first = next(n for n in quality if n != "directions")
+    rows = [("judge A→B success (higher better)", "judge_a2b", "judge_success"),
+            ("judge A→B target prob. (higher better)", "judge_a2b", "judge_target_probability"),
+            ("judge A→B Fréchet dist. (lower better)", "judge_a2b", "judge_frechet"),
+            ("judge B→A success (higher better)", "judge_b2a", "judge_success"),
+            ("judge B→A target prob. (higher better)", "judge_b2a", "judge_target_probability"),
+            ("judge B→A Fréchet dist. (lower better)", "judge_b2a", "judge_frechet"),
+            ("A→B SSIM to original (higher better)", "fidelity_a2b", "ssim"),
+            ("B→A SSIM to original (higher better)", "fidelity_b2a", "ssim")]
+    if "outline" in quality[first]:
+        rows = [("stripes in horse A→B (higher better)", "outline", "a2b_stripe_share"),
+                ("brown in zebra B→A (higher better)", "outline", "b2a_brown_share")] + rows
+    rows = [(*row, 3) for row in rows]
+    if "fid_a2b" in quality[first]:
+        rows += [("FID A→B to real B (lower better)", "fid_a2b", "fid", 2),
+                 ("KID A→B to real B (lower better)", "fid_a2b", "kid_mean", 4),
+                 ("FID B→A to real A (lower better)", "fid_b2a", "fid", 2),
+                 ("KID B→A to real A (lower better)", "fid_b2a", "kid_mean", 4)]
+    return rows
+
+
 def format_summary(summary: dict) -> str:
     """A plain-text table of sizes, latency and quality for the original and pruned
     generators of a run (``summary.json`` of ``examples/horse2zebra.py``)."""
@@ -145,23 +169,7 @@ def format_summary(summary: dict) -> str:
     lines.append("")
     quality = summary["quality"]
     names = [n for n in quality if n != "directions"]
-    rows = [("judge A→B success (higher better)", "judge_a2b", "judge_success"),
-            ("judge A→B target prob. (higher better)", "judge_a2b", "judge_target_probability"),
-            ("judge A→B Fréchet dist. (lower better)", "judge_a2b", "judge_frechet"),
-            ("judge B→A success (higher better)", "judge_b2a", "judge_success"),
-            ("judge B→A target prob. (higher better)", "judge_b2a", "judge_target_probability"),
-            ("judge B→A Fréchet dist. (lower better)", "judge_b2a", "judge_frechet"),
-            ("A→B SSIM to original (higher better)", "fidelity_a2b", "ssim"),
-            ("B→A SSIM to original (higher better)", "fidelity_b2a", "ssim")]
-    if "outline" in quality[names[0]]:
-        rows = [("stripes in horse A→B (higher better)", "outline", "a2b_stripe_share"),
-                ("brown in zebra B→A (higher better)", "outline", "b2a_brown_share")] + rows
-    rows = [(*row, 3) for row in rows]
-    if "fid_a2b" in quality[names[0]]:
-        rows += [("FID A→B to real B (lower better)", "fid_a2b", "fid", 2),
-                 ("KID A→B to real B (lower better)", "fid_a2b", "kid_mean", 4),
-                 ("FID B→A to real A (lower better)", "fid_b2a", "fid", 2),
-                 ("KID B→A to real A (lower better)", "fid_b2a", "kid_mean", 4)]
+    rows = quality_rows(quality)
     lines.append(f"{'quality':42}" + "".join(f"{n:>11}" for n in names))
     for label, group, key, digits in rows:
         values = [quality[n].get(group, {}).get(key) for n in names]

@@ -13,6 +13,8 @@ from typing import Sequence
 
 #: subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
+    "compress": ("compress_cmd", "from a trained model to a deployable slim one: search, slim, "
+                                 "fine-tune, evaluate, export, report (resumable)"),
     "inspect": ("inspect_cmd", "describe a generator or discriminator checkpoint"),
     "search": ("search_cmd", "co-evolve channel masks of both generators (--front: the "
                              "Pareto front of quality and size)"),

@@ -7,6 +7,7 @@ naming the file. A failed write names the file and keeps the previous one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -341,10 +342,14 @@ def atomic_write(path: str | os.PathLike, write) -> None:
 
 
 def save_state_dict(state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> Path:
-    """``torch.save`` of the tensors of ``state`` (moved to the CPU), written atomically."""
+    """``torch.save`` of the tensors of ``state`` (moved to the CPU), written atomically; the
+    same tensors give the same bytes (the archive is built in memory, so its inner name is
+    not the temporary file's)."""
     path = Path(path)
     state = OrderedDict((k, v.detach().cpu().clone()) for k, v in state.items())
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
     return path
 
 

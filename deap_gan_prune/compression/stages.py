@@ -1,0 +1,362 @@
+"""The stages of a compression run: search, slim, fine-tune, evaluate, export. Each reads its
+inputs from the run folder (the earlier stages' files) and writes its results there, so a
+stage run after a restart sees exactly what an uninterrupted run would."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..nets.checkpoints import (CycleGAN, architecture_of, atomic_write_json, load_cyclegan,
+                                load_generator, save_generator)
+from ..nets.maskspace import MaskSpace
+from ..outputs import staged_folder
+from ..workflow import DomainData, folder_data, synthetic_data
+from .config import CompressConfig, CompressError
+
+#: files and folders of each stage in the run folder (removed when it is redone)
+STAGE_FILES = {
+    "search": ("search_state.json", "masks.json", "fitness.png", "front.json", "front.png"),
+    "slim": ("slim",),
+    "finetune": ("finetune_state.pt", "finetuned", "data"),
+    "evaluate": ("evaluation.json", "samples.png", "kept_channels.png"),
+    "export": ("export",),
+}
+
+
+class RunContext:
+    """What the stages share: the settings, the run folder, the models and data (loaded once,
+    on first use), progress output and the stop request of Ctrl-C / SIGTERM."""
+
+    def __init__(self, config: CompressConfig, out: Path, progress: bool,
+                 say: Callable[[str], None],
+                 on_step: Callable[[str, int], None] | None = None) -> None:
+        self.config, self.out, self.progress, self.say = config, out, progress, say
+        self.on_step = on_step
+        self.stage: str | None = None
+        self.stop_requested = False
+        self._calls = 0
+        self._gan: CycleGAN | None = None
+        self._original: torch.nn.Module | None = None
+        self._data: DomainData | None = None
+
+    # -- stop requests ------------------------------------------------------------------------
+    def begin(self, stage: str) -> None:
+        self.stage, self._calls = stage, 0
+
+    def _tick(self) -> None:
+        self._calls += 1
+        if self.on_step is not None:
+            self.on_step(self.stage or "", self._calls)
+
+    def after_generation(self, *args) -> None:
+        """The search's callback: runs after every generation (its checkpoint written);
+        raises KeyboardInterrupt when a stop was asked for."""
+        self._tick()
+        if self.stop_requested:
+            raise KeyboardInterrupt(f"stopped in stage {self.stage}")
+
+    def stop(self) -> bool:
+        """Fine-tuning's ``stop()``: asked after every step; True writes its checkpoint."""
+        self._tick()
+        return self.stop_requested
+
+    # -- models and data ----------------------------------------------------------------------
+    @property
+    def data(self) -> DomainData:
+        if self._data is None:
+            c = self.config
+            n_val = c.n_images + c.adapt_images
+            if c.dataroot:
+                self._data = folder_data(c.dataroot, c.image_size or 256, n_val=n_val,
+                                         seed=c.seed, n_test=c.n_test)
+            else:
+                self._data = synthetic_data(c.n_train, c.n_test, c.image_size or 64,
+                                            seed=c.seed, n_val=n_val)
+        return self._data
+
+    @property
+    def gan(self) -> CycleGAN:
+        """The original CycleGAN (``checkpoints`` or the shipped teacher)."""
+        if self._gan is None:
+            c = self.config
+            if c.checkpoints:
+                self._gan = load_cyclegan(c.checkpoints, c.epoch, c.device)
+            else:
+                from ..teacher import load_teacher
+                self._gan = load_teacher(c.device)
+        return self._gan
+
+    def gan_with_discriminators(self) -> CycleGAN:
+        """The original CycleGAN, its missing discriminators fitted against the frozen
+        generators (seeded)."""
+        from ..workflow import ensure_discriminators
+        if not self.gan.has_discriminators:
+            self.say("fitting discriminators against the frozen generators ...")
+            self._gan = ensure_discriminators(self.gan, self.data, seed=self.config.seed,
+                                              device=self.config.device,
+                                              progress=self.progress)
+        return self.gan
+
+    @property
+    def architecture(self) -> dict:
+        c = self.config
+        return architecture_of(c.generator, c.generator_kwargs)
+
+    @property
+    def original(self) -> torch.nn.Module:
+        """The user's generator (``generator`` with ``weights``)."""
+        if self._original is None:
+            self._original = load_generator(self.config.weights, self.config.device,
+                                            self.architecture)
+        return self._original
+
+    def originals(self) -> dict[str, torch.nn.Module]:
+        """``{"A": G_A, "B": G_B}``, or ``{"A": G}`` for one generator."""
+        if self.config.single:
+            return {"A": self.original}
+        return {"A": self.gan.g_a, "B": self.gan.g_b}
+
+    def load_folder(self, name: str) -> dict[str, torch.nn.Module]:
+        """The generators of the run folder's ``slim`` or ``finetuned`` folder."""
+        return {n: load_generator(self.out / name / f"slim_G_{n}.pth", self.config.device).eval()
+                for n in self.originals()}
+
+    def masks(self) -> dict[str, tuple[MaskSpace, list[int]]]:
+        """``{name: (space, bits)}`` of ``masks.json``."""
+        path = self.out / "masks.json"
+        try:
+            data = json.loads(path.read_text())
+            return {n: (MaskSpace.from_dict(data["spaces"][n]), list(data["masks"][n]))
+                    for n in self.originals()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CompressError(f"{path}: cannot read the searched masks ({exc}); redo the "
+                                "search with --restart-from search") from None
+
+
+# -- search ------------------------------------------------------------------------------------
+def search_config(config: CompressConfig):
+    """The :class:`SearchConfig` of a single-budget search."""
+    from ..evolution.search_config import SearchConfig
+    make = SearchConfig.paper if config.fitness == "paper" else SearchConfig
+    return make(population=config.population, generations=config.generations,
+                adapt_steps=config.adapt_steps,
+                budget=None if config.budget == 1 else config.budget,
+                n_images=config.n_images, train_images=config.adapt_images, seed=config.seed)
+
+
+def run_search(ctx: RunContext) -> None:
+    """Masks of both generators (or the one), checkpointed every generation; writes
+    ``masks.json`` and ``fitness.png`` (with ``front``: ``front.json`` and ``front.png``,
+    ``masks.json`` holding the chosen point)."""
+    from ..plotting import plot_fitness
+    c, out, data = ctx.config, ctx.out, ctx.data
+    state = out / "search_state.json"
+    common = dict(device=c.device, progress=ctx.progress, workers=c.workers,
+                  checkpoint=state, resume=True, callback=ctx.after_generation)
+    if c.front:
+        return _run_front(ctx, common)
+    config = search_config(c)
+    if c.single:
+        from ..evolution.single_search import search_single
+        result = search_single(ctx.original, data.val_a, config, **common)
+        extra = {"architecture": ctx.architecture, "weights": str(c.weights)}
+    else:
+        from ..evolution.search import search_masks
+        gan = ctx.gan
+        if config.fitness == "paper":
+            gan = ctx.gan_with_discriminators()
+        result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b,
+                              config, **common)
+        extra = {}
+    atomic_write_json(out / "masks.json", {**result.to_dict(), **extra})
+    plot_fitness(result.logbook, out / "fitness.png", title=f"search on {data.name}")
+
+
+def _run_front(ctx: RunContext, common: dict) -> None:
+    from ..evolution.front import FrontConfig, search_front
+    from ..evolution.pareto import choose_point
+    from ..plotting import plot_front
+    c, out, data, gan = ctx.config, ctx.out, ctx.data, ctx.gan
+    config = FrontConfig(population=c.population, generations=c.generations,
+                         size_range=tuple(c.size_range), adapt_steps=c.adapt_steps,
+                         n_images=c.n_images, train_images=c.adapt_images, seed=c.seed)
+    result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
+                          d_b=gan.d_b, **common)
+    front = result.to_dict()
+    try:
+        point = choose_point(front["points"], at_size=c.size_target, default=result.chosen)
+    except ValueError as exc:
+        raise CompressError(f"size_target {c.size_target}: {exc}") from None
+    atomic_write_json(out / "front.json", front)
+    plot_front(front, out / "front.png", chosen=point)
+    chosen = front["points"][point]
+    atomic_write_json(out / "masks.json", {
+        "masks": {"A": chosen["A"], "B": chosen["B"]}, "spaces": front["spaces"],
+        "front_point": point, "values": chosen["values"], "config": front["config"]})
+
+
+# -- slim --------------------------------------------------------------------------------------
+def run_slim(ctx: RunContext) -> None:
+    """Physically smaller generators from the masks, initialised from the kept weights:
+    ``slim/slim_G_{A,B}.pth``."""
+    from ..nets.slimming import slim, slim_bits
+    masks = ctx.masks()
+    with staged_folder(ctx.out / "slim") as stage:
+        for name, original in ctx.originals().items():
+            space, bits = masks[name]
+            if ctx.config.single:
+                small = slim_bits(original, space, bits)
+                save_generator(small, stage / f"slim_G_{name}.pth", architecture=ctx.architecture,
+                               space=space, bits=bits)
+            else:
+                save_generator(slim(original, space.slot_masks(bits)),
+                               stage / f"slim_G_{name}.pth")
+
+
+# -- fine-tune ---------------------------------------------------------------------------------
+def run_finetune(ctx: RunContext) -> None:
+    """The slim generators fine-tuned (the pair: CycleGAN losses and distillation; one
+    generator: distillation on the training folder), checkpointed every
+    ``checkpoint_every`` steps and when stopped: ``finetuned/slim_G_{A,B}.pth``."""
+    c, out = ctx.config, ctx.out
+    smalls = ctx.load_folder("slim")
+    state = out / "finetune_state.pt"
+    extra: dict = {"finetune_steps": c.finetune_steps}
+    if c.finetune_steps > 0 and c.single:
+        extra["best"] = _distill_single(ctx, smalls["A"], state)
+    elif c.finetune_steps > 0:
+        gan = ctx.gan_with_discriminators()
+        from ..workflow import finetune_pair
+        finetune_pair(gan, smalls["A"], smalls["B"], ctx.data, c.finetune_steps, c.distill,
+                      c.batch_size, seed=c.seed, device=c.device, progress=ctx.progress,
+                      lr=c.lr, val_every=c.val_every, checkpoint=state, resume=True,
+                      checkpoint_every=c.checkpoint_every, stop=ctx.stop)
+    masks = ctx.masks() if c.single else {}
+    with staged_folder(out / "finetuned") as stage:
+        for name, g in smalls.items():
+            if c.single:
+                space, bits = masks[name]
+                save_generator(g, stage / f"slim_G_{name}.pth", extra=extra,
+                               architecture=ctx.architecture, space=space, bits=bits)
+            else:
+                save_generator(g, stage / f"slim_G_{name}.pth", extra=extra)
+
+
+def _distill_single(ctx: RunContext, student: torch.nn.Module, state: Path) -> dict | None:
+    from ..streams import write_images
+    from ..training.distill import distill_generator
+    from ..training.distill_config import DistillConfig
+    c = ctx.config
+    if c.dataroot:
+        source = Path(c.dataroot) / "trainA"
+        count = sum(1 for _ in source.iterdir()) if source.is_dir() else 0
+    else:
+        source = ctx.out / "data" / "trainA"
+        images = ctx.data.train[0]
+        if not source.is_dir() or len(list(source.iterdir())) != len(images):
+            write_images(images, source)
+        count = len(images)
+    config = DistillConfig(steps=c.finetune_steps, batch_size=c.batch_size, lr=c.lr,
+                           image_size=c.image_size or (256 if c.dataroot else 64),
+                           val_images=min(16, count // 4), val_every=c.val_every,
+                           checkpoint_every=c.checkpoint_every, workers=c.workers, seed=c.seed)
+    result = distill_generator(student, ctx.original, source, config, checkpoint=state,
+                               resume=True, progress=ctx.progress, stop=ctx.stop)
+    student.eval()
+    return result.best
+
+
+# -- evaluate ----------------------------------------------------------------------------------
+def run_evaluate(ctx: RunContext) -> None:
+    """Sizes, latency side by side and quality of the original, the slim generators straight
+    after slimming ("searched") and the fine-tuned ones ("pruned"): ``evaluation.json``,
+    ``samples.png`` and ``kept_channels.png``."""
+    from ..plotting import plot_kept_channels, plot_samples
+    from ..report import quality_report, single_quality_report
+    from ..metrics.evaluation import translate
+    from ..workflow import generator_report, single_generator_report, translations
+    c, out, data = ctx.config, ctx.out, ctx.data
+    searched, tuned = ctx.load_folder("slim"), ctx.load_folder("finetuned")
+    masks = ctx.masks()
+    summary: dict = {"data": data.name, "image_size": data.image_size, "device": c.device}
+    if c.single:
+        outputs = {"original": translate(ctx.original, data.test_a),
+                   "searched": translate(searched["A"], data.test_a),
+                   "pruned": translate(tuned["A"], data.test_a)}
+        space, bits = masks["A"]
+        summary.update(architecture=ctx.architecture["class"],
+                       arguments=ctx.architecture["kwargs"],
+                       generator=single_generator_report(ctx.original, tuned["A"], space, bits,
+                                                         data.image_size, c.repeats, c.device),
+                       quality=single_quality_report(outputs["original"], outputs["pruned"]))
+        rows = {"input A": data.test_a, "original A→B": outputs["original"],
+                "slim A→B": outputs["pruned"]}
+    else:
+        outputs = {"original": translations(ctx.gan, data),
+                   "searched": translations((searched["A"], searched["B"]), data),
+                   "pruned": translations((tuned["A"], tuned["B"]), data)}
+        summary["quality"] = quality_report(data, outputs, seed=c.seed,
+                                            judge_steps=c.judge_steps, progress=ctx.progress)
+        summary["generators"] = {
+            f"G_{n}": generator_report(g, tuned[n], data.image_size, [data.image_size],
+                                       repeats=c.repeats, device=c.device)
+            for n, g in ctx.originals().items()}
+        rows = {"input A": data.test_a, "original A→B": outputs["original"]["a2b"],
+                "slim A→B": outputs["pruned"]["a2b"], "input B": data.test_b,
+                "original B→A": outputs["original"]["b2a"],
+                "slim B→A": outputs["pruned"]["b2a"]}
+    summary["kept"] = {f"G_{n}": {"kept": space.kept(bits),
+                                  "width": space.kept(space.full())}
+                       for n, (space, bits) in masks.items()}
+    plot_samples(rows, out / "samples.png")
+    plot_kept_channels(summary["kept"], out / "kept_channels.png")
+    atomic_write_json(out / "evaluation.json", summary)
+
+
+# -- export ------------------------------------------------------------------------------------
+def run_export(ctx: RunContext) -> None:
+    """The fine-tuned generators as ONNX (dynamic batch, height and width) and TorchScript,
+    each checked against eager PyTorch within ``tolerance``; with ``int8`` also the static
+    int8 ONNX file, checked on held-out images. ``export/`` with ``export.json``."""
+    from ..export import export_generator, verify_export
+    c, data = ctx.config, ctx.data
+    tuned = ctx.load_folder("finetuned")
+    size = data.image_size
+    record: dict = {}
+    with staged_folder(ctx.out / "export") as stage:
+        for name, g in tuned.items():
+            entry = {}
+            for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".torchscript.pt")):
+                path = stage / f"G_{name}{suffix}"
+                info = export_generator(g, path, fmt, size, c.opset)
+                diff = verify_export(path, g, size, 2, fmt=fmt)
+                if not diff <= c.tolerance:
+                    raise CompressError(f"G_{name}{suffix}: export differs from eager PyTorch "
+                                        f"by {diff:.3g} (above tolerance {c.tolerance:g})")
+                entry[fmt] = {"file": path.name, "bytes": info["bytes"], "max_abs_diff": diff}
+            if c.int8:
+                entry["int8"] = _int8(ctx, name, g, stage)
+            record[f"G_{name}"] = entry
+        atomic_write_json(stage / "export.json", {"image_size": size, "opset": c.opset,
+                                                  "tolerance": c.tolerance,
+                                                  "generators": record})
+
+
+def _int8(ctx: RunContext, name: str, generator: torch.nn.Module, stage: Path) -> dict:
+    from ..quantization import Int8Config, export_int8
+    data = ctx.data
+    source, test = (data.val_a, data.test_a) if name == "A" else (data.val_b, data.test_b)
+    path = stage / f"G_{name}.int8.onnx"
+    result = export_int8(generator, path, source[:16], test[:8],
+                         copy.deepcopy(ctx.originals()[name]),
+                         Int8Config(opset=ctx.config.opset), progress=ctx.progress)
+    return {"file": path.name, "bytes": result.bytes, "check": result.check,
+            "float_layers": result.float_layers}
+
+
+STAGE_FUNCTIONS = {"search": run_search, "slim": run_slim, "finetune": run_finetune,
+                   "evaluate": run_evaluate, "export": run_export}
