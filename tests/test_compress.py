@@ -158,3 +158,17 @@ def test_the_lock_refuses_a_second_run_and_a_stale_one_is_taken_over(reference, 
     # the process is gone: its lock is stale and taken over
     compress(CompressConfig(**TOY), out, progress=False, say=quiet)
     assert not (out / ".lock").exists()
+
+
+def test_one_generator_of_your_own_class(tmp_path, monkeypatch):
+    import torch
+    from generic_nets import AffineResnet
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))
+    torch.manual_seed(0)
+    torch.save(AffineResnet().state_dict(), tmp_path / "g.pth")
+    config = CompressConfig(**{**TOY, "generations": 1, "finetune_steps": 2},
+                            generator="generic_nets:AffineResnet", weights=str(tmp_path / "g.pth"))
+    report = compress(config, tmp_path / "run", progress=False, say=quiet)
+    assert "## Quality (A→B" in report.read_text()
+    for name in ("finetuned/slim_G_A.pth", "export/G_A.onnx", "kept_channels.png"):
+        assert (tmp_path / "run" / name).is_file()
