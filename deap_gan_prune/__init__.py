@@ -72,24 +72,33 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
 __all__, __getattr__, __dir__ = lazy_attributes(__name__, _SUBMODULE_NAMES, globals())
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
-    from .evolution.coevolution import (CoevolutionState, PairHallOfFame, eaCoevolve,
-                                        iterCoevolve)
+    from .evolution.coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
     from .evolution.front import FrontResult, iterCoevolveFront, search_front
     from .evolution.front_config import FrontConfig
     from .evolution.parallel import ProcessPoolMap, WorkerError
     from .evolution.raymap import RayMap
     from .evolution.registration import create_types, register
-    from .evolution.resume import (ResumeError, load_checkpoint, run_with_checkpoints,
-                                   save_checkpoint)
+    from .evolution.resume import (
+        ResumeError,
+        load_checkpoint,
+        run_with_checkpoints,
+        save_checkpoint,
+    )
     from .evolution.search import search_masks
     from .evolution.search_config import SearchConfig, SearchResult
     from .evolution.single_search import SingleSearchResult, search_single
     from .fitness.adapted import AdaptedFitness, adapted_fitnesses
-    from .fitness.paper import (GeneratorFitness, InvalidMaskWarning, MaskFitness,
-                                cyclegan_fitnesses)
+    from .fitness.paper import GeneratorFitness, InvalidMaskWarning, MaskFitness, cyclegan_fitnesses
     from .fitness.supernet import SupernetFitness, supernet_fitnesses
-    from .nets.checkpoints import (CheckpointError, CycleGAN, load_cyclegan, load_discriminator,
-                                   load_generator, save_discriminator, save_generator)
+    from .nets.checkpoints import (
+        CheckpointError,
+        CycleGAN,
+        load_cyclegan,
+        load_discriminator,
+        load_generator,
+        save_discriminator,
+        save_generator,
+    )
     from .nets.counting import count_module_macs, count_module_parameters, flop_counter_macs
     from .nets.importance import l1_importance
     from .nets.latency_model import LatencyTable, latency_table, measure_latency_table
@@ -97,11 +106,30 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .nets.models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
     from .nets.slimming import masked, masked_bits, slim, slim_bits
     from .nets.widths import GeneratorWidths, count_macs, count_parameters
-    from .operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
-                            initMaskBernoulli, initMaskFull, initMaskImportance, initMaskSize,
-                            initMaskSizeRange, minKeepRepair, minSizeRepair, mutFlipMask,
-                            mutSegmentInvert, normalise_per_group, parentSizeRepair,
-                            rank_shares, repairBudget, repairMinKeep, repairMinSize,
-                            roulette_shares, selRouletteRank, selRouletteWeighted, size_strata)
+    from .operators import (
+        budgetRepair,
+        cxGroupBoundary,
+        cxTwoPointMask,
+        cxUniformGroup,
+        initMaskBernoulli,
+        initMaskFull,
+        initMaskImportance,
+        initMaskSize,
+        initMaskSizeRange,
+        minKeepRepair,
+        minSizeRepair,
+        mutFlipMask,
+        mutSegmentInvert,
+        normalise_per_group,
+        parentSizeRepair,
+        rank_shares,
+        repairBudget,
+        repairMinKeep,
+        repairMinSize,
+        roulette_shares,
+        selRouletteRank,
+        selRouletteWeighted,
+        size_strata,
+    )
     from .plotting import plot_fitness, plot_samples
     from .training.supernet import train_supernet

@@ -100,7 +100,7 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor
         raise DataError(f"{path}: image file not found")
     image = read_rgb(path)
     if size is not None:
-        image = image.resize((int(size), int(size)), Image.BICUBIC)
+        image = image.resize((int(size), int(size)), Image.Resampling.BICUBIC)
     return to_tensor(image)
 
 
@@ -109,11 +109,11 @@ def augment(image: Image.Image, rng: np.random.Generator, image_size: int,
     """Upstream training preprocessing: resize to ``load_size``² (bicubic), random crop
     ``image_size``², random horizontal flip (both drawn from ``rng``); ``[3, S, S]`` in
     [-1, 1]."""
-    image = image.resize((load_size,) * 2, Image.BICUBIC)
+    image = image.resize((load_size,) * 2, Image.Resampling.BICUBIC)
     top, left = rng.integers(0, load_size - image_size + 1, size=2)
     image = image.crop((left, top, left + image_size, top + image_size))
     if rng.random() < 0.5:
-        image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return to_tensor(image)
 
 
@@ -200,7 +200,7 @@ class UnpairedImageFolder(Dataset):
 
     def _preprocess(self, image: Image.Image, rng: np.random.Generator) -> torch.Tensor:
         if not self.augment:
-            return to_tensor(image.resize((self.image_size,) * 2, Image.BICUBIC))
+            return to_tensor(image.resize((self.image_size,) * 2, Image.Resampling.BICUBIC))
         return augment(image, rng, self.image_size, self.load_size)
 
     def __getitem__(self, index: int) -> dict:

@@ -3,8 +3,8 @@ front of quality and size, the channels kept per group (PNG)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from deap import tools
 from matplotlib.figure import Figure

@@ -34,9 +34,10 @@ import os
 import tempfile
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -353,7 +354,7 @@ def store_int8_weights(path: str | os.PathLike, names: Sequence[str],
 def _check(int8: str, float_out: np.ndarray, images: np.ndarray,
            original_out: np.ndarray | None) -> dict:
     out = run_onnx(int8, images)
-    check = {"images": int(len(images)), "image_size": list(images.shape[-2:]),
+    check: dict[str, Any] = {"images": int(len(images)), "image_size": list(images.shape[-2:]),
              "to_float": _scores(out, float_out)}
     if original_out is not None:
         check["float_to_original"] = _scores(float_out, original_out)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
@@ -130,13 +130,13 @@ def quality_rows(quality: dict) -> list[tuple[str, str, str, int]]:
     if "outline" in quality[first]:
         rows = [("stripes in horse A→B (higher better)", "outline", "a2b_stripe_share"),
                 ("brown in zebra B→A (higher better)", "outline", "b2a_brown_share")] + rows
-    rows = [(*row, 3) for row in rows]
+    table = [(*row, 3) for row in rows]
     if "fid_a2b" in quality[first]:
-        rows += [("FID A→B to real B (lower better)", "fid_a2b", "fid", 2),
-                 ("KID A→B to real B (lower better)", "fid_a2b", "kid_mean", 4),
-                 ("FID B→A to real A (lower better)", "fid_b2a", "fid", 2),
-                 ("KID B→A to real A (lower better)", "fid_b2a", "kid_mean", 4)]
-    return rows
+        table += [("FID A→B to real B (lower better)", "fid_a2b", "fid", 2),
+                  ("KID A→B to real B (lower better)", "fid_a2b", "kid_mean", 4),
+                  ("FID B→A to real A (lower better)", "fid_b2a", "fid", 2),
+                  ("KID B→A to real A (lower better)", "fid_b2a", "kid_mean", 4)]
+    return table
 
 
 def format_summary(summary: dict) -> str:

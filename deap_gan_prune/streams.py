@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -31,16 +31,16 @@ def holdout_split(files: Sequence[str | os.PathLike], n_val: int, seed: int = 0
     """``(train, val)``: ``n_val`` files chosen at random (seeded) held out for validation,
     the rest for training, each list in the input's order. DataError when fewer than
     ``n_val + 1`` files are given (at least one must remain to train on)."""
-    files = [Path(f) for f in files]
+    paths = [Path(f) for f in files]
     if n_val < 0:
         raise ValueError(f"holdout_split: n_val must be >= 0, got {n_val}")
-    if len(files) <= n_val:
-        where = files[0].parent if files else "the folder"
-        raise DataError(f"{where}: {len(files)} images cannot give {n_val} validation images "
+    if len(paths) <= n_val:
+        where = paths[0].parent if paths else "the folder"
+        raise DataError(f"{where}: {len(paths)} images cannot give {n_val} validation images "
                         "and at least one to train on")
-    chosen = set(_rng(seed, 7).choice(len(files), size=n_val, replace=False).tolist())
-    return ([f for i, f in enumerate(files) if i not in chosen],
-            [f for i, f in enumerate(files) if i in chosen])
+    chosen = set(_rng(seed, 7).choice(len(paths), size=n_val, replace=False).tolist())
+    return ([f for i, f in enumerate(paths) if i not in chosen],
+            [f for i, f in enumerate(paths) if i in chosen])
 
 
 class ImageStream(Dataset):
@@ -103,7 +103,7 @@ class ImageStream(Dataset):
 class KeyedStreams(Dataset):
     """Sample ``c`` of several streams at once: ``{name: stream[c]}``."""
 
-    def __init__(self, streams: Mapping[str, Dataset]) -> None:
+    def __init__(self, streams: Mapping[str, ImageStream]) -> None:
         self.streams = dict(streams)
 
     def __len__(self) -> int:

@@ -52,7 +52,8 @@ def _silhouette_at(width: int) -> np.ndarray:
 
 
 def _hsv_to_rgb(h, s, v) -> np.ndarray:
-    """HSV (each in [0, 1] (hue clipped), broadcastable float arrays or scalars) to RGB [..., 3] in [0, 1]."""
+    """HSV (each in [0, 1] (hue clipped), broadcastable float arrays or scalars) to RGB
+    [..., 3] in [0, 1]."""
     h, s, v = (np.asarray(c, np.float32)[..., None] for c in (h, s, v))
     k = _HSV_OFFSETS + np.clip(h, 0.0, 1.0) * 6.0
     k -= np.where(k >= 6.0, np.float32(6.0), np.float32(0.0))
@@ -89,7 +90,8 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     clouds = np.clip(_smooth_noise(rng, size, 4) * rng.uniform(0.5, 1.5) - 0.3, 0.0, 1.0)
     sky_sat = sky_s * (1.0 - 0.6 * depth) * (1.0 - clouds)
     sky_val = np.minimum(1.0, sky_v * (0.9 + 0.1 * depth) + 0.2 * clouds)
-    grass_h, grass_s, grass_v = rng.uniform(0.2, 0.36), rng.uniform(0.45, 0.85), rng.uniform(0.3, 0.7)
+    grass_h, grass_s, grass_v = (rng.uniform(0.2, 0.36), rng.uniform(0.45, 0.85),
+                                 rng.uniform(0.3, 0.7))
     texture = (0.12 * _smooth_noise(rng, size, 6) + 0.06 * _smooth_noise(rng, size, 16)
                + rng.normal(0.0, 0.05, (size, size)).astype(np.float32))
     below = np.clip((y - horizon) / (1.0 - horizon + 1e-6), 0.0, 1.0)
@@ -250,7 +252,8 @@ def write_synthetic_dataset(root: str | os.PathLike, n_train: int = 512, n_test:
     try:
         for split, n in (("train", n_train), ("test", n_test)):
             for domain in DOMAINS:
-                folder, outline_folder = tmp / f"{split}{domain}", tmp / "outlines" / f"{split}{domain}"
+                folder = tmp / f"{split}{domain}"
+                outline_folder = tmp / "outlines" / f"{split}{domain}"
                 folder.mkdir(parents=True)
                 outline_folder.mkdir(parents=True)
                 for i in range(n):

@@ -22,9 +22,9 @@ from __future__ import annotations
 import os
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -132,7 +132,8 @@ def _target_sizes(files: Sequence[Path], size: int | None, multiple: int
             sizes[path] = (size, size)
             continue
         with Image.open(path) as image:
-            sizes[path] = rounded_size(*image.size, multiple)
+            width, height = image.size
+            sizes[path] = rounded_size(width, height, multiple)
     return sizes
 
 
@@ -153,7 +154,7 @@ def load_input(path: Path, target: tuple[int, int], channels: int) -> torch.Tens
     ``target`` = (width, height) unless it has that size already."""
     image = read_rgb(path)
     if image.size != target:
-        image = image.resize(target, Image.BICUBIC)
+        image = image.resize(target, Image.Resampling.BICUBIC)
     if channels == 1:
         image = image.convert("L")
     array = np.asarray(image, dtype=np.uint8)

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import cast
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
-from .nets.checkpoints import CycleGAN
 from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_loader
 from .metrics.evaluation import generator_latency, translate
+from .nets.checkpoints import CycleGAN
+from .nets.widths import GeneratorWidths, count_macs, count_parameters
 from .synthetic import SyntheticHorseZebra
 from .training import CycleGANConfig, finetune, fit_discriminator
-from .nets.widths import count_macs, count_parameters
 
 
 @dataclass
@@ -27,7 +29,7 @@ class DomainData:
     (taken from the training split), test images, and horse outlines where known
     (synthetic data)."""
 
-    train: object
+    train: tuple[torch.Tensor, torch.Tensor] | Dataset
     val_a: torch.Tensor
     val_b: torch.Tensor
     test_a: torch.Tensor
@@ -92,6 +94,7 @@ def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, see
             fit_discriminator(g, d, data.loader(4, seed), config, direction=direction,
                               progress=progress)
             d_a, d_b = (d, d_b) if name == "d_a" else (d_a, d)
+    assert d_a is not None and d_b is not None  # both fitted above when missing
     return CycleGAN(gan.g_a, gan.g_b, d_a.eval(), d_b.eval())
 
 
@@ -121,6 +124,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     config = CycleGANConfig(steps=steps, lr=lr, seed=seed, device=str(device),
                             batch_size=batch_size, distill_weight=distill_weight,
                             log_every=log_every)
+    assert gan.d_a is not None and gan.d_b is not None, "fine-tuning needs discriminators"
     d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
     validation = (PairValidation(gan.g_a, gan.g_b, data.val_a.to(device), data.val_b.to(device),
                                  batch_size) if val_every > 0 else None)
@@ -139,7 +143,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
 
 def size_report(generator: nn.Module, image_size: int) -> dict:
     """Parameters and MACs (both conventions) at ``image_size`` and at 256×256."""
-    w = generator.widths
+    w = cast(GeneratorWidths, generator.widths)
     return {"parameters": count_parameters(w),
             f"macs_output_{image_size}": count_macs(w, image_size, "output"),
             f"macs_real_{image_size}": count_macs(w, image_size, "real"),
@@ -150,7 +154,7 @@ def size_report(generator: nn.Module, image_size: int) -> dict:
 def input_channels(generator: nn.Module) -> int:
     """Image channels ``generator`` takes: its widths' ``input_nc``, else its first conv's."""
     if hasattr(generator, "widths"):
-        return int(generator.widths.input_nc)
+        return int(cast(GeneratorWidths, generator.widths).input_nc)
     first = next((m for m in generator.modules()
                   if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))), None)
     if first is None:
@@ -203,7 +207,7 @@ def generator_report(original: nn.Module, pruned: nn.Module, image_size: int,
                       "pruned": size_report(pruned, image_size)},
             "latency": {f"{s}px": latency_report(original, pruned, s, repeats=repeats,
                                                  device=device) for s in sizes_px},
-            "widths": pruned.widths.to_dict()}
+            "widths": cast(GeneratorWidths, pruned.widths).to_dict()}
 
 
 def translations(gan_or_pair, data: DomainData) -> dict[str, torch.Tensor]:

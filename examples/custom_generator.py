@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import deap_gan_prune as dgp
-from deap_gan_prune.nets.checkpoints import architecture_of
 from deap_gan_prune.export import export_generator, verify_export
+from deap_gan_prune.nets.checkpoints import architecture_of
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.teacher import load_teacher
 from deap_gan_prune.training.brief import BriefDistillation

@@ -36,19 +36,24 @@ from pathlib import Path
 
 import torch
 
-from deap_gan_prune.nets.checkpoints import atomic_write_json, load_cyclegan, save_generator
 from deap_gan_prune.devices import check_device
+from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.nets.checkpoints import atomic_write_json, load_cyclegan, save_generator
+from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.outputs import check_output_folder, staged_folder
 from deap_gan_prune.plotting import plot_fitness, plot_samples
 from deap_gan_prune.report import format_summary, quality_report
-from deap_gan_prune.evolution.search import SearchConfig, search_masks
-from deap_gan_prune.nets.slimming import slim
-from deap_gan_prune.teacher import load_teacher
-from deap_gan_prune.teacher import SUPERNET_DIR
+from deap_gan_prune.teacher import SUPERNET_DIR, load_teacher
 from deap_gan_prune.training.supernet import DEFAULT_BUDGETS
-from deap_gan_prune.workflow import (ensure_discriminators, finetune_pair, folder_data,
-                                     generator_report, supernet_pair, synthetic_data,
-                                     translations)
+from deap_gan_prune.workflow import (
+    ensure_discriminators,
+    finetune_pair,
+    folder_data,
+    generator_report,
+    supernet_pair,
+    synthetic_data,
+    translations,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

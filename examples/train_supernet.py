@@ -32,13 +32,17 @@ import torch
 
 import deap_gan_prune
 from deap_gan_prune import load_cyclegan, save_generator, slim_bits
+from deap_gan_prune.metrics import outline_scores
 from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import atomic_write_json
 from deap_gan_prune.nets.maskspace import space_of
-from deap_gan_prune.metrics import outline_scores
 from deap_gan_prune.training.supernet import mean_masked_loss, random_mask
-from deap_gan_prune.workflow import (supernet_generator, supernet_pair, synthetic_data,
-                                     training_images)
+from deap_gan_prune.workflow import (
+    supernet_generator,
+    supernet_pair,
+    synthetic_data,
+    training_images,
+)
 
 TEACHER = Path(deap_gan_prune.__file__).resolve().parent / "teacher"
 DEFAULT_OUT = TEACHER / "supernet"

@@ -24,12 +24,11 @@ from deap import base, tools
 
 import deap_gan_prune.evolution.resume as resume_module
 from deap_gan_prune.evolution.coevolution import PairHallOfFame
-from deap_gan_prune.fitness.paper import cyclegan_fitnesses
 from deap_gan_prune.evolution.logbooks import logbook_records
-from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.evolution.registration import create_types, register
 from deap_gan_prune.evolution.resume import models_hash, read_checkpoint, run_with_checkpoints
-
+from deap_gan_prune.fitness.paper import cyclegan_fitnesses
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 
 KILL_ENV = "SEARCH_SCRIPT_KILL"
 KILL_POINTS = ("write", "before-rename", "after-rename")

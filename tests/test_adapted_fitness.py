@@ -7,8 +7,8 @@ import torch
 
 from deap_gan_prune.fitness.adapted import AdaptedFitness, Distillation, adapted_fitnesses
 from deap_gan_prune.fitness.paper import InvalidMaskWarning
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.metrics.fidelity import fidelity_scores
+from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 

@@ -4,20 +4,30 @@ import random
 
 import pytest
 import torch
+from generic_nets import (
+    AffineResnet,
+    DeepResnet,
+    GroupNormNet,
+    SeparableNet,
+    StyleNet,
+    UnetGenerator,
+    WithLinear,
+)
 
 from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
-from deap_gan_prune.nets.checkpoints import (CheckpointError, architecture_of, load_generator,
-                                             save_generator)
+from deap_gan_prune.nets.checkpoints import (
+    CheckpointError,
+    architecture_of,
+    load_generator,
+    save_generator,
+)
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
 from deap_gan_prune.nets.groups import TracingError
 from deap_gan_prune.nets.importance import l1_importance
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.operators import repairBudget
 from deap_gan_prune.nets.slimming import masked_bits, slim_bits
-
-from generic_nets import (AffineResnet, DeepResnet, GroupNormNet, SeparableNet, StyleNet,
-                          UnetGenerator, WithLinear)
+from deap_gan_prune.operators import repairBudget
 
 # (class, kwargs, image size, expected (group name, size) list: first two and count)
 ARCHITECTURES = {
@@ -123,6 +133,7 @@ def test_save_reload_and_export(case, tmp_path):
 def test_onnx_export_parity(case, tmp_path):
     pytest.importorskip("onnxruntime")
     import onnx
+
     from deap_gan_prune.export import export_generator, verify_export
     key, net, x, space = case
     small = slim_bits(net, space, _random_bits(space, 5))
@@ -231,6 +242,7 @@ def test_foreign_file_names_the_differing_keys(tmp_path):
 
 def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
     import json
+
     from deap_gan_prune.cli import main
     net, _ = _network("affine_resnet")
     weights = tmp_path / "g.pth"
@@ -266,6 +278,7 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
 
 def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
     import json
+
     from deap_gan_prune.cli import main
     from deap_gan_prune.metrics.fidelity import fidelity_scores
     from deap_gan_prune.workflow import synthetic_data
@@ -315,6 +328,7 @@ def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
 
 def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
     import json
+
     from deap_gan_prune.evolution.resume import ResumeError
     from deap_gan_prune.evolution.search_config import SearchConfig
     from deap_gan_prune.evolution.single_search import search_single

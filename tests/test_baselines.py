@@ -3,8 +3,14 @@ import copy
 import pytest
 import torch
 
-from deap_gan_prune.nets.baselines import (convert_mask, l1_norm_mask, matching_baselines,
-                                           random_mask_like, uniform_counts, uniform_mask)
+from deap_gan_prune.nets.baselines import (
+    convert_mask,
+    l1_norm_mask,
+    matching_baselines,
+    random_mask_like,
+    uniform_counts,
+    uniform_mask,
+)
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator

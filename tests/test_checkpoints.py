@@ -7,8 +7,13 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from deap_gan_prune.nets.checkpoints import (CheckpointError, load_discriminator, load_generator,
-                                             save_discriminator, save_generator)
+from deap_gan_prune.nets.checkpoints import (
+    CheckpointError,
+    load_discriminator,
+    load_generator,
+    save_discriminator,
+    save_generator,
+)
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.widths import GeneratorWidths
 

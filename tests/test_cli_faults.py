@@ -6,8 +6,7 @@ import warnings
 import pytest
 import torch
 
-from deap_gan_prune.cli import main, warning_printer
-from deap_gan_prune.cli import search_cmd
+from deap_gan_prune.cli import main, search_cmd, warning_printer
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
 SMALL = [*DATA, "--population", "4", "--generations", "1", "--n-images", "4"]
@@ -223,7 +222,7 @@ def test_warnings_print_as_one_line(capsys):
         warnings.simplefilter("always")
         warnings.showwarning = warning_printer("deap-gan-prune search")
         warnings.warn("skipped /data/trainA/x.png: unreadable image (OSError: truncated)\n"
-                      "second line")
+                      "second line", stacklevel=1)
     assert capsys.readouterr().err == ("deap-gan-prune search: warning: skipped "
                                        "/data/trainA/x.png: unreadable image (OSError: "
                                        "truncated)\n")

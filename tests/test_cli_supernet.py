@@ -4,10 +4,10 @@ import json
 
 import torch
 
+from deap_gan_prune.cli import main
 from deap_gan_prune.nets.checkpoints import load_cyclegan, load_generator
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import slim
-from deap_gan_prune.cli import main
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]
 

@@ -7,10 +7,10 @@ import torch
 from deap import base, tools
 
 from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve, iterCoevolve
+from deap_gan_prune.evolution.registration import create_types, register
 from deap_gan_prune.fitness.paper import cyclegan_fitnesses
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.plotting import plot_fitness
-from deap_gan_prune.evolution.registration import create_types, register
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from deap_gan_prune.cli import main
-from deap_gan_prune.compression import (CompressConfig, CompressError, compress, load_config,
-                                        to_toml)
+from deap_gan_prune.compression import CompressConfig, CompressError, compress, load_config, to_toml
 
 TOY = dict(image_size=32, n_train=8, n_test=4, population=4, generations=2, adapt_steps=2,
            n_images=4, adapt_images=4, finetune_steps=5, batch_size=2, val_every=2,

@@ -4,8 +4,11 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.nets.counting import (count_module_macs, count_module_parameters,
-                                          flop_counter_macs)
+from deap_gan_prune.nets.counting import (
+    count_module_macs,
+    count_module_parameters,
+    flop_counter_macs,
+)
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.widths import GeneratorWidths, count_macs, count_parameters
 

@@ -9,11 +9,10 @@ import zipfile
 
 import pytest
 import torch
+from generic_nets import SeparableNet
 
 from deap_gan_prune import ResnetGenerator, load_cyclegan, load_generator
 from deap_gan_prune.nets.checkpoints import architecture_of, read_state_dict
-
-from generic_nets import SeparableNet
 
 
 def _string_op(text: str) -> bytes:

@@ -6,8 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from deap_gan_prune.data import (DataError, UnpairedImageFolder, list_images, load_image,
-                                 make_loader)
+from deap_gan_prune.data import DataError, UnpairedImageFolder, list_images, load_image, make_loader
 
 
 def _save(path, value=(120, 60, 30), size=(24, 20), mode="RGB"):

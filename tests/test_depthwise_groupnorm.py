@@ -5,14 +5,20 @@ import random
 
 import pytest
 import torch
+from generic_nets import GroupedConvNet, GroupNormNet, MixedGroupNormNet, SeparableNet
 from torch import nn
 
-from deap_gan_prune import (MaskSpace, count_module_macs, count_module_parameters,
-                            load_generator, masked_bits, save_generator, slim_bits)
+from deap_gan_prune import (
+    MaskSpace,
+    count_module_macs,
+    count_module_parameters,
+    load_generator,
+    masked_bits,
+    save_generator,
+    slim_bits,
+)
 from deap_gan_prune.nets.checkpoints import architecture_of
 from deap_gan_prune.nets.groups import TracingError
-
-from generic_nets import GroupedConvNet, GroupNormNet, MixedGroupNormNet, SeparableNet
 
 
 def _randomised(net: nn.Module) -> nn.Module:

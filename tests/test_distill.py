@@ -163,12 +163,12 @@ def test_a_checkpoint_of_other_settings_is_refused(root, tmp_path):
 
 
 def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, capsys):
+    from generic_nets import AffineResnet
+
     from deap_gan_prune.cli import main
-    from deap_gan_prune.nets.checkpoints import (architecture_of, load_generator,
-                                                 save_generator)
+    from deap_gan_prune.nets.checkpoints import architecture_of, load_generator, save_generator
     from deap_gan_prune.nets.maskspace import MaskSpace
     from deap_gan_prune.nets.slimming import slim_bits
-    from generic_nets import AffineResnet
     torch.manual_seed(0)
     net = AffineResnet(ngf=4, n_blocks=1).eval()
     weights = tmp_path / "g.pth"

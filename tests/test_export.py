@@ -5,10 +5,16 @@ import pytest
 import torch
 
 from deap_gan_prune import cli
+from deap_gan_prune.export import (
+    ONNX_OPSET,
+    ExportError,
+    export_generator,
+    export_onnx,
+    export_torchscript,
+    verify_export,
+)
 from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import save_generator
-from deap_gan_prune.export import (ONNX_OPSET, ExportError, export_generator, export_onnx,
-                                   export_torchscript, verify_export)
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim

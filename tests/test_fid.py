@@ -9,9 +9,15 @@ from scipy import linalg
 
 from deap_gan_prune.cli import main
 from deap_gan_prune.metrics.evaluation import translate
-from deap_gan_prune.metrics.fid import (FID_HIGHER_IS_BETTER, INCEPTION_WEIGHTS_NAME,
-                                        FIDUnavailable, Uint8Images, cached_inception_weights,
-                                        check_inception_weights, fid_kid)
+from deap_gan_prune.metrics.fid import (
+    FID_HIGHER_IS_BETTER,
+    INCEPTION_WEIGHTS_NAME,
+    FIDUnavailable,
+    Uint8Images,
+    cached_inception_weights,
+    check_inception_weights,
+    fid_kid,
+)
 from deap_gan_prune.nets.checkpoints import load_cyclegan, save_generator
 
 
@@ -240,6 +246,7 @@ def test_evaluate_fid_without_torch_fidelity_names_the_extra(gan_dir, tmp_path, 
 def test_evaluate_fid_of_a_generator_of_another_class(tmp_path, weights, stand_in_fidelity,
                                                       capsys):
     from generic_nets import AffineResnet
+
     from deap_gan_prune.nets.checkpoints import architecture_of
     from deap_gan_prune.nets.maskspace import MaskSpace
     from deap_gan_prune.nets.slimming import slim_bits

@@ -2,9 +2,13 @@ import numpy as np
 import pytest
 import torch
 
+from deap_gan_prune.metrics.fidelity import (
+    FIDELITY_HIGHER_IS_BETTER,
+    PSNR_CAP_DB,
+    fidelity_scores,
+    generator_fidelity,
+)
 from deap_gan_prune.nets.maskspace import MaskSpace
-from deap_gan_prune.metrics.fidelity import (FIDELITY_HIGHER_IS_BETTER, PSNR_CAP_DB,
-                                             fidelity_scores, generator_fidelity)
 from deap_gan_prune.nets.slimming import slim
 
 

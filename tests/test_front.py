@@ -6,15 +6,20 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.evolution.front import (FrontConfig, FrontObjectives, build_front_toolbox,
-                                            reference_points, search_front,
-                                            starting_population)
-from deap_gan_prune.fitness.supernet import SupernetFitness
-from deap_gan_prune.evolution.registration import create_types
+from deap_gan_prune.evolution.front import (
+    FrontConfig,
+    FrontObjectives,
+    build_front_toolbox,
+    reference_points,
+    search_front,
+    starting_population,
+)
 from deap_gan_prune.evolution.pareto import choose_point, knee_index, nondominated
+from deap_gan_prune.evolution.registration import create_types
+from deap_gan_prune.evolution.resume import ResumeError, read_checkpoint
+from deap_gan_prune.fitness.supernet import SupernetFitness
 from deap_gan_prune.nets.latency_model import measure_latency_table
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.evolution.resume import ResumeError, read_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +168,8 @@ def test_worker_processes_give_the_same_front(gan, table):
 
 
 def test_uniform_masks_spread_over_the_range_start_the_front(gan):
-    from deap_gan_prune.nets.baselines import uniform_mask
     from deap_gan_prune.evolution.front import uniform_range_masks
+    from deap_gan_prune.nets.baselines import uniform_mask
     from deap_gan_prune.nets.maskspace import MaskSpace
     space = MaskSpace(gan[0][0].widths)
     masks = uniform_range_masks(space, 0.05, 0.5, 4, image_size=32)

@@ -5,11 +5,10 @@ import sys
 
 import pytest
 import torch
+from generic_nets import StyleNet
 
 from deap_gan_prune import MaskSpace, count_module_parameters, load_generator, slim_bits
 from deap_gan_prune.cli import main
-
-from generic_nets import StyleNet
 
 OWN = ["--generator", "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 4}']
 DATA = ["--image-size", "32", "--n-train", "16", "--n-test", "4"]
@@ -139,6 +138,7 @@ def test_single_search_on_local_ray_equals_in_process(tmp_path, weights, monkeyp
     ray = pytest.importorskip("ray")
     import os
     from pathlib import Path
+
     import deap_gan_prune
     # Ray's workers import the generator's class (and this package) from their own path:
     # the actors a local instance starts inherit the environment.

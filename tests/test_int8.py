@@ -13,6 +13,7 @@ import torch
 
 pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402
+from test_any_generator import ARCHITECTURES, _network, _random_bits  # noqa: E402
 
 from deap_gan_prune import cli  # noqa: E402
 from deap_gan_prune.export import ExportError, export_onnx  # noqa: E402
@@ -21,10 +22,13 @@ from deap_gan_prune.nets.checkpoints import save_generator  # noqa: E402
 from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
 from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
 from deap_gan_prune.nets.slimming import slim, slim_bits  # noqa: E402
-from deap_gan_prune.quantization import (Int8Config, equalize_norm_inputs,  # noqa: E402
-                                         export_int8, onnx_kernels, run_onnx)
-
-from test_any_generator import ARCHITECTURES, _network, _random_bits  # noqa: E402
+from deap_gan_prune.quantization import (  # noqa: E402
+    Int8Config,
+    equalize_norm_inputs,
+    export_int8,
+    onnx_kernels,
+    run_onnx,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

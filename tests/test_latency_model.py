@@ -7,10 +7,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from deap_gan_prune.nets.latency_model import (LatencyTable, UnitTable, find_latency_table,
-                                               generator_units, grid_widths, latency_key,
-                                               latency_table, measure_latency_table,
-                                               read_latency_tables, save_latency_table, unit_module)
+from deap_gan_prune.nets.latency_model import (
+    LatencyTable,
+    UnitTable,
+    find_latency_table,
+    generator_units,
+    grid_widths,
+    latency_key,
+    latency_table,
+    measure_latency_table,
+    read_latency_tables,
+    save_latency_table,
+    unit_module,
+)
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.widths import GeneratorWidths

@@ -2,10 +2,17 @@ import numpy as np
 import pytest
 import torch
 
+from deap_gan_prune.metrics.judge import (
+    JUDGE_HIGHER_IS_BETTER,
+    Judge,
+    frechet_distance,
+    judge_accuracy,
+    judge_scores,
+    load_judge,
+    save_judge,
+    train_judge,
+)
 from deap_gan_prune.nets.checkpoints import CheckpointError
-from deap_gan_prune.metrics.judge import (JUDGE_HIGHER_IS_BETTER, Judge, frechet_distance,
-                                          judge_accuracy, judge_scores, load_judge, save_judge,
-                                          train_judge)
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 
 

@@ -7,10 +7,28 @@ from deap import base
 
 from deap_gan_prune import GeneratorWidths, MaskSpace
 from deap_gan_prune.operators import (
-    budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup, initMaskBernoulli,
-    initMaskFull, initMaskImportance, initMaskSize, initMaskSizeRange, mutFlipMask,
-    minSizeRepair, mutSegmentInvert, parentSizeRepair, repairBudget, rank_shares, repairMinKeep,
-    repairMinSize, roulette_shares, selRouletteRank, selRouletteWeighted, size_strata)
+    budgetRepair,
+    cxGroupBoundary,
+    cxTwoPointMask,
+    cxUniformGroup,
+    initMaskBernoulli,
+    initMaskFull,
+    initMaskImportance,
+    initMaskSize,
+    initMaskSizeRange,
+    minSizeRepair,
+    mutFlipMask,
+    mutSegmentInvert,
+    parentSizeRepair,
+    rank_shares,
+    repairBudget,
+    repairMinKeep,
+    repairMinSize,
+    roulette_shares,
+    selRouletteRank,
+    selRouletteWeighted,
+    size_strata,
+)
 
 SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits, 7 groups
 SPACE_MIN = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2),
@@ -65,7 +83,7 @@ VARIATIONS = [
 @pytest.mark.parametrize("space", [SPACE, SPACE_MIN, TIED])
 def test_variation_contract(kind, op, space):
     random.seed(1)
-    for trial in range(30):
+    for _trial in range(30):
         parents = [Ind(random.random() < 0.2 for _ in range(space.n_bits)) for _ in range(2)]
         for p in parents:
             p.fitness.values = (1.5,)

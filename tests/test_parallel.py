@@ -5,16 +5,16 @@ import pickle
 import random
 import sys
 
+import _search_script as script
 import pytest
 
-import _search_script as script
 from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve
-from deap_gan_prune.fitness.paper import cyclegan_fitnesses
 from deap_gan_prune.evolution.logbooks import logbook_records
-from deap_gan_prune.evolution.registration import create_types
 from deap_gan_prune.evolution.parallel import ProcessPoolMap, WorkerError
 from deap_gan_prune.evolution.raymap import RayMap
+from deap_gan_prune.evolution.registration import create_types
 from deap_gan_prune.evolution.resume import checkpointing, load_checkpoint, models_hash
+from deap_gan_prune.fitness.paper import cyclegan_fitnesses
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from deap import algorithms, base, creator, tools
 
 from deap_gan_prune import GeneratorWidths, MaskSpace
-from deap_gan_prune.operators import cxTwoPointMask, initMaskBernoulli, mutSegmentInvert
 from deap_gan_prune.evolution.registration import create_types, register
+from deap_gan_prune.operators import cxTwoPointMask, initMaskBernoulli, mutSegmentInvert
 
 SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits
 

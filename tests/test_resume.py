@@ -8,16 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _search_script as script
 import numpy as np
 import pytest
 import torch
 
-import _search_script as script
 from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve
+from deap_gan_prune.evolution.resume import (
+    ResumeError,
+    checkpointing,
+    load_checkpoint,
+    models_hash,
+    read_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.evolution.resume import (ResumeError, checkpointing, load_checkpoint,
-                                             models_hash, read_checkpoint, rng_state,
-                                             save_checkpoint, set_rng_state)
 
 SCRIPT = Path(__file__).with_name("_search_script.py")
 

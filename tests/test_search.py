@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,17 @@ import random
 import pytest
 import torch
 
+from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.fitness.supernet import SupernetFitness
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.evolution.search import SearchConfig, search_masks
 from deap_gan_prune.nets.slimming import slim
-from deap_gan_prune.fitness.supernet import SupernetFitness
-from deap_gan_prune.training.supernet import (mean_masked_loss, random_mask, sandwich_masks,
-                                              train_supernet)
+from deap_gan_prune.training.supernet import (
+    mean_masked_loss,
+    random_mask,
+    sandwich_masks,
+    train_supernet,
+)
 
 BUDGETS = (0.25,)
 
@@ -180,7 +184,8 @@ def test_gan_term_lowers_the_least_squares_gan_loss(toy, judge):
 
 
 def test_resume_with_gan_weight_and_refusal_of_another(toy, judge, tmp_path):
-    from deap_gan_prune import NLayerDiscriminator, train_supernet as train
+    from deap_gan_prune import NLayerDiscriminator
+    from deap_gan_prune import train_supernet as train
     g_a, _, images, space = toy
     kw = dict(budgets=BUDGETS, seed=2, lr=1e-3, progress=False, discriminator=judge,
               gan_weight=0.5)

@@ -6,10 +6,14 @@ import pytest
 import torch
 
 from deap_gan_prune.data import UnpairedImageFolder
-from deap_gan_prune.metrics import (HIGHER_IS_BETTER, brown_share, outline_scores, rgb_to_hsv,
-                                    stripe_share)
-from deap_gan_prune.synthetic import (SyntheticHorseZebra, render_sample,
-                                      write_synthetic_dataset)
+from deap_gan_prune.metrics import (
+    HIGHER_IS_BETTER,
+    brown_share,
+    outline_scores,
+    rgb_to_hsv,
+    stripe_share,
+)
+from deap_gan_prune.synthetic import SyntheticHorseZebra, render_sample, write_synthetic_dataset
 
 BROWN = (0.55, 0.33, 0.16)  # RGB in [0, 1]: hue 28°, saturation 0.71, value 0.55
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from deap_gan_prune.metrics.evaluation import translate
 from deap_gan_prune.metrics import outline_scores
+from deap_gan_prune.metrics.evaluation import translate
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.teacher import TEACHER_DIR, load_teacher, teacher_info
 

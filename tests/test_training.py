@@ -8,9 +8,16 @@ import torch
 import torch.nn.functional as F
 
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.training import (CycleGANConfig, ImagePool, finetune, fit_discriminator,
-                                     init_weights, lr_factor, train_cyclegan)
 from deap_gan_prune.nets.widths import GeneratorWidths
+from deap_gan_prune.training import (
+    CycleGANConfig,
+    ImagePool,
+    finetune,
+    fit_discriminator,
+    init_weights,
+    lr_factor,
+    train_cyclegan,
+)
 
 SIZE = 16
 
@@ -106,7 +113,7 @@ def test_identity_weight_zero_skips_identity_forward():
     for li in (0.5, 0.0):
         nets = make_nets()
         count = [0]
-        nets[0].register_forward_hook(lambda *args: count.__setitem__(0, count[0] + 1))
+        nets[0].register_forward_hook(lambda *args, count=count: count.__setitem__(0, count[0] + 1))
         hist = train_cyclegan(*nets, make_loader(), CycleGANConfig(steps=2, lambda_identity=li),
                               progress=False)
         calls[li] = count[0]

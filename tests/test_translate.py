@@ -7,8 +7,14 @@ import torch
 from PIL import Image
 
 from deap_gan_prune.cli import main
-from deap_gan_prune.translate import (OnnxGenerator, load_input, load_translator,
-                                      rounded_size, to_pixels, translate_folder)
+from deap_gan_prune.translate import (
+    OnnxGenerator,
+    load_input,
+    load_translator,
+    rounded_size,
+    to_pixels,
+    translate_folder,
+)
 
 #: five small images of three sizes (width, height), two formats
 SIZES = {"a.png": (16, 16), "b.jpg": (18, 13), "c.png": (16, 16), "d.bmp": (20, 24),

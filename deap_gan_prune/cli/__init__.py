@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 #: subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
@@ -114,8 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr naming the problem; errors that are not about the input (e.g. a RuntimeError
     inside torch) name their type and add a hint to rerun with ``--debug``, which (as
     ``DEAP_GAN_PRUNE_DEBUG=1``) prints the full traceback instead."""
-    from ..nets.checkpoints import CheckpointError
     from ..evolution.parallel import WorkerError
+    from ..nets.checkpoints import CheckpointError
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"deap-gan-prune {args.command}"

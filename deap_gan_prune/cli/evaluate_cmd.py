@@ -15,17 +15,28 @@ from pathlib import Path
 
 from ..metrics.evaluation import translate
 from ..metrics.fid import cached_inception_weights, check_fid_available, fid_by_direction
-from ..nets.checkpoints import (atomic_write_json, load_cyclegan, load_generator,
-                                traced_description)
+from ..nets.checkpoints import atomic_write_json, load_cyclegan, load_generator, traced_description
 from ..outputs import check_output_file
-from ..report import (directions_of, format_single_summary, format_summary, quality_report,
-                      single_quality_report)
-from ..workflow import (generator_report, input_channels, single_generator_report,
-                        translations)
+from ..report import (
+    directions_of,
+    format_single_summary,
+    format_summary,
+    quality_report,
+    single_quality_report,
+)
+from ..workflow import generator_report, input_channels, single_generator_report, translations
 from . import CommandError
-from .common import (add_data_arguments, add_generator_arguments, add_model_arguments,
-                     add_run_arguments, architecture, load_data, load_models,
-                     load_own_generator, load_slim_pair)
+from .common import (
+    add_data_arguments,
+    add_generator_arguments,
+    add_model_arguments,
+    add_run_arguments,
+    architecture,
+    load_data,
+    load_models,
+    load_own_generator,
+    load_slim_pair,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +126,7 @@ def _described(path: Path, args: argparse.Namespace) -> tuple:
         raise CommandError(f"{path}: no JSON beside it describing a --generator network")
     arch, space, bits = described
     wanted = architecture(args)
+    assert wanted is not None  # called with --generator
     if arch != wanted:
         raise CommandError(f"{path}: a slim {arch['class']} with {json.dumps(arch['kwargs'])}, "
                            f"not --generator {wanted['class']} with "
@@ -124,6 +136,7 @@ def _described(path: Path, args: argparse.Namespace) -> tuple:
 
 def _head(args: argparse.Namespace, data) -> dict:
     arch = architecture(args)
+    assert arch is not None  # called with --generator
     return {"data": data.name, "image_size": data.image_size, "device": args.device,
             "architecture": arch["class"], "arguments": arch["kwargs"]}
 

@@ -4,9 +4,10 @@ or, with ``--int8``, to a static int8 ONNX file calibrated and checked on images
 from __future__ import annotations
 
 import argparse
+from typing import Literal
 
-from ..nets.checkpoints import load_generator
 from ..export import ONNX_OPSET, TOLERANCE, export_generator, format_of, verify_export
+from ..nets.checkpoints import load_generator
 from ..outputs import check_output_file
 from . import CommandError
 from .common import add_data_arguments, add_generator_arguments, architecture, load_data
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def keep_float_setting(text: str) -> str | tuple[str, ...]:
+def keep_float_setting(text: str) -> Literal["auto"] | tuple[str, ...]:
     """``--keep-float``: "auto", "none" (nothing kept in float) or comma-separated names."""
     if text == "auto":
         return "auto"

@@ -6,18 +6,31 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import cast
 
-from ..nets.checkpoints import (load_discriminator, load_generator, save_generator,
-                                traced_description)
+from ..nets.checkpoints import (
+    load_discriminator,
+    load_generator,
+    save_generator,
+    traced_description,
+)
 from ..outputs import check_output_file, check_output_folder, staged_folder
 from ..streams import write_images
 from ..training.distill import distill_generator
 from ..training.distill_config import DistillConfig
 from ..workflow import finetune_pair, synthetic_data
 from . import CommandError
-from .common import (add_data_arguments, add_generator_arguments, add_model_arguments,
-                     add_run_arguments, architecture, load_data, load_models,
-                     load_own_generator, load_slim_pair)
+from .common import (
+    add_data_arguments,
+    add_generator_arguments,
+    add_model_arguments,
+    add_run_arguments,
+    architecture,
+    load_data,
+    load_models,
+    load_own_generator,
+    load_slim_pair,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,7 +167,7 @@ def _folders(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path]:
     if args.dataroot:
         return Path(args.dataroot) / "trainA", Path(args.dataroot) / "trainB"
     data = synthetic_data(args.n_train, args.n_test, args.image_size or 64, seed=args.seed)
-    images_a, images_b = data.train
+    images_a, images_b = cast(tuple, data.train)  # synthetic data: two tensors
     write_images(images_a, scratch / "trainA")
     write_images(images_b, scratch / "trainB")
     return scratch / "trainA", scratch / "trainB"

@@ -7,17 +7,25 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, cast
 
+from ..evolution.search import SearchConfig, search_masks
+from ..evolution.single_search import search_single
 from ..nets.checkpoints import atomic_write_json, load_cyclegan
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
-from ..evolution.search import SearchConfig, search_masks
-from ..evolution.single_search import search_single
 from ..teacher import SUPERNET_DIR
 from . import CommandError
-from .common import add_data_arguments, add_generator_arguments, add_model_arguments, \
-    add_run_arguments, architecture, load_data, load_models, load_own_generator
-
+from .common import (
+    add_data_arguments,
+    add_generator_arguments,
+    add_model_arguments,
+    add_run_arguments,
+    architecture,
+    load_data,
+    load_models,
+    load_own_generator,
+)
 
 #: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
 DEFAULT_BUDGET = 0.25
@@ -140,7 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--front, OUT_front.png)")
 
 
-def fitness_of(args: argparse.Namespace) -> str:
+def fitness_of(args: argparse.Namespace) -> Any:
     """--fitness, made "supernet" by --supernet (which no other explicit fitness takes)."""
     if args.supernet is None:
         if args.fitness == "supernet":
@@ -219,7 +227,9 @@ def latency_path(args: argparse.Namespace) -> Path:
 def run_front(args: argparse.Namespace) -> int:
     """``search --front``: the front (JSON), its plot and the latency table."""
     from ..evolution.front import search_front
-    from ..nets.latency_model import latency_table
+    from ..nets.latency_model import LatencyTable, latency_table
+    from ..nets.models import ResnetGenerator
+    from ..nets.widths import GeneratorWidths
     if args.budget is not None or args.fitness == "paper":
         raise CommandError("--front searches the adapted (or, with --supernet, the supernet) "
                            "fitness over --size-range: leave out --budget and --fitness paper")
@@ -231,14 +241,16 @@ def run_front(args: argparse.Namespace) -> int:
     data = load_data(args, n_val=config.n_images + config.train_images)
     gan = load_models(args, data, discriminators=config.adapt_score == "discriminator")
     supernets = load_supernets(args)
-    table = None
+    table: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None
     if not args.no_latency:
-        table = latency_table(latency_path(args), gan.g_a.widths, data.val_a.shape[-1],
-                              args.device)
-        if gan.g_b.widths != gan.g_a.widths:
-            table = (table, latency_table(latency_path(args), gan.g_b.widths,
-                                          data.val_b.shape[-1], args.device))
-    result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
+        widths_a = cast(GeneratorWidths, gan.g_a.widths)
+        widths_b = cast(GeneratorWidths, gan.g_b.widths)
+        table_a = latency_table(latency_path(args), widths_a, data.val_a.shape[-1], args.device)
+        table = table_a if widths_b == widths_a else (
+            table_a, latency_table(latency_path(args), widths_b, data.val_b.shape[-1],
+                                   args.device))
+    result = search_front(cast(ResnetGenerator, gan.g_a), cast(ResnetGenerator, gan.g_b),
+                          data.val_a, data.val_b, config, d_a=gan.d_a,
                           d_b=gan.d_b, latency=table, device=args.device,
                           progress=not args.quiet, workers=args.workers,
                           ray_address=args.ray, checkpoint=args.checkpoint,

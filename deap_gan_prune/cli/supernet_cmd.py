@@ -13,8 +13,13 @@ from ..outputs import check_output_folder
 from ..training.supernet import DEFAULT_BUDGETS
 from ..workflow import supernet_pair
 from . import CommandError
-from .common import add_data_arguments, add_model_arguments, add_run_arguments, load_data, \
-    load_models
+from .common import (
+    add_data_arguments,
+    add_model_arguments,
+    add_run_arguments,
+    load_data,
+    load_models,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -121,7 +121,7 @@ class CompressConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "config") -> "CompressConfig":
+    def from_dict(cls, data: dict, source: str = "config") -> CompressConfig:
         """Settings from a dict (a config file's); unknown keys are refused, naming them."""
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
@@ -206,7 +206,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
             import tomllib
         except ImportError:  # Python 3.10
             try:
-                import tomli as tomllib  # type: ignore[no-redef]
+                import tomli as tomllib
             except ImportError:
                 raise CompressError(f"{path}: reading TOML on Python 3.10 needs tomli (pip "
                                     "install tomli)") from None

@@ -11,8 +11,8 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..nets.checkpoints import atomic_write, atomic_write_json
 from ..outputs import check_output_folder

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any, Literal, cast
 
 import torch
 
-from ..nets.checkpoints import (CycleGAN, architecture_of, atomic_write_json, load_cyclegan,
-                                load_generator, save_generator)
+from ..nets.checkpoints import (
+    CycleGAN,
+    architecture_of,
+    atomic_write_json,
+    load_cyclegan,
+    load_generator,
+    save_generator,
+)
 from ..nets.maskspace import MaskSpace
+from ..nets.models import ResnetGenerator
 from ..outputs import staged_folder
 from ..workflow import DomainData, folder_data, synthetic_data
 from .config import CompressConfig, CompressError
@@ -104,13 +112,13 @@ class RunContext:
     @property
     def architecture(self) -> dict:
         c = self.config
-        return architecture_of(c.generator, c.generator_kwargs)
+        return architecture_of(cast(str, c.generator), c.generator_kwargs)
 
     @property
     def original(self) -> torch.nn.Module:
         """The user's generator (``generator`` with ``weights``)."""
         if self._original is None:
-            self._original = load_generator(self.config.weights, self.config.device,
+            self._original = load_generator(cast(str, self.config.weights), self.config.device,
                                             self.architecture)
         return self._original
 
@@ -155,11 +163,12 @@ def run_search(ctx: RunContext) -> None:
     from ..plotting import plot_fitness
     c, out, data = ctx.config, ctx.out, ctx.data
     state = out / "search_state.json"
-    common = dict(device=c.device, progress=ctx.progress, workers=c.workers,
+    common: dict[str, Any] = dict(device=c.device, progress=ctx.progress, workers=c.workers,
                   checkpoint=state, resume=True, callback=ctx.after_generation)
     if c.front:
         return _run_front(ctx, common)
     config = search_config(c)
+    result: Any
     if c.single:
         from ..evolution.single_search import search_single
         result = search_single(ctx.original, data.val_a, config, **common)
@@ -182,9 +191,11 @@ def _run_front(ctx: RunContext, common: dict) -> None:
     from ..plotting import plot_front
     c, out, data, gan = ctx.config, ctx.out, ctx.data, ctx.gan
     config = FrontConfig(population=c.population, generations=c.generations,
-                         size_range=tuple(c.size_range), adapt_steps=c.adapt_steps,
+                         size_range=cast(tuple[float, float], tuple(c.size_range)),
+                         adapt_steps=c.adapt_steps,
                          n_images=c.n_images, train_images=c.adapt_images, seed=c.seed)
-    result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
+    result = search_front(cast(ResnetGenerator, gan.g_a), cast(ResnetGenerator, gan.g_b),
+                          data.val_a, data.val_b, config, d_a=gan.d_a,
                           d_b=gan.d_b, **common)
     front = result.to_dict()
     try:
@@ -213,7 +224,7 @@ def run_slim(ctx: RunContext) -> None:
                 save_generator(small, stage / f"slim_G_{name}.pth", architecture=ctx.architecture,
                                space=space, bits=bits)
             else:
-                save_generator(slim(original, space.slot_masks(bits)),
+                save_generator(slim(cast(ResnetGenerator, original), space.slot_masks(bits)),
                                stage / f"slim_G_{name}.pth")
 
 
@@ -275,14 +286,15 @@ def run_evaluate(ctx: RunContext) -> None:
     """Sizes, latency side by side and quality of the original, the slim generators straight
     after slimming ("searched") and the fine-tuned ones ("pruned"): ``evaluation.json``,
     ``samples.png`` and ``kept_channels.png``."""
+    from ..metrics.evaluation import translate
     from ..plotting import plot_kept_channels, plot_samples
     from ..report import quality_report, single_quality_report
-    from ..metrics.evaluation import translate
     from ..workflow import generator_report, single_generator_report, translations
     c, out, data = ctx.config, ctx.out, ctx.data
     searched, tuned = ctx.load_folder("slim"), ctx.load_folder("finetuned")
     masks = ctx.masks()
     summary: dict = {"data": data.name, "image_size": data.image_size, "device": c.device}
+    outputs: dict[str, Any]
     if c.single:
         outputs = {"original": translate(ctx.original, data.test_a),
                    "searched": translate(searched["A"], data.test_a),
@@ -329,8 +341,10 @@ def run_export(ctx: RunContext) -> None:
     record: dict = {}
     with staged_folder(ctx.out / "export") as stage:
         for name, g in tuned.items():
-            entry = {}
-            for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".torchscript.pt")):
+            entry: dict[str, Any] = {}
+            formats: tuple[tuple[Literal["onnx", "torchscript"], str], ...] = (
+                ("onnx", ".onnx"), ("torchscript", ".torchscript.pt"))
+            for fmt, suffix in formats:
                 path = stage / f"G_{name}{suffix}"
                 info = export_generator(g, path, fmt, size, c.opset)
                 diff = verify_export(path, g, size, 2, fmt=fmt)

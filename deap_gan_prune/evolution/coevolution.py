@@ -9,8 +9,9 @@ Every evaluation goes through ``toolbox.map`` with ONE iterable (the partner is 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal
+from typing import Any, Literal
 
 from deap import algorithms, base, tools
 
@@ -22,14 +23,14 @@ class CoevolutionState:
     """Where a co-evolution stands after generation ``gen`` (what a checkpoint must hold)."""
 
     gen: int
-    populations: tuple[list, list]
+    populations: tuple[list, ...]
     best: tuple[object, object]
     logbook: tools.Logbook
-    nevals: tuple[int, int] = (0, 0)
-    halloffame: "PairHallOfFame | None" = None
+    nevals: tuple[int, ...] = (0, 0)
+    halloffame: PairHallOfFame | None = None
     extra: dict = field(default_factory=dict)
     #: per-population archives (``tools.ParetoFront``) of a multi-objective search, or None
-    archives: "tuple[tools.ParetoFront, tools.ParetoFront] | None" = None
+    archives: tuple[tools.ParetoFront, tools.ParetoFront] | None = None
 
 
 class PairHallOfFame:
@@ -39,7 +40,7 @@ class PairHallOfFame:
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self.items: list[tuple[object, object, int, float]] = []
+        self.items: list[tuple[Any, Any, int, float]] = []
 
     def update(self, ind_a, ind_b, gen: int, score: float, clone=None) -> None:
         """Offer the pair ``(ind_a, ind_b)`` found at generation ``gen`` with joint ``score``
@@ -166,7 +167,7 @@ def eaCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, ba
                schedule: Schedule = "latest", stats: tuple | None = None,
                halloffame: PairHallOfFame | None = None,
                callback: Callable[[CoevolutionState], bool | None] | None = None,
-               verbose: bool = False) -> tuple[tuple[list, list], tools.Logbook,
+               verbose: bool = False) -> tuple[tuple[list, ...], tools.Logbook,
                                                  tuple[object, object]]:
     """Co-evolve two mask populations for ``ngen`` generations (see :func:`iterCoevolve`).
 
@@ -183,4 +184,5 @@ def eaCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, ba
             print(state.logbook.stream)
         if callback is not None and callback(state):
             break
+    assert state is not None  # generation 0 is always yielded
     return state.populations, state.logbook, state.best

@@ -28,8 +28,9 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -37,19 +38,23 @@ from deap import algorithms, base, tools
 from tqdm.auto import tqdm
 
 from ..nets.baselines import uniform_mask
-from .coevolution import CoevolutionState
 from ..nets.latency_model import LatencyTable
+from ..nets.maskspace import MaskSpace, SizeMeasure
+from ..nets.models import ResnetGenerator
+from ..operators import (
+    initMaskSize,
+    initMaskSizeRange,
+    minSizeRepair,
+    parentSizeRepair,
+    size_strata,
+)
+from .coevolution import CoevolutionState
+from .front_config import FrontConfig
 from .logbooks import logbook_records
 from .pareto import knee_index, pair_front
-from ..nets.maskspace import MaskSpace
-from ..nets.models import NLayerDiscriminator, ResnetGenerator
-from ..operators import (initMaskSize, initMaskSizeRange, minSizeRepair, parentSizeRepair,
-                         size_strata)
 from .registration import create_types, register
 from .resume import load_checkpoint, models_hash
-from .front_config import FrontConfig
-from .search import (drive, evaluation_map, fitness_images_hash, make_fitnesses,
-                     seed_everything)
+from .search import drive, evaluation_map, fitness_images_hash, make_fitnesses, seed_everything
 
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
 UNSCORABLE = 1e9
@@ -103,7 +108,7 @@ def uniform_range_masks(space: MaskSpace, low: float, high: float, count: int,
     ratios = [high] if count == 1 else [
         math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (count - 1))
         for i in range(count)]
-    return [uniform_mask(space, r, measure, image_size) for r in ratios]
+    return [uniform_mask(space, r, cast(SizeMeasure, measure), image_size) for r in ratios]
 
 
 def reference_points(n_objectives: int, population: int) -> np.ndarray:
@@ -183,7 +188,7 @@ def _chapter(population: list, archive: tools.ParetoFront, nevals: int) -> dict:
             "archive": len(archive)}
 
 
-def iterCoevolveFront(populations: tuple[list, list],
+def iterCoevolveFront(populations: tuple[list, ...],
                       toolboxes: tuple[base.Toolbox, base.Toolbox], ngen: int, *,
                       cxpb: float = 0.6, mutpb: float = 0.4,
                       start: CoevolutionState | None = None) -> Iterator[CoevolutionState]:
@@ -213,6 +218,7 @@ def iterCoevolveFront(populations: tuple[list, list],
         state = start
     for gen in range(state.gen + 1, ngen + 1):
         pops, chapters, nevals = [], {}, []
+        assert state.archives is not None  # a front search's state has archives
         for name, pop, toolbox, archive in zip("AB", state.populations, toolboxes,
                                                state.archives):
             offspring = algorithms.varOr(pop, toolbox, len(pop), cxpb, mutpb)
@@ -242,7 +248,7 @@ class FrontResult:
     logbook: tools.Logbook
     config: FrontConfig
     latency_key: dict | None = None
-    populations: tuple[list, list] = field(repr=False, default=((), ()))
+    populations: tuple[Sequence, ...] = field(repr=False, default=((), ()))
     archives: tuple = field(repr=False, default=((), ()))
 
     def masks(self, index: int | None = None) -> tuple[list[int], list[int]]:
@@ -273,7 +279,7 @@ def _tables(latency) -> tuple:
 
 def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Tensor,
                  images_b: torch.Tensor, config: FrontConfig | None = None, *,
-                 d_a: NLayerDiscriminator | None = None, d_b: NLayerDiscriminator | None = None,
+                 d_a: torch.nn.Module | None = None, d_b: torch.nn.Module | None = None,
                  latency: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None,
                  device: str | torch.device = "cpu", map_function: Callable | None = None,
                  progress: bool = True,

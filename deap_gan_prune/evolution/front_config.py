@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from .search_config import SearchConfig
 
@@ -61,7 +61,8 @@ class FrontConfig:
 
     def __post_init__(self) -> None:
         self.objectives = tuple(self.objectives)
-        self.size_range = tuple(float(v) for v in self.size_range)
+        # a pair, checked below
+        self.size_range = cast(tuple[float, float], tuple(float(v) for v in self.size_range))
         if not self.objectives or any(o not in SIZE_OBJECTIVES for o in self.objectives) \
                 or len(set(self.objectives)) != len(self.objectives):
             raise ValueError(f"objectives must be distinct names among {SIZE_OBJECTIVES}, got "

@@ -34,8 +34,9 @@ import multiprocessing
 import numbers
 import pickle
 import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn
 
 import torch
 
@@ -50,7 +51,8 @@ class WorkerError(RuntimeError):
 def _unwrap(func: Callable) -> tuple[Callable, tuple, dict]:
     """``(callable, args, keywords)`` of a chain of ``functools.partial`` (DEAP's toolbox
     wraps every registered function in one)."""
-    args, keywords = (), {}
+    args: tuple = ()
+    keywords: dict = {}
     while isinstance(func, functools.partial):
         args, keywords = func.args + args, {**func.keywords, **keywords}
         func = func.func
@@ -172,13 +174,14 @@ class _PoolMap:
     def __init__(self, fitnesses: Mapping | Sequence, workers: int) -> None:
         if workers < 1:
             raise ValueError(f"the number of workers must be at least 1, got {workers}")
-        self._tasks, self._broken = _Tasks(fitnesses), None
+        self._tasks = _Tasks(fitnesses)
+        self._broken: str | None = None
 
     def _check(self) -> None:
         if self._broken:
             raise WorkerError(f"the evaluation pool is unusable: {self._broken}")
 
-    def _died(self, i, pid, doing: str):
+    def _died(self, i, pid, doing: str) -> NoReturn:
         self._broken = f"evaluation worker {i} (pid {pid}) died {doing}"
         self.close()
         raise WorkerError(self._broken + "; the search stops here") from None
@@ -208,7 +211,7 @@ class ProcessPoolMap(_PoolMap):
     def __init__(self, fitnesses: Mapping | Sequence, workers: int = 2, *,
                  threads: int | None = 1, start_method: str = "spawn") -> None:
         super().__init__(fitnesses, workers)
-        context = multiprocessing.get_context(start_method)
+        context: Any = multiprocessing.get_context(start_method)
         self._workers: list[tuple[Any, Any]] = []  # (process, connection)
         try:
             for i in range(workers):
@@ -273,7 +276,7 @@ class ProcessPoolMap(_PoolMap):
 
     def close(self) -> None:
         """Stop the workers (idempotent)."""
-        for process, conn in self._workers:
+        for _process, conn in self._workers:
             try:
                 conn.send(None)
             except (OSError, ValueError):

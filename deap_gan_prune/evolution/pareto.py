@@ -7,7 +7,8 @@ Pure Python over the objective values (all minimised): :func:`nondominated` filt
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def nondominated(points: Sequence[Sequence[float]]) -> list[int]:
@@ -43,9 +44,10 @@ def pair_front(archives: tuple[Sequence, Sequence], toolboxes, objectives: Seque
              for j, tb in enumerate(terms[1])]
     names = ("score", *objectives)
     keep = nondominated([[v[n] for n in names] for _, _, v in pairs])
-    points = [{"A": [int(b) for b in archives[0][i]], "B": [int(b) for b in archives[1][j]],
-               "terms": {"A": terms[0][i], "B": terms[1][j]}, "values": v}
-              for i, j, v in (pairs[k] for k in keep)]
+    points: list[dict[str, Any]] = [
+        {"A": [int(b) for b in archives[0][i]], "B": [int(b) for b in archives[1][j]],
+         "terms": {"A": terms[0][i], "B": terms[1][j]}, "values": v}
+        for i, j, v in (pairs[k] for k in keep)]
     points.sort(key=lambda p: (p["values"][objectives[0]], p["values"]["score"]))
     return points
 

@@ -6,14 +6,22 @@ docstring lists the equivalent calls so a user can register each piece by hand.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from deap import base, creator, tools
 
 from ..nets.maskspace import MaskSpace
-from ..operators import (budgetRepair, cxGroupBoundary, cxTwoPointMask, cxUniformGroup,
-                         initMaskBernoulli, mutFlipMask, mutSegmentInvert, selRouletteRank,
-                         selRouletteWeighted)
+from ..operators import (
+    budgetRepair,
+    cxGroupBoundary,
+    cxTwoPointMask,
+    cxUniformGroup,
+    initMaskBernoulli,
+    mutFlipMask,
+    mutSegmentInvert,
+    selRouletteRank,
+    selRouletteWeighted,
+)
 
 MATES = {"two_point": cxTwoPointMask, "group_boundary": cxGroupBoundary,
          "uniform_group": cxUniformGroup}

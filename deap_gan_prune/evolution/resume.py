@@ -16,14 +16,16 @@ import json
 import math
 import os
 import random
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from deap import base, tools
 
-from ..nets.checkpoints import atomic_write, models_hash  # noqa: F401  (part of this API)
+from ..nets.checkpoints import atomic_write
+from ..nets.checkpoints import models_hash as models_hash  # re-exported: part of this API
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .logbooks import logbook_from_records, logbook_records
 
@@ -58,7 +60,7 @@ def rng_state() -> dict:
     version, internal, gauss = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return {"random": [version, list(internal), gauss],
-            "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+            "numpy": [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)],
             "torch": torch.get_rng_state().tolist()}
 
 
@@ -356,7 +358,7 @@ def run_with_checkpoints(populations: tuple[list, list],
                          path: str | os.PathLike, config: Mapping, models_hash: str,
                          resume: bool = False,
                          callback: Callable[[CoevolutionState], bool | None] | None = None,
-                         **options) -> tuple[tuple[list, list], tools.Logbook,
+                         **options) -> tuple[tuple[list, ...], tools.Logbook,
                                              tuple[object, object]]:
     """:func:`eaCoevolve` with a checkpoint written to ``path`` after every generation.
 
@@ -374,4 +376,5 @@ def run_with_checkpoints(populations: tuple[list, list],
         save_checkpoint(path, state, config, models_hash)
         if callback is not None and callback(state):
             break
+    assert state is not None  # generation 0 is always yielded
     return state.populations, state.logbook, state.best

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -19,21 +20,21 @@ from deap import base, tools
 from tqdm.auto import tqdm
 
 from ..fitness.adapted import adapted_fitnesses
-from ..nets.baselines import uniform_mask
-from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from ..fitness.paper import cyclegan_fitnesses
+from ..fitness.supernet import supernet_fitnesses
+from ..nets.baselines import uniform_mask
+from ..nets.checkpoints import images_hash
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, space_of
-from ..nets.models import NLayerDiscriminator, ResnetGenerator
+from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..nets.models import ResnetGenerator
 from ..operators import budgetRepair, initMaskImportance
+from ..training.brief import BriefDistillation
+from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .parallel import ProcessPoolMap
 from .raymap import RayMap
 from .registration import create_types, register
-from ..nets.checkpoints import images_hash
 from .resume import load_checkpoint, models_hash, rng_state, save_checkpoint, set_rng_state
 from .search_config import SearchConfig, SearchResult
-from ..fitness.supernet import supernet_fitnesses
-from ..training.brief import BriefDistillation
 
 #: Pairs kept by the search's hall of fame.
 HALL_OF_FAME_SIZE = 5
@@ -88,6 +89,7 @@ def evaluation_map(fitnesses, workers: int = 0, ray_address: str | None = None):
     if ray_address is None and workers <= 0:
         return None
     states = rng_state()
+    pool: RayMap | ProcessPoolMap
     if ray_address is not None:
         pool = RayMap(fitnesses, None if ray_address == "local" else ray_address,
                       num_workers=max(workers, 1))
@@ -141,8 +143,8 @@ def fitness_images_hash(*fitnesses) -> str:
                          for name in ("images", "adapt_images") if hasattr(f, name)))
 
 
-def make_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
-                   d_a: NLayerDiscriminator | None, d_b: NLayerDiscriminator | None,
+def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
+                   d_a: torch.nn.Module | None, d_b: torch.nn.Module | None,
                    images_a: torch.Tensor, images_b: torch.Tensor, config: SearchConfig,
                    spaces: tuple[MaskSpace, MaskSpace], device: str | torch.device = "cpu",
                    supernets: tuple[ResnetGenerator, ResnetGenerator] | None = None) -> tuple:
@@ -155,11 +157,12 @@ def make_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
                          "fitness='supernet'")
     held_a, held_b = images_a[:config.n_images], images_b[:config.n_images]
     if config.fitness == "supernet":
+        assert supernets is not None  # checked above
         if config.adapt_score not in ("l1", "ssim"):
             raise ValueError(f"the supernet fitness scores 'l1' or 'ssim', not "
                              f"{config.adapt_score!r}")
         return supernet_fitnesses(
-            tuple(supernets), (g_a, g_b), held_a, held_b, space_a=spaces[0],
+            (supernets[0], supernets[1]), (g_a, g_b), held_a, held_b, space_a=spaces[0],
             space_b=spaces[1], score=config.adapt_score, gamma=config.gamma,
             size_measure=config.size_measure, batch_size=config.batch_size, device=device)
     if config.fitness == "paper":
@@ -187,7 +190,9 @@ def make_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
 def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type):
     """The uniform keep-ratio mask at ``config.budget``, met in every budget measure (the AND
     of the per-measure masks, which keep per-group prefixes of one order), as an individual."""
-    masks = [uniform_mask(space, config.budget, m) for m in config.budget_measures]
+    assert config.budget is not None  # the uniform mask is met at the budget
+    masks = [uniform_mask(space, config.budget, cast(SizeMeasure, m))
+             for m in config.budget_measures]
     return individual_cls(int(all(col)) for col in zip(*masks))
 
 
@@ -199,8 +204,8 @@ def seed_uniform_masks(populations: tuple[list, list], spaces: tuple[MaskSpace, 
         pop[0] = uniform_individual(space, config, individual_cls)
 
 
-def search_masks(g_a: ResnetGenerator, g_b: ResnetGenerator, d_a: NLayerDiscriminator | None,
-                 d_b: NLayerDiscriminator | None, images_a: torch.Tensor,
+def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Module | None,
+                 d_b: torch.nn.Module | None, images_a: torch.Tensor,
                  images_b: torch.Tensor, config: SearchConfig | None = None, *,
                  device: str | torch.device = "cpu", map_function: Callable | None = None,
                  progress: bool = True,

@@ -1,13 +1,14 @@
 """Settings and result of :func:`deap_gan_prune.evolution.search.search_masks`."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from deap import tools
 
-from .logbooks import logbook_records
 from ..nets.maskspace import MaskSpace
+from .logbooks import logbook_records
 
 
 @dataclass
@@ -71,7 +72,7 @@ class SearchConfig:
     seed: int = 0
 
     @classmethod
-    def paper(cls, **overrides) -> "SearchConfig":
+    def paper(cls, **overrides) -> SearchConfig:
         """The paper's search: its fitness F (discriminator-perceptual, λ = 10), roulette
         selection, population 32, 50 generations; with a budget, the repair drops the
         channels of least L1 norm and no uniform mask is seeded (as this library did first)."""
@@ -120,7 +121,7 @@ class SearchResult:
     logbook: tools.Logbook
     terms: tuple[dict, dict]
     config: SearchConfig
-    populations: tuple[list, list] = field(repr=False, default=((), ()))
+    populations: tuple[Sequence, ...] = field(repr=False, default=((), ()))
     halloffame: list = field(repr=False, default_factory=list)
 
     def slot_masks(self) -> tuple[dict, dict]:

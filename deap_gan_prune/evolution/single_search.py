@@ -12,26 +12,47 @@ another configuration or another generator is refused (:class:`ResumeError`).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import cast
 
 import torch
 from deap import tools
 from tqdm.auto import tqdm
 
 from ..fitness.adapted import AdaptedFitness
-from .coevolution import _evaluate, _offspring
 from ..fitness.paper import GeneratorFitness
 from ..nets.importance import l1_importance
-from .logbooks import logbook_records
 from ..nets.maskspace import MaskSpace, space_of
+from .coevolution import _evaluate, _offspring
+from .logbooks import logbook_records
 from .registration import create_types
-from .resume import (ResumeError, _check_individual, _check_rng, _individual, check_same_run,
-                     _jsonable, _rebuild, _rebuild_archive, _rebuild_logbook, models_hash,
-                     read_checkpoint, rng_state, set_rng_state, write_checkpoint_json)
-from .search import (HALL_OF_FAME_SIZE, _statistics, build_toolbox, evaluation_map,
-                     fitness_images_hash, seed_everything, uniform_individual)
+from .resume import (
+    ResumeError,
+    _check_individual,
+    _check_rng,
+    _individual,
+    _jsonable,
+    _rebuild,
+    _rebuild_archive,
+    _rebuild_logbook,
+    check_same_run,
+    models_hash,
+    read_checkpoint,
+    rng_state,
+    set_rng_state,
+    write_checkpoint_json,
+)
+from .search import (
+    HALL_OF_FAME_SIZE,
+    _statistics,
+    build_toolbox,
+    evaluation_map,
+    fitness_images_hash,
+    seed_everything,
+    uniform_individual,
+)
 from .search_config import SearchConfig
 
 FORMAT = "deap_gan_prune/single-search-checkpoint"
@@ -70,7 +91,7 @@ def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space:
     if config.fitness == "paper":
         perceptual = config.perceptual if discriminator is not None else "pixel"
         return GeneratorFitness(generator, discriminator, held, space, perceptual=perceptual,
-                                lambda_cycle=0.0, gamma=config.gamma,
+                                lambda_cycle=0.0, gamma=cast(float, config.gamma),
                                 size_measure=config.size_measure,
                                 batch_size=config.batch_size, device=device)
     adapt = images[config.n_images:config.n_images + config.train_images]
@@ -79,7 +100,7 @@ def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space:
                          f"n_images={config.n_images} scoring images (got {images.shape[0]})")
     return AdaptedFitness(generator, held, adapt, space, steps=config.adapt_steps,
                           score=config.adapt_score, discriminator=discriminator,
-                          gamma=config.gamma, size_measure=config.size_measure,
+                          gamma=cast(float, config.gamma), size_measure=config.size_measure,
                           lr=config.adapt_lr, seed=config.seed,
                           eval_batch_size=config.batch_size, device=device)
 

@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 
-from ..nets.frozen import frozen_copy
-from .paper import MaskFitness, WORST_FITNESS, _check_images
-from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..metrics.fidelity import fidelity_scores
-from ..nets.models import NLayerDiscriminator, ResnetGenerator
+from ..nets.frozen import frozen_copy
+from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.slimming import slim_bits
+from .paper import WORST_FITNESS, MaskFitness, _check_images
 
 AdaptedScore = Literal["l1", "ssim", "discriminator"]
 SCORES = ("l1", "ssim", "discriminator")
@@ -93,10 +93,10 @@ class AdaptedFitness(MaskFitness):
 
     _caches = ("_reference", "_partners")
 
-    def __init__(self, generator: ResnetGenerator, images: torch.Tensor,
+    def __init__(self, generator: nn.Module, images: torch.Tensor,
                  adapt_images: torch.Tensor, space: MaskSpace, *, steps: int = 30,
-                 score: AdaptedScore = "l1", discriminator: NLayerDiscriminator | None = None,
-                 partner_generator: ResnetGenerator | None = None,
+                 score: AdaptedScore = "l1", discriminator: nn.Module | None = None,
+                 partner_generator: nn.Module | None = None,
                  partner_space: MaskSpace | None = None, lambda_cycle: float = 0.0,
                  gamma: float = 0.0, size_measure: SizeMeasure = "parameters",
                  lr: float = 2e-4, batch_size: int = 4, seed: int = 0,
@@ -146,19 +146,21 @@ class AdaptedFitness(MaskFitness):
         return self._reference
 
     # -- per individual ------------------------------------------------------------------
-    def adapted(self, bits: Sequence[int], steps: int | None = None) -> ResnetGenerator:
+    def adapted(self, bits: Sequence[int], steps: int | None = None) -> nn.Module:
         """The slim network of ``bits`` after ``steps`` (default: all) adaptation steps."""
         net = slim_bits(self.generator, self.space, tuple(bits))
         ref = self.reference()
         return self.distil(net, self.adapt_images, ref["adapt_fake"], self.distil.optimizer(net),
                            stop=self.steps if steps is None else steps)
 
-    def _partner(self, partner: tuple[int, ...]) -> ResnetGenerator:
+    def _partner(self, partner: tuple[int, ...]) -> nn.Module:
         """The partner's slim network adapted toward the original partner on G's original
         outputs (what it receives in the cycle); a few are cached."""
         if self._partners is None:
             self._partners = OrderedDict()
         if partner not in self._partners:
+            if self.partner_generator is None:
+                raise ValueError("a partner mask was given but no partner_generator")
             inputs = self.reference()["adapt_fake"]
             targets = self._run(self.partner_generator, inputs)
             net = slim_bits(self.partner_generator, self.partner_space, partner)
@@ -217,10 +219,10 @@ class AdaptedFitness(MaskFitness):
         return out
 
 
-def adapted_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Tensor,
+def adapted_fitnesses(g_a: nn.Module, g_b: nn.Module, images_a: torch.Tensor,
                       images_b: torch.Tensor, adapt_a: torch.Tensor, adapt_b: torch.Tensor, *,
-                      d_a: NLayerDiscriminator | None = None,
-                      d_b: NLayerDiscriminator | None = None,
+                      d_a: nn.Module | None = None,
+                      d_b: nn.Module | None = None,
                       space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
                       **options) -> tuple[AdaptedFitness, AdaptedFitness]:
     """The two adapted fitnesses of a CycleGAN: G_A scored on held-out domain-A images

@@ -24,9 +24,11 @@ import functools
 import math
 import warnings
 from collections import OrderedDict
-from typing import Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, cast
 
 import torch
+from torch import nn
 from torch.func import functional_call
 
 from ..nets.frozen import frozen_copy
@@ -56,8 +58,13 @@ class MaskFitness:
 
     #: attributes rebuilt lazily (not pickled): subclasses list their caches here.
     _caches: tuple[str, ...] = ()
+    # Caches (reset to None by _reset_caches, filled on first use; their content differs by
+    # subclass) and the memo of scored masks.
+    _reference: Any
+    _partners: OrderedDict[tuple[int, ...], nn.Module] | None
+    _memo: OrderedDict
 
-    def __init__(self, generator: ResnetGenerator, space: MaskSpace, *, gamma: float,
+    def __init__(self, generator: nn.Module, space: MaskSpace, *, gamma: float,
                  size_measure: SizeMeasure, device: str | torch.device,
                  memo_size: int) -> None:
         if not space.matches(generator):
@@ -154,14 +161,14 @@ class GeneratorFitness(MaskFitness):
 
     _caches = ("_reference", "_partners")
 
-    def __init__(self, generator: ResnetGenerator, discriminator: NLayerDiscriminator | None,
+    def __init__(self, generator: nn.Module, discriminator: nn.Module | None,
                  images: torch.Tensor, space: MaskSpace, *,
-                 partner_generator: ResnetGenerator | None = None,
+                 partner_generator: nn.Module | None = None,
                  partner_space: MaskSpace | None = None,
                  perceptual: Perceptual = "discriminator", lambda_cycle: float = 10.0,
                  gamma: float = 1.0, size_measure: SizeMeasure = "parameters",
                  batch_size: int = 16, device: str | torch.device = "cpu",
-                 prepare: Callable[[ResnetGenerator], ResnetGenerator] | None = None,
+                 prepare: Callable[[nn.Module], nn.Module] | None = None,
                  memo_size: int = 4096) -> None:
         if perceptual not in ("discriminator", "features", "pixel"):
             raise ValueError(f"unknown perceptual loss {perceptual!r}: use 'discriminator', "
@@ -192,7 +199,7 @@ class GeneratorFitness(MaskFitness):
         if self.discriminator is None:
             return None
         if self.perceptual == "features":
-            return self.discriminator.features(images)
+            return cast(NLayerDiscriminator, self.discriminator).features(images)
         return self.discriminator(images)
 
     @torch.inference_mode()
@@ -206,7 +213,7 @@ class GeneratorFitness(MaskFitness):
         return self._reference
 
     # -- per individual ------------------------------------------------------------------
-    def _partner(self, partner: Sequence[int]) -> ResnetGenerator:
+    def _partner(self, partner: Sequence[int]) -> nn.Module:
         if self._partners is None:
             self._partners = OrderedDict()
         key = tuple(int(b) for b in partner)
@@ -239,8 +246,9 @@ class GeneratorFitness(MaskFitness):
             # the kept slices through the original modules: no new net
             mask = self.space.slot_masks(bits)
             return contextlib.nullcontext(
-                functools.partial(_sliced_forward, self.generator,
-                                  slim_state_dict(self.generator, mask)[1]))
+                functools.partial(_sliced_forward, cast(ResnetGenerator, self.generator),
+                                  slim_state_dict(cast(ResnetGenerator, self.generator),
+                                                  mask)[1]))
         if self.prepare is None:  # any architecture: a slim copy (norms know their widths)
             return contextlib.nullcontext(slim_bits(self.generator, self.space, bits).eval())
         small = self.prepare(slim_bits(self.generator, self.space, bits))
@@ -292,8 +300,8 @@ def _sliced_forward(generator: ResnetGenerator, state: dict, x: torch.Tensor) ->
         return functional_call(generator, state, (x,))
 
 
-def cyclegan_fitnesses(g_a: ResnetGenerator, g_b: ResnetGenerator,
-                       d_a: NLayerDiscriminator | None, d_b: NLayerDiscriminator | None,
+def cyclegan_fitnesses(g_a: nn.Module, g_b: nn.Module,
+                       d_a: nn.Module | None, d_b: nn.Module | None,
                        images_a: torch.Tensor, images_b: torch.Tensor, *,
                        space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
                        prepare: tuple[Callable | None, Callable | None] = (None, None),

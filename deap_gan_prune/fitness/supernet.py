@@ -19,16 +19,17 @@ the supernet too::
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 
-from ..nets.frozen import frozen_copy
-from .paper import MaskFitness, WORST_FITNESS, _check_images
-from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..metrics.fidelity import fidelity_scores
+from ..nets.frozen import frozen_copy
+from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.slimming import slim_bits
+from .paper import WORST_FITNESS, MaskFitness, _check_images
 
 SupernetScore = Literal["l1", "ssim"]
 

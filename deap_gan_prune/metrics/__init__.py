@@ -5,13 +5,33 @@ Every score function returns its values by name together with ``"higher_is_bette
 mapping of each score's name to its direction (the ``*_HIGHER_IS_BETTER`` constants).
 """
 from .evaluation import compare_latency, generator_latency, translate
-from .fid import (FID_HIGHER_IS_BETTER, INCEPTION_WEIGHTS_NAME, FIDUnavailable,
-                  check_inception_weights, fid_kid)
+from .fid import (
+    FID_HIGHER_IS_BETTER,
+    INCEPTION_WEIGHTS_NAME,
+    FIDUnavailable,
+    check_inception_weights,
+    fid_kid,
+)
 from .fidelity import FIDELITY_HIGHER_IS_BETTER, PSNR_CAP_DB, fidelity_scores, generator_fidelity
-from .judge import (JUDGE_HIGHER_IS_BETTER, Judge, frechet_distance, judge_accuracy,
-                    judge_scores, load_judge, save_judge, train_judge)
-from .outline import (HIGHER_IS_BETTER, brown_mask, brown_share, outline_scores, rgb_to_hsv,
-                      stripe_mask, stripe_share)
+from .judge import (
+    JUDGE_HIGHER_IS_BETTER,
+    Judge,
+    frechet_distance,
+    judge_accuracy,
+    judge_scores,
+    load_judge,
+    save_judge,
+    train_judge,
+)
+from .outline import (
+    HIGHER_IS_BETTER,
+    brown_mask,
+    brown_share,
+    outline_scores,
+    rgb_to_hsv,
+    stripe_mask,
+    stripe_share,
+)
 
 __all__ = ["HIGHER_IS_BETTER", "brown_mask", "brown_share", "outline_scores", "rgb_to_hsv",
            "stripe_mask", "stripe_share",

@@ -17,8 +17,9 @@ to 299 x 299 itself.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -153,7 +154,7 @@ def fid_kid(images_1, images_2, inception_weights: str | os.PathLike | None,
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise FIDUnavailable(f"{weights}: torch-fidelity could not compute FID with these "
                              f"Inception weights: {first[:160]}") from None
-    scores = {"fid": float(result[_KEY_FID])}
+    scores: dict[str, Any] = {"fid": float(result[_KEY_FID])}
     if kid:
         scores.update(kid_mean=float(result[_KEY_KID_MEAN]),
                       kid_std=float(result[_KEY_KID_STD]))

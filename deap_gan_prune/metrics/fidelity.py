@@ -71,7 +71,7 @@ def generator_fidelity(pruned: torch.nn.Module, original: torch.nn.Module,
                        device: str | torch.device = "cpu") -> dict:
     """Run both generators (moved to ``device``, in eval mode for the run) on ``images``
     ``[N, 3, H, W]`` and return :func:`fidelity_scores` of their outputs."""
-    outs = {"pruned": [], "original": []}
+    outs: dict[str, list[torch.Tensor]] = {"pruned": [], "original": []}
     for name, net in (("pruned", pruned), ("original", original)):
         was_training = net.training
         net.eval().to(device)

@@ -49,7 +49,7 @@ def _as_rgb01(images) -> torch.Tensor:
 
 def _as_outline(outlines, n: int, height: int, width: int) -> torch.Tensor:
     """Outlines as a bool tensor [N, H, W] matching the images."""
-    m = torch.as_tensor(np.asarray(outlines) if not isinstance(outlines, torch.Tensor) else outlines)
+    m = torch.as_tensor(outlines if isinstance(outlines, torch.Tensor) else np.asarray(outlines))
     m = m.detach().cpu().bool()
     if m.dim() == 2:
         m = m[None]

@@ -36,9 +36,16 @@ __all__, __getattr__, __dir__ = lazy_attributes(__name__, _MODULE_NAMES, globals
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .baselines import l1_norm_mask, random_mask_like, uniform_mask
-    from .checkpoints import (CheckpointError, CycleGAN, architecture_of, load_cyclegan,
-                              load_discriminator, load_generator, save_discriminator,
-                              save_generator)
+    from .checkpoints import (
+        CheckpointError,
+        CycleGAN,
+        architecture_of,
+        load_cyclegan,
+        load_discriminator,
+        load_generator,
+        save_discriminator,
+        save_generator,
+    )
     from .counting import count_module_macs, count_module_parameters, flop_counter_macs
     from .groups import TracingError, trace_space
     from .importance import l1_importance

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
-from .maskspace import MaskSpace, SizeMeasure
+from .maskspace import ChannelGroup, MaskSpace, SizeMeasure
 from .widths import MacConvention
 
 _EPS = 1e-9
@@ -126,8 +126,11 @@ def l1_norm_mask(generator, space: MaskSpace, budget: float,
 
     scores = l1_importance(generator, space)
     counts = uniform_counts(space, budget, measure, image_size, convention)
-    ranking = [sorted(range(g.size), key=lambda j, o=g.offset: (-scores[o + j], j))
-               for g in space.groups]
+
+    def ranked(g: ChannelGroup) -> list[int]:
+        return sorted(range(g.size), key=lambda j: (-scores[g.offset + j], j))
+
+    ranking = [ranked(g) for g in space.groups]
     return _bits_from_ranks(space, counts, ranking)
 
 

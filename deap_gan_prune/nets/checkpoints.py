@@ -14,14 +14,14 @@ import re
 import tempfile
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
-from .models import NLayerDiscriminator, ResnetGenerator
 from ..outputs import WriteError
+from .models import NLayerDiscriminator, ResnetGenerator
 from .widths import GeneratorWidths
 
 _NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
@@ -36,7 +36,7 @@ class CheckpointError(ValueError):
 
 
 def read_state_dict(path: str | os.PathLike, keep_norm_stats: bool = False
-                    ) -> "OrderedDict[str, torch.Tensor]":
+                    ) -> OrderedDict[str, torch.Tensor]:
     """Tensors of a ``.pth`` file (read on the CPU, whatever device saved it), with a
     ``module.`` prefix (DataParallel) and, unless ``keep_norm_stats``, norm running statistics
     (legacy InstanceNorm files) removed. Accepts a bare state dict or one nested under
@@ -182,10 +182,12 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
     (``{"class": "pkg.module:Class", "kwargs": {...}}``, see :func:`architecture_of`) loads a
     full-size file of that class instead. Returned in eval mode on ``device``."""
     info = _traced_info(path)
-    if info is None and architecture is None:
+    if info is not None:
+        generator = _rebuild(info, path)
+    elif architecture is not None:
+        generator = build_architecture(architecture, path)
+    else:
         return generator_from_state_dict(read_state_dict(path), path).to(device).eval()
-    generator = _rebuild(info, path) if info is not None else \
-        build_architecture(architecture, path)
     expected = generator.state_dict()
     state = OrderedDict((k, v) for k, v in read_state_dict(path, keep_norm_stats=True).items()
                         if k in expected or k.rsplit(".", 1)[-1] not in _NORM_STATS)
@@ -225,7 +227,7 @@ def import_class(path: str) -> type:
     if not module_name or not name:
         raise ValueError(f"generator class {path!r}: write it as pkg.module:Class")
     try:
-        obj = importlib.import_module(module_name)
+        obj: object = importlib.import_module(module_name)
     except ImportError as exc:
         raise ValueError(f"generator class {path!r}: cannot import {module_name!r} "
                          f"({exc})") from None
@@ -396,7 +398,7 @@ def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
     return json_path
 
 
-def save_discriminator(discriminator: NLayerDiscriminator, path: str | os.PathLike) -> None:
+def save_discriminator(discriminator: torch.nn.Module, path: str | os.PathLike) -> None:
     """Write a discriminator's state dict (upstream key names) atomically."""
     save_state_dict(discriminator.state_dict(), path)
 
@@ -407,10 +409,10 @@ class CycleGAN:
     domain-B images); G_B maps B→A, judged by D_B. Discriminators may be ``None`` (official
     pretrained downloads hold generators only)."""
 
-    g_a: ResnetGenerator
-    g_b: ResnetGenerator
-    d_a: NLayerDiscriminator | None = None
-    d_b: NLayerDiscriminator | None = None
+    g_a: torch.nn.Module
+    g_b: torch.nn.Module
+    d_a: torch.nn.Module | None = None
+    d_b: torch.nn.Module | None = None
 
     @property
     def has_discriminators(self) -> bool:
@@ -441,8 +443,10 @@ def load_cyclegan(folder: str | os.PathLike, epoch: str = "latest",
     if missing:
         raise CheckpointError(folder, f"missing generator file(s) {', '.join(missing)} "
                                       "(a CycleGAN needs both generators)")
-    return CycleGAN(load_generator(paths["g_a"], device, architecture),
-                    load_generator(paths["g_b"], device, architecture),
+    g_a, g_b = paths["g_a"], paths["g_b"]
+    assert g_a is not None and g_b is not None  # checked above
+    return CycleGAN(load_generator(g_a, device, architecture),
+                    load_generator(g_b, device, architecture),
                     load_discriminator(paths["d_a"], device) if paths["d_a"] else None,
                     load_discriminator(paths["d_b"], device) if paths["d_b"] else None)
 

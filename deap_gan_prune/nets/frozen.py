@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 import copy
+from typing import TypeVar, overload
 
 import torch
+
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+@overload
+def frozen_copy(module: M, device: str | torch.device) -> M: ...
+@overload
+def frozen_copy(module: None, device: str | torch.device) -> None: ...
 
 
 def frozen_copy(module: torch.nn.Module | None,

@@ -28,7 +28,8 @@ block), as is a group with no writer conv (a depthwise conv reading the image).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -79,7 +80,7 @@ def check_layers(model: nn.Module) -> None:
                            "channel tracing: use convolutions, norms and channel-wise layers")
 
 
-def _writers_of(fn, by_weight: dict[int, nn.Module]) -> set[nn.Module]:
+def _writers_of(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
     """The convs whose outputs reach the autograd node ``fn`` through non-conv operations."""
     found, seen, stack = set(), set(), [fn]
     while stack:
@@ -230,7 +231,8 @@ def trace_space(model: nn.Module, example: torch.Tensor,
             if len(sizes) > 1:
                 fixed.add(gi)  # GroupNorms of different channels per group: kept whole
         # Groups kept whole leave the search: their channels count as fixed ones.
-        new_index, kept_specs = {}, []
+        new_index: dict[int, int] = {}
+        kept_specs: list[tuple[str, int]] = []
         for gi, spec in enumerate(specs):
             if gi not in fixed:
                 new_index[gi] = len(kept_specs)
@@ -264,7 +266,7 @@ def _traceable_copy(model: nn.Module) -> nn.Module:
     model = copy.deepcopy(model).eval()
     for m in model.modules():
         if getattr(m, "inplace", False) is True:
-            m.inplace = False
+            setattr(m, "inplace", False)  # noqa: B010 (any module class with the flag)
     return model
 
 
@@ -275,10 +277,12 @@ def _is_depthwise(conv: nn.Module) -> bool:
 
 
 def _norm_channels(norm: nn.Module) -> int:
-    return norm.num_channels if isinstance(norm, nn.GroupNorm) else norm.num_features
+    if isinstance(norm, nn.GroupNorm):
+        return norm.num_channels
+    return int(cast(nn.modules.batchnorm._NormBase, norm).num_features)
 
 
-def _conv_term(conv: nn.Module, name: str, out_group: int,
+def _conv_term(conv: nn.Conv2d | nn.ConvTranspose2d, name: str, out_group: int,
                reads: dict[int, tuple[int, int]], specs: Sequence[tuple[str, int]],
                positions: tuple[int, int]) -> ConvTerm:
     """The conv's description: its output group, and for every input channel the group and

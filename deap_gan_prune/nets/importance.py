@@ -5,10 +5,12 @@ normalise them per group before comparing groups.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
-from .maskspace import MaskSpace
+from .maskspace import MaskSpace, TracedMaskSpace
 from .models import ResnetGenerator
 
 
@@ -18,7 +20,7 @@ def filter_l1(conv: nn.Module) -> torch.Tensor:
     Conv2d weights are ``[out, in, k, k]``; ConvTranspose2d weights are ``[in, out, k, k]``,
     so their output filters lie along dim 1.
     """
-    w = conv.weight.detach()
+    w = cast(torch.Tensor, conv.weight).detach()
     if isinstance(conv, nn.ConvTranspose2d):
         w = w.transpose(0, 1)
     return w.abs().flatten(1).sum(dim=1)
@@ -31,7 +33,7 @@ def _writers(slot: str, convs: dict[str, nn.Module], n_blocks: int) -> list[nn.M
     return [convs[slot]]
 
 
-def l1_importance(generator: ResnetGenerator, space: MaskSpace) -> list[float]:
+def l1_importance(generator: nn.Module, space: MaskSpace) -> list[float]:
     """One score per bit of ``space`` (higher = more important), as Python floats.
 
     A group written by one conv (first, down1, each block's inner width, up1, up2) scores
@@ -43,6 +45,7 @@ def l1_importance(generator: ResnetGenerator, space: MaskSpace) -> list[float]:
     """
     if space.layout == "traced":
         return _traced_l1(generator, space)
+    generator = cast(ResnetGenerator, generator)
     if generator.widths != space.widths:
         raise ValueError(f"l1_importance: the generator's widths {generator.widths} differ "
                          f"from the mask space's {space.widths}")
@@ -80,7 +83,8 @@ def _traced_l1(generator: nn.Module, space: MaskSpace) -> list[float]:
     scores: list[float] = []
     with torch.no_grad():
         for gi, group in enumerate(space.groups):
-            writers = [modules[c.name] for c in space.convs if c.out_group == gi]
+            writers = [modules[c.name] for c in cast(TracedMaskSpace, space).convs
+                       if c.out_group == gi]
             combined = _combined([filter_l1(c).double().cpu() for c in writers])
             if group.block > 1:  # one score per bit: the mean over its block of channels
                 combined = combined.view(group.size, group.block).mean(1)

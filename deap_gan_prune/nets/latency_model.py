@@ -22,9 +22,9 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -113,7 +113,7 @@ class UnitTable:
     c_out: list[int]
     ms: list[list[float]]
 
-    def monotone(self) -> "UnitTable":
+    def monotone(self) -> UnitTable:
         """A copy made non-decreasing in both widths (running maximum along each axis)."""
         ms = [list(row) for row in self.ms]
         for i in range(1, len(ms)):
@@ -187,7 +187,7 @@ class LatencyTable:
                           for u, t in self.units.items()}}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "LatencyTable":
+    def from_dict(cls, d: Mapping) -> LatencyTable:
         try:
             units = {u: UnitTable([int(v) for v in t["c_in"]], [int(v) for v in t["c_out"]],
                                   [[float(v) for v in row] for row in t["ms"]])

@@ -9,8 +9,9 @@ Pure Python (no torch), so operators that use it run wherever DEAP runs.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from .widths import GeneratorWidths, MacConvention, count_macs, count_parameters
 
@@ -56,7 +57,8 @@ class MaskSpace:
                  min_keep: int | Mapping[str, int] = 1) -> None:
         if layout not in ("independent", "tied"):
             raise ValueError(f"unknown layout {layout!r}: use 'independent' or 'tied'")
-        self.widths, self.layout = widths, layout
+        self.widths = widths
+        self.layout: Layout = layout
         inner_slots = tuple(f"inner{b}" for b in range(widths.n_blocks))
         if layout == "tied":
             if any(m != widths.stream for m in widths.inner):
@@ -92,7 +94,7 @@ class MaskSpace:
                 "min_keep": {g.name: g.min_keep for g in self.groups}}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["widths"], state["layout"], state["min_keep"])
+        MaskSpace.__init__(self, state["widths"], state["layout"], state["min_keep"])
 
     def group(self, name: str) -> ChannelGroup:
         return self._by_name[name]
@@ -188,7 +190,7 @@ class MaskSpace:
 
     @classmethod
     def from_module(cls, model: Any, example_input: Any = None, layout: Layout = "independent",
-                    min_keep: int | Mapping[str, int] = 1) -> "MaskSpace":
+                    min_keep: int | Mapping[str, int] = 1) -> MaskSpace:
         """The mask space of any generator: today's layout for a
         :class:`~deap_gan_prune.nets.models.ResnetGenerator` (``layout`` independent or tied), else
         the channel groups discovered from the graph traced on ``example_input``
@@ -217,7 +219,7 @@ class MaskSpace:
                 "min_keep": {g.name: g.min_keep for g in self.groups}, "n_bits": self.n_bits}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "MaskSpace":
+    def from_dict(cls, d: Mapping) -> MaskSpace:
         if d.get("layout") == "traced":
             return TracedMaskSpace.from_dict(d)
         return cls(GeneratorWidths.from_dict(d["widths"]), d["layout"], dict(d["min_keep"]))
@@ -269,7 +271,7 @@ class ConvTerm:
 
     def in_form(self) -> tuple[int, dict[int, int]]:
         """Input channels as ``fixed + Σ_g m_g * count_g``: ``(fixed, {g: m_g})``."""
-        fixed, per = 0, {}
+        fixed, per = 0, dict[int, int]()
         for g, j in zip(self.in_groups, self.in_index):
             if g < 0:
                 fixed += 1
@@ -317,7 +319,9 @@ class TracedMaskSpace(MaskSpace):
                  norms: Sequence[NormTerm], example_size: Sequence[int], input_nc: int, *,
                  constant_parameters: int = 0, min_keep: int | Mapping[str, int] = 1,
                  fixed: Sequence[str] = (), blocks: Mapping[str, int] | None = None) -> None:
-        self.widths, self.layout = None, "traced"
+        # No widths: a traced space's sizes come from its terms (widths_of raises).
+        self.widths = None  # type: ignore[assignment]
+        self.layout = "traced"
         self.convs, self.norms = tuple(convs), tuple(norms)
         self.example_size = (int(example_size[0]), int(example_size[1]))
         self.input_nc, self.constant_parameters = int(input_nc), int(constant_parameters)
@@ -393,14 +397,14 @@ class TracedMaskSpace(MaskSpace):
             raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
         h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
         scale = h * w / (self.example_size[0] * self.example_size[1])
-        total = 0.0
+        macs = 0.0
         for c, (fixed, per) in self._forms:
             out = c.out_channels if c.out_group < 0 else counts[c.out_group]
             positions = c.in_positions if c.transposed and convention == "real" \
                 else c.out_positions
             ins = 1 if c.depthwise else fixed + sum(m * counts[g] for g, m in per.items())
-            total += c.kernel * ins * out * positions * scale
-        return int(round(total))
+            macs += c.kernel * ins * out * positions * scale
+        return int(round(macs))
 
     def size(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
              image_size: int | tuple[int, int] = 256,
@@ -420,7 +424,7 @@ class TracedMaskSpace(MaskSpace):
                 "norms": [asdict(n) for n in self.norms]}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "TracedMaskSpace":
+    def from_dict(cls, d: Mapping) -> TracedMaskSpace:
         return cls([(name, size) for name, size in d["groups"]],
                    [ConvTerm(**c) for c in d["convs"]], [NormTerm(**n) for n in d["norms"]],
                    d["example_size"], d["input_nc"],

@@ -5,6 +5,8 @@ smaller widths and the same key names. Networks know nothing of masks or evoluti
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -31,11 +33,11 @@ class ResnetBlock(nn.Module):
 
     @property
     def conv1(self) -> nn.Conv2d:
-        return self.conv_block[1]
+        return cast(nn.Conv2d, self.conv_block[1])
 
     @property
     def conv2(self) -> nn.Conv2d:
-        return self.conv_block[len(self.conv_block) - 2]
+        return cast(nn.Conv2d, self.conv_block[len(self.conv_block) - 2])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv_block(x)
@@ -79,7 +81,7 @@ class ResnetGenerator(nn.Module):
     # Named access to the prunable layers (indices follow the upstream layout).
     @property
     def blocks(self) -> list[ResnetBlock]:
-        return [self.model[10 + b] for b in range(self.widths.n_blocks)]
+        return [cast(ResnetBlock, self.model[10 + b]) for b in range(self.widths.n_blocks)]
 
     def slot_convs(self) -> dict[str, nn.Module]:
         """The conv whose output channels each width slot counts (``stream``: second down conv;

@@ -10,7 +10,8 @@ channel after the norm, so a masked forward computes what the slim network compu
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -42,9 +43,10 @@ def kept_indices(generator: ResnetGenerator, mask: SlotMask) -> dict[str, torch.
     return {slot: _kept_index(mask, slot, w.slot(slot)) for slot in w.slot_names()}
 
 
-def _sliced(conv: nn.Module, in_idx: torch.Tensor | None, out_idx: torch.Tensor | None
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def _sliced(conv: nn.Conv2d | nn.ConvTranspose2d, in_idx: torch.Tensor | None,
+            out_idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The kept slices of a conv's weight and bias (new tensors, detached)."""
+    assert conv.bias is not None  # every conv of the upstream ResNet has a bias
     weight, bias = conv.weight.detach(), conv.bias.detach()
     # Conv2d weights are [out, in, k, k]; ConvTranspose2d weights are [in, out, k, k].
     out_dim, in_dim = (1, 0) if isinstance(conv, nn.ConvTranspose2d) else (0, 1)
@@ -66,7 +68,8 @@ def slim_state_dict(generator: ResnetGenerator, mask: SlotMask
         len(idx["first"]), len(idx["down1"]), len(idx["stream"]),
         tuple(len(idx[f"inner{b}"]) for b in range(w.n_blocks)), len(idx["up1"]),
         len(idx["up2"]), w.input_nc, w.output_nc)
-    plan = [("first", None, "first"), ("down1", "first", "down1"),
+    plan: list[tuple[str, str | None, str | None]] = [
+        ("first", None, "first"), ("down1", "first", "down1"),
             ("stream", "down1", "stream")]
     for b in range(w.n_blocks):
         plan += [(f"inner{b}", "stream", f"inner{b}"), (f"stream.{b}", f"inner{b}", "stream")]
@@ -77,7 +80,8 @@ def slim_state_dict(generator: ResnetGenerator, mask: SlotMask
     for conv, in_slot, out_slot in plan:
         key = names[convs[conv]]
         state[f"{key}.weight"], state[f"{key}.bias"] = _sliced(
-            convs[conv], idx.get(in_slot), idx.get(out_slot))
+            cast(nn.Conv2d, convs[conv]), idx[in_slot] if in_slot else None,
+            idx[out_slot] if out_slot else None)
     return widths, state
 
 
@@ -189,7 +193,7 @@ def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
     same device, dtype and train/eval mode; its parameters are trainable). Any architecture:
     for the ResNet's own space it is :func:`slim` of the space's slot masks."""
     if space.layout != "traced":
-        return slim(generator, space.slot_masks(bits))
+        return slim(cast(ResnetGenerator, generator), space.slot_masks(bits))
     import copy
     state = traced_state_dict(generator, space, bits)
     keeps = _group_keeps(space, bits)
@@ -230,7 +234,7 @@ def masked_bits(generator: nn.Module, space, bits: Sequence[int]) -> Iterator[nn
     norms or paddings lie between (an affine norm would turn a zeroed conv output into its
     bias). The ResNet's space: :func:`masked` of the slot masks."""
     if space.layout != "traced":
-        with masked(generator, space.slot_masks(bits)) as net:
+        with masked(cast(ResnetGenerator, generator), space.slot_masks(bits)) as net:
             yield net
         return
     space._check(bits)

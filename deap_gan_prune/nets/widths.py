@@ -42,7 +42,7 @@ class GeneratorWidths:
 
     @classmethod
     def default(cls, ngf: int = 64, n_blocks: int = 9, input_nc: int = 3,
-                output_nc: int = 3) -> "GeneratorWidths":
+                output_nc: int = 3) -> GeneratorWidths:
         """The upstream widths: ngf, 2ngf, 4ngf (stream and every inner), 2ngf, ngf."""
         return cls(ngf, 2 * ngf, 4 * ngf, (4 * ngf,) * n_blocks, 2 * ngf, ngf,
                    input_nc, output_nc)
@@ -61,7 +61,7 @@ class GeneratorWidths:
             return self.inner[int(name[5:])]
         return getattr(self, name)
 
-    def with_slots(self, values: dict[str, int]) -> "GeneratorWidths":
+    def with_slots(self, values: dict[str, int]) -> GeneratorWidths:
         """A copy with some slots replaced, e.g. ``{"stream": 64, "inner2": 8}``."""
         inner = list(self.inner)
         plain = {}
@@ -78,7 +78,7 @@ class GeneratorWidths:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GeneratorWidths":
+    def from_dict(cls, d: dict) -> GeneratorWidths:
         return cls(**{**d, "inner": tuple(d["inner"])})
 
 

@@ -8,11 +8,25 @@ In the pipeline they sit between the mask space (:mod:`deap_gan_prune.nets.masks
 sizes they read) and evolution (:mod:`deap_gan_prune.evolution`, which registers them).
 """
 from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup
-from .init import (initMaskBernoulli, initMaskFull, initMaskImportance, initMaskSize,
-                   initMaskSizeRange, size_strata)
+from .init import (
+    initMaskBernoulli,
+    initMaskFull,
+    initMaskImportance,
+    initMaskSize,
+    initMaskSizeRange,
+    size_strata,
+)
 from .mutation import mutFlipMask, mutSegmentInvert
-from .repair import (budgetRepair, minKeepRepair, minSizeRepair, normalise_per_group,
-                     parentSizeRepair, repairBudget, repairMinKeep, repairMinSize)
+from .repair import (
+    budgetRepair,
+    minKeepRepair,
+    minSizeRepair,
+    normalise_per_group,
+    parentSizeRepair,
+    repairBudget,
+    repairMinKeep,
+    repairMinSize,
+)
 from .selection import rank_shares, roulette_shares, selRouletteRank, selRouletteWeighted
 
 __all__ = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..nets.maskspace import MaskSpace
 from .repair import check_scores, repairBudget, repairMinKeep
@@ -82,6 +82,7 @@ def initMaskImportance(container: Callable, space: MaskSpace, scores: Sequence[f
     if noise < 0:
         raise ValueError(f"initMaskImportance: noise must be >= 0, got {noise!r}")
     values = check_scores(scores, space, "initMaskImportance")
+    assert values is not None  # scores are required here
     bits = [0] * space.n_bits
     for g in space.groups:
         part = values[g.offset:g.stop]

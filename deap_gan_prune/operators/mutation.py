@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import MutableSequence
+from collections.abc import MutableSequence
 
 from ..nets.maskspace import MaskSpace
 from .repair import check_length, repairMinKeep

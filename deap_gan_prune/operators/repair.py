@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import math
 import random
+from collections.abc import Callable, MutableSequence, Sequence
 from types import SimpleNamespace
-from typing import Callable, MutableSequence, Sequence
+from typing import cast
 
-from ..nets.maskspace import MaskSpace
-from ..nets.widths import count_macs, count_parameters
+from ..nets.maskspace import MaskSpace, SizeMeasure
+from ..nets.widths import MacConvention, count_macs, count_parameters
 
 Scores = Sequence[float]
 
@@ -85,7 +86,9 @@ def repairMinKeep(ind: MutableSequence[int], space: MaskSpace,
 
 def _traced_size(space: MaskSpace, measure: str, image_size: int, convention: str,
                  counts: Sequence[int]) -> int:
-    return space.size_of_counts(counts, measure, image_size, convention)
+    # measure and convention are checked where the repair is built
+    return space.size_of_counts(counts, cast(SizeMeasure, measure), image_size,
+                                cast(MacConvention, convention))
 
 
 def _size_function(measure: str, image_size: int, convention: str) -> Callable:
@@ -94,7 +97,8 @@ def _size_function(measure: str, image_size: int, convention: str) -> Callable:
     if measure == "macs":
         if convention not in ("output", "real"):
             raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
-        return functools.partial(count_macs, size=image_size, convention=convention)
+        return functools.partial(count_macs, size=image_size,
+                                 convention=cast(MacConvention, convention))
     raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
 
 

@@ -12,8 +12,8 @@ import bisect
 import itertools
 import math
 import random
+from collections.abc import Sequence
 from operator import attrgetter
-from typing import Sequence
 
 
 def _weighted_value(ind, fit_attr: str, position: int, where: str) -> float:

@@ -10,8 +10,8 @@ from .config import CycleGANConfig, lr_factor
 from .discriminator import fit_discriminator
 from .distill import distill_generator
 from .distill_config import DistillConfig, DistillResult
-from .losses import discriminator_loss, generator_losses, lsgan_loss
 from .loop import cycle_batches, finetune, set_requires_grad, train_cyclegan
+from .losses import discriminator_loss, generator_losses, lsgan_loss
 from .pool import ImagePool
 from .resumable import ResumeStateError
 from .validation import PairValidation, ValidationSet

@@ -27,7 +27,7 @@ class BriefDistillation:
 
     @classmethod
     def from_generator(cls, generator: nn.Module, images: torch.Tensor, **options
-                       ) -> "BriefDistillation":
+                       ) -> BriefDistillation:
         """Targets computed once by the original ``generator``."""
         with torch.no_grad():
             was_training = generator.training

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from .config import CycleGANConfig
-from .losses import discriminator_loss
 from .loop import History, cycle_batches, rng_scope, set_requires_grad
+from .losses import discriminator_loss
 from .pool import ImagePool
 
 _SIDES = {"A": ("A", "B"), "B": ("B", "A")}  # direction -> (generator input, D's real domain)

@@ -14,8 +14,8 @@ import hashlib
 import math
 import os
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,8 +33,13 @@ from .discriminator import fit_discriminator
 from .distill_config import DistillConfig, DistillResult
 from .losses import discriminator_loss, lsgan_loss
 from .pool import ImagePool
-from .resumable import (module_state, read_training_state, set_torch_rng_state,
-                        torch_rng_state, write_training_state)
+from .resumable import (
+    module_state,
+    read_training_state,
+    set_torch_rng_state,
+    torch_rng_state,
+    write_training_state,
+)
 from .validation import ValidationSet
 from .weights import init_weights
 
@@ -79,17 +84,22 @@ class _Distillation:
                          "val_files": _names_hash(self.val_files),
                          "target_files": _names_hash(self.target_files)}
         self.optimizer = torch.optim.Adam(student.parameters(), lr=c.lr, betas=c.betas)
-        self.disc = self.disc_optimizer = self.image_pool = None
-        self.validation = None
+        self.disc: nn.Module | None = None
+        self.disc_optimizer: torch.optim.Optimizer | None = None
+        self.image_pool: ImagePool | None = None
+        self.validation: ValidationSet | None = None
         if self.val_files:
             images = load_images(self.val_files, c.image_size).to(self.device)
             self.validation = ValidationSet.from_original(self.teacher, images, c.batch_size)
-        self.done, self.best, self.best_state = 0, None, None
+        self.done = 0
+        self.best: dict | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
         self.history: dict[str, list[float]] = defaultdict(list)
         self.window: dict[str, list[float]] = defaultdict(list)
         self.val_log: list[dict] = []
-        self.pool_x = self.pool_t = None
-        self._pool_order: tuple[int, np.ndarray | None] = (-1, None)
+        self.pool_x: torch.Tensor | None = None
+        self.pool_t: torch.Tensor | None = None
+        self._pool_order: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
 
     # -- setup ----------------------------------------------------------------------------
     def _new_discriminator(self) -> nn.Module:
@@ -105,25 +115,26 @@ class _Distillation:
         if c.adversarial <= 0:
             return
         if self.given_discriminator is not None:
-            self.disc = copy.deepcopy(self.given_discriminator).to(self.device)
+            disc = copy.deepcopy(self.given_discriminator).to(self.device)
         else:
-            self.disc = self._new_discriminator()
+            disc = self._new_discriminator()
             if fit and c.disc_fit_steps > 0:
                 streams = KeyedStreams({
                     "A": ImageStream(self.train_files, c.image_size, c.load_size, c.seed,
                                      _KEYS["fit_source"]),
                     "B": ImageStream(self.target_files, c.image_size, c.load_size, c.seed,
                                      _KEYS["fit_target"])})
-                fit = CycleGANConfig(steps=c.disc_fit_steps, lr=c.lr, betas=c.betas,
-                                     pool_size=c.pool_size, seed=c.seed,
-                                     device=str(self.device))
-                fit_discriminator(self.teacher, self.disc,
+                fit_config = CycleGANConfig(steps=c.disc_fit_steps, lr=c.lr, betas=c.betas,
+                                            pool_size=c.pool_size, seed=c.seed,
+                                            device=str(self.device))
+                fit_discriminator(self.teacher, disc,
                                   stream_batches(streams, c.batch_size, workers=c.workers),
-                                  fit, direction="A", progress=self.progress)
-        self.disc.train()
-        for p in self.disc.parameters():
+                                  fit_config, direction="A", progress=self.progress)
+        self.disc = disc
+        disc.train()
+        for p in disc.parameters():
             p.requires_grad_(c.train_discriminator)
-        self.disc_optimizer = torch.optim.Adam(self.disc.parameters(), lr=c.lr, betas=c.betas)
+        self.disc_optimizer = torch.optim.Adam(disc.parameters(), lr=c.lr, betas=c.betas)
         self.image_pool = ImagePool(c.pool_size, seed=c.seed)
 
     def setup_teacher_pool(self) -> None:
@@ -161,6 +172,7 @@ class _Distillation:
     def _pool_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Batch ``step`` of the teacher pool: pool sample ``c`` is place ``c % n`` of a
         seeded permutation of the ``n`` pairs drawn for pool epoch ``c // n``."""
+        assert self.pool_x is not None and self.pool_t is not None, "setup_teacher_pool first"
         n, b = self.pool_x.shape[0], self.config.batch_size
         index = []
         for sample in range(step * b, step * b + b):
@@ -170,8 +182,8 @@ class _Distillation:
                     self.config.seed, spawn_key=(_KEYS["pool"], epoch)))
                 self._pool_order = (epoch, rng.permutation(n))
             index.append(int(self._pool_order[1][place]))
-        index = torch.tensor(index, device=self.device)
-        return self.pool_x[index], self.pool_t[index]
+        rows = torch.tensor(index, device=self.device)
+        return self.pool_x[rows], self.pool_t[rows]
 
     def step(self, step: int, batch: dict) -> dict[str, float]:
         c = self.config
@@ -197,6 +209,7 @@ class _Distillation:
         total.backward()
         self.optimizer.step()
         if self.disc is not None and c.train_discriminator:
+            assert self.disc_optimizer is not None and self.image_pool is not None
             for p in self.disc.parameters():
                 p.requires_grad_(True)
             self.disc_optimizer.zero_grad(set_to_none=True)
@@ -214,8 +227,8 @@ class _Distillation:
         if done % self.config.log_every == 0 or done == self.config.steps:
             self.history["step"].append(float(done))
             self.history["lr"].append(logs["lr"])
-            for k, v in self.window.items():
-                self.history[k].append(sum(v) / len(v))
+            for k, values in self.window.items():
+                self.history[k].append(sum(values) / len(values))
             self.window.clear()
 
     def validate(self, done: int, best_path: str | os.PathLike | None) -> None:
@@ -249,6 +262,7 @@ class _Distillation:
         self.student.load_state_dict(state["student"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.disc is not None:
+            assert self.disc_optimizer is not None and self.image_pool is not None
             self.disc.load_state_dict(state["discriminator"])
             self.disc_optimizer.load_state_dict(state["disc_optimizer"])
             self.image_pool.load_state_dict(state["image_pool"], self.device)
@@ -291,7 +305,7 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
                         _file_list(target) if target is not None else None, discriminator,
                         progress)
     state = None
-    if resume and Path(checkpoint).exists():
+    if resume and checkpoint is not None and Path(checkpoint).exists():
         state = read_training_state(checkpoint, KIND, run.settings)
     cuda = [run.device] if run.device.type == "cuda" else []
     was_training = student.training

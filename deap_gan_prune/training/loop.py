@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -16,8 +18,13 @@ from .checkpoint import save_networks
 from .config import CycleGANConfig
 from .losses import discriminator_loss, generator_losses
 from .pool import ImagePool
-from .resumable import (module_state, read_training_state, set_torch_rng_state,
-                        torch_rng_state, write_training_state)
+from .resumable import (
+    module_state,
+    read_training_state,
+    set_torch_rng_state,
+    torch_rng_state,
+    write_training_state,
+)
 
 History = dict[str, list[float]]
 Callback = Callable[[int, dict[str, float]], None]
@@ -80,8 +87,8 @@ class _Resumable:
     """Checkpoint, validation and best weights of a run of :func:`_run` (all optional)."""
 
     def __init__(self, networks: dict[str, nn.Module], config: CycleGANConfig,
-                 settings: dict, state_file: str | Path | None, validation: Validation | None,
-                 val_every: int, keep_best: bool) -> None:
+                 settings: dict, state_file: str | os.PathLike | None,
+                 validation: Validation | None, val_every: int, keep_best: bool) -> None:
         if val_every < 0:
             raise ValueError(f"training: val_every must be >= 0, got {val_every}")
         self.networks, self.config, self.settings = networks, config, settings
@@ -109,9 +116,11 @@ class _Resumable:
                  "rng": torch_rng_state(torch.device(self.config.device)),
                  "validation": self.log, "best": self.best, "best_state": self.best_state,
                  **extra}
+        assert self.state_file is not None  # saved only with a state file
         write_training_state(self.state_file, PAIR_KIND, self.settings, state)
 
     def load(self) -> dict:
+        assert self.state_file is not None  # loaded only with a state file
         state = read_training_state(self.state_file, PAIR_KIND, self.settings)
         for name, module in self.networks.items():
             module.load_state_dict(state["networks"][name])
@@ -127,7 +136,7 @@ class _Resumable:
             history[f"val_{key}"] = [float(e[key]) for e in self.log]
         if self.best is not None:
             history["best_step"] = [float(self.best["step"])]
-            if self.keep_best:
+            if self.keep_best and self.best_state is not None:
                 for name, state in self.best_state.items():
                     self.networks[name].load_state_dict(state)
 
@@ -136,7 +145,7 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
          config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, distill_weight: float,
          train_discriminators: bool, progress: bool, checkpoint_dir: str | Path | None,
          checkpoint_every: int, callback: Callback | None, desc: str,
-         state_file: str | Path | None = None, resume: bool = False,
+         state_file: str | os.PathLike | None = None, resume: bool = False,
          validation: Validation | None = None, val_every: int = 0, keep_best: bool = True,
          identity: dict | None = None, stop: Callable[[], bool] | None = None) -> History:
     device = torch.device(config.device)
@@ -173,7 +182,7 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
     start = 0
     with rng_scope(config.seed, device), tqdm(total=config.steps, desc=desc,
                                               disable=not progress, leave=False) as bar:
-        if resume and Path(state_file).exists():
+        if resume and state_file is not None and Path(state_file).exists():
             state = run.load()
             start = int(state["step"])
             opt_g.load_state_dict(state["opt_g"])
@@ -197,7 +206,7 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
             opt_g.zero_grad(set_to_none=True)
             losses, fake_a, fake_b = generator_losses(g_a, g_b, d_a, d_b, real_a, real_b,
                                                       config, teacher, distill_weight)
-            sum(losses.values()).backward()
+            cast(torch.Tensor, sum(losses.values())).backward()
             opt_g.step()
             # Discriminators, on real images and pooled fakes.
             if train_discriminators:
@@ -215,8 +224,8 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
                 window.clear()
                 history["step"].append(float(done))
                 history["lr"].append(lr)
-                for k, v in logs.items():
-                    history[k].append(v)
+                for k, mean in logs.items():
+                    history[k].append(mean)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
                 logged = logs
             if run.due(done, val_every):
@@ -277,7 +286,7 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
              checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0,
              callback: Callback | None = None,
              device: str | torch.device | None = None,
-             state_file: str | Path | None = None, resume: bool = False,
+             state_file: str | os.PathLike | None = None, resume: bool = False,
              validation: Validation | None = None, val_every: int = 0,
              keep_best: bool = True, identity: dict | None = None,
              stop: Callable[[], bool] | None = None) -> History:

@@ -1,7 +1,7 @@
 """CycleGAN losses: least-squares adversarial terms, cycle, identity and distillation."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

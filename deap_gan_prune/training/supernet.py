@@ -28,8 +28,8 @@ import copy
 import math
 import os
 import random
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -100,9 +100,11 @@ def masked_supernet_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch
         out = net(x)
     loss = (out - teacher_out).abs().mean()
     if gan_weight:
+        assert discriminator is not None, "gan_weight needs a discriminator"
         judged = discriminator(out)
         loss = loss + gan_weight * (judged - 1.0).pow(2).mean()
     if cycle_weight:
+        assert partner is not None, "cycle_weight needs a partner"
         loss = loss + cycle_weight * (partner(out) - x).abs().mean()
     return loss
 
@@ -223,7 +225,7 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
                 "cycle_weight": cycle_weight,
                 "partner": models_hash(back) if back is not None else None}
     done = 0
-    if resume and os.path.exists(checkpoint):
+    if resume and checkpoint is not None and os.path.exists(checkpoint):
         state = _load_state(checkpoint, identity)
         student.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -39,7 +39,7 @@ class ValidationSet:
 
     @classmethod
     def from_original(cls, original: nn.Module, images: torch.Tensor,
-                      batch_size: int = 8) -> "ValidationSet":
+                      batch_size: int = 8) -> ValidationSet:
         """Targets computed once by ``original`` (eval mode, on ``images``' device)."""
         return cls(images, _eval_outputs(original, images, batch_size), batch_size)
 
