@@ -33,6 +33,7 @@ from ._version import __version__  # noqa: F401 (one place for the version)
 
 #: Where each public name lives: submodule (relative to this package) → names.
 _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
+    ".compression": ("CompressConfig", "compress"),
     ".evolution.coevolution": ("CoevolutionState", "PairHallOfFame", "eaCoevolve",
                                "iterCoevolve"),
     ".evolution.front": ("FrontResult", "iterCoevolveFront", "search_front"),
@@ -72,6 +73,7 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
 __all__, __getattr__, __dir__ = lazy_attributes(__name__, _SUBMODULE_NAMES, globals())
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from .compression import CompressConfig, compress
     from .evolution.coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
     from .evolution.front import FrontResult, iterCoevolveFront, search_front
     from .evolution.front_config import FrontConfig
