@@ -48,13 +48,14 @@ from ..operators import (
     parentSizeRepair,
     size_strata,
 )
+from ..seeding import seeded
 from .coevolution import CoevolutionState
 from .front_config import FrontConfig
 from .logbooks import logbook_records
 from .pareto import knee_index, pair_front
 from .registration import create_types, register
 from .resume import load_checkpoint, models_hash
-from .search import drive, evaluation_map, fitness_images_hash, make_fitnesses, seed_everything
+from .search import drive, evaluation_map, fitness_images_hash, make_fitnesses
 
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
 UNSCORABLE = 1e9
@@ -299,7 +300,8 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     result is the same). ``callback(state)`` after every generation; True stops.
     ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
     existing one is continued (refused when written with other settings, networks, images or
-    latency table). Deterministic under ``config.seed``, however often killed and resumed.
+    latency table). Deterministic under ``config.seed``, however often killed and resumed;
+    the caller's global random states are given back as they were.
     ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of
     the generators; a point's masks are then slimmed from them (``slim(S_A, ...)``).
     """
@@ -308,50 +310,50 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
         raise ValueError("resume needs a checkpoint file")
     if map_function is not None and (workers > 0 or ray_address is not None):
         raise ValueError("give map_function or workers/ray_address, not both")
-    seed_everything(config.seed)
-    tables = _tables(latency)
-    image_size = int(images_a.shape[-1])
-    spaces = (MaskSpace(g_a.widths, layout=config.layout),
-              MaskSpace(g_b.widths, layout=config.layout))
-    fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
-                          spaces, device, supernets)
-    n_obj = 1 + len(config.objectives)
-    _, individual_cls = create_types(f"FitnessFront{n_obj}", f"FrontIndividual{n_obj}",
-                                     weights=(-1.0,) * n_obj)
-    objectives = [FrontObjectives(fit, config.objectives, table, image_size)
-                  for fit, table in zip(fits, tables)]
-    toolboxes = tuple(build_front_toolbox(space, obj, config, individual_cls, image_size,
-                                          map_function)
-                      for space, obj in zip(spaces, objectives))
-    populations = tuple(starting_population(toolbox, config) for toolbox in toolboxes)
-    for pop, space in zip(populations, spaces):
-        seeds = uniform_range_masks(space, *config.size_range,
-                                    min(config.seed_uniform, config.population // 2),
-                                    config.range_measure, image_size)
-        pop[:len(seeds)] = [individual_cls(bits) for bits in seeds]
-    start = None
-    if checkpoint is not None:
-        saved = {"search": "front", **config.to_dict(),
-                 "images": fitness_images_hash(*fits),
-                 "latency": [None if t is None else _table_hash(t) for t in tables]}
-        saved.pop("generations")
-        digest = models_hash(g_a, g_b, *(supernets or ()))
-        if resume and os.path.exists(checkpoint):
-            start = load_checkpoint(checkpoint, individual_cls, saved, digest)
-            if start.archives is None:
-                raise ValueError(f"{checkpoint}: not a checkpoint of a front search")
-    pool = evaluation_map(dict(zip("AB", objectives)), workers, ray_address)
-    for toolbox in toolboxes if pool is not None else ():
-        toolbox.register("map", pool)
-    bar = tqdm(total=config.generations + 1, desc="front", unit="gen", disable=not progress,
-               initial=0 if start is None else start.gen + 1)
-    states = iterCoevolveFront(populations, toolboxes, config.generations, cxpb=config.cxpb,
-                               mutpb=config.mutpb, start=start)
-    state = drive(states, start, bar,
-                  lambda a, b: {"front_A": a["archive"], "front_B": b["archive"]}, callback,
-                  pool, None if checkpoint is None else (checkpoint, saved, digest))
-    points = pair_front(state.archives, toolboxes, config.objectives)
-    chosen = knee_index(points, config.objectives[0])
-    key = tables[0].key if tables[0] is not None else None
-    return FrontResult(points, chosen, spaces, state.logbook, config, key,
-                       state.populations, state.archives)
+    with seeded(config.seed, [device]):
+        tables = _tables(latency)
+        image_size = int(images_a.shape[-1])
+        spaces = (MaskSpace(g_a.widths, layout=config.layout),
+                  MaskSpace(g_b.widths, layout=config.layout))
+        fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
+                              spaces, device, supernets)
+        n_obj = 1 + len(config.objectives)
+        _, individual_cls = create_types(f"FitnessFront{n_obj}", f"FrontIndividual{n_obj}",
+                                         weights=(-1.0,) * n_obj)
+        objectives = [FrontObjectives(fit, config.objectives, table, image_size)
+                      for fit, table in zip(fits, tables)]
+        toolboxes = tuple(build_front_toolbox(space, obj, config, individual_cls, image_size,
+                                              map_function)
+                          for space, obj in zip(spaces, objectives))
+        populations = tuple(starting_population(toolbox, config) for toolbox in toolboxes)
+        for pop, space in zip(populations, spaces):
+            seeds = uniform_range_masks(space, *config.size_range,
+                                        min(config.seed_uniform, config.population // 2),
+                                        config.range_measure, image_size)
+            pop[:len(seeds)] = [individual_cls(bits) for bits in seeds]
+        start = None
+        if checkpoint is not None:
+            saved = {"search": "front", **config.to_dict(),
+                     "images": fitness_images_hash(*fits),
+                     "latency": [None if t is None else _table_hash(t) for t in tables]}
+            saved.pop("generations")
+            digest = models_hash(g_a, g_b, *(supernets or ()))
+            if resume and os.path.exists(checkpoint):
+                start = load_checkpoint(checkpoint, individual_cls, saved, digest)
+                if start.archives is None:
+                    raise ValueError(f"{checkpoint}: not a checkpoint of a front search")
+        pool = evaluation_map(dict(zip("AB", objectives)), workers, ray_address)
+        for toolbox in toolboxes if pool is not None else ():
+            toolbox.register("map", pool)
+        bar = tqdm(total=config.generations + 1, desc="front", unit="gen", disable=not progress,
+                   initial=0 if start is None else start.gen + 1)
+        states = iterCoevolveFront(populations, toolboxes, config.generations, cxpb=config.cxpb,
+                                   mutpb=config.mutpb, start=start)
+        state = drive(states, start, bar,
+                      lambda a, b: {"front_A": a["archive"], "front_B": b["archive"]}, callback,
+                      pool, None if checkpoint is None else (checkpoint, saved, digest))
+        points = pair_front(state.archives, toolboxes, config.objectives)
+        chosen = knee_index(points, config.objectives[0])
+        key = tables[0].key if tables[0] is not None else None
+        return FrontResult(points, chosen, spaces, state.logbook, config, key,
+                           state.populations, state.archives)

@@ -10,7 +10,6 @@ are in :mod:`.search_config`; one generator alone is searched by :mod:`.single_s
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import cast
 
@@ -28,6 +27,8 @@ from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import ResnetGenerator
 from ..operators import budgetRepair, initMaskImportance
+from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
+from ..seeding import seeded
 from ..training.brief import BriefDistillation
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .parallel import ProcessPoolMap
@@ -38,13 +39,6 @@ from .search_config import SearchConfig, SearchResult
 
 #: Pairs kept by the search's hall of fame.
 HALL_OF_FAME_SIZE = 5
-
-
-def seed_everything(seed: int) -> None:
-    """Seed ``random`` (the operators), numpy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def _statistics() -> tools.Statistics:
@@ -223,7 +217,8 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
     generation; True stops. ``checkpoint``: a JSON file rewritten after every generation
     (:mod:`deap_gan_prune.evolution.resume`); with ``resume`` an existing one is continued
     (refused if written with another config, other networks or other images). Deterministic
-    under ``config.seed``, whatever the workers and however often it was killed and resumed.
+    under ``config.seed``, whatever the workers and however often it was killed and resumed;
+    the caller's global random states are given back as they were (:func:`seeded`).
 
     ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of the
     generators (:func:`deap_gan_prune.training.supernet.train_supernet`); masks are scored on
@@ -235,50 +230,50 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
         raise ValueError("give map_function or workers/ray_address, not both")
     if resume and checkpoint is None:
         raise ValueError("resume needs a checkpoint file")
-    seed_everything(config.seed)
-    space_a = space_of(g_a, images_a, config.layout)
-    space_b = space_of(g_b, images_b, config.layout)
-    fit_a, fit_b = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config,
-                                  (space_a, space_b), device, supernets)
-    weights = (g_a, g_b) if supernets is None else tuple(supernets)
-    _, individual_cls = create_types()
-    needs_scores = (config.budget is not None and config.repair_order == "l1"
-                    ) or config.init == "importance"
-    toolboxes = tuple(
-        build_toolbox(space, fit, config, individual_cls,
-                      l1_importance(g, space) if needs_scores else None, map_function)
-        for space, fit, g in ((space_a, fit_a, weights[0]), (space_b, fit_b, weights[1])))
-    populations = (toolboxes[0].population(n=config.population),
-                   toolboxes[1].population(n=config.population))
-    if config.budget is not None and config.seed_uniform:
-        seed_uniform_masks(populations, (space_a, space_b), config, individual_cls)
-    start = None
-    if checkpoint is not None:
-        # Everything but the generation count must match to resume (a run can be extended).
-        saved = {**config.to_dict(), "images": fitness_images_hash(fit_a, fit_b)}
-        saved.pop("generations")
-        digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b, *(supernets or ()))
-                               if m is not None))
-        if resume and os.path.exists(checkpoint):
-            start = load_checkpoint(checkpoint, individual_cls, saved, digest)
-    pool = evaluation_map({"A": fit_a, "B": fit_b}, workers, ray_address)
-    for toolbox in toolboxes if pool is not None else ():
-        toolbox.register("map", pool)
-    bar = tqdm(total=config.generations + 1, desc="co-evolution", unit="gen",
-               disable=not progress, initial=0 if start is None else start.gen + 1)
+    with seeded(config.seed, [device]):
+        space_a = space_of(g_a, images_a, config.layout)
+        space_b = space_of(g_b, images_b, config.layout)
+        fit_a, fit_b = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config,
+                                      (space_a, space_b), device, supernets)
+        weights = (g_a, g_b) if supernets is None else tuple(supernets)
+        _, individual_cls = create_types()
+        needs_scores = (config.budget is not None and config.repair_order == "l1"
+                        ) or config.init == "importance"
+        toolboxes = tuple(
+            build_toolbox(space, fit, config, individual_cls,
+                          l1_importance(g, space) if needs_scores else None, map_function)
+            for space, fit, g in ((space_a, fit_a, weights[0]), (space_b, fit_b, weights[1])))
+        populations = (toolboxes[0].population(n=config.population),
+                       toolboxes[1].population(n=config.population))
+        if config.budget is not None and config.seed_uniform:
+            seed_uniform_masks(populations, (space_a, space_b), config, individual_cls)
+        start = None
+        if checkpoint is not None:
+            # Everything but the generation count must match to resume (a run can be extended).
+            saved = {**config.to_dict(), "images": fitness_images_hash(fit_a, fit_b)}
+            saved.pop("generations")
+            digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b, *(supernets or ()))
+                                   if m is not None))
+            if resume and os.path.exists(checkpoint):
+                start = load_checkpoint(checkpoint, individual_cls, saved, digest)
+        pool = evaluation_map({"A": fit_a, "B": fit_b}, workers, ray_address)
+        for toolbox in toolboxes if pool is not None else ():
+            toolbox.register("map", pool)
+        bar = tqdm(total=config.generations + 1, desc="co-evolution", unit="gen",
+                   disable=not progress, initial=0 if start is None else start.gen + 1)
 
-    def postfix(a: dict, b: dict) -> dict:
-        return {"F_A": f"{a['best_fitness']:.3f}", "F_B": f"{b['best_fitness']:.3f}",
-                "size_A": f"{a['best_size']:.2f}", "size_B": f"{b['best_size']:.2f}"}
-    states = iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
-                          mutpb=config.mutpb, elitism=config.elitism, schedule=config.schedule,
-                          stats=(_statistics(), _statistics()),
-                          halloffame=PairHallOfFame(HALL_OF_FAME_SIZE), start=start)
-    state = drive(states, start, bar, postfix, callback, pool,
-                  None if checkpoint is None else (checkpoint, saved, digest))
-    hof = state.halloffame.items
-    best_a, best_b = hof[0][:2]
-    terms = (fit_a.terms(best_a, partner=best_b), fit_b.terms(best_b, partner=best_a))
-    return SearchResult((list(best_a), list(best_b)), (space_a, space_b), state.logbook, terms,
-                        config, state.populations, [(list(a), list(b), g, sc)
-                                                    for a, b, g, sc in hof])
+        def postfix(a: dict, b: dict) -> dict:
+            return {"F_A": f"{a['best_fitness']:.3f}", "F_B": f"{b['best_fitness']:.3f}",
+                    "size_A": f"{a['best_size']:.2f}", "size_B": f"{b['best_size']:.2f}"}
+        states = iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
+                              mutpb=config.mutpb, elitism=config.elitism, schedule=config.schedule,
+                              stats=(_statistics(), _statistics()),
+                              halloffame=PairHallOfFame(HALL_OF_FAME_SIZE), start=start)
+        state = drive(states, start, bar, postfix, callback, pool,
+                      None if checkpoint is None else (checkpoint, saved, digest))
+        hof = state.halloffame.items
+        best_a, best_b = hof[0][:2]
+        terms = (fit_a.terms(best_a, partner=best_b), fit_b.terms(best_b, partner=best_a))
+        return SearchResult((list(best_a), list(best_b)), (space_a, space_b), state.logbook, terms,
+                            config, state.populations, [(list(a), list(b), g, sc)
+                                                        for a, b, g, sc in hof])

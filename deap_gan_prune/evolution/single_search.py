@@ -25,6 +25,7 @@ from ..fitness.adapted import AdaptedFitness
 from ..fitness.paper import GeneratorFitness
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, space_of
+from ..seeding import seeded
 from .coevolution import _evaluate, _offspring
 from .logbooks import logbook_records
 from .registration import create_types
@@ -50,7 +51,6 @@ from .search import (
     build_toolbox,
     evaluation_map,
     fitness_images_hash,
-    seed_everything,
     uniform_individual,
 )
 from .search_config import SearchConfig
@@ -171,60 +171,61 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     equals an in-process run with one torch thread. ``ray_address``: candidates scored on Ray actors
     instead ("local" starts an instance, "auto" / "ray://host:port" joins one; ``workers`` of
     them, at least 1; needs the ``ray`` extra). Deterministic under ``config.seed``, however
-    often it was stopped and resumed."""
+    often it was stopped and resumed; the caller's global random states are given back as
+    they were."""
     config = config or SearchConfig()
     if resume and checkpoint is None:
         raise ValueError("resume needs a checkpoint file")
-    seed_everything(config.seed)
-    space = space or space_of(generator, images, config.layout)
-    fitness = single_fitness(generator, images, config, space, discriminator, device)
-    _, individual_cls = create_types()
-    needs_scores = (config.budget is not None and config.repair_order == "l1"
-                    ) or config.init == "importance"
-    toolbox = build_toolbox(space, fitness, config, individual_cls,
-                            l1_importance(generator, space) if needs_scores else None)
-    population = toolbox.population(n=config.population)
-    if config.budget is not None and config.seed_uniform:
-        population[0] = uniform_individual(space, config, individual_cls)
-    stats, hof = _statistics(), tools.HallOfFame(HALL_OF_FAME_SIZE)
-    logbook = tools.Logbook()
-    logbook.header = ["gen", "nevals", "max", "avg", "min"]
-    first = 0
-    if checkpoint is not None:
-        # Everything but the generation count must match to resume (a run can be extended).
-        saved = {**config.to_dict(), "images": fitness_images_hash(fitness)}
-        saved.pop("generations")
-        digest = models_hash(*(m for m in (generator, discriminator) if m is not None))
-        if resume and os.path.exists(checkpoint):
-            last, population, hof, logbook = load_single_checkpoint(
-                checkpoint, individual_cls, saved, digest)
-            first = last + 1
-    pool = evaluation_map({"A": fitness}, workers, ray_address)
-    if pool is not None:
-        toolbox.register("map", pool)
-    bar = tqdm(total=config.generations + 1, desc="evolution", unit="gen",
-               disable=not progress, initial=first)
-    try:
-        for gen in range(first, config.generations + 1):
-            if gen > 0:
-                population = _offspring(population, toolbox, config.cxpb, config.mutpb,
-                                        config.elitism)
-            nevals = _evaluate(population, toolbox, None, rescore=False)
-            hof.update(population)
-            best = hof[0]
-            logbook.record(gen=gen, nevals=nevals, **stats.compile(population),
-                           **{f"best_{k}": float(v) for k, v in toolbox.terms(best).items()})
-            bar.set_postfix(F=f"{best.fitness.values[0]:.3f}",
-                            size=f"{logbook[-1]['best_size']:.2f}")
-            bar.update()
-            if checkpoint is not None:
-                save_single_checkpoint(checkpoint, gen, population, hof, logbook, saved,
-                                       digest)
-            if callback is not None and callback(gen, population, logbook):
-                break
-    finally:
-        bar.close()
+    with seeded(config.seed, [device]):
+        space = space or space_of(generator, images, config.layout)
+        fitness = single_fitness(generator, images, config, space, discriminator, device)
+        _, individual_cls = create_types()
+        needs_scores = (config.budget is not None and config.repair_order == "l1"
+                        ) or config.init == "importance"
+        toolbox = build_toolbox(space, fitness, config, individual_cls,
+                                l1_importance(generator, space) if needs_scores else None)
+        population = toolbox.population(n=config.population)
+        if config.budget is not None and config.seed_uniform:
+            population[0] = uniform_individual(space, config, individual_cls)
+        stats, hof = _statistics(), tools.HallOfFame(HALL_OF_FAME_SIZE)
+        logbook = tools.Logbook()
+        logbook.header = ["gen", "nevals", "max", "avg", "min"]
+        first = 0
+        if checkpoint is not None:
+            # Everything but the generation count must match to resume (a run can be extended).
+            saved = {**config.to_dict(), "images": fitness_images_hash(fitness)}
+            saved.pop("generations")
+            digest = models_hash(*(m for m in (generator, discriminator) if m is not None))
+            if resume and os.path.exists(checkpoint):
+                last, population, hof, logbook = load_single_checkpoint(
+                    checkpoint, individual_cls, saved, digest)
+                first = last + 1
+        pool = evaluation_map({"A": fitness}, workers, ray_address)
         if pool is not None:
-            pool.close()
-    return SingleSearchResult(list(hof[0]), space, logbook, fitness.terms(hof[0]), config,
-                              population, [(list(m), float(m.fitness.values[0])) for m in hof])
+            toolbox.register("map", pool)
+        bar = tqdm(total=config.generations + 1, desc="evolution", unit="gen",
+                   disable=not progress, initial=first)
+        try:
+            for gen in range(first, config.generations + 1):
+                if gen > 0:
+                    population = _offspring(population, toolbox, config.cxpb, config.mutpb,
+                                            config.elitism)
+                nevals = _evaluate(population, toolbox, None, rescore=False)
+                hof.update(population)
+                best = hof[0]
+                logbook.record(gen=gen, nevals=nevals, **stats.compile(population),
+                               **{f"best_{k}": float(v) for k, v in toolbox.terms(best).items()})
+                bar.set_postfix(F=f"{best.fitness.values[0]:.3f}",
+                                size=f"{logbook[-1]['best_size']:.2f}")
+                bar.update()
+                if checkpoint is not None:
+                    save_single_checkpoint(checkpoint, gen, population, hof, logbook, saved,
+                                           digest)
+                if callback is not None and callback(gen, population, logbook):
+                    break
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.close()
+        return SingleSearchResult(list(hof[0]), space, logbook, fitness.terms(hof[0]), config,
+                                  population, [(list(m), float(m.fitness.values[0])) for m in hof])
