@@ -1,10 +1,13 @@
 """Plots people would rather see than read: fitness and size against generation, the Pareto
-front of quality and size, the channels kept per group (PNG)."""
+front of quality and size, the channels kept per group, quality against size across budgets
+(PNG). Each ``plot_*`` writes a PNG and returns its path; the ``*_figure`` function beside it
+returns the :class:`~matplotlib.figure.Figure` it draws, for a caller to inspect or save."""
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from deap import tools
 from matplotlib.figure import Figure
@@ -12,7 +15,7 @@ from matplotlib.figure import Figure
 from .nets.checkpoints import atomic_write
 
 
-def _save(fig: Figure, path: str | os.PathLike, title: str | None) -> Path:
+def _save(fig: Figure, path: str | os.PathLike, title: str | None = None) -> Path:
     """Lay out, title and write ``fig`` as a PNG atomically. Figures are made with
     :class:`~matplotlib.figure.Figure`, outside pyplot: no backend is chosen and nothing global
     is kept; ``savefig`` renders PNGs with Agg, as ``matplotlib.use("Agg")`` did."""
@@ -24,13 +27,40 @@ def _save(fig: Figure, path: str | os.PathLike, title: str | None) -> Path:
     return path
 
 
-def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
-                 chapters: Sequence[str] | None = None, title: str | None = None) -> Path:
-    """Fitness (max and mean) and the best's size ratio against generation, one line per
-    chapter (``"A"``, ``"B"`` of :func:`eaCoevolve`; a logbook without chapters is drawn as
-    one population). Size comes from ``best_size`` where recorded. Writes a PNG; returns path.
-    """
+#: what the adapted (or supernet) score measures, by ``adapt_score``; lower is better
+SCORE_LABELS = {"l1": "L1 to the original", "ssim": "1 − SSIM to the original",
+                "discriminator": "discriminator distance to the original"}
+
+
+def score_label(config: Mapping | None) -> str:
+    """The y-label of a front's score from its recorded configuration (``adapt_score``;
+    "l1" when a configuration records none, as :class:`FrontConfig` defaults)."""
+    if not isinstance(config, Mapping):
+        return "score (lower is better)"
+    score = config.get("adapt_score") or "l1"
+    return f"score: {SCORE_LABELS.get(score, score)} (lower is better)"
+
+
+def fitness_label(config: Mapping | None) -> str:
+    """The y-label of the fitness of a single-objective search from its configuration
+    (:meth:`SearchConfig.to_dict`): F = 1 / loss, the loss built on the paper's terms or on
+    the adapted score."""
+    if not isinstance(config, Mapping) or not config.get("fitness"):
+        return "fitness F (higher is better)"
+    if config["fitness"] == "paper":
+        return "fitness F = 1 / the paper's loss (higher is better)"
+    score = config.get("adapt_score") or "l1"
+    return f"fitness F = 1 / loss on {SCORE_LABELS.get(score, score)}\n(higher is better)"
+
+
+def fitness_figure(logbook: tools.Logbook, chapters: Sequence[str] | None = None,
+                   title: str | None = None, config: Mapping | None = None,
+                   budget: float | None = None) -> Figure:
+    """The figure of :func:`plot_fitness`."""
     chapters = list(chapters or logbook.chapters.keys() or [None])
+    if budget is None and isinstance(config, Mapping):
+        budget = config.get("budget")
+    measure = config.get("size_measure") if isinstance(config, Mapping) else None
     fig = Figure(figsize=(10, 4))
     ax_fit, ax_size = fig.subplots(1, 2)
     gens = logbook.select("gen")
@@ -51,27 +81,43 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
         if any(v is not None for v in size):
             ax_size.plot(gens, [float(v) for v in size], "-o", color=color, markersize=3,
                          label=label)
-    ax_fit.set(xlabel="generation", ylabel="fitness F",
+    if budget is not None:
+        ax_size.axhline(float(budget), color="tab:red", linestyle=":", linewidth=1.2,
+                        label=f"budget {float(budget):g}")
+    ax_fit.set(xlabel="generation", ylabel=fitness_label(config),
                title="fitness" + (" (from generation 1: 0 has no cycle term)" if first else ""))
-    ax_size.set(xlabel="generation", ylabel="size of the best / original",
-                title="size ratio of the best", ylim=(0, 1.05))
+    size_label = f"{measure} of the best / original" if measure else \
+        "size of the best / original"
+    ax_size.set(xlabel="generation", ylabel=size_label, title="size ratio of the best",
+                ylim=(0, 1.05))
     for ax in (ax_fit, ax_size):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    return _save(fig, path, title)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
+                 chapters: Sequence[str] | None = None, title: str | None = None,
+                 config: Mapping | None = None, budget: float | None = None) -> Path:
+    """Fitness (max and mean) and the best's size ratio against generation, one line per
+    chapter (``"A"``, ``"B"`` of :func:`eaCoevolve`; a logbook without chapters is drawn as
+    one population). Size comes from ``best_size`` where recorded. ``config``: the search's
+    configuration (:meth:`SearchConfig.to_dict`, a masks file's ``"config"``), which names the
+    fitness on the axis and gives the budget, drawn as a line on the size panel (``budget``
+    overrides it). Writes a PNG; returns path."""
+    return _save(fitness_figure(logbook, chapters, title, config, budget), path)
 
 
 AXIS_LABELS = {"parameters": "parameters / original", "macs": "MACs / original",
                "latency": "predicted latency (ms)"}
 
 
-def plot_front(front: Mapping, path: str | os.PathLike, x: str | None = None,
-               chosen: int | None = None, title: str | None = None) -> Path:
-    """The front of a multi-objective search (:meth:`FrontResult.to_dict`): quality (the
-    pair's mean score, lower is better) against ``x`` ("parameters", "macs" or "latency";
-    default the first size objective), one point per pair, each generator's own values
-    faint, the ``chosen`` point (default the front's) marked. Writes a PNG; returns path."""
+def front_figure(front: Mapping, x: str | None = None, chosen: int | None = None,
+                 title: str | None = None) -> Figure:
+    """The figure of :func:`plot_front`."""
     points = front["points"]
     x = x or front["objectives"][1]
     if any(x not in p["values"] for p in points):
@@ -92,11 +138,23 @@ def plot_front(front: Mapping, path: str | os.PathLike, x: str | None = None,
     best = points[chosen]["values"]
     ax.scatter([best[x]], [best["score"]], marker="*", s=220, color="tab:red", zorder=5,
                label=f"chosen #{chosen}")
-    ax.set(xlabel=AXIS_LABELS.get(x, x), ylabel="score: L1 to the original (lower better)",
+    ax.set(xlabel=AXIS_LABELS.get(x, x), ylabel=score_label(front.get("config")),
            title=f"Pareto front, {len(points)} pairs")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path, title)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_front(front: Mapping, path: str | os.PathLike, x: str | None = None,
+               chosen: int | None = None, title: str | None = None) -> Path:
+    """The front of a multi-objective search (:meth:`FrontResult.to_dict`): quality (the
+    pair's mean score, lower is better; the y-label names the recorded ``adapt_score``)
+    against ``x`` ("parameters", "macs" or "latency"; default the first size objective), one
+    point per pair, each generator's own values faint, the ``chosen`` point (default the
+    front's) marked. Writes a PNG; returns path."""
+    return _save(front_figure(front, x, chosen, title), path)
 
 
 def _to_image(t):
@@ -123,12 +181,18 @@ def plot_samples(rows: dict, path: str | os.PathLike, columns: int = 6,
     return _save(fig, path, title)
 
 
-def plot_kept_channels(kept: Mapping[str, Mapping[str, Mapping[str, int]]],
-                       path: str | os.PathLike, title: str | None = None) -> Path:
-    """Channels kept per group as bars in front of the original width (a pale bar behind),
-    one panel per generator: ``kept[name] = {"kept": {group: n}, "width": {group: n}}``
-    (e.g. ``space.kept(bits)`` and ``space.kept(space.full())``). Writes a PNG."""
-    from matplotlib.figure import Figure
+def kept_channels(space: Any, bits: Sequence[int]) -> dict[str, dict[str, int]]:
+    """``{"kept": {group: channels}, "width": {group: channels}}`` of a mask of ``space`` (any
+    :class:`MaskSpace`, traced ones included), in channels: a group whose bits each hold
+    ``block`` channels (GroupNorm groups of a traced space) counts ``block`` per bit."""
+    blocks = {g.name: g.block for g in space.groups}
+    return {"kept": {n: k * blocks[n] for n, k in space.kept(bits).items()},
+            "width": {g.name: g.channels for g in space.groups}}
+
+
+def kept_channels_figure(kept: Mapping[str, Mapping[str, Mapping[str, int]]],
+                         title: str | None = None) -> Figure:
+    """The figure of :func:`plot_kept_channels`."""
     names = list(kept)
     most = max(len(kept[n]["width"]) for n in names)
     fig = Figure(figsize=(max(6.0, 0.35 * most + 2), 2.8 * len(names)))
@@ -147,4 +211,125 @@ def plot_kept_channels(kept: Mapping[str, Mapping[str, Mapping[str, int]]],
                                         f"({share:.0%})")
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=8)
-    return _save(fig, path, title)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_kept_channels(kept: Mapping[str, Mapping[str, Mapping[str, int]]],
+                       path: str | os.PathLike, title: str | None = None) -> Path:
+    """Channels kept per group as bars in front of the original width (a pale bar behind),
+    one panel per generator: ``kept[name] = {"kept": {group: n}, "width": {group: n}}``
+    (:func:`kept_channels` of any mask space). Writes a PNG."""
+    return _save(kept_channels_figure(kept, title), path)
+
+
+#: quality measures of the benchmarks: (axis label, higher is better)
+QUALITY_LABELS: dict[str, tuple[str, bool]] = {
+    "ssim": ("SSIM to the original, mean of A→B and B→A", True),
+    "a2b_ssim": ("A→B SSIM to the original", True),
+    "b2a_ssim": ("B→A SSIM to the original", True),
+    "a2b_psnr_db": ("A→B PSNR to the original (dB)", True),
+    "b2a_psnr_db": ("B→A PSNR to the original (dB)", True),
+    "a2b_stripe_share": ("stripes in horse A→B", True),
+    "b2a_brown_share": ("brown in zebra B→A", True),
+    "a2b_brown_share": ("brown left in horse A→B", False),
+    "b2a_stripe_share": ("stripes left in zebra B→A", False),
+}
+
+
+def direction(higher_is_better: bool | None) -> str:
+    """" (higher is better)", " (lower is better)" or nothing."""
+    if higher_is_better is None:
+        return ""
+    return " (higher is better)" if higher_is_better else " (lower is better)"
+
+
+def benchmark_quality_points(result: Mapping, metric: str = "ssim") -> list[dict]:
+    """Quality-against-size points of a benchmark JSON with per-budget rows (e.g.
+    ``benchmarks/front_vs_budgets.py``: ``{"runs": [{"rows": [...]}, ...]}`` or one run's
+    ``{"rows": [...]}``, each row ``{"budget", "method", "sizes": [A, B], metric: value}``):
+    one point per row, its size the mean of the generators' sizes. Rows without the metric
+    (a budget no mask met) are left out; a ValueError when no row has it."""
+    found_runs = result.get("runs")
+    runs: list = found_runs if isinstance(found_runs, list) else [result]
+    rows = [(i, row) for i, run in enumerate(runs) if isinstance(run, Mapping)
+            for row in run.get("rows") or () if isinstance(row, Mapping)]
+    points = []
+    for i, row in rows:
+        sizes = row.get("sizes")
+        if row.get("missing") or type(row.get(metric)) not in (int, float) \
+                or not isinstance(sizes, list) or not sizes:
+            continue
+        points.append({"series": str(row.get("method", "points")),
+                       "size": sum(float(s) for s in sizes) / len(sizes),
+                       "quality": float(row[metric]), "budget": row.get("budget"), "run": i})
+    if not points:
+        found = sorted({k for _, row in rows for k in row})
+        raise ValueError(f"no rows with sizes and {metric!r} (the rows hold {found})")
+    return points
+
+
+def front_quality_points(front: Mapping, x: str | None = None) -> list[dict]:
+    """Quality-against-size points of a front (:meth:`FrontResult.to_dict`): each pair's
+    mean score against its size objective ``x`` (default the first)."""
+    x = x or front["objectives"][1]
+    return [{"series": "front", "size": float(p["values"][x]),
+             "quality": float(p["values"]["score"])} for p in front["points"]]
+
+
+def quality_size_figure(points: Sequence[Mapping], xlabel: str = "parameters / original",
+                        ylabel: str = "quality", higher_is_better: bool | None = None,
+                        title: str | None = None) -> Figure:
+    """The figure of :func:`plot_quality_vs_size`."""
+    if not points:
+        raise ValueError("no points to plot")
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
+    series = list(dict.fromkeys(str(p.get("series", "points")) for p in points))
+    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+    budgets = sorted({float(p["budget"]) for p in points if p.get("budget") is not None})
+    for b in budgets:
+        ax.axvline(b, color="gray", linestyle=":", linewidth=0.8)
+    for k, name in enumerate(series):
+        color = colors[k % len(colors)]
+        own = [p for p in points if str(p.get("series", "points")) == name]
+        if all(p.get("budget") is not None for p in own):
+            # several runs per budget: each run faint, the mean per budget as the line
+            by_budget: dict[float, list[Mapping]] = {}
+            for p in own:
+                by_budget.setdefault(float(p["budget"]), []).append(p)
+            line = [(sum(p["size"] for p in ps) / len(ps),
+                     sum(p["quality"] for p in ps) / len(ps), len(ps))
+                    for ps in by_budget.values()]
+            runs = max(n for _, _, n in line)
+            if runs > 1:
+                ax.scatter([p["size"] for p in own], [p["quality"] for p in own], s=12,
+                           alpha=0.3, color=color)
+            label = f"{name} (mean of {runs})" if runs > 1 else name
+        else:
+            line = [(p["size"], p["quality"], 1) for p in own]
+            label = name
+        line.sort()
+        ax.plot([s for s, _, _ in line], [q for _, q, _ in line], "-o", color=color,
+                markersize=4, label=label)
+    ax.set(xlabel=xlabel + (" (budgets dotted)" if budgets else ""),
+           ylabel=ylabel + direction(higher_is_better), title="quality against size")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_quality_vs_size(points: Sequence[Mapping], path: str | os.PathLike,
+                         xlabel: str = "parameters / original", ylabel: str = "quality",
+                         higher_is_better: bool | None = None,
+                         title: str | None = None) -> Path:
+    """Quality against size: ``points`` are ``{"series", "size", "quality"}`` mappings, with
+    ``"budget"`` where they come from budgeted searches (:func:`benchmark_quality_points`,
+    :func:`front_quality_points`). One line per series, through its points in order of size
+    or, where a series has several runs per budget, through each budget's mean (the runs
+    faint); the budgets as dotted vertical lines. ``higher_is_better`` (True, False or None)
+    adds the direction to the y-label. Writes a PNG; returns path."""
+    return _save(quality_size_figure(points, xlabel, ylabel, higher_is_better, title), path)

@@ -174,7 +174,7 @@ def main(argv=None) -> int:
                           supernets=None if base is gan else (base.g_a, base.g_b))
     atomic_write_json(out / "masks.json", result.to_dict())
     plot_fitness(result.logbook, out / "fitness.png",
-                 title=f"co-evolution on {data.name}")
+                 title=f"co-evolution on {data.name}", config=result.config.to_dict())
 
     # 3. Physically smaller generators, initialised from the kept weights (of the supernets
     # with --supernet); then fine-tuned toward the originals.

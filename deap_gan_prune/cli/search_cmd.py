@@ -310,7 +310,7 @@ def search_pair(args: argparse.Namespace, config: SearchConfig, data, gan, extra
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), **extra})
     plot = plot_path(args)
-    plot_fitness(result.logbook, plot)
+    plot_fitness(result.logbook, plot, config=result.config.to_dict())
     for name, terms in zip("AB", result.terms):
         parts = ", ".join(f"{k} {v:.4g}" for k, v in terms.items()
                           if k not in ("fitness", "loss", "size"))
@@ -352,7 +352,7 @@ def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
                             "weights": str(args.weights)})
-    plot = plot_fitness(result.logbook, plot_path(args))
+    plot = plot_fitness(result.logbook, plot_path(args), config=result.config.to_dict())
     terms = result.terms
     print(f"G: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the original "
           f"({config.size_measure}), {len(result.space.groups)} channel groups")

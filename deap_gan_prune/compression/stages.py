@@ -182,7 +182,8 @@ def run_search(ctx: RunContext) -> None:
                               config, **common)
         extra = {}
     atomic_write_json(out / "masks.json", {**result.to_dict(), **extra})
-    plot_fitness(result.logbook, out / "fitness.png", title=f"search on {data.name}")
+    plot_fitness(result.logbook, out / "fitness.png", title=f"search on {data.name}",
+                 config=config.to_dict())
 
 
 def _run_front(ctx: RunContext, common: dict) -> None:
@@ -287,7 +288,7 @@ def run_evaluate(ctx: RunContext) -> None:
     after slimming ("searched") and the fine-tuned ones ("pruned"): ``evaluation.json``,
     ``samples.png`` and ``kept_channels.png``."""
     from ..metrics.evaluation import translate
-    from ..plotting import plot_kept_channels, plot_samples
+    from ..plotting import kept_channels, plot_kept_channels, plot_samples
     from ..report import quality_report, single_quality_report
     from ..workflow import generator_report, single_generator_report, translations
     c, out, data = ctx.config, ctx.out, ctx.data
@@ -321,9 +322,7 @@ def run_evaluate(ctx: RunContext) -> None:
                 "slim A→B": outputs["pruned"]["a2b"], "input B": data.test_b,
                 "original B→A": outputs["original"]["b2a"],
                 "slim B→A": outputs["pruned"]["b2a"]}
-    summary["kept"] = {f"G_{n}": {"kept": space.kept(bits),
-                                  "width": space.kept(space.full())}
-                       for n, (space, bits) in masks.items()}
+    summary["kept"] = {f"G_{n}": kept_channels(space, bits) for n, (space, bits) in masks.items()}
     plot_samples(rows, out / "samples.png")
     plot_kept_channels(summary["kept"], out / "kept_channels.png")
     atomic_write_json(out / "evaluation.json", summary)
