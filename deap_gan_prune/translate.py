@@ -34,6 +34,7 @@ from tqdm import tqdm
 from .data import DataError, list_images, read_rgb, readable_images
 from .export import ExportError, onnx_session
 from .nets.checkpoints import atomic_write, load_generator
+from .nets.frozen import borrowed
 from .outputs import OutputError, check_output_folder
 
 
@@ -186,7 +187,8 @@ def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | o
     ``size``: resize every image to ``size`` x ``size``; None keeps each image's size rounded
     to a multiple of ``multiple`` (an ONNX file's fixed size for an :class:`OnnxGenerator`).
     ``device``: where a PyTorch generator runs (ONNX files run on the CPU). Deterministic:
-    the same inputs give the same files. Raises DataError (bad folder, no readable image,
+    the same inputs give the same files. A PyTorch generator runs in eval mode and is given
+    back in its own. Raises DataError (bad folder, no readable image,
     clashing names), OutputError (unwritable ``out``, ``out`` is ``source``), ValueError (bad
     numbers, a size the ONNX file was not exported for)."""
     source, out = Path(source), Path(out)
@@ -212,10 +214,10 @@ def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | o
     _check_names(files)
     sizes = _target_sizes(files, size, multiple)
     channels = channels_of(generator)
-    if isinstance(generator, torch.nn.Module):
-        generator.eval()
+    module = generator if isinstance(generator, torch.nn.Module) else None
     out.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=len(files), desc="translate", unit="image", disable=not progress) as bar:
+    with borrowed(module, training=False), tqdm(total=len(files), desc="translate",
+                                                 unit="image", disable=not progress) as bar:
         for batch in _batches(files, sizes, batch_size):
             inputs, names = [], []
             for path in batch:

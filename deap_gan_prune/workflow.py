@@ -19,6 +19,7 @@ from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_lo
 from .metrics.evaluation import generator_latency, translate
 from .nets.checkpoints import CycleGAN
 from .nets.widths import GeneratorWidths, count_macs, count_parameters
+from .seeding import seeded
 from .synthetic import SyntheticHorseZebra
 from .training import CycleGANConfig, finetune, fit_discriminator
 
@@ -82,17 +83,19 @@ def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, see
                           device: str | torch.device = "cpu", progress: bool = True,
                           ndf: int = 64) -> CycleGAN:
     """Fit missing discriminators against the frozen generators (official pretrained files
-    hold generators only): D_A learns real B vs G_A(A), D_B real A vs G_B(B)."""
+    hold generators only): D_A learns real B vs G_A(A), D_B real A vs G_B(B). The new ones
+    are on ``device`` in eval mode; the generators and the caller's global random states are
+    left as they were."""
     from .nets.models import NLayerDiscriminator
     d_a, d_b = gan.d_a, gan.d_b
     config = CycleGANConfig(steps=steps, seed=seed, device=str(device))
     for name, direction in (("d_a", "A"), ("d_b", "B")):
         if getattr(gan, name) is None:
-            torch.manual_seed(seed)
-            d = NLayerDiscriminator(ndf=ndf).to(device)
-            g = gan.g_a if direction == "A" else gan.g_b
-            fit_discriminator(g, d, data.loader(4, seed), config, direction=direction,
-                              progress=progress)
+            with seeded(seed, [device]):
+                d = NLayerDiscriminator(ndf=ndf).to(device)
+                g = gan.g_a if direction == "A" else gan.g_b
+                fit_discriminator(g, d, data.loader(4, seed), config, direction=direction,
+                                  progress=progress)
             d_a, d_b = (d, d_b) if name == "d_a" else (d_a, d)
     assert d_a is not None and d_b is not None  # both fitted above when missing
     return CycleGAN(gan.g_a, gan.g_b, d_a.eval(), d_b.eval())
@@ -115,8 +118,9 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     mean L1. ``checkpoint``: the training state, rewritten every ``checkpoint_every`` steps and
     at the end; with ``resume`` an existing one is continued to the same weights as a run
     never interrupted (see :func:`deap_gan_prune.training.finetune`); ``stop()``, asked
-    after every step, True writes the checkpoint and raises KeyboardInterrupt. Returns the
-    history."""
+    after every step, True writes the checkpoint and raises KeyboardInterrupt. The slim
+    generators end in eval mode; ``gan``'s networks and the caller's global random states are
+    left as they were. Returns the history."""
     from .nets.checkpoints import images_hash
     from .training.validation import PairValidation
     if steps <= 0:

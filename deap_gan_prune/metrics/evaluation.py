@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from ..nets.frozen import borrowed
+
 
 @torch.inference_mode()
 def translate(generator: nn.Module, images: torch.Tensor, batch_size: int = 32,
@@ -55,8 +57,8 @@ def compare_latency(runners: Mapping[str, Callable[[], object]], repeats: int = 
 def generator_latency(models: Mapping[str, nn.Module], example: torch.Tensor,
                       repeats: int = 20, warmup: int = 3) -> dict[str, dict]:
     """:func:`compare_latency` of the forward passes of ``models`` on ``example``
-    (``[N, C, H, W]``, on the models' device)."""
+    (``[N, C, H, W]``, on the models' device), each in eval mode for the timing and given back
+    in its own mode."""
     runners = {name: (lambda m=m: m(example)) for name, m in models.items()}
-    for m in models.values():
-        m.eval()
-    return compare_latency(runners, repeats, warmup, example.device)
+    with borrowed(*models.values(), training=False):
+        return compare_latency(runners, repeats, warmup, example.device)

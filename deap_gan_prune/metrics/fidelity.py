@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from ..nets.frozen import borrowed
+
 FIDELITY_HIGHER_IS_BETTER = {"ssim": True, "psnr_db": True}
 PSNR_CAP_DB = 100.0
 
@@ -69,15 +71,12 @@ def fidelity_scores(pruned_outputs, original_outputs) -> dict:
 def generator_fidelity(pruned: torch.nn.Module, original: torch.nn.Module,
                        images: torch.Tensor, batch_size: int = 16,
                        device: str | torch.device = "cpu") -> dict:
-    """Run both generators (moved to ``device``, in eval mode for the run) on ``images``
-    ``[N, 3, H, W]`` and return :func:`fidelity_scores` of their outputs."""
+    """Run both generators (on ``device``, in eval mode for the run; given back on their
+    devices, in their modes) on ``images`` ``[N, 3, H, W]`` and return
+    :func:`fidelity_scores` of their outputs."""
     outs: dict[str, list[torch.Tensor]] = {"pruned": [], "original": []}
     for name, net in (("pruned", pruned), ("original", original)):
-        was_training = net.training
-        net.eval().to(device)
-        try:
+        with borrowed(net, device=device, training=False):
             for chunk in images.split(batch_size):
                 outs[name].append(net(chunk.to(device)).float().cpu())
-        finally:
-            net.train(was_training)
     return fidelity_scores(torch.cat(outs["pruned"]), torch.cat(outs["original"]))

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..nets.frozen import borrowed
+
 JUDGE_HIGHER_IS_BETTER = {"judge_success": True, "judge_target_probability": True,
                           "judge_frechet": False}
 DOMAIN_LABELS = {"A": 0, "B": 1}
@@ -180,14 +182,16 @@ def judge_scores(judge: Judge, translated: torch.Tensor, target_domain: str | in
 
     Returns ``{"judge_success": .., "judge_target_probability": .., "judge_frechet": ..,
     "higher_is_better": {name: bool}}`` (see the module docstring; N, M >= 2 for the distance).
+    The judge runs in eval mode and is given back in its own.
     """
     label = _target_label(target_domain)
-    judge = judge.eval()
-    p_b = judge.predict_proba(translated, batch_size).double()
+    with borrowed(judge, training=False):
+        p_b = judge.predict_proba(translated, batch_size).double()
+        features = (_batched_features(judge, translated, batch_size),
+                    _batched_features(judge, real_target, batch_size))
     p_target = p_b if label == 1 else 1.0 - p_b
     success = (p_b >= 0.5) if label == 1 else (p_b < 0.5)
-    distance = frechet_distance(_batched_features(judge, translated, batch_size),
-                                _batched_features(judge, real_target, batch_size))
+    distance = frechet_distance(*features)
     return {"judge_success": float(success.double().mean()),
             "judge_target_probability": float(p_target.mean()),
             "judge_frechet": distance,

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from .checkpoints import atomic_write_json
+from .frozen import borrowed
 from .maskspace import MaskSpace
 from .widths import GeneratorWidths
 
@@ -221,13 +222,13 @@ def time_ms(run, repeats: int, warmup: int, device: torch.device) -> float:
 
 
 def module_ms(module: nn.Module, x: torch.Tensor, repeats: int, warmup: int) -> float:
-    """Median milliseconds of ``module(x)`` under ``torch.inference_mode``."""
-    module = module.to(x.device).eval()
-
+    """Median milliseconds of ``module(x)`` under ``torch.inference_mode``, the module on
+    ``x``'s device in eval mode for the timing (given back on its device, in its mode)."""
     def run():
         with torch.inference_mode():
             module(x)
-    return time_ms(run, repeats, warmup, x.device)
+    with borrowed(module, device=x.device, training=False):
+        return time_ms(run, repeats, warmup, x.device)
 
 
 def measure_latency_table(widths: GeneratorWidths, image_size: int = 256,

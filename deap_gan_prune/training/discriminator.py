@@ -8,8 +8,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..nets.frozen import borrowed
 from .config import CycleGANConfig
-from .loop import History, cycle_batches, rng_scope, set_requires_grad
+from .loop import History, cycle_batches, rng_scope
 from .losses import discriminator_loss
 from .pool import ImagePool
 
@@ -26,7 +27,10 @@ def fit_discriminator(generator: nn.Module, discriminator: nn.Module, loader: It
     ``direction="A"``: the generator is G_A (A→B) and the discriminator D_A, real images are
     ``batch["B"]``, fakes ``G_A(batch["A"])``; ``"B"``: G_B (B→A), D_B, reals ``batch["A"]``.
     ``config``: a :class:`CycleGANConfig` (steps, lr, betas, pool, schedule, seed, device) or
-    a number of steps. The generator's weights are not changed. Returns the history
+    a number of steps. The generator's weights are not changed. Both networks run on the
+    config's device (the discriminator in train mode) and are given back on their devices, in
+    their modes and with their gradient flags; the caller's global random states are left as
+    they were. Returns the history
     (``step``, ``lr``, ``D``: the loss averaged over each ``log_every`` steps).
     """
     if direction not in _SIDES:
@@ -37,17 +41,13 @@ def fit_discriminator(generator: nn.Module, discriminator: nn.Module, loader: It
         config = CycleGANConfig(**{**config.to_dict(), "device": str(device)})
     dev = torch.device(config.device)
     src, tgt = _SIDES[direction]
-    generator.to(dev)
-    discriminator.to(dev).train()
-    flags = [p.requires_grad for p in generator.parameters()]
-    set_requires_grad([generator], False)
-    set_requires_grad([discriminator], True)
-    opt = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=config.betas)
-    pool = ImagePool(config.pool_size, seed=config.seed)
     history: History = defaultdict(list)
     window: list[float] = []
-    batches = cycle_batches(loader, dev)
-    try:
+    with borrowed(generator, device=dev, requires_grad=False), \
+            borrowed(discriminator, device=dev, training=True, requires_grad=True):
+        opt = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=config.betas)
+        pool = ImagePool(config.pool_size, seed=config.seed)
+        batches = cycle_batches(loader, dev)
         with rng_scope(config.seed, dev), tqdm(total=config.steps, desc=f"fit D_{direction}",
                                                disable=not progress, leave=False) as bar:
             for step in range(config.steps):
@@ -70,7 +70,4 @@ def fit_discriminator(generator: nn.Module, discriminator: nn.Module, loader: It
                     bar.set_postfix(D=f"{history['D'][-1]:.3f}", refresh=False)
                     window.clear()
                 bar.update(1)
-    finally:
-        for p, flag in zip(generator.parameters(), flags):
-            p.requires_grad_(flag)
     return dict(history)

@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..nets.checkpoints import models_hash
+from ..nets.frozen import borrowed
 from .checkpoint import save_networks
 from .config import CycleGANConfig
 from .losses import discriminator_loss, generator_losses
@@ -142,12 +143,22 @@ class _Resumable:
 
 
 def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader: Iterable,
-         config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, distill_weight: float,
-         train_discriminators: bool, progress: bool, checkpoint_dir: str | Path | None,
-         checkpoint_every: int, callback: Callback | None, desc: str,
-         state_file: str | os.PathLike | None = None, resume: bool = False,
-         validation: Validation | None = None, val_every: int = 0, keep_best: bool = True,
-         identity: dict | None = None, stop: Callable[[], bool] | None = None) -> History:
+         config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, **options) -> History:
+    """:func:`_train` with the caller's teacher borrowed: on the device, in eval mode, without
+    gradients for the run, and given back as it was afterwards."""
+    if teacher is not None and len(teacher) != 2:
+        raise ValueError("training: teacher must be a pair (t_a, t_b) of generators")
+    with borrowed(*(teacher or ()), device=config.device, training=False, requires_grad=False):
+        return _train(g_a, g_b, d_a, d_b, loader, config, teacher=teacher, **options)
+
+
+def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader: Iterable,
+           config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, distill_weight: float,
+           train_discriminators: bool, progress: bool, checkpoint_dir: str | Path | None,
+           checkpoint_every: int, callback: Callback | None, desc: str,
+           state_file: str | os.PathLike | None = None, resume: bool = False,
+           validation: Validation | None = None, val_every: int = 0, keep_best: bool = True,
+           identity: dict | None = None, stop: Callable[[], bool] | None = None) -> History:
     device = torch.device(config.device)
     if checkpoint_every < 0:
         raise ValueError(f"training: checkpoint_every must be >= 0, got {checkpoint_every}")
@@ -162,12 +173,6 @@ def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader:
     gens, discs = [g_a, g_b], [d_a, d_b]
     for m in gens + discs:
         m.to(device).train()
-    if teacher is not None:
-        if len(teacher) != 2:
-            raise ValueError("training: teacher must be a pair (t_a, t_b) of generators")
-        for t in teacher:
-            t.to(device).eval()
-        set_requires_grad(teacher, False)
     opt_g = torch.optim.Adam(itertools.chain(g_a.parameters(), g_b.parameters()),
                              lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(itertools.chain(d_a.parameters(), d_b.parameters()),
@@ -272,6 +277,8 @@ def train_cyclegan(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Modul
     With ``checkpoint_dir``, writes ``<step>_net_{G_A,G_B,D_A,D_B}.pth`` and
     ``latest_net_*.pth`` every ``checkpoint_every`` steps (0: only at the end) and at the end.
     ``device`` overrides ``config.device``. Same models, data and seed → same weights (CPU).
+    The four networks are trained in place: they end on the device, in train mode. The
+    caller's global random states are left as they were.
     """
     config = _resolve(config, device)
     return _run(g_a, g_b, d_a, d_b, loader, config, teacher=None, distill_weight=0.0,
@@ -310,7 +317,8 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
     step resumed at, so it must yield the same batches when built again with the same seed.
     ``stop()`` is asked after every step: True writes the state file (when given) and
     raises KeyboardInterrupt, so a run stopped on request resumes from that very step.
-    Otherwise as :func:`train_cyclegan`.
+    Otherwise as :func:`train_cyclegan`; the teacher is given back on its device, in its mode
+    and with its gradient flags.
     """
     config = _resolve(config, device)
     w = config.distill_weight if distill_weight is None else float(distill_weight)
