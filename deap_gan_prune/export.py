@@ -64,7 +64,8 @@ def _example(generator: torch.nn.Module, image_size: int, batch_size: int = 1,
     return torch.rand(batch_size, in_channels, image_size, image_size, generator=g) * 2 - 1
 
 
-def _cpu_copy(generator: torch.nn.Module) -> torch.nn.Module:
+def cpu_copy(generator: torch.nn.Module) -> torch.nn.Module:
+    """A float32 copy of ``generator`` on the CPU in eval mode (the original is untouched)."""
     return copy.deepcopy(generator).cpu().float().eval()
 
 
@@ -76,7 +77,7 @@ def export_onnx(generator: torch.nn.Module, path: str | os.PathLike, image_size:
     if not 9 <= opset <= 20:  # 20: the newest opset of torch's TorchScript-based exporter
         raise ExportError(f"ONNX opset {opset}: use an opset from 9 to 20 (default "
                           f"{ONNX_OPSET})")
-    model, path = _cpu_copy(generator), Path(path)
+    model, path = cpu_copy(generator), Path(path)
     example = _example(model, image_size)
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
 
@@ -104,7 +105,7 @@ def export_torchscript(generator: torch.nn.Module, path: str | os.PathLike,
                        image_size: int = 256) -> dict:
     """Write ``generator`` as a traced TorchScript file (traced at ``image_size``; any batch
     and image size run). Returns a description: format, path, image_size, bytes."""
-    model, path = _cpu_copy(generator), Path(path)
+    model, path = cpu_copy(generator), Path(path)
     example = _example(model, image_size)
 
     def write(tmp: str) -> None:
@@ -163,7 +164,7 @@ def verify_export(path: str | os.PathLike, generator: torch.nn.Module,
     ``batch_size`` 2 also checks that the exported batch axis is dynamic (export uses 1).
     """
     fmt, path = fmt or format_of(path), Path(path)
-    model = _cpu_copy(generator)
+    model = cpu_copy(generator)
     if fmt == "onnx":
         session = onnx_session(path)
         fixed = _onnx_image_size(session)

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .export import ExportError, export_onnx, import_onnxruntime
+from .export import ExportError, cpu_copy, export_onnx, import_onnxruntime
 from .metrics.fidelity import fidelity_scores
 from .nets.checkpoints import atomic_write, atomic_write_json
 
@@ -400,12 +400,9 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
         float_bytes = os.path.getsize(plain)
         float_out = run_onnx(plain, held)
         original_out = None
-        if original is not None:
-            model = original.cpu().float()
-            was_training = model.training
+        if original is not None:  # a CPU copy in eval mode: the caller's module is untouched
             with torch.no_grad():
-                original_out = model.eval()(torch.from_numpy(held)).numpy()
-            model.train(was_training)
+                original_out = cpu_copy(original)(torch.from_numpy(held)).numpy()
         prepared = os.path.join(tmp, "prepared.onnx")
         with _quiet():
             _quantization().quant_pre_process(plain, prepared, skip_symbolic_shape=True)
