@@ -61,7 +61,10 @@ def test_every_cell_done_within_budget_and_reported(toy_run):
         assert [e["step"] for e in c["readings"]] == [0, 4, 8, 12, 16]
         assert c["final"]["step"] == 16 and c["quarter"]["step"] == 4
         assert c["readings"][0] != c["final"]             # fine-tuning changed the network
-        assert c["latency"]["original_ms"] > 0 and c["latency"]["slim_ms"] > 0
+        lat = c["latency"]  # measured side by side: the ratio is of the two medians
+        assert lat["speedup"] == pytest.approx(lat["original_ms"] / lat["slim_ms"])
+        assert lat["runs"] == 2 and lat["threads"] == 1
+        assert lat["size"] == result["settings"]["large_size"]
     # the uniform masks keep the same counts; first vs random channels differ
     a, b = cells["uniform_first_8x_s0"], cells["uniform_random_8x_s0"]
     assert a["kept"] == b["kept"] and a["mask"] != b["mask"]
