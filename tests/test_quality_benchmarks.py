@@ -1,28 +1,15 @@
 """The fitness-correlation and selection-pressure benchmarks: toy runs and their statistics."""
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module                 # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from _benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def correlation():
-    return _load("fitness_correlation")
+    return load_benchmark("fitness_correlation")
 
 
 def test_spearman_ranks_and_bootstrap(correlation):
@@ -151,7 +138,7 @@ def test_correlation_quality_from_supernet_weights(correlation, correlation_run,
 
 
 def test_selection_pressure_quick_run(tmp_path, capsys):
-    bench = _load("selection_pressure")
+    bench = load_benchmark("selection_pressure")
     out = tmp_path / "sel.json"
     assert bench.main(["--quick", "--out", str(out)]) == 0
     result = json.loads(out.read_text())

@@ -3,29 +3,19 @@ VintageGenerator, tiny images, a few steps), its resumption per cell, the level-
 the candidate-cost benchmark and the missing-weights message."""
 import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
+from _benchmarks import load_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TOY = ["--toy", "--quiet", "--seeds", "0", "1", "--leveloff-steps", "16", "--read-every", "4"]
-
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module                 # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return _load("real_generator")
+    return load_benchmark("real_generator")
 
 
 def _args(work: Path) -> list[str]:
@@ -158,7 +148,7 @@ def test_missing_weights_say_how_to_install(bench, tmp_path, monkeypatch, capsys
 
 
 def test_candidate_cost_toy(tmp_path):
-    cost = _load("candidate_cost")
+    cost = load_benchmark("candidate_cost")
     out = tmp_path / "cost.json"
     threads = torch.get_num_threads()
     try:
