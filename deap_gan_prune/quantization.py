@@ -416,8 +416,8 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
         if config.keep_float == "auto":
             # a layer quantized but run in float (no integer kernel) only adds rounding:
             # it stays in float, and so does its output
-            kept = [name for name in onnx_kernels(trial)["float_layers"]
-                    if name in {n.name for n in model.graph.node}]
+            nodes = {n.name for n in model.graph.node}
+            kept = [name for name in onnx_kernels(trial)["float_layers"] if name in nodes]
             if kept:
                 _quantize(prepared, trial, calib, config, kept, cache)
         check = _check(trial, float_out, held, original_out)
