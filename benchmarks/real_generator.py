@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -75,7 +76,13 @@ from deap_gan_prune.training.distill import distill_generator  # noqa: E402
 from deap_gan_prune.training.distill_config import DistillConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("search", "uniform_first", "uniform_random", "l1_norm", "random_like_search")
+METHODS = ("search_widths", "search", "uniform_first", "uniform_random", "l1_norm",
+           "random_like_search")
+#: The width search (capacity moves around the uniform mask, brief fine-tuning of the
+#: finalists) against the library's first default search.
+WIDTHS = dict(init="uniform", mutate="move", mate="uniform_group", cxpb=0.5, mutpb=0.5,
+              seed_channels="random", budget_measures=("parameters",), finalists=4,
+              finalist_steps=300)
 
 
 class StopRun(Exception):
@@ -101,12 +108,15 @@ class Cell:
 
 
 def plan(seeds: list[int], budgets: tuple[int, ...] = (8, 16)) -> list[Cell]:
-    """The cells in the order they are run: per seed the search and both uniform masks at
-    each budget; then L1 and random-with-searched-counts; then 4x (first seed)."""
+    """The cells in the order they are run: per seed the width search and both uniform
+    masks at each budget; then the first default search; then 4x (first seed); then L1 and
+    random-with-searched-counts (first seed)."""
     cells = [Cell(m, b, s) for s in seeds for b in budgets
-             for m in ("search", "uniform_first", "uniform_random")]
+             for m in ("search_widths", "uniform_first", "uniform_random")]
+    cells += [Cell("search", b, s) for s in seeds for b in budgets]
+    cells += [Cell(m, 4, seeds[0]) for m in ("search_widths", "uniform_first",
+                                              "uniform_random", "search")]
     cells += [Cell(m, b, seeds[0]) for b in budgets for m in ("l1_norm", "random_like_search")]
-    cells += [Cell(m, 4, seeds[0]) for m in ("search", "uniform_first", "uniform_random")]
     return cells
 
 
@@ -154,7 +164,10 @@ class Context:
     def search_config(self, cell: Cell) -> SearchConfig:
         a = self.args
         extra = {} if not a.toy else dict(population=2, generations=1, n_images=2,
-                                          train_images=2, adapt_steps=1, batch_size=2)
+                                          train_images=2, adapt_steps=1, batch_size=2,
+                                          finalist_steps=2)
+        if cell.method == "search_widths":
+            extra = {**WIDTHS, **extra}
         return SearchConfig(budget=1.0 / cell.budget, seed=cell.seed, **extra)
 
     def base_settings(self) -> dict:
@@ -276,7 +289,7 @@ def _mask_of(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
 def _search(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
     folder = ctx.work / "searches"
     folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"search_{cell.budget}x_s{cell.seed}.json"
+    out = folder / f"{cell.method}_{cell.budget}x_s{cell.seed}.json"
     config = ctx.search_config(cell)
     settings = {**ctx.base_settings(), "search": config.to_dict()}
     if out.is_file():
@@ -290,10 +303,12 @@ def _search(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
     start = time.perf_counter()
     result = search_single(ctx.teacher, ctx.search_images, config,
                            progress=not ctx.args.quiet, checkpoint=folder / f"{out.stem}.ckpt",
-                           resume=True)
+                           resume=True, device=ctx.args.device)
     logbook = result.logbook
     info = {"seconds_this_process": time.perf_counter() - start, "terms": result.terms,
-            "best_fitness_by_generation": [r["max"] for r in logbook]}
+            "best_fitness_by_generation": [r["max"] for r in logbook],
+            "finalists": [{"kept": ctx.space.kept(m), "score": f} for m, f in result.finalists],
+            "device": str(ctx.args.device)}
     atomic_write_json(out, {"settings": settings, "mask": _compact(result.mask), "info": info})
     (folder / f"{out.stem}.ckpt").unlink(missing_ok=True)
     return result.mask, info
@@ -316,6 +331,8 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
                 "level_db": a.level_db if cell.leveloff else None,
                 "search": ctx.search_config(cell).to_dict() if "search" in cell.method
                 and not cell.leveloff else None}
+    if not path.is_file() and a.claims is not None and not _claim(Path(a.claims), cell):
+        return {"cell": cell.name, "claimed_elsewhere": True}
     if path.is_file():
         saved = json.loads(path.read_text())
         if saved["settings"] == settings:
@@ -360,10 +377,7 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
     entries = reader.entries
     final = entries[-1]
     quarter = min(entries, key=lambda e: abs(e["step"] - final["step"] / 4))
-    torch.set_num_threads(a.threads)
-    example = ctx.test_set(a.large_size)[0][:1]
-    lat = generator_latency({"original": ctx.teacher, "slim": student.eval()}, example,
-                            repeats=a.latency_repeats, warmup=1)
+    lat = None if a.no_latency else latency(ctx, bits)
     weights = ctx.work / "weights" / f"{cell.name}.pth"
     weights.parent.mkdir(parents=True, exist_ok=True)
     save_state_dict(student.state_dict(), weights)
@@ -373,10 +387,7 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
             "finetune_steps": final["step"], "step_s": reader.step_time(),
             "resumed_at": resumed_at, "readings": entries, "final": final,
             "quarter": quarter,
-            "latency": {"original_ms": 1e3 * lat["original"]["median_s"],
-                        "slim_ms": 1e3 * lat["slim"]["median_s"],
-                        "speedup": lat["original"]["median_s"] / lat["slim"]["median_s"],
-                        "runs": lat["slim"]["runs"], "size": a.large_size, "threads": 1},
+            "latency": lat, "device": str(a.device),
             "train_files": [f.name for f in ctx.train_files if f not in set(val_files)],
             "val_files": [f.name for f in val_files]}
     if cell.leveloff:
@@ -388,9 +399,86 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
     return data
 
 
+def _claim(folder: Path, cell: Cell) -> bool:
+    """True when this process takes ``cell`` (parallel workers share ``--claims DIR``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(folder / f"{cell.name}.claim", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
+def latency(ctx: Context, bits) -> dict:
+    """CPU latency (one thread, ``--large-size`` px, median of interleaved runs) of the
+    original and the slim network, side by side."""
+    cpu = torch.device("cpu")
+    original = ctx.teacher.to(cpu)
+    slim = slim_bits(original, ctx.space, bits).eval()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        example = ctx.test_set(ctx.args.large_size)[0][:1]
+        lat = generator_latency({"original": original, "slim": slim}, example,
+                                repeats=ctx.args.latency_repeats, warmup=1)
+    finally:
+        torch.set_num_threads(threads)
+        ctx.teacher.to(ctx.args.device)
+    return {"original_ms": 1e3 * lat["original"]["median_s"],
+            "slim_ms": 1e3 * lat["slim"]["median_s"],
+            "speedup": lat["original"]["median_s"] / lat["slim"]["median_s"],
+            "runs": lat["slim"]["runs"], "size": ctx.args.large_size, "threads": 1}
+
+
+def fill_latency(ctx: Context) -> int:
+    """Measure the latency of finished cells stored without it (``--no-latency`` runs, e.g.
+    fine-tuned on a GPU); returns how many were filled."""
+    filled = 0
+    for p in sorted((ctx.work / "cells").glob("*.json")):
+        c = json.loads(p.read_text())
+        if p.name.endswith(".stale.json") or c.get("latency") is not None:
+            continue
+        c["latency"] = latency(ctx, _uncompact(c["mask"], ctx.space.n_bits))
+        atomic_write_json(p, c)
+        filled += 1
+        if not ctx.args.quiet:
+            print(f"{c['cell']}: {c['latency']['speedup']:.2f}x")
+    return filled
+
+
 # -- report ------------------------------------------------------------------------------
 def _mean(xs):
     return sum(xs) / len(xs) if xs else None
+
+
+def _paired(cells: dict[str, dict], seeds: list[int], method: str) -> dict:
+    """Per budget and seed, ``method`` against the better of the two uniform masks."""
+    paired = {}
+    margin = {8: 0.5, 16: 1.0, 4: 0.0}
+    for budget in sorted({c["budget"] for c in cells.values() if c["cell"] != "leveloff"}):
+        per_seed = []
+        for s in seeds:
+            get = {m: cells.get(f"{m}_{budget}x_s{s}") for m in
+                   (method, "uniform_first", "uniform_random")}
+            if any(v is None for v in get.values()):
+                continue
+            entry = {"seed": s}
+            for tag in ("ft", "large"):
+                best = max(("uniform_first", "uniform_random"),
+                           key=lambda m: get[m]["final"][f"psnr_{tag}"])
+                dp = get[method]["final"][f"psnr_{tag}"] - get[best]["final"][f"psnr_{tag}"]
+                ds = get[method]["final"][f"ssim_{tag}"] - get[best]["final"][f"ssim_{tag}"]
+                entry[tag] = {"better_uniform": best, "psnr_gain_db": dp, "ssim_gain": ds,
+                              "search_wins": dp > 0 and ds > 0,
+                              "meets_target": dp >= margin.get(budget, 0.0) and ds > 0}
+            per_seed.append(entry)
+        if per_seed:
+            paired[str(budget)] = {
+                "target_db": margin.get(budget, 0.0), "per_seed": per_seed,
+                "wins_large": sum(e["large"]["search_wins"] for e in per_seed),
+                "meets_target_large": sum(e["large"]["meets_target"] for e in per_seed),
+                "seeds": len(per_seed)}
+    return paired
 
 
 def summarize(cells: dict[str, dict], seeds: list[int]) -> dict:
@@ -405,36 +493,13 @@ def summarize(cells: dict[str, dict], seeds: list[int]) -> dict:
         row = {"method": method, "budget": budget, "seeds": sorted(c["seed"] for c in cs),
                "params_ratio": _mean([c["params_ratio"] for c in cs]),
                "macs_ratio": _mean([c["macs_ratio"] for c in cs]),
-               "speedup": _mean([c["latency"]["speedup"] for c in cs])}
+               "speedup": _mean([c["latency"]["speedup"] for c in cs if c.get("latency")])}
         for k in ("psnr_ft", "ssim_ft", "psnr_large", "ssim_large"):
             row[k] = _mean([c["final"][k] for c in cs])
             row[f"{k}_quarter"] = _mean([c["quarter"][k] for c in cs])
             row[f"{k}_before"] = _mean([c["readings"][0][k] for c in cs])
         rows.append(row)
-    paired = {}
-    margin = {8: 0.5, 16: 1.0, 4: 0.0}
-    for budget in sorted({c["budget"] for c in cells.values() if c["cell"] != "leveloff"}):
-        per_seed = []
-        for s in seeds:
-            get = {m: cells.get(f"{m}_{budget}x_s{s}") for m in
-                   ("search", "uniform_first", "uniform_random")}
-            if any(v is None for v in get.values()):
-                continue
-            entry = {"seed": s}
-            for tag in ("ft", "large"):
-                best = max(("uniform_first", "uniform_random"),
-                           key=lambda m: get[m]["final"][f"psnr_{tag}"])
-                dp = get["search"]["final"][f"psnr_{tag}"] - get[best]["final"][f"psnr_{tag}"]
-                ds = get["search"]["final"][f"ssim_{tag}"] - get[best]["final"][f"ssim_{tag}"]
-                entry[tag] = {"better_uniform": best, "psnr_gain_db": dp, "ssim_gain": ds,
-                              "search_wins": dp > 0 and ds > 0,
-                              "meets_target": dp >= margin.get(budget, 0.0) and ds > 0}
-            per_seed.append(entry)
-        paired[str(budget)] = {"target_db": margin.get(budget, 0.0), "per_seed": per_seed,
-                               "wins_large": sum(e["large"]["search_wins"] for e in per_seed),
-                               "meets_target_large": sum(e["large"]["meets_target"]
-                                                         for e in per_seed),
-                               "seeds": len(per_seed)}
+    paired = {m: _paired(cells, seeds, m) for m in ("search_widths", "search")}
     return {"rows": rows, "paired": paired}
 
 
@@ -449,16 +514,18 @@ def format_table(result: dict) -> str:
              f"{'dB@1/4':>8}{'before':>8}"]
     for r in result["summary"]["rows"]:
         lines.append(f"{r['method']:<20}{r['budget']:>4}{len(r['seeds']):>3}"
-                     f"{r['params_ratio']:>8.4f}{r['macs_ratio']:>7.3f}{r['speedup']:>6.2f}x"
+                     f"{r['params_ratio']:>8.4f}{r['macs_ratio']:>7.3f}"
+                     f"{r['speedup'] or float('nan'):>6.2f}x"
                      f"{r['psnr_ft']:>9.2f}{r['ssim_ft']:>7.3f}{r['psnr_large']:>9.2f}"
                      f"{r['ssim_large']:>7.3f}{r['psnr_large_quarter']:>8.2f}"
                      f"{r['psnr_large_before']:>8.2f}")
-    for budget, p in result["summary"]["paired"].items():
-        gains = ", ".join(f"s{e['seed']} {e['large']['psnr_gain_db']:+.2f} dB "
-                          f"{e['large']['ssim_gain']:+.3f}" for e in p["per_seed"])
-        lines.append(f"{budget}x search vs better uniform @{lg}: wins {p['wins_large']}/"
-                     f"{p['seeds']}, meets +{p['target_db']} dB {p['meets_target_large']}/"
-                     f"{p['seeds']} ({gains})")
+    for method, per_budget in result["summary"]["paired"].items():
+        for budget, p in per_budget.items():
+            gains = ", ".join(f"s{e['seed']} {e['large']['psnr_gain_db']:+.2f} dB "
+                              f"{e['large']['ssim_gain']:+.3f}" for e in p["per_seed"])
+            lines.append(f"{budget}x {method} vs better uniform @{lg}: wins "
+                         f"{p['wins_large']}/{p['seeds']}, meets +{p['target_db']} dB "
+                         f"{p['meets_target_large']}/{p['seeds']} ({gains})")
     lo = result.get("leveloff")
     if lo:
         lines.append(f"level-off: {lo['levelled_at']} steps (run {lo['steps_run']}), "
@@ -477,7 +544,7 @@ def plot_quality(result: dict, path: Path) -> None:
               and c["cell"] != "leveloff"]
         if cs:
             ax.scatter([c["params_ratio"] for c in cs], [c["final"]["psnr_large"] for c in cs],
-                       label=method, marker="os^vD"[i], alpha=0.8)
+                       label=method, marker="*os^vD"[i], alpha=0.8)
     ax.set_xscale("log")
     ax.set_xlabel("parameter ratio (slim / original)")
     ax.set_ylabel(f"PSNR to original @ {lg} px (dB)")
@@ -495,14 +562,16 @@ def image_sheet(ctx: Context, result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     s = ctx.args.seeds[0]
-    names = [n for n in (f"uniform_first_8x_s{s}", f"uniform_random_8x_s{s}", f"search_8x_s{s}")
+    names = [n for n in (f"uniform_first_8x_s{s}", f"uniform_random_8x_s{s}", f"search_8x_s{s}",
+                         f"search_widths_8x_s{s}")
              if n in result["cells"] and (ctx.work / "weights" / f"{n}.pth").is_file()]
     images, original = ctx.test_set(ctx.args.large_size)
     columns = [("input", images), ("original", original)]
     for n in names:
         net = slim_bits(ctx.teacher, ctx.space, _uncompact(result["cells"][n]["mask"],
                                                            ctx.space.n_bits))
-        net.load_state_dict(torch.load(ctx.work / "weights" / f"{n}.pth", weights_only=True))
+        net.load_state_dict(torch.load(ctx.work / "weights" / f"{n}.pth", map_location="cpu",
+                                       weights_only=True))
         columns.append((f"{n} ({result['cells'][n]['final']['psnr_large']:.1f} dB)",
                         translate(net, images, 1)))
     fig, axes = plt.subplots(len(images), len(columns), squeeze=False,
@@ -564,7 +633,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "vintagify package's)")
     p.add_argument("--work", default=str(ROOT / "runs" / "real_generator"),
                    help="data, per-cell results, checkpoints (default runs/real_generator)")
-    p.add_argument("--stage", choices=["all", "leveloff", "cells", "report"], default="all")
+    p.add_argument("--stage", choices=["all", "leveloff", "cells", "latency", "report"],
+                   default="all", help="latency: measure it for cells stored without")
+    p.add_argument("--device", default="cpu", help="where searches and fine-tuning run "
+                   "(latency is always measured on the CPU)")
+    p.add_argument("--no-latency", action="store_true", help="store cells without latency "
+                   "(fill it later with --stage latency)")
+    p.add_argument("--claims", default=None, help="a folder shared by parallel workers: each "
+                   "cell is run by the first worker that claims it")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=None,
+                   help="run only these methods' cells")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--image-size", type=int, default=None, help="fine-tuning crops (128)")
     p.add_argument("--large-size", type=int, default=None, help="second quality size and "
@@ -616,9 +694,10 @@ def load_context(a: argparse.Namespace) -> Context:
     else:
         teacher = load_real_generator(a.weights)
         data = write_photo_folder(Path(a.work) / "data", tile_px=256)
+    teacher = teacher.to(a.device)
     root = Path(a.work) / "data"
     train_files = readable_images(root / "trainA")[0]
-    space = space_of(teacher, torch.zeros(1, 3, a.image_size, a.image_size))
+    space = space_of(teacher, torch.zeros(1, 3, a.image_size, a.image_size, device=a.device))
     return Context(a, teacher, space, root, data, train_files)
 
 
@@ -644,14 +723,20 @@ def main(argv=None) -> int:
         elif (ctx.work / "cells" / "leveloff.json").is_file():
             leveloff = json.loads((ctx.work / "cells" / "leveloff.json").read_text())
         steps = a.steps or (leveloff and (leveloff["levelled_at"] or leveloff["finetune_steps"]))
+        if a.stage == "latency":
+            fill_latency(ctx)
         if a.stage in ("all", "cells"):
             for cell in plan(a.seeds):
+                if a.methods is not None and cell.method not in a.methods:
+                    continue
                 c = run_cell(ctx, cell, steps, a.stop_after)
+                if c.get("claimed_elsewhere"):
+                    continue
                 if not a.quiet:
                     state = "skipped, done before" if c["skipped"] else "done"
                     print(f"{cell.name}: {state}; {c['final']['psnr_large']:.2f} dB @ "
                           f"{a.large_size}, params ratio {c['params_ratio']:.4f}")
-                if not c["skipped"]:
+                if not c["skipped"] and a.claims is None:
                     report(ctx, steps, leveloff, quiet=True)
     except StopRun as stop:
         print(f"real_generator: {stop}", file=sys.stderr)

@@ -41,7 +41,7 @@ def toy_run(bench, tmp_path_factory):
 def test_every_cell_done_within_budget_and_reported(toy_run):
     work, result = toy_run
     cells = result["cells"]
-    assert result["cells_done"] == result["cells_planned"] == len(cells) == 2 * 2 * 3 + 4 + 3 + 1
+    assert result["cells_done"] == result["cells_planned"] == len(cells) == 2 * 2 * 4 + 4 + 4 + 1
     assert result["finetune_steps"] == 16                # not levelled: the whole length
     for c in cells.values():
         limit = 1 / c["budget"] + 1e-9
@@ -62,7 +62,16 @@ def test_every_cell_done_within_budget_and_reported(toy_run):
     assert cells["random_like_search_8x_s0"]["kept"] == cells["search_8x_s0"]["kept"]
     rows = {(r["method"], r["budget"]) for r in result["summary"]["rows"]}
     assert ("search", 16) in rows and ("l1_norm", 8) in rows and ("uniform_first", 4) in rows
-    assert result["summary"]["paired"]["8"]["seeds"] == 2
+    assert result["summary"]["paired"]["search"]["8"]["seeds"] == 2
+    assert result["summary"]["paired"]["search_widths"]["16"]["seeds"] == 2
+    # the width search: its finalists include the uniform mask's counts (its seed), best first
+    for s in (0, 1):
+        widths = cells[f"search_widths_8x_s{s}"]
+        finalists = widths["origin"]["finalists"]
+        assert widths["kept"] == finalists[0]["kept"]
+        assert [f["score"] for f in finalists] == sorted((f["score"] for f in finalists),
+                                                         reverse=True)
+        assert cells[f"uniform_random_8x_s{s}"]["kept"] in [f["kept"] for f in finalists]
     assert (work / "quality.png").stat().st_size > 0 and (work / "sheet.png").stat().st_size > 0
 
 

@@ -18,6 +18,7 @@ from ..operators import (
     cxUniformGroup,
     initMaskBernoulli,
     mutFlipMask,
+    mutMoveChannels,
     mutSegmentInvert,
     selRouletteRank,
     selRouletteWeighted,
@@ -25,7 +26,7 @@ from ..operators import (
 
 MATES = {"two_point": cxTwoPointMask, "group_boundary": cxGroupBoundary,
          "uniform_group": cxUniformGroup}
-MUTATIONS = {"segment": mutSegmentInvert, "flip": mutFlipMask}
+MUTATIONS = {"segment": mutSegmentInvert, "flip": mutFlipMask, "move": mutMoveChannels}
 SELECTIONS = {"tournament": tools.selTournament, "rank": selRouletteRank,
               "roulette": selRouletteWeighted}
 
@@ -83,7 +84,8 @@ def create_types(fitness_name: str = "FitnessMask", individual_name: str = "Mask
 def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | None = None, *,
              p_keep: float = 0.5, mate: str = "two_point", mate_indpb: float = 0.5,
              mutate: str = "segment", mutate_indpb: float | None = None,
-             segment_max_length: int | None = None, select: str = "tournament",
+             segment_max_length: int | None = None, move_fraction: float = 0.25,
+             select: str = "tournament",
              tournsize: int = 3, rank_pressure: float = 1.5, elitism: int = 0,
              budget: float | None = None, measure: str | Sequence[str] = "parameters",
              image_size: int = 256, scores: Sequence[float] | None = None) -> base.Toolbox:
@@ -107,7 +109,8 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
     (:func:`cxGroupBoundary`) or "uniform_group" (:func:`cxUniformGroup`, with
     ``indpb=mate_indpb``); ``mutate`` "segment" (:func:`mutSegmentInvert`, with
     ``max_length=segment_max_length``) or "flip" (:func:`mutFlipMask`, with
-    ``indpb=mutate_indpb``, default ``1 / space.n_bits``); ``select`` "tournament"
+    ``indpb=mutate_indpb``, default ``1 / space.n_bits``) or "move" (:func:`mutMoveChannels`,
+    with ``fraction=move_fraction`` and the first of ``measure``); ``select`` "tournament"
     (DEAP's ``tools.selTournament`` with ``tournsize``: keeps its pressure when fitness values
     lie close together, as they do for masks at one budget), "rank"
     (:func:`selRouletteRank`, with ``rank_pressure`` and ``elitism``) or "roulette"
@@ -132,6 +135,10 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
     if mutate == "flip":
         indpb = 1.0 / space.n_bits if mutate_indpb is None else mutate_indpb
         toolbox.register("mutate", mutFlipMask, space=space, indpb=indpb)
+    elif mutate == "move":
+        first = measure if isinstance(measure, str) else measure[0]
+        toolbox.register("mutate", mutMoveChannels, space=space, fraction=move_fraction,
+                         measure=first, image_size=image_size)
     else:
         toolbox.register("mutate", mutSegmentInvert, space=space, max_length=segment_max_length)
     if select == "tournament":

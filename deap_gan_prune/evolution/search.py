@@ -21,12 +21,12 @@ from tqdm.auto import tqdm
 from ..fitness.adapted import adapted_fitnesses
 from ..fitness.paper import cyclegan_fitnesses
 from ..fitness.supernet import supernet_fitnesses
-from ..nets.baselines import uniform_mask
+from ..nets.baselines import random_mask_like, uniform_mask
 from ..nets.checkpoints import images_hash
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import ResnetGenerator
-from ..operators import budgetRepair, initMaskImportance
+from ..operators import budgetRepair, initMaskCounts, initMaskImportance
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
 from ..seeding import seeded
 from ..training.brief import BriefDistillation
@@ -58,11 +58,18 @@ def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cl
     toolbox = base.Toolbox()
     repair_scores = scores if config.repair_order == "l1" else None
     register(toolbox, space, individual_cls, p_keep=config.p_keep, mate=config.mate,
-             mutate=config.mutate, select=config.select, tournsize=config.tournsize,
-             budget=config.budget, measure=config.budget_measures, scores=repair_scores)
-    if config.init == "importance":
-        toolbox.register("individual", initMaskImportance, individual_cls, space, scores,
-                         keep_ratio=config.p_keep)
+             mutate=config.mutate, move_fraction=config.move_fraction, select=config.select,
+             tournsize=config.tournsize, budget=config.budget,
+             measure=config.budget_measures, scores=repair_scores)
+    if config.init in ("importance", "uniform"):
+        if config.init == "importance":
+            toolbox.register("individual", initMaskImportance, individual_cls, space, scores,
+                             keep_ratio=config.p_keep)
+        else:
+            counts = list(space.kept(uniform_individual(space, config, list)).values())
+            toolbox.register("individual", initMaskCounts, individual_cls, space, counts,
+                             moves=config.init_moves, fraction=config.move_fraction,
+                             measure=config.budget_measures[0])
         if config.budget is not None:
             toolbox.decorate("individual", budgetRepair(space, config.budget,
                                                         config.budget_measures,
@@ -183,11 +190,16 @@ def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
 
 def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type):
     """The uniform keep-ratio mask at ``config.budget``, met in every budget measure (the AND
-    of the per-measure masks, which keep per-group prefixes of one order), as an individual."""
+    of the per-measure masks, which keep per-group prefixes of one order), as an individual;
+    with ``config.seed_channels == "random"`` the same counts of random channels
+    (:func:`random_mask_like` with ``config.seed``)."""
     assert config.budget is not None  # the uniform mask is met at the budget
     masks = [uniform_mask(space, config.budget, cast(SizeMeasure, m))
              for m in config.budget_measures]
-    return individual_cls(int(all(col)) for col in zip(*masks))
+    bits = [int(all(col)) for col in zip(*masks)]
+    if config.seed_channels == "random":
+        bits = random_mask_like(space, bits, config.seed)
+    return individual_cls(bits)
 
 
 def seed_uniform_masks(populations: tuple[list, list], spaces: tuple[MaskSpace, MaskSpace],

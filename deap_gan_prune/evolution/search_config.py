@@ -32,8 +32,17 @@ class SearchConfig:
     ``seed_uniform``: with a budget, one individual of each starting population is the
     uniform keep-ratio mask at the budget, so the search cannot end below it on its own score.
     ``select``: "tournament" (size ``tournsize``), "rank" or "roulette" (the paper's).
-    ``init``: "bernoulli" (each channel kept with ``p_keep``, the paper's) or "importance"
-    (the top ``p_keep`` share of each group by L1 norm, perturbed).
+    ``seed_channels``: which channels the seeded uniform mask keeps in each group: the
+    "first" ones or "random" ones (drawn with ``seed``, as :func:`random_mask_like` does).
+    ``init``: "bernoulli" (each channel kept with ``p_keep``, the paper's), "importance"
+    (the top ``p_keep`` share of each group by L1 norm, perturbed) or "uniform" (with a
+    budget: the uniform mask's counts with random channels, then ``init_moves`` capacity
+    moves, :func:`initMaskCounts`).
+    ``mutate``: "segment", "flip" or "move" (:func:`mutMoveChannels`: ``move_fraction`` of a
+    group's channels moved to another group at the same size).
+    ``finalists``: single-generator search only; when > 0, the best ``finalists`` masks of
+    the hall of fame and the seeded uniform mask are each distilled for ``finalist_steps``
+    steps (the adapted fitness with more steps) and the best of them is the result.
     ``n_images``: validation images per domain the fitness is computed on.
     ``train_steps``: with the paper's fitness, its optional brief training of every candidate
     before it is scored (:class:`BriefDistillation` on the next ``train_images`` images; 0 =
@@ -46,9 +55,11 @@ class SearchConfig:
     mutpb: float = 0.1
     elitism: int = 1
     p_keep: float = 0.5
-    init: Literal["bernoulli", "importance"] = "bernoulli"
+    init: Literal["bernoulli", "importance", "uniform"] = "bernoulli"
+    init_moves: int = 4
     mate: str = "two_point"
     mutate: str = "segment"
+    move_fraction: float = 0.25
     select: Literal["tournament", "rank", "roulette"] = "tournament"
     tournsize: int = 3
     layout: Literal["independent", "tied"] = "independent"
@@ -64,11 +75,14 @@ class SearchConfig:
     budget_measures: tuple[str, ...] = ("parameters", "macs")
     repair_order: Literal["random", "l1"] = "random"
     seed_uniform: bool = True
+    seed_channels: Literal["first", "random"] = "first"
     schedule: Literal["latest", "previous"] = "latest"
     n_images: int = 16
     batch_size: int = 16
     train_steps: int = 0
     train_images: int = 32
+    finalists: int = 0
+    finalist_steps: int = 300
     seed: int = 0
 
     @classmethod
@@ -90,6 +104,8 @@ class SearchConfig:
                 ("fitness", self.fitness, ("adapted", "paper", "supernet")),
                 ("select", self.select, ("tournament", "rank", "roulette")),
                 ("repair_order", self.repair_order, ("random", "l1")),
+                ("init", self.init, ("bernoulli", "importance", "uniform")),
+                ("seed_channels", self.seed_channels, ("first", "random")),
                 ("adapt_score", self.adapt_score, ("l1", "ssim", "discriminator"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
@@ -101,6 +117,12 @@ class SearchConfig:
             raise ValueError(f"generations must be >= 0, got {self.generations}")
         if self.budget is not None and not 0 < self.budget <= 1:
             raise ValueError(f"budget is a size ratio in (0, 1], got {self.budget}")
+        if self.init == "uniform" and self.budget is None:
+            raise ValueError('init="uniform" needs a budget (it starts from the uniform mask)')
+        if self.finalists < 0 or self.finalist_steps < 0 or self.init_moves < 0:
+            raise ValueError("finalists, finalist_steps and init_moves must be >= 0")
+        if not 0 < self.move_fraction <= 1:
+            raise ValueError(f"move_fraction must be in (0, 1], got {self.move_fraction}")
         if not 0 <= self.elitism < self.population:
             raise ValueError(f"elitism must be in [0, population), got {self.elitism}")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
@@ -71,6 +71,7 @@ class SingleSearchResult:
     config: SearchConfig
     population: list = field(repr=False, default_factory=list)
     halloffame: list = field(repr=False, default_factory=list)
+    finalists: list = field(repr=False, default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-ready summary, in the masks-file layout of :class:`SearchResult` (one
@@ -78,7 +79,8 @@ class SingleSearchResult:
         return {"masks": {"A": list(self.mask)}, "spaces": {"A": self.space.to_dict()},
                 "terms": {"A": self.terms}, "config": self.config.to_dict(),
                 "logbook": logbook_records(self.logbook),
-                "halloffame": [{"A": list(m), "score": f} for m, f in self.halloffame]}
+                "halloffame": [{"A": list(m), "score": f} for m, f in self.halloffame],
+                "finalists": [{"A": list(m), "score": f} for m, f in self.finalists]}
 
 
 def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space: MaskSpace,
@@ -103,6 +105,18 @@ def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space:
                           gamma=cast(float, config.gamma), size_measure=config.size_measure,
                           lr=config.adapt_lr, seed=config.seed,
                           eval_batch_size=config.batch_size, device=device)
+
+
+def score_finalists(generator, images: torch.Tensor, config: SearchConfig, space: MaskSpace,
+                    candidates: list, discriminator=None,
+                    device: str | torch.device = "cpu") -> tuple[list, AdaptedFitness]:
+    """Each of ``candidates`` (masks) distilled for ``config.finalist_steps`` steps and scored
+    by the adapted fitness with that many steps; returns ``([(mask, score)], fitness)``, best
+    first (ties keep the given order), and the fitness that scored them."""
+    judge = single_fitness(generator, images, replace(config, adapt_steps=config.finalist_steps),
+                           space, discriminator, device)
+    scored = [(list(m), float(judge(m)[0])) for m in candidates]
+    return sorted(scored, key=lambda pair: -pair[1]), judge
 
 
 def save_single_checkpoint(path: str | os.PathLike, gen: int, population: list,
@@ -174,6 +188,8 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     often it was stopped and resumed; the caller's global random states are given back as
     they were."""
     config = config or SearchConfig()
+    if config.finalists > 0 and config.fitness != "adapted":
+        raise ValueError("finalists are scored by the adapted fitness: use fitness='adapted'")
     if resume and checkpoint is None:
         raise ValueError("resume needs a checkpoint file")
     with seeded(config.seed, [device]):
@@ -185,8 +201,9 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
         toolbox = build_toolbox(space, fitness, config, individual_cls,
                                 l1_importance(generator, space) if needs_scores else None)
         population = toolbox.population(n=config.population)
+        seed = None
         if config.budget is not None and config.seed_uniform:
-            population[0] = uniform_individual(space, config, individual_cls)
+            seed = population[0] = uniform_individual(space, config, individual_cls)
         stats, hof = _statistics(), tools.HallOfFame(HALL_OF_FAME_SIZE)
         logbook = tools.Logbook()
         logbook.header = ["gen", "nevals", "max", "avg", "min"]
@@ -227,5 +244,15 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             bar.close()
             if pool is not None:
                 pool.close()
-        return SingleSearchResult(list(hof[0]), space, logbook, fitness.terms(hof[0]), config,
-                                  population, [(list(m), float(m.fitness.values[0])) for m in hof])
+        best, terms, finalists = list(hof[0]), fitness.terms(hof[0]), []
+        if config.finalists > 0:
+            candidates = [list(m) for m in hof[:config.finalists]]
+            if seed is not None and list(seed) not in candidates:
+                candidates.append(list(seed))
+            finalists, judge = score_finalists(generator, images, config, space, candidates,
+                                               discriminator, device)
+            best = finalists[0][0]
+            terms = judge.terms(individual_cls(best))
+        return SingleSearchResult(best, space, logbook, terms, config, population,
+                                  [(list(m), float(m.fitness.values[0])) for m in hof],
+                                  finalists)

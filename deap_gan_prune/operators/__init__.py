@@ -10,13 +10,14 @@ sizes they read) and evolution (:mod:`deap_gan_prune.evolution`, which registers
 from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup
 from .init import (
     initMaskBernoulli,
+    initMaskCounts,
     initMaskFull,
     initMaskImportance,
     initMaskSize,
     initMaskSizeRange,
     size_strata,
 )
-from .mutation import mutFlipMask, mutSegmentInvert
+from .mutation import mutFlipMask, mutMoveChannels, mutSegmentInvert
 from .repair import (
     budgetRepair,
     minKeepRepair,
@@ -30,11 +31,11 @@ from .repair import (
 from .selection import rank_shares, roulette_shares, selRouletteRank, selRouletteWeighted
 
 __all__ = [
-    "initMaskBernoulli", "initMaskFull", "initMaskImportance", "initMaskSize",
+    "initMaskBernoulli", "initMaskCounts", "initMaskFull", "initMaskImportance", "initMaskSize",
     "initMaskSizeRange", "size_strata",
     "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
     "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
-    "mutFlipMask", "mutSegmentInvert",
+    "mutFlipMask", "mutSegmentInvert", "mutMoveChannels",
     "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair", "parentSizeRepair",
     "repairMinSize", "minSizeRepair", "normalise_per_group",
 ]

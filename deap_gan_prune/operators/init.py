@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from ..nets.maskspace import MaskSpace
+from .mutation import mutMoveChannels
 from .repair import check_scores, repairBudget, repairMinKeep
 
 
@@ -97,3 +98,29 @@ def initMaskImportance(container: Callable, space: MaskSpace, scores: Sequence[f
         for _, _, j in sorted(keys, reverse=True)[:n_keep]:
             bits[g.offset + j] = 1
     return container(bits)
+
+
+def initMaskCounts(container: Callable, space: MaskSpace, counts: Sequence[int],
+                   moves: int = 0, fraction: float = 0.25, measure: str = "parameters",
+                   image_size: int = 256):
+    """Random channels with ``counts`` kept in each group (e.g. the uniform mask's,
+    :func:`deap_gan_prune.nets.baselines.uniform_counts`), then ``moves`` capacity moves
+    (:func:`mutMoveChannels` with ``fraction``, ``measure``, ``image_size``): a population of
+    these explores group widths around one size instead of random bit strings."""
+    if len(counts) != len(space.groups):
+        raise ValueError(f"initMaskCounts: {len(counts)} counts for {len(space.groups)} "
+                         "groups")
+    if moves < 0:
+        raise ValueError(f"initMaskCounts: moves must be >= 0, got {moves!r}")
+    bits = [0] * space.n_bits
+    for g, c in zip(space.groups, counts):
+        if not 0 <= c <= g.size:
+            raise ValueError(f"initMaskCounts: group {g.name!r} has {g.size} channels, "
+                             f"asked to keep {c}")
+        for j in random.sample(range(g.size), c):
+            bits[g.offset + j] = 1
+    ind = container(bits)
+    repairMinKeep(ind, space)
+    for _ in range(moves):
+        mutMoveChannels(ind, space, fraction, measure, image_size)
+    return ind

@@ -1,11 +1,12 @@
-"""Mutations on masks: in place, return ``(ind,)``, end with :func:`repairMinKeep`."""
+"""Mutations on masks: in place, return ``(ind,)``, end with :func:`repairMinKeep` (or keep
+the minimums, as :func:`mutMoveChannels` does)."""
 from __future__ import annotations
 
 import random
 from collections.abc import MutableSequence
 
 from ..nets.maskspace import MaskSpace
-from .repair import check_length, repairMinKeep
+from .repair import _BudgetPlan, _fewest, check_length, repairMinKeep
 
 
 def mutFlipMask(ind: MutableSequence[int], space: MaskSpace, indpb: float) -> tuple:
@@ -40,3 +41,46 @@ def mutSegmentInvert(ind: MutableSequence[int], space: MaskSpace,
         b = a + length
     ind[a:b] = [1 - x for x in ind[a:b]]
     return repairMinKeep(ind, space)
+
+
+def mutMoveChannels(ind: MutableSequence[int], space: MaskSpace, fraction: float = 0.25,
+                    measure: str = "parameters", image_size: int = 256) -> tuple:
+    """Move capacity from one channel group to another, leaving the size as it was.
+
+    Drops ``k`` random kept channels of a random group (``k`` uniform in
+    ``1..max(1, fraction × its channels above the minimum)``), then keeps random dropped
+    channels of another random group for as long as the size in ``measure`` ("parameters",
+    or "macs" at ``image_size`` px) stays at most what it was before the move. Unlike bit
+    flips, which change which channels a group keeps, this changes how many: the widths.
+    """
+    check_length(ind, space, "mutMoveChannels")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"mutMoveChannels: fraction must be in (0, 1], got {fraction!r}")
+    repairMinKeep(ind, space)
+    plan = _BudgetPlan(space, 1.0, measure, image_size, "output", None)
+    counts = plan.counts(ind)
+    limit = plan.sizes(counts)[0]
+    donors = [gi for gi, c in enumerate(counts) if c > plan.need[gi]]
+    if not donors:
+        return (ind,)
+    d = random.choice(donors)
+    receivers = [gi for gi, g in enumerate(space.groups) if gi != d and counts[gi] < g.size]
+    if not receivers:
+        return (ind,)
+    r = random.choice(receivers)
+    g_d, g_r = space.groups[d], space.groups[r]
+    k = random.randint(1, max(1, int(fraction * (counts[d] - plan.need[d]))))
+    kept = [i for i in range(g_d.offset, g_d.stop) if ind[i]]
+    for i in random.sample(kept, k):
+        ind[i] = 0
+    counts[d] -= k
+    free = [i for i in range(g_r.offset, g_r.stop) if not ind[i]]
+    random.shuffle(free)
+
+    def over(a: int) -> bool:  # would keeping a + 1 more channels exceed the old size?
+        c = list(counts)
+        c[r] += a + 1
+        return plan.sizes(c)[0] > limit
+    for i in free[:_fewest(len(free), over)]:
+        ind[i] = 1
+    return (ind,)
