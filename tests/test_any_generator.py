@@ -397,3 +397,35 @@ def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
     assert there.mask == here.mask and there.halloffame == here.halloffame
     assert there.to_dict()["logbook"] == here.to_dict()["logbook"]
     assert len({f for _, f in here.halloffame}) > 1  # the candidates were scored differently
+
+
+def test_width_search_keeps_the_best_finalist_and_seeds_random_uniform_channels():
+    from deap_gan_prune.evolution.search import uniform_individual
+    from deap_gan_prune.evolution.search_config import SearchConfig
+    from deap_gan_prune.evolution.single_search import search_single
+    net, size = _network("affine_resnet")
+    images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    config = SearchConfig(population=4, generations=2, adapt_steps=2, n_images=4,
+                          train_images=4, budget=0.3, budget_measures=("parameters",),
+                          init="uniform", mutate="move", mate="uniform_group", cxpb=0.5,
+                          mutpb=0.5, seed_channels="random", finalists=2, finalist_steps=3,
+                          seed=2)
+    result = search_single(net, images, config, progress=False)
+    space = result.space
+    seed = uniform_individual(space, config, list)
+    # the seed: the uniform counts with the random channels random_mask_like draws
+    assert seed == random_mask_like(space, uniform_mask(space, 0.3), 2)
+    assert seed != uniform_mask(space, 0.3)
+    masks = [m for m, _ in result.finalists]
+    scores = [f for _, f in result.finalists]
+    assert seed in masks and len(masks) <= 3 and len(set(map(tuple, masks))) == len(masks)
+    assert scores == sorted(scores, reverse=True) and result.mask == masks[0]
+    assert result.terms["fitness"] == pytest.approx(scores[0])
+    assert space.size_ratio(result.mask) <= 0.3 + 1e-9
+    again = search_single(net, images, config, progress=False)
+    assert again.mask == result.mask and again.finalists == result.finalists
+    with pytest.raises(ValueError, match="budget"):
+        SearchConfig(init="uniform")
+    with pytest.raises(ValueError, match="adapted"):
+        search_single(net, images, SearchConfig(fitness="paper", finalists=1, budget=0.3),
+                      progress=False)

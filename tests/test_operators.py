@@ -12,12 +12,14 @@ from deap_gan_prune.operators import (
     cxTwoPointMask,
     cxUniformGroup,
     initMaskBernoulli,
+    initMaskCounts,
     initMaskFull,
     initMaskImportance,
     initMaskSize,
     initMaskSizeRange,
     minSizeRepair,
     mutFlipMask,
+    mutMoveChannels,
     mutSegmentInvert,
     parentSizeRepair,
     rank_shares,
@@ -74,6 +76,8 @@ VARIATIONS = [
     ("mut", lambda a, s: mutFlipMask(a, s, indpb=0.3)),
     ("mut", lambda a, s: mutSegmentInvert(a, s)),
     ("mut", lambda a, s: mutSegmentInvert(a, s, max_length=5)),
+    ("mut", lambda a, s: mutMoveChannels(a, s)),
+    ("mut", lambda a, s: mutMoveChannels(a, s, fraction=1.0, measure="macs", image_size=32)),
     ("mut", lambda a, s: repairMinKeep(a, s)),
     ("mut", lambda a, s: repairBudget(a, s, 0.3)),
 ]
@@ -516,3 +520,44 @@ def test_operators_import_only_pure_python():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# -- capacity moves ------------------------------------------------------------------------
+@pytest.mark.parametrize("space", [SPACE, SPACE_MIN, TIED])
+@pytest.mark.parametrize("measure", ["parameters", "macs"])
+def test_move_channels_changes_two_widths_at_no_more_size(space, measure):
+    random.seed(3)
+    moved = 0
+    for _ in range(40):
+        ind = Ind(initMaskSize(list, space, 0.4))
+        before, size = space.kept(ind), space.size(ind, measure, 32)
+        mutMoveChannels(ind, space, measure=measure, image_size=32)
+        after = space.kept(ind)
+        assert space.is_valid(ind) and space.size(ind, measure, 32) <= size
+        changed = [g for g in before if before[g] != after[g]]
+        assert len(changed) in (0, 1, 2)        # the donor, and the receiver if it could take any
+        if changed:
+            moved += 1
+            assert min(after[g] - before[g] for g in changed) < 0    # the donor lost channels
+    assert moved >= 30
+
+
+def test_move_channels_rejects_bad_fraction():
+    with pytest.raises(ValueError, match="fraction"):
+        mutMoveChannels(Ind(SPACE.full()), SPACE, fraction=0.0)
+
+
+def test_init_counts_keeps_the_counts_then_moves():
+    random.seed(5)
+    counts = [max(1, g.size // 3) for g in SPACE.groups]
+    a, b = initMaskCounts(list, SPACE, counts), initMaskCounts(list, SPACE, counts)
+    assert list(SPACE.kept(a).values()) == counts == list(SPACE.kept(b).values())
+    assert a != b                                                   # random channels
+    plain = SPACE.size(a)
+    moved = [initMaskCounts(list, SPACE, counts, moves=3) for _ in range(10)]
+    assert all(SPACE.size(m) <= plain and SPACE.is_valid(m) for m in moved)
+    assert any(list(SPACE.kept(m).values()) != counts for m in moved)
+    with pytest.raises(ValueError, match="counts for"):
+        initMaskCounts(list, SPACE, counts[:-1])
+    with pytest.raises(ValueError, match="asked to keep"):
+        initMaskCounts(list, SPACE, [g.size + 1 for g in SPACE.groups])
