@@ -244,7 +244,8 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             bar.close()
             if pool is not None:
                 pool.close()
-        best, terms, finalists = list(hof[0]), fitness.terms(hof[0]), []
+        best, terms = list(hof[0]), fitness.terms(hof[0])
+        finalists: list[tuple[list[int], float]] = []
         if config.finalists > 0:
             candidates = [list(m) for m in hof[:config.finalists]]
             if seed is not None and list(seed) not in candidates:
