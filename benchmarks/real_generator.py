@@ -61,7 +61,7 @@ from _real_generator import MissingWeights, VintageGenerator, load_real_generato
 from _real_photos import write_photo_folder  # noqa: E402
 
 from deap_gan_prune.data import readable_images  # noqa: E402
-from deap_gan_prune.evolution.search_config import SearchConfig  # noqa: E402
+from deap_gan_prune.evolution.search_config import WIDTHS, SearchConfig  # noqa: E402
 from deap_gan_prune.evolution.single_search import search_single  # noqa: E402
 from deap_gan_prune.metrics.evaluation import generator_latency, translate  # noqa: E402
 from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
@@ -78,11 +78,6 @@ from deap_gan_prune.training.distill_config import DistillConfig  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("search_widths", "search", "uniform_first", "uniform_random", "l1_norm",
            "random_like_search")
-#: The width search (capacity moves around the uniform mask, brief fine-tuning of the
-#: finalists) against the library's first default search.
-WIDTHS = dict(init="uniform", mutate="move", mate="uniform_group", cxpb=0.5, mutpb=0.5,
-              seed_channels="random", budget_measures=("parameters",), finalists=4,
-              finalist_steps=300)
 
 
 class StopRun(Exception):

@@ -256,10 +256,15 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
     assert main(["search", *own, "--weights", str(weights), *data, "--population", "3",
                  "--generations", "1", "--adapt-steps", "2", "--n-images", "4",
                  "--adapt-images", "4", "--budget", "0.6", "--quiet", "--out",
-                 str(masks), "--checkpoint", str(tmp_path / "state.json")]) == 0
+                 str(masks), "--checkpoint", str(tmp_path / "state.json"),
+                 "--finalists", "2", "--finalist-steps", "3"]) == 0
     assert (tmp_path / "masks_fitness.png").stat().st_size > 0  # the plot beside --out
     assert json.loads((tmp_path / "state.json").read_text())["generation"] == 1
     saved = json.loads(masks.read_text())
+    # one generator searches widths by default: uniform start, moves, finalists
+    config = saved["config"]
+    assert (config["init"], config["mutate"], config["finalists"]) == ("uniform", "move", 2)
+    assert saved["finalists"] and saved["masks"]["A"] == saved["finalists"][0]["A"]
     assert saved["spaces"]["A"]["layout"] == "traced" and "B" not in saved["masks"]
     slim_dir = tmp_path / "slim"
     assert main(["slim", str(masks), *own, "--weights", str(weights), "--out",
@@ -274,6 +279,14 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
                  "--size", "32", "--out", str(tmp_path / "g.pt")]) == 0
     assert main(["inspect", str(tuned), "--size", "32"]) == 0
     assert "AffineResnet" in capsys.readouterr().out
+    channels = tmp_path / "channels.json"
+    assert main(["search", *own, "--weights", str(weights), *data, "--population", "3",
+                 "--generations", "0", "--adapt-steps", "1", "--n-images", "4",
+                 "--adapt-images", "4", "--budget", "0.6", "--quiet", "--out",
+                 str(channels), "--variation", "channels", "--mate", "group_boundary"]) == 0
+    config = json.loads(channels.read_text())["config"]
+    assert (config["init"], config["mate"], config["finalists"]) == ("bernoulli",
+                                                                     "group_boundary", 0)
 
 
 def test_evaluate_a_generator_of_another_class(tmp_path, capsys):

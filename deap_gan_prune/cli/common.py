@@ -54,12 +54,17 @@ def load_own_generator(args: argparse.Namespace):
     return load_generator(args.weights, getattr(args, "device", "cpu"), architecture(args))
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser,
+                       generator_size: int | None = None) -> None:
+    """--dataroot, --image-size, --n-train, --n-test; ``generator_size``: the image size of
+    a --generator run without --image-size, where the command has one."""
     parser.add_argument("--dataroot", metavar="DIR",
                         help="image folder with trainA, trainB, testA, testB; default: the "
                              "embedded synthetic horse/zebra data")
+    mine = f"; {generator_size} for a --generator search" if generator_size else ""
     parser.add_argument("--image-size", type=int, default=None,
-                        help="pixels (default 64 for the synthetic data, 256 for --dataroot)")
+                        help=f"pixels (default 256 for --dataroot, 64 for the synthetic "
+                             f"data{mine})")
     parser.add_argument("--n-train", type=int, default=512,
                         help="synthetic training images per domain (default 512)")
     parser.add_argument("--n-test", type=int, default=64,

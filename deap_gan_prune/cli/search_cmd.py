@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..evolution.search import SearchConfig, search_masks
+from ..evolution.search_config import WIDTHS
 from ..evolution.single_search import search_single
 from ..nets.checkpoints import atomic_write_json, load_cyclegan
 from ..outputs import check_output_file
@@ -31,6 +32,10 @@ from .common import (
 DEFAULT_BUDGET = 0.25
 #: the value of --budget asking for the paper's soft size term instead of a budget
 NO_BUDGET = "none"
+#: --variation: the width search, or bit-string variation of the channels
+VARIATIONS = ("widths", "channels")
+#: the scoring size of a --generator search without --image-size (pixels)
+GENERATOR_SEARCH_SIZE = 64
 
 
 def parse_budget(text: str) -> float | str:
@@ -56,7 +61,7 @@ def budget_of(args: argparse.Namespace) -> float | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     add_generator_arguments(parser)
-    add_data_arguments(parser)
+    add_data_arguments(parser, generator_size=GENERATOR_SEARCH_SIZE)
     d = SearchConfig()
     g = parser.add_argument_group("search")
     g.add_argument("--population", type=int, default=d.population,
@@ -99,13 +104,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--layout", choices=["independent", "tied"], default=d.layout,
                    help="independent: every residual block's inner width is its own; tied: "
                         "as the released code, tied to the stream width")
-    g.add_argument("--init", choices=["bernoulli", "importance"], default=d.init,
-                   help="starting masks: each channel kept at random (the paper's), or the "
-                        "channels of largest L1 norm, perturbed")
+    g.add_argument("--variation", choices=VARIATIONS, default=None,
+                   help="widths: the width search (masks start at the uniform mask with "
+                        "random channels, capacity moves between groups, the best finalists "
+                        "briefly fine-tuned; default for --generator --weights); channels: "
+                        "bit-string crossover and mutation of the channels (default otherwise)")
+    g.add_argument("--init", choices=["bernoulli", "importance", "uniform"], default=None,
+                   help="starting masks: each channel kept at random (the paper's; default "
+                        "of channels), the channels of largest L1 norm, perturbed, or the "
+                        "uniform counts with capacity moves (default of widths)")
     g.add_argument("--mate", choices=["two_point", "group_boundary", "uniform_group"],
-                   default=d.mate, help="crossover of two masks")
-    g.add_argument("--mutate", choices=["segment", "flip"], default=d.mutate,
-                   help="mutation: a random segment of bits, or independent bit flips")
+                   default=None, help="crossover of two masks (default two_point for "
+                   "channels, uniform_group for widths)")
+    g.add_argument("--mutate", choices=["segment", "flip", "move"], default=None,
+                   help="mutation: a random segment of bits (default of channels), "
+                        "independent bit flips, or channels moved between two groups at one "
+                        "size (default of widths)")
+    g.add_argument("--finalists", type=int, default=None,
+                   help=f"masks of the hall of fame distilled --finalist-steps steps at the "
+                        f"end, with the uniform seed, the best kept (default {WIDTHS['finalists']} "
+                        f"for widths, {d.finalists} = off for channels; one generator only)")
+    g.add_argument("--finalist-steps", type=int, default=WIDTHS["finalist_steps"],
+                   help="distillation steps per finalist")
     g.add_argument("--n-images", type=int, default=d.n_images,
                    help="held-out validation images per domain the fitness scores on")
     g.add_argument("--adapt-images", type=int, default=d.train_images,
@@ -161,16 +181,35 @@ def fitness_of(args: argparse.Namespace) -> Any:
     return "supernet"
 
 
+def is_single(args: argparse.Namespace) -> bool:
+    """True for one generator of the user's class (--generator with --weights)."""
+    return architecture(args) is not None and not args.checkpoints
+
+
+def variation_of(args: argparse.Namespace) -> str:
+    """--variation, or its default: widths for --generator --weights, channels otherwise."""
+    if args.variation is not None:
+        return args.variation
+    return "widths" if is_single(args) and budget_of(args) is not None else "channels"
+
+
 def config_from(args: argparse.Namespace) -> SearchConfig:
-    return SearchConfig(population=args.population, generations=args.generations,
-                        fitness=fitness_of(args), adapt_steps=args.adapt_steps,
-                        adapt_score=args.adapt_score, select=args.select,
-                        gamma=args.gamma, lambda_cycle=args.lambda_cycle, budget=budget_of(args),
-                        repair_order=args.repair_order, size_measure=args.size_measure,
-                        perceptual=args.perceptual, layout=args.layout, init=args.init,
-                        mate=args.mate, mutate=args.mutate, n_images=args.n_images,
-                        train_images=args.adapt_images, train_steps=args.train_steps,
-                        seed=args.seed)
+    settings = dict(population=args.population, generations=args.generations,
+                    fitness=fitness_of(args), adapt_steps=args.adapt_steps,
+                    adapt_score=args.adapt_score, select=args.select, gamma=args.gamma,
+                    lambda_cycle=args.lambda_cycle, budget=budget_of(args),
+                    repair_order=args.repair_order, size_measure=args.size_measure,
+                    perceptual=args.perceptual, layout=args.layout,
+                    n_images=args.n_images, train_images=args.adapt_images,
+                    train_steps=args.train_steps, finalist_steps=args.finalist_steps,
+                    seed=args.seed)
+    settings.update({k: getattr(args, k) for k in ("init", "mate", "mutate", "finalists")
+                     if getattr(args, k) is not None})
+    if variation_of(args) == "widths":
+        if budget_of(args) is None:
+            raise CommandError("--variation widths moves capacity at one size: give --budget")
+        return SearchConfig.widths(**settings)
+    return SearchConfig(**settings)
 
 
 def plot_path(args: argparse.Namespace) -> Path:
@@ -204,7 +243,8 @@ def front_config_from(args: argparse.Namespace):
     return FrontConfig(population=args.population, generations=args.generations,
                        fitness=fitness_of(args),
                        objectives=tuple(o for o in args.objectives.split(",") if o),
-                       size_range=tuple(args.size_range), mate=args.mate, mutate=args.mutate,
+                       size_range=tuple(args.size_range), mate=args.mate or "two_point",
+                       mutate=args.mutate or "segment",
                        layout=args.layout, adapt_steps=args.adapt_steps,
                        adapt_score=args.adapt_score, n_images=args.n_images,
                        train_images=args.adapt_images, seed=args.seed)
@@ -285,6 +325,8 @@ def run(args: argparse.Namespace) -> int:
                                "--generator")
         return run_front(args)
     config = config_from(args)
+    if architecture(args) is not None and args.image_size is None:
+        args.image_size = GENERATOR_SEARCH_SIZE
     data = load_data(args, n_val=config.n_images + config.train_images)
     if architecture(args) is not None:
         if args.checkpoints and args.weights:

@@ -10,6 +10,12 @@ from deap import tools
 from ..nets.maskspace import MaskSpace
 from .logbooks import logbook_records
 
+#: The settings :meth:`SearchConfig.widths` changes from the defaults.
+WIDTHS: dict[str, object] = dict(init="uniform", mutate="move", mate="uniform_group", cxpb=0.5,
+                                 mutpb=0.5, seed_channels="random",
+                                 budget_measures=("parameters",), finalists=4,
+                                 finalist_steps=300)
+
 
 @dataclass
 class SearchConfig:
@@ -93,6 +99,19 @@ class SearchConfig:
         settings = dict(fitness="paper", select="roulette", population=32, generations=50,
                         repair_order="l1", seed_uniform=False)
         return cls(**{**settings, **overrides})
+
+    @classmethod
+    def widths(cls, **overrides) -> SearchConfig:
+        """The width search (a budget is required): every mask starts as the uniform mask
+        with random channels plus capacity moves (``init="uniform"``), varies by exchanging
+        whole groups and moving channels between groups at one size, is repaired in
+        parameters only, and the best ``finalists`` (4) of the hall of fame and the uniform
+        seed are each distilled ``finalist_steps`` (300) steps before the best is kept. The
+        default of ``deap-gan-prune search --generator`` (README, "A real pretrained
+        generator")."""
+        settings = dict(WIDTHS)
+        settings.update(overrides)
+        return cls(**settings)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         self.budget_measures = tuple(self.budget_measures)
