@@ -170,3 +170,17 @@ def test_candidate_cost_toy(tmp_path):
     for r in result["rows"]:
         assert r["candidate_s"] > 0 and len(r["candidate_runs_s"]) == 2
         assert r["search_estimate_s"] > r["evaluations"] * r["candidate_s"] * 0.99
+
+
+def test_search_resolution_compares_the_same_masks_at_two_sizes(tmp_path):
+    module = load_benchmark("search_resolution")
+    out = tmp_path / "res.json"
+    assert _main(module, ["--toy", "--sizes", "16", "32", "--candidates", "4", "--work",
+                          str(tmp_path), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["candidates"] == 5 and len(result["kept"]) == 5
+    assert len(result["low"]["scores"]) == len(result["high"]["scores"]) == 5
+    assert result["low"]["scores"] != result["high"]["scores"]
+    assert -1 <= result["agreement"]["spearman"] <= 1
+    # the candidates share the seed's size: capacity moves never grow a mask
+    assert result["config"]["init"] == "uniform"
