@@ -1,6 +1,7 @@
 """compress: the shipped teacher end to end (library and command line), a kill at each stage
 continued to the same files, config files and --print-config, changed settings refused and
 --restart-from, the lock. Toy sizes throughout."""
+import json
 import os
 import shutil
 import signal
@@ -165,9 +166,33 @@ def test_one_generator_of_your_own_class(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(os.path.dirname(__file__))
     torch.manual_seed(0)
     torch.save(AffineResnet().state_dict(), tmp_path / "g.pth")
-    config = CompressConfig(**{**TOY, "generations": 1, "finetune_steps": 2},
+    config = CompressConfig(**{**TOY, "generations": 1, "finetune_steps": 2, "search_size": 16},
                             generator="generic_nets:AffineResnet", weights=str(tmp_path / "g.pth"))
     report = compress(config, tmp_path / "run", progress=False, say=quiet)
     assert "## Quality (A→B" in report.read_text()
+    masks = json.loads((tmp_path / "run" / "masks.json").read_text())
+    assert masks["config"]["init"] == "uniform" and masks["finalists"]  # the width search
     for name in ("finetuned/slim_G_A.pth", "export/G_A.onnx", "kept_channels.png"):
         assert (tmp_path / "run" / name).is_file()
+
+
+def test_search_images_at_the_search_size():
+    import torch
+
+    from deap_gan_prune.compression.stages import search_images
+    images = torch.rand(3, 3, 32, 32) * 2 - 1
+    pair = CompressConfig(**TOY)
+    assert search_images(pair, images) is images                       # the pair: as loaded
+    own = CompressConfig(**TOY, generator="m:C", weights="w.pth")
+    assert search_images(own, images) is images                        # never upsampled
+    small = search_images(CompressConfig(**TOY, search_size=16), images)
+    assert small.shape == (3, 3, 16, 16) and small.abs().max() <= 1
+    big = torch.rand(2, 3, 256, 256) * 2 - 1
+    assert search_images(own, big).shape[-1] == 64                     # one generator: 64 px
+    assert CompressConfig(**TOY, generator="m:C", weights="w.pth").widths
+    assert not CompressConfig(**TOY).widths
+    assert CompressConfig(**TOY, variation="widths").widths
+    with pytest.raises(CompressError, match="variation"):
+        CompressConfig(**TOY, variation="bits")
+    with pytest.raises(CompressError, match="search_size"):
+        CompressConfig(**TOY, search_size=30)

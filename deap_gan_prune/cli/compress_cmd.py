@@ -28,6 +28,10 @@ HELP = {
     "n_test": "test images per domain (synthetic; at most this many of a folder)",
     "seed": "random seed: the same settings give the same files",
     "budget": "size ratio every candidate meets in parameters and MACs (0.25 = 4x smaller)",
+    "variation": "widths (the width search), channels (bit-string variation) or auto "
+                 "(widths for --generator at a budget, else channels)",
+    "search_size": "pixels the search scores candidates at (default 64 for --generator, "
+                   "else --image-size)",
     "front": "search the Pareto front of quality and size instead of one budget",
     "size_target": "with --front: the best point within this size ratio (default: the "
                    "front's point nearest the ideal)",
@@ -80,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     group = parser.add_argument_group("settings (default: the config file's, else the one "
                                       "shown)")
-    types = {"image_size": int, "size_target": float}
+    types = {"image_size": int, "search_size": int, "size_target": float}
     for f in fields(CompressConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)

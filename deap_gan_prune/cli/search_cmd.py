@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..evolution.search import SearchConfig, search_masks
-from ..evolution.search_config import WIDTHS
+from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS
 from ..evolution.single_search import search_single
 from ..nets.checkpoints import atomic_write_json, load_cyclegan
 from ..outputs import check_output_file
@@ -34,8 +34,6 @@ DEFAULT_BUDGET = 0.25
 NO_BUDGET = "none"
 #: --variation: the width search, or bit-string variation of the channels
 VARIATIONS = ("widths", "channels")
-#: the scoring size of a --generator search without --image-size (pixels)
-GENERATOR_SEARCH_SIZE = 64
 
 
 def parse_budget(text: str) -> float | str:

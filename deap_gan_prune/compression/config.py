@@ -27,7 +27,11 @@ class CompressConfig:
     ``image_size`` (None: 64 synthetic, 256 for a folder), ``n_train``/``n_test`` (synthetic
     images; ``n_test`` also caps a folder's test images). Search: a single ``budget`` (size
     ratio, e.g. 0.25 = 4x smaller) or, with ``front``, the Pareto front over ``size_range``
-    and its best point within ``size_target``. Fine-tuning: ``finetune_steps`` (0: none),
+    and its best point within ``size_target``; ``variation`` "widths" (the width search,
+    :meth:`SearchConfig.widths`), "channels" (bit-string variation) or "auto" (widths for
+    one generator of the user's class at a budget, channels otherwise); ``search_size``:
+    pixels the candidates are scored at (None: 64 for one generator of the user's class,
+    else ``image_size``). Fine-tuning: ``finetune_steps`` (0: none),
     ``distill`` weight (the pair's), ``lr``, ``batch_size``, ``val_every``. Evaluation:
     latency ``repeats``, ``judge_steps``. Export: ONNX ``opset``, the parity ``tolerance``
     and, with ``int8``, the static int8 ONNX file. ``checkpoint_every``, ``workers`` and
@@ -44,6 +48,8 @@ class CompressConfig:
     n_test: int = 64
     seed: int = 0
     budget: float = 0.25
+    variation: str = "auto"
+    search_size: int | None = None
     front: bool = False
     size_target: float | None = None
     size_range: tuple[float, float] = (0.05, 0.5)
@@ -90,6 +96,14 @@ class CompressConfig:
                                 "that size); a single search takes budget")
         if self.size_target is not None and not 0 < self.size_target <= 1:
             raise CompressError(f"size_target = {self.size_target}: must be in (0, 1]")
+        if self.variation not in ("auto", "widths", "channels"):
+            raise CompressError(f"variation = {self.variation!r}: use auto, widths or channels")
+        if self.variation == "widths" and (self.front or self.budget == 1):
+            raise CompressError("variation = 'widths' moves capacity at one budget below 1: "
+                                "not with front or budget 1")
+        if self.search_size is not None and (self.search_size <= 0 or self.search_size % 4):
+            raise CompressError(f"search_size = {self.search_size}: must be a positive "
+                                "multiple of 4")
         if self.fitness not in ("adapted", "paper"):
             raise CompressError(f"fitness = {self.fitness!r}: use adapted or paper")
         if self.front and (self.fitness == "paper" or self.generator):
@@ -113,6 +127,14 @@ class CompressConfig:
     def single(self) -> bool:
         """True for one generator of the user's class (``generator`` with ``weights``)."""
         return bool(self.generator)
+
+    @property
+    def widths(self) -> bool:
+        """True when the search is the width search: ``variation`` "widths", or "auto" for
+        one generator of the user's class at a budget with the adapted fitness."""
+        if self.variation != "auto":
+            return self.variation == "widths"
+        return self.single and self.budget < 1 and self.fitness == "adapted" and not self.front
 
     def to_dict(self) -> dict:
         """The settings as plain JSON/TOML values (tuples as lists)."""
@@ -143,7 +165,8 @@ class CompressConfig:
 #: the settings each stage's results depend on
 STAGE_KEYS = {
     "search": ("checkpoints", "epoch", "generator", "generator_kwargs", "weights", "dataroot",
-               "image_size", "n_train", "seed", "budget", "front", "size_target",
+               "image_size", "n_train", "seed", "budget", "variation", "search_size", "front",
+               "size_target",
                "size_range", "fitness", "population", "generations", "adapt_steps",
                "n_images", "adapt_images"),
     "slim": (),

@@ -150,10 +150,25 @@ def search_config(config: CompressConfig):
     """The :class:`SearchConfig` of a single-budget search."""
     from ..evolution.search_config import SearchConfig
     make = SearchConfig.paper if config.fitness == "paper" else SearchConfig
+    if config.widths:
+        make = SearchConfig.widths
     return make(population=config.population, generations=config.generations,
                 adapt_steps=config.adapt_steps,
                 budget=None if config.budget == 1 else config.budget,
                 n_images=config.n_images, train_images=config.adapt_images, seed=config.seed)
+
+
+def search_images(config: CompressConfig, images: torch.Tensor) -> torch.Tensor:
+    """``images`` ``[N, C, H, W]`` at the search's scoring size (``search_size``; for one
+    generator of the user's class without it, 64 or the images' own if smaller), resized with
+    antialiasing when it differs."""
+    from ..evolution.search_config import GENERATOR_SEARCH_SIZE
+    size = config.search_size or (min(GENERATOR_SEARCH_SIZE, images.shape[-1])
+                                  if config.single else None)
+    if size is None or size == images.shape[-1]:
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear",
+                                           antialias=True, align_corners=False).clamp(-1, 1)
 
 
 def run_search(ctx: RunContext) -> None:
@@ -171,14 +186,15 @@ def run_search(ctx: RunContext) -> None:
     result: Any
     if c.single:
         from ..evolution.single_search import search_single
-        result = search_single(ctx.original, data.val_a, config, **common)
+        result = search_single(ctx.original, search_images(c, data.val_a), config, **common)
         extra = {"architecture": ctx.architecture, "weights": str(c.weights)}
     else:
         from ..evolution.search import search_masks
         gan = ctx.gan
         if config.fitness == "paper":
             gan = ctx.gan_with_discriminators()
-        result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b,
+        result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b,
+                              search_images(c, data.val_a), search_images(c, data.val_b),
                               config, **common)
         extra = {}
     atomic_write_json(out / "masks.json", {**result.to_dict(), **extra})
@@ -196,8 +212,8 @@ def _run_front(ctx: RunContext, common: dict) -> None:
                          adapt_steps=c.adapt_steps,
                          n_images=c.n_images, train_images=c.adapt_images, seed=c.seed)
     result = search_front(cast(ResnetGenerator, gan.g_a), cast(ResnetGenerator, gan.g_b),
-                          data.val_a, data.val_b, config, d_a=gan.d_a,
-                          d_b=gan.d_b, **common)
+                          search_images(c, data.val_a), search_images(c, data.val_b),
+                          config, d_a=gan.d_a, d_b=gan.d_b, **common)
     front = result.to_dict()
     try:
         point = choose_point(front["points"], at_size=c.size_target, default=result.chosen)

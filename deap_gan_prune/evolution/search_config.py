@@ -10,6 +10,10 @@ from deap import tools
 from ..nets.maskspace import MaskSpace
 from .logbooks import logbook_records
 
+#: Pixels a search of one generator of the user's class scores at when no size is given
+#: (``benchmarks/search_resolution.py`` compares it with the fine-tuning's 128).
+GENERATOR_SEARCH_SIZE = 64
+
 #: The settings :meth:`SearchConfig.widths` changes from the defaults.
 WIDTHS: dict[str, object] = dict(init="uniform", mutate="move", mate="uniform_group", cxpb=0.5,
                                  mutpb=0.5, seed_channels="random",
