@@ -175,5 +175,6 @@ def format_summary(summary: dict) -> str:
         values = [quality[n].get(group, {}).get(key) for n in names]
         lines.append(f"{label:42}" + "".join(f"{_fmt(v, digits):>11}" for v in values))
     if "seconds" in summary:
-        lines.append(f"\n{summary['seconds']:.0f} s in all")
+        parts = ", ".join(f"{k} {v:.0f} s" for k, v in summary.get("stage_seconds", {}).items())
+        lines.append(f"\n{summary['seconds']:.0f} s in all" + (f" ({parts})" if parts else ""))
     return "\n".join(lines)

@@ -169,6 +169,8 @@ def main(argv=None) -> int:
     base = gan
     if args.supernet is not None:
         base = supernet_generators(args, gan, data, config, say, progress)
+    stages = {"setup": time.perf_counter() - started}
+    mark = time.perf_counter()
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=progress,
                           supernets=None if base is gan else (base.g_a, base.g_b))
@@ -178,6 +180,7 @@ def main(argv=None) -> int:
 
     # 3. Physically smaller generators, initialised from the kept weights (of the supernets
     # with --supernet); then fine-tuned toward the originals.
+    stages["search"], mark = time.perf_counter() - mark, time.perf_counter()
     mask_a, mask_b = result.slot_masks()
     searched = (slim(base.g_a, mask_a).eval(), slim(base.g_b, mask_b).eval())
     tuned = tuple(copy.deepcopy(g) for g in searched)
@@ -186,6 +189,8 @@ def main(argv=None) -> int:
     with staged_folder(out) as stage:  # both files or neither
         for name, g in zip(("G_A", "G_B"), tuned):
             save_generator(g, stage / f"slim_{name}.pth", extra={"search": config.to_dict()})
+
+    stages["fine-tuning"], mark = time.perf_counter() - mark, time.perf_counter()
 
     # 4. Measure: size, latency side by side, quality of original and pruned.
     outputs = {"original": translations(gan, data), "searched": translations(searched, data),
@@ -204,7 +209,9 @@ def main(argv=None) -> int:
                   "pruned A→B": outputs["pruned"]["a2b"], "input B": data.test_b,
                   "original B→A": outputs["original"]["b2a"],
                   "pruned B→A": outputs["pruned"]["b2a"]}, out / "samples.png")
+    stages["measuring"] = time.perf_counter() - mark
     summary["seconds"] = round(time.perf_counter() - started, 1)
+    summary["stage_seconds"] = {k: round(v, 1) for k, v in stages.items()}
     atomic_write_json(out / "summary.json", summary)
     print(format_summary(summary))
     say(f"wrote {out}/: slim_G_A.pth, slim_G_B.pth, masks.json, fitness.png, samples.png, "
