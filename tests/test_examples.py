@@ -144,3 +144,25 @@ def test_train_supernet_recipe_at_toy_length(tmp_path, monkeypatch):
     import torch
     state = torch.load(out / "latest_net_G_A.pth", weights_only=True)
     assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
+
+
+def test_real_photos_quick_end_to_end(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    args = ["--quick", "--quiet", "--out", str(out)]
+    assert _run("real_photos.py", args, monkeypatch) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["photos"] == ["chelsea", "coffee", "rocket"]        # held out, whole
+    assert summary["params_ratio"] <= 0.25 + 1e-9
+    assert summary["params"]["slim"] == sum(
+        p.numel() for p in load_generator(out / "compress" / "finetuned" / "slim_G_A.pth")
+        .parameters())
+    assert 0 < summary["ssim"] <= 1 and summary["psnr_db"] > 0
+    for name in ("before_after.png", "compress/report.md", "compress/export/G_A.onnx"):
+        assert (out / name).stat().st_size > 0, name
+    masks = json.loads((out / "compress" / "masks.json").read_text())
+    assert masks["config"]["init"] == "uniform"                        # the width search
+    assert "PSNR" in capsys.readouterr().out
+    # run again: every stage is done, nothing is redone, the same summary numbers
+    assert _run("real_photos.py", args, monkeypatch) == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert (again["psnr_db"], again["params"]) == (summary["psnr_db"], summary["params"])
