@@ -27,7 +27,8 @@ HELP = {
     "n_train": "synthetic training images per domain",
     "n_test": "test images per domain (synthetic; at most this many of a folder)",
     "seed": "random seed: the same settings give the same files",
-    "budget": "size ratio every candidate meets in parameters and MACs (0.25 = 4x smaller)",
+    "budget": "size ratio every candidate meets in parameters and MACs (in parameters only "
+              "with the width search) (0.25 = 4x smaller)",
     "variation": "widths (the width search), channels (bit-string variation) or auto "
                  "(widths for --generator at a budget, else channels)",
     "search_size": "pixels the search scores candidates at (default 64 for --generator, "

@@ -89,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="cycle weight λ (default 10 for the paper's fitness, 0 for adapted)")
     g.add_argument("--budget", type=parse_budget, default=None, metavar="RATIO|none",
                    help=f"size ratio every candidate is repaired to meet in parameters and "
-                        f"MACs (default {DEFAULT_BUDGET}: 4x smaller, as the example); 'none': "
+                        f"MACs (in parameters only with --variation widths; default "
+                        f"{DEFAULT_BUDGET}: 4x smaller, as the example); 'none': "
                         "no cap, the paper's soft size term γ·size instead (γ 1, no uniform "
                         "mask seeded); not with --front")
     g.add_argument("--repair-order", choices=["random", "l1"], default=d.repair_order,
