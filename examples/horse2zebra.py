@@ -2,7 +2,7 @@
 
 With no arguments it runs on the small teacher shipped in the package and the embedded
 synthetic horse ↔ zebra data (under 10 minutes on 2 CPU cores): the library's default search
-(adapted fitness, population 12, 8 generations, a 4x budget), then 800 fine-tuning steps::
+(adapted fitness, population 12, 8 generations, a 4x budget), then 450 fine-tuning steps::
 
     python examples/horse2zebra.py                 # the default run
     python examples/horse2zebra.py --quick         # a toy run of under a minute
@@ -77,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "(default 0.25 = 4x smaller; 1 to leave the size to γ alone)")
     p.add_argument("--population", type=int, default=12, help="per generator (default 12)")
     p.add_argument("--generations", type=int, default=8, help="(default 8)")
-    p.add_argument("--finetune-steps", type=int, default=800, help="(default 800)")
+    p.add_argument("--finetune-steps", type=int, default=450, help="(default 450)")
     p.add_argument("--distill", type=float, default=10.0,
                    help="weight of distillation from the original generators while "
                         "fine-tuning (default 10; 0 disables)")
