@@ -108,14 +108,15 @@ def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space:
 
 
 def score_finalists(generator, images: torch.Tensor, config: SearchConfig, space: MaskSpace,
-                    candidates: list, discriminator=None,
-                    device: str | torch.device = "cpu") -> tuple[list, AdaptedFitness]:
+                    candidates: list, discriminator=None, device: str | torch.device = "cpu",
+                    progress: bool = False) -> tuple[list, AdaptedFitness]:
     """Each of ``candidates`` (masks) distilled for ``config.finalist_steps`` steps and scored
     by the adapted fitness with that many steps; returns ``([(mask, score)], fitness)``, best
     first (ties keep the given order), and the fitness that scored them."""
     judge = single_fitness(generator, images, replace(config, adapt_steps=config.finalist_steps),
                            space, discriminator, device)
-    scored = [(list(m), float(judge(m)[0])) for m in candidates]
+    scored = [(list(m), float(judge(m)[0]))
+              for m in tqdm(candidates, desc="finalists", unit="mask", disable=not progress)]
     return sorted(scored, key=lambda pair: -pair[1]), judge
 
 
@@ -251,7 +252,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             if seed is not None and list(seed) not in candidates:
                 candidates.append(list(seed))
             finalists, judge = score_finalists(generator, images, config, space, candidates,
-                                               discriminator, device)
+                                               discriminator, device, progress)
             best = finalists[0][0]
             terms = judge.terms(individual_cls(best))
         return SingleSearchResult(best, space, logbook, terms, config, population,
