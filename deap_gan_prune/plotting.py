@@ -12,7 +12,7 @@ from typing import Any
 from deap import tools
 from matplotlib.figure import Figure
 
-from .nets.checkpoints import atomic_write
+from .files import atomic_write
 
 
 def _save(fig: Figure, path: str | os.PathLike, title: str | None = None) -> Path:
@@ -109,6 +109,38 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
     fitness on the axis and gives the budget, drawn as a line on the size panel (``budget``
     overrides it). Writes a PNG; returns path."""
     return _save(fitness_figure(logbook, chapters, title, config, budget), path)
+
+
+def front_progress_figure(logbook: tools.Logbook, config: Mapping | None = None,
+                          title: str | None = None) -> Figure:
+    """The figure of :func:`plot_front_progress`."""
+    fig = Figure(figsize=(10, 4))
+    ax_score, ax_size = fig.subplots(1, 2)
+    gens = logbook.select("gen")
+    for name, color in zip(logbook.chapters.keys() or [None], ("tab:blue", "tab:orange")):
+        book = logbook.chapters[name] if name else logbook
+        label = f"G_{name}" if name else "population"
+        ax_score.plot(gens, book.select("score_min"), "-", color=color, label=f"{label} best")
+        ax_score.plot(gens, book.select("score_avg"), "--", color=color, label=f"{label} mean")
+        ax_size.fill_between(gens, book.select("size_min"), book.select("size_max"),
+                             color=color, alpha=0.25, label=f"{label} population")
+    ax_score.set(xlabel="generation", ylabel=score_label(config),
+                 title="quality score")
+    ax_size.set(xlabel="generation", ylabel="size / original", title="sizes in the population",
+                ylim=(0, 1.05))
+    for ax in (ax_score, ax_size):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_front_progress(logbook: tools.Logbook, path: str | os.PathLike,
+                        config: Mapping | None = None, title: str | None = None) -> Path:
+    """A front search against generation (its logbook, chapters ``"A"``/``"B"``): the best
+    and mean quality score of each population, and the span of its sizes. Writes a PNG."""
+    return _save(front_progress_figure(logbook, config, title), path)
 
 
 AXIS_LABELS = {"parameters": "parameters / original", "macs": "MACs / original",

@@ -196,3 +196,12 @@ def test_search_images_at_the_search_size():
         CompressConfig(**TOY, variation="bits")
     with pytest.raises(CompressError, match="search_size"):
         CompressConfig(**TOY, search_size=30)
+
+
+def test_front_run_draws_the_front_and_the_search_against_generation(tmp_path):
+    config = CompressConfig(**{**TOY, "generations": 1, "finetune_steps": 2}, front=True,
+                            size_range=(0.1, 0.5))
+    report = compress(config, tmp_path / "run", progress=False, say=quiet).read_text()
+    for name in ("front.png", "fitness.png", "front.json", "masks.json"):
+        assert (tmp_path / "run" / name).stat().st_size > 0, name
+    assert "Quality score and sizes of the front search" in report and "(front.png)" in report

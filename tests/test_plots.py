@@ -20,6 +20,7 @@ from deap_gan_prune.plotting import (
     benchmark_quality_points,
     fitness_figure,
     front_figure,
+    front_progress_figure,
     front_quality_points,
     kept_channels,
     kept_channels_figure,
@@ -236,3 +237,17 @@ def test_plot_command_errors_are_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "p.png")]) == 1
     err = capsys.readouterr().err
     assert "no rows with sizes and 'fid'" in err and err.count("\n") == 1
+
+
+def test_front_progress_draws_score_and_size_span_per_population():
+    records = [{"gen": g, "A": {"score_min": 0.3 - 0.01 * g, "score_avg": 0.4, "size_min": 0.1,
+                                "size_max": 0.5},
+                "B": {"score_min": 0.35 - 0.01 * g, "score_avg": 0.45, "size_min": 0.05,
+                      "size_max": 0.4}} for g in range(3)]
+    logbook = logbook_from_records(records)
+    fig = front_progress_figure(logbook, FrontConfig(adapt_score="ssim").to_dict())
+    score, size = fig.axes
+    assert "SSIM" in score.get_ylabel() and "lower is better" in score.get_ylabel()
+    lines = {line.get_label(): list(line.get_ydata()) for line in score.get_lines()}
+    assert lines["G_A best"] == pytest.approx([0.3, 0.29, 0.28]) and "G_B mean" in lines
+    assert len(size.collections) == 2                          # one size span per population

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..nets.checkpoints import atomic_write
+from ..files import atomic_write
 from ..report import _fmt, quality_rows
 
 
@@ -79,7 +79,10 @@ def write_report(out: Path, config: dict) -> Path:
                              diff])
         lines += ["## Exported files", ""] + _table(
             ["generator", "format", "file", "MB", "max. abs. difference to PyTorch"], rows) + [""]
-    pictures = [("fitness.png", "Fitness and size of the best against generation"),
+    progress = ("Quality score and sizes of the front search against generation"
+                if (out / "front.png").is_file() else
+                "Fitness and size of the best against generation")
+    pictures = [("fitness.png", progress),
                 ("front.png", "The Pareto front of quality and size, the chosen pair starred"),
                 ("kept_channels.png", "Channels kept per group (original width behind)"),
                 ("samples.png", "Input, original and slim translations")]

@@ -205,7 +205,7 @@ def run_search(ctx: RunContext) -> None:
 def _run_front(ctx: RunContext, common: dict) -> None:
     from ..evolution.front import FrontConfig, search_front
     from ..evolution.pareto import choose_point
-    from ..plotting import plot_front
+    from ..plotting import plot_front, plot_front_progress
     c, out, data, gan = ctx.config, ctx.out, ctx.data, ctx.gan
     config = FrontConfig(population=c.population, generations=c.generations,
                          size_range=cast(tuple[float, float], tuple(c.size_range)),
@@ -221,6 +221,8 @@ def _run_front(ctx: RunContext, common: dict) -> None:
         raise CompressError(f"size_target {c.size_target}: {exc}") from None
     atomic_write_json(out / "front.json", front)
     plot_front(front, out / "front.png", chosen=point)
+    plot_front_progress(result.logbook, out / "fitness.png", config=front["config"],
+                        title=f"front search on {data.name}")
     chosen = front["points"][point]
     atomic_write_json(out / "masks.json", {
         "masks": {"A": chosen["A"], "B": chosen["B"]}, "spaces": front["spaces"],
