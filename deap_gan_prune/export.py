@@ -24,7 +24,7 @@ from typing import Literal, cast
 
 import torch
 
-from .nets.checkpoints import atomic_write
+from .files import atomic_write
 from .nets.widths import GeneratorWidths
 
 ONNX_OPSET = 17

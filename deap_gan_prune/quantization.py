@@ -43,8 +43,8 @@ import numpy as np
 import torch
 
 from .export import ExportError, cpu_copy, export_onnx, import_onnxruntime
+from .files import atomic_write, atomic_write_json
 from .metrics.fidelity import fidelity_scores
-from .nets.checkpoints import atomic_write, atomic_write_json
 
 #: ONNX Runtime operators that compute in integers.
 INTEGER_KERNELS = frozenset({

@@ -33,7 +33,8 @@ from tqdm import tqdm
 
 from .data import DataError, list_images, read_rgb, readable_images
 from .export import ExportError, onnx_session
-from .nets.checkpoints import atomic_write, load_generator
+from .files import atomic_write
+from .nets.checkpoints import load_generator
 from .nets.frozen import borrowed
 from .outputs import OutputError, check_output_folder
 

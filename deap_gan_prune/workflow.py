@@ -121,7 +121,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     after every step, True writes the checkpoint and raises KeyboardInterrupt. The slim
     generators end in eval mode; ``gan``'s networks and the caller's global random states are
     left as they were. Returns the history."""
-    from .nets.checkpoints import images_hash
+    from .files import images_hash
     from .training.validation import PairValidation
     if steps <= 0:
         return {}

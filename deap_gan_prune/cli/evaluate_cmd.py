@@ -13,9 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
+from ..files import atomic_write_json
 from ..metrics.evaluation import translate
 from ..metrics.fid import cached_inception_weights, check_fid_available, fid_by_direction
-from ..nets.checkpoints import atomic_write_json, load_cyclegan, load_generator, traced_description
+from ..nets.checkpoints import load_cyclegan, load_generator, traced_description
 from ..outputs import check_output_file
 from ..report import (
     directions_of,

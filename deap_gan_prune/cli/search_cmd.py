@@ -12,7 +12,8 @@ from typing import Any, cast
 from ..evolution.search import SearchConfig, search_masks
 from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS
 from ..evolution.single_search import search_single
-from ..nets.checkpoints import atomic_write_json, load_cyclegan
+from ..files import atomic_write_json
+from ..nets.checkpoints import load_cyclegan
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
 from ..teacher import SUPERNET_DIR

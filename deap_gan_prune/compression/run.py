@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..nets.checkpoints import atomic_write, atomic_write_json
+from ..files import atomic_write, atomic_write_json
 from ..outputs import check_output_folder
 from .config import STAGES, CompressConfig, CompressError, to_toml
 from .stages import STAGE_FILES, STAGE_FUNCTIONS, RunContext

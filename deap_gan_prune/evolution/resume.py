@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from deap import base, tools
 
-from ..nets.checkpoints import atomic_write
-from ..nets.checkpoints import models_hash as models_hash  # re-exported: part of this API
+from ..files import atomic_write
+from ..files import models_hash as models_hash  # re-exported: part of this API
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
 from .logbooks import logbook_from_records, logbook_records
 

@@ -25,7 +25,7 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -35,106 +35,9 @@ from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import NLayerDiscriminator, ResnetGenerator
 from ..nets.slimming import masked_bits, slim_bits, slim_state_dict
+from .base import WORST_FITNESS, InvalidMaskWarning, MaskFitness  # noqa: F401 (re-exported)
 
 Perceptual = Literal["discriminator", "features", "pixel"]
-WORST_FITNESS = 0.0
-
-
-class InvalidMaskWarning(UserWarning):
-    """A mask that cannot be scored (a group kept at zero, or a non-finite loss)."""
-
-
-class MaskFitness:
-    """What every mask fitness shares: frozen copies of the networks, validity checks, the
-    size term and a memo of results. A subclass implements ``_compute(bits, partner) -> dict``
-    (with at least ``fitness``, ``loss`` and ``size``) and says in ``uses_partner`` whether
-    the partner's mask changes the result (when it does not, the memo ignores the partner, so
-    re-scoring a population against a new partner costs nothing).
-
-    Called as ``fitness(individual, partner=None) -> (F,)`` (higher is better); ``terms`` gives
-    every term as Python floats. Picklable (caches are dropped), so it travels to worker
-    processes and Ray actors.
-    """
-
-    #: attributes rebuilt lazily (not pickled): subclasses list their caches here.
-    _caches: tuple[str, ...] = ()
-    # Caches (reset to None by _reset_caches, filled on first use; their content differs by
-    # subclass) and the memo of scored masks.
-    _reference: Any
-    _partners: OrderedDict[tuple[int, ...], nn.Module] | None
-    _memo: OrderedDict
-
-    def __init__(self, generator: nn.Module, space: MaskSpace, *, gamma: float,
-                 size_measure: SizeMeasure, device: str | torch.device,
-                 memo_size: int) -> None:
-        if not space.matches(generator):
-            raise ValueError("the mask space was built for other widths than the generator's")
-        self.device = torch.device(device)
-        self.generator = frozen_copy(generator, self.device)
-        self.space, self.gamma, self.size_measure = space, gamma, size_measure
-        self.memo_size = memo_size
-        self._reset_caches()
-
-    @property
-    def uses_partner(self) -> bool:
-        return False
-
-    def _reset_caches(self) -> None:
-        for name in self._caches:
-            setattr(self, name, None)
-        self._memo = OrderedDict()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        for key in ("_memo", *self._caches):
-            state.pop(key, None)
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._reset_caches()
-
-    def __call__(self, individual: Sequence[int], partner: Sequence[int] | None = None
-                 ) -> tuple[float]:
-        """``(F,)`` for the mask ``individual``, the cycle scored through ``partner``'s mask."""
-        return (self.terms(individual, partner)["fitness"],)
-
-    def _size(self, bits: Sequence[int]) -> float:
-        return float(self.space.size_ratio(bits, self.size_measure))
-
-    def _worst(self, reason: str, bits: Sequence[int]) -> dict[str, float]:
-        warnings.warn(f"mask scored with the worst fitness: {reason}", InvalidMaskWarning,
-                      stacklevel=3)
-        return {"fitness": WORST_FITNESS, "loss": math.inf, **self._nan_terms(),
-                "size": self._size(bits)}
-
-    def _nan_terms(self) -> dict[str, float]:
-        return {}
-
-    def terms(self, individual: Sequence[int], partner: Sequence[int] | None = None
-              ) -> dict[str, float]:
-        """Every term of the fitness as Python floats (see the class's docstring)."""
-        bits = tuple(int(b) for b in individual)
-        partner = (tuple(int(b) for b in partner)
-                   if partner is not None and self.uses_partner else None)
-        key = (bits, partner)
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return dict(self._memo[key])
-        if not self.space.is_valid(bits):
-            empty = [g.name for g in self.space.groups if not any(bits[g.offset:g.stop])]
-            return self._worst(f"groups {empty} keep no channel" if empty
-                               else "a group keeps fewer channels than its minimum", bits)
-        result = self._compute(bits, partner)
-        if not math.isfinite(result["loss"]):
-            return self._worst("a loss is not finite (NaN or inf)", bits)
-        self._memo[key] = result
-        while len(self._memo) > self.memo_size:
-            self._memo.popitem(last=False)
-        return dict(result)
-
-    def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
-        raise NotImplementedError
 
 
 class GeneratorFitness(MaskFitness):

@@ -29,7 +29,8 @@ from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.slimming import slim_bits
-from .paper import WORST_FITNESS, MaskFitness, _check_images
+from .base import WORST_FITNESS, MaskFitness
+from .paper import _check_images
 
 SupernetScore = Literal["l1", "ssim"]
 

@@ -200,7 +200,7 @@ def judge_scores(judge: Judge, translated: torch.Tensor, target_domain: str | in
 
 def save_judge(judge: Judge, path: str | os.PathLike) -> Path:
     """Write the judge's weights and configuration (tensors and ints only) to ``path``."""
-    from ..nets.checkpoints import atomic_write
+    from ..files import atomic_write
 
     payload = {"kind": "Judge", "config": {"in_channels": judge.in_channels,
                                            "width": judge.width,

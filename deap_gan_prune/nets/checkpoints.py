@@ -3,15 +3,16 @@
 Checkpoints are untrusted input: they are read with ``torch.load(..., weights_only=True)`` and
 every problem (including NaN or infinite weights) becomes a one-line :class:`CheckpointError`
 naming the file. A failed write names the file and keeps the previous one.
+
+The generic file helpers used here (atomic writes, hashes, class import) live in
+:mod:`deap_gan_prune.files`; they are importable from this module too.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -20,7 +21,14 @@ from pathlib import Path
 
 import torch
 
-from ..outputs import WriteError
+from ..files import (  # noqa: F401 (re-exported: their old import path)
+    MOVED_MODULES,
+    atomic_write,
+    atomic_write_json,
+    images_hash,
+    import_class,
+    models_hash,
+)
 from .models import NLayerDiscriminator, ResnetGenerator
 from .widths import GeneratorWidths
 
@@ -202,44 +210,6 @@ def architecture_of(cls_or_path: type | str, kwargs: Mapping | None = None) -> d
     return {"class": path, "kwargs": dict(kwargs or {})}
 
 
-#: our own modules before the package was split into subpackages -> where they are now (files
-#: written before the split record a class at its old path, e.g. ``deap_gan_prune.models``)
-MOVED_MODULES = {f"deap_gan_prune.{old}": f"deap_gan_prune.{new}" for old, new in {
-    "models": "nets.models", "groups": "nets.groups", "widths": "nets.widths",
-    "maskspace": "nets.maskspace", "counting": "nets.counting",
-    "checkpoints": "nets.checkpoints", "slimming": "nets.slimming",
-    "importance": "nets.importance", "baselines": "nets.baselines",
-    "latency_model": "nets.latency_model", "fitness": "fitness.paper",
-    "adapted_fitness": "fitness.adapted", "supernet_fitness": "fitness.supernet",
-    "registration": "evolution.registration", "coevolution": "evolution.coevolution",
-    "search": "evolution.search", "search_config": "evolution.search_config",
-    "single_search": "evolution.single_search", "front": "evolution.front",
-    "resume": "evolution.resume", "logbooks": "evolution.logbooks",
-    "parallel": "evolution.parallel", "raymap": "evolution.raymap",
-    "evaluation": "metrics.evaluation"}.items()}
-
-
-def import_class(path: str) -> type:
-    """The class at ``"pkg.module:Class"`` (a ValueError naming it when it cannot be found)."""
-    import importlib
-    module_name, _, name = path.partition(":")
-    module_name = MOVED_MODULES.get(module_name, module_name)
-    if not module_name or not name:
-        raise ValueError(f"generator class {path!r}: write it as pkg.module:Class")
-    try:
-        obj: object = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"generator class {path!r}: cannot import {module_name!r} "
-                         f"({exc})") from None
-    for part in name.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            raise ValueError(f"generator class {path!r}: {module_name!r} has no {name!r}")
-    if not isinstance(obj, type) or not issubclass(obj, torch.nn.Module):
-        raise ValueError(f"generator class {path!r} is not a torch.nn.Module class")
-    return obj
-
-
 def build_architecture(architecture: Mapping, path: str | os.PathLike = "<architecture>"
                        ) -> torch.nn.Module:
     """A new (randomly initialised) network of ``architecture`` (:func:`architecture_of`)."""
@@ -313,36 +283,6 @@ def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cp
     return discriminator.to(device).eval()
 
 
-def _file_mode() -> int:
-    """The mode a newly created file gets under the current umask (mkstemp makes 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(tmp_path)`` then move the file into place, so that ``path`` is never
-    half-written; the file gets the usual mode for the umask. An OSError (disk full, no
-    permission) becomes a :class:`WriteError` naming ``path``; a previous file is kept."""
-    path = Path(path)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        write(tmp)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if isinstance(exc, WriteError):
-            raise
-        kept = "; the previous file is kept" if path.is_file() else ""
-        raise WriteError(path, "could not write", exc, kept) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_state_dict(state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> Path:
     """``torch.save`` of the tensors of ``state`` (moved to the CPU), written atomically; the
     same tensors give the same bytes (the archive is built in memory, so its inner name is
@@ -353,15 +293,6 @@ def save_state_dict(state: Mapping[str, torch.Tensor], path: str | os.PathLike) 
     torch.save(state, buffer)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
     return path
-
-
-def atomic_write_json(path: str | os.PathLike, data) -> None:
-    """Write JSON atomically (indent 2, keys in the given order)."""
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-    atomic_write(path, write)
 
 
 def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
@@ -449,24 +380,3 @@ def load_cyclegan(folder: str | os.PathLike, epoch: str = "latest",
                     load_generator(g_b, device, architecture),
                     load_discriminator(paths["d_a"], device) if paths["d_a"] else None,
                     load_discriminator(paths["d_b"], device) if paths["d_b"] else None)
-
-
-def models_hash(*modules: torch.nn.Module) -> str:
-    """sha256 (hex) over the modules' state dicts: every key, dtype, shape and tensor bytes,
-    in key order."""
-    digest = hashlib.sha256()
-    for module in modules:
-        for key, tensor in module.state_dict().items():
-            t = tensor.detach().cpu().contiguous()
-            digest.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def images_hash(*images: torch.Tensor) -> str:
-    """sha256 (hex) over the images' bytes, in order: which inputs a checkpoint was made
-    with."""
-    digest = hashlib.sha256()
-    for x in images:
-        digest.update(x.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()

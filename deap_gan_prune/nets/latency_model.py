@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import atomic_write_json
+from ..files import atomic_write_json
 from .frozen import borrowed
 from .maskspace import MaskSpace
 from .widths import GeneratorWidths

@@ -24,7 +24,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import readable_images
-from ..nets.checkpoints import models_hash, save_state_dict
+from ..files import models_hash
+from ..nets.checkpoints import save_state_dict
 from ..nets.frozen import frozen_copy
 from ..nets.models import NLayerDiscriminator
 from ..streams import ImageStream, KeyedStreams, holdout_split, load_images, stream_batches

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..nets.checkpoints import models_hash
+from ..files import models_hash
 from ..nets.frozen import borrowed
 from .checkpoint import save_networks
 from .config import CycleGANConfig

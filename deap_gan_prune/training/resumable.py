@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..nets.checkpoints import atomic_write
+from ..files import atomic_write
 
 
 class ResumeStateError(ValueError):

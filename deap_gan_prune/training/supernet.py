@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..nets.checkpoints import atomic_write, images_hash, models_hash
+from ..files import atomic_write, images_hash, models_hash
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace
 from ..nets.slimming import masked_bits
