@@ -47,8 +47,8 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".evolution.search_config": ("SearchConfig", "SearchResult"),
     ".evolution.single_search": ("SingleSearchResult", "search_single"),
     ".fitness.adapted": ("AdaptedFitness", "adapted_fitnesses"),
-    ".fitness.paper": ("GeneratorFitness", "InvalidMaskWarning", "MaskFitness",
-                       "cyclegan_fitnesses"),
+    ".fitness.base": ("InvalidMaskWarning", "MaskFitness"),
+    ".fitness.paper": ("GeneratorFitness", "cyclegan_fitnesses"),
     ".fitness.supernet": ("SupernetFitness", "supernet_fitnesses"),
     ".nets.checkpoints": ("CheckpointError", "CycleGAN", "load_cyclegan", "load_discriminator",
                           "load_generator", "save_discriminator", "save_generator"),
@@ -60,11 +60,11 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".nets.slimming": ("masked", "masked_bits", "slim", "slim_bits"),
     ".nets.widths": ("GeneratorWidths", "count_macs", "count_parameters"),
     # DEAP operators: initMask*, sel*, cx*, mut*, repair* (the operators package's __all__).
-    ".operators": ("initMaskBernoulli", "initMaskFull", "initMaskImportance", "initMaskSize",
-                   "initMaskSizeRange", "size_strata",
+    ".operators": ("initMaskBernoulli", "initMaskCounts", "initMaskFull", "initMaskImportance",
+                   "initMaskSize", "initMaskSizeRange", "size_strata",
                    "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
                    "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
-                   "mutFlipMask", "mutSegmentInvert",
+                   "mutFlipMask", "mutSegmentInvert", "mutMoveChannels",
                    "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair",
                    "parentSizeRepair", "repairMinSize", "minSizeRepair", "normalise_per_group"),
     ".plotting": ("plot_fitness", "plot_samples"),
@@ -90,7 +90,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .evolution.search_config import SearchConfig, SearchResult
     from .evolution.single_search import SingleSearchResult, search_single
     from .fitness.adapted import AdaptedFitness, adapted_fitnesses
-    from .fitness.paper import GeneratorFitness, InvalidMaskWarning, MaskFitness, cyclegan_fitnesses
+    from .fitness.base import InvalidMaskWarning, MaskFitness
+    from .fitness.paper import GeneratorFitness, cyclegan_fitnesses
     from .fitness.supernet import SupernetFitness, supernet_fitnesses
     from .nets.checkpoints import (
         CheckpointError,
@@ -114,6 +115,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         cxTwoPointMask,
         cxUniformGroup,
         initMaskBernoulli,
+        initMaskCounts,
         initMaskFull,
         initMaskImportance,
         initMaskSize,
@@ -121,6 +123,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         minKeepRepair,
         minSizeRepair,
         mutFlipMask,
+        mutMoveChannels,
         mutSegmentInvert,
         normalise_per_group,
         parentSizeRepair,
