@@ -13,9 +13,11 @@ checkpoint and continues where it stopped when run again with the same command):
 1. ``leveloff``: one long fine-tuning of the 8x uniform first-channels mask (seed 0) at a
    constant learning rate, quality read every ``--read-every`` steps, until the validation
    PSNR (mean of the readings in the last quarter of the steps against the quarter before)
-   gained less than ``--level-db`` (0.1 dB) (or ``--leveloff-steps``). That step count is the fine-tuning length of every cell.
+   gained less than ``--level-db`` (0.1 dB) (or ``--leveloff-steps``). That step count is
+   the fine-tuning length of every cell.
 2. ``cells``: one unit of work per (method, budget, seed), its result written atomically to
-   ``DIR/cells/<cell>.json`` and skipped when present: the default search
+   ``DIR/cells/<cell>.json`` and skipped when present: the width search
+   (``SearchConfig.widths``, the default of ``search --generator``), the first default search
    (:func:`search_single` with ``SearchConfig(budget=1/x, seed=seed)``, scored at
    ``--search-size`` px on the first tiles, as ``deap-gan-prune search --generator ...
    --dataroot DIR/data --image-size 64 --budget ...`` would), the uniform mask with the first
@@ -40,6 +42,10 @@ search against the better of the two uniform masks.
     python benchmarks/real_generator.py --stage leveloff     # only the level-off run
     python benchmarks/real_generator.py --stage report       # table/plots of what is done
     python benchmarks/real_generator.py --toy --work /tmp/rg # random-weight toy, seconds
+
+On a GPU with many CPU cores, several workers share the cells (``--claims DIR``: each cell is
+run by the first worker that claims it) and ``--no-latency`` leaves the CPU latency to a later
+``--stage latency`` on an idle machine; each cell records the device it was fine-tuned on.
 """
 from __future__ import annotations
 
@@ -446,6 +452,13 @@ def _mean(xs):
     return sum(xs) / len(xs) if xs else None
 
 
+def _last_quarter(cell: dict, key: str) -> float:
+    """The mean of ``key`` over the readings of the last quarter of the fine-tuning (single
+    readings of a batch-1 run swing by a dB or more)."""
+    end = cell["final"]["step"]
+    return statistics.fmean(e[key] for e in cell["readings"] if e["step"] > 0.75 * end)
+
+
 def _paired(cells: dict[str, dict], seeds: list[int], method: str) -> dict:
     """Per budget and seed, ``method`` against the better of the two uniform masks."""
     paired = {}
@@ -491,6 +504,7 @@ def summarize(cells: dict[str, dict], seeds: list[int]) -> dict:
                "speedup": _mean([c["latency"]["speedup"] for c in cs if c.get("latency")])}
         for k in ("psnr_ft", "ssim_ft", "psnr_large", "ssim_large"):
             row[k] = _mean([c["final"][k] for c in cs])
+            row[f"{k}_last_quarter"] = _mean([_last_quarter(c, k) for c in cs])
             row[f"{k}_quarter"] = _mean([c["quarter"][k] for c in cs])
             row[f"{k}_before"] = _mean([c["readings"][0][k] for c in cs])
         rows.append(row)
