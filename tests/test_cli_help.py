@@ -120,3 +120,17 @@ def test_search_defaults_to_a_4x_budget_and_the_soft_term_only_by_name():
 def test_front_refuses_an_explicit_budget_only(capsys):
     assert main(["search", "--front", "--budget", "none", "--quiet"]) == 1
     assert "leave out --budget" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra,variation", [
+    ([], "widths"), (["--fitness", "paper"], "channels"), (["--budget", "none"], "channels"),
+    (["--variation", "channels"], "channels")])
+def test_search_variation_default_for_one_generator(extra, variation):
+    from deap_gan_prune.cli.search_cmd import config_from, variation_of
+    args = build_parser().parse_args(["search", "--generator", "m:C", "--weights", "g.pth",
+                                      *extra])
+    assert variation_of(args) == variation
+    config = config_from(args)
+    assert (config.init == "uniform") == (variation == "widths")
+    pair = build_parser().parse_args(["search", *extra])            # the upstream pair
+    assert variation_of(pair) == ("widths" if "widths" in extra else "channels")

@@ -187,10 +187,12 @@ def is_single(args: argparse.Namespace) -> bool:
 
 
 def variation_of(args: argparse.Namespace) -> str:
-    """--variation, or its default: widths for --generator --weights, channels otherwise."""
+    """--variation, or its default: widths for --generator --weights at a budget with the
+    adapted fitness, channels otherwise."""
     if args.variation is not None:
         return args.variation
-    return "widths" if is_single(args) and budget_of(args) is not None else "channels"
+    widths = is_single(args) and budget_of(args) is not None and args.fitness == "adapted"
+    return "widths" if widths else "channels"
 
 
 def config_from(args: argparse.Namespace) -> SearchConfig:
