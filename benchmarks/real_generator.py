@@ -577,8 +577,8 @@ def image_sheet(ctx: Context, result: dict, path: Path) -> None:
     for n in names:
         net = slim_bits(ctx.teacher, ctx.space, _uncompact(result["cells"][n]["mask"],
                                                            ctx.space.n_bits))
-        net.load_state_dict(torch.load(ctx.work / "weights" / f"{n}.pth", map_location="cpu",
-                                       weights_only=True))
+        state = torch.load(ctx.work / "weights" / f"{n}.pth", weights_only=True, map_location="cpu")
+        net.load_state_dict(state)
         columns.append((f"{n} ({result['cells'][n]['final']['psnr_large']:.1f} dB)",
                         translate(net, images, 1)))
     fig, axes = plt.subplots(len(images), len(columns), squeeze=False,
