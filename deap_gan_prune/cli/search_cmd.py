@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..evolution.search import SearchConfig, search_masks
-from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS
+from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS, default_variation
 from ..evolution.single_search import search_single
 from ..files import atomic_write_json
 from ..nets.checkpoints import load_cyclegan
@@ -191,8 +191,7 @@ def variation_of(args: argparse.Namespace) -> str:
     adapted fitness, channels otherwise."""
     if args.variation is not None:
         return args.variation
-    widths = is_single(args) and budget_of(args) is not None and args.fitness == "adapted"
-    return "widths" if widths else "channels"
+    return default_variation(is_single(args), budget_of(args), args.fitness)
 
 
 def config_from(args: argparse.Namespace) -> SearchConfig:

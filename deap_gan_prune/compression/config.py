@@ -134,7 +134,9 @@ class CompressConfig:
         one generator of the user's class at a budget with the adapted fitness."""
         if self.variation != "auto":
             return self.variation == "widths"
-        return self.single and self.budget < 1 and self.fitness == "adapted" and not self.front
+        from ..evolution.search_config import default_variation
+        return not self.front and default_variation(self.single, self.budget,
+                                                    self.fitness) == "widths"
 
     def to_dict(self) -> dict:
         """The settings as plain JSON/TOML values (tuples as lists)."""
