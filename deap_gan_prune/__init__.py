@@ -36,7 +36,8 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".compression": ("CompressConfig", "compress"),
     ".evolution.coevolution": ("CoevolutionState", "PairHallOfFame", "eaCoevolve",
                                "iterCoevolve"),
-    ".evolution.front": ("FrontResult", "iterCoevolveFront", "search_front"),
+    ".evolution.evolve": ("EvolutionState", "eaEvolve", "iterEvolve"),
+    ".evolution.front": ("FrontResult", "iterCoevolveFront", "iterEvolveFront", "search_front"),
     ".evolution.front_config": ("FrontConfig",),
     ".evolution.parallel": ("ProcessPoolMap", "WorkerError"),
     ".evolution.raymap": ("RayMap",),
@@ -75,7 +76,8 @@ __all__, __getattr__, __dir__ = lazy_attributes(__name__, _SUBMODULE_NAMES, glob
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .compression import CompressConfig, compress
     from .evolution.coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
-    from .evolution.front import FrontResult, iterCoevolveFront, search_front
+    from .evolution.evolve import EvolutionState, eaEvolve, iterEvolve
+    from .evolution.front import FrontResult, iterCoevolveFront, iterEvolveFront, search_front
     from .evolution.front_config import FrontConfig
     from .evolution.parallel import ProcessPoolMap, WorkerError
     from .evolution.raymap import RayMap

@@ -383,7 +383,7 @@ def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
-    import deap_gan_prune.evolution.search as search_module
+    import deap_gan_prune.evolution.skeleton as skeleton
     from deap_gan_prune.evolution.parallel import ProcessPoolMap
     from deap_gan_prune.evolution.search_config import SearchConfig
     from deap_gan_prune.evolution.single_search import search_single
@@ -398,7 +398,7 @@ def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
             items = list(iterable)
             calls.append(len(items))
             return super().__call__(func, items)
-    monkeypatch.setattr(search_module, "ProcessPoolMap", CountingPool)
+    monkeypatch.setattr(skeleton, "ProcessPoolMap", CountingPool)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' thread count
     try:

@@ -111,14 +111,14 @@ def test_pair_search_refuses_a_discriminator_fitness_without_discriminators(tmp_
 
 
 def test_single_search_passes_ray_address_through(tmp_path, weights, monkeypatch):
-    import deap_gan_prune.evolution.single_search as single_search
+    import deap_gan_prune.evolution.skeleton as skeleton
     seen = []
-    real = single_search.evaluation_map
+    real = skeleton.evaluation_map
 
     def spy(fitnesses, workers=0, ray_address=None):
         seen.append((sorted(fitnesses), workers, ray_address))
         return real(fitnesses, 0, None)  # evaluated here
-    monkeypatch.setattr(single_search, "evaluation_map", spy)
+    monkeypatch.setattr(skeleton, "evaluation_map", spy)
     assert main(["search", *OWN, "--weights", str(weights), *DATA, *SEARCH, "--ray",
                  "ray://head:10001", "--workers", "3", "--out", str(tmp_path / "m.json")]) == 0
     assert seen == [(["A"], 3, "ray://head:10001")]

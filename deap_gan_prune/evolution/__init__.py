@@ -1,7 +1,8 @@
 """Evolution: the DEAP side of the search, on top of the operators and the fitnesses.
 
-DEAP types and toolbox registration (:mod:`.registration`), co-evolution of the two generators'
-masks (:mod:`.coevolution`), the assembled search with its settings and result
+DEAP types and toolbox registration (:mod:`.registration`), one population's evolution
+(:mod:`.evolve`), co-evolution of the two generators' masks (:mod:`.coevolution`), the skeleton
+every search shares (:mod:`.skeleton`), the assembled search with its settings and result
 (:mod:`.search`, :mod:`.search_config`), one generator searched alone (:mod:`.single_search`),
 the Pareto front of quality and size (:mod:`.front`, its settings in :mod:`.front_config`;
 its pairs and the choice of a point in :mod:`.pareto`), resumable JSON checkpoints
@@ -9,7 +10,8 @@ its pairs and the choice of a point in :mod:`.pareto`), resumable JSON checkpoin
 process, on worker processes (:mod:`.parallel`) or on Ray actors (:mod:`.raymap`).
 """
 from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
-from .front import FrontResult, iterCoevolveFront, search_front
+from .evolve import EvolutionState, eaEvolve, iterEvolve
+from .front import FrontResult, iterCoevolveFront, iterEvolveFront, search_front
 from .front_config import FrontConfig
 from .logbooks import logbook_from_records, logbook_records
 from .parallel import ProcessPoolMap, WorkerError
@@ -21,8 +23,8 @@ from .search_config import SearchConfig, SearchResult
 from .single_search import SingleSearchResult, search_single
 
 __all__ = ["create_types", "register", "CoevolutionState", "PairHallOfFame", "eaCoevolve",
-           "iterCoevolve", "SearchConfig", "SearchResult", "search_masks",
-           "SingleSearchResult", "search_single", "FrontConfig", "FrontResult",
-           "iterCoevolveFront", "search_front", "ResumeError", "load_checkpoint",
-           "run_with_checkpoints", "save_checkpoint", "logbook_records", "logbook_from_records",
-           "ProcessPoolMap", "RayMap", "WorkerError"]
+           "iterCoevolve", "EvolutionState", "eaEvolve", "iterEvolve", "SearchConfig",
+           "SearchResult", "search_masks", "SingleSearchResult", "search_single",
+           "FrontConfig", "FrontResult", "iterCoevolveFront", "iterEvolveFront", "search_front",
+           "ResumeError", "load_checkpoint", "run_with_checkpoints", "save_checkpoint",
+           "logbook_records", "logbook_from_records", "ProcessPoolMap", "RayMap", "WorkerError"]

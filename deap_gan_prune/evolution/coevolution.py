@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deap import algorithms, base, tools
+from deap import base, tools
+
+from .evolve import breed, evaluate_invalid
 
 Schedule = Literal["latest", "previous"]
 
@@ -76,30 +78,6 @@ def pair_score(toolboxes: tuple[base.Toolbox, base.Toolbox], ind_a, ind_b) -> fl
     return total
 
 
-def _evaluate(population: list, toolbox: base.Toolbox, partner, rescore: bool) -> int:
-    """Evaluate the individuals with no valid fitness (all of them when ``rescore``), through
-    ``toolbox.map``; returns the number evaluated."""
-    if rescore:
-        for ind in population:
-            del ind.fitness.values
-    invalid = [ind for ind in population if not ind.fitness.valid]
-    evaluate = functools.partial(toolbox.evaluate, partner=partner)
-    for ind, fit in zip(invalid, toolbox.map(evaluate, invalid)):
-        ind.fitness.values = fit
-    return len(invalid)
-
-
-def _offspring(population: list, toolbox: base.Toolbox, cxpb: float, mutpb: float,
-               elitism: int) -> list:
-    """Roulette (``toolbox.select``) parents, then each child is a crossover child (cxpb), a
-    mutant (mutpb) or a copy (the rest), as in the paper; the ``elitism`` best are carried."""
-    n = len(population)
-    elite = [toolbox.clone(ind) for ind in tools.selBest(population, elitism)]
-    parents = toolbox.select(population, n)
-    children = algorithms.varOr(parents, toolbox, n - len(elite), cxpb, mutpb)
-    return elite + children
-
-
 def _record(logbook: tools.Logbook, gen: int, nevals: tuple[int, int], populations, best,
             partners, toolboxes, stats) -> None:
     chapters = {}
@@ -132,8 +110,8 @@ def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, 
     if start is None:
         logbook = tools.Logbook()
         logbook.header = ["gen", "A", "B"]
-        nevals = (_evaluate(populations[0], toolboxes[0], None, False),
-                  _evaluate(populations[1], toolboxes[1], None, False))
+        nevals = (evaluate_invalid(populations[0], toolboxes[0]),
+                  evaluate_invalid(populations[1], toolboxes[1]))
         best = (tools.selBest(populations[0], 1)[0], tools.selBest(populations[1], 1)[0])
         _record(logbook, 0, nevals, populations, best, (None, None), toolboxes, stats)
         if halloffame is not None:
@@ -145,12 +123,12 @@ def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, 
     for gen in range(state.gen + 1, ngen + 1):
         pop_a, pop_b = state.populations
         best_a, best_b = state.best
-        pop_a = _offspring(pop_a, toolboxes[0], cxpb, mutpb, elitism)
-        n_a = _evaluate(pop_a, toolboxes[0], best_b, rescore=True)
+        pop_a = breed(pop_a, toolboxes[0], cxpb, mutpb, elitism)
+        n_a = evaluate_invalid(pop_a, toolboxes[0], best_b, rescore=True)
         new_a = tools.selBest(pop_a, 1)[0]
         partner_b = new_a if schedule == "latest" else best_a
-        pop_b = _offspring(pop_b, toolboxes[1], cxpb, mutpb, elitism)
-        n_b = _evaluate(pop_b, toolboxes[1], partner_b, rescore=True)
+        pop_b = breed(pop_b, toolboxes[1], cxpb, mutpb, elitism)
+        n_b = evaluate_invalid(pop_b, toolboxes[1], partner_b, rescore=True)
         new_b = tools.selBest(pop_b, 1)[0]
         _record(state.logbook, gen, (n_a, n_b), (pop_a, pop_b), (new_a, new_b),
                 (best_b, partner_b), toolboxes, stats)

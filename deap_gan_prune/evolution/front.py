@@ -23,7 +23,6 @@ archived masks, a pair's objectives being the means of its two generators'.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -35,8 +34,8 @@ from typing import cast
 import numpy as np
 import torch
 from deap import algorithms, base, tools
-from tqdm.auto import tqdm
 
+from .._deprecated import deprecated_alias
 from ..nets.baselines import uniform_mask
 from ..nets.latency_model import LatencyTable
 from ..nets.maskspace import MaskSpace, SizeMeasure
@@ -50,12 +49,14 @@ from ..operators import (
 )
 from ..seeding import seeded
 from .coevolution import CoevolutionState
+from .evolve import evaluate_invalid
 from .front_config import FrontConfig
 from .logbooks import logbook_records
 from .pareto import knee_index, pair_front
 from .registration import create_types, register
-from .resume import load_checkpoint, models_hash
-from .search import drive, evaluation_map, fitness_images_hash, make_fitnesses
+from .resume import load_checkpoint, save_checkpoint
+from .search import make_fitnesses
+from .skeleton import RunIdentity, attach_pool, check_options, evolve, identity, resume_from
 
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
 UNSCORABLE = 1e9
@@ -171,15 +172,6 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
     return toolbox
 
 
-def _evaluate(population: list, toolbox: base.Toolbox) -> int:
-    """Evaluate the individuals without valid fitness through ``toolbox.map``."""
-    invalid = [ind for ind in population if not ind.fitness.valid]
-    evaluate = functools.partial(toolbox.evaluate, partner=None)
-    for ind, values in zip(invalid, toolbox.map(evaluate, invalid)):
-        ind.fitness.values = values
-    return len(invalid)
-
-
 def _chapter(population: list, archive: tools.ParetoFront, nevals: int) -> dict:
     values = np.array([ind.fitness.values for ind in population], dtype=float)
     first = tools.sortNondominated(population, len(population), first_front_only=True)[0]
@@ -189,7 +181,7 @@ def _chapter(population: list, archive: tools.ParetoFront, nevals: int) -> dict:
             "archive": len(archive)}
 
 
-def iterCoevolveFront(populations: tuple[list, ...],
+def iterEvolveFront(populations: tuple[list, ...],
                       toolboxes: tuple[base.Toolbox, base.Toolbox], ngen: int, *,
                       cxpb: float = 0.6, mutpb: float = 0.4,
                       start: CoevolutionState | None = None) -> Iterator[CoevolutionState]:
@@ -204,7 +196,7 @@ def iterCoevolveFront(populations: tuple[list, ...],
         archives = (tools.ParetoFront(), tools.ParetoFront())
         pops, chapters, nevals = [], {}, []
         for name, pop, toolbox, archive in zip("AB", populations, toolboxes, archives):
-            n = _evaluate(pop, toolbox)
+            n = evaluate_invalid(pop, toolbox)
             pop = toolbox.select(pop, len(pop))  # ranks and crowding distances
             archive.update(pop)
             pops.append(pop)
@@ -223,7 +215,7 @@ def iterCoevolveFront(populations: tuple[list, ...],
         for name, pop, toolbox, archive in zip("AB", state.populations, toolboxes,
                                                state.archives):
             offspring = algorithms.varOr(pop, toolbox, len(pop), cxpb, mutpb)
-            n = _evaluate(offspring, toolbox)
+            n = evaluate_invalid(offspring, toolbox)
             archive.update(offspring)
             pop = toolbox.select(pop + offspring, len(pop))
             pops.append(pop)
@@ -306,10 +298,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     the generators; a point's masks are then slimmed from them (``slim(S_A, ...)``).
     """
     config = config or FrontConfig()
-    if resume and checkpoint is None:
-        raise ValueError("resume needs a checkpoint file")
-    if map_function is not None and (workers > 0 or ray_address is not None):
-        raise ValueError("give map_function or workers/ray_address, not both")
+    check_options(checkpoint, resume, map_function, workers, ray_address)
     with seeded(config.seed, [device]):
         tables = _tables(latency)
         image_size = int(images_a.shape[-1])
@@ -331,29 +320,35 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
                                         min(config.seed_uniform, config.population // 2),
                                         config.range_measure, image_size)
             pop[:len(seeds)] = [individual_cls(bits) for bits in seeds]
-        start = None
-        if checkpoint is not None:
-            saved = {"search": "front", **config.to_dict(),
-                     "images": fitness_images_hash(*fits),
-                     "latency": [None if t is None else _table_hash(t) for t in tables]}
-            saved.pop("generations")
-            digest = models_hash(g_a, g_b, *(supernets or ()))
-            if resume and os.path.exists(checkpoint):
-                start = load_checkpoint(checkpoint, individual_cls, saved, digest)
-                if start.archives is None:
-                    raise ValueError(f"{checkpoint}: not a checkpoint of a front search")
-        pool = evaluation_map(dict(zip("AB", objectives)), workers, ray_address)
-        for toolbox in toolboxes if pool is not None else ():
-            toolbox.register("map", pool)
-        bar = tqdm(total=config.generations + 1, desc="front", unit="gen", disable=not progress,
-                   initial=0 if start is None else start.gen + 1)
-        states = iterCoevolveFront(populations, toolboxes, config.generations, cxpb=config.cxpb,
-                                   mutpb=config.mutpb, start=start)
-        state = drive(states, start, bar,
-                      lambda a, b: {"front_A": a["archive"], "front_B": b["archive"]}, callback,
-                      pool, None if checkpoint is None else (checkpoint, saved, digest))
+        run = identity(checkpoint, {"search": "front", **config.to_dict()}, fits,
+                       (g_a, g_b, *(supernets or ())),
+                       latency=[None if t is None else _table_hash(t) for t in tables])
+        start = resume_from(run, resume, lambda r: _load_front(individual_cls, r))
+        pool = attach_pool(toolboxes, dict(zip("AB", objectives)), workers, ray_address)
+        states = iterEvolveFront(populations, toolboxes, config.generations, cxpb=config.cxpb,
+                                 mutpb=config.mutpb, start=start)
+        state = evolve(states, start, desc="front", generations=config.generations,
+                       postfix=_postfix, progress=progress, callback=callback, pool=pool,
+                       save=None if run is None else
+                       lambda s: save_checkpoint(run.path, s, run.config, run.digest))
+        assert state.archives is not None  # iterEvolveFront keeps them
         points = pair_front(state.archives, toolboxes, config.objectives)
         chosen = knee_index(points, config.objectives[0])
         key = tables[0].key if tables[0] is not None else None
         return FrontResult(points, chosen, spaces, state.logbook, config, key,
                            state.populations, state.archives)
+
+
+def _load_front(individual_cls: type, run: RunIdentity) -> CoevolutionState:
+    start = load_checkpoint(run.path, individual_cls, run.config, run.digest)
+    if start.archives is None:
+        raise ValueError(f"{run.path}: not a checkpoint of a front search")
+    return start
+
+
+def _postfix(state: CoevolutionState) -> dict:
+    a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
+    return {"front_A": a["archive"], "front_B": b["archive"]}
+
+
+iterCoevolveFront = deprecated_alias(iterEvolveFront, "iterCoevolveFront")

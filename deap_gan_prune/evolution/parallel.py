@@ -66,7 +66,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _describe(task: tuple) -> str:
+def describe_task(task: tuple) -> str:
     if task[0] == "fit":
         bits = task[4]
         return f"a mask of fitness {task[1]!r} keeping {sum(bits)}/{len(bits)} bits"
@@ -103,14 +103,14 @@ class _Tasks:
         return [("fit", key, args, keywords, [int(b) for b in item]) for item in iterable]
 
 
-def _load(payload: bytes, threads: int | None) -> None:
+def load_payload(payload: bytes, threads: int | None) -> None:
     if threads is not None:
         torch.set_num_threads(threads)
     _FITNESSES.clear()
     _FITNESSES.update(pickle.loads(payload))
 
 
-def _score(task: tuple) -> Any:
+def score_task(task: tuple) -> Any:
     """Run a task; a tuple of numbers comes back as Python floats."""
     if task[0] == "fit":
         _, key, args, keywords, bits = task
@@ -122,7 +122,7 @@ def _score(task: tuple) -> Any:
     return result
 
 
-def _error_message(exc: BaseException) -> tuple:
+def error_message(exc: BaseException) -> tuple:
     try:
         blob = pickle.dumps(exc)
     except Exception:
@@ -130,7 +130,7 @@ def _error_message(exc: BaseException) -> tuple:
     return blob, f"{type(exc).__name__}: {exc}", traceback.format_exc()
 
 
-def _reraise(blob: bytes | None, text: str, trace: str, where: str):
+def reraise(blob: bytes | None, text: str, trace: str, where: str):
     exc = None
     if blob is not None:
         try:
@@ -149,9 +149,9 @@ def _worker_main(conn, payload: bytes, threads: int | None) -> None:
     """Loop of one worker process: load the fitnesses, then answer ``(index, task)`` messages
     with ``("ok", index, result)`` or ``("error", index, ...)`` until ``None``."""
     try:
-        _load(payload, threads)
+        load_payload(payload, threads)
     except BaseException as exc:
-        conn.send(("error", None, *_error_message(exc)))
+        conn.send(("error", None, *error_message(exc)))
         return
     conn.send(("ready", None))
     while True:
@@ -163,12 +163,12 @@ def _worker_main(conn, payload: bytes, threads: int | None) -> None:
             return
         index, task = message
         try:
-            conn.send(("ok", index, _score(task)))
+            conn.send(("ok", index, score_task(task)))
         except BaseException as exc:
-            conn.send(("error", index, *_error_message(exc)))
+            conn.send(("error", index, *error_message(exc)))
 
 
-class _PoolMap:
+class PoolMap:
     """What both maps share: tasks, the broken state, ``with`` and no pickling."""
 
     def __init__(self, fitnesses: Mapping | Sequence, workers: int) -> None:
@@ -200,7 +200,7 @@ class _PoolMap:
                         "pickled")
 
 
-class ProcessPoolMap(_PoolMap):
+class ProcessPoolMap(PoolMap):
     """``map(func, iterable) -> list`` over ``workers`` processes (``spawn`` by default), each
     holding its own copy of ``fitnesses`` (a dict by key, or a sequence keyed by position).
 
@@ -256,14 +256,14 @@ class ProcessPoolMap(_PoolMap):
                 i = by_conn[conn]
                 index = busy.pop(i)
                 reply = self._receive(i, f"while scoring item {index}: "
-                                         f"{_describe(tasks[index])}")
+                                         f"{describe_task(tasks[index])}")
                 if reply[0] == "ok":
                     results[index] = reply[2]
                 elif error is None:
                     error = (*reply[2:], f"evaluation worker {i} (pid "
                                          f"{self._workers[i][0].pid}) scoring item {index}")
             if error is not None and not busy:
-                _reraise(*error)
+                reraise(*error)
         return results
 
     def _send(self, i: int, message) -> None:

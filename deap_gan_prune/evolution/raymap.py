@@ -6,7 +6,15 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .parallel import WorkerError, _describe, _error_message, _load, _PoolMap, _reraise, _score
+from .parallel import (
+    PoolMap,
+    WorkerError,
+    describe_task,
+    error_message,
+    load_payload,
+    reraise,
+    score_task,
+)
 
 
 def _import_ray():
@@ -22,19 +30,19 @@ class _Evaluator:
     """A Ray actor body: loads the fitness objects once and scores tasks."""
 
     def __init__(self, payload: bytes, threads: int | None) -> None:
-        _load(payload, threads)
+        load_payload(payload, threads)
 
     def pid(self) -> int:
         return os.getpid()
 
     def score(self, task: tuple) -> Any:
         try:
-            return ("ok", _score(task))
+            return ("ok", score_task(task))
         except Exception as exc:
-            return ("error", *_error_message(exc))
+            return ("error", *error_message(exc))
 
 
-class RayMap(_PoolMap):
+class RayMap(PoolMap):
     """``map(func, iterable) -> list`` over ``num_workers`` Ray actors (a
     ``ray.util.ActorPool``), each holding the fitness objects. Uses the running Ray instance,
     else ``ray.init(address)`` (``None`` starts a local one, ``"auto"`` or ``"ray://..."``
@@ -77,12 +85,12 @@ class RayMap(_PoolMap):
             except self._ray.exceptions.RayActorError as exc:
                 i = self._ids.get(getattr(exc, "actor_id", None) or "", "?")
                 self._died(i, self._pids[i] if isinstance(i, int) else "?",
-                           f"while scoring item {index}: {_describe(task)}")
+                           f"while scoring item {index}: {describe_task(task)}")
             if reply[0] == "error" and error is None:
                 error = (*reply[1:], f"Ray evaluation worker scoring item {index}")
             results.append(reply[1] if reply[0] == "ok" else None)
         if error is not None:
-            _reraise(*error)
+            reraise(*error)
         return results
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from deap import base, tools
 from ..files import atomic_write
 from ..files import models_hash as models_hash  # re-exported: part of this API
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
+from .evolve import EvolutionState
 from .logbooks import logbook_from_records, logbook_records
 
 FORMAT = "deap_gan_prune/coevolution-checkpoint"
@@ -378,3 +379,53 @@ def run_with_checkpoints(populations: tuple[list, list],
             break
     assert state is not None  # generation 0 is always yielded
     return state.populations, state.logbook, state.best
+
+
+# -- one population (search_single) ------------------------------------------------------------
+SINGLE_FORMAT = "deap_gan_prune/single-search-checkpoint"
+SINGLE_VERSION = 1
+
+
+def save_single_checkpoint(path: str | os.PathLike, state: EvolutionState, config: Mapping,
+                           models_hash: str) -> Path:
+    """Write the checkpoint of a one-population ``state`` to ``path`` atomically; the RNG
+    states are taken now."""
+    data = {"format": SINGLE_FORMAT, "version": SINGLE_VERSION, "generation": state.gen,
+            "population": [_individual(i) for i in state.population],
+            "halloffame": [_individual(i) for i in state.halloffame],
+            "logbook": _jsonable(logbook_records(state.logbook)), "rng": rng_state(),
+            "config": _jsonable(config), "models_hash": models_hash}
+    return write_checkpoint_json(path, data)
+
+
+def load_single_checkpoint(path: str | os.PathLike, individual_cls: type, config: Mapping,
+                           models_hash: str, halloffame_size: int = 5) -> EvolutionState:
+    """The :class:`EvolutionState` saved in ``path`` by :func:`save_single_checkpoint`, for
+    ``iterEvolve(..., start=state)``; restores the random generators' states.
+    :class:`ResumeError` naming the file when it is unreadable, damaged, or written with
+    another ``config`` or other models."""
+    data = read_checkpoint(path, SINGLE_FORMAT, SINGLE_VERSION)
+    check_same_run(path, data, config, models_hash)
+    population, hof = data.get("population"), data.get("halloffame")
+    if not (isinstance(population, list) and population and isinstance(hof, list) and hof):
+        raise ResumeError(f"{path}: a damaged checkpoint: population and halloffame should "
+                          "be non-empty lists")
+    n_bits = None
+    for i, entry in enumerate(population):
+        n_bits = _check_individual(path, f"population[{i}]", entry, n_bits)
+    for i, entry in enumerate(hof):
+        _check_individual(path, f"halloffame[{i}]", entry, n_bits)
+    _check_rng(path, data.get("rng"))
+    try:
+        gen = int(data["generation"])
+        pop = [_rebuild(d, individual_cls) for d in population]
+        halloffame = tools.HallOfFame(halloffame_size)
+        archive = _rebuild_archive(hof, individual_cls)
+        halloffame.items, halloffame.keys = archive.items, archive.keys
+        logbook = _rebuild_logbook(data["logbook"])
+        logbook.header = ["gen", "nevals", "max", "avg", "min"]
+        set_rng_state(data["rng"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ResumeError(f"{path}: a damaged checkpoint ({type(exc).__name__}: {exc})"
+                          ) from None
+    return EvolutionState(gen, pop, halloffame, logbook)

@@ -10,19 +10,16 @@ are in :mod:`.search_config`; one generator alone is searched by :mod:`.single_s
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
-import numpy as np
 import torch
 from deap import base, tools
-from tqdm.auto import tqdm
 
 from ..fitness.adapted import adapted_fitnesses
 from ..fitness.paper import cyclegan_fitnesses
 from ..fitness.supernet import supernet_fitnesses
 from ..nets.baselines import random_mask_like, uniform_mask
-from ..nets.checkpoints import images_hash
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import ResnetGenerator
@@ -31,22 +28,20 @@ from ..seeding import seed_everything as seed_everything  # re-exported: part of
 from ..seeding import seeded
 from ..training.brief import BriefDistillation
 from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
-from .parallel import ProcessPoolMap
-from .raymap import RayMap
 from .registration import create_types, register
-from .resume import load_checkpoint, models_hash, rng_state, save_checkpoint, set_rng_state
+from .resume import load_checkpoint, save_checkpoint
 from .search_config import SearchConfig, SearchResult
-
-#: Pairs kept by the search's hall of fame.
-HALL_OF_FAME_SIZE = 5
-
-
-def _statistics() -> tools.Statistics:
-    stats = tools.Statistics(lambda ind: ind.fitness.values[0])
-    stats.register("max", np.max)
-    stats.register("avg", np.mean)
-    stats.register("min", np.min)
-    return stats
+from .skeleton import (
+    HALL_OF_FAME_SIZE,
+    attach_pool,
+    check_options,
+    evolve,
+    fitness_statistics,
+    identity,
+    resume_from,
+)
+from .skeleton import evaluation_map as evaluation_map  # re-exported: part of this API
+from .skeleton import fitness_images_hash as fitness_images_hash  # re-exported
 
 
 def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cls: type,
@@ -82,24 +77,6 @@ def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cl
     return toolbox
 
 
-def evaluation_map(fitnesses, workers: int = 0, ray_address: str | None = None):
-    """The ``toolbox.map`` for ``workers`` > 0 processes (:class:`ProcessPoolMap`) or, with
-    ``ray_address`` ("local" starts a Ray instance, "auto" / "ray://..." joins one), Ray actors
-    (:class:`RayMap`, ``workers`` of them, at least 1); ``None`` to evaluate in process. Starting
-    workers leaves the random generators' states as they were."""
-    if ray_address is None and workers <= 0:
-        return None
-    states = rng_state()
-    pool: RayMap | ProcessPoolMap
-    if ray_address is not None:
-        pool = RayMap(fitnesses, None if ray_address == "local" else ray_address,
-                      num_workers=max(workers, 1))
-    else:
-        pool = ProcessPoolMap(fitnesses, workers=workers)
-    set_rng_state(states)
-    return pool
-
-
 def _brief_training(g_a, g_b, images_a, images_b, config: SearchConfig) -> tuple:
     """Each generator's candidate-training step, or ``(None, None)`` when off."""
     if config.train_steps <= 0:
@@ -111,37 +88,6 @@ def _brief_training(g_a, g_b, images_a, images_b, config: SearchConfig) -> tuple
     return tuple(BriefDistillation.from_generator(g, x[window], steps=config.train_steps,
                                                   seed=config.seed)
                  for g, x in ((g_a, images_a), (g_b, images_b)))
-
-
-def drive(states: Iterator, start, bar, postfix: Callable[[dict, dict], dict],
-          callback: Callable | None, pool=None, checkpoint: tuple | None = None):
-    """Run a search's generations (``states``, from an ``iterCoevolve``-like generator): after
-    each, write the checkpoint (``(path, config, models_hash)``), show the chapters' last
-    records through ``postfix(a, b)`` on ``bar`` and call ``callback(state)`` (True stops).
-    The bar and the ``pool`` are closed whatever happens. Returns the last state (``start``
-    when there was no generation left to run)."""
-    state = start
-    try:
-        for state in states:
-            if checkpoint is not None:
-                save_checkpoint(checkpoint[0], state, *checkpoint[1:])
-            bar.set_postfix(**postfix(state.logbook.chapters["A"][-1],
-                                      state.logbook.chapters["B"][-1]))
-            bar.update()
-            if callback is not None and callback(state):
-                break
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.close()
-    return state
-
-
-def fitness_images_hash(*fitnesses) -> str:
-    """:func:`images_hash` of the scoring (``images``) and adaptation (``adapt_images``)
-    images of the fitnesses, in order: the inputs a checkpointed search depends on."""
-    return images_hash(*(getattr(f, name) for f in fitnesses
-                         for name in ("images", "adapt_images") if hasattr(f, name)))
 
 
 def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
@@ -238,15 +184,11 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
     ``slim(S_A, result.slot_masks()[0])`` (likewise B), fine-tuned as usual.
     """
     config = config or SearchConfig()
-    if map_function is not None and (workers > 0 or ray_address is not None):
-        raise ValueError("give map_function or workers/ray_address, not both")
-    if resume and checkpoint is None:
-        raise ValueError("resume needs a checkpoint file")
+    check_options(checkpoint, resume, map_function, workers, ray_address)
     with seeded(config.seed, [device]):
-        space_a = space_of(g_a, images_a, config.layout)
-        space_b = space_of(g_b, images_b, config.layout)
-        fit_a, fit_b = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config,
-                                      (space_a, space_b), device, supernets)
+        spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
+        fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config, spaces, device,
+                              supernets)
         weights = (g_a, g_b) if supernets is None else tuple(supernets)
         _, individual_cls = create_types()
         needs_scores = (config.budget is not None and config.repair_order == "l1"
@@ -254,38 +196,33 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
         toolboxes = tuple(
             build_toolbox(space, fit, config, individual_cls,
                           l1_importance(g, space) if needs_scores else None, map_function)
-            for space, fit, g in ((space_a, fit_a, weights[0]), (space_b, fit_b, weights[1])))
-        populations = (toolboxes[0].population(n=config.population),
-                       toolboxes[1].population(n=config.population))
+            for space, fit, g in zip(spaces, fits, weights))
+        populations = tuple(toolbox.population(n=config.population) for toolbox in toolboxes)
         if config.budget is not None and config.seed_uniform:
-            seed_uniform_masks(populations, (space_a, space_b), config, individual_cls)
-        start = None
-        if checkpoint is not None:
-            # Everything but the generation count must match to resume (a run can be extended).
-            saved = {**config.to_dict(), "images": fitness_images_hash(fit_a, fit_b)}
-            saved.pop("generations")
-            digest = models_hash(*(m for m in (g_a, g_b, d_a, d_b, *(supernets or ()))
-                                   if m is not None))
-            if resume and os.path.exists(checkpoint):
-                start = load_checkpoint(checkpoint, individual_cls, saved, digest)
-        pool = evaluation_map({"A": fit_a, "B": fit_b}, workers, ray_address)
-        for toolbox in toolboxes if pool is not None else ():
-            toolbox.register("map", pool)
-        bar = tqdm(total=config.generations + 1, desc="co-evolution", unit="gen",
-                   disable=not progress, initial=0 if start is None else start.gen + 1)
-
-        def postfix(a: dict, b: dict) -> dict:
-            return {"F_A": f"{a['best_fitness']:.3f}", "F_B": f"{b['best_fitness']:.3f}",
-                    "size_A": f"{a['best_size']:.2f}", "size_B": f"{b['best_size']:.2f}"}
+            seed_uniform_masks(populations, spaces, config, individual_cls)
+        run = identity(checkpoint, config.to_dict(), fits,
+                       (g_a, g_b, d_a, d_b, *(supernets or ())))
+        start = resume_from(run, resume, lambda r: load_checkpoint(
+            r.path, individual_cls, r.config, r.digest))
+        pool = attach_pool(toolboxes, dict(zip("AB", fits)), workers, ray_address)
         states = iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
                               mutpb=config.mutpb, elitism=config.elitism, schedule=config.schedule,
-                              stats=(_statistics(), _statistics()),
+                              stats=(fitness_statistics(), fitness_statistics()),
                               halloffame=PairHallOfFame(HALL_OF_FAME_SIZE), start=start)
-        state = drive(states, start, bar, postfix, callback, pool,
-                      None if checkpoint is None else (checkpoint, saved, digest))
+        state = evolve(states, start, desc="co-evolution", generations=config.generations,
+                       postfix=_postfix, progress=progress, callback=callback, pool=pool,
+                       save=None if run is None else
+                       lambda s: save_checkpoint(run.path, s, run.config, run.digest))
+        assert state.halloffame is not None  # given to iterCoevolve
         hof = state.halloffame.items
         best_a, best_b = hof[0][:2]
-        terms = (fit_a.terms(best_a, partner=best_b), fit_b.terms(best_b, partner=best_a))
-        return SearchResult((list(best_a), list(best_b)), (space_a, space_b), state.logbook, terms,
+        terms = (fits[0].terms(best_a, partner=best_b), fits[1].terms(best_b, partner=best_a))
+        return SearchResult((list(best_a), list(best_b)), spaces, state.logbook, terms,
                             config, state.populations, [(list(a), list(b), g, sc)
                                                         for a, b, g, sc in hof])
+
+
+def _postfix(state: CoevolutionState) -> dict:
+    a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
+    return {"F_A": f"{a['best_fitness']:.3f}", "F_B": f"{b['best_fitness']:.3f}",
+            "size_A": f"{a['best_size']:.2f}", "size_B": f"{b['best_size']:.2f}"}

@@ -12,9 +12,8 @@ another configuration or another generator is refused (:class:`ResumeError`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import cast
 
 import torch
@@ -26,37 +25,30 @@ from ..fitness.paper import GeneratorFitness
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, space_of
 from ..seeding import seeded
-from .coevolution import _evaluate, _offspring
+from .evolve import EvolutionState, iterEvolve
 from .logbooks import logbook_records
 from .registration import create_types
 from .resume import (
-    ResumeError,
-    _check_individual,
-    _check_rng,
-    _individual,
-    _jsonable,
-    _rebuild,
-    _rebuild_archive,
-    _rebuild_logbook,
-    check_same_run,
-    models_hash,
-    read_checkpoint,
-    rng_state,
-    set_rng_state,
-    write_checkpoint_json,
+    SINGLE_FORMAT,
+    SINGLE_VERSION,
+    load_single_checkpoint,
+    save_single_checkpoint,
 )
-from .search import (
-    HALL_OF_FAME_SIZE,
-    _statistics,
-    build_toolbox,
-    evaluation_map,
-    fitness_images_hash,
-    uniform_individual,
-)
+from .resume import ResumeError as ResumeError  # re-exported: part of this API
+from .search import build_toolbox, uniform_individual
 from .search_config import SearchConfig
+from .skeleton import (
+    HALL_OF_FAME_SIZE,
+    attach_pool,
+    check_options,
+    evolve,
+    fitness_statistics,
+    identity,
+    resume_from,
+)
 
-FORMAT = "deap_gan_prune/single-search-checkpoint"
-VERSION = 1
+#: the checkpoint format (kept in :mod:`.resume`)
+FORMAT, VERSION = SINGLE_FORMAT, SINGLE_VERSION
 
 
 @dataclass
@@ -120,51 +112,6 @@ def score_finalists(generator, images: torch.Tensor, config: SearchConfig, space
     return sorted(scored, key=lambda pair: -pair[1]), judge
 
 
-def save_single_checkpoint(path: str | os.PathLike, gen: int, population: list,
-                           halloffame: tools.HallOfFame, logbook: tools.Logbook,
-                           config: Mapping, digest: str) -> Path:
-    """Write the state after generation ``gen`` to ``path`` atomically (a temporary file,
-    flushed to disk, then moved into place); the RNG states are taken now."""
-    data = {"format": FORMAT, "version": VERSION, "generation": gen,
-            "population": [_individual(i) for i in population],
-            "halloffame": [_individual(i) for i in halloffame],
-            "logbook": _jsonable(logbook_records(logbook)), "rng": rng_state(),
-            "config": _jsonable(config), "models_hash": digest}
-    return write_checkpoint_json(path, data)
-
-
-def load_single_checkpoint(path: str | os.PathLike, individual_cls: type, config: Mapping,
-                           digest: str) -> tuple[int, list, tools.HallOfFame, tools.Logbook]:
-    """``(generation, population, hall of fame, logbook)`` saved in ``path``; restores the
-    random generators' states. :class:`ResumeError` naming the file when it is unreadable,
-    damaged, or written with another ``config`` or generator (``digest``)."""
-    data = read_checkpoint(path, FORMAT, VERSION)
-    check_same_run(path, data, config, digest)
-    population, hof = data.get("population"), data.get("halloffame")
-    if not (isinstance(population, list) and population and isinstance(hof, list) and hof):
-        raise ResumeError(f"{path}: a damaged checkpoint: population and halloffame should "
-                          "be non-empty lists")
-    n_bits = None
-    for i, entry in enumerate(population):
-        n_bits = _check_individual(path, f"population[{i}]", entry, n_bits)
-    for i, entry in enumerate(hof):
-        _check_individual(path, f"halloffame[{i}]", entry, n_bits)
-    _check_rng(path, data.get("rng"))
-    try:
-        gen = int(data["generation"])
-        pop = [_rebuild(d, individual_cls) for d in population]
-        halloffame = tools.HallOfFame(HALL_OF_FAME_SIZE)
-        archive = _rebuild_archive(hof, individual_cls)
-        halloffame.items, halloffame.keys = archive.items, archive.keys
-        logbook = _rebuild_logbook(data["logbook"])
-        logbook.header = ["gen", "nevals", "max", "avg", "min"]
-        set_rng_state(data["rng"])
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise ResumeError(f"{path}: a damaged checkpoint ({type(exc).__name__}: {exc})"
-                          ) from None
-    return gen, pop, halloffame, logbook
-
-
 def search_single(generator: torch.nn.Module, images: torch.Tensor,
                   config: SearchConfig | None = None, *, discriminator=None,
                   space: MaskSpace | None = None, device: str | torch.device = "cpu",
@@ -191,8 +138,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     config = config or SearchConfig()
     if config.finalists > 0 and config.fitness != "adapted":
         raise ValueError("finalists are scored by the adapted fitness: use fitness='adapted'")
-    if resume and checkpoint is None:
-        raise ValueError("resume needs a checkpoint file")
+    check_options(checkpoint, resume, None, workers, ray_address)
     with seeded(config.seed, [device]):
         space = space or space_of(generator, images, config.layout)
         fitness = single_fitness(generator, images, config, space, discriminator, device)
@@ -205,46 +151,21 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
         seed = None
         if config.budget is not None and config.seed_uniform:
             seed = population[0] = uniform_individual(space, config, individual_cls)
-        stats, hof = _statistics(), tools.HallOfFame(HALL_OF_FAME_SIZE)
-        logbook = tools.Logbook()
-        logbook.header = ["gen", "nevals", "max", "avg", "min"]
-        first = 0
-        if checkpoint is not None:
-            # Everything but the generation count must match to resume (a run can be extended).
-            saved = {**config.to_dict(), "images": fitness_images_hash(fitness)}
-            saved.pop("generations")
-            digest = models_hash(*(m for m in (generator, discriminator) if m is not None))
-            if resume and os.path.exists(checkpoint):
-                last, population, hof, logbook = load_single_checkpoint(
-                    checkpoint, individual_cls, saved, digest)
-                first = last + 1
-        pool = evaluation_map({"A": fitness}, workers, ray_address)
-        if pool is not None:
-            toolbox.register("map", pool)
-        bar = tqdm(total=config.generations + 1, desc="evolution", unit="gen",
-                   disable=not progress, initial=first)
-        try:
-            for gen in range(first, config.generations + 1):
-                if gen > 0:
-                    population = _offspring(population, toolbox, config.cxpb, config.mutpb,
-                                            config.elitism)
-                nevals = _evaluate(population, toolbox, None, rescore=False)
-                hof.update(population)
-                best = hof[0]
-                logbook.record(gen=gen, nevals=nevals, **stats.compile(population),
-                               **{f"best_{k}": float(v) for k, v in toolbox.terms(best).items()})
-                bar.set_postfix(F=f"{best.fitness.values[0]:.3f}",
-                                size=f"{logbook[-1]['best_size']:.2f}")
-                bar.update()
-                if checkpoint is not None:
-                    save_single_checkpoint(checkpoint, gen, population, hof, logbook, saved,
-                                           digest)
-                if callback is not None and callback(gen, population, logbook):
-                    break
-        finally:
-            bar.close()
-            if pool is not None:
-                pool.close()
+        run = identity(checkpoint, config.to_dict(), [fitness], (generator, discriminator))
+        start = resume_from(run, resume, lambda r: load_single_checkpoint(
+            r.path, individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE))
+        pool = attach_pool([toolbox], {"A": fitness}, workers, ray_address)
+        states = iterEvolve(population, toolbox, config.generations, cxpb=config.cxpb,
+                            mutpb=config.mutpb, elitism=config.elitism,
+                            stats=fitness_statistics(),
+                            halloffame=tools.HallOfFame(HALL_OF_FAME_SIZE), start=start)
+        state = evolve(states, start, desc="evolution", generations=config.generations,
+                       postfix=_postfix, progress=progress, pool=pool,
+                       callback=None if callback is None else
+                       lambda s: callback(s.gen, s.population, s.logbook),
+                       save=None if run is None else
+                       lambda s: save_single_checkpoint(run.path, s, run.config, run.digest))
+        hof = state.halloffame
         best, terms = list(hof[0]), fitness.terms(hof[0])
         finalists: list[tuple[list[int], float]] = []
         if config.finalists > 0:
@@ -255,6 +176,11 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
                                                discriminator, device, progress)
             best = finalists[0][0]
             terms = judge.terms(individual_cls(best))
-        return SingleSearchResult(best, space, logbook, terms, config, population,
+        return SingleSearchResult(best, space, state.logbook, terms, config, state.population,
                                   [(list(m), float(m.fitness.values[0])) for m in hof],
                                   finalists)
+
+
+def _postfix(state: EvolutionState) -> dict:
+    return {"F": f"{state.halloffame[0].fitness.values[0]:.3f}",
+            "size": f"{state.logbook[-1]['best_size']:.2f}"}

@@ -1,0 +1,158 @@
+"""The skeleton every search shares. A search (:func:`~.search.search_masks`,
+:func:`~.single_search.search_single`, :func:`~.front.search_front`) reads::
+
+    check_options(checkpoint, resume, map_function, workers, ray_address)
+    with seeded(config.seed, [device]):
+        spaces, fitnesses, toolboxes, populations = ...       # what the search is about
+        run = identity(checkpoint, config.to_dict(), fitnesses, models)  # None: no file
+        start = resume_from(run, resume, load)                # None: a fresh start
+        pool = attach_pool(toolboxes, fitnesses, workers, ray_address)
+        state = evolve(algorithm(populations, toolboxes, ..., start=start), start,
+                       desc=..., generations=config.generations, postfix=..., pool=pool,
+                       save=..., callback=callback, progress=progress)
+        return Result(...)
+
+where ``algorithm`` is :func:`~.evolve.iterEvolve` (one population),
+:func:`~.coevolution.iterCoevolve` (two, co-evolved) or :func:`~.front.iterEvolveFront`
+(two, multi-objective). Copy a search and change what you need.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from deap import base, tools
+from tqdm.auto import tqdm
+
+from ..files import images_hash, models_hash
+from .parallel import ProcessPoolMap
+from .raymap import RayMap
+from .resume import rng_state, set_rng_state
+
+#: Masks (or pairs of masks) kept by a search's hall of fame.
+HALL_OF_FAME_SIZE = 5
+
+
+class _State(Protocol):
+    gen: int
+
+
+S = TypeVar("S", bound=_State)
+
+
+def check_options(checkpoint: str | os.PathLike | None, resume: bool,
+                  map_function: Callable | None = None, workers: int = 0,
+                  ray_address: str | None = None) -> None:
+    """ValueError for options that contradict each other."""
+    if map_function is not None and (workers > 0 or ray_address is not None):
+        raise ValueError("give map_function or workers/ray_address, not both")
+    if resume and checkpoint is None:
+        raise ValueError("resume needs a checkpoint file")
+
+
+def fitness_statistics() -> tools.Statistics:
+    """max, avg and min of the first fitness value of a population."""
+    stats = tools.Statistics(lambda ind: ind.fitness.values[0])
+    stats.register("max", np.max)
+    stats.register("avg", np.mean)
+    stats.register("min", np.min)
+    return stats
+
+
+def fitness_images_hash(*fitnesses) -> str:
+    """:func:`images_hash` of the scoring (``images``) and adaptation (``adapt_images``)
+    images of the fitnesses, in order: the inputs a checkpointed search depends on."""
+    return images_hash(*(getattr(f, name) for f in fitnesses
+                         for name in ("images", "adapt_images") if hasattr(f, name)))
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """A search's checkpoint file ``path`` and what the checkpoint must match to be resumed:
+    the settings ``config`` (without the generation count, so that a run can be extended;
+    with the hash of the images) and ``digest``, the hash of the networks' weights."""
+
+    path: str | os.PathLike
+    config: dict
+    digest: str
+
+
+def identity(checkpoint: str | os.PathLike | None, config: Mapping[str, Any],
+             fitnesses: Sequence, models: Iterable, **extra: Any) -> RunIdentity | None:
+    """The :class:`RunIdentity` of a search checkpointed to ``checkpoint`` (None: no
+    checkpoint, no identity) with settings ``config`` (a ``to_dict()``), scored by
+    ``fitnesses`` on the networks ``models`` (``None`` entries skipped); ``extra`` settings
+    follow the images' hash."""
+    if checkpoint is None:
+        return None
+    saved = {**config, "images": fitness_images_hash(*fitnesses), **extra}
+    saved.pop("generations", None)
+    return RunIdentity(checkpoint, saved, models_hash(*(m for m in models if m is not None)))
+
+
+def resume_from(run: RunIdentity | None, resume: bool, load: Callable[[RunIdentity], S]
+                ) -> S | None:
+    """``load(run)`` when resuming from an existing checkpoint, else None (a fresh start)."""
+    if run is None or not resume or not os.path.exists(run.path):
+        return None
+    return load(run)
+
+
+def evaluation_map(fitnesses: Mapping, workers: int = 0, ray_address: str | None = None):
+    """The ``toolbox.map`` for ``workers`` > 0 processes (:class:`ProcessPoolMap`) or, with
+    ``ray_address`` ("local" starts a Ray instance, "auto" / "ray://..." joins one), Ray actors
+    (:class:`RayMap`, ``workers`` of them, at least 1); ``None`` to evaluate in process. Starting
+    workers leaves the random generators' states as they were."""
+    if ray_address is None and workers <= 0:
+        return None
+    states = rng_state()
+    pool: RayMap | ProcessPoolMap
+    if ray_address is not None:
+        pool = RayMap(fitnesses, None if ray_address == "local" else ray_address,
+                      num_workers=max(workers, 1))
+    else:
+        pool = ProcessPoolMap(fitnesses, workers=workers)
+    set_rng_state(states)
+    return pool
+
+
+def attach_pool(toolboxes: Sequence[base.Toolbox], fitnesses: Mapping, workers: int = 0,
+                ray_address: str | None = None):
+    """:func:`evaluation_map` of ``fitnesses`` (by population name, "A" and "B"), registered
+    as every toolbox's ``map``; None (toolboxes unchanged) without workers."""
+    pool = evaluation_map(fitnesses, workers, ray_address)
+    for toolbox in toolboxes if pool is not None else ():
+        toolbox.register("map", pool)
+    return pool
+
+
+def evolve(states: Iterator[S], start: S | None, *, desc: str, generations: int,
+           postfix: Callable[[S], dict], progress: bool = True,
+           callback: Callable[[S], bool | None] | None = None, pool=None,
+           save: Callable[[S], Any] | None = None) -> S:
+    """Run a search's generations (``states``, from an ``iterEvolve``-like generator that
+    yields the state after each of generations 0..``generations``): after each, ``save(state)``
+    (a checkpoint), a progress bar's ``postfix(state)`` and ``callback(state)`` (True stops).
+    The bar and the ``pool`` are closed whatever happens. Returns the last state (``start``
+    when there was no generation left to run)."""
+    bar = tqdm(total=generations + 1, desc=desc, unit="gen", disable=not progress,
+               initial=0 if start is None else start.gen + 1)
+    state = start
+    try:
+        for state in states:
+            if save is not None:
+                save(state)
+            bar.set_postfix(**postfix(state))
+            bar.update()
+            if callback is not None and callback(state):
+                break
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+    assert state is not None  # generation 0 is always yielded on a fresh start
+    return state
+
