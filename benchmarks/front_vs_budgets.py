@@ -120,7 +120,7 @@ def run(args) -> dict:
     front = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b,
                          FrontConfig(population=args.population, generations=args.generations,
                                      size_range=(low, high),
-                                     seed_uniform=args.seed_uniform, size_init=args.size_init,
+                                     uniform_seeds=args.seed_uniform, size_init=args.size_init,
                                      size_cap=args.size_cap, size_growth=args.size_growth,
                                      size_floor=args.size_floor,
                                      **common),
@@ -237,7 +237,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="children repaired up to the front's lower size (FrontConfig.size_floor)")
     p.add_argument("--seed-uniform", type=int, default=0,
                    help="starting masks of the front that are uniform keep-ratio masks "
-                        "spread over its size range (FrontConfig.seed_uniform; default 0)")
+                        "spread over its size range (FrontConfig.uniform_seeds; default 0)")
     args = p.parse_args(argv)
     defaults = dict(population=(4, 12), generations=(5, 23), adapt_steps=(2, 30),
                     n_images=(4, 16), adapt_images=(4, 32), finetune_steps=(2, 80))

@@ -66,8 +66,9 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
                    "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
                    "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
                    "mutFlipMask", "mutSegmentInvert", "mutMoveChannels",
-                   "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair",
-                   "parentSizeRepair", "repairMinSize", "minSizeRepair", "normalise_per_group"),
+                   "repairMinKeep", "repairBudget", "repairMinSize", "normalise_per_group",
+                   "MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair",
+                   "minKeepRepair", "budgetRepair", "parentSizeRepair", "minSizeRepair"),
     ".plotting": ("plot_fitness", "plot_samples"),
     ".training.supernet": ("train_supernet",),
 }
@@ -112,6 +113,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .nets.slimming import masked, masked_bits, slim, slim_bits
     from .nets.widths import GeneratorWidths, count_macs, count_parameters
     from .operators import (
+        BudgetRepair,
+        MinKeepRepair,
+        MinSizeRepair,
+        ParentSizeRepair,
         budgetRepair,
         cxGroupBoundary,
         cxTwoPointMask,

@@ -50,7 +50,7 @@ RANDOM_RANGE = dict(size_init="random", size_cap="range")
 
 @pytest.fixture(scope="module")
 def result(gan):
-    return _front(gan, seed=3, seed_uniform=0, **RANDOM_RANGE)  # random starting masks only
+    return _front(gan, seed=3, uniform_seeds=0, **RANDOM_RANGE)  # random starting masks only
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_archives_are_nondominated_and_populations_keep_their_size(which, reques
 
 
 def test_same_seed_same_front(gan, result, default_result):
-    again = _front(gan, seed=3, seed_uniform=0, **RANDOM_RANGE)
+    again = _front(gan, seed=3, uniform_seeds=0, **RANDOM_RANGE)
     assert again.to_dict() == result.to_dict()
     assert _front(gan, seed=3).to_dict() == default_result.to_dict()
     other = _front(gan, seed=4)
@@ -184,13 +184,13 @@ def test_uniform_masks_spread_over_the_range_start_the_front(gan):
     def first(state):
         seen.setdefault("pops", [[list(ind) for ind in pop] for pop in state.populations])
 
-    _front(gan, callback=first, seed=3, generations=0, seed_uniform=3,
+    _front(gan, callback=first, seed=3, generations=0, uniform_seeds=3,
            size_range=(0.1, 0.4))
     for pop, space_ in zip(seen["pops"], (space, MaskSpace(gan[0][1].widths))):
         for mask in uniform_range_masks(space_, 0.1, 0.4, 3, image_size=32):
             assert mask in pop
-    with pytest.raises(ValueError, match="seed_uniform"):
-        FrontConfig(seed_uniform=-1)
+    with pytest.raises(ValueError, match="uniform_seeds"):
+        FrontConfig(uniform_seeds=-1)
 
 
 def test_starting_sizes_hold_both_ends_of_the_range(gan):
@@ -246,12 +246,12 @@ def test_front_on_supernet_weights(gan):
 
 @pytest.mark.parametrize("select", ["spea2", "nsga3"])
 def test_other_survivor_selections(gan, default_result, select):
-    res = _front(gan, seed=3, select=select)
-    assert res.config.select == select and len(res.points) >= 2
+    res = _front(gan, seed=3, survivors=select)
+    assert res.config.survivors == select and len(res.points) >= 2
     assert all(len(pop) == 8 for pop in res.populations)
     values = [p["values"] for p in res.points]
     assert not any(_dominates(p, q, ("score", "parameters")) for p in values for q in values)
-    assert _front(gan, seed=3, select=select).to_dict() == res.to_dict()
+    assert _front(gan, seed=3, survivors=select).to_dict() == res.to_dict()
     assert [list(ind) for ind in res.populations[0]] != [
         list(ind) for ind in default_result.populations[0]]
 
@@ -260,8 +260,8 @@ def test_reference_points_fit_the_population():
     assert reference_points(2, 12).shape == (12, 2)
     assert reference_points(3, 12).shape == (10, 3)  # 4 divisions: 15 points would not fit
     assert reference_points(2, 12).sum(axis=1) == pytest.approx([1.0] * 12)
-    with pytest.raises(ValueError, match="select"):
-        FrontConfig(select="moead")
+    with pytest.raises(ValueError, match="survivors"):
+        FrontConfig(survivors="moead")
 
 
 def test_size_floor_keeps_the_front_within_the_range(gan):
@@ -272,3 +272,25 @@ def test_size_floor_keeps_the_front_within_the_range(gan):
     loose = _front(gan, seed=3, size_range=(0.2, 0.5))
     assert min(loose.spaces[0].size_ratio(ind) for a in loose.archives[:1] for ind in a) < min(
         res.spaces[0].size_ratio(ind) for ind in res.archives[0])
+
+
+def test_renamed_settings_still_work_and_old_checkpoints_resume(gan, tmp_path):
+    with pytest.warns(DeprecationWarning) as caught:
+        old = FrontConfig(seed_uniform=2, select="spea2")
+    assert sorted(str(w.message) for w in caught) == [
+        "FrontConfig.seed_uniform is deprecated: use uniform_seeds",
+        "FrontConfig.select is deprecated: use survivors"]
+    assert (old.uniform_seeds, old.survivors) == (2, "spea2")
+    assert old == FrontConfig(uniform_seeds=2, survivors="spea2")
+    with pytest.warns(DeprecationWarning, match="select is deprecated: use survivors"):
+        assert old.select == "spea2"
+    # a checkpoint written before the rename (its settings under the old keys) resumes
+    state = tmp_path / "front.json"
+    first = _front(gan, seed=3, generations=1, checkpoint=state)
+    data = json.loads(state.read_text())
+    config = data["config"]
+    config["seed_uniform"], config["select"] = config.pop("uniform_seeds"), \
+        config.pop("survivors")
+    state.write_text(json.dumps(data))
+    resumed = _front(gan, seed=3, generations=1, checkpoint=state, resume=True)
+    assert resumed.to_dict()["points"] == first.to_dict()["points"]

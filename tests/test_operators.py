@@ -7,7 +7,9 @@ from deap import base
 
 from deap_gan_prune import GeneratorWidths, MaskSpace
 from deap_gan_prune.operators import (
-    budgetRepair,
+    BudgetRepair,
+    MinSizeRepair,
+    ParentSizeRepair,
     cxGroupBoundary,
     cxTwoPointMask,
     cxUniformGroup,
@@ -17,11 +19,9 @@ from deap_gan_prune.operators import (
     initMaskImportance,
     initMaskSize,
     initMaskSizeRange,
-    minSizeRepair,
     mutFlipMask,
     mutMoveChannels,
     mutSegmentInvert,
-    parentSizeRepair,
     rank_shares,
     repairBudget,
     repairMinKeep,
@@ -341,7 +341,7 @@ def test_budget_repair_without_scores_and_when_unreachable():
         repairBudget(Ind([0] * SPACE_MIN.n_bits), SPACE_MIN, 1e-6, measure="macs",
                      image_size=32)
     with pytest.raises(ValueError, match="cannot be met"):
-        budgetRepair(SPACE_MIN, smallest * 0.99, measure="macs", image_size=32)
+        BudgetRepair(SPACE_MIN, smallest * 0.99, measure="macs", image_size=32)
     at_min = Ind([0] * SPACE_MIN.n_bits)           # the smallest size itself is reachable
     repairBudget(at_min, SPACE_MIN, smallest, measure="macs", image_size=32)
     assert SPACE_MIN.kept(at_min) == {g.name: max(g.min_keep, 1) for g in SPACE_MIN.groups}
@@ -394,7 +394,7 @@ def test_budget_decorator_repairs_every_returned_individual():
     tb.register("mutate", mutSegmentInvert, space=SPACE)
     tb.register("individual", initMaskFull, Ind, SPACE)
     for slot in ("mate", "mutate", "individual"):
-        tb.decorate(slot, budgetRepair(SPACE, 0.3, measure="macs", image_size=32))
+        tb.decorate(slot, BudgetRepair(SPACE, 0.3, measure="macs", image_size=32))
     assert SPACE.size_ratio(tb.individual(), "macs", 32) <= 0.3
     a, b = tb.mate(Ind(SPACE.full()), Ind(SPACE.full()))
     (m,) = tb.mutate(Ind(SPACE.full()))
@@ -409,7 +409,7 @@ def test_parent_size_repair_keeps_every_child_within_its_parents_size(measure):
     tb.register("mate", cxTwoPointMask, space=SPACE)
     tb.register("mutate", mutFlipMask, space=SPACE, indpb=0.3)
     for slot in ("mate", "mutate"):
-        tb.decorate(slot, parentSizeRepair(SPACE, measure, image_size=32))
+        tb.decorate(slot, ParentSizeRepair(SPACE, measure, image_size=32))
     size = lambda ind: SPACE.size_ratio(ind, measure, 32)  # noqa: E731
     grew = 0
     for _ in range(30):
@@ -427,17 +427,17 @@ def test_parent_size_repair_keeps_every_child_within_its_parents_size(measure):
     assert grew >= 20
     same = initMaskSize(Ind, SPACE, 0.2)
     kept = Ind(same)
-    parentSizeRepair(SPACE)(lambda ind: (ind,))(kept)  # an unchanged child stays unchanged
+    ParentSizeRepair(SPACE)(lambda ind: (ind,))(kept)  # an unchanged child stays unchanged
     assert kept == same
     with pytest.raises(ValueError, match="unknown size measure"):
-        parentSizeRepair(SPACE, "flops")
+        ParentSizeRepair(SPACE, "flops")
     with pytest.raises(ValueError, match="growth must be >= 1"):
-        parentSizeRepair(SPACE, growth=0.9)
+        ParentSizeRepair(SPACE, growth=0.9)
 
 
 def test_parent_size_repair_lets_children_grow_by_the_factor():
     random.seed(8)
-    grow = parentSizeRepair(SPACE, growth=1.5)(lambda ind: mutFlipMask(ind, SPACE, indpb=0.3))
+    grow = ParentSizeRepair(SPACE, growth=1.5)(lambda ind: mutFlipMask(ind, SPACE, indpb=0.3))
     over = 0
     for _ in range(30):
         parent = initMaskSize(Ind, SPACE, random.uniform(0.05, 0.2))
@@ -465,11 +465,11 @@ def test_min_size_repair_turns_channels_back_on_up_to_the_floor(measure):
     big = Ind(SPACE.full())
     repairMinSize(big, SPACE, 0.5)
     assert big == SPACE.full()
-    floored = minSizeRepair(SPACE, 0.3)(lambda ind: mutFlipMask(ind, SPACE, indpb=0.0))
+    floored = MinSizeRepair(SPACE, 0.3)(lambda ind: mutFlipMask(ind, SPACE, indpb=0.0))
     (child,) = floored(initMaskSize(Ind, SPACE, 0.1))
     assert SPACE.size_ratio(child) >= 0.3
     with pytest.raises(ValueError, match="unknown size measure"):
-        minSizeRepair(SPACE, 0.3, "flops")
+        MinSizeRepair(SPACE, 0.3, "flops")
 
 
 def test_init_at_a_size_and_stratified_sizes():
@@ -561,3 +561,24 @@ def test_init_counts_keeps_the_counts_then_moves():
         initMaskCounts(list, SPACE, counts[:-1])
     with pytest.raises(ValueError, match="asked to keep"):
         initMaskCounts(list, SPACE, [g.size + 1 for g in SPACE.groups])
+
+
+def test_decorators_are_classes_and_their_old_names_warn_but_work():
+    import deap_gan_prune as dgp
+    for new, old in (("MinKeepRepair", "minKeepRepair"), ("BudgetRepair", "budgetRepair"),
+                     ("ParentSizeRepair", "parentSizeRepair"),
+                     ("MinSizeRepair", "minSizeRepair")):
+        assert isinstance(getattr(dgp, new), type) and new in dgp.__all__ and old in dgp.__all__
+    args = {"MinKeepRepair": (SPACE,), "BudgetRepair": (SPACE, 0.3),
+            "ParentSizeRepair": (SPACE,), "MinSizeRepair": (SPACE, 0.3)}
+    for new, old in (("MinKeepRepair", "minKeepRepair"), ("BudgetRepair", "budgetRepair"),
+                     ("MinSizeRepair", "minSizeRepair")):
+        with pytest.warns(DeprecationWarning, match=f"{old} is deprecated: use {new}"):
+            legacy = getattr(dgp, old)(*args[new])
+        assert isinstance(legacy, getattr(dgp, new))
+        results = []
+        for decorator in (legacy, getattr(dgp, new)(*args[new])):
+            random.seed(5)
+            ind = [1] * SPACE.n_bits if new != "MinSizeRepair" else [0] * SPACE.n_bits
+            results.append(decorator(lambda x: (x,))(ind)[0])
+        assert results[0] == results[1]

@@ -7,12 +7,12 @@ fitness's score (L1 to the original's outputs on held-out images after brief dis
 or with ``fitness="supernet"`` the score of the mask on once-for-all weights (no adaptation),
 and one or more sizes — the parameter ratio, the MAC ratio, or the latency (ms) predicted by a
 :class:`~deap_gan_prune.nets.latency_model.LatencyTable`. Starting masks span a size range
-(:func:`initMaskSizeRange`); optionally ``seed_uniform`` of them are replaced by uniform
+(:func:`initMaskSizeRange`); optionally ``uniform_seeds`` of them are replaced by uniform
 keep-ratio masks at sizes spaced evenly in log over the range (:func:`uniform_range_masks`; off
 by default: on the shipped teacher it did not make the front level with single-budget searches
 at 8x and 16x).
-The range's upper end is a cap kept by :func:`budgetRepair`; by default every child is also
-capped at its parent's size (:func:`parentSizeRepair`), so variation searches *at* the sizes
+The range's upper end is a cap kept by :func:`BudgetRepair`; by default every child is also
+capped at its parent's size (:func:`ParentSizeRepair`), so variation searches *at* the sizes
 the population holds, as a single-budget search does at its budget, and the starting sizes
 are stratified over the range (:func:`size_strata`), so both ends are held from the start.
 Every evaluated mask goes into its generator's ``tools.ParetoFront`` archive.
@@ -41,16 +41,16 @@ from ..nets.latency_model import LatencyTable
 from ..nets.maskspace import MaskSpace, SizeMeasure
 from ..nets.models import ResnetGenerator
 from ..operators import (
+    MinSizeRepair,
+    ParentSizeRepair,
     initMaskSize,
     initMaskSizeRange,
-    minSizeRepair,
-    parentSizeRepair,
     size_strata,
 )
 from ..seeding import seeded
 from .coevolution import CoevolutionState
 from .evolve import evaluate_invalid
-from .front_config import FrontConfig
+from .front_config import RENAMED, FrontConfig
 from .logbooks import logbook_records
 from .pareto import knee_index, pair_front
 from .registration import create_types, register
@@ -135,8 +135,8 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
                         map_function: Callable | None = None) -> base.Toolbox:
     """One generator's toolbox: our crossover and mutation with a budget repair at the size
     range's upper end (:func:`register`) and, with ``size_cap="parent"``, at each parent's
-    size (:func:`parentSizeRepair`); :func:`initMaskSizeRange` individuals and
-    ``individual_at(ratio)`` (:func:`initMaskSize`); ``config.select`` as ``select``;
+    size (:func:`ParentSizeRepair`); :func:`initMaskSizeRange` individuals and
+    ``individual_at(ratio)`` (:func:`initMaskSize`); ``config.survivors`` as ``select``;
     ``objectives`` as ``evaluate`` (with ``terms`` and ``sizes``)."""
     low, high = config.size_range
     toolbox = base.Toolbox()
@@ -148,17 +148,17 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
                      measure=config.range_measure, image_size=image_size)
     toolbox.register("population", tools.initRepeat, list, toolbox.individual)
     if config.size_cap == "parent":
-        cap = parentSizeRepair(space, config.range_measure, image_size,
+        cap = ParentSizeRepair(space, config.range_measure, image_size,
                                growth=config.size_growth)
         for slot in ("mate", "mutate"):
             toolbox.decorate(slot, cap)
     if config.size_floor:  # outermost: the floor wins over the parent's size
-        floor = minSizeRepair(space, low, config.range_measure, image_size)
+        floor = MinSizeRepair(space, low, config.range_measure, image_size)
         for slot in ("mate", "mutate"):
             toolbox.decorate(slot, floor)
-    if config.select == "nsga2":
+    if config.survivors == "nsga2":
         toolbox.register("select", tools.selNSGA2)
-    elif config.select == "spea2":
+    elif config.survivors == "spea2":
         toolbox.register("select", tools.selSPEA2)
     else:
         toolbox.register("select", tools.selNSGA3,
@@ -317,7 +317,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
         populations = tuple(starting_population(toolbox, config) for toolbox in toolboxes)
         for pop, space in zip(populations, spaces):
             seeds = uniform_range_masks(space, *config.size_range,
-                                        min(config.seed_uniform, config.population // 2),
+                                        min(config.uniform_seeds, config.population // 2),
                                         config.range_measure, image_size)
             pop[:len(seeds)] = [individual_cls(bits) for bits in seeds]
         run = identity(checkpoint, {"search": "front", **config.to_dict()}, fits,
@@ -340,7 +340,8 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
 
 
 def _load_front(individual_cls: type, run: RunIdentity) -> CoevolutionState:
-    start = load_checkpoint(run.path, individual_cls, run.config, run.digest)
+    start = load_checkpoint(run.path, individual_cls, run.config, run.digest,
+                            renamed=RENAMED)
     if start.archives is None:
         raise ValueError(f"{run.path}: not a checkpoint of a front search")
     return start

@@ -1,8 +1,11 @@
 """Settings of :func:`deap_gan_prune.evolution.front.search_front`."""
 from __future__ import annotations
 
+import functools
+import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from .search_config import SearchConfig
 
@@ -18,7 +21,7 @@ class FrontConfig:
     table). ``size_range``: the starting masks' size ratios are drawn log-uniformly in it
     (ratios of ``range_measure``), and no mask may exceed its upper end (budget repair).
     ``population`` (μ = λ per generator), ``generations``, ``cxpb``/``mutpb`` (every child is
-    a crossover child or a mutant when they sum to 1); ``seed_uniform``: how many starting
+    a crossover child or a mutant when they sum to 1); ``uniform_seeds``: how many starting
     masks are uniform keep-ratio masks spread over ``size_range`` (at most half the
     population; default 0). ``size_init``: "strata" (one starting size in each of
     ``population`` strata of equal log width over the range, so both ends are held) or
@@ -27,11 +30,16 @@ class FrontConfig:
     end). ``size_floor``: also repair every child up to the range's lower end
     (:func:`repairMinSize`; off by default), so the front stays within the range. ``fitness``:
     "adapted" or "supernet" (the masks scored by ``adapt_score``, "l1" or "ssim", on the
-    ``supernets`` given to :func:`search_front`). ``select``: the survivor selection,
+    ``supernets`` given to :func:`search_front`). ``survivors``: the survivor selection,
     "nsga2" (``tools.selNSGA2``), "spea2" (``tools.selSPEA2``) or "nsga3"
     (``tools.selNSGA3`` with :func:`reference_points`). ``mate``, ``mutate``, ``layout`` as in
     :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
     adapted fitness's settings; ``seed``: everything is deterministic under it.
+
+    Renamed (the old keywords and attributes still work, with a DeprecationWarning):
+    ``seed_uniform`` → ``uniform_seeds`` (a count here, a switch in :class:`SearchConfig`),
+    ``select`` → ``survivors`` (survivor selection here, parent selection in
+    :class:`SearchConfig`).
     """
 
     population: int = 16
@@ -41,13 +49,13 @@ class FrontConfig:
     objectives: tuple[str, ...] = ("parameters",)
     size_range: tuple[float, float] = (0.05, 0.5)
     range_measure: Literal["parameters", "macs"] = "parameters"
-    seed_uniform: int = 0
+    uniform_seeds: int = 0
     size_init: Literal["strata", "random"] = "strata"
     size_cap: Literal["parent", "range"] = "parent"
     size_growth: float = 1.0
     size_floor: bool = False
     fitness: Literal["adapted", "supernet"] = "adapted"
-    select: Literal["nsga2", "spea2", "nsga3"] = "nsga2"
+    survivors: Literal["nsga2", "spea2", "nsga3"] = "nsga2"
     mate: str = "two_point"
     mutate: str = "segment"
     layout: Literal["independent", "tied"] = "independent"
@@ -80,13 +88,13 @@ class FrontConfig:
         for name, value, allowed in (("size_init", self.size_init, ("strata", "random")),
                                      ("size_cap", self.size_cap, ("parent", "range")),
                                      ("fitness", self.fitness, ("adapted", "supernet")),
-                                     ("select", self.select, ("nsga2", "spea2", "nsga3"))):
+                                     ("survivors", self.survivors, ("nsga2", "spea2", "nsga3"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if not self.size_growth >= 1:
             raise ValueError(f"size_growth must be >= 1, got {self.size_growth}")
-        if self.seed_uniform < 0:
-            raise ValueError(f"seed_uniform must be >= 0, got {self.seed_uniform}")
+        if self.uniform_seeds < 0:
+            raise ValueError(f"uniform_seeds must be >= 0, got {self.uniform_seeds}")
         if not (0 <= self.cxpb and 0 <= self.mutpb and self.cxpb + self.mutpb <= 1):
             raise ValueError(f"cxpb and mutpb must be >= 0 with a sum <= 1, got {self.cxpb}, "
                              f"{self.mutpb}")
@@ -104,3 +112,42 @@ class FrontConfig:
         d = asdict(self)
         d["objectives"], d["size_range"] = list(self.objectives), list(self.size_range)
         return d
+
+    @property
+    def seed_uniform(self) -> int:
+        """Deprecated name of :attr:`uniform_seeds`."""
+        _warn_renamed("seed_uniform")
+        return self.uniform_seeds
+
+    @property
+    def select(self) -> str:
+        """Deprecated name of :attr:`survivors`."""
+        _warn_renamed("select")
+        return self.survivors
+
+
+#: old FrontConfig keywords (and keys of files written with them) -> their names now
+RENAMED = {"seed_uniform": "uniform_seeds", "select": "survivors"}
+
+
+def _warn_renamed(old: str) -> None:
+    warnings.warn(f"FrontConfig.{old} is deprecated: use {RENAMED[old]}", DeprecationWarning,
+                  stacklevel=3)
+
+
+def renamed_keys(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` (FrontConfig keywords or a saved ``to_dict()``) with old names renamed."""
+    return {RENAMED.get(k, k): v for k, v in settings.items()}
+
+
+_dataclass_init = FrontConfig.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init(self, *args: Any, **kwargs: Any) -> None:
+    for old in set(kwargs) & set(RENAMED):
+        _warn_renamed(old)
+    _dataclass_init(self, *args, **renamed_keys(kwargs))
+
+
+FrontConfig.__init__ = _init  # type: ignore[method-assign]  # accepts the old keywords too

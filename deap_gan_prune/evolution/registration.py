@@ -12,7 +12,7 @@ from deap import base, creator, tools
 
 from ..nets.maskspace import MaskSpace
 from ..operators import (
-    budgetRepair,
+    BudgetRepair,
     cxGroupBoundary,
     cxTwoPointMask,
     cxUniformGroup,
@@ -101,7 +101,7 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
         toolbox.register("mutate", mutSegmentInvert, space=space, max_length=None)
         toolbox.register("select", tools.selTournament, tournsize=3)
         for slot in ("individual", "mate", "mutate"):
-            toolbox.decorate(slot, budgetRepair(space, 0.25, measure="parameters",
+            toolbox.decorate(slot, BudgetRepair(space, 0.25, measure="parameters",
                                                 image_size=256, scores=None))
 
     (the population slot is registered after decorating ``individual``, so it builds repaired
@@ -116,7 +116,7 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
     (:func:`selRouletteRank`, with ``rank_pressure`` and ``elitism``) or "roulette"
     (:func:`selRouletteWeighted`, fitness-proportional as in the paper, with ``elitism``).
     ``budget`` (a size ratio, e.g. 0.25 = 4x smaller in ``measure``, one name or several
-    that must all be met) adds :func:`budgetRepair` decorators, which drop channels in random
+    that must all be met) adds :func:`BudgetRepair` decorators, which drop channels in random
     order, or by ``scores`` (least important first) when given; an impossible budget raises
     ValueError here. ``individual_cls`` defaults to :func:`create_types`'s individual. Returns
     ``toolbox``.
@@ -148,7 +148,7 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
     else:
         toolbox.register("select", selRouletteWeighted, elitism=elitism)
     if budget is not None:
-        repair = budgetRepair(space, budget, measure=measure, image_size=image_size,
+        repair = BudgetRepair(space, budget, measure=measure, image_size=image_size,
                               scores=scores)
         for slot in ("individual", "mate", "mutate"):
             toolbox.decorate(slot, repair)

@@ -23,7 +23,7 @@ from ..nets.baselines import random_mask_like, uniform_mask
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import ResnetGenerator
-from ..operators import budgetRepair, initMaskCounts, initMaskImportance
+from ..operators import BudgetRepair, initMaskCounts, initMaskImportance
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
 from ..seeding import seeded
 from ..training.brief import BriefDistillation
@@ -66,7 +66,7 @@ def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cl
                              moves=config.init_moves, fraction=config.move_fraction,
                              measure=config.budget_measures[0])
         if config.budget is not None:
-            toolbox.decorate("individual", budgetRepair(space, config.budget,
+            toolbox.decorate("individual", BudgetRepair(space, config.budget,
                                                         config.budget_measures,
                                                         scores=repair_scores))
         toolbox.register("population", tools.initRepeat, list, toolbox.individual)

@@ -33,41 +33,12 @@ from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.slimming import slim_bits
+from ..training.brief import Distillation as Distillation  # re-exported: part of this API
 from .base import WORST_FITNESS, MaskFitness
 from .paper import _check_images
 
 AdaptedScore = Literal["l1", "ssim", "discriminator"]
 SCORES = ("l1", "ssim", "discriminator")
-
-
-class Distillation:
-    """``distil(network, inputs, targets, steps)``: Adam steps (lr ``lr``, β 0.5/0.999) of the
-    L1 loss between ``network(inputs[b])`` and ``targets[b]`` for batches ``b`` of
-    ``batch_size`` indices drawn once from ``seed`` (so every candidate sees the same batches).
-    Trains in place; can continue where an earlier call stopped (``start``)."""
-
-    def __init__(self, n_images: int, steps: int, batch_size: int = 4, lr: float = 2e-4,
-                 seed: int = 0) -> None:
-        if n_images <= 0 and steps > 0:
-            raise ValueError("adaptation needs at least one adaptation image")
-        order = torch.Generator().manual_seed(seed)
-        self.batches = [torch.randint(0, n_images, (batch_size,), generator=order)
-                        for _ in range(steps)]
-        self.lr = lr
-
-    def optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adam(network.parameters(), lr=self.lr, betas=(0.5, 0.999))
-
-    def __call__(self, network: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                 optimizer: torch.optim.Optimizer, start: int = 0, stop: int | None = None
-                 ) -> nn.Module:
-        network.train()
-        for index in self.batches[start:stop]:
-            loss = (network(inputs[index]) - targets[index]).abs().mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        return network.eval()
 
 
 class AdaptedFitness(MaskFitness):

@@ -4,6 +4,9 @@ Every operator follows DEAP's contract: it works in place, returns ``(ind1, ind2
 (crossovers), ``(ind,)`` (mutations, repairs) or a list of ``k`` references (selections), never
 clones and never touches fitness. Variation operators take the :class:`MaskSpace` and end
 with :func:`repairMinKeep`, so every group keeps at least ``max(min_keep, 1)`` channels.
+Decorators, which wrap an operator in ``toolbox.decorate``, are classes named ``…Repair``
+(``BudgetRepair``), as DEAP's ``tools.DeltaPenalty``; operators are functions named by their
+role first (``repairBudget``).
 In the pipeline they sit between the mask space (:mod:`deap_gan_prune.nets.maskspace`, whose
 sizes they read) and evolution (:mod:`deap_gan_prune.evolution`, which registers them).
 """
@@ -19,6 +22,10 @@ from .init import (
 )
 from .mutation import mutFlipMask, mutMoveChannels, mutSegmentInvert
 from .repair import (
+    BudgetRepair,
+    MinKeepRepair,
+    MinSizeRepair,
+    ParentSizeRepair,
     budgetRepair,
     minKeepRepair,
     minSizeRepair,
@@ -36,6 +43,8 @@ __all__ = [
     "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
     "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
     "mutFlipMask", "mutSegmentInvert", "mutMoveChannels",
-    "repairMinKeep", "repairBudget", "minKeepRepair", "budgetRepair", "parentSizeRepair",
-    "repairMinSize", "minSizeRepair", "normalise_per_group",
+    "repairMinKeep", "repairBudget", "repairMinSize", "normalise_per_group",
+    "MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair",
+    # deprecated names of the decorators
+    "minKeepRepair", "budgetRepair", "parentSizeRepair", "minSizeRepair",
 ]

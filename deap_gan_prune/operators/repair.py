@@ -3,10 +3,11 @@
 ``repairMinKeep`` restores every group's minimum number of kept channels; ``repairBudget``
 drops kept channels (in random order, or least important first) until the mask's size ratio
 (parameters and/or MACs of the slimmed generator over the unpruned one) is at most a budget.
-``minKeepRepair`` and ``budgetRepair`` are the DEAP decorator forms, for
-``toolbox.decorate("mate", ...)``; ``parentSizeRepair`` caps every child at its own parent's
-size instead of at one budget; ``repairMinSize`` / ``minSizeRepair`` turn channels back on up
-to a floor.
+``MinKeepRepair`` and ``BudgetRepair`` are the DEAP decorator forms (classes, as DEAP's own
+``tools.DeltaPenalty``), for ``toolbox.decorate("mate", ...)``: a ``repair…`` function is an
+operator, a ``…Repair`` class a decorator. ``ParentSizeRepair`` caps every child at its own
+parent's size instead of at one budget; ``repairMinSize`` / ``MinSizeRepair`` turn channels
+back on up to a floor.
 
 Pure Python; randomness comes from the stdlib ``random`` module.
 """
@@ -19,6 +20,7 @@ from collections.abc import Callable, MutableSequence, Sequence
 from types import SimpleNamespace
 from typing import cast
 
+from .._deprecated import deprecated_alias
 from ..nets.maskspace import MaskSpace, SizeMeasure
 from ..nets.widths import MacConvention, count_macs, count_parameters
 
@@ -272,40 +274,48 @@ def _repair_results(result, fix: Callable) -> object:
     return result
 
 
-def minKeepRepair(space: MaskSpace, scores: Scores | None = None) -> Callable:
-    """DEAP decorator: ``toolbox.decorate("mutate", minKeepRepair(space))`` applies
-    :func:`repairMinKeep` to every individual the operator returns."""
-    scores = check_scores(scores, space, "minKeepRepair")
+class _RepairDecorator:
+    """A DEAP decorator (in the manner of ``tools.DeltaPenalty``): ``toolbox.decorate(slot,
+    decorator)`` repairs, in place, every individual the decorated operator returns (a tuple
+    of individuals, or the one individual ``toolbox.individual`` returns)."""
 
-    def decorator(func: Callable) -> Callable:
+    def fix(self, ind: MutableSequence[int]) -> None:
+        raise NotImplementedError
+
+    def __call__(self, func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            return _repair_results(func(*args, **kwargs),
-                                   lambda ind: repairMinKeep(ind, space, scores))
+            return _repair_results(func(*args, **kwargs), self.fix)
         return wrapper
-    return decorator
 
 
-def budgetRepair(space: MaskSpace, budget: float, measure: Measures = "parameters",
-                 image_size: int = 256, scores: Scores | None = None,
-                 convention: str = "output") -> Callable:
-    """DEAP decorator: ``toolbox.decorate("mate", budgetRepair(space, 0.25))`` applies
+class MinKeepRepair(_RepairDecorator):
+    """DEAP decorator: ``toolbox.decorate("mutate", MinKeepRepair(space))`` applies
+    :func:`repairMinKeep` to every individual the operator returns."""
+
+    def __init__(self, space: MaskSpace, scores: Scores | None = None) -> None:
+        self.space, self.scores = space, check_scores(scores, space, "MinKeepRepair")
+
+    def fix(self, ind: MutableSequence[int]) -> None:
+        repairMinKeep(ind, self.space, self.scores)
+
+
+class BudgetRepair(_RepairDecorator):
+    """DEAP decorator: ``toolbox.decorate("mate", BudgetRepair(space, 0.25))`` applies
     :func:`repairBudget` to every individual the operator returns (also works on
     ``toolbox.individual``, which returns one individual). An impossible budget raises here,
     when the decorator is made, not in the middle of a search."""
-    plan = _BudgetPlan(space, budget, measure, image_size, convention, scores)
 
-    def decorator(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return _repair_results(func(*args, **kwargs), plan.repair)
-        return wrapper
-    return decorator
+    def __init__(self, space: MaskSpace, budget: float, measure: Measures = "parameters",
+                 image_size: int = 256, scores: Scores | None = None,
+                 convention: str = "output") -> None:
+        self.plan = _BudgetPlan(space, budget, measure, image_size, convention, scores)
+
+    def fix(self, ind: MutableSequence[int]) -> None:
+        self.plan.repair(ind)
 
 
-def parentSizeRepair(space: MaskSpace, measure: str = "parameters", image_size: int = 256,
-                     scores: Scores | None = None, convention: str = "output",
-                     growth: float = 1.0) -> Callable:
+class ParentSizeRepair:
     """DEAP decorator for ``mate`` and ``mutate``: every returned individual is repaired
     (:func:`repairBudget`) to at most ``growth`` times the size in ``measure`` that the
     individual in the same position had when the operator was called (the first child of a
@@ -313,11 +323,18 @@ def parentSizeRepair(space: MaskSpace, measure: str = "parameters", image_size: 
     within its size (``growth=1``) or lets it grow by at most that factor, as a budget repair
     does at one budget, instead of letting mutation grow the small masks of a size range
     (flips turn mostly-dropped channels on)."""
-    if not growth >= 1.0:
-        raise ValueError(f"parentSizeRepair: growth must be >= 1, got {growth!r}")
-    plan = _BudgetPlan(space, 1.0, measure, image_size, convention, scores)
 
-    def decorator(func: Callable) -> Callable:
+    def __init__(self, space: MaskSpace, measure: str = "parameters", image_size: int = 256,
+                 scores: Scores | None = None, convention: str = "output",
+                 growth: float = 1.0) -> None:
+        if not growth >= 1.0:
+            raise ValueError(f"ParentSizeRepair: growth must be >= 1, got {growth!r}")
+        self.growth = growth
+        self.plan = _BudgetPlan(space, 1.0, measure, image_size, convention, scores)
+
+    def __call__(self, func: Callable) -> Callable:
+        plan, growth = self.plan, self.growth
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             caps = [[growth * size for size in plan.sizes(plan.counts(a))]
@@ -328,7 +345,6 @@ def parentSizeRepair(space: MaskSpace, measure: str = "parameters", image_size: 
                 plan.repair(child, cap)
             return result
         return wrapper
-    return decorator
 
 
 def repairMinSize(ind: MutableSequence[int], space: MaskSpace, floor: float,
@@ -343,16 +359,21 @@ def repairMinSize(ind: MutableSequence[int], space: MaskSpace, floor: float,
     return (ind,)
 
 
-def minSizeRepair(space: MaskSpace, floor: float, measure: str = "parameters",
-                  image_size: int = 256, convention: str = "output") -> Callable:
+class MinSizeRepair(_RepairDecorator):
     """DEAP decorator: applies :func:`repairMinSize` to every individual the operator
     returns, so none falls below ``floor`` (a size ratio of ``measure``)."""
-    plan = _BudgetPlan(space, 1.0, measure, image_size, convention, None)
 
-    def decorator(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            return _repair_results(func(*args, **kwargs),
-                                   lambda ind: plan.raise_to(ind, floor))
-        return wrapper
-    return decorator
+    def __init__(self, space: MaskSpace, floor: float, measure: str = "parameters",
+                 image_size: int = 256, convention: str = "output") -> None:
+        self.floor = floor
+        self.plan = _BudgetPlan(space, 1.0, measure, image_size, convention, None)
+
+    def fix(self, ind: MutableSequence[int]) -> None:
+        self.plan.raise_to(ind, self.floor)
+
+
+#: the decorators' earlier names (functions that returned the decorator), deprecated
+minKeepRepair = deprecated_alias(MinKeepRepair, "minKeepRepair")
+budgetRepair = deprecated_alias(BudgetRepair, "budgetRepair")
+parentSizeRepair = deprecated_alias(ParentSizeRepair, "parentSizeRepair")
+minSizeRepair = deprecated_alias(MinSizeRepair, "minSizeRepair")

@@ -3,12 +3,43 @@
 The paper trains each pruned candidate for a short while on a small share of the training set
 before computing its fitness. Here the candidate learns to reproduce the original generator's
 outputs (an L1 distillation, which needs neither discriminator nor partner), so the step is
-cheap, deterministic and fits :class:`GeneratorFitness`'s ``prepare`` slot.
+cheap, deterministic and fits :class:`GeneratorFitness`'s ``prepare`` slot. It runs the same
+loop as the adapted fitness's adaptation (:class:`Distillation`).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+class Distillation:
+    """``distil(network, inputs, targets, steps)``: Adam steps (lr ``lr``, β 0.5/0.999) of the
+    L1 loss between ``network(inputs[b])`` and ``targets[b]`` for batches ``b`` of
+    ``batch_size`` indices drawn once from ``seed`` (so every candidate sees the same batches).
+    Trains in place; can continue where an earlier call stopped (``start``)."""
+
+    def __init__(self, n_images: int, steps: int, batch_size: int = 4, lr: float = 2e-4,
+                 seed: int = 0) -> None:
+        if n_images <= 0 and steps > 0:
+            raise ValueError("adaptation needs at least one adaptation image")
+        order = torch.Generator().manual_seed(seed)
+        self.batches = [torch.randint(0, n_images, (batch_size,), generator=order)
+                        for _ in range(steps)]
+        self.lr = lr
+
+    def optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(network.parameters(), lr=self.lr, betas=(0.5, 0.999))
+
+    def __call__(self, network: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                 optimizer: torch.optim.Optimizer, start: int = 0, stop: int | None = None
+                 ) -> nn.Module:
+        network.train()
+        for index in self.batches[start:stop]:
+            loss = (network(inputs[index]) - targets[index]).abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        return network.eval()
 
 
 class BriefDistillation:
@@ -38,14 +69,5 @@ class BriefDistillation:
     def __call__(self, generator: nn.Module) -> nn.Module:
         param = next(generator.parameters())
         images, targets = self.images.to(param.device), self.targets.to(param.device)
-        order = torch.Generator().manual_seed(self.seed)
-        optimizer = torch.optim.Adam(generator.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        generator.train()
-        for _ in range(self.steps):
-            index = torch.randint(0, images.shape[0], (self.batch_size,), generator=order)
-            loss = (generator(images[index.to(param.device)]) -
-                    targets[index.to(param.device)]).abs().mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        return generator.eval()
+        distil = Distillation(images.shape[0], self.steps, self.batch_size, self.lr, self.seed)
+        return distil(generator, images, targets, distil.optimizer(generator))
