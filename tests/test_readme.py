@@ -32,6 +32,8 @@ def test_every_name_in_the_glossary_exists():
     assert Distillation and BriefDistillation and finetune
     for method in ("split", "join", "slot_masks", "kept", "size", "size_ratio"):
         assert hasattr(dgp.MaskSpace, method), method
-    assert {"seed_uniform", "uniform_seeds", "survivors", "budget_measures"} <= names
+    for word in ("SearchConfig.seed_uniform", "FrontConfig.uniform_seeds", "`survivors`",
+                 "`budget_measures`"):
+        assert word in glossary, word
     assert hasattr(dgp.FrontConfig(), "uniform_seeds") and hasattr(dgp.SearchConfig(),
                                                                     "budget_measures")
