@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     toolbox.register("mate", dgp.cxGroupBoundary, space=space)
     toolbox.register("mutate", dgp.mutFlipMask, space=space, indpb=2.0 / space.n_bits)
     # Random-order trimming to the budget in both measures (pass scores= for L1 order).
-    repair = dgp.budgetRepair(space, args.budget, measure=("parameters", "macs"))
+    repair = dgp.BudgetRepair(space, args.budget, measure=("parameters", "macs"))
     for slot in ("individual", "mate", "mutate"):
         toolbox.decorate(slot, repair)
     toolbox.register("population", tools.initRepeat, list, toolbox.individual)

@@ -24,7 +24,7 @@ from deap_gan_prune.nets.checkpoints import (
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
 from deap_gan_prune.nets.groups import TracingError
 from deap_gan_prune.nets.importance import l1_importance
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.maskspace import MaskSpace, space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import masked_bits, slim_bits
 from deap_gan_prune.operators import repairBudget
@@ -442,3 +442,38 @@ def test_width_search_keeps_the_best_finalist_and_seeds_random_uniform_channels(
     with pytest.raises(ValueError, match="adapted"):
         search_single(net, images, SearchConfig(fitness="paper", finalists=1, budget=0.3),
                       progress=False)
+
+
+def test_front_supernet_and_baselines_work_on_a_non_resnet_generator():
+    """Any generator: the front search, the once-for-all training (and a search scored on
+    it), and every baseline mask run on a traced network."""
+    from deap_gan_prune.evolution.front import FrontConfig, search_front
+    from deap_gan_prune.fitness.supernet import SupernetFitness
+    from deap_gan_prune.training.supernet import mean_masked_loss, train_supernet
+    net_a, size = _network("style")
+    net_b, _ = _network("style")
+    x = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    space = space_of(net_a, x)
+    assert not isinstance(net_a, ResnetGenerator) and space.n_bits > 0
+    for budget in (0.3, 0.6):
+        uniform, l1 = uniform_mask(space, budget), l1_norm_mask(net_a, space, budget)
+        randomised = random_mask_like(space, uniform, seed=1)
+        assert space.kept(randomised) == space.kept(uniform) and randomised != uniform
+        for bits in (uniform, l1):
+            assert space.size_ratio(bits) <= budget
+            assert slim_bits(net_a, space, bits)(x[:2]).shape == x[:2].shape
+    front = search_front(net_a, net_b, x, x, FrontConfig(population=4, generations=1,
+                                                        n_images=4, train_images=4,
+                                                        adapt_steps=1), progress=False)
+    sizes = [p["values"]["parameters"] for p in front.points]
+    assert len(front.points) >= 2 and min(sizes) < max(sizes) <= 1.0
+    a, _ = front.masks()
+    assert slim_bits(net_a, front.spaces[0], a)(x[:1]).shape == x[:1].shape
+    supernet = train_supernet(net_a, x, space, steps=4, budgets=(0.3, 0.6), progress=False)
+    small = uniform_mask(space, 0.3)
+    assert mean_masked_loss(supernet, net_a, x[:4], space, [small]) < \
+        mean_masked_loss(net_a, net_a, x[:4], space, [small])
+    fitness = SupernetFitness(supernet, net_a, x[:4], space)
+    on_supernet, on_original = fitness(small)[0], SupernetFitness(net_a, net_a, x[:4],
+                                                                    space)(small)[0]
+    assert on_supernet > on_original  # the once-for-all weights serve the small mask better

@@ -38,8 +38,7 @@ from deap import algorithms, base, tools
 from .._deprecated import deprecated_alias
 from ..nets.baselines import uniform_mask
 from ..nets.latency_model import LatencyTable
-from ..nets.maskspace import MaskSpace, SizeMeasure
-from ..nets.models import ResnetGenerator
+from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..operators import (
     MinSizeRepair,
     ParentSizeRepair,
@@ -270,7 +269,7 @@ def _tables(latency) -> tuple:
     return tuple(latency)
 
 
-def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Tensor,
+def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Tensor,
                  images_b: torch.Tensor, config: FrontConfig | None = None, *,
                  d_a: torch.nn.Module | None = None, d_b: torch.nn.Module | None = None,
                  latency: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None,
@@ -279,9 +278,11 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
                  workers: int = 0, ray_address: str | None = None,
                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                 supernets: tuple[ResnetGenerator, ResnetGenerator] | None = None
+                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None
                  ) -> FrontResult:
-    """The Pareto front of quality and size of masks of G_A and G_B (module docstring).
+    """The Pareto front of quality and size of masks of G_A and G_B (module docstring), of
+    any architecture (mask spaces from :func:`space_of`: traced on the first image unless the
+    upstream ResNet).
 
     ``images_a``/``images_b``: images ``[m, 3, H, W]`` in [-1, 1] of domains A and B; the
     first ``config.n_images`` are scored on, the next ``config.train_images`` adapted on.
@@ -302,8 +303,7 @@ def search_front(g_a: ResnetGenerator, g_b: ResnetGenerator, images_a: torch.Ten
     with seeded(config.seed, [device]):
         tables = _tables(latency)
         image_size = int(images_a.shape[-1])
-        spaces = (MaskSpace(g_a.widths, layout=config.layout),
-                  MaskSpace(g_b.widths, layout=config.layout))
+        spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
         fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
                               spaces, device, supernets)
         n_obj = 1 + len(config.objectives)

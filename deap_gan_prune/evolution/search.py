@@ -22,7 +22,6 @@ from ..fitness.supernet import supernet_fitnesses
 from ..nets.baselines import random_mask_like, uniform_mask
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
-from ..nets.models import ResnetGenerator
 from ..operators import BudgetRepair, initMaskCounts, initMaskImportance
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
 from ..seeding import seeded
@@ -94,7 +93,7 @@ def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
                    d_a: torch.nn.Module | None, d_b: torch.nn.Module | None,
                    images_a: torch.Tensor, images_b: torch.Tensor, config: SearchConfig,
                    spaces: tuple[MaskSpace, MaskSpace], device: str | torch.device = "cpu",
-                   supernets: tuple[ResnetGenerator, ResnetGenerator] | None = None) -> tuple:
+                   supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None) -> tuple:
     """The fitness of each generator that ``config`` asks for: the first ``n_images`` images
     of each domain are the scoring (held-out) images; the adapted fitness distils candidates
     on the next ``train_images`` (at least one is needed); the supernet fitness scores masks
@@ -164,7 +163,7 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
                  workers: int = 0, ray_address: str | None = None,
                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                 supernets: tuple[ResnetGenerator, ResnetGenerator] | None = None
+                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None
                  ) -> SearchResult:
     """Co-evolve masks of G_A (A→B, judged by D_A) and G_B (B→A, judged by D_B).
 
