@@ -20,12 +20,11 @@ import copy
 import os
 import warnings
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 import torch
 
 from .files import atomic_write
-from .nets.widths import GeneratorWidths
 
 ONNX_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -58,8 +57,7 @@ def _example(generator: torch.nn.Module, image_size: int, batch_size: int = 1,
         raise ExportError(f"image size {image_size}: must be a positive multiple of 4")
     first = next((m for m in generator.modules()
                   if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))), None)
-    in_channels = cast(GeneratorWidths, generator.widths).input_nc \
-        if hasattr(generator, "widths") else first.in_channels if first is not None else 3
+    in_channels = first.in_channels if first is not None else 3
     g = torch.Generator().manual_seed(seed)
     return torch.rand(batch_size, in_channels, image_size, image_size, generator=g) * 2 - 1
 

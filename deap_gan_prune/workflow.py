@@ -156,9 +156,7 @@ def size_report(generator: nn.Module, image_size: int) -> dict:
 
 
 def input_channels(generator: nn.Module) -> int:
-    """Image channels ``generator`` takes: its widths' ``input_nc``, else its first conv's."""
-    if hasattr(generator, "widths"):
-        return int(cast(GeneratorWidths, generator.widths).input_nc)
+    """Image channels ``generator`` takes: its first conv's input channels."""
     first = next((m for m in generator.modules()
                   if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))), None)
     if first is None:

@@ -85,7 +85,7 @@ def main(argv=None) -> int:
           f"L1 to the original {result.terms['score']:.4f}")
 
     # 3. Slim, then fine-tune by distillation toward the original.
-    small = dgp.slim_bits(net, result.space, result.mask)
+    small = dgp.slim(net, result.mask, result.space)
     BriefDistillation.from_generator(net, horses, steps=60, lr=1e-3, batch_size=8,
                                      seed=args.seed)(small)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 import deap_gan_prune
-from deap_gan_prune import load_cyclegan, save_generator, slim_bits
+from deap_gan_prune import load_cyclegan, save_generator, slim
 from deap_gan_prune.metrics import outline_scores
 from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import atomic_write_json
@@ -67,7 +67,7 @@ def sub_network_quality(gan, reference, data, n_random: int = 4, seed: int = 0) 
             row[f"{name}_uniform_l1"] = mean_masked_loss(net.eval(), ref.eval(), x, space,
                                                          [masks[name]])
             row[f"{name}_random_l1"] = mean_masked_loss(net, ref, x, space, randoms)
-            masks[name] = slim_bits(net, space, masks[name]).eval()
+            masks[name] = slim(net, masks[name], space).eval()
         scores = outline_scores(masks["A"](data.test_a), data.outlines_a,
                                 masks["B"](data.test_b), data.outlines_b)
         row.update({f"uniform_{k}": v for k, v in scores.items()})

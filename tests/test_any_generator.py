@@ -1,5 +1,6 @@
 """Channel groups of other architectures than the upstream ResNet: discovery, masked
 evaluation, slimming, sizes, importance, baselines, repair, fitnesses, files and export."""
+import dataclasses
 import random
 
 import pytest
@@ -184,6 +185,34 @@ def test_resnet_generator_traced_like_todays_space():
     with torch.no_grad():
         assert torch.allclose(slim_bits(g, traced, bits)(x), slim_bits(g, today, bits)(x),
                               atol=1e-6)
+
+
+@pytest.mark.parametrize("use_dropout", [False, True])
+def test_the_resnet_space_written_from_widths_is_the_traced_one(use_dropout):
+    """One representation: the upstream ResNet's space, written from its widths without
+    tracing, has the traced graph's convs and norms (the same module names, channel maps,
+    kernels and positions), only with the slot names for its groups."""
+    from deap_gan_prune.nets.groups import trace_space
+    torch.manual_seed(0)
+    g = ResnetGenerator(ngf=4, n_blocks=3, use_dropout=use_dropout).eval()
+    traced = trace_space(g, torch.rand(1, 3, 8, 8))  # 4x the pixels of the written 4x4
+    written = MaskSpace.from_module(g)
+    assert written.widths == g.widths and traced.widths is None
+    assert written.example_size == (4, 4) and traced.example_size == (8, 8)
+
+    def at_4x4(c):
+        return dataclasses.replace(c, in_positions=c.in_positions // 4 if c.transposed
+                                   else c.in_positions, out_positions=c.out_positions // 4)
+    # the input positions of a padded conv count its padding: only transposed convs use them
+    assert [at_4x4(c) for c in traced.convs] == [
+        c if c.transposed else dataclasses.replace(c, in_positions=at_4x4(t).in_positions)
+        for c, t in zip(written.convs, traced.convs)]
+    assert list(written.norms) == list(traced.norms)
+    assert [(g_.offset, g_.size) for g_ in written.groups] == \
+        [(g_.offset, g_.size) for g_ in traced.groups]
+    assert written.matches(g) and traced.matches(g)
+    other = ResnetGenerator(ngf=4, n_blocks=3, use_dropout=not use_dropout)
+    assert not written.matches(other)  # the block's second conv has another name
 
 
 def test_space_round_trips_json_and_pickle(case):

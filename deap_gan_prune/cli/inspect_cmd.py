@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import cast
 
 import torch
 
 from ..nets.checkpoints import CheckpointError, load_discriminator, load_generator
 from ..nets.counting import count_module_macs, count_module_parameters
-from ..nets.maskspace import MaskSpace, TracedMaskSpace
+from ..nets.maskspace import MaskSpace
 from ..nets.models import ResnetGenerator
 from ..nets.widths import count_macs, count_parameters
 from .common import add_generator_arguments, architecture
@@ -34,7 +33,7 @@ def describe_traced(path: str, generator: torch.nn.Module, size: int) -> dict:
             "groups": [{"name": g.name, "channels": g.channels,
                         **({"channels_per_bit": g.block} if g.block > 1 else {})}
                        for g in space.groups],
-            "fixed_groups": list(cast(TracedMaskSpace, space).fixed),
+            "fixed_groups": list(space.fixed),
             "parameters": space.size(full),
             "macs_output": space.size(full, "macs", size, "output"),
             "macs_real": space.size(full, "macs", size, "real"), "image_size": size,

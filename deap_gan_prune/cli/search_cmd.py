@@ -269,7 +269,6 @@ def run_front(args: argparse.Namespace) -> int:
     """``search --front``: the front (JSON), its plot and the latency table."""
     from ..evolution.front import search_front
     from ..nets.latency_model import LatencyTable, latency_table
-    from ..nets.models import ResnetGenerator
     from ..nets.widths import GeneratorWidths
     if args.budget is not None or args.fitness == "paper":
         raise CommandError("--front searches the adapted (or, with --supernet, the supernet) "
@@ -290,8 +289,7 @@ def run_front(args: argparse.Namespace) -> int:
         table = table_a if widths_b == widths_a else (
             table_a, latency_table(latency_path(args), widths_b, data.val_b.shape[-1],
                                    args.device))
-    result = search_front(cast(ResnetGenerator, gan.g_a), cast(ResnetGenerator, gan.g_b),
-                          data.val_a, data.val_b, config, d_a=gan.d_a,
+    result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
                           d_b=gan.d_b, latency=table, device=args.device,
                           progress=not args.quiet, workers=args.workers,
                           ray_address=args.ray, checkpoint=args.checkpoint,

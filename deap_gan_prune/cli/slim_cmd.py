@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import cast
 
 from ..nets.checkpoints import load_cyclegan, save_generator
 from ..nets.counting import count_module_parameters
 from ..nets.maskspace import MaskSpace
-from ..nets.models import ResnetGenerator
 from ..nets.slimming import slim, slim_bits
 from ..outputs import check_output_folder, staged_folder
 from . import CommandError
@@ -97,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if space.widths != g.widths:
             raise CommandError(f"{args.masks}: masks were searched on other widths than the "
                                f"generator G_{name} given")
-        smalls[name] = slim(cast(ResnetGenerator, g), space.slot_masks(bits))
+        smalls[name] = slim(g, bits, space)
     with staged_folder(out) as stage:  # both generators, or nothing changed
         for name, small in smalls.items():
             extra = {"masks": args.masks, **({} if point is None else {"front_point": point})}

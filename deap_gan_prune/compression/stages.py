@@ -20,7 +20,6 @@ from ..nets.checkpoints import (
     save_generator,
 )
 from ..nets.maskspace import MaskSpace
-from ..nets.models import ResnetGenerator
 from ..outputs import staged_folder
 from ..workflow import DomainData, folder_data, synthetic_data
 from .config import CompressConfig, CompressError
@@ -211,9 +210,8 @@ def _run_front(ctx: RunContext, common: dict) -> None:
                          size_range=cast(tuple[float, float], tuple(c.size_range)),
                          adapt_steps=c.adapt_steps,
                          n_images=c.n_images, train_images=c.adapt_images, seed=c.seed)
-    result = search_front(cast(ResnetGenerator, gan.g_a), cast(ResnetGenerator, gan.g_b),
-                          search_images(c, data.val_a), search_images(c, data.val_b),
-                          config, d_a=gan.d_a, d_b=gan.d_b, **common)
+    result = search_front(gan.g_a, gan.g_b, search_images(c, data.val_a),
+                          search_images(c, data.val_b), config, d_a=gan.d_a, d_b=gan.d_b, **common)
     front = result.to_dict()
     try:
         point = choose_point(front["points"], at_size=c.size_target, default=result.chosen)
@@ -243,8 +241,7 @@ def run_slim(ctx: RunContext) -> None:
                 save_generator(small, stage / f"slim_G_{name}.pth", architecture=ctx.architecture,
                                space=space, bits=bits)
             else:
-                save_generator(slim(cast(ResnetGenerator, original), space.slot_masks(bits)),
-                               stage / f"slim_G_{name}.pth")
+                save_generator(slim(original, bits, space), stage / f"slim_G_{name}.pth")
 
 
 # -- fine-tune ---------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from torch import nn
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
-from ..nets.slimming import slim_bits
+from ..nets.slimming import slim, slim_bits
 from ..training.brief import Distillation as Distillation  # re-exported: part of this API
 from .base import WORST_FITNESS, MaskFitness
 from .paper import _check_images
@@ -135,7 +135,7 @@ class AdaptedFitness(MaskFitness):
                 raise ValueError("a partner mask was given but no partner_generator")
             inputs = self.reference()["adapt_fake"]
             targets = self._run(self.partner_generator, inputs)
-            net = slim_bits(self.partner_generator, self.partner_space, partner)
+            net = slim(self.partner_generator, partner, self.partner_space)
             self._partners[partner] = self.distil(net, inputs, targets,
                                                   self.distil.optimizer(net))
             while len(self._partners) > 4:

@@ -20,21 +20,18 @@ tuple of Python floats, for any ``toolbox.map``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Literal, cast
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
-from ..nets.models import NLayerDiscriminator, ResnetGenerator
-from ..nets.slimming import masked_bits, slim_bits, slim_state_dict
+from ..nets.models import NLayerDiscriminator
+from ..nets.slimming import masked, slim, slim_bits
 from .base import WORST_FITNESS, InvalidMaskWarning, MaskFitness  # noqa: F401 (re-exported)
 
 Perceptual = Literal["discriminator", "features", "pixel"]
@@ -123,8 +120,8 @@ class GeneratorFitness(MaskFitness):
         if key not in self._partners:
             if self.partner_generator is None:
                 raise ValueError("a partner mask was given but no partner_generator")
-            self._partners[key] = slim_bits(self.partner_generator, self.partner_space,
-                                            key).eval()
+            self._partners[key] = slim(self.partner_generator, key,
+                                       self.partner_space).eval()
             while len(self._partners) > 4:
                 self._partners.popitem(last=False)
         return self._partners[key]
@@ -140,20 +137,13 @@ class GeneratorFitness(MaskFitness):
         return {"perceptual": nan, "l_dis": nan, "l_gen": nan, "l_cyc": nan}
 
     def _network_for(self, bits: Sequence[int]):
-        """The pruned generator as a callable: the kept weight slices run through the original
-        modules (a masked forward when almost nothing is pruned, which avoids copying weights);
-        with ``prepare``, a physically slim network trained by it first."""
+        """The pruned generator as a callable: the physically slim network (a masked forward
+        when almost nothing is pruned, which avoids copying weights); with ``prepare``, the
+        slim network trained by it first."""
         if self.prepare is None and sum(bits) > 0.95 * len(bits):
-            return masked_bits(self.generator, self.space, bits)
-        if self.prepare is None and self.space.layout != "traced":
-            # the kept slices through the original modules: no new net
-            mask = self.space.slot_masks(bits)
-            return contextlib.nullcontext(
-                functools.partial(_sliced_forward, cast(ResnetGenerator, self.generator),
-                                  slim_state_dict(cast(ResnetGenerator, self.generator),
-                                                  mask)[1]))
-        if self.prepare is None:  # any architecture: a slim copy (norms know their widths)
-            return contextlib.nullcontext(slim_bits(self.generator, self.space, bits).eval())
+            return masked(self.generator, bits, self.space)
+        if self.prepare is None:
+            return contextlib.nullcontext(slim(self.generator, bits, self.space).eval())
         small = self.prepare(slim_bits(self.generator, self.space, bits))
         for p in small.parameters():
             p.requires_grad_(False)
@@ -193,14 +183,6 @@ def _check_images(images: torch.Tensor, name: str) -> None:
     if images.dim() != 4 or images.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty [m, C, H, W] batch, got "
                          f"{tuple(images.shape)}")
-
-
-def _sliced_forward(generator: ResnetGenerator, state: dict, x: torch.Tensor) -> torch.Tensor:
-    """``generator``'s forward with its weights replaced by the sliced ``state``: what the slim
-    network computes. (InstanceNorm without affine ignores its num_features; it only warns.)"""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="input's size at dim")
-        return functional_call(generator, state, (x,))
 
 
 def cyclegan_fitnesses(g_a: nn.Module, g_b: nn.Module,

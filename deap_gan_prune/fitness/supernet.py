@@ -59,8 +59,9 @@ class SupernetFitness(MaskFitness):
         if score not in ("l1", "ssim"):
             raise ValueError(f"unknown supernet score {score!r}: use 'l1' or 'ssim'")
         _check_images(images, "images")
-        if space.layout != "traced" and not space.matches(original):
-            raise ValueError("the mask space was built for other widths than the original's")
+        if not space.matches(original):
+            raise ValueError("the mask space was built for other convs or widths than the "
+                             "original's")
         super().__init__(supernet, space, gamma=gamma, size_measure=size_measure,
                          device=device, memo_size=memo_size)
         self.original = frozen_copy(original, self.device)

@@ -25,7 +25,7 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
                      "save_generator"),
     ".widths": ("GeneratorWidths", "count_macs", "count_parameters"),
     ".counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
-    ".maskspace": ("ChannelGroup", "MaskSpace", "TracedMaskSpace", "space_of"),
+    ".maskspace": ("ChannelGroup", "MaskSpace", "SpaceTerms", "TracedMaskSpace", "space_of"),
     ".groups": ("TracingError", "trace_space"),
     ".slimming": ("masked", "masked_bits", "slim", "slim_bits"),
     ".importance": ("l1_importance",),
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .groups import TracingError, trace_space
     from .importance import l1_importance
     from .latency_model import LatencyTable, latency_table, measure_latency_table
-    from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace, space_of
+    from .maskspace import ChannelGroup, MaskSpace, SpaceTerms, TracedMaskSpace, space_of
     from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
     from .slimming import masked, masked_bits, slim, slim_bits
     from .widths import GeneratorWidths, count_macs, count_parameters

@@ -4,7 +4,7 @@ Torch-Pruning's ``DependencyGraph`` traces one forward pass (through autograd, s
 control flow is fine) and couples every layer whose channels must be removed together:
 a conv's output channels, the norms after it, the convs that read them (at the right offset
 after a concatenation) and every other conv whose output is added to them (a residual
-stream). :func:`trace_space` turns those groups into a :class:`TracedMaskSpace`: a pure-Python
+stream). :func:`trace_space` turns those groups into a :class:`MaskSpace`: a pure-Python
 description (module names, channel maps, per-layer size coefficients) that the operators, the
 slimming and the files use without touching the graph again.
 
@@ -34,7 +34,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .maskspace import ConvTerm, NormTerm, TracedMaskSpace
+from .maskspace import ConvTerm, MaskSpace, NormTerm, SpaceTerms
 
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)
@@ -147,7 +147,7 @@ def _as_ints(idxs) -> list[int]:
 
 
 def trace_space(model: nn.Module, example: torch.Tensor,
-                min_keep: int = 1) -> TracedMaskSpace:
+                min_keep: int = 1) -> MaskSpace:
     """The channel groups of ``model`` for inputs like ``example`` (``[1, C, H, W]``).
 
     Groups are ordered by their first conv in ``model.modules()`` order and named after it
@@ -249,11 +249,12 @@ def trace_space(model: nn.Module, example: torch.Tensor,
         counted = sum(t.full_parameters() for t in conv_terms) + \
             sum(t.full_parameters() for t in norm_terms)
         constant = sum(p.numel() for p in model.parameters()) - counted
-        space = TracedMaskSpace(
-            kept_specs, conv_terms, norm_terms, tuple(example.shape[-2:]),
-            int(example.shape[1]), constant_parameters=constant, min_keep=min_keep,
-            fixed=tuple(specs[g][0] for g in sorted(fixed)),
+        terms = SpaceTerms(
+            tuple(kept_specs), tuple(conv_terms), tuple(norm_terms),
+            (int(example.shape[-2]), int(example.shape[-1])), int(example.shape[1]),
+            constant_parameters=constant, fixed=tuple(specs[g][0] for g in sorted(fixed)),
             blocks={specs[g][0]: max(b) for g, b in blocks.items() if g not in fixed})
+        space = MaskSpace(terms=terms, min_keep=min_keep)
     finally:
         del model
     return space

@@ -10,8 +10,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .maskspace import MaskSpace, TracedMaskSpace
-from .models import ResnetGenerator
+from .maskspace import MaskSpace
 
 
 def filter_l1(conv: nn.Module) -> torch.Tensor:
@@ -26,47 +25,6 @@ def filter_l1(conv: nn.Module) -> torch.Tensor:
     return w.abs().flatten(1).sum(dim=1)
 
 
-def _writers(slot: str, convs: dict[str, nn.Module], n_blocks: int) -> list[nn.Module]:
-    """The convs whose output channels are the channels of width slot ``slot``."""
-    if slot == "stream":
-        return [convs["stream"], *(convs[f"stream.{b}"] for b in range(n_blocks))]
-    return [convs[slot]]
-
-
-def l1_importance(generator: nn.Module, space: MaskSpace) -> list[float]:
-    """One score per bit of ``space`` (higher = more important), as Python floats.
-
-    A group written by one conv (first, down1, each block's inner width, up1, up2) scores
-    each channel by its filter's L1 norm (sum of |weights|, bias excluded; Li et al. 2017).
-    A group written by several convs (the stream: the second down conv and every block's
-    second conv; in the tied layout also every block's first conv) scores each channel by
-    the mean over those convs of its filter's L1 norm divided by that conv's mean filter
-    norm, so every conv counts equally whatever its weight scale (dimensionless, group mean 1).
-    """
-    if space.layout == "traced":
-        return _traced_l1(generator, space)
-    generator = cast(ResnetGenerator, generator)
-    if generator.widths != space.widths:
-        raise ValueError(f"l1_importance: the generator's widths {generator.widths} differ "
-                         f"from the mask space's {space.widths}")
-    convs = generator.slot_convs()
-    n_blocks = generator.widths.n_blocks
-    scores: list[float] = []
-    with torch.no_grad():
-        for group in space.groups:
-            writers = [c for slot in group.slots for c in _writers(slot, convs, n_blocks)]
-            norms = [filter_l1(c).double().cpu() for c in writers]
-            if len(norms) == 1:
-                combined = norms[0]
-            else:
-                combined = torch.stack([n / n.mean().clamp_min(1e-12) for n in norms]).mean(0)
-            if combined.numel() != group.size:
-                raise ValueError(f"l1_importance: group {group.name!r} has {group.size} bits "
-                                 f"but its convs have {combined.numel()} filters")
-            scores += [float(v) for v in combined.tolist()]
-    return scores
-
-
 def _combined(norms: list[torch.Tensor]) -> torch.Tensor:
     """One conv's norms as they are; several convs' as the mean of norm / conv's mean norm."""
     if len(norms) == 1:
@@ -74,17 +32,25 @@ def _combined(norms: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([n / n.mean().clamp_min(1e-12) for n in norms]).mean(0)
 
 
-def _traced_l1(generator: nn.Module, space: MaskSpace) -> list[float]:
-    """L1 scores of a traced space: each group by the filters of the convs that write it
-    (several writers, e.g. a residual stream, combined as in :func:`l1_importance`)."""
+def l1_importance(generator: nn.Module, space: MaskSpace) -> list[float]:
+    """One score per bit of ``space`` (higher = more important), as Python floats.
+
+    A group written by one conv (the ResNet's first, down1, each block's inner width, up1,
+    up2) scores each channel by its filter's L1 norm (sum of |weights|, bias excluded; Li et
+    al. 2017). A group written by several convs (a residual stream: the ResNet's second down
+    conv and every block's second conv; in the tied layout also every block's first conv)
+    scores each channel by the mean over those convs of its filter's L1 norm divided by that
+    conv's mean filter norm, so every conv counts equally whatever its weight scale
+    (dimensionless, group mean 1). A bit of a block group scores the mean over its channels.
+    """
     if not space.matches(generator):
-        raise ValueError("l1_importance: the generator's convs differ from the mask space's")
+        raise ValueError("l1_importance: the generator's convs or widths differ from the mask "
+                         "space's")
     modules = dict(generator.named_modules())
     scores: list[float] = []
     with torch.no_grad():
         for gi, group in enumerate(space.groups):
-            writers = [modules[c.name] for c in cast(TracedMaskSpace, space).convs
-                       if c.out_group == gi]
+            writers = [modules[c.name] for c in space.convs if c.out_group == gi]
             combined = _combined([filter_l1(c).double().cpu() for c in writers])
             if group.block > 1:  # one score per bit: the mean over its block of channels
                 combined = combined.view(group.size, group.block).mean(1)

@@ -9,11 +9,12 @@ Pure Python (no torch), so operators that use it run wherever DEAP runs.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .widths import GeneratorWidths, MacConvention, count_macs, count_parameters
+from .widths import GeneratorWidths, MacConvention
 
 Layout = Literal["independent", "tied", "traced"]
 SizeMeasure = Literal["parameters", "macs"]
@@ -43,206 +44,7 @@ class ChannelGroup:
         return self.offset + self.size
 
 
-class MaskSpace:
-    """The prunable channel groups of a ResNet generator of widths ``widths``.
-
-    ``layout="independent"`` (default): first, down1, stream, each block's inner width, up1,
-    up2 (2,944 bits for ngf 64 / 9 blocks). ``layout="tied"``: the released code's layout, one
-    mask shared by the stream and every block's inner width (640 bits). The last conv is never
-    pruned. ``min_keep`` is the least number of channels kept per group (an int for all groups or
-    a mapping by group name).
-    """
-
-    def __init__(self, widths: GeneratorWidths, layout: Layout = "independent",
-                 min_keep: int | Mapping[str, int] = 1) -> None:
-        if layout not in ("independent", "tied"):
-            raise ValueError(f"unknown layout {layout!r}: use 'independent' or 'tied'")
-        self.widths = widths
-        self.layout: Layout = layout
-        inner_slots = tuple(f"inner{b}" for b in range(widths.n_blocks))
-        if layout == "tied":
-            if any(m != widths.stream for m in widths.inner):
-                raise ValueError("the tied layout needs every block's inner width equal to the "
-                                 f"stream width ({widths.stream}); got {list(widths.inner)}")
-            spec = [("first", ("first",)), ("down1", ("down1",)),
-                    ("stream", ("stream", *inner_slots)), ("up1", ("up1",)), ("up2", ("up2",))]
-        else:
-            spec = [("first", ("first",)), ("down1", ("down1",)), ("stream", ("stream",)),
-                    *((s, (s,)) for s in inner_slots), ("up1", ("up1",)), ("up2", ("up2",))]
-        groups, offset = [], 0
-        for name, slots in spec:
-            size = widths.slot(slots[0])
-            keep = min_keep if isinstance(min_keep, int) else min_keep.get(name, 1)
-            if not 0 <= keep <= size:
-                raise ValueError(f"min_keep {keep} for group {name!r} is outside 0..{size}")
-            groups.append(ChannelGroup(name, offset, size, slots, keep))
-            offset += size
-        self.groups: tuple[ChannelGroup, ...] = tuple(groups)
-        self.n_bits = offset
-        self._by_name = {g.name: g for g in self.groups}
-
-    def __repr__(self) -> str:
-        return (f"MaskSpace({self.layout}, {len(self.groups)} groups, {self.n_bits} bits, "
-                f"widths={self.widths})")
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, MaskSpace) and self.widths == other.widths
-                and self.layout == other.layout and self.groups == other.groups)
-
-    def __getstate__(self) -> dict:
-        return {"widths": self.widths, "layout": self.layout,
-                "min_keep": {g.name: g.min_keep for g in self.groups}}
-
-    def __setstate__(self, state: dict) -> None:
-        MaskSpace.__init__(self, state["widths"], state["layout"], state["min_keep"])
-
-    def group(self, name: str) -> ChannelGroup:
-        return self._by_name[name]
-
-    @property
-    def boundaries(self) -> list[int]:
-        """Offsets where a group starts, plus ``n_bits`` (so cuts between groups are the
-        inner entries)."""
-        return [g.offset for g in self.groups] + [self.n_bits]
-
-    # -- conversions ---------------------------------------------------------------------
-    def full(self) -> list[int]:
-        """The mask that keeps every channel."""
-        return [1] * self.n_bits
-
-    def _check(self, bits: Sequence[int]) -> None:
-        if len(bits) != self.n_bits:
-            raise ValueError(f"a mask of this space has {self.n_bits} bits, got {len(bits)}")
-
-    def split(self, bits: Sequence[int]) -> dict[str, list[int]]:
-        """Per-group 0/1 lists of a flat mask."""
-        self._check(bits)
-        return {g.name: [int(b) for b in bits[g.offset:g.stop]] for g in self.groups}
-
-    def join(self, group_masks: Mapping[str, Sequence[int]]) -> list[int]:
-        """The flat mask from per-group 0/1 lists (missing groups are kept whole)."""
-        unknown = set(group_masks) - set(self._by_name)
-        if unknown:
-            raise KeyError(f"unknown groups {sorted(unknown)}")
-        bits: list[int] = []
-        for g in self.groups:
-            part = list(group_masks.get(g.name, [1] * g.size))
-            if len(part) != g.size:
-                raise ValueError(f"group {g.name!r} has {g.size} channels, got {len(part)}")
-            bits += [int(b) for b in part]
-        return bits
-
-    def slot_masks(self, bits: Sequence[int]) -> dict[str, list[int]]:
-        """Per-width-slot 0/1 lists (what :func:`deap_gan_prune.slim` takes)."""
-        masks = {}
-        for name, part in self.split(bits).items():
-            for slot in self._by_name[name].slots:
-                masks[slot] = part
-        return masks
-
-    def kept(self, bits: Sequence[int]) -> dict[str, int]:
-        """Channels kept per group."""
-        return {name: sum(part) for name, part in self.split(bits).items()}
-
-    def widths_of(self, bits: Sequence[int]) -> GeneratorWidths:
-        """Widths of the generator that ``bits`` slims to (a group kept at 0 counts as 0
-        channels, which no real network can have: such masks are invalid)."""
-        values = {slot: sum(m) for slot, m in self.slot_masks(bits).items()}
-        inner = tuple(values[f"inner{b}"] for b in range(self.widths.n_blocks))
-        w = self.widths
-        return _unchecked_widths(
-            values["first"], values["down1"], values["stream"], inner, values["up1"],
-            values["up2"], w.input_nc, w.output_nc)
-
-    def is_valid(self, bits: Sequence[int]) -> bool:
-        """True when every group keeps at least its ``min_keep`` channels (and at least one)."""
-        return all(sum(bits[g.offset:g.stop]) >= max(g.min_keep, 1) for g in self.groups)
-
-    # -- size ----------------------------------------------------------------------------
-    def size(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
-             image_size: int = 256, convention: MacConvention = "output") -> int:
-        """Parameters, or MACs at ``image_size`` pixels, of the generator ``bits`` slims to."""
-        w = self.widths_of(bits)
-        if measure == "parameters":
-            return count_parameters(w)
-        if measure == "macs":
-            return count_macs(w, image_size, convention)
-        raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
-
-    def size_of_counts(self, counts: Sequence[int], measure: SizeMeasure = "parameters",
-                       image_size: int | tuple[int, int] = 256,
-                       convention: MacConvention = "output") -> int:
-        """Size of the network whose groups keep ``counts[i]`` channels (group order)."""
-        values = {slot: int(c) for g, c in zip(self.groups, counts) for slot in g.slots}
-        inner = tuple(values[f"inner{b}"] for b in range(self.widths.n_blocks))
-        w = _unchecked_widths(values["first"], values["down1"], values["stream"], inner,
-                              values["up1"], values["up2"], self.widths.input_nc,
-                              self.widths.output_nc)
-        if measure == "parameters":
-            return count_parameters(w)
-        if measure == "macs":
-            return count_macs(w, image_size, convention)
-        raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
-
-    def matches(self, generator: Any) -> bool:
-        """True when this space describes ``generator``'s channels."""
-        return getattr(generator, "widths", None) == self.widths
-
-    @classmethod
-    def from_module(cls, model: Any, example_input: Any = None, layout: Layout = "independent",
-                    min_keep: int | Mapping[str, int] = 1) -> MaskSpace:
-        """The mask space of any generator: today's layout for a
-        :class:`~deap_gan_prune.nets.models.ResnetGenerator` (``layout`` independent or tied), else
-        the channel groups discovered from the graph traced on ``example_input``
-        (``[1, C, H, W]``; see :mod:`deap_gan_prune.nets.groups`)."""
-        from .models import ResnetGenerator  # torch is only needed here
-        if isinstance(model, ResnetGenerator):
-            return cls(model.widths, layout, min_keep)
-        if layout != "independent":
-            raise ValueError(f"layout {layout!r} is for the upstream ResnetGenerator; a "
-                             f"{type(model).__name__} gets the traced groups")
-        if example_input is None:
-            raise ValueError(f"MaskSpace.from_module: a {type(model).__name__} needs an "
-                             "example input [1, C, H, W] to trace")
-        from .groups import trace_space
-        return trace_space(model, example_input,
-                           min_keep if isinstance(min_keep, int) else 1)
-
-    def size_ratio(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
-                   image_size: int = 256, convention: MacConvention = "output") -> float:
-        """``size(bits) / size(full())``: 1.0 for the unpruned generator."""
-        return (self.size(bits, measure, image_size, convention)
-                / self.size(self.full(), measure, image_size, convention))
-
-    def to_dict(self) -> dict:
-        return {"widths": self.widths.to_dict(), "layout": self.layout,
-                "min_keep": {g.name: g.min_keep for g in self.groups}, "n_bits": self.n_bits}
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> MaskSpace:
-        if d.get("layout") == "traced":
-            return TracedMaskSpace.from_dict(d)
-        return cls(GeneratorWidths.from_dict(d["widths"]), d["layout"], dict(d["min_keep"]))
-
-
-def space_of(generator: Any, example_input: Any = None, layout: Layout = "independent"
-             ) -> MaskSpace:
-    """The default mask space of ``generator`` (:meth:`MaskSpace.from_module`); a traced space
-    needs ``example_input`` (a batch of images: the first is used)."""
-    return MaskSpace.from_module(generator, None if example_input is None
-                                 else example_input[:1], layout)
-
-
-def _unchecked_widths(*args) -> GeneratorWidths:
-    """GeneratorWidths without the >= 1 check (sizes of invalid masks still count)."""
-    w = object.__new__(GeneratorWidths)
-    names = ("first", "down1", "stream", "inner", "up1", "up2", "input_nc", "output_nc")
-    for name, value in zip(names, args):
-        object.__setattr__(w, name, value)
-    return w
-
-
-# -- spaces of any architecture (traced) ---------------------------------------------------
+# -- what a space knows of its network ------------------------------------------------------
 @dataclass(frozen=True)
 class ConvTerm:
     """One conv of a traced network: ``name`` (module path), ``kernel`` (kh*kw), whether it
@@ -301,34 +103,74 @@ class NormTerm:
         return 2 * self.channels if self.affine else 0
 
 
-class TracedMaskSpace(MaskSpace):
-    """The channel groups of any generator, discovered from its traced graph
-    (:meth:`MaskSpace.from_module`); each group is its own slot. Pure Python and JSON-able: it
-    holds module names and channel maps, not modules.
+@dataclass(frozen=True)
+class SpaceTerms:
+    """What a mask space knows of its network: the groups ``specs`` (``(name, channels)``, in
+    bit order), every conv and norm (:class:`ConvTerm`, :class:`NormTerm`: module names and
+    channel maps), the size ``example_size`` (H, W) their positions were counted at, the
+    image channels ``input_nc``, the parameters no group changes (``constant_parameters``),
+    the groups kept whole (``fixed``, not in ``specs``) and the channels per bit of block
+    groups (``blocks``, by name; 1 when absent). ``slots``: the width slots each group
+    controls, by name (the upstream ResNet's view; a group is its own slot when absent)."""
 
-    Sizes are closed forms of the kept counts ``c_g``: parameters = constant + Σ_conv
-    (k·in·out + bias·out) + Σ_norm 2·C (affine), where ``in``, ``out`` and ``C`` are fixed or a
-    group's count (``in`` a sum over the groups a conv reads); MACs = Σ_conv k·in·out·positions
-    with the positions measured at the traced size and scaled by the pixel ratio (a depthwise
-    conv counts k·out). ``specs``: ``(name, channels)`` per group; ``blocks``: channels per
-    bit by group name (default 1; see :class:`ChannelGroup`). Bits, :meth:`kept` and the
-    ``counts`` of :meth:`size_of_counts` are in bits; sizes multiply them by the block.
+    specs: tuple[tuple[str, int], ...]
+    convs: tuple[ConvTerm, ...]
+    norms: tuple[NormTerm, ...]
+    example_size: tuple[int, int]
+    input_nc: int
+    constant_parameters: int = 0
+    fixed: tuple[str, ...] = ()
+    blocks: Mapping[str, int] | None = None
+    slots: Mapping[str, tuple[str, ...]] | None = None
+
+
+class MaskSpace:
+    """The prunable channel groups of a generator, laid end to end into the flat 0/1 list
+    that a DEAP individual holds; sizes are closed forms of the kept counts (below).
+
+    One representation for every generator, as Torch-Pruning's groups: the groups with the
+    convs and norms they touch (:class:`SpaceTerms`). Traced from any network's graph by
+    :meth:`from_module` (:func:`~deap_gan_prune.nets.groups.trace_space`), or, for the upstream
+    ResNet, written from its ``widths`` without tracing: ``MaskSpace(widths, layout)``
+    (``layout="independent"``, the default: first, down1, stream, each block's inner width,
+    up1, up2, 2,944 bits for ngf 64 / 9 blocks; ``"tied"``: the released code's layout, one mask
+    shared by the stream and every block's inner width, 640 bits; tracing the ResNet gives the
+    same groups, tested). The ResNet's space keeps its ``widths`` as a view of the groups
+    (:meth:`widths_of`, for the latency table); other spaces have ``widths`` None. The last
+    conv is never pruned. ``min_keep``: the least number of channels (bits) kept per group (an
+    int for all groups or a mapping by group name). ``dropout``: the ResNet's blocks have
+    dropout (their second conv is ``conv_block.6``).
+
+    Sizes: parameters = constant + Σ_conv (k·in·out + bias·out) + Σ_norm 2·C (affine), where
+    ``in``, ``out`` and ``C`` are fixed or a group's count (``in`` a sum over the groups a conv
+    reads); MACs = Σ_conv k·in·out·positions with the positions counted at ``example_size``
+    and scaled by the pixel ratio (a depthwise conv counts k·out; a transposed conv at its
+    output positions, or its input positions with ``convention="real"``).
     """
 
-    def __init__(self, specs: Sequence[tuple[str, int]], convs: Sequence[ConvTerm],
-                 norms: Sequence[NormTerm], example_size: Sequence[int], input_nc: int, *,
-                 constant_parameters: int = 0, min_keep: int | Mapping[str, int] = 1,
-                 fixed: Sequence[str] = (), blocks: Mapping[str, int] | None = None) -> None:
-        # No widths: a traced space's sizes come from its terms (widths_of raises).
-        self.widths = None  # type: ignore[assignment]
-        self.layout = "traced"
-        self.convs, self.norms = tuple(convs), tuple(norms)
-        self.example_size = (int(example_size[0]), int(example_size[1]))
-        self.input_nc, self.constant_parameters = int(input_nc), int(constant_parameters)
-        self.fixed = tuple(fixed)
+    def __init__(self, widths: GeneratorWidths | None = None, layout: Layout = "independent",
+                 min_keep: int | Mapping[str, int] = 1, *, terms: SpaceTerms | None = None,
+                 dropout: bool = False) -> None:
+        if (widths is None) == (terms is None):
+            raise ValueError("MaskSpace: give the ResNet's widths or the traced terms")
+        if widths is not None:
+            if layout not in ("independent", "tied"):
+                raise ValueError(f"unknown layout {layout!r}: use 'independent' or 'tied'")
+            terms = resnet_terms(widths, layout, dropout)
+        else:
+            layout = "traced"
+        assert terms is not None
+        self.widths = widths
+        self.layout: Layout = layout
+        self.dropout = bool(dropout)
+        self.terms = terms
+        self.convs, self.norms = terms.convs, terms.norms
+        self.example_size = terms.example_size
+        self.input_nc, self.constant_parameters = terms.input_nc, terms.constant_parameters
+        self.fixed = terms.fixed
         groups, offset = [], 0
-        for name, channels in specs:
-            block = int((blocks or {}).get(name, 1))
+        for name, channels in terms.specs:
+            block = int((terms.blocks or {}).get(name, 1))
             if block < 1 or channels % block:
                 raise ValueError(f"group {name!r}: {channels} channels are not whole blocks "
                                  f"of {block}")
@@ -336,49 +178,124 @@ class TracedMaskSpace(MaskSpace):
             keep = min_keep if isinstance(min_keep, int) else min_keep.get(name, 1)
             if not 0 <= keep <= size:
                 raise ValueError(f"min_keep {keep} for group {name!r} is outside 0..{size}")
-            groups.append(ChannelGroup(name, offset, size, (name,), keep, block))
+            slots = tuple((terms.slots or {}).get(name, (name,)))
+            groups.append(ChannelGroup(name, offset, size, slots, keep, block))
             offset += size
-        self.groups = tuple(groups)
+        self.groups: tuple[ChannelGroup, ...] = tuple(groups)
         self.n_bits = offset
         self._by_name = {g.name: g for g in self.groups}
         self._forms = [(c, c.in_form()) for c in self.convs]
 
     def __repr__(self) -> str:
-        return f"TracedMaskSpace({len(self.groups)} groups, {self.n_bits} bits)"
+        if self.widths is None:
+            return f"MaskSpace(traced, {len(self.groups)} groups, {self.n_bits} bits)"
+        return (f"MaskSpace({self.layout}, {len(self.groups)} groups, {self.n_bits} bits, "
+                f"widths={self.widths})")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TracedMaskSpace) and self.to_dict() == other.to_dict()
+        return isinstance(other, MaskSpace) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.layout, self.n_bits, tuple(g.name for g in self.groups)))
 
     def __getstate__(self) -> dict:
         return self.to_dict()
 
     def __setstate__(self, state: dict) -> None:
-        other = TracedMaskSpace.from_dict(state)
-        self.__dict__.update(other.__dict__)
+        self.__dict__.update(MaskSpace.from_dict(state).__dict__)
+
+    def group(self, name: str) -> ChannelGroup:
+        return self._by_name[name]
+
+    @property
+    def boundaries(self) -> list[int]:
+        """Offsets where a group starts, plus ``n_bits`` (so cuts between groups are the
+        inner entries)."""
+        return [g.offset for g in self.groups] + [self.n_bits]
+
+    # -- conversions ---------------------------------------------------------------------
+    def full(self) -> list[int]:
+        """The mask that keeps every channel."""
+        return [1] * self.n_bits
+
+    def _check(self, bits: Sequence[int]) -> None:
+        if len(bits) != self.n_bits:
+            raise ValueError(f"a mask of this space has {self.n_bits} bits, got {len(bits)}")
+
+    def split(self, bits: Sequence[int]) -> dict[str, list[int]]:
+        """Per-group 0/1 lists of a flat mask."""
+        self._check(bits)
+        return {g.name: [int(b) for b in bits[g.offset:g.stop]] for g in self.groups}
+
+    def join(self, group_masks: Mapping[str, Sequence[int]]) -> list[int]:
+        """The flat mask from per-group 0/1 lists (missing groups are kept whole)."""
+        unknown = set(group_masks) - set(self._by_name)
+        if unknown:
+            raise KeyError(f"unknown groups {sorted(unknown)}")
+        bits: list[int] = []
+        for g in self.groups:
+            part = list(group_masks.get(g.name, [1] * g.size))
+            if len(part) != g.size:
+                raise ValueError(f"group {g.name!r} has {g.size} channels, got {len(part)}")
+            bits += [int(b) for b in part]
+        return bits
 
     def slot_masks(self, bits: Sequence[int]) -> dict[str, list[int]]:
-        """Per-group 0/1 lists (each group is its own slot)."""
-        return self.split(bits)
+        """Per-width-slot 0/1 lists (each group's mask under every slot it controls; a traced
+        group is its own slot)."""
+        masks = {}
+        for name, part in self.split(bits).items():
+            for slot in self._by_name[name].slots:
+                masks[slot] = part
+        return masks
 
-    def widths_of(self, bits: Sequence[int]):
-        raise TypeError("a traced mask space has no ResNet widths; use kept() or size()")
+    def from_slot_masks(self, slot_masks: Mapping[str, Sequence[int]]) -> list[int]:
+        """The flat mask from per-slot 0/1 lists (missing slots kept whole; the slots of one
+        group must agree)."""
+        slots = {slot: g for g in self.groups for slot in g.slots}
+        unknown = set(slot_masks) - set(slots)
+        if unknown:
+            raise KeyError(f"unknown width slots {sorted(unknown)}")
+        parts: dict[str, list[int]] = {}
+        for slot, part in slot_masks.items():
+            g = slots[slot]
+            part = [int(b) for b in part]
+            if len(part) != g.size:
+                raise ValueError(f"mask for {slot!r} has {len(part)} entries, the layer has "
+                                 f"{g.size}")
+            if parts.setdefault(g.name, part) != part:
+                raise ValueError(f"the slots of group {g.name!r} ({', '.join(g.slots)}) are "
+                                 "tied: give them one mask")
+        return self.join(parts)
 
-    def matches(self, generator: Any) -> bool:
-        """True when ``generator`` has every conv of this space with the traced channels."""
-        modules = dict(generator.named_modules())
-        for c in self.convs:
-            m = modules.get(c.name)
-            if m is None or getattr(m, "out_channels", None) != c.out_channels or \
-                    getattr(m, "in_channels", None) != len(c.in_groups):
-                return False
-        return True
+    def kept(self, bits: Sequence[int]) -> dict[str, int]:
+        """Bits kept per group."""
+        return {name: sum(part) for name, part in self.split(bits).items()}
 
+    def widths_of(self, bits: Sequence[int]) -> GeneratorWidths:
+        """Widths of the ResNet that ``bits`` slims to (a group kept at 0 counts as 0
+        channels, which no real network can have: such masks are invalid). TypeError for a
+        space without widths (not the upstream ResNet)."""
+        if self.widths is None:
+            raise TypeError("a traced mask space has no ResNet widths; use kept() or size()")
+        values = {slot: sum(m) for slot, m in self.slot_masks(bits).items()}
+        inner = tuple(values[f"inner{b}"] for b in range(self.widths.n_blocks))
+        w = self.widths
+        return _unchecked_widths(
+            values["first"], values["down1"], values["stream"], inner, values["up1"],
+            values["up2"], w.input_nc, w.output_nc)
+
+    def is_valid(self, bits: Sequence[int]) -> bool:
+        """True when every group keeps at least its ``min_keep`` channels (and at least one)."""
+        return all(sum(bits[g.offset:g.stop]) >= max(g.min_keep, 1) for g in self.groups)
+
+    # -- size ----------------------------------------------------------------------------
     def size_of_counts(self, counts: Sequence[int], measure: SizeMeasure = "parameters",
                        image_size: int | tuple[int, int] = 256,
                        convention: MacConvention = "output") -> int:
         """Parameters, or MACs at ``image_size`` pixels (``convention`` as in
         :func:`~deap_gan_prune.nets.widths.count_macs`), of the network whose groups keep
-        ``counts[g]`` bits (``counts[g] * block`` channels)."""
+        ``counts[g]`` bits (``counts[g] * block`` channels; group order)."""
         counts = [int(c) * g.block for c, g in zip(counts, self.groups)]
         if measure == "parameters":
             total = self.constant_parameters
@@ -409,27 +326,159 @@ class TracedMaskSpace(MaskSpace):
     def size(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
              image_size: int | tuple[int, int] = 256,
              convention: MacConvention = "output") -> int:
+        """Parameters, or MACs at ``image_size`` pixels, of the network ``bits`` slims to."""
         return self.size_of_counts(list(self.kept(bits).values()), measure, image_size,
                                    convention)
 
+    def size_ratio(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
+                   image_size: int | tuple[int, int] = 256,
+                   convention: MacConvention = "output") -> float:
+        """``size(bits) / size(full())``: 1.0 for the unpruned generator."""
+        return (self.size(bits, measure, image_size, convention)
+                / self.size(self.full(), measure, image_size, convention))
+
+    def matches(self, generator: Any) -> bool:
+        """True when ``generator`` has every conv of this space with its channels."""
+        modules = dict(generator.named_modules())
+        for c in self.convs:
+            m = modules.get(c.name)
+            if m is None or getattr(m, "out_channels", None) != c.out_channels or \
+                    getattr(m, "in_channels", None) != len(c.in_groups):
+                return False
+        return True
+
+    @classmethod
+    def from_module(cls, model: Any, example_input: Any = None, layout: Layout = "independent",
+                    min_keep: int | Mapping[str, int] = 1) -> MaskSpace:
+        """The mask space of any generator: the upstream
+        :class:`~deap_gan_prune.nets.models.ResnetGenerator`'s from its widths (``layout``
+        independent or tied), any other's traced on ``example_input`` (``[1, C, H, W]``; see
+        :mod:`deap_gan_prune.nets.groups`)."""
+        from .models import ResnetGenerator  # torch is only needed here
+        if isinstance(model, ResnetGenerator):
+            return cls(model.widths, layout, min_keep, dropout=model.use_dropout)
+        if layout != "independent":
+            raise ValueError(f"layout {layout!r} is for the upstream ResnetGenerator; a "
+                             f"{type(model).__name__} gets the traced groups")
+        if example_input is None:
+            raise ValueError(f"MaskSpace.from_module: a {type(model).__name__} needs an "
+                             "example input [1, C, H, W] to trace")
+        from .groups import trace_space
+        return trace_space(model, example_input,
+                           min_keep if isinstance(min_keep, int) else 1)
+
     def to_dict(self) -> dict:
+        min_keep = {g.name: g.min_keep for g in self.groups}
+        if self.widths is not None:
+            return {"widths": self.widths.to_dict(), "layout": self.layout,
+                    "min_keep": min_keep, "n_bits": self.n_bits,
+                    **({"dropout": True} if self.dropout else {})}
+        t = self.terms
         blocks = {g.name: g.block for g in self.groups if g.block > 1}
         return {"layout": "traced", "n_bits": self.n_bits,
                 "groups": [[g.name, g.channels] for g in self.groups],
                 **({"blocks": blocks} if blocks else {}),
-                "min_keep": {g.name: g.min_keep for g in self.groups},
-                "example_size": list(self.example_size), "input_nc": self.input_nc,
-                "constant_parameters": self.constant_parameters, "fixed": list(self.fixed),
-                "convs": [_term_dict(c) for c in self.convs],
-                "norms": [asdict(n) for n in self.norms]}
+                "min_keep": min_keep,
+                "example_size": list(t.example_size), "input_nc": t.input_nc,
+                "constant_parameters": t.constant_parameters, "fixed": list(t.fixed),
+                "convs": [_term_dict(c) for c in t.convs],
+                "norms": [asdict(n) for n in t.norms]}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> TracedMaskSpace:
-        return cls([(name, size) for name, size in d["groups"]],
-                   [ConvTerm(**c) for c in d["convs"]], [NormTerm(**n) for n in d["norms"]],
-                   d["example_size"], d["input_nc"],
-                   constant_parameters=d["constant_parameters"], min_keep=dict(d["min_keep"]),
-                   fixed=d.get("fixed", ()), blocks=d.get("blocks"))
+    def from_dict(cls, d: Mapping) -> MaskSpace:
+        if d.get("layout") == "traced":
+            terms = SpaceTerms(tuple((name, int(size)) for name, size in d["groups"]),
+                               tuple(ConvTerm(**c) for c in d["convs"]),
+                               tuple(NormTerm(**n) for n in d["norms"]),
+                               (int(d["example_size"][0]), int(d["example_size"][1])),
+                               int(d["input_nc"]), int(d["constant_parameters"]),
+                               tuple(d.get("fixed", ())), d.get("blocks"))
+            return cls(terms=terms, min_keep=dict(d["min_keep"]))
+        return cls(GeneratorWidths.from_dict(d["widths"]), d["layout"], dict(d["min_keep"]),
+                   dropout=bool(d.get("dropout", False)))
+
+
+class TracedMaskSpace(MaskSpace):
+    """Deprecated: a traced space is a :class:`MaskSpace` (``MaskSpace(terms=...)``); this
+    keeps the old constructor's arguments working."""
+
+    def __init__(self, specs: Sequence[tuple[str, int]], convs: Sequence[ConvTerm],
+                 norms: Sequence[NormTerm], example_size: Sequence[int], input_nc: int, *,
+                 constant_parameters: int = 0, min_keep: int | Mapping[str, int] = 1,
+                 fixed: Sequence[str] = (), blocks: Mapping[str, int] | None = None) -> None:
+        warnings.warn("TracedMaskSpace is deprecated: use MaskSpace(terms=SpaceTerms(...))",
+                      DeprecationWarning, stacklevel=2)
+        super().__init__(terms=SpaceTerms(tuple((n, int(c)) for n, c in specs), tuple(convs),
+                                          tuple(norms),
+                                          (int(example_size[0]), int(example_size[1])),
+                                          int(input_nc), int(constant_parameters),
+                                          tuple(fixed), blocks), min_keep=min_keep)
+
+
+def resnet_terms(widths: GeneratorWidths, layout: Layout = "independent",
+                 dropout: bool = False) -> SpaceTerms:
+    """The upstream ResNet's groups, convs and norms written from its widths (what tracing it
+    gives), with its module names; positions counted at 4x4 pixels (exact for every image
+    size divisible by 4). ``layout="tied"`` makes the stream and every block's inner width one
+    group (they must be equal)."""
+    w, nb = widths, widths.n_blocks
+    if layout == "tied" and any(m != w.stream for m in w.inner):
+        raise ValueError("the tied layout needs every block's inner width equal to the "
+                         f"stream width ({w.stream}); got {list(w.inner)}")
+    inner = [f"inner{b}" for b in range(nb)]
+    names = ["first", "down1", "stream", *([] if layout == "tied" else inner), "up1", "up2"]
+    index = {n: i for i, n in enumerate(names)}
+    group = {**index, **({s: index["stream"] for s in inner} if layout == "tied" else {})}
+    width = {"first": w.first, "down1": w.down1, "stream": w.stream, "up1": w.up1,
+             "up2": w.up2, **{s: m for s, m in zip(inner, w.inner)}}
+
+    def conv(name: str, reads: str | None, writes: str | None, kernel: int, positions: int,
+             in_positions: int | None = None, transposed: bool = False) -> ConvTerm:
+        n_in = w.input_nc if reads is None else width[reads]
+        out = w.output_nc if writes is None else width[writes]
+        in_groups = (-1,) * n_in if reads is None else (group[reads],) * n_in
+        return ConvTerm(name, transposed, kernel, True, -1 if writes is None else group[writes],
+                        out, in_groups, tuple(range(n_in)),
+                        positions if in_positions is None else in_positions, positions)
+
+    second = 6 if dropout else 5
+    convs = [conv("model.1", None, "first", 49, 16, 100),
+             conv("model.4", "first", "down1", 9, 4, 16),
+             conv("model.7", "down1", "stream", 9, 1, 4)]
+    norms = [NormTerm("model.2", group["first"], w.first, False, False),
+             NormTerm("model.5", group["down1"], w.down1, False, False),
+             NormTerm("model.8", group["stream"], w.stream, False, False)]
+    for b in range(nb):
+        block = f"model.{10 + b}.conv_block"
+        convs += [conv(f"{block}.1", "stream", inner[b], 9, 1, 9),
+                  conv(f"{block}.{second}", inner[b], "stream", 9, 1, 9)]
+        norms += [NormTerm(f"{block}.2", group[inner[b]], w.inner[b], False, False),
+                  NormTerm(f"{block}.{second + 1}", group["stream"], w.stream, False, False)]
+    convs += [conv(f"model.{10 + nb}", "stream", "up1", 9, 4, 1, transposed=True),
+              conv(f"model.{13 + nb}", "up1", "up2", 9, 16, 4, transposed=True),
+              conv(f"model.{17 + nb}", "up2", None, 49, 16, 100)]
+    norms += [NormTerm(f"model.{11 + nb}", group["up1"], w.up1, False, False),
+              NormTerm(f"model.{14 + nb}", group["up2"], w.up2, False, False)]
+    slots = {"stream": ("stream", *inner)} if layout == "tied" else {}
+    return SpaceTerms(tuple((n, width[n]) for n in names), tuple(convs), tuple(norms), (4, 4),
+                      w.input_nc, slots=slots)
+
+
+def space_of(generator: Any, example_input: Any = None, layout: Layout = "independent"
+             ) -> MaskSpace:
+    """The default mask space of ``generator`` (:meth:`MaskSpace.from_module`); a traced space
+    needs ``example_input`` (a batch of images: the first is used)."""
+    return MaskSpace.from_module(generator, None if example_input is None
+                                 else example_input[:1], layout)
+
+
+def _unchecked_widths(*args) -> GeneratorWidths:
+    """GeneratorWidths without the >= 1 check (sizes of invalid masks still count)."""
+    w = object.__new__(GeneratorWidths)
+    names = ("first", "down1", "stream", "inner", "up1", "up2", "input_nc", "output_nc")
+    for name, value in zip(names, args):
+        object.__setattr__(w, name, value)
+    return w
 
 
 def _term_dict(c: ConvTerm) -> dict:

@@ -57,7 +57,7 @@ class ResnetGenerator(nn.Module):
         super().__init__()
         if widths is None:
             widths = GeneratorWidths.default(ngf, n_blocks, input_nc, output_nc)
-        self.widths = widths
+        self.n_blocks = widths.n_blocks
         self.use_dropout = use_dropout
         w = widths
         layers: list[nn.Module] = [
@@ -78,15 +78,28 @@ class ResnetGenerator(nn.Module):
         ]
         self.model = nn.Sequential(*layers)
 
+    @property
+    def widths(self) -> GeneratorWidths:
+        """The widths, read from the layers (a slimmed copy reports its own)."""
+        nb = self.n_blocks
+
+        def conv(i: int) -> nn.Conv2d:
+            return cast(nn.Conv2d, self.model[i])
+        return GeneratorWidths(
+            conv(1).out_channels, conv(4).out_channels, conv(7).out_channels,
+            tuple(block.conv1.out_channels for block in self.blocks),
+            conv(10 + nb).out_channels, conv(13 + nb).out_channels, conv(1).in_channels,
+            conv(17 + nb).out_channels)
+
     # Named access to the prunable layers (indices follow the upstream layout).
     @property
     def blocks(self) -> list[ResnetBlock]:
-        return [cast(ResnetBlock, self.model[10 + b]) for b in range(self.widths.n_blocks)]
+        return [cast(ResnetBlock, self.model[10 + b]) for b in range(self.n_blocks)]
 
     def slot_convs(self) -> dict[str, nn.Module]:
         """The conv whose output channels each width slot counts (``stream``: second down conv;
         the blocks' second convs also write the stream and are listed as ``stream.b``)."""
-        nb = self.widths.n_blocks
+        nb = self.n_blocks
         convs: dict[str, nn.Module] = {"first": self.model[1], "down1": self.model[4],
                                        "stream": self.model[7]}
         for b, block in enumerate(self.blocks):

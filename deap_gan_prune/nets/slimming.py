@@ -1,134 +1,25 @@
-"""Turn a channel mask into a physically smaller generator, or apply it on the fly.
+"""Turn a mask into a physically smaller generator (:func:`slim`), or apply it on the fly
+(:func:`masked`): one path for every generator, through its mask space's convs and norms.
 
-A *slot mask* maps width-slot names (``first``, ``down1``, ``stream``, ``inner0``…, ``up1``,
-``up2``; see :class:`GeneratorWidths`) to 0/1 sequences, 1 = keep; a missing slot is kept
-whole. :meth:`MaskSpace.slot_masks` turns an individual into one.
-
-Masking the output of a conv that an InstanceNorm (affine=False) follows gives an exactly zero
-channel after the norm, so a masked forward computes what the slim network computes.
+A mask is a flat 0/1 list over a :class:`MaskSpace` (1 = keep). The upstream ResNet also takes
+*slot masks*: width-slot names (``first``, ``down1``, ``stream``, ``inner0``…, ``up1``,
+``up2``; see :class:`GeneratorWidths`) to 0/1 sequences, a missing slot kept whole
+(:meth:`MaskSpace.slot_masks` turns a mask into them).
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Mapping, Sequence
-from typing import cast
 
 import torch
 from torch import nn
 
-from .models import ResnetGenerator
-from .widths import GeneratorWidths
+from .maskspace import MaskSpace, space_of
 
 SlotMask = Mapping[str, Sequence[int]]
 
 
-def _kept_index(mask: SlotMask, slot: str, width: int) -> torch.Tensor:
-    bits = mask.get(slot)
-    if bits is None:
-        return torch.arange(width)
-    if len(bits) != width:
-        raise ValueError(f"mask for {slot!r} has {len(bits)} entries, the layer has {width}")
-    index = torch.tensor([i for i, b in enumerate(bits) if b], dtype=torch.long)
-    if index.numel() == 0:
-        raise ValueError(f"mask for {slot!r} keeps no channel; a layer needs at least one")
-    return index
-
-
-def kept_indices(generator: ResnetGenerator, mask: SlotMask) -> dict[str, torch.Tensor]:
-    """Indices of the kept channels of every slot (all channels where ``mask`` is silent)."""
-    w = generator.widths
-    unknown = set(mask) - set(w.slot_names())
-    if unknown:
-        raise KeyError(f"unknown width slots {sorted(unknown)}")
-    return {slot: _kept_index(mask, slot, w.slot(slot)) for slot in w.slot_names()}
-
-
-def _sliced(conv: nn.Conv2d | nn.ConvTranspose2d, in_idx: torch.Tensor | None,
-            out_idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The kept slices of a conv's weight and bias (new tensors, detached)."""
-    assert conv.bias is not None  # every conv of the upstream ResNet has a bias
-    weight, bias = conv.weight.detach(), conv.bias.detach()
-    # Conv2d weights are [out, in, k, k]; ConvTranspose2d weights are [in, out, k, k].
-    out_dim, in_dim = (1, 0) if isinstance(conv, nn.ConvTranspose2d) else (0, 1)
-    if out_idx is not None:
-        weight = weight.index_select(out_dim, out_idx.to(weight.device))
-        bias = bias.index_select(0, out_idx.to(bias.device))
-    if in_idx is not None:
-        weight = weight.index_select(in_dim, in_idx.to(weight.device))
-    return weight, bias.clone() if out_idx is None else bias
-
-
-def slim_state_dict(generator: ResnetGenerator, mask: SlotMask
-                    ) -> tuple[GeneratorWidths, dict[str, torch.Tensor]]:
-    """The widths and the state dict (upstream keys, kept slices) of the generator that
-    ``mask`` slims ``generator`` to, without building it."""
-    idx = kept_indices(generator, mask)
-    w = generator.widths
-    widths = GeneratorWidths(
-        len(idx["first"]), len(idx["down1"]), len(idx["stream"]),
-        tuple(len(idx[f"inner{b}"]) for b in range(w.n_blocks)), len(idx["up1"]),
-        len(idx["up2"]), w.input_nc, w.output_nc)
-    plan: list[tuple[str, str | None, str | None]] = [
-        ("first", None, "first"), ("down1", "first", "down1"),
-            ("stream", "down1", "stream")]
-    for b in range(w.n_blocks):
-        plan += [(f"inner{b}", "stream", f"inner{b}"), (f"stream.{b}", f"inner{b}", "stream")]
-    plan += [("up1", "stream", "up1"), ("up2", "up1", "up2"), ("last", "up2", None)]
-    names = {module: name for name, module in generator.named_modules()}
-    convs = generator.slot_convs()
-    state = {}
-    for conv, in_slot, out_slot in plan:
-        key = names[convs[conv]]
-        state[f"{key}.weight"], state[f"{key}.bias"] = _sliced(
-            cast(nn.Conv2d, convs[conv]), idx[in_slot] if in_slot else None,
-            idx[out_slot] if out_slot else None)
-    return widths, state
-
-
-def slim(generator: ResnetGenerator, mask: SlotMask) -> ResnetGenerator:
-    """A new, physically smaller generator keeping the channels where ``mask`` is 1,
-    initialised from the kept weight slices of ``generator`` (same key names, smaller shapes,
-    same device and dtype, in the same train/eval mode)."""
-    widths, state = slim_state_dict(generator, mask)
-    with torch.device("meta"):  # no random init: every weight comes from the slices
-        small = ResnetGenerator(widths=widths, use_dropout=generator.use_dropout)
-    small.load_state_dict(state, assign=True)
-    return small.train(generator.training)
-
-
-def _mask_convs(generator: ResnetGenerator) -> dict[str, list[nn.Module]]:
-    convs = generator.slot_convs()
-    stream = [convs["stream"]] + [convs[f"stream.{b}"] for b in range(generator.widths.n_blocks)]
-    return {slot: (stream if slot == "stream" else [convs[slot]])
-            for slot in generator.widths.slot_names()}
-
-
-@contextlib.contextmanager
-def masked(generator: ResnetGenerator, mask: SlotMask) -> Iterator[ResnetGenerator]:
-    """Within the ``with`` block, ``generator`` computes as if the channels where ``mask`` is 0
-    were removed: each masked conv's output is multiplied by the 0/1 mask (forward hooks; no
-    copy of the model). The hooks are removed on exit, even after an error."""
-    kept_indices(generator, mask)  # validates slots and lengths
-    param = next(generator.parameters())
-    handles = []
-    try:
-        for slot, convs in _mask_convs(generator).items():
-            if slot not in mask:
-                continue
-            scale = torch.tensor([float(b) for b in mask[slot]], device=param.device,
-                                 dtype=param.dtype).view(1, -1, 1, 1)
-
-            def hook(module, inputs, output, scale=scale):
-                return output * scale
-
-            handles += [conv.register_forward_hook(hook) for conv in convs]
-        yield generator
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-# -- any architecture: a mask space's bits (ResNet or traced) ------------------------------
 def _group_keeps(space, bits: Sequence[int]) -> list[list[bool]]:
     """Per group, keep/drop of every channel (a bit of a group of block b covers b channels)."""
     return [[bool(b) for b in bits[g.offset:g.stop] for _ in range(g.block)]
@@ -155,16 +46,31 @@ def _slice(tensor: torch.Tensor | None, dim: int, index: torch.Tensor | None):
     return tensor.detach().index_select(dim, index.to(tensor.device))
 
 
-def traced_state_dict(generator: nn.Module, space, bits: Sequence[int]
-                      ) -> dict[str, torch.Tensor]:
+def check_mask(generator: nn.Module, space: MaskSpace, bits: Sequence[int]) -> None:
+    """ValueError (one line) unless ``bits`` is a valid mask of ``space`` and ``space``
+    describes ``generator``'s convs."""
+    space._check(bits)
+    for g in space.groups:
+        kept = sum(bits[g.offset:g.stop])
+        if kept == 0:
+            raise ValueError(f"the mask keeps no channel of group {g.name!r}; a layer needs "
+                             "at least one")
+        if kept < g.min_keep:
+            raise ValueError(f"the mask keeps {kept} channels of group {g.name!r}, fewer "
+                             f"than its minimum {g.min_keep}")
+    if not space.matches(generator):
+        raise ValueError(f"the mask space does not describe this {type(generator).__name__}: "
+                         "its convs or their channels differ")
+
+
+def kept_state_dict(generator: nn.Module, space: MaskSpace, bits: Sequence[int]
+                    ) -> dict[str, torch.Tensor]:
     """The kept slices of every conv's and norm's tensors (weights, biases, running
-    statistics) of ``generator`` under the traced ``space``'s mask ``bits``; keys as in
+    statistics) of ``generator`` under ``space``'s mask ``bits``; keys as in
     ``generator.state_dict()``. Conv2d weights are ``[out, in, k, k]`` (depthwise ``[C, 1, k,
     k]``, sliced along C), ConvTranspose2d ``[in, out, k, k]``; norms are sliced along their
     channels (a GroupNorm's in whole norm-groups, as its group's blocks)."""
-    space._check(bits)
-    if not space.is_valid(bits):
-        raise ValueError("the mask keeps fewer channels than a group's minimum (or none)")
+    check_mask(generator, space, bits)
     keeps = _group_keeps(space, bits)
     modules = dict(generator.named_modules())
     state: dict[str, torch.Tensor] = {}
@@ -176,26 +82,35 @@ def traced_state_dict(generator: nn.Module, space, bits: Sequence[int]
                                               in_idx)
         if conv.bias is not None:
             state[f"{term.name}.bias"] = _slice(conv.bias, 0, out_idx)
-    for term in space.norms:
-        norm = modules[term.name]
-        index = None if term.group < 0 else torch.tensor(
-            [j for j, k in enumerate(keeps[term.group]) if k], dtype=torch.long)
+    for norm_term in space.norms:
+        norm = modules[norm_term.name]
+        index = None if norm_term.group < 0 else torch.tensor(
+            [j for j, k in enumerate(keeps[norm_term.group]) if k], dtype=torch.long)
         for key in ("weight", "bias", "running_mean", "running_var"):
             tensor = getattr(norm, key, None)
             if tensor is not None:
-                state[f"{term.name}.{key}"] = _slice(tensor, 0, index)
+                state[f"{norm_term.name}.{key}"] = _slice(tensor, 0, index)
     return state
 
 
-def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
-    """The physically smaller network that ``bits`` of ``space`` slims ``generator`` to,
-    initialised from the kept weight slices (same class and module names, smaller layers,
-    same device, dtype and train/eval mode; its parameters are trainable). Any architecture:
-    for the ResNet's own space it is :func:`slim` of the space's slot masks."""
-    if space.layout != "traced":
-        return slim(cast(ResnetGenerator, generator), space.slot_masks(bits))
-    import copy
-    state = traced_state_dict(generator, space, bits)
+def _space_and_bits(generator: nn.Module, mask: Sequence[int] | SlotMask,
+                    space: MaskSpace | None) -> tuple[MaskSpace, list[int]]:
+    if space is None:
+        space = space_of(generator)  # a traced space needs an example: give the space
+    if isinstance(mask, Mapping):
+        return space, space.from_slot_masks(mask)
+    return space, [int(b) for b in mask]
+
+
+def slim(generator: nn.Module, mask: Sequence[int] | SlotMask,
+         space: MaskSpace | None = None) -> nn.Module:
+    """The physically smaller network that ``mask`` (a flat mask of ``space``, or slot masks
+    of the upstream ResNet) slims ``generator`` to, initialised from the kept weight slices:
+    same class and module names (upstream state-dict keys), smaller layers, same device,
+    dtype and train/eval mode; its parameters are trainable. ``space`` defaults to
+    :func:`space_of` ``(generator)`` (the upstream ResNet's; a traced space must be given)."""
+    space, bits = _space_and_bits(generator, mask, space)
+    state = kept_state_dict(generator, space, bits)
     keeps = _group_keeps(space, bits)
     small = copy.deepcopy(generator)
     modules = dict(small.named_modules())
@@ -208,15 +123,15 @@ def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
         conv.out_channels, conv.in_channels = (w[1], w[0]) if term.transposed else (w[0], w[1])
         if term.depthwise:
             conv.in_channels = conv.groups = w[0]
-    for term in space.norms:
-        norm = modules[term.name]
+    for norm_term in space.norms:
+        norm = modules[norm_term.name]
         for key in ("weight", "bias"):
             if getattr(norm, key, None) is not None:
-                setattr(norm, key, nn.Parameter(state[f"{term.name}.{key}"].clone()))
+                setattr(norm, key, nn.Parameter(state[f"{norm_term.name}.{key}"].clone()))
         for key in ("running_mean", "running_var"):
             if getattr(norm, key, None) is not None:
-                setattr(norm, key, state[f"{term.name}.{key}"].clone())
-        channels = term.channels if term.group < 0 else sum(keeps[term.group])
+                setattr(norm, key, state[f"{norm_term.name}.{key}"].clone())
+        channels = norm_term.channels if norm_term.group < 0 else sum(keeps[norm_term.group])
         if isinstance(norm, nn.GroupNorm):
             # whole norm-groups are kept (a block per bit), so the channels per group stay
             norm.num_groups = channels * norm.num_groups // norm.num_channels
@@ -226,17 +141,21 @@ def slim_bits(generator: nn.Module, space, bits: Sequence[int]) -> nn.Module:
     return small.train(generator.training)
 
 
+def slim_bits(generator: nn.Module, space: MaskSpace, bits: Sequence[int]) -> nn.Module:
+    """:func:`slim` with the space first: ``slim(generator, bits, space)``."""
+    return slim(generator, bits, space)
+
+
 @contextlib.contextmanager
-def masked_bits(generator: nn.Module, space, bits: Sequence[int]) -> Iterator[nn.Module]:
-    """Within the ``with`` block ``generator`` computes what the slim network of ``bits``
-    computes, without copying it. Traced spaces: every conv's pruned *input* channels are
+def masked(generator: nn.Module, mask: Sequence[int] | SlotMask,
+           space: MaskSpace | None = None) -> Iterator[nn.Module]:
+    """Within the ``with`` block ``generator`` computes what :func:`slim` of the same mask
+    computes (to float rounding), without copying it: every conv's pruned *input* channels are
     multiplied by 0 (pre-forward hooks), which removes exactly their contribution whatever
     norms or paddings lie between (an affine norm would turn a zeroed conv output into its
-    bias). The ResNet's space: :func:`masked` of the slot masks."""
-    if space.layout != "traced":
-        with masked(cast(ResnetGenerator, generator), space.slot_masks(bits)) as net:
-            yield net
-        return
+    bias). The hooks are removed on exit, even after an error. ``mask`` and ``space`` as in
+    :func:`slim`."""
+    space, bits = _space_and_bits(generator, mask, space)
     space._check(bits)
     keeps = _group_keeps(space, bits)
     modules = dict(generator.named_modules())
@@ -258,3 +177,11 @@ def masked_bits(generator: nn.Module, space, bits: Sequence[int]) -> Iterator[nn
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextlib.contextmanager
+def masked_bits(generator: nn.Module, space: MaskSpace, bits: Sequence[int]
+                ) -> Iterator[nn.Module]:
+    """:func:`masked` with the space first: ``masked(generator, bits, space)``."""
+    with masked(generator, bits, space) as net:
+        yield net

@@ -17,12 +17,11 @@ import functools
 import math
 import random
 from collections.abc import Callable, MutableSequence, Sequence
-from types import SimpleNamespace
 from typing import cast
 
 from .._deprecated import deprecated_alias
 from ..nets.maskspace import MaskSpace, SizeMeasure
-from ..nets.widths import MacConvention, count_macs, count_parameters
+from ..nets.widths import MacConvention
 
 Scores = Sequence[float]
 
@@ -86,22 +85,17 @@ def repairMinKeep(ind: MutableSequence[int], space: MaskSpace,
     return (ind,)
 
 
-def _traced_size(space: MaskSpace, measure: str, image_size: int, convention: str,
-                 counts: Sequence[int]) -> int:
-    # measure and convention are checked where the repair is built
-    return space.size_of_counts(counts, cast(SizeMeasure, measure), image_size,
-                                cast(MacConvention, convention))
-
-
-def _size_function(measure: str, image_size: int, convention: str) -> Callable:
-    if measure == "parameters":
-        return count_parameters
-    if measure == "macs":
-        if convention not in ("output", "real"):
-            raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
-        return functools.partial(count_macs, size=image_size,
-                                 convention=cast(MacConvention, convention))
-    raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
+def _size_function(space: MaskSpace, measure: str, image_size: int, convention: str
+                   ) -> Callable[[Sequence[int]], int]:
+    """Size in ``measure`` of the network whose groups keep the given counts (the space's
+    closed form)."""
+    if measure not in ("parameters", "macs"):
+        raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
+    if measure == "macs" and convention not in ("output", "real"):
+        raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
+    return functools.partial(space.size_of_counts, measure=cast(SizeMeasure, measure),
+                             image_size=image_size,
+                             convention=cast(MacConvention, convention))
 
 
 Measures = str | Sequence[str]
@@ -126,29 +120,14 @@ class _BudgetPlan:
                              f"4x smaller), got {budget!r}")
         self.space, self.budget = space, float(budget)
         self.measures = _measures(measure)
-        self.size_of = [_size_function(m, image_size, convention) for m in self.measures]
+        self.size_of = [_size_function(space, m, image_size, convention)
+                        for m in self.measures]
         self.scores = check_scores(scores, space, "repairBudget")
         self.norm = None if self.scores is None else normalise_per_group(self.scores, space)
         self.group_of = [gi for gi, g in enumerate(space.groups) for _ in range(g.size)]
         self.need = [max(g.min_keep, 1) for g in space.groups]
-        self.traced = space.layout == "traced"
-        if self.traced:  # any architecture: the space's closed form of the kept counts
-            self.size_of = [functools.partial(_traced_size, space, m, image_size, convention)
-                            for m in self.measures]
-            full_counts = [g.size for g in space.groups]
-            self.full = [size_of(full_counts) for size_of in self.size_of]
-            self.limits = [self.budget * f for f in self.full]
-            for m, full, size in zip(self.measures, self.full, self.sizes(self.need)):
-                if size > self.budget * full:
-                    raise ValueError(f"budget {self.budget:g} cannot be met: the smallest "
-                                     f"reachable size is {size / full:.4g} of the original's "
-                                     f"{m} (every channel group at its minimum)")
-            return
-        w = space.widths
-        self.limits = [self.budget * size_of(w) for size_of in self.size_of]
-        self.full = [size_of(w) for size_of in self.size_of]
-        self.template = dict(first=w.first, down1=w.down1, stream=w.stream, up1=w.up1,
-                             up2=w.up2, input_nc=w.input_nc, output_nc=w.output_nc)
+        self.full = self.sizes([g.size for g in space.groups])
+        self.limits = [self.budget * f for f in self.full]
         for m, full, size in zip(self.measures, self.full, self.sizes(self.need)):
             if size > self.budget * full:
                 raise ValueError(f"budget {self.budget:g} cannot be met: the smallest "
@@ -156,18 +135,9 @@ class _BudgetPlan:
                                  f"{m} (every channel group at its minimum)")
 
     def sizes(self, counts: Sequence[int]) -> list[int]:
-        """Size in every measure of the generator whose groups keep ``counts`` channels
-        (O(n_blocks) for the ResNet, O(convs) for a traced space)."""
-        if self.traced:
-            return [size_of(counts) for size_of in self.size_of]
-        w = SimpleNamespace(**self.template, inner=[0] * self.space.widths.n_blocks)
-        for g, c in zip(self.space.groups, counts):
-            for slot in g.slots:
-                if slot.startswith("inner"):
-                    w.inner[int(slot[5:])] = c
-                else:
-                    setattr(w, slot, c)
-        return [size_of(w) for size_of in self.size_of]
+        """Size in every measure of the network whose groups keep ``counts`` bits
+        (O(convs))."""
+        return [size_of(counts) for size_of in self.size_of]
 
     def counts(self, ind: Sequence[int]) -> list[int]:
         """Kept bits per group."""

@@ -116,9 +116,9 @@ def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module
     if images.dim() != 4 or images.shape[0] == 0:
         raise ValueError(f"train_supernet: images must be a non-empty [N, C, H, W] batch, "
                          f"got {tuple(images.shape)}")
-    if space.layout != "traced" and not space.matches(generator):
-        raise ValueError("train_supernet: the mask space was built for other widths than the "
-                         "generator's")
+    if not space.matches(generator):
+        raise ValueError("train_supernet: the mask space was built for other convs or widths "
+                         "than the generator's")
     if steps < 0 or n_random < 0 or batch_size < 1 or not lr > 0:
         raise ValueError(f"train_supernet: need steps >= 0, n_random >= 0, batch_size >= 1 "
                          f"and lr > 0 (got {steps}, {n_random}, {batch_size}, {lr})")
