@@ -172,7 +172,7 @@ def test_importance_baselines_and_repair(case):
 def test_resnet_generator_traced_like_todays_space():
     torch.manual_seed(0)
     g = ResnetGenerator(ngf=4, n_blocks=3).eval()
-    from deap_gan_prune.nets.groups import trace_space
+    from deap_gan_prune.nets.maskspace import trace_space
     traced = trace_space(g, torch.rand(1, 3, 32, 32))
     today = MaskSpace(g.widths)
     assert [g_.size for g_ in traced.groups] == [g_.size for g_ in today.groups]
@@ -192,7 +192,7 @@ def test_the_resnet_space_written_from_widths_is_the_traced_one(use_dropout):
     """One representation: the upstream ResNet's space, written from its widths without
     tracing, has the traced graph's convs and norms (the same module names, channel maps,
     kernels and positions), only with the slot names for its groups."""
-    from deap_gan_prune.nets.groups import trace_space
+    from deap_gan_prune.nets.maskspace import trace_space
     torch.manual_seed(0)
     g = ResnetGenerator(ngf=4, n_blocks=3, use_dropout=use_dropout).eval()
     traced = trace_space(g, torch.rand(1, 3, 8, 8))  # 4x the pixels of the written 4x4

@@ -245,7 +245,7 @@ def test_files_naming_a_class_at_its_module_path_before_the_subpackages_still_lo
     """JSON written before ``deap_gan_prune.models`` moved to ``deap_gan_prune.nets.models``
     names the class at its old path; the loader maps our old module paths to the new ones."""
     from deap_gan_prune.nets.checkpoints import build_architecture, import_class
-    from deap_gan_prune.nets.groups import trace_space
+    from deap_gan_prune.nets.maskspace import trace_space
     old = "deap_gan_prune" + ".models:ResnetGenerator"   # the path files written before record
     assert import_class(old) is ResnetGenerator
     assert isinstance(build_architecture({"class": old, "kwargs": {"ngf": 4, "n_blocks": 2}}),

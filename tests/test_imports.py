@@ -87,3 +87,44 @@ def test_subpackages_are_reachable_as_attributes():
         "assert deap_gan_prune.workflow.__name__ == 'deap_gan_prune.workflow'\n"
         "from deap_gan_prune import evolution, nets\n"
         "assert evolution.search_masks is deap_gan_prune.search_masks\n")
+
+
+def test_no_import_cycle_between_the_package_modules():
+    """No module imports, directly or through others, a module that imports it back:
+    function-level imports count too (a package's ``__init__`` importing its own submodules
+    is not a cycle)."""
+    import ast
+    root = Path(deap_gan_prune.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "")
+                                                     .startswith("deap_gan_prune")):
+                base = package.split(".")[:len(package.split(".")) - max(node.level - 1, 0)]
+                target = ".".join(base + ([node.module] if node.module else [])) \
+                    if node.level else node.module
+                for alias in node.names:
+                    full = f"{target}.{alias.name}"
+                    deps.add(full if full in modules else target)
+        graph[name] = {d for d in deps if d in modules and d != name
+                       and not (path.name == "__init__.py" and d.startswith(name + "."))}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+    cycles = sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if reaches(b, a))
+    assert not cycles, cycles
+    assert "deap_gan_prune.nets.terms" in graph["deap_gan_prune.nets.groups"]

@@ -25,8 +25,9 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
                      "save_generator"),
     ".widths": ("GeneratorWidths", "count_macs", "count_parameters"),
     ".counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
-    ".maskspace": ("ChannelGroup", "MaskSpace", "SpaceTerms", "TracedMaskSpace", "space_of"),
-    ".groups": ("TracingError", "trace_space"),
+    ".maskspace": ("ChannelGroup", "MaskSpace", "TracedMaskSpace", "space_of", "trace_space"),
+    ".terms": ("ConvTerm", "NormTerm", "SpaceTerms"),
+    ".groups": ("TracingError", "trace_terms"),
     ".slimming": ("masked", "masked_bits", "slim", "slim_bits"),
     ".importance": ("l1_importance",),
     ".baselines": ("l1_norm_mask", "random_mask_like", "uniform_mask"),
@@ -47,10 +48,11 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         save_generator,
     )
     from .counting import count_module_macs, count_module_parameters, flop_counter_macs
-    from .groups import TracingError, trace_space
+    from .groups import TracingError, trace_terms
     from .importance import l1_importance
     from .latency_model import LatencyTable, latency_table, measure_latency_table
-    from .maskspace import ChannelGroup, MaskSpace, SpaceTerms, TracedMaskSpace, space_of
+    from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace, space_of, trace_space
     from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
     from .slimming import masked, masked_bits, slim, slim_bits
+    from .terms import ConvTerm, NormTerm, SpaceTerms
     from .widths import GeneratorWidths, count_macs, count_parameters

@@ -4,7 +4,8 @@ Torch-Pruning's ``DependencyGraph`` traces one forward pass (through autograd, s
 control flow is fine) and couples every layer whose channels must be removed together:
 a conv's output channels, the norms after it, the convs that read them (at the right offset
 after a concatenation) and every other conv whose output is added to them (a residual
-stream). :func:`trace_space` turns those groups into a :class:`MaskSpace`: a pure-Python
+stream). :func:`trace_terms` turns those groups into :class:`SpaceTerms` (a :class:`MaskSpace`
+holds them; :func:`~deap_gan_prune.nets.maskspace.trace_space` builds one): a pure-Python
 description (module names, channel maps, per-layer size coefficients) that the operators, the
 slimming and the files use without touching the graph again.
 
@@ -34,7 +35,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .maskspace import ConvTerm, MaskSpace, NormTerm, SpaceTerms
+from .terms import ConvTerm, NormTerm, SpaceTerms
 
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)
@@ -146,9 +147,10 @@ def _as_ints(idxs) -> list[int]:
     return [int(getattr(i, "idx", i)) for i in idxs]
 
 
-def trace_space(model: nn.Module, example: torch.Tensor,
-                min_keep: int = 1) -> MaskSpace:
-    """The channel groups of ``model`` for inputs like ``example`` (``[1, C, H, W]``).
+def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
+    """The channel groups of ``model`` for inputs like ``example`` (``[1, C, H, W]``), with
+    the convs and norms they touch (a mask space is ``MaskSpace(terms=...)``;
+    :func:`~deap_gan_prune.nets.maskspace.trace_space` builds it).
 
     Groups are ordered by their first conv in ``model.modules()`` order and named after it
     (e.g. ``"encoder.0"``). A copy of the model is traced (in eval mode, with in-place
@@ -254,10 +256,9 @@ def trace_space(model: nn.Module, example: torch.Tensor,
             (int(example.shape[-2]), int(example.shape[-1])), int(example.shape[1]),
             constant_parameters=constant, fixed=tuple(specs[g][0] for g in sorted(fixed)),
             blocks={specs[g][0]: max(b) for g, b in blocks.items() if g not in fixed})
-        space = MaskSpace(terms=terms, min_keep=min_keep)
     finally:
         del model
-    return space
+    return terms
 
 
 def _traceable_copy(model: nn.Module) -> nn.Module:

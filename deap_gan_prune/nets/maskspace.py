@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .terms import ConvTerm, NormTerm, SpaceTerms, term_dict
 from .widths import GeneratorWidths, MacConvention
 
 Layout = Literal["independent", "tied", "traced"]
@@ -42,86 +43,6 @@ class ChannelGroup:
     @property
     def stop(self) -> int:
         return self.offset + self.size
-
-
-# -- what a space knows of its network ------------------------------------------------------
-@dataclass(frozen=True)
-class ConvTerm:
-    """One conv of a traced network: ``name`` (module path), ``kernel`` (kh*kw), whether it
-    has a bias and is transposed, ``out_group`` (index of the group its outputs belong to, -1
-    when never pruned) of ``out_channels``; per input channel the group it reads
-    (``in_groups``, -1 for a fixed channel) and the channel within it (``in_index``); spatial
-    ``in_positions`` / ``out_positions`` (H*W) at the traced example's size. ``depthwise``: a
-    depthwise conv (``groups == in == out``, weight ``[C, 1, kh, kw]``), whose input and output
-    channels are the same group."""
-
-    name: str
-    transposed: bool
-    kernel: int
-    bias: bool
-    out_group: int
-    out_channels: int
-    in_groups: tuple[int, ...]
-    in_index: tuple[int, ...]
-    in_positions: int
-    out_positions: int
-    depthwise: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "in_groups", tuple(self.in_groups))
-        object.__setattr__(self, "in_index", tuple(self.in_index))
-
-    def in_form(self) -> tuple[int, dict[int, int]]:
-        """Input channels as ``fixed + Σ_g m_g * count_g``: ``(fixed, {g: m_g})``."""
-        fixed, per = 0, dict[int, int]()
-        for g, j in zip(self.in_groups, self.in_index):
-            if g < 0:
-                fixed += 1
-            elif j == 0:  # every channel of a group is read equally often
-                per[g] = per.get(g, 0) + 1
-        return fixed, per
-
-    def full_parameters(self) -> int:
-        per_out = 1 if self.depthwise else len(self.in_groups)
-        return per_out * self.out_channels * self.kernel + \
-            (self.out_channels if self.bias else 0)
-
-
-@dataclass(frozen=True)
-class NormTerm:
-    """One norm of a traced network: ``name``, the ``group`` its channels belong to (-1 when
-    never pruned), ``channels``, whether it has affine weights (2 parameters per channel) and
-    running statistics."""
-
-    name: str
-    group: int
-    channels: int
-    affine: bool
-    stats: bool
-
-    def full_parameters(self) -> int:
-        return 2 * self.channels if self.affine else 0
-
-
-@dataclass(frozen=True)
-class SpaceTerms:
-    """What a mask space knows of its network: the groups ``specs`` (``(name, channels)``, in
-    bit order), every conv and norm (:class:`ConvTerm`, :class:`NormTerm`: module names and
-    channel maps), the size ``example_size`` (H, W) their positions were counted at, the
-    image channels ``input_nc``, the parameters no group changes (``constant_parameters``),
-    the groups kept whole (``fixed``, not in ``specs``) and the channels per bit of block
-    groups (``blocks``, by name; 1 when absent). ``slots``: the width slots each group
-    controls, by name (the upstream ResNet's view; a group is its own slot when absent)."""
-
-    specs: tuple[tuple[str, int], ...]
-    convs: tuple[ConvTerm, ...]
-    norms: tuple[NormTerm, ...]
-    example_size: tuple[int, int]
-    input_nc: int
-    constant_parameters: int = 0
-    fixed: tuple[str, ...] = ()
-    blocks: Mapping[str, int] | None = None
-    slots: Mapping[str, tuple[str, ...]] | None = None
 
 
 class MaskSpace:
@@ -363,7 +284,6 @@ class MaskSpace:
         if example_input is None:
             raise ValueError(f"MaskSpace.from_module: a {type(model).__name__} needs an "
                              "example input [1, C, H, W] to trace")
-        from .groups import trace_space
         return trace_space(model, example_input,
                            min_keep if isinstance(min_keep, int) else 1)
 
@@ -381,7 +301,7 @@ class MaskSpace:
                 "min_keep": min_keep,
                 "example_size": list(t.example_size), "input_nc": t.input_nc,
                 "constant_parameters": t.constant_parameters, "fixed": list(t.fixed),
-                "convs": [_term_dict(c) for c in t.convs],
+                "convs": [term_dict(c) for c in t.convs],
                 "norms": [asdict(n) for n in t.norms]}
 
     @classmethod
@@ -464,6 +384,14 @@ def resnet_terms(widths: GeneratorWidths, layout: Layout = "independent",
                       w.input_nc, slots=slots)
 
 
+def trace_space(model: Any, example: Any, min_keep: int = 1) -> MaskSpace:
+    """The channel groups of any ``model`` for inputs like ``example`` (``[1, C, H, W]``),
+    discovered from its traced graph (:func:`~deap_gan_prune.nets.groups.trace_terms`;
+    :class:`~deap_gan_prune.nets.groups.TracingError`, one line, for an unsupported layer)."""
+    from .groups import trace_terms  # torch is only needed here
+    return MaskSpace(terms=trace_terms(model, example), min_keep=min_keep)
+
+
 def space_of(generator: Any, example_input: Any = None, layout: Layout = "independent"
              ) -> MaskSpace:
     """The default mask space of ``generator`` (:meth:`MaskSpace.from_module`); a traced space
@@ -479,11 +407,3 @@ def _unchecked_widths(*args) -> GeneratorWidths:
     for name, value in zip(names, args):
         object.__setattr__(w, name, value)
     return w
-
-
-def _term_dict(c: ConvTerm) -> dict:
-    d = asdict(c)
-    d["in_groups"], d["in_index"] = list(c.in_groups), list(c.in_index)
-    if not c.depthwise:
-        del d["depthwise"]  # files of plain convs read as before
-    return d
