@@ -9,7 +9,6 @@ import copy
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
 
 import torch
 from torch import nn
@@ -18,7 +17,7 @@ from torch.utils.data import Dataset
 from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_loader
 from .metrics.evaluation import generator_latency, translate
 from .nets.checkpoints import CycleGAN
-from .nets.widths import GeneratorWidths, count_macs, count_parameters
+from .nets.maskspace import space_of
 from .seeding import seeded
 from .synthetic import SyntheticHorseZebra
 from .training import CycleGANConfig, finetune, fit_discriminator
@@ -146,13 +145,13 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
 
 
 def size_report(generator: nn.Module, image_size: int) -> dict:
-    """Parameters and MACs (both conventions) at ``image_size`` and at 256×256."""
-    w = cast(GeneratorWidths, generator.widths)
-    return {"parameters": count_parameters(w),
-            f"macs_output_{image_size}": count_macs(w, image_size, "output"),
-            f"macs_real_{image_size}": count_macs(w, image_size, "real"),
-            "macs_output_256": count_macs(w, 256, "output"),
-            "macs_real_256": count_macs(w, 256, "real")}
+    """Parameters and MACs (both conventions) at ``image_size`` and at 256×256, from the
+    generator's mask space (:func:`space_of`, traced at ``image_size`` when it must be)."""
+    example = torch.zeros(1, input_channels(generator), image_size, image_size)
+    space = space_of(generator, example)
+    return {**space_size_report(space, space.full(), image_size),
+            "macs_output_256": space.size(space.full(), "macs", 256, "output"),
+            "macs_real_256": space.size(space.full(), "macs", 256, "real")}
 
 
 def input_channels(generator: nn.Module) -> int:
@@ -203,13 +202,16 @@ def generator_report(original: nn.Module, pruned: nn.Module, image_size: int,
                      latency_sizes: Iterable[int] | None = None, repeats: int = 20,
                      device: str | torch.device = "cpu") -> dict:
     """Sizes of both generators, their latency side by side at each of ``latency_sizes``
-    pixels (default: ``image_size`` and 256) and the pruned widths."""
+    pixels (default: ``image_size`` and 256) and the pruned network's widths (the upstream
+    ResNet's view of its mask space; None for other generators)."""
     sizes_px = sorted(set(latency_sizes or (image_size, 256)))
+    widths = space_of(pruned, torch.zeros(1, input_channels(pruned), image_size,
+                                          image_size)).widths
     return {"sizes": {"original": size_report(original, image_size),
                       "pruned": size_report(pruned, image_size)},
             "latency": {f"{s}px": latency_report(original, pruned, s, repeats=repeats,
                                                  device=device) for s in sizes_px},
-            "widths": cast(GeneratorWidths, pruned.widths).to_dict()}
+            "widths": None if widths is None else widths.to_dict()}
 
 
 def translations(gan_or_pair, data: DomainData) -> dict[str, torch.Tensor]:
