@@ -10,8 +10,6 @@ import torch
 from ..nets.checkpoints import CheckpointError, load_discriminator, load_generator
 from ..nets.counting import count_module_macs, count_module_parameters
 from ..nets.maskspace import MaskSpace
-from ..nets.models import ResnetGenerator
-from ..nets.widths import count_macs, count_parameters
 from .common import add_generator_arguments, architecture
 
 
@@ -23,13 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_generator_arguments(parser, weights=False)
 
 
-def describe_traced(path: str, generator: torch.nn.Module, size: int) -> dict:
-    """Groups discovered on ``generator`` (traced at ``size`` pixels) and its sizes."""
+def describe_generator(path: str, generator: torch.nn.Module, size: int) -> dict:
+    """The channel groups of ``generator``'s mask space (:meth:`MaskSpace.from_module`, traced
+    at ``size`` pixels when it must be) and its sizes; the upstream ResNet's widths too (the
+    space's view)."""
     first = next(m for m in generator.modules()
                  if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
     space = MaskSpace.from_module(generator, torch.zeros(1, first.in_channels, size, size))
     full = space.full()
-    return {"file": str(path), "kind": type(generator).__name__,
+    info = {"file": str(path), "kind": type(generator).__name__,
             "groups": [{"name": g.name, "channels": g.channels,
                         **({"channels_per_bit": g.block} if g.block > 1 else {})}
                        for g in space.groups],
@@ -38,17 +38,22 @@ def describe_traced(path: str, generator: torch.nn.Module, size: int) -> dict:
             "macs_output": space.size(full, "macs", size, "output"),
             "macs_real": space.size(full, "macs", size, "real"), "image_size": size,
             "mask_bits": space.n_bits}
+    w = space.widths
+    if w is not None:
+        tied = all(m == w.stream for m in w.inner)
+        info.update(widths=w.to_dict(), use_dropout=space.dropout,
+                    mask_bits_tied=MaskSpace(w, "tied").n_bits if tied else None)
+    return info
 
 
 def describe(path: str, size: int = 256, arch: dict | None = None) -> dict:
     """A dict describing the checkpoint at ``path`` (of class ``arch`` when given)."""
-    if arch is not None:
-        return describe_traced(path, load_generator(path, architecture=arch), size)
     try:
-        generator = load_generator(path)
-        if not isinstance(generator, ResnetGenerator):
-            return describe_traced(path, generator, size)
+        generator = load_generator(path) if arch is None else \
+            load_generator(path, architecture=arch)
     except CheckpointError as as_generator:
+        if arch is not None:
+            raise
         try:
             discriminator = load_discriminator(path)
         except CheckpointError:
@@ -59,28 +64,22 @@ def describe(path: str, size: int = 256, arch: dict | None = None) -> dict:
                 "parameters": count_module_parameters(discriminator),
                 "macs_real": count_module_macs(discriminator, size, "real"),
                 "image_size": size}
-    w = generator.widths
-    return {"file": str(path), "kind": "ResnetGenerator", "widths": w.to_dict(),
-            "use_dropout": generator.use_dropout, "parameters": count_parameters(w),
-            "macs_output": count_macs(w, size, "output"), "macs_real": count_macs(w, size, "real"),
-            "image_size": size, "mask_bits": MaskSpace(w).n_bits,
-            "mask_bits_tied": (MaskSpace(w, "tied").n_bits
-                               if all(m == w.stream for m in w.inner) else None)}
+    return describe_generator(path, generator, size)
 
 
 def format_text(info: dict) -> str:
     lines = [f"{info['file']}: {info['kind']}"]
+    if "widths" in info:
+        w = info["widths"]
+        lines.append(f"  widths      first {w['first']}, down1 {w['down1']}, stream {w['stream']}, "
+                     f"inner {w['inner']}, up1 {w['up1']}, up2 {w['up2']} "
+                     f"({w['input_nc']}->{w['output_nc']} channels)")
     if "groups" in info:
         lines.append(f"  channel groups ({len(info['groups'])}, removed together; the output "
                      "layer is never pruned):")
         lines += [f"    {g['name']:<40} {g['channels']:>5} channels" for g in info["groups"]]
         if info["fixed_groups"]:
             lines.append(f"  kept whole   {', '.join(info['fixed_groups'])}")
-    elif info["kind"] == "ResnetGenerator":
-        w = info["widths"]
-        lines.append(f"  widths      first {w['first']}, down1 {w['down1']}, stream {w['stream']}, "
-                     f"inner {w['inner']}, up1 {w['up1']}, up2 {w['up2']} "
-                     f"({w['input_nc']}->{w['output_nc']} channels)")
     else:
         lines.append(f"  ndf {info['ndf']}, n_layers {info['n_layers']}, "
                      f"input channels {info['input_nc']}")
@@ -91,11 +90,9 @@ def format_text(info: dict) -> str:
                      "(transposed convs counted at output positions)")
     lines.append(f"  MACs        {info['macs_real'] / 1e9:.2f} G at {size}x{size} "
                  "(real arithmetic, as torch.utils.flop_counter)")
-    if "groups" in info:
-        lines.append(f"  mask space  {info['mask_bits']} bits (traced channel groups)")
-    elif "mask_bits" in info:
-        tied = info["mask_bits_tied"]
-        lines.append(f"  mask space  {info['mask_bits']} bits (independent block widths)"
+    if "mask_bits" in info:
+        tied = info.get("mask_bits_tied")
+        lines.append(f"  mask space  {info['mask_bits']} bits"
                      + (f", {tied} bits (tied layout)" if tied else ""))
     return "\n".join(lines)
 
