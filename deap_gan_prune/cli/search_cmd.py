@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ..evolution.search import SearchConfig, search_masks
 from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS, default_variation
@@ -269,7 +269,7 @@ def run_front(args: argparse.Namespace) -> int:
     """``search --front``: the front (JSON), its plot and the latency table."""
     from ..evolution.front import search_front
     from ..nets.latency_model import LatencyTable, latency_table
-    from ..nets.widths import GeneratorWidths
+    from ..nets.maskspace import space_of
     if args.budget is not None or args.fitness == "paper":
         raise CommandError("--front searches the adapted (or, with --supernet, the supernet) "
                            "fitness over --size-range: leave out --budget and --fitness paper")
@@ -283,8 +283,12 @@ def run_front(args: argparse.Namespace) -> int:
     supernets = load_supernets(args)
     table: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None
     if not args.no_latency:
-        widths_a = cast(GeneratorWidths, gan.g_a.widths)
-        widths_b = cast(GeneratorWidths, gan.g_b.widths)
+        # the latency model is per ResNet width: the widths view of the mask spaces
+        widths_a = space_of(gan.g_a, data.val_a).widths
+        widths_b = space_of(gan.g_b, data.val_b).widths
+        if widths_a is None or widths_b is None:
+            raise CommandError("the latency table is measured per width of the upstream "
+                               "ResNet; for other generators pass --no-latency")
         table_a = latency_table(latency_path(args), widths_a, data.val_a.shape[-1], args.device)
         table = table_a if widths_b == widths_a else (
             table_a, latency_table(latency_path(args), widths_b, data.val_b.shape[-1],
