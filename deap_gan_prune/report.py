@@ -78,15 +78,16 @@ def format_single_summary(summary: dict) -> str:
                      f"{ms:>9.2f}")
     quality = summary["quality"]
     fidelity = quality["pruned"][f"fidelity_{direction}"]
-    lines += ["", f"{arrow} SSIM to original (higher better) {_fmt(fidelity['ssim'])}",
-              f"{arrow} PSNR to original, dB (higher better) {_fmt(fidelity['psnr_db'], 2)}"]
+    ssim, psnr = format_value(fidelity["ssim"]), format_value(fidelity["psnr_db"], 2)
+    lines += ["", f"{arrow} SSIM to original (higher better) {ssim}",
+              f"{arrow} PSNR to original, dB (higher better) {psnr}"]
     if f"fid_{direction}" in quality["pruned"]:
         for name in ("original", "pruned"):
             fid = quality[name][f"fid_{direction}"]
             kid = f", KID {fid['kid_mean']:.4f} ± {fid['kid_std']:.4f}" if "kid_mean" in fid \
                 else ""
             lines.append(f"{arrow} {name} to real target images (lower better): FID "
-                         f"{_fmt(fid['fid'], 2)}{kid}")
+                         f"{format_value(fid['fid'], 2)}{kid}")
     return "\n".join(lines)
 
 
@@ -107,7 +108,8 @@ def directions_of(report: dict) -> dict:
     return directions
 
 
-def _fmt(value, digits=3) -> str:
+def format_value(value, digits=3) -> str:
+    """A report cell: ``-`` for None, ``inf``, a float to ``digits`` places, else str."""
     if value is None:
         return "-"
     if isinstance(value, float) and math.isinf(value):
@@ -164,8 +166,8 @@ def format_summary(summary: dict) -> str:
                 f"{(o['parameters'] / p['parameters']) if pruned else 1:>5.2f}x "
                 f"{s['macs_output_256'] / 1e9:>12.2f}G {s['macs_real_256'] / 1e9:>13.2f}G "
                 f"{(o['macs_output_256'] / p['macs_output_256']) if pruned else 1:>5.2f}x "
-                f"{small[which]:>9.2f} {_fmt(big[which] if big else None, 2):>9} "
-                f"{(_fmt(speedup, 2) + 'x') if pruned else '':>12}")
+                f"{small[which]:>9.2f} {format_value(big[which] if big else None, 2):>9} "
+                f"{(format_value(speedup, 2) + 'x') if pruned else '':>12}")
     lines.append("")
     quality = summary["quality"]
     names = [n for n in quality if n != "directions"]
@@ -173,7 +175,7 @@ def format_summary(summary: dict) -> str:
     lines.append(f"{'quality':42}" + "".join(f"{n:>11}" for n in names))
     for label, group, key, digits in rows:
         values = [quality[n].get(group, {}).get(key) for n in names]
-        lines.append(f"{label:42}" + "".join(f"{_fmt(v, digits):>11}" for v in values))
+        lines.append(f"{label:42}" + "".join(f"{format_value(v, digits):>11}" for v in values))
     if "seconds" in summary:
         parts = ", ".join(f"{k} {v:.0f} s" for k, v in summary.get("stage_seconds", {}).items())
         lines.append(f"\n{summary['seconds']:.0f} s in all" + (f" ({parts})" if parts else ""))

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..files import atomic_write
-from ..report import _fmt, quality_rows
+from ..report import format_value, quality_rows
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -45,11 +45,11 @@ def _quality(evaluation: dict) -> list[str]:
     names = [n for n in quality if n != "directions"]
     if "generator" in evaluation:  # one generator: fidelity to the original
         fid = quality["pruned"]["fidelity_a2b"]
-        rows = [["SSIM to the original (higher better)", _fmt(fid["ssim"])],
-                ["PSNR to the original, dB (higher better)", _fmt(fid["psnr_db"], 2)]]
+        rows = [["SSIM to the original (higher better)", format_value(fid["ssim"])],
+                ["PSNR to the original, dB (higher better)", format_value(fid["psnr_db"], 2)]]
         return ["## Quality (A→B, slim after fine-tuning)", ""] + _table(["measure", "slim"],
                                                                           rows)
-    rows = [[label] + [_fmt(quality[n].get(group, {}).get(key), digits) for n in names]
+    rows = [[label] + [format_value(quality[n].get(group, {}).get(key), digits) for n in names]
             for label, group, key, digits in quality_rows(quality)]
     return (["## Quality", "", "\"searched\": straight after slimming; \"pruned\": after "
              "fine-tuning.", ""] + _table(["measure", *names], rows))

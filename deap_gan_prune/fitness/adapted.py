@@ -34,8 +34,7 @@ from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.slimming import slim, slim_bits
 from ..training.brief import Distillation as Distillation  # re-exported: part of this API
-from .base import WORST_FITNESS, MaskFitness
-from .paper import _check_images
+from .base import WORST_FITNESS, MaskFitness, check_images
 
 AdaptedScore = Literal["l1", "ssim", "discriminator"]
 SCORES = ("l1", "ssim", "discriminator")
@@ -82,9 +81,9 @@ class AdaptedFitness(MaskFitness):
             raise ValueError(f"steps must be >= 0, got {steps}")
         if lambda_cycle and partner_generator is None:
             raise ValueError("lambda_cycle > 0 needs a partner_generator")
-        _check_images(images, "images")
+        check_images(images, "images")
         if steps > 0:
-            _check_images(adapt_images, "adapt_images")
+            check_images(adapt_images, "adapt_images")
         super().__init__(generator, space, gamma=gamma, size_measure=size_measure,
                          device=device, memo_size=memo_size)
         self.images = images.detach().to(self.device)

@@ -115,3 +115,10 @@ class MaskFitness:
 
     def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
         raise NotImplementedError
+
+
+def check_images(images: torch.Tensor, name: str) -> None:
+    """ValueError unless ``images`` is a non-empty ``[m, C, H, W]`` batch."""
+    if images.dim() != 4 or images.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty [m, C, H, W] batch, got "
+                         f"{tuple(images.shape)}")

@@ -32,7 +32,12 @@ from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import NLayerDiscriminator
 from ..nets.slimming import masked, slim, slim_bits
-from .base import WORST_FITNESS, InvalidMaskWarning, MaskFitness  # noqa: F401 (re-exported)
+from .base import (  # noqa: F401 (re-exported)
+    WORST_FITNESS,
+    InvalidMaskWarning,
+    MaskFitness,
+    check_images,
+)
 
 Perceptual = Literal["discriminator", "features", "pixel"]
 
@@ -75,7 +80,7 @@ class GeneratorFitness(MaskFitness):
                              "'features' or 'pixel'")
         if discriminator is None and perceptual != "pixel":
             raise ValueError(f"perceptual={perceptual!r} needs a discriminator")
-        _check_images(images, "images")
+        check_images(images, "images")
         super().__init__(generator, space, gamma=gamma, size_measure=size_measure,
                          device=device, memo_size=memo_size)
         self.discriminator = frozen_copy(discriminator, self.device)
@@ -177,12 +182,6 @@ class GeneratorFitness(MaskFitness):
         return {"fitness": float(fitness), "loss": float(loss), "perceptual": float(perceptual),
                 "l_dis": float(l_dis) if self.discriminator is not None else float("nan"),
                 "l_gen": float(l_gen), "l_cyc": float(l_cyc), "size": size}
-
-
-def _check_images(images: torch.Tensor, name: str) -> None:
-    if images.dim() != 4 or images.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty [m, C, H, W] batch, got "
-                         f"{tuple(images.shape)}")
 
 
 def cyclegan_fitnesses(g_a: nn.Module, g_b: nn.Module,

@@ -29,8 +29,7 @@ from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.slimming import slim_bits
-from .base import WORST_FITNESS, MaskFitness
-from .paper import _check_images
+from .base import WORST_FITNESS, MaskFitness, check_images
 
 SupernetScore = Literal["l1", "ssim"]
 
@@ -58,7 +57,7 @@ class SupernetFitness(MaskFitness):
                  device: str | torch.device = "cpu", memo_size: int = 4096) -> None:
         if score not in ("l1", "ssim"):
             raise ValueError(f"unknown supernet score {score!r}: use 'l1' or 'ssim'")
-        _check_images(images, "images")
+        check_images(images, "images")
         if not space.matches(original):
             raise ValueError("the mask space was built for other convs or widths than the "
                              "original's")

@@ -6,7 +6,7 @@ import random
 from collections.abc import MutableSequence
 
 from ..nets.maskspace import MaskSpace
-from .repair import _BudgetPlan, _fewest, check_length, repairMinKeep
+from .repair import BudgetPlan, check_length, fewest, repairMinKeep
 
 
 def mutFlipMask(ind: MutableSequence[int], space: MaskSpace, indpb: float) -> tuple:
@@ -57,7 +57,7 @@ def mutMoveChannels(ind: MutableSequence[int], space: MaskSpace, fraction: float
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"mutMoveChannels: fraction must be in (0, 1], got {fraction!r}")
     repairMinKeep(ind, space)
-    plan = _BudgetPlan(space, 1.0, measure, image_size, "output", None)
+    plan = BudgetPlan(space, 1.0, measure, image_size, "output", None)
     counts = plan.counts(ind)
     limit = plan.sizes(counts)[0]
     donors = [gi for gi, c in enumerate(counts) if c > plan.need[gi]]
@@ -81,6 +81,6 @@ def mutMoveChannels(ind: MutableSequence[int], space: MaskSpace, fraction: float
         c = list(counts)
         c[r] += a + 1
         return plan.sizes(c)[0] > limit
-    for i in free[:_fewest(len(free), over)]:
+    for i in free[:fewest(len(free), over)]:
         ind[i] = 1
     return (ind,)

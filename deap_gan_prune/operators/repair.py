@@ -108,7 +108,7 @@ def _measures(measure: Measures) -> tuple[str, ...]:
     return measures
 
 
-class _BudgetPlan:
+class BudgetPlan:
     """What a budget repair needs that does not depend on the individual (built once).
     Raises ValueError when the budget cannot be met even with every group at its minimum,
     naming the smallest size that can be reached."""
@@ -178,7 +178,7 @@ class _BudgetPlan:
             for i in drops[:k]:
                 c[self.group_of[i]] -= 1
             return c
-        for i in drops[:_fewest(len(drops), lambda k: self.within(dropped(k), limits))]:
+        for i in drops[:fewest(len(drops), lambda k: self.within(dropped(k), limits))]:
             ind[i] = 0
 
     def raise_to(self, ind: MutableSequence[int], floor: float) -> None:
@@ -196,11 +196,11 @@ class _BudgetPlan:
             for i in adds[:k]:
                 c[self.group_of[i]] += 1
             return c
-        for i in adds[:_fewest(len(adds), lambda k: self.sizes(added(k))[0] >= target)]:
+        for i in adds[:fewest(len(adds), lambda k: self.sizes(added(k))[0] >= target)]:
             ind[i] = 1
 
 
-def _fewest(n: int, enough: Callable[[int], bool]) -> int:
+def fewest(n: int, enough: Callable[[int], bool]) -> int:
     """The smallest ``k`` in 0..``n`` with ``enough(k)``, for ``enough`` false then true as
     ``k`` grows (binary search); ``n`` when none is."""
     lo, hi = 0, n
@@ -232,7 +232,7 @@ def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
     ``(ind,)``.
     """
     check_length(ind, space, "repairBudget")
-    _BudgetPlan(space, budget, measure, image_size, convention, scores).repair(ind)
+    BudgetPlan(space, budget, measure, image_size, convention, scores).repair(ind)
     return (ind,)
 
 
@@ -279,7 +279,7 @@ class BudgetRepair(_RepairDecorator):
     def __init__(self, space: MaskSpace, budget: float, measure: Measures = "parameters",
                  image_size: int = 256, scores: Scores | None = None,
                  convention: str = "output") -> None:
-        self.plan = _BudgetPlan(space, budget, measure, image_size, convention, scores)
+        self.plan = BudgetPlan(space, budget, measure, image_size, convention, scores)
 
     def fix(self, ind: MutableSequence[int]) -> None:
         self.plan.repair(ind)
@@ -300,7 +300,7 @@ class ParentSizeRepair:
         if not growth >= 1.0:
             raise ValueError(f"ParentSizeRepair: growth must be >= 1, got {growth!r}")
         self.growth = growth
-        self.plan = _BudgetPlan(space, 1.0, measure, image_size, convention, scores)
+        self.plan = BudgetPlan(space, 1.0, measure, image_size, convention, scores)
 
     def __call__(self, func: Callable) -> Callable:
         plan, growth = self.plan, self.growth
@@ -325,7 +325,7 @@ def repairMinSize(ind: MutableSequence[int], space: MaskSpace, floor: float,
     reach it (the full mask when ``floor >= 1``). A mask already at or above ``floor`` is
     left as it is. In place; returns ``(ind,)``."""
     check_length(ind, space, "repairMinSize")
-    _BudgetPlan(space, 1.0, measure, image_size, convention, None).raise_to(ind, floor)
+    BudgetPlan(space, 1.0, measure, image_size, convention, None).raise_to(ind, floor)
     return (ind,)
 
 
@@ -336,7 +336,7 @@ class MinSizeRepair(_RepairDecorator):
     def __init__(self, space: MaskSpace, floor: float, measure: str = "parameters",
                  image_size: int = 256, convention: str = "output") -> None:
         self.floor = floor
-        self.plan = _BudgetPlan(space, 1.0, measure, image_size, convention, None)
+        self.plan = BudgetPlan(space, 1.0, measure, image_size, convention, None)
 
     def fix(self, ind: MutableSequence[int]) -> None:
         self.plan.raise_to(ind, self.floor)
