@@ -1,6 +1,7 @@
 """Channel groups of other architectures than the upstream ResNet: discovery, masked
 evaluation, slimming, sizes, importance, baselines, repair, fitnesses, files and export."""
 import dataclasses
+import json
 import random
 
 import pytest
@@ -506,3 +507,19 @@ def test_front_supernet_and_baselines_work_on_a_non_resnet_generator():
     on_supernet, on_original = fitness(small)[0], SupernetFitness(net_a, net_a, x[:4],
                                                                     space)(small)[0]
     assert on_supernet > on_original  # the once-for-all weights serve the small mask better
+
+
+@pytest.mark.parametrize("key", ["affine_resnet", "deep_resnet", "style"])
+def test_saving_another_generator_without_its_architecture_is_refused(key, tmp_path):
+    """Without an architecture a file must read back as the upstream ResNet; any other
+    network (even one with ``model.N`` keys) is refused before anything is written."""
+    from deap_gan_prune.nets.checkpoints import save_generator
+    net, _ = _network(key)
+    with pytest.raises(ValueError, match="needs its architecture"):
+        save_generator(net, tmp_path / "g.pth")
+    assert not list(tmp_path.iterdir())
+    torch.manual_seed(0)
+    resnet = ResnetGenerator(ngf=4, n_blocks=2, use_dropout=True)
+    info = json.loads(save_generator(resnet, tmp_path / "r.pth").read_text())
+    assert info["kind"] == "ResnetGenerator" and info["use_dropout"] is True
+    assert info["widths"] == resnet.widths.to_dict()

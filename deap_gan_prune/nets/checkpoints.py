@@ -301,31 +301,37 @@ def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
     """Write the generator's state dict to ``path`` (``.pth``) and how to rebuild it to
     ``path`` with suffix ``.json`` beside it (plus ``extra`` entries). Returns the JSON path.
 
-    A ResnetGenerator: upstream key names, JSON with its widths. Any other architecture needs
-    ``architecture`` (:func:`architecture_of`: the class's import path and constructor
-    arguments), the traced ``space`` of the full-size network and the ``bits`` it was slimmed
-    with (default: nothing pruned); the JSON then holds the kept channels of every group, so
-    :func:`load_generator` rebuilds it with ``weights_only`` loading and no pickled module."""
-    if not isinstance(generator, ResnetGenerator):
-        if architecture is None or space is None:
+    Without ``architecture`` the file must read back without one: the upstream ResNet layout
+    (upstream key names; the JSON holds its widths), checked as :func:`load_generator` reads
+    it (inferred from the weights' shapes). With ``architecture`` (:func:`architecture_of`:
+    the class's import path and constructor arguments) and the mask ``space`` of the
+    full-size network, the JSON holds the kept channels of every group under ``bits``
+    (default: nothing pruned), so :func:`load_generator` rebuilds it with ``weights_only``
+    loading and no pickled module."""
+    state = generator.state_dict()
+    if architecture is None:
+        try:  # what load_generator will do with the file
+            widths, use_dropout = infer_generator_config(state, path)
+            generator_from_state_dict(state, path)
+        except CheckpointError:
             raise ValueError(f"saving a {type(generator).__name__} needs its architecture "
-                             "(class path and arguments) and its traced mask space")
+                             "(class path and arguments) and its traced mask space") from None
+        info = {"kind": "ResnetGenerator", "widths": widths.to_dict(),
+                "use_dropout": use_dropout}
+    else:
+        if space is None:
+            raise ValueError(f"saving a {type(generator).__name__} with its architecture "
+                             "needs its traced mask space")
         bits = space.full() if bits is None else list(bits)
         kept = {name: [j for j, b in enumerate(part) if b]
                 for name, part in space.split(bits).items()}
-        path = save_state_dict(generator.state_dict(), path)
-        info = {"kind": "traced", "architecture": dict(architecture), "kept": kept,
-                "parameters": sum(p.numel() for p in generator.parameters()),
-                "space": space.to_dict(), **(extra or {})}
-        json_path = path.with_suffix(".json")
-        atomic_write_json(json_path, info)
-        return json_path
-    path = save_state_dict(generator.state_dict(), path)
-    info = {"kind": "ResnetGenerator", "widths": generator.widths.to_dict(),
-            "use_dropout": generator.use_dropout,
-            "parameters": sum(p.numel() for p in generator.parameters()), **(extra or {})}
+        info = {"kind": "traced", "architecture": dict(architecture), "kept": kept}
+    path = save_state_dict(state, path)
+    info["parameters"] = sum(p.numel() for p in generator.parameters())
+    if architecture is not None:
+        info["space"] = space.to_dict()
     json_path = path.with_suffix(".json")
-    atomic_write_json(json_path, info)
+    atomic_write_json(json_path, {**info, **(extra or {})})
     return json_path
 
 
