@@ -77,7 +77,9 @@ def fitness_figure(logbook: tools.Logbook, chapters: Sequence[str] | None = None
             if any(v is not None for v in values):
                 ax_fit.plot(gens[first:], [float(v) for v in values[first:]], style,
                             color=color, label=f"{label} {key}")
-        size = book.select("best_size")
+        size = book.select("best_size_ratio")
+        if all(v is None for v in size):  # logbooks written before the key was renamed
+            size = book.select("best_size")
         if any(v is not None for v in size):
             ax_size.plot(gens, [float(v) for v in size], "-o", color=color, markersize=3,
                          label=label)
@@ -104,7 +106,8 @@ def plot_fitness(logbook: tools.Logbook, path: str | os.PathLike,
                  config: Mapping | None = None, budget: float | None = None) -> Path:
     """Fitness (max and mean) and the best's size ratio against generation, one line per
     chapter (``"A"``, ``"B"`` of :func:`eaCoevolve`; a logbook without chapters is drawn as
-    one population). Size comes from ``best_size`` where recorded. ``config``: the search's
+    one population). Size comes from ``best_size_ratio`` (``best_size`` in older files) where
+    recorded. ``config``: the search's
     configuration (:meth:`SearchConfig.to_dict`, a masks file's ``"config"``), which names the
     fitness on the axis and gives the budget, drawn as a line on the size panel (``budget``
     overrides it). Writes a PNG; returns path."""

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
                               budget=args.budget, adapt_steps=5, n_images=16,
                               train_images=32, seed=args.seed)
     result = dgp.search_single(net, horses, config, progress=False)
-    print(f"best mask: {result.terms['size']:.3f} of the parameters, "
+    print(f"best mask: {result.terms['size_ratio']:.3f} of the parameters, "
           f"L1 to the original {result.terms['score']:.4f}")
 
     # 3. Slim, then fine-tune by distillation toward the original.

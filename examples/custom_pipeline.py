@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     dgp.save_generator(small, out / "custom_G_A.pth")
     print(f"best: fitness {terms['fitness']:.4f}, L1 to the original {terms['score']:.4g}, "
           f"{dgp.count_module_parameters(small):,} of "
-          f"{dgp.count_module_parameters(gan.g_a):,} parameters ({terms['size']:.3f}); "
+          f"{dgp.count_module_parameters(gan.g_a):,} parameters ({terms['size_ratio']:.3f}); "
           f"wrote {out}/custom_fitness.png and custom_G_A.pth")
     return 0
 

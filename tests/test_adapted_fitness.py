@@ -45,7 +45,7 @@ def test_without_adaptation_the_score_is_the_slim_networks_l1(nets):
     assert terms["score"] == pytest.approx(expected, rel=1e-5)
     assert terms["fitness"] == pytest.approx(1 / expected, rel=1e-5) and terms["l_cyc"] == 0
     full = fit.terms(fit.space.full())
-    assert full["score"] < 1e-6 and full["size"] == 1.0
+    assert full["score"] < 1e-6 and full["size_ratio"] == 1.0
 
 
 def test_adaptation_lowers_the_held_out_score_and_is_deterministic(nets):
@@ -107,8 +107,8 @@ def test_size_term_invalid_masks_and_pickling(nets):
     fit = _fit(nets, steps=2, gamma=0.5, size_measure="macs")
     bits = _half(fit.space)
     terms = fit.terms(bits)
-    assert terms["loss"] == pytest.approx(terms["score"] + 0.5 * terms["size"])
-    assert terms["size"] == pytest.approx(fit.space.size_ratio(bits, "macs"))
+    assert terms["loss"] == pytest.approx(terms["score"] + 0.5 * terms["size_ratio"])
+    assert terms["size_ratio"] == pytest.approx(fit.space.size_ratio(bits, "macs"))
     empty = fit.space.full()
     g = fit.space.groups[0]
     empty[g.offset:g.stop] = [0] * g.size

@@ -251,7 +251,7 @@ def test_fitnesses_on_a_traced_space():
     assert paper.terms(almost)["l_gen"] == pytest.approx(expected.item(), rel=1e-4)
     adapted = AdaptedFitness(net, images[:2], images[2:], space, steps=2, gamma=0.1)
     terms = adapted.terms(bits)
-    assert terms["fitness"] > 0 and terms["size"] == pytest.approx(space.size_ratio(bits))
+    assert terms["fitness"] > 0 and terms["size_ratio"] == pytest.approx(space.size_ratio(bits))
 
 
 def test_foreign_file_names_the_differing_keys(tmp_path):

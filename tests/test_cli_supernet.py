@@ -35,7 +35,7 @@ def test_supernet_then_search_then_slim(gan_dir, tmp_path, capsys):
                  "--n-images", "4", "--out", str(masks)]) == 0
     result = json.loads(masks.read_text())
     assert result["config"]["fitness"] == "supernet" and result["supernet"] == str(sup)
-    assert result["terms"]["A"]["size"] <= 0.25
+    assert result["terms"]["A"]["size_ratio"] <= 0.25
 
     slim_dir = tmp_path / "slim"
     assert main(["slim", str(masks), "--checkpoints", str(sup), "--out", str(slim_dir)]) == 0

@@ -31,7 +31,7 @@ def test_full_mask_has_no_perceptual_loss_and_size_one(nets):
         fit = GeneratorFitness(g_a, d_a, x_a, MaskSpace(g_a.widths), perceptual=perceptual,
                                gamma=2.0)
         terms = fit.terms(fit.space.full())
-        assert terms["l_dis"] == 0 and terms["l_gen"] == 0 and terms["size"] == 1.0
+        assert terms["l_dis"] == 0 and terms["l_gen"] == 0 and terms["size_ratio"] == 1.0
         assert terms["l_cyc"] == 0 and terms["fitness"] == pytest.approx(1 / 2.0)
         assert fit(fit.space.full()) == (terms["fitness"],)
         assert all(type(v) is float for v in terms.values())
@@ -43,9 +43,9 @@ def test_smaller_mask_smaller_size_and_positive_losses(nets):
                                       size_measure="macs")
     half = _half(fit_a.space)
     terms = fit_a.terms(half, partner=fit_b.space.full())
-    assert 0 < terms["size"] < 1 and terms["l_dis"] > 0 and terms["l_gen"] > 0
-    assert terms["size"] == pytest.approx(fit_a.space.size_ratio(half, "macs"))
-    manual = terms["l_dis"] + 10.0 * terms["l_cyc"] + 1.0 * terms["size"]
+    assert 0 < terms["size_ratio"] < 1 and terms["l_dis"] > 0 and terms["l_gen"] > 0
+    assert terms["size_ratio"] == pytest.approx(fit_a.space.size_ratio(half, "macs"))
+    manual = terms["l_dis"] + 10.0 * terms["l_cyc"] + 1.0 * terms["size_ratio"]
     assert terms["loss"] == pytest.approx(manual) and terms["fitness"] == pytest.approx(1 / manual)
     # the cycle goes through the partner's mask: another partner, another cycle loss
     other = fit_a.terms(half, partner=_half(fit_b.space))

@@ -43,7 +43,7 @@ def _bits(space, seed: int) -> list[int]:
 
 def _records(n: int = 3, chapters=("A", "B")) -> list[dict]:
     def entry(gen):
-        return {"max": 1.0 + gen, "avg": 0.5 + gen, "best_size": 0.3 - 0.02 * gen}
+        return {"max": 1.0 + gen, "avg": 0.5 + gen, "best_size_ratio": 0.3 - 0.02 * gen}
     return [{"gen": g, **{c: entry(g) for c in chapters}} for g in range(n)]
 
 
@@ -127,6 +127,19 @@ def test_fitness_labels_and_budget_line_follow_the_config(score, name):
     assert ax_size.get_ylabel() == "parameters of the best / original"
     budget = [line for line in ax_size.get_lines() if line.get_label() == "budget 0.25"]
     assert len(budget) == 1 and list(budget[0].get_ydata()) == [0.25, 0.25]
+
+
+def test_size_line_of_new_and_older_logbooks():
+    """Logbooks record the best's size ratio as ``best_size_ratio``; files written before
+    the rename hold ``best_size``: both are drawn."""
+    new = logbook_from_records(_records())
+    old = logbook_from_records([{"gen": r["gen"], **{c: {("best_size" if k ==
+                                "best_size_ratio" else k): v for k, v in r[c].items()}
+                                for c in "AB"}} for r in _records()])
+    for book in (new, old):
+        lines = [line for line in fitness_figure(book).axes[1].get_lines()
+                 if line.get_label() in ("G_A", "G_B")]
+        assert [list(line.get_ydata()) for line in lines] == [pytest.approx([0.3, 0.28, 0.26])] * 2
 
 
 def test_fitness_without_budget_or_config():

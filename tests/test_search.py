@@ -29,7 +29,7 @@ def test_budget_holds_for_parameters_and_macs(cyclegan):
     for space, bits, terms in zip(result.spaces, result.masks, result.terms):
         assert space.size_ratio(bits, "parameters") <= 0.25
         assert space.size_ratio(bits, "macs") <= 0.25
-        assert space.is_valid(bits) and terms["size"] <= 0.25
+        assert space.is_valid(bits) and terms["size_ratio"] <= 0.25
     for pop, space in zip(result.populations, result.spaces):
         assert all(space.size_ratio(ind, "macs") <= 0.25 for ind in pop)
 
@@ -48,7 +48,7 @@ def test_result_is_json_and_tied_layout(cyclegan):
     assert data["spaces"]["A"]["layout"] == "tied"
     assert len(data["masks"]["A"]) == result.spaces[0].n_bits == 4 + 8 + 16 + 8 + 4
     assert [r["gen"] for r in data["logbook"]] == [0, 1, 2, 3]
-    assert set(data["logbook"][1]["A"]) >= {"max", "avg", "best_size", "best_l_dis",
+    assert set(data["logbook"][1]["A"]) >= {"max", "avg", "best_size_ratio", "best_l_dis",
                                               "best_l_cyc", "nevals"}
 
 
@@ -75,7 +75,7 @@ def test_defaults_and_the_paper_preset():
 def test_default_search_scores_adapted_candidates(cyclegan):
     from deap_gan_prune.fitness.adapted import AdaptedFitness
     result = _search(cyclegan, budget=0.5)
-    assert set(result.terms[0]) == {"fitness", "loss", "score", "l_cyc", "size"}
+    assert set(result.terms[0]) == {"fitness", "loss", "score", "l_cyc", "size_ratio"}
     (g_a, _, _, _), (x_a, _) = cyclegan
     fit = AdaptedFitness(g_a, x_a[:4], x_a[4:8], result.spaces[0], steps=2)
     assert fit.terms(result.masks[0])["score"] == pytest.approx(result.terms[0]["score"],

@@ -109,7 +109,7 @@ def test_supernet_fitness_is_the_l1_of_the_slim_supernet_to_the_original(toy, su
         manual = (slim(supernet, space.slot_masks(bits))(images) - g_a(images)).abs().mean()
     assert terms["score"] == pytest.approx(float(manual), rel=1e-5)
     size = space.size_ratio(bits)
-    assert terms["size"] == pytest.approx(size)
+    assert terms["size_ratio"] == pytest.approx(size)
     assert terms["fitness"] == pytest.approx(1 / (float(manual) + 0.5 * size), rel=1e-5)
     # scored on the supernet's weights: the original's own weights score worse on this mask
     assert terms["score"] < SupernetFitness(g_a, g_a, images, space).terms(bits)["score"]

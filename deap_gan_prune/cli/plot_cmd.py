@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 #: entries the plot reads from a record or a chapter of it: numbers (or null)
-PLOTTED = ("max", "avg", "best_size", "best_l_cyc")
+PLOTTED = ("max", "avg", "best_size_ratio", "best_size", "best_l_cyc")  # best_size: older files
 
 
 def _check_numbers(entry: dict, where: str) -> None:

@@ -358,8 +358,8 @@ def search_pair(args: argparse.Namespace, config: SearchConfig, data, gan, extra
     plot_fitness(result.logbook, plot, config=result.config.to_dict())
     for name, terms in zip("AB", result.terms):
         parts = ", ".join(f"{k} {v:.4g}" for k, v in terms.items()
-                          if k not in ("fitness", "loss", "size"))
-        print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the "
+                          if k not in ("fitness", "loss", "size_ratio"))
+        print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the "
               f"original ({config.size_measure}), {parts}")
     print(f"wrote {out} and {plot}")
     return 0
@@ -399,7 +399,7 @@ def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
                             "weights": str(args.weights)})
     plot = plot_fitness(result.logbook, plot_path(args), config=result.config.to_dict())
     terms = result.terms
-    print(f"G: fitness {terms['fitness']:.4f}, size {terms['size']:.3f} of the original "
+    print(f"G: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the original "
           f"({config.size_measure}), {len(result.space.groups)} channel groups")
     print(f"wrote {out} and {plot}")
     return 0

@@ -224,4 +224,5 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
 def _postfix(state: CoevolutionState) -> dict:
     a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
     return {"F_A": f"{a['best_fitness']:.3f}", "F_B": f"{b['best_fitness']:.3f}",
-            "size_A": f"{a['best_size']:.2f}", "size_B": f"{b['best_size']:.2f}"}
+            "size_A": f"{a['best_size_ratio']:.2f}",
+            "size_B": f"{b['best_size_ratio']:.2f}"}

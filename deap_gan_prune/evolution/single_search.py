@@ -183,4 +183,4 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
 
 def _postfix(state: EvolutionState) -> dict:
     return {"F": f"{state.halloffame[0].fitness.values[0]:.3f}",
-            "size": f"{state.logbook[-1]['best_size']:.2f}"}
+            "size": f"{state.logbook[-1]['best_size_ratio']:.2f}"}

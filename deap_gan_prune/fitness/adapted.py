@@ -163,7 +163,7 @@ class AdaptedFitness(MaskFitness):
         size = self._size(bits)
         loss = parts["score"] + self.lambda_cycle * parts["l_cyc"] + self.gamma * size
         fitness = 1.0 / loss if loss > 0 and math.isfinite(loss) else WORST_FITNESS
-        return {"fitness": float(fitness), "loss": float(loss), **parts, "size": size}
+        return {"fitness": float(fitness), "loss": float(loss), **parts, "size_ratio": size}
 
     def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
         partner_net = self._partner(partner) if partner is not None else None

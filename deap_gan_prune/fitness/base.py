@@ -86,7 +86,7 @@ class MaskFitness:
         warnings.warn(f"mask scored with the worst fitness: {reason}", InvalidMaskWarning,
                       stacklevel=3)
         return {"fitness": WORST_FITNESS, "loss": math.inf, **self._nan_terms(),
-                "size": self._size(bits)}
+                "size_ratio": self._size(bits)}
 
     def _nan_terms(self) -> dict[str, float]:
         return {}

@@ -158,7 +158,7 @@ class GeneratorFitness(MaskFitness):
               ) -> dict[str, float]:
         """Every term of the fitness as Python floats: ``fitness``, ``loss`` (the denominator),
         ``perceptual`` (the term used), ``l_dis``, ``l_gen``, ``l_cyc`` (0 without partner or
-        with λ = 0), ``size`` (N/N₀)."""
+        with λ = 0), ``size_ratio`` (N/N₀)."""
         return super().terms(individual, partner)
 
     def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
@@ -181,7 +181,7 @@ class GeneratorFitness(MaskFitness):
         fitness = 1.0 / loss if loss > 0 and math.isfinite(loss) else WORST_FITNESS
         return {"fitness": float(fitness), "loss": float(loss), "perceptual": float(perceptual),
                 "l_dis": float(l_dis) if self.discriminator is not None else float("nan"),
-                "l_gen": float(l_gen), "l_cyc": float(l_cyc), "size": size}
+                "l_gen": float(l_gen), "l_cyc": float(l_cyc), "size_ratio": size}
 
 
 def cyclegan_fitnesses(g_a: nn.Module, g_b: nn.Module,

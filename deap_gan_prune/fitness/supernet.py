@@ -94,7 +94,7 @@ class SupernetFitness(MaskFitness):
         loss = score + self.gamma * size
         fitness = 1.0 / loss if loss > 0 and math.isfinite(loss) else WORST_FITNESS
         return {"fitness": float(fitness), "loss": float(loss), "score": float(score),
-                "size": size}
+                "size_ratio": size}
 
 
 def supernet_fitnesses(supernets: tuple[nn.Module, nn.Module], originals: tuple[nn.Module,
