@@ -75,3 +75,30 @@ def test_pickle_and_dict_round_trip():
     space = MaskSpace(GeneratorWidths.default(4, 2), layout="tied", min_keep=2)
     assert pickle.loads(pickle.dumps(space)) == space
     assert MaskSpace.from_dict(space.to_dict()) == space
+
+
+@pytest.mark.parametrize("layout", ["independent", "tied"])
+def test_the_closed_form_of_the_terms_equals_the_widths_formulas(layout):
+    """One closed form for every space: on the ResNet's terms it gives exactly the widths
+    formulas (count_parameters, count_macs) for random widths, masks, sizes and conventions."""
+    from deap_gan_prune.nets.widths import count_macs
+    rng = random.Random(0 if layout == "independent" else 1)
+    for _ in range(40):
+        n = rng.randint(1, 9)
+        stream = rng.randint(1, 64)
+        inner = (stream,) * n if layout == "tied" else tuple(rng.randint(1, 64)
+                                                              for _ in range(n))
+        w = GeneratorWidths(rng.randint(1, 32), rng.randint(1, 64), stream, inner,
+                            rng.randint(1, 64), rng.randint(1, 32), rng.choice([1, 3]),
+                            rng.choice([1, 3]))
+        space = MaskSpace(w, layout)
+        bits = [int(rng.random() < 0.6) for _ in range(space.n_bits)]
+        for g in space.groups:
+            bits[g.offset] = 1
+        kept = space.widths_of(bits)
+        assert space.size(bits) == count_parameters(kept)
+        assert space.size(space.full()) == count_parameters(w)
+        for size in (4, 64, 256, (128, 96)):
+            for convention in ("output", "real"):
+                assert space.size(bits, "macs", size, convention) == \
+                    count_macs(kept, size, convention)
