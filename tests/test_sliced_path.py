@@ -74,6 +74,6 @@ def test_fitness_terms_equal_those_computed_from_slim_networks():
         size = space.size_ratio(bits, "parameters")
         terms = fitness.terms(bits, partner_bits)
         for name, value in (("l_gen", l_gen), ("l_dis", l_dis), ("l_cyc", l_cyc),
-                            ("size", size)):
+                            ("size_ratio", size)):
             assert terms[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
         assert terms["fitness"] == pytest.approx(1 / (l_dis + 10.0 * l_cyc + size), rel=1e-5)

@@ -128,7 +128,7 @@ def test_search_on_supernets_returns_masks_within_budget(toy, supernet):
     for space, bits, terms in zip(result.spaces, result.masks, result.terms):
         assert space.size_ratio(bits, "parameters") <= 0.25
         assert space.size_ratio(bits, "macs") <= 0.25
-        assert set(terms) == {"fitness", "loss", "score", "size"}
+        assert set(terms) == {"fitness", "loss", "score", "size_ratio"}
     with pytest.raises(ValueError, match="needs supernets"):
         search_masks(g_a, g_b, None, None, images, images, config, progress=False)
 
