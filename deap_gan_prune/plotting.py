@@ -4,6 +4,7 @@ front of quality and size, the channels kept per group, quality against size acr
 returns the :class:`~matplotlib.figure.Figure` it draws, for a caller to inspect or save."""
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -77,12 +78,12 @@ def fitness_figure(logbook: tools.Logbook, chapters: Sequence[str] | None = None
             if any(v is not None for v in values):
                 ax_fit.plot(gens[first:], [float(v) for v in values[first:]], style,
                             color=color, label=f"{label} {key}")
-        size = book.select("best_size_ratio")
-        if all(v is None for v in size):  # logbooks written before the key was renamed
-            size = book.select("best_size")
+        # best_size: records written before the key was renamed (a resumed search has both)
+        size = [new if new is not None else old for new, old in
+                zip(book.select("best_size_ratio"), book.select("best_size"))]
         if any(v is not None for v in size):
-            ax_size.plot(gens, [float(v) for v in size], "-o", color=color, markersize=3,
-                         label=label)
+            ax_size.plot(gens, [math.nan if v is None else float(v) for v in size], "-o",
+                         color=color, markersize=3, label=label)
     if budget is not None:
         ax_size.axhline(float(budget), color="tab:red", linestyle=":", linewidth=1.2,
                         label=f"budget {float(budget):g}")

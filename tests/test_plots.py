@@ -131,15 +131,18 @@ def test_fitness_labels_and_budget_line_follow_the_config(score, name):
 
 def test_size_line_of_new_and_older_logbooks():
     """Logbooks record the best's size ratio as ``best_size_ratio``; files written before
-    the rename hold ``best_size``: both are drawn."""
-    new = logbook_from_records(_records())
-    old = logbook_from_records([{"gen": r["gen"], **{c: {("best_size" if k ==
-                                "best_size_ratio" else k): v for k, v in r[c].items()}
-                                for c in "AB"}} for r in _records()])
-    for book in (new, old):
+    the rename hold ``best_size``, and a resumed older search holds both: all are drawn."""
+    def older(record):
+        return {"gen": record["gen"], **{c: {("best_size" if k == "best_size_ratio" else k): v
+                                             for k, v in record[c].items()} for c in "AB"}}
+    records = _records()
+    books = (logbook_from_records(records), logbook_from_records([older(r) for r in records]),
+             logbook_from_records([older(r) for r in records[:2]] + records[2:]))
+    for book in books:
         lines = [line for line in fitness_figure(book).axes[1].get_lines()
                  if line.get_label() in ("G_A", "G_B")]
-        assert [list(line.get_ydata()) for line in lines] == [pytest.approx([0.3, 0.28, 0.26])] * 2
+        assert [list(line.get_ydata()) for line in lines] == \
+            [pytest.approx([0.3, 0.28, 0.26])] * 2
 
 
 def test_fitness_without_budget_or_config():
