@@ -1,7 +1,7 @@
 """Survivor selection of the front: NSGA-II against SPEA2 and NSGA-III, side by side.
 
 Every selection runs the same front search (deap_gan_prune.search_front with
-``FrontConfig.select``) from the same seeds, on the supernet fitness (cheap: masks scored on
+``FrontConfig.survivors``) from the same seeds, on the supernet fitness (cheap: masks scored on
 the shipped once-for-all generators, so many seeds fit in minutes). Reported per seed and
 generator: the hypervolume of the archive's (score, parameter ratio) points (one reference
 point per seed and generator: 1.05 × the worst score any selection saw, size 1), its ratio to
@@ -53,7 +53,7 @@ def run_seed(args, seed: int, originals, supernets, data) -> dict:
             *originals, data.val_a, data.val_b,
             FrontConfig(population=args.population, generations=args.generations,
                         size_range=tuple(args.size_range), fitness="supernet",
-                        adapt_score=args.score, n_images=args.n_images, select=select,
+                        adapt_score=args.score, n_images=args.n_images, survivors=select,
                         seed=seed),
             supernets=supernets, progress=False)
         seconds[select] = time.perf_counter() - start
