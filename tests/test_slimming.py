@@ -88,3 +88,18 @@ def test_slim_of_slim_equals_composed_mask():
     x = torch.randn(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.allclose(once(x), twice(x), atol=1e-6)
+
+
+def test_slim_copies_nothing_it_shares_with_the_original(tiny_generator):
+    """The slim network owns every tensor (no meta placeholder left, none shared), and the
+    original is unchanged by slimming and by training the slim copy."""
+    space = MaskSpace(tiny_generator.widths)
+    before = {k: v.clone() for k, v in tiny_generator.state_dict().items()}
+    small = slim(tiny_generator, _random_valid_mask(space, random.Random(3), 0.5), space)
+    originals = {t.data_ptr() for t in tiny_generator.state_dict().values()}
+    for key, tensor in small.state_dict().items():
+        assert tensor.device.type == "cpu" and tensor.data_ptr() not in originals, key
+    with torch.no_grad():
+        for p in small.parameters():
+            p.add_(1.0)
+    assert all(torch.equal(before[k], v) for k, v in tiny_generator.state_dict().items())

@@ -112,7 +112,11 @@ def slim(generator: nn.Module, mask: Sequence[int] | SlotMask,
     space, bits = _space_and_bits(generator, mask, space)
     state = kept_state_dict(generator, space, bits)
     keeps = _group_keeps(space, bits)
-    small = copy.deepcopy(generator)
+    # Copy the module tree without the tensors about to be replaced by their slices.
+    originals = {**dict(generator.named_parameters()), **dict(generator.named_buffers())}
+    placeholder = torch.empty(0, device="meta")
+    memo = {id(originals[key]): placeholder for key in state if key in originals}
+    small = copy.deepcopy(generator, memo)
     modules = dict(small.named_modules())
     for term in space.convs:
         conv = modules[term.name]
