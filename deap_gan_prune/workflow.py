@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_loader
 from .metrics.evaluation import generator_latency, translate
 from .nets.checkpoints import CycleGAN
-from .nets.maskspace import space_of
+from .nets.maskspace import MaskSpace, space_of
 from .seeding import seeded
 from .synthetic import SyntheticHorseZebra
 from .training import CycleGANConfig, finetune, fit_discriminator
@@ -144,14 +144,22 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     return history
 
 
-def size_report(generator: nn.Module, image_size: int) -> dict:
-    """Parameters and MACs (both conventions) at ``image_size`` and at 256×256, from the
-    generator's mask space (:func:`space_of`, traced at ``image_size`` when it must be)."""
-    example = torch.zeros(1, input_channels(generator), image_size, image_size)
-    space = space_of(generator, example)
-    return {**space_size_report(space, space.full(), image_size),
-            "macs_output_256": space.size(space.full(), "macs", 256, "output"),
-            "macs_real_256": space.size(space.full(), "macs", 256, "real")}
+def full_space(generator: nn.Module, image_size: int) -> MaskSpace:
+    """``generator``'s mask space (:func:`space_of`, traced at ``image_size`` when it must
+    be)."""
+    return space_of(generator, torch.zeros(1, input_channels(generator), image_size,
+                                           image_size))
+
+
+def size_report(generator: nn.Module, image_size: int, space: MaskSpace | None = None
+                ) -> dict:
+    """Parameters and MACs (both conventions) at ``image_size`` and at 256×256 of
+    ``generator``, from its mask space (``space``, default :func:`full_space`)."""
+    space = space or full_space(generator, image_size)
+    full = space.full()
+    return {**space_size_report(space, full, image_size),
+            "macs_output_256": space.size(full, "macs", 256, "output"),
+            "macs_real_256": space.size(full, "macs", 256, "real")}
 
 
 def input_channels(generator: nn.Module) -> int:
@@ -205,10 +213,10 @@ def generator_report(original: nn.Module, pruned: nn.Module, image_size: int,
     pixels (default: ``image_size`` and 256) and the pruned network's widths (the upstream
     ResNet's view of its mask space; None for other generators)."""
     sizes_px = sorted(set(latency_sizes or (image_size, 256)))
-    widths = space_of(pruned, torch.zeros(1, input_channels(pruned), image_size,
-                                          image_size)).widths
+    space = full_space(pruned, image_size)
+    widths = space.widths
     return {"sizes": {"original": size_report(original, image_size),
-                      "pruned": size_report(pruned, image_size)},
+                      "pruned": size_report(pruned, image_size, space)},
             "latency": {f"{s}px": latency_report(original, pruned, s, repeats=repeats,
                                                  device=device) for s in sizes_px},
             "widths": None if widths is None else widths.to_dict()}
@@ -245,7 +253,6 @@ def supernet_generator(gan: CycleGAN, name: str, images: torch.Tensor,
     are passed for the GAN and cycle terms. ``options``: :func:`train_supernet`'s settings."""
     from pathlib import Path
 
-    from .nets.maskspace import space_of
     from .training.supernet import train_supernet
     if name not in ("G_A", "G_B"):
         raise ValueError(f"supernet_generator: name must be 'G_A' or 'G_B', got {name!r}")
