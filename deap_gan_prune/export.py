@@ -4,8 +4,8 @@
   (``torch.onnx.export(..., dynamo=False)``), weights inside the one ``.onnx`` file (no
   external data; fine below ONNX's 2 GB limit), input ``"input"`` ``[batch, C, H, W]`` and
   output ``"output"`` ``[batch, C, H, W]`` with a dynamic batch axis and the spatial size fixed
-  at export. Checked with ONNX Runtime (optional extra ``export``:
-  ``pip install 'deap-gan-prune[export]'``). Tested on the upstream ResNet and on generators
+  at export. Checked with ONNX Runtime (``onnx`` and ``onnxruntime`` are dependencies of the
+  package). Tested on the upstream ResNet and on generators
   of other classes (affine-InstanceNorm ResNet, three-down-sampling ResNet, pix2pix U-Net with
   BatchNorm and skip concatenations, an interpolation + conv style network).
 - TorchScript: ``torch.jit.trace`` of the generator in eval mode (a ResnetGenerator has no
@@ -37,12 +37,15 @@ class ExportError(ValueError):
 
 
 def import_onnxruntime():
-    """The ``onnxruntime`` module, or a one-line :class:`ExportError` naming the extra."""
+    """The ``onnxruntime`` module once ``onnx`` and ``onnxruntime`` both import, else a
+    one-line :class:`ExportError` with the install command (an install made with
+    ``--no-deps`` lacks them). Called before any work by the commands that export."""
     try:
+        import onnx  # noqa: F401  (torch.onnx.export writes through it)
         import onnxruntime
-    except ImportError:
-        raise ExportError("checking an ONNX file needs onnxruntime: pip install "
-                          "'deap-gan-prune[export]' (or pip install onnx onnxruntime)") from None
+    except ImportError as exc:
+        raise ExportError(f"ONNX export needs {exc.name or 'onnx'}, a dependency of "
+                          "deap-gan-prune missing here: pip install onnx onnxruntime") from None
     return onnxruntime
 
 

@@ -57,6 +57,15 @@ def atomic_write_json(path: str | os.PathLike, data) -> None:
     atomic_write(path, write)
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def models_hash(*modules: torch.nn.Module) -> str:
     """sha256 (hex) over the modules' state dicts: every key, dtype, shape and tensor bytes,
     in key order."""

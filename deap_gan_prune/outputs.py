@@ -67,6 +67,22 @@ def check_output_folder(path: str | os.PathLike, option: str | None = None) -> P
     return path
 
 
+def check_not_input(outputs: dict[str, str | os.PathLike | None],
+                    inputs: dict[str, str | os.PathLike | None]) -> None:
+    """Refuse, before any work, an output (``{option: path}``) that is one of the inputs: the
+    same file or the same folder would be written over."""
+    def usable(path) -> bool:
+        return isinstance(path, (str, os.PathLike)) and str(path) != "" and Path(path).exists()
+
+    for out_option, out in outputs.items():
+        if not usable(out):
+            continue
+        for in_option, given in inputs.items():
+            if usable(given) and os.path.samefile(out, given):  # type: ignore[arg-type]
+                raise OutputError(f"{out_option} {out}: is the input {in_option} {given}; "
+                                  "choose another path (nothing was written)")
+
+
 def _move_into(stage: Path, out: Path) -> None:
     """Move every file of ``stage`` into ``out``: one rename when ``out`` does not exist yet,
     else one replace per file."""

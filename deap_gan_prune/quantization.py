@@ -22,7 +22,7 @@ them only adds rounding; then, while the loss exceeds ``max_loss_db`` (or, witho
 original, the PSNR to the float output is below ``min_psnr_db``), more layers are left in float
 in order of measured sensitivity. The settings were chosen in ``benchmarks/deploy.py``.
 
-Needs the optional ``export`` extra: ``pip install 'deap-gan-prune[export]'``.
+Runs on ONNX Runtime's quantization tools (``onnx`` and ``onnxruntime`` are dependencies).
 """
 from __future__ import annotations
 

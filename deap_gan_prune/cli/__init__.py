@@ -99,11 +99,27 @@ def warning_printer(prog: str):
     return show
 
 
+#: options that name what a command reads, and what it writes
+INPUT_OPTIONS = ("file", "masks", "slim", "model", "source", "config", "checkpoints",
+                 "weights", "dataroot", "supernet", "discriminator", "original",
+                 "inception_weights")
+OUTPUT_OPTIONS = ("out", "plot")
+
+
+def _option(dest: str) -> str:
+    return dest.upper() if dest in ("file", "masks", "slim", "model", "source") \
+        else "--" + dest.replace("_", "-")
+
+
 def _run(args: argparse.Namespace) -> int:
-    """Validate what every subcommand shares (the device), then run the subcommand."""
+    """Validate what every subcommand shares (the device, no output over an input), then run
+    the subcommand."""
     from ..devices import check_device
+    from ..outputs import check_not_input
     if getattr(args, "device", None) is not None:
         check_device(args.device)
+    check_not_input({_option(d): getattr(args, d, None) for d in OUTPUT_OPTIONS},
+                    {_option(d): getattr(args, d, None) for d in INPUT_OPTIONS})
     with warnings.catch_warnings():
         warnings.showwarning = warning_printer(f"deap-gan-prune {args.command}")
         return int(args.run(args) or 0)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Literal
 
-from ..export import ONNX_OPSET, TOLERANCE, export_generator, format_of, verify_export
+from ..export import (
+    ONNX_OPSET,
+    TOLERANCE,
+    export_generator,
+    format_of,
+    import_onnxruntime,
+    verify_export,
+)
 from ..nets.checkpoints import load_generator
 from ..outputs import check_output_file
 from . import CommandError
@@ -64,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--check-batch {args.check_batch}: must be at least 1")
     fmt = args.format or format_of(args.out)
     check_output_file(args.out, "--out")
+    if fmt == "onnx" or args.int8:
+        import_onnxruntime()
     generator = load_generator(args.file, architecture=architecture(args))
     if args.int8:
         if fmt != "onnx":

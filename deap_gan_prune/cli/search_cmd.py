@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..evolution.raymap import import_ray
 from ..evolution.search import SearchConfig, search_masks
 from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS, default_variation
 from ..evolution.single_search import search_single
@@ -315,6 +316,8 @@ def run_front(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
+    if args.ray is not None:
+        import_ray()  # refused before any work when the extra is missing
     if args.supernet == "":
         if args.checkpoints:
             raise CommandError("--supernet without DIR is the shipped teacher's: give the "

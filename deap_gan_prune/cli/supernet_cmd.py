@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out, "--out")
     if args.resume and args.overwrite:
         raise CommandError("--resume and --overwrite exclude each other")
+    generators = sorted(p.name for p in out.glob("*net_G*.pth")) if out.is_dir() else []
+    if generators and not (out / "supernet.json").exists():
+        raise CommandError(f"--out {out}: holds generator files that are not supernets "
+                           f"({generators[0]}); choose another folder (nothing was written)")
     if (out / "supernet.json").exists() and not (args.resume or args.overwrite):
         raise CommandError(f"--out {out}: holds supernets already; add --resume to extend "
                            "their training, or --overwrite to start again")

@@ -8,7 +8,8 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 #: the stages of a run, in order
 STAGES = ("search", "slim", "finetune", "evaluate", "export")
@@ -146,15 +147,22 @@ class CompressConfig:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> CompressConfig:
-        """Settings from a dict (a config file's); unknown keys are refused, naming them."""
+        """Settings from a dict (a config file's): unknown keys are refused, naming them, and
+        every value is checked against its field's type (:func:`check_value`) and range
+        before anything runs, the error naming ``source`` and the key."""
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise CompressError(f"{source}: unknown setting {unknown[0]!r} (settings: "
                                 f"{', '.join(sorted(names))})")
+        hints = get_type_hints(cls)
+        for key, value in data.items():
+            problem = check_value(value, hints[key])
+            if problem is not None:
+                raise CompressError(f"{source}: {key} = {_shown(value)}: {problem}")
         try:
             return cls(**data)
-        except TypeError as exc:
+        except CompressError as exc:
             raise CompressError(f"{source}: {exc}") from None
 
     def stage_settings(self, stage: str) -> dict:
@@ -162,6 +170,50 @@ class CompressConfig:
         its inputs, so their settings are checked with them)."""
         d = self.to_dict()
         return {key: d[key] for key in STAGE_KEYS[stage]}
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (str, bool, int, float, list, dict)) \
+        or value is None else repr(value)
+
+
+def check_value(value: Any, hint: Any) -> str | None:
+    """What is wrong with ``value`` as a value of the type ``hint`` (bool, int, float, str,
+    None, ``X | None``, ``tuple[X, ...]``, ``dict``), or None. A bool is not a number, a
+    string is not a bool, and a float must be finite."""
+    options = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+    problems = [check_one(value, t) for t in options]
+    if all(p is not None for p in problems):
+        return next(p for p in problems if p != "expected null")
+    return None
+
+
+def check_one(value: Any, hint: Any) -> str | None:
+    origin = get_origin(hint)
+    if hint is type(None):
+        return None if value is None else "expected null"
+    if hint is bool:
+        return None if isinstance(value, bool) else "expected true or false"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) \
+            else "expected a whole number"
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "expected a number"
+        return None if math.isfinite(value) else "expected a finite number"
+    if hint is str:
+        return None if isinstance(value, str) else "expected a string"
+    if hint is dict or origin is dict:
+        return None if isinstance(value, dict) else "expected a table of key = value"
+    if origin is tuple:
+        items = get_args(hint)
+        if not isinstance(value, (list, tuple)) or (
+                Ellipsis not in items and len(value) != len(items)):
+            return f"expected a list of {len(items)} values"
+        kinds = [items[0]] * len(value) if Ellipsis in items else list(items)
+        return next((f"item {i + 1}: {p}" for i, (v, t) in enumerate(zip(value, kinds))
+                     if (p := check_one(v, t)) is not None), None)
+    raise TypeError(f"no check for the type {hint!r}")
 
 
 #: the settings each stage's results depend on

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..files import atomic_write, atomic_write_json
+from ..export import import_onnxruntime
+from ..files import atomic_write, atomic_write_json, file_sha256
 from ..outputs import check_output_folder
 from .config import STAGES, CompressConfig, CompressError, to_toml
 from .stages import STAGE_FILES, STAGE_FUNCTIONS, RunContext
@@ -103,18 +104,61 @@ def check_settings(state: dict, config: CompressConfig, out: Path) -> None:
                 f"{stage} to redo it and the stages after it (or use another --out)")
 
 
+#: the run folder's sub-folder that keeps the results of redone stages until they are redone
+REPLACED = ".replaced"
+
+
 def clear_stages(state: dict, out: Path, first: str) -> None:
-    """Forget stage ``first`` and the ones after it, removing their files and checkpoints."""
+    """Forget stage ``first`` and the ones after it. Their files and checkpoints are moved
+    into ``out/.replaced/<stage>/`` (with ``report.md``), kept until the stage finishes anew
+    (:func:`drop_replaced`); where an earlier restart's files are kept there already, those
+    stay and this stage's unfinished ones are removed."""
     for stage in STAGES[STAGES.index(first):]:
         state["stages"].pop(stage, None)
-        for name in STAGE_FILES[stage]:
+        aside = out / REPLACED / stage
+        keep = not aside.exists()
+        names = STAGE_FILES[stage] + (("report.md",) if stage == first else ())
+        for name in names:
             path = out / name
-            if path.is_dir():
+            if not path.exists():
+                continue
+            if keep:
+                aside.mkdir(parents=True, exist_ok=True)
+                os.replace(path, aside / name)
+            elif path.is_dir():
                 shutil.rmtree(path)
-            elif path.exists():
+            else:
                 path.unlink()
-    with contextlib.suppress(FileNotFoundError):
-        (out / "report.md").unlink()
+
+
+def drop_replaced(out: Path, stage: str) -> None:
+    """Remove the results that ``stage`` had before it was redone (it has finished anew)."""
+    shutil.rmtree(out / REPLACED / stage, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (out / REPLACED).rmdir()  # only once empty
+
+
+def _files(out: Path, stage: str) -> dict[str, str]:
+    """``{path relative to out: sha256}`` of every file ``stage`` wrote."""
+    found = {}
+    for name in STAGE_FILES[stage]:
+        path = out / name
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if f.is_file():
+                found[f.relative_to(out).as_posix()] = file_sha256(f)
+    return found
+
+
+def unverified(record: dict, out: Path) -> str | None:
+    """Why a finished stage's recorded files cannot be trusted (one is missing or changed),
+    or None when they are as the stage wrote them."""
+    for name, digest in record.get("files", {}).items():
+        path = out / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_sha256(path) != digest:
+            return f"{name} has changed since the stage wrote it"
+    return None
 
 
 @contextlib.contextmanager
@@ -167,20 +211,33 @@ def compress(config: CompressConfig | None = None, out: str | os.PathLike = "run
     if restart_from is not None and restart_from not in STAGES:
         raise CompressError(f"restart_from {restart_from!r}: use one of {', '.join(STAGES)}")
     out = check_output_folder(out, "--out")
+    if out.is_dir() and not (out / "state.json").exists() and \
+            any(p.name != LOCK_NAME for p in out.iterdir()):
+        raise CompressError(f"--out {out}: holds other files and no compress run (no "
+                            "state.json); give a new or empty folder (nothing was written)")
+    import_onnxruntime()  # the last stage exports: a missing package is refused before any work
     out.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(config, out, progress, say, on_step)
     with run_lock(out):
         state = read_state(out)
         if restart_from is not None:
             clear_stages(state, out, restart_from)
-            atomic_write_json(out / "state.json", state)
+            say(f"stages from {restart_from} on are redone; their results so far are kept in "
+                f"{out / REPLACED} until the new ones are written")
         check_settings(state, config, out)
+        atomic_write_json(out / "state.json", state)
         text = to_toml(config)
         atomic_write(out / "config.toml", lambda tmp: Path(tmp).write_text(text))
         with _stop_signals(ctx, say):
             for stage in STAGES:
-                if state["stages"].get(stage, {}).get("done"):
-                    continue
+                record = state["stages"].get(stage, {})
+                if record.get("done"):
+                    why = unverified(record, out)
+                    if why is None:
+                        continue
+                    say(f"stage {stage} is redone: {why}")
+                    clear_stages(state, out, stage)
+                    atomic_write_json(out / "state.json", state)
                 ctx.begin(stage)
                 if stage not in CHECKPOINTED and on_step is not None:
                     on_step(stage, 1)
@@ -195,8 +252,9 @@ def compress(config: CompressConfig | None = None, out: str | os.PathLike = "run
                              else "")
                     say(f"stopped in stage {stage}{saved}; the same command continues it")
                     raise
-                state["stages"][stage]["done"] = True
+                state["stages"][stage].update(done=True, files=_files(out, stage))
                 atomic_write_json(out / "state.json", state)
+                drop_replaced(out, stage)
             ctx.stage = None
         from .report_md import write_report
         report = write_report(out, config.to_dict())

@@ -17,7 +17,8 @@ from .parallel import (
 )
 
 
-def _import_ray():
+def import_ray():
+    """The ``ray`` module, or an ImportError whose one line names the extra to install."""
     try:
         import ray
         from ray.util import ActorPool  # noqa: F401
@@ -52,7 +53,7 @@ class RayMap(PoolMap):
     def __init__(self, fitnesses: Mapping | Sequence, address: str | None = None,
                  num_workers: int = 2, *, threads: int | None = 1, num_cpus: float = 1,
                  init_options: Mapping | None = None) -> None:
-        ray = _import_ray()
+        ray = import_ray()
         from ray.util import ActorPool
         super().__init__(fitnesses, num_workers)
         self._ray, self._actors = ray, []

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..files import images_hash, models_hash
 from .parallel import ProcessPoolMap
-from .raymap import RayMap
+from .raymap import RayMap, import_ray
 from .resume import rng_state, set_rng_state
 
 #: Masks (or pairs of masks) kept by a search's hall of fame.
@@ -46,11 +46,14 @@ S = TypeVar("S", bound=_State)
 def check_options(checkpoint: str | os.PathLike | None, resume: bool,
                   map_function: Callable | None = None, workers: int = 0,
                   ray_address: str | None = None) -> None:
-    """ValueError for options that contradict each other."""
+    """ValueError for options that contradict each other; ImportError for Ray's address
+    without Ray installed (before any work)."""
     if map_function is not None and (workers > 0 or ray_address is not None):
         raise ValueError("give map_function or workers/ray_address, not both")
     if resume and checkpoint is None:
         raise ValueError("resume needs a checkpoint file")
+    if ray_address is not None:
+        import_ray()
 
 
 def fitness_statistics() -> tools.Statistics:
