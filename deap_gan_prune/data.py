@@ -33,13 +33,21 @@ class DataError(ValueError):
     """A dataset folder or image that cannot be used; the message names it and the problem."""
 
 
+def check_folder(folder: Path, what: str) -> None:
+    """DataError naming ``folder`` when it is not a folder: missing, or a file."""
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise DataError(f"{folder}: is a file, not a folder ({what} expected)")
+    raise DataError(f"{folder}: {what} not found")
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """The image files directly in ``folder`` (supported extensions, any case), sorted by name."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: image folder not found")
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    check_folder(folder, "image folder")
+    files = sorted(p for p in folder.iterdir()  # broken links and link loops are listed:
+                   if p.suffix.lower() in IMG_EXTENSIONS and not p.is_dir())  # skipped, named
     if not files:
         raise DataError(f"{folder}: no images ({', '.join(IMG_EXTENSIONS)}) in the folder")
     return files
@@ -96,6 +104,8 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
 def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor:
     """One image as a float tensor [3, H, W] in [-1, 1], resized (bicubic) to ``size``×``size``
     when ``size`` is given. DataError naming the file if it is missing or unreadable."""
+    if Path(path).is_dir():
+        raise DataError(f"{path}: is a folder, not an image file")
     if not Path(path).is_file():
         raise DataError(f"{path}: image file not found")
     image = read_rgb(path)
@@ -158,8 +168,7 @@ class UnpairedImageFolder(Dataset):
         self.augment = phase == "train" if augment is None else bool(augment)
         self.serial_b = phase == "test" if serial_b is None else bool(serial_b)
         self.seed, self.epoch = int(seed), 0
-        if not self.root.is_dir():
-            raise DataError(f"{self.root}: dataset root not found")
+        check_folder(self.root, "dataset root")
         self.paths: dict[str, list[Path]] = {}
         self._listed: dict[str, int] = {}  # image files in each folder, readable or not
         for domain in "AB":

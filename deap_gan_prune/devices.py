@@ -48,3 +48,33 @@ def check_device(name: str) -> torch.device:
     if device.type == "mps" and "mps" in available_devices():
         return device
     raise _refuse(name, f"{device.type} is not available here")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give a process now (Linux ``MemAvailable``; else the
+    physical memory), or None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+class MemoryLimit(ValueError):
+    """A request whose estimated memory exceeds what the machine has; names the option."""
+
+
+def check_memory(needed: float, what: str) -> None:
+    """Refuse, before allocating, a request estimated to need ``needed`` bytes when the
+    machine has less available: one line naming ``what`` (the option and its value)."""
+    have = available_memory()
+    if have is not None and needed > have:
+        raise MemoryLimit(f"{what}: needs about {needed / 2**30:,.1f} GiB of memory, this "
+                          f"machine has {have / 2**30:,.1f} GiB available; ask for less")

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import os
 import warnings
 from pathlib import Path
@@ -82,21 +83,19 @@ def export_onnx(generator: torch.nn.Module, path: str | os.PathLike, image_size:
     example = _example(model, image_size)
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
 
-    def write(tmp: str) -> None:
+    buffer = io.BytesIO()  # written to disk by Python: a full disk is an OSError
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and exporter notes
-            torch.onnx.export(model, (example,), tmp, dynamo=False, opset_version=opset,
+            torch.onnx.export(model, (example,), buffer,  # type: ignore[arg-type]
+                              dynamo=False, opset_version=opset,  # (file objects work)
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                               dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
                               external_data=False, do_constant_folding=True)
-
-    try:
-        atomic_write(path, write)
-    except ExportError:
-        raise
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ExportError(f"{path}: ONNX export failed: {first[:160]}") from None
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
     return {"format": "onnx", "path": str(path), "opset": opset, "image_size": image_size,
             "dynamic_axes": {name: list(axes.values()) for name in (INPUT_NAME, OUTPUT_NAME)},
             "external_data": False, "bytes": path.stat().st_size}
@@ -109,12 +108,11 @@ def export_torchscript(generator: torch.nn.Module, path: str | os.PathLike,
     model, path = cpu_copy(generator), Path(path)
     example = _example(model, image_size)
 
-    def write(tmp: str) -> None:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.jit.trace(model, example).save(tmp)
-
-    atomic_write(path, write)
+    buffer = io.BytesIO()  # torch's C++ writer aborts on a full disk; Python's raises
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(model, example), buffer)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
     return {"format": "torchscript", "path": str(path), "image_size": image_size,
             "bytes": path.stat().st_size}
 

@@ -83,6 +83,13 @@ def check_not_input(outputs: dict[str, str | os.PathLike | None],
                                   "choose another path (nothing was written)")
 
 
+def folder_mode() -> int:
+    """The mode a new folder gets under the current umask (mkdtemp makes 0700)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def _move_into(stage: Path, out: Path) -> None:
     """Move every file of ``stage`` into ``out``: one rename when ``out`` does not exist yet,
     else one replace per file."""
@@ -102,6 +109,7 @@ def staged_folder(out: str | os.PathLike) -> Iterator[Path]:
     check_output_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    os.chmod(stage, folder_mode())  # the folder it becomes follows the umask
     try:
         yield stage
         try:

@@ -15,16 +15,30 @@ from matplotlib.figure import Figure
 
 from .files import atomic_write
 
+#: figure formats by file suffix (a path without one is written as PNG)
+FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
+
+
+def figure_format(path: str | os.PathLike) -> str:
+    """The format ``path``'s suffix names (``png`` without one), or a one-line ValueError
+    naming the file and the formats."""
+    suffix = Path(path).suffix.lower().lstrip(".") or "png"
+    if suffix not in FIGURE_FORMATS:
+        raise ValueError(f"{path}: cannot draw a .{suffix} file; give a path ending in "
+                         f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
+    return suffix
+
 
 def _save(fig: Figure, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Lay out, title and write ``fig`` as a PNG atomically. Figures are made with
-    :class:`~matplotlib.figure.Figure`, outside pyplot: no backend is chosen and nothing global
-    is kept; ``savefig`` renders PNGs with Agg, as ``matplotlib.use("Agg")`` did."""
+    """Lay out, title and write ``fig`` atomically in the format its suffix names (PNG,
+    PDF, SVG or JPEG). Figures are made with :class:`~matplotlib.figure.Figure`, outside
+    pyplot: no backend is chosen and nothing global is kept."""
+    fmt = figure_format(path)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format=fmt))
     return path
 
 

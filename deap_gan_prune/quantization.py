@@ -30,6 +30,7 @@ import contextlib
 import inspect
 import io
 import logging
+import math
 import os
 import tempfile
 import warnings
@@ -89,8 +90,12 @@ class Int8Config:
             object.__setattr__(self, "keep_float", tuple(self.keep_float))
         if self.calibration not in ("minmax", "percentile"):
             raise ValueError(f"calibration {self.calibration!r}: use minmax or percentile")
-        if self.max_loss_db < 0 or self.max_float_layers < 0:
-            raise ValueError("max_loss_db and max_float_layers must be 0 or more")
+        for name in ("max_loss_db", "min_psnr_db"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} {value}: must be a finite number of dB, 0 or more")
+        if self.max_float_layers < 0:
+            raise ValueError("max_float_layers must be 0 or more")
 
 
 @dataclass
@@ -412,6 +417,11 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
         onnx.save(model, prepared)
         cache, trial = os.path.join(tmp, "calibration.json"), os.path.join(tmp, "int8.onnx")
         kept: list[str] = [] if config.keep_float == "auto" else list(config.keep_float)
+        unknown = sorted(set(kept) - {n.name for n in model.graph.node})
+        if unknown:
+            raise ExportError(f"keep_float: {path.name} has no ONNX node {unknown[0]!r} "
+                              f"(its first nodes: "
+                              f"{', '.join(n.name for n in model.graph.node[:6])}, ...)")
         _quantize(prepared, trial, calib, config, kept, cache)
         if config.keep_float == "auto":
             # a layer quantized but run in float (no integer kernel) only adds rounding:

@@ -24,6 +24,8 @@ from PIL import Image
 from scipy import ndimage
 from torch.utils.data import Dataset
 
+from .outputs import folder_mode
+
 DOMAINS = ("A", "B")
 SPLITS = {"train": 0, "test": 1}
 _LEG_LINE = 0.6  # below this share of the silhouette's height are legs (zebra stripes turn)
@@ -249,6 +251,7 @@ def write_synthetic_dataset(root: str | os.PathLike, n_train: int = 512, n_test:
         raise FileExistsError(f"{root}: already exists and is not empty (pass overwrite=True)")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    os.chmod(tmp, folder_mode())
     try:
         for split, n in (("train", n_train), ("test", n_test)):
             for domain in DOMAINS:

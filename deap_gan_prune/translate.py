@@ -177,6 +177,34 @@ def write_png(pixels: np.ndarray, path: Path) -> None:
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
+def _run(generator: torch.nn.Module | OnnxGenerator, inputs: list[torch.Tensor],
+         names: list[Path], device: str | torch.device, result: TranslateResult
+         ) -> tuple[list[torch.Tensor], list[Path]]:
+    """The generator's outputs for a batch of equal-size images; when it cannot run on them
+    (an image too small for its padding or down-sampling), each image alone, and those it
+    still cannot run on are skipped with a warning naming them."""
+    def forward(batch: list[torch.Tensor]) -> torch.Tensor:
+        x = torch.stack(batch)
+        return generator(x.to(device) if isinstance(generator, torch.nn.Module) else x)
+
+    try:
+        return list(forward(inputs)), names
+    except (RuntimeError, ValueError, ExportError) as error:
+        if len(inputs) > 1:
+            outputs, kept = [], []
+            for x, path in zip(inputs, names):
+                out, ran = _run(generator, [x], [path], device, result)
+                outputs += out
+                kept += ran
+            return outputs, kept
+        height, width = inputs[0].shape[-2:]
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+        warnings.warn(f"skipped {names[0]}: the generator cannot run on it at {width}x{height} "
+                      f"({first})", stacklevel=4)
+        result.skipped.append(names[0])
+        return [], []
+
+
 @torch.no_grad()
 def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | os.PathLike,
                      out: str | os.PathLike, size: int | None = None, multiple: int = 4,
@@ -229,10 +257,7 @@ def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | o
                     warnings.warn(f"skipped {error}", stacklevel=2)
                     result.skipped.append(path)
             if inputs:
-                x = torch.stack(inputs)
-                if isinstance(generator, torch.nn.Module):
-                    x = x.to(device)
-                outputs = generator(x)
+                outputs, names = _run(generator, inputs, names, device, result)
                 for path, output in zip(names, outputs):
                     target = out / output_name(path)
                     write_png(to_pixels(output), target)

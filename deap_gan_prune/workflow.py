@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_loader
+from .devices import check_memory
 from .metrics.evaluation import generator_latency, translate
 from .nets.checkpoints import CycleGAN
 from .nets.maskspace import MaskSpace, space_of
@@ -49,9 +50,18 @@ class DomainData:
         return make_loader(self.train, batch_size, shuffle=True, seed=seed, drop_last=True)
 
 
+def check_images_memory(n_images: int, size: int, what: str) -> None:
+    """Refuse, before any is made, ``n_images`` RGB images of ``size`` x ``size`` pixels per
+    domain (two domains in float32, with working copies) that would not fit in memory."""
+    check_memory(2 * n_images * 3 * size * size * 4 * 2.0, what)
+
+
 def synthetic_data(n_train: int = 512, n_test: int = 64, size: int = 64, seed: int = 0,
                    n_val: int = 16) -> DomainData:
-    """The embedded synthetic horse (A) ↔ zebra (B) data, with outlines for the test split."""
+    """The embedded synthetic horse (A) ↔ zebra (B) data, with outlines for the test split.
+    A request whose images would not fit in memory is refused before any is drawn."""
+    check_images_memory(n_train + n_test, size,
+                        f"image_size {size} with n_train {n_train} and n_test {n_test}")
     train = SyntheticHorseZebra(n=n_train, size=size, seed=seed, split="train")
     test = SyntheticHorseZebra(n=n_test, size=size, seed=seed, split="test")
     a, b = train.images("A"), train.images("B")
@@ -67,7 +77,11 @@ def _stack(dataset, domain: str, n: int | None) -> torch.Tensor:
 def folder_data(root: str | os.PathLike, image_size: int = 256, n_val: int = 16,
                 n_test: int | None = None, seed: int = 0) -> DomainData:
     """An upstream image folder (``trainA``, ``trainB``, ``testA``, ``testB``): training
-    batches streamed with upstream augmentation, validation and test images in memory."""
+    batches streamed with upstream augmentation, validation and test images in memory (a
+    request that would not fit is refused before any is read)."""
+    check_images_memory(n_val + (n_test or 0), image_size,
+                        f"image_size {image_size} with {n_val} validation and "
+                        f"{n_test or 'all'} test images")
     train = UnpairedImageFolder(root, "train", image_size=image_size, seed=seed)
     val = UnpairedImageFolder(root, "train", image_size=image_size, augment=False, seed=seed)
     test = UnpairedImageFolder(root, "test", image_size=image_size, seed=seed)

@@ -28,7 +28,7 @@ def test_search_slim_finetune_evaluate_plot(gan_dir, tmp_path, capsys):
     finetune = ["finetune", str(slim_dir), "--checkpoints", str(gan_dir), *DATA, "--steps", "2",
                 "--batch-size", "2"]
     assert main([*finetune, "--out", str(slim_dir)]) == 1  # never over the files it reads
-    assert "is the slim folder the run reads" in capsys.readouterr().err
+    assert "is the input SLIM" in capsys.readouterr().err
     assert main(finetune) == 0
     tuned = tmp_path / "slim_finetuned"  # the default: a new folder beside the slim one
     after = torch.load(tuned / "slim_G_B.pth", weights_only=True)

@@ -4,12 +4,15 @@ of the pipeline: it chains search, slimming, fine-tuning, evaluation, export and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 #: subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
@@ -125,6 +128,39 @@ def _run(args: argparse.Namespace) -> int:
         return int(args.run(args) or 0)
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a command as Ctrl-C does (KeyboardInterrupt), in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def resumable(args: argparse.Namespace, unit: str) -> str:
+    """What an interrupted command with a ``--checkpoint`` option left, in a few words."""
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint and os.path.exists(checkpoint):
+        return (f"{checkpoint} holds the last saved {unit}: the same command with --resume "
+                "continues it")
+    return f"nothing was saved (add --checkpoint FILE to make a {unit}ly save to resume from)"
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """The line an interrupted command ends with: what it saved and how to go on."""
+    module = importlib.import_module(f".{SUBCOMMANDS[args.command][0]}", __name__)
+    said = getattr(module, "interrupted", None)
+    return "interrupted" + (f"; {said(args)}" if said is not None else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on an error, 2 on bad usage. An error is one line on
     stderr naming the problem; errors that are not about the input (e.g. a RuntimeError
@@ -136,9 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     prog = f"deap-gan-prune {args.command}"
     try:
-        return _run(args)
+        with _terminate_as_interrupt():
+            return _run(args)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: {interrupted(args)}", file=sys.stderr)
         return 130
     except Exception as exc:
         if debug_wanted(args):

@@ -3,11 +3,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from ..nets.checkpoints import CycleGAN, architecture_of, load_cyclegan, load_generator
 from ..workflow import DomainData, ensure_discriminators, folder_data, synthetic_data
 from . import CommandError
+
+
+def check_at_least(args: argparse.Namespace, low: float, *options: str) -> None:
+    """Refuse, before any work, an option (``"--repeats"``) whose value is not a finite
+    number of at least ``low``."""
+    for option in options:
+        value = getattr(args, option.lstrip("-").replace("-", "_"))
+        if not (math.isfinite(value) and value >= low):
+            raise CommandError(f"{option} {value}: must be a finite number {low:g} or more")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,9 +128,11 @@ def read_json(path: str | Path, what: str) -> dict:
         raise CommandError(f"{path}: not a valid JSON {what} file ({detail})") from None
 
 
-def load_slim_pair(folder: str | Path, device: str) -> tuple:
+def load_slim_pair(folder: str | Path, args: argparse.Namespace) -> tuple:
+    """The slim G_A and G_B of ``folder``, of the class ``--generator`` names (if any)."""
     folder = Path(folder)
-    return tuple(load_generator(folder / f"slim_{name}.pth", device) for name in ("G_A", "G_B"))
+    return tuple(load_generator(folder / f"slim_{name}.pth", args.device, architecture(args))
+                 for name in ("G_A", "G_B"))
 
 
 def is_front(data: object) -> bool:

@@ -33,6 +33,7 @@ from .common import (
     add_model_arguments,
     add_run_arguments,
     architecture,
+    check_at_least,
     load_data,
     load_models,
     load_own_generator,
@@ -86,6 +87,8 @@ def add_fid(quality: dict, outputs: dict, reals: dict, weights, args: argparse.N
 
 
 def run(args: argparse.Namespace) -> int:
+    check_at_least(args, 1, "--repeats")
+    check_at_least(args, 0, "--judge-steps")
     if args.out:
         check_output_file(args.out, "--out")
     args.fid_weights = fid_wanted(args)
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         return run_single(args)
     data = load_data(args)
     gan = load_models(args, data, discriminators=False)
-    pruned = load_slim_pair(args.slim, args.device)
+    pruned = load_slim_pair(args.slim, args)
     outputs = {"original": translations(gan, data), "pruned": translations(pruned, data)}
     summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
                "generators": {},
@@ -153,7 +156,7 @@ def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
                            f"image channels, the data has {images.shape[1]}")
     if not space.matches(original):
         raise CommandError(f"{path}: slimmed from another network than {origin}")
-    pruned = load_generator(path, args.device)
+    pruned = load_generator(path, args.device, architecture(args))
     outputs = {"original": translate(original, images), "pruned": translate(pruned, images)}
     quality = single_quality_report(outputs["original"], outputs["pruned"], direction)
     if args.fid_weights is not None:

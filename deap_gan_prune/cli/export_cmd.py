@@ -4,8 +4,10 @@ or, with ``--int8``, to a static int8 ONNX file calibrated and checked on images
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Literal
 
+from ..devices import check_memory
 from ..export import (
     ONNX_OPSET,
     TOLERANCE,
@@ -15,9 +17,16 @@ from ..export import (
     verify_export,
 )
 from ..nets.checkpoints import load_generator
+from ..nets.counting import activation_bytes
 from ..outputs import check_output_file
 from . import CommandError
-from .common import add_data_arguments, add_generator_arguments, architecture, load_data
+from .common import (
+    add_data_arguments,
+    add_generator_arguments,
+    architecture,
+    check_at_least,
+    load_data,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,11 +78,16 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--size {args.size}: must be a positive multiple of 4")
     if args.check_batch < 1:
         raise CommandError(f"--check-batch {args.check_batch}: must be at least 1")
+    check_at_least(args, 0, "--max-loss-db", "--min-psnr-db")
+    if not (math.isfinite(args.tolerance) and args.tolerance > 0):
+        raise CommandError(f"--tolerance {args.tolerance}: must be a finite number above 0")
     fmt = args.format or format_of(args.out)
     check_output_file(args.out, "--out")
     if fmt == "onnx" or args.int8:
         import_onnxruntime()
     generator = load_generator(args.file, architecture=architecture(args))
+    check_memory(activation_bytes(generator, args.size, max(args.check_batch, 1)),
+                 f"--size {args.size} (with --check-batch {args.check_batch})")
     if args.int8:
         if fmt != "onnx":
             raise CommandError("--int8 writes ONNX: give --out FILE.onnx (or --format onnx)")

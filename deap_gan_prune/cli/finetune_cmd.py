@@ -19,7 +19,7 @@ from ..streams import write_images
 from ..training.distill import distill_generator
 from ..training.distill_config import DistillConfig
 from ..workflow import finetune_pair, synthetic_data
-from . import CommandError
+from . import CommandError, resumable
 from .common import (
     add_data_arguments,
     add_generator_arguments,
@@ -127,6 +127,11 @@ def output_folder(args: argparse.Namespace) -> Path:
     return check_output_folder(out, "--out")
 
 
+def interrupted(args: argparse.Namespace) -> str:
+    """What a stopped run left (the ``step`` checkpoint, or nothing)."""
+    return resumable(args, "step")
+
+
 def run(args: argparse.Namespace) -> int:
     out = output_folder(args)
     check_arguments(args)
@@ -140,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                                "its own discriminators)")
     data = load_data(args, n_val=args.val_images or 16)
     gan = load_models(args, data)
-    g_a, g_b = load_slim_pair(args.slim, args.device)
+    g_a, g_b = load_slim_pair(args.slim, args)
     history = finetune_pair(gan, g_a, g_b, data, args.steps, args.distill, args.batch_size,
                             seed=args.seed, device=args.device, progress=not args.quiet,
                             lr=args.lr, val_every=args.val_every if args.val_images else 0,
@@ -188,7 +193,7 @@ def run_single(args: argparse.Namespace, out: Path) -> int:
     if described is None:
         raise CommandError(f"{path}: no JSON beside it describing a --generator network")
     arch, space, bits = described
-    student = load_generator(path, args.device)
+    student = load_generator(path, args.device, architecture(args))
     if args.discriminator and not args.adversarial > 0:
         raise CommandError("--discriminator needs --adversarial WEIGHT > 0")
     discriminator = (load_discriminator(args.discriminator, args.device)

@@ -16,6 +16,7 @@ from ..plotting import (
     AXIS_LABELS,
     QUALITY_LABELS,
     benchmark_quality_points,
+    figure_format,
     front_quality_points,
     kept_channels,
     plot_fitness,
@@ -32,7 +33,8 @@ from .slim_cmd import mask_bits
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="masks.json, a search checkpoint (JSON with a logbook), "
                                      "a front file of 'search --front' or a benchmark JSON")
-    parser.add_argument("--out", default="fitness.png", help="PNG to write")
+    parser.add_argument("--out", default="fitness.png",
+                        help="figure to write: .png, .pdf, .svg or .jpg")
     parser.add_argument("--title", default=None, help="title above the plot (default: none)")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--kept-channels", action="store_true",
@@ -158,6 +160,7 @@ def fitness_config(data: dict, path: str) -> dict | None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out")
+    figure_format(args.out)
     data = read_json(args.file, "logbook")
     if args.kept_channels:
         return run_kept(args, data)

@@ -18,7 +18,7 @@ from ..nets.checkpoints import load_cyclegan
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
 from ..teacher import SUPERNET_DIR
-from . import CommandError
+from . import CommandError, resumable
 from .common import (
     add_data_arguments,
     add_generator_arguments,
@@ -312,6 +312,11 @@ def run_front(args: argparse.Namespace) -> int:
           f"{parts}")
     print(f"wrote {out} and {plot}")
     return 0
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What a stopped run left (the ``generation`` checkpoint, or nothing)."""
+    return resumable(args, "generation")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for the supernets (upstream layout)")
 
 
+def interrupted(args: argparse.Namespace) -> str:
+    """Where the training states of a stopped run are."""
+    return (f"the training states saved so far are in {args.out}: the same command with "
+            "--resume continues them")
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_folder(out, "--out")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data import check_folder
 from ..translate import load_translator, translate_folder
 from . import CommandError
 from .common import add_generator_arguments, architecture
@@ -45,6 +46,12 @@ def default_out(source: str | Path) -> Path:
     return source.parent / f"{source.name}_translated"
 
 
+def interrupted(args: argparse.Namespace) -> str:
+    """What a stopped translation left."""
+    return (f"the images written to {args.out} so far are whole; the same command writes "
+            "them all again")
+
+
 def run(args: argparse.Namespace) -> int:
     for option, value in (("--batch-size", args.batch_size), ("--multiple", args.multiple)):
         if value < 1:
@@ -53,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--size {args.size}: must be a positive multiple of --multiple "
                            f"({args.multiple})")
     source = Path(args.source)
-    if not source.is_dir():
-        raise CommandError(f"{source}: no such image folder")
+    check_folder(source, "image folder")
     model = Path(args.model)
+    if model.is_dir():
+        raise CommandError(f"{model}: is a folder, not a generator file")
     if not model.is_file():
         raise CommandError(f"{model}: no such generator file")
     out = Path(args.out) if args.out else default_out(source)
@@ -65,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                               progress=not args.quiet)
     sizes = sorted(set(result.sizes.values()))
     shown = ", ".join(f"{w}x{h}" for w, h in sizes[:3]) + (", ..." if len(sizes) > 3 else "")
-    skipped = f"; skipped {len(result.skipped)} unreadable" if result.skipped else ""
+    skipped = f"; skipped {len(result.skipped)} (named above)" if result.skipped else ""
     print(f"translated {len(result.written)} images ({shown}) with {model.name}{skipped}; "
           f"wrote {out}")
     return 0

@@ -75,6 +75,12 @@ class CompressConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        hints = get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            problem = check_value(value, hints[f.name])
+            if problem is not None:
+                raise CompressError(f"{f.name} = {_shown(value)}: {problem}")
         self.size_range = tuple(float(v) for v in self.size_range)  # type: ignore[assignment]
         self.generator_kwargs = dict(self.generator_kwargs)
         positive = ("n_train", "n_test", "population", "batch_size", "repeats",
@@ -148,18 +154,14 @@ class CompressConfig:
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> CompressConfig:
         """Settings from a dict (a config file's): unknown keys are refused, naming them, and
-        every value is checked against its field's type (:func:`check_value`) and range
-        before anything runs, the error naming ``source`` and the key."""
+        every value is checked against its field's type (:func:`check_value`, as any
+        construction does) and range before anything runs, the error naming ``source`` and
+        the key."""
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise CompressError(f"{source}: unknown setting {unknown[0]!r} (settings: "
                                 f"{', '.join(sorted(names))})")
-        hints = get_type_hints(cls)
-        for key, value in data.items():
-            problem = check_value(value, hints[key])
-            if problem is not None:
-                raise CompressError(f"{source}: {key} = {_shown(value)}: {problem}")
         try:
             return cls(**data)
         except CompressError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..export import import_onnxruntime
 from ..files import atomic_write, atomic_write_json, file_sha256
 from ..outputs import check_output_folder
+from ..workflow import check_images_memory
 from .config import STAGES, CompressConfig, CompressError, to_toml
 from .stages import STAGE_FILES, STAGE_FUNCTIONS, RunContext
 
@@ -216,6 +217,11 @@ def compress(config: CompressConfig | None = None, out: str | os.PathLike = "run
         raise CompressError(f"--out {out}: holds other files and no compress run (no "
                             "state.json); give a new or empty folder (nothing was written)")
     import_onnxruntime()  # the last stage exports: a missing package is refused before any work
+    if config.dataroot is None:
+        size = config.image_size or 64
+        check_images_memory(config.n_train + config.n_test, size,
+                            f"image_size {size} with n_train {config.n_train} and n_test "
+                            f"{config.n_test}")
     out.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(config, out, progress, say, on_step)
     with run_lock(out):

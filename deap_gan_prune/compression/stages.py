@@ -129,7 +129,9 @@ class RunContext:
 
     def load_folder(self, name: str) -> dict[str, torch.nn.Module]:
         """The generators of the run folder's ``slim`` or ``finetuned`` folder."""
-        return {n: load_generator(self.out / name / f"slim_G_{n}.pth", self.config.device).eval()
+        named = self.architecture if self.config.single else None
+        return {n: load_generator(self.out / name / f"slim_G_{n}.pth", self.config.device,
+                                  named).eval()
                 for n in self.originals()}
 
     def masks(self) -> dict[str, tuple[MaskSpace, list[int]]]:

@@ -55,7 +55,15 @@ from .pareto import knee_index, pair_front
 from .registration import create_types, register
 from .resume import load_checkpoint, save_checkpoint
 from .search import make_fitnesses
-from .skeleton import RunIdentity, attach_pool, check_options, evolve, identity, resume_from
+from .skeleton import (
+    RunIdentity,
+    attach_pool,
+    check_options,
+    check_population,
+    evolve,
+    identity,
+    resume_from,
+)
 
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
 UNSCORABLE = 1e9
@@ -304,6 +312,7 @@ def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Ten
         tables = _tables(latency)
         image_size = int(images_a.shape[-1])
         spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
+        check_population(config.population, sum(s.n_bits for s in spaces))
         fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
                               spaces, device, supernets)
         n_obj = 1 + len(config.objectives)
@@ -323,7 +332,8 @@ def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Ten
         run = identity(checkpoint, {"search": "front", **config.to_dict()}, fits,
                        (g_a, g_b, *(supernets or ())),
                        latency=[None if t is None else _table_hash(t) for t in tables])
-        start = resume_from(run, resume, lambda r: _load_front(individual_cls, r))
+        start = resume_from(run, resume, lambda r: _load_front(individual_cls, r),
+                            config.generations)
         pool = attach_pool(toolboxes, dict(zip("AB", objectives)), workers, ray_address)
         states = iterEvolveFront(populations, toolboxes, config.generations, cxpb=config.cxpb,
                                  mutpb=config.mutpb, start=start)

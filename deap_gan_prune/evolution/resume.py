@@ -208,7 +208,7 @@ def _is_int(value: Any, low: int, high: int | None = None) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return type(value) in (int, float)
+    return type(value) in (int, float) and math.isfinite(value)
 
 
 def _check_ints(path, field: str, value: Any, length: int, low: int, high: int) -> None:
@@ -229,7 +229,7 @@ def _check_individual(path, field: str, entry: Any, n_bits: int | None) -> int:
     fitness = entry.get("fitness")
     if fitness is not None and not (isinstance(fitness, list) and fitness
                                     and all(_is_number(v) for v in fitness)):
-        raise _malformed(path, f"{field}.fitness", "null or a list of numbers", fitness)
+        raise _malformed(path, f"{field}.fitness", "null or a list of finite numbers", fitness)
     return n_bits
 
 

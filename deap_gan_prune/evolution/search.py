@@ -34,6 +34,7 @@ from .skeleton import (
     HALL_OF_FAME_SIZE,
     attach_pool,
     check_options,
+    check_population,
     evolve,
     fitness_statistics,
     identity,
@@ -186,6 +187,7 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
     check_options(checkpoint, resume, map_function, workers, ray_address)
     with seeded(config.seed, [device]):
         spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
+        check_population(config.population, sum(s.n_bits for s in spaces))
         fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config, spaces, device,
                               supernets)
         weights = (g_a, g_b) if supernets is None else tuple(supernets)
@@ -202,7 +204,7 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
         run = identity(checkpoint, config.to_dict(), fits,
                        (g_a, g_b, d_a, d_b, *(supernets or ())))
         start = resume_from(run, resume, lambda r: load_checkpoint(
-            r.path, individual_cls, r.config, r.digest))
+            r.path, individual_cls, r.config, r.digest), config.generations)
         pool = attach_pool(toolboxes, dict(zip("AB", fits)), workers, ray_address)
         states = iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
                               mutpb=config.mutpb, elitism=config.elitism, schedule=config.schedule,

@@ -41,6 +41,7 @@ from .skeleton import (
     HALL_OF_FAME_SIZE,
     attach_pool,
     check_options,
+    check_population,
     evolve,
     fitness_statistics,
     identity,
@@ -141,6 +142,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     check_options(checkpoint, resume, None, workers, ray_address)
     with seeded(config.seed, [device]):
         space = space or space_of(generator, images, config.layout)
+        check_population(config.population, space.n_bits)
         fitness = single_fitness(generator, images, config, space, discriminator, device)
         _, individual_cls = create_types()
         needs_scores = (config.budget is not None and config.repair_order == "l1"
@@ -153,7 +155,8 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             seed = population[0] = uniform_individual(space, config, individual_cls)
         run = identity(checkpoint, config.to_dict(), [fitness], (generator, discriminator))
         start = resume_from(run, resume, lambda r: load_single_checkpoint(
-            r.path, individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE))
+            r.path, individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE),
+                            config.generations)
         pool = attach_pool([toolbox], {"A": fitness}, workers, ray_address)
         states = iterEvolve(population, toolbox, config.generations, cxpb=config.cxpb,
                             mutpb=config.mutpb, elitism=config.elitism,

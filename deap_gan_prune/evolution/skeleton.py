@@ -5,7 +5,7 @@
     with seeded(config.seed, [device]):
         spaces, fitnesses, toolboxes, populations = ...       # what the search is about
         run = identity(checkpoint, config.to_dict(), fitnesses, models)  # None: no file
-        start = resume_from(run, resume, load)                # None: a fresh start
+        start = resume_from(run, resume, load, config.generations)  # None: a fresh start
         pool = attach_pool(toolboxes, fitnesses, workers, ray_address)
         state = evolve(algorithm(populations, toolboxes, ..., start=start), start,
                        desc=..., generations=config.generations, postfix=..., pool=pool,
@@ -27,10 +27,11 @@ import numpy as np
 from deap import base, tools
 from tqdm.auto import tqdm
 
+from ..devices import check_memory
 from ..files import images_hash, models_hash
 from .parallel import ProcessPoolMap
 from .raymap import RayMap, import_ray
-from .resume import rng_state, set_rng_state
+from .resume import ResumeError, rng_state, set_rng_state
 
 #: Masks (or pairs of masks) kept by a search's hall of fame.
 HALL_OF_FAME_SIZE = 5
@@ -54,6 +55,13 @@ def check_options(checkpoint: str | os.PathLike | None, resume: bool,
         raise ValueError("resume needs a checkpoint file")
     if ray_address is not None:
         import_ray()
+
+
+def check_population(population: int, n_bits: int) -> None:
+    """Refuse, before any individual is made, a population whose masks (population,
+    offspring and hall of fame: about 3 x ``population`` lists of ``n_bits`` bits, with
+    DEAP's per-individual objects) would not fit in memory."""
+    check_memory(3.0 * population * (8 * n_bits + 1024), f"population {population}")
 
 
 def fitness_statistics() -> tools.Statistics:
@@ -96,12 +104,18 @@ def identity(checkpoint: str | os.PathLike | None, config: Mapping[str, Any],
     return RunIdentity(checkpoint, saved, models_hash(*(m for m in models if m is not None)))
 
 
-def resume_from(run: RunIdentity | None, resume: bool, load: Callable[[RunIdentity], S]
-                ) -> S | None:
-    """``load(run)`` when resuming from an existing checkpoint, else None (a fresh start)."""
+def resume_from(run: RunIdentity | None, resume: bool, load: Callable[[RunIdentity], S],
+                generations: int) -> S | None:
+    """``load(run)`` when resuming from an existing checkpoint, else None (a fresh start). A
+    checkpoint beyond ``generations`` is refused (ResumeError naming the file)."""
     if run is None or not resume or not os.path.exists(run.path):
         return None
-    return load(run)
+    state = load(run)
+    if state.gen > generations:
+        raise ResumeError(f"{run.path}: the checkpoint is at generation {state.gen}, beyond "
+                          f"the {generations} generations asked for: ask for {state.gen} or "
+                          "more to continue it")
+    return state
 
 
 def evaluation_map(fitnesses: Mapping, workers: int = 0, ray_address: str | None = None):

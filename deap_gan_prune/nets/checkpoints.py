@@ -186,12 +186,13 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
     """Load an upstream (``latest_net_G_A.pth``, pretrained ``latest_net_G.pth``), seed-code
     (``netG_A2B.pth``), legacy or our own slim generator file; widths come from the shapes.
     A file with a JSON beside it naming another architecture (written by
-    :func:`save_generator`) is rebuilt from that JSON. ``architecture``
+    :func:`save_generator`) is rebuilt from that JSON; the class it names is imported only
+    when it is the library's own or the class of ``architecture``. ``architecture``
     (``{"class": "pkg.module:Class", "kwargs": {...}}``, see :func:`architecture_of`) loads a
-    full-size file of that class instead. Returned in eval mode on ``device``."""
+    full-size file of that class otherwise. Returned in eval mode on ``device``."""
     info = _traced_info(path)
     if info is not None:
-        generator = _rebuild(info, path)
+        generator = _rebuild(info, path, architecture)
     elif architecture is not None:
         generator = build_architecture(architecture, path)
     else:
@@ -246,9 +247,25 @@ def traced_description(path: str | os.PathLike) -> tuple[dict, object, list[int]
     return dict(info["architecture"]), space, bits
 
 
-def _rebuild(info: Mapping, path: str | os.PathLike) -> torch.nn.Module:
+def _trusted(architecture: Mapping, named: Mapping | None, json_path: Path) -> None:
+    """A class read from a file is data: it may be imported only when it is the library's
+    own or the one the caller names (``named``, the user's ``--generator``); anything else
+    is refused before any import."""
+    cls = str(architecture.get("class", ""))
+    module = cls.partition(":")[0]
+    if module == "deap_gan_prune" or module.startswith("deap_gan_prune.") or \
+            (named is not None and cls == named.get("class")):
+        return
+    raise CheckpointError(json_path, f"names the class {cls!r}, which is imported only when "
+                                     f"given as the generator (--generator {cls}; in Python "
+                                     "architecture=architecture_of(...))")
+
+
+def _rebuild(info: Mapping, path: str | os.PathLike, named: Mapping | None = None
+             ) -> torch.nn.Module:
     """The (slim) network a traced JSON describes: its class built full size, then slimmed
-    to the kept channels of every group (no weights needed: they are loaded after)."""
+    to the kept channels of every group (no weights needed: they are loaded after). Its
+    class must be the library's or ``named`` (:func:`_trusted`)."""
     from .maskspace import MaskSpace
     from .slimming import slim_bits
     try:
@@ -256,10 +273,11 @@ def _rebuild(info: Mapping, path: str | os.PathLike) -> torch.nn.Module:
         kept = info["kept"]
         bits = space.join({g.name: [int(j in set(kept[g.name])) for j in range(g.size)]
                            for g in space.groups})
-        architecture = info["architecture"]
+        architecture = dict(info["architecture"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(Path(path).with_suffix(".json"),
                               f"not a generator description (missing or bad {exc})") from None
+    _trusted(architecture, named, Path(path).with_suffix(".json"))
     full = build_architecture(architecture, path)
     return slim_bits(full, space, bits)
 

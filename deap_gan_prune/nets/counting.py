@@ -65,3 +65,36 @@ def flop_counter_macs(module: nn.Module, image_size: int | tuple[int, int] = 256
     with counter:
         module(_input(module, image_size, input_nc))
     return counter.get_total_flops() // 2
+
+
+@torch.no_grad()
+def activation_bytes(module: nn.Module, image_size: int | tuple[int, int], batch: int = 1,
+                     input_nc: int | None = None) -> float:
+    """Estimated bytes the largest activations of ``module`` take for ``batch`` images of
+    ``image_size`` pixels (the two largest layer outputs, which a forward pass holds at
+    once, twice over for copies), from one pass at the smallest of 32, 64, 128 or 256 pixels
+    that the network takes, scaled by the pixel count; 0 when none runs."""
+    sizes: list[int] = []
+
+    def hook(_module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel() * output.element_size())
+
+    leaves = [m for m in module.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        for small in (32, 64, 128, 256):  # the smallest size the network takes
+            sizes.clear()
+            try:
+                module(_input(module, small, input_nc))
+                break
+            except RuntimeError:
+                continue
+        else:
+            return 0.0  # no small size runs: no estimate
+    finally:
+        for handle in handles:
+            handle.remove()
+    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    largest = sum(sorted(sizes)[-2:])
+    return 2.0 * largest * batch * h * w / (small * small)
