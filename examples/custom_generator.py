@@ -93,7 +93,8 @@ def main(argv=None) -> int:
     dgp.save_generator(small, out / "slim.pth",
                        architecture=architecture_of("custom_generator:TinyUNet", {"ngf": 8}),
                        space=result.space, bits=result.mask)
-    reloaded = dgp.load_generator(out / "slim.pth")
+    reloaded = dgp.load_generator(out / "slim.pth",  # the class its JSON may name
+                                  architecture=architecture_of("custom_generator:TinyUNet"))
     with torch.no_grad():
         same = torch.equal(reloaded(horses[:4]), small.eval()(horses[:4]))
     export_generator(reloaded, out / "slim.pt", "torchscript", args.size)

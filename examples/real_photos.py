@@ -123,9 +123,10 @@ def main(argv=None) -> int:
 
     # The held-out photos, whole, at --large-size: original and slim side by side.
     large = 32 if a.quick else a.large_size
-    original = load_generator(weights, architecture={"class": config.generator,
-                                                     "kwargs": config.generator_kwargs})
-    slim = load_generator(out / "compress" / "finetuned" / "slim_G_A.pth")
+    architecture = {"class": config.generator, "kwargs": config.generator_kwargs}
+    original = load_generator(weights, architecture=architecture)
+    slim = load_generator(out / "compress" / "finetuned" / "slim_G_A.pth",
+                          architecture=architecture)
     images = load_images(sorted((data / "testA").iterdir()), large)
     reference, pruned = translate(original, images, 1), translate(slim, images, 1)
     scores = fidelity_scores(pruned, reference)

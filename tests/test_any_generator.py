@@ -122,7 +122,7 @@ def test_save_reload_and_export(case, tmp_path):
     json_path = save_generator(small, tmp_path / "slim.pth",
                                architecture=architecture_of(cls, kwargs), space=space, bits=bits)
     assert json_path.is_file()
-    loaded = load_generator(tmp_path / "slim.pth")
+    loaded = load_generator(tmp_path / "slim.pth", architecture=architecture_of(cls))
     with torch.no_grad():
         assert torch.equal(loaded(x), small(x))
     state = torch.load(tmp_path / "slim.pth", weights_only=True)
@@ -302,12 +302,14 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
     assert main(["finetune", str(slim_dir), *own, "--weights", str(weights), *data,
                  "--steps", "2", "--batch-size", "2", "--val-images", "4", "--quiet"]) == 0
     tuned = tmp_path / "slim_finetuned" / "slim_G_A.pth"  # the default --out, beside slim/
-    small = load_generator(tuned)
+    small = load_generator(tuned, architecture=architecture_of(AffineResnet))
     space = MaskSpace.from_dict(saved["spaces"]["A"])
     assert count_module_parameters(small) <= 0.6 * space.size(space.full())
-    assert main(["export", str(tuned), "--format", "torchscript",
+    assert main(["export", str(tuned), "--format", "torchscript", *own,
                  "--size", "32", "--out", str(tmp_path / "g.pt")]) == 0
-    assert main(["inspect", str(tuned), "--size", "32"]) == 0
+    assert main(["inspect", str(tuned), "--size", "32"]) == 1  # its class is not named
+    assert "imported only when given as the generator" in capsys.readouterr().err
+    assert main(["inspect", str(tuned), "--size", "32", *own]) == 0
     assert "AffineResnet" in capsys.readouterr().out
     channels = tmp_path / "channels.json"
     assert main(["search", *own, "--weights", str(weights), *data, "--population", "3",

@@ -134,7 +134,7 @@ def test_slim_generator_saved_and_reloaded_gives_identical_outputs(net_space, tm
         (GroupNormNet, {"ngf": 16, "n_blocks": 2})
     save_generator(small, tmp_path / "slim.pth", architecture=architecture_of(cls, kwargs),
                    space=space, bits=bits)
-    loaded = load_generator(tmp_path / "slim.pth")
+    loaded = load_generator(tmp_path / "slim.pth", architecture=architecture_of(cls))
     with torch.no_grad():
         assert torch.equal(loaded(x), small(x))
     assert count_module_parameters(loaded) == space.size(bits)

@@ -135,6 +135,10 @@ def test_cli_tolerance_and_size_checks(slim_generator, tmp_path, export_cli, cap
     save_generator(slim_generator, source)
     code = export_cli(["export", str(source), "--format", "onnx", "--out",
                        str(tmp_path / "g.onnx"), "--size", "16", "--tolerance", "-1"])
+    assert code == 1 and "--tolerance -1.0: must be a finite number above 0" in \
+        capsys.readouterr().err
+    code = export_cli(["export", str(source), "--format", "onnx", "--out",
+                       str(tmp_path / "g.onnx"), "--size", "16", "--tolerance", "1e-30"])
     assert code == 1 and "above the tolerance" in capsys.readouterr().err
     code = export_cli(["export", str(source), "--format", "onnx", "--out",
                        str(tmp_path / "g.onnx"), "--size", "30"])

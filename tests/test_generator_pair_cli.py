@@ -11,6 +11,7 @@ from deap_gan_prune import MaskSpace, count_module_parameters, load_generator, s
 from deap_gan_prune.cli import main
 
 OWN = ["--generator", "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 4}']
+STYLE = {"class": "generic_nets:StyleNet"}  # the class the slim files' JSON may name
 DATA = ["--image-size", "32", "--n-train", "16", "--n-test", "4"]
 SEARCH = ["--population", "3", "--generations", "1", "--adapt-steps", "2", "--n-images", "4",
           "--adapt-images", "4", "--budget", "0.6", "--quiet"]
@@ -65,7 +66,7 @@ def test_two_generators_of_own_class_search_slim_evaluate_export(tmp_path, pair_
                  str(slim_dir)]) == 0
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     for n, seed in (("A", 1), ("B", 2)):
-        small = load_generator(slim_dir / f"slim_G_{n}.pth")
+        small = load_generator(slim_dir / f"slim_G_{n}.pth", architecture=STYLE)
         expected = slim_bits(_net(seed), spaces[n], saved["masks"][n])
         assert count_module_parameters(small) == spaces[n].size(saved["masks"][n])
         with torch.no_grad():
@@ -78,14 +79,14 @@ def test_two_generators_of_own_class_search_slim_evaluate_export(tmp_path, pair_
     assert "A→B SSIM to original" in text and "B→A SSIM to original" in text
     summary = json.loads(summary_path.read_text())
     test_b = synthetic_data(16, 4, 32).test_b
-    g_b, small_b = _net(2), load_generator(slim_dir / "slim_G_B.pth")
+    g_b, small_b = _net(2), load_generator(slim_dir / "slim_G_B.pth", architecture=STYLE)
     with torch.no_grad():
         expected = fidelity_scores(small_b(test_b), g_b(test_b))
     fidelity = summary["directions"]["G_B"]["quality"]["pruned"]["fidelity_b2a"]
     assert fidelity["ssim"] == pytest.approx(expected["ssim"], abs=1e-5)
     assert summary["directions"]["G_A"]["generator"]["kept"] == \
         spaces["A"].kept(saved["masks"]["A"])
-    assert main(["export", str(slim_dir / "slim_G_B.pth"), "--format", "torchscript",
+    assert main(["export", str(slim_dir / "slim_G_B.pth"), "--format", "torchscript", *OWN,
                  "--size", "32", "--out", str(tmp_path / "g_b.pt")]) == 0
     assert (tmp_path / "g_b.pt").stat().st_size > 0
 

@@ -131,8 +131,8 @@ def test_default_out_is_beside_the_input(folder, weights):
 
 
 @pytest.mark.parametrize("case, problem", [
-    ("no folder", "no such image folder"), ("no model", "no such generator file"),
-    ("bad model", "not a readable PyTorch file"), ("out is input", "is the input folder"),
+    ("no folder", "image folder not found"), ("no model", "no such generator file"),
+    ("bad model", "not a readable PyTorch file"), ("out is input", "is the input SOURCE"),
     ("clash", "would both be written as a.png"), ("size", "--size 10: must be a positive "
                                                           "multiple"),
     ("batch", "--batch-size 0: must be 1 or more"), ("empty", "no images")])
