@@ -1,9 +1,10 @@
 """Apply a generator to every image of a folder and write the translations as PNG files of the
 same names (``horse1.jpg`` -> ``<out>/horse1.png``). The generator is a .pth file (upstream
 ResNet, original or slim; with --generator, a full or slim file of that class: the class a
-slim file's JSON names is imported only when given so) or an ONNX file of 'export' (run on the CPU by ONNX Runtime). Without --size every
-image keeps its size rounded to the nearest multiple of --multiple (an ONNX file: the size it
-was exported at); unreadable images are skipped with a warning."""
+slim file's JSON names is imported only when given so) or an ONNX file of 'export' (run on
+the CPU by ONNX Runtime). Without --size every image keeps its size rounded to the nearest
+multiple of --multiple (an ONNX file: the size it was exported at); unreadable images and
+images the generator cannot run on are skipped with a warning naming them."""
 from __future__ import annotations
 
 import argparse
