@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _ablation_report as report  # noqa: E402
 import _ablation_tasks as tasks  # noqa: E402
 from deap_gan_prune import CheckpointError, CycleGAN, load_cyclegan  # noqa: E402
-from deap_gan_prune.nets.checkpoints import atomic_write  # noqa: E402
+from deap_gan_prune.files import atomic_write  # noqa: E402
 from deap_gan_prune.data import DataError  # noqa: E402
 from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR  # noqa: E402
 from deap_gan_prune.metrics.judge import judge_accuracy, train_judge  # noqa: E402

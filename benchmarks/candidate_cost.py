@@ -32,7 +32,7 @@ from deap_gan_prune.data import readable_images  # noqa: E402
 from deap_gan_prune.evolution.search_config import SearchConfig  # noqa: E402
 from deap_gan_prune.evolution.single_search import single_fitness  # noqa: E402
 from deap_gan_prune.nets.baselines import random_mask_like, uniform_mask  # noqa: E402
-from deap_gan_prune.nets.checkpoints import atomic_write_json  # noqa: E402
+from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.nets.maskspace import space_of  # noqa: E402
 from deap_gan_prune.streams import load_images  # noqa: E402
 

@@ -39,7 +39,7 @@ from deap_gan_prune.export import export_onnx, export_torchscript  # noqa: E402
 from deap_gan_prune.metrics.evaluation import compare_latency  # noqa: E402
 from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
 from deap_gan_prune.nets.baselines import uniform_mask  # noqa: E402
-from deap_gan_prune.nets.checkpoints import atomic_write_json  # noqa: E402
+from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
 from deap_gan_prune.nets.slimming import slim_bits  # noqa: E402
 from deap_gan_prune.quantization import Int8Config, export_int8, run_onnx  # noqa: E402

@@ -60,7 +60,8 @@ from ablation import SUPERNET_DIR, default_supernet, load_models_and_data  # noq
 from ablation import load_supernet, matching_results  # noqa: E402
 from deap_gan_prune import AdaptedFitness, supernet_fitnesses  # noqa: E402
 from deap_gan_prune.nets.baselines import random_mask_like  # noqa: E402
-from deap_gan_prune.nets.checkpoints import CheckpointError, atomic_write  # noqa: E402
+from deap_gan_prune.nets.checkpoints import CheckpointError  # noqa: E402
+from deap_gan_prune.files import atomic_write  # noqa: E402
 from deap_gan_prune.data import DataError  # noqa: E402
 from deap_gan_prune.fitness.paper import cyclegan_fitnesses  # noqa: E402
 from deap_gan_prune.metrics.judge import train_judge  # noqa: E402

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from front_vs_budgets import hypervolume_2d, toy_supernets  # noqa: E402
 
 from deap_gan_prune.evolution.front import FrontConfig, search_front  # noqa: E402
-from deap_gan_prune.nets.checkpoints import atomic_write_json, load_cyclegan  # noqa: E402
+from deap_gan_prune.nets.checkpoints import load_cyclegan  # noqa: E402
+from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
 from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR  # noqa: E402
 from deap_gan_prune.workflow import synthetic_data  # noqa: E402

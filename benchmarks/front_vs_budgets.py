@@ -40,7 +40,8 @@ from _ablation_tasks import Context, flat_quality  # noqa: E402
 
 from deap_gan_prune.evolution.front import FrontConfig, search_front  # noqa: E402
 from deap_gan_prune.evolution.search import SearchConfig, search_masks  # noqa: E402
-from deap_gan_prune.nets.checkpoints import CycleGAN, atomic_write_json, load_cyclegan  # noqa: E402
+from deap_gan_prune.nets.checkpoints import CycleGAN, load_cyclegan  # noqa: E402
+from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
 from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.plotting import plot_front  # noqa: E402

@@ -33,7 +33,8 @@ import torch
 
 import deap_gan_prune
 from deap_gan_prune.nets.baselines import uniform_mask
-from deap_gan_prune.nets.checkpoints import atomic_write_json, load_generator
+from deap_gan_prune.nets.checkpoints import load_generator
+from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.export import export_onnx, import_onnxruntime
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator

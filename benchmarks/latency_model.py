@@ -28,7 +28,8 @@ import torch
 from scipy.stats import spearmanr
 
 import deap_gan_prune
-from deap_gan_prune.nets.checkpoints import atomic_write_json, load_generator
+from deap_gan_prune.nets.checkpoints import load_generator
+from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.latency_model import latency_table
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator

@@ -72,7 +72,8 @@ from deap_gan_prune.evolution.single_search import search_single  # noqa: E402
 from deap_gan_prune.metrics.evaluation import generator_latency, translate  # noqa: E402
 from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
 from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask  # noqa: E402
-from deap_gan_prune.nets.checkpoints import atomic_write_json, models_hash, save_state_dict  # noqa: E402
+from deap_gan_prune.nets.checkpoints import save_state_dict  # noqa: E402
+from deap_gan_prune.files import atomic_write_json, models_hash  # noqa: E402
 from deap_gan_prune.nets.maskspace import space_of  # noqa: E402
 from deap_gan_prune.nets.slimming import slim_bits  # noqa: E402
 from deap_gan_prune.streams import holdout_split, load_images  # noqa: E402

@@ -33,7 +33,7 @@ from deap_gan_prune.data import readable_images  # noqa: E402
 from deap_gan_prune.evolution.search import uniform_individual  # noqa: E402
 from deap_gan_prune.evolution.search_config import SearchConfig  # noqa: E402
 from deap_gan_prune.evolution.single_search import single_fitness  # noqa: E402
-from deap_gan_prune.nets.checkpoints import atomic_write_json  # noqa: E402
+from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.nets.maskspace import space_of  # noqa: E402
 from deap_gan_prune.operators import initMaskCounts  # noqa: E402
 from deap_gan_prune.streams import load_images  # noqa: E402

@@ -37,7 +37,7 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".evolution.coevolution": ("CoevolutionState", "PairHallOfFame", "eaCoevolve",
                                "iterCoevolve"),
     ".evolution.evolve": ("EvolutionState", "eaEvolve", "iterEvolve"),
-    ".evolution.front": ("FrontResult", "iterCoevolveFront", "iterEvolveFront", "search_front"),
+    ".evolution.front": ("FrontResult", "iterEvolveFront", "search_front"),
     ".evolution.front_config": ("FrontConfig",),
     ".evolution.parallel": ("ProcessPoolMap", "WorkerError"),
     ".evolution.raymap": ("RayMap",),
@@ -56,7 +56,7 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".nets.counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
     ".nets.importance": ("l1_importance",),
     ".nets.latency_model": ("LatencyTable", "latency_table", "measure_latency_table"),
-    ".nets.maskspace": ("ChannelGroup", "MaskSpace", "TracedMaskSpace"),
+    ".nets.maskspace": ("ChannelGroup", "MaskSpace", "space_of"),
     ".nets.models": ("NLayerDiscriminator", "ResnetBlock", "ResnetGenerator"),
     ".nets.slimming": ("masked", "masked_bits", "slim", "slim_bits"),
     ".nets.widths": ("GeneratorWidths", "count_macs", "count_parameters"),
@@ -67,8 +67,7 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
                    "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
                    "mutFlipMask", "mutSegmentInvert", "mutMoveChannels",
                    "repairMinKeep", "repairBudget", "repairMinSize", "normalise_per_group",
-                   "MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair",
-                   "minKeepRepair", "budgetRepair", "parentSizeRepair", "minSizeRepair"),
+                   "MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair"),
     ".plotting": ("plot_fitness", "plot_samples"),
     ".training.supernet": ("train_supernet",),
 }
@@ -78,7 +77,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .compression import CompressConfig, compress
     from .evolution.coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
     from .evolution.evolve import EvolutionState, eaEvolve, iterEvolve
-    from .evolution.front import FrontResult, iterCoevolveFront, iterEvolveFront, search_front
+    from .evolution.front import FrontResult, iterEvolveFront, search_front
     from .evolution.front_config import FrontConfig
     from .evolution.parallel import ProcessPoolMap, WorkerError
     from .evolution.raymap import RayMap
@@ -108,7 +107,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .nets.counting import count_module_macs, count_module_parameters, flop_counter_macs
     from .nets.importance import l1_importance
     from .nets.latency_model import LatencyTable, latency_table, measure_latency_table
-    from .nets.maskspace import ChannelGroup, MaskSpace, TracedMaskSpace
+    from .nets.maskspace import ChannelGroup, MaskSpace, space_of
     from .nets.models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
     from .nets.slimming import masked, masked_bits, slim, slim_bits
     from .nets.widths import GeneratorWidths, count_macs, count_parameters
@@ -117,7 +116,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         MinKeepRepair,
         MinSizeRepair,
         ParentSizeRepair,
-        budgetRepair,
         cxGroupBoundary,
         cxTwoPointMask,
         cxUniformGroup,
@@ -127,13 +125,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         initMaskImportance,
         initMaskSize,
         initMaskSizeRange,
-        minKeepRepair,
-        minSizeRepair,
         mutFlipMask,
         mutMoveChannels,
         mutSegmentInvert,
         normalise_per_group,
-        parentSizeRepair,
         rank_shares,
         repairBudget,
         repairMinKeep,

@@ -88,30 +88,12 @@ def images_hash(*images: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
-#: our own modules before the package was split into subpackages -> where they are now (files
-#: written before the split record a class at its old path, e.g. ``deap_gan_prune.models``)
-MOVED_MODULES = {f"deap_gan_prune.{old}": f"deap_gan_prune.{new}" for old, new in {
-    "models": "nets.models", "groups": "nets.groups", "widths": "nets.widths",
-    "maskspace": "nets.maskspace", "counting": "nets.counting",
-    "checkpoints": "nets.checkpoints", "slimming": "nets.slimming",
-    "importance": "nets.importance", "baselines": "nets.baselines",
-    "latency_model": "nets.latency_model", "fitness": "fitness.paper",
-    "adapted_fitness": "fitness.adapted", "supernet_fitness": "fitness.supernet",
-    "registration": "evolution.registration", "coevolution": "evolution.coevolution",
-    "search": "evolution.search", "search_config": "evolution.search_config",
-    "single_search": "evolution.single_search", "front": "evolution.front",
-    "resume": "evolution.resume", "logbooks": "evolution.logbooks",
-    "parallel": "evolution.parallel", "raymap": "evolution.raymap",
-    "evaluation": "metrics.evaluation"}.items()}
-
-
 def import_class(path: str) -> type:
     """The class at ``"pkg.module:Class"`` (a ValueError naming it when it cannot be found)."""
     import importlib
 
     import torch
     module_name, _, name = path.partition(":")
-    module_name = MOVED_MODULES.get(module_name, module_name)
     if not module_name or not name:
         raise ValueError(f"generator class {path!r}: write it as pkg.module:Class")
     try:

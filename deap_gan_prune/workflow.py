@@ -292,7 +292,8 @@ def supernet_pair(gan: CycleGAN, data: DomainData, out: str | os.PathLike, *,
     discriminators."""
     from pathlib import Path
 
-    from .nets.checkpoints import atomic_write_json, save_discriminator, save_generator
+    from .files import atomic_write_json
+    from .nets.checkpoints import save_discriminator, save_generator
     if gan_weight > 0 and not gan.has_discriminators:
         raise ValueError(f"supernet_pair: gan_weight {gan_weight} needs both original "
                          "discriminators (D_A, D_B), and this CycleGAN lacks them")

@@ -38,7 +38,8 @@ import torch
 
 from deap_gan_prune.devices import check_device
 from deap_gan_prune.evolution.search import SearchConfig, search_masks
-from deap_gan_prune.nets.checkpoints import atomic_write_json, load_cyclegan, save_generator
+from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.nets.checkpoints import load_cyclegan, save_generator
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.outputs import check_output_folder, staged_folder
 from deap_gan_prune.plotting import plot_fitness, plot_samples

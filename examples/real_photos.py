@@ -35,9 +35,10 @@ from _real_generator import MissingWeights, VintageGenerator, weights_path  # no
 from _real_photos import write_photo_folder  # noqa: E402
 
 from deap_gan_prune import CompressConfig, compress  # noqa: E402
+from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.metrics.evaluation import generator_latency, translate  # noqa: E402
 from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
-from deap_gan_prune.nets.checkpoints import atomic_write_json, load_generator  # noqa: E402
+from deap_gan_prune.nets.checkpoints import load_generator  # noqa: E402
 from deap_gan_prune.streams import load_images  # noqa: E402
 
 

@@ -32,9 +32,9 @@ import torch
 
 import deap_gan_prune
 from deap_gan_prune import load_cyclegan, save_generator, slim
+from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.metrics import outline_scores
 from deap_gan_prune.nets.baselines import uniform_mask
-from deap_gan_prune.nets.checkpoints import atomic_write_json
 from deap_gan_prune.nets.maskspace import space_of
 from deap_gan_prune.training.supernet import mean_masked_loss, random_mask
 from deap_gan_prune.workflow import (

@@ -28,8 +28,8 @@ import torch
 
 import deap_gan_prune
 from deap_gan_prune.data import UnpairedTensorBatches
+from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.metrics import outline_scores
-from deap_gan_prune.nets.checkpoints import atomic_write_json
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.training import CycleGANConfig, init_weights, save_state_atomic, train_cyclegan

@@ -246,25 +246,9 @@ def run(name: str, tmp: Path) -> dict:
     return func(tmp) if name in ("quick_example", "custom_pipeline") else func()
 
 
-#: keys renamed since the files were taken (old -> new): compared under their new names
-RENAMED = {"size": "size_ratio", "best_size": "best_size_ratio"}
-
-
-def renamed(record):
-    """``record`` with the keys of :data:`RENAMED` under their new names, at any depth."""
-    if isinstance(record, dict):
-        return {RENAMED.get(k, k): renamed(v) for k, v in record.items()}
-    if isinstance(record, list):
-        return [renamed(v) for v in record]
-    return record
-
-
 def differences(expected, actual, where: str = "", rel: float = 1e-6) -> list[str]:
-    """Where ``actual`` differs from ``expected`` (the golden record, its keys
-    :func:`renamed`): strings and ints exactly, floats to ``rel`` (relative, 1e-12
-    absolute)."""
-    if not where:
-        expected = renamed(expected)
+    """Where ``actual`` differs from ``expected`` (the golden record): strings and ints
+    exactly, floats to ``rel`` (relative, 1e-12 absolute)."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         if set(expected) != set(actual):
             return [f"{where}: keys {sorted(set(expected) ^ set(actual))} differ"]
@@ -295,8 +279,6 @@ def portable_differences(expected, actual, where: str = "") -> list[str]:
     """What must hold on any CPU (module docstring): the same keys and list lengths, masks of
     the same length, hashes and counts where they were, other strings equal but for their
     numbers, finite floats, and the first generation's floats within :data:`CROSS_CPU_REL`."""
-    if not where:
-        expected = renamed(expected)
     if isinstance(expected, dict) and isinstance(actual, dict):
         if set(expected) != set(actual):
             return [f"{where}: keys {sorted(set(expected) ^ set(actual))} differ"]

@@ -199,7 +199,7 @@ def test_non_finite_weights_are_named_at_load(tmp_path, tiny_generator, tiny_dis
 
 
 def test_a_failed_write_names_the_file_and_keeps_the_old_one(tmp_path):
-    from deap_gan_prune.nets.checkpoints import atomic_write, atomic_write_json
+    from deap_gan_prune.files import atomic_write, atomic_write_json
     path = tmp_path / "state.json"
     atomic_write_json(path, {"generation": 1})
 
@@ -225,7 +225,7 @@ def test_a_write_past_the_file_size_limit_names_the_file(tmp_path):
     import sys
     code = ("import resource, signal, sys\n"
             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-            "from deap_gan_prune.nets.checkpoints import atomic_write_json\n"
+            "from deap_gan_prune.files import atomic_write_json\n"
             "atomic_write_json(sys.argv[1], {'small': 1})\n"
             "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
             "try:\n"
@@ -241,24 +241,3 @@ def test_a_write_past_the_file_size_limit_names_the_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ck.json"]
 
 
-def test_files_naming_a_class_at_its_module_path_before_the_subpackages_still_load(tmp_path):
-    """JSON written before ``deap_gan_prune.models`` moved to ``deap_gan_prune.nets.models``
-    names the class at its old path; the loader maps our old module paths to the new ones."""
-    from deap_gan_prune.nets.checkpoints import build_architecture, import_class
-    from deap_gan_prune.nets.maskspace import trace_space
-    old = "deap_gan_prune" + ".models:ResnetGenerator"   # the path files written before record
-    assert import_class(old) is ResnetGenerator
-    assert isinstance(build_architecture({"class": old, "kwargs": {"ngf": 4, "n_blocks": 2}}),
-                      ResnetGenerator)
-    torch.manual_seed(0)
-    g = ResnetGenerator(ngf=4, n_blocks=2).eval()
-    space = trace_space(g, torch.rand(1, 3, 32, 32))
-    torch.save(g.state_dict(), tmp_path / "g.pth")
-    architecture = {"class": old, "kwargs": {"ngf": 4, "n_blocks": 2}}
-    assert _same(load_generator(tmp_path / "g.pth", architecture=architecture), g)
-    info = {"kind": "traced", "architecture": architecture,
-            "kept": {grp.name: list(range(grp.size)) for grp in space.groups},
-            "parameters": sum(p.numel() for p in g.parameters()), "space": space.to_dict()}
-    (tmp_path / "g.json").write_text(json.dumps(info))
-    loaded = load_generator(tmp_path / "g.pth")
-    assert type(loaded) is ResnetGenerator and _same(loaded, g)

@@ -1,5 +1,4 @@
-"""The generic file helpers (:mod:`deap_gan_prune.files`): atomic writes, hashes, class import.
-They moved out of ``nets.checkpoints``, which still re-exports them under their old names."""
+"""The generic file helpers (:mod:`deap_gan_prune.files`): atomic writes, hashes, class import."""
 import json
 import subprocess
 import sys
@@ -7,15 +6,6 @@ import sys
 import pytest
 
 import deap_gan_prune.files as files
-import deap_gan_prune.nets.checkpoints as checkpoints
-
-HELPERS = ["atomic_write", "atomic_write_json", "models_hash", "images_hash", "import_class",
-           "MOVED_MODULES"]
-
-
-@pytest.mark.parametrize("name", HELPERS)
-def test_helpers_keep_their_old_import_path(name):
-    assert getattr(checkpoints, name) is getattr(files, name)
 
 
 def test_an_atomic_json_write_replaces_the_file_and_leaves_no_temporary(tmp_path):

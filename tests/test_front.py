@@ -272,25 +272,3 @@ def test_size_floor_keeps_the_front_within_the_range(gan):
     loose = _front(gan, seed=3, size_range=(0.2, 0.5))
     assert min(loose.spaces[0].size_ratio(ind) for a in loose.archives[:1] for ind in a) < min(
         res.spaces[0].size_ratio(ind) for ind in res.archives[0])
-
-
-def test_renamed_settings_still_work_and_old_checkpoints_resume(gan, tmp_path):
-    with pytest.warns(DeprecationWarning) as caught:
-        old = FrontConfig(seed_uniform=2, select="spea2")
-    assert sorted(str(w.message) for w in caught) == [
-        "FrontConfig.seed_uniform is deprecated: use uniform_seeds",
-        "FrontConfig.select is deprecated: use survivors"]
-    assert (old.uniform_seeds, old.survivors) == (2, "spea2")
-    assert old == FrontConfig(uniform_seeds=2, survivors="spea2")
-    with pytest.warns(DeprecationWarning, match="select is deprecated: use survivors"):
-        assert old.select == "spea2"
-    # a checkpoint written before the rename (its settings under the old keys) resumes
-    state = tmp_path / "front.json"
-    first = _front(gan, seed=3, generations=1, checkpoint=state)
-    data = json.loads(state.read_text())
-    config = data["config"]
-    config["seed_uniform"], config["select"] = config.pop("uniform_seeds"), \
-        config.pop("survivors")
-    state.write_text(json.dumps(data))
-    resumed = _front(gan, seed=3, generations=1, checkpoint=state, resume=True)
-    assert resumed.to_dict()["points"] == first.to_dict()["points"]

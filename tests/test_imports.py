@@ -83,7 +83,7 @@ def test_type_checking_imports_match_the_lazy_table(path, table):
 def test_subpackages_are_reachable_as_attributes():
     run_fresh(
         "import deap_gan_prune\n"
-        "assert deap_gan_prune.nets.checkpoints.atomic_write\n"
+        "assert deap_gan_prune.nets.checkpoints.load_generator\n"
         "assert deap_gan_prune.workflow.__name__ == 'deap_gan_prune.workflow'\n"
         "from deap_gan_prune import evolution, nets\n"
         "assert evolution.search_masks is deap_gan_prune.search_masks\n")

@@ -11,7 +11,7 @@ process, on worker processes (:mod:`.parallel`) or on Ray actors (:mod:`.raymap`
 """
 from .coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
 from .evolve import EvolutionState, eaEvolve, iterEvolve
-from .front import FrontResult, iterCoevolveFront, iterEvolveFront, search_front
+from .front import FrontResult, iterEvolveFront, search_front
 from .front_config import FrontConfig
 from .logbooks import logbook_from_records, logbook_records
 from .parallel import ProcessPoolMap, WorkerError
@@ -25,6 +25,6 @@ from .single_search import SingleSearchResult, search_single
 __all__ = ["create_types", "register", "CoevolutionState", "PairHallOfFame", "eaCoevolve",
            "iterCoevolve", "EvolutionState", "eaEvolve", "iterEvolve", "SearchConfig",
            "SearchResult", "search_masks", "SingleSearchResult", "search_single",
-           "FrontConfig", "FrontResult", "iterCoevolveFront", "iterEvolveFront", "search_front",
+           "FrontConfig", "FrontResult", "iterEvolveFront", "search_front",
            "ResumeError", "load_checkpoint", "run_with_checkpoints", "save_checkpoint",
            "logbook_records", "logbook_from_records", "ProcessPoolMap", "RayMap", "WorkerError"]

@@ -35,7 +35,6 @@ import numpy as np
 import torch
 from deap import algorithms, base, tools
 
-from .._deprecated import deprecated_alias
 from ..nets.baselines import uniform_mask
 from ..nets.latency_model import LatencyTable
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
@@ -49,7 +48,7 @@ from ..operators import (
 from ..seeding import seeded
 from .coevolution import CoevolutionState
 from .evolve import evaluate_invalid
-from .front_config import RENAMED, FrontConfig
+from .front_config import FrontConfig
 from .logbooks import logbook_records
 from .pareto import knee_index, pair_front
 from .registration import create_types, register
@@ -350,8 +349,7 @@ def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Ten
 
 
 def _load_front(individual_cls: type, run: RunIdentity) -> CoevolutionState:
-    start = load_checkpoint(run.path, individual_cls, run.config, run.digest,
-                            renamed=RENAMED)
+    start = load_checkpoint(run.path, individual_cls, run.config, run.digest)
     if start.archives is None:
         raise ValueError(f"{run.path}: not a checkpoint of a front search")
     return start
@@ -361,5 +359,3 @@ def _postfix(state: CoevolutionState) -> dict:
     a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
     return {"front_A": a["archive"], "front_B": b["archive"]}
 
-
-iterCoevolveFront = deprecated_alias(iterEvolveFront, "iterCoevolveFront")

@@ -1,11 +1,8 @@
 """Settings of :func:`deap_gan_prune.evolution.front.search_front`."""
 from __future__ import annotations
 
-import functools
-import warnings
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from .search_config import SearchConfig
 
@@ -35,11 +32,6 @@ class FrontConfig:
     (``tools.selNSGA3`` with :func:`reference_points`). ``mate``, ``mutate``, ``layout`` as in
     :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
     adapted fitness's settings; ``seed``: everything is deterministic under it.
-
-    Renamed (the old keywords and attributes still work, with a DeprecationWarning):
-    ``seed_uniform`` → ``uniform_seeds`` (a count here, a switch in :class:`SearchConfig`),
-    ``select`` → ``survivors`` (survivor selection here, parent selection in
-    :class:`SearchConfig`).
     """
 
     population: int = 16
@@ -112,42 +104,3 @@ class FrontConfig:
         d = asdict(self)
         d["objectives"], d["size_range"] = list(self.objectives), list(self.size_range)
         return d
-
-    @property
-    def seed_uniform(self) -> int:
-        """Deprecated name of :attr:`uniform_seeds`."""
-        _warn_renamed("seed_uniform")
-        return self.uniform_seeds
-
-    @property
-    def select(self) -> str:
-        """Deprecated name of :attr:`survivors`."""
-        _warn_renamed("select")
-        return self.survivors
-
-
-#: old FrontConfig keywords (and keys of files written with them) -> their names now
-RENAMED = {"seed_uniform": "uniform_seeds", "select": "survivors"}
-
-
-def _warn_renamed(old: str) -> None:
-    warnings.warn(f"FrontConfig.{old} is deprecated: use {RENAMED[old]}", DeprecationWarning,
-                  stacklevel=3)
-
-
-def renamed_keys(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """``settings`` (FrontConfig keywords or a saved ``to_dict()``) with old names renamed."""
-    return {RENAMED.get(k, k): v for k, v in settings.items()}
-
-
-_dataclass_init = FrontConfig.__init__
-
-
-@functools.wraps(_dataclass_init)
-def _init(self, *args: Any, **kwargs: Any) -> None:
-    for old in set(kwargs) & set(RENAMED):
-        _warn_renamed(old)
-    _dataclass_init(self, *args, **renamed_keys(kwargs))
-
-
-FrontConfig.__init__ = _init  # type: ignore[method-assign]  # accepts the old keywords too

@@ -299,13 +299,10 @@ def check_checkpoint(path: str | os.PathLike, data: dict) -> None:
 
 
 def check_same_run(path: str | os.PathLike, data: Mapping, config: Mapping,
-                   models_hash: str, renamed: Mapping[str, str] | None = None) -> None:
+                   models_hash: str) -> None:
     """:class:`ResumeError` naming what differs when the checkpoint ``data`` read from
-    ``path`` was written with another ``config`` or other models. ``renamed``: settings
-    renamed since (old key -> new key), so that older files still resume."""
+    ``path`` was written with another ``config`` or other models."""
     saved = data.get("config")
-    if renamed and isinstance(saved, Mapping):
-        saved = {renamed.get(k, k): v for k, v in saved.items()}
     differing = _differences(saved, json.loads(json.dumps(_jsonable(config))))
     if data.get("models_hash") != models_hash:
         differing.append("models")
@@ -315,19 +312,18 @@ def check_same_run(path: str | os.PathLike, data: Mapping, config: Mapping,
 
 
 def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence[type],
-                    config: Mapping, models_hash: str, *, restore_rng: bool = True,
-                    renamed: Mapping[str, str] | None = None) -> CoevolutionState:
+                    config: Mapping, models_hash: str, *, restore_rng: bool = True
+                    ) -> CoevolutionState:
     """The :class:`CoevolutionState` saved in ``path``, for ``iterCoevolve(..., start=state)``;
     restores the random generators' states unless ``restore_rng`` is False.
 
     ``individual_classes``: the individual class of both populations, or one per population.
     Raises :class:`ResumeError` when the file is unreadable or was written with another
-    ``config`` or other models (``models_hash``, from :func:`models_hash`); ``renamed`` as in
-    :func:`check_same_run`.
+    ``config`` or other models (``models_hash``, from :func:`models_hash`).
     """
     data = read_checkpoint(path)
     check_checkpoint(path, data)
-    check_same_run(path, data, config, models_hash, renamed)
+    check_same_run(path, data, config, models_hash)
     classes = (tuple(individual_classes) if isinstance(individual_classes, Sequence)
                else (individual_classes, individual_classes))
     try:

@@ -25,7 +25,7 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
                      "save_generator"),
     ".widths": ("GeneratorWidths", "count_macs", "count_parameters"),
     ".counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
-    ".maskspace": ("ChannelGroup", "MaskSpace", "TracedMaskSpace", "space_of", "trace_space"),
+    ".maskspace": ("ChannelGroup", "MaskSpace", "space_of", "trace_space"),
     ".terms": ("ConvTerm", "NormTerm", "SpaceTerms"),
     ".groups": ("TracingError", "trace_terms"),
     ".slimming": ("masked", "masked_bits", "slim", "slim_bits"),
@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .groups import TracingError, trace_terms
     from .importance import l1_importance
     from .latency_model import LatencyTable, latency_table, measure_latency_table
-    from .maskspace import ChannelGroup, MaskSpace, TracedMaskSpace, space_of, trace_space
+    from .maskspace import ChannelGroup, MaskSpace, space_of, trace_space
     from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
     from .slimming import masked, masked_bits, slim, slim_bits
     from .terms import ConvTerm, NormTerm, SpaceTerms

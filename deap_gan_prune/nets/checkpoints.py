@@ -21,14 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..files import (  # noqa: F401 (re-exported: their old import path)
-    MOVED_MODULES,
-    atomic_write,
-    atomic_write_json,
-    images_hash,
-    import_class,
-    models_hash,
-)
+from ..files import atomic_write, atomic_write_json, import_class
 from .models import NLayerDiscriminator, ResnetGenerator
 from .widths import GeneratorWidths
 

@@ -9,7 +9,6 @@ Pure Python (no torch), so operators that use it run wherever DEAP runs.
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -316,23 +315,6 @@ class MaskSpace:
             return cls(terms=terms, min_keep=dict(d["min_keep"]))
         return cls(GeneratorWidths.from_dict(d["widths"]), d["layout"], dict(d["min_keep"]),
                    dropout=bool(d.get("dropout", False)))
-
-
-class TracedMaskSpace(MaskSpace):
-    """Deprecated: a traced space is a :class:`MaskSpace` (``MaskSpace(terms=...)``); this
-    keeps the old constructor's arguments working."""
-
-    def __init__(self, specs: Sequence[tuple[str, int]], convs: Sequence[ConvTerm],
-                 norms: Sequence[NormTerm], example_size: Sequence[int], input_nc: int, *,
-                 constant_parameters: int = 0, min_keep: int | Mapping[str, int] = 1,
-                 fixed: Sequence[str] = (), blocks: Mapping[str, int] | None = None) -> None:
-        warnings.warn("TracedMaskSpace is deprecated: use MaskSpace(terms=SpaceTerms(...))",
-                      DeprecationWarning, stacklevel=2)
-        super().__init__(terms=SpaceTerms(tuple((n, int(c)) for n, c in specs), tuple(convs),
-                                          tuple(norms),
-                                          (int(example_size[0]), int(example_size[1])),
-                                          int(input_nc), int(constant_parameters),
-                                          tuple(fixed), blocks), min_keep=min_keep)
 
 
 def resnet_terms(widths: GeneratorWidths, layout: Layout = "independent",

@@ -26,11 +26,7 @@ from .repair import (
     MinKeepRepair,
     MinSizeRepair,
     ParentSizeRepair,
-    budgetRepair,
-    minKeepRepair,
-    minSizeRepair,
     normalise_per_group,
-    parentSizeRepair,
     repairBudget,
     repairMinKeep,
     repairMinSize,
@@ -45,6 +41,4 @@ __all__ = [
     "mutFlipMask", "mutSegmentInvert", "mutMoveChannels",
     "repairMinKeep", "repairBudget", "repairMinSize", "normalise_per_group",
     "MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair",
-    # deprecated names of the decorators
-    "minKeepRepair", "budgetRepair", "parentSizeRepair", "minSizeRepair",
 ]

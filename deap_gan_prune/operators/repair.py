@@ -19,7 +19,6 @@ import random
 from collections.abc import Callable, MutableSequence, Sequence
 from typing import cast
 
-from .._deprecated import deprecated_alias
 from ..nets.maskspace import MaskSpace, SizeMeasure
 from ..nets.widths import MacConvention
 
@@ -341,9 +340,3 @@ class MinSizeRepair(_RepairDecorator):
     def fix(self, ind: MutableSequence[int]) -> None:
         self.plan.raise_to(ind, self.floor)
 
-
-#: the decorators' earlier names (functions that returned the decorator), deprecated
-minKeepRepair = deprecated_alias(MinKeepRepair, "minKeepRepair")
-budgetRepair = deprecated_alias(BudgetRepair, "budgetRepair")
-parentSizeRepair = deprecated_alias(ParentSizeRepair, "parentSizeRepair")
-minSizeRepair = deprecated_alias(MinSizeRepair, "minSizeRepair")
