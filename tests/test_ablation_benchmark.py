@@ -35,6 +35,7 @@ def _finite_numbers(entry: dict) -> list[float]:
     return [v for k, v in entry.items() if k != "step"]
 
 
+@pytest.mark.slow
 def test_every_method_runs_at_the_budget_within_it(quick_run):
     _, results = quick_run
     budget = results["config"]["budgets"][0]

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from deap_gan_prune.cli import main
@@ -27,6 +28,7 @@ def test_inspect_discriminator(tmp_path, tiny_discriminator, capsys):
     assert json.loads(capsys.readouterr().out)["kind"] == "NLayerDiscriminator"
 
 
+@pytest.mark.slow
 def test_inspect_errors_are_one_line_with_exit_codes(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")

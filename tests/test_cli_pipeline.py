@@ -75,6 +75,7 @@ def test_every_subcommand_has_help(command, capsys):
     assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_search_with_workers_checkpoint_and_resume(gan_dir, tmp_path, capsys):
     args = ["search", "--checkpoints", str(gan_dir), *DATA, "--population", "4",
             "--generations", "2", "--n-images", "4", "--checkpoint", str(tmp_path / "ck.json")]
@@ -88,6 +89,7 @@ def test_search_with_workers_checkpoint_and_resume(gan_dir, tmp_path, capsys):
     assert "gamma" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_finished_search_can_be_extended(gan_dir, tmp_path):
     args = ["search", "--checkpoints", str(gan_dir), *DATA, "--population", "4",
             "--n-images", "4", "--checkpoint", str(tmp_path / "ck.json")]

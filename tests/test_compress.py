@@ -60,6 +60,7 @@ def test_command_line_end_to_end_gives_the_library_files(reference, tmp_path, ca
     assert all(same_files(out, reference[0]).values())
 
 
+@pytest.mark.slow
 def test_a_kill_at_each_stage_continues_to_the_same_files(reference, tmp_path):
     out = tmp_path / "killed"
     config = CompressConfig(**TOY)
@@ -160,6 +161,7 @@ def test_the_lock_refuses_a_second_run_and_a_stale_one_is_taken_over(reference, 
     assert not (out / ".lock").exists()
 
 
+@pytest.mark.slow
 def test_one_generator_of_your_own_class(tmp_path, monkeypatch):
     import torch
     from generic_nets import AffineResnet

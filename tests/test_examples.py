@@ -25,6 +25,7 @@ def _run(script, args, monkeypatch):
     return exit_info.value.code
 
 
+@pytest.mark.slow
 def test_horse2zebra_quick_end_to_end(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     assert _run("horse2zebra.py", ["--quick", "--quiet", "--out", str(out)], monkeypatch) == 0
@@ -83,6 +84,7 @@ def test_horse2zebra_refuses_bad_settings_before_any_work(args, message, tmp_pat
     assert message.format(file=regular) in err
 
 
+@pytest.mark.slow
 def test_custom_pipeline_example(tmp_path, monkeypatch, capsys):
     assert _run("custom_pipeline.py", ["--generations", "2", "--mu", "4", "--lambda", "6",
                                        "--out", str(tmp_path)], monkeypatch) == 0
@@ -106,6 +108,7 @@ def test_custom_generator_example(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "slim.pt").is_file()
 
 
+@pytest.mark.slow
 def test_horse2zebra_quick_with_a_supernet_trained_first(tmp_path, monkeypatch):
     out, sup = tmp_path / "run", tmp_path / "supernet"
     assert _run("horse2zebra.py", ["--quick", "--quiet", "--supernet", str(sup), "--out",
@@ -119,6 +122,7 @@ def test_horse2zebra_quick_with_a_supernet_trained_first(tmp_path, monkeypatch):
         assert sizes["original"]["parameters"] >= 4 * sizes["pruned"]["parameters"]
 
 
+@pytest.mark.slow
 def test_horse2zebra_quick_on_the_shipped_supernet(tmp_path, monkeypatch):
     from deap_gan_prune.teacher import SUPERNET_DIR
     out = tmp_path / "run"
@@ -132,6 +136,7 @@ def test_horse2zebra_quick_on_the_shipped_supernet(tmp_path, monkeypatch):
                 monkeypatch) == 1
 
 
+@pytest.mark.slow
 def test_train_supernet_recipe_at_toy_length(tmp_path, monkeypatch):
     out = tmp_path / "sup"
     assert _run("train_supernet.py", ["--steps", "1", "--n-images", "4", "--jobs", "1",
@@ -146,6 +151,7 @@ def test_train_supernet_recipe_at_toy_length(tmp_path, monkeypatch):
     assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_real_photos_quick_end_to_end(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     args = ["--quick", "--quiet", "--out", str(out)]

@@ -97,6 +97,7 @@ def test_archives_are_nondominated_and_populations_keep_their_size(which, reques
         assert len(pop) == 8 and nondominated(values) == list(range(len(values)))
 
 
+@pytest.mark.slow
 def test_same_seed_same_front(gan, result, default_result):
     again = _front(gan, seed=3, uniform_seeds=0, **RANDOM_RANGE)
     assert again.to_dict() == result.to_dict()
@@ -162,6 +163,7 @@ def test_bad_config_is_refused():
             FrontConfig(**bad)
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_same_front(gan, table):
     kw = dict(seed=1, generations=1, objectives=("parameters", "latency"), latency=table)
     assert _front(gan, workers=2, **kw).to_dict() == _front(gan, **kw).to_dict()
@@ -245,6 +247,7 @@ def test_front_on_supernet_weights(gan):
 
 
 @pytest.mark.parametrize("select", ["spea2", "nsga3"])
+@pytest.mark.slow
 def test_other_survivor_selections(gan, default_result, select):
     res = _front(gan, seed=3, survivors=select)
     assert res.config.survivors == select and len(res.points) >= 2

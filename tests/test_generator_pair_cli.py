@@ -111,6 +111,7 @@ def test_pair_search_refuses_a_discriminator_fitness_without_discriminators(tmp_
     assert "no discriminator files" in err and "\n" not in err
 
 
+@pytest.mark.slow
 def test_single_search_passes_ray_address_through(tmp_path, weights, monkeypatch):
     import deap_gan_prune.evolution.skeleton as skeleton
     seen = []

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.floats
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
+@pytest.mark.slow
 def test_same_as_the_golden_file(name, tmp_path):
     expected = json.loads((GOLDEN / f"{name}.json").read_text())
     actual = json.loads(json.dumps(run(name, tmp_path)))

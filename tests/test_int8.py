@@ -172,6 +172,7 @@ def test_cli_int8_export(teacher_slim, tmp_path, capsys):
     assert "--int8 writes ONNX" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_deploy_benchmark_at_toy_size(tmp_path):
     out = tmp_path / "deploy.json"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "deploy.py"), "--quick",

@@ -97,6 +97,7 @@ def _copy(run: Path, to: Path) -> Path:
     return to
 
 
+@pytest.mark.slow
 def test_restart_keeps_the_old_results_until_the_new_stage_is_written(finished_run, tmp_path,
                                                                        monkeypatch):
     out = _copy(finished_run, tmp_path / "run")
@@ -283,6 +284,7 @@ def _small_disk(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("fmt, name", [("torchscript", "g.pt"), ("onnx", "g.onnx")])
+@pytest.mark.slow
 def test_an_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, fmt, name):
     mount = _small_disk(tmp_path)
     try:

@@ -117,6 +117,7 @@ def test_ray_missing_gives_an_install_hint(monkeypatch, fitnesses):
         RayMap(fitnesses)
 
 
+@pytest.mark.slow
 def test_search_masks_with_workers_equals_in_process():
     from deap_gan_prune.evolution.search import SearchConfig, search_masks
     nets, images = script.tiny_cyclegan()

@@ -55,6 +55,7 @@ def tiny_supernet(correlation, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_correlation_quick_run(correlation, correlation_run):
     tmp_path = correlation_run
     results = json.loads((tmp_path / "results.json").read_text())
@@ -77,6 +78,7 @@ def test_correlation_quick_run(correlation, correlation_run):
     assert not any(k.startswith("supernet") for p in pairs for k in p["scores"])
 
 
+@pytest.mark.slow
 def test_correlation_adds_the_supernet_score_to_earlier_pairs(correlation, correlation_run,
                                                                tiny_supernet, tmp_path):
     """--from-results keeps the earlier pairs, scores and quality at 0.25 and adds only the

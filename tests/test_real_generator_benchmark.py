@@ -38,6 +38,7 @@ def toy_run(bench, tmp_path_factory):
     return work, json.loads((work / "out.json").read_text())
 
 
+@pytest.mark.slow
 def test_every_cell_done_within_budget_and_reported(toy_run):
     work, result = toy_run
     cells = result["cells"]

@@ -57,6 +57,7 @@ def uninterrupted(tmp_path_factory):
     ("after-rename", 3, 3),    # moved into place, killed before the next generation
     ("write", 0, None),        # killed in the very first write: no checkpoint at all
 ])
+@pytest.mark.slow
 def test_killed_search_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path, point,
                                                            generation, holds):
     ck = tmp_path / "ck.json"
@@ -234,6 +235,7 @@ def test_checkpoint_is_written_atomically(finished, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["atomic.json"]
 
 
+@pytest.mark.slow
 def test_search_masks_checkpoints_and_resumes(tmp_path):
     from deap_gan_prune.evolution.search import SearchConfig, search_masks
     nets, images = script.tiny_cyclegan()

@@ -151,7 +151,7 @@ def resumable(args: argparse.Namespace, unit: str) -> str:
     if checkpoint and os.path.exists(checkpoint):
         return (f"{checkpoint} holds the last saved {unit}: the same command with --resume "
                 "continues it")
-    return f"nothing was saved (add --checkpoint FILE to make a {unit}ly save to resume from)"
+    return f"nothing was saved (add --checkpoint FILE to save each {unit} for --resume)"
 
 
 def interrupted(args: argparse.Namespace) -> str:
