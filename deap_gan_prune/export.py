@@ -26,6 +26,7 @@ from typing import Literal
 import torch
 
 from .files import atomic_write
+from .nets.counting import image_channels
 
 ONNX_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -59,9 +60,7 @@ def _example(generator: torch.nn.Module, image_size: int, batch_size: int = 1,
              seed: int = 0) -> torch.Tensor:
     if image_size < 4 or image_size % 4:
         raise ExportError(f"image size {image_size}: must be a positive multiple of 4")
-    first = next((m for m in generator.modules()
-                  if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))), None)
-    in_channels = first.in_channels if first is not None else 3
+    in_channels = image_channels(generator)
     g = torch.Generator().manual_seed(seed)
     return torch.rand(batch_size, in_channels, image_size, image_size, generator=g) * 2 - 1
 

@@ -35,6 +35,7 @@ from .data import DataError, list_images, read_rgb, readable_images
 from .export import ExportError, onnx_session
 from .files import atomic_write
 from .nets.checkpoints import load_generator
+from .nets.counting import image_channels
 from .nets.frozen import borrowed
 from .outputs import OutputError, check_output_folder
 
@@ -90,8 +91,7 @@ def channels_of(generator: torch.nn.Module | OnnxGenerator) -> int:
     """Image channels ``generator`` takes (3 when an ONNX file leaves it dynamic)."""
     if isinstance(generator, OnnxGenerator):
         return generator.in_channels or 3
-    from .workflow import input_channels
-    return input_channels(generator)
+    return image_channels(generator)
 
 
 def rounded_size(width: int, height: int, multiple: int = 4) -> tuple[int, int]:

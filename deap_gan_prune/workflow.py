@@ -18,6 +18,7 @@ from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_lo
 from .devices import check_memory
 from .metrics.evaluation import generator_latency, translate
 from .nets.checkpoints import CycleGAN
+from .nets.counting import image_channels
 from .nets.maskspace import MaskSpace, space_of
 from .seeding import seeded
 from .synthetic import SyntheticHorseZebra
@@ -161,7 +162,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
 def full_space(generator: nn.Module, image_size: int) -> MaskSpace:
     """``generator``'s mask space (:func:`space_of`, traced at ``image_size`` when it must
     be)."""
-    return space_of(generator, torch.zeros(1, input_channels(generator), image_size,
+    return space_of(generator, torch.zeros(1, image_channels(generator), image_size,
                                            image_size))
 
 
@@ -174,16 +175,6 @@ def size_report(generator: nn.Module, image_size: int, space: MaskSpace | None =
     return {**space_size_report(space, full, image_size),
             "macs_output_256": space.size(full, "macs", 256, "output"),
             "macs_real_256": space.size(full, "macs", 256, "real")}
-
-
-def input_channels(generator: nn.Module) -> int:
-    """Image channels ``generator`` takes: its first conv's input channels."""
-    first = next((m for m in generator.modules()
-                  if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))), None)
-    if first is None:
-        raise ValueError(f"{type(generator).__name__} has no convolution to read its input "
-                         "channels from")
-    return int(first.in_channels)
 
 
 def space_size_report(space, bits, image_size: int) -> dict:
@@ -211,7 +202,7 @@ def latency_report(original: nn.Module, pruned: nn.Module, image_size: int,
                    batch_size: int = 1, repeats: int = 20,
                    device: str | torch.device = "cpu") -> dict:
     """Median forward time of both generators, measured interleaved, and their ratio."""
-    x = torch.rand(batch_size, input_channels(original), image_size, image_size,
+    x = torch.rand(batch_size, image_channels(original), image_size, image_size,
                    device=device) * 2 - 1
     times = generator_latency({"original": original, "pruned": pruned}, x, repeats=repeats)
     original_s, pruned_s = times["original"]["median_s"], times["pruned"]["median_s"]

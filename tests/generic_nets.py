@@ -272,3 +272,22 @@ class MixedGroupNormNet(nn.Module):
         x = F.silu(self.stem_norm(self.stem(x)))
         x = x + self.back_norm(self.back(F.silu(self.inner_norm(self.inner(x)))))
         return self.out(x)
+
+
+class UnshuffleDenoiser(nn.Module):
+    """A colour denoiser in the style of FFDNet: the image pixel-unshuffled (3 -> 12 channels
+    at half the size) with a noise-level map concatenated, convolved, then pixel-shuffled
+    back. Its first convolution reads 13 channels; the image has 3."""
+
+    def __init__(self, ngf: int = 16, sigma: float = 0.1) -> None:
+        super().__init__()
+        self.sigma = sigma
+        self.head = nn.Sequential(nn.Conv2d(13, ngf, 3, padding=1), nn.ReLU(True))
+        self.body = nn.Sequential(nn.Conv2d(ngf, ngf, 3, padding=1),
+                                  nn.InstanceNorm2d(ngf, affine=True), nn.ReLU(True))
+        self.tail = nn.Conv2d(ngf, 12, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.pixel_unshuffle(x, 2)
+        y = torch.cat([y, torch.full_like(y[:, :1], self.sigma)], 1)
+        return torch.tanh(F.pixel_shuffle(self.tail(self.body(self.head(y))), 2))

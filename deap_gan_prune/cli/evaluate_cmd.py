@@ -17,6 +17,7 @@ from ..files import atomic_write_json
 from ..metrics.evaluation import translate
 from ..metrics.fid import cached_inception_weights, check_fid_available, fid_by_direction
 from ..nets.checkpoints import load_cyclegan, load_generator, traced_description
+from ..nets.counting import image_channels
 from ..outputs import check_output_file
 from ..report import (
     directions_of,
@@ -25,7 +26,7 @@ from ..report import (
     quality_report,
     single_quality_report,
 )
-from ..workflow import generator_report, input_channels, single_generator_report, translations
+from ..workflow import generator_report, single_generator_report, translations
 from . import CommandError
 from .common import (
     add_data_arguments,
@@ -151,8 +152,8 @@ def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
     and bits) against ``original`` (named ``origin`` in errors) on ``images``; with --fid,
     FID/KID of both against ``reals`` (the target domain's test images)."""
     space, bits = described
-    if input_channels(original) != images.shape[1]:
-        raise CommandError(f"--generator {args.generator} takes {input_channels(original)} "
+    if image_channels(original) != images.shape[1]:
+        raise CommandError(f"--generator {args.generator} takes {image_channels(original)} "
                            f"image channels, the data has {images.shape[1]}")
     if not space.matches(original):
         raise CommandError(f"{path}: slimmed from another network than {origin}")

@@ -8,7 +8,7 @@ import json
 import torch
 
 from ..nets.checkpoints import CheckpointError, load_discriminator, load_generator
-from ..nets.counting import count_module_macs, count_module_parameters
+from ..nets.counting import count_module_macs, count_module_parameters, image_channels
 from ..nets.maskspace import MaskSpace
 from .common import add_generator_arguments, architecture
 
@@ -25,9 +25,8 @@ def describe_generator(path: str, generator: torch.nn.Module, size: int) -> dict
     """The channel groups of ``generator``'s mask space (:meth:`MaskSpace.from_module`, traced
     at ``size`` pixels when it must be) and its sizes; the upstream ResNet's widths too (the
     space's view)."""
-    first = next(m for m in generator.modules()
-                 if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
-    space = MaskSpace.from_module(generator, torch.zeros(1, first.in_channels, size, size))
+    space = MaskSpace.from_module(generator,
+                                  torch.zeros(1, image_channels(generator), size, size))
     full = space.full()
     info = {"file": str(path), "kind": type(generator).__name__,
             "groups": [{"name": g.name, "channels": g.channels,

@@ -18,14 +18,42 @@ def count_module_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+#: image sizes tried, smallest first, when a network's input is found by running it
+PROBE_SIZES = (32, 64, 128, 256)
+
+
+@torch.no_grad()
+def image_channels(module: nn.Module) -> int:
+    """Image channels ``module`` takes, found by running it in eval mode on a small image:
+    3 (RGB), else 1 (grey), else its first convolution's input channels; never read from a
+    layer alone, since a network may pixel-unshuffle its input or concatenate a map to it
+    before its first convolution. ValueError when none of them runs."""
+    from .frozen import borrowed
+    first = next((m for m in module.modules()
+                  if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))), None)
+    candidates = dict.fromkeys([3, 1] + ([int(first.in_channels)] if first is not None else []))
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float32
+    with borrowed(module, training=False):
+        for size in PROBE_SIZES:
+            for channels in candidates:
+                try:
+                    module(torch.zeros(1, channels, size, size, device=device, dtype=dtype))
+                except (RuntimeError, ValueError, IndexError):
+                    continue
+                return channels
+    tried = ", ".join(map(str, candidates))
+    raise ValueError(f"{type(module).__name__}: runs on no image of {tried} channels at "
+                     f"{', '.join(map(str, PROBE_SIZES))} pixels")
+
+
 def _input(module: nn.Module, image_size: int | tuple[int, int], input_nc: int | None
            ) -> torch.Tensor:
     h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
     param = next(module.parameters())
     if input_nc is None:
-        first = next(m for m in module.modules() if isinstance(m, (nn.Conv2d,
-                                                                   nn.ConvTranspose2d)))
-        input_nc = first.in_channels
+        input_nc = image_channels(module)
     return torch.zeros(1, input_nc, h, w, device=param.device, dtype=param.dtype)
 
 
