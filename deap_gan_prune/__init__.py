@@ -31,112 +31,70 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_attributes
 from ._version import __version__  # noqa: F401 (one place for the version)
 
-#: Where each public name lives: submodule (relative to this package) → names.
+#: The names of the user's story, and where each lives: submodule (relative to this
+#: package) → names. Everything else is public in its subpackage (the DEAP operators in
+#: :mod:`.operators`, the searches' parts in :mod:`.evolution`, the networks' in
+#: :mod:`.nets`).
 _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".compression": ("CompressConfig", "compress"),
-    ".evolution.coevolution": ("CoevolutionState", "PairHallOfFame", "eaCoevolve",
-                               "iterCoevolve"),
-    ".evolution.evolve": ("EvolutionState", "eaEvolve", "iterEvolve"),
-    ".evolution.front": ("FrontResult", "iterEvolveFront", "search_front"),
+    ".evolution.front": ("search_front",),
     ".evolution.front_config": ("FrontConfig",),
-    ".evolution.parallel": ("ProcessPoolMap", "WorkerError"),
+    ".evolution.parallel": ("ProcessPoolMap",),
     ".evolution.raymap": ("RayMap",),
     ".evolution.registration": ("create_types", "register"),
-    ".evolution.resume": ("ResumeError", "load_checkpoint", "run_with_checkpoints",
-                          "save_checkpoint"),
     ".evolution.search": ("search_masks",),
-    ".evolution.search_config": ("SearchConfig", "SearchResult"),
-    ".evolution.single_search": ("SingleSearchResult", "search_single"),
-    ".fitness.adapted": ("AdaptedFitness", "adapted_fitnesses"),
-    ".fitness.base": ("InvalidMaskWarning", "MaskFitness"),
-    ".fitness.paper": ("GeneratorFitness", "cyclegan_fitnesses"),
-    ".fitness.supernet": ("SupernetFitness", "supernet_fitnesses"),
-    ".nets.checkpoints": ("CheckpointError", "CycleGAN", "load_cyclegan", "load_discriminator",
-                          "load_generator", "save_discriminator", "save_generator"),
-    ".nets.counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
-    ".nets.importance": ("l1_importance",),
-    ".nets.latency_model": ("LatencyTable", "latency_table", "measure_latency_table"),
-    ".nets.maskspace": ("ChannelGroup", "MaskSpace", "space_of"),
-    ".nets.models": ("NLayerDiscriminator", "ResnetBlock", "ResnetGenerator"),
-    ".nets.slimming": ("masked", "masked_bits", "slim", "slim_bits"),
-    ".nets.widths": ("GeneratorWidths", "count_macs", "count_parameters"),
-    # DEAP operators: initMask*, sel*, cx*, mut*, repair* (the operators package's __all__).
-    ".operators": ("initMaskBernoulli", "initMaskCounts", "initMaskFull", "initMaskImportance",
-                   "initMaskSize", "initMaskSizeRange", "size_strata",
-                   "selRouletteWeighted", "selRouletteRank", "roulette_shares", "rank_shares",
-                   "cxTwoPointMask", "cxGroupBoundary", "cxUniformGroup",
-                   "mutFlipMask", "mutSegmentInvert", "mutMoveChannels",
-                   "repairMinKeep", "repairBudget", "repairMinSize", "normalise_per_group",
-                   "MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair"),
-    ".plotting": ("plot_fitness", "plot_samples"),
+    ".evolution.search_config": ("SearchConfig",),
+    ".evolution.single_search": ("search_single",),
+    ".fitness.adapted": ("AdaptedFitness",),
+    ".fitness.supernet": ("supernet_fitnesses",),
+    ".nets.checkpoints": ("CheckpointError", "CycleGAN", "load_cyclegan", "load_generator",
+                          "save_generator"),
+    ".nets.counting": ("count_module_macs", "count_module_parameters"),
+    ".nets.latency_model": ("latency_table",),
+    ".nets.maskspace": ("MaskSpace", "space_of"),
+    ".nets.models": ("NLayerDiscriminator", "ResnetGenerator"),
+    ".nets.slimming": ("slim",),
+    ".nets.widths": ("GeneratorWidths",),
+    ".operators": ("BudgetRepair", "cxGroupBoundary", "initMaskBernoulli", "mutFlipMask",
+                   "repairBudget"),
+    ".plotting": ("plot_fitness",),
+    ".teacher": ("load_teacher",),
     ".training.supernet": ("train_supernet",),
 }
 __all__, __getattr__, __dir__ = lazy_attributes(__name__, _SUBMODULE_NAMES, globals())
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .compression import CompressConfig, compress
-    from .evolution.coevolution import CoevolutionState, PairHallOfFame, eaCoevolve, iterCoevolve
-    from .evolution.evolve import EvolutionState, eaEvolve, iterEvolve
-    from .evolution.front import FrontResult, iterEvolveFront, search_front
+    from .evolution.front import search_front
     from .evolution.front_config import FrontConfig
-    from .evolution.parallel import ProcessPoolMap, WorkerError
+    from .evolution.parallel import ProcessPoolMap
     from .evolution.raymap import RayMap
     from .evolution.registration import create_types, register
-    from .evolution.resume import (
-        ResumeError,
-        load_checkpoint,
-        run_with_checkpoints,
-        save_checkpoint,
-    )
     from .evolution.search import search_masks
-    from .evolution.search_config import SearchConfig, SearchResult
-    from .evolution.single_search import SingleSearchResult, search_single
-    from .fitness.adapted import AdaptedFitness, adapted_fitnesses
-    from .fitness.base import InvalidMaskWarning, MaskFitness
-    from .fitness.paper import GeneratorFitness, cyclegan_fitnesses
-    from .fitness.supernet import SupernetFitness, supernet_fitnesses
+    from .evolution.search_config import SearchConfig
+    from .evolution.single_search import search_single
+    from .fitness.adapted import AdaptedFitness
+    from .fitness.supernet import supernet_fitnesses
     from .nets.checkpoints import (
         CheckpointError,
         CycleGAN,
         load_cyclegan,
-        load_discriminator,
         load_generator,
-        save_discriminator,
         save_generator,
     )
-    from .nets.counting import count_module_macs, count_module_parameters, flop_counter_macs
-    from .nets.importance import l1_importance
-    from .nets.latency_model import LatencyTable, latency_table, measure_latency_table
-    from .nets.maskspace import ChannelGroup, MaskSpace, space_of
-    from .nets.models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
-    from .nets.slimming import masked, masked_bits, slim, slim_bits
-    from .nets.widths import GeneratorWidths, count_macs, count_parameters
+    from .nets.counting import count_module_macs, count_module_parameters
+    from .nets.latency_model import latency_table
+    from .nets.maskspace import MaskSpace, space_of
+    from .nets.models import NLayerDiscriminator, ResnetGenerator
+    from .nets.slimming import slim
+    from .nets.widths import GeneratorWidths
     from .operators import (
         BudgetRepair,
-        MinKeepRepair,
-        MinSizeRepair,
-        ParentSizeRepair,
         cxGroupBoundary,
-        cxTwoPointMask,
-        cxUniformGroup,
         initMaskBernoulli,
-        initMaskCounts,
-        initMaskFull,
-        initMaskImportance,
-        initMaskSize,
-        initMaskSizeRange,
         mutFlipMask,
-        mutMoveChannels,
-        mutSegmentInvert,
-        normalise_per_group,
-        rank_shares,
         repairBudget,
-        repairMinKeep,
-        repairMinSize,
-        roulette_shares,
-        selRouletteRank,
-        selRouletteWeighted,
-        size_strata,
     )
-    from .plotting import plot_fitness, plot_samples
+    from .plotting import plot_fitness
+    from .teacher import load_teacher
     from .training.supernet import train_supernet

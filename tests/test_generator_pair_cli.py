@@ -7,8 +7,9 @@ import pytest
 import torch
 from generic_nets import StyleNet
 
-from deap_gan_prune import MaskSpace, count_module_parameters, load_generator, slim_bits
+from deap_gan_prune import MaskSpace, count_module_parameters, load_generator
 from deap_gan_prune.cli import main
+from deap_gan_prune.nets.slimming import slim_bits
 
 OWN = ["--generator", "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 4}']
 STYLE = {"class": "generic_nets:StyleNet"}  # the class the slim files' JSON may name

@@ -2,7 +2,7 @@
 pixel-unshuffles its input and concatenates a noise map (first conv: 13 channels) goes
 through inspect, search, slim, evaluate, export and translate on 3-channel images."""
 import torch
-from generic_nets import UnshuffleDenoiser, UnetGenerator
+from generic_nets import UnetGenerator, UnshuffleDenoiser
 from PIL import Image
 
 from deap_gan_prune.cli import main
