@@ -13,12 +13,11 @@ from deap_gan_prune import (
     count_module_macs,
     count_module_parameters,
     load_generator,
-    masked_bits,
     save_generator,
-    slim_bits,
 )
 from deap_gan_prune.nets.checkpoints import architecture_of
 from deap_gan_prune.nets.groups import TracingError
+from deap_gan_prune.nets.slimming import masked_bits, slim_bits
 
 
 def _randomised(net: nn.Module) -> nn.Module:
