@@ -564,7 +564,7 @@ def test_init_counts_keeps_the_counts_then_moves():
 
 
 def test_decorators_are_classes_with_one_name_each():
-    import deap_gan_prune as dgp
+    import deap_gan_prune.operators as ops
     for name in ("MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair"):
-        assert isinstance(getattr(dgp, name), type) and name in dgp.__all__
-        assert name[0].lower() + name[1:] not in dgp.__all__  # no second spelling
+        assert isinstance(getattr(ops, name), type) and name in ops.__all__
+        assert name[0].lower() + name[1:] not in ops.__all__  # no second spelling

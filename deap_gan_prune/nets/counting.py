@@ -76,9 +76,10 @@ def count_module_macs(module: nn.Module, image_size: int | tuple[int, int] = 256
         total += per_position * positions[0] * positions[1]
 
     convs = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    x = _input(module, image_size, input_nc)  # before the hooks: it may run the module
     handles = [m.register_forward_hook(hook) for m in convs]
     try:
-        module(_input(module, image_size, input_nc))
+        module(x)
     finally:
         for h in handles:
             h.remove()
@@ -90,8 +91,9 @@ def flop_counter_macs(module: nn.Module, image_size: int | tuple[int, int] = 256
                       input_nc: int | None = None) -> int:
     """MACs as ``torch.utils.flop_counter`` reports them (FLOPs / 2): the real arithmetic."""
     counter = FlopCounterMode(display=False)
+    x = _input(module, image_size, input_nc)  # outside the counter: it may run the module
     with counter:
-        module(_input(module, image_size, input_nc))
+        module(x)
     return counter.get_total_flops() // 2
 
 
@@ -108,13 +110,14 @@ def activation_bytes(module: nn.Module, image_size: int | tuple[int, int], batch
         if isinstance(output, torch.Tensor):
             sizes.append(output.numel() * output.element_size())
 
+    channels = image_channels(module) if input_nc is None else input_nc
     leaves = [m for m in module.modules() if not list(m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
-        for small in (32, 64, 128, 256):  # the smallest size the network takes
+        for small in PROBE_SIZES:  # the smallest size the network takes
             sizes.clear()
             try:
-                module(_input(module, small, input_nc))
+                module(_input(module, small, channels))
                 break
             except RuntimeError:
                 continue
