@@ -41,7 +41,7 @@ from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
 from deap_gan_prune.nets.baselines import uniform_mask  # noqa: E402
 from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
-from deap_gan_prune.nets.slimming import slim_bits  # noqa: E402
+from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.quantization import Int8Config, export_int8, run_onnx  # noqa: E402
 from deap_gan_prune.training.brief import BriefDistillation  # noqa: E402
 
@@ -61,7 +61,7 @@ VARIANTS = ("original float (eager)", "original float (ONNX Runtime)", "slim flo
 def slimmed(generator: torch.nn.Module, budget: float, size: int) -> torch.nn.Module:
     """``generator`` slimmed to the uniform mask at ``budget`` of its parameters."""
     space = MaskSpace.from_module(generator, torch.zeros(1, 3, size, size))
-    return slim_bits(generator, space, uniform_mask(space, budget)).eval()
+    return slim(generator, uniform_mask(space, budget), space).eval()
 
 
 def teacher_cases(budgets: list[float], steps: int, quick: bool) -> list[dict]:

@@ -75,7 +75,7 @@ from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, unifor
 from deap_gan_prune.nets.checkpoints import save_state_dict  # noqa: E402
 from deap_gan_prune.files import atomic_write_json, models_hash  # noqa: E402
 from deap_gan_prune.nets.maskspace import space_of  # noqa: E402
-from deap_gan_prune.nets.slimming import slim_bits  # noqa: E402
+from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.streams import holdout_split, load_images  # noqa: E402
 from deap_gan_prune.training.distill import distill_generator  # noqa: E402
 from deap_gan_prune.training.distill_config import DistillConfig  # noqa: E402
@@ -341,7 +341,7 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
         _stale(ctx, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     bits, origin = _mask_of(ctx, cell)
-    student = slim_bits(ctx.teacher, ctx.space, bits)
+    student = slim(ctx.teacher, bits, ctx.space)
     ckpt_dir = ctx.work / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     ckpt, readings_path = ckpt_dir / f"{cell.name}.pt", ckpt_dir / f"{cell.name}.readings.json"
@@ -358,7 +358,7 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
                           if e["step"] <= resumed_at]
         if resumed_at % a.read_every == 0 and all(e["step"] != resumed_at
                                                   for e in reader.entries):
-            net = slim_bits(ctx.teacher, ctx.space, bits)
+            net = slim(ctx.teacher, bits, ctx.space)
             net.load_state_dict(state["student"])
             reader.read(resumed_at, net)
     else:
@@ -414,12 +414,12 @@ def latency(ctx: Context, bits) -> dict:
     original and the slim network, side by side."""
     cpu = torch.device("cpu")
     original = ctx.teacher.to(cpu)
-    slim = slim_bits(original, ctx.space, bits).eval()
+    small = slim(original, bits, ctx.space).eval()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         example = ctx.test_set(ctx.args.large_size)[0][:1]
-        lat = generator_latency({"original": original, "slim": slim}, example,
+        lat = generator_latency({"original": original, "slim": small}, example,
                                 repeats=ctx.args.latency_repeats, warmup=1)
     finally:
         torch.set_num_threads(threads)
@@ -576,8 +576,8 @@ def image_sheet(ctx: Context, result: dict, path: Path) -> None:
     images, original = ctx.test_set(ctx.args.large_size)
     columns = [("input", images), ("original", original)]
     for n in names:
-        net = slim_bits(ctx.teacher, ctx.space, _uncompact(result["cells"][n]["mask"],
-                                                           ctx.space.n_bits))
+        net = slim(ctx.teacher, _uncompact(result["cells"][n]["mask"],
+                                                           ctx.space.n_bits), ctx.space)
         state = torch.load(ctx.work / "weights" / f"{n}.pth", weights_only=True, map_location="cpu")
         net.load_state_dict(state)
         columns.append((f"{n} ({result['cells'][n]['final']['psnr_large']:.1f} dB)",

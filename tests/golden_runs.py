@@ -205,10 +205,10 @@ def toy_front() -> dict:
 def _single(config) -> dict:
     from deap_gan_prune.evolution.single_search import search_single
     from deap_gan_prune.files import models_hash
-    from deap_gan_prune.nets.slimming import slim_bits
+    from deap_gan_prune.nets.slimming import slim
     nets, images = _toy_pair()
     result = search_single(nets[0], images[0], config, progress=False)
-    net = slim_bits(nets[0], result.space, result.mask)
+    net = slim(nets[0], result.mask, result.space)
     _check_masks([result.space], [result.mask], config.budget, config.budget_measures, [net])
     scored = result.finalists or result.halloffame  # the best mask's fitness, recomputed:
     assert math.isclose(result.terms["fitness"], scored[0][1], rel_tol=CROSS_CPU_REL)

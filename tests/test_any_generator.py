@@ -28,7 +28,7 @@ from deap_gan_prune.nets.groups import TracingError
 from deap_gan_prune.nets.importance import l1_importance
 from deap_gan_prune.nets.maskspace import MaskSpace, space_of
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.nets.slimming import masked_bits, slim_bits
+from deap_gan_prune.nets.slimming import masked, slim
 from deap_gan_prune.operators import repairBudget
 
 # (class, kwargs, image size, expected (group name, size) list: first two and count)
@@ -101,9 +101,9 @@ def test_full_sizes_equal_the_module(case):
 def test_masked_equals_slim_and_sizes_match(case, seed):
     _, net, x, space = case
     bits = _random_bits(space, seed)
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     with torch.no_grad():
-        with masked_bits(net, space, bits) as m:
+        with masked(net, bits, space) as m:
             masked_out = m(x)
         slim_out = small(x)
         full_out = net(x)
@@ -117,7 +117,7 @@ def test_masked_equals_slim_and_sizes_match(case, seed):
 def test_save_reload_and_export(case, tmp_path):
     _, net, x, space = case
     bits = _random_bits(space, 3)
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     cls, kwargs = ARCHITECTURES[case[0]][:2]
     json_path = save_generator(small, tmp_path / "slim.pth",
                                architecture=architecture_of(cls, kwargs), space=space, bits=bits)
@@ -138,7 +138,7 @@ def test_onnx_export_parity(case, tmp_path):
 
     from deap_gan_prune.export import export_generator, verify_export
     key, net, x, space = case
-    small = slim_bits(net, space, _random_bits(space, 5))
+    small = slim(net, _random_bits(space, 5), space)
     size = x.shape[-1]
     info = export_generator(small, tmp_path / "slim.onnx", image_size=size)
     assert info["format"] == "onnx" and info["image_size"] == size
@@ -146,8 +146,8 @@ def test_onnx_export_parity(case, tmp_path):
     dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 3, "height", "width"]
     assert verify_export(tmp_path / "slim.onnx", small, size, batch_size=2) < 1e-4
-    with torch.no_grad(), masked_bits(net, space, _random_bits(space, 5)) as masked:
-        masked_out = masked(x)
+    with torch.no_grad(), masked(net, _random_bits(space, 5), space) as zeroed:
+        masked_out = zeroed(x)
     import onnxruntime
     session = onnxruntime.InferenceSession(str(tmp_path / "slim.onnx"),
                                            providers=["CPUExecutionProvider"])
@@ -184,7 +184,7 @@ def test_resnet_generator_traced_like_todays_space():
     assert MaskSpace.from_module(g, torch.rand(1, 3, 32, 32)) == today  # today's layout
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(slim_bits(g, traced, bits)(x), slim_bits(g, today, bits)(x),
+        assert torch.allclose(slim(g, bits, traced)(x), slim(g, bits, today)(x),
                               atol=1e-6)
 
 
@@ -240,14 +240,14 @@ def test_fitnesses_on_a_traced_space():
     space = MaskSpace.from_module(net, images[:1])
     bits = _random_bits(space, 4)
     paper = GeneratorFitness(net, None, images[:2], space, perceptual="pixel", lambda_cycle=0)
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     with torch.no_grad():
         expected = (small(images[:2]) - net(images[:2])).pow(2).mean().item()
     assert paper.terms(bits)["l_gen"] == pytest.approx(expected, rel=1e-4)
     almost = space.full()
     almost[1] = 0  # > 95 % kept: the masked path
     with torch.no_grad():
-        expected = (slim_bits(net, space, almost)(images[:2]) - net(images[:2])).pow(2).mean()
+        expected = (slim(net, almost, space)(images[:2]) - net(images[:2])).pow(2).mean()
     assert paper.terms(almost)["l_gen"] == pytest.approx(expected.item(), rel=1e-4)
     adapted = AdaptedFitness(net, images[:2], images[2:], space, steps=2, gamma=0.1)
     terms = adapted.terms(bits)
@@ -332,7 +332,7 @@ def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
     torch.save(net.state_dict(), weights)
     space = MaskSpace.from_module(net, torch.rand(1, 3, size, size))
     bits = _random_bits(space, 6)
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     slim_dir = tmp_path / "slim"
     slim_dir.mkdir()
     arch = architecture_of("generic_nets:StyleNet", {"ngf": 8})
@@ -493,14 +493,14 @@ def test_front_supernet_and_baselines_work_on_a_non_resnet_generator():
         assert space.kept(randomised) == space.kept(uniform) and randomised != uniform
         for bits in (uniform, l1):
             assert space.size_ratio(bits) <= budget
-            assert slim_bits(net_a, space, bits)(x[:2]).shape == x[:2].shape
+            assert slim(net_a, bits, space)(x[:2]).shape == x[:2].shape
     front = search_front(net_a, net_b, x, x, FrontConfig(population=4, generations=1,
                                                         n_images=4, train_images=4,
                                                         adapt_steps=1), progress=False)
     sizes = [p["values"]["parameters"] for p in front.points]
     assert len(front.points) >= 2 and min(sizes) < max(sizes) <= 1.0
     a, _ = front.masks()
-    assert slim_bits(net_a, front.spaces[0], a)(x[:1]).shape == x[:1].shape
+    assert slim(net_a, a, front.spaces[0])(x[:1]).shape == x[:1].shape
     supernet = train_supernet(net_a, x, space, steps=4, budgets=(0.3, 0.6), progress=False)
     small = uniform_mask(space, 0.3)
     assert mean_masked_loss(supernet, net_a, x[:4], space, [small]) < \

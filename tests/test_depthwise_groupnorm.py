@@ -17,7 +17,7 @@ from deap_gan_prune import (
 )
 from deap_gan_prune.nets.checkpoints import architecture_of
 from deap_gan_prune.nets.groups import TracingError
-from deap_gan_prune.nets.slimming import masked_bits, slim_bits
+from deap_gan_prune.nets.slimming import masked, slim
 
 
 def _randomised(net: nn.Module) -> nn.Module:
@@ -55,9 +55,9 @@ def net_space(request):
 def test_masked_equals_slim_with_exact_counts(net_space, seed):
     _, net, x, space = net_space
     bits = _bits(space, seed)
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     with torch.no_grad():
-        with masked_bits(net, space, bits) as m:
+        with masked(net, bits, space) as m:
             masked_out = m(x)
         slim_out, full_out = small(x), net(x)
     assert (masked_out - slim_out).abs().max() < 1e-5
@@ -80,7 +80,7 @@ def test_depthwise_convs_share_their_input_group_and_slim_as_depthwise():
     bits = space.full()
     group = space.group("blocks.0.expand.0")
     bits[group.offset:group.stop] = [1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1]
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     conv = small.blocks[0].depthwise[0]
     assert conv.groups == conv.in_channels == conv.out_channels == 9
     kept = [j for j, b in enumerate(bits[group.offset:group.stop]) if b]
@@ -101,7 +101,7 @@ def test_groupnorm_bits_are_whole_norm_groups():
     assert space.group("blocks.0.0").block == 2  # GroupNorm(16, 32)
     bits = space.full()
     bits[head.offset:head.stop] = [0, 1, 0, 1]
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     norm = small.head[1]
     assert (norm.num_groups, norm.num_channels) == (2, 8)
     assert torch.equal(norm.weight, net.head[1].weight[[4, 5, 6, 7, 12, 13, 14, 15]])
@@ -119,8 +119,8 @@ def test_groupnorm_of_different_channels_per_group_keeps_the_group_whole():
     assert space.fixed == ("stem",)
     assert [(g.name, g.size, g.block) for g in space.groups] == [("inner", 8, 2)]
     bits = [1, 0, 0, 1, 1, 0, 1, 0]
-    small = slim_bits(net, space, bits)
-    with torch.no_grad(), masked_bits(net, space, bits) as m:
+    small = slim(net, bits, space)
+    with torch.no_grad(), masked(net, bits, space) as m:
         assert (m(x) - small(x)).abs().max() < 1e-5
     assert small.inner_norm.num_groups == 4 and small.stem.out_channels == 16
 
@@ -128,7 +128,7 @@ def test_groupnorm_of_different_channels_per_group_keeps_the_group_whole():
 def test_slim_generator_saved_and_reloaded_gives_identical_outputs(net_space, tmp_path):
     key, net, x, space = net_space
     bits = _bits(space, 7)
-    small = slim_bits(net, space, bits)
+    small = slim(net, bits, space)
     cls, kwargs = (SeparableNet, {"ngf": 4, "n_blocks": 2}) if key == "separable" else \
         (GroupNormNet, {"ngf": 16, "n_blocks": 2})
     save_generator(small, tmp_path / "slim.pth", architecture=architecture_of(cls, kwargs),

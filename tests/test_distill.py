@@ -168,19 +168,19 @@ def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, 
     from deap_gan_prune.cli import main
     from deap_gan_prune.nets.checkpoints import architecture_of, load_generator, save_generator
     from deap_gan_prune.nets.maskspace import MaskSpace
-    from deap_gan_prune.nets.slimming import slim_bits
+    from deap_gan_prune.nets.slimming import slim
     torch.manual_seed(0)
     net = AffineResnet(ngf=4, n_blocks=1).eval()
     weights = tmp_path / "g.pth"
     torch.save(net.state_dict(), weights)
     space = MaskSpace.from_module(net, torch.rand(1, 3, SIZE, SIZE))
     bits = [int(j < max(1, g.size // 2)) for g in space.groups for j in range(g.size)]
-    slim = tmp_path / "slim"
+    slim_dir = tmp_path / "slim"
     arch = architecture_of(AffineResnet, {"ngf": 4, "n_blocks": 1})
-    save_generator(slim_bits(net, space, bits), slim / "slim_G_A.pth", architecture=arch,
+    save_generator(slim(net, bits, space), slim_dir / "slim_G_A.pth", architecture=arch,
                    space=space, bits=bits)
     state = tmp_path / "state.pt"
-    command = ["finetune", str(slim), "--generator", "generic_nets:AffineResnet",
+    command = ["finetune", str(slim_dir), "--generator", "generic_nets:AffineResnet",
                "--generator-kwargs", '{"ngf": 4, "n_blocks": 1}', "--weights", str(weights),
                "--dataroot", str(root), "--image-size", str(SIZE), "--steps", "6",
                "--batch-size", "2", "--val-every", "3", "--val-images", "4", "--checkpoint",

@@ -249,14 +249,14 @@ def test_evaluate_fid_of_a_generator_of_another_class(tmp_path, weights, stand_i
 
     from deap_gan_prune.nets.checkpoints import architecture_of
     from deap_gan_prune.nets.maskspace import MaskSpace
-    from deap_gan_prune.nets.slimming import slim_bits
+    from deap_gan_prune.nets.slimming import slim
     torch.manual_seed(0)
     net = AffineResnet(ngf=4, n_blocks=1).eval()
     path = tmp_path / "g.pth"
     torch.save(net.state_dict(), path)
     space = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
     bits = space.full()
-    save_generator(slim_bits(net, space, bits), tmp_path / "slim" / "slim_G_A.pth",
+    save_generator(slim(net, bits, space), tmp_path / "slim" / "slim_G_A.pth",
                    architecture=architecture_of(AffineResnet, {"ngf": 4, "n_blocks": 1}),
                    space=space, bits=bits)
     summary = tmp_path / "summary.json"

@@ -9,7 +9,7 @@ from generic_nets import StyleNet
 
 from deap_gan_prune import MaskSpace, count_module_parameters, load_generator
 from deap_gan_prune.cli import main
-from deap_gan_prune.nets.slimming import slim_bits
+from deap_gan_prune.nets.slimming import slim
 
 OWN = ["--generator", "generic_nets:StyleNet", "--generator-kwargs", '{"ngf": 4}']
 STYLE = {"class": "generic_nets:StyleNet"}  # the class the slim files' JSON may name
@@ -68,7 +68,7 @@ def test_two_generators_of_own_class_search_slim_evaluate_export(tmp_path, pair_
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     for n, seed in (("A", 1), ("B", 2)):
         small = load_generator(slim_dir / f"slim_G_{n}.pth", architecture=STYLE)
-        expected = slim_bits(_net(seed), spaces[n], saved["masks"][n])
+        expected = slim(_net(seed), saved["masks"][n], spaces[n])
         assert count_module_parameters(small) == spaces[n].size(saved["masks"][n])
         with torch.no_grad():
             assert torch.equal(small(x), expected(x))

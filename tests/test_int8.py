@@ -21,7 +21,7 @@ from deap_gan_prune.nets.baselines import uniform_mask  # noqa: E402
 from deap_gan_prune.nets.checkpoints import save_generator  # noqa: E402
 from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
 from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
-from deap_gan_prune.nets.slimming import slim, slim_bits  # noqa: E402
+from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.quantization import (  # noqa: E402
     Int8Config,
     equalize_norm_inputs,
@@ -45,7 +45,7 @@ def test_every_architecture_runs_integer_kernels(key, tmp_path):
     else:
         net, size = _network(key)
     space = MaskSpace.from_module(net, _images(1, size, 0))
-    small = slim_bits(net, space, _random_bits(space, 7))
+    small = slim(net, _random_bits(space, 7), space)
     path = tmp_path / "g.onnx"
     result = export_int8(small, path, _images(4, size, 1), _images(2, size, 2),
                          config=Int8Config(keep_float=()))

@@ -26,7 +26,7 @@ from deap_gan_prune.nets.checkpoints import (
 )
 from deap_gan_prune.nets.maskspace import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.nets.slimming import slim_bits
+from deap_gan_prune.nets.slimming import slim
 
 TOY = dict(image_size=32, n_train=8, n_test=4, population=4, generations=1, adapt_steps=2,
            n_images=4, adapt_images=4, finetune_steps=4, batch_size=2, val_every=2,
@@ -168,7 +168,7 @@ def test_a_sidecar_naming_a_foreign_class_is_refused_before_import(tmp_path, mon
     bits = space.full()
     arch = architecture_of("generic_nets:StyleNet", {"ngf": 4})
     path = tmp_path / "slim_G_A.pth"
-    save_generator(slim_bits(net, space, bits), path, architecture=arch, space=space, bits=bits)
+    save_generator(slim(net, bits, space), path, architecture=arch, space=space, bits=bits)
     assert isinstance(load_generator(path, architecture=arch), StyleNet)  # named: trusted
     with pytest.raises(CheckpointError, match="imported only when given as the generator"):
         load_generator(path)  # not named

@@ -15,7 +15,7 @@ from deap_gan_prune.evolution.logbooks import logbook_from_records
 from deap_gan_prune.evolution.search_config import SearchConfig
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.nets.slimming import slim_bits
+from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.plotting import (
     benchmark_quality_points,
     fitness_figure,
@@ -76,7 +76,7 @@ def test_kept_channels_of_traced_spaces_count_channels(make, size):
     space = MaskSpace.from_module(net, torch.rand(1, 3, size, size) * 2 - 1)
     bits = _bits(space, 0)
     kept = kept_channels(space, bits)
-    small = dict(slim_bits(net, space, bits).named_modules())
+    small = dict(slim(net, bits, space).named_modules())
     full = dict(net.named_modules())
     for g in space.groups:  # each traced group is named after the conv that writes it
         assert kept["kept"][g.name] == small[g.name].out_channels

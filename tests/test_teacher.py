@@ -50,7 +50,7 @@ def test_shipped_supernet_keeps_the_full_network_and_its_sub_networks_translate(
     weights do not (figures recorded in supernet.json by examples/train_supernet.py)."""
     from deap_gan_prune.nets.baselines import uniform_mask
     from deap_gan_prune.nets.maskspace import space_of
-    from deap_gan_prune.nets.slimming import slim_bits
+    from deap_gan_prune.nets.slimming import slim
     from deap_gan_prune.teacher import SUPERNET_DIR, load_teacher_supernet
     gan, translated, _ = scores
     sup = load_teacher_supernet()
@@ -68,7 +68,7 @@ def test_shipped_supernet_keeps_the_full_network_and_its_sub_networks_translate(
     space = space_of(sup.g_a, a[:1])
     stripes = {}
     for name, net in (("teacher", gan.g_a), ("supernet", sup.g_a)):
-        small = slim_bits(net, space, uniform_mask(space, 0.25)).eval()
+        small = slim(net, uniform_mask(space, 0.25), space).eval()
         stripes[name] = outline_scores(translate(small, a), test.outlines("A"),
                                        translate(small, a), test.outlines("A"))[
                                            "a2b_stripe_share"]

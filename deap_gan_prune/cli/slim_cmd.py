@@ -9,7 +9,7 @@ import json
 from ..nets.checkpoints import load_cyclegan, save_generator
 from ..nets.counting import count_module_parameters
 from ..nets.maskspace import MaskSpace
-from ..nets.slimming import slim, slim_bits
+from ..nets.slimming import slim
 from ..outputs import check_output_folder, staged_folder
 from . import CommandError
 from .common import (
@@ -125,7 +125,7 @@ def run_single(args: argparse.Namespace, out, data: dict) -> int:
         if not space.matches(generator):
             raise CommandError(f"{args.masks}: masks of G_{name} were searched on another "
                                f"network than {args.generator} with {args.generator_kwargs}")
-        smalls[name] = (slim_bits(generator, space, bits), space, bits)
+        smalls[name] = (slim(generator, bits, space), space, bits)
     with staged_folder(out) as stage:  # every generator, or nothing changed
         for name, (small, space, bits) in smalls.items():
             save_generator(small, stage / f"slim_G_{name}.pth", extra={"masks": args.masks},

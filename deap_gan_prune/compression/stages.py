@@ -233,13 +233,13 @@ def _run_front(ctx: RunContext, common: dict) -> None:
 def run_slim(ctx: RunContext) -> None:
     """Physically smaller generators from the masks, initialised from the kept weights:
     ``slim/slim_G_{A,B}.pth``."""
-    from ..nets.slimming import slim, slim_bits
+    from ..nets.slimming import slim
     masks = ctx.masks()
     with staged_folder(ctx.out / "slim") as stage:
         for name, original in ctx.originals().items():
             space, bits = masks[name]
             if ctx.config.single:
-                small = slim_bits(original, space, bits)
+                small = slim(original, bits, space)
                 save_generator(small, stage / f"slim_G_{name}.pth", architecture=ctx.architecture,
                                space=space, bits=bits)
             else:

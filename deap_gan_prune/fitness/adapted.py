@@ -32,7 +32,7 @@ from torch import nn
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
-from ..nets.slimming import slim, slim_bits
+from ..nets.slimming import slim
 from ..training.brief import Distillation as Distillation  # re-exported: part of this API
 from .base import WORST_FITNESS, MaskFitness, check_images
 
@@ -119,7 +119,7 @@ class AdaptedFitness(MaskFitness):
     # -- per individual ------------------------------------------------------------------
     def adapted(self, bits: Sequence[int], steps: int | None = None) -> nn.Module:
         """The slim network of ``bits`` after ``steps`` (default: all) adaptation steps."""
-        net = slim_bits(self.generator, self.space, tuple(bits))
+        net = slim(self.generator, tuple(bits), self.space)
         ref = self.reference()
         return self.distil(net, self.adapt_images, ref["adapt_fake"], self.distil.optimizer(net),
                            stop=self.steps if steps is None else steps)
@@ -178,7 +178,7 @@ class AdaptedFitness(MaskFitness):
         bits = tuple(int(b) for b in individual)
         if list(at_steps) != sorted(at_steps) or (at_steps and at_steps[-1] > self.steps):
             raise ValueError(f"at_steps must ascend and stay <= steps={self.steps}")
-        net = slim_bits(self.generator, self.space, bits)
+        net = slim(self.generator, bits, self.space)
         optimizer, done, out = self.distil.optimizer(net), 0, []
         targets = self.reference()["adapt_fake"]
         kinds = [k for k in SCORES if k != "discriminator" or self.discriminator is not None]

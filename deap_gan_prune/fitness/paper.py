@@ -31,7 +31,7 @@ from torch import nn
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..nets.models import NLayerDiscriminator
-from ..nets.slimming import masked, slim, slim_bits
+from ..nets.slimming import masked, slim
 from .base import (  # noqa: F401 (re-exported)
     WORST_FITNESS,
     InvalidMaskWarning,
@@ -149,7 +149,7 @@ class GeneratorFitness(MaskFitness):
             return masked(self.generator, bits, self.space)
         if self.prepare is None:
             return contextlib.nullcontext(slim(self.generator, bits, self.space).eval())
-        small = self.prepare(slim_bits(self.generator, self.space, bits))
+        small = self.prepare(slim(self.generator, bits, self.space))
         for p in small.parameters():
             p.requires_grad_(False)
         return contextlib.nullcontext(small.eval())

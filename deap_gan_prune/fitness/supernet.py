@@ -1,15 +1,15 @@
 """The supernet fitness: a mask scored on once-for-all weights, with no adaptation.
 
 After :func:`deap_gan_prune.training.supernet.train_supernet`, every sub-network of the
-supernet S already works, so a mask p is scored on ``Ĝ_p = slim_bits(S, space, p)`` as it is
+supernet S already works, so a mask p is scored on ``Ĝ_p = slim(S, p, space)`` as it is
 (about as cheap as the paper's F), against the ORIGINAL generator G on held-out images::
 
     S_p = 1/m Σ |G(x_i) − Ĝ_p(x_i)|₁          (score="l1", pixel mean)
         | 1 − 1/m Σ SSIM(Ĝ_p(x_i), G(x_i))    (score="ssim")
     F   = 1 / (S_p + γ·size(Ĝ_p)/size(G))
 
-The winner of a search on it is slimmed from the supernet's weights, ``slim_bits(S, space,
-mask)``, then fine-tuned as usual. The baselines of the same starting point are slimmed from
+The winner of a search on it is slimmed from the supernet's weights, ``slim(S, mask,
+space)``, then fine-tuned as usual. The baselines of the same starting point are slimmed from
 the supernet too::
 
     from deap_gan_prune.nets.baselines import l1_norm_mask, uniform_mask
@@ -28,7 +28,7 @@ from torch import nn
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
-from ..nets.slimming import slim_bits
+from ..nets.slimming import slim
 from .base import WORST_FITNESS, MaskFitness, check_images
 
 SupernetScore = Literal["l1", "ssim"]
@@ -79,7 +79,7 @@ class SupernetFitness(MaskFitness):
 
     def network(self, bits: Sequence[int]) -> nn.Module:
         """The slim network of ``bits`` with the supernet's kept weights (eval mode)."""
-        return slim_bits(self.generator, self.space, tuple(bits)).eval()
+        return slim(self.generator, tuple(bits), self.space).eval()
 
     def _nan_terms(self) -> dict[str, float]:
         return {"score": float("nan")}

@@ -28,7 +28,7 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".maskspace": ("ChannelGroup", "MaskSpace", "space_of", "trace_space"),
     ".terms": ("ConvTerm", "NormTerm", "SpaceTerms"),
     ".groups": ("TracingError", "trace_terms"),
-    ".slimming": ("masked", "masked_bits", "slim", "slim_bits"),
+    ".slimming": ("masked", "slim"),
     ".importance": ("l1_importance",),
     ".baselines": ("l1_norm_mask", "random_mask_like", "uniform_mask"),
     ".latency_model": ("LatencyTable", "latency_table", "measure_latency_table"),
@@ -53,6 +53,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .latency_model import LatencyTable, latency_table, measure_latency_table
     from .maskspace import ChannelGroup, MaskSpace, space_of, trace_space
     from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
-    from .slimming import masked, masked_bits, slim, slim_bits
+    from .slimming import masked, slim
     from .terms import ConvTerm, NormTerm, SpaceTerms
     from .widths import GeneratorWidths, count_macs, count_parameters

@@ -260,7 +260,7 @@ def _rebuild(info: Mapping, path: str | os.PathLike, named: Mapping | None = Non
     to the kept channels of every group (no weights needed: they are loaded after). Its
     class must be the library's or ``named`` (:func:`_trusted`)."""
     from .maskspace import MaskSpace
-    from .slimming import slim_bits
+    from .slimming import slim
     try:
         space = MaskSpace.from_dict(info["space"])
         kept = info["kept"]
@@ -272,7 +272,7 @@ def _rebuild(info: Mapping, path: str | os.PathLike, named: Mapping | None = Non
                               f"not a generator description (missing or bad {exc})") from None
     _trusted(architecture, named, Path(path).with_suffix(".json"))
     full = build_architecture(architecture, path)
-    return slim_bits(full, space, bits)
+    return slim(full, bits, space)
 
 
 def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu"

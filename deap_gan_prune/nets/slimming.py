@@ -145,11 +145,6 @@ def slim(generator: nn.Module, mask: Sequence[int] | SlotMask,
     return small.train(generator.training)
 
 
-def slim_bits(generator: nn.Module, space: MaskSpace, bits: Sequence[int]) -> nn.Module:
-    """:func:`slim` with the space first: ``slim(generator, bits, space)``."""
-    return slim(generator, bits, space)
-
-
 @contextlib.contextmanager
 def masked(generator: nn.Module, mask: Sequence[int] | SlotMask,
            space: MaskSpace | None = None) -> Iterator[nn.Module]:
@@ -181,11 +176,3 @@ def masked(generator: nn.Module, mask: Sequence[int] | SlotMask,
     finally:
         for handle in handles:
             handle.remove()
-
-
-@contextlib.contextmanager
-def masked_bits(generator: nn.Module, space: MaskSpace, bits: Sequence[int]
-                ) -> Iterator[nn.Module]:
-    """:func:`masked` with the space first: ``masked(generator, bits, space)``."""
-    with masked(generator, bits, space) as net:
-        yield net

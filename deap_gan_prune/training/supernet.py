@@ -1,7 +1,7 @@
 """Once-for-all training: one generator whose every sub-network of a mask space works.
 
 :func:`train_supernet` fine-tunes a copy of the original generator G so that a *masked*
-forward (:func:`deap_gan_prune.masked_bits`) of any mask of its space reproduces the frozen
+forward (:func:`deap_gan_prune.nets.slimming.masked`) of any mask of its space reproduces the frozen
 original. Each step draws one batch ``x`` and, by the sandwich rule, a set of masks: the full
 network, one random mask at the smallest size the search will use (``min(budgets)``) and
 ``n_random`` random masks at sizes in between; the loss is
@@ -20,7 +20,7 @@ channels, and is then trimmed by the budget repair (:func:`repairBudget`, random
 budget drawn log-uniformly between ``min(budgets)`` and 1 (the smallest mask: exactly
 ``min(budgets)``). The search then scores masks on the trained weights with no per-candidate
 adaptation (:class:`deap_gan_prune.fitness.supernet.SupernetFitness`), and the winner is
-``slim_bits(supernet, space, mask)``, fine-tuned as usual.
+``slim(supernet, mask, space)``, fine-tuned as usual.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from ..files import atomic_write, images_hash, models_hash
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace
-from ..nets.slimming import masked_bits
+from ..nets.slimming import masked
 from ..operators.repair import repairBudget
 
 #: The budgets (size ratios) the sandwich rule covers by default: 16x, 8x and 4x smaller.
@@ -83,7 +83,7 @@ def masked_distillation_loss(student: nn.Module, teacher_out: torch.Tensor, x: t
                              space: MaskSpace, bits: Sequence[int]) -> torch.Tensor:
     """``|Ĝ_p(x) − G(x)|₁`` (pixel mean) of ``student`` under mask ``bits`` (masked forward);
     ``x``, ``teacher_out``: ``[N, C, H, W]``."""
-    with masked_bits(student, space, bits) as net:
+    with masked(student, bits, space) as net:
         return (net(x) - teacher_out).abs().mean()
 
 
@@ -96,7 +96,7 @@ def masked_supernet_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch
     − 1)²) + cycle_weight·|F(Ĝ_p(x)) − x|₁``; a term with weight 0 is not computed (then the
     loss equals :func:`masked_distillation_loss` exactly). ``x``, ``teacher_out``:
     ``[N, C, H, W]``; ``discriminator``/``partner`` should be frozen."""
-    with masked_bits(student, space, bits) as net:
+    with masked(student, bits, space) as net:
         out = net(x)
     loss = (out - teacher_out).abs().mean()
     if gan_weight:
