@@ -12,51 +12,6 @@ import json
 import sys
 from dataclasses import fields
 
-#: flag help, by setting (the default is added from CompressConfig)
-HELP = {
-    "checkpoints": "upstream folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (default: the "
-                   "teacher shipped in the package)",
-    "epoch": "checkpoint prefix, <epoch>_net_G_A.pth",
-    "generator": "one generator of your own class, pkg.module:Class, with --weights (default: "
-                 "the upstream ResNet pair)",
-    "generator_kwargs": "--generator's constructor arguments as a JSON object",
-    "weights": "with --generator: its state dict file",
-    "dataroot": "image folder with trainA, trainB, testA, testB (default: the embedded "
-                "synthetic data)",
-    "image_size": "pixels, a multiple of 4 (default 64 synthetic, 256 for --dataroot)",
-    "n_train": "synthetic training images per domain",
-    "n_test": "test images per domain (synthetic; at most this many of a folder)",
-    "seed": "random seed: the same settings give the same files",
-    "budget": "size ratio every candidate meets in parameters and MACs (in parameters only "
-              "with the width search) (0.25 = 4x smaller)",
-    "variation": "widths (the width search), channels (bit-string variation) or auto "
-                 "(widths for --generator at a budget, else channels)",
-    "search_size": "pixels the search scores candidates at (default 64 for --generator, "
-                   "else --image-size)",
-    "front": "search the Pareto front of quality and size instead of one budget",
-    "size_target": "with --front: the best point within this size ratio (default: the "
-                   "front's point nearest the ideal)",
-    "size_range": "with --front: the size ratios the starting masks span",
-    "fitness": "adapted (brief distillation, then L1 on held-out images) or paper",
-    "population": "masks per generator",
-    "generations": "generations of the search",
-    "adapt_steps": "distillation steps per candidate (adapted fitness)",
-    "n_images": "held-out images per domain the fitness scores on",
-    "adapt_images": "further images per domain the candidates adapt on",
-    "finetune_steps": "fine-tuning steps (0: none)",
-    "distill": "distillation weight of the pair's fine-tuning (0: CycleGAN losses only)",
-    "lr": "fine-tuning learning rate (Adam)",
-    "batch_size": "fine-tuning images a step",
-    "val_every": "fine-tuning steps between validations; the best weights are kept",
-    "repeats": "latency runs of original and slim, interleaved",
-    "judge_steps": "training steps of the offline judge of the quality table",
-    "opset": "ONNX opset",
-    "tolerance": "largest difference the exported files may show against PyTorch",
-    "int8": "also a static int8 ONNX file, checked on held-out images",
-    "checkpoint_every": "fine-tuning steps between checkpoints",
-    "workers": "processes evaluating the search's candidates (0: this process)",
-    "device": "cpu, cuda, cuda:1, ...",
-}
 METAVARS = {"checkpoints": "DIR", "dataroot": "DIR", "weights": "FILE", "generator":
             "PKG.MODULE:CLASS", "generator_kwargs": "JSON"}
 
@@ -89,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(CompressConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        text = HELP[f.name]
+        text = f.metadata["help"]  # declared once, with the setting
         if "default" not in text:
             text += f" (default {_default_text(default)})"
         if isinstance(default, bool):

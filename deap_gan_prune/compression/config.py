@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import UnionType
@@ -17,6 +18,41 @@ STAGES = ("search", "slim", "finetune", "evaluate", "export")
 
 class CompressError(ValueError):
     """A compression run that cannot start or go on; the message names the file or setting."""
+
+
+#: the ``stage`` of a setting that says how a run goes, not what it makes: it may change
+#: between a run and its continuation
+RUNTIME = "runtime"
+
+
+def setting(default: Any, stage: str, help: str, *, low: float | None = None,
+            above: float | None = None, high: float | None = None,
+            choices: tuple[str, ...] | None = None) -> Any:
+    """A :class:`CompressConfig` field declared once: its default (a callable for a mutable
+    one), the stage whose results depend on it (or :data:`RUNTIME`), its help text and its
+    range (``low`` <= value, ``above`` < value, value <= ``high``, one of ``choices``),
+    checked by :func:`check_range`."""
+    metadata = {"stage": stage, "help": help, "low": low, "above": above, "high": high,
+                "choices": choices}
+    if callable(default):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def check_range(value: Any, metadata: Mapping[str, Any]) -> str | None:
+    """What is wrong with ``value`` against a :func:`setting`'s range, or None."""
+    if value is None:
+        return None
+    low, above, high, choices = (metadata.get(k) for k in ("low", "above", "high", "choices"))
+    if choices is not None and value not in choices:
+        return f"use {', '.join(choices)}"
+    if low is not None and value < low:
+        return f"must be {low:g} or more"
+    if above is not None and not value > above:
+        return f"must be above {above:g}"
+    if high is not None and value > high:
+        return f"must be {high:g} or less"
+    return None
 
 
 @dataclass
@@ -38,60 +74,83 @@ class CompressConfig:
     and, with ``int8``, the static int8 ONNX file. ``checkpoint_every``, ``workers`` and
     ``device`` say how, not what: they may change between a run and its continuation."""
 
-    checkpoints: str | None = None
-    epoch: str = "latest"
-    generator: str | None = None
-    generator_kwargs: dict = field(default_factory=dict)
-    weights: str | None = None
-    dataroot: str | None = None
-    image_size: int | None = None
-    n_train: int = 512
-    n_test: int = 64
-    seed: int = 0
-    budget: float = 0.25
-    variation: str = "auto"
-    search_size: int | None = None
-    front: bool = False
-    size_target: float | None = None
-    size_range: tuple[float, float] = (0.05, 0.5)
-    fitness: str = "adapted"
-    population: int = 12
-    generations: int = 8
-    adapt_steps: int = 30
-    n_images: int = 16
-    adapt_images: int = 32
-    finetune_steps: int = 800
-    distill: float = 10.0
-    lr: float = 2e-4
-    batch_size: int = 4
-    val_every: int = 100
-    repeats: int = 20
-    judge_steps: int = 200
-    opset: int = 17
-    tolerance: float = 1e-4
-    int8: bool = False
-    checkpoint_every: int = 100
-    workers: int = 0
-    device: str = "cpu"
+    checkpoints: str | None = setting(
+        None, "search", "upstream folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (default: "
+        "the teacher shipped in the package)")
+    epoch: str = setting("latest", "search", "checkpoint prefix, <epoch>_net_G_A.pth")
+    generator: str | None = setting(
+        None, "search", "one generator of your own class, pkg.module:Class, with weights "
+        "(default: the upstream ResNet pair)")
+    generator_kwargs: dict = setting(
+        dict, "search", "the generator's constructor arguments as a JSON object")
+    weights: str | None = setting(None, "search", "with generator: its state dict file")
+    dataroot: str | None = setting(
+        None, "search", "image folder with trainA, trainB, testA, testB (default: the "
+        "embedded synthetic data)")
+    image_size: int | None = setting(
+        None, "search", "pixels, a multiple of 4 (default 64 synthetic, 256 for a dataroot)")
+    n_train: int = setting(512, "search", "synthetic training images per domain", low=1)
+    n_test: int = setting(64, "evaluate", "test images per domain (synthetic; at most this "
+                          "many of a folder)", low=1)
+    seed: int = setting(0, "search", "random seed: the same settings give the same files")
+    budget: float = setting(
+        0.25, "search", "size ratio every candidate meets in parameters and MACs (in "
+        "parameters only with the width search) (0.25 = 4x smaller)")
+    variation: str = setting(
+        "auto", "search", "widths (the width search), channels (bit-string variation) or "
+        "auto (widths for one generator of your class at a budget, else channels)",
+        choices=("auto", "widths", "channels"))
+    search_size: int | None = setting(
+        None, "search", "pixels the search scores candidates at (default 64 for one "
+        "generator of your class, else image_size)")
+    front: bool = setting(False, "search", "search the Pareto front of quality and size "
+                          "instead of one budget")
+    size_target: float | None = setting(
+        None, "search", "with front: the best point within this size ratio (default: the "
+        "front's point nearest the ideal)")
+    size_range: tuple[float, float] = setting(
+        (0.05, 0.5), "search", "with front: the size ratios the starting masks span")
+    fitness: str = setting("adapted", "search", "adapted (brief distillation, then L1 on "
+                           "held-out images) or paper", choices=("adapted", "paper"))
+    population: int = setting(12, "search", "masks per generator", low=1)
+    generations: int = setting(8, "search", "generations of the search", low=0)
+    adapt_steps: int = setting(30, "search", "distillation steps per candidate (adapted "
+                               "fitness)", low=0)
+    n_images: int = setting(16, "search", "held-out images per domain the fitness scores on",
+                            low=1)
+    adapt_images: int = setting(32, "search", "further images per domain the candidates "
+                                "adapt on", low=0)
+    finetune_steps: int = setting(800, "finetune", "fine-tuning steps (0: none)", low=0)
+    distill: float = setting(10.0, "finetune", "distillation weight of the pair's "
+                             "fine-tuning (0: CycleGAN losses only)", low=0)
+    lr: float = setting(2e-4, "finetune", "fine-tuning learning rate (Adam)", above=0)
+    batch_size: int = setting(4, "finetune", "fine-tuning images a step", low=1)
+    val_every: int = setting(100, "finetune", "fine-tuning steps between validations; the "
+                             "best weights are kept", low=0)
+    repeats: int = setting(20, "evaluate", "latency runs of original and slim, interleaved",
+                           low=1)
+    judge_steps: int = setting(200, "evaluate", "training steps of the offline judge of the "
+                               "quality table", low=0)
+    opset: int = setting(17, "export", "ONNX opset", low=9, high=20)
+    tolerance: float = setting(1e-4, "export", "largest difference the exported files may "
+                               "show against PyTorch", above=0)
+    int8: bool = setting(False, "export", "also a static int8 ONNX file, checked on "
+                         "held-out images")
+    checkpoint_every: int = setting(100, RUNTIME, "fine-tuning steps between checkpoints",
+                                    low=1)
+    workers: int = setting(0, RUNTIME, "processes evaluating the search's candidates (0: "
+                           "this process)", low=0)
+    device: str = setting("cpu", RUNTIME, "cpu, cuda, cuda:1, ...")
 
     def __post_init__(self) -> None:
         hints = get_type_hints(type(self))
         for f in fields(self):
             value = getattr(self, f.name)
-            problem = check_value(value, hints[f.name])
+            problem = check_value(value, hints[f.name]) or check_range(value, f.metadata)
             if problem is not None:
                 raise CompressError(f"{f.name} = {_shown(value)}: {problem}")
         self.size_range = tuple(float(v) for v in self.size_range)  # type: ignore[assignment]
         self.generator_kwargs = dict(self.generator_kwargs)
-        positive = ("n_train", "n_test", "population", "batch_size", "repeats",
-                    "checkpoint_every", "n_images")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise CompressError(f"{name} = {getattr(self, name)}: must be 1 or more")
-        for name in ("generations", "adapt_steps", "adapt_images", "finetune_steps",
-                     "val_every", "judge_steps", "workers"):
-            if int(getattr(self, name)) < 0:
-                raise CompressError(f"{name} = {getattr(self, name)}: must be 0 or more")
         if not 0 < self.budget <= 1:
             raise CompressError(f"budget = {self.budget}: must be in (0, 1]")
         low, high = self.size_range
@@ -103,16 +162,12 @@ class CompressConfig:
                                 "that size); a single search takes budget")
         if self.size_target is not None and not 0 < self.size_target <= 1:
             raise CompressError(f"size_target = {self.size_target}: must be in (0, 1]")
-        if self.variation not in ("auto", "widths", "channels"):
-            raise CompressError(f"variation = {self.variation!r}: use auto, widths or channels")
         if self.variation == "widths" and (self.front or self.budget == 1):
             raise CompressError("variation = 'widths' moves capacity at one budget below 1: "
                                 "not with front or budget 1")
         if self.search_size is not None and (self.search_size <= 0 or self.search_size % 4):
             raise CompressError(f"search_size = {self.search_size}: must be a positive "
                                 "multiple of 4")
-        if self.fitness not in ("adapted", "paper"):
-            raise CompressError(f"fitness = {self.fitness!r}: use adapted or paper")
         if self.front and (self.fitness == "paper" or self.generator):
             raise CompressError("front: searches both generators of a CycleGAN with the "
                                 "adapted fitness (leave out fitness paper and generator)")
@@ -125,10 +180,6 @@ class CompressConfig:
             raise CompressError("weights: needs generator (the class, pkg.module:Class)")
         if self.generator and self.checkpoints:
             raise CompressError("generator takes weights (one generator), not checkpoints")
-        if not self.lr > 0 or self.distill < 0 or not self.tolerance > 0:
-            raise CompressError("lr and tolerance must be > 0, distill >= 0")
-        if not 9 <= self.opset <= 20:
-            raise CompressError(f"opset = {self.opset}: use an ONNX opset from 9 to 20")
 
     @property
     def single(self) -> bool:
@@ -218,18 +269,9 @@ def check_one(value: Any, hint: Any) -> str | None:
     raise TypeError(f"no check for the type {hint!r}")
 
 
-#: the settings each stage's results depend on
-STAGE_KEYS = {
-    "search": ("checkpoints", "epoch", "generator", "generator_kwargs", "weights", "dataroot",
-               "image_size", "n_train", "seed", "budget", "variation", "search_size", "front",
-               "size_target",
-               "size_range", "fitness", "population", "generations", "adapt_steps",
-               "n_images", "adapt_images"),
-    "slim": (),
-    "finetune": ("finetune_steps", "distill", "lr", "batch_size", "val_every"),
-    "evaluate": ("n_test", "repeats", "judge_steps"),
-    "export": ("opset", "tolerance", "int8"),
-}
+#: the settings each stage's results depend on (their ``stage`` metadata)
+STAGE_KEYS = {stage: tuple(f.name for f in fields(CompressConfig)
+                           if f.metadata["stage"] == stage) for stage in STAGES}
 
 
 # -- files ------------------------------------------------------------------------------------
