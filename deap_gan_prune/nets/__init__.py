@@ -3,7 +3,8 @@
 CycleGAN networks with the upstream state-dict keys (:mod:`.models`) and their checkpoint files
 (:mod:`.checkpoints`); per-layer widths with closed-form sizes (:mod:`.widths`) and sizes
 measured on a real module (:mod:`.counting`); the mask space of prunable channel groups
-(:mod:`.maskspace`; of any architecture, traced by :mod:`.groups`); masks made real
+(:mod:`.maskspace`; of any architecture, traced by :mod:`.groups`, your own layers declared
+as :mod:`.layers` says); masks made real
 (:mod:`.slimming`); filter importance (:mod:`.importance`), budget masks to compare against
 (:mod:`.baselines`) and a per-layer latency model (:mod:`.latency_model`). Nothing here knows
 of fitness or evolution.
@@ -26,7 +27,8 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".widths": ("GeneratorWidths", "count_macs", "count_parameters"),
     ".counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
     ".maskspace": ("ChannelGroup", "MaskSpace", "space_of", "trace_space"),
-    ".terms": ("ConvTerm", "NormTerm", "SpaceTerms"),
+    ".terms": ("ConvTerm", "LayerTerm", "NormTerm", "SpaceTerms"),
+    ".layers": ("ChannelLayer", "channel_dims"),
     ".groups": ("TracingError", "trace_terms"),
     ".slimming": ("masked", "slim"),
     ".importance": ("l1_importance",),
@@ -51,8 +53,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .groups import TracingError, trace_terms
     from .importance import l1_importance
     from .latency_model import LatencyTable, latency_table, measure_latency_table
+    from .layers import ChannelLayer, channel_dims
     from .maskspace import ChannelGroup, MaskSpace, space_of, trace_space
     from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
     from .slimming import masked, slim
-    from .terms import ConvTerm, NormTerm, SpaceTerms
+    from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms
     from .widths import GeneratorWidths, count_macs, count_parameters

@@ -15,8 +15,9 @@ channels are one channel group, so pruning a channel removes its filter too), Ba
 InstanceNorm2d (with or without affine weights), GroupNorm, activations, dropout, paddings,
 up-sampling, residual additions, concatenations along channels. Other grouped convolutions
 (``1 < groups < in_channels``, or a depth multiplier > 1) are refused with a one-line
-:class:`TracingError` naming the layer. The convs whose output reaches the network's output are
-never pruned.
+:class:`TracingError` naming the layer. A layer of yours that holds per-channel tensors is
+traced when it declares them (``channel_dims``, :mod:`.layers`). The convs whose output
+reaches the network's output are never pruned.
 
 GroupNorm with ``c > 1`` channels per norm-group mixes those channels' statistics, so they are
 pruned in whole norm-groups: the channel group it normalises gets ``block = c``
@@ -35,7 +36,8 @@ from typing import cast
 import torch
 from torch import nn
 
-from .terms import ConvTerm, NormTerm, SpaceTerms
+from .layers import channel_dims
+from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms
 
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)
@@ -66,11 +68,27 @@ def check_layers(model: nn.Module) -> None:
             continue
         if isinstance(module, NORMS + CHANNELWISE):
             continue
+        try:
+            declared = channel_dims(module)
+        except ValueError as exc:
+            raise TracingError(f"layer {name!r}: {exc}") from None
+        if declared is not None:
+            tensors = {**dict(module.named_parameters(recurse=False)),
+                       **dict(module.named_buffers(recurse=False))}
+            for key, dim in declared.items():
+                t = tensors.get(key)
+                if t is None or not -t.dim() <= dim < t.dim():
+                    raise TracingError(f"layer {name!r} ({type(module).__name__}) declares "
+                                       f"channel_dims[{key!r}] = {dim}, but "
+                                       + ("has no such parameter or buffer" if t is None
+                                          else f"{key!r} has shape {tuple(t.shape)}"))
+            continue
         if any(True for _ in module.children()):
             if any(True for _ in module.parameters(recurse=False)):
                 raise TracingError(f"layer {name or type(module).__name__!r} "
                                    f"({type(module).__name__}) holds its own parameters: "
-                                   "not supported by channel tracing")
+                                   "not supported by channel tracing unless it declares "
+                                   "which follow its channels (channel_dims)")
             continue  # a container (a block class of the user's)
         if isinstance(module, nn.PReLU) and module.num_parameters == 1:
             continue
@@ -78,7 +96,8 @@ def check_layers(model: nn.Module) -> None:
                                                                   module.buffers()):
             continue  # a parameter-free layer of the user's (e.g. a custom activation)
         raise TracingError(f"layer {name!r} ({type(module).__name__}) is not supported by "
-                           "channel tracing: use convolutions, norms and channel-wise layers")
+                           "channel tracing: use convolutions, norms and channel-wise layers, "
+                           "or declare which tensors follow its channels (channel_dims)")
 
 
 def _writers_of(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
@@ -100,16 +119,23 @@ def _writers_of(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
 
 def writers(model: nn.Module, example: torch.Tensor
             ) -> tuple[set[nn.Module], dict[nn.Module, set[nn.Module]]]:
-    """The convs whose output reaches the network's output, and for every norm the convs that
-    write its input (walking the autograd graph back; robust to in-place activations)."""
+    """The convs whose output reaches the network's output, and for every norm (and every
+    layer declaring ``channel_dims``) the convs that write its input (walking the autograd
+    graph back; robust to in-place activations)."""
     by_weight = {id(m.weight): m for m in model.modules() if isinstance(m, CONVS)}
     norm_inputs: dict[nn.Module, object] = {}
+    names = {m: n for n, m in model.named_modules()}
 
-    def hook(module, inputs):
+    def hook(module, inputs, output):
         norm_inputs[module] = inputs[0].grad_fn
+        if not isinstance(module, NORMS) and (
+                not isinstance(output, torch.Tensor) or output.shape[1] != inputs[0].shape[1]):
+            raise TracingError(f"layer {names[module]!r} ({type(module).__name__}) declares "
+                               "channel_dims but does not keep its channel count: build it "
+                               "from convolutions")
 
-    handles = [m.register_forward_pre_hook(hook) for m in model.modules()
-               if isinstance(m, NORMS)]
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, NORMS) or channel_dims(m) is not None]
     try:
         with torch.enable_grad():
             out = model(example)
@@ -170,8 +196,14 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
         outputs, norm_writers = writers(model, example)
         positions = _positions(model, example)
         names = {m: n for n, m in model.named_modules()}
+        declared = {m: channel_dims(m) or {} for m in model.modules()
+                    if channel_dims(m) is not None}
+        unwrapped = [(p, dim % p.dim()) for m, dims in declared.items()
+                     for key, p in m.named_parameters(recurse=False) if key in dims
+                     for dim in (dims[key],)]
         try:
-            graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+            graph = tp.DependencyGraph().build_dependency(
+                model, example_inputs=example, unwrapped_parameters=unwrapped or None)
         except Exception as exc:  # the tracer raises many types
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise TracingError(f"{type(model).__name__}: the dependency graph could not be "
@@ -204,7 +236,7 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
                 elif isinstance(target, NORMS):
                     continue  # found below from the autograd graph (in-place ops hide them)
                 elif isinstance(target, nn.Module) and any(True for _ in target.parameters()) \
-                        and not isinstance(target, nn.PReLU):
+                        and not isinstance(target, nn.PReLU) and target not in declared:
                     raise TracingError(f"layer {names.get(target, type(target).__name__)!r} "
                                        f"({type(target).__name__}) is coupled with channel "
                                        f"group {names[conv]!r}: not supported")
@@ -222,8 +254,8 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
                                    "channels of several groups (a concatenation): not "
                                    "supported")
             gi = groups_in.pop() if groups_in else -1
-            if gi >= 0 and specs[gi][1] != _norm_channels(norm):
-                raise TracingError(f"layer {names[norm]!r} has {_norm_channels(norm)} "
+            if gi >= 0 and specs[gi][1] != _channels(norm):
+                raise TracingError(f"layer {names[norm]!r} has {_channels(norm)} "
                                    f"channels but follows group {specs[gi][0]!r} of "
                                    f"{specs[gi][1]}: not supported")
             norm_group[norm] = gi
@@ -244,18 +276,24 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
                    for c, reads in readers.items()}
         conv_terms = [_conv_term(c, names[c], remap(group_of.get(c, -1)), readers[c],
                                  kept_specs, positions[c]) for c in convs]
-        norm_terms = [NormTerm(names[n], remap(norm_group.get(n, -1)), _norm_channels(n),
+        norm_terms = [NormTerm(names[n], remap(norm_group.get(n, -1)), _channels(n),
                                n.weight is not None, getattr(n, "running_mean", None)
                                is not None)
                       for n in model.modules() if isinstance(n, NORMS)]
+        layer_terms = [LayerTerm(names[m], remap(norm_group.get(m, -1)), _channels(m),
+                                 sum(p.numel() // p.shape[dims[k]] for k, p in
+                                     m.named_parameters(recurse=False) if k in dims))
+                       for m, dims in declared.items()]
         counted = sum(t.full_parameters() for t in conv_terms) + \
-            sum(t.full_parameters() for t in norm_terms)
+            sum(t.full_parameters() for t in norm_terms) + \
+            sum(t.full_parameters() for t in layer_terms)
         constant = sum(p.numel() for p in model.parameters()) - counted
         terms = SpaceTerms(
             tuple(kept_specs), tuple(conv_terms), tuple(norm_terms),
             (int(example.shape[-2]), int(example.shape[-1])), int(example.shape[1]),
             constant_parameters=constant, fixed=tuple(specs[g][0] for g in sorted(fixed)),
-            blocks={specs[g][0]: max(b) for g, b in blocks.items() if g not in fixed})
+            blocks={specs[g][0]: max(b) for g, b in blocks.items() if g not in fixed},
+            layers=tuple(layer_terms))
     finally:
         del model
     return terms
@@ -278,10 +316,19 @@ def _is_depthwise(conv: nn.Module) -> bool:
         1 < conv.groups == conv.in_channels == conv.out_channels
 
 
-def _norm_channels(norm: nn.Module) -> int:
-    if isinstance(norm, nn.GroupNorm):
-        return norm.num_channels
-    return int(cast(nn.modules.batchnorm._NormBase, norm).num_features)
+def _channels(layer: nn.Module) -> int:
+    """The channels of a norm, or of a layer declaring ``channel_dims`` (which must agree)."""
+    if isinstance(layer, nn.GroupNorm):
+        return layer.num_channels
+    if isinstance(layer, NORMS):
+        return int(cast(nn.modules.batchnorm._NormBase, layer).num_features)
+    tensors = {**dict(layer.named_parameters(recurse=False)),
+               **dict(layer.named_buffers(recurse=False))}
+    sizes = {key: tensors[key].shape[dim] for key, dim in (channel_dims(layer) or {}).items()}
+    if len(set(sizes.values())) != 1:
+        raise TracingError(f"layer {type(layer).__name__}: its channel_dims give different "
+                           f"channel counts {sizes}")
+    return int(next(iter(sizes.values())))
 
 
 def _conv_term(conv: nn.Conv2d | nn.ConvTranspose2d, name: str, out_group: int,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .terms import ConvTerm, NormTerm, SpaceTerms, term_dict
+from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms, term_dict
 from .widths import GeneratorWidths, MacConvention
 
 Layout = Literal["independent", "tied", "traced"]
@@ -61,7 +61,8 @@ class MaskSpace:
     int for all groups or a mapping by group name). ``dropout``: the ResNet's blocks have
     dropout (their second conv is ``conv_block.6``).
 
-    Sizes: parameters = constant + Σ_conv (k·in·out + bias·out) + Σ_norm 2·C (affine), where
+    Sizes: parameters = constant + Σ_conv (k·in·out + bias·out) + Σ_norm 2·C (affine)
+    + Σ_layer p·C (your own layers, ``p`` parameters per channel), where
     ``in``, ``out`` and ``C`` are fixed or a group's count (``in`` a sum over the groups a conv
     reads); MACs = Σ_conv k·in·out·positions with the positions counted at ``example_size``
     and scaled by the pixel ratio (a depthwise conv counts k·out; a transposed conv at its
@@ -227,6 +228,8 @@ class MaskSpace:
             for n in self.norms:
                 if n.affine:
                     total += 2 * (n.channels if n.group < 0 else counts[n.group])
+            for t in self.terms.layers:
+                total += t.per_channel * (t.channels if t.group < 0 else counts[t.group])
             return int(total)
         if measure != "macs":
             raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
@@ -301,7 +304,8 @@ class MaskSpace:
                 "example_size": list(t.example_size), "input_nc": t.input_nc,
                 "constant_parameters": t.constant_parameters, "fixed": list(t.fixed),
                 "convs": [term_dict(c) for c in t.convs],
-                "norms": [asdict(n) for n in t.norms]}
+                "norms": [asdict(n) for n in t.norms],
+                **({"layers": [asdict(n) for n in t.layers]} if t.layers else {})}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> MaskSpace:
@@ -311,7 +315,8 @@ class MaskSpace:
                                tuple(NormTerm(**n) for n in d["norms"]),
                                (int(d["example_size"][0]), int(d["example_size"][1])),
                                int(d["input_nc"]), int(d["constant_parameters"]),
-                               tuple(d.get("fixed", ())), d.get("blocks"))
+                               tuple(d.get("fixed", ())), d.get("blocks"),
+                               layers=tuple(LayerTerm(**n) for n in d.get("layers", ())))
             return cls(terms=terms, min_keep=dict(d["min_keep"]))
         return cls(GeneratorWidths.from_dict(d["widths"]), d["layout"], dict(d["min_keep"]),
                    dropout=bool(d.get("dropout", False)))

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
+from .layers import channel_dims
 from .maskspace import MaskSpace, space_of
 
 SlotMask = Mapping[str, Sequence[int]]
@@ -69,7 +70,8 @@ def kept_state_dict(generator: nn.Module, space: MaskSpace, bits: Sequence[int]
     statistics) of ``generator`` under ``space``'s mask ``bits``; keys as in
     ``generator.state_dict()``. Conv2d weights are ``[out, in, k, k]`` (depthwise ``[C, 1, k,
     k]``, sliced along C), ConvTranspose2d ``[in, out, k, k]``; norms are sliced along their
-    channels (a GroupNorm's in whole norm-groups, as its group's blocks)."""
+    channels (a GroupNorm's in whole norm-groups, as its group's blocks), your own layers'
+    declared tensors along their ``channel_dims``."""
     check_mask(generator, space, bits)
     keeps = _group_keeps(space, bits)
     modules = dict(generator.named_modules())
@@ -84,13 +86,24 @@ def kept_state_dict(generator: nn.Module, space: MaskSpace, bits: Sequence[int]
             state[f"{term.name}.bias"] = _slice(conv.bias, 0, out_idx)
     for norm_term in space.norms:
         norm = modules[norm_term.name]
-        index = None if norm_term.group < 0 else torch.tensor(
-            [j for j, k in enumerate(keeps[norm_term.group]) if k], dtype=torch.long)
+        index = _kept_index(norm_term.group, keeps)
         for key in ("weight", "bias", "running_mean", "running_var"):
             tensor = getattr(norm, key, None)
             if tensor is not None:
                 state[f"{norm_term.name}.{key}"] = _slice(tensor, 0, index)
+    for layer_term in space.terms.layers:
+        layer = modules[layer_term.name]
+        index = _kept_index(layer_term.group, keeps)
+        for key, dim in (channel_dims(layer) or {}).items():
+            state[f"{layer_term.name}.{key}"] = _slice(getattr(layer, key), dim, index)
     return state
+
+
+def _kept_index(group: int, keeps: list[list[bool]]) -> torch.Tensor | None:
+    """Kept channel indices of a group (None for -1: a layer never pruned)."""
+    if group < 0:
+        return None
+    return torch.tensor([j for j, k in enumerate(keeps[group]) if k], dtype=torch.long)
 
 
 def _space_and_bits(generator: nn.Module, mask: Sequence[int] | SlotMask,
@@ -142,6 +155,16 @@ def slim(generator: nn.Module, mask: Sequence[int] | SlotMask,
             norm.num_channels = channels
         else:
             norm.num_features = channels
+    for layer_term in space.terms.layers:
+        layer, original = modules[layer_term.name], generator.get_submodule(layer_term.name)
+        for key in channel_dims(layer) or {}:
+            value, was = state[f"{layer_term.name}.{key}"].clone(), getattr(original, key)
+            setattr(layer, key, nn.Parameter(value, was.requires_grad)
+                    if isinstance(was, nn.Parameter) else value)
+        count = getattr(type(layer), "channel_count", None)
+        if isinstance(count, str):
+            setattr(layer, count, layer_term.channels if layer_term.group < 0
+                    else sum(keeps[layer_term.group]))
     return small.train(generator.training)
 
 

@@ -65,13 +65,29 @@ class NormTerm:
 
 
 @dataclass(frozen=True)
+class LayerTerm:
+    """One layer of yours that declares ``channel_dims`` (:mod:`.layers`): ``name``, the
+    ``group`` its channels belong to (-1 when never pruned), ``channels`` and the parameters
+    it holds per channel (``per_channel``; e.g. 2 * n_styles for a conditional norm)."""
+
+    name: str
+    group: int
+    channels: int
+    per_channel: int
+
+    def full_parameters(self) -> int:
+        return self.per_channel * self.channels
+
+
+@dataclass(frozen=True)
 class SpaceTerms:
     """What a mask space knows of its network: the groups ``specs`` (``(name, channels)``, in
     bit order), every conv and norm (:class:`ConvTerm`, :class:`NormTerm`: module names and
     channel maps), the size ``example_size`` (H, W) their positions were counted at, the
     image channels ``input_nc``, the parameters no group changes (``constant_parameters``),
     the groups kept whole (``fixed``, not in ``specs``) and the channels per bit of block
-    groups (``blocks``, by name; 1 when absent). ``slots``: the width slots each group
+    groups (``blocks``, by name; 1 when absent); ``layers``: your own layers
+    (:class:`LayerTerm`). ``slots``: the width slots each group
     controls, by name (the upstream ResNet's view; a group is its own slot when absent)."""
 
     specs: tuple[tuple[str, int], ...]
@@ -83,6 +99,7 @@ class SpaceTerms:
     fixed: tuple[str, ...] = ()
     blocks: Mapping[str, int] | None = None
     slots: Mapping[str, tuple[str, ...]] | None = None
+    layers: tuple[LayerTerm, ...] = ()
 
 
 
