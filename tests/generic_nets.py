@@ -291,3 +291,143 @@ class UnshuffleDenoiser(nn.Module):
         y = F.pixel_unshuffle(x, 2)
         y = torch.cat([y, torch.full_like(y[:, :1], self.sigma)], 1)
         return torch.tanh(F.pixel_shuffle(self.tail(self.body(self.head(y))), 2))
+
+
+class ShuffleUpscaler(nn.Module):
+    """A super-resolution network: a head conv, residual blocks scaled by ``res_scale``, then a
+    conv to 4x the channels and a pixel-shuffle doubling each side (the output is 2H x 2W for
+    an H x W image). ESPCN-like by default (the last conv writes 4x the image's channels,
+    shuffled into the output); with ``hidden_shuffle``, EDSR-like (the features are shuffled,
+    then a tail conv writes the image)."""
+
+    def __init__(self, ngf: int = 8, n_blocks: int = 1, res_scale: float = 0.5,
+                 hidden_shuffle: bool = False) -> None:
+        super().__init__()
+        self.res_scale = res_scale
+        self.head = nn.Conv2d(3, ngf, 3, padding=1)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(ngf, ngf, 3, padding=1), nn.ReLU(True),
+                          nn.Conv2d(ngf, ngf, 3, padding=1))
+            for _ in range(n_blocks))
+        shuffled = ngf if hidden_shuffle else 3
+        self.up = nn.Sequential(nn.Conv2d(ngf, 4 * shuffled, 3, padding=1), nn.PixelShuffle(2))
+        self.tail = nn.Conv2d(ngf, 3, 3, padding=1) if hidden_shuffle else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.head(x)
+        for block in self.blocks:
+            y = y + self.res_scale * block(y)
+        return torch.tanh(self.tail(self.up(y)))
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention (squeeze-and-excitation): ``x * sigmoid(fc2(relu(fc1(avgpool(x)))))``
+    with 1x1 convs as the two fully connected layers."""
+
+    def __init__(self, dim: int, reduction: int = 2) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, dim // reduction, 1)
+        self.fc2 = nn.Conv2d(dim // reduction, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = F.adaptive_avg_pool2d(x, 1)
+        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(w))))
+
+
+class AttentionNet(nn.Module):
+    """A generator of residual blocks with channel attention (RCAN-like): each block is conv,
+    ReLU, conv, squeeze-and-excitation, plus its input."""
+
+    def __init__(self, ngf: int = 8, n_blocks: int = 2) -> None:
+        super().__init__()
+        self.head = nn.Sequential(nn.Conv2d(3, ngf, 3, padding=1), nn.ReLU(True))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(ngf, ngf, 3, padding=1), nn.ReLU(True),
+                          nn.Conv2d(ngf, ngf, 3, padding=1), SqueezeExcite(ngf))
+            for _ in range(n_blocks))
+        self.tail = nn.Conv2d(ngf, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.head(x)
+        for block in self.blocks:
+            y = y + block(y)
+        return torch.tanh(self.tail(y))
+
+
+class DenseBlock(nn.Module):
+    """ESRGAN's residual dense block: every conv reads the concatenation of the block's input
+    and all earlier growths; the last one maps back to ``dim``, scaled by 0.2 and added to the
+    input."""
+
+    def __init__(self, dim: int, growth: int, n_convs: int = 3) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(dim + i * growth, growth, 3, padding=1)
+                                   for i in range(n_convs - 1))
+        self.last = nn.Conv2d(dim + (n_convs - 1) * growth, dim, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for conv in self.convs:
+            features.append(F.leaky_relu(conv(torch.cat(features, 1)), 0.2))
+        return x + 0.2 * self.last(torch.cat(features, 1))
+
+
+class DenseNet(nn.Module):
+    """An RRDB-like generator: a head conv, residual dense blocks whose chain is itself scaled
+    by 0.2 and added to its input, a trunk conv over the whole chain plus the head's output,
+    and a tail conv."""
+
+    def __init__(self, ngf: int = 8, growth: int = 4, n_blocks: int = 2) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(3, ngf, 3, padding=1)
+        self.blocks = nn.Sequential(*(DenseBlock(ngf, growth) for _ in range(n_blocks)))
+        self.trunk = nn.Conv2d(ngf, ngf, 3, padding=1)
+        self.tail = nn.Conv2d(ngf, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.head(x)
+        y = y + self.trunk(y + 0.2 * self.blocks(y))
+        return torch.tanh(self.tail(F.leaky_relu(y, 0.2)))
+
+
+class FeatureUnshuffleNet(nn.Module):
+    """A generator that down-samples its features (not the image) by pixel-unshuffle: a conv's
+    ``ngf`` channels become ``4 ngf`` at half the size, read by the next conv; nearest
+    up-sampling back."""
+
+    def __init__(self, ngf: int = 4) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(3, ngf, 3, padding=1)
+        self.body = nn.Conv2d(4 * ngf, 2 * ngf, 3, padding=1)
+        self.tail = nn.Conv2d(2 * ngf, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.pixel_unshuffle(F.relu(self.head(x)), 2)
+        y = F.interpolate(F.relu(self.body(y)), scale_factor=2)
+        return torch.tanh(self.tail(y))
+
+
+# -- a generator that takes its images in [0, 1] (tests of --input-range) ----------------------
+class UnitRangeNet(nn.Module):
+    """A generator trained on images in [0, 1]: its output is its input plus a small learned
+    change of the image's centred values, so ``f(a x + b) = a f(x) + b`` for ``a > 0`` (for any
+    kept channels): the same pixels give the same output pixels in any range. Every call records
+    the smallest input value in the class attribute ``lowest`` (reset it before a run)."""
+
+    lowest = float("inf")
+
+    def __init__(self, width: int = 6) -> None:
+        super().__init__()
+        self.inner = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.outer = nn.Conv2d(width, 3, 3, padding=1, bias=False)
+        self.register_forward_pre_hook(UnitRangeNet._record)
+
+    @staticmethod
+    def _record(module: nn.Module, inputs: tuple) -> None:
+        x = inputs[0]
+        if isinstance(x, torch.Tensor) and x.numel():
+            UnitRangeNet.lowest = min(UnitRangeNet.lowest, float(x.detach().min()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        centred = x - x.mean(dim=(2, 3), keepdim=True)
+        return x + 0.1 * self.outer(F.relu(self.inner(centred)))  # relu(a z) = a relu(z), a > 0

@@ -26,7 +26,9 @@ channels. The operators stay as they are (pure Python, bits are bits) and every 
 valid; the slimming expands a bit to its ``c`` channels and sets ``num_groups`` to the kept
 norm-groups, so the kept groups' statistics, and the output, are unchanged (masked == slim).
 A channel group that feeds GroupNorms of different channels-per-group is kept whole (no common
-block), as is a group with no writer conv (a depthwise conv reading the image).
+block), as is a group with no writer conv (a depthwise conv reading the image) and a group
+read through a pixel-shuffle or pixel-unshuffle of features (which turns ``r*r`` channels
+into one at ``r`` times the size, or back).
 """
 from __future__ import annotations
 
@@ -117,16 +119,38 @@ def _writers_of(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
     return found
 
 
+def _shuffled_writers(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
+    """The convs whose outputs reach ``fn`` through a pixel (un)shuffle, which moves channels
+    to pixels or back: their groups cannot be pruned channel by channel."""
+    found, seen, stack = set(), set(), [fn]
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen or type(fn).__name__.startswith("ConvolutionBackward"):
+            continue
+        seen.add(fn)
+        if "PixelShuffleBackward" in type(fn).__name__ or \
+                "PixelUnshuffleBackward" in type(fn).__name__:
+            found |= _writers_of(fn, by_weight)
+            continue
+        stack.extend(nxt for nxt, _ in fn.next_functions)
+    return found
+
+
 def writers(model: nn.Module, example: torch.Tensor
-            ) -> tuple[set[nn.Module], dict[nn.Module, set[nn.Module]]]:
+            ) -> tuple[set[nn.Module], dict[nn.Module, set[nn.Module]], set[nn.Module]]:
     """The convs whose output reaches the network's output, and for every norm (and every
     layer declaring ``channel_dims``) the convs that write its input (walking the autograd
-    graph back; robust to in-place activations)."""
+    graph back; robust to in-place activations); third, the convs whose outputs are read
+    through a pixel (un)shuffle (:func:`_shuffled_writers`)."""
     by_weight = {id(m.weight): m for m in model.modules() if isinstance(m, CONVS)}
     norm_inputs: dict[nn.Module, object] = {}
+    conv_inputs: list[object] = []
     names = {m: n for n, m in model.named_modules()}
 
     def hook(module, inputs, output):
+        if isinstance(module, CONVS):
+            conv_inputs.append(inputs[0].grad_fn)
+            return
         norm_inputs[module] = inputs[0].grad_fn
         if not isinstance(module, NORMS) and (
                 not isinstance(output, torch.Tensor) or output.shape[1] != inputs[0].shape[1]):
@@ -135,10 +159,15 @@ def writers(model: nn.Module, example: torch.Tensor
                                "from convolutions")
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, NORMS) or channel_dims(m) is not None]
+               if isinstance(m, NORMS + CONVS) or channel_dims(m) is not None]
     try:
         with torch.enable_grad():
             out = model(example)
+    except (RuntimeError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TracingError(f"{type(model).__name__} does not run on a "
+                           f"{tuple(example.shape)} example ({first[:100]}): a larger image "
+                           "size may be needed") from None
     finally:
         for h in handles:
             h.remove()
@@ -148,7 +177,10 @@ def writers(model: nn.Module, example: torch.Tensor
     outputs = _writers_of(out.grad_fn, by_weight)
     if not outputs:
         raise TracingError(f"{type(model).__name__}: no convolution reaches the output")
-    return outputs, {n: _writers_of(fn, by_weight) for n, fn in norm_inputs.items()}
+    shuffled: set[nn.Module] = set()
+    for fn in [*conv_inputs, *norm_inputs.values(), out.grad_fn]:
+        shuffled |= _shuffled_writers(fn, by_weight)
+    return outputs, {n: _writers_of(fn, by_weight) for n, fn in norm_inputs.items()}, shuffled
 
 
 def _positions(model: nn.Module, example: torch.Tensor) -> dict[nn.Module, tuple[int, int]]:
@@ -193,7 +225,7 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
     try:
         param = next(model.parameters())
         example = example[:1].to(param.device, param.dtype)
-        outputs, norm_writers = writers(model, example)
+        outputs, norm_writers, shuffled = writers(model, example)
         positions = _positions(model, example)
         names = {m: n for n, m in model.named_modules()}
         declared = {m: channel_dims(m) or {} for m in model.modules()
@@ -246,6 +278,7 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
         for gi in range(len(specs)):
             if all(_is_depthwise(c) for c, g in group_of.items() if g == gi):
                 fixed.add(gi)  # no writer but depthwise convs: the input image's channels
+        fixed |= {group_of[c] for c in shuffled if c in group_of}  # pixel-shuffled: whole
         blocks: dict[int, set[int]] = {}
         for norm, convs_in in norm_writers.items():
             groups_in = {group_of.get(c, -1) for c in convs_in}
@@ -254,7 +287,7 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
                                    "channels of several groups (a concatenation): not "
                                    "supported")
             gi = groups_in.pop() if groups_in else -1
-            if gi >= 0 and specs[gi][1] != _channels(norm):
+            if gi >= 0 and gi not in fixed and specs[gi][1] != _channels(norm):
                 raise TracingError(f"layer {names[norm]!r} has {_channels(norm)} "
                                    f"channels but follows group {specs[gi][0]!r} of "
                                    f"{specs[gi][1]}: not supported")

@@ -130,6 +130,10 @@ def slim(generator: nn.Module, mask: Sequence[int] | SlotMask,
     placeholder = torch.empty(0, device="meta")
     memo = {id(originals[key]): placeholder for key in state if key in originals}
     small = copy.deepcopy(generator, memo)
+    for module in small.modules():  # slimmed inside ``masked``: the copy drops its hooks
+        for hook_id in [k for k, h in module._forward_pre_hooks.items()
+                        if isinstance(h, _Zero)]:
+            del module._forward_pre_hooks[hook_id]
     modules = dict(small.named_modules())
     for term in space.convs:
         conv = modules[term.name]
@@ -190,12 +194,19 @@ def masked(generator: nn.Module, mask: Sequence[int] | SlotMask,
             scale = torch.tensor([1.0 if g < 0 or keeps[g][j] else 0.0
                                   for g, j in zip(term.in_groups, term.in_index)],
                                  device=param.device, dtype=param.dtype).view(1, -1, 1, 1)
-
-            def pre_hook(module, inputs, scale=scale):
-                return (inputs[0] * scale, *inputs[1:])
-
-            handles.append(modules[term.name].register_forward_pre_hook(pre_hook))
+            handles.append(modules[term.name].register_forward_pre_hook(_Zero(scale)))
         yield generator
     finally:
         for handle in handles:
             handle.remove()
+
+
+class _Zero:
+    """``masked``'s pre-forward hook: multiplies a conv's input channels by ``scale``
+    (``[1, C, 1, 1]`` of 0 and 1)."""
+
+    def __init__(self, scale: torch.Tensor) -> None:
+        self.scale = scale
+
+    def __call__(self, module: nn.Module, inputs: tuple) -> tuple:
+        return (inputs[0] * self.scale, *inputs[1:])
