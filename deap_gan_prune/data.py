@@ -3,7 +3,8 @@
 Images (.jpg, .jpeg, .png, .bmp, .webp, any case) are read with Pillow and converted to RGB
 (grayscale, 16-bit grayscale, palette, RGBA and CMYK included). Training preprocessing follows
 upstream: resize to ``load_size`` (bicubic), random crop ``image_size``, random horizontal flip,
-normalise to [-1, 1]; test: resize to ``image_size``. All randomness comes from (seed, epoch,
+normalise to [-1, 1] (or the generator's range, :mod:`deap_gan_prune.imagerange`); test: resize
+to ``image_size``. All randomness comes from (seed, epoch,
 index), so an item is the same whatever the order, the worker or the machine.
 
 Unreadable images never stop an epoch: files whose header or checksums are broken are dropped
@@ -22,6 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+
+from .imagerange import DEFAULT_RANGE, InputRange
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 PHASES = ("train", "test")
@@ -95,15 +98,17 @@ def _looks_readable(path: Path) -> bool:
         return False
 
 
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """RGB Pillow image → float32 tensor [3, H, W] in [-1, 1]."""
+def to_tensor(image: Image.Image, input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
+    """RGB Pillow image → float32 tensor [3, H, W] in ``input_range`` (default [-1, 1])."""
     array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    return input_range.from_uint8(torch.from_numpy(array.copy()).permute(2, 0, 1))
 
 
-def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor:
-    """One image as a float tensor [3, H, W] in [-1, 1], resized (bicubic) to ``size``×``size``
-    when ``size`` is given. DataError naming the file if it is missing or unreadable."""
+def load_image(path: str | os.PathLike, size: int | None = None,
+               input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
+    """One image as a float tensor [3, H, W] in ``input_range`` (default [-1, 1]), resized
+    (bicubic) to ``size``×``size`` when ``size`` is given. DataError naming the file if it is
+    missing or unreadable."""
     if Path(path).is_dir():
         raise DataError(f"{path}: is a folder, not an image file")
     if not Path(path).is_file():
@@ -111,20 +116,20 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor
     image = read_rgb(path)
     if size is not None:
         image = image.resize((int(size), int(size)), Image.Resampling.BICUBIC)
-    return to_tensor(image)
+    return to_tensor(image, input_range)
 
 
 def augment(image: Image.Image, rng: np.random.Generator, image_size: int,
-            load_size: int) -> torch.Tensor:
+            load_size: int, input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
     """Upstream training preprocessing: resize to ``load_size``² (bicubic), random crop
     ``image_size``², random horizontal flip (both drawn from ``rng``); ``[3, S, S]`` in
-    [-1, 1]."""
+    ``input_range`` (default [-1, 1])."""
     image = image.resize((load_size,) * 2, Image.Resampling.BICUBIC)
     top, left = rng.integers(0, load_size - image_size + 1, size=2)
     image = image.crop((left, top, left + image_size, top + image_size))
     if rng.random() < 0.5:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return to_tensor(image)
+    return to_tensor(image, input_range)
 
 
 def readable_images(folder: str | os.PathLike) -> tuple[list[Path], int]:
@@ -147,15 +152,17 @@ class UnpairedImageFolder(Dataset):
     """Unpaired domains A and B of ``<root>/<phase>A`` and ``<root>/<phase>B``.
 
     Length is max(len A, len B). Item ``i`` is ``{"A": [3, S, S], "B": [3, S, S]`` float in
-    [-1, 1], ``"A_path": str, "B_path": str}`` with ``S = image_size``: A is image ``i mod nA``;
-    B is a random image (drawn from seed, epoch and ``i``) when ``serial_b`` is False (default
-    for train) or image ``i mod nB`` (default for test, so every test image is visited). Call
-    :meth:`set_epoch` each epoch to draw new crops, flips and B partners.
+    ``input_range`` (default [-1, 1]), ``"A_path": str, "B_path": str}`` with
+    ``S = image_size``: A is image ``i mod nA``; B is a random image (drawn from seed, epoch
+    and ``i``) when ``serial_b`` is False (default for train) or image ``i mod nB`` (default
+    for test, so every test image is visited). Call :meth:`set_epoch` each epoch to draw new
+    crops, flips and B partners.
     """
 
     def __init__(self, root: str | os.PathLike, phase: str = "train", image_size: int = 256,
                  load_size: int | None = None, augment: bool | None = None, seed: int = 0,
-                 serial_b: bool | None = None) -> None:
+                 serial_b: bool | None = None,
+                 input_range: InputRange = DEFAULT_RANGE) -> None:
         if phase not in PHASES:
             raise ValueError(f"unknown phase {phase!r}: use 'train' or 'test'")
         if image_size < 1:
@@ -168,6 +175,7 @@ class UnpairedImageFolder(Dataset):
         self.augment = phase == "train" if augment is None else bool(augment)
         self.serial_b = phase == "test" if serial_b is None else bool(serial_b)
         self.seed, self.epoch = int(seed), 0
+        self.input_range = input_range
         check_folder(self.root, "dataset root")
         self.paths: dict[str, list[Path]] = {}
         self._listed: dict[str, int] = {}  # image files in each folder, readable or not
@@ -209,8 +217,9 @@ class UnpairedImageFolder(Dataset):
 
     def _preprocess(self, image: Image.Image, rng: np.random.Generator) -> torch.Tensor:
         if not self.augment:
-            return to_tensor(image.resize((self.image_size,) * 2, Image.Resampling.BICUBIC))
-        return augment(image, rng, self.image_size, self.load_size)
+            return to_tensor(image.resize((self.image_size,) * 2, Image.Resampling.BICUBIC),
+                             self.input_range)
+        return augment(image, rng, self.image_size, self.load_size, self.input_range)
 
     def __getitem__(self, index: int) -> dict:
         n = len(self)

@@ -43,8 +43,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .export import ExportError, cpu_copy, export_onnx, import_onnxruntime
+from .export import ExportError, cpu_copy, export_onnx, import_onnxruntime, with_onnx_range
 from .files import atomic_write, atomic_write_json
+from .imagerange import DEFAULT_RANGE, DEFAULT_TEXT, InputRange
 from .metrics.fidelity import fidelity_scores
 
 #: ONNX Runtime operators that compute in integers.
@@ -111,6 +112,7 @@ class Int8Result:
     kept_float: list[str]
     check: dict
     config: dict = field(default_factory=dict)
+    input_range: str = DEFAULT_TEXT
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -357,20 +359,20 @@ def store_int8_weights(path: str | os.PathLike, names: Sequence[str],
 
 
 def _check(int8: str, float_out: np.ndarray, images: np.ndarray,
-           original_out: np.ndarray | None) -> dict:
+           original_out: np.ndarray | None, input_range: InputRange = DEFAULT_RANGE) -> dict:
     out = run_onnx(int8, images)
     check: dict[str, Any] = {"images": int(len(images)), "image_size": list(images.shape[-2:]),
-             "to_float": _scores(out, float_out)}
+             "to_float": _scores(out, float_out, input_range)}
     if original_out is not None:
-        check["float_to_original"] = _scores(float_out, original_out)
-        check["int8_to_original"] = _scores(out, original_out)
+        check["float_to_original"] = _scores(float_out, original_out, input_range)
+        check["int8_to_original"] = _scores(out, original_out, input_range)
         check["loss_db"] = (check["float_to_original"]["psnr_db"]
                             - check["int8_to_original"]["psnr_db"])
     return check
 
 
-def _scores(a: np.ndarray, b: np.ndarray) -> dict:
-    scores = fidelity_scores(torch.from_numpy(a), torch.from_numpy(b))
+def _scores(a: np.ndarray, b: np.ndarray, input_range: InputRange = DEFAULT_RANGE) -> dict:
+    scores = fidelity_scores(torch.from_numpy(a), torch.from_numpy(b), input_range)
     return {"psnr_db": scores["psnr_db"], "ssim": scores["ssim"]}
 
 
@@ -387,10 +389,11 @@ def _quality(check: dict) -> float:
 def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
                 calibration: torch.Tensor, check_images: torch.Tensor,
                 original: torch.nn.Module | None = None, config: Int8Config = Int8Config(),
-                progress: bool = False) -> Int8Result:
+                progress: bool = False, input_range: InputRange = DEFAULT_RANGE) -> Int8Result:
     """Write ``generator`` as a static int8 ONNX file at ``path`` and check it.
 
-    ``calibration``: images ``[N, C, H, W]`` in [-1, 1] whose activation ranges set the
+    ``calibration``: images ``[N, C, H, W]`` in ``input_range`` (the generator's; default
+    [-1, 1], recorded in the file's metadata and its JSON) whose activation ranges set the
     quantization; ``check_images``: held-out images (not in ``calibration``) on which the int8
     file is compared with the float network (and, with ``original``, with the original
     generator's output). Writes ``<path>.json`` with the :class:`Int8Result` beside the file.
@@ -401,7 +404,8 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
     calib, held = _numpy(calibration, "calibration"), _numpy(check_images, "check images")
     with tempfile.TemporaryDirectory() as tmp:
         plain = os.path.join(tmp, "float.onnx")
-        export_onnx(generator, plain, image_size=int(calib.shape[-1]), opset=config.opset)
+        export_onnx(generator, plain, image_size=int(calib.shape[-1]), opset=config.opset,
+                    input_range=input_range)
         float_bytes = os.path.getsize(plain)
         float_out = run_onnx(plain, held)
         original_out = None
@@ -430,17 +434,18 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
             kept = [name for name in onnx_kernels(trial)["float_layers"] if name in nodes]
             if kept:
                 _quantize(prepared, trial, calib, config, kept, cache)
-        check = _check(trial, float_out, held, original_out)
+        check = _check(trial, float_out, held, original_out, input_range)
         if config.keep_float == "auto" and not _passes(check, config):
             kept, check = _keep_sensitive(prepared, trial, calib, held, float_out, original_out,
-                                          config, cache, check, kept, progress)
+                                          config, cache, check, kept, progress, input_range)
         kernels = onnx_kernels(trial)
         weights = int8_weight_count(trial)
-        atomic_write(path, lambda tmp_path: Path(tmp_path).write_bytes(Path(trial).read_bytes()))
+        data = with_onnx_range(Path(trial).read_bytes(), input_range)
+        atomic_write(path, lambda tmp_path: Path(tmp_path).write_bytes(data))
     result = Int8Result(path=str(path), bytes=path.stat().st_size, float_bytes=float_bytes,
                         int8_weights=weights, kernels=kernels,
                         float_layers=kernels["float_layers"], kept_float=kept, check=check,
-                        config=asdict(config))
+                        config=asdict(config), input_range=input_range.text)
     atomic_write_json(str(path) + ".json", result.as_dict())
     return result
 
@@ -448,7 +453,8 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
 def _keep_sensitive(prepared: str, trial: str, calib: np.ndarray, held: np.ndarray,
                     float_out: np.ndarray, original_out: np.ndarray | None,
                     config: Int8Config, cache: str, check: dict, kept: list[str],
-                    progress: bool) -> tuple[list[str], dict]:
+                    progress: bool, input_range: InputRange = DEFAULT_RANGE
+                    ) -> tuple[list[str], dict]:
     """Leave more layers in float (beyond ``kept``), most sensitive first, until the check
     passes: a layer's sensitivity is the quality gained by leaving it in float too."""
     import onnx
@@ -459,14 +465,14 @@ def _keep_sensitive(prepared: str, trial: str, calib: np.ndarray, held: np.ndarr
     gains = {}
     for name in tqdm(layers, desc="int8 sensitivity", disable=not progress, leave=False):
         _quantize(prepared, trial, calib, config, [*kept, name], cache)
-        gains[name] = _quality(_check(trial, float_out, held, original_out))
+        gains[name] = _quality(_check(trial, float_out, held, original_out, input_range))
     order = sorted(layers, key=lambda name: -gains[name])
     kept = list(kept)
     best = (check, list(kept))
     for name in order[:config.max_float_layers]:
         kept.append(name)
         _quantize(prepared, trial, calib, config, kept, cache)
-        check = _check(trial, float_out, held, original_out)
+        check = _check(trial, float_out, held, original_out, input_range)
         if _quality(check) > _quality(best[0]):
             best = (check, list(kept))
         if _passes(check, config):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import torch
 
+from .imagerange import DEFAULT_RANGE, InputRange
 from .metrics import HIGHER_IS_BETTER as OUTLINE_HIGHER_IS_BETTER
 from .metrics import outline_scores
 from .metrics.fidelity import fidelity_scores
@@ -25,7 +26,16 @@ def quality_report(data: DomainData, outputs: Mapping[str, Mapping[str, torch.Te
     """Quality of each set of translations ``outputs[name] = {"a2b": …, "b2a": …}`` on the
     test images: outline measures (synthetic data), the offline judge's scores (a classifier
     trained on real images of both domains), and fidelity (SSIM, PSNR) to ``reference``'s
-    outputs. Every figure names its direction in ``directions``."""
+    outputs. Every figure names its direction in ``directions``. Images and outputs are in
+    ``data.input_range``; the measures see them mapped to [-1, 1], so they do not depend on
+    it."""
+    signed = data.input_range.to_signed
+    if not data.input_range.is_default:
+        outputs = {name: {k: signed(v) for k, v in out.items()} for name, out in outputs.items()}
+        data = DomainData(data.train if not isinstance(data.train, tuple) else
+                          (signed(data.train[0]), signed(data.train[1])),
+                          signed(data.val_a), signed(data.val_b), signed(data.test_a),
+                          signed(data.test_b), data.outlines_a, data.outlines_b, data.name)
     real_a, real_b = _judge_training_images(data)
     judge = train_judge(real_a, real_b, steps=judge_steps, seed=seed, progress=progress)
     report: dict = {"directions": {}}
@@ -45,11 +55,13 @@ def quality_report(data: DomainData, outputs: Mapping[str, Mapping[str, torch.Te
 
 
 def single_quality_report(original_outputs: torch.Tensor, pruned_outputs: torch.Tensor,
-                          direction: str = "a2b") -> dict:
+                          direction: str = "a2b",
+                          input_range: InputRange = DEFAULT_RANGE) -> dict:
     """Fidelity (SSIM, PSNR) of a pruned generator's outputs to the original's, one
-    direction (``"a2b"``: on the source-domain test images; ``"b2a"`` for G_B of a pair)."""
-    report = {"pruned": {f"fidelity_{direction}": fidelity_scores(pruned_outputs,
-                                                                  original_outputs)}}
+    direction (``"a2b"``: on the source-domain test images; ``"b2a"`` for G_B of a pair);
+    outputs in ``input_range``."""
+    report = {"pruned": {f"fidelity_{direction}": fidelity_scores(
+        pruned_outputs, original_outputs, input_range)}}
     report["directions"] = directions_of(report)
     return report
 

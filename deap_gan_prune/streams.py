@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .data import DataError, augment, load_image, read_rgb
+from .imagerange import DEFAULT_RANGE, InputRange
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -45,7 +46,8 @@ def holdout_split(files: Sequence[str | os.PathLike], n_val: int, seed: int = 0
 
 class ImageStream(Dataset):
     """Sample ``c`` (any ``c >= 0``) of the stream of augmented images of ``files``:
-    a float tensor ``[3, image_size, image_size]`` in [-1, 1] (see the module docstring).
+    a float tensor ``[3, image_size, image_size]`` in ``input_range`` (default [-1, 1]; see
+    the module docstring).
 
     ``load_size`` defaults to upstream's 286/256 of ``image_size``. ``key`` tells streams of
     one seed apart (e.g. source and target domain). A file that fails to decode is skipped
@@ -53,7 +55,9 @@ class ImageStream(Dataset):
     ``len()`` is the number of files (one epoch)."""
 
     def __init__(self, files: Sequence[str | os.PathLike], image_size: int,
-                 load_size: int | None = None, seed: int = 0, key: int = 0) -> None:
+                 load_size: int | None = None, seed: int = 0, key: int = 0,
+                 input_range: InputRange = DEFAULT_RANGE) -> None:
+        self.input_range = input_range
         self.files = [Path(f) for f in files]
         if not self.files:
             raise DataError("an image stream needs at least one file")
@@ -96,7 +100,7 @@ class ImageStream(Dataset):
                 warnings.warn(f"skipped {error}", stacklevel=2)  # the error names the file
                 continue
             rng = _rng(self.seed, self.key, 1, epoch, index)
-            return augment(image, rng, self.image_size, self.load_size)
+            return augment(image, rng, self.image_size, self.load_size, self.input_range)
         raise DataError(f"{self.files[0].parent}: none of the {len(self)} images is readable")
 
 
@@ -133,20 +137,23 @@ def stream_batches(dataset: Dataset, batch_size: int, start: int = 0, stop: int 
         start = end
 
 
-def load_images(files: Sequence[str | os.PathLike], image_size: int) -> torch.Tensor:
-    """Whole images, resized (bicubic) to ``image_size``², as ``[N, 3, S, S]`` in [-1, 1] (the
-    test preprocessing; for validation)."""
-    return torch.stack([load_image(f, image_size) for f in files])
+def load_images(files: Sequence[str | os.PathLike], image_size: int,
+                input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
+    """Whole images, resized (bicubic) to ``image_size``², as ``[N, 3, S, S]`` in
+    ``input_range`` (default [-1, 1]; the test preprocessing; for validation)."""
+    return torch.stack([load_image(f, image_size, input_range) for f in files])
 
 
-def write_images(images: torch.Tensor, folder: str | os.PathLike) -> list[Path]:
-    """Write images ``[N, 3, H, W]`` in [-1, 1] as ``00000.png``, ``00001.png``, ... into
-    ``folder`` (created); returns the paths. For data held in memory (e.g. the synthetic set)
-    that a stream should read."""
+def write_images(images: torch.Tensor, folder: str | os.PathLike,
+                 input_range: InputRange = DEFAULT_RANGE) -> list[Path]:
+    """Write images ``[N, 3, H, W]`` in ``input_range`` (default [-1, 1]) as ``00000.png``,
+    ``00001.png``, ... into ``folder`` (created); returns the paths. For data held in memory
+    (e.g. the synthetic set) that a stream should read."""
     from PIL import Image
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    pixels = ((images.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    signed = input_range.to_signed(images.detach().cpu())
+    pixels = ((signed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     paths = []
     for i, x in enumerate(pixels):
         path = folder / f"{i:05d}.png"

@@ -24,6 +24,7 @@ from PIL import Image
 from scipy import ndimage
 from torch.utils.data import Dataset
 
+from .imagerange import DEFAULT_RANGE, InputRange
 from .outputs import folder_mode
 
 DOMAINS = ("A", "B")
@@ -224,11 +225,15 @@ class SyntheticHorseZebra(Dataset):
             self._items[i] = item
         return dict(item)
 
-    def images(self, domain: str) -> torch.Tensor:
-        """Every image of ``domain``: float tensor [n, 3, H, W] in [-1, 1]."""
+    def images(self, domain: str, input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
+        """Every image of ``domain``: float tensor [n, 3, H, W] in ``input_range`` (default
+        [-1, 1])."""
         if domain not in DOMAINS:
             raise ValueError(f"unknown domain {domain!r}: use 'A' or 'B'")
-        return torch.stack([self[i][domain] for i in range(self.n)])
+        images = torch.stack([self[i][domain] for i in range(self.n)])
+        if input_range.is_default:
+            return images
+        return input_range.from_uint8(((images + 1.0) * 127.5).round())  # the exact pixels
 
     def outlines(self, domain: str) -> torch.Tensor:
         """Every outline of ``domain``: bool tensor [n, H, W]."""

@@ -16,6 +16,10 @@ Files. The images directly in the folder (.jpg, .jpeg, .png, .bmp, .webp, any ca
 as RGB (one channel for a one-channel generator), in batches of images of equal size, and each
 translation is written as ``<stem>.png`` (lossless) into the output folder, atomically.
 Unreadable images are skipped with a warning naming them (as :mod:`deap_gan_prune.data`).
+
+Range. Pixels reach the generator in its input range (:mod:`deap_gan_prune.imagerange`;
+default [-1, 1]) and its outputs are read back from the same range: an ONNX file's is the one
+its metadata records.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from tqdm import tqdm
 from .data import DataError, list_images, read_rgb, readable_images
 from .export import ExportError, onnx_session
 from .files import atomic_write
+from .imagerange import DEFAULT_RANGE, RANGE_KEY, InputRange
 from .nets.checkpoints import load_generator
 from .nets.counting import image_channels
 from .nets.frozen import borrowed
@@ -45,7 +50,8 @@ class OnnxGenerator:
     ``gen(x)`` with ``x`` a float tensor ``[N, C, H, W]`` returns the output tensor (CPU).
 
     ``image_size``: the spatial size fixed in the file (None if it is dynamic);
-    ``in_channels``: the image channels it takes (None if dynamic)."""
+    ``in_channels``: the image channels it takes (None if dynamic); ``input_range``: the
+    range its metadata records (``-1,1`` when none)."""
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
         self.path = Path(path)
@@ -59,6 +65,11 @@ class OnnxGenerator:
         self.in_channels = dims[1] if isinstance(dims[1], int) else None
         fixed = [d if isinstance(d, int) else None for d in dims[2:]]
         self.image_size = fixed[0] if fixed[0] is not None and fixed[0] == fixed[1] else None
+        metadata = dict(self.session.get_modelmeta().custom_metadata_map or {})
+        try:
+            self.input_range = InputRange.from_dict(metadata)
+        except ValueError as exc:
+            raise ExportError(f"{self.path}: bad {RANGE_KEY} metadata ({exc})") from None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         try:
@@ -151,9 +162,10 @@ def _batches(files: Sequence[Path], sizes: dict[Path, tuple[int, int]], batch_si
             yield group[i:i + batch_size]
 
 
-def load_input(path: Path, target: tuple[int, int], channels: int) -> torch.Tensor:
-    """One image as the generator's input ``[C, H, W]`` in [-1, 1], resized (bicubic) to
-    ``target`` = (width, height) unless it has that size already."""
+def load_input(path: Path, target: tuple[int, int], channels: int,
+               input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
+    """One image as the generator's input ``[C, H, W]`` in ``input_range`` (default [-1, 1]),
+    resized (bicubic) to ``target`` = (width, height) unless it has that size already."""
     image = read_rgb(path)
     if image.size != target:
         image = image.resize(target, Image.Resampling.BICUBIC)
@@ -162,12 +174,14 @@ def load_input(path: Path, target: tuple[int, int], channels: int) -> torch.Tens
     array = np.asarray(image, dtype=np.uint8)
     if array.ndim == 2:
         array = array[:, :, None]
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    return input_range.from_uint8(torch.from_numpy(array.copy()).permute(2, 0, 1))
 
 
-def to_pixels(output: torch.Tensor) -> np.ndarray:
-    """A generator output ``[C, H, W]`` in [-1, 1] as uint8 ``[H, W, C]`` (C 1 or 3)."""
-    pixels = ((output.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round()
+def to_pixels(output: torch.Tensor, input_range: InputRange = DEFAULT_RANGE) -> np.ndarray:
+    """A generator output ``[C, H, W]`` in ``input_range`` (default [-1, 1]) as uint8
+    ``[H, W, C]`` (C 1 or 3)."""
+    signed = input_range.to_signed(output.detach().float().cpu())
+    pixels = ((signed.clamp(-1, 1) + 1) * 127.5).round()
     return pixels.to(torch.uint8).permute(1, 2, 0).numpy()
 
 
@@ -209,13 +223,15 @@ def _run(generator: torch.nn.Module | OnnxGenerator, inputs: list[torch.Tensor],
 def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | os.PathLike,
                      out: str | os.PathLike, size: int | None = None, multiple: int = 4,
                      batch_size: int = 8, device: str | torch.device = "cpu",
-                     progress: bool = True) -> TranslateResult:
+                     progress: bool = True, input_range: InputRange | None = None
+                     ) -> TranslateResult:
     """Translate every image of the folder ``source`` with ``generator`` and write
     ``<out>/<stem>.png`` for each (see the module docstring for sizes and files).
 
     ``size``: resize every image to ``size`` x ``size``; None keeps each image's size rounded
     to a multiple of ``multiple`` (an ONNX file's fixed size for an :class:`OnnxGenerator`).
-    ``device``: where a PyTorch generator runs (ONNX files run on the CPU). Deterministic:
+    ``device``: where a PyTorch generator runs (ONNX files run on the CPU). ``input_range``:
+    the generator's (None: the one an ONNX file records, else [-1, 1]). Deterministic:
     the same inputs give the same files. A PyTorch generator runs in eval mode and is given
     back in its own. Raises DataError (bad folder, no readable image,
     clashing names), OutputError (unwritable ``out``, ``out`` is ``source``), ValueError (bad
@@ -234,6 +250,9 @@ def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | o
                              f"{size}x{size} (export it again at --size {size}, or leave out "
                              "--size)")
         size = generator.image_size
+    if input_range is None:
+        input_range = generator.input_range if isinstance(generator, OnnxGenerator) \
+            else DEFAULT_RANGE
     check_output_folder(out, "--out")
     if source.resolve() == out.resolve():
         raise OutputError(f"--out {out}: is the input folder; write the translations to "
@@ -251,7 +270,7 @@ def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | o
             inputs, names = [], []
             for path in batch:
                 try:
-                    inputs.append(load_input(path, sizes[path], channels))
+                    inputs.append(load_input(path, sizes[path], channels, input_range))
                     names.append(path)
                 except DataError as error:  # decodes badly past a sound header
                     warnings.warn(f"skipped {error}", stacklevel=2)
@@ -260,7 +279,7 @@ def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | o
                 outputs, names = _run(generator, inputs, names, device, result)
                 for path, output in zip(names, outputs):
                     target = out / output_name(path)
-                    write_png(to_pixels(output), target)
+                    write_png(to_pixels(output, input_range), target)
                     result.written.append(target)
                     result.sizes[target.name] = (int(output.shape[-1]), int(output.shape[-2]))
             bar.update(len(batch))

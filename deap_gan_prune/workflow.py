@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from .data import DataError, UnpairedImageFolder, UnpairedTensorBatches, make_loader
 from .devices import check_memory
+from .imagerange import DEFAULT_RANGE, InputRange
 from .metrics.evaluation import generator_latency, translate
 from .nets.checkpoints import CycleGAN
 from .nets.counting import image_channels
@@ -29,7 +30,8 @@ from .training import CycleGANConfig, finetune, fit_discriminator
 class DomainData:
     """Images of two unpaired domains: a training source, validation images for the fitness
     (taken from the training split), test images, and horse outlines where known
-    (synthetic data)."""
+    (synthetic data). Every image is in ``input_range``, the range the generators take
+    (default [-1, 1])."""
 
     train: tuple[torch.Tensor, torch.Tensor] | Dataset
     val_a: torch.Tensor
@@ -39,6 +41,7 @@ class DomainData:
     outlines_a: torch.Tensor | None = None
     outlines_b: torch.Tensor | None = None
     name: str = ""
+    input_range: InputRange = DEFAULT_RANGE
 
     @property
     def image_size(self) -> int:
@@ -58,16 +61,18 @@ def check_images_memory(n_images: int, size: int, what: str) -> None:
 
 
 def synthetic_data(n_train: int = 512, n_test: int = 64, size: int = 64, seed: int = 0,
-                   n_val: int = 16) -> DomainData:
-    """The embedded synthetic horse (A) ↔ zebra (B) data, with outlines for the test split.
-    A request whose images would not fit in memory is refused before any is drawn."""
+                   n_val: int = 16, input_range: InputRange = DEFAULT_RANGE) -> DomainData:
+    """The embedded synthetic horse (A) ↔ zebra (B) data, with outlines for the test split,
+    images in ``input_range`` (default [-1, 1]). A request whose images would not fit in
+    memory is refused before any is drawn."""
     check_images_memory(n_train + n_test, size,
                         f"image_size {size} with n_train {n_train} and n_test {n_test}")
     train = SyntheticHorseZebra(n=n_train, size=size, seed=seed, split="train")
     test = SyntheticHorseZebra(n=n_test, size=size, seed=seed, split="test")
-    a, b = train.images("A"), train.images("B")
-    return DomainData((a, b), a[:n_val], b[:n_val], test.images("A"), test.images("B"),
-                      test.outlines("A"), test.outlines("B"), name=f"synthetic {size}x{size}")
+    a, b = train.images("A", input_range), train.images("B", input_range)
+    return DomainData((a, b), a[:n_val], b[:n_val], test.images("A", input_range),
+                      test.images("B", input_range), test.outlines("A"), test.outlines("B"),
+                      name=f"synthetic {size}x{size}", input_range=input_range)
 
 
 def _stack(dataset, domain: str, n: int | None) -> torch.Tensor:
@@ -76,21 +81,26 @@ def _stack(dataset, domain: str, n: int | None) -> torch.Tensor:
 
 
 def folder_data(root: str | os.PathLike, image_size: int = 256, n_val: int = 16,
-                n_test: int | None = None, seed: int = 0) -> DomainData:
+                n_test: int | None = None, seed: int = 0,
+                input_range: InputRange = DEFAULT_RANGE) -> DomainData:
     """An upstream image folder (``trainA``, ``trainB``, ``testA``, ``testB``): training
     batches streamed with upstream augmentation, validation and test images in memory (a
-    request that would not fit is refused before any is read)."""
+    request that would not fit is refused before any is read), all in ``input_range``
+    (default [-1, 1])."""
     check_images_memory(n_val + (n_test or 0), image_size,
                         f"image_size {image_size} with {n_val} validation and "
                         f"{n_test or 'all'} test images")
-    train = UnpairedImageFolder(root, "train", image_size=image_size, seed=seed)
-    val = UnpairedImageFolder(root, "train", image_size=image_size, augment=False, seed=seed)
-    test = UnpairedImageFolder(root, "test", image_size=image_size, seed=seed)
+    train = UnpairedImageFolder(root, "train", image_size=image_size, seed=seed,
+                                input_range=input_range)
+    val = UnpairedImageFolder(root, "train", image_size=image_size, augment=False, seed=seed,
+                              input_range=input_range)
+    test = UnpairedImageFolder(root, "test", image_size=image_size, seed=seed,
+                               input_range=input_range)
     if len(test) == 0:
         raise DataError(f"{root}: the test split holds no images")
     return DomainData(train, _stack(val, "A", n_val), _stack(val, "B", n_val),
                       _stack(test, "A", n_test), _stack(test, "B", n_test),
-                      name=os.fspath(root))
+                      name=os.fspath(root), input_range=input_range)
 
 
 def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, seed: int = 0,
@@ -145,7 +155,8 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     assert gan.d_a is not None and gan.d_b is not None, "fine-tuning needs discriminators"
     d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
     validation = (PairValidation(gan.g_a, gan.g_b, data.val_a.to(device), data.val_b.to(device),
-                                 batch_size) if val_every > 0 else None)
+                                 batch_size, input_range=data.input_range)
+                  if val_every > 0 else None)
     identity = {"data": data.name, "data_images": images_hash(data.val_a, data.val_b)}
     history = finetune(slim_a.train(), slim_b.train(), d_a, d_b,
                        data.loader(batch_size, seed), config,
@@ -187,23 +198,27 @@ def space_size_report(space, bits, image_size: int) -> dict:
 
 def single_generator_report(original: nn.Module, pruned: nn.Module, space, bits,
                             image_size: int, repeats: int = 20,
-                            device: str | torch.device = "cpu") -> dict:
+                            device: str | torch.device = "cpu",
+                            input_range: InputRange = DEFAULT_RANGE) -> dict:
     """Sizes of a generator of any architecture and of its pruned version (from ``space``:
     the original is ``space.full()``, the pruned one ``bits``), their latency side by side
-    at ``image_size`` and the channels kept per group."""
+    at ``image_size`` (on images in ``input_range``) and the channels kept per group."""
     return {"sizes": {"original": space_size_report(space, space.full(), image_size),
                       "pruned": space_size_report(space, bits, image_size)},
             "latency": {f"{image_size}px": latency_report(original, pruned, image_size,
-                                                          repeats=repeats, device=device)},
+                                                          repeats=repeats, device=device,
+                                                          input_range=input_range)},
             "kept": space.kept(bits)}
 
 
 def latency_report(original: nn.Module, pruned: nn.Module, image_size: int,
                    batch_size: int = 1, repeats: int = 20,
-                   device: str | torch.device = "cpu") -> dict:
-    """Median forward time of both generators, measured interleaved, and their ratio."""
-    x = torch.rand(batch_size, image_channels(original), image_size, image_size,
-                   device=device) * 2 - 1
+                   device: str | torch.device = "cpu",
+                   input_range: InputRange = DEFAULT_RANGE) -> dict:
+    """Median forward time of both generators, measured interleaved, and their ratio, on
+    random images in ``input_range``."""
+    x = input_range.from_signed(torch.rand(batch_size, image_channels(original), image_size,
+                                           image_size, device=device) * 2 - 1)
     times = generator_latency({"original": original, "pruned": pruned}, x, repeats=repeats)
     original_s, pruned_s = times["original"]["median_s"], times["pruned"]["median_s"]
     return {"image_size": image_size, "batch_size": batch_size, "repeats": repeats,
@@ -213,7 +228,8 @@ def latency_report(original: nn.Module, pruned: nn.Module, image_size: int,
 
 def generator_report(original: nn.Module, pruned: nn.Module, image_size: int,
                      latency_sizes: Iterable[int] | None = None, repeats: int = 20,
-                     device: str | torch.device = "cpu") -> dict:
+                     device: str | torch.device = "cpu",
+                     input_range: InputRange = DEFAULT_RANGE) -> dict:
     """Sizes of both generators, their latency side by side at each of ``latency_sizes``
     pixels (default: ``image_size`` and 256) and the pruned network's widths (the upstream
     ResNet's view of its mask space; None for other generators)."""
@@ -223,7 +239,8 @@ def generator_report(original: nn.Module, pruned: nn.Module, image_size: int,
     return {"sizes": {"original": size_report(original, image_size),
                       "pruned": size_report(pruned, image_size, space)},
             "latency": {f"{s}px": latency_report(original, pruned, s, repeats=repeats,
-                                                 device=device) for s in sizes_px},
+                                                 device=device, input_range=input_range)
+                        for s in sizes_px},
             "widths": None if widths is None else widths.to_dict()}
 
 

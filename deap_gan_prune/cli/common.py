@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
+from ..imagerange import DEFAULT_RANGE, OPTION, RANGE_KEY, InputRange, resolve
 from ..nets.checkpoints import CycleGAN, architecture_of, load_cyclegan, load_generator
 from ..workflow import DomainData, ensure_discriminators, folder_data, synthetic_data
 from . import CommandError
@@ -29,9 +31,90 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint prefix, <epoch>_net_G_A.pth (default latest)")
 
 
-def add_generator_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
+#: the help of --input-range
+INPUT_RANGE_HELP = (
+    "the value range the generator takes its images in and gives them back in: -1,1 "
+    "(upstream CycleGAN), 0,1, any LOW,HIGH, or mean=M[,M,M];std=S[,S,S] (per channel, "
+    "(pixel - mean) / std with pixels in [0, 1], as torchvision's Normalize). Data, "
+    "fidelity measures, exports and translations follow it, and every file written that "
+    "describes a generator records it (key input_range; a file without it means -1,1). "
+    "Default: the range the files read record, else -1,1; a range other than theirs is "
+    "refused. A value starting with '-' takes '=': --input-range=-1,1")
+
+
+def parse_input_range(text: str) -> InputRange:
+    """``--input-range`` as argparse reads it (a bad one is a usage error, exit 2)."""
+    try:
+        return InputRange.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(OPTION + " ")) from None
+
+
+def add_input_range_argument(parser: argparse.ArgumentParser) -> None:
+    """``--input-range RANGE`` (default None: the recorded range, else -1,1)."""
+    parser.add_argument("--input-range", type=parse_input_range, default=None,
+                        metavar="RANGE", help=INPUT_RANGE_HELP)
+
+
+def range_in(record: object, name: str) -> list[tuple[str, InputRange]]:
+    """``[(name, range)]`` of a JSON record a command reads (a masks or front file, a
+    generator's JSON): the range it records, ``-1,1`` when it records none."""
+    if not isinstance(record, dict):
+        return []
+    try:
+        return [(name, InputRange.from_dict(record))]
+    except ValueError as exc:
+        raise CommandError(f"{name}: {exc}") from None
+
+
+def range_beside(path: str | Path | None) -> list[tuple[str, InputRange]]:
+    """``[(json, range)]`` of the JSON that :func:`save_generator` wrote beside the generator
+    file ``path`` (none for a file without one, e.g. an upstream download)."""
+    if not path:
+        return []
+    side = Path(path).with_suffix(".json")
+    if not side.is_file():
+        return []
+    try:
+        record = json.loads(side.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return []
+    if not isinstance(record, dict) or record.get("kind") not in ("traced", "ResnetGenerator"):
+        return []
+    return range_in(record, str(side))
+
+
+def ranges_of_models(args: argparse.Namespace) -> list[tuple[str, InputRange]]:
+    """The ranges recorded beside the generator files ``--weights`` and ``--checkpoints``
+    name."""
+    found = range_beside(getattr(args, "weights", None))
+    if getattr(args, "checkpoints", None):
+        folder, epoch = Path(args.checkpoints), getattr(args, "epoch", "latest")
+        for name in ("G_A", "G_B"):
+            found += range_beside(folder / f"{epoch}_net_{name}.pth")
+    return found
+
+
+def input_range(args: argparse.Namespace,
+                recorded: Sequence[tuple[str, InputRange]] = ()) -> InputRange:
+    """The generator's input range: ``--input-range``, which must agree with every file in
+    ``recorded``; without it the range those files record, else -1,1."""
+    try:
+        return resolve(getattr(args, "input_range", None), recorded)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def range_entry(value: InputRange) -> dict:
+    """``{"input_range": text}``, the entry output files record."""
+    return {RANGE_KEY: value.text}
+
+
+def add_generator_arguments(parser: argparse.ArgumentParser, weights: bool = True,
+                            range_option: bool = True) -> None:
     """``--generator pkg.module:Class [--generator-kwargs JSON]`` (and ``--weights FILE``):
-    a generator of the user's own class instead of the upstream ResNet."""
+    a generator of the user's own class instead of the upstream ResNet; and (with
+    ``range_option``) ``--input-range``, the range any generator takes its images in."""
     g = parser.add_argument_group("a generator of your own class")
     g.add_argument("--generator", metavar="PKG.MODULE:CLASS", default=None,
                    help="the generator's class (importable), e.g. mypkg.nets:UNet (default: "
@@ -42,6 +125,8 @@ def add_generator_arguments(parser: argparse.ArgumentParser, weights: bool = Tru
         g.add_argument("--weights", metavar="FILE", default=None,
                        help="with --generator: its weights file (a state dict; default: none, "
                             "give it or --checkpoints)")
+    if range_option:
+        add_input_range_argument(parser)
 
 
 def architecture(args: argparse.Namespace) -> dict | None:
@@ -105,16 +190,18 @@ def load_models(args: argparse.Namespace, data: DomainData | None = None,
     return gan
 
 
-def load_data(args: argparse.Namespace, n_val: int = 16) -> DomainData:
+def load_data(args: argparse.Namespace, n_val: int = 16,
+              input_range: InputRange = DEFAULT_RANGE) -> DomainData:
     """The data named by ``--dataroot`` (or the synthetic data), with ``n_val`` validation
-    images per domain."""
+    images per domain, in ``input_range``."""
     if args.image_size is not None and (args.image_size <= 0 or args.image_size % 4):
         raise CommandError(f"--image-size {args.image_size}: must be a positive multiple of 4")
     if args.dataroot:
         return folder_data(args.dataroot, args.image_size or 256, n_val=n_val, seed=args.seed,
-                           n_test=None if args.n_test == 64 else args.n_test)
+                           n_test=None if args.n_test == 64 else args.n_test,
+                           input_range=input_range)
     return synthetic_data(args.n_train, args.n_test, args.image_size or 64, seed=args.seed,
-                          n_val=n_val)
+                          n_val=n_val, input_range=input_range)
 
 
 def read_json(path: str | Path, what: str) -> dict:

@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields
 
 METAVARS = {"checkpoints": "DIR", "dataroot": "DIR", "weights": "FILE", "generator":
-            "PKG.MODULE:CLASS", "generator_kwargs": "JSON"}
+            "PKG.MODULE:CLASS", "generator_kwargs": "JSON", "input_range": "RANGE"}
 
 
 def _default_text(value) -> str:

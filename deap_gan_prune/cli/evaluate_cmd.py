@@ -35,10 +35,14 @@ from .common import (
     add_run_arguments,
     architecture,
     check_at_least,
+    input_range,
     load_data,
     load_models,
     load_own_generator,
     load_slim_pair,
+    range_beside,
+    range_entry,
+    ranges_of_models,
 )
 
 
@@ -77,9 +81,14 @@ def fid_wanted(args: argparse.Namespace):
     return check_fid_available(args.inception_weights)
 
 
-def add_fid(quality: dict, outputs: dict, reals: dict, weights, args: argparse.Namespace
-            ) -> None:
-    """FID/KID of every set of ``outputs`` into ``quality`` (and its ``directions``)."""
+def add_fid(quality: dict, outputs: dict, reals: dict, weights, args: argparse.Namespace,
+            value=None) -> None:
+    """FID/KID of every set of ``outputs`` into ``quality`` (and its ``directions``); images
+    in the input range ``value`` (default -1,1)."""
+    if value is not None and not value.is_default:
+        outputs = {name: {k: value.to_signed(v) for k, v in out.items()}
+                   for name, out in outputs.items()}
+        reals = {k: value.to_signed(v) for k, v in reals.items()}
     scores = fid_by_direction(outputs, reals, weights, device=args.device,
                               batch_size=args.fid_batch_size)
     for name, entry in scores.items():
@@ -95,21 +104,24 @@ def run(args: argparse.Namespace) -> int:
     args.fid_weights = fid_wanted(args)
     if architecture(args) is not None:
         return run_single(args)
-    data = load_data(args)
+    recorded = [entry for name in ("G_A", "G_B")
+                for entry in range_beside(Path(args.slim) / f"slim_{name}.pth")]
+    data = load_data(args, input_range=input_range(args, recorded + ranges_of_models(args)))
     gan = load_models(args, data, discriminators=False)
     pruned = load_slim_pair(args.slim, args)
     outputs = {"original": translations(gan, data), "pruned": translations(pruned, data)}
     summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
-               "generators": {},
+               **range_entry(data.input_range), "generators": {},
                "quality": quality_report(data, outputs, seed=args.seed,
                                          judge_steps=args.judge_steps,
                                          progress=not args.quiet)}
     if args.fid_weights is not None:
         add_fid(summary["quality"], outputs, {"a2b": data.test_b, "b2a": data.test_a},
-                args.fid_weights, args)
+                args.fid_weights, args, data.input_range)
     for name, original, small in (("G_A", gan.g_a, pruned[0]), ("G_B", gan.g_b, pruned[1])):
         summary["generators"][name] = generator_report(original, small, data.image_size,
-                                                       repeats=args.repeats, device=args.device)
+                                                       repeats=args.repeats, device=args.device,
+                                                       input_range=data.input_range)
     if args.out:
         atomic_write_json(Path(args.out), summary)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
@@ -143,7 +155,8 @@ def _head(args: argparse.Namespace, data) -> dict:
     arch = architecture(args)
     assert arch is not None  # called with --generator
     return {"data": data.name, "image_size": data.image_size, "device": args.device,
-            "architecture": arch["class"], "arguments": arch["kwargs"]}
+            **range_entry(data.input_range), "architecture": arch["class"],
+            "arguments": arch["kwargs"]}
 
 
 def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
@@ -158,13 +171,15 @@ def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
     if not space.matches(original):
         raise CommandError(f"{path}: slimmed from another network than {origin}")
     pruned = load_generator(path, args.device, architecture(args))
+    value = input_range(args, range_beside(path) + ranges_of_models(args))
     outputs = {"original": translate(original, images), "pruned": translate(pruned, images)}
-    quality = single_quality_report(outputs["original"], outputs["pruned"], direction)
+    quality = single_quality_report(outputs["original"], outputs["pruned"], direction, value)
     if args.fid_weights is not None:
         add_fid(quality, {name: {direction: out} for name, out in outputs.items()},
-                {direction: reals}, args.fid_weights, args)
+                {direction: reals}, args.fid_weights, args, value)
     return {"generator": single_generator_report(original, pruned, space, bits, image_size,
-                                                 repeats=args.repeats, device=args.device),
+                                                 repeats=args.repeats, device=args.device,
+                                                 input_range=value),
             "quality": quality}
 
 
@@ -179,7 +194,8 @@ def run_pair(args: argparse.Namespace) -> int:
         raise CommandError(f"{folder}: with --checkpoints, give the folder of 'slim "
                            "--checkpoints' (slim_G_A.pth and slim_G_B.pth)")
     described = {n: _described(folder / f"slim_G_{n}.pth", args) for n in "AB"}
-    data = load_data(args)
+    recorded = [entry for n in "AB" for entry in range_beside(folder / f"slim_G_{n}.pth")]
+    data = load_data(args, input_range=input_range(args, recorded + ranges_of_models(args)))
     gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
     summary = {**_head(args, data), "directions": {}}
     texts = []
@@ -205,7 +221,8 @@ def run_single(args: argparse.Namespace) -> int:
         return run_pair(args)
     path = _slim_file(args.slim)
     described = _described(path, args)
-    data = load_data(args)
+    data = load_data(args, input_range=input_range(args, range_beside(path)
+                                                   + ranges_of_models(args)))
     summary = {**_head(args, data),
                **_compare(args, load_own_generator(args), path, described, data.test_a,
                           data.image_size, "a2b", f"--weights {args.weights}", data.test_b)}

@@ -16,6 +16,7 @@ from ..export import (
     import_onnxruntime,
     verify_export,
 )
+from ..imagerange import InputRange
 from ..nets.checkpoints import load_generator
 from ..nets.counting import activation_bytes
 from ..outputs import check_output_file
@@ -25,7 +26,9 @@ from .common import (
     add_generator_arguments,
     architecture,
     check_at_least,
+    input_range,
     load_data,
+    range_beside,
 )
 
 
@@ -86,20 +89,23 @@ def run(args: argparse.Namespace) -> int:
     if fmt == "onnx" or args.int8:
         import_onnxruntime()
     generator = load_generator(args.file, architecture=architecture(args))
+    value = input_range(args, range_beside(args.file) + range_beside(args.original))
     check_memory(activation_bytes(generator, args.size, max(args.check_batch, 1)),
                  f"--size {args.size} (with --check-batch {args.check_batch})")
     if args.int8:
         if fmt != "onnx":
             raise CommandError("--int8 writes ONNX: give --out FILE.onnx (or --format onnx)")
-        return run_int8(args, generator)
-    info = export_generator(generator, args.out, fmt, args.size, args.opset)
-    diff = verify_export(args.out, generator, args.size, args.check_batch, fmt=fmt)
+        return run_int8(args, generator, value)
+    info = export_generator(generator, args.out, fmt, args.size, args.opset,
+                            input_range=value)
+    diff = verify_export(args.out, generator, args.size, args.check_batch, fmt=fmt,
+                         input_range=value)
     if fmt == "onnx":
         kind = f"ONNX opset {info['opset']}, dynamic batch, height and width, weights in the file"
     else:
         kind = "TorchScript (traced)"
     print(f"wrote {info['path']} ({kind}; {info['bytes'] / 1e6:.2f} MB; traced at "
-          f"{args.size}x{args.size})")
+          f"{args.size}x{args.size}; input range {value.text})")
     print(f"max |export - eager| = {diff:.3g} on {args.check_batch} random "
           f"{args.size}x{args.size} images (tolerance {args.tolerance:g})")
     if not diff <= args.tolerance:
@@ -117,17 +123,17 @@ def keep_float_setting(text: str) -> Literal["auto"] | tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def run_int8(args: argparse.Namespace, generator) -> int:
+def run_int8(args: argparse.Namespace, generator, value: InputRange) -> int:
     from ..quantization import Int8Config, export_int8
 
-    for option, value in (("--calibration", args.calibration),
+    for option, count in (("--calibration", args.calibration),
                           ("--check-images", args.check_images)):
-        if value < 1:
-            raise CommandError(f"{option} {value}: must be at least 1")
+        if count < 1:
+            raise CommandError(f"{option} {count}: must be at least 1")
     if args.image_size is None:
         args.image_size = args.size
     args.seed = 0
-    data = load_data(args, n_val=args.calibration)
+    data = load_data(args, n_val=args.calibration, input_range=value)
     calibration = data.val_a if args.domain == "A" else data.val_b
     check = (data.test_a if args.domain == "A" else data.test_b)[:args.check_images]
     original = load_generator(args.original, architecture=architecture(args)) \
@@ -136,7 +142,7 @@ def run_int8(args: argparse.Namespace, generator) -> int:
                         max_loss_db=args.max_loss_db, min_psnr_db=args.min_psnr_db,
                         opset=args.opset)
     result = export_int8(generator, args.out, calibration, check, original, config,
-                         progress=not args.quiet)
+                         progress=not args.quiet, input_range=value)
     c = result.check
     print(f"wrote {result.path} (static int8, QDQ, dynamic batch/height/width; "
           f"{result.bytes / 1e6:.2f} MB, float {result.float_bytes / 1e6:.2f} MB; "

@@ -26,10 +26,14 @@ from .common import (
     add_model_arguments,
     add_run_arguments,
     architecture,
+    input_range,
     load_data,
     load_models,
     load_own_generator,
     load_slim_pair,
+    range_beside,
+    range_entry,
+    ranges_of_models,
 )
 
 
@@ -127,6 +131,13 @@ def output_folder(args: argparse.Namespace) -> Path:
     return check_output_folder(out, "--out")
 
 
+def slim_range(args: argparse.Namespace, names: tuple[str, ...] = ("G_A", "G_B")):
+    """The input range: --input-range, or the one the slim files and models record."""
+    recorded = [entry for name in names
+                for entry in range_beside(Path(args.slim) / f"slim_{name}.pth")]
+    return input_range(args, recorded + ranges_of_models(args))
+
+
 def interrupted(args: argparse.Namespace) -> str:
     """What a stopped run left (the ``step`` checkpoint, or nothing)."""
     return resumable(args, "step")
@@ -143,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         if value:
             raise CommandError(f"{option}: only with --generator (the pair trains against "
                                "its own discriminators)")
-    data = load_data(args, n_val=args.val_images or 16)
+    data = load_data(args, n_val=args.val_images or 16, input_range=slim_range(args))
     gan = load_models(args, data)
     g_a, g_b = load_slim_pair(args.slim, args)
     history = finetune_pair(gan, g_a, g_b, data, args.steps, args.distill, args.batch_size,
@@ -154,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
     with staged_folder(out) as stage:  # both generators, or nothing changed
         for name, g in (("G_A", g_a), ("G_B", g_b)):
             save_generator(g, stage / f"slim_{name}.pth",
-                           extra={"finetune_steps": args.steps, "distill": args.distill})
+                           extra={"finetune_steps": args.steps, "distill": args.distill,
+                                  **range_entry(data.input_range)})
     last = {k: round(v[-1], 4) for k, v in history.items()
             if v and k != "step" and not k.startswith(("val_", "best"))}
     best = ""
@@ -187,6 +199,7 @@ def run_single(args: argparse.Namespace, out: Path) -> int:
     if args.load_size is not None and args.load_size < image_size:
         raise CommandError(f"--load-size {args.load_size}: must be at least the image size "
                            f"({image_size})")
+    value = slim_range(args, ("G_A",))
     teacher = load_own_generator(args)
     path = Path(args.slim) / "slim_G_A.pth"
     described = traced_description(path)
@@ -213,12 +226,13 @@ def run_single(args: argparse.Namespace, out: Path) -> int:
         result = distill_generator(student, teacher, source, config,
                                    target=target if args.adversarial > 0 else None,
                                    discriminator=discriminator, checkpoint=args.checkpoint,
-                                   resume=args.resume, best=best, progress=not args.quiet)
+                                   resume=args.resume, best=best, progress=not args.quiet,
+                                   input_range=value)
     extra = {"finetune_steps": args.steps, "finetune": {
         "lr": args.lr, "decay_start": args.decay_start, "batch_size": args.batch_size,
         "image_size": image_size, "adversarial": args.adversarial,
         "train_images": len(result.train_files), "val_images": len(result.val_files),
-        "best": result.best}}
+        "best": result.best}, **range_entry(value)}
     with staged_folder(out) as stage:
         save_generator(student, stage / "slim_G_A.pth", extra=extra, architecture=arch,
                        space=space, bits=bits)

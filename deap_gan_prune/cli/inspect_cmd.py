@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=256,
                         help="image size in pixels for the MAC figures (default 256)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_generator_arguments(parser, weights=False)
+    add_generator_arguments(parser, weights=False, range_option=False)  # runs no images
 
 
 def describe_generator(path: str, generator: torch.nn.Module, size: int) -> dict:

@@ -25,9 +25,13 @@ from .common import (
     add_model_arguments,
     add_run_arguments,
     architecture,
+    input_range,
     load_data,
     load_models,
     load_own_generator,
+    range_beside,
+    range_entry,
+    ranges_of_models,
 )
 
 #: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
@@ -260,6 +264,15 @@ def load_supernets(args: argparse.Namespace) -> tuple | None:
     return nets.g_a, nets.g_b
 
 
+def search_range(args: argparse.Namespace):
+    """The generators' input range: --input-range, or the one the model files record."""
+    recorded = ranges_of_models(args)
+    if args.supernet:
+        for name in ("G_A", "G_B"):
+            recorded += range_beside(Path(args.supernet) / f"{args.epoch}_net_{name}.pth")
+    return input_range(args, recorded)
+
+
 def latency_path(args: argparse.Namespace) -> Path:
     """--latency-table, or beside --out."""
     out = Path(args.out)
@@ -279,7 +292,8 @@ def run_front(args: argparse.Namespace) -> int:
         raise CommandError("--objectives latency needs a latency table: leave out "
                            "--no-latency")
     check_output_file(latency_path(args), "--latency-table")
-    data = load_data(args, n_val=config.n_images + config.train_images)
+    data = load_data(args, n_val=config.n_images + config.train_images,
+                     input_range=search_range(args))
     gan = load_models(args, data, discriminators=config.adapt_score == "discriminator")
     supernets = load_supernets(args)
     table: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None
@@ -298,9 +312,10 @@ def run_front(args: argparse.Namespace) -> int:
                           d_b=gan.d_b, latency=table, device=args.device,
                           progress=not args.quiet, workers=args.workers,
                           ray_address=args.ray, checkpoint=args.checkpoint,
-                          resume=args.resume, supernets=supernets)
+                          resume=args.resume, supernets=supernets,
+                          input_range=data.input_range)
     out = Path(args.out)
-    front = result.to_dict()
+    front = {**result.to_dict(), **range_entry(data.input_range)}
     if args.supernet is not None:
         front["supernet"] = str(args.supernet)
     atomic_write_json(out, front)
@@ -338,7 +353,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     if architecture(args) is not None and args.image_size is None:
         args.image_size = GENERATOR_SEARCH_SIZE
-    data = load_data(args, n_val=config.n_images + config.train_images)
+    data = load_data(args, n_val=config.n_images + config.train_images,
+                     input_range=search_range(args))
     if architecture(args) is not None:
         if args.checkpoints and args.weights:
             raise CommandError("--generator takes --weights FILE (one generator) or "
@@ -359,9 +375,9 @@ def search_pair(args: argparse.Namespace, config: SearchConfig, data, gan, extra
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=not args.quiet, workers=args.workers,
                           ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume,
-                          supernets=supernets)
+                          supernets=supernets, input_range=data.input_range)
     out = Path(args.out)
-    atomic_write_json(out, {**result.to_dict(), **extra})
+    atomic_write_json(out, {**result.to_dict(), **extra, **range_entry(data.input_range)})
     plot = plot_path(args)
     plot_fitness(result.logbook, plot, config=result.config.to_dict())
     for name, terms in zip("AB", result.terms):
@@ -401,10 +417,11 @@ def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
     generator = load_own_generator(args)
     result = search_single(generator, data.val_a, config, device=args.device,
                            progress=not args.quiet, checkpoint=args.checkpoint,
-                           resume=args.resume, workers=args.workers, ray_address=args.ray)
+                           resume=args.resume, workers=args.workers, ray_address=args.ray,
+                           input_range=data.input_range)
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
-                            "weights": str(args.weights)})
+                            "weights": str(args.weights), **range_entry(data.input_range)})
     plot = plot_fitness(result.logbook, plot_path(args), config=result.config.to_dict())
     terms = result.terms
     print(f"G: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the original "

@@ -18,9 +18,13 @@ from .common import (
     add_point_arguments,
     architecture,
     front_point,
+    input_range,
     is_front,
     load_models,
     load_own_generator,
+    range_entry,
+    range_in,
+    ranges_of_models,
     read_json,
 )
 
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoints and isinstance(recorded, str) and recorded:
         args.checkpoints = recorded  # masks scored on a supernet are slimmed from it
         print(f"slimming from the supernet {recorded} (recorded in {args.masks})")
+    value = input_range(args, range_in(data, args.masks) + ranges_of_models(args))
     point = None
     if is_front(data):
         point = front_point(data, args, args.masks)
@@ -98,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         smalls[name] = slim(g, bits, space)
     with staged_folder(out) as stage:  # both generators, or nothing changed
         for name, small in smalls.items():
-            extra = {"masks": args.masks, **({} if point is None else {"front_point": point})}
+            extra = {"masks": args.masks, **({} if point is None else {"front_point": point}),
+                     **range_entry(value)}
             save_generator(small, stage / f"slim_G_{name}.pth", extra=extra)
     for name, g in (("A", gan.g_a), ("B", gan.g_b)):
         print(f"G_{name}: {count_module_parameters(g):,} -> "
@@ -110,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
 def run_single(args: argparse.Namespace, out, data: dict) -> int:
     """Generators of the user's class: with ``--weights``, ``slim_G_A.pth``; with
     ``--checkpoints DIR`` (a two-generator search), ``slim_G_A.pth`` and ``slim_G_B.pth``;
-    each with the JSON that rebuilds it."""
+    each with the JSON that rebuilds it (and the input range)."""
+    value = input_range(args, range_in(data, args.masks) + ranges_of_models(args))
     if args.checkpoints and args.weights:
         raise CommandError("--generator takes --weights FILE (one generator) or "
                            "--checkpoints DIR (both generators), not both")
@@ -128,7 +135,8 @@ def run_single(args: argparse.Namespace, out, data: dict) -> int:
         smalls[name] = (slim(generator, bits, space), space, bits)
     with staged_folder(out) as stage:  # every generator, or nothing changed
         for name, (small, space, bits) in smalls.items():
-            save_generator(small, stage / f"slim_G_{name}.pth", extra={"masks": args.masks},
+            save_generator(small, stage / f"slim_G_{name}.pth",
+                           extra={"masks": args.masks, **range_entry(value)},
                            architecture=architecture(args), space=space, bits=bits)
     for name, (small, _, _) in smalls.items():
         print(f"G{'' if len(smalls) == 1 else '_' + name}: "

@@ -4,16 +4,18 @@ ResNet, original or slim; with --generator, a full or slim file of that class: t
 slim file's JSON names is imported only when given so) or an ONNX file of 'export' (run on
 the CPU by ONNX Runtime). Without --size every image keeps its size rounded to the nearest
 multiple of --multiple (an ONNX file: the size it was exported at); unreadable images and
-images the generator cannot run on are skipped with a warning naming them."""
+images the generator cannot run on are skipped with a warning naming them. Pixels reach the
+generator in its input range: the one its file records (an ONNX file's metadata, a .pth
+file's JSON), else -1,1, or --input-range."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from ..data import check_folder
-from ..translate import load_translator, translate_folder
+from ..translate import OnnxGenerator, load_translator, translate_folder
 from . import CommandError
-from .common import add_generator_arguments, architecture
+from .common import add_generator_arguments, architecture, input_range, range_beside
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,9 +71,12 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{model}: no such generator file")
     out = Path(args.out) if args.out else default_out(source)
     generator = load_translator(model, args.device, architecture(args))
+    recorded = [(str(model), generator.input_range)] if isinstance(generator, OnnxGenerator) \
+        else range_beside(model)
+    value = input_range(args, recorded)
     result = translate_folder(generator, source, out, size=args.size, multiple=args.multiple,
                               batch_size=args.batch_size, device=args.device,
-                              progress=not args.quiet)
+                              progress=not args.quiet, input_range=value)
     sizes = sorted(set(result.sizes.values()))
     shown = ", ".join(f"{w}x{h}" for w, h in sizes[:3]) + (", ..." if len(sizes) > 3 else "")
     skipped = f"; skipped {len(result.skipped)} (named above)" if result.skipped else ""

@@ -71,8 +71,10 @@ class CompressConfig:
     else ``image_size``). Fine-tuning: ``finetune_steps`` (0: none),
     ``distill`` weight (the pair's), ``lr``, ``batch_size``, ``val_every``. Evaluation:
     latency ``repeats``, ``judge_steps``. Export: ONNX ``opset``, the parity ``tolerance``
-    and, with ``int8``, the static int8 ONNX file. ``checkpoint_every``, ``workers`` and
-    ``device`` say how, not what: they may change between a run and its continuation."""
+    and, with ``int8``, the static int8 ONNX file. ``input_range``: the range the generators
+    take their images in (:mod:`deap_gan_prune.imagerange`; None: -1,1). ``checkpoint_every``,
+    ``workers`` and ``device`` say how, not what: they may change between a run and its
+    continuation."""
 
     checkpoints: str | None = setting(
         None, "search", "upstream folder with latest_net_{G_A,G_B}[,D_A,D_B].pth (default: "
@@ -84,6 +86,10 @@ class CompressConfig:
     generator_kwargs: dict = setting(
         dict, "search", "the generator's constructor arguments as a JSON object")
     weights: str | None = setting(None, "search", "with generator: its state dict file")
+    input_range: str | None = setting(
+        None, "search", "the range the generators take their images in and give them back "
+        "in: -1,1, 0,1, LOW,HIGH or mean=M[,M,M];std=S[,S,S]; data, measures and exports "
+        "follow it, and every generator file records it (default -1,1)")
     dataroot: str | None = setting(
         None, "search", "image folder with trainA, trainB, testA, testB (default: the "
         "embedded synthetic data)")
@@ -149,6 +155,13 @@ class CompressConfig:
             problem = check_value(value, hints[f.name]) or check_range(value, f.metadata)
             if problem is not None:
                 raise CompressError(f"{f.name} = {_shown(value)}: {problem}")
+        if self.input_range is not None:
+            from ..imagerange import InputRange
+            try:
+                InputRange.parse(self.input_range)
+            except ValueError as exc:
+                raise CompressError(f"input_range = {_shown(self.input_range)}: "
+                                    f"{str(exc).split(': ', 1)[-1]}") from None
         self.size_range = tuple(float(v) for v in self.size_range)  # type: ignore[assignment]
         self.generator_kwargs = dict(self.generator_kwargs)
         if not 0 < self.budget <= 1:

@@ -11,6 +11,7 @@ from typing import Any, Literal, cast
 
 import torch
 
+from ..imagerange import InputRange
 from ..nets.checkpoints import (
     CycleGAN,
     architecture_of,
@@ -73,16 +74,28 @@ class RunContext:
 
     # -- models and data ----------------------------------------------------------------------
     @property
+    def input_range(self) -> InputRange:
+        """The range the generators take their images in (``input_range``; default -1,1)."""
+        return InputRange.parse(self.config.input_range)
+
+    @property
+    def range_entry(self) -> dict:
+        """``{"input_range": text}``, recorded in every file that describes a generator."""
+        return self.input_range.to_dict()
+
+    @property
     def data(self) -> DomainData:
         if self._data is None:
             c = self.config
             n_val = c.n_images + c.adapt_images
             if c.dataroot:
                 self._data = folder_data(c.dataroot, c.image_size or 256, n_val=n_val,
-                                         seed=c.seed, n_test=c.n_test)
+                                         seed=c.seed, n_test=c.n_test,
+                                         input_range=self.input_range)
             else:
                 self._data = synthetic_data(c.n_train, c.n_test, c.image_size or 64,
-                                            seed=c.seed, n_val=n_val)
+                                            seed=c.seed, n_val=n_val,
+                                            input_range=self.input_range)
         return self._data
 
     @property
@@ -160,16 +173,19 @@ def search_config(config: CompressConfig):
 
 
 def search_images(config: CompressConfig, images: torch.Tensor) -> torch.Tensor:
-    """``images`` ``[N, C, H, W]`` at the search's scoring size (``search_size``; for one
-    generator of the user's class without it, 64 or the images' own if smaller), resized with
-    antialiasing when it differs."""
+    """``images`` ``[N, C, H, W]`` (in the range ``input_range``) at the search's scoring
+    size (``search_size``; for one generator of the user's class without it, 64 or the
+    images' own if smaller), resized with antialiasing when it differs."""
     from ..evolution.search_config import GENERATOR_SEARCH_SIZE
     size = config.search_size or (min(GENERATOR_SEARCH_SIZE, images.shape[-1])
                                   if config.single else None)
     if size is None or size == images.shape[-1]:
         return images
-    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear",
-                                           antialias=True, align_corners=False).clamp(-1, 1)
+    value = InputRange.parse(config.input_range)
+    resized = torch.nn.functional.interpolate(value.to_signed(images), size=(size, size),
+                                              mode="bilinear", antialias=True,
+                                              align_corners=False).clamp(-1, 1)
+    return value.from_signed(resized)
 
 
 def run_search(ctx: RunContext) -> None:
@@ -180,7 +196,8 @@ def run_search(ctx: RunContext) -> None:
     c, out, data = ctx.config, ctx.out, ctx.data
     state = out / "search_state.json"
     common: dict[str, Any] = dict(device=c.device, progress=ctx.progress, workers=c.workers,
-                  checkpoint=state, resume=True, callback=ctx.after_generation)
+                  checkpoint=state, resume=True, callback=ctx.after_generation,
+                  input_range=ctx.input_range)
     if c.front:
         return _run_front(ctx, common)
     config = search_config(c)
@@ -198,7 +215,7 @@ def run_search(ctx: RunContext) -> None:
                               search_images(c, data.val_a), search_images(c, data.val_b),
                               config, **common)
         extra = {}
-    atomic_write_json(out / "masks.json", {**result.to_dict(), **extra})
+    atomic_write_json(out / "masks.json", {**result.to_dict(), **extra, **ctx.range_entry})
     plot_fitness(result.logbook, out / "fitness.png", title=f"search on {data.name}",
                  config=config.to_dict())
 
@@ -214,7 +231,7 @@ def _run_front(ctx: RunContext, common: dict) -> None:
                          n_images=c.n_images, train_images=c.adapt_images, seed=c.seed)
     result = search_front(gan.g_a, gan.g_b, search_images(c, data.val_a),
                           search_images(c, data.val_b), config, d_a=gan.d_a, d_b=gan.d_b, **common)
-    front = result.to_dict()
+    front = {**result.to_dict(), **ctx.range_entry}
     try:
         point = choose_point(front["points"], at_size=c.size_target, default=result.chosen)
     except ValueError as exc:
@@ -226,7 +243,8 @@ def _run_front(ctx: RunContext, common: dict) -> None:
     chosen = front["points"][point]
     atomic_write_json(out / "masks.json", {
         "masks": {"A": chosen["A"], "B": chosen["B"]}, "spaces": front["spaces"],
-        "front_point": point, "values": chosen["values"], "config": front["config"]})
+        "front_point": point, "values": chosen["values"], "config": front["config"],
+        **ctx.range_entry})
 
 
 # -- slim --------------------------------------------------------------------------------------
@@ -240,10 +258,11 @@ def run_slim(ctx: RunContext) -> None:
             space, bits = masks[name]
             if ctx.config.single:
                 small = slim(original, bits, space)
-                save_generator(small, stage / f"slim_G_{name}.pth", architecture=ctx.architecture,
-                               space=space, bits=bits)
+                save_generator(small, stage / f"slim_G_{name}.pth", ctx.range_entry,
+                               architecture=ctx.architecture, space=space, bits=bits)
             else:
-                save_generator(slim(original, bits, space), stage / f"slim_G_{name}.pth")
+                save_generator(slim(original, bits, space), stage / f"slim_G_{name}.pth",
+                               ctx.range_entry)
 
 
 # -- fine-tune ---------------------------------------------------------------------------------
@@ -254,7 +273,7 @@ def run_finetune(ctx: RunContext) -> None:
     c, out = ctx.config, ctx.out
     smalls = ctx.load_folder("slim")
     state = out / "finetune_state.pt"
-    extra: dict = {"finetune_steps": c.finetune_steps}
+    extra: dict = {"finetune_steps": c.finetune_steps, **ctx.range_entry}
     if c.finetune_steps > 0 and c.single:
         extra["best"] = _distill_single(ctx, smalls["A"], state)
     elif c.finetune_steps > 0:
@@ -287,14 +306,15 @@ def _distill_single(ctx: RunContext, student: torch.nn.Module, state: Path) -> d
         source = ctx.out / "data" / "trainA"
         images = ctx.data.train[0]
         if not source.is_dir() or len(list(source.iterdir())) != len(images):
-            write_images(images, source)
+            write_images(images, source, ctx.input_range)
         count = len(images)
     config = DistillConfig(steps=c.finetune_steps, batch_size=c.batch_size, lr=c.lr,
                            image_size=c.image_size or (256 if c.dataroot else 64),
                            val_images=min(16, count // 4), val_every=c.val_every,
                            checkpoint_every=c.checkpoint_every, workers=c.workers, seed=c.seed)
     result = distill_generator(student, ctx.original, source, config, checkpoint=state,
-                               resume=True, progress=ctx.progress, stop=ctx.stop)
+                               resume=True, progress=ctx.progress, stop=ctx.stop,
+                               input_range=ctx.input_range)
     student.eval()
     return result.best
 
@@ -311,7 +331,8 @@ def run_evaluate(ctx: RunContext) -> None:
     c, out, data = ctx.config, ctx.out, ctx.data
     searched, tuned = ctx.load_folder("slim"), ctx.load_folder("finetuned")
     masks = ctx.masks()
-    summary: dict = {"data": data.name, "image_size": data.image_size, "device": c.device}
+    summary: dict = {"data": data.name, "image_size": data.image_size, "device": c.device,
+                     **ctx.range_entry}
     outputs: dict[str, Any]
     if c.single:
         outputs = {"original": translate(ctx.original, data.test_a),
@@ -321,8 +342,10 @@ def run_evaluate(ctx: RunContext) -> None:
         summary.update(architecture=ctx.architecture["class"],
                        arguments=ctx.architecture["kwargs"],
                        generator=single_generator_report(ctx.original, tuned["A"], space, bits,
-                                                         data.image_size, c.repeats, c.device),
-                       quality=single_quality_report(outputs["original"], outputs["pruned"]))
+                                                         data.image_size, c.repeats, c.device,
+                                                         ctx.input_range),
+                       quality=single_quality_report(outputs["original"], outputs["pruned"],
+                                                     input_range=ctx.input_range))
         rows = {"input A": data.test_a, "original A→B": outputs["original"],
                 "slim A→B": outputs["pruned"]}
     else:
@@ -333,14 +356,16 @@ def run_evaluate(ctx: RunContext) -> None:
                                             judge_steps=c.judge_steps, progress=ctx.progress)
         summary["generators"] = {
             f"G_{n}": generator_report(g, tuned[n], data.image_size, [data.image_size],
-                                       repeats=c.repeats, device=c.device)
+                                       repeats=c.repeats, device=c.device,
+                                       input_range=ctx.input_range)
             for n, g in ctx.originals().items()}
         rows = {"input A": data.test_a, "original A→B": outputs["original"]["a2b"],
                 "slim A→B": outputs["pruned"]["a2b"], "input B": data.test_b,
                 "original B→A": outputs["original"]["b2a"],
                 "slim B→A": outputs["pruned"]["b2a"]}
     summary["kept"] = {f"G_{n}": kept_channels(space, bits) for n, (space, bits) in masks.items()}
-    plot_samples(rows, out / "samples.png")
+    plot_samples({k: ctx.input_range.to_signed(v) for k, v in rows.items()},
+                 out / "samples.png")
     plot_kept_channels(summary["kept"], out / "kept_channels.png")
     atomic_write_json(out / "evaluation.json", summary)
 
@@ -362,8 +387,9 @@ def run_export(ctx: RunContext) -> None:
                 ("onnx", ".onnx"), ("torchscript", ".torchscript.pt"))
             for fmt, suffix in formats:
                 path = stage / f"G_{name}{suffix}"
-                info = export_generator(g, path, fmt, size, c.opset)
-                diff = verify_export(path, g, size, 2, fmt=fmt)
+                info = export_generator(g, path, fmt, size, c.opset,
+                                        input_range=ctx.input_range)
+                diff = verify_export(path, g, size, 2, fmt=fmt, input_range=ctx.input_range)
                 if not diff <= c.tolerance:
                     raise CompressError(f"G_{name}{suffix}: export differs from eager PyTorch "
                                         f"by {diff:.3g} (above tolerance {c.tolerance:g})")
@@ -373,7 +399,7 @@ def run_export(ctx: RunContext) -> None:
             record[f"G_{name}"] = entry
         atomic_write_json(stage / "export.json", {"image_size": size, "opset": c.opset,
                                                   "tolerance": c.tolerance,
-                                                  "generators": record})
+                                                  **ctx.range_entry, "generators": record})
 
 
 def _int8(ctx: RunContext, name: str, generator: torch.nn.Module, stage: Path) -> dict:
@@ -383,7 +409,8 @@ def _int8(ctx: RunContext, name: str, generator: torch.nn.Module, stage: Path) -
     path = stage / f"G_{name}.int8.onnx"
     result = export_int8(generator, path, source[:16], test[:8],
                          copy.deepcopy(ctx.originals()[name]),
-                         Int8Config(opset=ctx.config.opset), progress=ctx.progress)
+                         Int8Config(opset=ctx.config.opset), progress=ctx.progress,
+                         input_range=ctx.input_range)
     return {"file": path.name, "bytes": result.bytes, "check": result.check,
             "float_layers": result.float_layers}
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from deap import algorithms, base, tools
 
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.baselines import uniform_mask
 from ..nets.latency_model import LatencyTable
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
@@ -285,8 +286,8 @@ def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Ten
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
                  workers: int = 0, ray_address: str | None = None,
                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None
-                 ) -> FrontResult:
+                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None,
+                 input_range: InputRange = DEFAULT_RANGE) -> FrontResult:
     """The Pareto front of quality and size of masks of G_A and G_B (module docstring), of
     any architecture (mask spaces from :func:`space_of`: traced on the first image unless the
     upstream ResNet).
@@ -313,7 +314,7 @@ def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Ten
         spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
         check_population(config.population, sum(s.n_bits for s in spaces))
         fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
-                              spaces, device, supernets)
+                              spaces, device, supernets, input_range)
         n_obj = 1 + len(config.objectives)
         _, individual_cls = create_types(f"FitnessFront{n_obj}", f"FrontIndividual{n_obj}",
                                          weights=(-1.0,) * n_obj)

@@ -19,6 +19,7 @@ from deap import base, tools
 from ..fitness.adapted import adapted_fitnesses
 from ..fitness.paper import cyclegan_fitnesses
 from ..fitness.supernet import supernet_fitnesses
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.baselines import random_mask_like, uniform_mask
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
@@ -94,11 +95,13 @@ def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
                    d_a: torch.nn.Module | None, d_b: torch.nn.Module | None,
                    images_a: torch.Tensor, images_b: torch.Tensor, config: SearchConfig,
                    spaces: tuple[MaskSpace, MaskSpace], device: str | torch.device = "cpu",
-                   supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None) -> tuple:
+                   supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None,
+                   input_range: InputRange = DEFAULT_RANGE) -> tuple:
     """The fitness of each generator that ``config`` asks for: the first ``n_images`` images
     of each domain are the scoring (held-out) images; the adapted fitness distils candidates
     on the next ``train_images`` (at least one is needed); the supernet fitness scores masks
-    on ``supernets`` (needed then, refused otherwise) against the originals."""
+    on ``supernets`` (needed then, refused otherwise) against the originals. Images are in
+    ``input_range`` (what the SSIM score maps from)."""
     if (config.fitness == "supernet") != (supernets is not None):
         raise ValueError("fitness='supernet' needs supernets=(S_A, S_B), and supernets need "
                          "fitness='supernet'")
@@ -111,7 +114,8 @@ def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
         return supernet_fitnesses(
             (supernets[0], supernets[1]), (g_a, g_b), held_a, held_b, space_a=spaces[0],
             space_b=spaces[1], score=config.adapt_score, gamma=config.gamma,
-            size_measure=config.size_measure, batch_size=config.batch_size, device=device)
+            size_measure=config.size_measure, batch_size=config.batch_size, device=device,
+            input_range=input_range)
     if config.fitness == "paper":
         return cyclegan_fitnesses(
             g_a, g_b, d_a, d_b, held_a, held_b, space_a=spaces[0], space_b=spaces[1],
@@ -131,7 +135,7 @@ def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
         space_b=spaces[1], steps=config.adapt_steps, score=config.adapt_score,
         lambda_cycle=config.lambda_cycle, gamma=config.gamma,
         size_measure=config.size_measure, lr=config.adapt_lr, seed=config.seed,
-        eval_batch_size=config.batch_size, device=device)
+        eval_batch_size=config.batch_size, device=device, input_range=input_range)
 
 
 def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type):
@@ -164,13 +168,13 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
                  workers: int = 0, ray_address: str | None = None,
                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None
-                 ) -> SearchResult:
+                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None,
+                 input_range: InputRange = DEFAULT_RANGE) -> SearchResult:
     """Co-evolve masks of G_A (A→B, judged by D_A) and G_B (B→A, judged by D_B).
 
-    ``images_a``/``images_b``: validation images ``[m, 3, H, W]`` in [-1, 1] of domains A and
-    B (the first ``config.n_images`` are used). ``map_function`` replaces ``toolbox.map`` (a
-    process pool or Ray map); or ``workers`` / ``ray_address`` make one
+    ``images_a``/``images_b``: validation images ``[m, 3, H, W]`` in ``input_range`` (default
+    [-1, 1]) of domains A and B (the first ``config.n_images`` are used). ``map_function``
+    replaces ``toolbox.map`` (a process pool or Ray map); or ``workers`` / ``ray_address`` make one
     (:func:`evaluation_map`), closed at the end. ``callback(state)`` runs after every
     generation; True stops. ``checkpoint``: a JSON file rewritten after every generation
     (:mod:`deap_gan_prune.evolution.resume`); with ``resume`` an existing one is continued
@@ -189,7 +193,7 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
         spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
         check_population(config.population, sum(s.n_bits for s in spaces))
         fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config, spaces, device,
-                              supernets)
+                              supernets, input_range)
         weights = (g_a, g_b) if supernets is None else tuple(supernets)
         _, individual_cls = create_types()
         needs_scores = (config.budget is not None and config.repair_order == "l1"

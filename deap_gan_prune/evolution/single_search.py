@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from ..fitness.adapted import AdaptedFitness
 from ..fitness.paper import GeneratorFitness
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.importance import l1_importance
 from ..nets.maskspace import MaskSpace, space_of
 from ..seeding import seeded
@@ -77,7 +78,8 @@ class SingleSearchResult:
 
 
 def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space: MaskSpace,
-                   discriminator=None, device: str | torch.device = "cpu"):
+                   discriminator=None, device: str | torch.device = "cpu",
+                   input_range: InputRange = DEFAULT_RANGE):
     """The fitness of one generator without partner: the adapted fitness (distillation to the
     original, scored on the first ``n_images`` images; adapted on the next
     ``train_images``), or the paper's F without cycle term (``perceptual="pixel"`` when there
@@ -97,17 +99,19 @@ def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space:
                           score=config.adapt_score, discriminator=discriminator,
                           gamma=cast(float, config.gamma), size_measure=config.size_measure,
                           lr=config.adapt_lr, seed=config.seed,
-                          eval_batch_size=config.batch_size, device=device)
+                          eval_batch_size=config.batch_size, device=device,
+                          input_range=input_range)
 
 
 def score_finalists(generator, images: torch.Tensor, config: SearchConfig, space: MaskSpace,
                     candidates: list, discriminator=None, device: str | torch.device = "cpu",
-                    progress: bool = False) -> tuple[list, AdaptedFitness]:
+                    progress: bool = False, input_range: InputRange = DEFAULT_RANGE
+                    ) -> tuple[list, AdaptedFitness]:
     """Each of ``candidates`` (masks) distilled for ``config.finalist_steps`` steps and scored
     by the adapted fitness with that many steps; returns ``([(mask, score)], fitness)``, best
     first (ties keep the given order), and the fitness that scored them."""
     judge = single_fitness(generator, images, replace(config, adapt_steps=config.finalist_steps),
-                           space, discriminator, device)
+                           space, discriminator, device, input_range)
     scored = [(list(m), float(judge(m)[0]))
               for m in tqdm(candidates, desc="finalists", unit="mask", disable=not progress)]
     return sorted(scored, key=lambda pair: -pair[1]), judge
@@ -119,13 +123,15 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
                   progress: bool = True,
                   callback: Callable[[int, list, tools.Logbook], bool | None] | None = None,
                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                  workers: int = 0, ray_address: str | None = None) -> SingleSearchResult:
+                  workers: int = 0, ray_address: str | None = None,
+                  input_range: InputRange = DEFAULT_RANGE) -> SingleSearchResult:
     """Evolve masks of ONE generator of any architecture (pix2pix, or a CycleGAN whose other
     half is lost): the same operators, selection, elitism, budget repair and uniform seed as
     :func:`search_masks`, scored by :func:`single_fitness` (by default distillation toward the
     original; no partner, no discriminator needed). ``images``: source-domain images
-    ``[m, C, H, W]`` in [-1, 1] (the first ``n_images`` score, the next ``train_images``
-    adapt). ``space``: default :meth:`MaskSpace.from_module` on the first image.
+    ``[m, C, H, W]`` in ``input_range`` (default [-1, 1]; the first ``n_images`` score, the
+    next ``train_images`` adapt). ``space``: default :meth:`MaskSpace.from_module` on the
+    first image.
     ``callback(gen, population, logbook)`` after every generation; True stops. ``checkpoint``:
     a JSON file rewritten after every generation; with ``resume`` an existing one is continued
     (refused if written with another config, generator or images; ``generations`` may grow).
@@ -143,7 +149,8 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
     with seeded(config.seed, [device]):
         space = space or space_of(generator, images, config.layout)
         check_population(config.population, space.n_bits)
-        fitness = single_fitness(generator, images, config, space, discriminator, device)
+        fitness = single_fitness(generator, images, config, space, discriminator, device,
+                                 input_range)
         _, individual_cls = create_types()
         needs_scores = (config.budget is not None and config.repair_order == "l1"
                         ) or config.init == "importance"
@@ -176,7 +183,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
             if seed is not None and list(seed) not in candidates:
                 candidates.append(list(seed))
             finalists, judge = score_finalists(generator, images, config, space, candidates,
-                                               discriminator, device, progress)
+                                               discriminator, device, progress, input_range)
             best = finalists[0][0]
             terms = judge.terms(individual_cls(best))
         return SingleSearchResult(best, space, state.logbook, terms, config, state.population,

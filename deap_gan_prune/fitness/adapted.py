@@ -29,6 +29,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
@@ -72,7 +73,7 @@ class AdaptedFitness(MaskFitness):
                  gamma: float = 0.0, size_measure: SizeMeasure = "parameters",
                  lr: float = 2e-4, batch_size: int = 4, seed: int = 0,
                  eval_batch_size: int = 16, device: str | torch.device = "cpu",
-                 memo_size: int = 4096) -> None:
+                 memo_size: int = 4096, input_range: InputRange = DEFAULT_RANGE) -> None:
         if score not in SCORES:
             raise ValueError(f"unknown adapted score {score!r}: use one of {SCORES}")
         if score == "discriminator" and discriminator is None:
@@ -93,7 +94,7 @@ class AdaptedFitness(MaskFitness):
         self.partner_space = partner_space or (space_of(partner_generator, images)
                                                if partner_generator is not None else None)
         self.steps, self.score, self.lambda_cycle = steps, score, lambda_cycle
-        self.eval_batch_size = eval_batch_size
+        self.eval_batch_size, self.input_range = eval_batch_size, input_range
         self.distil = Distillation(adapt_images.shape[0], steps, batch_size, lr, seed)
 
     @property
@@ -150,7 +151,7 @@ class AdaptedFitness(MaskFitness):
         if kind == "l1":
             return float((fake - ref["fake"]).abs().mean().item())
         if kind == "ssim":
-            return 1.0 - fidelity_scores(fake, ref["fake"])["ssim"]
+            return 1.0 - fidelity_scores(fake, ref["fake"], self.input_range)["ssim"]
         return float((self._run(self.discriminator, fake) - ref["judged"]).pow(2).mean().item())
 
     def _score(self, network: nn.Module, partner_net: nn.Module | None) -> dict:

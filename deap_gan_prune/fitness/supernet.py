@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
@@ -54,7 +55,8 @@ class SupernetFitness(MaskFitness):
     def __init__(self, supernet: nn.Module, original: nn.Module, images: torch.Tensor,
                  space: MaskSpace, *, score: SupernetScore = "l1", gamma: float = 0.0,
                  size_measure: SizeMeasure = "parameters", batch_size: int = 16,
-                 device: str | torch.device = "cpu", memo_size: int = 4096) -> None:
+                 device: str | torch.device = "cpu", memo_size: int = 4096,
+                 input_range: InputRange = DEFAULT_RANGE) -> None:
         if score not in ("l1", "ssim"):
             raise ValueError(f"unknown supernet score {score!r}: use 'l1' or 'ssim'")
         check_images(images, "images")
@@ -65,7 +67,7 @@ class SupernetFitness(MaskFitness):
                          device=device, memo_size=memo_size)
         self.original = frozen_copy(original, self.device)
         self.images = images.detach().to(self.device)
-        self.score, self.batch_size = score, batch_size
+        self.score, self.batch_size, self.input_range = score, batch_size, input_range
 
     @torch.no_grad()
     def _run(self, network: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -89,7 +91,7 @@ class SupernetFitness(MaskFitness):
         if self.score == "l1":
             score = float((fake - ref).abs().mean().item())
         else:
-            score = 1.0 - fidelity_scores(fake, ref)["ssim"]
+            score = 1.0 - fidelity_scores(fake, ref, self.input_range)["ssim"]
         size = self._size(bits)
         loss = score + self.gamma * size
         fitness = 1.0 / loss if loss > 0 and math.isfinite(loss) else WORST_FITNESS

@@ -2,8 +2,9 @@
 
 The paper argues that pixel fidelity is not the goal (a zebra with 5 or 8 stripes is equally
 good), so these are diagnostics next to the judge and FID, not the target of the search.
-Both are computed by scikit-image on images mapped from [-1, 1] to [0, 1] (data range 1),
-per image, then averaged over the batch:
+Both are computed by scikit-image on images mapped from the generator's range (``input_range``,
+default [-1, 1]) to [0, 1] (data range 1), per image, then averaged over the batch, so the
+figures do not depend on the range a generator works in:
 
 - ``ssim``: mean structural similarity (``skimage.metrics.structural_similarity``, 7x7
   window or the largest odd window that fits, colour channels averaged); higher is better,
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.frozen import borrowed
 
 FIDELITY_HIGHER_IS_BETTER = {"ssim": True, "psnr_db": True}
@@ -44,15 +46,25 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return min(float(peak_signal_noise_ratio(b, a, data_range=1.0)), PSNR_CAP_DB)
 
 
-def fidelity_scores(pruned_outputs, original_outputs) -> dict:
+def _signed(images, input_range: InputRange):
+    """``images`` in ``input_range`` → [-1, 1] (the images themselves for the default)."""
+    if input_range.is_default:
+        return images
+    x = images if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+    return input_range.to_signed(x.detach().double())
+
+
+def fidelity_scores(pruned_outputs, original_outputs,
+                    input_range: InputRange = DEFAULT_RANGE) -> dict:
     """SSIM and PSNR of ``pruned_outputs`` against ``original_outputs`` (both ``[N, 3, H, W]``
-    in [-1, 1], same shape; at least 3x3 pixels), averaged over the N images.
+    in ``input_range``, default [-1, 1], same shape; at least 3x3 pixels), averaged over the
+    N images.
 
     Returns ``{"ssim": float, "psnr_db": float, "higher_is_better": {"ssim": True,
     "psnr_db": True}}``; see the module docstring for the PSNR cap.
     """
-    a = _as_hwc01(pruned_outputs, "pruned_outputs")
-    b = _as_hwc01(original_outputs, "original_outputs")
+    a = _as_hwc01(_signed(pruned_outputs, input_range), "pruned_outputs")
+    b = _as_hwc01(_signed(original_outputs, input_range), "original_outputs")
     if a.shape != b.shape:
         raise ValueError(f"pruned and original outputs differ in shape: "
                          f"{list(a.shape)} vs {list(b.shape)} ([N, H, W, C])")
@@ -70,13 +82,14 @@ def fidelity_scores(pruned_outputs, original_outputs) -> dict:
 @torch.no_grad()
 def generator_fidelity(pruned: torch.nn.Module, original: torch.nn.Module,
                        images: torch.Tensor, batch_size: int = 16,
-                       device: str | torch.device = "cpu") -> dict:
+                       device: str | torch.device = "cpu",
+                       input_range: InputRange = DEFAULT_RANGE) -> dict:
     """Run both generators (on ``device``, in eval mode for the run; given back on their
-    devices, in their modes) on ``images`` ``[N, 3, H, W]`` and return
+    devices, in their modes) on ``images`` ``[N, 3, H, W]`` (in ``input_range``) and return
     :func:`fidelity_scores` of their outputs."""
     outs: dict[str, list[torch.Tensor]] = {"pruned": [], "original": []}
     for name, net in (("pruned", pruned), ("original", original)):
         with borrowed(net, device=device, training=False):
             for chunk in images.split(batch_size):
                 outs[name].append(net(chunk.to(device)).float().cpu())
-    return fidelity_scores(torch.cat(outs["pruned"]), torch.cat(outs["original"]))
+    return fidelity_scores(torch.cat(outs["pruned"]), torch.cat(outs["original"]), input_range)

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from ..data import readable_images
 from ..files import models_hash
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.checkpoints import save_state_dict
 from ..nets.frozen import frozen_copy
 from ..nets.models import NLayerDiscriminator
@@ -64,8 +65,10 @@ class _Distillation:
 
     def __init__(self, student: nn.Module, teacher: nn.Module, files: list[Path],
                  config: DistillConfig, target_files: list[Path] | None,
-                 discriminator: nn.Module | None, progress: bool) -> None:
+                 discriminator: nn.Module | None, progress: bool,
+                 input_range: InputRange = DEFAULT_RANGE) -> None:
         c = self.config = config
+        self.input_range = input_range
         self.student, self.progress = student, progress
         self.device = next(student.parameters()).device
         self.teacher = frozen_copy(teacher, self.device)
@@ -76,22 +79,24 @@ class _Distillation:
         self.target_files = list(target_files or []) if c.adversarial > 0 else []
         self.given_discriminator = discriminator
         self.stream = ImageStream(self.train_files, c.image_size, c.load_size, c.seed,
-                                  _KEYS["train"])
+                                  _KEYS["train"], input_range)
         self.settings = {**c.settings(), "student": models_hash(student),
                          "teacher": models_hash(self.teacher),
                          "discriminator": (models_hash(discriminator) if discriminator
                                            is not None and c.adversarial > 0 else None),
                          "train_files": _names_hash(self.train_files),
                          "val_files": _names_hash(self.val_files),
-                         "target_files": _names_hash(self.target_files)}
+                         "target_files": _names_hash(self.target_files),
+                         **({} if input_range.is_default else input_range.to_dict())}
         self.optimizer = torch.optim.Adam(student.parameters(), lr=c.lr, betas=c.betas)
         self.disc: nn.Module | None = None
         self.disc_optimizer: torch.optim.Optimizer | None = None
         self.image_pool: ImagePool | None = None
         self.validation: ValidationSet | None = None
         if self.val_files:
-            images = load_images(self.val_files, c.image_size).to(self.device)
-            self.validation = ValidationSet.from_original(self.teacher, images, c.batch_size)
+            images = load_images(self.val_files, c.image_size, input_range).to(self.device)
+            self.validation = ValidationSet.from_original(self.teacher, images, c.batch_size,
+                                                          input_range)
         self.done = 0
         self.best: dict | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -122,9 +127,9 @@ class _Distillation:
             if fit and c.disc_fit_steps > 0:
                 streams = KeyedStreams({
                     "A": ImageStream(self.train_files, c.image_size, c.load_size, c.seed,
-                                     _KEYS["fit_source"]),
+                                     _KEYS["fit_source"], self.input_range),
                     "B": ImageStream(self.target_files, c.image_size, c.load_size, c.seed,
-                                     _KEYS["fit_target"])})
+                                     _KEYS["fit_target"], self.input_range)})
                 fit_config = CycleGANConfig(steps=c.disc_fit_steps, lr=c.lr, betas=c.betas,
                                             pool_size=c.pool_size, seed=c.seed,
                                             device=str(self.device))
@@ -163,7 +168,7 @@ class _Distillation:
             streams["A"] = self.stream
         if self.disc is not None:
             streams["B"] = ImageStream(self.target_files, c.image_size, c.load_size, c.seed,
-                                       _KEYS["target"])
+                                       _KEYS["target"], self.input_range)
         if not streams:
             while True:
                 yield {}
@@ -282,7 +287,8 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
                       checkpoint: str | os.PathLike | None = None, resume: bool = False,
                       best: str | os.PathLike | None = None, progress: bool = True,
                       callback: Callback | None = None,
-                      stop: Callable[[], bool] | None = None) -> DistillResult:
+                      stop: Callable[[], bool] | None = None,
+                      input_range: InputRange = DEFAULT_RANGE) -> DistillResult:
     """Fine-tune ``student`` in place, on the device it lives on, toward ``teacher`` (the
     original generator, never changed) on the images of ``source`` (a folder, or a list of
     image files), as :class:`DistillConfig` ``config`` says.
@@ -298,13 +304,14 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
     step's losses and ``lr``). ``stop()`` is asked after every step: True writes the
     checkpoint (when given) and raises KeyboardInterrupt, so a run stopped on request resumes
     from that very step. The caller's global random states are left as they were.
+    ``input_range``: the range both generators take their images in (default [-1, 1]).
     """
     config = DistillConfig() if config is None else config
     if resume and checkpoint is None:
         raise ValueError("distill_generator: resume needs a checkpoint file")
     run = _Distillation(student, teacher, _file_list(source), config,
                         _file_list(target) if target is not None else None, discriminator,
-                        progress)
+                        progress, input_range)
     state = None
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = read_training_state(checkpoint, KIND, run.settings)
