@@ -13,13 +13,15 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageEnhance
 from torch.utils.data import DataLoader, Dataset
 
-from .data import DataError, augment, load_image, read_rgb
+from .data import DataError, augment, load_image, read_rgb, to_tensor
 from .imagerange import DEFAULT_RANGE, InputRange
 
 
@@ -44,6 +46,63 @@ def holdout_split(files: Sequence[str | os.PathLike], n_val: int, seed: int = 0
             [f for i, f in enumerate(paths) if i in chosen])
 
 
+@dataclass(frozen=True)
+class Augment:
+    """Augmentation for distillation, beyond upstream's crop and flip (all off by default:
+    the upstream preprocessing, sample for sample).
+
+    ``scale``: the resize before the crop is ``load_size`` times a factor drawn uniformly
+    from ``(low, high)`` (at least ``image_size``; ``(1, 1)``: off). ``load_sizes``: sizes in
+    pixels the image is resized to before the crop, one drawn per sample (crops from several
+    resolutions; empty: ``load_size``; each at least ``image_size``). ``color``: brightness,
+    contrast and saturation each scaled by a factor drawn from ``[1 - color, 1 + color]``
+    (0: off). The original generator labels the augmented crop itself, so any of them keeps
+    the distillation target consistent."""
+
+    scale: tuple[float, float] = (1.0, 1.0)
+    load_sizes: tuple[int, ...] = ()
+    color: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", tuple(float(v) for v in self.scale))
+        object.__setattr__(self, "load_sizes", tuple(self.load_sizes))
+        checks = [("scale", len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1],
+                   "two factors 0 < low <= high"),
+                  ("load_sizes", all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                     for v in self.load_sizes), "whole numbers >= 1"),
+                  ("color", 0 <= self.color < 1, "in [0, 1)")]
+        for name, ok, need in checks:
+            if not ok:
+                raise ValueError(f"Augment: {name} must be {need}, got {getattr(self, name)}")
+
+    @property
+    def active(self) -> bool:
+        """True when any augmentation beyond upstream's is on."""
+        return self.scale != (1.0, 1.0) or bool(self.load_sizes) or self.color > 0
+
+    def apply(self, image: Image.Image, rng: np.random.Generator, image_size: int,
+              load_size: int, input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
+        """``image`` resized (bicubic) to a drawn load size, cropped to ``image_size``²,
+        flipped at random and colour-jittered, all drawn from ``rng``: ``[3, S, S]`` in
+        ``input_range``."""
+        base = load_size
+        if self.load_sizes:
+            base = self.load_sizes[int(rng.integers(len(self.load_sizes)))]
+        low, high = self.scale
+        load = max(image_size, round(base * float(rng.uniform(low, high))))
+        image = image.resize((load, load), Image.Resampling.BICUBIC)
+        top, left = rng.integers(0, load - image_size + 1, size=2)
+        image = image.crop((left, top, left + image_size, top + image_size))
+        if rng.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        factors = rng.uniform(1 - self.color, 1 + self.color, size=3)
+        if self.color > 0:
+            for enhancer, factor in zip((ImageEnhance.Brightness, ImageEnhance.Contrast,
+                                         ImageEnhance.Color), factors):
+                image = enhancer(image).enhance(float(factor))
+        return to_tensor(image, input_range)
+
+
 class ImageStream(Dataset):
     """Sample ``c`` (any ``c >= 0``) of the stream of augmented images of ``files``:
     a float tensor ``[3, image_size, image_size]`` in ``input_range`` (default [-1, 1]; see
@@ -52,12 +111,15 @@ class ImageStream(Dataset):
     ``load_size`` defaults to upstream's 286/256 of ``image_size``. ``key`` tells streams of
     one seed apart (e.g. source and target domain). A file that fails to decode is skipped
     with a warning naming it, and the next readable file of the epoch's order is served.
-    ``len()`` is the number of files (one epoch)."""
+    ``len()`` is the number of files (one epoch). ``extra``: :class:`Augment` settings
+    (None or all off: upstream's augmentation)."""
 
     def __init__(self, files: Sequence[str | os.PathLike], image_size: int,
                  load_size: int | None = None, seed: int = 0, key: int = 0,
-                 input_range: InputRange = DEFAULT_RANGE) -> None:
+                 input_range: InputRange = DEFAULT_RANGE, extra: Augment | None = None
+                 ) -> None:
         self.input_range = input_range
+        self.extra = extra if extra is not None and extra.active else None
         self.files = [Path(f) for f in files]
         if not self.files:
             raise DataError("an image stream needs at least one file")
@@ -100,6 +162,9 @@ class ImageStream(Dataset):
                 warnings.warn(f"skipped {error}", stacklevel=2)  # the error names the file
                 continue
             rng = _rng(self.seed, self.key, 1, epoch, index)
+            if self.extra is not None:
+                return self.extra.apply(image, rng, self.image_size, self.load_size,
+                                        self.input_range)
             return augment(image, rng, self.image_size, self.load_size, self.input_range)
         raise DataError(f"{self.files[0].parent}: none of the {len(self)} images is readable")
 

@@ -131,7 +131,8 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
                   progress: bool = True, callback=None, log_every: int = 10, *,
                   lr: float = 2e-4, val_every: int = 0, keep_best: bool = True,
                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                  checkpoint_every: int = 100, stop=None) -> dict:
+                  checkpoint_every: int = 100, stop=None, distill=None,
+                  masks=None) -> dict:
     """Fine-tune the slim generators in place with the CycleGAN losses against copies of the
     original discriminators, distilling from the original generators when
     ``distill_weight`` > 0. ``callback(step, losses)`` runs every ``log_every`` steps.
@@ -144,7 +145,10 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     never interrupted (see :func:`deap_gan_prune.training.finetune`); ``stop()``, asked
     after every step, True writes the checkpoint and raises KeyboardInterrupt. The slim
     generators end in eval mode; ``gan``'s networks and the caller's global random states are
-    left as they were. Returns the history."""
+    left as they were. ``distill``: the distillation terms
+    (:class:`~deap_gan_prune.training.DistillLoss`; None: L1), ``masks``: ``((space, bits),
+    (space, bits))`` the slim generators were slimmed with (feature distillation on the kept
+    channels). Returns the history."""
     from .files import images_hash
     from .training.validation import PairValidation
     if steps <= 0:
@@ -164,7 +168,10 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
                        progress=progress, callback=callback, state_file=checkpoint,
                        resume=resume, checkpoint_every=checkpoint_every if checkpoint else 0,
                        validation=validation, val_every=val_every, keep_best=keep_best,
-                       identity=identity, stop=stop)
+                       identity=identity, stop=stop, input_range=data.input_range,
+                       distill=(distill if distill is not None and distill_weight > 0
+                                and distill != type(distill)() else None),
+                       masks=masks, example=data.val_a[:1])
     slim_a.eval()
     slim_b.eval()
     return history

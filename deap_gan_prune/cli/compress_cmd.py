@@ -50,9 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                help=text)
-        elif f.name == "size_range":
+        elif f.name in ("size_range", "scale_jitter"):
             group.add_argument(flag, type=float, nargs=2, metavar=("LOW", "HIGH"),
                                default=None, help=text)
+        elif f.name == "load_sizes":
+            group.add_argument(flag, type=int, nargs="+", metavar="PX", default=None,
+                               help=text)
         elif f.name == "generator_kwargs":
             group.add_argument(flag, type=_json_object, default=None,
                                metavar=METAVARS[f.name], help=text)

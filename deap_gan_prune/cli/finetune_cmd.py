@@ -15,9 +15,9 @@ from ..nets.checkpoints import (
     traced_description,
 )
 from ..outputs import check_output_file, check_output_folder, staged_folder
-from ..streams import write_images
+from ..streams import Augment, write_images
 from ..training.distill import distill_generator
-from ..training.distill_config import DistillConfig
+from ..training.distill_config import DistillConfig, DistillLoss
 from ..workflow import finetune_pair, synthetic_data
 from . import CommandError, resumable
 from .common import (
@@ -75,6 +75,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "only (default 0: the original runs at every step)")
     g.add_argument("--workers", type=int, default=0,
                    help="processes reading images (default 0: in this process)")
+    d = parser.add_argument_group(
+        "distillation terms (the pair: inside --distill's term; all off by default)")
+    d.add_argument("--l1", type=float, default=1.0, metavar="WEIGHT",
+                   help="weight of the L1 distance to the original's output (default 1)")
+    d.add_argument("--ssim", type=float, default=0.0, metavar="WEIGHT",
+                   help="weight of 1 - SSIM to the original's output (default 0)")
+    d.add_argument("--ms-ssim", action="store_true",
+                   help="multi-scale SSIM for --ssim (images above 16 x (--ssim-window - 1) px)")
+    d.add_argument("--ssim-window", type=int, default=11, metavar="PX",
+                   help="SSIM's Gaussian window, odd (default 11)")
+    d.add_argument("--gradient", type=float, default=0.0, metavar="WEIGHT",
+                   help="weight of the L1 distance of image gradients (default 0)")
+    d.add_argument("--feature", type=float, default=0.0, metavar="WEIGHT",
+                   help="weight of feature distillation at --feature-layers (default 0)")
+    d.add_argument("--feature-layers", default="groups", metavar="LAYERS",
+                   help="groups (every channel group's last output), blocks (the network's "
+                        "own blocks) or module names separated by commas (default groups)")
+    d.add_argument("--feature-map", choices=("kept", "1x1"), default="kept",
+                   help="the student's activations against the original's kept channels "
+                        "(needs the slim file's mask), or through learned 1x1 maps "
+                        "(default kept)")
+    a = parser.add_argument_group("augmentation and schedule (with --generator)")
+    a.add_argument("--scale-jitter", type=float, nargs=2, default=(1.0, 1.0),
+                   metavar=("LOW", "HIGH"),
+                   help="the resize before the crop scaled by a factor drawn from LOW..HIGH "
+                        "(default 1 1: off)")
+    a.add_argument("--load-sizes", type=int, nargs="+", default=(), metavar="PX",
+                   help="sizes the images are resized to before the crop, one drawn per "
+                        "crop (default: --load-size)")
+    a.add_argument("--color-jitter", type=float, default=0.0, metavar="S",
+                   help="brightness, contrast and saturation scaled by factors in "
+                        "[1 - S, 1 + S] (default 0: off)")
+    a.add_argument("--warmup-steps", type=int, default=0, metavar="N",
+                   help="the learning rate rises linearly over the first N steps (default 0)")
+    a.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="validate, keep and write a moving average of the weights with this "
+                        "decay (default 0: off)")
     r = parser.add_argument_group("checkpoints")
     r.add_argument("--checkpoint", metavar="FILE", default=None,
                    help="training state rewritten every --checkpoint-every steps (with "
@@ -120,6 +157,28 @@ def check_arguments(args: argparse.Namespace) -> None:
                                "to continue that run, or --overwrite to start again")
 
 
+def distill_loss(args: argparse.Namespace) -> DistillLoss:
+    """The distillation terms of the flags; CommandError naming the flag otherwise."""
+    names = args.feature_layers.strip()
+    layers: str | tuple[str, ...] = names if names in ("groups", "blocks") else tuple(
+        n.strip() for n in names.split(",") if n.strip())
+    try:
+        return DistillLoss(l1=args.l1, ssim=args.ssim, ms_ssim=args.ms_ssim,
+                           ssim_window=args.ssim_window, gradient=args.gradient,
+                           feature=args.feature, feature_layers=layers,
+                           feature_map=args.feature_map)
+    except ValueError as exc:
+        raise CommandError(_flagged(exc)) from None
+
+
+def _flagged(exc: ValueError) -> str:
+    """A settings error as a flag's: ``--name ...``."""
+    problem = str(exc).split(": ", 1)[-1]
+    name = problem.split(" ", 1)[0]
+    flag = {"scale": "scale-jitter", "color": "color-jitter"}.get(name, name)
+    return "--" + flag.replace("_", "-") + problem[len(name):]
+
+
 def output_folder(args: argparse.Namespace) -> Path:
     """--out, or ``<slim>_finetuned`` beside the slim folder; the slim folder itself (whose
     files the run reads) is refused."""
@@ -148,20 +207,31 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     if architecture(args) is not None:
         return run_single(args, out)
+    loss = distill_loss(args)
     for option, value in (("--adversarial", args.adversarial), ("--discriminator",
                           args.discriminator), ("--teacher-pool", args.teacher_pool),
-                          ("--load-size", args.load_size)):
+                          ("--load-size", args.load_size),
+                          ("--scale-jitter", tuple(args.scale_jitter) != (1.0, 1.0)),
+                          ("--load-sizes", args.load_sizes),
+                          ("--color-jitter", args.color_jitter),
+                          ("--warmup-steps", args.warmup_steps), ("--ema", args.ema)):
         if value:
             raise CommandError(f"{option}: only with --generator (the pair trains against "
                                "its own discriminators)")
     data = load_data(args, n_val=args.val_images or 16, input_range=slim_range(args))
     gan = load_models(args, data)
     g_a, g_b = load_slim_pair(args.slim, args)
-    history = finetune_pair(gan, g_a, g_b, data, args.steps, args.distill, args.batch_size,
-                            seed=args.seed, device=args.device, progress=not args.quiet,
-                            lr=args.lr, val_every=args.val_every if args.val_images else 0,
-                            checkpoint=args.checkpoint, resume=args.resume,
-                            checkpoint_every=args.checkpoint_every)
+    try:
+        history = finetune_pair(gan, g_a, g_b, data, args.steps, args.distill,
+                                args.batch_size, seed=args.seed, device=args.device,
+                                progress=not args.quiet, lr=args.lr,
+                                val_every=args.val_every if args.val_images else 0,
+                                checkpoint=args.checkpoint, resume=args.resume,
+                                checkpoint_every=args.checkpoint_every, distill=loss)
+    except ValueError as exc:
+        if not str(exc).startswith("DistillLoss: "):
+            raise
+        raise CommandError(_flagged(exc)) from None
     with staged_folder(out) as stage:  # both generators, or nothing changed
         for name, g in (("G_A", g_a), ("G_B", g_b)):
             save_generator(g, stage / f"slim_{name}.pth",
@@ -211,23 +281,34 @@ def run_single(args: argparse.Namespace, out: Path) -> int:
         raise CommandError("--discriminator needs --adversarial WEIGHT > 0")
     discriminator = (load_discriminator(args.discriminator, args.device)
                      if args.discriminator else None)
-    config = DistillConfig(
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr, decay_start=args.decay_start,
-        image_size=image_size, load_size=args.load_size, val_images=args.val_images,
-        val_every=args.val_every, adversarial=args.adversarial,
-        disc_fit_steps=args.disc_fit_steps, teacher_pool=args.teacher_pool,
-        checkpoint_every=args.checkpoint_every, workers=args.workers, seed=args.seed)
+    try:
+        config = DistillConfig(
+            steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+            decay_start=args.decay_start, image_size=image_size, load_size=args.load_size,
+            val_images=args.val_images, val_every=args.val_every, adversarial=args.adversarial,
+            disc_fit_steps=args.disc_fit_steps, teacher_pool=args.teacher_pool,
+            checkpoint_every=args.checkpoint_every, workers=args.workers, seed=args.seed,
+            loss=distill_loss(args), warmup_steps=args.warmup_steps, ema=args.ema,
+            augment=Augment(scale=tuple(args.scale_jitter), load_sizes=tuple(args.load_sizes),
+                            color=args.color_jitter))
+    except ValueError as exc:
+        raise CommandError(_flagged(exc)) from None
     best = None
     if args.checkpoint:
         checkpoint = Path(args.checkpoint)
         best = checkpoint.with_name(checkpoint.stem + "_best.pth")
     with tempfile.TemporaryDirectory(prefix="deap-gan-prune-") as scratch:
         source, target = _folders(args, Path(scratch))
-        result = distill_generator(student, teacher, source, config,
-                                   target=target if args.adversarial > 0 else None,
-                                   discriminator=discriminator, checkpoint=args.checkpoint,
-                                   resume=args.resume, best=best, progress=not args.quiet,
-                                   input_range=value)
+        try:
+            result = distill_generator(student, teacher, source, config,
+                                       target=target if args.adversarial > 0 else None,
+                                       discriminator=discriminator, checkpoint=args.checkpoint,
+                                       resume=args.resume, best=best, progress=not args.quiet,
+                                       input_range=value, mask=(space, bits))
+        except ValueError as exc:
+            if not str(exc).startswith("DistillLoss: "):
+                raise
+            raise CommandError(_flagged(exc)) from None
     extra = {"finetune_steps": args.steps, "finetune": {
         "lr": args.lr, "decay_start": args.decay_start, "batch_size": args.batch_size,
         "image_size": image_size, "adversarial": args.adversarial,

@@ -16,6 +16,12 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 STAGES = ("search", "slim", "finetune", "evaluate", "export")
 
 
+#: the compress setting of each field of DistillLoss and Augment whose name differs
+_TERM_SETTINGS = {"l1": "distill_l1", "ssim": "distill_ssim", "gradient": "distill_gradient",
+                  "feature": "distill_feature", "scale": "scale_jitter",
+                  "color": "color_jitter"}
+
+
 class CompressError(ValueError):
     """A compression run that cannot start or go on; the message names the file or setting."""
 
@@ -27,13 +33,14 @@ RUNTIME = "runtime"
 
 def setting(default: Any, stage: str, help: str, *, low: float | None = None,
             above: float | None = None, high: float | None = None,
-            choices: tuple[str, ...] | None = None) -> Any:
+            choices: tuple[str, ...] | None = None, optional: bool = False) -> Any:
     """A :class:`CompressConfig` field declared once: its default (a callable for a mutable
     one), the stage whose results depend on it (or :data:`RUNTIME`), its help text and its
     range (``low`` <= value, ``above`` < value, value <= ``high``, one of ``choices``),
-    checked by :func:`check_range`."""
+    checked by :func:`check_range`. ``optional``: a setting left out of the stage's recorded
+    settings while at its default (a term added later: runs recorded before it continue)."""
     metadata = {"stage": stage, "help": help, "low": low, "above": above, "high": high,
-                "choices": choices}
+                "choices": choices, "optional": optional}
     if callable(default):
         return field(default_factory=default, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -133,6 +140,38 @@ class CompressConfig:
     batch_size: int = setting(4, "finetune", "fine-tuning images a step", low=1)
     val_every: int = setting(100, "finetune", "fine-tuning steps between validations; the "
                              "best weights are kept", low=0)
+    distill_l1: float = setting(1.0, "finetune", "weight of the L1 distance to the "
+                                "original's output", low=0, optional=True)
+    distill_ssim: float = setting(0.0, "finetune", "weight of 1 - SSIM to the original's "
+                                  "output (0: off)", low=0, optional=True)
+    distill_ms_ssim: bool = setting(False, "finetune", "multi-scale SSIM for that term (needs "
+                                    "images above 16 x (ssim_window - 1) px)", optional=True)
+    ssim_window: int = setting(11, "finetune", "SSIM's Gaussian window in pixels (odd)",
+                               low=3, optional=True)
+    distill_gradient: float = setting(0.0, "finetune", "weight of the L1 distance of image "
+                                      "gradients (0: off)", low=0, optional=True)
+    distill_feature: float = setting(0.0, "finetune", "weight of feature distillation at "
+                                     "feature_layers (0: off)", low=0, optional=True)
+    feature_layers: str = setting("groups", "finetune", "groups (every channel group's last "
+                                  "output), blocks (the network's own blocks) or module "
+                                  "names separated by commas", optional=True)
+    feature_map: str = setting("kept", "finetune", "student activations against the "
+                               "original's kept channels, or through learned 1x1 maps",
+                               choices=("kept", "1x1"), optional=True)
+    scale_jitter: tuple[float, float] = setting(
+        (1.0, 1.0), "finetune", "one generator of your class: the resize before the crop "
+        "scaled by a factor drawn from LOW HIGH", optional=True)
+    load_sizes: tuple[int, ...] = setting(
+        tuple, "finetune", "one generator of your class: sizes the images are resized to "
+        "before the crop, one drawn per crop (default: none)", optional=True)
+    color_jitter: float = setting(0.0, "finetune", "one generator of your class: "
+                                  "brightness, contrast and saturation jitter, below 1",
+                                  low=0, optional=True)
+    warmup_steps: int = setting(0, "finetune", "one generator of your class: steps of linear "
+                                "learning-rate warm-up", low=0, optional=True)
+    ema: float = setting(0.0, "finetune", "one generator of your class: decay of the moving "
+                         "average of the weights that is validated and kept (0: off), below 1",
+                         low=0, optional=True)
     repeats: int = setting(20, "evaluate", "latency runs of original and slim, interleaved",
                            low=1)
     judge_steps: int = setting(200, "evaluate", "training steps of the offline judge of the "
@@ -163,6 +202,25 @@ class CompressConfig:
                 raise CompressError(f"input_range = {_shown(self.input_range)}: "
                                     f"{str(exc).split(': ', 1)[-1]}") from None
         self.size_range = tuple(float(v) for v in self.size_range)  # type: ignore[assignment]
+        self.scale_jitter = tuple(float(v) for v in self.scale_jitter)  # type: ignore
+        self.load_sizes = tuple(self.load_sizes)
+        try:
+            self.distill_loss()
+            self.augment()
+        except ValueError as exc:
+            problem = str(exc).split(": ", 1)[-1]
+            name = problem.split(" ", 1)[0]
+            named = _TERM_SETTINGS.get(name, name)
+            raise CompressError(named + problem[len(name):]) from None
+        if not self.ema < 1:
+            raise CompressError(f"ema = {self.ema}: must be a decay below 1")
+        extra = [name for name, value, default in (
+            ("scale_jitter", self.scale_jitter, (1.0, 1.0)), ("load_sizes", self.load_sizes, ()),
+            ("color_jitter", self.color_jitter, 0.0), ("warmup_steps", self.warmup_steps, 0),
+            ("ema", self.ema, 0.0)) if value != default]
+        if extra and not self.generator:
+            raise CompressError(f"{extra[0]}: only for one generator of your class (generator "
+                                "with weights); the pair's fine-tuning takes the loss terms")
         self.generator_kwargs = dict(self.generator_kwargs)
         if not 0 < self.budget <= 1:
             raise CompressError(f"budget = {self.budget}: must be in (0, 1]")
@@ -194,6 +252,23 @@ class CompressConfig:
         if self.generator and self.checkpoints:
             raise CompressError("generator takes weights (one generator), not checkpoints")
 
+    def distill_loss(self):
+        """The fine-tuning's :class:`~deap_gan_prune.training.distill_config.DistillLoss`."""
+        from ..training.distill_config import DistillLoss
+        names = self.feature_layers.strip()
+        layers: str | tuple[str, ...] = names if names in ("groups", "blocks") else tuple(
+            n.strip() for n in names.split(",") if n.strip())
+        return DistillLoss(l1=self.distill_l1, ssim=self.distill_ssim,
+                           ms_ssim=self.distill_ms_ssim, ssim_window=self.ssim_window,
+                           gradient=self.distill_gradient, feature=self.distill_feature,
+                           feature_layers=layers, feature_map=self.feature_map)
+
+    def augment(self):
+        """The fine-tuning's :class:`~deap_gan_prune.streams.Augment`."""
+        from ..streams import Augment
+        return Augment(scale=self.scale_jitter, load_sizes=self.load_sizes,
+                       color=self.color_jitter)
+
     @property
     def single(self) -> bool:
         """True for one generator of the user's class (``generator`` with ``weights``)."""
@@ -213,6 +288,8 @@ class CompressConfig:
         """The settings as plain JSON/TOML values (tuples as lists)."""
         d = asdict(self)
         d["size_range"] = list(self.size_range)
+        d["scale_jitter"] = list(self.scale_jitter)
+        d["load_sizes"] = list(self.load_sizes)
         return d
 
     @classmethod
@@ -234,8 +311,10 @@ class CompressConfig:
     def stage_settings(self, stage: str) -> dict:
         """The settings the results of ``stage`` depend on (the earlier stages' results are
         its inputs, so their settings are checked with them)."""
-        d = self.to_dict()
-        return {key: d[key] for key in STAGE_KEYS[stage]}
+        d, defaults = self.to_dict(), _DEFAULTS.to_dict()
+        optional = {f.name for f in fields(self) if f.metadata["optional"]}
+        return {key: d[key] for key in STAGE_KEYS[stage]
+                if key not in optional or d[key] != defaults[key]}
 
 
 def _shown(value: Any) -> str:
@@ -281,6 +360,8 @@ def check_one(value: Any, hint: Any) -> str | None:
                      if (p := check_one(v, t)) is not None), None)
     raise TypeError(f"no check for the type {hint!r}")
 
+
+_DEFAULTS = CompressConfig()
 
 #: the settings each stage's results depend on (their ``stage`` metadata)
 STAGE_KEYS = {stage: tuple(f.name for f in fields(CompressConfig)

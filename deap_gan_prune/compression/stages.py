@@ -275,14 +275,17 @@ def run_finetune(ctx: RunContext) -> None:
     state = out / "finetune_state.pt"
     extra: dict = {"finetune_steps": c.finetune_steps, **ctx.range_entry}
     if c.finetune_steps > 0 and c.single:
-        extra["best"] = _distill_single(ctx, smalls["A"], state)
+        extra["best"] = _distill_single(ctx, smalls["A"], state, ctx.masks()["A"])
     elif c.finetune_steps > 0:
         gan = ctx.gan_with_discriminators()
         from ..workflow import finetune_pair
+        loss = c.distill_loss()
+        masks = ctx.masks() if loss.feature > 0 else {}
         finetune_pair(gan, smalls["A"], smalls["B"], ctx.data, c.finetune_steps, c.distill,
                       c.batch_size, seed=c.seed, device=c.device, progress=ctx.progress,
                       lr=c.lr, val_every=c.val_every, checkpoint=state, resume=True,
-                      checkpoint_every=c.checkpoint_every, stop=ctx.stop)
+                      checkpoint_every=c.checkpoint_every, stop=ctx.stop, distill=loss,
+                      masks=[masks[n] for n in "AB"] if masks else None)
     masks = ctx.masks() if c.single else {}
     with staged_folder(out / "finetuned") as stage:
         for name, g in smalls.items():
@@ -294,7 +297,8 @@ def run_finetune(ctx: RunContext) -> None:
                 save_generator(g, stage / f"slim_G_{name}.pth", extra=extra)
 
 
-def _distill_single(ctx: RunContext, student: torch.nn.Module, state: Path) -> dict | None:
+def _distill_single(ctx: RunContext, student: torch.nn.Module, state: Path,
+                    mask: tuple[MaskSpace, list[int]]) -> dict | None:
     from ..streams import write_images
     from ..training.distill import distill_generator
     from ..training.distill_config import DistillConfig
@@ -311,10 +315,12 @@ def _distill_single(ctx: RunContext, student: torch.nn.Module, state: Path) -> d
     config = DistillConfig(steps=c.finetune_steps, batch_size=c.batch_size, lr=c.lr,
                            image_size=c.image_size or (256 if c.dataroot else 64),
                            val_images=min(16, count // 4), val_every=c.val_every,
-                           checkpoint_every=c.checkpoint_every, workers=c.workers, seed=c.seed)
+                           checkpoint_every=c.checkpoint_every, workers=c.workers, seed=c.seed,
+                           loss=c.distill_loss(), augment=c.augment(),
+                           warmup_steps=c.warmup_steps, ema=c.ema)
     result = distill_generator(student, ctx.original, source, config, checkpoint=state,
                                resume=True, progress=ctx.progress, stop=ctx.stop,
-                               input_range=ctx.input_range)
+                               input_range=ctx.input_range, mask=mask)
     student.eval()
     return result.best
 

@@ -16,6 +16,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +34,14 @@ from ..streams import ImageStream, KeyedStreams, holdout_split, load_images, str
 from .config import CycleGANConfig
 from .discriminator import fit_discriminator
 from .distill_config import DistillConfig, DistillResult
+from .distill_terms import (
+    FeatureDistillation,
+    WeightAverage,
+    check_ssim_size,
+    feature_layers,
+    gradient_loss,
+    ssim_loss,
+)
 from .losses import discriminator_loss, lsgan_loss
 from .pool import ImagePool
 from .resumable import (
@@ -66,8 +75,10 @@ class _Distillation:
     def __init__(self, student: nn.Module, teacher: nn.Module, files: list[Path],
                  config: DistillConfig, target_files: list[Path] | None,
                  discriminator: nn.Module | None, progress: bool,
-                 input_range: InputRange = DEFAULT_RANGE) -> None:
+                 input_range: InputRange = DEFAULT_RANGE,
+                 mask: tuple[Any, Sequence[int]] | None = None) -> None:
         c = self.config = config
+        check_ssim_size(c.loss, c.image_size)
         self.input_range = input_range
         self.student, self.progress = student, progress
         self.device = next(student.parameters()).device
@@ -79,7 +90,15 @@ class _Distillation:
         self.target_files = list(target_files or []) if c.adversarial > 0 else []
         self.given_discriminator = discriminator
         self.stream = ImageStream(self.train_files, c.image_size, c.load_size, c.seed,
-                                  _KEYS["train"], input_range)
+                                  _KEYS["train"], input_range, c.augment)
+        # The average is copied before the feature hooks are attached to the student.
+        self.ema = WeightAverage(student, c.ema, self.device) if c.ema > 0 else None
+        self.features: FeatureDistillation | None = None
+        if c.loss.feature > 0:
+            layers = feature_layers(student, self.teacher, c.loss,
+                                    self.stream[0].unsqueeze(0).to(self.device), mask)
+            self.features = FeatureDistillation(layers, c.loss.feature_map,
+                                                c.seed).to(self.device)
         self.settings = {**c.settings(), "student": models_hash(student),
                          "teacher": models_hash(self.teacher),
                          "discriminator": (models_hash(discriminator) if discriminator
@@ -88,7 +107,13 @@ class _Distillation:
                          "val_files": _names_hash(self.val_files),
                          "target_files": _names_hash(self.target_files),
                          **({} if input_range.is_default else input_range.to_dict())}
-        self.optimizer = torch.optim.Adam(student.parameters(), lr=c.lr, betas=c.betas)
+        params = list(student.parameters())
+        if self.features is not None:
+            self.settings["feature_layers"] = [[f.name, f.student_channels,
+                                                f.original_channels, list(f.kept or [])]
+                                               for f in self.features.layers]
+            params += list(self.features.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=c.lr, betas=c.betas)
         self.disc: nn.Module | None = None
         self.disc_optimizer: torch.optim.Optimizer | None = None
         self.image_pool: ImagePool | None = None
@@ -105,6 +130,7 @@ class _Distillation:
         self.val_log: list[dict] = []
         self.pool_x: torch.Tensor | None = None
         self.pool_t: torch.Tensor | None = None
+        self.pool_f: list[torch.Tensor] = []
         self._pool_order: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
 
     # -- setup ----------------------------------------------------------------------------
@@ -149,15 +175,28 @@ class _Distillation:
         if c.teacher_pool <= 0:
             return
         n_batches = math.ceil(c.teacher_pool / c.batch_size)
-        xs, ts = [], []
+        xs, ts, fs = [], [], []
         for batch in stream_batches(KeyedStreams({"A": self.stream}), c.batch_size, 0,
                                     n_batches, c.workers):
             x = batch["A"].to(self.device)
             with torch.no_grad():
-                ts.append(self.teacher(x))
+                ts.append(self._label(x))
+            if self.features is not None:
+                fs.append(self.features.targets())
             xs.append(x)
         self.pool_x = torch.cat(xs)[:c.teacher_pool]
         self.pool_t = torch.cat(ts)[:c.teacher_pool]
+        self.pool_f = [torch.cat(layer)[:c.teacher_pool] for layer in zip(*fs)]
+
+    def _label(self, x: torch.Tensor) -> torch.Tensor:
+        """The original's output on ``x`` (its features recorded when distilled on)."""
+        if self.features is None:
+            return self.teacher(x)
+        self.features.recording = True
+        try:
+            return self.teacher(x)
+        finally:
+            self.features.recording = False
 
     # -- one step -------------------------------------------------------------------------
     def batches(self) -> Iterator[dict]:
@@ -175,7 +214,7 @@ class _Distillation:
         yield from stream_batches(KeyedStreams(streams), c.batch_size, self.done, c.steps,
                                   c.workers)
 
-    def _pool_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pool_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Batch ``step`` of the teacher pool: pool sample ``c`` is place ``c % n`` of a
         seeded permutation of the ``n`` pairs drawn for pool epoch ``c // n``."""
         assert self.pool_x is not None and self.pool_t is not None, "setup_teacher_pool first"
@@ -189,7 +228,7 @@ class _Distillation:
                 self._pool_order = (epoch, rng.permutation(n))
             index.append(int(self._pool_order[1][place]))
         rows = torch.tensor(index, device=self.device)
-        return self.pool_x[rows], self.pool_t[rows]
+        return self.pool_x[rows], self.pool_t[rows], rows
 
     def step(self, step: int, batch: dict) -> dict[str, float]:
         c = self.config
@@ -197,15 +236,24 @@ class _Distillation:
         for opt in (self.optimizer, self.disc_optimizer):
             for group in (opt.param_groups if opt is not None else []):
                 group["lr"] = lr
+        feature_targets: list[torch.Tensor] = []
         if c.teacher_pool > 0:
-            x, target = self._pool_batch(step)
+            x, target, rows = self._pool_batch(step)
+            feature_targets = [f[rows] for f in self.pool_f]
         else:
             x = batch["A"].to(self.device)
             with torch.no_grad():
-                target = self.teacher(x)
-        out = self.student(x)
-        losses = {"l1": F.l1_loss(out, target)}
-        total = losses["l1"]
+                target = self._label(x)
+            if self.features is not None:
+                feature_targets = self.features.targets()
+        if self.features is not None:
+            self.features.recording = True
+        try:
+            out = self.student(x)
+        finally:
+            if self.features is not None:
+                self.features.recording = False
+        total, losses = self._terms(out, target, feature_targets)
         if self.disc is not None:
             for p in self.disc.parameters():
                 p.requires_grad_(False)
@@ -214,6 +262,8 @@ class _Distillation:
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.student)
         if self.disc is not None and c.train_discriminator:
             assert self.disc_optimizer is not None and self.image_pool is not None
             for p in self.disc.parameters():
@@ -225,6 +275,31 @@ class _Distillation:
             self.disc_optimizer.step()
         logs = {k: float(v.detach()) for k, v in losses.items()}
         return {**logs, "lr": lr}
+
+    def _terms(self, out: torch.Tensor, target: torch.Tensor,
+               feature_targets: list[torch.Tensor]
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted sum of the distillation terms of :class:`DistillLoss` and each term
+        (``l1`` always logged, added only with a weight)."""
+        loss = self.config.loss
+        losses = {"l1": F.l1_loss(out, target)}
+        total = losses["l1"] if loss.l1 == 1 else loss.l1 * losses["l1"]
+        if loss.ssim > 0:
+            losses["ssim"] = ssim_loss(out, target, self.input_range, loss.ssim_window,
+                                       loss.ms_ssim)
+            total = total + loss.ssim * losses["ssim"]
+        if loss.gradient > 0:
+            losses["gradient"] = gradient_loss(out, target, self.input_range)
+            total = total + loss.gradient * losses["gradient"]
+        if self.features is not None:
+            losses["feature"] = self.features.loss(feature_targets)
+            total = total + loss.feature * losses["feature"]
+        return total, losses
+
+    @property
+    def model(self) -> nn.Module:
+        """The weights validated and kept: the moving average when on, else the student."""
+        return self.ema.module if self.ema is not None else self.student
 
     def log(self, done: int, logs: dict[str, float]) -> None:
         for k, v in logs.items():
@@ -241,17 +316,22 @@ class _Distillation:
         """Score the student on the held-out images; keep (and write) it when best."""
         if self.validation is None:
             return
-        entry = {"step": done, **self.validation(self.student)}
+        entry = {"step": done, **self.validation(self.model)}
         self.val_log.append(entry)
         if self.best is None or entry["l1"] < self.best["l1"]:
-            self.best, self.best_state = dict(entry), module_state(self.student)
+            self.best, self.best_state = dict(entry), module_state(self.model)
             if best_path is not None:
                 save_state_dict(self.best_state, best_path)
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:
         pool = self.image_pool.state_dict() if self.image_pool is not None else None
-        return {"step": self.done, "student": module_state(self.student),
+        extra: dict = {}
+        if self.ema is not None:
+            extra["ema"] = self.ema.state_dict()
+        if self.features is not None:
+            extra["features"] = module_state(self.features)
+        return {**extra, "step": self.done, "student": module_state(self.student),
                 "optimizer": self.optimizer.state_dict(),
                 "discriminator": module_state(self.disc) if self.disc is not None else None,
                 "disc_optimizer": (self.disc_optimizer.state_dict()
@@ -266,6 +346,10 @@ class _Distillation:
     def load(self, state: dict) -> None:
         self.done = int(state["step"])
         self.student.load_state_dict(state["student"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        if self.features is not None:
+            self.features.load_state_dict(state["features"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.disc is not None:
             assert self.disc_optimizer is not None and self.image_pool is not None
@@ -279,6 +363,50 @@ class _Distillation:
         self.window = defaultdict(list, {k: list(v) for k, v in state["window"].items()})
 
 
+
+def _train(run: _Distillation, student: nn.Module, state: dict | None,
+           checkpoint: str | os.PathLike | None, best: str | os.PathLike | None,
+           progress: bool, callback: Callback | None, stop: Callable[[], bool] | None) -> int:
+    """The steps of ``run`` from the start or from ``state``; returns the step resumed
+    from."""
+    config = run.config
+    run.setup_discriminator(fit=state is None)
+    run.setup_teacher_pool()
+    torch.manual_seed(config.seed)
+    student.train()
+    if state is not None:
+        run.load(state)
+    else:
+        run.validate(0, best)
+    resumed_from = run.done
+    bar = tqdm(total=config.steps, initial=run.done, desc="distill", unit="step",
+               disable=not progress)
+    try:
+        batches = run.batches()
+        for step in range(run.done, config.steps):
+            logs = run.step(step, next(batches))
+            run.done = done = step + 1
+            run.log(done, logs)
+            if done == config.steps or (config.val_every and done % config.val_every == 0):
+                run.validate(done, best)
+            stopping = stop is not None and done < config.steps and bool(stop())
+            if checkpoint is not None and (done % config.checkpoint_every == 0
+                                           or done == config.steps or stopping):
+                write_training_state(checkpoint, KIND, run.settings, run.state())
+            post = {"l1": f"{logs['l1']:.4f}"}
+            if run.best is not None:
+                post["best"] = f"{run.best['psnr_db']:.2f}dB@{run.best['step']}"
+            bar.set_postfix(post, refresh=False)
+            bar.update()
+            if callback is not None:
+                callback(done, logs)
+            if stopping:
+                raise KeyboardInterrupt(f"distillation stopped after step {done}")
+    finally:
+        bar.close()
+    return resumed_from
+
+
 def distill_generator(student: nn.Module, teacher: nn.Module,
                       source: str | os.PathLike | Sequence[str | os.PathLike],
                       config: DistillConfig | None = None, *,
@@ -288,7 +416,8 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
                       best: str | os.PathLike | None = None, progress: bool = True,
                       callback: Callback | None = None,
                       stop: Callable[[], bool] | None = None,
-                      input_range: InputRange = DEFAULT_RANGE) -> DistillResult:
+                      input_range: InputRange = DEFAULT_RANGE,
+                      mask: tuple[Any, Sequence[int]] | None = None) -> DistillResult:
     """Fine-tune ``student`` in place, on the device it lives on, toward ``teacher`` (the
     original generator, never changed) on the images of ``source`` (a folder, or a list of
     image files), as :class:`DistillConfig` ``config`` says.
@@ -305,55 +434,35 @@ def distill_generator(student: nn.Module, teacher: nn.Module,
     checkpoint (when given) and raises KeyboardInterrupt, so a run stopped on request resumes
     from that very step. The caller's global random states are left as they were.
     ``input_range``: the range both generators take their images in (default [-1, 1]).
+    ``mask``: ``(space, bits)`` the student was slimmed with from ``teacher``
+    (:func:`~deap_gan_prune.nets.slimming.slim`); feature distillation on the kept channels
+    needs it where the channels differ. With ``config.ema`` the student ends with the
+    average's weights (the best of them with ``keep_best``).
     """
     config = DistillConfig() if config is None else config
     if resume and checkpoint is None:
         raise ValueError("distill_generator: resume needs a checkpoint file")
     run = _Distillation(student, teacher, _file_list(source), config,
                         _file_list(target) if target is not None else None, discriminator,
-                        progress, input_range)
+                        progress, input_range, mask)
     state = None
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = read_training_state(checkpoint, KIND, run.settings)
     cuda = [run.device] if run.device.type == "cuda" else []
     was_training = student.training
-    with torch.random.fork_rng(devices=cuda):
-        run.setup_discriminator(fit=state is None)
-        run.setup_teacher_pool()
-        torch.manual_seed(config.seed)
-        student.train()
-        if state is not None:
-            run.load(state)
-        else:
-            run.validate(0, best)
-        resumed_from = run.done
-        bar = tqdm(total=config.steps, initial=run.done, desc="distill", unit="step",
-                   disable=not progress)
-        try:
-            batches = run.batches()
-            for step in range(run.done, config.steps):
-                logs = run.step(step, next(batches))
-                run.done = done = step + 1
-                run.log(done, logs)
-                if done == config.steps or (config.val_every and done % config.val_every == 0):
-                    run.validate(done, best)
-                stopping = stop is not None and done < config.steps and bool(stop())
-                if checkpoint is not None and (done % config.checkpoint_every == 0
-                                               or done == config.steps or stopping):
-                    write_training_state(checkpoint, KIND, run.settings, run.state())
-                post = {"l1": f"{logs['l1']:.4f}"}
-                if run.best is not None:
-                    post["best"] = f"{run.best['psnr_db']:.2f}dB@{run.best['step']}"
-                bar.set_postfix(post, refresh=False)
-                bar.update()
-                if callback is not None:
-                    callback(done, logs)
-                if stopping:
-                    raise KeyboardInterrupt(f"distillation stopped after step {done}")
-        finally:
-            bar.close()
+    if run.features is not None:
+        run.features.attach(student, run.teacher)
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            resumed_from = _train(run, student, state, checkpoint, best, progress, callback,
+                                  stop)
+    finally:
+        if run.features is not None:
+            run.features.detach()
     if config.keep_best and run.best_state is not None:
         student.load_state_dict(run.best_state)
+    elif run.ema is not None:
+        student.load_state_dict(module_state(run.ema.module))
     student.train(was_training)
     return DistillResult(steps=run.done, history=dict(run.history), validation=run.val_log,
                          best=run.best, train_files=[str(f) for f in run.train_files],

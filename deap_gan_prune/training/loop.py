@@ -7,18 +7,23 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from ..files import models_hash
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.frozen import borrowed
 from .checkpoint import save_networks
 from .config import CycleGANConfig
 from .losses import discriminator_loss, generator_losses
 from .pool import ImagePool
+
+if TYPE_CHECKING:
+    from .distill_config import DistillLoss
+    from .distill_terms import FeatureDistillation
 from .resumable import (
     module_state,
     read_training_state,
@@ -158,7 +163,10 @@ def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loade
            checkpoint_every: int, callback: Callback | None, desc: str,
            state_file: str | os.PathLike | None = None, resume: bool = False,
            validation: Validation | None = None, val_every: int = 0, keep_best: bool = True,
-           identity: dict | None = None, stop: Callable[[], bool] | None = None) -> History:
+           identity: dict | None = None, stop: Callable[[], bool] | None = None,
+           distill: DistillLoss | None = None, masks: Sequence[Any] | None = None,
+           example: torch.Tensor | None = None,
+           input_range: InputRange = DEFAULT_RANGE) -> History:
     device = torch.device(config.device)
     if checkpoint_every < 0:
         raise ValueError(f"training: checkpoint_every must be >= 0, got {checkpoint_every}")
@@ -173,7 +181,12 @@ def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loade
     gens, discs = [g_a, g_b], [d_a, d_b]
     for m in gens + discs:
         m.to(device).train()
-    opt_g = torch.optim.Adam(itertools.chain(g_a.parameters(), g_b.parameters()),
+    features = _features(g_a, g_b, teacher, distill, masks, example, config.seed, device)
+    if distill is not None:
+        settings["distill_loss"] = distill.to_dict()
+    opt_g = torch.optim.Adam(itertools.chain(g_a.parameters(), g_b.parameters(),
+                                             *(f.parameters() for f in features
+                                               if f is not None)),
                              lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(itertools.chain(d_a.parameters(), d_b.parameters()),
                              lr=config.lr, betas=config.betas)
@@ -184,75 +197,134 @@ def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loade
     window: dict[str, list[float]] = defaultdict(list)
     batches = cycle_batches(loader, device)
     run = _Resumable(networks, config, settings, state_file, validation, val_every, keep_best)
-    start = 0
-    with rng_scope(config.seed, device), tqdm(total=config.steps, desc=desc,
-                                              disable=not progress, leave=False) as bar:
-        if resume and state_file is not None and Path(state_file).exists():
-            state = run.load()
-            start = int(state["step"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            pool_a.load_state_dict(state["pools"][0], device)
-            pool_b.load_state_dict(state["pools"][1], device)
-            history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
-            window = defaultdict(list, {k: list(v) for k, v in state["window"].items()})
-            for _ in range(start):  # the loader is replayed to where the run stopped
-                next(batches)
-            bar.update(start)
-        else:
-            run.validate(0)
-        for step in range(start, config.steps):
-            lr, logged = config.lr_at(step), None
-            _set_lr([opt_g, opt_d], lr)
-            batch = next(batches)
-            real_a, real_b = batch["A"], batch["B"]
-            # Generators, with the discriminators fixed.
-            set_requires_grad(discs, False)
-            opt_g.zero_grad(set_to_none=True)
-            losses, fake_a, fake_b = generator_losses(g_a, g_b, d_a, d_b, real_a, real_b,
-                                                      config, teacher, distill_weight)
-            cast(torch.Tensor, sum(losses.values())).backward()
-            opt_g.step()
-            # Discriminators, on real images and pooled fakes.
-            if train_discriminators:
-                set_requires_grad(discs, True)
-                opt_d.zero_grad(set_to_none=True)
-                losses["D_A"] = discriminator_loss(d_a, real_b, pool_a.query(fake_b))
-                losses["D_B"] = discriminator_loss(d_b, real_a, pool_b.query(fake_a))
-                (losses["D_A"] + losses["D_B"]).backward()
-                opt_d.step()
-            for k, v in losses.items():
-                window[k].append(float(v.detach()))
-            done = step + 1
-            if done % config.log_every == 0 or done == config.steps:
-                logs = {k: sum(v) / len(v) for k, v in window.items()}
-                window.clear()
-                history["step"].append(float(done))
-                history["lr"].append(lr)
-                for k, mean in logs.items():
-                    history[k].append(mean)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
-                logged = logs
-            if run.due(done, val_every):
-                run.validate(done)
-            stopping = stop is not None and done < config.steps and bool(stop())
-            if run.due(done, checkpoint_every) or (stopping and state_file is not None):
-                if checkpoint_dir is not None and run.due(done, checkpoint_every):
-                    save_networks(networks, checkpoint_dir, done)
-                    save_networks(networks, checkpoint_dir, "latest")
-                if state_file is not None:
-                    run.save(done, {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                                    "pools": [pool_a.state_dict(), pool_b.state_dict()],
-                                    "history": dict(history), "window": dict(window)})
-            bar.update(1)
-            if logged is not None and callback is not None:
-                callback(done, logged)
-            if stopping:
-                raise KeyboardInterrupt(f"training stopped after step {done}")
-        _set_lr([opt_g, opt_d], config.lr_at(config.steps))
+    hooked = [(f, g, t) for f, g, t in zip(features, gens, teacher or (None, None))
+              if f is not None and t is not None]
+    for f, g, t in hooked:
+        f.attach(g, t)
+    with contextlib.ExitStack() as cleanup:
+        for f, _, _ in hooked:
+            cleanup.callback(f.detach)
+        bar = cleanup.enter_context(tqdm(total=config.steps, desc=desc, disable=not progress,
+                                         leave=False))
+        cleanup.enter_context(rng_scope(config.seed, device))
+        _steps(run, bar, gens, discs, opt_g, opt_d, pool_a, pool_b, batches, config,
+                       teacher, distill_weight, train_discriminators, checkpoint_dir,
+                       checkpoint_every, callback, state_file, resume, val_every, stop,
+                       distill, features, history, window, input_range)
     set_requires_grad(discs, True)
     run.finish(history)
     return dict(history)
+
+
+def _features(g_a: nn.Module, g_b: nn.Module, teacher: Sequence[nn.Module] | None,
+              distill: DistillLoss | None, masks: Sequence[Any] | None,
+              example: torch.Tensor | None, seed: int, device: torch.device
+              ) -> tuple[FeatureDistillation | None, FeatureDistillation | None]:
+    """Each direction's feature distillation when ``distill`` has a feature term."""
+    if distill is None or distill.feature <= 0:
+        return None, None
+    from .distill_terms import FeatureDistillation, feature_layers
+    if teacher is None or example is None:
+        raise ValueError("finetune: a feature term needs the teacher and an example image "
+                         "(example=[1, C, H, W])")
+    masks = list(masks) if masks is not None else [None, None]
+    out = []
+    for g, t, mask in zip((g_a, g_b), teacher, masks):
+        layers = feature_layers(g, t, distill, example[:1].to(device), mask)
+        out.append(FeatureDistillation(layers, distill.feature_map, seed).to(device))
+    return out[0], out[1]
+
+
+def _steps(run: _Resumable, bar: Any, gens: list[nn.Module], discs: list[nn.Module],
+           opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, pool_a: ImagePool,
+           pool_b: ImagePool, batches: Iterator[dict[str, torch.Tensor]],
+           config: CycleGANConfig, teacher: Sequence[nn.Module] | None, distill_weight: float,
+           train_discriminators: bool, checkpoint_dir: str | Path | None,
+           checkpoint_every: int, callback: Callback | None,
+           state_file: str | os.PathLike | None, resume: bool, val_every: int,
+           stop: Callable[[], bool] | None, distill: DistillLoss | None,
+           features: Sequence[FeatureDistillation | None], history: History,
+           window: dict[str, list[float]], input_range: InputRange) -> None:
+    """The steps of :func:`_train` (history and window filled in place)."""
+    g_a, g_b = gens
+    d_a, d_b = discs
+    networks = run.networks
+    device = torch.device(config.device)
+    start = 0
+    if resume and state_file is not None and Path(state_file).exists():
+        state = run.load()
+        start = int(state["step"])
+        for f, saved in zip(features, state.get("features") or (None, None)):
+            if f is not None:
+                f.load_state_dict(saved)
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        pool_a.load_state_dict(state["pools"][0], device)
+        pool_b.load_state_dict(state["pools"][1], device)
+        history.clear()
+        history.update({k: list(v) for k, v in state["history"].items()})
+        window.clear()
+        window.update({k: list(v) for k, v in state["window"].items()})
+        for _ in range(start):  # the loader is replayed to where the run stopped
+            next(batches)
+        bar.update(start)
+    else:
+        run.validate(0)
+    for step in range(start, config.steps):
+        lr, logged = config.lr_at(step), None
+        _set_lr([opt_g, opt_d], lr)
+        batch = next(batches)
+        real_a, real_b = batch["A"], batch["B"]
+        # Generators, with the discriminators fixed.
+        set_requires_grad(discs, False)
+        opt_g.zero_grad(set_to_none=True)
+        losses, fake_a, fake_b = generator_losses(g_a, g_b, d_a, d_b, real_a, real_b,
+                                                  config, teacher, distill_weight,
+                                                  distill, features, input_range)
+        cast(torch.Tensor, sum(losses.values())).backward()
+        opt_g.step()
+        # Discriminators, on real images and pooled fakes.
+        if train_discriminators:
+            set_requires_grad(discs, True)
+            opt_d.zero_grad(set_to_none=True)
+            losses["D_A"] = discriminator_loss(d_a, real_b, pool_a.query(fake_b))
+            losses["D_B"] = discriminator_loss(d_b, real_a, pool_b.query(fake_a))
+            (losses["D_A"] + losses["D_B"]).backward()
+            opt_d.step()
+        for k, v in losses.items():
+            window[k].append(float(v.detach()))
+        done = step + 1
+        if done % config.log_every == 0 or done == config.steps:
+            logs = {k: sum(v) / len(v) for k, v in window.items()}
+            window.clear()
+            history["step"].append(float(done))
+            history["lr"].append(lr)
+            for k, mean in logs.items():
+                history[k].append(mean)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
+            logged = logs
+        if run.due(done, val_every):
+            run.validate(done)
+        stopping = stop is not None and done < config.steps and bool(stop())
+        if run.due(done, checkpoint_every) or (stopping and state_file is not None):
+            if checkpoint_dir is not None and run.due(done, checkpoint_every):
+                save_networks(networks, checkpoint_dir, done)
+                save_networks(networks, checkpoint_dir, "latest")
+            if state_file is not None:
+                extra: dict = {}
+                if any(features):
+                    extra["features"] = [module_state(f) if f is not None else None
+                                         for f in features]
+                run.save(done, {**extra, "opt_g": opt_g.state_dict(),
+                                "opt_d": opt_d.state_dict(),
+                                "pools": [pool_a.state_dict(), pool_b.state_dict()],
+                                "history": dict(history), "window": dict(window)})
+        bar.update(1)
+        if logged is not None and callback is not None:
+            callback(done, logged)
+        if stopping:
+            raise KeyboardInterrupt(f"training stopped after step {done}")
+    _set_lr([opt_g, opt_d], config.lr_at(config.steps))
 
 
 def _resolve(config: CycleGANConfig | None, device: str | torch.device | None) -> CycleGANConfig:
@@ -296,13 +368,20 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
              state_file: str | os.PathLike | None = None, resume: bool = False,
              validation: Validation | None = None, val_every: int = 0,
              keep_best: bool = True, identity: dict | None = None,
-             stop: Callable[[], bool] | None = None) -> History:
+             stop: Callable[[], bool] | None = None, distill: DistillLoss | None = None,
+             masks: Sequence[Any] | None = None, example: torch.Tensor | None = None,
+             input_range: InputRange = DEFAULT_RANGE) -> History:
     """Fine-tune (pruned) generators with the CycleGAN losses against the original
     discriminators, which keep training unless ``freeze_discriminators``.
 
     With ``teacher=(t_a, t_b)`` (frozen original generators) and ``distill_weight`` w > 0, adds
     ``w·|g_a(a) − t_a(a)|₁ + w·|g_b(b) − t_b(b)|₁`` (history keys ``distill_A``/``distill_B``).
-    ``distill_weight``/``freeze_discriminators`` default to the config's values.
+    ``distill_weight``/``freeze_discriminators`` default to the config's values. ``distill``
+    (a :class:`~.distill_config.DistillLoss`): that term is ``w`` times its weighted terms
+    instead (L1, SSIM, image gradients in ``input_range``, features); a feature term needs
+    ``example`` (``[1, C, H, W]``, to find the layers' channels) and, for ``feature_map``
+    "kept" where the channels differ, ``masks``: ``((space, bits), (space, bits))`` each
+    generator was slimmed with. The 1x1 maps train with the generators and are checkpointed.
 
     ``validation(g_a, g_b) -> {"l1": ..., "psnr_db": ..., ...}`` (e.g. a
     :class:`~deap_gan_prune.training.validation.PairValidation`) runs at step 0, every
@@ -333,4 +412,5 @@ def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
                 checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                 callback=callback, desc="finetune", state_file=state_file, resume=resume,
                 validation=validation, val_every=val_every, keep_best=keep_best,
-                identity=identity, stop=stop)
+                identity=identity, stop=stop, distill=distill, masks=masks,
+                example=example, input_range=input_range)

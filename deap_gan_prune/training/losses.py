@@ -1,13 +1,20 @@
 """CycleGAN losses: least-squares adversarial terms, cycle, identity and distillation."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..imagerange import DEFAULT_RANGE, InputRange
 from .config import CycleGANConfig
+
+if TYPE_CHECKING:
+    from .distill_config import DistillLoss
+    from .distill_terms import FeatureDistillation
 
 
 def lsgan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
@@ -23,9 +30,41 @@ def discriminator_loss(discriminator: nn.Module, real: torch.Tensor,
                   + lsgan_loss(discriminator(fake.detach()), False))
 
 
+@contextlib.contextmanager
+def _recording(features: FeatureDistillation | None) -> Iterator[None]:
+    if features is None:
+        yield
+        return
+    features.recording = True
+    try:
+        yield
+    finally:
+        features.recording = False
+
+
+def distill_terms(out: torch.Tensor, target: torch.Tensor, loss: DistillLoss,
+                  features: FeatureDistillation | None = None,
+                  input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
+    """The weighted sum of the terms of ``loss`` between a student's output and the
+    original's (``[N, C, H, W]``), the feature term from ``features``' recorded activations."""
+    from .distill_terms import gradient_loss, ssim_loss
+    total = F.l1_loss(out, target) * loss.l1
+    if loss.ssim > 0:
+        total = total + loss.ssim * ssim_loss(out, target, input_range, loss.ssim_window,
+                                              loss.ms_ssim)
+    if loss.gradient > 0:
+        total = total + loss.gradient * gradient_loss(out, target, input_range)
+    if features is not None and loss.feature > 0:
+        total = total + loss.feature * features.loss(features.targets())
+    return total
+
+
 def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
                      real_a: torch.Tensor, real_b: torch.Tensor, config: CycleGANConfig,
                      teacher: Sequence[nn.Module] | None = None, distill_weight: float = 0.0,
+                     distill: DistillLoss | None = None,
+                     features: Sequence[FeatureDistillation | None] = (None, None),
+                     input_range: InputRange = DEFAULT_RANGE,
                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """All weighted generator terms of one step, and the fakes ``(fake_a, fake_b)``.
 
@@ -33,9 +72,15 @@ def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Mod
     ``cycle_B`` likewise; ``idt_A`` = λ·λ_idt·|G_A(b) − b|₁, ``idt_B`` likewise (skipped, no
     forward pass, when λ_idt = 0); ``distill_A`` = w·|G_A(a) − T_A(a)|₁ with the frozen teacher
     ``T_A``, ``distill_B`` likewise (only with a teacher and w > 0). λ = ``lambda_cycle``.
+    With ``distill`` (a :class:`~.distill_config.DistillLoss`), ``distill_A`` is w times its
+    weighted terms (``features``: the :class:`~.distill_terms.FeatureDistillation` of each
+    direction when it has a feature term; images in ``input_range``).
     """
-    fake_b = g_a(real_a)
-    fake_a = g_b(real_b)
+    feature_a, feature_b = features
+    with _recording(feature_a):
+        fake_b = g_a(real_a)
+    with _recording(feature_b):
+        fake_a = g_b(real_b)
     losses = {"G_A": lsgan_loss(d_a(fake_b), True), "G_B": lsgan_loss(d_b(fake_a), True)}
     lc = config.lambda_cycle
     if lc > 0:
@@ -48,7 +93,16 @@ def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Mod
     if teacher is not None and distill_weight > 0:
         t_a, t_b = teacher
         with torch.no_grad():
-            target_b, target_a = t_a(real_a), t_b(real_b)
-        losses["distill_A"] = F.l1_loss(fake_b, target_b) * distill_weight
-        losses["distill_B"] = F.l1_loss(fake_a, target_a) * distill_weight
+            with _recording(feature_a):
+                target_b = t_a(real_a)
+            with _recording(feature_b):
+                target_a = t_b(real_b)
+        if distill is None:
+            losses["distill_A"] = F.l1_loss(fake_b, target_b) * distill_weight
+            losses["distill_B"] = F.l1_loss(fake_a, target_a) * distill_weight
+        else:
+            losses["distill_A"] = distill_terms(fake_b, target_b, distill, feature_a,
+                                                input_range) * distill_weight
+            losses["distill_B"] = distill_terms(fake_a, target_a, distill, feature_b,
+                                                input_range) * distill_weight
     return losses, fake_a, fake_b
