@@ -1,23 +1,29 @@
 """How well the latency model (deap_gan_prune.nets.latency_model) predicts the measured latency of
-slim generators.
+slim generators, per architecture and runtime.
 
-A table of per-unit latencies is measured for the generator (or read from ``--table`` when it
-holds one for the same device, threads, image size and torch version); then ``--masks`` masks
-of sizes spread log-uniformly from ``--low`` to 1 of the parameters (initMaskSizeRange: uneven
-widths) are slimmed, and each slim network's latency is measured: the median of ``--repeats``
-runs, taken round-robin over all networks so that every one sees the same machine load.
-Reported: Spearman rank correlation and mean relative error |predicted − measured| / measured
-of the model, and, for reference, the rank correlation of MACs with the measured latency.
+Four architectures: the real pretrained generator (vintagify's ResNet, ngf 64, 9 blocks;
+``pip install --no-deps vintagify==0.1.2``; without it a random-weight ResNet of the same
+widths, said in the output: latency does not depend on the weights), the shipped teacher
+(ngf 16, 6 blocks), and two networks of the test zoo at realistic widths (pix2pix's U-Net
+``unet_256``, ngf 32, and a channel-attention network, ngf 32, 4 blocks). For each, ``--masks``
+masks (at least 30 by default): random masks at sizes spread over 0.1–1 of the parameters
+(initMaskSizeRange), uniform masks at keep ratios over the same range (uniform_mask) and
+searched-like masks (uniform counts, then capacity moves: initMaskCounts), plus the full one.
 
-Generator: the shipped teacher (ngf 16, 6 blocks) unless ``--ngf/--blocks`` ask for a random
-one (latency does not depend on the weights). ``--quick``: ngf 4 / 2 blocks at 32 pixels, few
-repeats (for the test suite).
+Per runtime the model is measured (or read from the ``--cache`` file when it holds one for the
+same key), then every mask's slim network runs on that runtime: the median of ``--repeats``
+runs, taken round-robin over all networks, alternating the order, so that every one sees the
+same machine load. Reported: Spearman ρ and the median absolute % error of the model against
+the measured latency, and, for reference, the ρ of MACs.
 
-    python benchmarks/latency_model.py --threads 1 --image-size 256 --out latency_model.json
+Time it on one core: ``taskset -c 1`` with ``--threads 1``.
+
+    taskset -c 1 python benchmarks/latency_model.py --threads 1 --runtimes onnx,torch
 """
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -27,151 +33,209 @@ from pathlib import Path
 import torch
 from scipy.stats import spearmanr
 
-import deap_gan_prune
-from deap_gan_prune.nets.checkpoints import load_generator
-from deap_gan_prune.files import atomic_write_json
-from deap_gan_prune.nets.latency_model import latency_table
-from deap_gan_prune.nets.maskspace import MaskSpace
-from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.operators import initMaskSizeRange
-from deap_gan_prune.nets.slimming import slim
-from deap_gan_prune.nets.widths import count_macs, count_parameters
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from _real_generator import MissingWeights, VintageGenerator, load_real_generator  # noqa: E402
+from generic_nets import AttentionNet, UnetGenerator  # noqa: E402
+
+import deap_gan_prune  # noqa: E402
+from deap_gan_prune.files import atomic_write_json  # noqa: E402
+from deap_gan_prune.nets.baselines import uniform_counts, uniform_mask  # noqa: E402
+from deap_gan_prune.nets.checkpoints import load_generator  # noqa: E402
+from deap_gan_prune.nets.latency_model import (  # noqa: E402
+    RUNTIMES,
+    latency_model_for,
+    machine_name,
+    runner,
+    time_round_robin,
+)
+from deap_gan_prune.nets.maskspace import MaskSpace, space_of  # noqa: E402
+from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
+from deap_gan_prune.nets.slimming import slim  # noqa: E402
+from deap_gan_prune.operators import initMaskCounts, initMaskSizeRange  # noqa: E402
 
 TEACHER = Path(deap_gan_prune.__file__).parent / "teacher" / "latest_net_G_A.pth"
+ARCHITECTURES = ("real", "teacher", "unet", "attention")
+OUT = ROOT / "benchmarks" / "results" / "latency_model.json"
 
 
-def generator(args: argparse.Namespace) -> tuple[ResnetGenerator, str]:
-    if args.ngf is None and TEACHER.is_file():
-        return load_generator(TEACHER).eval(), str(TEACHER)
-    ngf, blocks = args.ngf or 16, args.blocks or 6
+def architecture(name: str, quick: bool) -> tuple[torch.nn.Module, str]:
+    """The network ``name`` (eval mode, CPU) and a description of it."""
     torch.manual_seed(0)
-    return ResnetGenerator(ngf=ngf, n_blocks=blocks).eval(), f"random ngf {ngf} / {blocks} blocks"
+    if name == "real":
+        if quick:
+            return ResnetGenerator(ngf=4, n_blocks=2).eval(), "random ResNet ngf 4, 2 blocks"
+        try:
+            return load_real_generator(), "vintagify's pretrained ResNet (ngf 64, 9 blocks)"
+        except MissingWeights:
+            return (VintageGenerator().eval(),
+                    "random-weight ResNet ngf 64, 9 blocks (vintagify is not installed)")
+    if name == "teacher":
+        return load_generator(TEACHER).eval(), "the shipped teacher (ngf 16, 6 blocks)"
+    if name == "unet":
+        ngf, downs = (4, 5) if quick else (32, 8)
+        return (UnetGenerator(ngf=ngf, num_downs=downs).eval(),
+                f"pix2pix U-Net ngf {ngf}, {downs} downs (BatchNorm, skip concatenations)")
+    if name == "attention":
+        ngf, blocks = (4, 1) if quick else (32, 4)
+        return (AttentionNet(ngf=ngf, n_blocks=blocks).eval(),
+                f"channel-attention net ngf {ngf}, {blocks} blocks (squeeze-excite)")
+    raise ValueError(f"unknown architecture {name!r}: use {', '.join(ARCHITECTURES)}")
 
 
-def sample_masks(space: MaskSpace, n: int, low: float, seed: int) -> list[list[int]]:
-    """``n`` distinct masks of sizes log-uniform in [low, 1] (parameters), plus the full one."""
+def sample_masks(space: MaskSpace, n: int, image_size: int, seed: int
+                 ) -> list[tuple[str, list[int]]]:
+    """``n`` masks ``(kind, bits)``: the full one, then random (sizes over 0.1–1),
+    uniform (keep ratios over 0.1–1) and searched-like (uniform counts plus capacity moves)
+    masks in about equal numbers."""
     state = random.getstate()
     random.seed(seed)
-    masks, seen = [space.full()], {tuple(space.full())}
     try:
-        for _ in range(50 * n):
-            if len(masks) >= n:
-                break
-            bits = initMaskSizeRange(list, space, low, 1.0)
-            if tuple(bits) not in seen:
-                seen.add(tuple(bits))
-                masks.append(bits)
+        masks: list[tuple[str, list[int]]] = [("full", space.full())]
+        least = space.size_of_counts([max(g.min_keep, 1) for g in space.groups])
+        low = max(0.1, 1.05 * least / space.size(space.full()))
+        kinds = ["random", "uniform", "searched"]
+        per = {k: (n - 1) // 3 + (i < (n - 1) % 3) for i, k in enumerate(kinds)}
+        for i in range(per["uniform"]):
+            ratio = low + (0.95 - low) * i / max(1, per["uniform"] - 1)
+            masks.append(("uniform", uniform_mask(space, ratio, "parameters", image_size)))
+        for _ in range(per["random"]):
+            masks.append(("random", initMaskSizeRange(list, space, low, 1.0)))
+        for _ in range(per["searched"]):
+            ratio = low + (0.9 - low) * random.random()
+            counts = uniform_counts(space, ratio, "parameters", image_size)
+            masks.append(("searched", initMaskCounts(list, space, counts, moves=8,
+                                                     image_size=image_size)))
+        return masks
     finally:
         random.setstate(state)
-    return masks
 
 
-def measure_round_robin(nets: list, x: torch.Tensor, repeats: int, warmup: int) -> list[float]:
-    """Median milliseconds of each network, one run of each per round."""
-    times: list[list[float]] = [[] for _ in nets]
-    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
-    with torch.inference_mode():
-        for r in range(warmup + repeats):
-            order = range(len(nets)) if r % 2 == 0 else reversed(range(len(nets)))
-            for i in order:
-                sync()
-                start = time.perf_counter()
-                nets[i](x)
-                sync()
-                if r >= warmup:
-                    times[i].append(1e3 * (time.perf_counter() - start))
-    return [statistics.median(t) for t in times]
+def evaluate(name: str, runtime: str, args: argparse.Namespace, progress: bool) -> dict:
+    net, source = architecture(name, args.quick)
+    x = torch.rand(1, 3, args.image_size, args.image_size)
+    space = space_of(net, x)
+    start = time.perf_counter()
+    model = latency_model_for(args.cache, net, args.image_size, runtime, args.threads,
+                              space=space, repeats=args.table_repeats, warmup=args.warmup,
+                              progress=progress)
+    model_s = time.perf_counter() - start
+    masks = sample_masks(space, args.masks, args.image_size, args.seed)
+    start = time.perf_counter()
+    runs = [runner(slim(net, bits, space), x, runtime, args.threads) for _, bits in masks]
+    measured = time_round_robin(runs, args.repeats, args.warmup)
+    del runs
+    measure_s = time.perf_counter() - start
+    rows = []
+    for (kind, bits), ms in zip(masks, measured):
+        rows.append({"kind": kind, "counts": list(space.kept(bits).values()),
+                     "parameters_ratio": space.size_ratio(bits, "parameters"),
+                     "macs": space.size(bits, "macs", args.image_size),
+                     "measured_ms": ms, "predicted_ms": model.predict(bits)})
+    predicted = [r["predicted_ms"] for r in rows]
+    errors = [abs(p - m) / m for p, m in zip(predicted, measured)]
+    return {"architecture": name, "generator": source, "runtime": runtime,
+            "masks": len(rows), "bits": space.n_bits, "model_seconds": model_s,
+            "measure_seconds": measure_s, "tables": len(model.tables),
+            "probes": sum(len(t.c_in) * len(t.c_out) for t in model.tables),
+            "scale": model.scale, "overhead_ms": model.overhead_ms,
+            "full_ms": measured[0],
+            "spearman": float(spearmanr(predicted, measured).statistic),
+            "spearman_macs": float(spearmanr([r["macs"] for r in rows], measured).statistic),
+            "median_error": statistics.median(errors), "max_error": max(errors),
+            "rows": rows}
+
+
+def _load_average() -> list[float]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return []
 
 
 def run(args: argparse.Namespace) -> dict:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    g, source = generator(args)
-    space = MaskSpace(g.widths)
-    start = time.perf_counter()
-    table = latency_table(args.table, g.widths, args.image_size, device, args.threads,
-                          repeats=args.table_repeats, warmup=args.warmup)
-    table_s = time.perf_counter() - start
-    masks = sample_masks(space, args.masks, args.low, args.seed)
-    nets = [slim(g, space.slot_masks(bits)).to(device).eval() for bits in masks]
-    x = torch.rand(1, g.widths.input_nc, args.image_size, args.image_size, device=device)
-    measured = measure_round_robin(nets, x, args.repeats, args.warmup)
-    rows = []
-    for bits, ms in zip(masks, measured):
-        w = space.widths_of(bits)
-        rows.append({"parameters_ratio": count_parameters(w) / count_parameters(g.widths),
-                     "macs": count_macs(w, args.image_size), "measured_ms": ms,
-                     "predicted_ms": table.predict(w), "widths": w.to_dict()})
-    predicted = [r["predicted_ms"] for r in rows]
-    errors = [abs(p - m) / m for p, m in zip(predicted, measured)]
-    return {
-        "benchmark": "latency model: predicted vs measured latency of slim generators",
-        "generator": source, "widths": g.widths.to_dict(), "image_size": args.image_size,
-        "device": args.device, "threads": torch.get_num_threads(), "batch": 1,
-        "torch": torch.__version__, "masks": len(rows), "repeats": args.repeats,
-        "table_repeats": args.table_repeats, "warmup": args.warmup, "quick": args.quick,
-        "table_key": table.key, "table_seconds": table_s, "overhead_ms": table.overhead_ms,
-        "spearman": float(spearmanr(predicted, measured).statistic),
-        "spearman_macs": float(spearmanr([r["macs"] for r in rows], measured).statistic),
-        "mean_relative_error": statistics.mean(errors),
-        "max_relative_error": max(errors),
-        "load_average": list(_load_average()), "rows": rows}
+    torch.set_num_threads(args.threads)
+    results = []
+    for runtime in args.runtimes:
+        for name in args.architectures:
+            result = evaluate(name, runtime, args, not args.no_progress)
+            results.append(result)
+            print(format_row(result), flush=True)
+    return {"benchmark": "latency model: predicted vs measured latency of slim generators",
+            "machine": machine_name(), "threads": args.threads,
+            "image_size": args.image_size, "batch": 1, "torch": torch.__version__,
+            "repeats": args.repeats, "table_repeats": args.table_repeats,
+            "warmup": args.warmup, "statistic": "median", "interleaved": True,
+            "quick": args.quick, "seed": args.seed, "load_average": _load_average(),
+            "results": results}
 
 
-def _load_average() -> tuple[float, ...]:
-    try:
-        import os
-        return tuple(round(v, 2) for v in os.getloadavg())
-    except (AttributeError, OSError):
-        return ()
+HEAD = (f"{'architecture':<10} {'runtime':<9} {'masks':>5} {'full ms':>9} {'rho':>6} "
+        f"{'med err':>8} {'max err':>8} {'rho MACs':>9} {'model s':>8}")
+
+
+def format_row(r: dict) -> str:
+    return (f"{r['architecture']:<10} {r['runtime']:<9} {r['masks']:>5} {r['full_ms']:>9.2f} "
+            f"{r['spearman']:>6.3f} {r['median_error']:>8.1%} {r['max_error']:>8.1%} "
+            f"{r['spearman_macs']:>9.3f} {r['model_seconds']:>8.1f}")
 
 
 def format_table(result: dict) -> str:
-    head = f"{'params':>7} {'GMACs':>7} {'measured ms':>12} {'predicted ms':>13} {'error':>7}"
-    lines = [head, "-" * len(head)]
-    for r in sorted(result["rows"], key=lambda r: r["measured_ms"]):
-        err = (r["predicted_ms"] - r["measured_ms"]) / r["measured_ms"]
-        lines.append(f"{r['parameters_ratio']:>7.3f} {r['macs'] / 1e9:>7.3f} "
-                     f"{r['measured_ms']:>12.3f} {r['predicted_ms']:>13.3f} {err:>+7.1%}")
-    lines.append(f"{result['masks']} masks, {result['image_size']} px, {result['device']}, "
-                 f"{result['threads']} thread(s), load average {result['load_average']}")
-    lines.append(f"Spearman (model) {result['spearman']:.3f}, Spearman (MACs) "
-                 f"{result['spearman_macs']:.3f}, mean relative error "
-                 f"{result['mean_relative_error']:.1%} (max {result['max_relative_error']:.1%})")
+    lines = [HEAD, "-" * len(HEAD), *(format_row(r) for r in result["results"])]
+    lines.append(f"{result['machine']}, {result['threads']} thread(s), "
+                 f"{result['image_size']} px, batch 1, median of {result['repeats']} "
+                 f"interleaved runs, load average {result['load_average']}")
+    for r in result["results"]:
+        if r["runtime"] == result["results"][0]["runtime"]:
+            lines.append(f"  {r['architecture']}: {r['generator']}")
     return "\n".join(lines)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--architectures", default=",".join(ARCHITECTURES),
+                   help=f"comma-separated, of {', '.join(ARCHITECTURES)}")
+    p.add_argument("--runtimes", default="onnx,torch",
+                   help=f"comma-separated, of {', '.join(RUNTIMES)} (default onnx,torch)")
     p.add_argument("--image-size", type=int, default=None, help="pixels (default 256)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default torch's)")
-    p.add_argument("--ngf", type=int, default=None, help="random generator of this ngf")
-    p.add_argument("--blocks", type=int, default=None, help="its residual blocks")
-    p.add_argument("--masks", type=int, default=24, help="masks measured (default 24)")
-    p.add_argument("--low", type=float, default=0.03, help="smallest parameter ratio")
-    p.add_argument("--repeats", type=int, default=None, help="runs per mask (default 9)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    p.add_argument("--masks", type=int, default=None, help="masks per architecture (31)")
+    p.add_argument("--repeats", type=int, default=None, help="runs per mask (default 7)")
     p.add_argument("--table-repeats", type=int, default=None,
-                   help="runs per table entry (default 7)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--table", default=None, help="latency table file to reuse or write")
+                   help="runs per table entry (default 5)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up runs (default 1)")
+    p.add_argument("--cache", default=None, help="latency model cache file to reuse or write")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="toy generator at 32 px, 2 repeats")
-    p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--quick", action="store_true", help="toy networks at 32 px, few repeats")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--out", default=None, help=f"JSON results (default {OUT.relative_to(ROOT)}; "
+                   "--quick: none)")
     args = p.parse_args(argv)
-    if args.quick:
-        args.ngf, args.blocks = args.ngf or 4, args.blocks or 2
+    args.architectures = [a for a in args.architectures.split(",") if a]
+    args.runtimes = [r for r in args.runtimes.split(",") if r]
+    for a in args.architectures:
+        if a not in ARCHITECTURES:
+            p.error(f"--architectures: unknown {a!r} (use {', '.join(ARCHITECTURES)})")
+    for r in args.runtimes:
+        if r not in RUNTIMES:
+            p.error(f"--runtimes: unknown {r!r} (use {', '.join(RUNTIMES)})")
     args.image_size = args.image_size or (32 if args.quick else 256)
-    args.repeats = args.repeats or (2 if args.quick else 9)
-    args.table_repeats = args.table_repeats or (2 if args.quick else 7)
-    if args.masks < 2 or not 0 < args.low <= 1:
-        p.error("--masks must be >= 2 and --low in (0, 1]")
+    args.masks = args.masks or (7 if args.quick else 31)
+    args.repeats = args.repeats or (2 if args.quick else 7)
+    args.table_repeats = args.table_repeats or (1 if args.quick else 5)
+    args.warmup = args.warmup if args.warmup is not None else (0 if args.quick else 1)
+    if args.out is None and not args.quick:
+        args.out = str(OUT)
+    if args.masks < 4 or args.threads < 1:
+        p.error("--masks must be >= 4 and --threads >= 1")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    print(HEAD, flush=True)
     result = run(args)
     print(format_table(result))
     if args.out:

@@ -50,7 +50,7 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".nets.checkpoints": ("CheckpointError", "CycleGAN", "load_cyclegan", "load_generator",
                           "save_generator"),
     ".nets.counting": ("count_module_macs", "count_module_parameters"),
-    ".nets.latency_model": ("latency_table",),
+    ".nets.latency_model": ("latency_model_for",),
     ".nets.maskspace": ("MaskSpace", "space_of"),
     ".nets.models": ("NLayerDiscriminator", "ResnetGenerator"),
     ".nets.slimming": ("slim",),
@@ -83,7 +83,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         save_generator,
     )
     from .nets.counting import count_module_macs, count_module_parameters
-    from .nets.latency_model import latency_table
+    from .nets.latency_model import latency_model_for
     from .nets.maskspace import MaskSpace, space_of
     from .nets.models import NLayerDiscriminator, ResnetGenerator
     from .nets.slimming import slim

@@ -20,14 +20,17 @@ def front_file(gan_dir, tmp_path_factory):
     return out
 
 
-def test_search_front_writes_front_plot_and_latency_table(front_file):
+def test_search_front_writes_front_plot_and_latency_model(front_file):
     data = json.loads(front_file.read_text())
     assert data["kind"] == "front" and data["objectives"] == ["score", "parameters"]
     assert len(data["points"]) >= 2 and 0 <= data["chosen"] < len(data["points"])
     assert all("latency" in p["values"] for p in data["points"])
     assert (front_file.parent / "front_front.png").stat().st_size > 0
-    tables = json.loads((front_file.parent / "front_latency.json").read_text())
-    assert tables["tables"][0]["key"]["image_size"] == 32
+    cache = json.loads((front_file.parent / "front_latency.json").read_text())
+    assert cache["format"] == "deap_gan_prune/latency-model" and len(cache["models"]) == 1
+    key = cache["models"][0]["key"]  # G_A and G_B share one architecture: one model
+    assert key["image_size"] == 32 and key["runtime"] == "torch"
+    assert data["latency"] == key
 
 
 def test_plot_and_slim_take_a_point(front_file, gan_dir, tmp_path, capsys):
@@ -61,5 +64,13 @@ def test_front_errors_are_one_line(front_file, gan_dir, tmp_path, capsys):
     assert main(["search", "--front", "--budget", "0.25", *DATA]) == 1
     assert "--budget" in capsys.readouterr().err
     assert main(["search", "--front", "--no-latency", "--objectives", "latency", *DATA]) == 1
+    capsys.readouterr()
+    bad = tmp_path / "bad_latency.json"
+    bad.write_text("{}")
+    assert main(["search", "--front", "--checkpoints", str(gan_dir), *DATA, *SEARCH,
+                 "--out", str(tmp_path / "f.json"), "--latency-table", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad_latency.json" in err and "not a latency model file" in err
+    assert err.count("\n") == 1
     assert parse_latency("20ms") == 20 and parse_latency("0.02s") == 20
     assert parse_latency("7") == 7

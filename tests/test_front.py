@@ -18,7 +18,7 @@ from deap_gan_prune.evolution.pareto import choose_point, knee_index, nondominat
 from deap_gan_prune.evolution.registration import create_types
 from deap_gan_prune.evolution.resume import ResumeError, read_checkpoint
 from deap_gan_prune.fitness.supernet import SupernetFitness
-from deap_gan_prune.nets.latency_model import measure_latency_table
+from deap_gan_prune.nets.latency_model import measure_latency_model
 from deap_gan_prune.nets.models import ResnetGenerator
 
 
@@ -32,7 +32,8 @@ def gan():
 
 @pytest.fixture(scope="module")
 def table(gan):
-    return measure_latency_table(gan[0][0].widths, 32, threads=1, repeats=1, warmup=0)
+    return measure_latency_model(gan[0][0], 32, "torch", 1, repeats=1, warmup=0,
+                                 progress=False)
 
 
 def _front(gan, callback=None, **kw):
@@ -134,11 +135,15 @@ def test_latency_objective(gan, table):
     assert not any(_dominates(p, q, ("score", "latency")) for p in values for q in values)
     lat = [v["latency"] for v in values]
     assert lat == sorted(lat)
-    for point in res.points:  # each pair's latency is the table's prediction, not a timing
-        predicted = [table.predict_mask(space, point[n]) for space, n in zip(res.spaces, "AB")]
+    for point in res.points:  # each pair's latency is the model's prediction, not a timing
+        predicted = [table.predict(point[n]) for n in "AB"]
         assert point["values"]["latency"] == pytest.approx(sum(predicted) / 2)
-    with pytest.raises(ValueError, match="latency table"):
+    with pytest.raises(ValueError, match="latency model"):
         _front(gan, generations=0, objectives=("parameters", "latency"))
+    other = measure_latency_model(ResnetGenerator(ngf=2, n_blocks=1), 32, "torch", 1,
+                                  repeats=1, warmup=0, progress=False)
+    with pytest.raises(ValueError, match="another network"):  # a model of other widths
+        _front(gan, generations=0, objectives=("latency",), latency=other)
 
 
 def test_choose_point_by_index_size_and_latency():

@@ -15,6 +15,7 @@ from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS, default_var
 from ..evolution.single_search import search_single
 from ..files import atomic_write_json
 from ..nets.checkpoints import load_cyclegan
+from ..nets.latency_model import RUNTIMES
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
 from ..teacher import SUPERNET_DIR
@@ -150,9 +151,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="size ratios the starting masks span; HIGH is also a cap "
                         "(default 0.05 0.5)")
     f.add_argument("--latency-table", metavar="FILE", default=None,
-                   help="latency table to reuse or write (default: beside --out)")
+                   help="latency model cache to reuse or write (default: beside --out)")
+    f.add_argument("--runtime", choices=list(RUNTIMES), default=None,
+                   help="what the latency model measures: eager torch, ONNX Runtime float "
+                        "or int8 (as export --int8 writes it) on the CPU, or cuda (default "
+                        "cuda with --device cuda, else torch)")
     f.add_argument("--no-latency", action="store_true",
-                   help="do not measure a latency table (no latency on the front)")
+                   help="do not measure a latency model (no latency on the front)")
     add_run_arguments(parser)
     e = parser.add_argument_group("distribution and resumption")
     e.add_argument("--workers", type=int, default=0,
@@ -280,34 +285,38 @@ def latency_path(args: argparse.Namespace) -> Path:
 
 
 def run_front(args: argparse.Namespace) -> int:
-    """``search --front``: the front (JSON), its plot and the latency table."""
+    """``search --front``: the front (JSON), its plot and the latency model's cache."""
     from ..evolution.front import search_front
-    from ..nets.latency_model import LatencyTable, latency_table
+    from ..nets.latency_model import LatencyModel, latency_model_for
     from ..nets.maskspace import space_of
     if args.budget is not None or args.fitness == "paper":
         raise CommandError("--front searches the adapted (or, with --supernet, the supernet) "
                            "fitness over --size-range: leave out --budget and --fitness paper")
     config = front_config_from(args)
     if args.no_latency and "latency" in config.objectives:
-        raise CommandError("--objectives latency needs a latency table: leave out "
+        raise CommandError("--objectives latency needs a latency model: leave out "
                            "--no-latency")
+    runtime = args.runtime or ("cuda" if str(args.device).startswith("cuda") else "torch")
+    import torch
+    if runtime == "cuda" and not torch.cuda.is_available():
+        raise CommandError("--runtime cuda needs a GPU (torch.cuda.is_available() is False)")
     check_output_file(latency_path(args), "--latency-table")
     data = load_data(args, n_val=config.n_images + config.train_images,
                      input_range=search_range(args))
     gan = load_models(args, data, discriminators=config.adapt_score == "discriminator")
     supernets = load_supernets(args)
-    table: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None
+    table: LatencyModel | tuple[LatencyModel, LatencyModel] | None = None
     if not args.no_latency:
-        # the latency model is per ResNet width: the widths view of the mask spaces
-        widths_a = space_of(gan.g_a, data.val_a).widths
-        widths_b = space_of(gan.g_b, data.val_b).widths
-        if widths_a is None or widths_b is None:
-            raise CommandError("the latency table is measured per width of the upstream "
-                               "ResNet; for other generators pass --no-latency")
-        table_a = latency_table(latency_path(args), widths_a, data.val_a.shape[-1], args.device)
-        table = table_a if widths_b == widths_a else (
-            table_a, latency_table(latency_path(args), widths_b, data.val_b.shape[-1],
-                                   args.device))
+        models = []
+        for g, images in ((gan.g_a, data.val_a), (gan.g_b, data.val_b)):
+            space = space_of(g, images, config.layout)
+            try:
+                models.append(latency_model_for(latency_path(args), g, images.shape[-1],
+                                                runtime, space=space,
+                                                progress=not args.quiet))
+            except ValueError as exc:
+                raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
+        table = models[0] if models[1].key == models[0].key else (models[0], models[1])
     result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
                           d_b=gan.d_b, latency=table, device=args.device,
                           progress=not args.quiet, workers=args.workers,

@@ -6,7 +6,7 @@ objectives, all minimised (a DEAP fitness with weights ``(-1.0, ...)``): the ada
 fitness's score (L1 to the original's outputs on held-out images after brief distillation),
 or with ``fitness="supernet"`` the score of the mask on once-for-all weights (no adaptation),
 and one or more sizes — the parameter ratio, the MAC ratio, or the latency (ms) predicted by a
-:class:`~deap_gan_prune.nets.latency_model.LatencyTable`. Starting masks span a size range
+:class:`~deap_gan_prune.nets.latency_model.LatencyModel`. Starting masks span a size range
 (:func:`initMaskSizeRange`); optionally ``uniform_seeds`` of them are replaced by uniform
 keep-ratio masks at sizes spaced evenly in log over the range (:func:`uniform_range_masks`; off
 by default: on the shipped teacher it did not make the front level with single-budget searches
@@ -23,8 +23,6 @@ archived masks, a pair's objectives being the means of its two generators'.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +35,7 @@ from deap import algorithms, base, tools
 
 from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.baselines import uniform_mask
-from ..nets.latency_model import LatencyTable
+from ..nets.latency_model import LatencyModel
 from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
 from ..operators import (
     MinSizeRepair,
@@ -72,29 +70,30 @@ UNSCORABLE = 1e9
 class FrontObjectives:
     """``objectives(individual, partner=None) -> (score, *sizes)``, all minimised: the
     adapted fitness's score and the sizes named in ``objectives`` (see :class:`FrontConfig`).
-    ``terms`` gives all of them by name (``latency`` only with a table). Ignores ``partner``.
+    ``terms`` gives all of them by name (``latency`` only with a latency model). Ignores
+    ``partner``.
     """
 
     uses_partner = False
 
-    def __init__(self, fitness, objectives: Sequence[str], latency: LatencyTable | None = None,
+    def __init__(self, fitness, objectives: Sequence[str], latency: LatencyModel | None = None,
                  image_size: int = 256) -> None:
         if "latency" in objectives and latency is None:
-            raise ValueError("the latency objective needs a latency table")
+            raise ValueError("the latency objective needs a latency model")
         self.fitness, self.objectives = fitness, tuple(objectives)
         self.space: MaskSpace = fitness.space
         self.latency, self.image_size = latency, image_size
-        if latency is not None and latency.widths != self.space.widths:
-            raise ValueError(f"the latency table was measured for widths {latency.widths}, "
-                             f"not the generator's {self.space.widths}")
+        if latency is not None and not latency.matches(self.space):
+            raise ValueError("the latency model was measured for another network or mask "
+                             f"space (space {latency.key.get('space')!r}), not {self.space!r}")
 
     def sizes(self, individual: Sequence[int]) -> dict[str, float]:
-        """Parameter and MAC ratios, and predicted latency (ms) with a table (cheap)."""
+        """Parameter and MAC ratios, and predicted latency (ms) with a model (cheap)."""
         bits = [int(b) for b in individual]
         sizes = {"parameters": self.space.size_ratio(bits, "parameters"),
                  "macs": self.space.size_ratio(bits, "macs", self.image_size)}
         if self.latency is not None:
-            sizes["latency"] = self.latency.predict_mask(self.space, bits)
+            sizes["latency"] = self.latency.predict(bits)
         return sizes
 
     def terms(self, individual: Sequence[int], partner=None) -> dict[str, float]:
@@ -239,7 +238,7 @@ def iterEvolveFront(populations: tuple[list, ...],
 class FrontResult:
     """The front of pairs (``points``, sorted by size; each with both masks, both
     generators' terms and the pair's values), the chosen point (the knee), the spaces, the
-    logbook, the configuration, the latency table's key, and the final populations and
+    logbook, the configuration, the latency model's key, and the final populations and
     archives."""
 
     points: list[dict]
@@ -258,7 +257,7 @@ class FrontResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: ``kind`` "front", the objectives, the points, the chosen index, the
-        spaces, the configuration, the latency table's key and the logbook's records."""
+        spaces, the configuration, the latency model's key and the logbook's records."""
         return {"kind": "front", "objectives": ["score", *self.config.objectives],
                 "chosen": self.chosen, "points": self.points,
                 "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
@@ -266,13 +265,8 @@ class FrontResult:
                 "logbook": logbook_records(self.logbook)}
 
 
-def _table_hash(table: LatencyTable) -> str:
-    text = json.dumps(table.to_dict(), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _tables(latency) -> tuple:
-    if latency is None or isinstance(latency, LatencyTable):
+    if latency is None or isinstance(latency, LatencyModel):
         return latency, latency
     return tuple(latency)
 
@@ -280,7 +274,7 @@ def _tables(latency) -> tuple:
 def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Tensor,
                  images_b: torch.Tensor, config: FrontConfig | None = None, *,
                  d_a: torch.nn.Module | None = None, d_b: torch.nn.Module | None = None,
-                 latency: LatencyTable | tuple[LatencyTable, LatencyTable] | None = None,
+                 latency: LatencyModel | tuple[LatencyModel, LatencyModel] | None = None,
                  device: str | torch.device = "cpu", map_function: Callable | None = None,
                  progress: bool = True,
                  callback: Callable[[CoevolutionState], bool | None] | None = None,
@@ -294,14 +288,14 @@ def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Ten
 
     ``images_a``/``images_b``: images ``[m, 3, H, W]`` in [-1, 1] of domains A and B; the
     first ``config.n_images`` are scored on, the next ``config.train_images`` adapted on.
-    ``latency``: one table for both generators or one each (needed for the "latency"
+    ``latency``: one latency model for both generators or one each (needed for the "latency"
     objective; when given, every point also carries its predicted latency). ``d_a``/``d_b``:
     only for ``adapt_score="discriminator"``. ``map_function`` replaces ``toolbox.map``, or
     ``workers`` / ``ray_address`` make one (:func:`evaluation_map`, closed at the end; the
     result is the same). ``callback(state)`` after every generation; True stops.
     ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
     existing one is continued (refused when written with other settings, networks, images or
-    latency table). Deterministic under ``config.seed``, however often killed and resumed;
+    latency model). Deterministic under ``config.seed``, however often killed and resumed;
     the caller's global random states are given back as they were.
     ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of
     the generators; a point's masks are then slimmed from them (``slim(S_A, ...)``).
@@ -331,7 +325,7 @@ def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Ten
             pop[:len(seeds)] = [individual_cls(bits) for bits in seeds]
         run = identity(checkpoint, {"search": "front", **config.to_dict()}, fits,
                        (g_a, g_b, *(supernets or ())),
-                       latency=[None if t is None else _table_hash(t) for t in tables])
+                       latency=[None if t is None else t.hash() for t in tables])
         start = resume_from(run, resume, lambda r: _load_front(individual_cls, r),
                             config.generations)
         pool = attach_pool(toolboxes, dict(zip("AB", objectives)), workers, ray_address)

@@ -79,7 +79,7 @@ def choose_point(points: Sequence[dict], index: int | None = None,
         return default
     key, limit = (size, at_size) if at_size is not None else ("latency", at_latency)
     if any(key not in p["values"] for p in points):
-        raise ValueError(f"the front has no {key} values (search it with a latency table)")
+        raise ValueError(f"the front has no {key} values (search it with a latency model)")
     within = [i for i, p in enumerate(points) if p["values"][key] <= limit]
     if not within:
         smallest = min(p["values"][key] for p in points)

@@ -33,7 +33,7 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".slimming": ("masked", "slim"),
     ".importance": ("l1_importance",),
     ".baselines": ("l1_norm_mask", "random_mask_like", "uniform_mask"),
-    ".latency_model": ("LatencyTable", "latency_table", "measure_latency_table"),
+    ".latency_model": ("LatencyModel", "latency_model_for", "measure_latency_model"),
 }
 __all__, __getattr__, __dir__ = lazy_attributes(__name__, _MODULE_NAMES, globals())
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .counting import count_module_macs, count_module_parameters, flop_counter_macs
     from .groups import TracingError, trace_terms
     from .importance import l1_importance
-    from .latency_model import LatencyTable, latency_table, measure_latency_table
+    from .latency_model import LatencyModel, latency_model_for, measure_latency_model
     from .layers import ChannelLayer, channel_dims
     from .maskspace import ChannelGroup, MaskSpace, space_of, trace_space
     from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator

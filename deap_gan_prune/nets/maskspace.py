@@ -56,7 +56,7 @@ class MaskSpace:
     up1, up2, 2,944 bits for ngf 64 / 9 blocks; ``"tied"``: the released code's layout, one mask
     shared by the stream and every block's inner width, 640 bits; tracing the ResNet gives the
     same groups, tested). The ResNet's space keeps its ``widths`` as a view of the groups
-    (:meth:`widths_of`, for the latency table); other spaces have ``widths`` None. The last
+    (:meth:`widths_of`); other spaces have ``widths`` None. The last
     conv is never pruned. ``min_keep``: the least number of channels (bits) kept per group (an
     int for all groups or a mapping by group name). ``dropout``: the ResNet's blocks have
     dropout (their second conv is ``conv_block.6``).
