@@ -20,7 +20,8 @@ MAIN_FIGURES = (("a2b_stripe_share", "stripes A→B", True),
 PLOT_FIGURES = ("a2b_stripe_share", "b2a_brown_share", "judge_frechet", "ssim")
 LABELS = {k: label for k, label, _ in MAIN_FIGURES} | {"judge_frechet": "judge FD (mean)"}
 #: Figures summarised over seeds in results.json (the runs keep every figure).
-SUMMARY_KEYS = tuple(k for k, _, _ in MAIN_FIGURES) + (
+SUMMARY_KEYS = (
+    *(k for k, _, _ in MAIN_FIGURES),
     "a2b_brown_share", "b2a_stripe_share", "a2b_judge_success", "b2a_judge_success",
     "judge_frechet", "judge_target_probability")
 
@@ -68,7 +69,7 @@ def _at(run: dict, step: int | None) -> dict:
     return next((p for p in curve if p["step"] == step), {})
 
 
-def summarize(runs: list[dict], budgets: list[float], methods: list[str]) -> dict:
+def summarize(runs: list[dict], _budgets: list[float], methods: list[str]) -> dict:
     """Per budget, method and variant: sizes and quality (after slimming = step 0, after
     fine-tuning = the last step), each as :func:`mean_spread` over seeds."""
     groups: dict = defaultdict(list)
@@ -110,7 +111,7 @@ def _ratio(budget: float) -> str:
     return f"{1 / budget:g}x" if budget else "-"
 
 
-def _budget_table(budget: str, by_method: dict, distill_key: str, original: dict) -> list[str]:
+def _budget_table(_budget: str, by_method: dict, distill_key: str, original: dict) -> list[str]:
     head = "| method | stage | params (pair) | MACs (max) | " + " | ".join(
         f"{label} {'↑' if up else '↓'}" for _, label, up in MAIN_FIGURES) + " |"
     lines = [head, "|" + "---|" * (4 + len(MAIN_FIGURES))]
@@ -177,8 +178,8 @@ def paired_wins(runs: list[dict], variant: str, reference: str = REFERENCE,
 
 
 def _wins_table(wins: dict, reference: str = REFERENCE) -> list[str]:
-    methods = [m for m in dict.fromkeys(m for b in wins.values() for st in b.values()
-                                        for m in st)]
+    methods = list(dict.fromkeys(m for b in wins.values() for st in b.values()
+                                 for m in st))
     cols = [(b, st) for b in wins for st in ("slimmed", "finetuned")]
     lines = [f"| {reference} better than | " + " | ".join(
         f"{_ratio(float(b))} {st}" for b, st in cols) + " |", "|" + "---|" * (1 + len(cols))]
@@ -219,7 +220,7 @@ def console_table(results: dict) -> str:
     after the longest main fine-tuning (mean over seeds)."""
     cfg, summary = results["config"], results["summary"]
     variant = variants(cfg["finetune_steps"], cfg["distill_weight"])[-1]
-    keys = [k for k in PLOT_FIGURES]
+    keys = list(PLOT_FIGURES)
     head = f"{'budget':>6} {'method':<17} {'params':>7} " + " ".join(f"{k[:14]:>14}"
                                                                       for k in keys)
     lines = [f"after {_variant_label(variant)}:", head]
@@ -275,7 +276,7 @@ def markdown(results: dict) -> str:
         for budget, by_method in summary.items():
             out += [f"### Budget {float(budget):g} ({_ratio(float(budget))} fewer parameters)",
                     ""]
-            out += _budget_table(budget, by_method, variant, original) + [""]
+            out += [*_budget_table(budget, by_method, variant, original), ""]
         out += ["### Best method per figure", ""]
         out += best_methods(summary, variant)
         out += ["", f"### How often {REFERENCE} beats each method (paired by seed)", "",
@@ -292,7 +293,7 @@ def markdown(results: dict) -> str:
                     "the outline measures, the judge's Fréchet distance (mean of both "
                     "directions) and SSIM; 'supernet_uniform'/'supernet_l1' start from the "
                     "same supernet weights, 'uniform'/'l1_norm' from the original's.", ""]
-            out += _wins_table(sn, "supernet") + [supernet_line(sn), ""]
+            out += [*_wins_table(sn, "supernet"), supernet_line(sn), ""]
         steps = _curve_steps(summary, variant)
         out += ["### Quality against fine-tuning steps", "",
                 "Mean over seeds, measured during ONE fine-tuning run per method (the learning "
@@ -317,7 +318,7 @@ def markdown(results: dict) -> str:
             if any(key in v for v in by_method.values()):
                 out += [f"## {_variant_label(key)}, budget {float(budget):g}", "",
                         "Same masks and seeds as above.", ""]
-                out += _budget_table(budget, by_method, key, original) + [""]
+                out += [*_budget_table(budget, by_method, key, original), ""]
     if results["gamma_sweep"]:
         out += ["## γ sweep (the paper's search and formulation: no budget, size weight γ)",
                 ""]

@@ -7,21 +7,22 @@ seeds itself, so the results do not depend on where or in which order the tasks 
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Callable, Iterable
 
 import torch
 
+from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.metrics import fidelity_scores, judge_scores, outline_scores
+from deap_gan_prune.metrics.judge import Judge
 from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
 from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.maskspace import MaskSpace
-from deap_gan_prune.metrics import fidelity_scores, judge_scores, outline_scores
-from deap_gan_prune.metrics.judge import Judge
-from deap_gan_prune.evolution.search import SearchConfig, search_masks
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.workflow import DomainData, finetune_pair, translations
 
@@ -114,8 +115,8 @@ def mask_sizes(gan: CycleGAN, layout: str, masks: dict) -> dict:
     return out
 
 
-def _within(space: MaskSpace, budget: float, make: Callable[[str], list[int]]) -> list[int]:
-    """The channel-wise AND of a baseline's masks at ``budget`` in parameters and in MACs
+def _within(make: Callable[[str], list[int]]) -> list[int]:
+    """The channel-wise AND of a baseline's masks at one budget in parameters and in MACs
     (both keep a per-group prefix of one ranking, so the AND meets both budgets)."""
     masks = [make(measure) for measure in BUDGET_MEASURES]
     return [int(all(col)) for col in zip(*masks)]
@@ -132,9 +133,9 @@ def baseline_masks(gan: CycleGAN, method: str, budget: float, seed: int,
     out = {}
     for name, g, space in zip(("A", "B"), (gan.g_a, gan.g_b), spaces(gan, "independent")):
         if method == "l1_norm":
-            bits = _within(space, budget, lambda m: l1_norm_mask(g, space, budget, m))
+            bits = _within(functools.partial(l1_norm_mask, g, space, budget))
         elif method == "uniform":
-            bits = _within(space, budget, lambda m: uniform_mask(space, budget, m))
+            bits = _within(functools.partial(uniform_mask, space, budget))
         elif method == "random":
             bits = random_mask_like(space, str_bits(like[name]), seed=seed * 2 + len(out))
         else:
@@ -229,7 +230,7 @@ class FinetuneTask:
         if self.steps > 0:
             every = math.gcd(*points[1:]) if len(points) > 1 else self.steps
 
-            def on_log(step: int, logs: dict) -> None:
+            def on_log(step: int, _logs: dict) -> None:
                 if step in points:
                     curve.append({"step": step, **flat_quality(ctx, *pair)})
                     for g in pair:

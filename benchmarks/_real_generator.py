@@ -73,7 +73,7 @@ def weights_path(path: str | os.PathLike | None = None) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise MissingWeights(f"the real pretrained generator is not installed: {INSTALL} "
                              "(or give the weights file's path)")
-    found = Path(list(spec.submodule_search_locations)[0]) / WEIGHTS
+    found = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS
     if not found.is_file():
         raise MissingWeights(f"{found}: missing from the installed vintagify; {INSTALL}")
     return found

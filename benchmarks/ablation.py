@@ -49,24 +49,24 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _ablation_report as report  # noqa: E402
-import _ablation_tasks as tasks  # noqa: E402
-from deap_gan_prune import CheckpointError, CycleGAN, load_cyclegan  # noqa: E402
-from deap_gan_prune.files import atomic_write  # noqa: E402
-from deap_gan_prune.data import DataError  # noqa: E402
-from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR  # noqa: E402
-from deap_gan_prune.metrics.judge import judge_accuracy, train_judge  # noqa: E402
-from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
-from deap_gan_prune.workflow import (ensure_discriminators, folder_data,  # noqa: E402
-                                     synthetic_data)
+import _ablation_report as report
+import _ablation_tasks as tasks
+
+from deap_gan_prune import CheckpointError, CycleGAN, load_cyclegan
+from deap_gan_prune.data import DataError
+from deap_gan_prune.files import atomic_write
+from deap_gan_prune.metrics.judge import judge_accuracy, train_judge
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR
+from deap_gan_prune.workflow import ensure_discriminators, folder_data, synthetic_data
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ablation"
 #: Config keys that do not change any run's numbers (a --merge may differ on them).
@@ -348,7 +348,7 @@ def _check_same_start(old: dict, data_name: str, source: str, original: dict) ->
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *_a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     if args.render_only:

@@ -25,16 +25,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _real_generator import MissingWeights, VintageGenerator, load_real_generator  # noqa: E402
-from _real_photos import write_photo_folder  # noqa: E402
+from _real_generator import MissingWeights, VintageGenerator, load_real_generator
+from _real_photos import write_photo_folder
 
-from deap_gan_prune.data import readable_images  # noqa: E402
-from deap_gan_prune.evolution.search_config import SearchConfig  # noqa: E402
-from deap_gan_prune.evolution.single_search import single_fitness  # noqa: E402
-from deap_gan_prune.nets.baselines import random_mask_like, uniform_mask  # noqa: E402
-from deap_gan_prune.files import atomic_write_json  # noqa: E402
-from deap_gan_prune.nets.maskspace import space_of  # noqa: E402
-from deap_gan_prune.streams import load_images  # noqa: E402
+from deap_gan_prune.data import readable_images
+from deap_gan_prune.evolution.search_config import SearchConfig
+from deap_gan_prune.evolution.single_search import single_fitness
+from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.nets.baselines import random_mask_like, uniform_mask
+from deap_gan_prune.nets.maskspace import space_of
+from deap_gan_prune.streams import load_images
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,20 +30,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from deap_gan_prune.export import export_onnx, export_torchscript  # noqa: E402
-from deap_gan_prune.metrics.evaluation import compare_latency  # noqa: E402
-from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
-from deap_gan_prune.nets.baselines import uniform_mask  # noqa: E402
-from deap_gan_prune.files import atomic_write_json  # noqa: E402
-from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
-from deap_gan_prune.nets.slimming import slim  # noqa: E402
-from deap_gan_prune.quantization import Int8Config, export_int8, run_onnx  # noqa: E402
-from deap_gan_prune.training.brief import BriefDistillation  # noqa: E402
+from deap_gan_prune.export import export_onnx, export_torchscript
+from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.metrics.evaluation import compare_latency
+from deap_gan_prune.metrics.fidelity import fidelity_scores
+from deap_gan_prune.nets.baselines import uniform_mask
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.quantization import Int8Config, export_int8, run_onnx
+from deap_gan_prune.training.brief import BriefDistillation
 
 #: int8 settings compared (``Int8Config``): plain post-training quantization of every layer
 #: with MinMax ranges, then each change, then the default.
@@ -88,6 +87,7 @@ def teacher_cases(budgets: list[float], steps: int, quick: bool) -> list[dict]:
 def real_case(budget: float, steps: int, weights: str | None, work: Path) -> dict:
     from _real_generator import load_real_generator
     from _real_photos import write_photo_folder
+
     from deap_gan_prune.streams import load_images
     from deap_gan_prune.training.distill import distill_generator
     from deap_gan_prune.training.distill_config import DistillConfig

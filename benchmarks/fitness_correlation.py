@@ -55,17 +55,23 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _ablation_tasks as tasks  # noqa: E402
-from ablation import SUPERNET_DIR, default_supernet, load_models_and_data  # noqa: E402
-from ablation import load_supernet, matching_results  # noqa: E402
-from deap_gan_prune import AdaptedFitness, supernet_fitnesses  # noqa: E402
-from deap_gan_prune.nets.baselines import random_mask_like  # noqa: E402
-from deap_gan_prune.nets.checkpoints import CheckpointError  # noqa: E402
-from deap_gan_prune.files import atomic_write  # noqa: E402
-from deap_gan_prune.data import DataError  # noqa: E402
-from deap_gan_prune.fitness.paper import cyclegan_fitnesses  # noqa: E402
-from deap_gan_prune.metrics.judge import train_judge  # noqa: E402
-from deap_gan_prune.operators import repairBudget  # noqa: E402
+import _ablation_tasks as tasks
+from ablation import (
+    SUPERNET_DIR,
+    default_supernet,
+    load_models_and_data,
+    load_supernet,
+    matching_results,
+)
+
+from deap_gan_prune import AdaptedFitness, supernet_fitnesses
+from deap_gan_prune.data import DataError
+from deap_gan_prune.files import atomic_write
+from deap_gan_prune.fitness.paper import cyclegan_fitnesses
+from deap_gan_prune.metrics.judge import train_judge
+from deap_gan_prune.nets.baselines import random_mask_like
+from deap_gan_prune.nets.checkpoints import CheckpointError
+from deap_gan_prune.operators import repairBudget
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "fitness_correlation"
 #: Quality measures that make the composite, with their direction (True: higher is better).
@@ -393,7 +399,7 @@ def _config(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *_a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     out_dir = Path(args.out)

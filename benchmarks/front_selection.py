@@ -22,14 +22,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from front_vs_budgets import hypervolume_2d, toy_supernets  # noqa: E402
+from front_vs_budgets import hypervolume_2d, toy_supernets
 
-from deap_gan_prune.evolution.front import FrontConfig, search_front  # noqa: E402
-from deap_gan_prune.nets.checkpoints import load_cyclegan  # noqa: E402
-from deap_gan_prune.files import atomic_write_json  # noqa: E402
-from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
-from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR  # noqa: E402
-from deap_gan_prune.workflow import synthetic_data  # noqa: E402
+from deap_gan_prune.evolution.front import FrontConfig, search_front
+from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.nets.checkpoints import load_cyclegan
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR
+from deap_gan_prune.workflow import synthetic_data
 
 SELECTIONS = ("nsga2", "spea2", "nsga3")
 
@@ -115,8 +115,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="toy networks and sizes")
     p.add_argument("--out", default=None, help="results JSON")
     args = p.parse_args(argv)
-    for name, (quick, full) in dict(population=(6, 32), generations=(2, 29),
-                                    n_images=(4, 16)).items():
+    for name, (quick, full) in {"population": (6, 32), "generations": (2, 29),
+                                "n_images": (4, 16)}.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     if "nsga2" not in args.selections:

@@ -36,17 +36,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _ablation_tasks import Context, flat_quality  # noqa: E402
+from _ablation_tasks import Context, flat_quality
 
-from deap_gan_prune.evolution.front import FrontConfig, search_front  # noqa: E402
-from deap_gan_prune.evolution.search import SearchConfig, search_masks  # noqa: E402
-from deap_gan_prune.nets.checkpoints import CycleGAN, load_cyclegan  # noqa: E402
-from deap_gan_prune.files import atomic_write_json  # noqa: E402
-from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator  # noqa: E402
-from deap_gan_prune.nets.slimming import slim  # noqa: E402
-from deap_gan_prune.plotting import plot_front  # noqa: E402
-from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR  # noqa: E402
-from deap_gan_prune.workflow import finetune_pair, synthetic_data  # noqa: E402
+from deap_gan_prune.evolution.front import FrontConfig, search_front
+from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.nets.checkpoints import CycleGAN, load_cyclegan
+from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.plotting import plot_front
+from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR
+from deap_gan_prune.workflow import finetune_pair, synthetic_data
 
 
 def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
@@ -113,9 +113,9 @@ def finetuned_quality(ctx: Context, masks, spaces, args, supernets=None) -> dict
 def run(args) -> dict:
     gan, data, source, supernets = load(args)
     ctx = Context(gan, data, None, args.device)
-    common = dict(adapt_steps=args.adapt_steps, n_images=args.n_images,
-                  train_images=args.adapt_images, seed=args.seed, fitness=args.fitness,
-                  adapt_score=args.score)
+    common = {"adapt_steps": args.adapt_steps, "n_images": args.n_images,
+              "train_images": args.adapt_images, "seed": args.seed, "fitness": args.fitness,
+              "adapt_score": args.score}
     low, high = min(args.budgets) * 0.8, min(1.0, max(args.budgets) * 1.25)
     start = time.perf_counter()
     front = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b,
@@ -240,8 +240,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="starting masks of the front that are uniform keep-ratio masks "
                         "spread over its size range (FrontConfig.uniform_seeds; default 0)")
     args = p.parse_args(argv)
-    defaults = dict(population=(4, 12), generations=(5, 23), adapt_steps=(2, 30),
-                    n_images=(4, 16), adapt_images=(4, 32), finetune_steps=(2, 80))
+    defaults = {"population": (4, 12), "generations": (5, 23), "adapt_steps": (2, 30),
+                "n_images": (4, 16), "adapt_images": (4, 32), "finetune_steps": (2, 80)}
     for name, (quick, full) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)

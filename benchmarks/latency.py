@@ -32,10 +32,10 @@ from pathlib import Path
 import torch
 
 import deap_gan_prune
+from deap_gan_prune.export import export_onnx, import_onnxruntime
+from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import load_generator
-from deap_gan_prune.files import atomic_write_json
-from deap_gan_prune.export import export_onnx, import_onnxruntime
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
@@ -69,24 +69,24 @@ def build_pairs(args: argparse.Namespace) -> list[dict]:
         original = load_generator(args.original)
         small = load_generator(args.slim) if args.slim else uniform_slim(original)
         source = f"{args.original} vs {args.slim or 'its uniform 4x slim (MACs)'}"
-        pairs.append(dict(name="given", source=source, original=original, slim=small,
-                          sizes=teacher_sizes))
+        pairs.append({"name": "given", "source": source, "original": original, "slim": small,
+                      "sizes": teacher_sizes})
     elif args.quick:
         original = random_generator(4, 2)
-        pairs.append(dict(name="teacher", source="random ngf 4 / 2 blocks (quick)",
-                          original=original, slim=uniform_slim(original), sizes=teacher_sizes))
+        pairs.append({"name": "teacher", "source": "random ngf 4 / 2 blocks (quick)",
+                      "original": original, "slim": uniform_slim(original), "sizes": teacher_sizes})
     else:
         if TEACHER.is_file():
             original, source = load_generator(TEACHER), str(TEACHER)
         else:
             original, source = random_generator(16, 6), "random ngf 16 / 6 blocks (no teacher)"
-        pairs.append(dict(name="teacher", source=source, original=original,
-                          slim=uniform_slim(original), sizes=teacher_sizes))
+        pairs.append({"name": "teacher", "source": source, "original": original,
+                      "slim": uniform_slim(original), "sizes": teacher_sizes})
     if not args.no_full:
         ngf, blocks = (8, 3) if args.quick else (64, 9)
         original = random_generator(ngf, blocks)
-        pairs.append(dict(name="full", source=f"random ngf {ngf} / {blocks} blocks",
-                          original=original, slim=uniform_slim(original), sizes=full_sizes))
+        pairs.append({"name": "full", "source": f"random ngf {ngf} / {blocks} blocks",
+                      "original": original, "slim": uniform_slim(original), "sizes": full_sizes})
     return pairs
 
 
@@ -171,14 +171,15 @@ def measure(args: argparse.Namespace, pairs: list[dict], progress: bool) -> list
                         warmup = args.warmup + (1 if backend == "torchscript" else 0)
                         t0, t1 = time_interleaved(run0, run1, args.repeats, warmup)
                         med0, med1 = statistics.median(t0), statistics.median(t1)
-                        rows.append(dict(
-                            pair=pair["name"], image_size=size, batch=batch, backend=backend,
-                            original_ms=1e3 * med0, slim_ms=1e3 * med1, speedup=med0 / med1,
-                            pairwise_speedup=statistics.median(a / b for a, b in zip(t0, t1)),
-                            mac_ratio=mac1 / mac0, macs_original=mac0 * batch,
-                            macs_slim=mac1 * batch,
-                            original_runs_ms=[1e3 * t for t in t0],
-                            slim_runs_ms=[1e3 * t for t in t1]))
+                        rows.append({
+                            "pair": pair["name"], "image_size": size, "batch": batch,
+                            "backend": backend, "original_ms": 1e3 * med0, "slim_ms": 1e3 * med1,
+                            "speedup": med0 / med1,
+                            "pairwise_speedup": statistics.median(a / b for a, b in zip(t0, t1)),
+                            "mac_ratio": mac1 / mac0, "macs_original": mac0 * batch,
+                            "macs_slim": mac1 * batch,
+                            "original_runs_ms": [1e3 * t for t in t0],
+                            "slim_runs_ms": [1e3 * t for t in t1]})
     return rows
 
 

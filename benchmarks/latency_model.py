@@ -61,6 +61,13 @@ ARCHITECTURES = ("real", "teacher", "unet", "attention")
 OUT = ROOT / "benchmarks" / "results" / "latency_model.json"
 
 
+
+def rank_correlation(a: list[float], b: list[float]) -> float:
+    """Spearman's rho of ``a`` and ``b``; NaN when either is constant (no ranking)."""
+    if len(set(a)) < 2 or len(set(b)) < 2:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
 def architecture(name: str, quick: bool) -> tuple[torch.nn.Module, str]:
     """The network ``name`` (eval mode, CPU) and a description of it."""
     torch.manual_seed(0)
@@ -142,8 +149,8 @@ def evaluate(name: str, runtime: str, args: argparse.Namespace, progress: bool) 
             "probes": sum(len(t.c_in) * len(t.c_out) for t in model.tables),
             "scale": model.scale, "overhead_ms": model.overhead_ms,
             "full_ms": measured[0],
-            "spearman": float(spearmanr(predicted, measured).statistic),
-            "spearman_macs": float(spearmanr([r["macs"] for r in rows], measured).statistic),
+            "spearman": rank_correlation(predicted, measured),
+            "spearman_macs": rank_correlation([r["macs"] for r in rows], measured),
             "median_error": statistics.median(errors), "max_error": max(errors),
             "rows": rows}
 

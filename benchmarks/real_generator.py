@@ -63,22 +63,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _real_generator import MissingWeights, VintageGenerator, load_real_generator  # noqa: E402
-from _real_photos import write_photo_folder  # noqa: E402
+from _real_generator import MissingWeights, VintageGenerator, load_real_generator
+from _real_photos import write_photo_folder
 
-from deap_gan_prune.data import readable_images  # noqa: E402
-from deap_gan_prune.evolution.search_config import WIDTHS, SearchConfig  # noqa: E402
-from deap_gan_prune.evolution.single_search import search_single  # noqa: E402
-from deap_gan_prune.metrics.evaluation import generator_latency, translate  # noqa: E402
-from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
-from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask  # noqa: E402
-from deap_gan_prune.nets.checkpoints import save_state_dict  # noqa: E402
-from deap_gan_prune.files import atomic_write_json, models_hash  # noqa: E402
-from deap_gan_prune.nets.maskspace import space_of  # noqa: E402
-from deap_gan_prune.nets.slimming import slim  # noqa: E402
-from deap_gan_prune.streams import holdout_split, load_images  # noqa: E402
-from deap_gan_prune.training.distill import distill_generator  # noqa: E402
-from deap_gan_prune.training.distill_config import DistillConfig  # noqa: E402
+from deap_gan_prune.data import readable_images
+from deap_gan_prune.evolution.search_config import WIDTHS, SearchConfig
+from deap_gan_prune.evolution.single_search import search_single
+from deap_gan_prune.files import atomic_write_json, models_hash
+from deap_gan_prune.metrics.evaluation import generator_latency, translate
+from deap_gan_prune.metrics.fidelity import fidelity_scores
+from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.nets.checkpoints import save_state_dict
+from deap_gan_prune.nets.maskspace import space_of
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.streams import holdout_split, load_images
+from deap_gan_prune.training.distill import distill_generator
+from deap_gan_prune.training.distill_config import DistillConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("search_widths", "search", "uniform_first", "uniform_random", "l1_norm",
@@ -163,9 +163,9 @@ class Context:
 
     def search_config(self, cell: Cell) -> SearchConfig:
         a = self.args
-        extra = {} if not a.toy else dict(population=2, generations=1, n_images=2,
-                                          train_images=2, adapt_steps=1, batch_size=2,
-                                          finalist_steps=2)
+        extra = {} if not a.toy else {"population": 2, "generations": 1, "n_images": 2,
+                                      "train_images": 2, "adapt_steps": 1, "batch_size": 2,
+                                      "finalist_steps": 2}
         if cell.method == "search_widths":
             extra = {**WIDTHS, **extra}
         return SearchConfig(budget=1.0 / cell.budget, seed=cell.seed, **extra)
@@ -238,7 +238,7 @@ class Readings:
                 return s
         return None
 
-    def __call__(self, done: int, logs: dict) -> None:
+    def __call__(self, done: int, _logs: dict) -> None:
         now = time.perf_counter()
         if self.last is not None:
             self.times.append(now - self.last)
@@ -684,10 +684,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="for tests: stop (exit 3) after N fine-tuning steps, as a kill would")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
-    real = dict(image_size=128, large_size=256, search_size=64, teacher_pool=1024,
-                val_images=16, read_every=500, leveloff_steps=24000, latency_repeats=10)
-    toy = dict(image_size=16, large_size=32, search_size=16, teacher_pool=8, val_images=2,
-               read_every=4, leveloff_steps=40, latency_repeats=2)
+    real = {"image_size": 128, "large_size": 256, "search_size": 64, "teacher_pool": 1024,
+            "val_images": 16, "read_every": 500, "leveloff_steps": 24000, "latency_repeats": 10}
+    toy = {"image_size": 16, "large_size": 32, "search_size": 16, "teacher_pool": 8,
+           "val_images": 2, "read_every": 4, "leveloff_steps": 40, "latency_repeats": 2}
     for k, v in (toy if a.toy else real).items():
         if getattr(a, k) is None:
             setattr(a, k, v)

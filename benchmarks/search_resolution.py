@@ -26,17 +26,17 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _real_generator import MissingWeights, VintageGenerator, load_real_generator  # noqa: E402
-from _real_photos import write_photo_folder  # noqa: E402
+from _real_generator import MissingWeights, VintageGenerator, load_real_generator
+from _real_photos import write_photo_folder
 
-from deap_gan_prune.data import readable_images  # noqa: E402
-from deap_gan_prune.evolution.search import uniform_individual  # noqa: E402
-from deap_gan_prune.evolution.search_config import SearchConfig  # noqa: E402
-from deap_gan_prune.evolution.single_search import single_fitness  # noqa: E402
-from deap_gan_prune.files import atomic_write_json  # noqa: E402
-from deap_gan_prune.nets.maskspace import space_of  # noqa: E402
-from deap_gan_prune.operators import initMaskCounts  # noqa: E402
-from deap_gan_prune.streams import load_images  # noqa: E402
+from deap_gan_prune.data import readable_images
+from deap_gan_prune.evolution.search import uniform_individual
+from deap_gan_prune.evolution.search_config import SearchConfig
+from deap_gan_prune.evolution.single_search import single_fitness
+from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.nets.maskspace import space_of
+from deap_gan_prune.operators import initMaskCounts
+from deap_gan_prune.streams import load_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
         torch.manual_seed(0)
         generator = VintageGenerator(ngf=8, n_blocks=2).eval()
         write_photo_folder(Path(a.work) / "data", tile_px=24, test_px=40)
-        extra = dict(n_images=2, train_images=2, adapt_steps=2, batch_size=2)
+        extra = {"n_images": 2, "train_images": 2, "adapt_steps": 2, "batch_size": 2}
     else:
         try:
             generator = load_real_generator(a.weights)

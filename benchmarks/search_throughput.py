@@ -160,7 +160,7 @@ def run(quick: bool, device: str, population: int, generations: int, repeat_shar
     extra = SyntheticHorseZebra(n=n_images + (8 if quick else 32), size=size, seed=0,
                                 split="train").images("A")[n_images:].to(device)
     adapted = adapted_cost(g_a, images, extra, space_a, distinct, adapt_steps, device)
-    unique = len(set((tuple(b), p is None) for b, p in jobs))
+    unique = len({(tuple(b), p is None) for b, p in jobs})
     adapted["paper_seconds_per_candidate"] = ours_s / unique
     adapted["cost_ratio"] = adapted["seconds_per_candidate"] / adapted[
         "paper_seconds_per_candidate"]

@@ -28,8 +28,8 @@ from pathlib import Path
 from deap import base
 
 from deap_gan_prune.evolution.coevolution import iterCoevolve
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.evolution.registration import create_types, register
+from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.widths import GeneratorWidths
 
 SELECTIONS = {"roulette (paper)": {"select": "roulette"},
@@ -53,7 +53,7 @@ class Surrogate:
     def quality(self, bits) -> float:
         return sum(v for v, b in zip(self.values, bits) if b) / self.total
 
-    def __call__(self, bits, partner=None) -> tuple[float]:
+    def __call__(self, bits, partner=None) -> tuple[float]:  # noqa: ARG002 (passed by keyword)
         return (1.0 / (1.0 + self.spread * (1.0 - self.quality(bits))),)
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_attributes
-from ._version import __version__  # noqa: F401 (one place for the version)
+from ._version import __version__
 
 #: The names of the user's story, and where each lives: submodule (relative to this
 #: package) → names. Everything else is public in its subpackage (the DEAP operators in

@@ -27,7 +27,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -171,7 +171,7 @@ def export_generator(generator: torch.nn.Module, path: str | os.PathLike,
     raise ExportError(f"unknown export format {fmt!r}: use 'onnx' or 'torchscript'")
 
 
-def onnx_session(path: str | os.PathLike, threads: int | None = None):
+def onnx_session(path: str | os.PathLike, threads: int | None = None) -> Any:
     """An ONNX Runtime CPU session for ``path`` (``threads``: intra-op threads, default ORT's)."""
     ort = import_onnxruntime()
     path = Path(path)
@@ -188,7 +188,7 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
         raise ExportError(f"{path}: ONNX Runtime cannot load it: {first[:160]}") from None
 
 
-def _onnx_image_size(session) -> int | None:
+def _onnx_image_size(session: Any) -> int | None:
     dims = session.get_inputs()[0].shape
     return dims[-1] if isinstance(dims[-1], int) else None
 

@@ -9,8 +9,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .outputs import WriteError
 
@@ -25,7 +26,7 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
     """Call ``write(tmp_path)`` then move the file into place, so that ``path`` is never
     half-written; the file gets the usual mode for the umask. An OSError (disk full, no
     permission) becomes a :class:`WriteError` naming ``path``; a previous file is kept."""
@@ -48,7 +49,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
             os.unlink(tmp)
 
 
-def atomic_write_json(path: str | os.PathLike, data) -> None:
+def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
     """Write JSON atomically (indent 2, keys in the given order)."""
     def write(tmp):
         with open(tmp, "w") as f:

@@ -60,7 +60,7 @@ class InputRange:
         mean, std = tuple(float(v) for v in self.mean), tuple(float(v) for v in self.std)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
-        if not mean or len(mean) != len(std) and 1 not in (len(mean), len(std)):
+        if not mean or (len(mean) != len(std) and 1 not in (len(mean), len(std))):
             raise ValueError(f"{OPTION}: mean and std need one value or one per channel, "
                              f"got {len(mean)} and {len(std)}")
         if not all(math.isfinite(v) for v in mean + std) or not all(s > 0 for s in std):

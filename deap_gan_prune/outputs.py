@@ -71,7 +71,7 @@ def check_not_input(outputs: dict[str, str | os.PathLike | None],
                     inputs: dict[str, str | os.PathLike | None]) -> None:
     """Refuse, before any work, an output (``{option: path}``) that is one of the inputs: the
     same file or the same folder would be written over."""
-    def usable(path) -> bool:
+    def usable(path: object) -> bool:
         return isinstance(path, (str, os.PathLike)) and str(path) != "" and Path(path).exists()
 
     for out_option, out in outputs.items():

@@ -134,7 +134,7 @@ def _numpy(images: torch.Tensor, name: str) -> np.ndarray:
     return images.detach().float().cpu().contiguous().numpy()
 
 
-def _session(model, threads: int | None = 1, optimized: str | None = None):
+def _session(model: Any, threads: int | None = 1, optimized: str | None = None) -> Any:
     ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -147,7 +147,7 @@ def _session(model, threads: int | None = 1, optimized: str | None = None):
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
-def run_onnx(model, images: np.ndarray, batch_size: int = 4) -> np.ndarray:
+def run_onnx(model: Any, images: np.ndarray, batch_size: int = 4) -> np.ndarray:
     """Outputs ``[N, C, H, W]`` of an ONNX file (or ModelProto) on ``images``, in batches."""
     session = _session(model)
     name = session.get_inputs()[0].name
@@ -155,7 +155,7 @@ def run_onnx(model, images: np.ndarray, batch_size: int = 4) -> np.ndarray:
                            for i in range(0, len(images), batch_size)])
 
 
-def equalize_norm_inputs(model, images: np.ndarray) -> list[str]:
+def equalize_norm_inputs(model: Any, images: np.ndarray) -> list[str]:
     """Rescale, in place, the output channels of every Conv / ConvTranspose of ``model`` (an
     ``onnx.ModelProto``) whose only consumer is an InstanceNormalization to one spread on
     ``images`` ``[N, C, H, W]``: each channel whose variance stays far above the norm's
@@ -211,7 +211,7 @@ def equalize_norm_inputs(model, images: np.ndarray) -> list[str]:
     return rescaled
 
 
-def _group(node) -> int:
+def _group(node: Any) -> int:
     return next((a.i for a in node.attribute if a.name == "group"), 1)
 
 
@@ -299,10 +299,10 @@ def _quantize(source: str, target: str, calibration: np.ndarray, config: Int8Con
     reader = _Images(calibration, "input")
     method = {"minmax": q.CalibrationMethod.MinMax,
               "percentile": q.CalibrationMethod.Percentile}[config.calibration]
-    options = dict(quant_format=q.QuantFormat.QDQ, per_channel=config.per_channel,
-                   activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
-                   calibrate_method=method,
-                   nodes_to_exclude=_with_consumers(source, keep_float) or None)
+    options = {"quant_format": q.QuantFormat.QDQ, "per_channel": config.per_channel,
+               "activation_type": q.QuantType.QUInt8, "weight_type": q.QuantType.QInt8,
+               "calibrate_method": method,
+               "nodes_to_exclude": _with_consumers(source, keep_float) or None}
     if "calibration_cache_path" in inspect.signature(q.quantize_static).parameters:
         options["calibration_cache_path"] = cache  # calibrate once for every trial
     with _quiet():
@@ -361,7 +361,7 @@ def store_int8_weights(path: str | os.PathLike, names: Sequence[str],
 def _check(int8: str, float_out: np.ndarray, images: np.ndarray,
            original_out: np.ndarray | None, input_range: InputRange = DEFAULT_RANGE) -> dict:
     out = run_onnx(int8, images)
-    check: dict[str, Any] = {"images": int(len(images)), "image_size": list(images.shape[-2:]),
+    check: dict[str, Any] = {"images": len(images), "image_size": list(images.shape[-2:]),
              "to_float": _scores(out, float_out, input_range)}
     if original_out is not None:
         check["float_to_original"] = _scores(float_out, original_out, input_range)

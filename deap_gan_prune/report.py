@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import cast
 
 import torch
 
@@ -43,7 +44,7 @@ def quality_report(data: DomainData, outputs: Mapping[str, Mapping[str, torch.Te
         entry: dict = {}
         if data.outlines_a is not None:
             entry["outline"] = outline_scores(out["a2b"], data.outlines_a, out["b2a"],
-                                              data.outlines_b)
+                                              cast(torch.Tensor, data.outlines_b))
         entry["judge_a2b"] = judge_scores(judge, out["a2b"], "B", data.test_b)
         entry["judge_b2a"] = judge_scores(judge, out["b2a"], "A", data.test_a)
         if name != reference:
@@ -120,7 +121,7 @@ def directions_of(report: dict) -> dict:
     return directions
 
 
-def format_value(value, digits=3) -> str:
+def format_value(value: object, digits: int = 3) -> str:
     """A report cell: ``-`` for None, ``inf``, a float to ``digits`` places, else str."""
     if value is None:
         return "-"
@@ -143,7 +144,7 @@ def quality_rows(quality: dict) -> list[tuple[str, str, str, int]]:
             ("B→A SSIM to original (higher better)", "fidelity_b2a", "ssim")]
     if "outline" in quality[first]:
         rows = [("stripes in horse A→B (higher better)", "outline", "a2b_stripe_share"),
-                ("brown in zebra B→A (higher better)", "outline", "b2a_brown_share")] + rows
+                ("brown in zebra B→A (higher better)", "outline", "b2a_brown_share"), *rows]
     table = [(*row, 3) for row in rows]
     if "fid_a2b" in quality[first]:
         table += [("FID A→B to real B (lower better)", "fid_a2b", "fid", 2),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from PIL import Image
 from scipy import ndimage
 from torch.utils.data import Dataset
@@ -54,7 +55,7 @@ def _silhouette_at(width: int) -> np.ndarray:
     return resize(base, (height, width), order=1, anti_aliasing=True).astype(np.float32)
 
 
-def _hsv_to_rgb(h, s, v) -> np.ndarray:
+def _hsv_to_rgb(h: ArrayLike, s: ArrayLike, v: ArrayLike) -> np.ndarray:
     """HSV (each in [0, 1] (hue clipped), broadcastable float arrays or scalars) to RGB
     [..., 3] in [0, 1]."""
     h, s, v = (np.asarray(c, np.float32)[..., None] for c in (h, s, v))
@@ -105,7 +106,8 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
                                                          0.1, 1.0)))
 
 
-def _placement(rng: np.random.Generator, size: int, width: int, height: int):
+def _placement(rng: np.random.Generator, size: int, width: int,
+               height: int) -> tuple[np.ndarray, np.ndarray]:
     """Where the silhouette lands: base-silhouette coordinates (by, bx) of every output pixel."""
     scale = rng.uniform(0.8, 1.05) * size / width  # output pixels per silhouette pixel
     angle = np.deg2rad(rng.uniform(-15.0, 15.0))
@@ -121,8 +123,8 @@ def _placement(rng: np.random.Generator, size: int, width: int, height: int):
     return qy + height / 2.0, qx + width / 2.0
 
 
-def _brown_coat(rng: np.random.Generator, v: np.ndarray, u: np.ndarray,
-                size: int) -> np.ndarray:
+def _brown_coat(rng: np.random.Generator, v: np.ndarray, _u: np.ndarray,
+                _size: int) -> np.ndarray:
     """A brown horse's colours at silhouette coordinates (v down, u across, both in [0, 1])."""
     hue, sat, val = rng.uniform(0.05, 0.1), rng.uniform(0.5, 0.8), rng.uniform(0.38, 0.6)
     shade = 0.1 * (0.5 - v) + rng.normal(0.0, 0.025, v.shape).astype(np.float32)
@@ -165,7 +167,7 @@ def render_sample(rng: np.random.Generator, size: int = 64,
     if not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"image size must be an integer of at least 8 pixels, got {size!r}")
     big = 2 * int(size)
-    base = _silhouette_at(int(round(big * 1.1)))
+    base = _silhouette_at(round(big * 1.1))
     height, width = base.shape
     background = _background(rng, big)
     by, bx = _placement(rng, big, width, height)

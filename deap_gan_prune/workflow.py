@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -24,6 +25,10 @@ from .nets.maskspace import MaskSpace, space_of
 from .seeding import seeded
 from .synthetic import SyntheticHorseZebra
 from .training import CycleGANConfig, finetune, fit_discriminator
+
+if TYPE_CHECKING:
+    from .training.distill_config import DistillLoss
+    from .training.loop import Callback
 
 
 @dataclass
@@ -75,7 +80,7 @@ def synthetic_data(n_train: int = 512, n_test: int = 64, size: int = 64, seed: i
                       name=f"synthetic {size}x{size}", input_range=input_range)
 
 
-def _stack(dataset, domain: str, n: int | None) -> torch.Tensor:
+def _stack(dataset: UnpairedImageFolder, domain: str, n: int | None) -> torch.Tensor:
     count = len(dataset) if n is None else min(n, len(dataset))
     return torch.stack([dataset[i][domain] for i in range(count)])
 
@@ -121,18 +126,21 @@ def ensure_discriminators(gan: CycleGAN, data: DomainData, steps: int = 500, see
                 fit_discriminator(g, d, data.loader(4, seed), config, direction=direction,
                                   progress=progress)
             d_a, d_b = (d, d_b) if name == "d_a" else (d_a, d)
-    assert d_a is not None and d_b is not None  # both fitted above when missing
+    assert d_a is not None
+    assert d_b is not None  # both fitted above when missing
     return CycleGAN(gan.g_a, gan.g_b, d_a.eval(), d_b.eval())
 
 
 def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: DomainData,
                   steps: int, distill_weight: float = 10.0, batch_size: int = 4,
                   seed: int = 0, device: str | torch.device = "cpu",
-                  progress: bool = True, callback=None, log_every: int = 10, *,
+                  progress: bool = True, callback: Callback | None = None,
+                  log_every: int = 10, *,
                   lr: float = 2e-4, val_every: int = 0, keep_best: bool = True,
                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                  checkpoint_every: int = 100, stop=None, distill=None,
-                  masks=None) -> dict:
+                  checkpoint_every: int = 100, stop: Callable[[], bool] | None = None,
+                  distill: DistillLoss | None = None,
+                  masks: Sequence[Any] | None = None) -> dict:
     """Fine-tune the slim generators in place with the CycleGAN losses against copies of the
     original discriminators, distilling from the original generators when
     ``distill_weight`` > 0. ``callback(step, losses)`` runs every ``log_every`` steps.
@@ -156,7 +164,8 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     config = CycleGANConfig(steps=steps, lr=lr, seed=seed, device=str(device),
                             batch_size=batch_size, distill_weight=distill_weight,
                             log_every=log_every)
-    assert gan.d_a is not None and gan.d_b is not None, "fine-tuning needs discriminators"
+    assert gan.d_a is not None, "fine-tuning needs discriminators"
+    assert gan.d_b is not None, "fine-tuning needs discriminators"
     d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
     validation = (PairValidation(gan.g_a, gan.g_b, data.val_a.to(device), data.val_b.to(device),
                                  batch_size, input_range=data.input_range)
@@ -195,7 +204,7 @@ def size_report(generator: nn.Module, image_size: int, space: MaskSpace | None =
             "macs_real_256": space.size(full, "macs", 256, "real")}
 
 
-def space_size_report(space, bits, image_size: int) -> dict:
+def space_size_report(space: MaskSpace, bits: Sequence[int], image_size: int) -> dict:
     """Parameters and MACs (both conventions, at ``image_size``) of the network that ``bits``
     keeps in ``space`` (any architecture, from the space's closed forms)."""
     return {"parameters": space.size(bits),
@@ -203,7 +212,8 @@ def space_size_report(space, bits, image_size: int) -> dict:
             f"macs_real_{image_size}": space.size(bits, "macs", image_size, "real")}
 
 
-def single_generator_report(original: nn.Module, pruned: nn.Module, space, bits,
+def single_generator_report(original: nn.Module, pruned: nn.Module, space: MaskSpace,
+                            bits: Sequence[int],
                             image_size: int, repeats: int = 20,
                             device: str | torch.device = "cpu",
                             input_range: InputRange = DEFAULT_RANGE) -> dict:
@@ -251,7 +261,8 @@ def generator_report(original: nn.Module, pruned: nn.Module, image_size: int,
             "widths": None if widths is None else widths.to_dict()}
 
 
-def translations(gan_or_pair, data: DomainData) -> dict[str, torch.Tensor]:
+def translations(gan_or_pair: CycleGAN | tuple[nn.Module, nn.Module],
+                 data: DomainData) -> dict[str, torch.Tensor]:
     """``{"a2b": G_A(test A), "b2a": G_B(test B)}``."""
     g_a, g_b = (gan_or_pair.g_a, gan_or_pair.g_b) if isinstance(gan_or_pair, CycleGAN) \
         else gan_or_pair
@@ -275,7 +286,7 @@ def training_images(data: DomainData, n: int, seed: int = 0) -> tuple[torch.Tens
 
 
 def supernet_generator(gan: CycleGAN, name: str, images: torch.Tensor,
-                       out: str | os.PathLike, **options) -> torch.nn.Module:
+                       out: str | os.PathLike, **options: Any) -> torch.nn.Module:
     """The once-for-all version of generator ``name`` ("G_A" or "G_B") of ``gan``
     (:func:`train_supernet` on ``images`` of its source domain, ``[N, 3, H, W]``), its
     training state in ``out/train_state_<name>.pt``; its judging discriminator and its partner
@@ -295,7 +306,7 @@ def supernet_pair(gan: CycleGAN, data: DomainData, out: str | os.PathLike, *,
                   steps: int = 200, n_images: int = 64, seed: int = 0,
                   device: str | torch.device = "cpu", progress: bool = True,
                   resume: bool = False, gan_weight: float = 0.0, cycle_weight: float = 0.0,
-                  **options) -> CycleGAN:
+                  **options: Any) -> CycleGAN:
     """Once-for-all versions of both generators (:func:`train_supernet` on ``n_images``
     training images per domain; ``options``: budgets, n_random, lr, batch_size), written to
     ``out`` as ``latest_net_{G_A,G_B}.pth`` (upstream keys, with their JSON) beside copies of

@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     check_output_folder(out, "--out")
     torch.manual_seed(args.seed)
     started = time.perf_counter()
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *_a: None) if args.quiet else (lambda *a: print(*a, flush=True))
 
     # 1. The original CycleGAN and the data.
     gan = (load_cyclegan(args.checkpoints, device=args.device) if args.checkpoints
@@ -220,11 +220,17 @@ def main(argv=None) -> int:
     return 0
 
 
+def first_line(message: object) -> str:
+    """The first line of a message (an exception's type name when it has none)."""
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else type(message).__name__
+
+
 if __name__ == "__main__":
-    from deap_gan_prune.cli import one_line, warning_printer
-    warnings.showwarning = warning_printer("horse2zebra")
+    # warnings and errors on one line each, as the command line prints them
+    warnings.formatwarning = lambda message, *_: f"horse2zebra: warning: {first_line(message)}\n"
     try:
         sys.exit(main())
     except (ValueError, OSError) as exc:  # bad input: one line naming it, exit 1
-        print(f"horse2zebra: error: {one_line(exc)}", file=sys.stderr)
+        print(f"horse2zebra: error: {first_line(exc)}", file=sys.stderr)
         sys.exit(1)

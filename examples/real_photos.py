@@ -62,11 +62,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def make_config(a: argparse.Namespace, data: Path, weights: Path) -> CompressConfig:
     """The compress settings: 128-px fine-tuning crops, the width search at 64 px."""
-    settings = dict(generator="_real_generator:VintageGenerator", weights=str(weights),
-                    dataroot=str(data), image_size=128, search_size=64, budget=a.budget,
-                    population=a.population, generations=a.generations,
-                    finetune_steps=a.finetune_steps, batch_size=1, val_every=250,
-                    checkpoint_every=250, repeats=5, device=a.device)
+    settings = {"generator": "_real_generator:VintageGenerator", "weights": str(weights),
+                "dataroot": str(data), "image_size": 128, "search_size": 64, "budget": a.budget,
+                "population": a.population, "generations": a.generations,
+                "finetune_steps": a.finetune_steps, "batch_size": 1, "val_every": 250,
+                "checkpoint_every": 250, "repeats": 5, "device": a.device}
     if a.quick:
         settings.update(generator_kwargs={"ngf": 8, "n_blocks": 2}, image_size=16,
                         search_size=16, population=3, generations=1, adapt_steps=2,
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
         write_photo_folder(data, tile_px=256)
     config = make_config(a, data, weights)
     report = compress(config, out / "compress", progress=not a.quiet,
-                      say=(lambda text: None) if a.quiet else None)
+                      say=(lambda _text: None) if a.quiet else None)
 
     # The held-out photos, whole, at --large-size: original and slim side by side.
     large = 32 if a.quick else a.large_size
@@ -161,11 +161,17 @@ def main(argv=None) -> int:
     return 0
 
 
+def first_line(message: object) -> str:
+    """The first line of a message (an exception's type name when it has none)."""
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else type(message).__name__
+
+
 if __name__ == "__main__":
-    from deap_gan_prune.cli import one_line, warning_printer
-    warnings.showwarning = warning_printer("real_photos")
+    # warnings and errors on one line each, as the command line prints them
+    warnings.formatwarning = lambda message, *_: f"real_photos: warning: {first_line(message)}\n"
     try:
         sys.exit(main())
     except (ValueError, OSError) as exc:  # bad input: one line naming it, exit 1
-        print(f"real_photos: error: {one_line(exc)}", file=sys.stderr)
+        print(f"real_photos: error: {first_line(exc)}", file=sys.stderr)
         sys.exit(1)

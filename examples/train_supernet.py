@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *_a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     work = args.work or Path("runs") / "supernet_work"
 
     teacher = load_cyclegan(TEACHER)

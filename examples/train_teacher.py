@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="also write upstream checkpoints here every --eval-every steps")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *_a: None) if args.quiet else (lambda *a: print(*a, flush=True))
 
     train = SyntheticHorseZebra(n=args.n_train, size=64, seed=args.data_seed, split="train")
     test_ds = SyntheticHorseZebra(n=args.n_test, size=64, seed=args.data_seed, split="test")

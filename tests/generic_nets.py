@@ -423,7 +423,7 @@ class UnitRangeNet(nn.Module):
         self.register_forward_pre_hook(UnitRangeNet._record)
 
     @staticmethod
-    def _record(module: nn.Module, inputs: tuple) -> None:
+    def _record(_module: nn.Module, inputs: tuple) -> None:
         x = inputs[0]
         if isinstance(x, torch.Tensor) and x.numel():
             UnitRangeNet.lowest = min(UnitRangeNet.lowest, float(x.detach().min()))

@@ -167,7 +167,8 @@ def custom_pipeline(tmp: Path) -> dict:
     net = load_generator(out / "custom_G_A.pth")
     kept, total = (int(n.replace(",", "")) for n in
                    re.search(r"([\d,]+) of ([\d,]+) parameters", best[0]).groups())
-    assert kept <= 0.25 * total and kept == sum(p.numel() for p in net.parameters()), best[0]
+    assert kept <= 0.25 * total, best[0]
+    assert kept == sum(p.numel() for p in net.parameters()), best[0]
     return {"best": best[0].split("; wrote")[0], "slim": models_hash(net)}
 
 

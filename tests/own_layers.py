@@ -1,6 +1,8 @@
 """A style network with a layer of the user's own: a conditional instance norm holding a
 ``[n_styles, C]`` table of scales and shifts (and a per-style buffer), declared to the
 tracing through ``channel_dims``."""
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -9,7 +11,7 @@ from torch import nn
 class CondIN(nn.Module):
     """Instance norm with one scale and shift per style and channel; ``style`` picks the row."""
 
-    channel_dims = {"scale": 1, "shift": 1, "offset": 1}
+    channel_dims: ClassVar[dict[str, int]] = {"scale": 1, "shift": 1, "offset": 1}
     channel_count = "num_features"
 
     def __init__(self, channels: int, n_styles: int = 3, style: int = 1) -> None:

@@ -49,13 +49,14 @@ def test_every_method_runs_at_the_budget_within_it(quick_run):
         for g in "AB":
             for measure in ("parameters", "macs"):
                 assert 0 < r["sizes"][g][measure] <= budget + 1e-9, (r["method"], g, measure)
-        assert set(r["masks"]["A"]) <= {"0", "1"} and "1" in r["masks"]["A"]
+        assert set(r["masks"]["A"]) <= {"0", "1"}
+        assert "1" in r["masks"]["A"]
 
 
 def test_quality_numbers_are_finite_at_every_curve_point(quick_run):
     _, results = quick_run
     for r in results["runs"] + results["gamma_sweep"]:
-        assert [p["step"] for p in r["curve"]][0] == 0
+        assert next(p["step"] for p in r["curve"]) == 0
         assert r["curve"][-1]["step"] == r["finetune_steps"]
         for point in r["curve"]:
             for key in ("a2b_stripe_share", "b2a_brown_share", "judge_frechet",
@@ -76,23 +77,28 @@ def test_fine_tuning_variants_share_masks_and_start(quick_run):
         main, longer, without = by[(m, short, 10.0)], by[(m, long, 10.0)], by[(m, short, 0.0)]
         assert main["masks"] == longer["masks"] == without["masks"]
         assert main["curve"][0] == longer["curve"][0] == without["curve"][0]
-        assert longer["curve"][-1]["step"] == 8 and main["curve"][-1] != longer["curve"][-1]
+        assert longer["curve"][-1]["step"] == 8
+        assert main["curve"][-1] != longer["curve"][-1]
     random, ref = by[("random", short, 10.0)], by[("adapted", short, 10.0)]
-    assert random["sizes"] == ref["sizes"] and random["masks"] != ref["masks"]
+    assert random["sizes"] == ref["sizes"]
+    assert random["masks"] != ref["masks"]
 
 
 def test_outputs_written(quick_run):
     out, results = quick_run
     md = (out / "results.md").read_text()
     for m in METHODS:
-        assert f"| {m} | slimmed |" in md and f"| {m} | finetuned |" in md
-    assert "γ sweep" in md and "fine-tuning steps" in md
+        assert f"| {m} | slimmed |" in md
+        assert f"| {m} | finetuned |" in md
+    assert "γ sweep" in md
+    assert "fine-tuning steps" in md
     assert "## 4 fine-tuning steps, distillation 10" in md
     assert "## 8 fine-tuning steps, distillation 10" in md
     assert set(results["reference_wins"]) == {"steps_4_distill_10", "steps_8_distill_10"}
     for name in results["plots"]:
         assert (out / name).stat().st_size > 1000
-    assert results["gamma_sweep"] and results["gamma_sweep"][0]["budget"] is None
+    assert results["gamma_sweep"]
+    assert results["gamma_sweep"][0]["budget"] is None
     timings = results["timings"]
     records = results["runs"] + results["gamma_sweep"]
     assert timings["finetune_s"] == pytest.approx(  # both kept to 6 significant digits
@@ -136,7 +142,7 @@ def test_render_only_rewrites_the_same_tables(ablation, quick_run, tmp_path):
 def test_worker_pool_gives_the_same_results_as_one_process(ablation, quick_run):
     _, results = quick_run
     args = ablation.parse_args(["--quick", "--quiet"])
-    gan, data, _ = ablation.load_models_and_data(args, lambda *a: None)
+    gan, data, _ = ablation.load_models_and_data(args, lambda *_a: None)
     ctx = ablation.tasks.Context(gan, data, judge=None)
     runs = [r for r in results["runs"] if r["distill_weight"] == 0.0][:2]
     assert len(runs) == 2
@@ -157,9 +163,11 @@ def test_worker_pool_gives_the_same_results_as_one_process(ablation, quick_run):
 def test_bad_options_are_usage_errors(ablation, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         ablation.parse_args(["--budgets", "0.25", "1.5"])
-    assert info.value.code == 2 and "budgets must be size ratios" in capsys.readouterr().err
+    assert info.value.code == 2
+    assert "budgets must be size ratios" in capsys.readouterr().err
     args = ablation.parse_args(["--budgets", "0.5", "0.25", "0.1"])
-    assert args.seeded_budgets == [0.1, 0.5] and args.no_distill_budget is None
+    assert args.seeded_budgets == [0.1, 0.5]
+    assert args.no_distill_budget is None
     assert args.methods == ["adapted", "paper", "l1_norm", "random", "uniform"]
     for bad in (["--methods", "paper", "uniform"], ["--methods", "adapted", "magic"],
                 ["--finetune-steps", "80", "40"]):
@@ -168,7 +176,7 @@ def test_bad_options_are_usage_errors(ablation, tmp_path, capsys):
         assert info.value.code == 2
     with pytest.raises(ablation.CheckpointError, match="no such folder"):
         ablation.load_models_and_data(ablation.parse_args(
-            ["--checkpoints", str(tmp_path / "missing")]), lambda *a: None)
+            ["--checkpoints", str(tmp_path / "missing")]), lambda *_a: None)
 
 
 SUPERNET_METHODS = ("supernet", "supernet_uniform", "supernet_l1")
@@ -179,7 +187,7 @@ def tiny_supernet(ablation, tmp_path_factory):
     """Once-for-all versions of the --quick CycleGAN's generators, trained a few steps."""
     from deap_gan_prune.workflow import supernet_pair
     args = ablation.parse_args(["--quick", "--quiet"])
-    gan, data, _ = ablation.load_models_and_data(args, lambda *a: None)
+    gan, data, _ = ablation.load_models_and_data(args, lambda *_a: None)
     out = tmp_path_factory.mktemp("supernet")
     supernet_pair(gan, data, out, steps=2, n_images=4, progress=False, budgets=(0.5, 0.25))
     return out
@@ -218,7 +226,8 @@ def test_merge_keeps_earlier_runs_and_adds_only_the_supernet_methods(quick_run, 
     assert merged["original"] == earlier["original"]
     by = {(r["method"], r["finetune_steps"], r["distill_weight"]): r for r in merged["runs"]}
     search = by[("supernet", 4, 10.0)]
-    assert search["search"] is not None and by[("supernet_uniform", 4, 10.0)]["search"] is None
+    assert search["search"] is not None
+    assert by[("supernet_uniform", 4, 10.0)]["search"] is None
     for r in added:
         for g in "AB":
             assert 0 < r["sizes"][g]["parameters"] <= 0.25 + 1e-9

@@ -30,7 +30,7 @@ def _half(space):
 
 
 def _fit(nets, **kw):
-    g_a, _, d_a, held, adapt = nets
+    g_a, _, _d_a, held, adapt = nets
     return AdaptedFitness(g_a, held, adapt, MaskSpace(g_a.widths), **kw)
 
 
@@ -43,9 +43,11 @@ def test_without_adaptation_the_score_is_the_slim_networks_l1(nets):
         expected = (small(held) - g_a(held)).abs().mean().item()
     terms = fit.terms(bits)
     assert terms["score"] == pytest.approx(expected, rel=1e-5)
-    assert terms["fitness"] == pytest.approx(1 / expected, rel=1e-5) and terms["l_cyc"] == 0
+    assert terms["fitness"] == pytest.approx(1 / expected, rel=1e-5)
+    assert terms["l_cyc"] == 0
     full = fit.terms(fit.space.full())
-    assert full["score"] < 1e-6 and full["size_ratio"] == 1.0
+    assert full["score"] < 1e-6
+    assert full["size_ratio"] == 1.0
 
 
 def test_adaptation_lowers_the_held_out_score_and_is_deterministic(nets):
@@ -90,7 +92,7 @@ def test_ssim_and_discriminator_scores(nets):
 
 
 def test_the_partner_matters_only_with_a_cycle_term(nets):
-    g_a, g_b, d_a, held, adapt = nets
+    g_a, g_b, _d_a, held, adapt = nets
     fit_a, fit_b = adapted_fitnesses(g_a, g_b, held, held, adapt, adapt, steps=2)
     bits = _half(fit_a.space)
     assert not fit_a.uses_partner
@@ -98,7 +100,8 @@ def test_the_partner_matters_only_with_a_cycle_term(nets):
     assert len(fit_a._memo) == 1                      # one entry: the partner is ignored
     cyc_a, _ = adapted_fitnesses(g_a, g_b, held, held, adapt, adapt, steps=2, lambda_cycle=1.0)
     with_half, with_full = cyc_a.terms(bits, partner=bits), cyc_a.terms(bits, fit_b.space.full())
-    assert cyc_a.uses_partner and with_half["l_cyc"] > 0
+    assert cyc_a.uses_partner
+    assert with_half["l_cyc"] > 0
     assert with_half["l_cyc"] != with_full["l_cyc"]
     assert with_half["loss"] == pytest.approx(with_half["score"] + with_half["l_cyc"])
 
@@ -115,7 +118,8 @@ def test_size_term_invalid_masks_and_pickling(nets):
     with pytest.warns(InvalidMaskWarning, match="keep no channel"):
         assert fit(empty) == (0.0,)
     clone = pickle.loads(pickle.dumps(fit))
-    assert clone._memo == {} and clone._reference is None
+    assert clone._memo == {}
+    assert clone._reference is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert clone.terms(bits) == terms
@@ -124,6 +128,7 @@ def test_size_term_invalid_masks_and_pickling(nets):
 def test_distillation_batches_are_fixed_by_the_seed():
     a, b = Distillation(10, 5, batch_size=3, seed=4), Distillation(10, 5, batch_size=3, seed=4)
     assert all(torch.equal(x, y) for x, y in zip(a.batches, b.batches))
-    assert len(a.batches) == 5 and all(x.max() < 10 for x in a.batches)
+    assert len(a.batches) == 5
+    assert all(x.max() < 10 for x in a.batches)
     with pytest.raises(ValueError, match="adaptation image"):
         Distillation(0, 5)

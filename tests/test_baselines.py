@@ -60,7 +60,8 @@ def test_l1_norm_mask_meets_the_budget_and_keeps_the_largest_filters(generator):
         for budget in BUDGETS:
             bits = l1_norm_mask(generator, space, budget, measure)
             ratio = space.size_ratio(bits, measure)
-            assert space.is_valid(bits) and 0.95 * budget <= ratio <= budget
+            assert space.is_valid(bits)
+            assert 0.95 * budget <= ratio <= budget
             assert list(space.kept(bits).values()) == uniform_counts(space, budget, measure)
             g = space.group("first")
             kept = bits[g.offset:g.stop]
@@ -82,7 +83,9 @@ def test_random_mask_like_keeps_the_counts_and_varies_with_the_seed():
     space = MaskSpace(FULL)
     target = uniform_mask(space, 1 / 8, "parameters")
     r0, r0b, r1 = (random_mask_like(space, target, s) for s in (0, 0, 1))
-    assert r0 == r0b and r0 != r1 and r0 != target
+    assert r0 == r0b
+    assert r0 != r1
+    assert r0 != target
     for bits in (r0, r1):
         assert space.kept(bits) == space.kept(target)
         assert space.size_ratio(bits) == space.size_ratio(target)
@@ -98,7 +101,8 @@ def test_matching_baselines_are_at_the_size_of_a_search_result(generator, rng):
     assert set(masks) == {"l1_norm", "uniform", "random"}
     for name, bits in masks.items():
         ratio = space.size_ratio(bits, "macs")
-        assert space.is_valid(bits) and 0.95 * target <= ratio <= target + 1e-12, name
+        assert space.is_valid(bits), name
+        assert 0.95 * target <= ratio <= target + 1e-12, name
 
 
 def test_budgets_at_and_above_one_keep_everything_and_bad_budgets_fail():

@@ -24,7 +24,7 @@ def masks_file(gan_dir, tmp_path_factory):
 @pytest.fixture
 def no_search(monkeypatch):
     """Fail the test if a search starts: refusals must come before any work."""
-    def refuse(*args, **kwargs):
+    def refuse(*_args, **_kwargs):
         raise AssertionError("the search ran")
     monkeypatch.setattr(search_cmd, "search_masks", refuse)
     monkeypatch.setattr(search_cmd, "load_models", refuse)
@@ -33,7 +33,8 @@ def no_search(monkeypatch):
 def _error(capsys) -> str:
     """The one line on stderr (fails when there are more)."""
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err, err
     return err.strip()
 
 
@@ -61,7 +62,7 @@ def test_a_cuda_index_beyond_the_gpus_names_the_ones_there(capsys, monkeypatch):
 
 # -- 2. mask bits ----------------------------------------------------------------------------
 @pytest.mark.parametrize("generator", ["A", "B"])
-@pytest.mark.parametrize("bad, problem", [
+@pytest.mark.parametrize(("bad", "problem"), [
     (None, "has null at position 3"), (2, "has 2 at position 3"), (-1, "has -1 at position 3"),
     (True, "has true at position 3"), (0.5, "has 0.5 at position 3")])
 def test_mask_bits_other_than_0_and_1_are_refused(masks_file, gan_dir, tmp_path, capsys,
@@ -94,7 +95,7 @@ def test_mask_of_the_wrong_length_or_an_empty_group_is_refused(masks_file, gan_d
 
 
 # -- 3. plot ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("records, problem", [
+@pytest.mark.parametrize(("records", "problem"), [
     ([1, 2], "logbook record 0 is int, not an object"),
     ([{"gen": 0}, None], "logbook record 1 is null, not an object"),
     (["gen"], "logbook record 0 is str, not an object"),
@@ -120,20 +121,22 @@ def test_slim_failing_half_way_leaves_the_earlier_pair(masks_file, gan_dir, tmp_
     from deap_gan_prune.cli import slim_cmd
     real, calls = slim_cmd.save_generator, []
 
-    def disk_full_on_the_second(generator, path, extra=None):
+    def disk_full_on_the_second(generator, path, extra=None):  # noqa: ARG001 (save_generator's)
         calls.append(path)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
         return real(generator, path, {"masks": "other"})
     monkeypatch.setattr(slim_cmd, "save_generator", disk_full_on_the_second)
     assert main(["slim", str(masks_file), "--checkpoints", str(gan_dir), "--out", str(out)]) == 1
-    assert "No space left on device" in _error(capsys) and len(calls) == 2
+    assert "No space left on device" in _error(capsys)
+    assert len(calls) == 2
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slim"]  # no staging folder left
 
 
 # -- 6. output paths -------------------------------------------------------------------------
-def test_search_output_paths_are_checked_before_any_work(tmp_path, capsys, no_search):
+@pytest.mark.usefixtures("no_search")
+def test_search_output_paths_are_checked_before_any_work(tmp_path, capsys):
     folder = tmp_path / "folder"
     folder.mkdir()
     regular = tmp_path / "file.json"
@@ -188,14 +191,16 @@ def test_existing_checkpoint_needs_resume_or_overwrite(gan_dir, tmp_path, capsys
                                    + "]")
 
 
-def test_resume_and_overwrite_need_a_checkpoint(capsys, no_search):
+@pytest.mark.usefixtures("no_search")
+def test_resume_and_overwrite_need_a_checkpoint(capsys):
     assert main(["search", "--resume"]) == 1
     assert "--resume needs --checkpoint FILE" in _error(capsys)
     assert main(["search", "--resume", "--overwrite", "--checkpoint", "x.json"]) == 1
     assert "exclude each other" in _error(capsys)
 
 
-def test_negative_workers_are_refused(capsys, no_search):
+@pytest.mark.usefixtures("no_search")
+def test_negative_workers_are_refused(capsys):
     assert main(["search", "--workers", "-1"]) == 1
     assert "--workers -1: must be 0 (in this process) or more" in _error(capsys)
 
@@ -235,4 +240,5 @@ def test_an_impossible_budget_names_the_smallest_reachable_size(gan_dir, tmp_pat
                  "--out", str(out)]) == 1
     err = _error(capsys)
     assert "budget 1e-06 cannot be met: the smallest reachable size is" in err
-    assert "every channel group at its minimum" in err and not out.exists()
+    assert "every channel group at its minimum" in err
+    assert not out.exists()

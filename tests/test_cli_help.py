@@ -45,7 +45,9 @@ def test_help_prints_with_defaults(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     out = capsys.readouterr().out
-    assert exit_info.value.code == 0 and "usage" in out and "--debug" in out
+    assert exit_info.value.code == 0
+    assert "usage" in out
+    assert "--debug" in out
     assert "(default" in out
 
 
@@ -55,7 +57,7 @@ def test_progress_commands_take_quiet():
 
 
 def _fail(monkeypatch, exc):
-    def run(args):
+    def run(_args):
         raise exc
     monkeypatch.setattr(cli, "_run", run)
 
@@ -87,7 +89,8 @@ def test_debug_prints_the_traceback(how, monkeypatch, capsys):
         monkeypatch.setenv(cli.DEBUG_ENV, "1")
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert err.startswith("Traceback (most recent call last):") and "in run" in err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "in run" in err
     assert err.rstrip().endswith("deap-gan-prune inspect: error: deep inside")
 
 
@@ -99,7 +102,8 @@ def test_debug_with_a_real_failure_shows_where(tmp_path, capsys, monkeypatch):
     assert len(capsys.readouterr().err.splitlines()) == 1
     assert main(["inspect", str(bad), "--debug"]) == 1
     err = capsys.readouterr().err
-    assert "Traceback" in err and "checkpoints.py" in err
+    assert "Traceback" in err
+    assert "checkpoints.py" in err
 
 
 def _search_config(*argv):
@@ -109,9 +113,12 @@ def _search_config(*argv):
 
 def test_search_defaults_to_a_4x_budget_and_the_soft_term_only_by_name():
     default = _search_config()
-    assert default.budget == 0.25 and default.gamma == 0.0 and default.seed_uniform
+    assert default.budget == 0.25
+    assert default.gamma == 0.0
+    assert default.seed_uniform
     soft = _search_config("--budget", "none")
-    assert soft.budget is None and soft.gamma == 1.0
+    assert soft.budget is None
+    assert soft.gamma == 1.0
     assert _search_config("--budget", "0.125").budget == 0.125
     with pytest.raises(SystemExit):
         build_parser().parse_args(["search", "--budget", "small"])
@@ -122,7 +129,7 @@ def test_front_refuses_an_explicit_budget_only(capsys):
     assert "leave out --budget" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra,variation", [
+@pytest.mark.parametrize(("extra", "variation"), [
     ([], "widths"), (["--fitness", "paper"], "channels"), (["--budget", "none"], "channels"),
     (["--variation", "channels"], "channels")])
 def test_search_variation_default_for_one_generator(extra, variation):

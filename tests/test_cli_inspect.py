@@ -13,7 +13,9 @@ def test_inspect_generator_text_and_json(tmp_path, tiny_generator, capsys):
     torch.save(tiny_generator.state_dict(), path)
     assert main(["inspect", str(path), "--size", "64"]) == 0
     out = capsys.readouterr().out
-    assert "ResnetGenerator" in out and "output positions" in out and "real arithmetic" in out
+    assert "ResnetGenerator" in out
+    assert "output positions" in out
+    assert "real arithmetic" in out
     assert main(["inspect", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["parameters"] == sum(p.numel() for p in tiny_generator.parameters())
@@ -35,7 +37,8 @@ def test_inspect_errors_are_one_line_with_exit_codes(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "deap_gan_prune", "inspect", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1 and str(bad) in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert str(bad) in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "deap_gan_prune", "inspect"],
                           capture_output=True, text=True)
     assert proc.returncode == 2

@@ -16,7 +16,8 @@ def test_search_slim_finetune_evaluate_plot(gan_dir, tmp_path, capsys):
                  "--generations", "2", "--budget", "0.5", "--n-images", "4",
                  "--out", str(masks)]) == 0
     data = json.loads(masks.read_text())
-    assert len(data["logbook"]) == 3 and (tmp_path / "masks_fitness.png").exists()
+    assert len(data["logbook"]) == 3
+    assert (tmp_path / "masks_fitness.png").exists()
 
     slim_dir = tmp_path / "slim"
     assert main(["slim", str(masks), "--checkpoints", str(gan_dir), "--out", str(slim_dir)]) == 0
@@ -40,14 +41,16 @@ def test_search_slim_finetune_evaluate_plot(gan_dir, tmp_path, capsys):
     assert main(["evaluate", str(tuned), "--checkpoints", str(gan_dir), *DATA,
                  "--repeats", "1", "--judge-steps", "5", "--out", str(summary)]) == 0
     out = capsys.readouterr().out
-    assert "G_A pruned" in out and "higher better" in out
+    assert "G_A pruned" in out
+    assert "higher better" in out
     report = json.loads(summary.read_text())
     assert report["generators"]["G_B"]["sizes"]["pruned"]["parameters"] < \
         report["generators"]["G_B"]["sizes"]["original"]["parameters"]
     assert "outline" in report["quality"]["pruned"]
 
     png = tmp_path / "replot.png"
-    assert main(["plot", str(masks), "--out", str(png)]) == 0 and png.exists()
+    assert main(["plot", str(masks), "--out", str(png)]) == 0
+    assert png.exists()
 
 
 def test_subcommand_errors(gan_dir, tmp_path, capsys):
@@ -58,7 +61,8 @@ def test_subcommand_errors(gan_dir, tmp_path, capsys):
     assert main(["plot", str(tmp_path / "missing.json")]) == 1
     assert main(["search", "--checkpoints", str(tmp_path / "nowhere"), *DATA]) == 1
     err = capsys.readouterr().err
-    assert "no such folder" in err and err.count("\n") == 2  # plot's error, then search's
+    assert "no such folder" in err
+    assert err.count("\n") == 2  # plot's error, then search's
     assert main(["search", "--dataroot", str(tmp_path / "nodata"), "--checkpoints",
                  str(gan_dir), "--quiet"]) == 1
     assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--budget", "2"]) == 1
@@ -72,7 +76,8 @@ def test_subcommand_errors(gan_dir, tmp_path, capsys):
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
-    assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "usage" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -83,7 +88,8 @@ def test_search_with_workers_checkpoint_and_resume(gan_dir, tmp_path, capsys):
     assert main([*args, "--workers", "2", "--resume", "--out", str(tmp_path / "resumed.json")]) == 0
     first = json.loads((tmp_path / "in_process.json").read_text())
     resumed = json.loads((tmp_path / "resumed.json").read_text())
-    assert first["masks"] == resumed["masks"] and first["logbook"] == resumed["logbook"]
+    assert first["masks"] == resumed["masks"]
+    assert first["logbook"] == resumed["logbook"]
     capsys.readouterr()
     assert main([*args, "--gamma", "5", "--resume"]) == 1
     assert "gamma" in capsys.readouterr().err
@@ -101,4 +107,5 @@ def test_a_finished_search_can_be_extended(gan_dir, tmp_path):
     extended = json.loads((tmp_path / "ext.json").read_text())
     straight = json.loads((tmp_path / "long.json").read_text())
     assert [r["gen"] for r in extended["logbook"]] == [0, 1, 2, 3]
-    assert extended["masks"] == straight["masks"] and extended["logbook"] == straight["logbook"]
+    assert extended["masks"] == straight["masks"]
+    assert extended["logbook"] == straight["logbook"]

@@ -18,7 +18,8 @@ def test_supernet_then_search_then_slim(gan_dir, tmp_path, capsys):
              "--budgets", "0.25", "--train-images", "8", "--out", str(sup)]
     assert main(train) == 0
     original, trained = load_cyclegan(gan_dir), load_cyclegan(sup)
-    assert trained.g_a.widths == original.g_a.widths and trained.has_discriminators
+    assert trained.g_a.widths == original.g_a.widths
+    assert trained.has_discriminators
     assert any(not torch.equal(v, original.g_a.state_dict()[k])
                for k, v in trained.g_a.state_dict().items())
     assert json.loads((sup / "supernet.json").read_text())["steps"] == 2
@@ -34,7 +35,8 @@ def test_supernet_then_search_then_slim(gan_dir, tmp_path, capsys):
                  "--population", "4", "--generations", "1", "--budget", "0.25",
                  "--n-images", "4", "--out", str(masks)]) == 0
     result = json.loads(masks.read_text())
-    assert result["config"]["fitness"] == "supernet" and result["supernet"] == str(sup)
+    assert result["config"]["fitness"] == "supernet"
+    assert result["supernet"] == str(sup)
     assert result["terms"]["A"]["size_ratio"] <= 0.25
 
     slim_dir = tmp_path / "slim"
@@ -46,8 +48,10 @@ def test_supernet_then_search_then_slim(gan_dir, tmp_path, capsys):
                  *DATA, "--population", "4", "--generations", "1", "--n-images", "4",
                  "--adapt-score", "ssim", "--no-latency", "--out", str(front)]) == 0
     data = json.loads(front.read_text())
-    assert data["kind"] == "front" and data["supernet"] == str(sup)
-    assert data["config"]["fitness"] == "supernet" and data["config"]["adapt_score"] == "ssim"
+    assert data["kind"] == "front"
+    assert data["supernet"] == str(sup)
+    assert data["config"]["fitness"] == "supernet"
+    assert data["config"]["adapt_score"] == "ssim"
     point_dir = tmp_path / "point"
     assert main(["slim", str(front), "--index", "0", "--out", str(point_dir)]) == 0
     assert f"slimming from the supernet {sup}" in capsys.readouterr().out
@@ -62,7 +66,8 @@ def test_supernet_options_refused_in_one_line(gan_dir, tmp_path, capsys):
     assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--fitness", "supernet",
                  "--out", masks]) == 1
     err = capsys.readouterr().err
-    assert "needs --supernet DIR" in err and len(err.strip().splitlines()) == 1
+    assert "needs --supernet DIR" in err
+    assert len(err.strip().splitlines()) == 1
     assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--supernet", str(gan_dir),
                  "--fitness", "paper", "--out", masks]) == 1
     assert "leave out --fitness paper" in capsys.readouterr().err
@@ -72,7 +77,8 @@ def test_supernet_options_refused_in_one_line(gan_dir, tmp_path, capsys):
     assert main(["search", "--checkpoints", str(gan_dir), *DATA, "--supernet", "--out",
                  masks]) == 1
     err = capsys.readouterr().err
-    assert "shipped teacher's" in err and len(err.strip().splitlines()) == 1
+    assert "shipped teacher's" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_supernet_gan_weight_end_to_end_and_missing_discriminators(gan_dir, tmp_path, capsys):
@@ -88,7 +94,8 @@ def test_supernet_gan_weight_end_to_end_and_missing_discriminators(gan_dir, tmp_
     assert train(gan_dir, plain) == 0
     assert train(gan_dir, gan, "--gan-weight", "1.0", "--cycle-weight", "10") == 0
     settings = json.loads((gan / "supernet.json").read_text())
-    assert settings["gan_weight"] == 1.0 and settings["cycle_weight"] == 10.0
+    assert settings["gan_weight"] == 1.0
+    assert settings["cycle_weight"] == 10.0
     assert json.loads((plain / "supernet.json").read_text())["gan_weight"] == 0.0
     a, b, original = load(plain), load(gan), load(gan_dir)
     for name in ("g_a", "g_b"):
@@ -102,7 +109,8 @@ def test_supernet_gan_weight_end_to_end_and_missing_discriminators(gan_dir, tmp_
     # resuming with another weight is refused in one line
     assert train(gan_dir, gan, "--gan-weight", "2.0", "--cycle-weight", "10", "--resume") == 1
     err = capsys.readouterr().err
-    assert "another gan_weight" in err and len(err.strip().splitlines()) == 1
+    assert "another gan_weight" in err
+    assert len(err.strip().splitlines()) == 1
 
     bare = tmp_path / "bare"
     bare.mkdir()

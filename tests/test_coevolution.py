@@ -57,12 +57,15 @@ def test_coevolution_improves_and_is_reproducible(fitnesses, tmp_path):
     assert [list(b) for b in best] == [list(b) for b in again[2]]
     # generation 0 has no cycle term; from then on the best is scored with its partner
     first_a = logbook.chapters["A"][0]
-    assert first_a["best_l_cyc"] == 0.0 and logbook.chapters["A"][1]["best_l_cyc"] > 0
+    assert first_a["best_l_cyc"] == 0.0
+    assert logbook.chapters["A"][1]["best_l_cyc"] > 0
     for name in "AB":
         assert logbook.chapters[name].select("best_size_ratio")[-1] < 1.0
-    assert len(logbook) == 6 and len(hof) == 3
+    assert len(logbook) == 6
+    assert len(hof) == 3
     png = plot_fitness(logbook, tmp_path / "fitness.png")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 5000
 
 
 def _joint(fitnesses, a, b):

@@ -13,9 +13,9 @@ import pytest
 from deap_gan_prune.cli import main
 from deap_gan_prune.compression import CompressConfig, CompressError, compress, load_config, to_toml
 
-TOY = dict(image_size=32, n_train=8, n_test=4, population=4, generations=2, adapt_steps=2,
-           n_images=4, adapt_images=4, finetune_steps=5, batch_size=2, val_every=2,
-           checkpoint_every=2, repeats=2, judge_steps=2)
+TOY = {"image_size": 32, "n_train": 8, "n_test": 4, "population": 4, "generations": 2,
+       "adapt_steps": 2, "n_images": 4, "adapt_images": 4, "finetune_steps": 5, "batch_size": 2,
+       "val_every": 2, "checkpoint_every": 2, "repeats": 2, "judge_steps": 2}
 FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TOY.items()]
 #: files that must be byte-identical between runs
 COMPARED = ["masks.json", "slim/slim_G_A.pth", "slim/slim_G_B.pth", "finetuned/slim_G_A.pth",
@@ -49,11 +49,13 @@ def test_library_end_to_end(reference):
                                        "config.toml"]:
         assert (out / name).is_file(), name
     for name in PICTURES:
-        assert f"]({name})" in text and (out / name).read_bytes()[:4] == b"\x89PNG"
+        assert f"]({name})" in text
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert not (out / ".lock").exists()
 
 
-def test_command_line_end_to_end_gives_the_library_files(reference, tmp_path, capsys):
+@pytest.mark.usefixtures("capsys")
+def test_command_line_end_to_end_gives_the_library_files(reference, tmp_path):
     out = tmp_path / "cli"
     assert main(["compress", "--out", str(out), "--quiet", *FLAGS]) == 0
     assert (out / "report.md").is_file()
@@ -82,11 +84,12 @@ def test_a_kill_at_each_stage_continues_to_the_same_files(reference, tmp_path):
                      on_step=kill_at(stage, call, graceful))
         assert not (out / ".lock").exists()
         if stage == "search":
-            assert (out / "search_state.json").is_file() and not (out / "masks.json").exists()
+            assert (out / "search_state.json").is_file()
+            assert not (out / "masks.json").exists()
         if stage == "finetune":
             assert (out / "finetune_state.pt").is_file()
     compress(config, out, progress=False, say=quiet)
-    assert same_files(out, reference[0]) == {name: True for name in COMPARED}
+    assert same_files(out, reference[0]) == dict.fromkeys(COMPARED, True)
 
 
 def test_config_file_and_print_config_round_trip(reference, tmp_path, capsys):
@@ -115,7 +118,9 @@ def test_yaml_without_pyyaml_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "yaml", None)
     assert main(["compress", "--config", str(path), "--print-config"]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "PyYAML" in err and "TOML" in err
+    assert len(err.splitlines()) == 1
+    assert "PyYAML" in err
+    assert "TOML" in err
 
 
 def test_unknown_setting_is_named(tmp_path):
@@ -131,7 +136,8 @@ def test_changed_setting_refused_then_restart_from(reference, tmp_path, capsys):
     changed = [*FLAGS, "--finetune-steps=3"]
     assert main(["compress", "--out", str(out), "--quiet", *changed]) == 1
     err = capsys.readouterr().err.strip()
-    assert "finetune_steps" in err and "--restart-from finetune" in err
+    assert "finetune_steps" in err
+    assert "--restart-from finetune" in err
     assert len(err.splitlines()) == 1
     with pytest.raises(CompressError, match="budget"):
         compress(CompressConfig(**{**TOY, "budget": 0.5}), out, progress=False, say=quiet,
@@ -139,7 +145,8 @@ def test_changed_setting_refused_then_restart_from(reference, tmp_path, capsys):
     compress(CompressConfig(**{**TOY, "finetune_steps": 3}), out, progress=False, say=quiet,
              restart_from="finetune")
     same = same_files(out, reference[0])
-    assert same["masks.json"] and same["slim/slim_G_A.pth"]
+    assert same["masks.json"]
+    assert same["slim/slim_G_A.pth"]
     assert not same["finetuned/slim_G_A.pth"]
     assert load_config(out / "config.toml").finetune_steps == 3
 
@@ -173,7 +180,8 @@ def test_one_generator_of_your_own_class(tmp_path, monkeypatch):
     report = compress(config, tmp_path / "run", progress=False, say=quiet)
     assert "## Quality (A→B" in report.read_text()
     masks = json.loads((tmp_path / "run" / "masks.json").read_text())
-    assert masks["config"]["init"] == "uniform" and masks["finalists"]  # the width search
+    assert masks["config"]["init"] == "uniform"
+    assert masks["finalists"]  # the width search
     for name in ("finetuned/slim_G_A.pth", "export/G_A.onnx", "kept_channels.png"):
         assert (tmp_path / "run" / name).is_file()
 
@@ -188,7 +196,8 @@ def test_search_images_at_the_search_size():
     own = CompressConfig(**TOY, generator="m:C", weights="w.pth")
     assert search_images(own, images) is images                        # never upsampled
     small = search_images(CompressConfig(**TOY, search_size=16), images)
-    assert small.shape == (3, 3, 16, 16) and small.abs().max() <= 1
+    assert small.shape == (3, 3, 16, 16)
+    assert small.abs().max() <= 1
     big = torch.rand(2, 3, 256, 256) * 2 - 1
     assert search_images(own, big).shape[-1] == 64                     # one generator: 64 px
     assert CompressConfig(**TOY, generator="m:C", weights="w.pth").widths
@@ -206,7 +215,8 @@ def test_front_run_draws_the_front_and_the_search_against_generation(tmp_path):
     report = compress(config, tmp_path / "run", progress=False, say=quiet).read_text()
     for name in ("front.png", "fitness.png", "front.json", "masks.json"):
         assert (tmp_path / "run" / name).stat().st_size > 0, name
-    assert "Quality score and sizes of the front search" in report and "(front.png)" in report
+    assert "Quality score and sizes of the front search" in report
+    assert "(front.png)" in report
 
 
 def test_every_setting_is_declared_once_with_its_stage_and_help():

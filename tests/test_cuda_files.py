@@ -30,12 +30,12 @@ def storage_locations(path) -> list[str]:
     found = []
 
     class Reader(pickle.Unpickler):
-        def find_class(self, module, name):
-            return lambda *args, **kwargs: None  # builds nothing
+        def find_class(self, _module, _name):
+            return lambda *_args, **_kwargs: None  # builds nothing
 
         def persistent_load(self, pid):
             found.append(pid[3])  # ('storage', type, key, location, numel)
-            return None
+            return
 
     Reader(io.BytesIO(data)).load()
     return found

@@ -29,7 +29,8 @@ def test_layout_length_and_unpaired_items(tmp_path):
     item = data[4]
     assert item["A"].shape == item["B"].shape == (3, 16, 16)
     assert item["A"].dtype == torch.float32
-    assert item["A"].min() >= -1 and item["B"].max() <= 1
+    assert item["A"].min() >= -1
+    assert item["B"].max() <= 1
     assert item["A_path"].endswith("a1.png")  # 4 mod 3
     b_paths = {data[i]["B_path"] for i in range(5)}
     assert b_paths <= {str(tmp_path / "trainB" / f"b{i}.jpg") for i in range(5)}
@@ -45,7 +46,7 @@ def test_extensions_are_case_insensitive_sorted_and_filtered(tmp_path):
     assert [p.name for p in list_images(folder)] == ["a.JpEg", "b.bmp", "c.PNG", "d.webp"]
 
 
-@pytest.mark.parametrize("mode,value,expected", [
+@pytest.mark.parametrize(("mode", "value", "expected"), [
     ("L", 200, (200, 200, 200)),
     ("1", 1, (255, 255, 255)),
     ("LA", (100, 7), (100, 100, 100)),
@@ -87,7 +88,9 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path):
     Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(path)  # pure red
     assert Image.open(path).mode == "CMYK"
     r, g, b = ((load_image(path)[:, 4, 4] + 1) * 127.5).tolist()
-    assert r > 230 and g < 25 and b < 25
+    assert r > 230
+    assert g < 25
+    assert b < 25
 
 
 def test_load_image_resizes(tmp_path):
@@ -120,7 +123,8 @@ def test_train_augmentation_is_seeded_and_flips(tmp_path):
 def test_test_phase_resizes_without_flip_and_visits_every_b(tmp_path):
     root = _dataset(tmp_path, n_a=2, n_b=3, phase="test")
     data = UnpairedImageFolder(root, phase="test", image_size=12)
-    assert not data.augment and data.load_size == round(12 * 286 / 256)
+    assert not data.augment
+    assert data.load_size == round(12 * 286 / 256)
     assert [data[i]["B_path"][-6:] for i in range(3)] == ["b0.jpg", "b1.jpg", "b2.jpg"]
     assert data[0]["A"].shape == (3, 12, 12)
     source = np.asarray(Image.open(root / "testA" / "a1.png").resize((12, 12), Image.BICUBIC))
@@ -197,13 +201,14 @@ def test_images_failing_when_decoded_count_in_none_readable(tmp_path):
         (root / "trainA" / name).write_bytes(whole[: len(whole) // 2])
     with pytest.warns(UserWarning, match="empty.png"):
         data = UnpairedImageFolder(root, image_size=8)
-    with pytest.warns(UserWarning) as record:
-        with pytest.raises(DataError, match=r"trainA: none of the 3 images is readable$"):
-            data[0]
+    with (pytest.warns(UserWarning, match="unreadable image") as record,
+          pytest.raises(DataError, match=r"trainA: none of the 3 images is readable$")):
+        data[0]
     messages = [str(w.message) for w in record]
     assert len(messages) == 2
     for message in messages:  # the path once, then the problem
-        assert message.count(str(root)) == 1 and message.startswith(f"skipped {root}")
+        assert message.count(str(root)) == 1
+        assert message.startswith(f"skipped {root}")
         assert "unreadable image" in message
 
 
@@ -222,7 +227,8 @@ def test_loader_order_is_seeded(tmp_path):
         return [p for batch in make_loader(data, 2, True, seed) for p in batch["A_path"]]
 
     assert order(3) == order(3)
-    assert sorted(order(3)) == sorted(order(4)) and order(3) != order(4)
+    assert sorted(order(3)) == sorted(order(4))
+    assert order(3) != order(4)
     batch = next(iter(make_loader(data, 4, False, 0)))
     assert batch["A"].shape == (4, 3, 8, 8)
 
@@ -233,7 +239,8 @@ def test_unpaired_tensor_batches_are_seeded_and_unpaired():
     b = -a
     first = [batch["A"][:, 0, 0, 0].tolist() for batch in UnpairedTensorBatches(a, b, 4, seed=1)]
     again = [batch["A"][:, 0, 0, 0].tolist() for batch in UnpairedTensorBatches(a, b, 4, seed=1)]
-    assert first == again and len(first) == 2
-    assert sorted(sum(first, [])) == list(range(8))
+    assert first == again
+    assert len(first) == 2
+    assert sorted(i for batch in first for i in batch) == list(range(8))
     with pytest.raises(DataError, match="at least 16"):
         UnpairedTensorBatches(a, b, 16)

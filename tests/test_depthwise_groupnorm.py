@@ -74,7 +74,8 @@ def test_depthwise_convs_share_their_input_group_and_slim_as_depthwise():
     space = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
     by_name = {c.name: c for c in space.convs}
     dw = by_name["blocks.0.depthwise.0"]
-    assert dw.depthwise and dw.out_group == by_name["blocks.0.expand.0"].out_group
+    assert dw.depthwise
+    assert dw.out_group == by_name["blocks.0.expand.0"].out_group
     assert set(dw.in_groups) == {dw.out_group}
     assert by_name["separable.0"].out_group == by_name["head.0"].out_group  # stride-2 dw
     bits = space.full()
@@ -105,9 +106,11 @@ def test_groupnorm_bits_are_whole_norm_groups():
     norm = small.head[1]
     assert (norm.num_groups, norm.num_channels) == (2, 8)
     assert torch.equal(norm.weight, net.head[1].weight[[4, 5, 6, 7, 12, 13, 14, 15]])
-    assert small.head[0].out_channels == 8 and small.head[3].in_channels == 8
+    assert small.head[0].out_channels == 8
+    assert small.head[3].in_channels == 8
     again = MaskSpace.from_dict(json.loads(json.dumps(space.to_dict())))
-    assert again == space and again.group("head.0").block == 4
+    assert again == space
+    assert again.group("head.0").block == 4
     assert again.size(bits) == count_module_parameters(small)
 
 
@@ -122,7 +125,8 @@ def test_groupnorm_of_different_channels_per_group_keeps_the_group_whole():
     small = slim(net, bits, space)
     with torch.no_grad(), masked(net, bits, space) as m:
         assert (m(x) - small(x)).abs().max() < 1e-5
-    assert small.inner_norm.num_groups == 4 and small.stem.out_channels == 16
+    assert small.inner_norm.num_groups == 4
+    assert small.stem.out_channels == 16
 
 
 def test_slim_generator_saved_and_reloaded_gives_identical_outputs(net_space, tmp_path):
@@ -139,12 +143,14 @@ def test_slim_generator_saved_and_reloaded_gives_identical_outputs(net_space, tm
     assert count_module_parameters(loaded) == space.size(bits)
 
 
-@pytest.mark.parametrize("groups, multiplier", [(2, 1), (4, 1), (8, 2)])
+@pytest.mark.parametrize(("groups", "multiplier"), [(2, 1), (4, 1), (8, 2)])
 def test_other_grouped_convs_get_a_one_line_error(groups, multiplier):
     with pytest.raises(TracingError) as info:
         MaskSpace.from_module(GroupedConvNet(groups, multiplier), torch.rand(1, 3, 16, 16))
     message = str(info.value)
-    assert "'grouped'" in message and f"groups={groups}" in message and "\n" not in message
+    assert "'grouped'" in message
+    assert f"groups={groups}" in message
+    assert "\n" not in message
 
 
 def test_depthwise_conv_reading_the_image_is_kept_whole():
@@ -161,5 +167,6 @@ def test_depthwise_conv_reading_the_image_is_kept_whole():
     torch.manual_seed(0)
     net = ImageDepthwise().eval()
     space = MaskSpace.from_module(net, torch.rand(1, 3, 16, 16))
-    assert [g.name for g in space.groups] == ["pw"] and space.fixed == ("dw",)
+    assert [g.name for g in space.groups] == ["pw"]
+    assert space.fixed == ("dw",)
     assert space.size(space.full()) == count_module_parameters(net)

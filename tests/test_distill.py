@@ -47,16 +47,18 @@ def nets(dropout: bool = False):
 
 
 def config(**options) -> DistillConfig:
-    base = dict(steps=12, batch_size=2, lr=1e-3, image_size=SIZE, val_images=4, val_every=4,
-                checkpoint_every=3, log_every=2, disc_fit_steps=2, disc_ndf=4, disc_layers=1,
-                pool_size=3, seed=3)
+    base = {"steps": 12, "batch_size": 2, "lr": 1e-3, "image_size": SIZE, "val_images": 4,
+            "val_every": 4, "checkpoint_every": 3, "log_every": 2, "disc_fit_steps": 2,
+            "disc_ndf": 4, "disc_layers": 1, "pool_size": 3, "seed": 3}
     return DistillConfig(**{**base, **options})
 
 
 def test_stream_reads_every_training_file_and_no_validation_file(root, monkeypatch):
     files = sorted((root / "trainA").iterdir())
     train, val = holdout_split(files, 8, seed=5)
-    assert len(train) == 72 and len(val) == 8 and not set(train) & set(val)
+    assert len(train) == 72
+    assert len(val) == 8
+    assert not set(train) & set(val)
     assert holdout_split(files, 8, seed=5) == (train, val) != holdout_split(files, 8, seed=6)
     read = []
     original = streams.read_rgb
@@ -66,7 +68,8 @@ def test_stream_reads_every_training_file_and_no_validation_file(root, monkeypat
     result = distill_generator(student, teacher, root / "trainA", cfg, progress=False)
     assert result.val_files == [str(f) for f in val]
     assert set(read) == set(train)  # 36 steps x 2 = one epoch: every training file, once
-    assert len(read) == 72 and max(int(p.stem) for p in read) >= 64
+    assert len(read) == 72
+    assert max(int(p.stem) for p in read) >= 64
     stream = ImageStream(train, SIZE, seed=5)
     assert sorted(stream.file_of(c) for c in range(72)) == sorted(train)
     assert [stream.file_of(c) for c in range(72)] != [stream.file_of(c) for c in range(72, 144)]
@@ -101,7 +104,8 @@ def test_best_weights_are_those_of_the_lowest_validation_loss(root, tmp_path):
     steps = [v["step"] for v in result.validation]
     assert steps == list(range(0, 17, 2))
     lowest = min(result.validation, key=lambda v: v["l1"])
-    assert result.best == lowest and 0 < lowest["step"] < 12  # neither the start nor the end
+    assert result.best == lowest
+    assert 0 < lowest["step"] < 12  # neither the start nor the end
     assert result.validation[-1]["l1"] > lowest["l1"]
     saved = torch.load(best, weights_only=True)
     assert all(torch.equal(saved[k], v) for k, v in student.state_dict().items())
@@ -113,7 +117,7 @@ def test_best_weights_are_those_of_the_lowest_validation_loss(root, tmp_path):
 def _run(root, tmp_path, stop_after=None, resume=False, **options):
     student, teacher = nets(dropout=True)
 
-    def interrupt(step, logs):
+    def interrupt(step, _logs):
         if step == stop_after:
             raise KeyboardInterrupt
     result = distill_generator(student, teacher, root / "trainA", config(**options),
@@ -122,7 +126,7 @@ def _run(root, tmp_path, stop_after=None, resume=False, **options):
     return student, result
 
 
-@pytest.mark.parametrize("stop_after, options", [
+@pytest.mark.parametrize(("stop_after", "options"), [
     (2, {}), (3, {}), (4, {}), (8, {}), (9, {}), (11, {}),
     (5, {"teacher_pool": 5, "adversarial": 0.0})])
 def test_resume_after_a_kill_ends_with_the_same_weights(root, tmp_path, stop_after, options):
@@ -137,10 +141,12 @@ def test_resume_after_a_kill_ends_with_the_same_weights(root, tmp_path, stop_aft
     assert result.resumed_from == written
     for key, value in whole.state_dict().items():
         assert torch.equal(resumed.state_dict()[key], value), key
-    assert result.validation == expected.validation and result.best == expected.best
+    assert result.validation == expected.validation
+    assert result.best == expected.best
     assert result.history == expected.history
     if options["adversarial"]:
-        assert "D" in result.history and "adversarial" in result.history
+        assert "D" in result.history
+        assert "adversarial" in result.history
 
 
 def test_a_checkpoint_of_other_settings_is_refused(root, tmp_path):
@@ -157,7 +163,7 @@ def test_a_checkpoint_of_other_settings_is_refused(root, tmp_path):
                           resume=True, progress=False)
     assert "\n" not in str(info.value)
     (tmp_path / "junk.pt").write_text(json.dumps({"step": 3}))
-    with pytest.raises(ResumeStateError, match="junk.pt: not a readable checkpoint"):
+    with pytest.raises(ResumeStateError, match=r"junk\.pt: not a readable checkpoint"):
         distill_generator(student, teacher, root / "trainA", config(steps=3),
                           checkpoint=tmp_path / "junk.pt", resume=True, progress=False)
 
@@ -188,7 +194,8 @@ def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, 
     assert main([*command, "--out", str(tmp_path / "out")]) == 0
     assert "on 76 images (4 held out); kept the best validation" in capsys.readouterr().out
     info = json.loads((tmp_path / "out" / "slim_G_A.json").read_text())
-    assert info["finetune"]["train_images"] == 76 and info["finetune"]["best"]["step"] in (
+    assert info["finetune"]["train_images"] == 76
+    assert info["finetune"]["best"]["step"] in (
         0, 3, 6)
     own = {"class": "generic_nets:AffineResnet"}  # the class the JSON may name
     tuned = load_generator(tmp_path / "out" / "slim_G_A.pth", architecture=own)
@@ -198,7 +205,8 @@ def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, 
     assert "the file exists; add --resume" in capsys.readouterr().err
     assert main([*command, "--resume", "--lr", "1e-3", "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
-    assert "written with lr = 0.0002, this run has 0.001" in err and err.count("\n") == 1
+    assert "written with lr = 0.0002, this run has 0.001" in err
+    assert err.count("\n") == 1
     assert main([*command, "--resume", "--out", str(tmp_path / "again")]) == 0  # all done
     again = load_generator(tmp_path / "again" / "slim_G_A.pth", architecture=own)
     assert all(torch.equal(again.state_dict()[k], v) for k, v in tuned.state_dict().items())

@@ -49,8 +49,8 @@ def traced():
 
 
 def config(**options) -> DistillConfig:
-    base = dict(steps=4, batch_size=2, lr=1e-2, image_size=SIZE, val_images=2, val_every=2,
-                checkpoint_every=2, log_every=1, seed=3)
+    base = {"steps": 4, "batch_size": 2, "lr": 1e-2, "image_size": SIZE, "val_images": 2,
+            "val_every": 2, "checkpoint_every": 2, "log_every": 1, "seed": 3}
     return DistillConfig(**{**base, **options})
 
 
@@ -72,13 +72,14 @@ def test_defaults_are_todays_run_bit_for_bit(resnet, folder):
                  augment=Augment(scale=(1.0, 1.0), load_sizes=(), color=0.0),
                  warmup_steps=0, ema=0.0)
     again, result = _distil(resnet, folder, off)
-    assert _same(plain, again) and result.history == expected.history
+    assert _same(plain, again)
+    assert result.history == expected.history
     assert off.settings() == config().settings()
     assert not {"loss", "augment", "warmup_steps", "ema"} & set(config().settings())
     assert config(ema=0.5).settings()["ema"] == 0.5
 
 
-@pytest.mark.parametrize("nets_name, loss, key", [
+@pytest.mark.parametrize(("nets_name", "loss", "key"), [
     ("resnet", DistillLoss(ssim=1.0, ssim_window=5), "ssim"),
     ("resnet", DistillLoss(gradient=1.0), "gradient"),
     ("resnet", DistillLoss(feature=1.0), "feature"),
@@ -92,7 +93,8 @@ def test_each_term_is_computed_and_moves_the_weights(request, folder, nets_name,
     plain, _ = _distil(nets, folder, config())
     tuned, result = _distil(nets, folder, config(loss=loss))
     values = result.history[key]
-    assert len(values) == 4 and all(math.isfinite(v) and v > 0 for v in values)
+    assert len(values) == 4
+    assert all(math.isfinite(v) and v > 0 for v in values)
     assert not _same(plain, tuned)
 
 
@@ -100,7 +102,8 @@ def test_feature_layers_match_the_kept_channels(resnet, traced):
     for teacher, student, (space, bits) in (resnet, traced):
         x = torch.rand(1, 3, SIZE, SIZE)
         layers = feature_layers(student, teacher, DistillLoss(feature=1.0), x, (space, bits))
-        assert layers and all(f.kept is not None and len(f.kept) == f.student_channels
+        assert layers
+        assert all(f.kept is not None and len(f.kept) == f.student_channels
                               < f.original_channels for f in layers)
     teacher, student, (space, bits) = resnet
     blocks = feature_layers(student, teacher, DistillLoss(feature=1, feature_layers="blocks"),
@@ -132,12 +135,14 @@ def test_augmentation_changes_the_batches_and_the_original_labels_them(resnet, f
     run.features.attach(run.student, run.teacher)
     run.setup_teacher_pool()
     run.features.detach()
-    assert run.pool_x is not None and run.pool_t is not None
+    assert run.pool_x is not None
+    assert run.pool_t is not None
     assert torch.equal(run.pool_x[0], jittered.__class__(run.train_files, SIZE, seed=3,
                                                          extra=extra)[0])
     with torch.no_grad():
         assert torch.allclose(run.pool_t, run.teacher(run.pool_x))
-    assert len(run.pool_f) == len(run.features.layers) and run.pool_f[0].shape[0] == 5
+    assert len(run.pool_f) == len(run.features.layers)
+    assert run.pool_f[0].shape[0] == 5
     _, result = _distil(resnet, folder, cfg)
     assert all(math.isfinite(v) for v in result.history["feature"])
 
@@ -156,21 +161,21 @@ def test_ema_weights_are_validated_and_returned(resnet, folder, tmp_path):
     assert any(not torch.equal(raw[k], ema[k]) for k in raw)
     assert all(torch.equal(v, ema[k]) for k, v in tuned.state_dict().items())
     best = tmp_path / "best.pth"
-    tuned, result = _distil(resnet, folder, config(ema=0.6), best=best)
+    tuned, _result = _distil(resnet, folder, config(ema=0.6), best=best)
     assert all(torch.equal(v, torch.load(best, weights_only=True)[k])
                for k, v in tuned.state_dict().items())
 
 
-ALL_ON = dict(loss=DistillLoss(l1=0.5, ssim=0.5, ssim_window=5, gradient=0.5, feature=0.5,
-                               feature_map="1x1"),
-              augment=Augment(scale=(0.9, 1.2), color=0.2), warmup_steps=2, ema=0.7)
+ALL_ON = {"loss": DistillLoss(l1=0.5, ssim=0.5, ssim_window=5, gradient=0.5, feature=0.5,
+                              feature_map="1x1"),
+          "augment": Augment(scale=(0.9, 1.2), color=0.2), "warmup_steps": 2, "ema": 0.7}
 
 
-@pytest.mark.parametrize("stop_after, pool", [(3, 0), (2, 5)])
+@pytest.mark.parametrize(("stop_after", "pool"), [(3, 0), (2, 5)])
 def test_resume_after_a_kill_with_every_term_on(resnet, folder, tmp_path, stop_after, pool):
     cfg = config(steps=6, teacher_pool=pool, **ALL_ON)
 
-    def interrupt(step, logs):
+    def interrupt(step, _logs):
         if step == stop_after:
             raise KeyboardInterrupt
     whole, expected = _distil(resnet, folder, cfg, checkpoint=tmp_path / "whole.pt")
@@ -180,7 +185,8 @@ def test_resume_after_a_kill_with_every_term_on(resnet, folder, tmp_path, stop_a
                               resume=True)
     assert result.resumed_from == 2
     assert _same(whole, resumed)
-    assert result.history == expected.history and result.validation == expected.validation
+    assert result.history == expected.history
+    assert result.validation == expected.validation
 
 
 def test_pair_fine_tuning_takes_the_terms_and_resumes(tmp_path):
@@ -199,7 +205,7 @@ def test_pair_fine_tuning_takes_the_terms_and_resumes(tmp_path):
     def run(path, distill=None, stop_after=None, resume=False):
         a, b = copy.deepcopy(smalls)
 
-        def interrupt(step, logs):
+        def interrupt(step, _logs):
             if step == stop_after:
                 raise KeyboardInterrupt
         history = finetune_pair(gan, a, b, data, steps=4, batch_size=2, seed=1,
@@ -209,13 +215,18 @@ def test_pair_fine_tuning_takes_the_terms_and_resumes(tmp_path):
         return (a, b), history
     (pa, pb), plain = run(tmp_path / "plain.pt")
     (ta, tb), tuned = run(tmp_path / "tuned.pt", loss)
-    assert not _same(pa, ta) and plain["distill_A"] != tuned["distill_A"]
+    assert not _same(pa, ta)
+    assert plain["distill_A"] != tuned["distill_A"]
     (da, db), default = run(tmp_path / "default.pt", DistillLoss())
-    assert _same(pa, da) and _same(pb, db) and default == plain
+    assert _same(pa, da)
+    assert _same(pb, db)
+    assert default == plain
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "cut.pt", loss, stop_after=3)
     (ra, rb), resumed = run(tmp_path / "cut.pt", loss, resume=True)
-    assert _same(ta, ra) and _same(tb, rb) and resumed == tuned
+    assert _same(ta, ra)
+    assert _same(tb, rb)
+    assert resumed == tuned
 
 
 def test_ssim_loss_and_one_line_errors():
@@ -234,7 +245,8 @@ def test_ssim_loss_and_one_line_errors():
         assert "\n" not in str(info.value)
 
 
-def test_cli_and_compress_take_the_options(resnet, traced, folder, tmp_path, capsys):
+@pytest.mark.usefixtures("resnet")
+def test_cli_and_compress_take_the_options(traced, folder, tmp_path, capsys):
     import json
 
     from deap_gan_prune.cli import main
@@ -258,9 +270,9 @@ def test_cli_and_compress_take_the_options(resnet, traced, folder, tmp_path, cap
     assert json.loads((tmp_path / "out" / "slim_G_A.json").read_text())
     assert main([*command, "--ssim-window", "4", "--out", str(tmp_path / "x")]) == 1
     assert "--ssim-window must be an odd number" in capsys.readouterr().err
-    with pytest.raises(CompressError, match="^ema: only for one generator of your class"):
+    with pytest.raises(CompressError, match=r"^ema: only for one generator of your class"):
         CompressConfig(ema=0.5)
-    with pytest.raises(CompressError, match="^color_jitter must be in"):
+    with pytest.raises(CompressError, match=r"^color_jitter must be in"):
         CompressConfig(generator="a:B", weights="w", color_jitter=2.0)
     config = CompressConfig(distill_ssim=1.0, feature_layers="model.10, model.11")
     assert config.distill_loss().feature_layers == ("model.10", "model.11")

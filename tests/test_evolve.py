@@ -42,7 +42,8 @@ def test_ea_evolve_improves_one_max_and_logs_every_generation():
     final, logbook = eaEvolve(population, toolbox, 15, cxpb=0.6, mutpb=0.3, stats=stats,
                               halloffame=hof)
     assert [r["gen"] for r in logbook] == list(range(16))
-    assert logbook[-1]["max"] > logbook[0]["max"] and len(hof) == 3
+    assert logbook[-1]["max"] > logbook[0]["max"]
+    assert len(hof) == 3
     assert logbook[-1]["best_ones"] == hof[0].fitness.values[0] == max(logbook.select("max"))
     assert len(final) == 20
 
@@ -63,7 +64,8 @@ def test_iter_evolve_resumes_from_a_state_to_the_same_end():
     toolbox = _toolbox()
     state = list(iterEvolve([], toolbox, 6, start=cut,
                             stats=skeleton.fitness_statistics()))[-1]
-    assert state.gen == 6 and [list(i) for i in state.population] == \
+    assert state.gen == 6
+    assert [list(i) for i in state.population] == \
         [list(i) for i in full.population]
     assert list(state.logbook) == list(full.logbook)
 
@@ -73,12 +75,15 @@ def test_breed_keeps_the_elite_and_evaluate_invalid_scores_only_new_ones():
     calls = []
     toolbox = _toolbox(calls)
     population = toolbox.population(n=8)
-    assert evaluate_invalid(population, toolbox) == 8 and len(calls) == 8
+    assert evaluate_invalid(population, toolbox) == 8
+    assert len(calls) == 8
     best = tools.selBest(population, 1)[0]
     children = breed(population, toolbox, cxpb=0.5, mutpb=0.5, elitism=1)
-    assert list(children[0]) == list(best) and children[0].fitness.valid
+    assert list(children[0]) == list(best)
+    assert children[0].fitness.valid
     n = evaluate_invalid(children, toolbox, partner="P")
-    assert n == sum(1 for c in calls[8:]) and all(p == "P" for p in calls[8:])
+    assert n == sum(1 for c in calls[8:])
+    assert all(p == "P" for p in calls[8:])
     assert evaluate_invalid(children, toolbox, rescore=True) == 8
 
 

@@ -45,7 +45,8 @@ def test_horse2zebra_quick_end_to_end(tmp_path, monkeypatch, capsys):
         space = MaskSpace.from_dict(masks["spaces"][name[-1]])
         widths = space.widths_of(masks["masks"][name[-1]])
         slim_file = load_generator(out / f"slim_{name}.pth")
-        assert slim_file.widths == widths and report["widths"] == widths.to_dict()
+        assert slim_file.widths == widths
+        assert report["widths"] == widths.to_dict()
         assert sizes["pruned"]["parameters"] == sum(p.numel() for p in slim_file.parameters())
     quality = summary["quality"]
     assert set(quality) >= {"original", "searched", "pruned", "directions"}
@@ -61,7 +62,7 @@ def test_horse2zebra_bad_inputs_exit_1(tmp_path, monkeypatch, capsys):
     assert str(tmp_path) in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
+@pytest.mark.parametrize(("args", "message"), [
     (["--budget", "1.5"], "budget is a size ratio in (0, 1], got 1.5"),
     (["--budget", "0"], "budget is a size ratio in (0, 1], got 0.0"),
     (["--device", "tpu"], "device 'tpu': not a device name; available: cpu"),
@@ -72,7 +73,7 @@ def test_horse2zebra_refuses_bad_settings_before_any_work(args, message, tmp_pat
     import deap_gan_prune.teacher as teacher
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
-    def refuse(*a, **k):
+    def refuse(*_a, **_k):
         raise AssertionError("the run started")
     monkeypatch.setattr(teacher, "load_teacher", refuse)
     regular = tmp_path / "file"
@@ -80,7 +81,8 @@ def test_horse2zebra_refuses_bad_settings_before_any_work(args, message, tmp_pat
     args = [a.format(file=regular) for a in args]
     assert _run("horse2zebra.py", ["--quick", "--quiet", *args], monkeypatch) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("horse2zebra: error: ")
+    assert err.count("\n") == 1
+    assert err.startswith("horse2zebra: error: ")
     assert message.format(file=regular) in err
 
 
@@ -102,9 +104,11 @@ def test_custom_generator_example(tmp_path, monkeypatch, capsys):
     assert _run("custom_generator.py", ["--generations", "1", "--population", "4",
                                         "--out", str(tmp_path)], monkeypatch) == 0
     out = capsys.readouterr().out
-    assert "channel groups" in out and "reloaded identical: True" in out
+    assert "channel groups" in out
+    assert "reloaded identical: True" in out
     info = json.loads((tmp_path / "slim.json").read_text())
-    assert info["kind"] == "traced" and info["architecture"]["class"].endswith(":TinyUNet")
+    assert info["kind"] == "traced"
+    assert info["architecture"]["class"].endswith(":TinyUNet")
     assert (tmp_path / "slim.pt").is_file()
 
 
@@ -113,10 +117,12 @@ def test_horse2zebra_quick_with_a_supernet_trained_first(tmp_path, monkeypatch):
     out, sup = tmp_path / "run", tmp_path / "supernet"
     assert _run("horse2zebra.py", ["--quick", "--quiet", "--supernet", str(sup), "--out",
                                    str(out), "--supernet-gan-weight", "0.5"], monkeypatch) == 0
-    assert (sup / "latest_net_G_A.pth").is_file() and (sup / "supernet.json").is_file()
+    assert (sup / "latest_net_G_A.pth").is_file()
+    assert (sup / "supernet.json").is_file()
     assert json.loads((sup / "supernet.json").read_text())["gan_weight"] == 0.5
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["search"]["fitness"] == "supernet" and summary["supernet"] == str(sup)
+    assert summary["search"]["fitness"] == "supernet"
+    assert summary["supernet"] == str(sup)
     for name in ("G_A", "G_B"):
         sizes = summary["generators"][name]["sizes"]
         assert sizes["original"]["parameters"] >= 4 * sizes["pruned"]["parameters"]
@@ -144,7 +150,8 @@ def test_train_supernet_recipe_at_toy_length(tmp_path, monkeypatch):
                                       "--out", str(out), "--work", str(tmp_path / "w"),
                                       "--quiet"], monkeypatch) == 0
     info = json.loads((out / "supernet.json").read_text())
-    assert info["steps"] == 1 and set(info["quality"]) == {"teacher", "supernet"}
+    assert info["steps"] == 1
+    assert set(info["quality"]) == {"teacher", "supernet"}
     assert set(info["quality"]["supernet"]) == {"0.25", "0.125", "0.0625", "full"}
     import torch
     state = torch.load(out / "latest_net_G_A.pth", weights_only=True)
@@ -163,7 +170,8 @@ def test_real_photos_quick_end_to_end(tmp_path, monkeypatch, capsys):
     assert summary["params"]["slim"] == sum(
         p.numel() for p in load_generator(out / "compress" / "finetuned" / "slim_G_A.pth",
                                           architecture=own).parameters())
-    assert 0 < summary["ssim"] <= 1 and summary["psnr_db"] > 0
+    assert 0 < summary["ssim"] <= 1
+    assert summary["psnr_db"] > 0
     for name in ("before_after.png", "compress/report.md", "compress/export/G_A.onnx"):
         assert (out / name).stat().st_size > 0, name
     masks = json.loads((out / "compress" / "masks.json").read_text())

@@ -38,7 +38,8 @@ def export_cli(monkeypatch):
 def test_onnx_parity_single_file_opset_and_dynamic_batch(slim_generator, tmp_path):
     path = tmp_path / "g.onnx"
     info = export_onnx(slim_generator, path, image_size=32)
-    assert info["opset"] == ONNX_OPSET == 17 and info["format"] == "onnx"
+    assert info["opset"] == ONNX_OPSET == 17
+    assert info["format"] == "onnx"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.onnx"]  # no external data
     model = onnx.load(str(path))
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
@@ -53,7 +54,8 @@ def test_onnx_fixed_size_on_request(slim_generator, tmp_path):
     path = tmp_path / "g.onnx"
     export_onnx(slim_generator, path, image_size=32, dynamic_size=False)
     dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
-    assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == [3, 32, 32]
+    assert dims[0].dim_param == "batch"
+    assert [d.dim_value for d in dims[1:]] == [3, 32, 32]
     assert verify_export(path, slim_generator, batch_size=2) < 1e-4
     with pytest.raises(ExportError, match="exported for 32x32"):
         verify_export(path, slim_generator, image_size=16)
@@ -62,7 +64,8 @@ def test_onnx_fixed_size_on_request(slim_generator, tmp_path):
 def test_torchscript_parity_at_other_sizes(slim_generator, tmp_path):
     path = tmp_path / "g.pt"
     info = export_torchscript(slim_generator, path, image_size=32)
-    assert info["format"] == "torchscript" and path.is_file()
+    assert info["format"] == "torchscript"
+    assert path.is_file()
     assert verify_export(path, slim_generator, image_size=32) < 1e-4
     assert verify_export(path, slim_generator, image_size=48, batch_size=3) < 1e-4
 
@@ -94,17 +97,17 @@ def test_bad_requests_are_clear_errors(slim_generator, tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="no such ONNX file"):
         verify_export(tmp_path / "absent.onnx", slim_generator)
     (tmp_path / "junk.onnx").write_bytes(b"junk")
-    with pytest.raises(ExportError, match="junk.onnx: ONNX Runtime cannot load"):
+    with pytest.raises(ExportError, match=r"junk\.onnx: ONNX Runtime cannot load"):
         verify_export(tmp_path / "junk.onnx", slim_generator)
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(ExportError, match="junk.pt: not a TorchScript file"):
+    with pytest.raises(ExportError, match=r"junk\.pt: not a TorchScript file"):
         verify_export(tmp_path / "junk.pt", slim_generator)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ExportError, match="pip install onnx onnxruntime"):
         verify_export(tmp_path / "junk.onnx", slim_generator)
 
 
-@pytest.mark.parametrize("fmt, name", [("onnx", "g.onnx"), ("torchscript", "g.pt")])
+@pytest.mark.parametrize(("fmt", "name"), [("onnx", "g.onnx"), ("torchscript", "g.pt")])
 def test_cli_end_to_end(slim_generator, tmp_path, export_cli, capsys, fmt, name):
     source = tmp_path / "slim_G_A.pth"
     save_generator(slim_generator, source)
@@ -112,7 +115,8 @@ def test_cli_end_to_end(slim_generator, tmp_path, export_cli, capsys, fmt, name)
     code = export_cli(["export", str(source), "--format", fmt, "--out", str(out),
                        "--size", "32"])
     printed = capsys.readouterr().out
-    assert code == 0 and out.is_file()
+    assert code == 0
+    assert out.is_file()
     assert "max |export - eager| =" in printed
     diff = float(printed.split("max |export - eager| = ")[1].split()[0])
     assert diff < 1e-4
@@ -125,8 +129,10 @@ def test_cli_bad_file_is_exit_1_with_one_line(tmp_path, export_cli, capsys):
     code = export_cli(["export", str(bad), "--format", "onnx", "--out",
                        str(tmp_path / "g.onnx"), "--size", "32"])
     err = capsys.readouterr().err
-    assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "broken.pth" in err and err.startswith("deap-gan-prune export: error:")
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "broken.pth" in err
+    assert err.startswith("deap-gan-prune export: error:")
     assert not (tmp_path / "g.onnx").exists()
 
 
@@ -135,11 +141,14 @@ def test_cli_tolerance_and_size_checks(slim_generator, tmp_path, export_cli, cap
     save_generator(slim_generator, source)
     code = export_cli(["export", str(source), "--format", "onnx", "--out",
                        str(tmp_path / "g.onnx"), "--size", "16", "--tolerance", "-1"])
-    assert code == 1 and "--tolerance -1.0: must be a finite number above 0" in \
+    assert code == 1
+    assert "--tolerance -1.0: must be a finite number above 0" in \
         capsys.readouterr().err
     code = export_cli(["export", str(source), "--format", "onnx", "--out",
                        str(tmp_path / "g.onnx"), "--size", "16", "--tolerance", "1e-30"])
-    assert code == 1 and "above the tolerance" in capsys.readouterr().err
+    assert code == 1
+    assert "above the tolerance" in capsys.readouterr().err
     code = export_cli(["export", str(source), "--format", "onnx", "--out",
                        str(tmp_path / "g.onnx"), "--size", "30"])
-    assert code == 1 and "--size 30" in capsys.readouterr().err
+    assert code == 1
+    assert "--size 30" in capsys.readouterr().err

@@ -24,7 +24,8 @@ def test_a_plain_install_exports():
     base, extras = _requirements()
     names = {r.split(">")[0].split("=")[0] for r in base}
     assert {"onnx", "onnxruntime"} <= names
-    assert "export" not in extras and {"ray", "fid"} <= set(extras)
+    assert "export" not in extras
+    assert {"ray", "fid"} <= set(extras)
 
 
 def test_the_readme_names_every_extra_where_it_is_needed():
@@ -34,7 +35,8 @@ def test_the_readme_names_every_extra_where_it_is_needed():
         assert f'deap-gan-prune[{extra}]' in text, extra
     for flag, extra in (("--ray", "ray"), ("--fid", "fid")):
         lines = [line for line in text.splitlines() if flag in line]
-        assert lines and any(f"[{extra}]" in line for line in lines), flag
+        assert lines, flag
+        assert any(f"[{extra}]" in line for line in lines), flag
 
 
 @pytest.mark.parametrize("missing", ["onnx", "onnxruntime"])
@@ -43,30 +45,34 @@ def test_compress_without_onnx_is_refused_before_any_work(missing, tmp_path, mon
     from deap_gan_prune.compression import stages
     monkeypatch.setitem(sys.modules, missing, None)
     for name in list(stages.STAGE_FUNCTIONS):
-        monkeypatch.setitem(stages.STAGE_FUNCTIONS, name, lambda ctx: pytest.fail("work began"))
+        monkeypatch.setitem(stages.STAGE_FUNCTIONS, name, lambda _ctx: pytest.fail("work began"))
     out = tmp_path / "run"
     assert main(["compress", "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "pip install onnx onnxruntime" in err and missing in err, err
+    assert "\n" not in err, err
+    assert "pip install onnx onnxruntime" in err, err
+    assert missing in err, err
     assert not out.exists()
 
 
 def test_export_without_onnx_is_refused_before_loading(tmp_path, monkeypatch, capsys):
     from deap_gan_prune.cli import export_cmd
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    monkeypatch.setattr(export_cmd, "load_generator", lambda *a, **k: pytest.fail("work began"))
+    monkeypatch.setattr(export_cmd, "load_generator", lambda *_a, **_k: pytest.fail("work began"))
     assert main(["export", str(tmp_path / "g.pth"), "--out", str(tmp_path / "g.onnx")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "pip install onnx onnxruntime" in err, err
+    assert "\n" not in err, err
+    assert "pip install onnx onnxruntime" in err, err
 
 
 def test_search_with_ray_missing_is_refused_before_loading_data(tmp_path, monkeypatch, capsys):
     from deap_gan_prune.cli import search_cmd
     monkeypatch.setitem(sys.modules, "ray", None)
-    monkeypatch.setattr(search_cmd, "load_data", lambda *a, **k: pytest.fail("work began"))
+    monkeypatch.setattr(search_cmd, "load_data", lambda *_a, **_k: pytest.fail("work began"))
     assert main(["search", "--ray", "local", "--out", str(tmp_path / "m.json")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "pip install 'deap-gan-prune[ray]'" in err, err
+    assert "\n" not in err, err
+    assert "pip install 'deap-gan-prune[ray]'" in err, err
 
 
 def test_the_library_search_with_ray_missing_is_refused_before_any_work(monkeypatch):
@@ -75,7 +81,7 @@ def test_the_library_search_with_ray_missing_is_refused_before_any_work(monkeypa
     from deap_gan_prune.evolution import single_search
     from deap_gan_prune.nets.models import ResnetGenerator
     monkeypatch.setitem(sys.modules, "ray", None)
-    monkeypatch.setattr(single_search, "single_fitness", lambda *a, **k: pytest.fail("began"))
+    monkeypatch.setattr(single_search, "single_fitness", lambda *_a, **_k: pytest.fail("began"))
     with pytest.raises(ImportError, match=r"deap-gan-prune\[ray\]"):
         single_search.search_single(ResnetGenerator(ngf=4, n_blocks=1),
                                     torch.zeros(4, 3, 16, 16), ray_address="local",

@@ -63,7 +63,8 @@ def test_no_weights_file_given_is_a_one_line_error(images):
         fid_kid(images, images, None)
     message = str(info.value)
     assert "\n" not in message
-    assert "--inception-weights" in message and INCEPTION_WEIGHTS_NAME in message
+    assert "--inception-weights" in message
+    assert INCEPTION_WEIGHTS_NAME in message
     assert "none is downloaded" in message
 
 
@@ -91,15 +92,22 @@ def test_weights_are_checked_before_torch_fidelity_is_needed(images, monkeypatch
 def test_the_computation_path_passes_the_local_weights_and_never_downloads(
         images, weights, fake_fidelity):
     scores = fid_kid(images, images[:4], weights, batch_size=3)
-    assert scores["fid"] == 12.5 and scores["kid_mean"] == 0.01 and scores["kid_std"] == 0.002
+    assert scores["fid"] == 12.5
+    assert scores["kid_mean"] == 0.01
+    assert scores["kid_std"] == 0.002
     assert scores["higher_is_better"] == FID_HIGHER_IS_BETTER
     (call,) = fake_fidelity.calls
     assert call["feature_extractor_weights_path"] == str(weights)
-    assert call["cache"] is False and call["datasets_download"] is False
-    assert call["fid"] and call["kid"] and call["kid_subset_size"] == 4
+    assert call["cache"] is False
+    assert call["datasets_download"] is False
+    assert call["fid"]
+    assert call["kid"]
+    assert call["kid_subset_size"] == 4
     assert call["cuda"] is False
     first = call["input1"]
-    assert len(first) == 6 and first[0].dtype == torch.uint8 and first[0].shape == (3, 16, 16)
+    assert len(first) == 6
+    assert first[0].dtype == torch.uint8
+    assert first[0].shape == (3, 16, 16)
 
 
 def test_fid_only_and_newer_device_option(images, weights, fake_fidelity):
@@ -107,20 +115,24 @@ def test_fid_only_and_newer_device_option(images, weights, fake_fidelity):
     scores = fid_kid(images, images, weights, kid=False)
     assert set(scores) == {"fid", "higher_is_better"}
     (call,) = fake_fidelity.calls
-    assert call["device"] == "cpu" and "cuda" not in call and not call["kid"]
+    assert call["device"] == "cpu"
+    assert "cuda" not in call
+    assert not call["kid"]
 
 
 def test_a_failure_inside_torch_fidelity_becomes_one_line(images, weights, fake_fidelity):
-    def broken(**kwargs):
+    def broken(**_kwargs):
         raise RuntimeError("Invalid magic number; corrupt file?\nmore detail")
 
     fake_fidelity.calculate_metrics = broken
     with pytest.raises(FIDUnavailable, match="corrupt file") as info:
         fid_kid(images, images, weights)
-    assert "\n" not in str(info.value) and str(weights) in str(info.value)
+    assert "\n" not in str(info.value)
+    assert str(weights) in str(info.value)
 
 
-def test_uint8_conversion_and_bad_inputs(images, weights, tmp_path, fake_fidelity):
+@pytest.mark.usefixtures("fake_fidelity")
+def test_uint8_conversion_and_bad_inputs(images, weights, tmp_path):
     data = Uint8Images(torch.tensor([-1.0, 0.0, 1.0]).view(1, 3, 1, 1))
     assert data[0].flatten().tolist() == [0, 128, 255]
     with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):
@@ -136,7 +148,8 @@ def test_cached_weights_are_used_when_none_is_given(empty_hub_cache, images, fak
     assert cached == empty_hub_cache / "checkpoints" / INCEPTION_WEIGHTS_NAME
     with pytest.raises(FIDUnavailable, match="torch-fidelity's cache") as info:
         check_inception_weights(None)
-    assert str(cached.parent) in str(info.value) and "--inception-weights" in str(info.value)
+    assert str(cached.parent) in str(info.value)
+    assert "--inception-weights" in str(info.value)
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"stand-in")
     assert check_inception_weights(None) == cached
@@ -155,7 +168,7 @@ def test_torch_fidelity_without_its_dependency_says_which(images, weights, monke
 
     monkeypatch.delitem(sys.modules, "torch_fidelity", raising=False)
     monkeypatch.setattr(builtins, "__import__", without_torchvision)
-    with pytest.raises(FIDUnavailable, match="cannot be imported.*needs torchvision"):
+    with pytest.raises(FIDUnavailable, match=r"cannot be imported.*needs torchvision"):
         fid_kid(images, images, weights)
 
 
@@ -188,8 +201,8 @@ def stand_in_fidelity(fake_fidelity):
     return fake_fidelity
 
 
-def test_stand_in_distance_is_zero_for_one_set_and_positive_otherwise(images, weights,
-                                                                       stand_in_fidelity):
+@pytest.mark.usefixtures("stand_in_fidelity")
+def test_stand_in_distance_is_zero_for_one_set_and_positive_otherwise(images, weights):
     assert abs(fid_kid(images, images, weights)["fid"]) < 1e-6
     assert fid_kid(images, images.clamp(0, 1), weights)["fid"] > 0.01
 
@@ -209,7 +222,8 @@ def test_evaluate_fid_scores_each_direction_against_the_real_images(
                  "--judge-steps", "2", "--fid", "--inception-weights", str(weights),
                  "--out", str(summary)]) == 0
     out = capsys.readouterr().out
-    assert "FID A→B to real B (lower better)" in out and "KID B→A to real A" in out
+    assert "FID A→B to real B (lower better)" in out
+    assert "KID B→A to real A" in out
     quality = json.loads(summary.read_text())["quality"]
     assert quality["directions"]["fid_a2b.fid"] == "lower is better"
     data = synthetic_data(8, 12, 32, seed=0, n_val=16)
@@ -223,16 +237,17 @@ def test_evaluate_fid_scores_each_direction_against_the_real_images(
                for c in stand_in_fidelity.calls)
 
 
-@pytest.mark.parametrize("argv, problem", [
+@pytest.mark.parametrize(("argv", "problem"), [
     (["--fid"], "pass --inception-weights PATH"),
     (["--inception-weights", "nowhere.pth"], "nowhere.pth: no such Inception weights file")])
 def test_evaluate_fid_without_weights_is_one_line_before_any_work(
         argv, problem, gan_dir, tmp_path, capsys, monkeypatch):
     from deap_gan_prune.cli import evaluate_cmd
-    monkeypatch.setattr(evaluate_cmd, "load_data", lambda *a, **k: pytest.fail("work began"))
+    monkeypatch.setattr(evaluate_cmd, "load_data", lambda *_a, **_k: pytest.fail("work began"))
     assert main(["evaluate", str(tmp_path), "--checkpoints", str(gan_dir), *DATA, *argv]) == 1
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and problem in err, err
+    assert len(err.splitlines()) == 1, err
+    assert problem in err, err
 
 
 def test_evaluate_fid_without_torch_fidelity_names_the_extra(gan_dir, tmp_path, weights,

@@ -37,5 +37,5 @@ def test_hashes_and_class_import_still_work():
     x = torch.zeros(1, 3, 4, 4)
     assert files.images_hash(x) == files.images_hash(x.clone()) != files.images_hash(x + 1)
     assert files.import_class("deap_gan_prune.nets.models:ResnetGenerator") is ResnetGenerator
-    with pytest.raises(ValueError, match="not a torch.nn.Module class"):
+    with pytest.raises(ValueError, match=r"not a torch\.nn\.Module class"):
         files.import_class("json:JSONDecoder")

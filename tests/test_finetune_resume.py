@@ -29,7 +29,7 @@ def _pair(setup, path, stop_after=None, resume=False, **options):
     gan, slim, data = setup
     a, b = copy.deepcopy(slim)
 
-    def interrupt(step, logs):
+    def interrupt(step, _logs):
         if step == stop_after:
             raise KeyboardInterrupt
     history = finetune_pair(gan, a, b, data, steps=8, batch_size=2, seed=1, progress=False,

@@ -31,8 +31,11 @@ def test_full_mask_has_no_perceptual_loss_and_size_one(nets):
         fit = GeneratorFitness(g_a, d_a, x_a, MaskSpace(g_a.widths), perceptual=perceptual,
                                gamma=2.0)
         terms = fit.terms(fit.space.full())
-        assert terms["l_dis"] == 0 and terms["l_gen"] == 0 and terms["size_ratio"] == 1.0
-        assert terms["l_cyc"] == 0 and terms["fitness"] == pytest.approx(1 / 2.0)
+        assert terms["l_dis"] == 0
+        assert terms["l_gen"] == 0
+        assert terms["size_ratio"] == 1.0
+        assert terms["l_cyc"] == 0
+        assert terms["fitness"] == pytest.approx(1 / 2.0)
         assert fit(fit.space.full()) == (terms["fitness"],)
         assert all(type(v) is float for v in terms.values())
 
@@ -43,13 +46,17 @@ def test_smaller_mask_smaller_size_and_positive_losses(nets):
                                       size_measure="macs")
     half = _half(fit_a.space)
     terms = fit_a.terms(half, partner=fit_b.space.full())
-    assert 0 < terms["size_ratio"] < 1 and terms["l_dis"] > 0 and terms["l_gen"] > 0
+    assert 0 < terms["size_ratio"] < 1
+    assert terms["l_dis"] > 0
+    assert terms["l_gen"] > 0
     assert terms["size_ratio"] == pytest.approx(fit_a.space.size_ratio(half, "macs"))
     manual = terms["l_dis"] + 10.0 * terms["l_cyc"] + 1.0 * terms["size_ratio"]
-    assert terms["loss"] == pytest.approx(manual) and terms["fitness"] == pytest.approx(1 / manual)
+    assert terms["loss"] == pytest.approx(manual)
+    assert terms["fitness"] == pytest.approx(1 / manual)
     # the cycle goes through the partner's mask: another partner, another cycle loss
     other = fit_a.terms(half, partner=_half(fit_b.space))
-    assert other["l_cyc"] != terms["l_cyc"] and other["l_dis"] == terms["l_dis"]
+    assert other["l_cyc"] != terms["l_cyc"]
+    assert other["l_dis"] == terms["l_dis"]
 
 
 def test_cycle_term_equals_a_manual_computation(nets):
@@ -74,7 +81,7 @@ def test_invalid_mask_gets_the_worst_fitness_with_a_warning(nets):
 
 
 def test_non_finite_loss_gets_the_worst_fitness(nets):
-    g_a, _, d_a, _, x_a, _ = nets
+    _g_a, _, d_a, _, x_a, _ = nets
     broken = ResnetGenerator(ngf=4, n_blocks=2).eval()
     with torch.no_grad():
         broken.model[1].weight.fill_(float("nan"))
@@ -89,11 +96,13 @@ def test_picklable_deterministic_and_memoised(nets):
     half, partner = _half(fit_a.space), _half(fit_b.space)
     first = fit_a.terms(half, partner)
     clone = pickle.loads(pickle.dumps(fit_a))
-    assert clone._memo == {} and clone.terms(half, partner) == first
+    assert clone._memo == {}
+    assert clone.terms(half, partner) == first
     blob = len(pickle.dumps(fit_a))
     weights = sum(p.numel() * 4 for m in (g_a, g_b, d_a) for p in m.parameters())
     assert blob < 2 * weights + x_a.numel() * 4 + 200_000  # no cached outputs in the pickle
-    assert fit_a.terms(half, partner) == first and len(fit_a._memo) == 1
+    assert fit_a.terms(half, partner) == first
+    assert len(fit_a._memo) == 1
 
 
 def test_the_callers_networks_are_untouched(nets):

@@ -40,13 +40,14 @@ def _front(gan, callback=None, **kw):
     nets, images = gan
     options = {k: kw.pop(k) for k in ("latency", "checkpoint", "resume", "workers", "supernets")
                if k in kw}
-    settings = dict(population=8, generations=3, n_images=4, train_images=4, adapt_steps=2)
+    settings = {"population": 8, "generations": 3, "n_images": 4, "train_images": 4,
+                "adapt_steps": 2}
     return search_front(*nets, *images, FrontConfig(**{**settings, **kw}), progress=False,
                         callback=callback, **options)
 
 
 #: The front's earlier variation: independent starting sizes, children capped at the range only.
-RANDOM_RANGE = dict(size_init="random", size_cap="range")
+RANDOM_RANGE = {"size_init": "random", "size_cap": "range"}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,8 @@ def test_front_is_nondominated_and_spans_sizes(result):
     assert len(values) >= 3
     assert not any(_dominates(p, q, names) for p in values for q in values)
     sizes = [v["parameters"] for v in values]
-    assert sizes == sorted(sizes) and max(sizes) / min(sizes) >= 3
+    assert sizes == sorted(sizes)
+    assert max(sizes) / min(sizes) >= 3
     scores = [v["score"] for v in values]
     assert scores == sorted(scores, reverse=True)  # on a 2-d front, quality costs size
     for p in result.points:
@@ -86,7 +88,8 @@ def test_default_front_is_nondominated_and_trades_quality_for_size(default_resul
     assert len(values) >= 3
     assert not any(_dominates(p, q, names) for p in values for q in values)
     sizes, scores = [v["parameters"] for v in values], [v["score"] for v in values]
-    assert sizes == sorted(sizes) and scores == sorted(scores, reverse=True)
+    assert sizes == sorted(sizes)
+    assert scores == sorted(scores, reverse=True)
     assert max(p["terms"][n]["parameters"] for p in default_result.points for n in "AB") <= 0.5
 
 
@@ -95,7 +98,8 @@ def test_archives_are_nondominated_and_populations_keep_their_size(which, reques
     result = request.getfixturevalue(which)
     for archive, pop in zip(result.archives, result.populations):
         values = [ind.fitness.values for ind in archive]
-        assert len(pop) == 8 and nondominated(values) == list(range(len(values)))
+        assert len(pop) == 8
+        assert nondominated(values) == list(range(len(values)))
 
 
 @pytest.mark.slow
@@ -113,7 +117,8 @@ def test_same_seed_same_front(gan, result, default_result):
 def test_checkpoint_and_resume_give_the_same_front(gan, default_result, tmp_path):
     path = tmp_path / "front.json"
     _front(gan, seed=3, generations=1, checkpoint=path)
-    assert read_checkpoint(path)["generation"] == 1 and "archives" in read_checkpoint(path)
+    assert read_checkpoint(path)["generation"] == 1
+    assert "archives" in read_checkpoint(path)
     resumed = _front(gan, seed=3, checkpoint=path, resume=True)
     assert resumed.to_dict() == default_result.to_dict()
     with pytest.raises(ResumeError, match="size_range"):
@@ -130,7 +135,8 @@ def test_checkpoint_and_resume_give_the_same_front(gan, default_result, tmp_path
 def test_latency_objective(gan, table):
     res = _front(gan, seed=0, generations=1, objectives=("latency",), latency=table)
     data = json.loads(json.dumps(res.to_dict()))
-    assert data["objectives"] == ["score", "latency"] and data["latency"] == table.key
+    assert data["objectives"] == ["score", "latency"]
+    assert data["latency"] == table.key
     values = [p["values"] for p in data["points"]]
     assert not any(_dominates(p, q, ("score", "latency")) for p in values for q in values)
     lat = [v["latency"] for v in values]
@@ -149,10 +155,13 @@ def test_latency_objective(gan, table):
 def test_choose_point_by_index_size_and_latency():
     points = [{"values": {"score": s, "parameters": p, "latency": ms}}
               for s, p, ms in ((0.9, 0.05, 5.0), (0.5, 0.1, 8.0), (0.3, 0.3, 20.0))]
-    assert choose_point(points, at_size=0.15) == 1 and choose_point(points, at_size=1) == 2
-    assert choose_point(points, at_latency=7.0) == 0 and choose_point(points, index=2) == 2
-    assert choose_point(points, default=1) == 1 and knee_index(points, "parameters") == 1
-    with pytest.raises(ValueError, match="smallest is 0.05"):
+    assert choose_point(points, at_size=0.15) == 1
+    assert choose_point(points, at_size=1) == 2
+    assert choose_point(points, at_latency=7.0) == 0
+    assert choose_point(points, index=2) == 2
+    assert choose_point(points, default=1) == 1
+    assert knee_index(points, "parameters") == 1
+    with pytest.raises(ValueError, match=r"smallest is 0\.05"):
         choose_point(points, at_size=0.01)
     with pytest.raises(ValueError, match="not on the front"):
         choose_point(points, index=3)
@@ -170,7 +179,7 @@ def test_bad_config_is_refused():
 
 @pytest.mark.slow
 def test_worker_processes_give_the_same_front(gan, table):
-    kw = dict(seed=1, generations=1, objectives=("parameters", "latency"), latency=table)
+    kw = {"seed": 1, "generations": 1, "objectives": ("parameters", "latency"), "latency": table}
     assert _front(gan, workers=2, **kw).to_dict() == _front(gan, **kw).to_dict()
 
 
@@ -181,7 +190,8 @@ def test_uniform_masks_spread_over_the_range_start_the_front(gan):
     space = MaskSpace(gan[0][0].widths)
     masks = uniform_range_masks(space, 0.05, 0.5, 4, image_size=32)
     sizes = [space.size_ratio(m) for m in masks]
-    assert sizes == sorted(sizes) and len(set(sizes)) == 4
+    assert sizes == sorted(sizes)
+    assert len(set(sizes)) == 4
     assert masks[0] == uniform_mask(space, 0.05, image_size=32)
     assert masks[-1] == uniform_mask(space, 0.5, image_size=32)
     assert all(s <= r + 1e-9 for s, r in zip(sizes, (0.05, 0.05 * 10 ** (1 / 3),
@@ -211,7 +221,8 @@ def test_starting_sizes_hold_both_ends_of_the_range(gan):
     step = 10 ** (1 / 8)  # the strata's width factor over (0.05, 0.5)
     for pop, space in zip(seen[0], res.spaces):
         sizes = sorted(space.size_ratio(m) for m in pop)
-        assert sizes[0] <= 0.05 * step and sizes[-1] > 0.5 / step ** 2
+        assert sizes[0] <= 0.05 * step
+        assert sizes[-1] > 0.5 / step ** 2
     for archive, space in zip(res.archives, res.spaces):
         assert all(space.size_ratio(ind) <= 0.5 + 1e-9 for ind in archive)
     # independent draws reach the small end less surely: over many draws, some miss it
@@ -226,7 +237,8 @@ def test_starting_sizes_hold_both_ends_of_the_range(gan):
         random.seed(0)
         misses[init] = sum(min(space.size_ratio(m) for m in starting_population(toolbox, config))
                            > 0.05 * step for _ in range(40))
-    assert misses["strata"] == 0 and misses["random"] > 0
+    assert misses["strata"] == 0
+    assert misses["random"] > 0
 
 
 def test_front_on_supernet_weights(gan):
@@ -255,7 +267,8 @@ def test_front_on_supernet_weights(gan):
 @pytest.mark.slow
 def test_other_survivor_selections(gan, default_result, select):
     res = _front(gan, seed=3, survivors=select)
-    assert res.config.survivors == select and len(res.points) >= 2
+    assert res.config.survivors == select
+    assert len(res.points) >= 2
     assert all(len(pop) == 8 for pop in res.populations)
     values = [p["values"] for p in res.points]
     assert not any(_dominates(p, q, ("score", "parameters")) for p in values for q in values)
@@ -276,7 +289,8 @@ def test_size_floor_keeps_the_front_within_the_range(gan):
     res = _front(gan, seed=3, size_floor=True, size_range=(0.2, 0.5))
     for archive, space in zip(res.archives, res.spaces):
         sizes = [space.size_ratio(ind) for ind in archive]
-        assert min(sizes) >= 0.2 * 0.8 and max(sizes) <= 0.5 + 1e-9
+        assert min(sizes) >= 0.2 * 0.8
+        assert max(sizes) <= 0.5 + 1e-9
     loose = _front(gan, seed=3, size_range=(0.2, 0.5))
     assert min(loose.spaces[0].size_ratio(ind) for a in loose.archives[:1] for ind in a) < min(
         res.spaces[0].size_ratio(ind) for ind in res.archives[0])

@@ -27,14 +27,17 @@ def test_quick_run_has_equal_evaluations_and_sizes_within_budgets(bench, tmp_pat
     assert bench.main(["--quick", "--quiet", "--out", str(out), "--plot",
                        str(tmp_path / "front.png")]) == 0
     result = json.loads(out.read_text())
-    assert (tmp_path / "front.png").stat().st_size > 0 and result["front"]["points"]
+    assert (tmp_path / "front.png").stat().st_size > 0
+    assert result["front"]["points"]
     masks = result["front"]["points"][0]["A"]  # compact: one character a bit
-    assert isinstance(masks, str) and set(masks) <= {"0", "1"}
+    assert isinstance(masks, str)
+    assert set(masks) <= {"0", "1"}
     assert result["evaluations"]["front"] == result["evaluations"]["single_budget"] == 48
     assert [r["budget"] for r in result["rows"]] == [0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
     for row in result["rows"]:
         if not row.get("missing"):
-            assert max(row["sizes"]) <= row["budget"] and 0 <= row["ssim"] <= 1
+            assert max(row["sizes"]) <= row["budget"]
+            assert 0 <= row["ssim"] <= 1
     assert all(v["front"] >= 0 and v["single_budget"] >= 0
                for v in result["hypervolume"].values())
     assert "hypervolume" in capsys.readouterr().out
@@ -59,7 +62,8 @@ def test_quick_run_on_supernet_weights(bench, tmp_path):
     assert bench.main(["--quick", "--quiet", "--fitness", "supernet", "--score", "ssim",
                        "--size-init", "random", "--size-cap", "range", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["fitness"] == "supernet" and result["score"] == "ssim"
+    assert result["fitness"] == "supernet"
+    assert result["score"] == "ssim"
     config = result["front"]["config"]
     assert (config["fitness"], config["size_init"], config["size_cap"]) == (
         "supernet", "random", "range")

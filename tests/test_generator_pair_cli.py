@@ -54,7 +54,8 @@ def test_two_generators_of_own_class_search_slim_evaluate_export(tmp_path, pair_
     assert main(["search", *OWN, "--checkpoints", str(pair_dir), *DATA, *SEARCH, "--out",
                  str(masks)]) == 0
     out = capsys.readouterr().out
-    assert "G_A: fitness" in out and "G_B: fitness" in out
+    assert "G_A: fitness" in out
+    assert "G_B: fitness" in out
     saved = json.loads(masks.read_text())
     assert saved["config"]["fitness"] == "adapted"
     assert saved["architecture"] == {"class": "generic_nets:StyleNet", "kwargs": {"ngf": 4}}
@@ -77,7 +78,8 @@ def test_two_generators_of_own_class_search_slim_evaluate_export(tmp_path, pair_
     assert main(["evaluate", str(slim_dir), *OWN, "--checkpoints", str(pair_dir), *DATA,
                  "--repeats", "1", "--quiet", "--out", str(summary_path)]) == 0
     text = capsys.readouterr().out
-    assert "A→B SSIM to original" in text and "B→A SSIM to original" in text
+    assert "A→B SSIM to original" in text
+    assert "B→A SSIM to original" in text
     summary = json.loads(summary_path.read_text())
     test_b = synthetic_data(16, 4, 32).test_b
     g_b, small_b = _net(2), load_generator(slim_dir / "slim_G_B.pth", architecture=STYLE)
@@ -96,12 +98,14 @@ def test_pair_and_weights_together_are_refused(tmp_path, pair_dir, weights, caps
     assert main(["search", *OWN, "--checkpoints", str(pair_dir), "--weights", str(weights),
                  *DATA, *SEARCH, "--out", str(tmp_path / "m.json")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "not both" in err and "\n" not in err
+    assert "not both" in err
+    assert "\n" not in err
     (pair_dir / "latest_net_G_B.pth").unlink()
     assert main(["search", *OWN, "--checkpoints", str(pair_dir), *DATA, *SEARCH, "--out",
                  str(tmp_path / "m.json")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "latest_net_G_B.pth" in err and "\n" not in err
+    assert "latest_net_G_B.pth" in err
+    assert "\n" not in err
 
 
 def test_pair_search_refuses_a_discriminator_fitness_without_discriminators(tmp_path,
@@ -109,7 +113,8 @@ def test_pair_search_refuses_a_discriminator_fitness_without_discriminators(tmp_
     assert main(["search", *OWN, "--checkpoints", str(pair_dir), *DATA, *SEARCH,
                  "--adapt-score", "discriminator", "--out", str(tmp_path / "m.json")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "no discriminator files" in err and "\n" not in err
+    assert "no discriminator files" in err
+    assert "\n" not in err
 
 
 @pytest.mark.slow
@@ -133,7 +138,8 @@ def test_single_search_with_ray_missing_gives_the_one_line_hint(tmp_path, weight
     assert main(["search", *OWN, "--weights", str(weights), *DATA, *SEARCH, "--ray", "local",
                  "--out", str(tmp_path / "m.json")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "pip install 'deap-gan-prune[ray]'" in err and "\n" not in err
+    assert "pip install 'deap-gan-prune[ray]'" in err
+    assert "\n" not in err
 
 
 @pytest.mark.slow
@@ -164,5 +170,6 @@ def test_single_search_on_local_ray_equals_in_process(tmp_path, weights, monkeyp
     finally:
         torch.set_num_threads(threads)
     a, b = json.loads(here.read_text()), json.loads(there.read_text())
-    assert a["masks"] == b["masks"] and a["logbook"] == b["logbook"]
+    assert a["masks"] == b["masks"]
+    assert a["logbook"] == b["logbook"]
     assert len({h["score"] for h in a["halloffame"]}) > 1  # candidates scored differently

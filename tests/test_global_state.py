@@ -90,7 +90,8 @@ def nets():
     return gens, discs, images
 
 
-SEARCH = dict(population=4, generations=1, n_images=4, train_images=4, adapt_steps=1, seed=3)
+SEARCH = {"population": 4, "generations": 1, "n_images": 4, "train_images": 4, "adapt_steps": 1,
+          "seed": 3}
 
 
 # -- seeded ------------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ def test_seeded_draws_as_seed_everything_and_restores():
     torch.manual_seed(7)
     assert inside == (random.random(), float(np.random.random()), float(torch.rand(1)))
     before = scramble(5)
-    with pytest.raises(Stop), seeded(8):
+    with pytest.raises(Stop), seeded(8):  # noqa: PT012 (the raise must leave seeded)
         random.random()
         raise Stop
     assert same_states(before, states())
@@ -114,7 +115,8 @@ def test_seeded_draws_as_seed_everything_and_restores():
 
 # -- searches ------------------------------------------------------------------------------------
 def _same_search(a, b):
-    assert a.masks == b.masks and a.terms == b.terms
+    assert a.masks == b.masks
+    assert a.terms == b.terms
     assert a.to_dict()["logbook"] == b.to_dict()["logbook"]
 
 
@@ -137,7 +139,8 @@ def test_search_single(nets):
         return search_single(g_a, x_a, config, progress=False, callback=callback)
 
     def compare(a, b):
-        assert a.mask == b.mask and a.terms == b.terms
+        assert a.mask == b.mask
+        assert a.terms == b.terms
         assert a.to_dict()["logbook"] == b.to_dict()["logbook"]
     check_entry_point(run, compare)
     check_raising(lambda: run(raise_stop))
@@ -189,7 +192,8 @@ def test_finetune_pair_gives_back_the_caller_states_and_the_originals(nets, data
         assert all(same_weights(x, y) for x, y in zip(a, b))
     check_entry_point(run, compare)
     check_raising(lambda: run(raise_stop))
-    assert g_a.training and not g_b.training  # the teacher, as the caller left it
+    assert g_a.training
+    assert not g_b.training  # the teacher, as the caller left it
     assert [p.requires_grad for p in g_a.parameters()] == flags
 
 
@@ -212,7 +216,8 @@ def test_train_cyclegan_and_fit_discriminator(nets, data):
         assert not d.training  # given back in its mode, trained
         return d
     check_entry_point(run_fit, lambda a, b: same_weights(a, b) or pytest.fail("differ"))
-    assert not g.training and [p.requires_grad for p in g.parameters()] == flags
+    assert not g.training
+    assert [p.requires_grad for p in g.parameters()] == flags
 
 
 def test_ensure_discriminators(nets):
@@ -248,10 +253,13 @@ def test_distill_generator(nets, tmp_path):
 def test_borrowed_gives_back_mode_device_and_flags():
     net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout()).train()
     net[0].bias.requires_grad_(False)
-    with pytest.raises(Stop), borrowed(net, device="cpu", training=False, requires_grad=True):
-        assert not net.training and all(p.requires_grad for p in net.parameters())
+    with (pytest.raises(Stop),  # noqa: PT012 (checks inside borrowed, then the raise leaves it)
+          borrowed(net, device="cpu", training=False, requires_grad=True)):
+        assert not net.training
+        assert all(p.requires_grad for p in net.parameters())
         raise Stop
-    assert net.training and [p.requires_grad for p in net.parameters()] == [True, False]
+    assert net.training
+    assert [p.requires_grad for p in net.parameters()] == [True, False]
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -265,7 +273,8 @@ def test_helpers_keep_the_callers_mode(nets, tmp_path, training):
     source.mkdir()
     Image.new("RGB", (16, 16), (10, 20, 30)).save(source / "a.png")
     translate_folder(g, source, tmp_path / "out", progress=False)
-    assert g.training is training and other.training is training
+    assert g.training is training
+    assert other.training is training
     assert all(p.device.type == "cpu" for p in g.parameters())
 
 

@@ -29,7 +29,8 @@ def group_scores(scores, space, name):
 def test_scores_are_floats_aligned_with_bits():
     gen, space = generator(), MaskSpace(WIDTHS)
     scores = l1_importance(gen, space)
-    assert len(scores) == space.n_bits and all(type(s) is float and s > 0 for s in scores)
+    assert len(scores) == space.n_bits
+    assert all(type(s) is float and s > 0 for s in scores)
     first = gen.slot_convs()["first"].weight
     assert group_scores(scores, space, "first") == pytest.approx(
         first.abs().sum(dim=(1, 2, 3)).tolist())
@@ -38,13 +39,14 @@ def test_scores_are_floats_aligned_with_bits():
         up1.abs().sum(dim=(0, 2, 3)).tolist())
 
 
-@pytest.mark.parametrize("slot,j", [("first", 2), ("down1", 5), ("inner1", 7), ("up1", 3),
-                                    ("up2", 1)])
+@pytest.mark.parametrize(("slot", "j"), [("first", 2), ("down1", 5), ("inner1", 7), ("up1", 3),
+                                         ("up2", 1)])
 def test_zeroed_filter_scores_lowest_in_its_group(slot, j):
     gen, space = generator(), MaskSpace(WIDTHS)
     zero_output_filter(gen.slot_convs()[slot], j)
     part = group_scores(l1_importance(gen, space), space, slot)
-    assert min(range(len(part)), key=part.__getitem__) == j and part[j] == 0.0
+    assert min(range(len(part)), key=part.__getitem__) == j
+    assert part[j] == 0.0
 
 
 def test_transposed_conv_input_channel_is_not_an_output_filter():
@@ -69,7 +71,8 @@ def test_stream_combines_every_writer(layout):
     for name in writers[1:]:
         zero_output_filter(convs[name], j)
     part = group_scores(l1_importance(gen, space), space, "stream")
-    assert min(range(len(part)), key=part.__getitem__) == j and part[j] == 0.0
+    assert min(range(len(part)), key=part.__getitem__) == j
+    assert part[j] == 0.0
 
 
 def test_mismatched_space_is_rejected():

@@ -43,7 +43,8 @@ def test_every_public_name_resolves_to_its_module(package):
     table = {name: where for where, names in module.__dict__[
         "_SUBMODULE_NAMES" if package == "deap_gan_prune" else "_MODULE_NAMES"].items()
         for name in names}
-    assert sorted(module.__all__) == sorted(table) and len(set(module.__all__)) == len(table)
+    assert sorted(module.__all__) == sorted(table)
+    assert len(set(module.__all__)) == len(table)
     listed = dir(module)
     for name in module.__all__:
         assert name in listed
@@ -64,8 +65,8 @@ def test_the_root_exports_the_names_of_the_users_story():
             "load_teacher"} <= set(deap_gan_prune.__all__)
 
 
-@pytest.mark.parametrize("path, table", [("__init__.py", "_SUBMODULE_NAMES"),
-                                         ("nets/__init__.py", "_MODULE_NAMES")])
+@pytest.mark.parametrize(("path", "table"), [("__init__.py", "_SUBMODULE_NAMES"),
+                                             ("nets/__init__.py", "_MODULE_NAMES")])
 def test_type_checking_imports_match_the_lazy_table(path, table):
     """The ``if TYPE_CHECKING:`` imports (what type checkers see) name the same modules and
     names as the table the package loads from."""

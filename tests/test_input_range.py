@@ -21,7 +21,7 @@ from deap_gan_prune.imagerange import (
 from deap_gan_prune.metrics.fidelity import fidelity_scores
 
 
-@pytest.mark.parametrize("text, shown, mean, std", [
+@pytest.mark.parametrize(("text", "shown", "mean", "std"), [
     ("-1,1", "-1,1", (0.5,), (0.5,)),
     ("0,1", "0,1", (0.0,), (1.0,)),
     (" 0 , 255 ", "0,255", (0.0,), (1 / 255,)),
@@ -32,20 +32,24 @@ from deap_gan_prune.metrics.fidelity import fidelity_scores
 ])
 def test_parse(text, shown, mean, std):
     value = InputRange.parse(text)
-    assert value.text == shown and InputRange.parse(value.text) == value
-    assert value.mean == pytest.approx(mean) and value.std == pytest.approx(std)
+    assert value.text == shown
+    assert InputRange.parse(value.text) == value
+    assert value.mean == pytest.approx(mean)
+    assert value.std == pytest.approx(std)
     assert InputRange.from_dict(value.to_dict()) == value
-    assert InputRange.parse(None) is DEFAULT_RANGE and InputRange.parse("-1,1").is_default
+    assert InputRange.parse(None) is DEFAULT_RANGE
+    assert InputRange.parse("-1,1").is_default
     assert InputRange.from_dict({}) == DEFAULT_RANGE  # files without the key: -1,1
 
 
 @pytest.mark.parametrize("text", ["", "1,0", "0", "0,1,2", "a,1", "nan,1", "mean=0.5",
                                   "mean=0.5;std=0", "mean=0,0;std=1,1,1", "std=1;mean=x"])
 def test_bad_text_is_one_line_naming_the_option(text):
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"^--input-range") as error:
         InputRange.parse(text)
     message = str(error.value)
-    assert message.startswith("--input-range") and "\n" not in message
+    assert message.startswith("--input-range")
+    assert "\n" not in message
 
 
 def test_round_trips_and_the_default_arithmetic():
@@ -71,10 +75,10 @@ def test_an_explicit_range_must_agree_with_the_files():
     assert resolve(None, []) is DEFAULT_RANGE
     assert resolve(None, [("m.json", UNIT_RANGE)]) == UNIT_RANGE
     assert resolve(UNIT_RANGE, [("m.json", UNIT_RANGE)]) == UNIT_RANGE
-    with pytest.raises(ValueError, match="--input-range -1,1 conflicts with input_range 0,1 "
-                                         "recorded in m.json"):
+    with pytest.raises(ValueError, match=r"--input-range -1,1 conflicts with input_range 0,1 "
+                                         r"recorded in m\.json"):
         resolve(DEFAULT_RANGE, [("m.json", UNIT_RANGE)])
-    with pytest.raises(ValueError, match="a.json records input_range 0,1 but b.json"):
+    with pytest.raises(ValueError, match=r"a\.json records input_range 0,1 but b\.json"):
         resolve(None, [("a.json", UNIT_RANGE), ("b.json", DEFAULT_RANGE)])
 
 
@@ -139,7 +143,8 @@ def test_a_network_of_unit_range_through_the_commands(tmp_path, capsys):
     assert main(["evaluate", str(other), *OWN, "--weights", str(weights), *DATA,
                  "--repeats", "1", "--quiet", "--json", "--out", str(report)]) == 0
     signed = json.loads(report.read_text())
-    assert signed["input_range"] == "-1,1" and UnitRangeNet.lowest < 0.0
+    assert signed["input_range"] == "-1,1"
+    assert UnitRangeNet.lowest < 0.0
     for key in ("psnr_db", "ssim"):
         assert signed["quality"]["pruned"]["fidelity_a2b"][key] == pytest.approx(
             unit["quality"]["pruned"]["fidelity_a2b"][key], abs=1e-3)

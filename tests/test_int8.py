@@ -12,17 +12,17 @@ import pytest
 import torch
 
 pytest.importorskip("onnxruntime")
-import onnx  # noqa: E402
-from test_any_generator import ARCHITECTURES, _network, _random_bits  # noqa: E402
+import onnx
+from test_any_generator import ARCHITECTURES, _network, _random_bits
 
-from deap_gan_prune import cli  # noqa: E402
-from deap_gan_prune.export import ExportError, export_onnx  # noqa: E402
-from deap_gan_prune.nets.baselines import uniform_mask  # noqa: E402
-from deap_gan_prune.nets.checkpoints import save_generator  # noqa: E402
-from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
-from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
-from deap_gan_prune.nets.slimming import slim  # noqa: E402
-from deap_gan_prune.quantization import (  # noqa: E402
+from deap_gan_prune import cli
+from deap_gan_prune.export import ExportError, export_onnx
+from deap_gan_prune.nets.baselines import uniform_mask
+from deap_gan_prune.nets.checkpoints import save_generator
+from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.quantization import (
     Int8Config,
     equalize_norm_inputs,
     export_int8,
@@ -37,7 +37,7 @@ def _images(n, size, seed):
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-@pytest.mark.parametrize("key", sorted(ARCHITECTURES) + ["upstream_resnet"])
+@pytest.mark.parametrize("key", [*sorted(ARCHITECTURES), "upstream_resnet"])
 def test_every_architecture_runs_integer_kernels(key, tmp_path):
     if key == "upstream_resnet":
         torch.manual_seed(0)
@@ -49,11 +49,13 @@ def test_every_architecture_runs_integer_kernels(key, tmp_path):
     path = tmp_path / "g.onnx"
     result = export_int8(small, path, _images(4, size, 1), _images(2, size, 2),
                          config=Int8Config(keep_float=()))
-    assert path.is_file() and result.bytes == path.stat().st_size
+    assert path.is_file()
+    assert result.bytes == path.stat().st_size
     model = onnx.load(str(path))
     int8 = [t for t in model.graph.initializer
             if t.data_type == onnx.TensorProto.INT8 and len(t.dims) > 1]
-    assert int8 and result.int8_weights == sum(int(np.prod(t.dims)) for t in int8)
+    assert int8
+    assert result.int8_weights == sum(int(np.prod(t.dims)) for t in int8)
     assert result.kernels["integer"].get("QLinearConv", 0) >= 1  # read from the optimised graph
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param for d in dims] == ["batch", "", "height", "width"]
@@ -61,7 +63,8 @@ def test_every_architecture_runs_integer_kernels(key, tmp_path):
         out = run_onnx(path, _images(batch, side, 3).numpy())
         with torch.no_grad():
             want = small(_images(batch, side, 3)).numpy()
-        assert out.shape == want.shape and np.abs(out - want).mean() < 0.1
+        assert out.shape == want.shape
+        assert np.abs(out - want).mean() < 0.1
     written = json.loads(Path(str(path) + ".json").read_text())
     assert written["check"]["to_float"]["psnr_db"] == result.check["to_float"]["psnr_db"] > 15
 
@@ -81,8 +84,10 @@ def test_shipped_teacher_keeps_30_db_to_its_float_output(teacher_slim, tmp_path)
     result = export_int8(small, tmp_path / "t.onnx", data.train[0][:32], data.test_a,
                          original=original)
     check = result.check
-    assert check["to_float"]["psnr_db"] >= 30 and check["to_float"]["ssim"] > 0.95
-    assert check["images"] == 8 and check["image_size"] == [64, 64]
+    assert check["to_float"]["psnr_db"] >= 30
+    assert check["to_float"]["ssim"] > 0.95
+    assert check["images"] == 8
+    assert check["image_size"] == [64, 64]
     assert abs(check["loss_db"]) <= 0.5
     assert result.bytes < 0.6 * result.float_bytes
     # the transposed convs have no integer kernel on the CPU: "auto" leaves them in float
@@ -104,7 +109,9 @@ def test_equalisation_keeps_the_float_output_and_evens_the_channels(teacher_slim
     images = data.train[0][:8].numpy()
     names = equalize_norm_inputs(model, images)
     convs = [n.name for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    assert len(convs) == 18 and 9 <= len(names) and set(names) <= set(convs[:-1])  # not the
+    assert len(convs) == 18
+    assert len(names) >= 9
+    assert set(names) <= set(convs[:-1])  # not the
     # output layer, which feeds no norm
     changed = [t.name for t in model.graph.initializer
                if not np.allclose(onnx.numpy_helper.to_array(t), before[t.name])]
@@ -121,16 +128,18 @@ def test_equalisation_keeps_the_float_output_and_evens_the_channels(teacher_slim
 
 
 def test_layers_kept_in_float_by_name_and_by_sensitivity(teacher_slim, tmp_path):
-    original, small, data = teacher_slim
+    _original, small, data = teacher_slim
     first = "/model/model.1/Conv"
     named = export_int8(small, tmp_path / "a.onnx", data.train[0][:16], data.test_a[:4],
                         config=Int8Config(keep_float=(first,)))
-    assert named.kept_float == [first] and first in named.float_layers
+    assert named.kept_float == [first]
+    assert first in named.float_layers
     # an unreachable target: "auto" keeps at most max_float_layers, returning the best found
     auto = export_int8(small, tmp_path / "b.onnx", data.train[0][:16], data.test_a[:4],
                        config=Int8Config(min_psnr_db=200.0, max_float_layers=2))
     transposed = ["/model/model.16/ConvTranspose", "/model/model.19/ConvTranspose"]
-    assert auto.kept_float[:2] == transposed and 3 <= len(auto.kept_float) <= 4
+    assert auto.kept_float[:2] == transposed
+    assert 3 <= len(auto.kept_float) <= 4
     assert set(auto.kept_float) <= set(auto.float_layers)
     plain = export_int8(small, tmp_path / "c.onnx", data.train[0][:16], data.test_a[:4],
                         config=Int8Config(keep_float=()))
@@ -150,11 +159,12 @@ def test_onnx_kernels_reads_a_float_file(teacher_slim, tmp_path):
     _, small, _ = teacher_slim
     export_onnx(small, tmp_path / "f.onnx", 32)
     kernels = onnx_kernels(tmp_path / "f.onnx")
-    assert kernels["integer"] == {} and len(kernels["float_layers"]) == 18  # every layer
+    assert kernels["integer"] == {}
+    assert len(kernels["float_layers"]) == 18  # every layer
 
 
 def test_cli_int8_export(teacher_slim, tmp_path, capsys):
-    original, small, _ = teacher_slim
+    _original, small, _ = teacher_slim
     save_generator(small, tmp_path / "slim_G_A.pth")
     out = tmp_path / "g.onnx"
     code = cli.main(["export", str(tmp_path / "slim_G_A.pth"), "--out", str(out), "--int8",
@@ -162,10 +172,14 @@ def test_cli_int8_export(teacher_slim, tmp_path, capsys):
                      "--check-images", "4", "--quiet", "--keep-float", "none", "--original",
                      str(ROOT / "deap_gan_prune" / "teacher" / "latest_net_G_A.pth")])
     printed = capsys.readouterr().out
-    assert code == 0 and out.is_file()
-    assert "QLinearConv" in printed and "loses" in printed and "ConvTranspose" in printed
+    assert code == 0
+    assert out.is_file()
+    assert "QLinearConv" in printed
+    assert "loses" in printed
+    assert "ConvTranspose" in printed
     report = json.loads(Path(str(out) + ".json").read_text())
-    assert report["check"]["images"] == 4 and report["check"]["image_size"] == [32, 32]
+    assert report["check"]["images"] == 4
+    assert report["check"]["image_size"] == [32, 32]
     assert report["config"]["keep_float"] == []
     assert cli.main(["export", str(tmp_path / "slim_G_A.pth"), "--out",
                      str(tmp_path / "g.pt"), "--int8"]) == 1
@@ -183,7 +197,8 @@ def test_deploy_benchmark_at_toy_size(tmp_path):
     assert cases == ["teacher 4x", "teacher 8x"]
     for r in report["results"]:
         rows = r["rows"]
-        assert len(rows) == 6 and all(row["ms"] > 0 and row["mb"] > 0 for row in rows.values())
+        assert len(rows) == 6
+        assert all(row["ms"] > 0 and row["mb"] > 0 for row in rows.values())
         assert rows["slim int8 (ONNX Runtime)"]["psnr_db"] is not None
         assert r["int8"]["kernels"]["integer"].get("QLinearConv", 0) > 0
         assert r["parameters"]["slim"] < r["parameters"]["original"]

@@ -33,10 +33,14 @@ def test_quick_run_writes_json_and_prints_the_table(latency, tmp_path, capsys):
     assert latency.main(["--quick", "--threads", "1", "--no-progress", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
-    assert result["interleaved"] is True and result["statistic"] == "median"
-    assert result["repeats"] == 2 and result["threads"] == 1 and result["quick"] is True
+    assert result["interleaved"] is True
+    assert result["statistic"] == "median"
+    assert result["repeats"] == 2
+    assert result["threads"] == 1
+    assert result["quick"] is True
     assert "output positions" in result["mac_convention"]
-    assert result["higher_is_better"]["speedup"] and not result["higher_is_better"]["slim_ms"]
+    assert result["higher_is_better"]["speedup"]
+    assert not result["higher_is_better"]["slim_ms"]
     assert [p["name"] for p in result["pairs"]] == ["teacher", "full"]
     rows = result["rows"]
     # teacher: 2 sizes x 2 batches x 3 backends; full: 1 size x 2 batches x 3 backends
@@ -59,11 +63,14 @@ def test_quick_run_writes_json_and_prints_the_table(latency, tmp_path, capsys):
             net = ResnetGenerator(widths=GeneratorWidths.from_dict(p[f"{kind}_widths"]))
             assert p[f"{kind}_parameters"] == sum(t.numel() for t in net.parameters())
         assert p["slim_parameters"] < p["original_parameters"]
-    assert "speed-up" in printed and "MAC ratio" in printed and "output positions" in printed
-    assert printed.count("onnxruntime") >= 6 and f"wrote {out}" in printed
+    assert "speed-up" in printed
+    assert "MAC ratio" in printed
+    assert "output positions" in printed
+    assert printed.count("onnxruntime") >= 6
+    assert f"wrote {out}" in printed
 
 
-def test_given_files_and_subsets(latency, tmp_path, capsys):
+def test_given_files_and_subsets(latency, tmp_path):
     torch.manual_seed(0)
     save_generator(ResnetGenerator(ngf=4, n_blocks=1), tmp_path / "G.pth")
     torch.manual_seed(1)
@@ -88,7 +95,8 @@ def test_bad_generator_file_is_one_line_exit_1(latency, tmp_path, capsys):
     bad.write_bytes(b"nope")
     assert latency.main(["--quick", "--original", str(bad), "--no-progress"]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "bad.pth" in err
+    assert len(err.splitlines()) == 1
+    assert "bad.pth" in err
 
 
 def test_runs_are_interleaved_and_alternate_order(latency):

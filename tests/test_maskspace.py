@@ -37,7 +37,8 @@ def test_tied_layout_shares_one_mask_for_stream_and_inner():
     slots = space.slot_masks(bits)
     assert all(slots[s][0] == 0 for s in ("stream", "inner0", "inner1", "inner2"))
     w = space.widths_of(bits)
-    assert w.stream == 31 and w.inner == (31, 31, 31)
+    assert w.stream == 31
+    assert w.inner == (31, 31, 31)
 
 
 def test_tied_layout_needs_equal_widths():
@@ -51,14 +52,16 @@ def test_sizes_follow_the_closed_form():
     bits = space.full()
     bits[0] = 0
     w = space.widths_of(bits)
-    assert w.first == 7 and space.size(bits) == count_parameters(w)
+    assert w.first == 7
+    assert space.size(bits) == count_parameters(w)
     assert space.size_ratio(bits) < 1.0
     assert space.size_ratio(bits, "macs", 64) < 1.0
 
 
 def test_validity_and_min_keep():
     space = MaskSpace(GeneratorWidths.default(4, 1), min_keep={"stream": 3})
-    assert space.group("stream").min_keep == 3 and space.group("first").min_keep == 1
+    assert space.group("stream").min_keep == 3
+    assert space.group("first").min_keep == 1
     bits = space.full()
     g = space.group("stream")
     bits[g.offset:g.stop] = [1, 1, 0] + [0] * (g.size - 3)

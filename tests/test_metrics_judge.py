@@ -56,7 +56,8 @@ def test_scores_of_real_and_wrong_domain_images(judge, data):
     good = judge_scores(judge, test_b[:16], "B", test_b[16:])
     bad = judge_scores(judge, test_a[:16], "B", test_b[16:])
     assert good["higher_is_better"] == JUDGE_HIGHER_IS_BETTER
-    assert good["judge_success"] > 0.9 and bad["judge_success"] < 0.1
+    assert good["judge_success"] > 0.9
+    assert bad["judge_success"] < 0.1
     assert good["judge_target_probability"] > bad["judge_target_probability"]
     assert good["judge_frechet"] < bad["judge_frechet"]
     towards_a = judge_scores(judge, test_a[:16], "A", test_a[16:])
@@ -107,7 +108,7 @@ def test_save_and_load_round_trip(judge, data, tmp_path):
     assert (loaded.width, loaded.image_size) == (judge.width, judge.image_size)
     assert torch.equal(loaded.predict_proba(test_a), judge.predict_proba(test_a))
     (tmp_path / "junk.pth").write_bytes(b"not a file")
-    with pytest.raises(CheckpointError, match="junk.pth"):
+    with pytest.raises(CheckpointError, match=r"junk\.pth"):
         load_judge(tmp_path / "junk.pth")
     with pytest.raises(CheckpointError, match="no such file"):
         load_judge(tmp_path / "missing.pth")

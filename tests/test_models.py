@@ -29,8 +29,8 @@ def upstream_generator_shapes(ngf=64, n_blocks=9, input_nc=3, output_nc=3, dropo
     return out
 
 
-@pytest.mark.parametrize("ngf,n_blocks,dropout", [(64, 9, False), (64, 6, False), (8, 3, True),
-                                                  (16, 1, False)])
+@pytest.mark.parametrize(("ngf", "n_blocks", "dropout"), [(64, 9, False), (64, 6, False),
+                                                          (8, 3, True), (16, 1, False)])
 def test_generator_keys_and_shapes_match_upstream(ngf, n_blocks, dropout):
     with torch.device("meta"):
         g = ResnetGenerator(ngf=ngf, n_blocks=n_blocks, use_dropout=dropout)
@@ -55,7 +55,8 @@ def test_generator_module_types_follow_upstream_table():
     assert kinds[19:] == ["ConvTranspose2d", "InstanceNorm2d", "ReLU", "ConvTranspose2d",
                           "InstanceNorm2d", "ReLU", "ReflectionPad2d", "Conv2d", "Tanh"]
     norm = g.model[2]
-    assert not norm.affine and not norm.track_running_stats
+    assert not norm.affine
+    assert not norm.track_running_stats
     block = [type(m).__name__ for m in g.model[10].conv_block]
     assert block == ["ReflectionPad2d", "Conv2d", "InstanceNorm2d", "ReLU", "ReflectionPad2d",
                      "Conv2d", "InstanceNorm2d"]
@@ -90,7 +91,8 @@ def test_per_layer_widths_keep_key_names_and_run():
     assert g.model[10].conv_block[1].weight.shape == (3, 6, 3, 3)
     assert g.model[11].conv_block[5].weight.shape == (6, 9, 3, 3)
     y = g(torch.randn(2, 1, 16, 20))
-    assert y.shape == (2, 2, 16, 20) and y.abs().max() <= 1
+    assert y.shape == (2, 2, 16, 20)
+    assert y.abs().max() <= 1
 
 
 def test_widths_validation_and_round_trip():

@@ -28,9 +28,9 @@ from deap_gan_prune.nets.maskspace import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 
-TOY = dict(image_size=32, n_train=8, n_test=4, population=4, generations=1, adapt_steps=2,
-           n_images=4, adapt_images=4, finetune_steps=4, batch_size=2, val_every=2,
-           checkpoint_every=2, repeats=2, judge_steps=2)
+TOY = {"image_size": 32, "n_train": 8, "n_test": 4, "population": 4, "generations": 1,
+       "adapt_steps": 2, "n_images": 4, "adapt_images": 4, "finetune_steps": 4, "batch_size": 2,
+       "val_every": 2, "checkpoint_every": 2, "repeats": 2, "judge_steps": 2}
 TEACHER_G = Path(__file__).parents[1] / "deap_gan_prune" / "teacher" / "latest_net_G_A.pth"
 
 
@@ -104,7 +104,7 @@ def test_restart_keeps_the_old_results_until_the_new_stage_is_written(finished_r
     old_masks = (out / "masks.json").read_bytes()
     old_onnx = (out / "export" / "G_A.onnx").read_bytes()
 
-    def stopped(ctx):
+    def stopped(_ctx):
         raise KeyboardInterrupt
     with monkeypatch.context() as m:
         m.setitem(compress_stages.STAGE_FUNCTIONS, "search", stopped)
@@ -114,14 +114,16 @@ def test_restart_keeps_the_old_results_until_the_new_stage_is_written(finished_r
     kept = out / ".replaced"
     assert (kept / "search" / "masks.json").read_bytes() == old_masks
     assert (kept / "export" / "export" / "G_A.onnx").read_bytes() == old_onnx
-    assert (kept / "search" / "report.md").is_file() and not (out / "masks.json").exists()
+    assert (kept / "search" / "report.md").is_file()
+    assert not (out / "masks.json").exists()
     said = []
     compress(CompressConfig(**TOY), out, progress=False, say=said.append)
-    assert not kept.exists() and (out / "masks.json").read_bytes() == old_masks
+    assert not kept.exists()
+    assert (out / "masks.json").read_bytes() == old_masks
     assert (out / "report.md").is_file()
 
 
-@pytest.mark.parametrize("damage, redone", [
+@pytest.mark.parametrize(("damage", "redone"), [
     (lambda out: (out / "export" / "G_B.onnx").unlink(), "stage export is redone: "
                                                            "export/G_B.onnx is missing"),
     (lambda out: (out / "finetuned" / "slim_G_A.pth").write_bytes(b"damaged"),
@@ -140,7 +142,7 @@ def test_a_finished_stage_is_verified_before_it_is_skipped(finished_run, tmp_pat
     assert "export/G_B.onnx" in state["stages"]["export"]["files"]
 
 
-@pytest.mark.parametrize("line, problem", [
+@pytest.mark.parametrize(("line", "problem"), [
     ('front = "false"', 'front = "false": expected true or false'),
     ('int8 = "false"', 'int8 = "false": expected true or false'),
     ("population = 2.5", "population = 2.5: expected a whole number"),
@@ -194,7 +196,7 @@ def test_the_library_own_classes_load_from_a_sidecar(tmp_path):
 
 
 # -- checked values and limits ----------------------------------------------------------------
-@pytest.mark.parametrize("argv, problem", [
+@pytest.mark.parametrize(("argv", "problem"), [
     (["export", str(TEACHER_G), "--out", "t.onnx", "--tolerance", "nan"],
      "--tolerance nan: must be a finite number above 0"),
     (["export", str(TEACHER_G), "--out", "t.onnx", "--int8", "--max-loss-db", "nan"],
@@ -215,7 +217,8 @@ def test_bad_values_are_one_line_before_any_work(argv, problem, tmp_path, monkey
     (tmp_path / "m.json").write_text("{}")
     assert main(argv) == 1
     assert problem in one_error(capsys)
-    assert not (tmp_path / "t.onnx").exists() and not (tmp_path / "o").exists()
+    assert not (tmp_path / "t.onnx").exists()
+    assert not (tmp_path / "o").exists()
 
 
 def test_keep_float_names_an_unknown_node(tmp_path):
@@ -259,8 +262,8 @@ def test_output_folders_follow_the_umask(tmp_path):
     assert (tmp_path / "slim").stat().st_mode & 0o777 == 0o755
 
 
-@pytest.mark.parametrize("suffix, magic", [(".pdf", b"%PDF"), (".svg", b"<?xml"),
-                                           (".png", b"\x89PNG")])
+@pytest.mark.parametrize(("suffix", "magic"), [(".pdf", b"%PDF"), (".svg", b"<?xml"),
+                                               (".png", b"\x89PNG")])
 def test_plot_writes_the_format_its_suffix_names(tmp_path, suffix, magic):
     from deap import tools
 
@@ -283,7 +286,7 @@ def _small_disk(tmp_path: Path) -> Path:
     return mount
 
 
-@pytest.mark.parametrize("fmt, name", [("torchscript", "g.pt"), ("onnx", "g.onnx")])
+@pytest.mark.parametrize(("fmt", "name"), [("torchscript", "g.pt"), ("onnx", "g.onnx")])
 @pytest.mark.slow
 def test_an_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, fmt, name):
     mount = _small_disk(tmp_path)
@@ -338,7 +341,7 @@ def test_an_interrupted_command_without_checkpoint_says_nothing_was_saved(tmp_pa
                                                                          monkeypatch, capsys):
     from deap_gan_prune.cli import finetune_cmd
 
-    def interrupt(*args, **kwargs):
+    def interrupt(*_args, **_kwargs):
         raise KeyboardInterrupt
     monkeypatch.setattr(finetune_cmd, "load_data", interrupt)
     assert main(["finetune", str(tmp_path)]) == 130

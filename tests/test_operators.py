@@ -83,7 +83,7 @@ VARIATIONS = [
 ]
 
 
-@pytest.mark.parametrize("kind,op", VARIATIONS)
+@pytest.mark.parametrize(("kind", "op"), VARIATIONS)
 @pytest.mark.parametrize("space", [SPACE, SPACE_MIN, TIED])
 def test_variation_contract(kind, op, space):
     random.seed(1)
@@ -92,14 +92,16 @@ def test_variation_contract(kind, op, space):
         for p in parents:
             p.fitness.values = (1.5,)
         out = op(*parents, space) if kind == "cx" else op(parents[0], space)
-        assert isinstance(out, tuple) and len(out) == (2 if kind == "cx" else 1)
+        assert isinstance(out, tuple)
+        assert len(out) == (2 if kind == "cx" else 1)
         assert all(o is p for o, p in zip(out, parents))               # in place, same objects
         for ind in out:
-            assert len(ind) == space.n_bits and valid(ind, space)
+            assert len(ind) == space.n_bits
+            assert valid(ind, space)
             assert ind.fitness.values == (1.5,)                       # fitness untouched
 
 
-@pytest.mark.parametrize("kind,op", VARIATIONS)
+@pytest.mark.parametrize(("kind", "op"), VARIATIONS)
 def test_variation_is_deterministic_under_seed(kind, op):
     def run():
         random.seed(7)
@@ -122,12 +124,14 @@ def test_init_bernoulli_and_full():
     random.seed(0)
     big = MaskSpace(GeneratorWidths.default())
     ind = initMaskBernoulli(Ind, big)
-    assert type(ind) is Ind and valid(ind, big)
+    assert type(ind) is Ind
+    assert valid(ind, big)
     assert 0.45 < sum(ind) / big.n_bits < 0.55
     empty = initMaskBernoulli(Ind, SPACE_MIN, p_keep=0.0)
     assert SPACE_MIN.kept(empty) == {g.name: max(g.min_keep, 1) for g in SPACE_MIN.groups}
     assert initMaskBernoulli(Ind, SPACE, p_keep=1.0) == SPACE.full()
-    assert initMaskFull(Ind, SPACE) == SPACE.full() and type(initMaskFull(Ind, SPACE)) is Ind
+    assert initMaskFull(Ind, SPACE) == SPACE.full()
+    assert type(initMaskFull(Ind, SPACE)) is Ind
     with pytest.raises(ValueError, match="p_keep"):
         initMaskBernoulli(Ind, SPACE, p_keep=1.5)
 
@@ -154,7 +158,8 @@ def test_init_importance():
 # -- roulette ------------------------------------------------------------------------------
 def frequencies(pop, k=20000, **kw):
     chosen = selRouletteWeighted(pop, k, **kw)
-    assert len(chosen) == k and all(any(c is p for p in pop) for c in chosen[:50])
+    assert len(chosen) == k
+    assert all(any(c is p for p in pop) for c in chosen[:50])
     counts = Counter(id(c) for c in chosen)
     return [counts[id(p)] / k for p in pop]
 
@@ -223,7 +228,9 @@ def test_roulette_k_larger_than_population_and_elitism():
     pop = with_fitness([0.3, 0.9, 0.1])
     assert len(selRouletteWeighted(pop, 10)) == 10
     chosen = selRouletteWeighted(pop, 7, elitism=2)
-    assert len(chosen) == 7 and chosen[0] is pop[1] and chosen[1] is pop[0]
+    assert len(chosen) == 7
+    assert chosen[0] is pop[1]
+    assert chosen[1] is pop[0]
     assert len(selRouletteWeighted(pop, 2, elitism=5)) == 2
     assert selRouletteWeighted(pop, 0) == []
     lows = with_fitness([3.0, 1.0, 2.0], FitMin)
@@ -291,7 +298,8 @@ def test_mutations():
         for _ in range(20):
             (m,) = mutSegmentInvert(Ind(start), SPACE, max_length=max_length)
             diff = [i for i in range(SPACE.n_bits) if m[i] != start[i]]
-            assert diff and diff == list(range(diff[0], diff[-1] + 1))    # one segment
+            assert diff
+            assert diff == list(range(diff[0], diff[-1] + 1))    # one segment
             assert max_length is None or len(diff) <= max_length
 
 
@@ -321,7 +329,8 @@ def test_budget_repair_reaches_budget_keeping_important_channels(measure):
         ind = Ind(BIG.full())
         repairBudget(ind, BIG, budget, measure=measure, image_size=64, scores=scores)
         ratio = BIG.size_ratio(ind, measure, image_size=64)
-        assert valid(ind, BIG) and budget * 0.95 < ratio <= budget
+        assert valid(ind, BIG)
+        assert budget * 0.95 < ratio <= budget
         for g in BIG.groups:
             kept = [scores[i] for i in range(g.offset, g.stop) if ind[i]]
             dropped = [scores[i] for i in range(g.offset, g.stop) if not ind[i]]
@@ -332,7 +341,8 @@ def test_budget_repair_without_scores_and_when_unreachable():
     random.seed(33)
     ind = initMaskBernoulli(Ind, BIG, 0.8)
     repairBudget(ind, BIG, 0.2)
-    assert valid(ind, BIG) and BIG.size_ratio(ind) <= 0.2
+    assert valid(ind, BIG)
+    assert BIG.size_ratio(ind) <= 0.2
     smallest = SPACE_MIN.size_ratio(SPACE_MIN.join({g.name: [1] * max(g.min_keep, 1) +
                                                    [0] * (g.size - max(g.min_keep, 1))
                                                    for g in SPACE_MIN.groups}), "macs", 32)
@@ -361,7 +371,9 @@ def test_budget_repair_meets_every_measure_at_once():
         ind = initMaskBernoulli(Ind, BIG, 0.9)
         repairBudget(ind, BIG, 0.25, measure=("parameters", "macs"), image_size=64)
         params, macs = BIG.size_ratio(ind, "parameters"), BIG.size_ratio(ind, "macs", 64)
-        assert params <= 0.25 and macs <= 0.25 and max(params, macs) > 0.25 * 0.95
+        assert params <= 0.25
+        assert macs <= 0.25
+        assert max(params, macs) > 0.25 * 0.95
 
 
 def test_budget_repair_order_is_random_not_l1_by_default():
@@ -399,7 +411,8 @@ def test_budget_decorator_repairs_every_returned_individual():
     a, b = tb.mate(Ind(SPACE.full()), Ind(SPACE.full()))
     (m,) = tb.mutate(Ind(SPACE.full()))
     for ind in (a, b, m):
-        assert valid(ind, SPACE) and SPACE.size_ratio(ind, "macs", 32) <= 0.3
+        assert valid(ind, SPACE)
+        assert SPACE.size_ratio(ind, "macs", 32) <= 0.3
 
 
 @pytest.mark.parametrize("measure", ["parameters", "macs"])
@@ -423,7 +436,8 @@ def test_parent_size_repair_keeps_every_child_within_its_parents_size(measure):
         (m,) = tb.mutate(Ind(a))
         c1, c2 = tb.mate(Ind(a), Ind(b))
         for child, cap in ((m, caps[0]), (c1, caps[0]), (c2, caps[1])):
-            assert valid(child, SPACE) and size(child) <= cap + 1e-12
+            assert valid(child, SPACE)
+            assert size(child) <= cap + 1e-12
     assert grew >= 20
     same = initMaskSize(Ind, SPACE, 0.2)
     kept = Ind(same)
@@ -443,7 +457,8 @@ def test_parent_size_repair_lets_children_grow_by_the_factor():
         parent = initMaskSize(Ind, SPACE, random.uniform(0.05, 0.2))
         cap = SPACE.size_ratio(parent)
         (child,) = grow(Ind(parent))
-        assert valid(child, SPACE) and SPACE.size_ratio(child) <= 1.5 * cap + 1e-12
+        assert valid(child, SPACE)
+        assert SPACE.size_ratio(child) <= 1.5 * cap + 1e-12
         over += SPACE.size_ratio(child) > cap
     assert over >= 10  # children do grow past their parent, up to the factor
 
@@ -456,7 +471,8 @@ def test_min_size_repair_turns_channels_back_on_up_to_the_floor(measure):
         ind = initMaskSize(Ind, SPACE, 0.15, measure, 32)
         before = list(ind)
         repairMinSize(ind, SPACE, floor, measure, 32)
-        assert valid(ind, SPACE) and size(ind) >= floor
+        assert valid(ind, SPACE)
+        assert size(ind) >= floor
         assert all(a <= b for a, b in zip(before, ind))  # only turned channels on
         added = [i for i, (a, b) in enumerate(zip(before, ind)) if a != b]
         # the fewest of its order: without the last channel it turned on, below the floor
@@ -476,14 +492,16 @@ def test_init_at_a_size_and_stratified_sizes():
     random.seed(3)
     for r in (0.05, 0.2, 0.7):
         ind = initMaskSize(Ind, SPACE, r)
-        assert valid(ind, SPACE) and r * 0.7 <= SPACE.size_ratio(ind) <= r
+        assert valid(ind, SPACE)
+        assert r * 0.7 <= SPACE.size_ratio(ind) <= r
     random.seed(3)
     ratios = size_strata(0.05, 0.5, 5)
     edges = [0.05 * 10 ** (i / 5) for i in range(6)]
     assert all(lo <= r <= hi for r, lo, hi in zip(ratios, edges, edges[1:]))
     random.seed(3)
     again = size_strata(0.05, 0.5, 5)
-    assert again == ratios and size_strata(0.2, 0.2, 3) == pytest.approx([0.2] * 3)
+    assert again == ratios
+    assert size_strata(0.2, 0.2, 3) == pytest.approx([0.2] * 3)
     random.seed(3)
     ranged = initMaskSizeRange(Ind, SPACE, 0.2, 0.2)
     random.seed(3)
@@ -533,7 +551,8 @@ def test_move_channels_changes_two_widths_at_no_more_size(space, measure):
         before, size = space.kept(ind), space.size(ind, measure, 32)
         mutMoveChannels(ind, space, measure=measure, image_size=32)
         after = space.kept(ind)
-        assert space.is_valid(ind) and space.size(ind, measure, 32) <= size
+        assert space.is_valid(ind)
+        assert space.size(ind, measure, 32) <= size
         changed = [g for g in before if before[g] != after[g]]
         assert len(changed) in (0, 1, 2)        # the donor, and the receiver if it could take any
         if changed:
@@ -566,5 +585,6 @@ def test_init_counts_keeps_the_counts_then_moves():
 def test_decorators_are_classes_with_one_name_each():
     import deap_gan_prune.operators as ops
     for name in ("MinKeepRepair", "BudgetRepair", "ParentSizeRepair", "MinSizeRepair"):
-        assert isinstance(getattr(ops, name), type) and name in ops.__all__
+        assert isinstance(getattr(ops, name), type)
+        assert name in ops.__all__
         assert name[0].lower() + name[1:] not in ops.__all__  # no second spelling

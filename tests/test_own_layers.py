@@ -53,10 +53,12 @@ def test_slim_slices_declared_tensors_and_matches_masked():
     kept = [j for j in range(g.channels) if bits[g.offset + j]]
     norm, full = small.contract[2], net.contract[2]
     assert norm.num_features == len(kept)
-    assert isinstance(norm.scale, torch.nn.Parameter) and norm.scale.requires_grad
-    assert "offset" in dict(norm.named_buffers()) and norm.offset.shape == (3, len(kept))
-    assert torch.equal(norm.scale, full.scale[:, kept]) and torch.equal(norm.offset,
-                                                                        full.offset[:, kept])
+    assert isinstance(norm.scale, torch.nn.Parameter)
+    assert norm.scale.requires_grad
+    assert "offset" in dict(norm.named_buffers())
+    assert norm.offset.shape == (3, len(kept))
+    assert torch.equal(norm.scale, full.scale[:, kept])
+    assert torch.equal(norm.offset, full.offset[:, kept])
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad(), masked(net, bits, space) as m:
         assert torch.allclose(small(x), m(x), atol=1e-5)
@@ -67,9 +69,10 @@ def test_slim_slices_declared_tensors_and_matches_masked():
     (WideningNet(), "does not keep its channel count"),
 ])
 def test_undeclared_and_channel_changing_layers_are_refused_in_one_line(net, message):
-    with pytest.raises(TracingError, match="channel_dims|channel count") as info:
+    with pytest.raises(TracingError, match=r"channel_dims|channel count") as info:
         trace_space(net, torch.zeros(1, 3, 16, 16))
-    assert message in str(info.value) and "\n" not in str(info.value)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_a_wrong_declaration_is_named():
@@ -78,7 +81,7 @@ def test_a_wrong_declaration_is_named():
     net = Bad()
     type(net.contract[2]).channel_dims = {"scale": 1, "missing": 0}  # type: ignore[misc]
     try:
-        with pytest.raises(TracingError, match="'missing'.*no such parameter or buffer"):
+        with pytest.raises(TracingError, match=r"'missing'.*no such parameter or buffer"):
             trace_space(net, torch.zeros(1, 3, 16, 16))
     finally:
         type(net.contract[2]).channel_dims = {"scale": 1, "shift": 1, "offset": 1}

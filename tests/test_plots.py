@@ -68,8 +68,8 @@ def _bar_heights(ax) -> list[float]:
     return [p.get_height() for p in ax.patches]
 
 
-@pytest.mark.parametrize("make, size", [(UnetGenerator, 128), (StyleNet, 32),
-                                        (lambda: GroupNormNet(16, 2), 32)])
+@pytest.mark.parametrize(("make", "size"), [(UnetGenerator, 128), (StyleNet, 32),
+                                            (lambda: GroupNormNet(16, 2), 32)])
 def test_kept_channels_of_traced_spaces_count_channels(make, size):
     torch.manual_seed(0)
     net = make().eval()
@@ -99,7 +99,8 @@ def test_kept_channels_multiply_bits_by_block():
     bits = space.full()
     bits[head.offset] = 0
     kept = kept_channels(space, bits)
-    assert kept["kept"]["head.3"] == 24 and kept["width"]["head.3"] == 32
+    assert kept["kept"]["head.3"] == 24
+    assert kept["width"]["head.3"] == 32
     assert space.kept(bits)["head.3"] == 3  # bits, not channels
 
 
@@ -117,16 +118,18 @@ def test_plot_kept_channels_pair_panels(tmp_path):
     assert png.read_bytes()[:8] == PNG
 
 
-@pytest.mark.parametrize("score, name", [("l1", "L1"), ("ssim", "1 − SSIM"),
-                                         ("discriminator", "discriminator")])
+@pytest.mark.parametrize(("score", "name"), [("l1", "L1"), ("ssim", "1 − SSIM"),
+                                             ("discriminator", "discriminator")])
 def test_fitness_labels_and_budget_line_follow_the_config(score, name):
     config = SearchConfig(budget=0.25, adapt_score=score).to_dict()
     fig = fitness_figure(logbook_from_records(_records()), config=config)
     ax_fit, ax_size = fig.axes
-    assert name in ax_fit.get_ylabel() and "higher is better" in ax_fit.get_ylabel()
+    assert name in ax_fit.get_ylabel()
+    assert "higher is better" in ax_fit.get_ylabel()
     assert ax_size.get_ylabel() == "parameters of the best / original"
     budget = [line for line in ax_size.get_lines() if line.get_label() == "budget 0.25"]
-    assert len(budget) == 1 and list(budget[0].get_ydata()) == [0.25, 0.25]
+    assert len(budget) == 1
+    assert list(budget[0].get_ydata()) == [0.25, 0.25]
 
 
 def test_size_line_of_new_and_older_logbooks():
@@ -157,8 +160,8 @@ def test_fitness_without_budget_or_config():
     assert any(list(line.get_ydata()) == [0.5, 0.5] for line in paper.axes[1].get_lines())
 
 
-@pytest.mark.parametrize("score, name", [("l1", "L1 to the original"),
-                                         ("ssim", "1 − SSIM to the original")])
+@pytest.mark.parametrize(("score", "name"), [("l1", "L1 to the original"),
+                                             ("ssim", "1 − SSIM to the original")])
 def test_front_label_follows_the_recorded_score(score, name):
     fig = front_figure(_front(score))
     label = fig.axes[0].get_ylabel()
@@ -195,7 +198,7 @@ def test_quality_vs_size_of_the_front_vs_budgets_benchmark():
         mine = [r for r in rows if r["method"] == method and r["budget"] == budgets[0]]
         assert line.get_ydata()[0] == pytest.approx(sum(r["ssim"] for r in mine) / len(mine))
     vertical = sorted(line.get_xdata()[0] for line in ax.get_lines()
-                      if list(line.get_xdata())[0] == list(line.get_xdata())[1]
+                      if line.get_xdata()[0] == line.get_xdata()[1]
                       and line.get_label().startswith("_"))
     assert vertical == budgets
     with pytest.raises(ValueError, match="no rows with sizes and 'fid'"):
@@ -212,7 +215,8 @@ def test_plot_command_draws_every_kind(tmp_path, capsys):
         "logbook": _records()}))
     out = tmp_path / "kept.png"
     assert main(["plot", str(masks), "--kept-channels", "--out", str(out)]) == 0
-    assert out.read_bytes()[:8] == PNG and "G_A: " in capsys.readouterr().out
+    assert out.read_bytes()[:8] == PNG
+    assert "G_A: " in capsys.readouterr().out
     assert main(["plot", str(masks), "--out", str(tmp_path / "fit.png")]) == 0
     assert (tmp_path / "fit.png").read_bytes()[:8] == PNG
     capsys.readouterr()
@@ -252,7 +256,8 @@ def test_plot_command_errors_are_one_line(tmp_path, capsys):
     assert main(["plot", str(BENCHMARK), "--metric", "fid",
                  "--out", str(tmp_path / "p.png")]) == 1
     err = capsys.readouterr().err
-    assert "no rows with sizes and 'fid'" in err and err.count("\n") == 1
+    assert "no rows with sizes and 'fid'" in err
+    assert err.count("\n") == 1
 
 
 def test_front_progress_draws_score_and_size_span_per_population():
@@ -263,7 +268,9 @@ def test_front_progress_draws_score_and_size_span_per_population():
     logbook = logbook_from_records(records)
     fig = front_progress_figure(logbook, FrontConfig(adapt_score="ssim").to_dict())
     score, size = fig.axes
-    assert "SSIM" in score.get_ylabel() and "lower is better" in score.get_ylabel()
+    assert "SSIM" in score.get_ylabel()
+    assert "lower is better" in score.get_ylabel()
     lines = {line.get_label(): list(line.get_ydata()) for line in score.get_lines()}
-    assert lines["G_A best"] == pytest.approx([0.3, 0.29, 0.28]) and "G_B mean" in lines
+    assert lines["G_A best"] == pytest.approx([0.3, 0.29, 0.28])
+    assert "G_B mean" in lines
     assert len(size.collections) == 2                          # one size span per population

@@ -20,7 +20,8 @@ def test_spearman_ranks_and_bootstrap(correlation):
     y = x + np.random.default_rng(0).normal(0, 5, 30)
     lo, hi = correlation.bootstrap_interval(x, y, 200)
     rho = correlation.spearman(x, y)
-    assert lo < rho < hi and 0.5 < rho < 1.0
+    assert lo < rho < hi
+    assert 0.5 < rho < 1.0
     q = correlation.quality_rank([
         {"a2b_stripe_share": 0.5, "b2a_brown_share": 0.5, "judge_frechet": 10, "ssim": 0.5},
         {"a2b_stripe_share": 0.1, "b2a_brown_share": 0.1, "judge_frechet": 90, "ssim": 0.1}])
@@ -49,7 +50,7 @@ def tiny_supernet(correlation, tmp_path_factory):
     gan, data, _ = correlation.load_models_and_data(
         correlation.argparse.Namespace(quick=True, checkpoints=None, dataroot=None,
                                        image_size=None, device="cpu", quiet=True),
-        lambda *a: None)
+        lambda *_a: None)
     out = tmp_path_factory.mktemp("supernet")
     supernet_pair(gan, data, out, steps=2, n_images=4, progress=False, budgets=(0.5, 0.25))
     return out
@@ -98,13 +99,14 @@ def test_correlation_adds_the_supernet_score_to_earlier_pairs(correlation, corre
         assert {k: v for k, v in p["scores"].items() if k in q["scores"] and k != "cost"} == \
             {k: v for k, v in q["scores"].items() if k != "cost"}
     new = [p for p in results["pairs"] if p["budget"] == 0.5]
-    assert new and all({"paper_F", "l1@2", "supernet_l1", "supernet_ssim"} <= set(p["scores"])
+    assert new
+    assert all({"paper_F", "l1@2", "supernet_l1", "supernet_ssim"} <= set(p["scores"])
                        for p in new)
     # the score is SupernetFitness's L1, summed over both generators
     nets = load_cyclegan(tiny_supernet)
     args = correlation.argparse.Namespace(quick=True, checkpoints=None, dataroot=None,
                                           image_size=None, device="cpu", quiet=True)
-    gan, data, _ = correlation.load_models_and_data(args, lambda *a: None)
+    gan, data, _ = correlation.load_models_and_data(args, lambda *_a: None)
     pool = correlation.tasks.image_pool(data)
     fits = supernet_fitnesses((nets.g_a, nets.g_b), (gan.g_a, gan.g_b), pool[0][:4],
                               pool[1][:4], space_a=MaskSpace(gan.g_a.widths),
@@ -118,7 +120,8 @@ def test_correlation_adds_the_supernet_score_to_earlier_pairs(correlation, corre
         [-p["scores"]["supernet_l1"] for p in kept],
         correlation.quality_rank([p["quality"] for p in kept])))
     assert "supernet_ssim" in results["budgets"]["0.5"]["correlations"]
-    assert "supernet_l1_s" in results["costs"] and results["reused"]["budgets"] == ["0.25"]
+    assert "supernet_l1_s" in results["costs"]
+    assert results["reused"]["budgets"] == ["0.25"]
     assert "| supernet_l1 |" in (tmp_path / "results.md").read_text()
 
 
@@ -134,7 +137,8 @@ def test_correlation_quality_from_supernet_weights(correlation, correlation_run,
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["config"]["finetune_from"] == "supernet"
     for p, q in zip(results["pairs"], earlier["pairs"], strict=True):
-        assert p["masks"] == q["masks"] and p["quality_original_weights"] == q["quality"]
+        assert p["masks"] == q["masks"]
+        assert p["quality_original_weights"] == q["quality"]
     assert [p["quality"] for p in results["pairs"]] != [p["quality"] for p in earlier["pairs"]]
     assert "slimmed from the supernet" in (tmp_path / "results.md").read_text()
 
@@ -146,7 +150,8 @@ def test_selection_pressure_quick_run(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert set(result["table"]) == set(bench.SELECTIONS)
     for name, row in result["table"].items():
-        assert len(result["results"][name]) == 3 and 0 < row["mean"] <= 1
+        assert len(result["results"][name]) == 3
+        assert 0 < row["mean"] <= 1
     assert result["table"]["roulette (paper)"]["wins_vs_roulette"] == 0
     assert 0.0 < result["random_spread"] < 0.5
     assert "tournament 3" in capsys.readouterr().out

@@ -18,7 +18,8 @@ def test_api_tour_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(tour, "docs/tour.md", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out.strip() == "544"
-    assert (tmp_path / "slim_G_A.pth").is_file() and (tmp_path / "fitness.png").is_file()
+    assert (tmp_path / "slim_G_A.pth").is_file()
+    assert (tmp_path / "fitness.png").is_file()
 
 
 def test_every_name_in_the_glossary_exists():
@@ -26,9 +27,9 @@ def test_every_name_in_the_glossary_exists():
     from deap_gan_prune.evolution import skeleton
     glossary = GLOSSARY.read_text().split("# Glossary", 1)[1].split("\n## ", 1)[0]
     names = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", glossary))
-    calls = {n for n in names if n[0].isupper() or n.startswith(
+    calls = {n for n in names if n[0].isupper() or (n.startswith(
         ("init", "sel", "cx", "mut", "repair", "ea", "iter", "search", "slim", "masked",
-         "train", "space_of", "finetune")) and n != "select"}
+         "train", "space_of", "finetune")) and n != "select")}
     calls -= {"MaskSpace"}  # checked below with its methods
     homes = (dgp, dgp.operators, dgp.evolution, dgp.nets, dgp.fitness, skeleton)
     missing = [n for n in sorted(calls) if not any(hasattr(home, n) for home in homes)
@@ -36,11 +37,14 @@ def test_every_name_in_the_glossary_exists():
     assert not missing, f"glossary names missing from the package: {missing}"
     from deap_gan_prune.fitness import Distillation
     from deap_gan_prune.training import BriefDistillation, finetune
-    assert Distillation and BriefDistillation and finetune
+    assert Distillation
+    assert BriefDistillation
+    assert finetune
     for method in ("split", "join", "slot_masks", "kept", "size", "size_ratio"):
         assert hasattr(dgp.MaskSpace, method), method
     for word in ("SearchConfig.seed_uniform", "FrontConfig.uniform_seeds", "`survivors`",
                  "`budget_measures`"):
         assert word in glossary, word
-    assert hasattr(dgp.FrontConfig(), "uniform_seeds") and hasattr(dgp.SearchConfig(),
+    assert hasattr(dgp.FrontConfig(), "uniform_seeds")
+    assert hasattr(dgp.SearchConfig(),
                                                                     "budget_measures")

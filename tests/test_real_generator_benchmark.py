@@ -19,8 +19,8 @@ def bench():
 
 
 def _args(work: Path) -> list[str]:
-    return TOY + ["--work", str(work), "--out", str(work / "out.json"),
-                  "--plot", str(work / "quality.png"), "--sheet", str(work / "sheet.png")]
+    return [*TOY, "--work", str(work), "--out", str(work / "out.json"),
+            "--plot", str(work / "quality.png"), "--sheet", str(work / "sheet.png")]
 
 
 def _main(module, argv) -> int:
@@ -50,19 +50,24 @@ def test_every_cell_done_within_budget_and_reported(toy_run):
         if c["method"] == "search":                       # repaired in both measures
             assert c["macs_ratio"] <= 1 / c["budget"] + 0.01, c["cell"]
         assert [e["step"] for e in c["readings"]] == [0, 4, 8, 12, 16]
-        assert c["final"]["step"] == 16 and c["quarter"]["step"] == 4
+        assert c["final"]["step"] == 16
+        assert c["quarter"]["step"] == 4
         assert c["readings"][0] != c["final"]             # fine-tuning changed the network
         lat = c["latency"]  # measured side by side: the ratio is of the two medians
         assert lat["speedup"] == pytest.approx(lat["original_ms"] / lat["slim_ms"])
-        assert lat["runs"] == 2 and lat["threads"] == 1
+        assert lat["runs"] == 2
+        assert lat["threads"] == 1
         assert lat["size"] == result["settings"]["large_size"]
     # the uniform masks keep the same counts; first vs random channels differ
     a, b = cells["uniform_first_8x_s0"], cells["uniform_random_8x_s0"]
-    assert a["kept"] == b["kept"] and a["mask"] != b["mask"]
+    assert a["kept"] == b["kept"]
+    assert a["mask"] != b["mask"]
     # random masks with the searched counts have exactly the search's counts
     assert cells["random_like_search_8x_s0"]["kept"] == cells["search_8x_s0"]["kept"]
     rows = {(r["method"], r["budget"]) for r in result["summary"]["rows"]}
-    assert ("search", 16) in rows and ("l1_norm", 8) in rows and ("uniform_first", 4) in rows
+    assert ("search", 16) in rows
+    assert ("l1_norm", 8) in rows
+    assert ("uniform_first", 4) in rows
     assert result["summary"]["paired"]["search"]["8"]["seeds"] == 2
     assert result["summary"]["paired"]["search_widths"]["16"]["seeds"] == 2
     # the width search: its finalists include the uniform mask's counts (its seed), best first
@@ -73,21 +78,23 @@ def test_every_cell_done_within_budget_and_reported(toy_run):
         assert [f["score"] for f in finalists] == sorted((f["score"] for f in finalists),
                                                          reverse=True)
         assert cells[f"uniform_random_8x_s{s}"]["kept"] in [f["kept"] for f in finalists]
-    assert (work / "quality.png").stat().st_size > 0 and (work / "sheet.png").stat().st_size > 0
+    assert (work / "quality.png").stat().st_size > 0
+    assert (work / "sheet.png").stat().st_size > 0
 
 
 def test_held_out_photos_never_trained_on(toy_run):
     work, result = toy_run
     manifest = json.loads((work / "data" / "manifest.json").read_text())
     test = set(manifest["test_photos"])
-    assert test == set(result["data"]["test_photos"]) and test.isdisjoint(
-        result["data"]["train_photos"])
+    assert test == set(result["data"]["test_photos"])
+    assert test.isdisjoint(result["data"]["train_photos"])
     assert {f.stem for f in (work / "data" / "testA").iterdir()} == test
     for f in (work / "data" / "trainA").iterdir():
         assert manifest["train"][f.name] not in test
     for c in result["cells"].values():
         used = c["train_files"] + c["val_files"]
-        assert used and all(manifest["train"][name] not in test for name in used)
+        assert used
+        assert all(manifest["train"][name] not in test for name in used)
         assert not set(c["train_files"]) & set(c["val_files"])
 
 
@@ -95,7 +102,7 @@ def test_rerun_skips_finished_cells(bench, toy_run, capsys):
     work, _ = toy_run
     before = {p.name: p.stat().st_mtime_ns for p in (work / "cells").glob("*.json")}
     argv = [a for a in _args(work) if a != "--quiet"]
-    assert _main(bench, argv + ["--stage", "cells"]) == 0
+    assert _main(bench, [*argv, "--stage", "cells"]) == 0
     out = capsys.readouterr().out
     assert out.count("skipped, done before") == len(before)
     assert before == {p.name: p.stat().st_mtime_ns for p in (work / "cells").glob("*.json")}
@@ -103,8 +110,8 @@ def test_rerun_skips_finished_cells(bench, toy_run, capsys):
 
 def test_killed_cell_resumes_to_the_same_result(bench, toy_run, tmp_path):
     _, result = toy_run
-    argv = _args(tmp_path) + ["--stage", "leveloff"]
-    assert _main(bench, argv + ["--stop-after", "8"]) == 3     # killed at step 8
+    argv = [*_args(tmp_path), "--stage", "leveloff"]
+    assert _main(bench, [*argv, "--stop-after", "8"]) == 3     # killed at step 8
     assert (tmp_path / "checkpoints" / "leveloff.pt").is_file()
     assert not (tmp_path / "cells" / "leveloff.json").exists()
     assert _main(bench, argv) == 0
@@ -115,11 +122,11 @@ def test_killed_cell_resumes_to_the_same_result(bench, toy_run, tmp_path):
 
 
 def test_cells_of_other_settings_stop_the_run_or_are_replaced(bench, tmp_path, capsys):
-    argv = _args(tmp_path) + ["--stage", "leveloff"]
+    argv = [*_args(tmp_path), "--stage", "leveloff"]
     assert _main(bench, argv) == 0
-    assert _main(bench, argv + ["--lr", "0.001"]) == 1
+    assert _main(bench, [*argv, "--lr", "0.001"]) == 1
     assert "--replace-stale" in capsys.readouterr().err
-    assert _main(bench, argv + ["--lr", "0.001", "--replace-stale"]) == 0
+    assert _main(bench, [*argv, "--lr", "0.001", "--replace-stale"]) == 0
     old = json.loads((tmp_path / "cells" / "leveloff.stale.json").read_text())
     new = json.loads((tmp_path / "cells" / "leveloff.json").read_text())
     assert (old["settings"]["finetune"]["lr"], new["settings"]["finetune"]["lr"]) == (2e-4, 1e-3)
@@ -147,14 +154,15 @@ def test_leveloff_rule(bench):
 
 
 def test_missing_weights_say_how_to_install(bench, tmp_path, monkeypatch, capsys):
-    assert _main(bench, _args(tmp_path)[1:] + ["--weights", str(tmp_path / "none.pth")]) == 1
+    assert _main(bench, [*_args(tmp_path)[1:], "--weights", str(tmp_path / "none.pth")]) == 1
     assert "none.pth: no such weights file" in capsys.readouterr().err
     real_find = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "vintagify" else real_find(name, *a))
     assert _main(bench, _args(tmp_path)[1:]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "pip install --no-deps vintagify==0.1.2" in err
+    assert len(err.splitlines()) == 1
+    assert "pip install --no-deps vintagify==0.1.2" in err
 
 
 def test_candidate_cost_toy(tmp_path):
@@ -169,7 +177,8 @@ def test_candidate_cost_toy(tmp_path):
     result = json.loads(out.read_text())
     assert [r["size"] for r in result["rows"]] == [16, 32]
     for r in result["rows"]:
-        assert r["candidate_s"] > 0 and len(r["candidate_runs_s"]) == 2
+        assert r["candidate_s"] > 0
+        assert len(r["candidate_runs_s"]) == 2
         assert r["search_estimate_s"] > r["evaluations"] * r["candidate_s"] * 0.99
 
 
@@ -179,7 +188,8 @@ def test_search_resolution_compares_the_same_masks_at_two_sizes(tmp_path):
     assert _main(module, ["--toy", "--sizes", "16", "32", "--candidates", "4", "--work",
                           str(tmp_path), "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["candidates"] == 5 and len(result["kept"]) == 5
+    assert result["candidates"] == 5
+    assert len(result["kept"]) == 5
     assert len(result["low"]["scores"]) == len(result["high"]["scores"]) == 5
     assert result["low"]["scores"] != result["high"]["scores"]
     assert -1 <= result["agreement"]["spearman"] <= 1

@@ -25,8 +25,10 @@ def names():
 
 def test_create_types_creates_then_reuses_silently(names):
     fit, ind = create_types(*names, weights=(-1.0,))
-    assert fit is getattr(creator, names[0]) and ind is getattr(creator, names[1])
-    assert fit.weights == (-1.0,) and issubclass(ind, list)
+    assert fit is getattr(creator, names[0])
+    assert ind is getattr(creator, names[1])
+    assert fit.weights == (-1.0,)
+    assert issubclass(ind, list)
     assert isinstance(ind([1, 0]).fitness, fit)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -62,9 +64,11 @@ def test_register_fills_slots_but_not_evaluate(names):
     assert not hasattr(tb, "evaluate")
     random.seed(0)
     pop = tb.population(n=6)
-    assert len(pop) == 6 and all(type(p) is ind_cls and SPACE.is_valid(p) for p in pop)
+    assert len(pop) == 6
+    assert all(type(p) is ind_cls and SPACE.is_valid(p) for p in pop)
     a, b = tb.mate(pop[0], pop[1])
-    assert (a, b) == (pop[0], pop[1]) and tb.mutate(pop[2])[0] is pop[2]
+    assert (a, b) == (pop[0], pop[1])
+    assert tb.mutate(pop[2])[0] is pop[2]
     for p in pop:
         p.fitness.values = (float(sum(p)),)
     assert len(tb.select(pop, 9)) == 9
@@ -92,7 +96,8 @@ def test_register_selections(names):
         tb = register(base.Toolbox(), SPACE, ind_cls, select=select, **options)
         random.seed(2)
         chosen = tb.select(pop, 4)
-        assert len(chosen) == 4 and chosen[0] is pop[4]    # elite first / whole tournament
+        assert len(chosen) == 4
+        assert chosen[0] is pop[4]    # elite first / whole tournament
 
 
 def test_register_budget_decorates_init_and_variation(names):
@@ -105,7 +110,8 @@ def test_register_budget_decorates_init_and_variation(names):
     children = [*tb.mate(ind_cls(SPACE.full()), ind_cls(SPACE.full())),
                 *tb.mutate(ind_cls(SPACE.full()))]
     for ind in pop + children:
-        assert SPACE.is_valid(ind) and SPACE.size_ratio(ind, "macs", 32) <= 0.3
+        assert SPACE.is_valid(ind)
+        assert SPACE.size_ratio(ind, "macs", 32) <= 0.3
 
 
 def test_register_equals_the_documented_plain_calls(names):

@@ -51,7 +51,7 @@ def uninterrupted(tmp_path_factory):
     return json.loads((folder / "out.json").read_text())
 
 
-@pytest.mark.parametrize("point, generation, holds", [
+@pytest.mark.parametrize(("point", "generation", "holds"), [
     ("write", 3, 2),           # temporary file half-written: the previous checkpoint stays
     ("before-rename", 3, 2),   # whole temporary file, not yet moved into place
     ("after-rename", 3, 3),    # moved into place, killed before the next generation
@@ -74,7 +74,8 @@ def test_killed_search_resumes_to_the_uninterrupted_result(uninterrupted, tmp_pa
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err.decode()[-2000:]
     b = json.loads((tmp_path / "resumed_out.json").read_text())
-    assert b["resumed_from"] == holds and uninterrupted["resumed_from"] is None
+    assert b["resumed_from"] == holds
+    assert uninterrupted["resumed_from"] is None
     for key in ("populations", "fitness", "best", "logbook"):
         assert uninterrupted[key] == b[key], key
     assert [r["gen"] for r in b["logbook"]] == list(range(7))
@@ -123,7 +124,8 @@ def finished(tmp_path_factory):
 def test_checkpoint_holds_the_state(finished):
     path, config, digest, (pops, logbook, best), hof, cls = finished
     data = read_checkpoint(path)
-    assert data["generation"] == 2 and data["config"] == config
+    assert data["generation"] == 2
+    assert data["config"] == config
     state = load_checkpoint(path, cls, config, digest)
     for restored, original in zip(state.populations, pops):
         assert [list(i) for i in restored] == [list(i) for i in original]
@@ -157,7 +159,7 @@ def test_unreadable_checkpoints_name_the_file(finished, tmp_path):
         with pytest.raises(ResumeError, match=f"truncated.json: .*{problem}") as info:
             load_checkpoint(bad, cls, config, digest)
         assert "\n" not in str(info.value)
-    with pytest.raises(ResumeError, match="missing.json: no such checkpoint"):
+    with pytest.raises(ResumeError, match=r"missing\.json: no such checkpoint"):
         load_checkpoint(tmp_path / "missing.json", cls, config, digest)
 
 
@@ -171,20 +173,20 @@ def _edit(data, field, value):
     return data
 
 
-@pytest.mark.parametrize("field, value, named, found", [
+@pytest.mark.parametrize(("field", "value", "named", "found"), [
     ("rng.torch", lambda v: v[:-1], "rng.torch", None),
-    ("rng.torch", lambda v: [256] + v[1:], "rng.torch", None),
+    ("rng.torch", lambda v: [256, *v[1:]], "rng.torch", None),
     ("rng.random.1", lambda v: v[:100], "rng.random[1]", "a list of length 100"),
     ("rng.random", lambda v: v[:2], "rng.random", None),
     ("rng.numpy.0", "PCG64", "rng.numpy", None),
-    ("rng.numpy.1", lambda v: v + [0], "rng.numpy[1]", "a list of length 625"),
+    ("rng.numpy.1", lambda v: [*v, 0], "rng.numpy[1]", "a list of length 625"),
     ("generation", "2", "generation", '"2"'),
-    ("populations.A.1.mask", lambda v: [2] + v[1:], "populations.A[1].mask", None),
+    ("populations.A.1.mask", lambda v: [2, *v[1:]], "populations.A[1].mask", None),
     ("populations.B.0.mask", lambda v: v[:-1], "populations.B[0].mask", None),
     ("populations.B.2.fitness", ["x"], "populations.B[2].fitness", '["x"]'),
     ("best.A.index", 99, "best.A.index", "99"),
     ("nevals", None, "nevals", "null"),
-    ("logbook", lambda v: v + [3], "logbook", None),
+    ("logbook", lambda v: [*v, 3], "logbook", None),
 ])
 def test_malformed_fields_are_named(finished, tmp_path, field, value, named, found):
     path, config, digest, _, _, cls = finished
@@ -195,14 +197,16 @@ def test_malformed_fields_are_named(finished, tmp_path, field, value, named, fou
         load_checkpoint(bad, cls, config, digest)
     message = str(info.value)
     assert message.startswith(f"{bad}: a damaged checkpoint: field {named} should be ")
-    assert "\n" not in message and (found is None or message.endswith(f", found {found}"))
+    assert "\n" not in message
+    assert (found is None or message.endswith(f", found {found}"))
     assert rng_state() == before  # nothing restored from a refused file
 
 
 def test_models_hash_follows_every_weight():
     torch.manual_seed(0)
     g, h = ResnetGenerator(ngf=4, n_blocks=1), ResnetGenerator(ngf=4, n_blocks=1)
-    assert models_hash(g) == models_hash(g) and len(models_hash(g)) == 64
+    assert models_hash(g) == models_hash(g)
+    assert len(models_hash(g)) == 64
     assert models_hash(g, h) != models_hash(h, g) != models_hash(g)
     before = models_hash(g)
     with torch.no_grad():
@@ -225,10 +229,10 @@ def test_checkpoint_is_written_atomically(finished, tmp_path, monkeypatch):
     save_checkpoint(target, state, config, digest)
     before = target.read_bytes()
 
-    def interrupted(*args, **kwargs):
+    def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt  # interrupted while writing
 
-    monkeypatch.setattr(os, "fsync", lambda fd: interrupted())
+    monkeypatch.setattr(os, "fsync", lambda _fd: interrupted())
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(target, state, config, digest)
     assert target.read_bytes() == before
@@ -244,7 +248,8 @@ def test_search_masks_checkpoints_and_resumes(tmp_path):
     ck = tmp_path / "search.json"
     stopped = search_masks(*nets, *images, config, progress=False, checkpoint=ck,
                            callback=lambda state: state.gen == 2)
-    assert read_checkpoint(ck)["generation"] == 2 and len(stopped.logbook) == 3
+    assert read_checkpoint(ck)["generation"] == 2
+    assert len(stopped.logbook) == 3
     resumed = search_masks(*nets, *images, config, progress=False, checkpoint=ck, resume=True)
     assert resumed.to_dict() == whole.to_dict()
     assert read_checkpoint(ck)["generation"] == 4

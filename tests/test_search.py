@@ -19,7 +19,8 @@ def cyclegan():
 
 def _search(cyclegan, callback=None, **kw):
     nets, images = cyclegan
-    settings = dict(population=6, generations=3, n_images=4, train_images=4, adapt_steps=2)
+    settings = {"population": 6, "generations": 3, "n_images": 4, "train_images": 4,
+                "adapt_steps": 2}
     config = SearchConfig(**{**settings, "seed": kw.pop("seed", 0), **kw})
     return search_masks(*nets, *images, config, progress=False, callback=callback)
 
@@ -29,14 +30,16 @@ def test_budget_holds_for_parameters_and_macs(cyclegan):
     for space, bits, terms in zip(result.spaces, result.masks, result.terms):
         assert space.size_ratio(bits, "parameters") <= 0.25
         assert space.size_ratio(bits, "macs") <= 0.25
-        assert space.is_valid(bits) and terms["size_ratio"] <= 0.25
+        assert space.is_valid(bits)
+        assert terms["size_ratio"] <= 0.25
     for pop, space in zip(result.populations, result.spaces):
         assert all(space.size_ratio(ind, "macs") <= 0.25 for ind in pop)
 
 
 def test_same_seed_same_masks_and_numbers(cyclegan):
     a, b = _search(cyclegan, seed=5), _search(cyclegan, seed=5)
-    assert a.masks == b.masks and a.terms == b.terms
+    assert a.masks == b.masks
+    assert a.terms == b.terms
     assert a.to_dict()["logbook"] == b.to_dict()["logbook"]
     c = _search(cyclegan, seed=6)
     assert c.masks != a.masks
@@ -66,7 +69,9 @@ def test_defaults_and_the_paper_preset():
     d = SearchConfig()
     assert (d.fitness, d.select, d.repair_order, d.seed_uniform) == \
         ("adapted", "tournament", "random", True)
-    assert d.lambda_cycle == 0.0 and d.gamma == 1.0 and SearchConfig(budget=0.25).gamma == 0.0
+    assert d.lambda_cycle == 0.0
+    assert d.gamma == 1.0
+    assert SearchConfig(budget=0.25).gamma == 0.0
     p = SearchConfig.paper(budget=0.25)
     assert (p.fitness, p.select, p.repair_order, p.seed_uniform, p.population,
             p.generations, p.lambda_cycle) == ("paper", "roulette", "l1", False, 32, 50, 10.0)

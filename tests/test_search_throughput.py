@@ -28,11 +28,13 @@ def test_quick_run_writes_equal_values_and_a_ratio(tmp_path):
     proc = subprocess.run([sys.executable, str(BENCHMARK), "--quick", "--threads", "1",
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "ratio" in proc.stdout and "reference" in proc.stdout
+    assert "ratio" in proc.stdout
+    assert "reference" in proc.stdout
     result = json.loads(out.read_text())
     ours_s, reference_s = result["ours"]["seconds"], result["reference"]["seconds"]
     assert result["ratio"] == pytest.approx(reference_s / ours_s)
-    assert result["values_equal"] and result["max_relative_difference"] <= 1e-4
+    assert result["values_equal"]
+    assert result["max_relative_difference"] <= 1e-4
     ours, reference = result["fitness"]["ours"], result["fitness"]["reference"]
     assert len(ours) == len(reference) == result["evaluations"] == 12
     assert all(math.isclose(a, b, rel_tol=1e-4) for a, b in zip(ours, reference))
@@ -40,7 +42,8 @@ def test_quick_run_writes_equal_values_and_a_ratio(tmp_path):
     for name in ("ours", "reference"):
         assert result[name]["evals_per_s"] == pytest.approx(12 / result[name]["seconds"])
     adapted = result["adapted"]
-    assert adapted["candidates"] == len(adapted["scores"]) == 3 and adapted["steps"] == 2
+    assert adapted["candidates"] == len(adapted["scores"]) == 3
+    assert adapted["steps"] == 2
     assert adapted["seconds_per_candidate"] == pytest.approx(adapted["seconds"] / 3)
     assert adapted["cost_ratio"] == pytest.approx(
         adapted["seconds_per_candidate"] / adapted["paper_seconds_per_candidate"])
@@ -54,7 +57,8 @@ def test_mask_stream_repeats_and_reference_zeroing_matches_slimming():
     space = MaskSpace(g.widths)
     stream = bench.mask_stream(space, population=8, generations=3, repeat_share=0.25)
     flat = [tuple(b) for gen in stream for b in gen]
-    assert [len(gen) for gen in stream] == [8, 8, 8] and all(space.is_valid(b) for b in flat)
+    assert [len(gen) for gen in stream] == [8, 8, 8]
+    assert all(space.is_valid(b) for b in flat)
     assert len(set(flat)) == 24 - 6  # 2 of every 8 repeat an earlier mask
     bits = stream[1][0]
     x = torch.rand(2, 3, 32, 32) * 2 - 1

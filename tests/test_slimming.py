@@ -19,7 +19,7 @@ def _random_valid_mask(space, rnd, p_keep):
     return bits
 
 
-@pytest.mark.parametrize("ngf,n_blocks,layout,dropout,size", [
+@pytest.mark.parametrize(("ngf", "n_blocks", "layout", "dropout", "size"), [
     (4, 1, "independent", False, 16), (8, 3, "independent", False, 24),
     (6, 2, "tied", True, 20), (16, 4, "independent", False, 32)])
 def test_masked_forward_equals_slim_forward(ngf, n_blocks, layout, dropout, size):
@@ -98,7 +98,8 @@ def test_slim_copies_nothing_it_shares_with_the_original(tiny_generator):
     small = slim(tiny_generator, _random_valid_mask(space, random.Random(3), 0.5), space)
     originals = {t.data_ptr() for t in tiny_generator.state_dict().values()}
     for key, tensor in small.state_dict().items():
-        assert tensor.device.type == "cpu" and tensor.data_ptr() not in originals, key
+        assert tensor.device.type == "cpu", key
+        assert tensor.data_ptr() not in originals, key
     with torch.no_grad():
         for p in small.parameters():
             p.add_(1.0)

@@ -46,7 +46,8 @@ def test_random_masks_meet_their_budget_and_leave_the_global_random_state(toy):
     before = random.getstate()
     masks = sandwich_masks(space, BUDGETS, 3, random.Random(1))
     assert random.getstate() == before
-    assert masks[0] == space.full() and len(masks) == 5
+    assert masks[0] == space.full()
+    assert len(masks) == 5
     for bits in masks[1:]:
         assert space.is_valid(bits)
         assert space.size_ratio(bits, "parameters") <= 1.0
@@ -62,7 +63,8 @@ def test_training_lowers_the_masked_loss_and_keeps_class_and_widths(toy, superne
     before = mean_masked_loss(g_a, g_a, images, space, masks)
     after = mean_masked_loss(supernet, g_a, images, space, masks)
     assert after < 0.9 * before  # 0.298 -> 0.250 at this seed
-    assert type(supernet) is ResnetGenerator and supernet.widths == g_a.widths
+    assert type(supernet) is ResnetGenerator
+    assert supernet.widths == g_a.widths
     assert not supernet.training  # the original's mode
 
 
@@ -73,13 +75,14 @@ def test_training_is_deterministic_and_leaves_the_original(toy):
     two = train_supernet(g_a, images, space, steps=3, budgets=BUDGETS, seed=4, progress=False)
     other = train_supernet(g_a, images, space, steps=3, budgets=BUDGETS, seed=5,
                            progress=False)
-    assert _same(one, two) and not _same(one, other)
+    assert _same(one, two)
+    assert not _same(one, other)
     assert all(torch.equal(v, original[k]) for k, v in g_a.state_dict().items())
 
 
 def test_resuming_from_the_checkpoint_equals_an_uninterrupted_run(toy, tmp_path):
     g_a, _, images, space = toy
-    kw = dict(budgets=BUDGETS, seed=2, lr=1e-3, progress=False)
+    kw = {"budgets": BUDGETS, "seed": 2, "lr": 1e-3, "progress": False}
     whole = train_supernet(g_a, images, space, steps=4, **kw)
     ckpt = tmp_path / "state.pt"
     train_supernet(g_a, images, space, steps=2, checkpoint=ckpt, checkpoint_every=1, **kw)
@@ -145,7 +148,7 @@ def judge():
 def test_gan_weight_zero_is_bit_identical_to_pure_distillation(toy, judge):
     from deap_gan_prune import train_supernet as train
     g_a, g_b, images, space = toy
-    kw = dict(steps=3, budgets=BUDGETS, seed=4, lr=5e-3, progress=False)
+    kw = {"steps": 3, "budgets": BUDGETS, "seed": 4, "lr": 5e-3, "progress": False}
     plain = train(g_a, images, space, **kw)
     # weights 0: the discriminator and partner are passed but not used
     zero = train(g_a, images, space, discriminator=judge, gan_weight=0.0, partner=g_b,
@@ -159,22 +162,25 @@ def test_gan_term_changes_the_weights_deterministically_and_leaves_the_discrimin
     g_a, g_b, images, space = toy
     d_before = {k: v.clone() for k, v in judge.state_dict().items()}
     flags = [p.requires_grad for p in judge.parameters()]
-    kw = dict(steps=3, budgets=BUDGETS, seed=4, lr=5e-3, progress=False)
+    kw = {"steps": 3, "budgets": BUDGETS, "seed": 4, "lr": 5e-3, "progress": False}
     plain = train(g_a, images, space, **kw)
     gan = train(g_a, images, space, discriminator=judge, gan_weight=1.0, **kw)
     again = train(g_a, images, space, discriminator=judge, gan_weight=1.0, **kw)
     cyc = train(g_a, images, space, partner=g_b, cycle_weight=1.0, **kw)
-    assert not _same(plain, gan) and _same(gan, again)
-    assert not _same(plain, cyc) and not _same(gan, cyc)
+    assert not _same(plain, gan)
+    assert _same(gan, again)
+    assert not _same(plain, cyc)
+    assert not _same(gan, cyc)
     assert all(torch.equal(v, d_before[k]) for k, v in judge.state_dict().items())
-    assert [p.requires_grad for p in judge.parameters()] == flags and not judge.training
+    assert [p.requires_grad for p in judge.parameters()] == flags
+    assert not judge.training
 
 
 def test_gan_term_lowers_the_least_squares_gan_loss(toy, judge):
     """With a large GAN weight the masked outputs move toward what D calls real."""
     from deap_gan_prune import train_supernet as train
     g_a, _, images, space = toy
-    kw = dict(steps=15, budgets=BUDGETS, seed=0, lr=5e-3, progress=False)
+    kw = {"steps": 15, "budgets": BUDGETS, "seed": 0, "lr": 5e-3, "progress": False}
     plain = train(g_a, images, space, **kw)
     gan = train(g_a, images, space, discriminator=judge, gan_weight=10.0, **kw)
     with torch.no_grad():
@@ -187,8 +193,8 @@ def test_resume_with_gan_weight_and_refusal_of_another(toy, judge, tmp_path):
     from deap_gan_prune import NLayerDiscriminator
     from deap_gan_prune import train_supernet as train
     g_a, _, images, space = toy
-    kw = dict(budgets=BUDGETS, seed=2, lr=1e-3, progress=False, discriminator=judge,
-              gan_weight=0.5)
+    kw = {"budgets": BUDGETS, "seed": 2, "lr": 1e-3, "progress": False, "discriminator": judge,
+          "gan_weight": 0.5}
     whole = train(g_a, images, space, steps=4, **kw)
     ckpt = tmp_path / "state.pt"
     train(g_a, images, space, steps=2, checkpoint=ckpt, checkpoint_every=1, **kw)
@@ -228,4 +234,5 @@ def test_supernet_pair_with_gan_weight_needs_both_discriminators(toy, tmp_path):
     with pytest.raises(ValueError, match="needs both original discriminators") as err:
         supernet_pair(CycleGAN(g_a, g_b, None, None), None, tmp_path / "out", gan_weight=1.0,
                       progress=False)
-    assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()

@@ -26,10 +26,13 @@ def test_items_have_shapes_ranges_and_sensible_outlines(size):
         item = data[i]
         for domain in "AB":
             image, outline = item[domain], item[f"{domain}_outline"]
-            assert image.shape == (3, size, size) and image.dtype == torch.float32
-            assert image.min() >= -1.0 and image.max() <= 1.0
+            assert image.shape == (3, size, size)
+            assert image.dtype == torch.float32
+            assert image.min() >= -1.0
+            assert image.max() <= 1.0
             assert image.std() > 0.1  # a scene, not a flat colour
-            assert outline.shape == (size, size) and outline.dtype == torch.bool
+            assert outline.shape == (size, size)
+            assert outline.dtype == torch.bool
             assert 0.1 < outline.float().mean() < 0.6
     assert data.images("B").shape == (6, 3, size, size)
     assert data.outlines("A").shape == (6, size, size)
@@ -38,8 +41,10 @@ def test_items_have_shapes_ranges_and_sensible_outlines(size):
 
 def test_render_sample_returns_uint8_and_outline():
     image, outline = render_sample(np.random.default_rng(0), 32, "B")
-    assert image.dtype == np.uint8 and image.shape == (32, 32, 3)
-    assert outline.dtype == bool and outline.shape == (32, 32)
+    assert image.dtype == np.uint8
+    assert image.shape == (32, 32, 3)
+    assert outline.dtype == bool
+    assert outline.shape == (32, 32)
     assert 0.1 < outline.mean() < 0.6
 
 
@@ -179,8 +184,10 @@ def test_real_domains_separate_on_both_measures(size):
     data = SyntheticHorseZebra(n=24, size=size, seed=0, split="test")
     a, b = data.images("A"), data.images("B")
     a_out, b_out = data.outlines("A"), data.outlines("B")
-    assert stripe_share(b, b_out) > 0.5 and stripe_share(a, a_out) < 0.1
-    assert brown_share(a, a_out) > 0.6 and brown_share(b, b_out) < 0.1
+    assert stripe_share(b, b_out) > 0.5
+    assert stripe_share(a, a_out) < 0.1
+    assert brown_share(a, a_out) > 0.6
+    assert brown_share(b, b_out) < 0.1
     # identity "translations" score badly, perfect ones well
     bad = outline_scores(a, a_out, b, b_out)
     good = outline_scores(_zebra_like(a, a_out), a_out,

@@ -23,10 +23,12 @@ def scores():
 def test_teacher_architecture(scores):
     gan, _, _ = scores
     assert gan.has_discriminators
-    assert gan.g_a.widths.first == 16 and gan.g_a.widths.n_blocks == 6
+    assert gan.g_a.widths.first == 16
+    assert gan.g_a.widths.n_blocks == 6
     assert gan.d_a.ndf == 32
     info = teacher_info()
-    assert info["architecture"]["G_A"]["ngf"] == 16 and info["steps"] > 0
+    assert info["architecture"]["G_A"]["ngf"] == 16
+    assert info["steps"] > 0
     assert json.loads((TEACHER_DIR / "teacher.json").read_text()) == info
 
 
@@ -52,14 +54,17 @@ def test_shipped_supernet_keeps_the_full_network_and_its_sub_networks_translate(
     from deap_gan_prune.nets.maskspace import space_of
     from deap_gan_prune.nets.slimming import slim
     from deap_gan_prune.teacher import SUPERNET_DIR, load_teacher_supernet
-    gan, translated, _ = scores
+    gan, _translated, _ = scores
     sup = load_teacher_supernet()
-    assert sup.g_a.widths == gan.g_a.widths and sup.g_b.widths == gan.g_b.widths
+    assert sup.g_a.widths == gan.g_a.widths
+    assert sup.g_b.widths == gan.g_b.widths
     assert next(sup.g_a.parameters()).dtype.is_floating_point
     info = json.loads((SUPERNET_DIR / "supernet.json").read_text())
-    assert info["kind"] == "supernet" and info["steps"] > 0
+    assert info["kind"] == "supernet"
+    assert info["steps"] > 0
     record = info["training"]  # the recipe's record of where it ran
-    assert record["device"] == "cpu" and record["torch"].startswith("2.")
+    assert record["device"] == "cpu"
+    assert record["torch"].startswith("2.")
     test = SyntheticHorseZebra(n=32, size=64, seed=0, split="test")
     a = test.images("A")
     full = outline_scores(translate(sup.g_a, a), test.outlines("A"), translate(sup.g_b, a),

@@ -56,7 +56,8 @@ def test_loop_runs_changes_weights_and_logs():
                           callback=lambda step, logs: seen.append((step, dict(logs))))
     assert hist["step"] == [2.0, 4.0, 6.0]
     for key in ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B", "lr"):
-        assert len(hist[key]) == 3 and all(isinstance(v, float) for v in hist[key])
+        assert len(hist[key]) == 3
+        assert all(isinstance(v, float) for v in hist[key])
     assert [s for s, _ in seen] == [2, 4, 6]
     assert all(not states_equal(n, b) for n, b in zip(nets, before))
 
@@ -113,7 +114,7 @@ def test_identity_weight_zero_skips_identity_forward():
     for li in (0.5, 0.0):
         nets = make_nets()
         count = [0]
-        nets[0].register_forward_hook(lambda *args, count=count: count.__setitem__(0, count[0] + 1))
+        nets[0].register_forward_hook(lambda *_a, count=count: count.__setitem__(0, count[0] + 1))
         hist = train_cyclegan(*nets, make_loader(), CycleGANConfig(steps=2, lambda_identity=li),
                               progress=False)
         calls[li] = count[0]
@@ -184,7 +185,8 @@ def test_finetune_frozen_discriminators_unchanged_and_distill_logged():
                     teacher=(t_a, t_b), distill_weight=1.0, freeze_discriminators=True,
                     progress=False)
     assert states_equal(d_a, d_before)
-    assert "D_A" not in hist and hist["distill_A"][0] == pytest.approx(0.0, abs=1e-7)
+    assert "D_A" not in hist
+    assert hist["distill_A"][0] == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(ValueError, match="teacher"):
         finetune(s_a, s_b, d_a, d_b, make_loader(), CycleGANConfig(steps=1), distill_weight=1.0,
                  progress=False)
@@ -276,7 +278,9 @@ def test_teacher_recipe_smoke(tmp_path):
     g = ResnetGenerator(ngf=16, n_blocks=6)
     g.load_state_dict(state)
     meta = json.loads((tmp_path / "teacher.json").read_text())
-    assert meta["steps"] == 2 and meta["best_step"] in (1, 2) and meta == json.loads(
+    assert meta["steps"] == 2
+    assert meta["best_step"] in (1, 2)
+    assert meta == json.loads(
         json.dumps(summary))
     assert set(meta["measures"]) >= {"a2b_stripe_share", "b2a_brown_share"}
     assert meta["real_baselines"]["zebra_stripe_share"] > 0.5

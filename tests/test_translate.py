@@ -45,8 +45,10 @@ def expected(generator, path, size):
 
 
 def test_rounded_sizes():
-    assert rounded_size(18, 13) == (20, 12) and rounded_size(16, 1) == (16, 4)
-    assert rounded_size(17, 19, 8) == (16, 16) and rounded_size(256, 255) == (256, 256)
+    assert rounded_size(18, 13) == (20, 12)
+    assert rounded_size(16, 1) == (16, 4)
+    assert rounded_size(17, 19, 8) == (16, 16)
+    assert rounded_size(256, 255) == (256, 256)
 
 
 def test_folder_keeps_names_and_sizes_and_equals_the_generator(folder, weights, tmp_path,
@@ -58,7 +60,8 @@ def test_folder_keeps_names_and_sizes_and_equals_the_generator(folder, weights, 
     for name, size in SIZES.items():
         rounded = rounded_size(*size)
         with Image.open(out / f"{name[0]}.png") as image:
-            assert image.size == rounded and image.mode == "RGB"
+            assert image.size == rounded
+            assert image.mode == "RGB"
             written = np.asarray(image)
         assert np.array_equal(written, expected(tiny_generator, folder / name, rounded)), name
     assert "translated 5 images" in capsys.readouterr().out
@@ -68,7 +71,8 @@ def test_batching_does_not_change_the_output(folder, weights, tmp_path):
     generator = load_translator(weights)
     one = translate_folder(generator, folder, tmp_path / "one", batch_size=1, progress=False)
     many = translate_folder(generator, folder, tmp_path / "many", batch_size=8, progress=False)
-    assert [p.name for p in one.written] != [] and len(one.written) == len(many.written) == 5
+    assert [p.name for p in one.written] != []
+    assert len(one.written) == len(many.written) == 5
     for path in one.written:
         a, b = (np.asarray(Image.open(d / path.name)) for d in (tmp_path / "one",
                                                                 tmp_path / "many"))
@@ -88,7 +92,8 @@ def test_onnx_file_gives_the_generator_output(folder, tiny_generator, tmp_path):
     onnx = tmp_path / "G.onnx"
     export_generator(tiny_generator, onnx, "onnx", image_size=16, dynamic_size=False)
     generator = load_translator(onnx)
-    assert isinstance(generator, OnnxGenerator) and generator.image_size == 16
+    assert isinstance(generator, OnnxGenerator)
+    assert generator.image_size == 16
     out = tmp_path / "out"
     assert main(["translate", str(onnx), str(folder), "--out", str(out), "--quiet"]) == 0
     for name in SIZES:
@@ -113,7 +118,8 @@ def test_onnx_file_with_dynamic_size_keeps_each_image_size(folder, tiny_generato
     for name in SIZES:
         written = np.asarray(Image.open(out / f"{name[0]}.png")).astype(int)
         want = np.asarray(Image.open(eager / f"{name[0]}.png")).astype(int)
-        assert written.shape == want.shape and np.abs(written - want).max() <= 1
+        assert written.shape == want.shape
+        assert np.abs(written - want).max() <= 1
 
 
 def test_unreadable_images_are_skipped_with_a_warning(folder, weights, tmp_path):
@@ -121,7 +127,8 @@ def test_unreadable_images_are_skipped_with_a_warning(folder, weights, tmp_path)
     with pytest.warns(UserWarning, match="broken.png"):
         result = translate_folder(load_translator(weights), folder, tmp_path / "out",
                                   progress=False)
-    assert len(result.written) == 5 and [p.name for p in result.skipped] == ["broken.png"]
+    assert len(result.written) == 5
+    assert [p.name for p in result.skipped] == ["broken.png"]
     assert not (tmp_path / "out" / "broken.png").exists()
 
 
@@ -130,7 +137,7 @@ def test_default_out_is_beside_the_input(folder, weights):
     assert len(list((folder.parent / "images_translated").glob("*.png"))) == 5
 
 
-@pytest.mark.parametrize("case, problem", [
+@pytest.mark.parametrize(("case", "problem"), [
     ("no folder", "image folder not found"), ("no model", "no such generator file"),
     ("bad model", "not a readable PyTorch file"), ("out is input", "is the input SOURCE"),
     ("clash", "would both be written as a.png"), ("size", "--size 10: must be a positive "
@@ -160,5 +167,6 @@ def test_bad_input_is_one_line(case, problem, folder, weights, tmp_path, capsys)
         warnings.simplefilter("ignore")
         assert main(["translate", *args, "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and problem in err, err
+    assert len(err.splitlines()) == 1, err
+    assert problem in err, err
     assert not (tmp_path / "out").exists()

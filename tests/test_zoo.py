@@ -94,7 +94,8 @@ def test_inspect_shows_the_traced_groups(searched, capsys):
     shown = json.loads(capsys.readouterr().out)
     assert shown["kind"] == ZOO[key][0]
     assert shown["parameters"] == count_module_parameters(net)
-    assert len(shown["groups"]) == ZOO[key][3] and not shown["fixed_groups"]
+    assert len(shown["groups"]) == ZOO[key][3]
+    assert not shown["fixed_groups"]
 
 
 def test_slim_is_smaller_and_computes_the_masked_network(searched):
@@ -151,7 +152,8 @@ def test_export_float_and_int8_then_translate(searched):
     assert json.loads((folder / "g_int8.onnx.json").read_text())["kernels"]["integer"]
     session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
-    assert got.shape == (2, 3, scale * SIZE, scale * SIZE) and np.isfinite(got).all()
+    assert got.shape == (2, 3, scale * SIZE, scale * SIZE)
+    assert np.isfinite(got).all()
     source = folder / "photos"
     source.mkdir()
     Image.new("RGB", (SIZE, SIZE), (120, 60, 30)).save(source / "a.png")
@@ -192,7 +194,8 @@ def test_a_group_read_through_a_pixel_shuffle_of_features_is_kept_whole(name, kw
     net = _network(name, kwargs)
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
     space = MaskSpace.from_module(net, x)
-    assert whole in space.fixed and whole not in [g.name for g in space.groups]
+    assert whole in space.fixed
+    assert whole not in [g.name for g in space.groups]
     assert space.groups, "the other groups are still searched"
     _traced_and_slimmed(net)
 

@@ -12,7 +12,9 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
+from typing import TextIO
 
 #: subcommand name -> (module, one-line help)
 SUBCOMMANDS = {
@@ -60,7 +62,7 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default %(default)s)"
 
 
-def _add_debug(parser: argparse.ArgumentParser, default=False) -> None:
+def _add_debug(parser: argparse.ArgumentParser, default: bool | str = False) -> None:
     parser.add_argument("--debug", action="store_true", default=default,
                         help=f"on an error, print the full traceback (as {DEBUG_ENV}=1)")
 
@@ -95,9 +97,12 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def warning_printer(prog: str):
+def warning_printer(prog: str) -> Callable[..., None]:
     """A ``warnings.showwarning`` that prints ``prog: warning: message`` on one line."""
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
+    # the signature of warnings.showwarning, which passes every argument
+    def show(message: Warning | str, category: type[Warning], filename: str,  # noqa: ARG001
+             lineno: int, file: TextIO | None = None,  # noqa: ARG001
+             line: str | None = None) -> None:  # noqa: ARG001
         print(f"{prog}: warning: {one_line(Warning(message))}", file=file or sys.stderr)
     return show
 
@@ -128,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         return int(args.run(args) or 0)
 
 
-def _stop(signum, frame) -> None:
+def _stop(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 

@@ -6,11 +6,15 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..imagerange import DEFAULT_RANGE, OPTION, RANGE_KEY, InputRange, resolve
 from ..nets.checkpoints import CycleGAN, architecture_of, load_cyclegan, load_generator
 from ..workflow import DomainData, ensure_discriminators, folder_data, synthetic_data
 from . import CommandError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def check_at_least(args: argparse.Namespace, low: float, *options: str) -> None:
@@ -142,7 +146,7 @@ def architecture(args: argparse.Namespace) -> dict | None:
     return architecture_of(args.generator, kwargs)
 
 
-def load_own_generator(args: argparse.Namespace):
+def load_own_generator(args: argparse.Namespace) -> torch.nn.Module:
     """The generator named by ``--generator`` and ``--weights`` (eval mode, on --device)."""
     if not args.weights:
         raise CommandError("--generator needs --weights FILE (the generator's state dict)")

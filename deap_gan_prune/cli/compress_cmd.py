@@ -11,12 +11,16 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..compression.config import CompressConfig
 
 METAVARS = {"checkpoints": "DIR", "dataroot": "DIR", "weights": "FILE", "generator":
             "PKG.MODULE:CLASS", "generator_kwargs": "JSON", "input_range": "RANGE"}
 
 
-def _default_text(value) -> str:
+def _default_text(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, (list, tuple)):
@@ -75,7 +79,7 @@ def _json_object(text: str) -> dict:
     return value
 
 
-def resolved_config(args: argparse.Namespace):
+def resolved_config(args: argparse.Namespace) -> CompressConfig:
     """The settings: the config file's (if any), the flags given on top."""
     from ..compression.config import CompressConfig, read_config_file
     settings = read_config_file(args.config) if args.config else {}

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..files import atomic_write_json
 from ..metrics.evaluation import translate
@@ -28,6 +30,12 @@ from ..report import (
 )
 from ..workflow import generator_report, single_generator_report, translations
 from . import CommandError
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..imagerange import InputRange
+    from ..workflow import DomainData
 from .common import (
     add_data_arguments,
     add_generator_arguments,
@@ -71,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="images per Inception forward pass")
 
 
-def fid_wanted(args: argparse.Namespace):
+def fid_wanted(args: argparse.Namespace) -> Path | None:
     """The Inception weights file when FID is asked for (checked, with torch-fidelity, before
     any work), else None."""
     if not (args.fid or args.inception_weights):
@@ -81,8 +89,8 @@ def fid_wanted(args: argparse.Namespace):
     return check_fid_available(args.inception_weights)
 
 
-def add_fid(quality: dict, outputs: dict, reals: dict, weights, args: argparse.Namespace,
-            value=None) -> None:
+def add_fid(quality: dict, outputs: dict, reals: dict, weights: str | os.PathLike | None,
+            args: argparse.Namespace, value: InputRange | None = None) -> None:
     """FID/KID of every set of ``outputs`` into ``quality`` (and its ``directions``); images
     in the input range ``value`` (default -1,1)."""
     if value is not None and not value.is_default:
@@ -151,7 +159,7 @@ def _described(path: Path, args: argparse.Namespace) -> tuple:
     return space, bits
 
 
-def _head(args: argparse.Namespace, data) -> dict:
+def _head(args: argparse.Namespace, data: DomainData) -> dict:
     arch = architecture(args)
     assert arch is not None  # called with --generator
     return {"data": data.name, "image_size": data.image_size, "device": args.device,
@@ -159,8 +167,9 @@ def _head(args: argparse.Namespace, data) -> dict:
             "arguments": arch["kwargs"]}
 
 
-def _compare(args: argparse.Namespace, original, path: Path, described: tuple,
-             images, image_size: int, direction: str, origin: str, reals=None) -> dict:
+def _compare(args: argparse.Namespace, original: torch.nn.Module, path: Path, described: tuple,
+             images: torch.Tensor, image_size: int, direction: str, origin: str,
+             reals: torch.Tensor | None = None) -> dict:
     """The generator and quality reports of the slim file ``path`` (``described``: its space
     and bits) against ``original`` (named ``origin`` in errors) on ``images``; with --fid,
     FID/KID of both against ``reals`` (the target domain's test images)."""

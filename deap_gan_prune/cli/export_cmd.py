@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..devices import check_memory
 from ..export import (
@@ -21,6 +21,9 @@ from ..nets.checkpoints import load_generator
 from ..nets.counting import activation_bytes
 from ..outputs import check_output_file
 from . import CommandError
+
+if TYPE_CHECKING:
+    import torch
 from .common import (
     add_data_arguments,
     add_generator_arguments,
@@ -123,7 +126,7 @@ def keep_float_setting(text: str) -> Literal["auto"] | tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def run_int8(args: argparse.Namespace, generator, value: InputRange) -> int:
+def run_int8(args: argparse.Namespace, generator: torch.nn.Module, value: InputRange) -> int:
     from ..quantization import Int8Config, export_int8
 
     for option, count in (("--calibration", args.calibration),

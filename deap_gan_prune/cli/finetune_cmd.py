@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ..nets.checkpoints import (
     load_discriminator,
@@ -20,6 +20,9 @@ from ..training.distill import distill_generator
 from ..training.distill_config import DistillConfig, DistillLoss
 from ..workflow import finetune_pair, synthetic_data
 from . import CommandError, resumable
+
+if TYPE_CHECKING:
+    from ..imagerange import InputRange
 from .common import (
     add_data_arguments,
     add_generator_arguments,
@@ -190,7 +193,8 @@ def output_folder(args: argparse.Namespace) -> Path:
     return check_output_folder(out, "--out")
 
 
-def slim_range(args: argparse.Namespace, names: tuple[str, ...] = ("G_A", "G_B")):
+def slim_range(args: argparse.Namespace,
+               names: tuple[str, ...] = ("G_A", "G_B")) -> InputRange:
     """The input range: --input-range, or the one the slim files and models record."""
     recorded = [entry for name in names
                 for entry in range_beside(Path(args.slim) / f"slim_{name}.pth")]

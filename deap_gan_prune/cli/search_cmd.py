@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..evolution.raymap import import_ray
 from ..evolution.search import SearchConfig, search_masks
@@ -34,6 +34,12 @@ from .common import (
     range_entry,
     ranges_of_models,
 )
+
+if TYPE_CHECKING:
+    from ..evolution.front import FrontConfig
+    from ..imagerange import InputRange
+    from ..nets.checkpoints import CycleGAN
+    from ..workflow import DomainData
 
 #: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
 DEFAULT_BUDGET = 0.25
@@ -205,15 +211,15 @@ def variation_of(args: argparse.Namespace) -> str:
 
 
 def config_from(args: argparse.Namespace) -> SearchConfig:
-    settings = dict(population=args.population, generations=args.generations,
-                    fitness=fitness_of(args), adapt_steps=args.adapt_steps,
-                    adapt_score=args.adapt_score, select=args.select, gamma=args.gamma,
-                    lambda_cycle=args.lambda_cycle, budget=budget_of(args),
-                    repair_order=args.repair_order, size_measure=args.size_measure,
-                    perceptual=args.perceptual, layout=args.layout,
-                    n_images=args.n_images, train_images=args.adapt_images,
-                    train_steps=args.train_steps, finalist_steps=args.finalist_steps,
-                    seed=args.seed)
+    settings = {"population": args.population, "generations": args.generations,
+                    "fitness": fitness_of(args), "adapt_steps": args.adapt_steps,
+                    "adapt_score": args.adapt_score, "select": args.select, "gamma": args.gamma,
+                    "lambda_cycle": args.lambda_cycle, "budget": budget_of(args),
+                    "repair_order": args.repair_order, "size_measure": args.size_measure,
+                    "perceptual": args.perceptual, "layout": args.layout,
+                    "n_images": args.n_images, "train_images": args.adapt_images,
+                    "train_steps": args.train_steps, "finalist_steps": args.finalist_steps,
+                    "seed": args.seed}
     settings.update({k: getattr(args, k) for k in ("init", "mate", "mutate", "finalists")
                      if getattr(args, k) is not None})
     if variation_of(args) == "widths":
@@ -249,7 +255,7 @@ def check_arguments(args: argparse.Namespace) -> None:
                                "to continue that search, or --overwrite to start again")
 
 
-def front_config_from(args: argparse.Namespace):
+def front_config_from(args: argparse.Namespace) -> FrontConfig:
     from ..evolution.front import FrontConfig
     return FrontConfig(population=args.population, generations=args.generations,
                        fitness=fitness_of(args),
@@ -269,7 +275,7 @@ def load_supernets(args: argparse.Namespace) -> tuple | None:
     return nets.g_a, nets.g_b
 
 
-def search_range(args: argparse.Namespace):
+def search_range(args: argparse.Namespace) -> InputRange:
     """The generators' input range: --input-range, or the one the model files record."""
     recorded = ranges_of_models(args)
     if args.supernet:
@@ -377,8 +383,8 @@ def run(args: argparse.Namespace) -> int:
     return search_pair(args, config, data, gan, extra, supernets)
 
 
-def search_pair(args: argparse.Namespace, config: SearchConfig, data, gan, extra: dict,
-                supernets=None) -> int:
+def search_pair(args: argparse.Namespace, config: SearchConfig, data: DomainData,
+                gan: CycleGAN, extra: dict, supernets: tuple | None = None) -> int:
     """Co-evolve both generators of ``gan`` (:func:`search_masks`), write the result with
     ``extra`` entries to ``--out`` and its fitness plot, and print both generators' terms."""
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
@@ -406,7 +412,7 @@ def needs_discriminators(config: SearchConfig) -> bool:
     return config.adapt_score == "discriminator"
 
 
-def run_pair(args: argparse.Namespace, config: SearchConfig, data) -> int:
+def run_pair(args: argparse.Namespace, config: SearchConfig, data: DomainData) -> int:
     """Both generators of the user's class (``--generator``, ``--checkpoints DIR`` holding
     ``<epoch>_net_G_A.pth`` and ``<epoch>_net_G_B.pth``): the co-evolution of
     :func:`search_masks`, each generator's channel groups traced."""
@@ -420,7 +426,7 @@ def run_pair(args: argparse.Namespace, config: SearchConfig, data) -> int:
                                                  "checkpoints": str(args.checkpoints)})
 
 
-def run_single(args: argparse.Namespace, config: SearchConfig, data) -> int:
+def run_single(args: argparse.Namespace, config: SearchConfig, data: DomainData) -> int:
     """One generator of the user's class (``--generator``, ``--weights``), no partner: masks
     scored by distillation to the original on domain-A images."""
     generator = load_own_generator(args)

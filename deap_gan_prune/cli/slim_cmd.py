@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..nets.checkpoints import load_cyclegan, save_generator
 from ..nets.counting import count_module_parameters
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_single(args: argparse.Namespace, out, data: dict) -> int:
+def run_single(args: argparse.Namespace, out: Path, data: dict) -> int:
     """Generators of the user's class: with ``--weights``, ``slim_G_A.pth``; with
     ``--checkpoints DIR`` (a two-generator search), ``slim_G_A.pth`` and ``slim_G_B.pth``;
     each with the JSON that rebuilds it (and the input range)."""

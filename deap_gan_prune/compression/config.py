@@ -90,7 +90,7 @@ class CompressConfig:
     generator: str | None = setting(
         None, "search", "one generator of your own class, pkg.module:Class, with weights "
         "(default: the upstream ResNet pair)")
-    generator_kwargs: dict = setting(
+    generator_kwargs: dict = setting(  # noqa: RUF009 (a field, dict its default_factory)
         dict, "search", "the generator's constructor arguments as a JSON object")
     weights: str | None = setting(None, "search", "with generator: its state dict file")
     input_range: str | None = setting(

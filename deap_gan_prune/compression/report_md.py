@@ -32,12 +32,12 @@ def _sizes(evaluation: dict) -> list[str]:
         lat = g["latency"][f"{size}px"]
         latency.append([name, f"{lat['original_ms']:.2f}", f"{lat['pruned_ms']:.2f}",
                         f"{lat['speedup']:.2f}x"])
-    return (["## Size", ""]
-            + _table(["generator", "parameters", "slim", "ratio", f"MACs@{size}", "slim",
-                      "ratio"], rows)
-            + ["", f"## Latency ({evaluation['device']}, {size}×{size}, batch 1, median of "
-                   "runs interleaved)", ""]
-            + _table(["generator", "original ms", "slim ms", "speed-up"], latency))
+    return ["## Size", "",
+            *_table(["generator", "parameters", "slim", "ratio", f"MACs@{size}", "slim",
+                     "ratio"], rows),
+            "", f"## Latency ({evaluation['device']}, {size}×{size}, batch 1, median of "
+                "runs interleaved)", "",
+            *_table(["generator", "original ms", "slim ms", "speed-up"], latency)]
 
 
 def _quality(evaluation: dict) -> list[str]:
@@ -47,12 +47,12 @@ def _quality(evaluation: dict) -> list[str]:
         fid = quality["pruned"]["fidelity_a2b"]
         rows = [["SSIM to the original (higher better)", format_value(fid["ssim"])],
                 ["PSNR to the original, dB (higher better)", format_value(fid["psnr_db"], 2)]]
-        return ["## Quality (A→B, slim after fine-tuning)", ""] + _table(["measure", "slim"],
-                                                                          rows)
+        return ["## Quality (A→B, slim after fine-tuning)", "",
+                *_table(["measure", "slim"], rows)]
     rows = [[label] + [format_value(quality[n].get(group, {}).get(key), digits) for n in names]
             for label, group, key, digits in quality_rows(quality)]
-    return (["## Quality", "", "\"searched\": straight after slimming; \"pruned\": after "
-             "fine-tuning.", ""] + _table(["measure", *names], rows))
+    return ["## Quality", "", "\"searched\": straight after slimming; \"pruned\": after "
+            "fine-tuning.", "", *_table(["measure", *names], rows)]
 
 
 def write_report(out: Path, config: dict) -> Path:
@@ -66,7 +66,7 @@ def write_report(out: Path, config: dict) -> Path:
                                   if config.get("size_target") else ", chosen point")
                 if config.get("front") else f"budget {config['budget']}")
              + f"; seed {config['seed']}.", ""]
-    lines += _sizes(evaluation) + [""] + _quality(evaluation) + [""]
+    lines += [*_sizes(evaluation), "", *_quality(evaluation), ""]
     export = out / "export" / "export.json"
     if export.is_file():
         record = json.loads(export.read_text())
@@ -77,8 +77,8 @@ def write_report(out: Path, config: dict) -> Path:
                         f"{info['check']['to_float']['psnr_db']:.1f} dB to float")
                 rows.append([name, fmt, f"export/{info['file']}", f"{info['bytes'] / 1e6:.2f}",
                              diff])
-        lines += ["## Exported files", ""] + _table(
-            ["generator", "format", "file", "MB", "max. abs. difference to PyTorch"], rows) + [""]
+        lines += ["## Exported files", "", *_table(
+            ["generator", "format", "file", "MB", "max. abs. difference to PyTorch"], rows), ""]
     progress = ("Quality score and sizes of the front search against generation"
                 if (out / "front.png").is_file() else
                 "Fitness and size of the best against generation")

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 from ..export import import_onnxruntime
 from ..files import atomic_write, atomic_write_json, file_sha256
@@ -171,7 +172,7 @@ def _stop_signals(ctx: RunContext, say: Callable[[str], None]) -> Iterator[None]
         yield
         return
 
-    def handler(signum, frame) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
         unit = CHECKPOINTED.get(ctx.stage or "")
         if unit is None or ctx.stop_requested:
             raise KeyboardInterrupt

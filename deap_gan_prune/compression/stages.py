@@ -7,7 +7,7 @@ import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 
@@ -24,6 +24,9 @@ from ..nets.maskspace import MaskSpace
 from ..outputs import staged_folder
 from ..workflow import DomainData, folder_data, synthetic_data
 from .config import CompressConfig, CompressError
+
+if TYPE_CHECKING:
+    from ..evolution.search_config import SearchConfig
 
 #: files and folders of each stage in the run folder (removed when it is redone)
 STAGE_FILES = {
@@ -60,7 +63,7 @@ class RunContext:
         if self.on_step is not None:
             self.on_step(self.stage or "", self._calls)
 
-    def after_generation(self, *args) -> None:
+    def after_generation(self, *_args: Any) -> None:
         """The search's callback: runs after every generation (its checkpoint written);
         raises KeyboardInterrupt when a stop was asked for."""
         self._tick()
@@ -160,7 +163,7 @@ class RunContext:
 
 
 # -- search ------------------------------------------------------------------------------------
-def search_config(config: CompressConfig):
+def search_config(config: CompressConfig) -> SearchConfig:
     """The :class:`SearchConfig` of a single-budget search."""
     from ..evolution.search_config import SearchConfig
     make = SearchConfig.paper if config.fitness == "paper" else SearchConfig
@@ -195,11 +198,12 @@ def run_search(ctx: RunContext) -> None:
     from ..plotting import plot_fitness
     c, out, data = ctx.config, ctx.out, ctx.data
     state = out / "search_state.json"
-    common: dict[str, Any] = dict(device=c.device, progress=ctx.progress, workers=c.workers,
-                  checkpoint=state, resume=True, callback=ctx.after_generation,
-                  input_range=ctx.input_range)
+    common: dict[str, Any] = {"device": c.device, "progress": ctx.progress, "workers": c.workers,
+                              "checkpoint": state, "resume": True,
+                              "callback": ctx.after_generation, "input_range": ctx.input_range}
     if c.front:
-        return _run_front(ctx, common)
+        _run_front(ctx, common)
+        return
     config = search_config(c)
     result: Any
     if c.single:

@@ -9,7 +9,7 @@ Every evaluation goes through ``toolbox.map`` with ONE iterable (the partner is 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,7 +44,8 @@ class PairHallOfFame:
         self.maxsize = maxsize
         self.items: list[tuple[Any, Any, int, float]] = []
 
-    def update(self, ind_a, ind_b, gen: int, score: float, clone=None) -> None:
+    def update(self, ind_a: Any, ind_b: Any, gen: int, score: float,
+               clone: Callable[[Any], Any] | None = None) -> None:
         """Offer the pair ``(ind_a, ind_b)`` found at generation ``gen`` with joint ``score``
         (higher is better); copies are kept (``clone``)."""
         if any(list(a) == list(ind_a) and list(b) == list(ind_b) for a, b, _, _ in self.items):
@@ -54,14 +55,14 @@ class PairHallOfFame:
         self.items.sort(key=lambda item: -item[3])  # stable: earlier pairs win ties
         del self.items[self.maxsize:]
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[Any, Any, int, float]:
         return self.items[i]
 
     def __len__(self) -> int:
         return len(self.items)
 
 
-def pair_score(toolboxes: tuple[base.Toolbox, base.Toolbox], ind_a, ind_b) -> float:
+def pair_score(toolboxes: tuple[base.Toolbox, base.Toolbox], ind_a: Any, ind_b: Any) -> float:
     """A's weighted fitness with ``ind_b`` as partner plus B's with ``ind_a`` as partner.
 
     When a toolbox's ``evaluate`` says it ignores the partner (``uses_partner`` False, as the
@@ -73,13 +74,14 @@ def pair_score(toolboxes: tuple[base.Toolbox, base.Toolbox], ind_a, ind_b) -> fl
             values = ind.fitness.values
         else:
             evaluate = functools.partial(toolbox.evaluate, partner=partner)
-            values = list(toolbox.map(evaluate, [ind]))[0]
+            (values,) = toolbox.map(evaluate, [ind])
         total += sum(w * v for w, v in zip(ind.fitness.weights, values))
     return total
 
 
-def _record(logbook: tools.Logbook, gen: int, nevals: tuple[int, int], populations, best,
-            partners, toolboxes, stats) -> None:
+def _record(logbook: tools.Logbook, gen: int, nevals: tuple[int, int],
+            populations: Sequence[list], best: Sequence[Any], partners: Sequence[Any],
+            toolboxes: Sequence[base.Toolbox], stats: Sequence[tools.Statistics | None]) -> None:
     chapters = {}
     for name, pop, ind, partner, toolbox, st, n in zip("AB", populations, best, partners,
                                                         toolboxes, stats, nevals):

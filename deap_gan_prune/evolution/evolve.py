@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from deap import algorithms, base, tools
 
@@ -27,7 +28,7 @@ class EvolutionState:
     nevals: int = 0
 
 
-def evaluate_invalid(population: list, toolbox: base.Toolbox, partner=None,
+def evaluate_invalid(population: list, toolbox: base.Toolbox, partner: Any = None,
                      rescore: bool = False) -> int:
     """Evaluate the individuals with no valid fitness (all of them when ``rescore``) through
     ``toolbox.map``, as ``toolbox.evaluate(ind, partner=partner)``; returns how many."""

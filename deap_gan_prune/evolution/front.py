@@ -27,7 +27,7 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -76,7 +76,8 @@ class FrontObjectives:
 
     uses_partner = False
 
-    def __init__(self, fitness, objectives: Sequence[str], latency: LatencyModel | None = None,
+    def __init__(self, fitness: Any, objectives: Sequence[str],
+                 latency: LatencyModel | None = None,
                  image_size: int = 256) -> None:
         if "latency" in objectives and latency is None:
             raise ValueError("the latency objective needs a latency model")
@@ -96,13 +97,15 @@ class FrontObjectives:
             sizes["latency"] = self.latency.predict(bits)
         return sizes
 
-    def terms(self, individual: Sequence[int], partner=None) -> dict[str, float]:
+    def terms(self, individual: Sequence[int],
+              partner: Sequence[int] | None = None) -> dict[str, float]:  # noqa: ARG002 (the fitness protocol: passed by keyword)
         """The score (after adaptation: the costly part) and :meth:`sizes`."""
         score = float(self.fitness.terms([int(b) for b in individual])["score"])
         return {"score": score if math.isfinite(score) else UNSCORABLE,
                 **self.sizes(individual)}
 
-    def __call__(self, individual: Sequence[int], partner=None) -> tuple[float, ...]:
+    def __call__(self, individual: Sequence[int],
+                 partner: Sequence[int] | None = None) -> tuple[float, ...]:  # noqa: ARG002 (the fitness protocol)
         terms = self.terms(individual)
         return tuple(terms[name] for name in ("score", *self.objectives))
 
@@ -265,7 +268,7 @@ class FrontResult:
                 "logbook": logbook_records(self.logbook)}
 
 
-def _tables(latency) -> tuple:
+def _tables(latency: LatencyModel | tuple[LatencyModel, LatencyModel] | None) -> tuple:
     if latency is None or isinstance(latency, LatencyModel):
         return latency, latency
     return tuple(latency)

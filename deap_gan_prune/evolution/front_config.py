@@ -87,7 +87,7 @@ class FrontConfig:
             raise ValueError(f"size_growth must be >= 1, got {self.size_growth}")
         if self.uniform_seeds < 0:
             raise ValueError(f"uniform_seeds must be >= 0, got {self.uniform_seeds}")
-        if not (0 <= self.cxpb and 0 <= self.mutpb and self.cxpb + self.mutpb <= 1):
+        if not (self.cxpb >= 0 and self.mutpb >= 0 and self.cxpb + self.mutpb <= 1):
             raise ValueError(f"cxpb and mutpb must be >= 0 with a sum <= 1, got {self.cxpb}, "
                              f"{self.mutpb}")
 

@@ -29,13 +29,14 @@ killed the worker; the pool here sends one task per worker at a time and knows.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import numbers
 import pickle
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
 
 import torch
@@ -130,7 +131,7 @@ def error_message(exc: BaseException) -> tuple:
     return blob, f"{type(exc).__name__}: {exc}", traceback.format_exc()
 
 
-def reraise(blob: bytes | None, text: str, trace: str, where: str):
+def reraise(blob: bytes | None, text: str, trace: str, where: str) -> NoReturn:
     exc = None
     if blob is not None:
         try:
@@ -145,7 +146,7 @@ def reraise(blob: bytes | None, text: str, trace: str, where: str):
 
 
 # -- worker processes -----------------------------------------------------------------------
-def _worker_main(conn, payload: bytes, threads: int | None) -> None:
+def _worker_main(conn: Connection, payload: bytes, threads: int | None) -> None:
     """Loop of one worker process: load the fitnesses, then answer ``(index, task)`` messages
     with ``("ok", index, result)`` or ``("error", index, ...)`` until ``None``."""
     try:
@@ -181,7 +182,7 @@ class PoolMap:
         if self._broken:
             raise WorkerError(f"the evaluation pool is unusable: {self._broken}")
 
-    def _died(self, i, pid, doing: str) -> NoReturn:
+    def _died(self, i: int | str, pid: int | str | None, doing: str) -> NoReturn:
         self._broken = f"evaluation worker {i} (pid {pid}) died {doing}"
         self.close()
         raise WorkerError(self._broken + "; the search stops here") from None
@@ -192,7 +193,7 @@ class PoolMap:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __reduce__(self):
@@ -266,7 +267,7 @@ class ProcessPoolMap(PoolMap):
                 reraise(*error)
         return results
 
-    def _send(self, i: int, message) -> None:
+    def _send(self, i: int, message: object) -> None:
         try:
             self._workers[i][1].send(message)
         except OSError:
@@ -277,10 +278,8 @@ class ProcessPoolMap(PoolMap):
     def close(self) -> None:
         """Stop the workers (idempotent)."""
         for _process, conn in self._workers:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 conn.send(None)
-            except (OSError, ValueError):
-                pass
         for process, conn in self._workers:
             process.join(timeout=2)
             if process.is_alive():

@@ -32,7 +32,8 @@ def pair_values(terms_a: dict, terms_b: dict) -> dict[str, float]:
     return {k: (terms_a[k] + terms_b[k]) / 2 for k in terms_a if k in terms_b}
 
 
-def pair_front(archives: tuple[Sequence, Sequence], toolboxes, objectives: Sequence[str]
+def pair_front(archives: tuple[Sequence, Sequence], toolboxes: Sequence[Any],
+               objectives: Sequence[str]
                ) -> list[dict]:
     """The non-dominated pairs of archived (evaluated) masks on the pair values of
     ``("score", *objectives)``, sorted by the first size objective: ``[{"A", "B", "terms",

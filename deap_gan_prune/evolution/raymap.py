@@ -2,6 +2,7 @@
 ``toolbox.map`` whose actors load the fitness objects once (see :mod:`.parallel`)."""
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -97,10 +98,8 @@ class RayMap(PoolMap):
     def close(self) -> None:
         """Stop the actors, and Ray itself when this object started it (idempotent)."""
         for a in self._actors:
-            try:
+            with contextlib.suppress(Exception):
                 self._ray.kill(a)
-            except Exception:
-                pass
         self._actors = []
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()

@@ -31,13 +31,13 @@ SELECTIONS = {"tournament": tools.selTournament, "rank": selRouletteRank,
               "roulette": selRouletteWeighted}
 
 
-def _definition(cls) -> tuple:
+def _definition(cls: type) -> tuple:
     """``(base, attributes)`` a creator class was made with (``creator.create`` records it)."""
     args = getattr(cls, "reduce_args", None)
     return (args[1], dict(args[2])) if args else (cls.__bases__[0], {})
 
 
-def _fitness_matches(cls, weights: tuple) -> bool:
+def _fitness_matches(cls: type, weights: tuple) -> bool:
     _, attrs = _definition(cls)
     return (isinstance(cls, type) and issubclass(cls, base.Fitness)
             and tuple(getattr(cls, "weights", ())) == weights and set(attrs) <= {"weights"})

@@ -75,12 +75,12 @@ def set_rng_state(state: Mapping) -> None:
 
 
 # -- individuals and logbooks ----------------------------------------------------------------
-def _individual(ind) -> dict:
+def _individual(ind: Any) -> dict:
     values = list(ind.fitness.values) if ind.fitness.valid else None
     return {"mask": [int(b) for b in ind], "fitness": values}
 
 
-def _rebuild(data: Mapping, cls: type):
+def _rebuild(data: Mapping, cls: type) -> Any:
     ind = cls(int(b) for b in data["mask"])
     if data["fitness"] is not None:
         ind.fitness.values = tuple(float(v) for v in data["fitness"])
@@ -211,13 +211,14 @@ def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
-def _check_ints(path, field: str, value: Any, length: int, low: int, high: int) -> None:
+def _check_ints(path: str | os.PathLike, field: str, value: Any, length: int, low: int,
+                high: int) -> None:
     if not (isinstance(value, list) and len(value) == length
             and all(_is_int(v, low, high) for v in value)):
         raise _malformed(path, field, f"a list of {length} integers in {low}..{high}", value)
 
 
-def _check_individual(path, field: str, entry: Any, n_bits: int | None) -> int:
+def _check_individual(path: str | os.PathLike, field: str, entry: Any, n_bits: int | None) -> int:
     """Check ``{"mask": [0/1...], "fitness": null | [numbers]}``; returns the mask length."""
     if not isinstance(entry, dict):
         raise _malformed(path, field, "an object with mask and fitness", entry)
@@ -233,7 +234,7 @@ def _check_individual(path, field: str, entry: Any, n_bits: int | None) -> int:
     return n_bits
 
 
-def _check_populations(path, data: dict) -> None:
+def _check_populations(path: str | os.PathLike, data: dict) -> None:
     populations, best = data.get("populations"), data.get("best")
     for name in "AB":
         pop = populations.get(name) if isinstance(populations, dict) else None
@@ -252,7 +253,7 @@ def _check_populations(path, data: dict) -> None:
         _check_individual(path, f"best.{name}", entry, n_bits)
 
 
-def _check_rng(path, rng: Any) -> None:
+def _check_rng(path: str | os.PathLike, rng: Any) -> None:
     """The random, numpy and torch states :func:`rng_state` writes, with their sizes."""
     if not isinstance(rng, dict):
         raise _malformed(path, "rng", "an object with random, numpy and torch", rng)
@@ -360,7 +361,7 @@ def run_with_checkpoints(populations: tuple[list, list],
                          path: str | os.PathLike, config: Mapping, models_hash: str,
                          resume: bool = False,
                          callback: Callable[[CoevolutionState], bool | None] | None = None,
-                         **options) -> tuple[tuple[list, ...], tools.Logbook,
+                         **options: Any) -> tuple[tuple[list, ...], tools.Logbook,
                                              tuple[object, object]]:
     """:func:`eaCoevolve` with a checkpoint written to ``path`` after every generation.
 

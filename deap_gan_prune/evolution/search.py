@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 import torch
 from deap import base, tools
 
 from ..fitness.adapted import adapted_fitnesses
+from ..fitness.base import MaskFitness
 from ..fitness.paper import cyclegan_fitnesses
 from ..fitness.supernet import supernet_fitnesses
 from ..imagerange import DEFAULT_RANGE, InputRange
@@ -45,7 +46,8 @@ from .skeleton import evaluation_map as evaluation_map  # re-exported: part of t
 from .skeleton import fitness_images_hash as fitness_images_hash  # re-exported
 
 
-def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cls: type,
+def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
+                  individual_cls: type,
                   scores: Sequence[float] | None = None,
                   map_function: Callable | None = None) -> base.Toolbox:
     """One species' toolbox: our operators through :func:`register`, plus ``evaluate``,
@@ -78,7 +80,8 @@ def build_toolbox(space: MaskSpace, fitness, config: SearchConfig, individual_cl
     return toolbox
 
 
-def _brief_training(g_a, g_b, images_a, images_b, config: SearchConfig) -> tuple:
+def _brief_training(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Tensor,
+                    images_b: torch.Tensor, config: SearchConfig) -> tuple:
     """Each generator's candidate-training step, or ``(None, None)`` when off."""
     if config.train_steps <= 0:
         return None, None
@@ -138,7 +141,7 @@ def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
         eval_batch_size=config.batch_size, device=device, input_range=input_range)
 
 
-def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type):
+def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type) -> Any:
     """The uniform keep-ratio mask at ``config.budget``, met in every budget measure (the AND
     of the per-measure masks, which keep per-group prefixes of one order), as an individual;
     with ``config.seed_channels == "random"`` the same counts of random channels

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from deap import tools
 
@@ -15,10 +15,10 @@ from .logbooks import logbook_records
 GENERATOR_SEARCH_SIZE = 64
 
 #: The settings :meth:`SearchConfig.widths` changes from the defaults.
-WIDTHS: dict[str, object] = dict(init="uniform", mutate="move", mate="uniform_group", cxpb=0.5,
-                                 mutpb=0.5, seed_channels="random",
-                                 budget_measures=("parameters",), finalists=4,
-                                 finalist_steps=300)
+WIDTHS: dict[str, object] = {"init": "uniform", "mutate": "move", "mate": "uniform_group",
+                             "cxpb": 0.5, "mutpb": 0.5, "seed_channels": "random",
+                             "budget_measures": ("parameters",), "finalists": 4,
+                             "finalist_steps": 300}
 
 
 def default_variation(single: bool, budget: float | None, fitness: str) -> str:
@@ -104,16 +104,16 @@ class SearchConfig:
     seed: int = 0
 
     @classmethod
-    def paper(cls, **overrides) -> SearchConfig:
+    def paper(cls, **overrides: Any) -> SearchConfig:
         """The paper's search: its fitness F (discriminator-perceptual, λ = 10), roulette
         selection, population 32, 50 generations; with a budget, the repair drops the
         channels of least L1 norm and no uniform mask is seeded (as this library did first)."""
-        settings = dict(fitness="paper", select="roulette", population=32, generations=50,
-                        repair_order="l1", seed_uniform=False)
+        settings = {"fitness": "paper", "select": "roulette", "population": 32, "generations": 50,
+                    "repair_order": "l1", "seed_uniform": False}
         return cls(**{**settings, **overrides})
 
     @classmethod
-    def widths(cls, **overrides) -> SearchConfig:
+    def widths(cls, **overrides: Any) -> SearchConfig:
         """The width search (a budget is required): every mask starts as the uniform mask
         with random channels plus capacity moves (``init="uniform"``), varies by exchanging
         whole groups and moving channels between groups at one size, is repaired in

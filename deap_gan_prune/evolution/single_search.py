@@ -77,9 +77,10 @@ class SingleSearchResult:
                 "finalists": [{"A": list(m), "score": f} for m, f in self.finalists]}
 
 
-def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space: MaskSpace,
-                   discriminator=None, device: str | torch.device = "cpu",
-                   input_range: InputRange = DEFAULT_RANGE):
+def single_fitness(generator: torch.nn.Module, images: torch.Tensor, config: SearchConfig,
+                   space: MaskSpace, discriminator: torch.nn.Module | None = None,
+                   device: str | torch.device = "cpu",
+                   input_range: InputRange = DEFAULT_RANGE) -> GeneratorFitness | AdaptedFitness:
     """The fitness of one generator without partner: the adapted fitness (distillation to the
     original, scored on the first ``n_images`` images; adapted on the next
     ``train_images``), or the paper's F without cycle term (``perceptual="pixel"`` when there
@@ -103,10 +104,12 @@ def single_fitness(generator, images: torch.Tensor, config: SearchConfig, space:
                           input_range=input_range)
 
 
-def score_finalists(generator, images: torch.Tensor, config: SearchConfig, space: MaskSpace,
-                    candidates: list, discriminator=None, device: str | torch.device = "cpu",
+def score_finalists(generator: torch.nn.Module, images: torch.Tensor, config: SearchConfig,
+                    space: MaskSpace, candidates: list,
+                    discriminator: torch.nn.Module | None = None,
+                    device: str | torch.device = "cpu",
                     progress: bool = False, input_range: InputRange = DEFAULT_RANGE
-                    ) -> tuple[list, AdaptedFitness]:
+                    ) -> tuple[list, GeneratorFitness | AdaptedFitness]:
     """Each of ``candidates`` (masks) distilled for ``config.finalist_steps`` steps and scored
     by the adapted fitness with that many steps; returns ``([(mask, score)], fitness)``, best
     first (ties keep the given order), and the fitness that scored them."""
@@ -118,7 +121,8 @@ def score_finalists(generator, images: torch.Tensor, config: SearchConfig, space
 
 
 def search_single(generator: torch.nn.Module, images: torch.Tensor,
-                  config: SearchConfig | None = None, *, discriminator=None,
+                  config: SearchConfig | None = None, *,
+                  discriminator: torch.nn.Module | None = None,
                   space: MaskSpace | None = None, device: str | torch.device = "cpu",
                   progress: bool = True,
                   callback: Callable[[int, list, tools.Logbook], bool | None] | None = None,

@@ -73,7 +73,7 @@ def fitness_statistics() -> tools.Statistics:
     return stats
 
 
-def fitness_images_hash(*fitnesses) -> str:
+def fitness_images_hash(*fitnesses: object) -> str:
     """:func:`images_hash` of the scoring (``images``) and adaptation (``adapt_images``)
     images of the fitnesses, in order: the inputs a checkpointed search depends on."""
     return images_hash(*(getattr(f, name) for f in fitnesses
@@ -118,7 +118,8 @@ def resume_from(run: RunIdentity | None, resume: bool, load: Callable[[RunIdenti
     return state
 
 
-def evaluation_map(fitnesses: Mapping, workers: int = 0, ray_address: str | None = None):
+def evaluation_map(fitnesses: Mapping, workers: int = 0,
+                   ray_address: str | None = None) -> RayMap | ProcessPoolMap | None:
     """The ``toolbox.map`` for ``workers`` > 0 processes (:class:`ProcessPoolMap`) or, with
     ``ray_address`` ("local" starts a Ray instance, "auto" / "ray://..." joins one), Ray actors
     (:class:`RayMap`, ``workers`` of them, at least 1); ``None`` to evaluate in process. Starting
@@ -137,7 +138,7 @@ def evaluation_map(fitnesses: Mapping, workers: int = 0, ray_address: str | None
 
 
 def attach_pool(toolboxes: Sequence[base.Toolbox], fitnesses: Mapping, workers: int = 0,
-                ray_address: str | None = None):
+                ray_address: str | None = None) -> RayMap | ProcessPoolMap | None:
     """:func:`evaluation_map` of ``fitnesses`` (by population name, "A" and "B"), registered
     as every toolbox's ``map``; None (toolboxes unchanged) without workers."""
     pool = evaluation_map(fitnesses, workers, ray_address)
@@ -148,7 +149,8 @@ def attach_pool(toolboxes: Sequence[base.Toolbox], fitnesses: Mapping, workers: 
 
 def evolve(states: Iterator[S], start: S | None, *, desc: str, generations: int,
            postfix: Callable[[S], dict], progress: bool = True,
-           callback: Callable[[S], bool | None] | None = None, pool=None,
+           callback: Callable[[S], bool | None] | None = None,
+           pool: RayMap | ProcessPoolMap | None = None,
            save: Callable[[S], Any] | None = None) -> S:
     """Run a search's generations (``states``, from an ``iterEvolve``-like generator that
     yields the state after each of generations 0..``generations``): after each, ``save(state)``

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -103,7 +103,8 @@ class AdaptedFitness(MaskFitness):
 
     # -- what does not depend on the individual ------------------------------------------
     @torch.no_grad()
-    def _run(self, network, images: torch.Tensor) -> torch.Tensor:
+    def _run(self, network: Callable[[torch.Tensor], torch.Tensor],
+             images: torch.Tensor) -> torch.Tensor:
         return torch.cat([network(x) for x in images.split(self.eval_batch_size)])
 
     def reference(self) -> dict[str, torch.Tensor]:
@@ -152,7 +153,8 @@ class AdaptedFitness(MaskFitness):
             return float((fake - ref["fake"]).abs().mean().item())
         if kind == "ssim":
             return 1.0 - fidelity_scores(fake, ref["fake"], self.input_range)["ssim"]
-        return float((self._run(self.discriminator, fake) - ref["judged"]).pow(2).mean().item())
+        return float((self._run(cast(nn.Module, self.discriminator), fake)
+                      - ref["judged"]).pow(2).mean().item())
 
     def _score(self, network: nn.Module, partner_net: nn.Module | None) -> dict:
         fake = self._run(network, self.images)
@@ -196,7 +198,7 @@ def adapted_fitnesses(g_a: nn.Module, g_b: nn.Module, images_a: torch.Tensor,
                       d_a: nn.Module | None = None,
                       d_b: nn.Module | None = None,
                       space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
-                      **options) -> tuple[AdaptedFitness, AdaptedFitness]:
+                      **options: Any) -> tuple[AdaptedFitness, AdaptedFitness]:
     """The two adapted fitnesses of a CycleGAN: G_A scored on held-out domain-A images
     ``images_a`` after adaptation on ``adapt_a`` (D_A for ``score="discriminator"``, G_B as
     cycle partner), and G_B likewise on domain B. ``options`` go to both

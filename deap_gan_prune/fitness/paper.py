@@ -23,7 +23,7 @@ import contextlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -100,7 +100,7 @@ class GeneratorFitness(MaskFitness):
         for start in range(0, self.images.shape[0], self.batch_size):
             yield self.images[start:start + self.batch_size]
 
-    def _judge(self, images: torch.Tensor):
+    def _judge(self, images: torch.Tensor) -> torch.Tensor | list[torch.Tensor] | None:
         if self.discriminator is None:
             return None
         if self.perceptual == "features":
@@ -131,7 +131,7 @@ class GeneratorFitness(MaskFitness):
                 self._partners.popitem(last=False)
         return self._partners[key]
 
-    def _perceptual(self, judged, ref_judged) -> torch.Tensor:
+    def _perceptual(self, judged: Any, ref_judged: Any) -> torch.Tensor:
         if self.perceptual == "features":
             return torch.stack([(f - r).pow(2).mean() / r.pow(2).mean().clamp_min(1e-12)
                                 for f, r in zip(judged, ref_judged)]).mean()
@@ -141,7 +141,7 @@ class GeneratorFitness(MaskFitness):
         nan = float("nan")
         return {"perceptual": nan, "l_dis": nan, "l_gen": nan, "l_cyc": nan}
 
-    def _network_for(self, bits: Sequence[int]):
+    def _network_for(self, bits: Sequence[int]) -> contextlib.AbstractContextManager[nn.Module]:
         """The pruned generator as a callable: the physically slim network (a masked forward
         when almost nothing is pruned, which avoids copying weights); with ``prepare``, the
         slim network trained by it first."""
@@ -189,7 +189,7 @@ def cyclegan_fitnesses(g_a: nn.Module, g_b: nn.Module,
                        images_a: torch.Tensor, images_b: torch.Tensor, *,
                        space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
                        prepare: tuple[Callable | None, Callable | None] = (None, None),
-                       **options) -> tuple[GeneratorFitness, GeneratorFitness]:
+                       **options: Any) -> tuple[GeneratorFitness, GeneratorFitness]:
     """The two fitnesses of a CycleGAN: G_A (A→B, judged by D_A) on domain-A images with G_B as
     cycle partner, and G_B (B→A, judged by D_B) on domain-B images with G_A as partner.
     ``prepare``: each generator's optional ``prepare`` (e.g. brief training of candidates);

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -86,7 +86,8 @@ class SupernetFitness(MaskFitness):
     def _nan_terms(self) -> dict[str, float]:
         return {"score": float("nan")}
 
-    def _compute(self, bits: tuple[int, ...], partner: tuple[int, ...] | None) -> dict:
+    def _compute(self, bits: tuple[int, ...],
+                 partner: tuple[int, ...] | None) -> dict:  # noqa: ARG002 (MaskFitness's)
         fake, ref = self._run(self.network(bits), self.images), self.reference()
         if self.score == "l1":
             score = float((fake - ref).abs().mean().item())
@@ -102,7 +103,7 @@ class SupernetFitness(MaskFitness):
 def supernet_fitnesses(supernets: tuple[nn.Module, nn.Module], originals: tuple[nn.Module,
                        nn.Module], images_a: torch.Tensor, images_b: torch.Tensor, *,
                        space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
-                       **options) -> tuple[SupernetFitness, SupernetFitness]:
+                       **options: Any) -> tuple[SupernetFitness, SupernetFitness]:
     """The two supernet fitnesses of a CycleGAN: S_A against G_A on held-out domain-A images,
     S_B against G_B on domain-B images; ``options`` go to both (score, γ, device, …)."""
     for s, g, name in zip(supernets, originals, "AB"):

@@ -99,7 +99,8 @@ class Uint8Images(Dataset):
         return self.images[i]
 
 
-def _as_input(images, name: str):
+def _as_input(images: torch.Tensor | str | os.PathLike,
+              name: str) -> tuple[str, None] | tuple[Uint8Images, int]:
     """A folder path (str) stays a path for torch-fidelity; tensors become a Dataset."""
     if isinstance(images, (str, os.PathLike)):
         folder = Path(images)
@@ -110,7 +111,7 @@ def _as_input(images, name: str):
     return dataset, len(dataset)
 
 
-def _device_options(fidelity_module, device: str | torch.device) -> dict:
+def _device_options(fidelity_module: Any, device: str | torch.device) -> dict:
     """torch-fidelity 0.3 takes ``cuda=bool``; later versions also take ``device``."""
     on_gpu = torch.device(device).type == "cuda"
     defaults = getattr(getattr(fidelity_module, "defaults", None), "DEFAULTS", {})
@@ -119,7 +120,8 @@ def _device_options(fidelity_module, device: str | torch.device) -> dict:
     return {"cuda": on_gpu}
 
 
-def fid_kid(images_1, images_2, inception_weights: str | os.PathLike | None,
+def fid_kid(images_1: torch.Tensor | str | os.PathLike, images_2: torch.Tensor | str | os.PathLike,
+            inception_weights: str | os.PathLike | None,
             device: str | torch.device = "cpu", batch_size: int = 32, kid: bool = True,
             kid_subsets: int = 100, kid_subset_size: int | None = None,
             seed: int = 2020) -> dict:

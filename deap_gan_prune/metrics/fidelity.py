@@ -27,7 +27,7 @@ FIDELITY_HIGHER_IS_BETTER = {"ssim": True, "psnr_db": True}
 PSNR_CAP_DB = 100.0
 
 
-def _as_hwc01(images, name: str) -> np.ndarray:
+def _as_hwc01(images: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
     """``[N, C, H, W]`` float in [-1, 1] (tensor or array) → float64 ``[N, H, W, C]`` in
     [0, 1]."""
     x = images.detach().cpu().double().numpy() if isinstance(images, torch.Tensor) \
@@ -46,7 +46,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return min(float(peak_signal_noise_ratio(b, a, data_range=1.0)), PSNR_CAP_DB)
 
 
-def _signed(images, input_range: InputRange):
+def _signed(images: torch.Tensor | np.ndarray,
+            input_range: InputRange) -> torch.Tensor | np.ndarray:
     """``images`` in ``input_range`` → [-1, 1] (the images themselves for the default)."""
     if input_range.is_default:
         return images
@@ -54,7 +55,8 @@ def _signed(images, input_range: InputRange):
     return input_range.to_signed(x.detach().double())
 
 
-def fidelity_scores(pruned_outputs, original_outputs,
+def fidelity_scores(pruned_outputs: torch.Tensor | np.ndarray,
+                    original_outputs: torch.Tensor | np.ndarray,
                     input_range: InputRange = DEFAULT_RANGE) -> dict:
     """SSIM and PSNR of ``pruned_outputs`` against ``original_outputs`` (both ``[N, 3, H, W]``
     in ``input_range``, default [-1, 1], same shape; at least 3x3 pixels), averaged over the

@@ -14,6 +14,7 @@ Scores (:func:`judge_scores`), each reported with its direction:
 """
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from pathlib import Path
@@ -48,7 +49,7 @@ class Judge(nn.Module):
         self.in_channels, self.width, self.image_size = in_channels, width, image_size
         chans = [in_channels, width, 2 * width, 4 * width, 4 * width]
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
+        for c_in, c_out in itertools.pairwise(chans):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(4 * width, 1)

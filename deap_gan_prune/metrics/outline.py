@@ -14,6 +14,8 @@ Thresholds (on the synthetic data the brown horses use hue 18°–36°, saturati
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -25,7 +27,7 @@ BROWN_MIN_SATURATION = 0.3
 BROWN_VALUE = (0.2, 0.75)
 
 
-def _as_rgb01(images) -> torch.Tensor:
+def _as_rgb01(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Images as float RGB in [0, 1], shape [N, 3, H, W].
 
     Accepts float tensors/arrays [N, 3, H, W] in [-1, 1] or uint8 arrays/tensors [N, H, W, 3]
@@ -47,7 +49,8 @@ def _as_rgb01(images) -> torch.Tensor:
     return x.detach().float().cpu().add(1.0).mul(0.5).clamp(0.0, 1.0)
 
 
-def _as_outline(outlines, n: int, height: int, width: int) -> torch.Tensor:
+def _as_outline(outlines: torch.Tensor | np.ndarray, n: int, height: int,
+                width: int) -> torch.Tensor:
     """Outlines as a bool tensor [N, H, W] matching the images."""
     m = torch.as_tensor(outlines if isinstance(outlines, torch.Tensor) else np.asarray(outlines))
     m = m.detach().cpu().bool()
@@ -87,7 +90,8 @@ def brown_mask(rgb: torch.Tensor) -> torch.Tensor:
             & (value >= BROWN_VALUE[0]) & (value <= BROWN_VALUE[1]))
 
 
-def _share_inside(mask_fn, images, outlines) -> float:
+def _share_inside(mask_fn: Callable[[torch.Tensor], torch.Tensor],
+                  images: torch.Tensor | np.ndarray, outlines: torch.Tensor | np.ndarray) -> float:
     rgb = _as_rgb01(images)
     inside = _as_outline(outlines, rgb.shape[0], rgb.shape[2], rgb.shape[3])
     total = int(inside.sum())
@@ -96,20 +100,22 @@ def _share_inside(mask_fn, images, outlines) -> float:
     return float((mask_fn(rgb) & inside).sum()) / total
 
 
-def stripe_share(images, outlines) -> float:
+def stripe_share(images: torch.Tensor | np.ndarray, outlines: torch.Tensor | np.ndarray) -> float:
     """Share of pixels inside ``outlines`` (bool [N, H, W]) that are black or white, over the
     whole batch ``images`` ([N, 3, H, W] float in [-1, 1], or uint8 [N, H, W, 3]). In [0, 1];
     a zebra scores high, a brown horse near 0."""
     return _share_inside(stripe_mask, images, outlines)
 
 
-def brown_share(images, outlines) -> float:
+def brown_share(images: torch.Tensor | np.ndarray, outlines: torch.Tensor | np.ndarray) -> float:
     """Share of pixels inside ``outlines`` that are brown (see the module's thresholds). In
     [0, 1]; a brown horse scores high, a zebra near 0."""
     return _share_inside(brown_mask, images, outlines)
 
 
-def outline_scores(a2b_images, a_outlines, b2a_images, b_outlines) -> dict[str, float]:
+def outline_scores(a2b_images: torch.Tensor | np.ndarray, a_outlines: torch.Tensor | np.ndarray,
+                   b2a_images: torch.Tensor | np.ndarray,
+                   b_outlines: torch.Tensor | np.ndarray) -> dict[str, float]:
     """The four outline measures of a translation in both directions (all in [0, 1]).
 
     ``a2b_images`` are horses translated to zebras (outlines of the source horses, ``a_outlines``),

@@ -17,9 +17,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .maskspace import ChannelGroup, MaskSpace, SizeMeasure
 from .widths import MacConvention
+
+if TYPE_CHECKING:
+    from torch import nn
 
 _EPS = 1e-9
 
@@ -115,7 +119,7 @@ def uniform_mask(space: MaskSpace, budget: float, measure: SizeMeasure = "parame
     return _bits_from_ranks(space, counts, [range(g.size) for g in space.groups])
 
 
-def l1_norm_mask(generator, space: MaskSpace, budget: float,
+def l1_norm_mask(generator: nn.Module, space: MaskSpace, budget: float,
                  measure: SizeMeasure = "parameters", image_size: int = 256,
                  convention: MacConvention = "output") -> list[int]:
     """L1-norm filter pruning (Li et al. 2017): every group keeps the same share of its
@@ -143,7 +147,7 @@ def random_mask_like(space: MaskSpace, bits: Sequence[int], seed: int = 0) -> li
                                             for g in space.groups])
 
 
-def matching_baselines(generator, space: MaskSpace, bits: Sequence[int],
+def matching_baselines(generator: nn.Module, space: MaskSpace, bits: Sequence[int],
                        measure: SizeMeasure = "parameters", image_size: int = 256,
                        convention: MacConvention = "output", seed: int = 0
                        ) -> dict[str, list[int]]:

@@ -15,15 +15,19 @@ import os
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..files import atomic_write, atomic_write_json, import_class
 from .models import NLayerDiscriminator, ResnetGenerator
 from .widths import GeneratorWidths
+
+if TYPE_CHECKING:
+    from .maskspace import MaskSpace
 
 _NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -88,7 +92,7 @@ def _check_finite(path: str | os.PathLike, state: Mapping[str, torch.Tensor]) ->
                                     f"infinite of {tensor.numel()})")
 
 
-def _shape(path, state, key) -> torch.Size:
+def _shape(path: str | os.PathLike, state: Mapping[str, torch.Tensor], key: str) -> torch.Size:
     if key not in state:
         raise CheckpointError(path, f"missing key {key!r}; {_layout_difference(state)}")
     return state[key].shape
@@ -150,7 +154,8 @@ def infer_generator_config(state: Mapping[str, torch.Tensor],
     return GeneratorWidths(c1, c2, c3, inner, c4, c5, input_nc, output_nc), use_dropout
 
 
-def _load_strict(path, module: torch.nn.Module, state) -> None:
+def _load_strict(path: str | os.PathLike, module: torch.nn.Module,
+                 state: Mapping[str, torch.Tensor]) -> None:
     expected, given = set(module.state_dict()), set(state)
     if given - expected:
         raise CheckpointError(path, f"unknown keys {sorted(given - expected)[:4]} for "
@@ -227,7 +232,7 @@ def _traced_info(path: str | os.PathLike) -> dict | None:
     return info if isinstance(info, dict) and info.get("kind") == "traced" else None
 
 
-def traced_description(path: str | os.PathLike) -> tuple[dict, object, list[int]] | None:
+def traced_description(path: str | os.PathLike) -> tuple[dict, MaskSpace, list[int]] | None:
     """``(architecture, space, bits)`` of a generator file of another architecture (from the
     JSON beside it), or None for an upstream ResNet file."""
     info = _traced_info(path)
@@ -308,7 +313,7 @@ def save_state_dict(state: Mapping[str, torch.Tensor], path: str | os.PathLike) 
 
 def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
                    extra: Mapping | None = None, *, architecture: Mapping | None = None,
-                   space=None, bits=None) -> Path:
+                   space: MaskSpace | None = None, bits: Sequence[int] | None = None) -> Path:
     """Write the generator's state dict to ``path`` (``.pth``) and how to rebuild it to
     ``path`` with suffix ``.json`` beside it (plus ``extra`` entries). Returns the JSON path.
 
@@ -340,6 +345,7 @@ def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
     path = save_state_dict(state, path)
     info["parameters"] = sum(p.numel() for p in generator.parameters())
     if architecture is not None:
+        assert space is not None  # refused above without one
         info["space"] = space.to_dict()
     json_path = path.with_suffix(".json")
     atomic_write_json(json_path, {**info, **(extra or {})})
@@ -392,7 +398,8 @@ def load_cyclegan(folder: str | os.PathLike, epoch: str = "latest",
         raise CheckpointError(folder, f"missing generator file(s) {', '.join(missing)} "
                                       "(a CycleGAN needs both generators)")
     g_a, g_b = paths["g_a"], paths["g_b"]
-    assert g_a is not None and g_b is not None  # checked above
+    assert g_a is not None
+    assert g_b is not None  # checked above
     return CycleGAN(load_generator(g_a, device, architecture),
                     load_generator(g_b, device, architecture),
                     load_discriminator(paths["d_a"], device) if paths["d_a"] else None,

@@ -32,8 +32,8 @@ into one at ``r`` times the size, or back).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -102,7 +102,7 @@ def check_layers(model: nn.Module) -> None:
                            "or declare which tensors follow its channels (channel_dims)")
 
 
-def _writers_of(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
+def _writers_of(fn: Any, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
     """The convs whose outputs reach the autograd node ``fn`` through non-conv operations."""
     found, seen, stack = set(), set(), [fn]
     while stack:
@@ -119,7 +119,7 @@ def _writers_of(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
     return found
 
 
-def _shuffled_writers(fn, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
+def _shuffled_writers(fn: Any, by_weight: Mapping[int, nn.Module]) -> set[nn.Module]:
     """The convs whose outputs reach ``fn`` through a pixel (un)shuffle, which moves channels
     to pixels or back: their groups cannot be pruned channel by channel."""
     found, seen, stack = set(), set(), [fn]
@@ -201,7 +201,7 @@ def _positions(model: nn.Module, example: torch.Tensor) -> dict[nn.Module, tuple
     return sizes
 
 
-def _as_ints(idxs) -> list[int]:
+def _as_ints(idxs: Iterable[Any]) -> list[int]:
     return [int(getattr(i, "idx", i)) for i in idxs]
 
 

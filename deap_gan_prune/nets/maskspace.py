@@ -244,7 +244,7 @@ class MaskSpace:
                 else c.out_positions
             ins = 1 if c.depthwise else fixed + sum(m * counts[g] for g, m in per.items())
             macs += c.kernel * ins * out * positions * scale
-        return int(round(macs))
+        return round(macs)
 
     def size(self, bits: Sequence[int], measure: SizeMeasure = "parameters",
              image_size: int | tuple[int, int] = 256,
@@ -335,9 +335,9 @@ def resnet_terms(widths: GeneratorWidths, layout: Layout = "independent",
     inner = [f"inner{b}" for b in range(nb)]
     names = ["first", "down1", "stream", *([] if layout == "tied" else inner), "up1", "up2"]
     index = {n: i for i, n in enumerate(names)}
-    group = {**index, **({s: index["stream"] for s in inner} if layout == "tied" else {})}
+    group = {**index, **(dict.fromkeys(inner, index["stream"]) if layout == "tied" else {})}
     width = {"first": w.first, "down1": w.down1, "stream": w.stream, "up1": w.up1,
-             "up2": w.up2, **{s: m for s, m in zip(inner, w.inner)}}
+             "up2": w.up2, **dict(zip(inner, w.inner))}
 
     def conv(name: str, reads: str | None, writes: str | None, kernel: int, positions: int,
              in_positions: int | None = None, transposed: bool = False) -> ConvTerm:
@@ -387,7 +387,7 @@ def space_of(generator: Any, example_input: Any = None, layout: Layout = "indepe
                                  else example_input[:1], layout)
 
 
-def _unchecked_widths(*args) -> GeneratorWidths:
+def _unchecked_widths(*args: Any) -> GeneratorWidths:
     """GeneratorWidths without the >= 1 check (sizes of invalid masks still count)."""
     w = object.__new__(GeneratorWidths)
     names = ("first", "down1", "stream", "inner", "up1", "up2", "input_nc", "output_nc")

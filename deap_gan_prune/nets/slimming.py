@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
@@ -18,16 +19,20 @@ from torch import nn
 from .layers import channel_dims
 from .maskspace import MaskSpace, space_of
 
+if TYPE_CHECKING:
+    from .terms import ConvTerm
+
 SlotMask = Mapping[str, Sequence[int]]
+_OptTensor = TypeVar("_OptTensor", torch.Tensor, None)
 
 
-def _group_keeps(space, bits: Sequence[int]) -> list[list[bool]]:
+def _group_keeps(space: MaskSpace, bits: Sequence[int]) -> list[list[bool]]:
     """Per group, keep/drop of every channel (a bit of a group of block b covers b channels)."""
     return [[bool(b) for b in bits[g.offset:g.stop] for _ in range(g.block)]
             for g in space.groups]
 
 
-def _conv_indices(term, keeps: list[list[bool]]) -> tuple[torch.Tensor | None,
+def _conv_indices(term: ConvTerm, keeps: list[list[bool]]) -> tuple[torch.Tensor | None,
                                                           torch.Tensor | None]:
     """Kept input-channel and output-channel indices of a traced conv (None: all)."""
     ins = [i for i, (g, j) in enumerate(zip(term.in_groups, term.in_index))
@@ -41,7 +46,7 @@ def _conv_indices(term, keeps: list[list[bool]]) -> tuple[torch.Tensor | None,
     return in_idx, out_idx
 
 
-def _slice(tensor: torch.Tensor | None, dim: int, index: torch.Tensor | None):
+def _slice(tensor: _OptTensor, dim: int, index: torch.Tensor | None) -> _OptTensor:
     if tensor is None or index is None:
         return tensor
     return tensor.detach().index_select(dim, index.to(tensor.device))
@@ -208,5 +213,5 @@ class _Zero:
     def __init__(self, scale: torch.Tensor) -> None:
         self.scale = scale
 
-    def __call__(self, module: nn.Module, inputs: tuple) -> tuple:
+    def __call__(self, _module: nn.Module, inputs: tuple) -> tuple:
         return (inputs[0] * self.scale, *inputs[1:])

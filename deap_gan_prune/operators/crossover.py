@@ -22,12 +22,14 @@ def _swap(ind1: MutableSequence[int], ind2: MutableSequence[int], a: int, b: int
     ind1[a:b], ind2[a:b] = ind2[a:b], ind1[a:b]
 
 
-def _check_pair(ind1, ind2, space: MaskSpace, where: str) -> None:
+def _check_pair(ind1: MutableSequence[int], ind2: MutableSequence[int], space: MaskSpace,
+                where: str) -> None:
     check_length(ind1, space, where)
     check_length(ind2, space, where)
 
 
-def _repair_both(ind1, ind2, space: MaskSpace) -> tuple:
+def _repair_both(ind1: MutableSequence[int], ind2: MutableSequence[int],
+                 space: MaskSpace) -> tuple:
     repairMinKeep(ind1, space)
     repairMinKeep(ind2, space)
     return ind1, ind2

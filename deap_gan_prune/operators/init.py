@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..nets.maskspace import MaskSpace
 from .mutation import mutMoveChannels
 from .repair import check_scores, repairBudget, repairMinKeep
 
 
-def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5):
+def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5) -> Any:
     """Each bit kept with probability ``p_keep`` (the paper's 0.5), then group minimums
     restored with :func:`repairMinKeep`."""
     if not 0.0 <= p_keep <= 1.0:
@@ -25,7 +26,7 @@ def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5
 
 
 def initMaskSize(container: Callable, space: MaskSpace, ratio: float,
-                 measure: str = "parameters", image_size: int = 256):
+                 measure: str = "parameters", image_size: int = 256) -> Any:
     """A random mask of about ``ratio`` of the original's ``measure`` ("parameters" or
     "macs"): each bit kept with probability ``min(1, 1.25·√ratio)`` (sizes grow about with
     the square of the keep share), then repaired to at most ``ratio`` (:func:`repairBudget`,
@@ -50,7 +51,7 @@ def size_strata(low: float, high: float, n: int) -> list[float]:
 
 
 def initMaskSizeRange(container: Callable, space: MaskSpace, low: float = 0.05,
-                      high: float = 0.5, measure: str = "parameters", image_size: int = 256):
+                      high: float = 0.5, measure: str = "parameters", image_size: int = 256) -> Any:
     """A mask of a random size: :func:`initMaskSize` at a ratio drawn log-uniformly in
     [``low``, ``high``] (ratios of the original's ``measure``, "parameters" or "macs").
     A population of these spans the size range, as a multi-objective search needs
@@ -62,13 +63,13 @@ def initMaskSizeRange(container: Callable, space: MaskSpace, low: float = 0.05,
     return initMaskSize(container, space, r, measure, image_size)
 
 
-def initMaskFull(container: Callable, space: MaskSpace):
+def initMaskFull(container: Callable, space: MaskSpace) -> Any:
     """The mask that keeps every channel (the unpruned generator)."""
     return container(space.full())
 
 
 def initMaskImportance(container: Callable, space: MaskSpace, scores: Sequence[float],
-                       keep_ratio: float = 0.5, noise: float = 0.1):
+                       keep_ratio: float = 0.5, noise: float = 0.1) -> Any:
     """Keep about the top ``keep_ratio`` share of each group by importance, perturbed.
 
     ``scores``: one per bit, higher = more important (e.g. :func:`l1_importance`). Within each
@@ -102,7 +103,7 @@ def initMaskImportance(container: Callable, space: MaskSpace, scores: Sequence[f
 
 def initMaskCounts(container: Callable, space: MaskSpace, counts: Sequence[int],
                    moves: int = 0, fraction: float = 0.25, measure: str = "parameters",
-                   image_size: int = 256):
+                   image_size: int = 256) -> Any:
     """Random channels with ``counts`` kept in each group (e.g. the uniform mask's,
     :func:`deap_gan_prune.nets.baselines.uniform_counts`), then ``moves`` capacity moves
     (:func:`mutMoveChannels` with ``fraction``, ``measure``, ``image_size``): a population of

@@ -114,7 +114,7 @@ class BudgetPlan:
 
     def __init__(self, space: MaskSpace, budget: float, measure: Measures, image_size: int,
                  convention: str, scores: Scores | None) -> None:
-        if not isinstance(budget, (int, float)) or not 0 < budget:
+        if not isinstance(budget, (int, float)) or not budget > 0:
             raise ValueError(f"repairBudget: budget must be a size ratio > 0 (e.g. 0.25 for "
                              f"4x smaller), got {budget!r}")
         self.space, self.budget = space, float(budget)
@@ -235,7 +235,7 @@ def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
     return (ind,)
 
 
-def _repair_results(result, fix: Callable) -> object:
+def _repair_results(result: object, fix: Callable) -> object:
     """Apply ``fix`` to every individual an operator returned (a tuple of individuals, or a
     single individual as ``toolbox.individual`` returns)."""
     for ind in (result if isinstance(result, tuple) else (result,)):

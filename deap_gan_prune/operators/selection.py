@@ -12,11 +12,11 @@ import bisect
 import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 
 
-def _weighted_value(ind, fit_attr: str, position: int, where: str) -> float:
+def _weighted_value(ind: object, fit_attr: str, position: int, where: str) -> float:
     fit = getattr(ind, fit_attr)
     if not fit.valid:
         raise ValueError(f"{where}: individual {position} has no fitness values "
@@ -85,7 +85,7 @@ def _check_k(individuals: Sequence, k: int, elitism: int, where: str) -> None:
 
 
 def _select(individuals: Sequence, k: int, elitism: int, fit_attr: str, where: str,
-            shares_of) -> list:
+            shares_of: Callable[[list[float]], Sequence[float]]) -> list:
     """The ``elitism`` best first, then ``k - elitism`` draws with the weights
     ``shares_of(weighted values)``: what both roulettes share."""
     _check_k(individuals, k, elitism, where)

@@ -8,6 +8,8 @@ loop as the adapted fitness's adaptation (:class:`Distillation`).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -57,7 +59,7 @@ class BriefDistillation:
         self.steps, self.lr, self.batch_size, self.seed = steps, lr, batch_size, seed
 
     @classmethod
-    def from_generator(cls, generator: nn.Module, images: torch.Tensor, **options
+    def from_generator(cls, generator: nn.Module, images: torch.Tensor, **options: Any
                        ) -> BriefDistillation:
         """Targets computed once by the original ``generator``."""
         with torch.no_grad():

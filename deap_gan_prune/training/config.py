@@ -56,7 +56,7 @@ class CycleGANConfig:
     @property
     def decay_start_step(self) -> int:
         """First step (0-based) whose learning rate is below the base rate's plateau."""
-        return int(round(self.decay_start * self.steps))
+        return round(self.decay_start * self.steps)
 
     def lr_at(self, step: int) -> float:
         """Learning rate used for the update with 0-based index ``step`` (0 at ``steps``)."""

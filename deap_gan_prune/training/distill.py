@@ -217,7 +217,8 @@ class _Distillation:
     def _pool_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Batch ``step`` of the teacher pool: pool sample ``c`` is place ``c % n`` of a
         seeded permutation of the ``n`` pairs drawn for pool epoch ``c // n``."""
-        assert self.pool_x is not None and self.pool_t is not None, "setup_teacher_pool first"
+        assert self.pool_x is not None, "setup_teacher_pool first"
+        assert self.pool_t is not None, "setup_teacher_pool first"
         n, b = self.pool_x.shape[0], self.config.batch_size
         index = []
         for sample in range(step * b, step * b + b):
@@ -265,7 +266,8 @@ class _Distillation:
         if self.ema is not None:
             self.ema.update(self.student)
         if self.disc is not None and c.train_discriminator:
-            assert self.disc_optimizer is not None and self.image_pool is not None
+            assert self.disc_optimizer is not None
+            assert self.image_pool is not None
             for p in self.disc.parameters():
                 p.requires_grad_(True)
             self.disc_optimizer.zero_grad(set_to_none=True)
@@ -352,7 +354,8 @@ class _Distillation:
             self.features.load_state_dict(state["features"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.disc is not None:
-            assert self.disc_optimizer is not None and self.image_pool is not None
+            assert self.disc_optimizer is not None
+            assert self.image_pool is not None
             self.disc.load_state_dict(state["discriminator"])
             self.disc_optimizer.load_state_dict(state["disc_optimizer"])
             self.image_pool.load_state_dict(state["image_pool"], self.device)

@@ -170,7 +170,7 @@ class DistillConfig:
 
     def lr_at(self, step: int) -> float:
         """Learning rate of the update with 0-based index ``step``."""
-        lr = self.lr * lr_factor(step, self.steps, int(round(self.decay_start * self.steps)))
+        lr = self.lr * lr_factor(step, self.steps, round(self.decay_start * self.steps))
         if step < self.warmup_steps:
             lr *= (step + 1) / self.warmup_steps
         return lr

@@ -148,7 +148,8 @@ class _Resumable:
 
 
 def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader: Iterable,
-         config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, **options) -> History:
+         config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None,
+         **options: Any) -> History:
     """:func:`_train` with the caller's teacher borrowed: on the device, in eval mode, without
     gradients for the run, and given back as it was afterwards."""
     if teacher is not None and len(teacher) != 2:

@@ -137,7 +137,8 @@ def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module
                          "generator (partner=...)")
 
 
-def _save_state(path: str | os.PathLike, student: nn.Module, optimizer, step: int,
+def _save_state(path: str | os.PathLike, student: nn.Module, optimizer: torch.optim.Optimizer,
+                step: int,
                 rng: random.Random, order: torch.Generator, identity: dict) -> None:
     """The training state (weights, optimizer, steps done, both RNGs, what it was trained
     with), written atomically; every entry loads with ``weights_only=True``."""
