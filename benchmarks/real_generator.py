@@ -370,7 +370,7 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
         try:
             result = distill_generator(student, ctx.teacher, ctx.train_files, config,
                                        checkpoint=ckpt, resume=True, progress=not a.quiet,
-                                       callback=reader)
+                                       callback=reader, mask=(ctx.space, bits))
             assert not set(map(str, result.val_files)) & set(map(str, result.train_files))
         except _Levelled:
             pass

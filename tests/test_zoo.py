@@ -230,3 +230,12 @@ def _traced_and_slimmed(net: torch.nn.Module) -> None:
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
     space = MaskSpace.from_module(net, x)
     _slims_as_masked(net, _random_bits(space, 2), space, x)
+
+
+def test_a_frozen_network_is_traced_like_a_trainable_one():
+    net = _network("AttentionNet", {"ngf": 8})
+    x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
+    expected = MaskSpace.from_module(net, x)
+    net.requires_grad_(False)
+    assert MaskSpace.from_module(net, x) == expected
+    assert not any(p.requires_grad for p in net.parameters())  # the caller's is untouched

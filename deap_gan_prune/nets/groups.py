@@ -336,7 +336,7 @@ def _traceable_copy(model: nn.Module) -> nn.Module:
     """An eval-mode copy of ``model`` with in-place activations made out-of-place (the same
     numbers; in-place ops hide layers from the traced graph)."""
     import copy
-    model = copy.deepcopy(model).eval()
+    model = copy.deepcopy(model).eval().requires_grad_(True)  # a frozen network traces too
     for m in model.modules():
         if getattr(m, "inplace", False) is True:
             setattr(m, "inplace", False)  # noqa: B010 (any module class with the flag)
