@@ -19,7 +19,7 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .maskspace import ChannelGroup, MaskSpace, SizeMeasure
+from .maskspace import ChannelGroup, MaskSpace, Measure, measure_name
 from .widths import MacConvention
 
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ _EPS = 1e-9
 class _Sizer:
     """Size ratio of the generator whose groups keep ``counts`` channels (closed form)."""
 
-    def __init__(self, space: MaskSpace, measure: SizeMeasure, image_size: int,
+    def __init__(self, space: MaskSpace, measure: Measure, image_size: int,
                  convention: MacConvention) -> None:
-        if measure not in ("parameters", "macs"):
+        if not callable(measure) and measure not in ("parameters", "macs"):
             raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
         if measure == "macs" and convention not in ("output", "real"):
             raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
@@ -41,8 +41,11 @@ class _Sizer:
         self.image_size, self.convention = image_size, convention
         self.full = self.size_of([g.size for g in space.groups])
 
-    def size_of(self, counts: Sequence[int]) -> int:
-        return self.space.size_of_counts(counts, self.measure, self.image_size, self.convention)
+    def size_of(self, counts: Sequence[int]) -> float:
+        if callable(self.measure):
+            return self.measure(counts)
+        return self.space.size_of_counts(counts, self.measure,  # type: ignore[arg-type]
+                                         self.image_size, self.convention)
 
     def ratio(self, counts: Sequence[int]) -> float:
         return self.size_of(counts) / self.full
@@ -55,7 +58,7 @@ def _check_budget(budget: float) -> float:
     return float(budget)
 
 
-def uniform_counts(space: MaskSpace, budget: float, measure: SizeMeasure = "parameters",
+def uniform_counts(space: MaskSpace, budget: float, measure: Measure = "parameters",
                    image_size: int = 256, convention: MacConvention = "output") -> list[int]:
     """Channels kept per group when every group keeps the same share ``r`` of its channels.
 
@@ -79,7 +82,8 @@ def uniform_counts(space: MaskSpace, budget: float, measure: SizeMeasure = "para
     floor_ratio = sizer.ratio(counts_at(0.0))
     if floor_ratio > budget:
         raise ValueError(f"budget {budget:g} cannot be met: keeping every group's minimum "
-                         f"already gives a {measure} ratio of {floor_ratio:.4f}")
+                         f"already gives a {measure_name(measure)} ratio of "
+                         f"{floor_ratio:.4f}")
     breaks = sorted({k / s for s in set(sizes) for k in range(1, s + 1)})
     lo, hi = -1, len(breaks) - 1  # breaks[hi] (r = 1) is over budget; find the last within
     while hi - lo > 1:
@@ -110,7 +114,7 @@ def _bits_from_ranks(space: MaskSpace, counts: Sequence[int],
     return bits
 
 
-def uniform_mask(space: MaskSpace, budget: float, measure: SizeMeasure = "parameters",
+def uniform_mask(space: MaskSpace, budget: float, measure: Measure = "parameters",
                  image_size: int = 256, convention: MacConvention = "output") -> list[int]:
     """The hand-made baseline: the same keep ratio in every group (:func:`uniform_counts`),
     keeping each group's FIRST channels — weight-blind, as if a thinner network had been
@@ -120,7 +124,7 @@ def uniform_mask(space: MaskSpace, budget: float, measure: SizeMeasure = "parame
 
 
 def l1_norm_mask(generator: nn.Module, space: MaskSpace, budget: float,
-                 measure: SizeMeasure = "parameters", image_size: int = 256,
+                 measure: Measure = "parameters", image_size: int = 256,
                  convention: MacConvention = "output") -> list[int]:
     """L1-norm filter pruning (Li et al. 2017): every group keeps the same share of its
     channels (:func:`uniform_counts`), choosing the filters of largest L1 norm
@@ -148,13 +152,14 @@ def random_mask_like(space: MaskSpace, bits: Sequence[int], seed: int = 0) -> li
 
 
 def matching_baselines(generator: nn.Module, space: MaskSpace, bits: Sequence[int],
-                       measure: SizeMeasure = "parameters", image_size: int = 256,
+                       measure: Measure = "parameters", image_size: int = 256,
                        convention: MacConvention = "output", seed: int = 0
                        ) -> dict[str, list[int]]:
     """The baselines at the size of a search result ``bits``: ``{"l1_norm": .., "uniform": ..,
     "random": ..}`` (L1 and uniform at the budget ``space.size_ratio(bits, ...)``; random with
     ``bits``' per-group counts)."""
-    budget = space.size_ratio(bits, measure, image_size, convention)
+    sizer = _Sizer(space, measure, image_size, convention)
+    budget = sizer.ratio(list(space.kept(bits).values()))
     return {"l1_norm": l1_norm_mask(generator, space, budget, measure, image_size, convention),
             "uniform": uniform_mask(space, budget, measure, image_size, convention),
             "random": random_mask_like(space, bits, seed)}

@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import torch
 from torch import nn
@@ -253,6 +253,15 @@ class LatencyModel:
     def predict_counts(self, counts: Sequence[int]) -> float:
         """Predicted latency (ms per batch) at group ``counts`` (bits kept per group)."""
         return max(self.scale * sum(self.layer_ms(counts)) + self.overhead_ms, 1e-6)
+
+    #: how budgets and messages name this size function
+    name: ClassVar[str] = "latency"
+
+    def __call__(self, counts: Sequence[int]) -> float:
+        """:meth:`predict_counts`: the model is a size function, so a latency budget goes
+        wherever a size measure does (``repairBudget``, ``uniform_counts``,
+        ``mutMoveChannels``)."""
+        return self.predict_counts(counts)
 
     def predict(self, bits: Sequence[int]) -> float:
         """Predicted latency (ms per batch) of the network ``bits`` slims to."""

@@ -9,7 +9,7 @@ Pure Python (no torch), so operators that use it run wherever DEAP runs.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -18,6 +18,20 @@ from .widths import GeneratorWidths, MacConvention
 
 Layout = Literal["independent", "tied", "traced"]
 SizeMeasure = Literal["parameters", "macs"]
+#: A size function: the size of the network whose groups keep ``counts`` bits (group order),
+#: non-decreasing in every count, e.g. a latency model's predicted milliseconds
+#: (:class:`~deap_gan_prune.nets.latency_model.LatencyModel`). Its ``name`` attribute, if
+#: any, names it in messages.
+SizeFunction = Callable[[Sequence[int]], float]
+#: What a budget is measured in: "parameters", "macs" (closed forms) or a size function.
+Measure = str | SizeFunction
+
+
+def measure_name(measure: Measure) -> str:
+    """``measure`` as messages name it: its text, or a size function's ``name``."""
+    if isinstance(measure, str):
+        return measure
+    return str(getattr(measure, "name", getattr(measure, "__name__", "size")))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..nets.maskspace import MaskSpace
+from ..nets.maskspace import MaskSpace, Measure
 from .mutation import mutMoveChannels
 from .repair import check_scores, repairBudget, repairMinKeep
 
@@ -26,7 +26,7 @@ def initMaskBernoulli(container: Callable, space: MaskSpace, p_keep: float = 0.5
 
 
 def initMaskSize(container: Callable, space: MaskSpace, ratio: float,
-                 measure: str = "parameters", image_size: int = 256) -> Any:
+                 measure: Measure = "parameters", image_size: int = 256) -> Any:
     """A random mask of about ``ratio`` of the original's ``measure`` ("parameters" or
     "macs"): each bit kept with probability ``min(1, 1.25·√ratio)`` (sizes grow about with
     the square of the keep share), then repaired to at most ``ratio`` (:func:`repairBudget`,
@@ -51,7 +51,8 @@ def size_strata(low: float, high: float, n: int) -> list[float]:
 
 
 def initMaskSizeRange(container: Callable, space: MaskSpace, low: float = 0.05,
-                      high: float = 0.5, measure: str = "parameters", image_size: int = 256) -> Any:
+                      high: float = 0.5, measure: Measure = "parameters",
+                      image_size: int = 256) -> Any:
     """A mask of a random size: :func:`initMaskSize` at a ratio drawn log-uniformly in
     [``low``, ``high``] (ratios of the original's ``measure``, "parameters" or "macs").
     A population of these spans the size range, as a multi-objective search needs
@@ -102,7 +103,7 @@ def initMaskImportance(container: Callable, space: MaskSpace, scores: Sequence[f
 
 
 def initMaskCounts(container: Callable, space: MaskSpace, counts: Sequence[int],
-                   moves: int = 0, fraction: float = 0.25, measure: str = "parameters",
+                   moves: int = 0, fraction: float = 0.25, measure: Measure = "parameters",
                    image_size: int = 256) -> Any:
     """Random channels with ``counts`` kept in each group (e.g. the uniform mask's,
     :func:`deap_gan_prune.nets.baselines.uniform_counts`), then ``moves`` capacity moves

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import MutableSequence
 
-from ..nets.maskspace import MaskSpace
+from ..nets.maskspace import MaskSpace, Measure
 from .repair import BudgetPlan, check_length, fewest, repairMinKeep
 
 
@@ -44,7 +44,7 @@ def mutSegmentInvert(ind: MutableSequence[int], space: MaskSpace,
 
 
 def mutMoveChannels(ind: MutableSequence[int], space: MaskSpace, fraction: float = 0.25,
-                    measure: str = "parameters", image_size: int = 256) -> tuple:
+                    measure: Measure = "parameters", image_size: int = 256) -> tuple:
     """Move capacity from one channel group to another, leaving the size as it was.
 
     Drops ``k`` random kept channels of a random group (``k`` uniform in

@@ -2,7 +2,8 @@
 
 ``repairMinKeep`` restores every group's minimum number of kept channels; ``repairBudget``
 drops kept channels (in random order, or least important first) until the mask's size ratio
-(parameters and/or MACs of the slimmed generator over the unpruned one) is at most a budget.
+(parameters and/or MACs of the slimmed generator over the unpruned one, or any size function
+of the kept counts, such as a latency model) is at most a budget.
 ``MinKeepRepair`` and ``BudgetRepair`` are the DEAP decorator forms (classes, as DEAP's own
 ``tools.DeltaPenalty``), for ``toolbox.decorate("mate", ...)``: a ``repair…`` function is an
 operator, a ``…Repair`` class a decorator. ``ParentSizeRepair`` caps every child at its own
@@ -19,7 +20,7 @@ import random
 from collections.abc import Callable, MutableSequence, Sequence
 from typing import cast
 
-from ..nets.maskspace import MaskSpace, SizeMeasure
+from ..nets.maskspace import MaskSpace, Measure, SizeFunction, SizeMeasure, measure_name
 from ..nets.widths import MacConvention
 
 Scores = Sequence[float]
@@ -84,10 +85,12 @@ def repairMinKeep(ind: MutableSequence[int], space: MaskSpace,
     return (ind,)
 
 
-def _size_function(space: MaskSpace, measure: str, image_size: int, convention: str
-                   ) -> Callable[[Sequence[int]], int]:
+def _size_function(space: MaskSpace, measure: Measure, image_size: int, convention: str
+                   ) -> SizeFunction:
     """Size in ``measure`` of the network whose groups keep the given counts (the space's
-    closed form)."""
+    closed form, or ``measure`` itself when it is a size function)."""
+    if callable(measure):
+        return measure
     if measure not in ("parameters", "macs"):
         raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
     if measure == "macs" and convention not in ("output", "real"):
@@ -97,11 +100,12 @@ def _size_function(space: MaskSpace, measure: str, image_size: int, convention: 
                              convention=cast(MacConvention, convention))
 
 
-Measures = str | Sequence[str]
+Measures = Measure | Sequence[Measure]
 
 
-def _measures(measure: Measures) -> tuple[str, ...]:
-    measures = (measure,) if isinstance(measure, str) else tuple(measure)
+def _measures(measure: Measures) -> tuple[Measure, ...]:
+    measures = (measure,) if isinstance(measure, str) or callable(measure) \
+        else tuple(measure)
     if not measures:
         raise ValueError("repairBudget: give at least one size measure")
     return measures
@@ -131,9 +135,9 @@ class BudgetPlan:
             if size > self.budget * full:
                 raise ValueError(f"budget {self.budget:g} cannot be met: the smallest "
                                  f"reachable size is {size / full:.4g} of the original's "
-                                 f"{m} (every channel group at its minimum)")
+                                 f"{measure_name(m)} (every channel group at its minimum)")
 
-    def sizes(self, counts: Sequence[int]) -> list[int]:
+    def sizes(self, counts: Sequence[int]) -> list[float]:
         """Size in every measure of the network whose groups keep ``counts`` bits
         (O(convs))."""
         return [size_of(counts) for size_of in self.size_of]
@@ -293,7 +297,7 @@ class ParentSizeRepair:
     does at one budget, instead of letting mutation grow the small masks of a size range
     (flips turn mostly-dropped channels on)."""
 
-    def __init__(self, space: MaskSpace, measure: str = "parameters", image_size: int = 256,
+    def __init__(self, space: MaskSpace, measure: Measure = "parameters", image_size: int = 256,
                  scores: Scores | None = None, convention: str = "output",
                  growth: float = 1.0) -> None:
         if not growth >= 1.0:
@@ -317,7 +321,7 @@ class ParentSizeRepair:
 
 
 def repairMinSize(ind: MutableSequence[int], space: MaskSpace, floor: float,
-                  measure: str = "parameters", image_size: int = 256,
+                  measure: Measure = "parameters", image_size: int = 256,
                   convention: str = "output") -> tuple:
     """Turn dropped channels back on, in random order (stdlib ``random``), until
     ``space.size_ratio(ind, measure, image_size) >= floor``: the fewest of that order that
@@ -332,7 +336,7 @@ class MinSizeRepair(_RepairDecorator):
     """DEAP decorator: applies :func:`repairMinSize` to every individual the operator
     returns, so none falls below ``floor`` (a size ratio of ``measure``)."""
 
-    def __init__(self, space: MaskSpace, floor: float, measure: str = "parameters",
+    def __init__(self, space: MaskSpace, floor: float, measure: Measure = "parameters",
                  image_size: int = 256, convention: str = "output") -> None:
         self.floor = floor
         self.plan = BudgetPlan(space, 1.0, measure, image_size, convention, None)

@@ -1,0 +1,92 @@
+"""A budget in any size function of the kept counts, a latency model among them: the budget
+repair, the capacity moves, the counts initialisation and the uniform baseline all respect
+it, alone or together with parameters, and stay pure Python."""
+import random
+
+import pytest
+import torch
+
+from deap_gan_prune.nets.baselines import uniform_counts, uniform_mask
+from deap_gan_prune.nets.latency_model import measure_latency_model
+from deap_gan_prune.nets.maskspace import MaskSpace, measure_name
+from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.operators import initMaskCounts, mutMoveChannels, repairBudget
+
+WIDTHS_SPACE = MaskSpace.from_module(ResnetGenerator(ngf=8, n_blocks=2))
+
+
+class Quadratic:
+    """A size that grows faster in the first groups (as high-resolution layers cost time)."""
+
+    name = "quadratic"
+
+    def __init__(self, space: MaskSpace) -> None:
+        self.weights = [len(space.groups) - i for i in range(len(space.groups))]
+
+    def __call__(self, counts) -> float:
+        return float(sum(w * c * c for w, c in zip(self.weights, counts)))
+
+
+def _counts(space: MaskSpace, bits) -> list[int]:
+    return list(space.kept(bits).values())
+
+
+def _ratio(fn, space: MaskSpace, bits) -> float:
+    return fn(_counts(space, bits)) / fn([g.size for g in space.groups])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_repair_meets_a_budget_in_a_size_function_alone_or_with_parameters(seed):
+    space, fn = WIDTHS_SPACE, Quadratic(WIDTHS_SPACE)
+    random.seed(seed)
+    bits = space.full()
+    repairBudget(bits, space, 0.3, fn)
+    assert _ratio(fn, space, bits) <= 0.3
+    both = space.full()
+    repairBudget(both, space, 0.3, ("parameters", fn))
+    assert _ratio(fn, space, both) <= 0.3
+    assert space.size_ratio(both) <= 0.3
+
+
+def test_moves_and_initialisation_keep_the_size_function():
+    space, fn = WIDTHS_SPACE, Quadratic(WIDTHS_SPACE)
+    random.seed(3)
+    counts = uniform_counts(space, 0.4, fn)
+    assert _ratio(fn, space, uniform_mask(space, 0.4, fn)) <= 0.4
+    population = [initMaskCounts(list, space, counts, moves=3, measure=fn) for _ in range(8)]
+    start = fn(counts)
+    assert all(fn(_counts(space, ind)) <= start for ind in population)
+    assert len({tuple(_counts(space, ind)) for ind in population}) > 1, "the moves move"
+    ind = population[0]
+    before = fn(_counts(space, ind))
+    for _ in range(20):
+        mutMoveChannels(ind, space, 0.5, fn)
+        assert fn(_counts(space, ind)) <= before
+
+
+def test_an_unreachable_budget_names_the_function():
+    space, fn = WIDTHS_SPACE, Quadratic(WIDTHS_SPACE)
+    assert measure_name(fn) == "quadratic"
+    assert measure_name("macs") == "macs"
+    with pytest.raises(ValueError, match="quadratic"):
+        repairBudget(space.full(), space, 1e-6, fn)
+    with pytest.raises(ValueError, match="quadratic ratio"):
+        uniform_counts(space, 1e-6, fn)
+
+
+def test_a_latency_model_is_a_budget():
+    torch.manual_seed(0)
+    net = ResnetGenerator(ngf=8, n_blocks=1)
+    space = MaskSpace.from_module(net)
+    model = measure_latency_model(net, 16, "torch", 1, space=space, repeats=2, warmup=1,
+                                  progress=False)
+    assert measure_name(model) == "latency"
+    full = [g.size for g in space.groups]
+    budget = (1 + model([1] * len(full)) / model(full)) / 2  # halfway to the fastest
+    random.seed(0)
+    bits = space.full()
+    repairBudget(bits, space, budget, model)
+    assert model.ratio(bits) <= budget
+    seed = uniform_mask(space, budget, model)
+    assert model.ratio(seed) <= budget < 1
+    assert model(list(space.kept(seed).values())) == pytest.approx(model.predict(seed))
