@@ -90,3 +90,53 @@ def test_a_latency_model_is_a_budget():
     seed = uniform_mask(space, budget, model)
     assert model.ratio(seed) <= budget < 1
     assert model(list(space.kept(seed).values())) == pytest.approx(model.predict(seed))
+
+
+OWN = ["--generator", "generic_nets:AttentionNet", "--generator-kwargs", '{"ngf": 8}']
+SEARCH = ["--image-size", "32", "--n-train", "16", "--n-test", "4", "--population", "3",
+          "--generations", "1", "--adapt-steps", "2", "--n-images", "4", "--adapt-images", "4",
+          "--finalists", "1", "--finalist-steps", "2", "--quiet"]
+
+
+def test_search_speedup_budgets_predicted_latency(tmp_path, capsys):
+    import json
+
+    from generic_nets import AttentionNet
+
+    from deap_gan_prune.cli import main
+    from deap_gan_prune.nets.latency_model import read_latency_models
+
+    torch.manual_seed(0)
+    weights = tmp_path / "g.pth"
+    torch.save(AttentionNet(ngf=8).state_dict(), weights)
+    out, cache = tmp_path / "masks.json", tmp_path / "latency.json"
+    assert main(["search", *OWN, "--weights", str(weights), *SEARCH, "--speedup", "1.25",
+                 "--runtime", "torch", "--latency-size", "32", "--latency-table", str(cache),
+                 "--out", str(out)]) == 0
+    assert "faster than the original on torch at 32 px" in capsys.readouterr().out
+    found = json.loads(out.read_text())
+    assert found["config"]["budget_measures"] == ["latency"]
+    assert found["config"]["budget"] == pytest.approx(0.8)
+    (model,) = read_latency_models(cache)
+    assert model.ratio(found["masks"]["A"]) <= 0.8
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--speedup", "4", "--budget", "0.25"], "--speedup is a latency budget: leave out"),
+    (["--speedup", "0.5"], "--speedup 0.5: must be above 1"),
+])
+def test_search_speedup_refusals(tmp_path, capsys, extra, message):
+    from generic_nets import AttentionNet
+
+    from deap_gan_prune.cli import main
+    weights = tmp_path / "g.pth"
+    torch.save(AttentionNet(ngf=8).state_dict(), weights)
+    assert main(["search", *OWN, "--weights", str(weights), *SEARCH, *extra, "--out",
+                 str(tmp_path / "m.json")]) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_search_speedup_needs_one_generator_of_yours(tmp_path, capsys):
+    from deap_gan_prune.cli import main
+    assert main(["search", *SEARCH, "--speedup", "4", "--out", str(tmp_path / "m.json")]) != 0
+    assert "--speedup budgets one generator of your class" in capsys.readouterr().err

@@ -61,7 +61,15 @@ def parse_budget(text: str) -> float | str:
 
 
 def budget_of(args: argparse.Namespace) -> float | None:
-    """The search's budget: --budget, or DEFAULT_BUDGET without it; None for 'none'."""
+    """The search's budget: --budget, 1 / --speedup, or DEFAULT_BUDGET without either; None
+    for 'none'."""
+    if getattr(args, "speedup", None) is not None:
+        if args.budget is not None:
+            raise CommandError("--speedup is a latency budget: leave out --budget")
+        if not args.speedup > 1:
+            raise CommandError(f"--speedup {args.speedup:g}: must be above 1 (e.g. 4 for 4x "
+                               "faster)")
+        return 1.0 / args.speedup
     if args.budget is None:
         return DEFAULT_BUDGET
     if args.budget == NO_BUDGET:
@@ -106,6 +114,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_BUDGET}: 4x smaller, as the example); 'none': "
                         "no cap, the paper's soft size term γ·size instead (γ 1, no uniform "
                         "mask seeded); not with --front")
+    g.add_argument("--speedup", type=float, default=None, metavar="X",
+                   help="a latency budget instead of --budget: every candidate at most 1/X "
+                        "of the original's latency as predicted by a latency model measured "
+                        "on --runtime (default onnx: ONNX Runtime on the CPU, one thread) at "
+                        "--latency-size px; with --generator (one generator of your class)")
+    g.add_argument("--latency-size", type=int, default=256, metavar="PX",
+                   help="the image size --speedup's latency is measured at (default 256)")
     g.add_argument("--repair-order", choices=["random", "l1"], default=d.repair_order,
                    help="which channels the budget repair drops first (default random)")
     g.add_argument("--size-measure", choices=["parameters", "macs"], default=d.size_measure,
@@ -160,8 +175,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="latency model cache to reuse or write (default: beside --out)")
     f.add_argument("--runtime", choices=list(RUNTIMES), default=None,
                    help="what the latency model measures: eager torch, ONNX Runtime float "
-                        "or int8 (as export --int8 writes it) on the CPU, or cuda (default "
-                        "cuda with --device cuda, else torch)")
+                        "or int8 (as export --int8 writes it) on the CPU, or cuda (default: "
+                        "onnx for --speedup; for --front cuda with --device cuda, else "
+                        "torch)")
     f.add_argument("--no-latency", action="store_true",
                    help="do not measure a latency model (no latency on the front)")
     add_run_arguments(parser)
@@ -222,6 +238,8 @@ def config_from(args: argparse.Namespace) -> SearchConfig:
                     "seed": args.seed}
     settings.update({k: getattr(args, k) for k in ("init", "mate", "mutate", "finalists")
                      if getattr(args, k) is not None})
+    if args.speedup is not None:
+        settings["budget_measures"] = ("latency",)
     if variation_of(args) == "widths":
         if budget_of(args) is None:
             raise CommandError("--variation widths moves capacity at one size: give --budget")
@@ -246,6 +264,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     if (args.resume or args.overwrite) and not args.checkpoint:
         raise CommandError(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint "
                            "FILE")
+    if args.speedup is not None and (not is_single(args) or args.front):
+        raise CommandError("--speedup budgets one generator of your class: give --generator "
+                           "and --weights (the pair's search and --front budget parameters "
+                           "and MACs)")
+    budget_of(args)  # --speedup's own checks
     check_output_file(args.out, "--out")
     check_output_file(plot_path(args), "--plot")
     if args.checkpoint:
@@ -430,10 +453,25 @@ def run_single(args: argparse.Namespace, config: SearchConfig, data: DomainData)
     """One generator of the user's class (``--generator``, ``--weights``), no partner: masks
     scored by distillation to the original on domain-A images."""
     generator = load_own_generator(args)
-    result = search_single(generator, data.val_a, config, device=args.device,
+    space, latency = None, None
+    if "latency" in config.budget_measures:
+        from ..nets.latency_model import latency_model_for
+        from ..nets.maskspace import space_of
+        space = space_of(generator, data.val_a, config.layout)
+        check_output_file(latency_path(args), "--latency-table")
+        if args.latency_size <= 0 or args.latency_size % 4:
+            raise CommandError(f"--latency-size {args.latency_size}: must be a positive "
+                               "multiple of 4")
+        try:
+            latency = latency_model_for(latency_path(args), generator, args.latency_size,
+                                        args.runtime or "onnx", 1, space=space,
+                                        progress=not args.quiet)
+        except ValueError as exc:
+            raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
+    result = search_single(generator, data.val_a, config, space=space, device=args.device,
                            progress=not args.quiet, checkpoint=args.checkpoint,
                            resume=args.resume, workers=args.workers, ray_address=args.ray,
-                           input_range=data.input_range)
+                           input_range=data.input_range, latency=latency)
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
                             "weights": str(args.weights), **range_entry(data.input_range)})
@@ -441,5 +479,9 @@ def run_single(args: argparse.Namespace, config: SearchConfig, data: DomainData)
     terms = result.terms
     print(f"G: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the original "
           f"({config.size_measure}), {len(result.space.groups)} channel groups")
+    if latency is not None:
+        print(f"G: predicted {1 / latency.ratio(result.mask):.2f}x faster than the original "
+              f"on {args.runtime or 'onnx'} at {args.latency_size} px "
+              f"({latency.predict(result.mask):.1f} ms)")
     print(f"wrote {out} and {plot}")
     return 0

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from deap import base, creator, tools
 
-from ..nets.maskspace import MaskSpace
+from ..nets.maskspace import MaskSpace, Measure
 from ..operators import (
     BudgetRepair,
     cxGroupBoundary,
@@ -87,7 +87,7 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
              segment_max_length: int | None = None, move_fraction: float = 0.25,
              select: str = "tournament",
              tournsize: int = 3, rank_pressure: float = 1.5, elitism: int = 0,
-             budget: float | None = None, measure: str | Sequence[str] = "parameters",
+             budget: float | None = None, measure: Measure | Sequence[Measure] = "parameters",
              image_size: int = 256, scores: Sequence[float] | None = None) -> base.Toolbox:
     """Fill ``individual``, ``population``, ``mate``, ``mutate`` and ``select`` of ``toolbox``.
 
@@ -136,7 +136,7 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
         indpb = 1.0 / space.n_bits if mutate_indpb is None else mutate_indpb
         toolbox.register("mutate", mutFlipMask, space=space, indpb=indpb)
     elif mutate == "move":
-        first = measure if isinstance(measure, str) else measure[0]
+        first = measure if isinstance(measure, str) or callable(measure) else measure[0]
         toolbox.register("mutate", mutMoveChannels, space=space, fraction=move_fraction,
                          measure=first, image_size=image_size)
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import torch
 from deap import base, tools
@@ -23,7 +23,7 @@ from ..fitness.supernet import supernet_fitnesses
 from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.baselines import random_mask_like, uniform_mask
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..nets.maskspace import MaskSpace, Measure, SizeFunction, space_of
 from ..operators import BudgetRepair, initMaskCounts, initMaskImportance
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
 from ..seeding import seeded
@@ -46,31 +46,45 @@ from .skeleton import evaluation_map as evaluation_map  # re-exported: part of t
 from .skeleton import fitness_images_hash as fitness_images_hash  # re-exported
 
 
+def budget_measures(config: SearchConfig, latency: SizeFunction | None = None
+                    ) -> tuple[Measure, ...]:
+    """``config.budget_measures`` with "latency" replaced by the size function ``latency``
+    (e.g. a :class:`~deap_gan_prune.nets.latency_model.LatencyModel`); ValueError (one line)
+    when the config budgets latency and none is given."""
+    if "latency" in config.budget_measures and latency is None:
+        raise ValueError("budget_measures has 'latency': give the latency model (latency=...)")
+    return tuple(latency if m == "latency" and latency is not None else m
+                 for m in config.budget_measures)
+
+
 def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
                   individual_cls: type,
                   scores: Sequence[float] | None = None,
-                  map_function: Callable | None = None) -> base.Toolbox:
+                  map_function: Callable | None = None,
+                  latency: SizeFunction | None = None) -> base.Toolbox:
     """One species' toolbox: our operators through :func:`register`, plus ``evaluate``,
     ``terms`` and ``map``. ``scores``: L1 importance per bit, for ``init="importance"`` and
-    ``repair_order="l1"``."""
+    ``repair_order="l1"``. ``latency``: the size function a "latency" budget measure means
+    (:func:`budget_measures`)."""
     toolbox = base.Toolbox()
     repair_scores = scores if config.repair_order == "l1" else None
+    measures = budget_measures(config, latency)
     register(toolbox, space, individual_cls, p_keep=config.p_keep, mate=config.mate,
              mutate=config.mutate, move_fraction=config.move_fraction, select=config.select,
              tournsize=config.tournsize, budget=config.budget,
-             measure=config.budget_measures, scores=repair_scores)
+             measure=measures, scores=repair_scores)
     if config.init in ("importance", "uniform"):
         if config.init == "importance":
             toolbox.register("individual", initMaskImportance, individual_cls, space, scores,
                              keep_ratio=config.p_keep)
         else:
-            counts = list(space.kept(uniform_individual(space, config, list)).values())
+            counts = list(space.kept(uniform_individual(space, config, list, latency)
+                                     ).values())
             toolbox.register("individual", initMaskCounts, individual_cls, space, counts,
                              moves=config.init_moves, fraction=config.move_fraction,
-                             measure=config.budget_measures[0])
+                             measure=measures[0])
         if config.budget is not None:
-            toolbox.decorate("individual", BudgetRepair(space, config.budget,
-                                                        config.budget_measures,
+            toolbox.decorate("individual", BudgetRepair(space, config.budget, measures,
                                                         scores=repair_scores))
         toolbox.register("population", tools.initRepeat, list, toolbox.individual)
     toolbox.register("evaluate", fitness)
@@ -141,14 +155,14 @@ def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
         eval_batch_size=config.batch_size, device=device, input_range=input_range)
 
 
-def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type) -> Any:
+def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type,
+                       latency: SizeFunction | None = None) -> Any:
     """The uniform keep-ratio mask at ``config.budget``, met in every budget measure (the AND
-    of the per-measure masks, which keep per-group prefixes of one order), as an individual;
-    with ``config.seed_channels == "random"`` the same counts of random channels
-    (:func:`random_mask_like` with ``config.seed``)."""
+    of the per-measure masks, which keep per-group prefixes of one order; "latency" is the
+    size function ``latency``), as an individual; with ``config.seed_channels == "random"``
+    the same counts of random channels (:func:`random_mask_like` with ``config.seed``)."""
     assert config.budget is not None  # the uniform mask is met at the budget
-    masks = [uniform_mask(space, config.budget, cast(SizeMeasure, m))
-             for m in config.budget_measures]
+    masks = [uniform_mask(space, config.budget, m) for m in budget_measures(config, latency)]
     bits = [int(all(col)) for col in zip(*masks)]
     if config.seed_channels == "random":
         bits = random_mask_like(space, bits, config.seed)

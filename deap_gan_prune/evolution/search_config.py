@@ -43,7 +43,8 @@ class SearchConfig:
     "ssim") on the weights of once-for-all generators passed to :func:`search_masks` as
     ``supernets``, with no adaptation).
     ``budget``: a size ratio (e.g. 0.25 = 4x smaller) that every individual is repaired to
-    meet in every one of ``budget_measures``, dropping channels in random order
+    meet in every one of ``budget_measures`` ("parameters", "macs", and "latency": the latency
+    model the search is given, predicted ms), dropping channels in random order
     (``repair_order="random"``) or least L1 norm first (``"l1"``); ``None`` for the paper's
     formulation, where only γ (``gamma``) pushes the size down. ``gamma=None`` means 0 with a
     budget (the repair caps the size) and 1 without.
@@ -146,6 +147,10 @@ class SearchConfig:
             raise ValueError(f"population must be >= 2, got {self.population}")
         if self.generations < 0:
             raise ValueError(f"generations must be >= 0, got {self.generations}")
+        unknown = [m for m in self.budget_measures if m not in ("parameters", "macs", "latency")]
+        if unknown or not self.budget_measures:
+            raise ValueError(f"budget_measures must be some of 'parameters', 'macs' and "
+                             f"'latency', got {list(self.budget_measures)}")
         if self.budget is not None and not 0 < self.budget <= 1:
             raise ValueError(f"budget is a size ratio in (0, 1], got {self.budget}")
         if self.init == "uniform" and self.budget is None:

@@ -24,7 +24,7 @@ from ..fitness.adapted import AdaptedFitness
 from ..fitness.paper import GeneratorFitness
 from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, space_of
+from ..nets.maskspace import MaskSpace, SizeFunction, measure_name, space_of
 from ..seeding import seeded
 from .evolve import EvolutionState, iterEvolve
 from .logbooks import logbook_records
@@ -128,14 +128,17 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
                   callback: Callable[[int, list, tools.Logbook], bool | None] | None = None,
                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
                   workers: int = 0, ray_address: str | None = None,
-                  input_range: InputRange = DEFAULT_RANGE) -> SingleSearchResult:
+                  input_range: InputRange = DEFAULT_RANGE,
+                  latency: SizeFunction | None = None) -> SingleSearchResult:
     """Evolve masks of ONE generator of any architecture (pix2pix, or a CycleGAN whose other
     half is lost): the same operators, selection, elitism, budget repair and uniform seed as
     :func:`search_masks`, scored by :func:`single_fitness` (by default distillation toward the
     original; no partner, no discriminator needed). ``images``: source-domain images
     ``[m, C, H, W]`` in ``input_range`` (default [-1, 1]; the first ``n_images`` score, the
     next ``train_images`` adapt). ``space``: default :meth:`MaskSpace.from_module` on the
-    first image.
+    first image. ``latency``: what a "latency" budget measure means, a size function of the
+    kept counts of ``space`` (a :class:`~deap_gan_prune.nets.latency_model.LatencyModel`
+    measured for it).
     ``callback(gen, population, logbook)`` after every generation; True stops. ``checkpoint``:
     a JSON file rewritten after every generation; with ``resume`` an existing one is continued
     (refused if written with another config, generator or images; ``generations`` may grow).
@@ -159,12 +162,15 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
         needs_scores = (config.budget is not None and config.repair_order == "l1"
                         ) or config.init == "importance"
         toolbox = build_toolbox(space, fitness, config, individual_cls,
-                                l1_importance(generator, space) if needs_scores else None)
+                                l1_importance(generator, space) if needs_scores else None,
+                                latency=latency)
         population = toolbox.population(n=config.population)
         seed = None
         if config.budget is not None and config.seed_uniform:
-            seed = population[0] = uniform_individual(space, config, individual_cls)
-        run = identity(checkpoint, config.to_dict(), [fitness], (generator, discriminator))
+            seed = population[0] = uniform_individual(space, config, individual_cls, latency)
+        budgeted = {**config.to_dict(), **({"latency": _identity_of(latency)}
+                                           if "latency" in config.budget_measures else {})}
+        run = identity(checkpoint, budgeted, [fitness], (generator, discriminator))
         start = resume_from(run, resume, lambda r: load_single_checkpoint(
             r.path, individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE),
                             config.generations)
@@ -198,3 +204,9 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
 def _postfix(state: EvolutionState) -> dict:
     return {"F": f"{state.halloffame[0].fitness.values[0]:.3f}",
             "size": f"{state.logbook[-1]['best_size_ratio']:.2f}"}
+
+
+def _identity_of(size: SizeFunction | None) -> str:
+    """What a checkpoint records of a latency budget's model: its hash, or its name."""
+    digest = getattr(size, "hash", None)
+    return str(digest()) if callable(digest) else measure_name(size) if size else ""
