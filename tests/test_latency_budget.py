@@ -140,3 +140,36 @@ def test_search_speedup_needs_one_generator_of_yours(tmp_path, capsys):
     from deap_gan_prune.cli import main
     assert main(["search", *SEARCH, "--speedup", "4", "--out", str(tmp_path / "m.json")]) != 0
     assert "--speedup budgets one generator of your class" in capsys.readouterr().err
+
+
+def test_compress_speedup_runs_with_a_latency_budget(tmp_path):
+    import json
+
+    from generic_nets import AttentionNet
+
+    from deap_gan_prune.cli import main
+    from deap_gan_prune.nets.latency_model import read_latency_models
+
+    torch.manual_seed(0)
+    weights = tmp_path / "g.pth"
+    torch.save(AttentionNet(ngf=8).state_dict(), weights)
+    run = tmp_path / "run"
+    assert main(["compress", *OWN, "--weights", str(weights), "--image-size", "32",
+                 "--n-train", "16", "--n-test", "4", "--population", "4", "--generations",
+                 "1", "--adapt-steps", "2", "--n-images", "4", "--adapt-images", "4",
+                 "--finetune-steps", "2", "--batch-size", "2", "--val-every", "2",
+                 "--checkpoint-every", "2", "--repeats", "1", "--judge-steps", "0",
+                 "--speedup", "1.25", "--runtime", "torch", "--latency-size", "32",
+                 "--quiet", "--out", str(run)]) == 0
+    masks = json.loads((run / "masks.json").read_text())
+    assert masks["config"]["budget_measures"] == ["latency"]
+    (model,) = read_latency_models(run / "latency.json")
+    assert model.ratio(masks["masks"]["A"]) <= 0.8
+    assert (run / "report.md").is_file()
+
+
+def test_compress_speedup_needs_one_generator_of_yours(tmp_path, capsys):
+    from deap_gan_prune.cli import main
+    assert main(["compress", "--speedup", "4", "--out", str(tmp_path / "run")]) != 0
+    assert "speedup: a latency budget for one generator of your class" in \
+        capsys.readouterr().err

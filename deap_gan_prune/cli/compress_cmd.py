@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     group = parser.add_argument_group("settings (default: the config file's, else the one "
                                       "shown)")
-    types = {"image_size": int, "search_size": int, "size_target": float}
+    types = {"image_size": int, "search_size": int, "size_target": float, "speedup": float}
     for f in fields(CompressConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)

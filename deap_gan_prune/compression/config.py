@@ -109,6 +109,17 @@ class CompressConfig:
     budget: float = setting(
         0.25, "search", "size ratio every candidate meets in parameters and MACs (in "
         "parameters only with the width search) (0.25 = 4x smaller)")
+    speedup: float | None = setting(
+        None, "search", "a latency budget instead of budget: every candidate at most 1/X of "
+        "the original's latency as a latency model measured on runtime at latency_size px "
+        "predicts (one generator of your class; default: none, budget)", above=1,
+        optional=True)
+    runtime: str = setting(
+        "onnx", "search", "what speedup's latency model measures: onnx (ONNX Runtime on the "
+        "CPU, one thread), onnx-int8, torch or cuda", choices=("onnx", "onnx-int8", "torch",
+                                                               "cuda"), optional=True)
+    latency_size: int = setting(256, "search", "pixels speedup's latency is measured at",
+                                low=4, optional=True)
     variation: str = setting(
         "auto", "search", "widths (the width search), channels (bit-string variation) or "
         "auto (widths for one generator of your class at a budget, else channels)",
@@ -233,6 +244,11 @@ class CompressConfig:
                                 "that size); a single search takes budget")
         if self.size_target is not None and not 0 < self.size_target <= 1:
             raise CompressError(f"size_target = {self.size_target}: must be in (0, 1]")
+        if self.speedup is not None and (not self.generator or self.front):
+            raise CompressError("speedup: a latency budget for one generator of your class "
+                                "(generator with weights), not with front")
+        if self.latency_size % 4:
+            raise CompressError(f"latency_size = {self.latency_size}: must be a multiple of 4")
         if self.variation == "widths" and (self.front or self.budget == 1):
             raise CompressError("variation = 'widths' moves capacity at one budget below 1: "
                                 "not with front or budget 1")

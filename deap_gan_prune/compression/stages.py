@@ -20,7 +20,7 @@ from ..nets.checkpoints import (
     load_generator,
     save_generator,
 )
-from ..nets.maskspace import MaskSpace
+from ..nets.maskspace import MaskSpace, space_of
 from ..outputs import staged_folder
 from ..workflow import DomainData, folder_data, synthetic_data
 from .config import CompressConfig, CompressError
@@ -169,10 +169,12 @@ def search_config(config: CompressConfig) -> SearchConfig:
     make = SearchConfig.paper if config.fitness == "paper" else SearchConfig
     if config.widths:
         make = SearchConfig.widths
+    budget: dict[str, Any] = {"budget": None if config.budget == 1 else config.budget}
+    if config.speedup is not None:
+        budget = {"budget": 1 / config.speedup, "budget_measures": ("latency",)}
     return make(population=config.population, generations=config.generations,
-                adapt_steps=config.adapt_steps,
-                budget=None if config.budget == 1 else config.budget,
-                n_images=config.n_images, train_images=config.adapt_images, seed=config.seed)
+                adapt_steps=config.adapt_steps, n_images=config.n_images,
+                train_images=config.adapt_images, seed=config.seed, **budget)
 
 
 def search_images(config: CompressConfig, images: torch.Tensor) -> torch.Tensor:
@@ -208,7 +210,14 @@ def run_search(ctx: RunContext) -> None:
     result: Any
     if c.single:
         from ..evolution.single_search import search_single
-        result = search_single(ctx.original, search_images(c, data.val_a), config, **common)
+        images = search_images(c, data.val_a)
+        if c.speedup is not None:
+            from ..nets.latency_model import latency_model_for
+            space = space_of(ctx.original, images, config.layout)
+            common["space"], common["latency"] = space, latency_model_for(
+                out / "latency.json", ctx.original, c.latency_size, c.runtime, 1,
+                space=space, progress=ctx.progress)
+        result = search_single(ctx.original, images, config, **common)
         extra = {"architecture": ctx.architecture, "weights": str(c.weights)}
     else:
         from ..evolution.search import search_masks
