@@ -136,10 +136,35 @@ def test_search_speedup_refusals(tmp_path, capsys, extra, message):
     assert message in capsys.readouterr().err
 
 
-def test_search_speedup_needs_one_generator_of_yours(tmp_path, capsys):
+def test_the_pair_search_takes_a_latency_budget_too(tmp_path, capsys):
+    import json
+
     from deap_gan_prune.cli import main
-    assert main(["search", *SEARCH, "--speedup", "4", "--out", str(tmp_path / "m.json")]) != 0
-    assert "--speedup budgets one generator of your class" in capsys.readouterr().err
+    from deap_gan_prune.nets.latency_model import read_latency_models
+    from deap_gan_prune.nets.maskspace import MaskSpace
+
+    out, cache = tmp_path / "masks.json", tmp_path / "latency.json"
+    assert main(["search", "--image-size", "32", "--n-train", "8", "--n-test", "4",
+                 "--population", "4", "--generations", "1", "--adapt-steps", "2",
+                 "--n-images", "4", "--adapt-images", "4", "--speedup", "1.25", "--runtime",
+                 "torch", "--latency-size", "32", "--latency-table", str(cache), "--quiet",
+                 "--out", str(out)]) == 0
+    assert capsys.readouterr().out.count("faster than the original on torch at 32 px") == 2
+    found = json.loads(out.read_text())
+    assert found["config"]["budget_measures"] == ["latency"]
+    models = read_latency_models(cache)
+    for name in ("A", "B"):
+        mask, space = found["masks"][name], found["spaces"][name]
+        model = next(m for m in models if m.matches(MaskSpace.from_dict(space)))
+        assert model.ratio(mask) <= 0.8
+
+
+def test_speedup_is_not_a_front(tmp_path, capsys):
+    from deap_gan_prune.cli import main
+    assert main(["search", "--front", "--speedup", "4", "--out", str(tmp_path / "f.json")]) != 0
+    assert "--speedup is a single budget" in capsys.readouterr().err
+    assert main(["compress", "--front", "--speedup", "4", "--out", str(tmp_path / "r")]) != 0
+    assert "speedup: a single latency budget, not with front" in capsys.readouterr().err
 
 
 def test_compress_speedup_runs_with_a_latency_budget(tmp_path):
@@ -168,8 +193,19 @@ def test_compress_speedup_runs_with_a_latency_budget(tmp_path):
     assert (run / "report.md").is_file()
 
 
-def test_compress_speedup_needs_one_generator_of_yours(tmp_path, capsys):
+def test_compress_pair_speedup(tmp_path):
+    import json
+
     from deap_gan_prune.cli import main
-    assert main(["compress", "--speedup", "4", "--out", str(tmp_path / "run")]) != 0
-    assert "speedup: a latency budget for one generator of your class" in \
-        capsys.readouterr().err
+
+    run = tmp_path / "run"
+    assert main(["compress", "--image-size", "32", "--n-train", "8", "--n-test", "4",
+                 "--population", "4", "--generations", "1", "--adapt-steps", "2",
+                 "--n-images", "4", "--adapt-images", "4", "--finetune-steps", "2",
+                 "--batch-size", "2", "--val-every", "2", "--checkpoint-every", "2",
+                 "--repeats", "1", "--judge-steps", "2", "--speedup", "1.25", "--runtime",
+                 "torch", "--latency-size", "32", "--quiet", "--out", str(run)]) == 0
+    masks = json.loads((run / "masks.json").read_text())
+    assert masks["config"]["budget_measures"] == ["latency"]
+    assert (run / "latency.json").is_file()
+    assert (run / "report.md").is_file()

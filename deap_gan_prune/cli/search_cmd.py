@@ -118,7 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="a latency budget instead of --budget: every candidate at most 1/X "
                         "of the original's latency as predicted by a latency model measured "
                         "on --runtime (default onnx: ONNX Runtime on the CPU, one thread) at "
-                        "--latency-size px; with --generator (one generator of your class)")
+                        "--latency-size px")
     g.add_argument("--latency-size", type=int, default=256, metavar="PX",
                    help="the image size --speedup's latency is measured at (default 256)")
     g.add_argument("--repair-order", choices=["random", "l1"], default=d.repair_order,
@@ -264,10 +264,9 @@ def check_arguments(args: argparse.Namespace) -> None:
     if (args.resume or args.overwrite) and not args.checkpoint:
         raise CommandError(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint "
                            "FILE")
-    if args.speedup is not None and (not is_single(args) or args.front):
-        raise CommandError("--speedup budgets one generator of your class: give --generator "
-                           "and --weights (the pair's search and --front budget parameters "
-                           "and MACs)")
+    if args.speedup is not None and args.front:
+        raise CommandError("--speedup is a single budget: the front takes --objectives latency "
+                           "instead")
     budget_of(args)  # --speedup's own checks
     check_output_file(args.out, "--out")
     check_output_file(plot_path(args), "--plot")
@@ -406,14 +405,38 @@ def run(args: argparse.Namespace) -> int:
     return search_pair(args, config, data, gan, extra, supernets)
 
 
+def speedup_model(args: argparse.Namespace, config: SearchConfig, generator: Any,
+                  images: Any) -> tuple[Any, Any]:
+    """``(space, latency model)`` of ``generator`` for ``--speedup``: its mask space as the
+    search traces it on ``images``, and its model on ``--runtime`` (default onnx) at
+    ``--latency-size``, read from or added to the ``--latency-table`` cache."""
+    from ..nets.latency_model import latency_model_for
+    from ..nets.maskspace import space_of
+    check_output_file(latency_path(args), "--latency-table")
+    if args.latency_size <= 0 or args.latency_size % 4:
+        raise CommandError(f"--latency-size {args.latency_size}: must be a positive multiple "
+                           "of 4")
+    space = space_of(generator, images, config.layout)
+    try:
+        return space, latency_model_for(latency_path(args), generator, args.latency_size,
+                                        args.runtime or "onnx", 1, space=space,
+                                        progress=not args.quiet)
+    except ValueError as exc:
+        raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
+
+
 def search_pair(args: argparse.Namespace, config: SearchConfig, data: DomainData,
                 gan: CycleGAN, extra: dict, supernets: tuple | None = None) -> int:
     """Co-evolve both generators of ``gan`` (:func:`search_masks`), write the result with
     ``extra`` entries to ``--out`` and its fitness plot, and print both generators' terms."""
+    latency = None
+    if "latency" in config.budget_measures:
+        latency = tuple(speedup_model(args, config, g, images)[1]
+                        for g, images in ((gan.g_a, data.val_a), (gan.g_b, data.val_b)))
     result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
                           device=args.device, progress=not args.quiet, workers=args.workers,
                           ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume,
-                          supernets=supernets, input_range=data.input_range)
+                          supernets=supernets, input_range=data.input_range, latency=latency)
     out = Path(args.out)
     atomic_write_json(out, {**result.to_dict(), **extra, **range_entry(data.input_range)})
     plot = plot_path(args)
@@ -423,6 +446,9 @@ def search_pair(args: argparse.Namespace, config: SearchConfig, data: DomainData
                           if k not in ("fitness", "loss", "size_ratio"))
         print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the "
               f"original ({config.size_measure}), {parts}")
+    for name, model, mask in zip("AB", latency or (), result.masks):
+        print(f"G_{name}: predicted {1 / model.ratio(mask):.2f}x faster than the original on "
+              f"{args.runtime or 'onnx'} at {args.latency_size} px")
     print(f"wrote {out} and {plot}")
     return 0
 
@@ -455,19 +481,7 @@ def run_single(args: argparse.Namespace, config: SearchConfig, data: DomainData)
     generator = load_own_generator(args)
     space, latency = None, None
     if "latency" in config.budget_measures:
-        from ..nets.latency_model import latency_model_for
-        from ..nets.maskspace import space_of
-        space = space_of(generator, data.val_a, config.layout)
-        check_output_file(latency_path(args), "--latency-table")
-        if args.latency_size <= 0 or args.latency_size % 4:
-            raise CommandError(f"--latency-size {args.latency_size}: must be a positive "
-                               "multiple of 4")
-        try:
-            latency = latency_model_for(latency_path(args), generator, args.latency_size,
-                                        args.runtime or "onnx", 1, space=space,
-                                        progress=not args.quiet)
-        except ValueError as exc:
-            raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
+        space, latency = speedup_model(args, config, generator, data.val_a)
     result = search_single(generator, data.val_a, config, space=space, device=args.device,
                            progress=not args.quiet, checkpoint=args.checkpoint,
                            resume=args.resume, workers=args.workers, ray_address=args.ray,

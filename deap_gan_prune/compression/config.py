@@ -112,8 +112,7 @@ class CompressConfig:
     speedup: float | None = setting(
         None, "search", "a latency budget instead of budget: every candidate at most 1/X of "
         "the original's latency as a latency model measured on runtime at latency_size px "
-        "predicts (one generator of your class; default: none, budget)", above=1,
-        optional=True)
+        "predicts (default: none, budget)", above=1, optional=True)
     runtime: str = setting(
         "onnx", "search", "what speedup's latency model measures: onnx (ONNX Runtime on the "
         "CPU, one thread), onnx-int8, torch or cuda", choices=("onnx", "onnx-int8", "torch",
@@ -244,9 +243,8 @@ class CompressConfig:
                                 "that size); a single search takes budget")
         if self.size_target is not None and not 0 < self.size_target <= 1:
             raise CompressError(f"size_target = {self.size_target}: must be in (0, 1]")
-        if self.speedup is not None and (not self.generator or self.front):
-            raise CompressError("speedup: a latency budget for one generator of your class "
-                                "(generator with weights), not with front")
+        if self.speedup is not None and self.front:
+            raise CompressError("speedup: a single latency budget, not with front")
         if self.latency_size % 4:
             raise CompressError(f"latency_size = {self.latency_size}: must be a multiple of 4")
         if self.variation == "widths" and (self.front or self.budget == 1):

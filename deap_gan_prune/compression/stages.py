@@ -212,11 +212,8 @@ def run_search(ctx: RunContext) -> None:
         from ..evolution.single_search import search_single
         images = search_images(c, data.val_a)
         if c.speedup is not None:
-            from ..nets.latency_model import latency_model_for
-            space = space_of(ctx.original, images, config.layout)
-            common["space"], common["latency"] = space, latency_model_for(
-                out / "latency.json", ctx.original, c.latency_size, c.runtime, 1,
-                space=space, progress=ctx.progress)
+            common["space"], common["latency"] = _latency_model(ctx, ctx.original, images,
+                                                                config)
         result = search_single(ctx.original, images, config, **common)
         extra = {"architecture": ctx.architecture, "weights": str(c.weights)}
     else:
@@ -224,13 +221,28 @@ def run_search(ctx: RunContext) -> None:
         gan = ctx.gan
         if config.fitness == "paper":
             gan = ctx.gan_with_discriminators()
-        result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b,
-                              search_images(c, data.val_a), search_images(c, data.val_b),
-                              config, **common)
+        images_a, images_b = search_images(c, data.val_a), search_images(c, data.val_b)
+        if c.speedup is not None:
+            common["latency"] = tuple(_latency_model(ctx, g, x, config)[1] for g, x in
+                                      ((gan.g_a, images_a), (gan.g_b, images_b)))
+        result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, images_a, images_b, config,
+                              **common)
         extra = {}
     atomic_write_json(out / "masks.json", {**result.to_dict(), **extra, **ctx.range_entry})
     plot_fitness(result.logbook, out / "fitness.png", title=f"search on {data.name}",
                  config=config.to_dict())
+
+
+def _latency_model(ctx: RunContext, generator: torch.nn.Module, images: torch.Tensor,
+                   config: SearchConfig) -> tuple[MaskSpace, Any]:
+    """``(space, latency model)`` of ``generator`` for a ``speedup`` budget: its mask space as
+    the search traces it on ``images``, and its model on ``runtime`` at ``latency_size``,
+    cached in the run folder's ``latency.json``."""
+    from ..nets.latency_model import latency_model_for
+    c = ctx.config
+    space = space_of(generator, images, config.layout)
+    return space, latency_model_for(ctx.out / "latency.json", generator, c.latency_size,
+                                    c.runtime, 1, space=space, progress=ctx.progress)
 
 
 def _run_front(ctx: RunContext, common: dict) -> None:

@@ -23,7 +23,7 @@ from ..fitness.supernet import supernet_fitnesses
 from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.baselines import random_mask_like, uniform_mask
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, Measure, SizeFunction, space_of
+from ..nets.maskspace import MaskSpace, Measure, SizeFunction, measure_name, space_of
 from ..operators import BudgetRepair, initMaskCounts, initMaskImportance
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
 from ..seeding import seeded
@@ -55,6 +55,13 @@ def budget_measures(config: SearchConfig, latency: SizeFunction | None = None
         raise ValueError("budget_measures has 'latency': give the latency model (latency=...)")
     return tuple(latency if m == "latency" and latency is not None else m
                  for m in config.budget_measures)
+
+
+def latency_identity(size: SizeFunction | None) -> str:
+    """What a checkpoint records of a latency budget's size function: a model's hash, or the
+    function's name."""
+    digest = getattr(size, "hash", None)
+    return str(digest()) if callable(digest) else measure_name(size) if size else ""
 
 
 def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
@@ -170,11 +177,13 @@ def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: t
 
 
 def seed_uniform_masks(populations: tuple[list, list], spaces: tuple[MaskSpace, MaskSpace],
-                       config: SearchConfig, individual_cls: type) -> None:
+                       config: SearchConfig, individual_cls: type,
+                       latency: tuple[SizeFunction, SizeFunction] | None = None) -> None:
     """Replace the first individual of each population by :func:`uniform_individual`, in
-    place."""
-    for pop, space in zip(populations, spaces):
-        pop[0] = uniform_individual(space, config, individual_cls)
+    place (``latency``: each generator's size function for a "latency" budget)."""
+    for i, (pop, space) in enumerate(zip(populations, spaces)):
+        pop[0] = uniform_individual(space, config, individual_cls,
+                                    None if latency is None else latency[i])
 
 
 def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Module | None,
@@ -186,7 +195,8 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
                  workers: int = 0, ray_address: str | None = None,
                  checkpoint: str | os.PathLike | None = None, resume: bool = False,
                  supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None,
-                 input_range: InputRange = DEFAULT_RANGE) -> SearchResult:
+                 input_range: InputRange = DEFAULT_RANGE,
+                 latency: tuple[SizeFunction, SizeFunction] | None = None) -> SearchResult:
     """Co-evolve masks of G_A (A→B, judged by D_A) and G_B (B→A, judged by D_B).
 
     ``images_a``/``images_b``: validation images ``[m, 3, H, W]`` in ``input_range`` (default
@@ -203,6 +213,10 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
     generators (:func:`deap_gan_prune.training.supernet.train_supernet`); masks are scored on
     their weights against the originals' outputs, and the winner is then
     ``slim(S_A, result.slot_masks()[0])`` (likewise B), fine-tuned as usual.
+
+    ``latency``: what a "latency" budget measure means for each generator, a size function
+    of the kept counts of its mask space (``space_of(g, images, config.layout)``), e.g. a
+    :class:`~deap_gan_prune.nets.latency_model.LatencyModel` measured for it.
     """
     config = config or SearchConfig()
     check_options(checkpoint, resume, map_function, workers, ray_address)
@@ -215,14 +229,18 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
         _, individual_cls = create_types()
         needs_scores = (config.budget is not None and config.repair_order == "l1"
                         ) or config.init == "importance"
+        sizes = latency or (None, None)
         toolboxes = tuple(
             build_toolbox(space, fit, config, individual_cls,
-                          l1_importance(g, space) if needs_scores else None, map_function)
-            for space, fit, g in zip(spaces, fits, weights))
+                          l1_importance(g, space) if needs_scores else None, map_function,
+                          latency=size)
+            for space, fit, g, size in zip(spaces, fits, weights, sizes))
         populations = tuple(toolbox.population(n=config.population) for toolbox in toolboxes)
         if config.budget is not None and config.seed_uniform:
-            seed_uniform_masks(populations, spaces, config, individual_cls)
-        run = identity(checkpoint, config.to_dict(), fits,
+            seed_uniform_masks(populations, spaces, config, individual_cls, latency)
+        budgeted = {**config.to_dict(), **({"latency": [latency_identity(s) for s in sizes]}
+                                           if "latency" in config.budget_measures else {})}
+        run = identity(checkpoint, budgeted, fits,
                        (g_a, g_b, d_a, d_b, *(supernets or ())))
         start = resume_from(run, resume, lambda r: load_checkpoint(
             r.path, individual_cls, r.config, r.digest), config.generations)

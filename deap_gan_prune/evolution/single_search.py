@@ -24,7 +24,7 @@ from ..fitness.adapted import AdaptedFitness
 from ..fitness.paper import GeneratorFitness
 from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, SizeFunction, measure_name, space_of
+from ..nets.maskspace import MaskSpace, SizeFunction, space_of
 from ..seeding import seeded
 from .evolve import EvolutionState, iterEvolve
 from .logbooks import logbook_records
@@ -36,7 +36,7 @@ from .resume import (
     save_single_checkpoint,
 )
 from .resume import ResumeError as ResumeError  # re-exported: part of this API
-from .search import build_toolbox, uniform_individual
+from .search import build_toolbox, latency_identity, uniform_individual
 from .search_config import SearchConfig
 from .skeleton import (
     HALL_OF_FAME_SIZE,
@@ -168,7 +168,7 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
         seed = None
         if config.budget is not None and config.seed_uniform:
             seed = population[0] = uniform_individual(space, config, individual_cls, latency)
-        budgeted = {**config.to_dict(), **({"latency": _identity_of(latency)}
+        budgeted = {**config.to_dict(), **({"latency": latency_identity(latency)}
                                            if "latency" in config.budget_measures else {})}
         run = identity(checkpoint, budgeted, [fitness], (generator, discriminator))
         start = resume_from(run, resume, lambda r: load_single_checkpoint(
@@ -205,8 +205,3 @@ def _postfix(state: EvolutionState) -> dict:
     return {"F": f"{state.halloffame[0].fitness.values[0]:.3f}",
             "size": f"{state.logbook[-1]['best_size_ratio']:.2f}"}
 
-
-def _identity_of(size: SizeFunction | None) -> str:
-    """What a checkpoint records of a latency budget's model: its hash, or its name."""
-    digest = getattr(size, "hash", None)
-    return str(digest()) if callable(digest) else measure_name(size) if size else ""
