@@ -198,7 +198,10 @@ def test_deploy_benchmark_at_toy_size(tmp_path):
     for r in report["results"]:
         rows = r["rows"]
         assert len(rows) == 6
-        assert all(row["ms"] > 0 and row["mb"] > 0 for row in rows.values())
+        assert all(row["mb"] > 0 for row in rows.values())
+        ms = {name: row["ms"] for name, row in rows.items()}
+        assert r["ratios"]["slim_onnx_ms / int8_ms"] == pytest.approx(
+            ms["slim float (ONNX Runtime)"] / ms["slim int8 (ONNX Runtime)"], abs=1e-3)
         assert rows["slim int8 (ONNX Runtime)"]["psnr_db"] is not None
         assert r["int8"]["kernels"]["integer"].get("QLinearConv", 0) > 0
         assert r["parameters"]["slim"] < r["parameters"]["original"]

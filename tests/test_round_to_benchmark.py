@@ -2,6 +2,7 @@
 counts are multiples as asked, and the table's deviations are measured against the fit."""
 import json
 
+import pytest
 from _benchmarks import load_benchmark
 
 
@@ -12,9 +13,11 @@ def test_round_to_quick(tmp_path, capsys):
                        "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert set(result["summary"]) == {"1", "4", "8", "16"}
+    timed: dict[tuple, float] = {}
     for row in result["rows"]:
-        assert row["ms"] > 0
-        assert row["macs"] > 0
+        assert row["ms_per_gmac"] == pytest.approx(row["ms"] / (row["macs"] / 1e9))
+        # a network that several roundings give is timed once
+        assert timed.setdefault(tuple(row["counts"]), row["ms"]) == row["ms"]
         assert all(c % row["multiple"] == 0 for c in row["counts"]), row  # teacher: 16, 32, 64
     assert "ms/GMAC" in capsys.readouterr().out
     assert bench.rounded([5, 9, 17], [8, 16, 32], 8) == [8, 8, 16]
