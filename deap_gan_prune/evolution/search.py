@@ -57,11 +57,18 @@ def budget_measures(config: SearchConfig, latency: SizeFunction | None = None
                  for m in config.budget_measures)
 
 
-def latency_identity(size: SizeFunction | None) -> str:
-    """What a checkpoint records of a latency budget's size function: a model's hash, or the
-    function's name."""
-    digest = getattr(size, "hash", None)
-    return str(digest()) if callable(digest) else measure_name(size) if size else ""
+def run_settings(config: SearchConfig, latency: Sequence[SizeFunction | None]) -> dict:
+    """What a search's checkpoint records of its settings: ``config.to_dict()`` and, with a
+    "latency" budget, each generator's size function (a model's hash, or the function's
+    name), so that a run resumes only with the same models."""
+    if "latency" not in config.budget_measures:
+        return config.to_dict()
+    names = []
+    for size in latency:
+        digest = getattr(size, "hash", None)
+        names.append(str(digest()) if callable(digest) else
+                     measure_name(size) if size is not None else "")
+    return {**config.to_dict(), "latency": names}
 
 
 def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
@@ -238,9 +245,7 @@ def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Modul
         populations = tuple(toolbox.population(n=config.population) for toolbox in toolboxes)
         if config.budget is not None and config.seed_uniform:
             seed_uniform_masks(populations, spaces, config, individual_cls, latency)
-        budgeted = {**config.to_dict(), **({"latency": [latency_identity(s) for s in sizes]}
-                                           if "latency" in config.budget_measures else {})}
-        run = identity(checkpoint, budgeted, fits,
+        run = identity(checkpoint, run_settings(config, sizes), fits,
                        (g_a, g_b, d_a, d_b, *(supernets or ())))
         start = resume_from(run, resume, lambda r: load_checkpoint(
             r.path, individual_cls, r.config, r.digest), config.generations)

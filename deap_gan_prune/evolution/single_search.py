@@ -36,7 +36,7 @@ from .resume import (
     save_single_checkpoint,
 )
 from .resume import ResumeError as ResumeError  # re-exported: part of this API
-from .search import build_toolbox, latency_identity, uniform_individual
+from .search import build_toolbox, run_settings, uniform_individual
 from .search_config import SearchConfig
 from .skeleton import (
     HALL_OF_FAME_SIZE,
@@ -168,9 +168,8 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
         seed = None
         if config.budget is not None and config.seed_uniform:
             seed = population[0] = uniform_individual(space, config, individual_cls, latency)
-        budgeted = {**config.to_dict(), **({"latency": latency_identity(latency)}
-                                           if "latency" in config.budget_measures else {})}
-        run = identity(checkpoint, budgeted, [fitness], (generator, discriminator))
+        run = identity(checkpoint, run_settings(config, [latency]), [fitness],
+                       (generator, discriminator))
         start = resume_from(run, resume, lambda r: load_single_checkpoint(
             r.path, individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE),
                             config.generations)
@@ -204,4 +203,3 @@ def search_single(generator: torch.nn.Module, images: torch.Tensor,
 def _postfix(state: EvolutionState) -> dict:
     return {"F": f"{state.halloffame[0].fitness.values[0]:.3f}",
             "size": f"{state.logbook[-1]['best_size_ratio']:.2f}"}
-
