@@ -33,19 +33,8 @@ class _Sizer:
 
     def __init__(self, space: MaskSpace, measure: Measure, image_size: int,
                  convention: MacConvention) -> None:
-        if not callable(measure) and measure not in ("parameters", "macs"):
-            raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
-        if measure == "macs" and convention not in ("output", "real"):
-            raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
-        self.space, self.measure = space, measure
-        self.image_size, self.convention = image_size, convention
+        self.size_of = space.size_function(measure, image_size, convention)
         self.full = self.size_of([g.size for g in space.groups])
-
-    def size_of(self, counts: Sequence[int]) -> float:
-        if callable(self.measure):
-            return self.measure(counts)
-        return self.space.size_of_counts(counts, self.measure,  # type: ignore[arg-type]
-                                         self.image_size, self.convention)
 
     def ratio(self, counts: Sequence[int]) -> float:
         return self.size_of(counts) / self.full

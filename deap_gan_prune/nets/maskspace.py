@@ -9,9 +9,10 @@ Pure Python (no torch), so operators that use it run wherever DEAP runs.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms, term_dict
 from .widths import GeneratorWidths, MacConvention
@@ -225,6 +226,22 @@ class MaskSpace:
         return all(sum(bits[g.offset:g.stop]) >= max(g.min_keep, 1) for g in self.groups)
 
     # -- size ----------------------------------------------------------------------------
+    def size_function(self, measure: Measure = "parameters",
+                      image_size: int | tuple[int, int] = 256,
+                      convention: str = "output") -> SizeFunction:
+        """Size in ``measure`` of the network whose groups keep the given counts:
+        :meth:`size_of_counts` bound to ``measure`` ("parameters" or "macs", checked now),
+        or ``measure`` itself when it is a size function."""
+        if callable(measure):
+            return measure
+        if measure not in ("parameters", "macs"):
+            raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
+        if measure == "macs" and convention not in ("output", "real"):
+            raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
+        return functools.partial(self.size_of_counts, measure=cast(SizeMeasure, measure),
+                                 image_size=image_size,
+                                 convention=cast(MacConvention, convention))
+
     def size_of_counts(self, counts: Sequence[int], measure: SizeMeasure = "parameters",
                        image_size: int | tuple[int, int] = 256,
                        convention: MacConvention = "output") -> int:

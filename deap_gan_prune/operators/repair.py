@@ -18,10 +18,8 @@ import functools
 import math
 import random
 from collections.abc import Callable, MutableSequence, Sequence
-from typing import cast
 
-from ..nets.maskspace import MaskSpace, Measure, SizeFunction, SizeMeasure, measure_name
-from ..nets.widths import MacConvention
+from ..nets.maskspace import MaskSpace, Measure, measure_name
 
 Scores = Sequence[float]
 
@@ -85,21 +83,6 @@ def repairMinKeep(ind: MutableSequence[int], space: MaskSpace,
     return (ind,)
 
 
-def _size_function(space: MaskSpace, measure: Measure, image_size: int, convention: str
-                   ) -> SizeFunction:
-    """Size in ``measure`` of the network whose groups keep the given counts (the space's
-    closed form, or ``measure`` itself when it is a size function)."""
-    if callable(measure):
-        return measure
-    if measure not in ("parameters", "macs"):
-        raise ValueError(f"unknown size measure {measure!r}: use 'parameters' or 'macs'")
-    if measure == "macs" and convention not in ("output", "real"):
-        raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
-    return functools.partial(space.size_of_counts, measure=cast(SizeMeasure, measure),
-                             image_size=image_size,
-                             convention=cast(MacConvention, convention))
-
-
 Measures = Measure | Sequence[Measure]
 
 
@@ -123,7 +106,7 @@ class BudgetPlan:
                              f"4x smaller), got {budget!r}")
         self.space, self.budget = space, float(budget)
         self.measures = _measures(measure)
-        self.size_of = [_size_function(space, m, image_size, convention)
+        self.size_of = [space.size_function(m, image_size, convention)
                         for m in self.measures]
         self.scores = check_scores(scores, space, "repairBudget")
         self.norm = None if self.scores is None else normalise_per_group(self.scores, space)
