@@ -75,8 +75,7 @@ def check_layers(model: nn.Module) -> None:
         except ValueError as exc:
             raise TracingError(f"layer {name!r}: {exc}") from None
         if declared is not None:
-            tensors = {**dict(module.named_parameters(recurse=False)),
-                       **dict(module.named_buffers(recurse=False))}
+            tensors = _own_tensors(module)
             for key, dim in declared.items():
                 t = tensors.get(key)
                 if t is None or not -t.dim() <= dim < t.dim():
@@ -228,11 +227,9 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
         outputs, norm_writers, shuffled = writers(model, example)
         positions = _positions(model, example)
         names = {m: n for n, m in model.named_modules()}
-        declared = {m: channel_dims(m) or {} for m in model.modules()
-                    if channel_dims(m) is not None}
-        unwrapped = [(p, dim % p.dim()) for m, dims in declared.items()
-                     for key, p in m.named_parameters(recurse=False) if key in dims
-                     for dim in (dims[key],)]
+        declared = {m: dims for m in model.modules() if (dims := channel_dims(m)) is not None}
+        unwrapped = [(p, dims[key] % p.dim()) for m, dims in declared.items()
+                     for key, p in m.named_parameters(recurse=False) if key in dims]
         try:
             graph = tp.DependencyGraph().build_dependency(
                 model, example_inputs=example, unwrapped_parameters=unwrapped or None)
@@ -349,14 +346,19 @@ def _is_depthwise(conv: nn.Module) -> bool:
         1 < conv.groups == conv.in_channels == conv.out_channels
 
 
+def _own_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters and buffers a module holds itself (not its children's), by name."""
+    return {**dict(module.named_parameters(recurse=False)),
+            **dict(module.named_buffers(recurse=False))}
+
+
 def _channels(layer: nn.Module) -> int:
     """The channels of a norm, or of a layer declaring ``channel_dims`` (which must agree)."""
     if isinstance(layer, nn.GroupNorm):
         return layer.num_channels
     if isinstance(layer, NORMS):
         return int(cast(nn.modules.batchnorm._NormBase, layer).num_features)
-    tensors = {**dict(layer.named_parameters(recurse=False)),
-               **dict(layer.named_buffers(recurse=False))}
+    tensors = _own_tensors(layer)
     sizes = {key: tensors[key].shape[dim] for key, dim in (channel_dims(layer) or {}).items()}
     if len(set(sizes.values())) != 1:
         raise TracingError(f"layer {type(layer).__name__}: its channel_dims give different "
