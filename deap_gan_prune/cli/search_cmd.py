@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..evolution.front import FrontConfig
     from ..imagerange import InputRange
     from ..nets.checkpoints import CycleGAN
+    from ..nets.maskspace import Layout
     from ..workflow import DomainData
 
 #: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
@@ -315,8 +316,7 @@ def latency_path(args: argparse.Namespace) -> Path:
 def run_front(args: argparse.Namespace) -> int:
     """``search --front``: the front (JSON), its plot and the latency model's cache."""
     from ..evolution.front import search_front
-    from ..nets.latency_model import LatencyModel, latency_model_for
-    from ..nets.maskspace import space_of
+    from ..nets.latency_model import LatencyModel
     if args.budget is not None or args.fitness == "paper":
         raise CommandError("--front searches the adapted (or, with --supernet, the supernet) "
                            "fitness over --size-range: leave out --budget and --fitness paper")
@@ -335,15 +335,8 @@ def run_front(args: argparse.Namespace) -> int:
     supernets = load_supernets(args)
     table: LatencyModel | tuple[LatencyModel, LatencyModel] | None = None
     if not args.no_latency:
-        models = []
-        for g, images in ((gan.g_a, data.val_a), (gan.g_b, data.val_b)):
-            space = space_of(g, images, config.layout)
-            try:
-                models.append(latency_model_for(latency_path(args), g, images.shape[-1],
-                                                runtime, space=space,
-                                                progress=not args.quiet))
-            except ValueError as exc:
-                raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
+        models = [latency_model_of(args, config.layout, g, images, images.shape[-1], runtime)[1]
+                  for g, images in ((gan.g_a, data.val_a), (gan.g_b, data.val_b))]
         table = models[0] if models[1].key == models[0].key else (models[0], models[1])
     result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
                           d_b=gan.d_b, latency=table, device=args.device,
@@ -405,24 +398,32 @@ def run(args: argparse.Namespace) -> int:
     return search_pair(args, config, data, gan, extra, supernets)
 
 
-def speedup_model(args: argparse.Namespace, config: SearchConfig, generator: Any,
-                  images: Any) -> tuple[Any, Any]:
-    """``(space, latency model)`` of ``generator`` for ``--speedup``: its mask space as the
-    search traces it on ``images``, and its model on ``--runtime`` (default onnx) at
-    ``--latency-size``, read from or added to the ``--latency-table`` cache."""
+def latency_model_of(args: argparse.Namespace, layout: Layout, generator: Any, images: Any,
+                     image_size: int, runtime: str, threads: int | None = None
+                     ) -> tuple[Any, Any]:
+    """``(space, latency model)`` of ``generator``: its mask space as the search traces it on
+    ``images`` (``layout``), and its model on ``runtime`` at ``image_size``, read from or added
+    to the ``--latency-table`` cache (a bad cache: one line naming it)."""
     from ..nets.latency_model import latency_model_for
     from ..nets.maskspace import space_of
+    space = space_of(generator, images, layout)
+    try:
+        return space, latency_model_for(latency_path(args), generator, image_size, runtime,
+                                        threads, space=space, progress=not args.quiet)
+    except ValueError as exc:
+        raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
+
+
+def speedup_model(args: argparse.Namespace, config: SearchConfig, generator: Any,
+                  images: Any) -> tuple[Any, Any]:
+    """``(space, latency model)`` of ``generator`` for ``--speedup``: on ``--runtime``
+    (default onnx) at ``--latency-size``, one thread (:func:`latency_model_of`)."""
     check_output_file(latency_path(args), "--latency-table")
     if args.latency_size <= 0 or args.latency_size % 4:
         raise CommandError(f"--latency-size {args.latency_size}: must be a positive multiple "
                            "of 4")
-    space = space_of(generator, images, config.layout)
-    try:
-        return space, latency_model_for(latency_path(args), generator, args.latency_size,
-                                        args.runtime or "onnx", 1, space=space,
-                                        progress=not args.quiet)
-    except ValueError as exc:
-        raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
+    return latency_model_of(args, config.layout, generator, images, args.latency_size,
+                            args.runtime or "onnx", 1)
 
 
 def search_pair(args: argparse.Namespace, config: SearchConfig, data: DomainData,
