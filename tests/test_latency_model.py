@@ -267,3 +267,11 @@ def test_accuracy_benchmark_quick_run(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "rho MACs" in printed
     assert "med err" in printed
+
+
+def test_a_network_whose_first_conv_does_not_read_the_image():
+    from generic_nets import UnshuffleDenoiser
+    torch.manual_seed(0)
+    net = UnshuffleDenoiser(ngf=8)  # pixel-unshuffle and a concatenated map: first conv 13 in
+    model = latency_model_for(None, net, 32, "torch", 1, **QUICK)
+    assert model.matches(space_of(net, torch.zeros(1, 3, 32, 32)))

@@ -661,16 +661,10 @@ def measure_latency_model(generator: nn.Module, image_size: int = 256,
 
 
 def _input_channels(net: nn.Module, space: MaskSpace | None) -> int:
-    if space is not None:
-        return space.input_nc
-    nc = getattr(net, "input_nc", None)
-    if isinstance(nc, int):
-        return nc
-    first = next((m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))),
-                 None)
-    if first is None:
-        raise ValueError(f"a {type(net).__name__} has no conv to measure")
-    return int(first.in_channels)
+    """The image channels: the mask space's, else found by running the network
+    (:func:`~.counting.image_channels`; a first conv need not read the image)."""
+    from .counting import image_channels
+    return space.input_nc if space is not None else image_channels(net)
 
 
 def _uniform(space: MaskSpace, share: float, image_size: int) -> list[int]:
