@@ -28,18 +28,12 @@ from .resumable import module_state
 Kept = torch.Tensor | None
 
 
-def unit_images(images: torch.Tensor, input_range: InputRange = DEFAULT_RANGE
-                ) -> torch.Tensor:
-    """Images in ``input_range`` → [0, 1] (not clamped)."""
-    return (input_range.to_signed(images) + 1.0) / 2.0
-
-
 def ssim_loss(out: torch.Tensor, target: torch.Tensor, input_range: InputRange = DEFAULT_RANGE,
               window: int = 11, multi_scale: bool = False) -> torch.Tensor:
     """``1 − SSIM`` (or MS-SSIM) of images ``[N, C, H, W]`` in ``input_range``, both mapped
     to [0, 1] (``data_range`` 1, Gaussian window of ``window`` pixels, σ 1.5); a scalar."""
     from pytorch_msssim import ms_ssim, ssim
-    a, b = unit_images(out, input_range), unit_images(target, input_range)
+    a, b = input_range.decode(out), input_range.decode(target)
     if multi_scale:
         return 1.0 - ms_ssim(a, b, data_range=1.0, win_size=window)
     return 1.0 - ssim(a, b, data_range=1.0, win_size=window)
