@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -39,8 +38,8 @@ from .distill_terms import (
     WeightAverage,
     check_ssim_size,
     feature_layers,
-    gradient_loss,
-    ssim_loss,
+    recording,
+    weighted_terms,
 )
 from .losses import discriminator_loss, lsgan_loss
 from .pool import ImagePool
@@ -190,13 +189,8 @@ class _Distillation:
 
     def _label(self, x: torch.Tensor) -> torch.Tensor:
         """The original's output on ``x`` (its features recorded when distilled on)."""
-        if self.features is None:
+        with recording(self.features):
             return self.teacher(x)
-        self.features.recording = True
-        try:
-            return self.teacher(x)
-        finally:
-            self.features.recording = False
 
     # -- one step -------------------------------------------------------------------------
     def batches(self) -> Iterator[dict]:
@@ -247,14 +241,10 @@ class _Distillation:
                 target = self._label(x)
             if self.features is not None:
                 feature_targets = self.features.targets()
-        if self.features is not None:
-            self.features.recording = True
-        try:
+        with recording(self.features):
             out = self.student(x)
-        finally:
-            if self.features is not None:
-                self.features.recording = False
-        total, losses = self._terms(out, target, feature_targets)
+        total, losses = weighted_terms(out, target, c.loss, self.input_range, self.features,
+                                       feature_targets)
         if self.disc is not None:
             for p in self.disc.parameters():
                 p.requires_grad_(False)
@@ -277,26 +267,6 @@ class _Distillation:
             self.disc_optimizer.step()
         logs = {k: float(v.detach()) for k, v in losses.items()}
         return {**logs, "lr": lr}
-
-    def _terms(self, out: torch.Tensor, target: torch.Tensor,
-               feature_targets: list[torch.Tensor]
-               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The weighted sum of the distillation terms of :class:`DistillLoss` and each term
-        (``l1`` always logged, added only with a weight)."""
-        loss = self.config.loss
-        losses = {"l1": F.l1_loss(out, target)}
-        total = losses["l1"] if loss.l1 == 1 else loss.l1 * losses["l1"]
-        if loss.ssim > 0:
-            losses["ssim"] = ssim_loss(out, target, self.input_range, loss.ssim_window,
-                                       loss.ms_ssim)
-            total = total + loss.ssim * losses["ssim"]
-        if loss.gradient > 0:
-            losses["gradient"] = gradient_loss(out, target, self.input_range)
-            total = total + loss.gradient * losses["gradient"]
-        if self.features is not None:
-            losses["feature"] = self.features.loss(feature_targets)
-            total = total + loss.feature * losses["feature"]
-        return total, losses
 
     @property
     def model(self) -> nn.Module:

@@ -11,7 +11,8 @@ belongs to), checked on one forward pass of both networks.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,44 @@ def gradient_loss(out: torch.Tensor, target: torch.Tensor,
     dx = F.l1_loss(a[..., :, 1:] - a[..., :, :-1], b[..., :, 1:] - b[..., :, :-1])
     dy = F.l1_loss(a[..., 1:, :] - a[..., :-1, :], b[..., 1:, :] - b[..., :-1, :])
     return dx + dy
+
+
+def weighted_terms(out: torch.Tensor, target: torch.Tensor, loss: DistillLoss,
+                   input_range: InputRange = DEFAULT_RANGE,
+                   features: FeatureDistillation | None = None,
+                   feature_targets: Sequence[torch.Tensor] | None = None
+                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The weighted sum of the terms of ``loss`` between a student's output and the
+    original's (``[N, C, H, W]``), and each term (``l1`` always, added only with a weight);
+    the feature term from ``features``' recorded student activations against
+    ``feature_targets`` (default: the original's recorded ones, :meth:`~FeatureDistillation.
+    targets`)."""
+    terms = {"l1": F.l1_loss(out, target)}
+    total = terms["l1"] if loss.l1 == 1 else loss.l1 * terms["l1"]
+    if loss.ssim > 0:
+        terms["ssim"] = ssim_loss(out, target, input_range, loss.ssim_window, loss.ms_ssim)
+        total = total + loss.ssim * terms["ssim"]
+    if loss.gradient > 0:
+        terms["gradient"] = gradient_loss(out, target, input_range)
+        total = total + loss.gradient * terms["gradient"]
+    if features is not None and loss.feature > 0:
+        terms["feature"] = features.loss(features.targets() if feature_targets is None
+                                         else feature_targets)
+        total = total + loss.feature * terms["feature"]
+    return total, terms
+
+
+@contextlib.contextmanager
+def recording(features: FeatureDistillation | None) -> Iterator[None]:
+    """Within the block, ``features`` (if any) records the hooked layers' outputs."""
+    if features is None:
+        yield
+        return
+    features.recording = True
+    try:
+        yield
+    finally:
+        features.recording = False
 
 
 # -- feature layers ---------------------------------------------------------------------------

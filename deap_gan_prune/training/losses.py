@@ -1,8 +1,7 @@
 """CycleGAN losses: least-squares adversarial terms, cycle, identity and distillation."""
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -11,6 +10,7 @@ from torch import nn
 
 from ..imagerange import DEFAULT_RANGE, InputRange
 from .config import CycleGANConfig
+from .distill_terms import recording, weighted_terms
 
 if TYPE_CHECKING:
     from .distill_config import DistillLoss
@@ -28,35 +28,6 @@ def discriminator_loss(discriminator: nn.Module, real: torch.Tensor,
     """Upstream D objective: ``0.5 * (LSGAN(D(real), 1) + LSGAN(D(fake), 0))``, fake detached."""
     return 0.5 * (lsgan_loss(discriminator(real), True)
                   + lsgan_loss(discriminator(fake.detach()), False))
-
-
-@contextlib.contextmanager
-def _recording(features: FeatureDistillation | None) -> Iterator[None]:
-    if features is None:
-        yield
-        return
-    features.recording = True
-    try:
-        yield
-    finally:
-        features.recording = False
-
-
-def distill_terms(out: torch.Tensor, target: torch.Tensor, loss: DistillLoss,
-                  features: FeatureDistillation | None = None,
-                  input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
-    """The weighted sum of the terms of ``loss`` between a student's output and the
-    original's (``[N, C, H, W]``), the feature term from ``features``' recorded activations."""
-    from .distill_terms import gradient_loss, ssim_loss
-    total = F.l1_loss(out, target) * loss.l1
-    if loss.ssim > 0:
-        total = total + loss.ssim * ssim_loss(out, target, input_range, loss.ssim_window,
-                                              loss.ms_ssim)
-    if loss.gradient > 0:
-        total = total + loss.gradient * gradient_loss(out, target, input_range)
-    if features is not None and loss.feature > 0:
-        total = total + loss.feature * features.loss(features.targets())
-    return total
 
 
 def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
@@ -77,9 +48,9 @@ def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Mod
     direction when it has a feature term; images in ``input_range``).
     """
     feature_a, feature_b = features
-    with _recording(feature_a):
+    with recording(feature_a):
         fake_b = g_a(real_a)
-    with _recording(feature_b):
+    with recording(feature_b):
         fake_a = g_b(real_b)
     losses = {"G_A": lsgan_loss(d_a(fake_b), True), "G_B": lsgan_loss(d_b(fake_a), True)}
     lc = config.lambda_cycle
@@ -93,16 +64,16 @@ def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Mod
     if teacher is not None and distill_weight > 0:
         t_a, t_b = teacher
         with torch.no_grad():
-            with _recording(feature_a):
+            with recording(feature_a):
                 target_b = t_a(real_a)
-            with _recording(feature_b):
+            with recording(feature_b):
                 target_a = t_b(real_b)
         if distill is None:
             losses["distill_A"] = F.l1_loss(fake_b, target_b) * distill_weight
             losses["distill_B"] = F.l1_loss(fake_a, target_a) * distill_weight
         else:
-            losses["distill_A"] = distill_terms(fake_b, target_b, distill, feature_a,
-                                                input_range) * distill_weight
-            losses["distill_B"] = distill_terms(fake_a, target_a, distill, feature_b,
-                                                input_range) * distill_weight
+            losses["distill_A"] = weighted_terms(fake_b, target_b, distill, input_range,
+                                                 feature_a)[0] * distill_weight
+            losses["distill_B"] = weighted_terms(fake_a, target_a, distill, input_range,
+                                                 feature_b)[0] * distill_weight
     return losses, fake_a, fake_b
