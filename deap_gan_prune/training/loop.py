@@ -208,10 +208,79 @@ def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loade
         bar = cleanup.enter_context(tqdm(total=config.steps, desc=desc, disable=not progress,
                                          leave=False))
         cleanup.enter_context(rng_scope(config.seed, device))
-        _steps(run, bar, gens, discs, opt_g, opt_d, pool_a, pool_b, batches, config,
-                       teacher, distill_weight, train_discriminators, checkpoint_dir,
-                       checkpoint_every, callback, state_file, resume, val_every, stop,
-                       distill, features, history, window, input_range)
+        start = 0
+        if resume and state_file is not None and Path(state_file).exists():
+            state = run.load()
+            start = int(state["step"])
+            for feature, saved in zip(features, state.get("features") or (None, None)):
+                if feature is not None:
+                    feature.load_state_dict(saved)
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            pool_a.load_state_dict(state["pools"][0], device)
+            pool_b.load_state_dict(state["pools"][1], device)
+            history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
+            window = defaultdict(list, {k: list(v) for k, v in state["window"].items()})
+            for _ in range(start):  # the loader is replayed to where the run stopped
+                next(batches)
+            bar.update(start)
+        else:
+            run.validate(0)
+        for step in range(start, config.steps):
+            lr, logged = config.lr_at(step), None
+            _set_lr([opt_g, opt_d], lr)
+            batch = next(batches)
+            real_a, real_b = batch["A"], batch["B"]
+            # Generators, with the discriminators fixed.
+            set_requires_grad(discs, False)
+            opt_g.zero_grad(set_to_none=True)
+            losses, fake_a, fake_b = generator_losses(g_a, g_b, d_a, d_b, real_a, real_b,
+                                                      config, teacher, distill_weight,
+                                                      distill, features, input_range)
+            cast(torch.Tensor, sum(losses.values())).backward()
+            opt_g.step()
+            # Discriminators, on real images and pooled fakes.
+            if train_discriminators:
+                set_requires_grad(discs, True)
+                opt_d.zero_grad(set_to_none=True)
+                losses["D_A"] = discriminator_loss(d_a, real_b, pool_a.query(fake_b))
+                losses["D_B"] = discriminator_loss(d_b, real_a, pool_b.query(fake_a))
+                (losses["D_A"] + losses["D_B"]).backward()
+                opt_d.step()
+            for k, v in losses.items():
+                window[k].append(float(v.detach()))
+            done = step + 1
+            if done % config.log_every == 0 or done == config.steps:
+                logs = {k: sum(v) / len(v) for k, v in window.items()}
+                window.clear()
+                history["step"].append(float(done))
+                history["lr"].append(lr)
+                for k, mean in logs.items():
+                    history[k].append(mean)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
+                logged = logs
+            if run.due(done, val_every):
+                run.validate(done)
+            stopping = stop is not None and done < config.steps and bool(stop())
+            if run.due(done, checkpoint_every) or (stopping and state_file is not None):
+                if checkpoint_dir is not None and run.due(done, checkpoint_every):
+                    save_networks(networks, checkpoint_dir, done)
+                    save_networks(networks, checkpoint_dir, "latest")
+                if state_file is not None:
+                    extra: dict = {}
+                    if any(features):
+                        extra["features"] = [module_state(f) if f is not None else None
+                                             for f in features]
+                    run.save(done, {**extra, "opt_g": opt_g.state_dict(),
+                                    "opt_d": opt_d.state_dict(),
+                                    "pools": [pool_a.state_dict(), pool_b.state_dict()],
+                                    "history": dict(history), "window": dict(window)})
+            bar.update(1)
+            if logged is not None and callback is not None:
+                callback(done, logged)
+            if stopping:
+                raise KeyboardInterrupt(f"training stopped after step {done}")
+        _set_lr([opt_g, opt_d], config.lr_at(config.steps))
     set_requires_grad(discs, True)
     run.finish(history)
     return dict(history)
@@ -234,98 +303,6 @@ def _features(g_a: nn.Module, g_b: nn.Module, teacher: Sequence[nn.Module] | Non
         layers = feature_layers(g, t, distill, example[:1].to(device), mask)
         out.append(FeatureDistillation(layers, distill.feature_map, seed).to(device))
     return out[0], out[1]
-
-
-def _steps(run: _Resumable, bar: Any, gens: list[nn.Module], discs: list[nn.Module],
-           opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, pool_a: ImagePool,
-           pool_b: ImagePool, batches: Iterator[dict[str, torch.Tensor]],
-           config: CycleGANConfig, teacher: Sequence[nn.Module] | None, distill_weight: float,
-           train_discriminators: bool, checkpoint_dir: str | Path | None,
-           checkpoint_every: int, callback: Callback | None,
-           state_file: str | os.PathLike | None, resume: bool, val_every: int,
-           stop: Callable[[], bool] | None, distill: DistillLoss | None,
-           features: Sequence[FeatureDistillation | None], history: History,
-           window: dict[str, list[float]], input_range: InputRange) -> None:
-    """The steps of :func:`_train` (history and window filled in place)."""
-    g_a, g_b = gens
-    d_a, d_b = discs
-    networks = run.networks
-    device = torch.device(config.device)
-    start = 0
-    if resume and state_file is not None and Path(state_file).exists():
-        state = run.load()
-        start = int(state["step"])
-        for f, saved in zip(features, state.get("features") or (None, None)):
-            if f is not None:
-                f.load_state_dict(saved)
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        pool_a.load_state_dict(state["pools"][0], device)
-        pool_b.load_state_dict(state["pools"][1], device)
-        history.clear()
-        history.update({k: list(v) for k, v in state["history"].items()})
-        window.clear()
-        window.update({k: list(v) for k, v in state["window"].items()})
-        for _ in range(start):  # the loader is replayed to where the run stopped
-            next(batches)
-        bar.update(start)
-    else:
-        run.validate(0)
-    for step in range(start, config.steps):
-        lr, logged = config.lr_at(step), None
-        _set_lr([opt_g, opt_d], lr)
-        batch = next(batches)
-        real_a, real_b = batch["A"], batch["B"]
-        # Generators, with the discriminators fixed.
-        set_requires_grad(discs, False)
-        opt_g.zero_grad(set_to_none=True)
-        losses, fake_a, fake_b = generator_losses(g_a, g_b, d_a, d_b, real_a, real_b,
-                                                  config, teacher, distill_weight,
-                                                  distill, features, input_range)
-        cast(torch.Tensor, sum(losses.values())).backward()
-        opt_g.step()
-        # Discriminators, on real images and pooled fakes.
-        if train_discriminators:
-            set_requires_grad(discs, True)
-            opt_d.zero_grad(set_to_none=True)
-            losses["D_A"] = discriminator_loss(d_a, real_b, pool_a.query(fake_b))
-            losses["D_B"] = discriminator_loss(d_b, real_a, pool_b.query(fake_a))
-            (losses["D_A"] + losses["D_B"]).backward()
-            opt_d.step()
-        for k, v in losses.items():
-            window[k].append(float(v.detach()))
-        done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
-            logs = {k: sum(v) / len(v) for k, v in window.items()}
-            window.clear()
-            history["step"].append(float(done))
-            history["lr"].append(lr)
-            for k, mean in logs.items():
-                history[k].append(mean)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
-            logged = logs
-        if run.due(done, val_every):
-            run.validate(done)
-        stopping = stop is not None and done < config.steps and bool(stop())
-        if run.due(done, checkpoint_every) or (stopping and state_file is not None):
-            if checkpoint_dir is not None and run.due(done, checkpoint_every):
-                save_networks(networks, checkpoint_dir, done)
-                save_networks(networks, checkpoint_dir, "latest")
-            if state_file is not None:
-                extra: dict = {}
-                if any(features):
-                    extra["features"] = [module_state(f) if f is not None else None
-                                         for f in features]
-                run.save(done, {**extra, "opt_g": opt_g.state_dict(),
-                                "opt_d": opt_d.state_dict(),
-                                "pools": [pool_a.state_dict(), pool_b.state_dict()],
-                                "history": dict(history), "window": dict(window)})
-        bar.update(1)
-        if logged is not None and callback is not None:
-            callback(done, logged)
-        if stopping:
-            raise KeyboardInterrupt(f"training stopped after step {done}")
-    _set_lr([opt_g, opt_d], config.lr_at(config.steps))
 
 
 def _resolve(config: CycleGANConfig | None, device: str | torch.device | None) -> CycleGANConfig:
