@@ -86,21 +86,6 @@ def with_onnx_range(model_bytes: bytes, input_range: InputRange) -> bytes:
     return model.SerializeToString()
 
 
-def onnx_input_range(path: str | os.PathLike) -> InputRange:
-    """The input range an ONNX file records (``-1,1`` when it records none)."""
-    import onnx
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ExportError(f"{path}: not an ONNX file: {first[:160]}") from None
-    props = {p.key: p.value for p in model.metadata_props}
-    try:
-        return InputRange.from_dict(props)
-    except ValueError as exc:
-        raise ExportError(f"{path}: bad {RANGE_KEY} metadata ({exc})") from None
-
-
 def cpu_copy(generator: torch.nn.Module) -> torch.nn.Module:
     """A float32 copy of ``generator`` on the CPU in eval mode (the original is untouched)."""
     return copy.deepcopy(generator).cpu().float().eval()
