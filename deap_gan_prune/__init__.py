@@ -37,16 +37,14 @@ from ._version import __version__
 #: :mod:`.nets`).
 _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".compression": ("CompressConfig", "compress"),
-    ".evolution.front": ("search_front",),
     ".evolution.front_config": ("FrontConfig",),
     ".evolution.parallel": ("ProcessPoolMap",),
     ".evolution.raymap": ("RayMap",),
     ".evolution.registration": ("create_types", "register"),
-    ".evolution.search": ("search_masks",),
+    ".evolution.search": ("search",),
     ".evolution.search_config": ("SearchConfig",),
-    ".evolution.single_search": ("search_single",),
+    ".evolution.task": ("Task",),
     ".fitness.adapted": ("AdaptedFitness",),
-    ".fitness.supernet": ("supernet_fitnesses",),
     ".nets.checkpoints": ("CheckpointError", "CycleGAN", "load_cyclegan", "load_generator",
                           "save_generator"),
     ".nets.counting": ("count_module_macs", "count_module_parameters"),
@@ -58,6 +56,7 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".operators": ("BudgetRepair", "cxGroupBoundary", "initMaskBernoulli", "mutFlipMask",
                    "repairBudget"),
     ".plotting": ("plot_fitness",),
+    ".runoptions": ("RunOptions",),
     ".teacher": ("load_teacher",),
     ".training.supernet": ("train_supernet",),
 }
@@ -65,16 +64,14 @@ __all__, __getattr__, __dir__ = lazy_attributes(__name__, _SUBMODULE_NAMES, glob
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .compression import CompressConfig, compress
-    from .evolution.front import search_front
     from .evolution.front_config import FrontConfig
     from .evolution.parallel import ProcessPoolMap
     from .evolution.raymap import RayMap
     from .evolution.registration import create_types, register
-    from .evolution.search import search_masks
+    from .evolution.search import search
     from .evolution.search_config import SearchConfig
-    from .evolution.single_search import search_single
+    from .evolution.task import Task
     from .fitness.adapted import AdaptedFitness
-    from .fitness.supernet import supernet_fitnesses
     from .nets.checkpoints import (
         CheckpointError,
         CycleGAN,
@@ -96,5 +93,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         repairBudget,
     )
     from .plotting import plot_fitness
+    from .runoptions import RunOptions
     from .teacher import load_teacher
     from .training.supernet import train_supernet

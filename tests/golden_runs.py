@@ -107,7 +107,7 @@ def default_example() -> dict:
     """``examples/horse2zebra.py``'s default search (population 12, 8 generations, adapted
     fitness, 4x budget) on the shipped teacher and the embedded data, and its slimmed
     generators before fine-tuning."""
-    from deap_gan_prune.evolution.search import SearchConfig, search_masks
+    from deap_gan_prune import RunOptions, SearchConfig, Task, search
     from deap_gan_prune.files import models_hash
     from deap_gan_prune.nets.slimming import slim
     from deap_gan_prune.teacher import load_teacher
@@ -116,11 +116,13 @@ def default_example() -> dict:
     gan = load_teacher()
     config = SearchConfig(n_images=16, train_images=32, seed=0)
     data = synthetic_data(512, 64, size=64, seed=0, n_val=48)
-    result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
-                          progress=False)
-    mask_a, mask_b = result.slot_masks()
-    nets = slim(gan.g_a, mask_a), slim(gan.g_b, mask_b)
-    _check_masks(result.spaces, result.masks, config.budget, config.budget_measures, nets)
+    task = Task.pair(gan.g_a, gan.g_b, data.val_a, data.val_b,
+                     discriminators={"A": gan.d_a, "B": gan.d_b})
+    result = search(task, config, RunOptions(progress=False))
+    nets = tuple(slim(g, result.masks[n], result.spaces[n])
+                 for n, g in (("A", gan.g_a), ("B", gan.g_b)))
+    _check_masks(list(result.spaces.values()), list(result.masks.values()), config.budget,
+                 config.budget_measures, nets)
     d = result.to_dict()
     return {"masks": {k: _bits(v) for k, v in d["masks"].items()},
             "logbook": _numbers(d["logbook"]), "slim": models_hash(*nets)}
@@ -181,40 +183,41 @@ def _toy_pair():
 
 
 def toy_front() -> dict:
-    """A toy ``search_front`` (population 8, 3 generations) on two random ngf-4 ResNets."""
-    from deap_gan_prune.evolution.front import FrontConfig, search_front
+    """A toy front search (population 8, 3 generations) on two random ngf-4 ResNets."""
+    from deap_gan_prune import FrontConfig, RunOptions, Task, search
     from deap_gan_prune.files import models_hash
     from deap_gan_prune.nets.slimming import slim
     nets, images = _toy_pair()
     config = FrontConfig(population=8, generations=3, n_images=4, train_images=4,
                          adapt_steps=2, seed=3)
-    result = search_front(*nets, *images, config, progress=False)
+    result = search(Task.pair(*nets, *images), config, RunOptions(progress=False))
     d = result.to_dict()
     points = [{k: (_bits(v) if k in ("A", "B") else v) for k, v in p.items()}
               for p in d["points"]]
-    a, b = result.masks()
-    space_a, space_b = result.spaces
-    slims = slim(nets[0], space_a.slot_masks(a)), slim(nets[1], space_b.slot_masks(b))
-    _check_masks(result.spaces, (a, b), None, nets=slims)
+    masks, spaces = result.masks(), result.spaces
+    slims = tuple(slim(net, masks[n], spaces[n]) for n, net in zip("AB", nets))
+    _check_masks(list(spaces.values()), list(masks.values()), None, nets=slims)
     for p in d["points"]:  # every point's sizes are its masks' sizes
-        for k, space in zip("AB", result.spaces):
+        for k, space in spaces.items():
             assert math.isclose(p["terms"][k]["parameters"], space.size_ratio(p[k]))
     return {"points": points, "chosen": d["chosen"], "logbook": _numbers(d["logbook"]),
             "slim": models_hash(*slims)}
 
 
 def _single(config) -> dict:
-    from deap_gan_prune.evolution.single_search import search_single
+    from deap_gan_prune import RunOptions, Task, search
     from deap_gan_prune.files import models_hash
     from deap_gan_prune.nets.slimming import slim
     nets, images = _toy_pair()
-    result = search_single(nets[0], images[0], config, progress=False)
-    net = slim(nets[0], result.mask, result.space)
-    _check_masks([result.space], [result.mask], config.budget, config.budget_measures, [net])
+    result = search(Task({"A": nets[0]}, {"A": images[0]}), config, RunOptions(progress=False))
+    mask, space = result.masks["A"], result.spaces["A"]
+    net = slim(nets[0], mask, space)
+    _check_masks([space], [mask], config.budget, config.budget_measures, [net])
     scored = result.finalists or result.halloffame  # the best mask's fitness, recomputed:
-    assert math.isclose(result.terms["fitness"], scored[0][1], rel_tol=CROSS_CPU_REL)
+    assert math.isclose(result.terms["A"]["fitness"], scored[0]["score"],
+                        rel_tol=CROSS_CPU_REL)
     d = result.to_dict()
-    return {"mask": _bits(result.mask), "terms": d["terms"]["A"],
+    return {"mask": _bits(mask), "terms": d["terms"]["A"],
             "logbook": _numbers(d["logbook"]),
             "halloffame": [[_bits(h["A"]), h["score"]] for h in d["halloffame"]],
             "finalists": [[_bits(h["A"]), h["score"]] for h in d["finalists"]],
@@ -222,7 +225,7 @@ def _single(config) -> dict:
 
 
 def toy_single() -> dict:
-    """A toy ``search_single`` of one random ngf-4 ResNet, channel variation, 0.6 budget."""
+    """A toy search of one random ngf-4 ResNet, channel variation, 0.6 budget."""
     from deap_gan_prune.evolution.search_config import SearchConfig
     return _single(SearchConfig(population=4, generations=3, adapt_steps=2, n_images=4,
                                 train_images=4, budget=0.6, seed=1))

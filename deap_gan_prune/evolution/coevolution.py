@@ -19,6 +19,9 @@ from .evolve import breed, evaluate_invalid
 
 Schedule = Literal["latest", "previous"]
 
+#: Pairs kept by a co-evolution's hall of fame (``state.halloffame``).
+HALL_OF_FAME_SIZE = 5
+
 
 @dataclass
 class CoevolutionState:
@@ -94,34 +97,36 @@ def _record(logbook: tools.Logbook, gen: int, nevals: tuple[int, int],
     logbook.record(gen=gen, **chapters)
 
 
-def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, base.Toolbox],
-                 ngen: int, *, cxpb: float = 0.7, mutpb: float = 0.1, elitism: int = 1,
-                 schedule: Schedule = "latest", stats: tuple | None = None,
-                 halloffame: PairHallOfFame | None = None,
-                 start: CoevolutionState | None = None) -> Iterator[CoevolutionState]:
+def iterCoevolve(populations: tuple[list, list] | CoevolutionState,
+                 toolboxes: tuple[base.Toolbox, base.Toolbox], ngen: int, *,
+                 cxpb: float = 0.7, mutpb: float = 0.1, elitism: int = 1,
+                 schedule: Schedule = "latest", stats: tuple | None = None
+                 ) -> Iterator[CoevolutionState]:
     """Yield the state after every generation, from 0 to ``ngen``; stop iterating to stop
-    early. ``start`` resumes from a saved state (the random state is the caller's).
+    early. ``populations``: the two starting populations, or a saved
+    :class:`CoevolutionState` to resume from (the random state is the caller's).
 
     Generation 0 scores A's population without a cycle term, then B's. Each later generation
     breeds and scores A against B's best, then B against A's best: the one just found
     (``schedule="latest"``, Gauss–Seidel, as the paper) or the previous generation's
     (``"previous"``, Jacobi). When a partner changes, the whole population is re-scored (its
-    fitness depends on the partner), the carried elite included.
+    fitness depends on the partner), the carried elite included. ``state.halloffame`` keeps
+    the :data:`HALL_OF_FAME_SIZE` best pairs seen (:class:`PairHallOfFame`).
     """
     stats = stats or (None, None)
-    if start is None:
+    if not isinstance(populations, CoevolutionState):
+        halloffame = PairHallOfFame(HALL_OF_FAME_SIZE)
         logbook = tools.Logbook()
         logbook.header = ["gen", "A", "B"]
         nevals = (evaluate_invalid(populations[0], toolboxes[0]),
                   evaluate_invalid(populations[1], toolboxes[1]))
         best = (tools.selBest(populations[0], 1)[0], tools.selBest(populations[1], 1)[0])
         _record(logbook, 0, nevals, populations, best, (None, None), toolboxes, stats)
-        if halloffame is not None:
-            halloffame.update(*best, 0, pair_score(toolboxes, *best), toolboxes[0].clone)
+        halloffame.update(*best, 0, pair_score(toolboxes, *best), toolboxes[0].clone)
         state = CoevolutionState(0, tuple(populations), best, logbook, nevals, halloffame)
         yield state
     else:
-        state = start
+        state = populations
     for gen in range(state.gen + 1, ngen + 1):
         pop_a, pop_b = state.populations
         best_a, best_b = state.best
@@ -134,7 +139,7 @@ def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, 
         new_b = tools.selBest(pop_b, 1)[0]
         _record(state.logbook, gen, (n_a, n_b), (pop_a, pop_b), (new_a, new_b),
                 (best_b, partner_b), toolboxes, stats)
-        if state.halloffame is not None:
+        if state.halloffame is not None:  # None: a front search's state
             state.halloffame.update(new_a, new_b, gen, pair_score(toolboxes, new_a, new_b),
                                     toolboxes[0].clone)
         state = CoevolutionState(gen, (pop_a, pop_b), (new_a, new_b), state.logbook,
@@ -143,13 +148,11 @@ def iterCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, 
 
 
 def eaCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, base.Toolbox],
-               ngen: int, *, cxpb: float = 0.7, mutpb: float = 0.1, elitism: int = 1,
-               schedule: Schedule = "latest", stats: tuple | None = None,
-               halloffame: PairHallOfFame | None = None,
-               callback: Callable[[CoevolutionState], bool | None] | None = None,
-               verbose: bool = False) -> tuple[tuple[list, ...], tools.Logbook,
-                                                 tuple[object, object]]:
-    """Co-evolve two mask populations for ``ngen`` generations (see :func:`iterCoevolve`).
+               ngen: int, *, callback: Callable[[CoevolutionState], bool | None] | None = None,
+               verbose: bool = False, **options: Any
+               ) -> tuple[tuple[list, ...], tools.Logbook, tuple[object, object]]:
+    """Co-evolve two mask populations for ``ngen`` generations (:func:`iterCoevolve`, with
+    ``options``: cxpb, mutpb, elitism, schedule, stats).
 
     ``callback(state)`` runs after every generation; returning True stops early.
     Returns ``(populations, logbook, best_pair)``; the logbook has chapters ``"A"`` and
@@ -157,9 +160,7 @@ def eaCoevolve(populations: tuple[list, list], toolboxes: tuple[base.Toolbox, ba
     ``best_*`` when the toolbox registers ``terms``).
     """
     state = None
-    for state in iterCoevolve(populations, toolboxes, ngen, cxpb=cxpb, mutpb=mutpb,
-                              elitism=elitism, schedule=schedule, stats=stats,
-                              halloffame=halloffame):
+    for state in iterCoevolve(populations, toolboxes, ngen, **options):
         if verbose:
             print(state.logbook.stream)
         if callback is not None and callback(state):

@@ -54,22 +54,23 @@ def breed(population: list, toolbox: base.Toolbox, cxpb: float, mutpb: float,
     return elite + children
 
 
-def iterEvolve(population: list, toolbox: base.Toolbox, ngen: int, *, cxpb: float = 0.7,
-               mutpb: float = 0.1, elitism: int = 1, stats: tools.Statistics | None = None,
-               halloffame: tools.HallOfFame | None = None,
-               start: EvolutionState | None = None) -> Iterator[EvolutionState]:
+def iterEvolve(population: list | EvolutionState, toolbox: base.Toolbox, ngen: int, *,
+               cxpb: float = 0.7, mutpb: float = 0.1, elitism: int = 1,
+               stats: tools.Statistics | None = None,
+               halloffame: tools.HallOfFame | None = None) -> Iterator[EvolutionState]:
     """Yield the state after every generation, from 0 to ``ngen``; stop iterating to stop
-    early. ``start`` resumes from a saved state (the random state is the caller's). Each
-    generation after the first is :func:`breed` then :func:`evaluate_invalid`; the logbook
-    records ``gen``, ``nevals``, the statistics and the hall of fame's best ``best_*`` terms.
+    early. ``population``: the starting population, or a saved :class:`EvolutionState` to
+    resume from (its hall of fame kept; the random state is the caller's). Each generation
+    after the first is :func:`breed` then :func:`evaluate_invalid`; the logbook records
+    ``gen``, ``nevals``, the statistics and the hall of fame's best ``best_*`` terms.
     """
-    if start is None:
+    if isinstance(population, EvolutionState):
+        state = population
+    else:
         logbook = tools.Logbook()
         logbook.header = ["gen", "nevals", "max", "avg", "min"]
         state = EvolutionState(-1, population, tools.HallOfFame(1) if halloffame is None
                                else halloffame, logbook)
-    else:
-        state = start
     for gen in range(state.gen + 1, ngen + 1):
         pop = state.population
         if gen > 0:
@@ -85,17 +86,14 @@ def iterEvolve(population: list, toolbox: base.Toolbox, ngen: int, *, cxpb: floa
         yield state
 
 
-def eaEvolve(population: list, toolbox: base.Toolbox, ngen: int, *, cxpb: float = 0.7,
-             mutpb: float = 0.1, elitism: int = 1, stats: tools.Statistics | None = None,
-             halloffame: tools.HallOfFame | None = None,
+def eaEvolve(population: list, toolbox: base.Toolbox, ngen: int, *,
              callback: Callable[[EvolutionState], bool | None] | None = None,
-             verbose: bool = False) -> tuple[list, tools.Logbook]:
-    """Evolve one mask population for ``ngen`` generations (:func:`iterEvolve`);
-    ``callback(state)`` after every generation, True stops. Returns ``(population,
-    logbook)``, as DEAP's ``eaSimple``."""
+             verbose: bool = False, **options: Any) -> tuple[list, tools.Logbook]:
+    """Evolve one mask population for ``ngen`` generations (:func:`iterEvolve`, with
+    ``options``: cxpb, mutpb, elitism, stats, halloffame); ``callback(state)`` after every
+    generation, True stops. Returns ``(population, logbook)``, as DEAP's ``eaSimple``."""
     state = None
-    for state in iterEvolve(population, toolbox, ngen, cxpb=cxpb, mutpb=mutpb,
-                            elitism=elitism, stats=stats, halloffame=halloffame):
+    for state in iterEvolve(population, toolbox, ngen, **options):
         if verbose:
             print(state.logbook.stream)
         if callback is not None and callback(state):

@@ -24,19 +24,16 @@ archived masks, a pair's objectives being the means of its two generators'.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
-import torch
 from deap import algorithms, base, tools
 
-from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.baselines import uniform_mask
 from ..nets.latency_model import LatencyModel
-from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..nets.maskspace import MaskSpace, SizeMeasure
 from ..operators import (
     MinSizeRepair,
     ParentSizeRepair,
@@ -44,12 +41,13 @@ from ..operators import (
     initMaskSizeRange,
     size_strata,
 )
+from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from ..seeding import seeded
 from .coevolution import CoevolutionState
 from .evolve import evaluate_invalid
 from .front_config import FrontConfig
 from .logbooks import logbook_records
-from .pareto import knee_index, pair_front
+from .pareto import front_points, knee_index
 from .registration import create_types, register
 from .resume import load_checkpoint, save_checkpoint
 from .search import make_fitnesses
@@ -62,6 +60,7 @@ from .skeleton import (
     identity,
     resume_from,
 )
+from .task import Task
 
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
 UNSCORABLE = 1e9
@@ -194,15 +193,15 @@ def iterEvolveFront(populations: tuple[list, ...],
                       toolboxes: tuple[base.Toolbox, base.Toolbox], ngen: int, *,
                       cxpb: float = 0.6, mutpb: float = 0.4,
                       start: CoevolutionState | None = None) -> Iterator[CoevolutionState]:
-    """Yield the state after every generation 0..``ngen`` of two independent (μ + λ)
-    multi-objective evolutions run side by side: λ = μ children by ``algorithms.varOr``,
-    evaluated through ``toolbox.map``, then μ survivors by ``toolbox.select``
+    """Yield the state after every generation 0..``ngen`` of independent (μ + λ)
+    multi-objective evolutions (one per generator) run side by side: λ = μ children by
+    ``algorithms.varOr``, evaluated through ``toolbox.map``, then μ survivors by ``toolbox.select``
     (``tools.selNSGA2``). ``state.archives`` holds each population's ``tools.ParetoFront`` of
     every evaluated individual; ``start`` resumes (the random state is the caller's)."""
     if start is None:
         logbook = tools.Logbook()
-        logbook.header = ["gen", "A", "B"]
-        archives = (tools.ParetoFront(), tools.ParetoFront())
+        logbook.header = ["gen", *"AB"[:len(populations)]]
+        archives = tuple(tools.ParetoFront() for _ in populations)
         pops, chapters, nevals = [], {}, []
         for name, pop, toolbox, archive in zip("AB", populations, toolboxes, archives):
             n = evaluate_invalid(pop, toolbox)
@@ -239,107 +238,84 @@ def iterEvolveFront(populations: tuple[list, ...],
 
 @dataclass
 class FrontResult:
-    """The front of pairs (``points``, sorted by size; each with both masks, both
-    generators' terms and the pair's values), the chosen point (the knee), the spaces, the
-    logbook, the configuration, the latency model's key, and the final populations and
-    archives."""
+    """The front (``points``, sorted by size; each with every generator's mask and terms by
+    name, and the point's values, the means over the generators), the chosen point (the
+    knee), the spaces, the logbook, the configuration, the latency model's key, and the
+    final populations and archives."""
 
     points: list[dict]
     chosen: int
-    spaces: tuple[MaskSpace, MaskSpace]
+    spaces: dict[str, MaskSpace]
     logbook: tools.Logbook
     config: FrontConfig
     latency_key: dict | None = None
     populations: tuple[Sequence, ...] = field(repr=False, default=((), ()))
     archives: tuple = field(repr=False, default=((), ()))
 
-    def masks(self, index: int | None = None) -> tuple[list[int], list[int]]:
-        """Both masks of point ``index`` (default: the chosen one)."""
+    def masks(self, index: int | None = None) -> dict[str, list[int]]:
+        """Every generator's mask at point ``index`` (default: the chosen one), by name."""
         point = self.points[self.chosen if index is None else index]
-        return point["A"], point["B"]
+        return {n: point[n] for n in self.spaces}
 
     def to_dict(self) -> dict:
         """JSON-ready: ``kind`` "front", the objectives, the points, the chosen index, the
         spaces, the configuration, the latency model's key and the logbook's records."""
         return {"kind": "front", "objectives": ["score", *self.config.objectives],
                 "chosen": self.chosen, "points": self.points,
-                "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
+                "spaces": {n: s.to_dict() for n, s in self.spaces.items()},
                 "config": self.config.to_dict(), "latency": self.latency_key,
                 "logbook": logbook_records(self.logbook)}
 
 
-def _tables(latency: LatencyModel | tuple[LatencyModel, LatencyModel] | None) -> tuple:
-    if latency is None or isinstance(latency, LatencyModel):
-        return latency, latency
-    return tuple(latency)
+def search_front(task: Task, config: FrontConfig, options: RunOptions = DEFAULT_OPTIONS
+                 ) -> FrontResult:
+    """The Pareto front of quality and size of masks of the task's generators (module
+    docstring; :func:`~.search.search` with a :class:`FrontConfig` calls it).
 
-
-def search_front(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Tensor,
-                 images_b: torch.Tensor, config: FrontConfig | None = None, *,
-                 d_a: torch.nn.Module | None = None, d_b: torch.nn.Module | None = None,
-                 latency: LatencyModel | tuple[LatencyModel, LatencyModel] | None = None,
-                 device: str | torch.device = "cpu", map_function: Callable | None = None,
-                 progress: bool = True,
-                 callback: Callable[[CoevolutionState], bool | None] | None = None,
-                 workers: int = 0, ray_address: str | None = None,
-                 checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None,
-                 input_range: InputRange = DEFAULT_RANGE) -> FrontResult:
-    """The Pareto front of quality and size of masks of G_A and G_B (module docstring), of
-    any architecture (mask spaces from :func:`space_of`: traced on the first image unless the
-    upstream ResNet).
-
-    ``images_a``/``images_b``: images ``[m, 3, H, W]`` in [-1, 1] of domains A and B; the
-    first ``config.n_images`` are scored on, the next ``config.train_images`` adapted on.
-    ``latency``: one latency model for both generators or one each (needed for the "latency"
-    objective; when given, every point also carries its predicted latency). ``d_a``/``d_b``:
-    only for ``adapt_score="discriminator"``. ``map_function`` replaces ``toolbox.map``, or
-    ``workers`` / ``ray_address`` make one (:func:`evaluation_map`, closed at the end; the
-    result is the same). ``callback(state)`` after every generation; True stops.
-    ``checkpoint``: a JSON file rewritten after every generation; with ``resume`` an
-    existing one is continued (refused when written with other settings, networks, images or
-    latency model). Deterministic under ``config.seed``, however often killed and resumed;
-    the caller's global random states are given back as they were.
-    ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of
-    the generators; a point's masks are then slimmed from them (``slim(S_A, ...)``).
+    The first ``config.n_images`` images of each generator are scored on, the next
+    ``config.train_images`` adapted on. ``task.latency``: each generator's latency model
+    (needed for the "latency" objective; when given, every point also carries its predicted
+    latency). ``task.discriminators``: only for ``adapt_score="discriminator"``. With
+    ``config.fitness="supernet"``, a point's masks are slimmed from ``task.supernets``.
+    ``options`` as :func:`~.search.search`'s.
     """
-    config = config or FrontConfig()
-    check_options(checkpoint, resume, map_function, workers, ray_address)
-    with seeded(config.seed, [device]):
-        tables = _tables(latency)
-        image_size = int(images_a.shape[-1])
-        spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
-        check_population(config.population, sum(s.n_bits for s in spaces))
-        fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config.search_config(),
-                              spaces, device, supernets, input_range)
+    check_options(options)
+    names = task.names
+    with seeded(config.seed, [options.device]):
+        tables = [cast(LatencyModel | None, task.latency.get(n)) for n in names]
+        image_size = int(task.images[names[0]].shape[-1])
+        spaces = task.space_map(config.layout)
+        check_population(config.population, sum(s.n_bits for s in spaces.values()))
+        fits = make_fitnesses(task, config.search_config(), spaces, options.device)
         n_obj = 1 + len(config.objectives)
         _, individual_cls = create_types(f"FitnessFront{n_obj}", f"FrontIndividual{n_obj}",
                                          weights=(-1.0,) * n_obj)
-        objectives = [FrontObjectives(fit, config.objectives, table, image_size)
-                      for fit, table in zip(fits, tables)]
-        toolboxes = tuple(build_front_toolbox(space, obj, config, individual_cls, image_size,
-                                              map_function)
-                          for space, obj in zip(spaces, objectives))
-        populations = tuple(starting_population(toolbox, config) for toolbox in toolboxes)
-        for pop, space in zip(populations, spaces):
-            seeds = uniform_range_masks(space, *config.size_range,
+        objectives = {n: FrontObjectives(fits[n], config.objectives, table, image_size)
+                      for n, table in zip(names, tables)}
+        toolboxes = {n: build_front_toolbox(spaces[n], objectives[n], config, individual_cls,
+                                            image_size, options.map_function) for n in names}
+        populations = tuple(starting_population(toolboxes[n], config) for n in names)
+        for pop, n in zip(populations, names):
+            seeds = uniform_range_masks(spaces[n], *config.size_range,
                                         min(config.uniform_seeds, config.population // 2),
                                         config.range_measure, image_size)
             pop[:len(seeds)] = [individual_cls(bits) for bits in seeds]
-        run = identity(checkpoint, {"search": "front", **config.to_dict()}, fits,
-                       (g_a, g_b, *(supernets or ())),
+        models = [*task.generators.values(), *(task.supernets.get(n) for n in names)]
+        run = identity(options.checkpoint, {"search": "front", **config.to_dict()},
+                       list(fits.values()), models,
                        latency=[None if t is None else t.hash() for t in tables])
-        start = resume_from(run, resume, lambda r: _load_front(individual_cls, r),
+        start = resume_from(run, options.resume, lambda r: _load_front(individual_cls, r),
                             config.generations)
-        pool = attach_pool(toolboxes, dict(zip("AB", objectives)), workers, ray_address)
-        states = iterEvolveFront(populations, toolboxes, config.generations, cxpb=config.cxpb,
-                                 mutpb=config.mutpb, start=start)
+        pool = attach_pool(list(toolboxes.values()), dict(zip("AB", objectives.values())),
+                           options)
+        states = iterEvolveFront(populations, tuple(toolboxes.values()), config.generations,
+                                 cxpb=config.cxpb, mutpb=config.mutpb, start=start)
         state = evolve(states, start, desc="front", generations=config.generations,
-                       postfix=_postfix, progress=progress, callback=callback, pool=pool,
+                       postfix=_postfix, options=options, pool=pool,
                        save=None if run is None else
                        lambda s: save_checkpoint(run.path, s, run.config, run.digest))
         assert state.archives is not None  # iterEvolveFront keeps them
-        points = pair_front(state.archives, toolboxes, config.objectives)
+        points = front_points(dict(zip(names, state.archives)), toolboxes, config.objectives)
         chosen = knee_index(points, config.objectives[0])
         key = tables[0].key if tables[0] is not None else None
         return FrontResult(points, chosen, spaces, state.logbook, config, key,
@@ -354,6 +330,6 @@ def _load_front(individual_cls: type, run: RunIdentity) -> CoevolutionState:
 
 
 def _postfix(state: CoevolutionState) -> dict:
-    a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
-    return {"front_A": a["archive"], "front_B": b["archive"]}
+    return {f"front_{n}": chapter[-1]["archive"]
+            for n, chapter in state.logbook.chapters.items()}
 

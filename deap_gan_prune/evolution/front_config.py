@@ -1,16 +1,17 @@
 """Settings of :func:`deap_gan_prune.evolution.front.search_front`."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Literal, cast
 
-from .search_config import SearchConfig
+from ..configs import setting, to_dict, validate
+from .search_config import FitnessSettings, SearchConfig
 
 SIZE_OBJECTIVES = ("parameters", "macs", "latency")
 
 
 @dataclass
-class FrontConfig:
+class FrontConfig(FitnessSettings):
     """Settings of :func:`search_front`.
 
     ``objectives``: the size objectives minimised beside the score, any of "parameters"
@@ -34,73 +35,50 @@ class FrontConfig:
     adapted fitness's settings; ``seed``: everything is deterministic under it.
     """
 
-    population: int = 16
-    generations: int = 8
-    cxpb: float = 0.6
-    mutpb: float = 0.4
-    objectives: tuple[str, ...] = ("parameters",)
-    size_range: tuple[float, float] = (0.05, 0.5)
-    range_measure: Literal["parameters", "macs"] = "parameters"
-    uniform_seeds: int = 0
-    size_init: Literal["strata", "random"] = "strata"
-    size_cap: Literal["parent", "range"] = "parent"
-    size_growth: float = 1.0
-    size_floor: bool = False
-    fitness: Literal["adapted", "supernet"] = "adapted"
-    survivors: Literal["nsga2", "spea2", "nsga3"] = "nsga2"
-    mate: str = "two_point"
-    mutate: str = "segment"
-    layout: Literal["independent", "tied"] = "independent"
-    adapt_steps: int = 30
-    adapt_score: Literal["l1", "ssim", "discriminator"] = "l1"
-    adapt_lr: float = 2e-4
-    n_images: int = 16
-    train_images: int = 32
-    batch_size: int = 16
-    seed: int = 0
+    population: int = setting(16, "individuals (masks) per generator", low=4)
+    cxpb: float = setting(0.6, "probability that a pair of masks is crossed", low=0, high=1)
+    mutpb: float = setting(0.4, "probability that a mask is mutated", low=0, high=1)
+    fitness: Literal["adapted", "supernet"] = setting(
+        "adapted", "adapted: each candidate distilled briefly toward the original, then "
+        "scored on held-out images; supernet: scored on --supernet weights as they are")
+    objectives: tuple[Literal["parameters", "macs", "latency"], ...] = setting(
+        ("parameters",), "size objectives beside quality, comma-separated among parameters, "
+        "macs, latency")
+    size_range: tuple[float, float] = setting(
+        (0.05, 0.5), "size ratios the starting masks span; HIGH is also a cap", above=0,
+        high=1, metavar=("LOW", "HIGH"))
+    range_measure: Literal["parameters", "macs"] = setting(
+        "parameters", "what size_range's ratios count")
+    uniform_seeds: int = setting(0, "uniform starting masks spread over size_range", low=0)
+    size_init: Literal["strata", "random"] = setting(
+        "strata", "starting sizes: one in each of population strata, or random")
+    size_cap: Literal["parent", "range"] = setting(
+        "parent", "children repaired to size_growth times their parent's size, or to the "
+        "range's upper end")
+    size_growth: float = setting(1.0, "largest growth of a child over its parent", low=1)
+    size_floor: bool = setting(False, "children repaired up to the range's lower end too")
+    survivors: Literal["nsga2", "spea2", "nsga3"] = setting(
+        "nsga2", "the survivor selection")
 
     def __post_init__(self) -> None:
+        validate(self)
         self.objectives = tuple(self.objectives)
-        # a pair, checked below
         self.size_range = cast(tuple[float, float], tuple(float(v) for v in self.size_range))
-        if not self.objectives or any(o not in SIZE_OBJECTIVES for o in self.objectives) \
-                or len(set(self.objectives)) != len(self.objectives):
-            raise ValueError(f"objectives must be distinct names among {SIZE_OBJECTIVES}, got "
-                             f"{self.objectives}")
-        low, high = self.size_range if len(self.size_range) == 2 else (0, 0)
-        if not 0 < low <= high <= 1:
-            raise ValueError(f"size_range must be (low, high) with 0 < low <= high <= 1, got "
-                             f"{self.size_range}")
-        if self.range_measure not in ("parameters", "macs"):
-            raise ValueError(f"range_measure must be 'parameters' or 'macs', got "
-                             f"{self.range_measure!r}")
-        if self.population < 4 or self.generations < 0:
-            raise ValueError(f"population must be >= 4 and generations >= 0, got "
-                             f"{self.population}, {self.generations}")
-        for name, value, allowed in (("size_init", self.size_init, ("strata", "random")),
-                                     ("size_cap", self.size_cap, ("parent", "range")),
-                                     ("fitness", self.fitness, ("adapted", "supernet")),
-                                     ("survivors", self.survivors, ("nsga2", "spea2", "nsga3"))):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if not self.size_growth >= 1:
-            raise ValueError(f"size_growth must be >= 1, got {self.size_growth}")
-        if self.uniform_seeds < 0:
-            raise ValueError(f"uniform_seeds must be >= 0, got {self.uniform_seeds}")
-        if not (self.cxpb >= 0 and self.mutpb >= 0 and self.cxpb + self.mutpb <= 1):
-            raise ValueError(f"cxpb and mutpb must be >= 0 with a sum <= 1, got {self.cxpb}, "
-                             f"{self.mutpb}")
+        if not self.objectives or len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"FrontConfig: objectives must be distinct names among "
+                             f"{SIZE_OBJECTIVES}, got {self.objectives}")
+        if not self.size_range[0] <= self.size_range[1]:
+            raise ValueError(f"FrontConfig: size_range must be (low, high) with low <= high, "
+                             f"got {self.size_range}")
+        if not self.cxpb + self.mutpb <= 1:
+            raise ValueError(f"FrontConfig: cxpb and mutpb must have a sum <= 1, got "
+                             f"{self.cxpb}, {self.mutpb}")
 
     def search_config(self) -> SearchConfig:
         """The :class:`SearchConfig` whose fitness settings these are (no size term)."""
-        return SearchConfig(population=self.population, generations=self.generations,
-                            layout=self.layout, fitness=self.fitness,
-                            adapt_steps=self.adapt_steps, adapt_score=self.adapt_score,
-                            adapt_lr=self.adapt_lr, lambda_cycle=0.0, gamma=0.0,
-                            n_images=self.n_images, train_images=self.train_images,
-                            batch_size=self.batch_size, seed=self.seed)
+        shared = {f.name: getattr(self, f.name) for f in fields(FitnessSettings)}
+        return SearchConfig(**shared, lambda_cycle=0.0, gamma=0.0)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["objectives"], d["size_range"] = list(self.objectives), list(self.size_range)
-        return d
+        """The settings as plain JSON values (tuples as lists)."""
+        return to_dict(self)

@@ -1,13 +1,15 @@
-"""The front of pairs: which (A, B) mask pairs no other pair dominates, and picking one.
+"""The front: which masks (pairs of masks, for two generators) no other dominates, and picking
+one.
 
 Pure Python over the objective values (all minimised): :func:`nondominated` filters points,
-:func:`pair_front` pairs the two generators' archived masks, :func:`knee_index` and
+:func:`front_points` combines the generators' archived masks, :func:`knee_index` and
 :func:`choose_point` pick a point of the front (the knee, or by index, size or latency).
 """
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -27,28 +29,28 @@ def nondominated(points: Sequence[Sequence[float]]) -> list[int]:
     return keep
 
 
-def pair_values(terms_a: dict, terms_b: dict) -> dict[str, float]:
-    """A pair's values: the mean of its two generators' (score, sizes, latency)."""
-    return {k: (terms_a[k] + terms_b[k]) / 2 for k in terms_a if k in terms_b}
+def pair_values(*terms: dict) -> dict[str, float]:
+    """A point's values: the mean of its generators' (score, sizes, latency)."""
+    return {k: sum(t[k] for t in terms) / len(terms) for k in terms[0]
+            if all(k in t for t in terms)}
 
 
-def pair_front(archives: tuple[Sequence, Sequence], toolboxes: Sequence[Any],
-               objectives: Sequence[str]
-               ) -> list[dict]:
-    """The non-dominated pairs of archived (evaluated) masks on the pair values of
-    ``("score", *objectives)``, sorted by the first size objective: ``[{"A", "B", "terms",
-    "values"}]``. Scores are the individuals' fitness; sizes come from
-    ``toolbox.sizes``."""
-    terms = [[{"score": ind.fitness.values[0], **toolbox.sizes(ind)}
-              for ind in archive] for archive, toolbox in zip(archives, toolboxes)]
-    pairs = [(i, j, pair_values(ta, tb)) for i, ta in enumerate(terms[0])
-             for j, tb in enumerate(terms[1])]
-    names = ("score", *objectives)
-    keep = nondominated([[v[n] for n in names] for _, _, v in pairs])
+def front_points(archives: Mapping[str, Sequence], toolboxes: Mapping[str, Any],
+                 objectives: Sequence[str]) -> list[dict]:
+    """The non-dominated combinations of archived (evaluated) masks, one per generator (a
+    pair for two), on the mean values of ``("score", *objectives)``, sorted by the first
+    size objective: ``[{name: mask, ..., "terms": {name: terms}, "values"}]``. Scores are the
+    individuals' fitness; sizes come from ``toolbox.sizes``."""
+    names = list(archives)
+    terms = {n: [{"score": ind.fitness.values[0], **toolboxes[n].sizes(ind)}
+                 for ind in archives[n]] for n in names}
+    combos = [(c, pair_values(*(terms[n][i] for n, i in zip(names, c))))
+              for c in itertools.product(*(range(len(terms[n])) for n in names))]
+    keep = nondominated([[v[k] for k in ("score", *objectives)] for _, v in combos])
     points: list[dict[str, Any]] = [
-        {"A": [int(b) for b in archives[0][i]], "B": [int(b) for b in archives[1][j]],
-         "terms": {"A": terms[0][i], "B": terms[1][j]}, "values": v}
-        for i, j, v in (pairs[k] for k in keep)]
+        {**{n: [int(b) for b in archives[n][i]] for n, i in zip(names, c)},
+         "terms": {n: terms[n][i] for n, i in zip(names, c)}, "values": v}
+        for c, v in (combos[k] for k in keep)]
     points.sort(key=lambda p: (p["values"][objectives[0]], p["values"]["score"]))
     return points
 

@@ -315,7 +315,7 @@ def check_same_run(path: str | os.PathLike, data: Mapping, config: Mapping,
 def load_checkpoint(path: str | os.PathLike, individual_classes: type | Sequence[type],
                     config: Mapping, models_hash: str, *, restore_rng: bool = True
                     ) -> CoevolutionState:
-    """The :class:`CoevolutionState` saved in ``path``, for ``iterCoevolve(..., start=state)``;
+    """The :class:`CoevolutionState` saved in ``path``, to resume ``iterCoevolve(state, ...)``;
     restores the random generators' states unless ``restore_rng`` is False.
 
     ``individual_classes``: the individual class of both populations, or one per population.
@@ -367,15 +367,15 @@ def run_with_checkpoints(populations: tuple[list, list],
 
     With ``resume`` and an existing ``path`` the search goes on from the checkpoint (the
     given ``populations`` only tell the individual classes); without the file it starts
-    afresh. ``options`` go to :func:`iterCoevolve` (cxpb, mutpb, elitism, schedule, stats,
-    halloffame). ``callback(state)`` runs after each checkpoint; True stops early.
+    afresh. ``options`` go to :func:`iterCoevolve` (cxpb, mutpb, elitism, schedule, stats).
+    ``callback(state)`` runs after each checkpoint; True stops early.
     """
-    start = None
+    start: tuple[list, list] | CoevolutionState = populations
     if resume and Path(path).exists():
         classes = tuple(type(pop[0]) for pop in populations)
         start = load_checkpoint(path, classes, config, models_hash)
-    state = start
-    for state in iterCoevolve(populations, toolboxes, ngen, start=start, **options):
+    state = None
+    for state in iterCoevolve(start, toolboxes, ngen, **options):
         save_checkpoint(path, state, config, models_hash)
         if callback is not None and callback(state):
             break
@@ -403,7 +403,7 @@ def save_single_checkpoint(path: str | os.PathLike, state: EvolutionState, confi
 def load_single_checkpoint(path: str | os.PathLike, individual_cls: type, config: Mapping,
                            models_hash: str, halloffame_size: int = 5) -> EvolutionState:
     """The :class:`EvolutionState` saved in ``path`` by :func:`save_single_checkpoint`, for
-    ``iterEvolve(..., start=state)``; restores the random generators' states.
+    resuming ``iterEvolve(state, ...)``; restores the random generators' states.
     :class:`ResumeError` naming the file when it is unreadable, damaged, or written with
     another ``config`` or other models."""
     data = read_checkpoint(path, SINGLE_FORMAT, SINGLE_VERSION)

@@ -1,39 +1,52 @@
-"""The co-evolutionary search of both generators' masks, assembled from the public pieces.
+"""The search: masks of one generator or two, from the public pieces.
 
-:func:`search_masks` is what ``examples/horse2zebra.py`` and ``deap-gan-prune search`` run:
-mask spaces, DEAP types and toolboxes (:func:`register`), the two fitnesses
-(:func:`adapted_fitnesses` by default, :func:`cyclegan_fitnesses` for the paper's) and
-:func:`iterCoevolve`; the result is the best pair of its hall of fame. A user who wants
-another pipeline copies this function and changes what they need. Its settings and result
-are in :mod:`.search_config`; one generator alone is searched by :mod:`.single_search`.
+:func:`search` is what ``examples/horse2zebra.py`` and ``deap-gan-prune search`` run. A
+:class:`~.task.Task` names the generators; one is evolved alone (:func:`iterEvolve`), two are
+co-evolved (:func:`iterCoevolve`, each scored with the other's best as cycle partner), and a
+:class:`~.front_config.FrontConfig` asks for the Pareto front of quality and size instead
+(:mod:`.front`). The pieces: mask spaces, DEAP types and toolboxes (:func:`register`), the
+fitness of each generator (:func:`make_fitnesses`: the adapted fitness by default, the paper's,
+or the supernet's), the uniform seed and the finalists. A user who wants another pipeline
+copies :func:`search` and changes what they need. Its settings are in :mod:`.search_config`,
+its result in :mod:`.result`.
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 from deap import base, tools
+from tqdm.auto import tqdm
 
-from ..fitness.adapted import adapted_fitnesses
-from ..fitness.base import MaskFitness
-from ..fitness.paper import cyclegan_fitnesses
-from ..fitness.supernet import supernet_fitnesses
-from ..imagerange import DEFAULT_RANGE, InputRange
+from ..fitness.adapted import Adaptation, AdaptedFitness
+from ..fitness.base import MaskFitness, Partner, Scoring
+from ..fitness.distillation import BriefDistillation
+from ..fitness.paper import GeneratorFitness
+from ..fitness.supernet import SupernetFitness
 from ..nets.baselines import random_mask_like, uniform_mask
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, Measure, SizeFunction, measure_name, space_of
+from ..nets.maskspace import MaskSpace, Measure, SizeFunction, measure_name
 from ..operators import BudgetRepair, initMaskCounts, initMaskImportance
+from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
 from ..seeding import seeded
-from ..training.brief import BriefDistillation
-from .coevolution import CoevolutionState, PairHallOfFame, iterCoevolve
+from .coevolution import CoevolutionState, iterCoevolve
+from .evolve import EvolutionState, iterEvolve
+from .front_config import FrontConfig
 from .registration import create_types, register
-from .resume import load_checkpoint, save_checkpoint
-from .search_config import SearchConfig, SearchResult
+from .result import SearchResult
+from .resume import (
+    load_checkpoint,
+    load_single_checkpoint,
+    save_checkpoint,
+    save_single_checkpoint,
+)
+from .search_config import SearchConfig
 from .skeleton import (
     HALL_OF_FAME_SIZE,
+    RunIdentity,
     attach_pool,
     check_options,
     check_population,
@@ -44,6 +57,7 @@ from .skeleton import (
 )
 from .skeleton import evaluation_map as evaluation_map  # re-exported: part of this API
 from .skeleton import fitness_images_hash as fitness_images_hash  # re-exported
+from .task import Task
 
 
 def budget_measures(config: SearchConfig, latency: SizeFunction | None = None
@@ -108,65 +122,67 @@ def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
     return toolbox
 
 
-def _brief_training(g_a: torch.nn.Module, g_b: torch.nn.Module, images_a: torch.Tensor,
-                    images_b: torch.Tensor, config: SearchConfig) -> tuple:
-    """Each generator's candidate-training step, or ``(None, None)`` when off."""
-    if config.train_steps <= 0:
-        return None, None
-    window = slice(config.n_images, config.n_images + config.train_images)
-    if images_a[window].shape[0] == 0 or images_b[window].shape[0] == 0:
-        raise ValueError(f"train_steps needs training images beyond the first n_images="
-                         f"{config.n_images} validation images of each domain")
-    return tuple(BriefDistillation.from_generator(g, x[window], steps=config.train_steps,
-                                                  seed=config.seed)
-                 for g, x in ((g_a, images_a), (g_b, images_b)))
+def _windows(task: Task, name: str, config: SearchConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """``name``'s scoring images (the first ``n_images``) and adaptation images (the next
+    ``train_images``)."""
+    images = task.images[name]
+    return images[:config.n_images], images[config.n_images:config.n_images +
+                                            config.train_images]
 
 
-def make_fitnesses(g_a: torch.nn.Module, g_b: torch.nn.Module,
-                   d_a: torch.nn.Module | None, d_b: torch.nn.Module | None,
-                   images_a: torch.Tensor, images_b: torch.Tensor, config: SearchConfig,
-                   spaces: tuple[MaskSpace, MaskSpace], device: str | torch.device = "cpu",
-                   supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None,
-                   input_range: InputRange = DEFAULT_RANGE) -> tuple:
-    """The fitness of each generator that ``config`` asks for: the first ``n_images`` images
-    of each domain are the scoring (held-out) images; the adapted fitness distils candidates
-    on the next ``train_images`` (at least one is needed); the supernet fitness scores masks
-    on ``supernets`` (needed then, refused otherwise) against the originals. Images are in
-    ``input_range`` (what the SSIM score maps from)."""
-    if (config.fitness == "supernet") != (supernets is not None):
-        raise ValueError("fitness='supernet' needs supernets=(S_A, S_B), and supernets need "
+def make_fitnesses(task: Task, config: SearchConfig, spaces: Mapping[str, MaskSpace],
+                   device: Any = "cpu") -> dict[str, MaskFitness]:
+    """The fitness ``config.fitness`` names, for each generator of ``task`` (the one place
+    where it is chosen): "adapted" (:class:`AdaptedFitness`: distilled on the adaptation
+    images, scored on the scoring images), "paper" (:class:`GeneratorFitness`, the perceptual
+    term "pixel" for a generator without discriminator; with ``train_steps``, each candidate
+    briefly trained first) or "supernet" (:class:`SupernetFitness`, on ``task.supernets``).
+    A generator's cycle partner (``task.partner``) gives the cycle term, weighted by
+    ``config.lambda_cycle``."""
+    if (config.fitness == "supernet") != bool(task.supernets):
+        raise ValueError("fitness='supernet' needs the task's supernets, and supernets need "
                          "fitness='supernet'")
-    held_a, held_b = images_a[:config.n_images], images_b[:config.n_images]
-    if config.fitness == "supernet":
-        assert supernets is not None  # checked above
-        if config.adapt_score not in ("l1", "ssim"):
-            raise ValueError(f"the supernet fitness scores 'l1' or 'ssim', not "
-                             f"{config.adapt_score!r}")
-        return supernet_fitnesses(
-            (supernets[0], supernets[1]), (g_a, g_b), held_a, held_b, space_a=spaces[0],
-            space_b=spaces[1], score=config.adapt_score, gamma=config.gamma,
-            size_measure=config.size_measure, batch_size=config.batch_size, device=device,
-            input_range=input_range)
-    if config.fitness == "paper":
-        return cyclegan_fitnesses(
-            g_a, g_b, d_a, d_b, held_a, held_b, space_a=spaces[0], space_b=spaces[1],
-            perceptual=config.perceptual, lambda_cycle=config.lambda_cycle,
-            gamma=config.gamma, size_measure=config.size_measure,
-            batch_size=config.batch_size, device=device,
-            prepare=_brief_training(g_a, g_b, images_a, images_b, config))
-    window = slice(config.n_images, config.n_images + config.train_images)
-    adapt_a, adapt_b = images_a[window], images_b[window]
-    if config.adapt_steps > 0 and (adapt_a.shape[0] == 0 or adapt_b.shape[0] == 0):
-        raise ValueError(
-            f"the adapted fitness needs adaptation images beyond the first n_images="
-            f"{config.n_images} scoring images of each domain (got {images_a.shape[0]} and "
-            f"{images_b.shape[0]} images; pass {config.n_images + config.train_images})")
-    return adapted_fitnesses(
-        g_a, g_b, held_a, held_b, adapt_a, adapt_b, d_a=d_a, d_b=d_b, space_a=spaces[0],
-        space_b=spaces[1], steps=config.adapt_steps, score=config.adapt_score,
-        lambda_cycle=config.lambda_cycle, gamma=config.gamma,
-        size_measure=config.size_measure, lr=config.adapt_lr, seed=config.seed,
-        eval_batch_size=config.batch_size, device=device, input_range=input_range)
+    if config.fitness == "supernet" and config.adapt_score not in ("l1", "ssim"):
+        raise ValueError(f"the supernet fitness scores 'l1' or 'ssim', not "
+                         f"{config.adapt_score!r}")
+    scoring = Scoring(gamma=float(config.gamma or 0.0), size_measure=config.size_measure,
+                      batch_size=config.batch_size, device=device,
+                      input_range=task.input_range)
+    fits: dict[str, MaskFitness] = {}
+    for name, generator in task.generators.items():
+        held, window = _windows(task, name, config)
+        other = task.partner(name)
+        partner = None if other is None else Partner(task.generators[other], spaces[other],
+                                                     float(config.lambda_cycle or 0.0))
+        judge = task.discriminators.get(name)
+        if config.fitness == "supernet":
+            fits[name] = SupernetFitness(task.supernets[name], spaces[name], held, scoring,
+                                         original=generator, score=config.adapt_score)
+        elif config.fitness == "paper":
+            if config.train_steps > 0 and window.shape[0] == 0:
+                raise ValueError(f"train_steps needs training images beyond the first "
+                                 f"n_images={config.n_images} validation images of each "
+                                 "generator")
+            prepare = BriefDistillation.from_generator(
+                generator, window, steps=config.train_steps, seed=config.seed
+            ) if config.train_steps > 0 else None
+            fits[name] = GeneratorFitness(
+                generator, spaces[name], held, scoring, discriminator=judge,
+                perceptual=config.perceptual if judge is not None else "pixel",
+                partner=partner, prepare=prepare)
+        else:
+            if config.adapt_steps > 0 and window.shape[0] == 0:
+                raise ValueError(
+                    f"the adapted fitness needs adaptation images beyond the first n_images="
+                    f"{config.n_images} scoring images (generator {name}: got "
+                    f"{task.images[name].shape[0]} images; pass "
+                    f"{config.n_images + config.train_images})")
+            fits[name] = AdaptedFitness(
+                generator, spaces[name], held, scoring, discriminator=judge, partner=partner,
+                adaptation=Adaptation(window, config.adapt_steps, config.adapt_lr,
+                                      seed=config.seed),
+                score=config.adapt_score)
+    return fits
 
 
 def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type,
@@ -183,91 +199,146 @@ def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: t
     return individual_cls(bits)
 
 
-def seed_uniform_masks(populations: tuple[list, list], spaces: tuple[MaskSpace, MaskSpace],
-                       config: SearchConfig, individual_cls: type,
-                       latency: tuple[SizeFunction, SizeFunction] | None = None) -> None:
-    """Replace the first individual of each population by :func:`uniform_individual`, in
-    place (``latency``: each generator's size function for a "latency" budget)."""
-    for i, (pop, space) in enumerate(zip(populations, spaces)):
-        pop[0] = uniform_individual(space, config, individual_cls,
-                                    None if latency is None else latency[i])
+def score_finalists(task: Task, name: str, config: SearchConfig, spaces: Mapping[str, MaskSpace],
+                    candidates: Sequence[Sequence[int]], options: RunOptions = DEFAULT_OPTIONS
+                    ) -> tuple[list[dict], MaskFitness]:
+    """Each of ``candidates`` (masks of generator ``name``) distilled for
+    ``config.finalist_steps`` steps and scored by the adapted fitness with that many steps
+    (no cycle term); returns ``([{name: mask, "score": s}], fitness)``, best first (ties keep
+    the given order), and the fitness that scored them."""
+    alone = Task({name: task.generators[name]}, {name: task.images[name]},
+                 {name: task.discriminators[name]} if name in task.discriminators else {},
+                 input_range=task.input_range)
+    judge = make_fitnesses(alone, replace(config, adapt_steps=config.finalist_steps,
+                                          fitness="adapted"), spaces, options.device)[name]
+    scored = [{name: list(m), "score": float(judge(m)[0])}
+              for m in tqdm(candidates, desc=f"finalists {name}", unit="mask",
+                            disable=not options.progress)]
+    return sorted(scored, key=lambda f: -f["score"]), judge
 
 
-def search_masks(g_a: torch.nn.Module, g_b: torch.nn.Module, d_a: torch.nn.Module | None,
-                 d_b: torch.nn.Module | None, images_a: torch.Tensor,
-                 images_b: torch.Tensor, config: SearchConfig | None = None, *,
-                 device: str | torch.device = "cpu", map_function: Callable | None = None,
-                 progress: bool = True,
-                 callback: Callable[[CoevolutionState], bool | None] | None = None,
-                 workers: int = 0, ray_address: str | None = None,
-                 checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                 supernets: tuple[torch.nn.Module, torch.nn.Module] | None = None,
-                 input_range: InputRange = DEFAULT_RANGE,
-                 latency: tuple[SizeFunction, SizeFunction] | None = None) -> SearchResult:
-    """Co-evolve masks of G_A (A→B, judged by D_A) and G_B (B→A, judged by D_B).
+def search(task: Task, config: SearchConfig | FrontConfig | None = None,
+           options: RunOptions | None = None) -> Any:
+    """Search masks for the generators of ``task`` (one, or two co-evolved).
 
-    ``images_a``/``images_b``: validation images ``[m, 3, H, W]`` in ``input_range`` (default
-    [-1, 1]) of domains A and B (the first ``config.n_images`` are used). ``map_function``
-    replaces ``toolbox.map`` (a process pool or Ray map); or ``workers`` / ``ray_address`` make one
-    (:func:`evaluation_map`), closed at the end. ``callback(state)`` runs after every
-    generation; True stops. ``checkpoint``: a JSON file rewritten after every generation
-    (:mod:`deap_gan_prune.evolution.resume`); with ``resume`` an existing one is continued
-    (refused if written with another config, other networks or other images). Deterministic
-    under ``config.seed``, whatever the workers and however often it was killed and resumed;
-    the caller's global random states are given back as they were (:func:`seeded`).
+    ``config``: a :class:`SearchConfig` (one budget; returns a :class:`SearchResult`) or a
+    :class:`FrontConfig` (the Pareto front of quality and size; returns a
+    :class:`~.front.FrontResult`). ``options`` (:class:`~deap_gan_prune.runoptions.RunOptions`):
+    the device; a progress bar; ``callback(state)`` after every generation (True stops);
+    ``map_function``, or ``workers`` processes / Ray actors at ``ray_address``, to score
+    candidates (closed at the end; the result is the same); ``checkpoint``, a JSON file
+    rewritten after every generation, continued with ``resume`` (refused if written with
+    another config, other networks or other images). Deterministic under ``config.seed``,
+    however often killed and resumed; the caller's global random states are given back as
+    they were (:func:`seeded`).
 
-    ``supernets``: with ``config.fitness="supernet"``, once-for-all versions (S_A, S_B) of the
-    generators (:func:`deap_gan_prune.training.supernet.train_supernet`); masks are scored on
-    their weights against the originals' outputs, and the winner is then
-    ``slim(S_A, result.slot_masks()[0])`` (likewise B), fine-tuned as usual.
-
-    ``latency``: what a "latency" budget measure means for each generator, a size function
-    of the kept counts of its mask space (``space_of(g, images, config.layout)``), e.g. a
-    :class:`~deap_gan_prune.nets.latency_model.LatencyModel` measured for it.
+    With ``fitness="supernet"``, masks are scored on ``task.supernets``' weights against the
+    originals' outputs, and the winner is then ``slim(S, mask, space)``. With
+    ``finalists`` > 0, the best ``finalists`` masks of each generator's hall of fame and its
+    uniform seed are adapted longer (:func:`score_finalists`) and the best of them wins.
     """
+    options = options or DEFAULT_OPTIONS
+    if isinstance(config, FrontConfig):
+        from .front import search_front  # the front's module imports this one
+        return search_front(task, config, options)
     config = config or SearchConfig()
-    check_options(checkpoint, resume, map_function, workers, ray_address)
-    with seeded(config.seed, [device]):
-        spaces = (space_of(g_a, images_a, config.layout), space_of(g_b, images_b, config.layout))
-        check_population(config.population, sum(s.n_bits for s in spaces))
-        fits = make_fitnesses(g_a, g_b, d_a, d_b, images_a, images_b, config, spaces, device,
-                              supernets, input_range)
-        weights = (g_a, g_b) if supernets is None else tuple(supernets)
+    if config.finalists > 0 and config.fitness != "adapted":
+        raise ValueError("finalists are scored by the adapted fitness: use fitness='adapted'")
+    check_options(options)
+    names = task.names
+    with seeded(config.seed, [options.device]):
+        spaces = task.space_map(config.layout)
+        check_population(config.population, sum(s.n_bits for s in spaces.values()))
+        fits = make_fitnesses(task, config, spaces, options.device)
         _, individual_cls = create_types()
         needs_scores = (config.budget is not None and config.repair_order == "l1"
                         ) or config.init == "importance"
-        sizes = latency or (None, None)
-        toolboxes = tuple(
-            build_toolbox(space, fit, config, individual_cls,
-                          l1_importance(g, space) if needs_scores else None, map_function,
-                          latency=size)
-            for space, fit, g, size in zip(spaces, fits, weights, sizes))
-        populations = tuple(toolbox.population(n=config.population) for toolbox in toolboxes)
+        toolboxes = {n: build_toolbox(
+            spaces[n], fits[n], config, individual_cls,
+            l1_importance(task.weights(n), spaces[n]) if needs_scores else None,
+            options.map_function, latency=task.latency.get(n)) for n in names}
+        populations = {n: toolboxes[n].population(n=config.population) for n in names}
+        seeds: dict[str, Any] = {}
         if config.budget is not None and config.seed_uniform:
-            seed_uniform_masks(populations, spaces, config, individual_cls, latency)
-        run = identity(checkpoint, run_settings(config, sizes), fits,
-                       (g_a, g_b, d_a, d_b, *(supernets or ())))
-        start = resume_from(run, resume, lambda r: load_checkpoint(
-            r.path, individual_cls, r.config, r.digest), config.generations)
-        pool = attach_pool(toolboxes, dict(zip("AB", fits)), workers, ray_address)
-        states = iterCoevolve(populations, toolboxes, config.generations, cxpb=config.cxpb,
-                              mutpb=config.mutpb, elitism=config.elitism, schedule=config.schedule,
-                              stats=(fitness_statistics(), fitness_statistics()),
-                              halloffame=PairHallOfFame(HALL_OF_FAME_SIZE), start=start)
-        state = evolve(states, start, desc="co-evolution", generations=config.generations,
-                       postfix=_postfix, progress=progress, callback=callback, pool=pool,
-                       save=None if run is None else
-                       lambda s: save_checkpoint(run.path, s, run.config, run.digest))
-        assert state.halloffame is not None  # given to iterCoevolve
-        hof = state.halloffame.items
-        best_a, best_b = hof[0][:2]
-        terms = (fits[0].terms(best_a, partner=best_b), fits[1].terms(best_b, partner=best_a))
-        return SearchResult((list(best_a), list(best_b)), spaces, state.logbook, terms,
-                            config, state.populations, [(list(a), list(b), g, sc)
-                                                        for a, b, g, sc in hof])
+            for n in names:
+                seeds[n] = populations[n][0] = uniform_individual(
+                    spaces[n], config, individual_cls, task.latency.get(n))
+        models = [*task.generators.values(),
+                  *(task.discriminators.get(n) for n in names),
+                  *(task.supernets.get(n) for n in names)]
+        run = identity(options.checkpoint,
+                       run_settings(config, [task.latency.get(n) for n in names]),
+                       list(fits.values()), models)
+        if len(names) == 1:
+            (name,) = names
+            start = resume_from(run, options.resume, lambda r: load_single_checkpoint(
+                r.path, individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE),
+                                config.generations)
+            pool = attach_pool([toolboxes[name]], {"A": fits[name]}, options)
+            state = evolve(iterEvolve(start or populations[name], toolboxes[name],
+                                      config.generations, cxpb=config.cxpb,
+                                      mutpb=config.mutpb, elitism=config.elitism,
+                                      stats=fitness_statistics(),
+                                      halloffame=tools.HallOfFame(HALL_OF_FAME_SIZE)),
+                           start, desc="evolution", generations=config.generations,
+                           postfix=_postfix_one, options=options, pool=pool,
+                           save=_saver(run, save_single_checkpoint))
+            best = {name: state.halloffame[0]}
+            terms = {name: fits[name].terms(state.halloffame[0])}
+            hof = [{name: list(m), "score": float(m.fitness.values[0])}
+                   for m in state.halloffame]
+            final, logbook = {name: state.population}, state.logbook
+        else:
+            start = resume_from(run, options.resume, lambda r: load_checkpoint(
+                r.path, individual_cls, r.config, r.digest), config.generations)
+            pool = attach_pool([toolboxes[n] for n in names], dict(zip("AB", fits.values())),
+                               options)
+            pair = tuple(toolboxes[n] for n in names)
+            states = iterCoevolve(start or tuple(populations[n] for n in names), pair,
+                                  config.generations, cxpb=config.cxpb, mutpb=config.mutpb,
+                                  elitism=config.elitism, schedule=config.schedule,
+                                  stats=(fitness_statistics(), fitness_statistics()))
+            co = evolve(states, start, desc="co-evolution", generations=config.generations,
+                        postfix=_postfix_two, options=options, pool=pool,
+                        save=_saver(run, save_checkpoint))
+            assert co.halloffame is not None  # iterCoevolve keeps one
+            first = co.halloffame.items[0]
+            best = dict(zip(names, first[:2]))
+            terms = {n: fits[n].terms(best[n], partner=best[m])
+                     for n, m in zip(names, names[::-1])}
+            hof = [{names[0]: list(a), names[1]: list(b), "gen": g, "score": sc}
+                   for a, b, g, sc in co.halloffame.items]
+            final, logbook = dict(zip(names, co.populations)), co.logbook
+        masks = {n: list(best[n]) for n in names}
+        finalists: list[dict] = []
+        if config.finalists > 0:
+            for n in names:
+                candidates = []
+                for entry in hof:
+                    if entry[n] not in candidates and len(candidates) < config.finalists:
+                        candidates.append(entry[n])
+                if n in seeds and list(seeds[n]) not in candidates:
+                    candidates.append(list(seeds[n]))
+                scored, judge = score_finalists(task, n, config, spaces, candidates, options)
+                finalists += scored
+                masks[n] = scored[0][n]
+                terms[n] = judge.terms(individual_cls(masks[n]))
+        return SearchResult(masks, spaces, logbook, terms, config, final, hof, finalists)
 
 
-def _postfix(state: CoevolutionState) -> dict:
+def _saver(run: RunIdentity | None, save: Callable) -> Callable | None:
+    """The checkpoint writer of a search's state (None: no checkpoint file)."""
+    if run is None:
+        return None
+    return lambda state: save(run.path, state, run.config, run.digest)
+
+
+def _postfix_one(state: EvolutionState) -> dict:
+    return {"F": f"{state.halloffame[0].fitness.values[0]:.3f}",
+            "size": f"{state.logbook[-1]['best_size_ratio']:.2f}"}
+
+
+def _postfix_two(state: CoevolutionState) -> dict:
     a, b = state.logbook.chapters["A"][-1], state.logbook.chapters["B"][-1]
     return {"F_A": f"{a['best_fitness']:.3f}", "F_B": f"{b['best_fitness']:.3f}",
             "size_A": f"{a['best_size_ratio']:.2f}",

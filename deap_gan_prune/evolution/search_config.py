@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from deap import tools
 
+from ..configs import setting, to_dict, validate
 from ..nets.maskspace import MaskSpace
 from .logbooks import logbook_records
 
@@ -30,7 +31,49 @@ def default_variation(single: bool, budget: float | None, fitness: str) -> str:
 
 
 @dataclass
-class SearchConfig:
+class FitnessSettings:
+    """The settings every search shares: the evolution (``population``, ``generations``,
+    ``cxpb``, ``mutpb``, ``mate``, ``mutate``), the mask layout and the fitness
+    (``fitness``; the adapted fitness's ``adapt_steps``, ``adapt_score``, ``adapt_lr`` and
+    ``batch_size``; ``n_images`` held-out images scored on and the next ``train_images``
+    adapted or trained on), and ``seed``. :class:`SearchConfig` and :class:`FrontConfig`
+    extend it."""
+
+    population: int = setting(12, "individuals (masks) per generator", low=2)
+    generations: int = setting(8, "generations after the starting population", low=0)
+    cxpb: float = setting(0.7, "probability that a pair of masks is crossed", low=0, high=1)
+    mutpb: float = setting(0.1, "probability that a mask is mutated", low=0, high=1)
+    mate: Literal["two_point", "group_boundary", "uniform_group"] = setting(
+        "two_point", "crossover of two masks (default two_point for channels, uniform_group "
+        "for widths)")
+    mutate: Literal["segment", "flip", "move"] = setting(
+        "segment", "mutation: a random segment of bits (default of channels), independent "
+        "bit flips, or channels moved between two groups at one size (default of widths)")
+    layout: Literal["independent", "tied"] = setting(
+        "independent", "independent: every residual block's inner width is its own; tied: "
+        "as the released code, tied to the stream width")
+    fitness: Literal["adapted", "paper", "supernet"] = setting(
+        "adapted", "adapted: each candidate distilled briefly toward the original, then "
+        "scored on held-out images (default); paper: the paper's F; supernet: scored on "
+        "--supernet weights as they are")
+    adapt_steps: int = setting(30, "distillation steps per candidate (adapted; default 30)",
+                               low=0)
+    adapt_score: Literal["l1", "ssim", "discriminator"] = setting(
+        "l1", "what the adapted (or supernet) fitness scores the candidate's outputs by: L1 "
+        "or SSIM to the original's, or the original discriminator")
+    adapt_lr: float = setting(2e-4, "learning rate of the candidates' adaptation (Adam)",
+                              above=0)
+    n_images: int = setting(16, "held-out validation images per domain the fitness scores "
+                            "on", low=1)
+    train_images: int = setting(
+        32, "further images per domain candidates are adapted (or, with --train-steps, "
+        "trained) on", low=0, flag="--adapt-images")
+    batch_size: int = setting(16, "images a step of the candidates' adaptation", low=1)
+    seed: int = setting(0, "random seed: the same settings give the same search")
+
+
+@dataclass
+class SearchConfig(FitnessSettings):
     """Settings of :func:`search_masks`. The defaults are the ones our benchmarks chose
     (README, "Results"); :meth:`paper` gives the paper's search.
 
@@ -68,41 +111,46 @@ class SearchConfig:
     off).
     """
 
-    population: int = 12
-    generations: int = 8
-    cxpb: float = 0.7
-    mutpb: float = 0.1
-    elitism: int = 1
-    p_keep: float = 0.5
-    init: Literal["bernoulli", "importance", "uniform"] = "bernoulli"
-    init_moves: int = 4
-    mate: str = "two_point"
-    mutate: str = "segment"
-    move_fraction: float = 0.25
-    select: Literal["tournament", "rank", "roulette"] = "tournament"
-    tournsize: int = 3
-    layout: Literal["independent", "tied"] = "independent"
-    fitness: Literal["adapted", "paper", "supernet"] = "adapted"
-    adapt_steps: int = 30
-    adapt_score: Literal["l1", "ssim", "discriminator"] = "l1"
-    adapt_lr: float = 2e-4
-    perceptual: Literal["discriminator", "features", "pixel"] = "discriminator"
-    lambda_cycle: float | None = None
-    gamma: float | None = None
-    size_measure: Literal["parameters", "macs"] = "parameters"
-    budget: float | None = None
-    budget_measures: tuple[str, ...] = ("parameters", "macs")
-    repair_order: Literal["random", "l1"] = "random"
-    seed_uniform: bool = True
-    seed_channels: Literal["first", "random"] = "first"
-    schedule: Literal["latest", "previous"] = "latest"
-    n_images: int = 16
-    batch_size: int = 16
-    train_steps: int = 0
-    train_images: int = 32
-    finalists: int = 0
-    finalist_steps: int = 300
-    seed: int = 0
+    elitism: int = setting(1, "best individuals carried into the next generation", low=0)
+    p_keep: float = setting(0.5, "share of channels a starting mask keeps", low=0, high=1)
+    init: Literal["bernoulli", "importance", "uniform"] = setting(
+        "bernoulli", "starting masks: each channel kept at random (the paper's; default of "
+        "channels), the channels of largest L1 norm, perturbed, or the uniform counts with "
+        "capacity moves (default of widths)")
+    init_moves: int = setting(4, "capacity moves of each uniform starting mask", low=0)
+    move_fraction: float = setting(0.25, "share of a group's channels a move mutation "
+                                   "moves", above=0, high=1)
+    select: Literal["tournament", "rank", "roulette"] = setting(
+        "tournament", "selection (default tournament; roulette is the paper's)")
+    tournsize: int = setting(3, "tournament size", low=1)
+    perceptual: Literal["discriminator", "features", "pixel"] = setting(
+        "discriminator", "the perceptual term of the paper's fitness (--fitness paper)")
+    lambda_cycle: float | None = setting(
+        None, "cycle weight λ (default 10 for the paper's fitness, 0 for adapted)")
+    gamma: float | None = setting(
+        None, "size weight γ (default 0 with a budget, 1 with --budget none)")
+    size_measure: Literal["parameters", "macs"] = setting(
+        "parameters", "the size γ weighs and the printed size ratio counts")
+    budget: float | None = setting(
+        None, "size ratio every candidate is repaired to meet in every one of "
+        "budget_measures (default None: no cap, the paper's soft size term)", above=0, high=1)
+    budget_measures: tuple[Literal["parameters", "macs", "latency"], ...] = setting(
+        ("parameters", "macs"), "what the budget caps: parameters, macs, latency")
+    repair_order: Literal["random", "l1"] = setting(
+        "random", "which channels the budget repair drops first (default random)")
+    seed_uniform: bool = setting(True, "with a budget, one starting mask is the uniform one")
+    seed_channels: Literal["first", "random"] = setting(
+        "first", "which channels the seeded uniform mask keeps in each group")
+    schedule: Literal["latest", "previous"] = setting(
+        "latest", "the partner each generator is scored with: the latest or the previous "
+        "generation's best")
+    train_steps: int = setting(0, "brief training of every candidate before scoring (the "
+                               "paper's optional variant; default 0 = off)", low=0)
+    finalists: int = setting(
+        0, f"masks of the hall of fame distilled --finalist-steps steps at the end, with the "
+        f"uniform seed, the best kept (default {WIDTHS['finalists']} for widths, 0 = off for "
+        "channels; one generator only)", low=0)
+    finalist_steps: int = setting(300, "distillation steps per finalist", low=0)
 
     @classmethod
     def paper(cls, **overrides: Any) -> SearchConfig:
@@ -127,45 +175,24 @@ class SearchConfig:
         return cls(**settings)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
+        validate(self)
         self.budget_measures = tuple(self.budget_measures)
         if self.gamma is None:
             self.gamma = 0.0 if self.budget is not None else 1.0
         if self.lambda_cycle is None:
             self.lambda_cycle = 10.0 if self.fitness == "paper" else 0.0
-        for name, value, allowed in (
-                ("fitness", self.fitness, ("adapted", "paper", "supernet")),
-                ("select", self.select, ("tournament", "rank", "roulette")),
-                ("repair_order", self.repair_order, ("random", "l1")),
-                ("init", self.init, ("bernoulli", "importance", "uniform")),
-                ("seed_channels", self.seed_channels, ("first", "random")),
-                ("adapt_score", self.adapt_score, ("l1", "ssim", "discriminator"))):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if self.adapt_steps < 0 or self.tournsize < 1:
-            raise ValueError("adapt_steps must be >= 0 and tournsize >= 1")
-        if self.population < 2:
-            raise ValueError(f"population must be >= 2, got {self.population}")
-        if self.generations < 0:
-            raise ValueError(f"generations must be >= 0, got {self.generations}")
-        unknown = [m for m in self.budget_measures if m not in ("parameters", "macs", "latency")]
-        if unknown or not self.budget_measures:
-            raise ValueError(f"budget_measures must be some of 'parameters', 'macs' and "
-                             f"'latency', got {list(self.budget_measures)}")
-        if self.budget is not None and not 0 < self.budget <= 1:
-            raise ValueError(f"budget is a size ratio in (0, 1], got {self.budget}")
+        if not self.budget_measures:
+            raise ValueError("SearchConfig: budget_measures must name at least one of "
+                             "parameters, macs and latency")
         if self.init == "uniform" and self.budget is None:
             raise ValueError('init="uniform" needs a budget (it starts from the uniform mask)')
-        if self.finalists < 0 or self.finalist_steps < 0 or self.init_moves < 0:
-            raise ValueError("finalists, finalist_steps and init_moves must be >= 0")
-        if not 0 < self.move_fraction <= 1:
-            raise ValueError(f"move_fraction must be in (0, 1], got {self.move_fraction}")
-        if not 0 <= self.elitism < self.population:
-            raise ValueError(f"elitism must be in [0, population), got {self.elitism}")
+        if not self.elitism < self.population:
+            raise ValueError(f"SearchConfig: elitism must be below population, got "
+                             f"{self.elitism}")
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["budget_measures"] = list(self.budget_measures)
-        return d
+        """The settings as plain JSON values (tuples as lists)."""
+        return to_dict(self)
 
 
 @dataclass

@@ -1,20 +1,20 @@
-"""The skeleton every search shares. A search (:func:`~.search.search_masks`,
-:func:`~.single_search.search_single`, :func:`~.front.search_front`) reads::
+"""The skeleton every search shares. :func:`~.search.search` reads, for one generator, two
+co-evolved, or a front::
 
-    check_options(checkpoint, resume, map_function, workers, ray_address)
-    with seeded(config.seed, [device]):
+    check_options(options)
+    with seeded(config.seed, [options.device]):
         spaces, fitnesses, toolboxes, populations = ...       # what the search is about
-        run = identity(checkpoint, config.to_dict(), fitnesses, models)  # None: no file
-        start = resume_from(run, resume, load, config.generations)  # None: a fresh start
-        pool = attach_pool(toolboxes, fitnesses, workers, ray_address)
-        state = evolve(algorithm(populations, toolboxes, ..., start=start), start,
+        run = identity(options.checkpoint, config.to_dict(), fitnesses, models)  # None: no file
+        start = resume_from(run, options.resume, load, config.generations)  # None: fresh
+        pool = attach_pool(toolboxes, fitnesses, options)
+        state = evolve(algorithm(start or populations, toolboxes, ...), start,
                        desc=..., generations=config.generations, postfix=..., pool=pool,
-                       save=..., callback=callback, progress=progress)
+                       save=..., options=options)
         return Result(...)
 
 where ``algorithm`` is :func:`~.evolve.iterEvolve` (one population),
 :func:`~.coevolution.iterCoevolve` (two, co-evolved) or :func:`~.front.iterEvolveFront`
-(two, multi-objective). Copy a search and change what you need.
+(multi-objective). Copy a search and change what you need.
 """
 from __future__ import annotations
 
@@ -29,12 +29,11 @@ from tqdm.auto import tqdm
 
 from ..devices import check_memory
 from ..files import images_hash, models_hash
+from ..runoptions import DEFAULT_OPTIONS, RunOptions
+from .coevolution import HALL_OF_FAME_SIZE as HALL_OF_FAME_SIZE  # masks (or pairs) kept
 from .parallel import ProcessPoolMap
 from .raymap import RayMap, import_ray
 from .resume import ResumeError, rng_state, set_rng_state
-
-#: Masks (or pairs of masks) kept by a search's hall of fame.
-HALL_OF_FAME_SIZE = 5
 
 
 class _State(Protocol):
@@ -44,16 +43,10 @@ class _State(Protocol):
 S = TypeVar("S", bound=_State)
 
 
-def check_options(checkpoint: str | os.PathLike | None, resume: bool,
-                  map_function: Callable | None = None, workers: int = 0,
-                  ray_address: str | None = None) -> None:
-    """ValueError for options that contradict each other; ImportError for Ray's address
-    without Ray installed (before any work)."""
-    if map_function is not None and (workers > 0 or ray_address is not None):
-        raise ValueError("give map_function or workers/ray_address, not both")
-    if resume and checkpoint is None:
-        raise ValueError("resume needs a checkpoint file")
-    if ray_address is not None:
+def check_options(options: RunOptions) -> None:
+    """ImportError for Ray's address without Ray installed, before any work (the options
+    check themselves for contradictions)."""
+    if options.ray_address is not None:
         import_ray()
 
 
@@ -137,27 +130,28 @@ def evaluation_map(fitnesses: Mapping, workers: int = 0,
     return pool
 
 
-def attach_pool(toolboxes: Sequence[base.Toolbox], fitnesses: Mapping, workers: int = 0,
-                ray_address: str | None = None) -> RayMap | ProcessPoolMap | None:
-    """:func:`evaluation_map` of ``fitnesses`` (by population name, "A" and "B"), registered
-    as every toolbox's ``map``; None (toolboxes unchanged) without workers."""
-    pool = evaluation_map(fitnesses, workers, ray_address)
+def attach_pool(toolboxes: Sequence[base.Toolbox], fitnesses: Mapping, options: RunOptions
+                ) -> RayMap | ProcessPoolMap | None:
+    """:func:`evaluation_map` of ``fitnesses`` (by population name, "A" and "B") for the
+    ``options``' workers or Ray address, registered as every toolbox's ``map``; None
+    (toolboxes unchanged) without them."""
+    pool = evaluation_map(fitnesses, options.workers, options.ray_address)
     for toolbox in toolboxes if pool is not None else ():
         toolbox.register("map", pool)
     return pool
 
 
 def evolve(states: Iterator[S], start: S | None, *, desc: str, generations: int,
-           postfix: Callable[[S], dict], progress: bool = True,
-           callback: Callable[[S], bool | None] | None = None,
+           postfix: Callable[[S], dict], options: RunOptions = DEFAULT_OPTIONS,
            pool: RayMap | ProcessPoolMap | None = None,
            save: Callable[[S], Any] | None = None) -> S:
     """Run a search's generations (``states``, from an ``iterEvolve``-like generator that
     yields the state after each of generations 0..``generations``): after each, ``save(state)``
-    (a checkpoint), a progress bar's ``postfix(state)`` and ``callback(state)`` (True stops).
-    The bar and the ``pool`` are closed whatever happens. Returns the last state (``start``
-    when there was no generation left to run)."""
-    bar = tqdm(total=generations + 1, desc=desc, unit="gen", disable=not progress,
+    (a checkpoint), a progress bar's ``postfix(state)`` (with ``options.progress``) and
+    ``options.callback(state)`` (True stops). The bar and the ``pool`` are closed whatever
+    happens. Returns the last state (``start`` when there was no generation left to run)."""
+    callback = options.callback
+    bar = tqdm(total=generations + 1, desc=desc, unit="gen", disable=not options.progress,
                initial=0 if start is None else start.gen + 1)
     state = start
     try:

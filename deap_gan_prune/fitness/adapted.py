@@ -24,21 +24,35 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, cast
+from dataclasses import dataclass
+from typing import Literal, cast
 
 import torch
 from torch import nn
 
-from ..imagerange import DEFAULT_RANGE, InputRange
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..nets.maskspace import MaskSpace
 from ..nets.slimming import slim
-from ..training.brief import Distillation as Distillation  # re-exported: part of this API
-from .base import WORST_FITNESS, MaskFitness, check_images
+from .base import WORST_FITNESS, MaskFitness, Partner, Scoring, check_images
+from .distillation import Distillation
 
 AdaptedScore = Literal["l1", "ssim", "discriminator"]
 SCORES = ("l1", "ssim", "discriminator")
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """The brief distillation every candidate gets before it is scored: ``steps`` Adam steps
+    (learning rate ``lr``) of L1 toward the original's outputs on ``images`` (other images of
+    the source domain ``[n, C, H, W]``, never scored on), ``batch_size`` at a time, in an
+    order drawn from ``seed``. 0 steps score the pruned network as it is."""
+
+    images: torch.Tensor
+    steps: int = 30
+    lr: float = 2e-4
+    batch_size: int = 4
+    seed: int = 0
 
 
 class AdaptedFitness(MaskFitness):
@@ -47,65 +61,45 @@ class AdaptedFitness(MaskFitness):
 
     Args:
         generator: the original generator G (copied and frozen).
-        images: held-out images of G's source domain ``[m, C, H, W]`` in [-1, 1], on which
-            candidates are scored.
-        adapt_images: other images of the same domain ``[n, C, H, W]``, on which candidates
-            are distilled (never scored on).
         space: the mask space of ``generator``.
-        steps: distillation steps per candidate (0 scores the pruned network as it is).
+        images: held-out images of G's source domain ``[m, C, H, W]`` in
+            ``scoring.input_range``, on which candidates are scored.
+        scoring: γ, the size measure, images per forward pass, device (:class:`Scoring`).
+        adaptation: the candidates' distillation (:class:`Adaptation`; None: no adaptation).
         score: ``"l1"``, ``"ssim"`` or ``"discriminator"`` (needs ``discriminator``).
         discriminator: the original discriminator of G's target domain (only for
             ``score="discriminator"``).
-        partner_generator / partner_space / lambda_cycle: the cycle term, off unless
-            ``lambda_cycle > 0`` (the partner's mask is adapted on G's original outputs).
-        gamma: γ, the size weight; size_measure: ``"parameters"`` or ``"macs"``.
-        lr, batch_size, seed: the adaptation's Adam learning rate, batch and batch order.
-        eval_batch_size: images per forward pass when scoring. device: where it runs.
+        partner: the cycle term (:class:`Partner`; off unless its weight is > 0; the
+            partner's mask is adapted on G's original outputs).
     """
 
     _caches = ("_reference", "_partners")
 
-    def __init__(self, generator: nn.Module, images: torch.Tensor,
-                 adapt_images: torch.Tensor, space: MaskSpace, *, steps: int = 30,
+    def __init__(self, generator: nn.Module, space: MaskSpace, images: torch.Tensor,
+                 scoring: Scoring | None = None, *, adaptation: Adaptation | None = None,
                  score: AdaptedScore = "l1", discriminator: nn.Module | None = None,
-                 partner_generator: nn.Module | None = None,
-                 partner_space: MaskSpace | None = None, lambda_cycle: float = 0.0,
-                 gamma: float = 0.0, size_measure: SizeMeasure = "parameters",
-                 lr: float = 2e-4, batch_size: int = 4, seed: int = 0,
-                 eval_batch_size: int = 16, device: str | torch.device = "cpu",
-                 memo_size: int = 4096, input_range: InputRange = DEFAULT_RANGE) -> None:
+                 partner: Partner | None = None) -> None:
         if score not in SCORES:
             raise ValueError(f"unknown adapted score {score!r}: use one of {SCORES}")
         if score == "discriminator" and discriminator is None:
             raise ValueError("score='discriminator' needs a discriminator")
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        if lambda_cycle and partner_generator is None:
-            raise ValueError("lambda_cycle > 0 needs a partner_generator")
-        check_images(images, "images")
-        if steps > 0:
-            check_images(adapt_images, "adapt_images")
-        super().__init__(generator, space, gamma=gamma, size_measure=size_measure,
-                         device=device, memo_size=memo_size)
-        self.images = images.detach().to(self.device)
-        self.adapt_images = adapt_images.detach().to(self.device)
+        adaptation = adaptation or Adaptation(images[:0], steps=0)
+        if adaptation.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {adaptation.steps}")
+        if adaptation.steps > 0:
+            check_images(adaptation.images, "adaptation images")
+        super().__init__(generator, space, images, scoring or Scoring(), partner)
+        self.adapt_images = adaptation.images.detach().to(self.device)
         self.discriminator = frozen_copy(discriminator, self.device)
-        self.partner_generator = frozen_copy(partner_generator, self.device)
-        self.partner_space = partner_space or (space_of(partner_generator, images)
-                                               if partner_generator is not None else None)
-        self.steps, self.score, self.lambda_cycle = steps, score, lambda_cycle
-        self.eval_batch_size, self.input_range = eval_batch_size, input_range
-        self.distil = Distillation(adapt_images.shape[0], steps, batch_size, lr, seed)
-
-    @property
-    def uses_partner(self) -> bool:
-        return self.lambda_cycle != 0
+        self.steps, self.score = adaptation.steps, score
+        self.distil = Distillation(adaptation.images.shape[0], adaptation.steps,
+                                   adaptation.batch_size, adaptation.lr, adaptation.seed)
 
     # -- what does not depend on the individual ------------------------------------------
     @torch.no_grad()
     def _run(self, network: Callable[[torch.Tensor], torch.Tensor],
              images: torch.Tensor) -> torch.Tensor:
-        return torch.cat([network(x) for x in images.split(self.eval_batch_size)])
+        return torch.cat([network(x) for x in images.split(self.batch_size)])
 
     def reference(self) -> dict[str, torch.Tensor]:
         """The original's outputs on the held-out and adaptation images, and D's responses
@@ -191,22 +185,3 @@ class AdaptedFitness(MaskFitness):
             fake = self._run(net, self.images)
             out.append({kind: self._score_of(kind, fake) for kind in kinds})
         return out
-
-
-def adapted_fitnesses(g_a: nn.Module, g_b: nn.Module, images_a: torch.Tensor,
-                      images_b: torch.Tensor, adapt_a: torch.Tensor, adapt_b: torch.Tensor, *,
-                      d_a: nn.Module | None = None,
-                      d_b: nn.Module | None = None,
-                      space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
-                      **options: Any) -> tuple[AdaptedFitness, AdaptedFitness]:
-    """The two adapted fitnesses of a CycleGAN: G_A scored on held-out domain-A images
-    ``images_a`` after adaptation on ``adapt_a`` (D_A for ``score="discriminator"``, G_B as
-    cycle partner), and G_B likewise on domain B. ``options`` go to both
-    :class:`AdaptedFitness` (steps, score, λ, γ, seed, device, …)."""
-    space_a = space_a or space_of(g_a, images_a)
-    space_b = space_b or space_of(g_b, images_b)
-    fit_a = AdaptedFitness(g_a, images_a, adapt_a, space_a, discriminator=d_a,
-                           partner_generator=g_b, partner_space=space_b, **options)
-    fit_b = AdaptedFitness(g_b, images_b, adapt_b, space_b, discriminator=d_b,
-                           partner_generator=g_a, partner_space=space_a, **options)
-    return fit_a, fit_b

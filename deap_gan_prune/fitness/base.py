@@ -1,7 +1,9 @@
 """The base class every mask fitness shares (:class:`MaskFitness`: frozen copies, validity
-checks, the size term, a memo of results), the worst fitness an invalid mask gets and the
-warning that says so. The fitnesses themselves are in :mod:`.paper`, :mod:`.adapted` and
-:mod:`.supernet`.
+checks, the size term, a memo of results), the settings every fitness takes
+(:class:`Scoring`) and its cycle partner (:class:`Partner`), the worst fitness an invalid mask
+gets and the warning that says so. The fitnesses themselves are in :mod:`.paper`,
+:mod:`.adapted` and :mod:`.supernet`; each is built as ``Fitness(generator, space, images,
+scoring, *, ...)``.
 """
 from __future__ import annotations
 
@@ -9,15 +11,42 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace, SizeMeasure
 
 WORST_FITNESS = 0.0
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What every fitness shares: γ (``gamma``, the weight of the size ratio N), the size
+    measure of N (``"parameters"`` or ``"macs"``), images per forward pass
+    (``batch_size``), where the networks run (``device``), how many (mask, partner) results
+    are remembered (``memo_size``) and the images' value range (``input_range``)."""
+
+    gamma: float = 0.0
+    size_measure: SizeMeasure = "parameters"
+    batch_size: int = 16
+    device: Any = "cpu"
+    memo_size: int = 4096
+    input_range: InputRange = DEFAULT_RANGE
+
+
+@dataclass(frozen=True)
+class Partner:
+    """The cycle term of a generator's fitness: the partner generator (target → source; copied
+    and frozen), its mask space and λ (``weight``; 0 ignores the partner)."""
+
+    generator: nn.Module
+    space: MaskSpace
+    weight: float = 0.0
 
 
 class InvalidMaskWarning(UserWarning):
@@ -44,15 +73,21 @@ class MaskFitness:
     _partners: OrderedDict[tuple[int, ...], nn.Module] | None
     _memo: OrderedDict
 
-    def __init__(self, generator: nn.Module, space: MaskSpace, *, gamma: float,
-                 size_measure: SizeMeasure, device: str | torch.device,
-                 memo_size: int) -> None:
+    def __init__(self, generator: nn.Module, space: MaskSpace, images: torch.Tensor,
+                 scoring: Scoring, partner: Partner | None = None) -> None:
         if not space.matches(generator):
             raise ValueError("the mask space was built for other widths than the generator's")
-        self.device = torch.device(device)
+        check_images(images, "images")
+        self.device = torch.device(scoring.device)
         self.generator = frozen_copy(generator, self.device)
-        self.space, self.gamma, self.size_measure = space, gamma, size_measure
-        self.memo_size = memo_size
+        self.space, self.gamma, self.size_measure = space, scoring.gamma, scoring.size_measure
+        self.memo_size, self.batch_size = scoring.memo_size, scoring.batch_size
+        self.input_range = scoring.input_range
+        self.images = images.detach().to(self.device)
+        self.partner_generator = None if partner is None else \
+            frozen_copy(partner.generator, self.device)
+        self.partner_space = None if partner is None else partner.space
+        self.lambda_cycle = 0.0 if partner is None else float(partner.weight)
         self._reset_caches()
 
     @property

@@ -29,15 +29,10 @@ import torch
 from torch import nn
 
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..nets.maskspace import MaskSpace
 from ..nets.models import NLayerDiscriminator
 from ..nets.slimming import masked, slim
-from .base import (  # noqa: F401 (re-exported)
-    WORST_FITNESS,
-    InvalidMaskWarning,
-    MaskFitness,
-    check_images,
-)
+from .base import WORST_FITNESS, MaskFitness, Partner, Scoring
 
 Perceptual = Literal["discriminator", "features", "pixel"]
 
@@ -48,52 +43,33 @@ class GeneratorFitness(MaskFitness):
 
     Args:
         generator: the original generator G (copied and frozen; the caller's is untouched).
+        space: the mask space of ``generator``.
+        images: validation images of G's *source* domain, ``[m, C, H, W]`` in [-1, 1].
+        scoring: γ (default 1), the size measure of N, images per forward pass, device and
+            memo size (:class:`Scoring`).
         discriminator: the original discriminator of G's *target* domain (may be ``None`` with
             ``perceptual="pixel"``).
-        images: validation images of G's *source* domain, ``[m, C, H, W]`` in [-1, 1].
-        space: the mask space of ``generator``.
-        partner_generator / partner_space: the other generator (target → source) and its mask
-            space, for the cycle term; without them no cycle term is possible.
-        lambda_cycle: λ, the cycle weight (10 in the paper; 0 ignores the partner).
-        gamma: γ, the size weight.
-        size_measure: ``"parameters"`` or ``"macs"`` for N.
-        batch_size: images per forward pass. device: where the networks run.
+        perceptual: ``"discriminator"`` (the paper's), ``"features"`` or ``"pixel"``.
+        partner: the other generator (target → source), its mask space and λ, the cycle
+            weight (10 in the paper; :class:`Partner`); without it no cycle term.
         prepare: optional ``prepare(slim_generator) -> generator`` applied before scoring, e.g.
             the paper's short per-candidate training (off by default: expensive).
-        memo_size: how many (mask, partner) results to remember (duplicates and carried-over
-            elites are not evaluated twice).
     """
 
     _caches = ("_reference", "_partners")
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module | None,
-                 images: torch.Tensor, space: MaskSpace, *,
-                 partner_generator: nn.Module | None = None,
-                 partner_space: MaskSpace | None = None,
-                 perceptual: Perceptual = "discriminator", lambda_cycle: float = 10.0,
-                 gamma: float = 1.0, size_measure: SizeMeasure = "parameters",
-                 batch_size: int = 16, device: str | torch.device = "cpu",
-                 prepare: Callable[[nn.Module], nn.Module] | None = None,
-                 memo_size: int = 4096) -> None:
+    def __init__(self, generator: nn.Module, space: MaskSpace, images: torch.Tensor,
+                 scoring: Scoring | None = None, *, discriminator: nn.Module | None = None,
+                 perceptual: Perceptual = "discriminator", partner: Partner | None = None,
+                 prepare: Callable[[nn.Module], nn.Module] | None = None) -> None:
         if perceptual not in ("discriminator", "features", "pixel"):
             raise ValueError(f"unknown perceptual loss {perceptual!r}: use 'discriminator', "
                              "'features' or 'pixel'")
         if discriminator is None and perceptual != "pixel":
             raise ValueError(f"perceptual={perceptual!r} needs a discriminator")
-        check_images(images, "images")
-        super().__init__(generator, space, gamma=gamma, size_measure=size_measure,
-                         device=device, memo_size=memo_size)
+        super().__init__(generator, space, images, scoring or Scoring(gamma=1.0), partner)
         self.discriminator = frozen_copy(discriminator, self.device)
-        self.partner_generator = frozen_copy(partner_generator, self.device)
-        self.partner_space = partner_space or (space_of(partner_generator, images)
-                                               if partner_generator is not None else None)
-        self.images = images.detach().to(self.device)
-        self.perceptual, self.lambda_cycle = perceptual, lambda_cycle
-        self.batch_size, self.prepare = batch_size, prepare
-
-    @property
-    def uses_partner(self) -> bool:
-        return self.lambda_cycle != 0
+        self.perceptual, self.prepare = perceptual, prepare
 
     # -- what does not depend on the individual ------------------------------------------
     def _batches(self):
@@ -182,22 +158,3 @@ class GeneratorFitness(MaskFitness):
         return {"fitness": float(fitness), "loss": float(loss), "perceptual": float(perceptual),
                 "l_dis": float(l_dis) if self.discriminator is not None else float("nan"),
                 "l_gen": float(l_gen), "l_cyc": float(l_cyc), "size_ratio": size}
-
-
-def cyclegan_fitnesses(g_a: nn.Module, g_b: nn.Module,
-                       d_a: nn.Module | None, d_b: nn.Module | None,
-                       images_a: torch.Tensor, images_b: torch.Tensor, *,
-                       space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
-                       prepare: tuple[Callable | None, Callable | None] = (None, None),
-                       **options: Any) -> tuple[GeneratorFitness, GeneratorFitness]:
-    """The two fitnesses of a CycleGAN: G_A (A→B, judged by D_A) on domain-A images with G_B as
-    cycle partner, and G_B (B→A, judged by D_B) on domain-B images with G_A as partner.
-    ``prepare``: each generator's optional ``prepare`` (e.g. brief training of candidates);
-    ``options`` go to both :class:`GeneratorFitness` (λ, γ, perceptual, device, …)."""
-    space_a = space_a or space_of(g_a, images_a)
-    space_b = space_b or space_of(g_b, images_b)
-    fit_a = GeneratorFitness(g_a, d_a, images_a, space_a, partner_generator=g_b,
-                             partner_space=space_b, prepare=prepare[0], **options)
-    fit_b = GeneratorFitness(g_b, d_b, images_b, space_b, partner_generator=g_a,
-                             partner_space=space_a, prepare=prepare[1], **options)
-    return fit_a, fit_b

@@ -13,24 +13,23 @@ space)``, then fine-tuned as usual. The baselines of the same starting point are
 the supernet too::
 
     from deap_gan_prune.nets.baselines import l1_norm_mask, uniform_mask
-    uniform = slim(supernet, space.slot_masks(uniform_mask(space, 0.125)))
-    l1 = slim(supernet, space.slot_masks(l1_norm_mask(supernet, space, 0.125)))
+    uniform = slim(supernet, uniform_mask(space, 0.125), space)
+    l1 = slim(supernet, l1_norm_mask(supernet, space, 0.125), space)
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
-from ..imagerange import DEFAULT_RANGE, InputRange
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace, SizeMeasure, space_of
+from ..nets.maskspace import MaskSpace
 from ..nets.slimming import slim
-from .base import WORST_FITNESS, MaskFitness, check_images
+from .base import WORST_FITNESS, MaskFitness, Scoring
 
 SupernetScore = Literal["l1", "ssim"]
 
@@ -43,31 +42,31 @@ class SupernetFitness(MaskFitness):
     Args:
         supernet: the once-for-all generator S (copied and frozen); same widths as
             ``original``.
-        original: the original generator G whose outputs are the reference (copied, frozen).
-        images: held-out images of G's source domain ``[m, C, H, W]`` in [-1, 1].
         space: the mask space of both.
-        score: ``"l1"`` or ``"ssim"``. gamma: γ; size_measure: ``"parameters"`` or ``"macs"``.
-        batch_size: images per forward pass. device: where it runs.
+        images: held-out images of G's source domain ``[m, C, H, W]`` in
+            ``scoring.input_range``.
+        scoring: γ, the size measure, images per forward pass, device (:class:`Scoring`).
+        original: the original generator G whose outputs are the reference (copied, frozen).
+        score: ``"l1"`` or ``"ssim"``.
     """
 
     _caches = ("_reference",)
 
-    def __init__(self, supernet: nn.Module, original: nn.Module, images: torch.Tensor,
-                 space: MaskSpace, *, score: SupernetScore = "l1", gamma: float = 0.0,
-                 size_measure: SizeMeasure = "parameters", batch_size: int = 16,
-                 device: str | torch.device = "cpu", memo_size: int = 4096,
-                 input_range: InputRange = DEFAULT_RANGE) -> None:
+    def __init__(self, supernet: nn.Module, space: MaskSpace, images: torch.Tensor,
+                 scoring: Scoring | None = None, *, original: nn.Module,
+                 score: SupernetScore = "l1") -> None:
         if score not in ("l1", "ssim"):
             raise ValueError(f"unknown supernet score {score!r}: use 'l1' or 'ssim'")
-        check_images(images, "images")
         if not space.matches(original):
             raise ValueError("the mask space was built for other convs or widths than the "
                              "original's")
-        super().__init__(supernet, space, gamma=gamma, size_measure=size_measure,
-                         device=device, memo_size=memo_size)
+        if getattr(supernet, "widths", None) != getattr(original, "widths", None) or \
+                type(supernet) is not type(original):
+            raise ValueError("the supernet is not of the original generator's class and "
+                             "widths")
+        super().__init__(supernet, space, images, scoring or Scoring())
         self.original = frozen_copy(original, self.device)
-        self.images = images.detach().to(self.device)
-        self.score, self.batch_size, self.input_range = score, batch_size, input_range
+        self.score = score
 
     @torch.no_grad()
     def _run(self, network: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -98,19 +97,3 @@ class SupernetFitness(MaskFitness):
         fitness = 1.0 / loss if loss > 0 and math.isfinite(loss) else WORST_FITNESS
         return {"fitness": float(fitness), "loss": float(loss), "score": float(score),
                 "size_ratio": size}
-
-
-def supernet_fitnesses(supernets: tuple[nn.Module, nn.Module], originals: tuple[nn.Module,
-                       nn.Module], images_a: torch.Tensor, images_b: torch.Tensor, *,
-                       space_a: MaskSpace | None = None, space_b: MaskSpace | None = None,
-                       **options: Any) -> tuple[SupernetFitness, SupernetFitness]:
-    """The two supernet fitnesses of a CycleGAN: S_A against G_A on held-out domain-A images,
-    S_B against G_B on domain-B images; ``options`` go to both (score, γ, device, …)."""
-    for s, g, name in zip(supernets, originals, "AB"):
-        if getattr(s, "widths", None) != getattr(g, "widths", None) or type(s) is not type(g):
-            raise ValueError(f"supernet {name} is not of the original G_{name}'s class and "
-                             "widths")
-    space_a = space_a or space_of(originals[0], images_a)
-    space_b = space_b or space_of(originals[1], images_b)
-    return (SupernetFitness(supernets[0], originals[0], images_a, space_a, **options),
-            SupernetFitness(supernets[1], originals[1], images_b, space_b, **options))
