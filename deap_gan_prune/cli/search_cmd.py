@@ -6,18 +6,19 @@ co-evolved like the upstream pair."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..evolution.raymap import import_ray
-from ..evolution.search import SearchConfig, search_masks
-from ..evolution.search_config import GENERATOR_SEARCH_SIZE, WIDTHS, default_variation
-from ..evolution.single_search import search_single
+from ..evolution.search import search
+from ..evolution.search_config import GENERATOR_SEARCH_SIZE, SearchConfig, default_variation
 from ..files import atomic_write_json
 from ..nets.checkpoints import load_cyclegan
 from ..nets.latency_model import RUNTIMES
 from ..outputs import check_output_file
 from ..plotting import plot_fitness, plot_front
+from ..runoptions import RunOptions
 from ..teacher import SUPERNET_DIR
 from . import CommandError, resumable
 from .common import (
@@ -36,10 +37,10 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..evolution.front import FrontConfig
+    from ..evolution.front_config import FrontConfig
+    from ..evolution.result import SearchResult
+    from ..evolution.task import Task
     from ..imagerange import InputRange
-    from ..nets.checkpoints import CycleGAN
-    from ..nets.maskspace import Layout
     from ..workflow import DomainData
 
 #: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
@@ -59,6 +60,11 @@ def parse_budget(text: str) -> float | str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is neither a size ratio such as 0.25 nor "
                                          f"'{NO_BUDGET}'") from None
+
+
+def comma_separated(text: str) -> tuple[str, ...]:
+    """``a,b`` as ``("a", "b")``."""
+    return tuple(name for name in text.split(",") if name)
 
 
 def budget_of(args: argparse.Namespace) -> float | None:
@@ -82,39 +88,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     add_generator_arguments(parser)
     add_data_arguments(parser, generator_size=GENERATOR_SEARCH_SIZE)
-    d = SearchConfig()
+    from ..configs import add_config_flags
+    from ..evolution.front_config import FrontConfig
     g = parser.add_argument_group("search")
-    g.add_argument("--population", type=int, default=d.population,
-                   help="individuals (masks) per generator")
-    g.add_argument("--generations", type=int, default=d.generations,
-                   help="generations after the starting population")
-    g.add_argument("--fitness", choices=["adapted", "paper", "supernet"], default=d.fitness,
-                   help="adapted: each candidate distilled briefly toward the original, then "
-                        "scored on held-out images (default); paper: the paper's F; "
-                        "supernet: scored on --supernet weights as they are")
+    add_config_flags(g, SearchConfig, ("population", "generations", "fitness"))
     g.add_argument("--supernet", metavar="DIR", nargs="?", const="", default=None,
                    help="once-for-all generators of 'deap-gan-prune supernet' (without DIR: "
                         "the shipped teacher's): masks are scored on their weights (implies "
                         "--fitness supernet, also with --front); 'slim' then slims from DIR "
                         "(default: none, the original weights)")
-    g.add_argument("--adapt-steps", type=int, default=d.adapt_steps,
-                   help=f"distillation steps per candidate (adapted; default {d.adapt_steps})")
-    g.add_argument("--adapt-score", choices=["l1", "ssim", "discriminator"],
-                   default=d.adapt_score,
-                   help="what the adapted (or supernet) fitness scores the candidate's outputs "
-                        "by: L1 or SSIM to the original's, or the original discriminator")
-    g.add_argument("--select", choices=["tournament", "rank", "roulette"], default=d.select,
-                   help="selection (default tournament; roulette is the paper's)")
-    g.add_argument("--gamma", type=float, default=None,
-                   help="size weight γ (default 0 with a budget, 1 with --budget none)")
-    g.add_argument("--lambda-cycle", type=float, default=None,
-                   help="cycle weight λ (default 10 for the paper's fitness, 0 for adapted)")
-    g.add_argument("--budget", type=parse_budget, default=None, metavar="RATIO|none",
-                   help=f"size ratio every candidate is repaired to meet in parameters and "
-                        f"MACs (in parameters only with --variation widths; default "
-                        f"{DEFAULT_BUDGET}: 4x smaller, as the example); 'none': "
-                        "no cap, the paper's soft size term γ·size instead (γ 1, no uniform "
-                        "mask seeded); not with --front")
+    budget = {"type": parse_budget, "metavar": "RATIO|none", "help": (
+        f"size ratio every candidate is repaired to meet in parameters and MACs (in "
+        f"parameters only with --variation widths; default {DEFAULT_BUDGET}: 4x smaller, as "
+        "the example); 'none': no cap, the paper's soft size term γ·size instead (γ 1, no "
+        "uniform mask seeded); not with --front")}
+    add_config_flags(g, SearchConfig, ("adapt_steps", "adapt_score", "select", "gamma",
+                                       "lambda_cycle", "budget"), overrides={"budget": budget})
     g.add_argument("--speedup", type=float, default=None, metavar="X",
                    help="a latency budget instead of --budget: every candidate at most 1/X "
                         "of the original's latency as predicted by a latency model measured "
@@ -122,56 +111,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--latency-size px")
     g.add_argument("--latency-size", type=int, default=256, metavar="PX",
                    help="the image size --speedup's latency is measured at (default 256)")
-    g.add_argument("--repair-order", choices=["random", "l1"], default=d.repair_order,
-                   help="which channels the budget repair drops first (default random)")
-    g.add_argument("--size-measure", choices=["parameters", "macs"], default=d.size_measure,
-                   help="the size γ weighs and the printed size ratio counts")
-    g.add_argument("--perceptual", choices=["discriminator", "features", "pixel"],
-                   default=d.perceptual,
-                   help="the perceptual term of the paper's fitness (--fitness paper)")
-    g.add_argument("--layout", choices=["independent", "tied"], default=d.layout,
-                   help="independent: every residual block's inner width is its own; tied: "
-                        "as the released code, tied to the stream width")
+    add_config_flags(g, SearchConfig, ("repair_order", "size_measure", "perceptual", "layout"))
     g.add_argument("--variation", choices=VARIATIONS, default=None,
                    help="widths: the width search (masks start at the uniform mask with "
                         "random channels, capacity moves between groups, the best finalists "
                         "briefly fine-tuned; default for --generator --weights); channels: "
                         "bit-string crossover and mutation of the channels (default otherwise)")
-    g.add_argument("--init", choices=["bernoulli", "importance", "uniform"], default=None,
-                   help="starting masks: each channel kept at random (the paper's; default "
-                        "of channels), the channels of largest L1 norm, perturbed, or the "
-                        "uniform counts with capacity moves (default of widths)")
-    g.add_argument("--mate", choices=["two_point", "group_boundary", "uniform_group"],
-                   default=None, help="crossover of two masks (default two_point for "
-                   "channels, uniform_group for widths)")
-    g.add_argument("--mutate", choices=["segment", "flip", "move"], default=None,
-                   help="mutation: a random segment of bits (default of channels), "
-                        "independent bit flips, or channels moved between two groups at one "
-                        "size (default of widths)")
-    g.add_argument("--finalists", type=int, default=None,
-                   help=f"masks of the hall of fame distilled --finalist-steps steps at the "
-                        f"end, with the uniform seed, the best kept (default {WIDTHS['finalists']} "
-                        f"for widths, {d.finalists} = off for channels; one generator only)")
-    g.add_argument("--finalist-steps", type=int, default=WIDTHS["finalist_steps"],
-                   help="distillation steps per finalist")
-    g.add_argument("--n-images", type=int, default=d.n_images,
-                   help="held-out validation images per domain the fitness scores on")
-    g.add_argument("--adapt-images", type=int, default=d.train_images,
-                   help="further images per domain candidates are adapted (or, with "
-                        "--train-steps, trained) on")
-    g.add_argument("--train-steps", type=int, default=d.train_steps,
-                   help="brief training of every candidate before scoring (the paper's "
-                        "optional variant; default 0 = off)")
+    # their defaults depend on --variation (SearchConfig.widths)
+    by_variation = ("init", "mate", "mutate", "finalists")
+    add_config_flags(g, SearchConfig, (*by_variation, "finalist_steps", "n_images",
+                                       "train_images", "train_steps"), unset=by_variation)
     f = parser.add_argument_group("front (multi-objective search)")
     f.add_argument("--front", action="store_true",
                    help="search the Pareto front of quality and size instead of one budget")
-    f.add_argument("--objectives", default="parameters",
-                   help="size objectives beside quality, comma-separated among parameters, "
-                        "macs, latency (default parameters)")
-    f.add_argument("--size-range", type=float, nargs=2, default=(0.05, 0.5),
-                   metavar=("LOW", "HIGH"),
-                   help="size ratios the starting masks span; HIGH is also a cap "
-                        "(default 0.05 0.5)")
+    add_config_flags(f, FrontConfig, ("objectives", "size_range"), overrides={
+        "objectives": {"type": comma_separated, "nargs": None}})
     f.add_argument("--latency-table", metavar="FILE", default=None,
                    help="latency model cache to reuse or write (default: beside --out)")
     f.add_argument("--runtime", choices=list(RUNTIMES), default=None,
@@ -227,18 +181,20 @@ def variation_of(args: argparse.Namespace) -> str:
     return default_variation(is_single(args), budget_of(args), args.fitness)
 
 
+#: the flags of the SearchConfig (and, for the front, the FrontConfig) fields
+SEARCH_FLAGS = ("population", "generations", "fitness", "adapt_steps", "adapt_score", "select",
+                "gamma", "lambda_cycle", "budget", "repair_order", "size_measure",
+                "perceptual", "layout", "init", "mate", "mutate", "finalists",
+                "finalist_steps", "n_images", "train_images", "train_steps", "seed")
+FRONT_FLAGS = ("population", "generations", "fitness", "objectives", "size_range", "mate",
+               "mutate", "layout", "adapt_steps", "adapt_score", "n_images", "train_images",
+               "seed")
+
+
 def config_from(args: argparse.Namespace) -> SearchConfig:
-    settings = {"population": args.population, "generations": args.generations,
-                    "fitness": fitness_of(args), "adapt_steps": args.adapt_steps,
-                    "adapt_score": args.adapt_score, "select": args.select, "gamma": args.gamma,
-                    "lambda_cycle": args.lambda_cycle, "budget": budget_of(args),
-                    "repair_order": args.repair_order, "size_measure": args.size_measure,
-                    "perceptual": args.perceptual, "layout": args.layout,
-                    "n_images": args.n_images, "train_images": args.adapt_images,
-                    "train_steps": args.train_steps, "finalist_steps": args.finalist_steps,
-                    "seed": args.seed}
-    settings.update({k: getattr(args, k) for k in ("init", "mate", "mutate", "finalists")
-                     if getattr(args, k) is not None})
+    from ..configs import flag_values
+    settings = {**flag_values(args, SearchConfig, SEARCH_FLAGS), "fitness": fitness_of(args),
+                "budget": budget_of(args)}
     if args.speedup is not None:
         settings["budget_measures"] = ("latency",)
     if variation_of(args) == "widths":
@@ -279,15 +235,10 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def front_config_from(args: argparse.Namespace) -> FrontConfig:
+    from ..configs import flag_values
     from ..evolution.front import FrontConfig
-    return FrontConfig(population=args.population, generations=args.generations,
-                       fitness=fitness_of(args),
-                       objectives=tuple(o for o in args.objectives.split(",") if o),
-                       size_range=tuple(args.size_range), mate=args.mate or "two_point",
-                       mutate=args.mutate or "segment",
-                       layout=args.layout, adapt_steps=args.adapt_steps,
-                       adapt_score=args.adapt_score, n_images=args.n_images,
-                       train_images=args.adapt_images, seed=args.seed)
+    return FrontConfig(**{**flag_values(args, FrontConfig, FRONT_FLAGS),
+                          "fitness": fitness_of(args)})
 
 
 def load_supernets(args: argparse.Namespace) -> tuple | None:
@@ -313,50 +264,68 @@ def latency_path(args: argparse.Namespace) -> Path:
     return Path(args.latency_table or out.with_name(out.stem + "_latency.json"))
 
 
-def run_front(args: argparse.Namespace) -> int:
-    """``search --front``: the front (JSON), its plot and the latency model's cache."""
-    from ..evolution.front import search_front
-    from ..nets.latency_model import LatencyModel
-    if args.budget is not None or args.fitness == "paper":
-        raise CommandError("--front searches the adapted (or, with --supernet, the supernet) "
-                           "fitness over --size-range: leave out --budget and --fitness paper")
-    config = front_config_from(args)
-    if args.no_latency and "latency" in config.objectives:
-        raise CommandError("--objectives latency needs a latency model: leave out "
-                           "--no-latency")
-    runtime = args.runtime or ("cuda" if str(args.device).startswith("cuda") else "torch")
+def load_task(args: argparse.Namespace, config: SearchConfig | FrontConfig,
+              data: DomainData) -> tuple[Task, dict]:
+    """The search's task: one generator of the user's class (``--generator``, ``--weights``),
+    both of a pair (``--generator``, ``--checkpoints DIR``), or the upstream CycleGAN
+    (``--checkpoints`` or the shipped teacher, with ``--supernet``'s once-for-all
+    generators); and what the masks file records of where they came from."""
+    from ..evolution.task import Task
+    if architecture(args) is not None and args.checkpoints and args.weights:
+        raise CommandError("--generator takes --weights FILE (one generator) or "
+                           "--checkpoints DIR (both generators), not both")
+    if architecture(args) is not None and not args.checkpoints:
+        return (Task({"A": load_own_generator(args)}, {"A": data.val_a},
+                     input_range=data.input_range),
+                {"architecture": architecture(args), "weights": str(args.weights)})
+    if architecture(args) is not None:
+        gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
+        if needs_discriminators(config) and not gan.has_discriminators:
+            raise CommandError(f"{args.checkpoints}: no discriminator files (latest_net_D_A.pth,"
+                               " latest_net_D_B.pth) for a fitness that scores with them; use "
+                               "the adapted fitness with --adapt-score l1 or ssim, or "
+                               "--perceptual pixel/features")
+        extra = {"architecture": architecture(args), "checkpoints": str(args.checkpoints)}
+    else:
+        judged = config.adapt_score == "discriminator" if args.front else \
+            config.fitness != "supernet"
+        gan = load_models(args, data, discriminators=judged)
+        extra = {} if args.supernet is None else {"supernet": str(args.supernet)}
+    supernets = load_supernets(args)
+    return (Task.pair(gan.g_a, gan.g_b, data.val_a, data.val_b,
+                      discriminators={"A": gan.d_a, "B": gan.d_b},
+                      supernets={} if supernets is None else dict(zip("AB", supernets)),
+                      input_range=data.input_range), extra)
+
+
+def with_latency(args: argparse.Namespace, config: SearchConfig | FrontConfig,
+                 task: Task) -> Task:
+    """``task`` with each generator's latency model (and the space it was measured for) when
+    the search needs one: ``--speedup`` (on ``--runtime``, default onnx, at
+    ``--latency-size``, one thread) or the front (unless ``--no-latency``: on ``--runtime``,
+    default torch, at the images' size)."""
+    if isinstance(config, SearchConfig) and "latency" not in config.budget_measures:
+        return task
+    if not isinstance(config, SearchConfig) and args.no_latency:
+        return task
+    check_output_file(latency_path(args), "--latency-table")
+    if isinstance(config, SearchConfig):
+        if args.latency_size <= 0 or args.latency_size % 4:
+            raise CommandError(f"--latency-size {args.latency_size}: must be a positive "
+                               "multiple of 4")
+        runtime, threads = args.runtime or "onnx", 1
+    else:
+        runtime = args.runtime or ("cuda" if str(args.device).startswith("cuda") else "torch")
+        threads = None
     import torch
     if runtime == "cuda" and not torch.cuda.is_available():
         raise CommandError("--runtime cuda needs a GPU (torch.cuda.is_available() is False)")
-    check_output_file(latency_path(args), "--latency-table")
-    data = load_data(args, n_val=config.n_images + config.train_images,
-                     input_range=search_range(args))
-    gan = load_models(args, data, discriminators=config.adapt_score == "discriminator")
-    supernets = load_supernets(args)
-    table: LatencyModel | tuple[LatencyModel, LatencyModel] | None = None
-    if not args.no_latency:
-        models = [latency_model_of(args, config.layout, g, images, images.shape[-1], runtime)[1]
-                  for g, images in ((gan.g_a, data.val_a), (gan.g_b, data.val_b))]
-        table = models[0] if models[1].key == models[0].key else (models[0], models[1])
-    result = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b, config, d_a=gan.d_a,
-                          d_b=gan.d_b, latency=table, device=args.device,
-                          progress=not args.quiet, workers=args.workers,
-                          ray_address=args.ray, checkpoint=args.checkpoint,
-                          resume=args.resume, supernets=supernets,
-                          input_range=data.input_range)
-    out = Path(args.out)
-    front = {**result.to_dict(), **range_entry(data.input_range)}
-    if args.supernet is not None:
-        front["supernet"] = str(args.supernet)
-    atomic_write_json(out, front)
-    plot = plot_path(args)
-    plot_front(front, plot)
-    chosen = result.points[result.chosen]["values"]
-    parts = ", ".join(f"{k} {v:.4g}" for k, v in chosen.items())
-    print(f"front: {len(result.points)} pairs; chosen (nearest the ideal) #{result.chosen}: "
-          f"{parts}")
-    print(f"wrote {out} and {plot}")
-    return 0
+    measured = {n: latency_model_of(args, config.layout, g, task.images[n],
+                                    args.latency_size if threads == 1 else
+                                    task.images[n].shape[-1], runtime, threads)
+                for n, g in task.generators.items()}
+    return replace(task, spaces={n: m[0] for n, m in measured.items()},
+                   latency={n: m[1] for n, m in measured.items()})
 
 
 def interrupted(args: argparse.Namespace) -> str:
@@ -375,30 +344,65 @@ def run(args: argparse.Namespace) -> int:
         args.supernet = str(SUPERNET_DIR)
     if args.supernet is not None and architecture(args) is not None:
         raise CommandError("--supernet is for the CycleGAN search: leave out --generator")
+    config: SearchConfig | FrontConfig
     if args.front:
         if architecture(args) is not None:
             raise CommandError("--front searches both generators of a CycleGAN: leave out "
                                "--generator")
-        return run_front(args)
-    config = config_from(args)
+        if args.budget is not None or args.fitness == "paper":
+            raise CommandError("--front searches the adapted (or, with --supernet, the "
+                               "supernet) fitness over --size-range: leave out --budget and "
+                               "--fitness paper")
+        config = front_config_from(args)
+        if args.no_latency and "latency" in config.objectives:
+            raise CommandError("--objectives latency needs a latency model: leave out "
+                               "--no-latency")
+    else:
+        config = config_from(args)
     if architecture(args) is not None and args.image_size is None:
         args.image_size = GENERATOR_SEARCH_SIZE
     data = load_data(args, n_val=config.n_images + config.train_images,
                      input_range=search_range(args))
-    if architecture(args) is not None:
-        if args.checkpoints and args.weights:
-            raise CommandError("--generator takes --weights FILE (one generator) or "
-                               "--checkpoints DIR (both generators), not both")
-        if args.checkpoints:
-            return run_pair(args, config, data)
-        return run_single(args, config, data)
-    gan = load_models(args, data, discriminators=config.fitness != "supernet")
-    supernets = load_supernets(args)
-    extra = {} if args.supernet is None else {"supernet": str(args.supernet)}
-    return search_pair(args, config, data, gan, extra, supernets)
+    task, extra = load_task(args, config, data)
+    task = with_latency(args, config, task)
+    result = search(task, config, RunOptions(
+        device=args.device, progress=not args.quiet, workers=args.workers,
+        ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume))
+    out, plot = Path(args.out), plot_path(args)
+    written = {**result.to_dict(), **extra, **range_entry(data.input_range)}
+    atomic_write_json(out, written)
+    if args.front:
+        plot_front(written, plot)
+        chosen = result.points[result.chosen]["values"]
+        parts = ", ".join(f"{k} {v:.4g}" for k, v in chosen.items())
+        print(f"front: {len(result.points)} pairs; chosen (nearest the ideal) "
+              f"#{result.chosen}: {parts}")
+    else:
+        plot_fitness(result.logbook, plot, config=result.config.to_dict())
+        for name in task.names:
+            print_result(args, result, task, name)
+    print(f"wrote {out} and {plot}")
+    return 0
 
 
-def latency_model_of(args: argparse.Namespace, layout: Layout, generator: Any, images: Any,
+def print_result(args: argparse.Namespace, result: SearchResult, task: Task, name: str) -> None:
+    """One generator's line: its fitness, size and other terms; with a latency budget, its
+    predicted speed-up."""
+    label = f"G_{name}" if len(task.names) > 1 else "G"
+    terms, mask = result.terms[name], result.masks[name]
+    parts = ", ".join(f"{k} {v:.4g}" for k, v in terms.items()
+                      if k not in ("fitness", "loss", "size_ratio"))
+    print(f"{label}: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the "
+          f"original ({result.config.size_measure}), "
+          f"{len(result.spaces[name].groups)} channel groups, {parts}")
+    model = task.latency.get(name)
+    if model is not None:
+        print(f"{label}: predicted {1 / model.ratio(mask):.2f}x faster than the original on "
+              f"{args.runtime or 'onnx'} at {args.latency_size} px "
+              f"({model.predict(mask):.1f} ms)")
+
+
+def latency_model_of(args: argparse.Namespace, layout: str, generator: Any, images: Any,
                      image_size: int, runtime: str, threads: int | None = None
                      ) -> tuple[Any, Any]:
     """``(space, latency model)`` of ``generator``: its mask space as the search traces it on
@@ -414,89 +418,9 @@ def latency_model_of(args: argparse.Namespace, layout: Layout, generator: Any, i
         raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
 
 
-def speedup_model(args: argparse.Namespace, config: SearchConfig, generator: Any,
-                  images: Any) -> tuple[Any, Any]:
-    """``(space, latency model)`` of ``generator`` for ``--speedup``: on ``--runtime``
-    (default onnx) at ``--latency-size``, one thread (:func:`latency_model_of`)."""
-    check_output_file(latency_path(args), "--latency-table")
-    if args.latency_size <= 0 or args.latency_size % 4:
-        raise CommandError(f"--latency-size {args.latency_size}: must be a positive multiple "
-                           "of 4")
-    return latency_model_of(args, config.layout, generator, images, args.latency_size,
-                            args.runtime or "onnx", 1)
-
-
-def search_pair(args: argparse.Namespace, config: SearchConfig, data: DomainData,
-                gan: CycleGAN, extra: dict, supernets: tuple | None = None) -> int:
-    """Co-evolve both generators of ``gan`` (:func:`search_masks`), write the result with
-    ``extra`` entries to ``--out`` and its fitness plot, and print both generators' terms."""
-    latency = None
-    if "latency" in config.budget_measures:
-        latency = tuple(speedup_model(args, config, g, images)[1]
-                        for g, images in ((gan.g_a, data.val_a), (gan.g_b, data.val_b)))
-    result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
-                          device=args.device, progress=not args.quiet, workers=args.workers,
-                          ray_address=args.ray, checkpoint=args.checkpoint, resume=args.resume,
-                          supernets=supernets, input_range=data.input_range, latency=latency)
-    out = Path(args.out)
-    atomic_write_json(out, {**result.to_dict(), **extra, **range_entry(data.input_range)})
-    plot = plot_path(args)
-    plot_fitness(result.logbook, plot, config=result.config.to_dict())
-    for name, terms in zip("AB", result.terms):
-        parts = ", ".join(f"{k} {v:.4g}" for k, v in terms.items()
-                          if k not in ("fitness", "loss", "size_ratio"))
-        print(f"G_{name}: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the "
-              f"original ({config.size_measure}), {parts}")
-    for name, model, mask in zip("AB", latency or (), result.masks):
-        print(f"G_{name}: predicted {1 / model.ratio(mask):.2f}x faster than the original on "
-              f"{args.runtime or 'onnx'} at {args.latency_size} px")
-    print(f"wrote {out} and {plot}")
-    return 0
-
-
-def needs_discriminators(config: SearchConfig) -> bool:
+def needs_discriminators(config: SearchConfig | FrontConfig) -> bool:
     """True when the fitness scores with discriminators (the paper's F with the
     discriminator perceptual term, or the adapted fitness scoring by discriminator)."""
     if config.fitness == "paper":
-        return config.perceptual == "discriminator"
+        return getattr(config, "perceptual", "discriminator") == "discriminator"
     return config.adapt_score == "discriminator"
-
-
-def run_pair(args: argparse.Namespace, config: SearchConfig, data: DomainData) -> int:
-    """Both generators of the user's class (``--generator``, ``--checkpoints DIR`` holding
-    ``<epoch>_net_G_A.pth`` and ``<epoch>_net_G_B.pth``): the co-evolution of
-    :func:`search_masks`, each generator's channel groups traced."""
-    gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
-    if needs_discriminators(config) and not gan.has_discriminators:
-        raise CommandError(f"{args.checkpoints}: no discriminator files (latest_net_D_A.pth, "
-                           "latest_net_D_B.pth) for a fitness that scores with them; use the "
-                           "adapted fitness with --adapt-score l1 or ssim, or --perceptual "
-                           "pixel/features")
-    return search_pair(args, config, data, gan, {"architecture": architecture(args),
-                                                 "checkpoints": str(args.checkpoints)})
-
-
-def run_single(args: argparse.Namespace, config: SearchConfig, data: DomainData) -> int:
-    """One generator of the user's class (``--generator``, ``--weights``), no partner: masks
-    scored by distillation to the original on domain-A images."""
-    generator = load_own_generator(args)
-    space, latency = None, None
-    if "latency" in config.budget_measures:
-        space, latency = speedup_model(args, config, generator, data.val_a)
-    result = search_single(generator, data.val_a, config, space=space, device=args.device,
-                           progress=not args.quiet, checkpoint=args.checkpoint,
-                           resume=args.resume, workers=args.workers, ray_address=args.ray,
-                           input_range=data.input_range, latency=latency)
-    out = Path(args.out)
-    atomic_write_json(out, {**result.to_dict(), "architecture": architecture(args),
-                            "weights": str(args.weights), **range_entry(data.input_range)})
-    plot = plot_fitness(result.logbook, plot_path(args), config=result.config.to_dict())
-    terms = result.terms
-    print(f"G: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the original "
-          f"({config.size_measure}), {len(result.space.groups)} channel groups")
-    if latency is not None:
-        print(f"G: predicted {1 / latency.ratio(result.mask):.2f}x faster than the original "
-              f"on {args.runtime or 'onnx'} at {args.latency_size} px "
-              f"({latency.predict(result.mask):.1f} ms)")
-    print(f"wrote {out} and {plot}")
-    return 0

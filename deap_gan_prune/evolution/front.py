@@ -48,7 +48,7 @@ from .evolve import evaluate_invalid
 from .front_config import FrontConfig
 from .logbooks import logbook_records
 from .pareto import front_points, knee_index
-from .registration import create_types, register
+from .registration import Operators, create_types, register
 from .resume import load_checkpoint, save_checkpoint
 from .search import make_fitnesses
 from .skeleton import (
@@ -148,7 +148,7 @@ def build_front_toolbox(space: MaskSpace, objectives: FrontObjectives, config: F
     ``objectives`` as ``evaluate`` (with ``terms`` and ``sizes``)."""
     low, high = config.size_range
     toolbox = base.Toolbox()
-    register(toolbox, space, individual_cls, mate=config.mate, mutate=config.mutate,
+    register(toolbox, space, individual_cls, Operators(mate=config.mate, mutate=config.mutate),
              budget=high, measure=config.range_measure, image_size=image_size)
     toolbox.register("individual", initMaskSizeRange, individual_cls, space, low, high,
                      config.range_measure, image_size)

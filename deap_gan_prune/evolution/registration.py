@@ -7,6 +7,7 @@ docstring lists the equivalent calls so a user can register each piece by hand.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from deap import base, creator, tools
 
@@ -81,15 +82,49 @@ def create_types(fitness_name: str = "FitnessMask", individual_name: str = "Mask
     return fitness_cls, individual_cls
 
 
-def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | None = None, *,
-             p_keep: float = 0.5, mate: str = "two_point", mate_indpb: float = 0.5,
-             mutate: str = "segment", mutate_indpb: float | None = None,
-             segment_max_length: int | None = None, move_fraction: float = 0.25,
-             select: str = "tournament",
-             tournsize: int = 3, rank_pressure: float = 1.5, elitism: int = 0,
-             budget: float | None = None, measure: Measure | Sequence[Measure] = "parameters",
-             image_size: int = 256, scores: Sequence[float] | None = None) -> base.Toolbox:
-    """Fill ``individual``, ``population``, ``mate``, ``mutate`` and ``select`` of ``toolbox``.
+@dataclass(frozen=True)
+class Operators:
+    """Which of our operators :func:`register` puts in a toolbox, and their settings.
+
+    p_keep: the probability a bit is kept at initialisation (:func:`initMaskBernoulli`).
+    mate: "two_point" (:func:`cxTwoPointMask`), "group_boundary" (:func:`cxGroupBoundary`) or
+    "uniform_group" (:func:`cxUniformGroup`, with ``indpb=mate_indpb``). mutate: "segment"
+    (:func:`mutSegmentInvert`, with ``max_length=segment_max_length``), "flip"
+    (:func:`mutFlipMask`, with ``indpb=mutate_indpb``, default ``1 / space.n_bits``) or "move"
+    (:func:`mutMoveChannels`, with ``fraction=move_fraction`` and the first budget measure).
+    select: "tournament" (DEAP's ``tools.selTournament`` with ``tournsize``: keeps its
+    pressure when fitness values lie close together, as they do for masks at one budget),
+    "rank" (:func:`selRouletteRank`, with ``rank_pressure`` and ``elitism``) or "roulette"
+    (:func:`selRouletteWeighted`, fitness-proportional as in the paper, with ``elitism``).
+    """
+
+    p_keep: float = 0.5
+    mate: str = "two_point"
+    mate_indpb: float = 0.5
+    mutate: str = "segment"
+    mutate_indpb: float | None = None
+    segment_max_length: int | None = None
+    move_fraction: float = 0.25
+    select: str = "tournament"
+    tournsize: int = 3
+    rank_pressure: float = 1.5
+    elitism: int = 0
+
+    def __post_init__(self) -> None:
+        for what, value, table in (("mate", self.mate, MATES),
+                                   ("mutate", self.mutate, MUTATIONS),
+                                   ("select", self.select, SELECTIONS)):
+            if value not in table:
+                raise ValueError(f"Operators: unknown {what} {value!r}: use one of "
+                                 f"{sorted(table)}")
+
+
+def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | None = None,
+             operators: Operators | None = None, *, budget: float | None = None,
+             measure: Measure | Sequence[Measure] = "parameters", image_size: int = 256,
+             scores: Sequence[float] | None = None) -> base.Toolbox:
+    """Fill ``individual``, ``population``, ``mate``, ``mutate`` and ``select`` of ``toolbox``
+    with the :class:`Operators` chosen (default: ``Operators()``).
 
     ``evaluate`` is left to the caller (the fitness lives elsewhere). With the defaults and
     ``budget=0.25`` this is exactly::
@@ -105,48 +140,37 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
                                                 image_size=256, scores=None))
 
     (the population slot is registered after decorating ``individual``, so it builds repaired
-    individuals). Options: ``mate`` "two_point" (:func:`cxTwoPointMask`), "group_boundary"
-    (:func:`cxGroupBoundary`) or "uniform_group" (:func:`cxUniformGroup`, with
-    ``indpb=mate_indpb``); ``mutate`` "segment" (:func:`mutSegmentInvert`, with
-    ``max_length=segment_max_length``) or "flip" (:func:`mutFlipMask`, with
-    ``indpb=mutate_indpb``, default ``1 / space.n_bits``) or "move" (:func:`mutMoveChannels`,
-    with ``fraction=move_fraction`` and the first of ``measure``); ``select`` "tournament"
-    (DEAP's ``tools.selTournament`` with ``tournsize``: keeps its pressure when fitness values
-    lie close together, as they do for masks at one budget), "rank"
-    (:func:`selRouletteRank`, with ``rank_pressure`` and ``elitism``) or "roulette"
-    (:func:`selRouletteWeighted`, fitness-proportional as in the paper, with ``elitism``).
-    ``budget`` (a size ratio, e.g. 0.25 = 4x smaller in ``measure``, one name or several
-    that must all be met) adds :func:`BudgetRepair` decorators, which drop channels in random
-    order, or by ``scores`` (least important first) when given; an impossible budget raises
-    ValueError here. ``individual_cls`` defaults to :func:`create_types`'s individual. Returns
-    ``toolbox``.
+    individuals). ``budget`` (a size ratio, e.g. 0.25 = 4x smaller in ``measure``, one name or
+    several that must all be met) adds :func:`BudgetRepair` decorators, which drop channels
+    in random order, or by ``scores`` (least important first) when given; an impossible
+    budget raises ValueError here. ``individual_cls`` defaults to :func:`create_types`'s
+    individual. Returns ``toolbox``.
     """
+    o = operators or Operators()
     if individual_cls is None:
         individual_cls = create_types()[1]
-    for what, value, table in (("mate", mate, MATES), ("mutate", mutate, MUTATIONS),
-                               ("select", select, SELECTIONS)):
-        if value not in table:
-            raise ValueError(f"register: unknown {what} {value!r}: use one of {sorted(table)}")
-    toolbox.register("individual", initMaskBernoulli, individual_cls, space, p_keep=p_keep)
-    if mate == "uniform_group":
-        toolbox.register("mate", cxUniformGroup, space=space, indpb=mate_indpb)
+    toolbox.register("individual", initMaskBernoulli, individual_cls, space, p_keep=o.p_keep)
+    if o.mate == "uniform_group":
+        toolbox.register("mate", cxUniformGroup, space=space, indpb=o.mate_indpb)
     else:
-        toolbox.register("mate", MATES[mate], space=space)
-    if mutate == "flip":
-        indpb = 1.0 / space.n_bits if mutate_indpb is None else mutate_indpb
+        toolbox.register("mate", MATES[o.mate], space=space)
+    if o.mutate == "flip":
+        indpb = 1.0 / space.n_bits if o.mutate_indpb is None else o.mutate_indpb
         toolbox.register("mutate", mutFlipMask, space=space, indpb=indpb)
-    elif mutate == "move":
+    elif o.mutate == "move":
         first = measure if isinstance(measure, str) or callable(measure) else measure[0]
-        toolbox.register("mutate", mutMoveChannels, space=space, fraction=move_fraction,
+        toolbox.register("mutate", mutMoveChannels, space=space, fraction=o.move_fraction,
                          measure=first, image_size=image_size)
     else:
-        toolbox.register("mutate", mutSegmentInvert, space=space, max_length=segment_max_length)
-    if select == "tournament":
-        toolbox.register("select", tools.selTournament, tournsize=tournsize)
-    elif select == "rank":
-        toolbox.register("select", selRouletteRank, pressure=rank_pressure, elitism=elitism)
+        toolbox.register("mutate", mutSegmentInvert, space=space,
+                         max_length=o.segment_max_length)
+    if o.select == "tournament":
+        toolbox.register("select", tools.selTournament, tournsize=o.tournsize)
+    elif o.select == "rank":
+        toolbox.register("select", selRouletteRank, pressure=o.rank_pressure,
+                         elitism=o.elitism)
     else:
-        toolbox.register("select", selRouletteWeighted, elitism=elitism)
+        toolbox.register("select", selRouletteWeighted, elitism=o.elitism)
     if budget is not None:
         repair = BudgetRepair(space, budget, measure=measure, image_size=image_size,
                               scores=scores)

@@ -383,7 +383,7 @@ def run_with_checkpoints(populations: tuple[list, list],
     return state.populations, state.logbook, state.best
 
 
-# -- one population (search_single) ------------------------------------------------------------
+# -- one population (one generator) ------------------------------------------------------------
 SINGLE_FORMAT = "deap_gan_prune/single-search-checkpoint"
 SINGLE_VERSION = 1
 

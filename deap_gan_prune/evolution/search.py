@@ -35,7 +35,7 @@ from ..seeding import seeded
 from .coevolution import CoevolutionState, iterCoevolve
 from .evolve import EvolutionState, iterEvolve
 from .front_config import FrontConfig
-from .registration import create_types, register
+from .registration import Operators, create_types, register
 from .result import SearchResult
 from .resume import (
     load_checkpoint,
@@ -97,10 +97,11 @@ def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
     toolbox = base.Toolbox()
     repair_scores = scores if config.repair_order == "l1" else None
     measures = budget_measures(config, latency)
-    register(toolbox, space, individual_cls, p_keep=config.p_keep, mate=config.mate,
-             mutate=config.mutate, move_fraction=config.move_fraction, select=config.select,
-             tournsize=config.tournsize, budget=config.budget,
-             measure=measures, scores=repair_scores)
+    register(toolbox, space, individual_cls,
+             Operators(p_keep=config.p_keep, mate=config.mate, mutate=config.mutate,
+                       move_fraction=config.move_fraction, select=config.select,
+                       tournsize=config.tournsize),
+             budget=config.budget, measure=measures, scores=repair_scores)
     if config.init in ("importance", "uniform"):
         if config.init == "importance":
             toolbox.register("individual", initMaskImportance, individual_cls, space, scores,

@@ -1,15 +1,10 @@
-"""Settings and result of :func:`deap_gan_prune.evolution.search.search_masks`."""
+"""Settings of a single-budget search (:func:`deap_gan_prune.evolution.search.search`)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from deap import tools
-
 from ..configs import setting, to_dict, validate
-from ..nets.maskspace import MaskSpace
-from .logbooks import logbook_records
 
 #: Pixels a search of one generator of the user's class scores at when no size is given
 #: (``benchmarks/search_resolution.py`` compares it with the fine-tuning's 128).
@@ -74,8 +69,8 @@ class FitnessSettings:
 
 @dataclass
 class SearchConfig(FitnessSettings):
-    """Settings of :func:`search_masks`. The defaults are the ones our benchmarks chose
-    (README, "Results"); :meth:`paper` gives the paper's search.
+    """Settings of :func:`~.search.search` at one budget. The defaults are the ones our
+    benchmarks chose (README, "Results"); :meth:`paper` gives the paper's search.
 
     ``fitness``: "adapted" (:class:`AdaptedFitness`: each candidate distilled for
     ``adapt_steps`` steps toward the original on ``train_images`` adaptation images, then
@@ -83,8 +78,8 @@ class SearchConfig(FitnessSettings):
     cycle term only when > 0 and the fitness is then partner-dependent) or "paper"
     (:class:`GeneratorFitness`, the paper's F with ``perceptual`` and ``lambda_cycle``) or
     "supernet" (:class:`SupernetFitness`: each mask scored by ``adapt_score`` ("l1" or
-    "ssim") on the weights of once-for-all generators passed to :func:`search_masks` as
-    ``supernets``, with no adaptation).
+    "ssim") on the weights of once-for-all generators, the task's ``supernets``, with no
+    adaptation).
     ``budget``: a size ratio (e.g. 0.25 = 4x smaller) that every individual is repaired to
     meet in every one of ``budget_measures`` ("parameters", "macs", and "latency": the latency
     model the search is given, predicted ms), dropping channels in random order
@@ -193,32 +188,3 @@ class SearchConfig(FitnessSettings):
     def to_dict(self) -> dict:
         """The settings as plain JSON values (tuples as lists)."""
         return to_dict(self)
-
-
-@dataclass
-class SearchResult:
-    """The best pair of masks seen (the hall of fame's first, scored jointly), their spaces,
-    the logbook, the best pair's terms and the hall of fame (``(mask_a, mask_b, generation,
-    joint score)``, best first)."""
-
-    masks: tuple[list[int], list[int]]
-    spaces: tuple[MaskSpace, MaskSpace]
-    logbook: tools.Logbook
-    terms: tuple[dict, dict]
-    config: SearchConfig
-    populations: tuple[Sequence, ...] = field(repr=False, default=((), ()))
-    halloffame: list = field(repr=False, default_factory=list)
-
-    def slot_masks(self) -> tuple[dict, dict]:
-        """Per-slot masks of the best pair, for :func:`deap_gan_prune.slim`."""
-        return (self.spaces[0].slot_masks(self.masks[0]),
-                self.spaces[1].slot_masks(self.masks[1]))
-
-    def to_dict(self) -> dict:
-        """JSON-ready summary: masks, spaces, terms, config and the logbook's records."""
-        return {"masks": {"A": list(self.masks[0]), "B": list(self.masks[1])},
-                "spaces": {"A": self.spaces[0].to_dict(), "B": self.spaces[1].to_dict()},
-                "terms": {"A": self.terms[0], "B": self.terms[1]},
-                "config": self.config.to_dict(), "logbook": logbook_records(self.logbook),
-                "halloffame": [{"A": list(a), "B": list(b), "gen": g, "score": sc}
-                               for a, b, g, sc in self.halloffame]}
