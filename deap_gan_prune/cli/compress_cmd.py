@@ -8,29 +8,17 @@ its checkpoint saved."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..configs import add_config_flags, flag_values
 
 if TYPE_CHECKING:
     from ..compression.config import CompressConfig
 
-METAVARS = {"checkpoints": "DIR", "dataroot": "DIR", "weights": "FILE", "generator":
-            "PKG.MODULE:CLASS", "generator_kwargs": "JSON", "input_range": "RANGE"}
-
-
-def _default_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, (list, tuple)):
-        return " ".join(str(v) for v in value)
-    return "{}" if value == {} else str(value)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..compression.config import STAGES, CompressConfig
-    defaults = CompressConfig()
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="settings file, TOML (.toml) or YAML (.yaml, needs PyYAML); flags "
                              "override it (default: none)")
@@ -44,49 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     group = parser.add_argument_group("settings (default: the config file's, else the one "
                                       "shown)")
-    types = {"image_size": int, "search_size": int, "size_target": float, "speedup": float}
-    for f in fields(CompressConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        text = f.metadata["help"]  # declared once, with the setting
-        if "default" not in text:
-            text += f" (default {_default_text(default)})"
-        if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                               help=text)
-        elif f.name in ("size_range", "scale_jitter"):
-            group.add_argument(flag, type=float, nargs=2, metavar=("LOW", "HIGH"),
-                               default=None, help=text)
-        elif f.name == "load_sizes":
-            group.add_argument(flag, type=int, nargs="+", metavar="PX", default=None,
-                               help=text)
-        elif f.name == "generator_kwargs":
-            group.add_argument(flag, type=_json_object, default=None,
-                               metavar=METAVARS[f.name], help=text)
-        else:
-            kind = types.get(f.name, type(default) if default is not None else str)
-            group.add_argument(flag, type=kind, default=None,
-                               metavar=METAVARS.get(f.name), help=text)
-
-
-def _json_object(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg})") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"ngf\": 32}'")
-    return value
+    add_config_flags(group, CompressConfig, unset=True)
 
 
 def resolved_config(args: argparse.Namespace) -> CompressConfig:
     """The settings: the config file's (if any), the flags given on top."""
     from ..compression.config import CompressConfig, read_config_file
     settings = read_config_file(args.config) if args.config else {}
-    for f in fields(CompressConfig):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            settings[f.name] = value
+    settings.update(flag_values(args, CompressConfig))
     return CompressConfig.from_dict(settings, args.config or "flags")
 
 

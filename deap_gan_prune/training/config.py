@@ -1,7 +1,15 @@
-"""Training settings of a CycleGAN (upstream defaults) and the learning-rate schedule."""
+"""Training settings of a CycleGAN (upstream defaults)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from ..configs import setting, validate
+from .distill_config import DistillLoss
+from .schedule import lr_factor
+
+#: fields that say how often a run checkpoints and validates, and the distillation terms:
+#: not part of the settings list a fine-tuning checkpoint records under these names
+LOOP_FIELDS = ("checkpoint_every", "val_every", "keep_best", "distill")
 
 
 @dataclass
@@ -15,43 +23,43 @@ class CycleGANConfig:
     ``steps``: optimiser updates (one per batch; the loader is cycled until done).
     ``batch_size``: informative for recipes that build a loader; the loop takes the batches
     as the loader yields them. ``log_every``: steps per history entry (losses are averaged
-    over those steps). ``device``: where models and batches live ("cpu", "cuda", ...).
+    over those steps). Where the networks run is the run's options
+    (:class:`~deap_gan_prune.runoptions.RunOptions`), not a setting.
+
+    Fine-tuning only (:func:`finetune`): ``distill_weight`` w > 0 adds w times the distance to
+    the teacher's outputs, measured by ``distill`` (a :class:`~.distill_config.DistillLoss`;
+    None: the L1 distance); ``freeze_discriminators`` keeps the discriminators as they are.
+    ``val_every``: steps between validations (0: at step 0 and the end only, when a validation
+    is given); with ``keep_best`` the generators end with the best validated weights.
+    ``checkpoint_every``: steps between checkpoints (the state file, the network files), one
+    at the end too (0: at the end only).
     """
 
-    steps: int = 1000
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
-    pool_size: int = 50
-    decay_start: float = 0.5
-    batch_size: int = 1
-    distill_weight: float = 0.0
-    freeze_discriminators: bool = False
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
+    steps: int = setting(1000, "optimiser updates", low=1)
+    lr: float = setting(2e-4, "Adam's learning rate", above=0)
+    betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", low=0, below=1)
+    lambda_cycle: float = setting(10.0, "cycle-consistency weight", low=0)
+    lambda_identity: float = setting(0.5, "identity weight, times lambda_cycle", low=0)
+    pool_size: int = setting(50, "fakes in each discriminator's pool", low=0)
+    decay_start: float = setting(0.5, "share of steps at the base learning rate", low=0,
+                                 high=1)
+    batch_size: int = setting(1, "images a step", low=1)
+    distill_weight: float = setting(0.0, "weight of the distance to the teacher's outputs",
+                                    low=0)
+    freeze_discriminators: bool = setting(False, "keep the discriminators as they are")
+    log_every: int = setting(10, "steps per history entry", low=1)
+    seed: int = setting(0, "random seed")
+    checkpoint_every: int = setting(0, "steps between checkpoints (0: at the end only)",
+                                    low=0)
+    val_every: int = setting(0, "steps between validations", low=0)
+    keep_best: bool = setting(True, "end with the best validated weights")
+    distill: DistillLoss | None = setting(None, "the distillation terms (None: L1)")  # noqa: RUF009
 
     def __post_init__(self) -> None:
+        if isinstance(self.distill, dict):
+            self.distill = DistillLoss(**self.distill)
+        validate(self)
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-        checks = [
-            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
-             f"betas must be two numbers in [0, 1), got {self.betas}"),
-            (self.lambda_cycle >= 0, f"lambda_cycle must be >= 0, got {self.lambda_cycle}"),
-            (self.lambda_identity >= 0,
-             f"lambda_identity must be >= 0, got {self.lambda_identity}"),
-            (self.pool_size >= 0, f"pool_size must be >= 0, got {self.pool_size}"),
-            (0.0 <= self.decay_start <= 1.0,
-             f"decay_start must be a fraction in [0, 1], got {self.decay_start}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.distill_weight >= 0, f"distill_weight must be >= 0, got {self.distill_weight}"),
-            (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"CycleGANConfig: {message}")
 
     @property
     def decay_start_step(self) -> int:
@@ -66,15 +74,10 @@ class CycleGANConfig:
         """Plain JSON-ready dict of the settings."""
         d = asdict(self)
         d["betas"] = list(self.betas)
+        d["distill"] = self.distill.to_dict() if self.distill is not None else None
         return d
 
-
-def lr_factor(step: int, steps: int, decay_start_step: int) -> float:
-    """Multiplier of the base learning rate at 0-based update ``step``.
-
-    1 for ``step <= decay_start_step``, then linear down to exactly 0 at ``step == steps``
-    (so the last update, ``steps - 1``, uses ``1 / (steps - decay_start_step)``).
-    """
-    if steps <= decay_start_step:
-        return 1.0 if step < steps else 0.0
-    return max(0.0, min(1.0, (steps - step) / (steps - decay_start_step)))
+    def settings(self) -> dict:
+        """The settings a fine-tuning checkpoint records first (all but :data:`LOOP_FIELDS`,
+        in field order)."""
+        return {k: v for k, v in self.to_dict().items() if k not in LOOP_FIELDS}

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from ..configs import setting, validate
 from ..streams import Augment
-from .config import lr_factor
+from .schedule import lr_factor
 
 #: presets of :attr:`DistillLoss.feature_layers`
 FEATURE_PRESETS = ("groups", "blocks")
@@ -30,33 +31,37 @@ class DistillLoss:
     "1x1": through a learned 1x1 convolution per layer (trained with the student,
     initialised to pick the kept channels when they are known)."""
 
-    l1: float = 1.0
-    ssim: float = 0.0
-    ms_ssim: bool = False
-    ssim_window: int = 11
-    gradient: float = 0.0
-    feature: float = 0.0
-    feature_layers: str | tuple[str, ...] = "groups"
-    feature_map: str = "kept"
+    l1: float = setting(1.0, "weight of the L1 distance to the original's output (default 1)",
+                        low=0, metavar="WEIGHT")
+    ssim: float = setting(0.0, "weight of 1 - SSIM to the original's output (default 0)",
+                          low=0, metavar="WEIGHT")
+    ms_ssim: bool = setting(False, "multi-scale SSIM for --ssim (images above 16 x "
+                            "(--ssim-window - 1) px)")
+    ssim_window: int = setting(11, "SSIM's Gaussian window, odd", low=3, metavar="PX")
+    gradient: float = setting(0.0, "weight of the L1 distance of image gradients (default 0)",
+                              low=0, metavar="WEIGHT")
+    feature: float = setting(0.0, "weight of feature distillation at --feature-layers "
+                             "(default 0)", low=0, metavar="WEIGHT")
+    feature_layers: str | tuple[str, ...] = setting(
+        "groups", "groups (every channel group's last output), blocks (the network's own "
+        "blocks) or module names separated by commas", metavar="LAYERS")
+    feature_map: str = setting(
+        "kept", "the student's activations against the original's kept channels (needs the "
+        "slim file's mask), or through learned 1x1 maps", choices=FEATURE_MAPS)
 
     def __post_init__(self) -> None:
         if not isinstance(self.feature_layers, str):
             object.__setattr__(self, "feature_layers", tuple(self.feature_layers))
+        validate(self)
         layers = self.feature_layers
-        checks = [
-            ("l1", self.l1 >= 0, ">= 0"), ("ssim", self.ssim >= 0, ">= 0"),
-            ("ssim_window", self.ssim_window >= 3 and self.ssim_window % 2 == 1,
-             "an odd number >= 3"),
-            ("gradient", self.gradient >= 0, ">= 0"), ("feature", self.feature >= 0, ">= 0"),
-            ("feature_layers", layers in FEATURE_PRESETS if isinstance(layers, str) else
-             bool(layers) and all(isinstance(n, str) and n for n in layers),
-             f"{' or '.join(FEATURE_PRESETS)} or a list of module names"),
-            ("feature_map", self.feature_map in FEATURE_MAPS, " or ".join(FEATURE_MAPS)),
-        ]
-        for name, ok, need in checks:
-            if not ok:
-                raise ValueError(f"DistillLoss: {name} must be {need}, got "
-                                 f"{getattr(self, name)!r}")
+        if not (layers in FEATURE_PRESETS if isinstance(layers, str) else
+                bool(layers) and all(layers)):
+            raise ValueError(f"DistillLoss: feature_layers must be "
+                             f"{' or '.join(FEATURE_PRESETS)} or a list of module names, got "
+                             f"{layers!r}")
+        if self.ssim_window % 2 == 0:
+            raise ValueError(f"DistillLoss: ssim_window must be an odd number >= 3, got "
+                             f"{self.ssim_window}")
         if self.l1 + self.ssim + self.gradient + self.feature <= 0:
             raise ValueError("DistillLoss: every weight is 0 (l1, ssim, gradient, feature); "
                              "give at least one term a weight")
@@ -106,67 +111,48 @@ class DistillConfig:
     (and one at the end) when a checkpoint file is given.
     """
 
-    steps: int = 1000
-    batch_size: int = 4
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    decay_start: float = 0.5
-    image_size: int = 256
-    load_size: int | None = None
-    val_images: int = 16
-    val_every: int = 100
-    keep_best: bool = True
-    adversarial: float = 0.0
-    disc_fit_steps: int = 500
-    disc_ndf: int = 64
-    disc_layers: int = 3
-    train_discriminator: bool = True
-    pool_size: int = 50
-    teacher_pool: int = 0
-    checkpoint_every: int = 100
-    log_every: int = 10
-    workers: int = 0
-    seed: int = 0
-    loss: DistillLoss = field(default_factory=DistillLoss)
-    augment: Augment = field(default_factory=Augment)
-    warmup_steps: int = 0
-    ema: float = 0.0
+    steps: int = setting(1000, "optimiser updates", low=0)
+    batch_size: int = setting(4, "crops a step", low=1)
+    lr: float = setting(2e-4, "Adam's learning rate", above=0)
+    betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", low=0, below=1)
+    decay_start: float = setting(0.5, "share of steps at the base learning rate", low=0,
+                                 high=1)
+    image_size: int = setting(256, "pixels of the crops", low=1)
+    load_size: int | None = setting(None, "pixels images are resized to before the crop "
+                                    "(default 286/256 of image_size)", low=1)
+    val_images: int = setting(16, "images held out for validation", low=0)
+    val_every: int = setting(100, "steps between validations", low=0)
+    keep_best: bool = setting(True, "end with the weights of the lowest validation L1")
+    adversarial: float = setting(0.0, "weight of the GAN loss", low=0)
+    disc_fit_steps: int = setting(500, "steps fitting a discriminator first", low=0)
+    disc_ndf: int = setting(64, "filters of that discriminator's first layer", low=1)
+    disc_layers: int = setting(3, "layers of that discriminator", low=1)
+    train_discriminator: bool = setting(True, "train the discriminator during fine-tuning")
+    pool_size: int = setting(50, "fakes in the discriminator's pool", low=0)
+    teacher_pool: int = setting(0, "crops whose teacher outputs are computed once", low=0)
+    checkpoint_every: int = setting(100, "steps between checkpoints", low=1)
+    log_every: int = setting(10, "steps per history entry", low=1)
+    workers: int = setting(0, "processes reading images", low=0)
+    seed: int = setting(0, "random seed")
+    loss: DistillLoss = setting(DistillLoss, "the distillation terms")  # noqa: RUF009
+    augment: Augment = setting(Augment, "further augmentation")  # noqa: RUF009
+    warmup_steps: int = setting(0, "steps of linear learning-rate warm-up", low=0)
+    ema: float = setting(0.0, "decay of the moving average of the weights (0: off)", low=0,
+                         below=1)
 
     def __post_init__(self) -> None:
-        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         if isinstance(self.loss, dict):
             self.loss = DistillLoss(**self.loss)
         if isinstance(self.augment, dict):
             self.augment = Augment(**self.augment)
-        checks = [
-            ("steps", self.steps >= 0, ">= 0"), ("batch_size", self.batch_size >= 1, ">= 1"),
-            ("lr", self.lr > 0, "> 0"),
-            ("betas", len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
-             "two numbers in [0, 1)"),
-            ("decay_start", 0 <= self.decay_start <= 1, "a fraction in [0, 1]"),
-            ("image_size", self.image_size >= 1, ">= 1"),
-            ("load_size", self.load_size is None or self.load_size >= self.image_size,
-             "at least image_size"),
-            ("val_images", self.val_images >= 0, ">= 0"),
-            ("val_every", self.val_every >= 0, ">= 0"),
-            ("adversarial", self.adversarial >= 0, ">= 0"),
-            ("disc_fit_steps", self.disc_fit_steps >= 0, ">= 0"),
-            ("pool_size", self.pool_size >= 0, ">= 0"),
-            ("teacher_pool", self.teacher_pool >= 0, ">= 0"),
-            ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),
-            ("log_every", self.log_every >= 1, ">= 1"), ("workers", self.workers >= 0, ">= 0"),
-            ("loss", isinstance(self.loss, DistillLoss), "a DistillLoss"),
-            ("augment", isinstance(self.augment, Augment), "an Augment"),
-            ("augment", not isinstance(self.augment, Augment) or all(
-                v >= self.image_size for v in self.augment.load_sizes),
-             "load sizes of at least image_size"),
-            ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
-            ("ema", 0 <= self.ema < 1, "a decay in [0, 1)"),
-        ]
-        for name, ok, need in checks:
-            if not ok:
-                raise ValueError(f"DistillConfig: {name} must be {need}, got "
-                                 f"{getattr(self, name)}")
+        validate(self)
+        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        if self.load_size is not None and self.load_size < self.image_size:
+            raise ValueError(f"DistillConfig: load_size must be at least image_size, got "
+                             f"{self.load_size}")
+        if any(v < self.image_size for v in self.augment.load_sizes):
+            raise ValueError(f"DistillConfig: augment must be an Augment with load sizes of "
+                             f"at least image_size, got {list(self.augment.load_sizes)}")
 
     def lr_at(self, step: int) -> float:
         """Learning rate of the update with 0-based index ``step``."""
