@@ -15,10 +15,10 @@ The pipeline, from the bottom up, one subpackage a stage:
 * :mod:`.metrics`: image measures, translation and timing;
 * :mod:`.cli`: the command line.
 
-Cross-cutting modules stay at the root: data (:mod:`.data`, :mod:`.synthetic`), devices
-(:mod:`.devices`), output files (:mod:`.outputs`), the steps the command line chains
-(:mod:`.workflow`), reports (:mod:`.report`), export (:mod:`.export`) and plots
-(:mod:`.plotting`).
+Cross-cutting modules stay at the root: data (:mod:`.data`, :mod:`.synthetic`,
+:mod:`.domains`), devices (:mod:`.devices`), output files (:mod:`.outputs`), run options
+(:mod:`.runoptions`), config declarations (:mod:`.configs`), reports (:mod:`.report`,
+:mod:`.generator_reports`), export (:mod:`.export`) and plots (:mod:`.plotting`).
 
 Importing the package loads none of them (nor torch): each public name below is imported from
 its submodule on first use (PEP 562), and so is each subpackage reached as an attribute
@@ -49,7 +49,8 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
                           "save_generator"),
     ".nets.counting": ("count_module_macs", "count_module_parameters"),
     ".nets.latency_model": ("latency_model_for",),
-    ".nets.maskspace": ("MaskSpace", "space_of"),
+    ".nets.groups": ("space_of",),
+    ".nets.maskspace": ("MaskSpace",),
     ".nets.models": ("NLayerDiscriminator", "ResnetGenerator"),
     ".nets.slimming": ("slim",),
     ".nets.widths": ("GeneratorWidths",),
@@ -80,8 +81,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         save_generator,
     )
     from .nets.counting import count_module_macs, count_module_parameters
+    from .nets.groups import space_of
     from .nets.latency_model import latency_model_for
-    from .nets.maskspace import MaskSpace, space_of
+    from .nets.maskspace import MaskSpace
     from .nets.models import NLayerDiscriminator, ResnetGenerator
     from .nets.slimming import slim
     from .nets.widths import GeneratorWidths

@@ -386,6 +386,40 @@ def _quality(check: dict) -> float:
     return -check["loss_db"] if "loss_db" in check else check["to_float"]["psnr_db"]
 
 
+@dataclass(frozen=True)
+class _Trial:
+    """What every quantization attempt reads: the prepared float file, the settings, the
+    calibration images ``[N, C, H, W]`` and their cached ranges; each attempt rewrites the
+    int8 file ``path``."""
+
+    prepared: str
+    path: str
+    calibration: np.ndarray
+    config: Int8Config
+    cache: str
+
+    def quantize(self, keep_float: Sequence[str]) -> None:
+        """Write ``path`` with the layers ``keep_float`` left in float."""
+        _quantize(self.prepared, self.path, self.calibration, self.config, keep_float,
+                  self.cache)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What an int8 file is checked against: held-out ``images`` ``[N, C, H, W]``, the float
+    file's outputs on them and, with an original generator, its outputs (all in
+    ``input_range``)."""
+
+    images: np.ndarray
+    float_out: np.ndarray
+    original_out: np.ndarray | None
+    input_range: InputRange = DEFAULT_RANGE
+
+    def check(self, int8: str) -> dict:
+        """The check of the int8 file ``int8`` (:func:`_check`)."""
+        return _check(int8, self.float_out, self.images, self.original_out, self.input_range)
+
+
 def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
                 calibration: torch.Tensor, check_images: torch.Tensor,
                 original: torch.nn.Module | None = None, config: Int8Config = Int8Config(),
@@ -426,18 +460,19 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
             raise ExportError(f"keep_float: {path.name} has no ONNX node {unknown[0]!r} "
                               f"(its first nodes: "
                               f"{', '.join(n.name for n in model.graph.node[:6])}, ...)")
-        _quantize(prepared, trial, calib, config, kept, cache)
+        attempt = _Trial(prepared, trial, calib, config, cache)
+        reference = _Reference(held, float_out, original_out, input_range)
+        attempt.quantize(kept)
         if config.keep_float == "auto":
             # a layer quantized but run in float (no integer kernel) only adds rounding:
             # it stays in float, and so does its output
             nodes = {n.name for n in model.graph.node}
             kept = [name for name in onnx_kernels(trial)["float_layers"] if name in nodes]
             if kept:
-                _quantize(prepared, trial, calib, config, kept, cache)
-        check = _check(trial, float_out, held, original_out, input_range)
+                attempt.quantize(kept)
+        check = reference.check(trial)
         if config.keep_float == "auto" and not _passes(check, config):
-            kept, check = _keep_sensitive(prepared, trial, calib, held, float_out, original_out,
-                                          config, cache, check, kept, progress, input_range)
+            kept, check = _keep_sensitive(attempt, reference, check, kept, progress)
         kernels = onnx_kernels(trial)
         weights = int8_weight_count(trial)
         data = with_onnx_range(Path(trial).read_bytes(), input_range)
@@ -450,32 +485,30 @@ def export_int8(generator: torch.nn.Module, path: str | os.PathLike,
     return result
 
 
-def _keep_sensitive(prepared: str, trial: str, calib: np.ndarray, held: np.ndarray,
-                    float_out: np.ndarray, original_out: np.ndarray | None,
-                    config: Int8Config, cache: str, check: dict, kept: list[str],
-                    progress: bool, input_range: InputRange = DEFAULT_RANGE
-                    ) -> tuple[list[str], dict]:
+def _keep_sensitive(attempt: _Trial, reference: _Reference, check: dict, kept: list[str],
+                    progress: bool) -> tuple[list[str], dict]:
     """Leave more layers in float (beyond ``kept``), most sensitive first, until the check
     passes: a layer's sensitivity is the quality gained by leaving it in float too."""
     import onnx
     from tqdm.auto import tqdm
 
-    layers = [n.name for n in onnx.load(prepared).graph.node
+    config = attempt.config
+    layers = [n.name for n in onnx.load(attempt.prepared).graph.node
               if n.op_type in COMPUTE_OPS and n.name not in kept]
     gains = {}
     for name in tqdm(layers, desc="int8 sensitivity", disable=not progress, leave=False):
-        _quantize(prepared, trial, calib, config, [*kept, name], cache)
-        gains[name] = _quality(_check(trial, float_out, held, original_out, input_range))
+        attempt.quantize([*kept, name])
+        gains[name] = _quality(reference.check(attempt.path))
     order = sorted(layers, key=lambda name: -gains[name])
     kept = list(kept)
     best = (check, list(kept))
     for name in order[:config.max_float_layers]:
         kept.append(name)
-        _quantize(prepared, trial, calib, config, kept, cache)
-        check = _check(trial, float_out, held, original_out, input_range)
+        attempt.quantize(kept)
+        check = reference.check(attempt.path)
         if _quality(check) > _quality(best[0]):
             best = (check, list(kept))
         if _passes(check, config):
             return kept, check
-    _quantize(prepared, trial, calib, config, best[1], cache)
+    attempt.quantize(best[1])
     return best[1], best[0]

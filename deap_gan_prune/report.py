@@ -7,12 +7,12 @@ from typing import cast
 
 import torch
 
+from .domains import DomainData
 from .imagerange import DEFAULT_RANGE, InputRange
 from .metrics import HIGHER_IS_BETTER as OUTLINE_HIGHER_IS_BETTER
 from .metrics import outline_scores
 from .metrics.fidelity import fidelity_scores
 from .metrics.judge import judge_scores, train_judge
-from .workflow import DomainData
 
 
 def _judge_training_images(data: DomainData, n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:

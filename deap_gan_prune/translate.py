@@ -113,6 +113,32 @@ def rounded_size(width: int, height: int, multiple: int = 4) -> tuple[int, int]:
     return one(width), one(height)
 
 
+@dataclass(frozen=True)
+class TranslateConfig:
+    """Settings of :func:`translate_folder`.
+
+    ``size``: resize every image to ``size`` x ``size`` pixels (a positive multiple of
+    ``multiple``); None keeps each image's size rounded to a multiple of ``multiple`` (an ONNX
+    file's fixed size for an :class:`OnnxGenerator`). ``batch_size``: images a forward pass
+    (of one size). ``input_range``: the generator's (None: the one an ONNX file records, else
+    [-1, 1]).
+    """
+
+    size: int | None = None
+    multiple: int = 4
+    batch_size: int = 8
+    input_range: InputRange | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch size {self.batch_size}: must be 1 or more")
+        if self.multiple < 1:
+            raise ValueError(f"multiple {self.multiple}: must be 1 or more")
+        if self.size is not None and (self.size < self.multiple or self.size % self.multiple):
+            raise ValueError(f"size {self.size}: must be a positive multiple of "
+                             f"{self.multiple}")
+
+
 @dataclass
 class TranslateResult:
     """What :func:`translate_folder` did: the files written and the inputs skipped."""
@@ -221,28 +247,20 @@ def _run(generator: torch.nn.Module | OnnxGenerator, inputs: list[torch.Tensor],
 
 @torch.no_grad()
 def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | os.PathLike,
-                     out: str | os.PathLike, size: int | None = None, multiple: int = 4,
-                     batch_size: int = 8, device: str | torch.device = "cpu",
-                     progress: bool = True, input_range: InputRange | None = None
+                     out: str | os.PathLike, config: TranslateConfig = TranslateConfig(), *,
+                     device: str | torch.device = "cpu", progress: bool = True
                      ) -> TranslateResult:
     """Translate every image of the folder ``source`` with ``generator`` and write
     ``<out>/<stem>.png`` for each (see the module docstring for sizes and files).
 
-    ``size``: resize every image to ``size`` x ``size``; None keeps each image's size rounded
-    to a multiple of ``multiple`` (an ONNX file's fixed size for an :class:`OnnxGenerator`).
-    ``device``: where a PyTorch generator runs (ONNX files run on the CPU). ``input_range``:
-    the generator's (None: the one an ONNX file records, else [-1, 1]). Deterministic:
-    the same inputs give the same files. A PyTorch generator runs in eval mode and is given
-    back in its own. Raises DataError (bad folder, no readable image,
-    clashing names), OutputError (unwritable ``out``, ``out`` is ``source``), ValueError (bad
-    numbers, a size the ONNX file was not exported for)."""
+    ``config``: sizes, batches and input range (:class:`TranslateConfig`). ``device``: where
+    a PyTorch generator runs (ONNX files run on the CPU). Deterministic: the same inputs give
+    the same files. A PyTorch generator runs in eval mode and is given back in its own.
+    Raises DataError (bad folder, no readable image, clashing names), OutputError
+    (unwritable ``out``, ``out`` is ``source``), ValueError (a size the ONNX file was not
+    exported for)."""
     source, out = Path(source), Path(out)
-    if batch_size < 1:
-        raise ValueError(f"batch size {batch_size}: must be 1 or more")
-    if multiple < 1:
-        raise ValueError(f"multiple {multiple}: must be 1 or more")
-    if size is not None and (size < multiple or size % multiple):
-        raise ValueError(f"size {size}: must be a positive multiple of {multiple}")
+    size, multiple, input_range = config.size, config.multiple, config.input_range
     if isinstance(generator, OnnxGenerator) and generator.image_size is not None:
         if size is not None and size != generator.image_size:
             fixed = generator.image_size
@@ -266,7 +284,7 @@ def translate_folder(generator: torch.nn.Module | OnnxGenerator, source: str | o
     out.mkdir(parents=True, exist_ok=True)
     with borrowed(module, training=False), tqdm(total=len(files), desc="translate",
                                                  unit="image", disable=not progress) as bar:
-        for batch in _batches(files, sizes, batch_size):
+        for batch in _batches(files, sizes, config.batch_size):
             inputs, names = [], []
             for path in batch:
                 try:

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..domains import DomainData, folder_data, synthetic_data
 from ..imagerange import DEFAULT_RANGE, OPTION, RANGE_KEY, InputRange, resolve
 from ..nets.checkpoints import CycleGAN, architecture_of, load_cyclegan, load_generator
-from ..workflow import DomainData, ensure_discriminators, folder_data, synthetic_data
+from ..training.pair import ensure_discriminators
 from . import CommandError
 
 if TYPE_CHECKING:

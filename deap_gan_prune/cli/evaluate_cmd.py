@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..files import atomic_write_json
+from ..generator_reports import generator_report, single_generator_report, translations
 from ..metrics.evaluation import translate
-from ..metrics.fid import cached_inception_weights, check_fid_available, fid_by_direction
+from ..metrics.fid import (
+    FidConfig,
+    cached_inception_weights,
+    check_fid_available,
+    fid_by_direction,
+)
 from ..nets.checkpoints import load_cyclegan, load_generator, traced_description
 from ..nets.counting import image_channels
 from ..outputs import check_output_file
@@ -28,14 +34,13 @@ from ..report import (
     quality_report,
     single_quality_report,
 )
-from ..workflow import generator_report, single_generator_report, translations
 from . import CommandError
 
 if TYPE_CHECKING:
     import torch
 
+    from ..domains import DomainData
     from ..imagerange import InputRange
-    from ..workflow import DomainData
 from .common import (
     add_data_arguments,
     add_generator_arguments,
@@ -97,8 +102,8 @@ def add_fid(quality: dict, outputs: dict, reals: dict, weights: str | os.PathLik
         outputs = {name: {k: value.to_signed(v) for k, v in out.items()}
                    for name, out in outputs.items()}
         reals = {k: value.to_signed(v) for k, v in reals.items()}
-    scores = fid_by_direction(outputs, reals, weights, device=args.device,
-                              batch_size=args.fid_batch_size)
+    scores = fid_by_direction(outputs, reals, weights, args.device,
+                              FidConfig(batch_size=args.fid_batch_size))
     for name, entry in scores.items():
         quality.setdefault(name, {}).update(entry)
     quality.setdefault("directions", {}).update(directions_of(quality))
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.out, "--out")
     args.fid_weights = fid_wanted(args)
     if architecture(args) is not None:
-        return run_single(args)
+        return run_own(args)
     recorded = [entry for name in ("G_A", "G_B")
                 for entry in range_beside(Path(args.slim) / f"slim_{name}.pth")]
     data = load_data(args, input_range=input_range(args, recorded + ranges_of_models(args)))
@@ -134,11 +139,6 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json(Path(args.out), summary)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
-
-
-def _slim_file(slim: str) -> Path:
-    path = Path(slim)
-    return path / "slim_G_A.pth" if path.is_dir() else path
 
 
 def _described(path: Path, args: argparse.Namespace) -> tuple:
@@ -167,12 +167,19 @@ def _head(args: argparse.Namespace, data: DomainData) -> dict:
             "arguments": arch["kwargs"]}
 
 
-def _compare(args: argparse.Namespace, original: torch.nn.Module, path: Path, described: tuple,
-             images: torch.Tensor, image_size: int, direction: str, origin: str,
-             reals: torch.Tensor | None = None) -> dict:
-    """The generator and quality reports of the slim file ``path`` (``described``: its space
-    and bits) against ``original`` (named ``origin`` in errors) on ``images``; with --fid,
-    FID/KID of both against ``reals`` (the target domain's test images)."""
+#: each generator's direction: its name in reports, the test images it translates and the real
+#: images of its target domain (attributes of DomainData)
+DIRECTIONS = {"A": ("a2b", "test_a", "test_b"), "B": ("b2a", "test_b", "test_a")}
+
+
+def _compare(args: argparse.Namespace, data: DomainData, name: str, original: torch.nn.Module,
+             path: Path, described: tuple, origin: str) -> dict:
+    """The generator and quality reports of the slim file ``path`` of ``G_<name>``
+    (``described``: its space and bits) against ``original`` (named ``origin`` in errors) on
+    the test images of its source domain; with --fid, FID/KID of both against the target
+    domain's test images."""
+    direction, source, target = DIRECTIONS[name]
+    images = getattr(data, source)
     space, bits = described
     if image_channels(original) != images.shape[1]:
         raise CommandError(f"--generator {args.generator} takes {image_channels(original)} "
@@ -184,58 +191,55 @@ def _compare(args: argparse.Namespace, original: torch.nn.Module, path: Path, de
     outputs = {"original": translate(original, images), "pruned": translate(pruned, images)}
     quality = single_quality_report(outputs["original"], outputs["pruned"], direction, value)
     if args.fid_weights is not None:
-        add_fid(quality, {name: {direction: out} for name, out in outputs.items()},
-                {direction: reals}, args.fid_weights, args, value)
-    return {"generator": single_generator_report(original, pruned, space, bits, image_size,
-                                                 repeats=args.repeats, device=args.device,
-                                                 input_range=value),
+        add_fid(quality, {kind: {direction: out} for kind, out in outputs.items()},
+                {direction: getattr(data, target)}, args.fid_weights, args, value)
+    return {"generator": single_generator_report(original, pruned, space, bits,
+                                                 data.image_size, repeats=args.repeats,
+                                                 device=args.device, input_range=value),
             "quality": quality}
 
 
-def run_pair(args: argparse.Namespace) -> int:
-    """Both generators of the user's class (``--checkpoints DIR``) against ``slim_G_A.pth``
-    and ``slim_G_B.pth`` of the folder ``slim``: each direction as :func:`run_single`."""
+def _slim_files(args: argparse.Namespace) -> dict[str, Path]:
+    """The slim files to evaluate by generator name: with ``--checkpoints DIR``,
+    ``slim_G_A.pth`` and ``slim_G_B.pth`` of the folder ``slim``; else ``slim_G_A.pth`` of
+    it (or ``slim``, that file itself)."""
+    path = Path(args.slim)
+    if not args.checkpoints:
+        return {"A": path / "slim_G_A.pth" if path.is_dir() else path}
     if args.weights:
         raise CommandError("--generator takes --weights FILE (one generator) or "
                            "--checkpoints DIR (both generators), not both")
-    folder = Path(args.slim)
-    if not folder.is_dir():
-        raise CommandError(f"{folder}: with --checkpoints, give the folder of 'slim "
+    if not path.is_dir():
+        raise CommandError(f"{path}: with --checkpoints, give the folder of 'slim "
                            "--checkpoints' (slim_G_A.pth and slim_G_B.pth)")
-    described = {n: _described(folder / f"slim_G_{n}.pth", args) for n in "AB"}
-    recorded = [entry for n in "AB" for entry in range_beside(folder / f"slim_G_{n}.pth")]
+    return {name: path / f"slim_G_{name}.pth" for name in "AB"}
+
+
+def run_own(args: argparse.Namespace) -> int:
+    """Generators of the user's class against their originals, each in its direction: the one
+    of ``--weights`` (A→B only), or both of ``--checkpoints DIR``."""
+    files = _slim_files(args)
+    described = {name: _described(path, args) for name, path in files.items()}
+    recorded = [entry for path in files.values() for entry in range_beside(path)]
     data = load_data(args, input_range=input_range(args, recorded + ranges_of_models(args)))
-    gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
-    summary = {**_head(args, data), "directions": {}}
-    texts = []
-    for name, original, images, direction in (("A", gan.g_a, data.test_a, "a2b"),
-                                              ("B", gan.g_b, data.test_b, "b2a")):
-        part = {"direction": direction,
-                **_compare(args, original, folder / f"slim_G_{name}.pth", described[name],
-                           images, data.image_size, direction,
-                           f"G_{name} of {args.checkpoints}",
-                           data.test_b if name == "A" else data.test_a)}
-        summary["directions"][f"G_{name}"] = part
-        texts.append(format_single_summary({**summary, **part}))
-    if args.out:
-        atomic_write_json(Path(args.out), summary)
-    print(json.dumps(summary, indent=2) if args.json else "\n\n".join(texts))
-    return 0
-
-
-def run_single(args: argparse.Namespace) -> int:
-    """One generator of the user's class against its original (``--weights``), A→B only;
-    with ``--checkpoints DIR`` both generators (:func:`run_pair`)."""
     if args.checkpoints:
-        return run_pair(args)
-    path = _slim_file(args.slim)
-    described = _described(path, args)
-    data = load_data(args, input_range=input_range(args, range_beside(path)
-                                                   + ranges_of_models(args)))
-    summary = {**_head(args, data),
-               **_compare(args, load_own_generator(args), path, described, data.test_a,
-                          data.image_size, "a2b", f"--weights {args.weights}", data.test_b)}
+        gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
+        originals = {"A": (gan.g_a, f"G_A of {args.checkpoints}"),
+                     "B": (gan.g_b, f"G_B of {args.checkpoints}")}
+    else:
+        originals = {"A": (load_own_generator(args), f"--weights {args.weights}")}
+    parts = {name: _compare(args, data, name, original, files[name], described[name], origin)
+             for name, (original, origin) in originals.items()}
+    if len(parts) == 1:
+        summary = {**_head(args, data), **parts["A"]}
+        text = format_single_summary(summary)
+    else:
+        summary = {**_head(args, data), "directions": {
+            f"G_{name}": {"direction": DIRECTIONS[name][0], **part}
+            for name, part in parts.items()}}
+        text = "\n\n".join(format_single_summary({**summary, **part})
+                           for part in summary["directions"].values())
     if args.out:
         atomic_write_json(Path(args.out), summary)
-    print(json.dumps(summary, indent=2) if args.json else format_single_summary(summary))
+    print(json.dumps(summary, indent=2) if args.json else text)
     return 0

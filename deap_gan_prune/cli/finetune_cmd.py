@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from ..domains import synthetic_data
 from ..nets.checkpoints import (
     load_discriminator,
     load_generator,
@@ -15,13 +16,17 @@ from ..nets.checkpoints import (
     traced_description,
 )
 from ..outputs import check_output_file, check_output_folder, staged_folder
+from ..runoptions import RunOptions
 from ..streams import Augment, write_images
-from ..training.distill import distill_generator
+from ..training.config import CycleGANConfig
+from ..training.distill import Teacher, distill_generator
 from ..training.distill_config import DistillConfig, DistillLoss
-from ..workflow import finetune_pair, synthetic_data
+from ..training.pair import finetune_pair
 from . import CommandError, resumable
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from ..imagerange import InputRange
 from .common import (
     add_data_arguments,
@@ -33,7 +38,6 @@ from .common import (
     load_data,
     load_models,
     load_own_generator,
-    load_slim_pair,
     range_beside,
     range_entry,
     ranges_of_models,
@@ -80,25 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="processes reading images (default 0: in this process)")
     d = parser.add_argument_group(
         "distillation terms (the pair: inside --distill's term; all off by default)")
-    d.add_argument("--l1", type=float, default=1.0, metavar="WEIGHT",
-                   help="weight of the L1 distance to the original's output (default 1)")
-    d.add_argument("--ssim", type=float, default=0.0, metavar="WEIGHT",
-                   help="weight of 1 - SSIM to the original's output (default 0)")
-    d.add_argument("--ms-ssim", action="store_true",
-                   help="multi-scale SSIM for --ssim (images above 16 x (--ssim-window - 1) px)")
-    d.add_argument("--ssim-window", type=int, default=11, metavar="PX",
-                   help="SSIM's Gaussian window, odd (default 11)")
-    d.add_argument("--gradient", type=float, default=0.0, metavar="WEIGHT",
-                   help="weight of the L1 distance of image gradients (default 0)")
-    d.add_argument("--feature", type=float, default=0.0, metavar="WEIGHT",
-                   help="weight of feature distillation at --feature-layers (default 0)")
-    d.add_argument("--feature-layers", default="groups", metavar="LAYERS",
-                   help="groups (every channel group's last output), blocks (the network's "
-                        "own blocks) or module names separated by commas (default groups)")
-    d.add_argument("--feature-map", choices=("kept", "1x1"), default="kept",
-                   help="the student's activations against the original's kept channels "
-                        "(needs the slim file's mask), or through learned 1x1 maps "
-                        "(default kept)")
+    from ..configs import add_config_flags
+    from ..training.distill_config import FEATURE_MAPS
+    add_config_flags(d, DistillLoss, overrides={"feature_map": {"choices": FEATURE_MAPS,
+                                                                "metavar": None}})
     a = parser.add_argument_group("augmentation and schedule (with --generator)")
     a.add_argument("--scale-jitter", type=float, nargs=2, default=(1.0, 1.0),
                    metavar=("LOW", "HIGH"),
@@ -207,11 +196,48 @@ def interrupted(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The slim generators of the folder, each loaded, trained and written in turn: ``G_A``
+    alone with --generator (distilled on the whole training folder), else ``G_A`` and ``G_B``
+    (fine-tuned together with the CycleGAN losses)."""
     out = output_folder(args)
     check_arguments(args)
-    if architecture(args) is not None:
-        return run_single(args, out)
-    loss = distill_loss(args)
+    names = ("G_A",) if architecture(args) is not None else ("G_A", "G_B")
+    _check_flags(args, names)
+    value = slim_range(args, names)
+    students: dict[str, nn.Module] = {}
+    described: dict[str, dict[str, Any]] = {}
+    for name in names:
+        path = Path(args.slim) / f"slim_{name}.pth"
+        if architecture(args) is not None:
+            found = traced_description(path)
+            if found is None:
+                raise CommandError(f"{path}: no JSON beside it describing a --generator network")
+            described[name] = dict(zip(("architecture", "space", "bits"), found))
+        students[name] = load_generator(path, args.device, architecture(args))
+    train = _distil if described else _finetune
+    extra, message = train(args, students, described, value)
+    with staged_folder(out) as stage:  # every generator, or nothing changed
+        for name, student in students.items():
+            save_generator(student, stage / f"slim_{name}.pth", extra=extra,
+                           **described.get(name, {}))
+    print(f"{message}; wrote {out}")
+    return 0
+
+
+def _check_flags(args: argparse.Namespace, names: tuple[str, ...]) -> None:
+    """Refuse flags the generators at hand cannot use: image sizes for one generator of the
+    user's class, the --generator flags for the pair (which trains against its own
+    discriminators)."""
+    if len(names) == 1:
+        if args.image_size is not None and (args.image_size <= 0 or args.image_size % 4):
+            raise CommandError(f"--image-size {args.image_size}: must be a positive multiple "
+                               "of 4")
+        image_size = args.image_size or (256 if args.dataroot else 64)
+        if args.load_size is not None and args.load_size < image_size:
+            raise CommandError(f"--load-size {args.load_size}: must be at least the image "
+                               f"size ({image_size})")
+        return
+    distill_loss(args)
     for option, value in (("--adversarial", args.adversarial), ("--discriminator",
                           args.discriminator), ("--teacher-pool", args.teacher_pool),
                           ("--load-size", args.load_size),
@@ -222,25 +248,37 @@ def run(args: argparse.Namespace) -> int:
         if value:
             raise CommandError(f"{option}: only with --generator (the pair trains against "
                                "its own discriminators)")
-    data = load_data(args, n_val=args.val_images or 16, input_range=slim_range(args))
+
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    """Where and how the training runs: the device, the bar, the checkpoint file."""
+    return RunOptions(device=args.device, progress=not args.quiet, checkpoint=args.checkpoint,
+                      resume=args.resume)
+
+
+def _finetune(args: argparse.Namespace, students: dict[str, nn.Module],
+              _described: dict[str, dict[str, Any]], value: InputRange) -> tuple[dict, str]:
+    """G_A and G_B fine-tuned together against the original pair's discriminators (distilled
+    from the original generators with --distill); returns the files' extra entries and what
+    was done."""
+    loss = distill_loss(args)
+    data = load_data(args, n_val=args.val_images or 16, input_range=value)
     gan = load_models(args, data)
-    g_a, g_b = load_slim_pair(args.slim, args)
-    try:
-        history = finetune_pair(gan, g_a, g_b, data, args.steps, args.distill,
-                                args.batch_size, seed=args.seed, device=args.device,
-                                progress=not args.quiet, lr=args.lr,
+    history: dict = {}
+    if args.steps > 0:
+        config = CycleGANConfig(steps=args.steps, lr=args.lr, seed=args.seed,
+                                batch_size=args.batch_size, distill_weight=args.distill,
                                 val_every=args.val_every if args.val_images else 0,
-                                checkpoint=args.checkpoint, resume=args.resume,
                                 checkpoint_every=args.checkpoint_every, distill=loss)
-    except ValueError as exc:
-        if not str(exc).startswith("DistillLoss: "):
-            raise
-        raise CommandError(_flagged(exc)) from None
-    with staged_folder(out) as stage:  # both generators, or nothing changed
-        for name, g in (("G_A", g_a), ("G_B", g_b)):
-            save_generator(g, stage / f"slim_{name}.pth",
-                           extra={"finetune_steps": args.steps, "distill": args.distill,
-                                  **range_entry(data.input_range)})
+        try:
+            history = finetune_pair(gan, students["G_A"], students["G_B"], data, config,
+                                    _options(args))
+        except ValueError as exc:
+            if not str(exc).startswith("DistillLoss: "):
+                raise
+            raise CommandError(_flagged(exc)) from None
+    for student in students.values():
+        student.eval()
     last = {k: round(v[-1], 4) for k, v in history.items()
             if v and k != "step" and not k.startswith(("val_", "best"))}
     best = ""
@@ -248,8 +286,9 @@ def run(args: argparse.Namespace) -> int:
         i = history["val_step"].index(history["best_step"][0])
         best = (f"; kept the best validation, step {int(history['best_step'][0])} (L1 "
                 f"{history['val_l1'][i]:.4f}, {history['val_psnr_db'][i]:.2f} dB)")
-    print(f"fine-tuned {args.steps} steps; last losses {last}{best}; wrote {out}")
-    return 0
+    extra = {"finetune_steps": args.steps, "distill": args.distill,
+             **range_entry(data.input_range)}
+    return extra, f"fine-tuned {args.steps} steps; last losses {last}{best}"
 
 
 def _folders(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path]:
@@ -264,23 +303,14 @@ def _folders(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path]:
     return scratch / "trainA", scratch / "trainB"
 
 
-def run_single(args: argparse.Namespace, out: Path) -> int:
+def _distil(args: argparse.Namespace, students: dict[str, nn.Module],
+            described: dict[str, dict[str, Any]], value: InputRange) -> tuple[dict, str]:
     """A generator of the user's class: ``slim_G_A.pth`` distilled toward the original
-    (``--weights``) on the whole trainA folder (:func:`distill_generator`)."""
-    if args.image_size is not None and (args.image_size <= 0 or args.image_size % 4):
-        raise CommandError(f"--image-size {args.image_size}: must be a positive multiple of 4")
+    (``--weights``) on the whole trainA folder (:func:`distill_generator`); returns the
+    file's extra entries and what was done."""
     image_size = args.image_size or (256 if args.dataroot else 64)
-    if args.load_size is not None and args.load_size < image_size:
-        raise CommandError(f"--load-size {args.load_size}: must be at least the image size "
-                           f"({image_size})")
-    value = slim_range(args, ("G_A",))
     teacher = load_own_generator(args)
-    path = Path(args.slim) / "slim_G_A.pth"
-    described = traced_description(path)
-    if described is None:
-        raise CommandError(f"{path}: no JSON beside it describing a --generator network")
-    arch, space, bits = described
-    student = load_generator(path, args.device, architecture(args))
+    mask = (described["G_A"]["space"], described["G_A"]["bits"])
     if args.discriminator and not args.adversarial > 0:
         raise CommandError("--discriminator needs --adversarial WEIGHT > 0")
     discriminator = (load_discriminator(args.discriminator, args.device)
@@ -304,11 +334,10 @@ def run_single(args: argparse.Namespace, out: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="deap-gan-prune-") as scratch:
         source, target = _folders(args, Path(scratch))
         try:
-            result = distill_generator(student, teacher, source, config,
+            result = distill_generator(students["G_A"], Teacher(teacher, mask, value), source,
+                                       config, _options(args),
                                        target=target if args.adversarial > 0 else None,
-                                       discriminator=discriminator, checkpoint=args.checkpoint,
-                                       resume=args.resume, best=best, progress=not args.quiet,
-                                       input_range=value, mask=(space, bits))
+                                       discriminator=discriminator, best=best)
         except ValueError as exc:
             if not str(exc).startswith("DistillLoss: "):
                 raise
@@ -318,13 +347,9 @@ def run_single(args: argparse.Namespace, out: Path) -> int:
         "image_size": image_size, "adversarial": args.adversarial,
         "train_images": len(result.train_files), "val_images": len(result.val_files),
         "best": result.best}, **range_entry(value)}
-    with staged_folder(out) as stage:
-        save_generator(student, stage / "slim_G_A.pth", extra=extra, architecture=arch,
-                       space=space, bits=bits)
     kept = ""
     if result.best is not None:
         kept = (f"; kept the best validation, step {result.best['step']} (L1 "
                 f"{result.best['l1']:.4f}, {result.best['psnr_db']:.2f} dB to the original)")
-    print(f"distilled {args.steps} steps toward the original on {len(result.train_files)} "
-          f"images ({len(result.val_files)} held out){kept}; wrote {out}")
-    return 0
+    return extra, (f"distilled {args.steps} steps toward the original on "
+                   f"{len(result.train_files)} images ({len(result.val_files)} held out){kept}")

@@ -9,7 +9,7 @@ import torch
 
 from ..nets.checkpoints import CheckpointError, load_discriminator, load_generator
 from ..nets.counting import count_module_macs, count_module_parameters, image_channels
-from ..nets.maskspace import MaskSpace
+from ..nets.groups import space_of
 from .common import add_generator_arguments, architecture
 
 
@@ -22,11 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe_generator(path: str, generator: torch.nn.Module, size: int) -> dict:
-    """The channel groups of ``generator``'s mask space (:meth:`MaskSpace.from_module`, traced
-    at ``size`` pixels when it must be) and its sizes; the upstream ResNet's widths too (the
-    space's view)."""
-    space = MaskSpace.from_module(generator,
-                                  torch.zeros(1, image_channels(generator), size, size))
+    """The channel groups of ``generator``'s mask space (traced at ``size`` pixels by
+    :func:`~deap_gan_prune.nets.groups.space_of`) and its sizes; the upstream ResNet's widths
+    too (the space's view)."""
+    space = space_of(generator, torch.zeros(1, image_channels(generator), size, size))
     full = space.full()
     info = {"file": str(path), "kind": type(generator).__name__,
             "groups": [{"name": g.name, "channels": g.channels,
@@ -40,8 +39,8 @@ def describe_generator(path: str, generator: torch.nn.Module, size: int) -> dict
     w = space.widths
     if w is not None:
         tied = all(m == w.stream for m in w.inner)
-        info.update(widths=w.to_dict(), use_dropout=space.dropout,
-                    mask_bits_tied=MaskSpace(w, "tied").n_bits if tied else None)
+        info.update(widths=w.to_dict(), use_dropout=bool(getattr(generator, "use_dropout", False)),
+                    mask_bits_tied=space.tied().n_bits if tied else None)
     return info
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from ..evolution.front import FrontResult
 from ..evolution.raymap import import_ray
 from ..evolution.search import search
 from ..evolution.search_config import GENERATOR_SEARCH_SIZE, SearchConfig, default_variation
@@ -37,11 +38,13 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..domains import DomainData
     from ..evolution.front_config import FrontConfig
     from ..evolution.result import SearchResult
     from ..evolution.task import Task
     from ..imagerange import InputRange
-    from ..workflow import DomainData
+    from ..nets.latency_model import LatencyModel
+    from ..nets.maskspace import Layout
 
 #: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
 DEFAULT_BUDGET = 0.25
@@ -125,7 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--front", action="store_true",
                    help="search the Pareto front of quality and size instead of one budget")
     add_config_flags(f, FrontConfig, ("objectives", "size_range"), overrides={
-        "objectives": {"type": comma_separated, "nargs": None}})
+        "objectives": {"type": comma_separated, "nargs": None, "choices": None}})
     f.add_argument("--latency-table", metavar="FILE", default=None,
                    help="latency model cache to reuse or write (default: beside --out)")
     f.add_argument("--runtime", choices=list(RUNTIMES), default=None,
@@ -168,7 +171,7 @@ def fitness_of(args: argparse.Namespace) -> Any:
     return "supernet"
 
 
-def is_single(args: argparse.Namespace) -> bool:
+def one_generator(args: argparse.Namespace) -> bool:
     """True for one generator of the user's class (--generator with --weights)."""
     return architecture(args) is not None and not args.checkpoints
 
@@ -178,7 +181,7 @@ def variation_of(args: argparse.Namespace) -> str:
     adapted fitness, channels otherwise."""
     if args.variation is not None:
         return args.variation
-    return default_variation(is_single(args), budget_of(args), args.fitness)
+    return default_variation(one_generator(args), budget_of(args), args.fitness)
 
 
 #: the flags of the SearchConfig (and, for the front, the FrontConfig) fields
@@ -371,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
     out, plot = Path(args.out), plot_path(args)
     written = {**result.to_dict(), **extra, **range_entry(data.input_range)}
     atomic_write_json(out, written)
-    if args.front:
+    if isinstance(result, FrontResult):
         plot_front(written, plot)
         chosen = result.points[result.chosen]["values"]
         parts = ", ".join(f"{k} {v:.4g}" for k, v in chosen.items())
@@ -395,21 +398,21 @@ def print_result(args: argparse.Namespace, result: SearchResult, task: Task, nam
     print(f"{label}: fitness {terms['fitness']:.4f}, size {terms['size_ratio']:.3f} of the "
           f"original ({result.config.size_measure}), "
           f"{len(result.spaces[name].groups)} channel groups, {parts}")
-    model = task.latency.get(name)
+    model = cast("LatencyModel | None", task.latency.get(name))
     if model is not None:
         print(f"{label}: predicted {1 / model.ratio(mask):.2f}x faster than the original on "
               f"{args.runtime or 'onnx'} at {args.latency_size} px "
               f"({model.predict(mask):.1f} ms)")
 
 
-def latency_model_of(args: argparse.Namespace, layout: str, generator: Any, images: Any,
+def latency_model_of(args: argparse.Namespace, layout: Layout, generator: Any, images: Any,
                      image_size: int, runtime: str, threads: int | None = None
                      ) -> tuple[Any, Any]:
     """``(space, latency model)`` of ``generator``: its mask space as the search traces it on
     ``images`` (``layout``), and its model on ``runtime`` at ``image_size``, read from or added
     to the ``--latency-table`` cache (a bad cache: one line naming it)."""
+    from ..nets.groups import space_of
     from ..nets.latency_model import latency_model_for
-    from ..nets.maskspace import space_of
     space = space_of(generator, images, layout)
     try:
         return space, latency_model_for(latency_path(args), generator, image_size, runtime,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..nets.checkpoints import load_cyclegan, save_generator
 from ..nets.counting import count_module_parameters
@@ -28,6 +28,9 @@ from .common import (
     ranges_of_models,
     read_json,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,75 +75,73 @@ def run(args: argparse.Namespace) -> int:
     data = read_json(args.masks, "masks")
     if not isinstance(data, dict):
         raise CommandError(f"{args.masks}: not a masks file of 'search' (not a JSON object)")
-    if architecture(args) is not None:
-        if any(v is not None for v in (args.index, args.at_size, args.at_latency)):
-            raise CommandError("--index, --at-size and --at-latency take a front of the "
-                               "CycleGAN search, not of --generator")
-        return run_single(args, out, data)
+    arch = architecture(args)
+    picked = any(v is not None for v in (args.index, args.at_size, args.at_latency))
+    if arch is not None and picked:
+        raise CommandError("--index, --at-size and --at-latency take a front of the "
+                           "CycleGAN search, not of --generator")
     recorded = data.get("supernet")
-    if not args.checkpoints and isinstance(recorded, str) and recorded:
+    if arch is None and not args.checkpoints and isinstance(recorded, str) and recorded:
         args.checkpoints = recorded  # masks scored on a supernet are slimmed from it
         print(f"slimming from the supernet {recorded} (recorded in {args.masks})")
     value = input_range(args, range_in(data, args.masks) + ranges_of_models(args))
+    if arch is not None and args.checkpoints and args.weights:
+        raise CommandError("--generator takes --weights FILE (one generator) or "
+                           "--checkpoints DIR (both generators), not both")
     point = None
-    if is_front(data):
+    if arch is None and is_front(data):
         point = front_point(data, args, args.masks)
         values = data["points"][point]["values"]
         print(f"point {point} of the front: " + ", ".join(f"{k} {v:.4g}"
                                                           for k, v in values.items()))
         data = {"spaces": data.get("spaces"), "masks": {n: data["points"][point][n]
                                                         for n in "AB"}}
-    elif any(v is not None for v in (args.index, args.at_size, args.at_latency)):
+    elif picked:
         raise CommandError(f"{args.masks}: --index, --at-size and --at-latency need a front "
                            "file of 'search --front'")
-    masks = {name: mask_bits(data, name, args.masks) for name in "AB"}
-    gan = load_models(args, discriminators=False)
-    smalls = {}
-    for name, g in (("A", gan.g_a), ("B", gan.g_b)):
-        space, bits = masks[name]
-        if space.widths != g.widths:
-            raise CommandError(f"{args.masks}: masks were searched on other widths than the "
-                               f"generator G_{name} given")
-        smalls[name] = slim(g, bits, space)
-    with staged_folder(out) as stage:  # both generators, or nothing changed
-        for name, small in smalls.items():
-            extra = {"masks": args.masks, **({} if point is None else {"front_point": point}),
-                     **range_entry(value)}
-            save_generator(small, stage / f"slim_G_{name}.pth", extra=extra)
-    for name, g in (("A", gan.g_a), ("B", gan.g_b)):
-        print(f"G_{name}: {count_module_parameters(g):,} -> "
-              f"{count_module_parameters(smalls[name]):,} parameters -> "
-              f"{out / f'slim_G_{name}.pth'}")
-    return 0
-
-
-def run_single(args: argparse.Namespace, out: Path, data: dict) -> int:
-    """Generators of the user's class: with ``--weights``, ``slim_G_A.pth``; with
-    ``--checkpoints DIR`` (a two-generator search), ``slim_G_A.pth`` and ``slim_G_B.pth``;
-    each with the JSON that rebuilds it (and the input range)."""
-    value = input_range(args, range_in(data, args.masks) + ranges_of_models(args))
-    if args.checkpoints and args.weights:
-        raise CommandError("--generator takes --weights FILE (one generator) or "
-                           "--checkpoints DIR (both generators), not both")
-    if args.checkpoints:
-        gan = load_cyclegan(args.checkpoints, args.epoch, args.device, architecture(args))
-        originals = {"A": gan.g_a, "B": gan.g_b}
-    else:
-        originals = {"A": load_own_generator(args)}
+    names = "A" if arch is not None and not args.checkpoints else "AB"
+    masks = {name: mask_bits(data, name, args.masks) for name in names}
+    originals = _originals(args, arch)
+    extra = {"masks": args.masks, **({} if point is None else {"front_point": point}),
+             **range_entry(value)}
     smalls = {}
     for name, generator in originals.items():
-        space, bits = mask_bits(data, name, args.masks)
-        if not space.matches(generator):
-            raise CommandError(f"{args.masks}: masks of G_{name} were searched on another "
-                               f"network than {args.generator} with {args.generator_kwargs}")
-        smalls[name] = (slim(generator, bits, space), space, bits)
+        space, bits = masks[name]
+        _check_space(args, name, space, generator)
+        smalls[name] = slim(generator, bits, space)
     with staged_folder(out) as stage:  # every generator, or nothing changed
-        for name, (small, space, bits) in smalls.items():
-            save_generator(small, stage / f"slim_G_{name}.pth",
-                           extra={"masks": args.masks, **range_entry(value)},
-                           architecture=architecture(args), space=space, bits=bits)
-    for name, (small, _, _) in smalls.items():
+        for name, small in smalls.items():
+            space, bits = masks[name]
+            save_generator(small, stage / f"slim_G_{name}.pth", extra=extra,
+                           architecture=arch, space=space, bits=bits)
+    for name, small in smalls.items():
         print(f"G{'' if len(smalls) == 1 else '_' + name}: "
               f"{count_module_parameters(originals[name]):,} -> "
               f"{count_module_parameters(small):,} parameters -> {out / f'slim_G_{name}.pth'}")
     return 0
+
+
+def _originals(args: argparse.Namespace, arch: dict | None) -> dict[str, torch.nn.Module]:
+    """The generators to slim by name: the CycleGAN's pair (``--checkpoints``, a supernet or
+    the shipped teacher); with ``--generator``, the pair of ``--checkpoints DIR`` or the one
+    of ``--weights`` (``{"A": G}``)."""
+    if arch is None:
+        gan = load_models(args, discriminators=False)
+    elif args.checkpoints:
+        gan = load_cyclegan(args.checkpoints, args.epoch, args.device, arch)
+    else:
+        return {"A": load_own_generator(args)}
+    return {"A": gan.g_a, "B": gan.g_b}
+
+
+def _check_space(args: argparse.Namespace, name: str, space: MaskSpace,
+                 generator: torch.nn.Module) -> None:
+    """A CommandError unless the mask space of ``G_<name>`` is the one of ``generator``: the
+    upstream ResNet's widths, or the traced network of ``--generator``."""
+    if architecture(args) is None:
+        if space.widths != generator.widths:
+            raise CommandError(f"{args.masks}: masks were searched on other widths than the "
+                               f"generator G_{name} given")
+    elif not space.matches(generator):
+        raise CommandError(f"{args.masks}: masks of G_{name} were searched on another "
+                           f"network than {args.generator} with {args.generator_kwargs}")

@@ -10,8 +10,9 @@ import math
 from pathlib import Path
 
 from ..outputs import check_output_folder
-from ..training.supernet import DEFAULT_BUDGETS
-from ..workflow import supernet_pair
+from ..runoptions import RunOptions
+from ..training.pair import supernet_pair
+from ..training.supernet import DEFAULT_BUDGETS, SupernetConfig
 from . import CommandError
 from .common import (
     add_data_arguments,
@@ -84,10 +85,15 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--gan-weight needs the original discriminators, and "
                            f"{args.checkpoints or 'the shipped teacher'} has no "
                            "discriminator files (D_A, D_B)")
-    supernet_pair(gan, data, out, steps=args.steps, n_images=args.train_images, seed=args.seed,
-                  device=args.device, progress=not args.quiet, resume=args.resume,
-                  budgets=tuple(args.budgets), n_random=args.n_random, lr=args.lr,
-                  batch_size=args.batch_size, gan_weight=args.gan_weight,
-                  cycle_weight=args.cycle_weight)
+    try:
+        config = SupernetConfig(steps=args.steps, budgets=tuple(args.budgets),
+                                n_random=args.n_random, lr=args.lr, batch_size=args.batch_size,
+                                seed=args.seed, gan_weight=args.gan_weight,
+                                cycle_weight=args.cycle_weight)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    supernet_pair(gan, data, out, config,
+                  RunOptions(device=args.device, progress=not args.quiet),
+                  n_images=args.train_images, resume=args.resume)
     print(f"wrote {out}/: latest_net_G_A.pth, latest_net_G_B.pth ({args.steps} steps each)")
     return 0

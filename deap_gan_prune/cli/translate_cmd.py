@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..data import check_folder
-from ..translate import OnnxGenerator, load_translator, translate_folder
+from ..translate import OnnxGenerator, TranslateConfig, load_translator, translate_folder
 from . import CommandError
 from .common import add_generator_arguments, architecture, input_range, range_beside
 
@@ -74,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     recorded = [(str(model), generator.input_range)] if isinstance(generator, OnnxGenerator) \
         else range_beside(model)
     value = input_range(args, recorded)
-    result = translate_folder(generator, source, out, size=args.size, multiple=args.multiple,
-                              batch_size=args.batch_size, device=args.device,
-                              progress=not args.quiet, input_range=value)
+    config = TranslateConfig(size=args.size, multiple=args.multiple,
+                             batch_size=args.batch_size, input_range=value)
+    result = translate_folder(generator, source, out, config, device=args.device,
+                              progress=not args.quiet)
     sizes = sorted(set(result.sizes.values()))
     shown = ", ".join(f"{w}x{h}" for w, h in sizes[:3]) + (", ..." if len(sizes) > 3 else "")
     skipped = f"; skipped {len(result.skipped)} (named above)" if result.skipped else ""

@@ -244,18 +244,13 @@ class CompressConfig:
                        color=self.color_jitter)
 
     @property
-    def single(self) -> bool:
-        """True for one generator of the user's class (``generator`` with ``weights``)."""
-        return bool(self.generator)
-
-    @property
     def widths(self) -> bool:
         """True when the search is the width search: ``variation`` "widths", or "auto" for
         one generator of the user's class at a budget with the adapted fitness."""
         if self.variation != "auto":
             return self.variation == "widths"
         from ..evolution.search_config import default_variation
-        return not self.front and default_variation(self.single, self.budget,
+        return not self.front and default_variation(bool(self.generator), self.budget,
                                                     self.fitness) == "widths"
 
     def to_dict(self) -> dict:

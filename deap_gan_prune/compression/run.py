@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
+from ..domains import check_images_memory
 from ..export import import_onnxruntime
 from ..files import atomic_write, atomic_write_json, file_sha256
 from ..outputs import check_output_folder
-from ..workflow import check_images_memory
 from .config import STAGES, CompressConfig, CompressError, to_toml
 from .stages import STAGE_FILES, STAGE_FUNCTIONS, RunContext
 

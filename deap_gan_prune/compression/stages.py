@@ -6,11 +6,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 
+from ..domains import DomainData, folder_data, synthetic_data
+from ..evolution.task import Task
 from ..imagerange import InputRange
 from ..nets.checkpoints import (
     CycleGAN,
@@ -20,12 +23,15 @@ from ..nets.checkpoints import (
     load_generator,
     save_generator,
 )
-from ..nets.maskspace import MaskSpace, space_of
+from ..nets.groups import space_of
+from ..nets.maskspace import MaskSpace
 from ..outputs import staged_folder
-from ..workflow import DomainData, folder_data, synthetic_data
+from ..runoptions import RunOptions
 from .config import CompressConfig, CompressError
 
 if TYPE_CHECKING:
+    from ..evolution.front import FrontResult
+    from ..evolution.front_config import FrontConfig
     from ..evolution.search_config import SearchConfig
 
 #: files and folders of each stage in the run folder (removed when it is redone)
@@ -116,7 +122,7 @@ class RunContext:
     def gan_with_discriminators(self) -> CycleGAN:
         """The original CycleGAN, its missing discriminators fitted against the frozen
         generators (seeded)."""
-        from ..workflow import ensure_discriminators
+        from ..training.pair import ensure_discriminators
         if not self.gan.has_discriminators:
             self.say("fitting discriminators against the frozen generators ...")
             self._gan = ensure_discriminators(self.gan, self.data, seed=self.config.seed,
@@ -138,14 +144,35 @@ class RunContext:
         return self._original
 
     def originals(self) -> dict[str, torch.nn.Module]:
-        """``{"A": G_A, "B": G_B}``, or ``{"A": G}`` for one generator."""
-        if self.config.single:
+        """The generators being compressed, by name: the user's (``generator`` with
+        ``weights``; "A") or the CycleGAN's G_A and G_B."""
+        if self.config.generator:
             return {"A": self.original}
         return {"A": self.gan.g_a, "B": self.gan.g_b}
 
+    @property
+    def source(self) -> dict:
+        """What the run's files record of the generators' class and weights (the user's
+        generator: ``architecture`` and ``weights``; the CycleGAN: nothing)."""
+        c = self.config
+        return {"architecture": self.architecture, "weights": str(c.weights)} \
+            if c.generator else {}
+
+    def task(self, fitness: str) -> Task:
+        """The search's task: :meth:`originals` with their search images
+        (:func:`search_images`) and, for the CycleGAN, its discriminators (fitted first when
+        the paper's ``fitness`` scores with them)."""
+        if fitness == "paper" and not self.config.generator:
+            self.gan_with_discriminators()
+        nets = self.originals()
+        images = {"A": self.data.val_a, "B": self.data.val_b}
+        judges = {} if self.config.generator else {"A": self.gan.d_a, "B": self.gan.d_b}
+        return Task(nets, {n: search_images(self.config, images[n]) for n in nets}, judges,
+                    input_range=self.input_range)
+
     def load_folder(self, name: str) -> dict[str, torch.nn.Module]:
         """The generators of the run folder's ``slim`` or ``finetuned`` folder."""
-        named = self.architecture if self.config.single else None
+        named = self.source.get("architecture")
         return {n: load_generator(self.out / name / f"slim_G_{n}.pth", self.config.device,
                                   named).eval()
                 for n in self.originals()}
@@ -183,7 +210,7 @@ def search_images(config: CompressConfig, images: torch.Tensor) -> torch.Tensor:
     images' own if smaller), resized with antialiasing when it differs."""
     from ..evolution.search_config import GENERATOR_SEARCH_SIZE
     size = config.search_size or (min(GENERATOR_SEARCH_SIZE, images.shape[-1])
-                                  if config.single else None)
+                                  if config.generator else None)
     if size is None or size == images.shape[-1]:
         return images
     value = InputRange.parse(config.input_range)
@@ -194,47 +221,33 @@ def search_images(config: CompressConfig, images: torch.Tensor) -> torch.Tensor:
 
 
 def run_search(ctx: RunContext) -> None:
-    """Masks of both generators (or the one), checkpointed every generation; writes
-    ``masks.json`` and ``fitness.png`` (with ``front``: ``front.json`` and ``front.png``,
-    ``masks.json`` holding the chosen point)."""
+    """Masks of the generators, checkpointed every generation; writes ``masks.json`` and
+    ``fitness.png`` (with ``front``: ``front.json`` and ``front.png``, ``masks.json`` holding
+    the chosen point)."""
+    from ..evolution.front import FrontResult
+    from ..evolution.search import search
     from ..plotting import plot_fitness
-    c, out, data = ctx.config, ctx.out, ctx.data
-    state = out / "search_state.json"
-    common: dict[str, Any] = {"device": c.device, "progress": ctx.progress, "workers": c.workers,
-                              "checkpoint": state, "resume": True,
-                              "callback": ctx.after_generation, "input_range": ctx.input_range}
-    if c.front:
-        _run_front(ctx, common)
+    c, out = ctx.config, ctx.out
+    config = front_config(c) if c.front else search_config(c)
+    task = ctx.task(config.fitness)
+    if c.speedup is not None:
+        measured = {n: _latency_model(ctx, g, task.images[n], config)
+                    for n, g in task.generators.items()}
+        task = replace(task, spaces={n: m[0] for n, m in measured.items()},
+                       latency={n: m[1] for n, m in measured.items()})
+    result = search(task, config, RunOptions(
+        device=c.device, progress=ctx.progress, workers=c.workers,
+        checkpoint=out / "search_state.json", resume=True, callback=ctx.after_generation))
+    if isinstance(result, FrontResult):
+        _write_front(ctx, result)
         return
-    config = search_config(c)
-    result: Any
-    if c.single:
-        from ..evolution.single_search import search_single
-        images = search_images(c, data.val_a)
-        if c.speedup is not None:
-            common["space"], common["latency"] = _latency_model(ctx, ctx.original, images,
-                                                                config)
-        result = search_single(ctx.original, images, config, **common)
-        extra = {"architecture": ctx.architecture, "weights": str(c.weights)}
-    else:
-        from ..evolution.search import search_masks
-        gan = ctx.gan
-        if config.fitness == "paper":
-            gan = ctx.gan_with_discriminators()
-        images_a, images_b = search_images(c, data.val_a), search_images(c, data.val_b)
-        if c.speedup is not None:
-            common["latency"] = tuple(_latency_model(ctx, g, x, config)[1] for g, x in
-                                      ((gan.g_a, images_a), (gan.g_b, images_b)))
-        result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, images_a, images_b, config,
-                              **common)
-        extra = {}
-    atomic_write_json(out / "masks.json", {**result.to_dict(), **extra, **ctx.range_entry})
-    plot_fitness(result.logbook, out / "fitness.png", title=f"search on {data.name}",
+    atomic_write_json(out / "masks.json", {**result.to_dict(), **ctx.source, **ctx.range_entry})
+    plot_fitness(result.logbook, out / "fitness.png", title=f"search on {ctx.data.name}",
                  config=config.to_dict())
 
 
 def _latency_model(ctx: RunContext, generator: torch.nn.Module, images: torch.Tensor,
-                   config: SearchConfig) -> tuple[MaskSpace, Any]:
+                   config: SearchConfig | FrontConfig) -> tuple[MaskSpace, Any]:
     """``(space, latency model)`` of ``generator`` for a ``speedup`` budget: its mask space as
     the search traces it on ``images``, and its model on ``runtime`` at ``latency_size``,
     cached in the run folder's ``latency.json``."""
@@ -245,17 +258,21 @@ def _latency_model(ctx: RunContext, generator: torch.nn.Module, images: torch.Te
                                     c.runtime, 1, space=space, progress=ctx.progress)
 
 
-def _run_front(ctx: RunContext, common: dict) -> None:
-    from ..evolution.front import FrontConfig, search_front
+def front_config(config: CompressConfig) -> FrontConfig:
+    """The :class:`FrontConfig` of a front search."""
+    from ..evolution.front_config import FrontConfig
+    return FrontConfig(population=config.population, generations=config.generations,
+                       size_range=cast(tuple[float, float], tuple(config.size_range)),
+                       adapt_steps=config.adapt_steps, n_images=config.n_images,
+                       train_images=config.adapt_images, seed=config.seed)
+
+
+def _write_front(ctx: RunContext, result: FrontResult) -> None:
+    """``front.json``, its plots, and ``masks.json`` holding the point chosen by
+    ``size_target`` (default: the knee)."""
     from ..evolution.pareto import choose_point
     from ..plotting import plot_front, plot_front_progress
-    c, out, data, gan = ctx.config, ctx.out, ctx.data, ctx.gan
-    config = FrontConfig(population=c.population, generations=c.generations,
-                         size_range=cast(tuple[float, float], tuple(c.size_range)),
-                         adapt_steps=c.adapt_steps,
-                         n_images=c.n_images, train_images=c.adapt_images, seed=c.seed)
-    result = search_front(gan.g_a, gan.g_b, search_images(c, data.val_a),
-                          search_images(c, data.val_b), config, d_a=gan.d_a, d_b=gan.d_b, **common)
+    c, out = ctx.config, ctx.out
     front = {**result.to_dict(), **ctx.range_entry}
     try:
         point = choose_point(front["points"], at_size=c.size_target, default=result.chosen)
@@ -264,12 +281,12 @@ def _run_front(ctx: RunContext, common: dict) -> None:
     atomic_write_json(out / "front.json", front)
     plot_front(front, out / "front.png", chosen=point)
     plot_front_progress(result.logbook, out / "fitness.png", config=front["config"],
-                        title=f"front search on {data.name}")
+                        title=f"front search on {ctx.data.name}")
     chosen = front["points"][point]
     atomic_write_json(out / "masks.json", {
-        "masks": {"A": chosen["A"], "B": chosen["B"]}, "spaces": front["spaces"],
+        "masks": {n: chosen[n] for n in result.spaces}, "spaces": front["spaces"],
         "front_point": point, "values": chosen["values"], "config": front["config"],
-        **ctx.range_entry})
+        **ctx.source, **ctx.range_entry})
 
 
 # -- slim --------------------------------------------------------------------------------------
@@ -278,16 +295,14 @@ def run_slim(ctx: RunContext) -> None:
     ``slim/slim_G_{A,B}.pth``."""
     from ..nets.slimming import slim
     masks = ctx.masks()
+    # a generator of the user's class is saved with its architecture and mask (the upstream
+    # ResNet reads back from its weights alone; space and bits are then not recorded)
+    architecture = ctx.architecture if ctx.config.generator else None
     with staged_folder(ctx.out / "slim") as stage:
         for name, original in ctx.originals().items():
             space, bits = masks[name]
-            if ctx.config.single:
-                small = slim(original, bits, space)
-                save_generator(small, stage / f"slim_G_{name}.pth", ctx.range_entry,
-                               architecture=ctx.architecture, space=space, bits=bits)
-            else:
-                save_generator(slim(original, bits, space), stage / f"slim_G_{name}.pth",
-                               ctx.range_entry)
+            save_generator(slim(original, bits, space), stage / f"slim_G_{name}.pth",
+                           ctx.range_entry, architecture=architecture, space=space, bits=bits)
 
 
 # -- fine-tune ---------------------------------------------------------------------------------
@@ -299,33 +314,38 @@ def run_finetune(ctx: RunContext) -> None:
     smalls = ctx.load_folder("slim")
     state = out / "finetune_state.pt"
     extra: dict = {"finetune_steps": c.finetune_steps, **ctx.range_entry}
-    if c.finetune_steps > 0 and c.single:
-        extra["best"] = _distill_single(ctx, smalls["A"], state, ctx.masks()["A"])
+    masks = ctx.masks()
+    # a generator alone is distilled; a pair trains together (the cycle losses tie G_A to
+    # G_B), as a search evolves one population or co-evolves two
+    if c.finetune_steps > 0 and len(smalls) == 1:
+        extra["best"] = _distill_alone(ctx, smalls["A"], state, masks["A"])
     elif c.finetune_steps > 0:
-        gan = ctx.gan_with_discriminators()
-        from ..workflow import finetune_pair
+        from ..runoptions import RunOptions
+        from ..training.config import CycleGANConfig
+        from ..training.pair import finetune_pair
         loss = c.distill_loss()
-        masks = ctx.masks() if loss.feature > 0 else {}
-        finetune_pair(gan, smalls["A"], smalls["B"], ctx.data, c.finetune_steps, c.distill,
-                      c.batch_size, seed=c.seed, device=c.device, progress=ctx.progress,
-                      lr=c.lr, val_every=c.val_every, checkpoint=state, resume=True,
-                      checkpoint_every=c.checkpoint_every, stop=ctx.stop, distill=loss,
-                      masks=[masks[n] for n in "AB"] if masks else None)
-    masks = ctx.masks() if c.single else {}
+        config = CycleGANConfig(steps=c.finetune_steps, lr=c.lr, batch_size=c.batch_size,
+                                seed=c.seed, distill_weight=c.distill, val_every=c.val_every,
+                                checkpoint_every=c.checkpoint_every, distill=loss)
+        options = RunOptions(device=c.device, progress=ctx.progress, checkpoint=state,
+                             resume=True)
+        finetune_pair(ctx.gan_with_discriminators(), smalls["A"], smalls["B"], ctx.data,
+                      config, options, stop=ctx.stop,
+                      masks=[masks[n] for n in "AB"] if loss.feature > 0 else None)
+    # as in run_slim: a generator of the user's class is saved with its architecture and mask
+    architecture = ctx.architecture if c.generator else None
     with staged_folder(out / "finetuned") as stage:
         for name, g in smalls.items():
-            if c.single:
-                space, bits = masks[name]
-                save_generator(g, stage / f"slim_G_{name}.pth", extra=extra,
-                               architecture=ctx.architecture, space=space, bits=bits)
-            else:
-                save_generator(g, stage / f"slim_G_{name}.pth", extra=extra)
+            space, bits = masks[name]
+            save_generator(g, stage / f"slim_G_{name}.pth", extra=extra,
+                           architecture=architecture, space=space, bits=bits)
 
 
-def _distill_single(ctx: RunContext, student: torch.nn.Module, state: Path,
+def _distill_alone(ctx: RunContext, student: torch.nn.Module, state: Path,
                     mask: tuple[MaskSpace, list[int]]) -> dict | None:
+    from ..runoptions import RunOptions
     from ..streams import write_images
-    from ..training.distill import distill_generator
+    from ..training.distill import Teacher, distill_generator
     from ..training.distill_config import DistillConfig
     c = ctx.config
     if c.dataroot:
@@ -343,9 +363,10 @@ def _distill_single(ctx: RunContext, student: torch.nn.Module, state: Path,
                            checkpoint_every=c.checkpoint_every, workers=c.workers, seed=c.seed,
                            loss=c.distill_loss(), augment=c.augment(),
                            warmup_steps=c.warmup_steps, ema=c.ema)
-    result = distill_generator(student, ctx.original, source, config, checkpoint=state,
-                               resume=True, progress=ctx.progress, stop=ctx.stop,
-                               input_range=ctx.input_range, mask=mask)
+    options = RunOptions(device=c.device, progress=ctx.progress, checkpoint=state, resume=True,
+                         callback=lambda _step, _logs: ctx.stop())
+    result = distill_generator(student, Teacher(ctx.original, mask, ctx.input_range), source,
+                               config, options)
     student.eval()
     return result.best
 
@@ -355,45 +376,46 @@ def run_evaluate(ctx: RunContext) -> None:
     """Sizes, latency side by side and quality of the original, the slim generators straight
     after slimming ("searched") and the fine-tuned ones ("pruned"): ``evaluation.json``,
     ``samples.png`` and ``kept_channels.png``."""
+    from ..generator_reports import generator_report, single_generator_report
     from ..metrics.evaluation import translate
     from ..plotting import kept_channels, plot_kept_channels, plot_samples
     from ..report import quality_report, single_quality_report
-    from ..workflow import generator_report, single_generator_report, translations
     c, out, data = ctx.config, ctx.out, ctx.data
+    originals = ctx.originals()
     searched, tuned = ctx.load_folder("slim"), ctx.load_folder("finetuned")
     masks = ctx.masks()
+    own = ctx.architecture if c.generator else None  # the user's class, else upstream ResNets
     summary: dict = {"data": data.name, "image_size": data.image_size, "device": c.device,
                      **ctx.range_entry}
-    outputs: dict[str, Any]
-    if c.single:
-        outputs = {"original": translate(ctx.original, data.test_a),
-                   "searched": translate(searched["A"], data.test_a),
-                   "pruned": translate(tuned["A"], data.test_a)}
-        space, bits = masks["A"]
-        summary.update(architecture=ctx.architecture["class"],
-                       arguments=ctx.architecture["kwargs"],
-                       generator=single_generator_report(ctx.original, tuned["A"], space, bits,
-                                                         data.image_size, c.repeats, c.device,
-                                                         ctx.input_range),
-                       quality=single_quality_report(outputs["original"], outputs["pruned"],
+    # each generator's direction, its arrow and the test images of its source domain
+    tests = {"A": ("a2b", "A→B", data.test_a), "B": ("b2a", "B→A", data.test_b)}
+    outputs = {kind: {tests[n][0]: translate(nets[n], tests[n][2]) for n in originals}
+               for kind, nets in (("original", originals), ("searched", searched),
+                                  ("pruned", tuned))}
+    rows: dict[str, torch.Tensor] = {}
+    reports = {}
+    for n, original in originals.items():
+        direction, arrow, images = tests[n]
+        rows.update({f"input {n}": images, f"original {arrow}": outputs["original"][direction],
+                     f"slim {arrow}": outputs["pruned"][direction]})
+        space, bits = masks[n]  # own class: sizes from its mask space; ResNet: its widths
+        reports[f"G_{n}"] = (
+            single_generator_report(original, tuned[n], space, bits, data.image_size,
+                                    c.repeats, c.device, ctx.input_range) if own is not None
+            else generator_report(original, tuned[n], data.image_size, [data.image_size],
+                                  repeats=c.repeats, device=c.device,
+                                  input_range=ctx.input_range))
+    if own is not None:
+        summary.update(architecture=own["class"], arguments=own["kwargs"])
+    if len(reports) == 1:  # one direction: fidelity to the original's outputs
+        summary.update(generator=reports["G_A"],
+                       quality=single_quality_report(outputs["original"]["a2b"],
+                                                     outputs["pruned"]["a2b"],
                                                      input_range=ctx.input_range))
-        rows = {"input A": data.test_a, "original A→B": outputs["original"],
-                "slim A→B": outputs["pruned"]}
-    else:
-        outputs = {"original": translations(ctx.gan, data),
-                   "searched": translations((searched["A"], searched["B"]), data),
-                   "pruned": translations((tuned["A"], tuned["B"]), data)}
+    else:  # both directions: the offline judge of both domains too
         summary["quality"] = quality_report(data, outputs, seed=c.seed,
                                             judge_steps=c.judge_steps, progress=ctx.progress)
-        summary["generators"] = {
-            f"G_{n}": generator_report(g, tuned[n], data.image_size, [data.image_size],
-                                       repeats=c.repeats, device=c.device,
-                                       input_range=ctx.input_range)
-            for n, g in ctx.originals().items()}
-        rows = {"input A": data.test_a, "original A→B": outputs["original"]["a2b"],
-                "slim A→B": outputs["pruned"]["a2b"], "input B": data.test_b,
-                "original B→A": outputs["original"]["b2a"],
-                "slim B→A": outputs["pruned"]["b2a"]}
+        summary["generators"] = reports
     summary["kept"] = {f"G_{n}": kept_channels(space, bits) for n, (space, bits) in masks.items()}
     plot_samples({k: ctx.input_range.to_signed(v) for k, v in rows.items()},
                  out / "samples.png")
@@ -434,9 +456,11 @@ def run_export(ctx: RunContext) -> None:
 
 
 def _int8(ctx: RunContext, name: str, generator: torch.nn.Module, stage: Path) -> dict:
+    """``G_<name>.int8.onnx`` of ``generator``: calibrated on 16 validation images of its
+    source domain, checked on 8 test images against its original."""
     from ..quantization import Int8Config, export_int8
     data = ctx.data
-    source, test = (data.val_a, data.test_a) if name == "A" else (data.val_b, data.test_b)
+    source, test = {"A": (data.val_a, data.test_a), "B": (data.val_b, data.test_b)}[name]
     path = stage / f"G_{name}.int8.onnx"
     result = export_int8(generator, path, source[:16], test[:8],
                          copy.deepcopy(ctx.originals()[name]),

@@ -31,9 +31,8 @@ from typing import Any, cast
 import numpy as np
 from deap import algorithms, base, tools
 
-from ..nets.baselines import uniform_mask
 from ..nets.latency_model import LatencyModel
-from ..nets.maskspace import MaskSpace, SizeMeasure
+from ..nets.maskspace import MaskSpace
 from ..operators import (
     MinSizeRepair,
     ParentSizeRepair,
@@ -45,12 +44,12 @@ from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from ..seeding import seeded
 from .coevolution import CoevolutionState
 from .evolve import evaluate_invalid
+from .fitnesses import make_fitnesses
 from .front_config import FrontConfig
 from .logbooks import logbook_records
 from .pareto import front_points, knee_index
 from .registration import Operators, create_types, register
 from .resume import load_checkpoint, save_checkpoint
-from .search import make_fitnesses
 from .skeleton import (
     RunIdentity,
     attach_pool,
@@ -61,6 +60,7 @@ from .skeleton import (
     resume_from,
 )
 from .task import Task
+from .uniform import uniform_range_masks
 
 #: Score given to a mask the fitness could not score (never happens to repaired masks).
 UNSCORABLE = 1e9
@@ -107,18 +107,6 @@ class FrontObjectives:
                  partner: Sequence[int] | None = None) -> tuple[float, ...]:  # noqa: ARG002 (the fitness protocol)
         terms = self.terms(individual)
         return tuple(terms[name] for name in ("score", *self.objectives))
-
-
-def uniform_range_masks(space: MaskSpace, low: float, high: float, count: int,
-                        measure: str = "parameters", image_size: int = 256) -> list[list[int]]:
-    """``count`` uniform keep-ratio masks (:func:`uniform_mask`) at size ratios of ``measure``
-    spaced evenly in log from ``low`` to ``high`` (both included; one mask: ``high``)."""
-    if count <= 0:
-        return []
-    ratios = [high] if count == 1 else [
-        math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (count - 1))
-        for i in range(count)]
-    return [uniform_mask(space, r, cast(SizeMeasure, measure), image_size) for r in ratios]
 
 
 def reference_points(n_objectives: int, population: int) -> np.ndarray:

@@ -13,27 +13,23 @@ its result in :mod:`.result`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, overload
 
-import torch
 from deap import base, tools
 from tqdm.auto import tqdm
 
-from ..fitness.adapted import Adaptation, AdaptedFitness
-from ..fitness.base import MaskFitness, Partner, Scoring
-from ..fitness.distillation import BriefDistillation
-from ..fitness.paper import GeneratorFitness
-from ..fitness.supernet import SupernetFitness
-from ..nets.baselines import random_mask_like, uniform_mask
+from ..fitness.base import MaskFitness
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, Measure, SizeFunction, measure_name
+from ..nets.maskspace import MaskSpace, SizeFunction, measure_name
 from ..operators import BudgetRepair, initMaskCounts, initMaskImportance
 from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API
 from ..seeding import seeded
 from .coevolution import CoevolutionState, iterCoevolve
 from .evolve import EvolutionState, iterEvolve
+from .fitnesses import make_fitnesses
+from .front import FrontResult, search_front
 from .front_config import FrontConfig
 from .registration import Operators, create_types, register
 from .result import SearchResult
@@ -58,17 +54,7 @@ from .skeleton import (
 from .skeleton import evaluation_map as evaluation_map  # re-exported: part of this API
 from .skeleton import fitness_images_hash as fitness_images_hash  # re-exported
 from .task import Task
-
-
-def budget_measures(config: SearchConfig, latency: SizeFunction | None = None
-                    ) -> tuple[Measure, ...]:
-    """``config.budget_measures`` with "latency" replaced by the size function ``latency``
-    (e.g. a :class:`~deap_gan_prune.nets.latency_model.LatencyModel`); ValueError (one line)
-    when the config budgets latency and none is given."""
-    if "latency" in config.budget_measures and latency is None:
-        raise ValueError("budget_measures has 'latency': give the latency model (latency=...)")
-    return tuple(latency if m == "latency" and latency is not None else m
-                 for m in config.budget_measures)
+from .uniform import budget_measures, uniform_individual
 
 
 def run_settings(config: SearchConfig, latency: Sequence[SizeFunction | None]) -> dict:
@@ -123,83 +109,6 @@ def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
     return toolbox
 
 
-def _windows(task: Task, name: str, config: SearchConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """``name``'s scoring images (the first ``n_images``) and adaptation images (the next
-    ``train_images``)."""
-    images = task.images[name]
-    return images[:config.n_images], images[config.n_images:config.n_images +
-                                            config.train_images]
-
-
-def make_fitnesses(task: Task, config: SearchConfig, spaces: Mapping[str, MaskSpace],
-                   device: Any = "cpu") -> dict[str, MaskFitness]:
-    """The fitness ``config.fitness`` names, for each generator of ``task`` (the one place
-    where it is chosen): "adapted" (:class:`AdaptedFitness`: distilled on the adaptation
-    images, scored on the scoring images), "paper" (:class:`GeneratorFitness`, the perceptual
-    term "pixel" for a generator without discriminator; with ``train_steps``, each candidate
-    briefly trained first) or "supernet" (:class:`SupernetFitness`, on ``task.supernets``).
-    A generator's cycle partner (``task.partner``) gives the cycle term, weighted by
-    ``config.lambda_cycle``."""
-    if (config.fitness == "supernet") != bool(task.supernets):
-        raise ValueError("fitness='supernet' needs the task's supernets, and supernets need "
-                         "fitness='supernet'")
-    if config.fitness == "supernet" and config.adapt_score not in ("l1", "ssim"):
-        raise ValueError(f"the supernet fitness scores 'l1' or 'ssim', not "
-                         f"{config.adapt_score!r}")
-    scoring = Scoring(gamma=float(config.gamma or 0.0), size_measure=config.size_measure,
-                      batch_size=config.batch_size, device=device,
-                      input_range=task.input_range)
-    fits: dict[str, MaskFitness] = {}
-    for name, generator in task.generators.items():
-        held, window = _windows(task, name, config)
-        other = task.partner(name)
-        partner = None if other is None else Partner(task.generators[other], spaces[other],
-                                                     float(config.lambda_cycle or 0.0))
-        judge = task.discriminators.get(name)
-        if config.fitness == "supernet":
-            fits[name] = SupernetFitness(task.supernets[name], spaces[name], held, scoring,
-                                         original=generator, score=config.adapt_score)
-        elif config.fitness == "paper":
-            if config.train_steps > 0 and window.shape[0] == 0:
-                raise ValueError(f"train_steps needs training images beyond the first "
-                                 f"n_images={config.n_images} validation images of each "
-                                 "generator")
-            prepare = BriefDistillation.from_generator(
-                generator, window, steps=config.train_steps, seed=config.seed
-            ) if config.train_steps > 0 else None
-            fits[name] = GeneratorFitness(
-                generator, spaces[name], held, scoring, discriminator=judge,
-                perceptual=config.perceptual if judge is not None else "pixel",
-                partner=partner, prepare=prepare)
-        else:
-            if config.adapt_steps > 0 and window.shape[0] == 0:
-                raise ValueError(
-                    f"the adapted fitness needs adaptation images beyond the first n_images="
-                    f"{config.n_images} scoring images (generator {name}: got "
-                    f"{task.images[name].shape[0]} images; pass "
-                    f"{config.n_images + config.train_images})")
-            fits[name] = AdaptedFitness(
-                generator, spaces[name], held, scoring, discriminator=judge, partner=partner,
-                adaptation=Adaptation(window, config.adapt_steps, config.adapt_lr,
-                                      seed=config.seed),
-                score=config.adapt_score)
-    return fits
-
-
-def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: type,
-                       latency: SizeFunction | None = None) -> Any:
-    """The uniform keep-ratio mask at ``config.budget``, met in every budget measure (the AND
-    of the per-measure masks, which keep per-group prefixes of one order; "latency" is the
-    size function ``latency``), as an individual; with ``config.seed_channels == "random"``
-    the same counts of random channels (:func:`random_mask_like` with ``config.seed``)."""
-    assert config.budget is not None  # the uniform mask is met at the budget
-    masks = [uniform_mask(space, config.budget, m) for m in budget_measures(config, latency)]
-    bits = [int(all(col)) for col in zip(*masks)]
-    if config.seed_channels == "random":
-        bits = random_mask_like(space, bits, config.seed)
-    return individual_cls(bits)
-
-
 def score_finalists(task: Task, name: str, config: SearchConfig, spaces: Mapping[str, MaskSpace],
                     candidates: Sequence[Sequence[int]], options: RunOptions = DEFAULT_OPTIONS
                     ) -> tuple[list[dict], MaskFitness]:
@@ -218,8 +127,14 @@ def score_finalists(task: Task, name: str, config: SearchConfig, spaces: Mapping
     return sorted(scored, key=lambda f: -f["score"]), judge
 
 
+@overload
+def search(task: Task, config: FrontConfig, options: RunOptions | None = None
+           ) -> FrontResult: ...
+@overload
+def search(task: Task, config: SearchConfig | None = None, options: RunOptions | None = None
+           ) -> SearchResult: ...
 def search(task: Task, config: SearchConfig | FrontConfig | None = None,
-           options: RunOptions | None = None) -> Any:
+           options: RunOptions | None = None) -> SearchResult | FrontResult:
     """Search masks for the generators of ``task`` (one, or two co-evolved).
 
     ``config``: a :class:`SearchConfig` (one budget; returns a :class:`SearchResult`) or a
@@ -240,7 +155,6 @@ def search(task: Task, config: SearchConfig | FrontConfig | None = None,
     """
     options = options or DEFAULT_OPTIONS
     if isinstance(config, FrontConfig):
-        from .front import search_front  # the front's module imports this one
         return search_front(task, config, options)
     config = config or SearchConfig()
     if config.finalists > 0 and config.fitness != "adapted":
@@ -267,64 +181,98 @@ def search(task: Task, config: SearchConfig | FrontConfig | None = None,
         models = [*task.generators.values(),
                   *(task.discriminators.get(n) for n in names),
                   *(task.supernets.get(n) for n in names)]
-        run = identity(options.checkpoint,
-                       run_settings(config, [task.latency.get(n) for n in names]),
-                       list(fits.values()), models)
-        if len(names) == 1:
-            (name,) = names
-            start = resume_from(run, options.resume, lambda r: load_single_checkpoint(
-                r.path, individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE),
-                                config.generations)
-            pool = attach_pool([toolboxes[name]], {"A": fits[name]}, options)
-            state = evolve(iterEvolve(start or populations[name], toolboxes[name],
-                                      config.generations, cxpb=config.cxpb,
-                                      mutpb=config.mutpb, elitism=config.elitism,
-                                      stats=fitness_statistics(),
-                                      halloffame=tools.HallOfFame(HALL_OF_FAME_SIZE)),
-                           start, desc="evolution", generations=config.generations,
-                           postfix=_postfix_one, options=options, pool=pool,
-                           save=_saver(run, save_single_checkpoint))
-            best = {name: state.halloffame[0]}
-            terms = {name: fits[name].terms(state.halloffame[0])}
-            hof = [{name: list(m), "score": float(m.fitness.values[0])}
-                   for m in state.halloffame]
-            final, logbook = {name: state.population}, state.logbook
-        else:
-            start = resume_from(run, options.resume, lambda r: load_checkpoint(
-                r.path, individual_cls, r.config, r.digest), config.generations)
-            pool = attach_pool([toolboxes[n] for n in names], dict(zip("AB", fits.values())),
-                               options)
-            pair = tuple(toolboxes[n] for n in names)
-            states = iterCoevolve(start or tuple(populations[n] for n in names), pair,
-                                  config.generations, cxpb=config.cxpb, mutpb=config.mutpb,
-                                  elitism=config.elitism, schedule=config.schedule,
-                                  stats=(fitness_statistics(), fitness_statistics()))
-            co = evolve(states, start, desc="co-evolution", generations=config.generations,
-                        postfix=_postfix_two, options=options, pool=pool,
-                        save=_saver(run, save_checkpoint))
-            assert co.halloffame is not None  # iterCoevolve keeps one
-            first = co.halloffame.items[0]
-            best = dict(zip(names, first[:2]))
-            terms = {n: fits[n].terms(best[n], partner=best[m])
-                     for n, m in zip(names, names[::-1])}
-            hof = [{names[0]: list(a), names[1]: list(b), "gen": g, "score": sc}
-                   for a, b, g, sc in co.halloffame.items]
-            final, logbook = dict(zip(names, co.populations)), co.logbook
-        masks = {n: list(best[n]) for n in names}
+        run = _Run(config, options, fits, toolboxes, populations, individual_cls, identity(
+            options.checkpoint, run_settings(config, [task.latency.get(n) for n in names]),
+            list(fits.values()), models))
+        outcome = _evolve_alone(run) if len(names) == 1 else _coevolve(run)
+        masks, terms = outcome.masks, outcome.terms
         finalists: list[dict] = []
-        if config.finalists > 0:
-            for n in names:
-                candidates = []
-                for entry in hof:
-                    if entry[n] not in candidates and len(candidates) < config.finalists:
-                        candidates.append(entry[n])
-                if n in seeds and list(seeds[n]) not in candidates:
-                    candidates.append(list(seeds[n]))
-                scored, judge = score_finalists(task, n, config, spaces, candidates, options)
-                finalists += scored
-                masks[n] = scored[0][n]
-                terms[n] = judge.terms(individual_cls(masks[n]))
-        return SearchResult(masks, spaces, logbook, terms, config, final, hof, finalists)
+        for n in names if config.finalists > 0 else ():
+            candidates: list[list[int]] = []
+            for entry in outcome.halloffame:
+                if entry[n] not in candidates and len(candidates) < config.finalists:
+                    candidates.append(entry[n])
+            if n in seeds and list(seeds[n]) not in candidates:
+                candidates.append(list(seeds[n]))
+            scored, judge = score_finalists(task, n, config, spaces, candidates, options)
+            finalists += scored
+            masks[n] = scored[0][n]
+            terms[n] = judge.terms(individual_cls(masks[n]))
+        return SearchResult(masks, spaces, outcome.logbook, terms, config,
+                            outcome.populations, outcome.halloffame, finalists)
+
+
+@dataclass
+class _Run:
+    """What the evolution of one population and the co-evolution of two both need: the
+    settings, each generator's fitness, toolbox and starting population (by name), the
+    individual class and the checkpoint's identity (None: no checkpoint)."""
+
+    config: SearchConfig
+    options: RunOptions
+    fitnesses: dict[str, MaskFitness]
+    toolboxes: dict[str, base.Toolbox]
+    populations: dict[str, list]
+    individual_cls: type
+    identity: RunIdentity | None
+
+
+@dataclass
+class _Outcome:
+    """The best masks and their terms, the hall of fame as records, the final populations
+    and the logbook of an evolution (by generator name)."""
+
+    masks: dict[str, list[int]]
+    terms: dict[str, dict]
+    halloffame: list[dict]
+    populations: dict[str, list]
+    logbook: tools.Logbook
+
+
+def _evolve_alone(run: _Run) -> _Outcome:
+    """One generator's masks evolved alone (:func:`iterEvolve`), resumable."""
+    c, ident = run.config, run.identity
+    ((name, fitness),) = run.fitnesses.items()
+    toolbox = run.toolboxes[name]
+    start = resume_from(ident, run.options.resume, lambda r: load_single_checkpoint(
+        r.path, run.individual_cls, r.config, r.digest, HALL_OF_FAME_SIZE), c.generations)
+    pool = attach_pool([toolbox], {"A": fitness}, run.options)
+    states = iterEvolve(start or run.populations[name], toolbox, c.generations, cxpb=c.cxpb,
+                        mutpb=c.mutpb, elitism=c.elitism, stats=fitness_statistics(),
+                        halloffame=tools.HallOfFame(HALL_OF_FAME_SIZE))
+    state = evolve(states, start, desc="evolution", generations=c.generations,
+                   postfix=_postfix_one, options=run.options, pool=pool,
+                   save=_saver(ident, save_single_checkpoint))
+    best = state.halloffame[0]
+    return _Outcome({name: list(best)}, {name: fitness.terms(best)},
+                    [{name: list(m), "score": float(m.fitness.values[0])}
+                     for m in state.halloffame], {name: state.population}, state.logbook)
+
+
+def _coevolve(run: _Run) -> _Outcome:
+    """Two generators' masks co-evolved (:func:`iterCoevolve`, each scored with the other's
+    best as cycle partner), resumable; the best pair is the hall of fame's first."""
+    c, ident = run.config, run.identity
+    names = tuple(run.fitnesses)
+    start = resume_from(ident, run.options.resume, lambda r: load_checkpoint(
+        r.path, run.individual_cls, r.config, r.digest), c.generations)
+    pool = attach_pool(list(run.toolboxes.values()), dict(zip("AB", run.fitnesses.values())),
+                       run.options)
+    states = iterCoevolve(start or (run.populations[names[0]], run.populations[names[1]]),
+                          (run.toolboxes[names[0]], run.toolboxes[names[1]]), c.generations,
+                          cxpb=c.cxpb, mutpb=c.mutpb, elitism=c.elitism, schedule=c.schedule,
+                          stats=(fitness_statistics(), fitness_statistics()))
+    state = evolve(states, start, desc="co-evolution", generations=c.generations,
+                   postfix=_postfix_two, options=run.options, pool=pool,
+                   save=_saver(ident, save_checkpoint))
+    assert state.halloffame is not None  # iterCoevolve keeps one
+    best = dict(zip(names, state.halloffame.items[0][:2]))
+    terms = {n: run.fitnesses[n].terms(best[n], partner=best[m])
+             for n, m in zip(names, names[::-1])}
+    return _Outcome({n: list(m) for n, m in best.items()}, terms,
+                    [{names[0]: list(a), names[1]: list(b), "gen": g, "score": sc}
+                     for a, b, g, sc in state.halloffame.items],
+                    dict(zip(names, state.populations)), state.logbook)
 
 
 def _saver(run: RunIdentity | None, save: Callable) -> Callable | None:

@@ -17,11 +17,11 @@ WIDTHS: dict[str, object] = {"init": "uniform", "mutate": "move", "mate": "unifo
                              "finalist_steps": 300}
 
 
-def default_variation(single: bool, budget: float | None, fitness: str) -> str:
+def default_variation(own_class: bool, budget: float | None, fitness: str) -> str:
     """The variation a search runs unless told: "widths" (:meth:`SearchConfig.widths`) for
     one generator of the user's class at a budget below 1 with the adapted fitness (where
     ``benchmarks/real_generator.py`` measured it), "channels" otherwise."""
-    widths = single and budget is not None and budget < 1 and fitness == "adapted"
+    widths = own_class and budget is not None and budget < 1 and fitness == "adapted"
     return "widths" if widths else "channels"
 
 

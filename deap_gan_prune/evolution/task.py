@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..imagerange import DEFAULT_RANGE, InputRange
-from ..nets.maskspace import Layout, MaskSpace, SizeFunction, space_of
+from ..nets.groups import space_of
+from ..nets.maskspace import Layout, MaskSpace, SizeFunction
 
 
 @dataclass

@@ -8,6 +8,7 @@ from .evaluation import compare_latency, generator_latency, translate
 from .fid import (
     FID_HIGHER_IS_BETTER,
     INCEPTION_WEIGHTS_NAME,
+    FidConfig,
     FIDUnavailable,
     check_inception_weights,
     fid_kid,
@@ -16,6 +17,7 @@ from .fidelity import FIDELITY_HIGHER_IS_BETTER, PSNR_CAP_DB, fidelity_scores, g
 from .judge import (
     JUDGE_HIGHER_IS_BETTER,
     Judge,
+    JudgeConfig,
     frechet_distance,
     judge_accuracy,
     judge_scores,
@@ -35,9 +37,9 @@ from .outline import (
 
 __all__ = ["HIGHER_IS_BETTER", "brown_mask", "brown_share", "outline_scores", "rgb_to_hsv",
            "stripe_mask", "stripe_share",
-           "JUDGE_HIGHER_IS_BETTER", "Judge", "train_judge", "judge_scores", "judge_accuracy",
-           "frechet_distance", "save_judge", "load_judge",
+           "JUDGE_HIGHER_IS_BETTER", "Judge", "JudgeConfig", "train_judge", "judge_scores",
+           "judge_accuracy", "frechet_distance", "save_judge", "load_judge",
            "FIDELITY_HIGHER_IS_BETTER", "PSNR_CAP_DB", "fidelity_scores", "generator_fidelity",
            "FID_HIGHER_IS_BETTER", "INCEPTION_WEIGHTS_NAME", "FIDUnavailable",
-           "check_inception_weights", "fid_kid",
+           "FidConfig", "check_inception_weights", "fid_kid",
            "compare_latency", "generator_latency", "translate"]

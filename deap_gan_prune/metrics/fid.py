@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,31 @@ _KEY_KID_STD = "kernel_inception_distance_std"
 
 class FIDUnavailable(ValueError):
     """FID/KID cannot be computed here (no weights file, no torch-fidelity); one line."""
+
+
+@dataclass(frozen=True)
+class FidConfig:
+    """Settings of :func:`fid_kid`.
+
+    ``batch_size``: images per Inception forward pass; ``kid``: also KID; ``kid_subsets``:
+    random subsets KID averages over, each of ``kid_subset_size`` images (None: min(1000,
+    N1, N2), since a subset can be no larger than a set); ``seed``: torch-fidelity's
+    ``rng_seed``, which draws the subsets.
+    """
+
+    batch_size: int = 32
+    kid: bool = True
+    kid_subsets: int = 100
+    kid_subset_size: int | None = None
+    seed: int = 2020
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.kid_subsets < 1:
+            raise ValueError(f"FidConfig: batch_size and kid_subsets must be 1 or more, got "
+                             f"{self.batch_size} and {self.kid_subsets}")
+        if self.kid_subset_size is not None and self.kid_subset_size < 2:
+            raise ValueError(f"FidConfig: kid_subset_size must be 2 or more, got "
+                             f"{self.kid_subset_size}")
 
 
 def cached_inception_weights() -> Path:
@@ -122,16 +148,14 @@ def _device_options(fidelity_module: Any, device: str | torch.device) -> dict:
 
 def fid_kid(images_1: torch.Tensor | str | os.PathLike, images_2: torch.Tensor | str | os.PathLike,
             inception_weights: str | os.PathLike | None,
-            device: str | torch.device = "cpu", batch_size: int = 32, kid: bool = True,
-            kid_subsets: int = 100, kid_subset_size: int | None = None,
-            seed: int = 2020) -> dict:
+            device: str | torch.device = "cpu", config: FidConfig = FidConfig()) -> dict:
     """FID (and KID) between two image sets, with a LOCAL Inception weights file.
 
     ``images_1``, ``images_2``: tensors ``[N, 3, H, W]`` (float in [-1, 1] or uint8) or paths of
     image folders. ``inception_weights``: torch-fidelity's ``INCEPTION_WEIGHTS_NAME`` file.
-    ``kid_subset_size`` defaults to min(1000, N1, N2) (KID needs subsets no larger than a set).
-    No cache is written and nothing is downloaded. Returns ``{"fid": .., ["kid_mean": ..,
-    "kid_std": ..,] "higher_is_better": {name: False}}``.
+    ``config``: batch size and KID settings (:class:`FidConfig`). No cache is written and
+    nothing is downloaded. Returns ``{"fid": .., ["kid_mean": .., "kid_std": ..,]
+    "higher_is_better": {name: False}}``.
     """
     weights = check_inception_weights(inception_weights)
     input1, n1 = _as_input(images_1, "images_1")
@@ -140,14 +164,15 @@ def fid_kid(images_1: torch.Tensor | str | os.PathLike, images_2: torch.Tensor |
     sizes = [n for n in (n1, n2) if n is not None]
     if min(sizes, default=2) < 2:
         raise ValueError(f"FID needs at least 2 images per set, got {sizes}")
+    kid = config.kid
     options = dict(input1=input1, input2=input2, fid=True, kid=kid,
                    feature_extractor="inception-v3-compat",
-                   feature_extractor_weights_path=str(weights), batch_size=batch_size,
-                   cache=False, datasets_download=False, verbose=False, rng_seed=seed,
+                   feature_extractor_weights_path=str(weights), batch_size=config.batch_size,
+                   cache=False, datasets_download=False, verbose=False, rng_seed=config.seed,
                    **_device_options(fidelity, device))
     if kid:
-        options.update(kid_subsets=kid_subsets,
-                       kid_subset_size=kid_subset_size or min([1000, *sizes]))
+        options.update(kid_subsets=config.kid_subsets,
+                       kid_subset_size=config.kid_subset_size or min([1000, *sizes]))
     try:
         result = fidelity.calculate_metrics(**options)
     except FIDUnavailable:
@@ -175,12 +200,13 @@ def check_fid_available(inception_weights: str | os.PathLike | None) -> Path:
 def fid_by_direction(outputs: Mapping[str, Mapping[str, torch.Tensor]],
                      reals: Mapping[str, torch.Tensor],
                      inception_weights: str | os.PathLike | None,
-                     device: str | torch.device = "cpu", batch_size: int = 32,
-                     kid: bool = True) -> dict:
+                     device: str | torch.device = "cpu",
+                     config: FidConfig = FidConfig()) -> dict:
     """``{name: {"fid_<direction>": {"fid": .., "kid_mean": .., "kid_std": ..,
     "higher_is_better": ..}}}``: each set of translations ``outputs[name][direction]`` (e.g.
-    ``"a2b"``) against the real images ``reals[direction]`` of its target domain."""
+    ``"a2b"``) against the real images ``reals[direction]`` of its target domain
+    (:func:`fid_kid` with ``config``)."""
     return {name: {f"fid_{direction}": fid_kid(images, reals[direction], inception_weights,
-                                               device=device, batch_size=batch_size, kid=kid)
+                                               device, config)
                    for direction, images in sorted(by_direction.items())}
             for name, by_direction in outputs.items()}

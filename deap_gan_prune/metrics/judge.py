@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,17 +91,30 @@ def _batched_features(judge: Judge, images: torch.Tensor, batch_size: int) -> np
                          ).double().numpy()
 
 
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The judge's network and optimiser in :func:`train_judge`: ``batch_size`` images a
+    step (half of each domain; at least 2), Adam at learning rate ``lr``, a :class:`Judge`
+    of ``width`` channels that sees ``image_size`` x ``image_size`` pixels (None: the
+    images' own size, at least 16)."""
+
+    batch_size: int = 32
+    lr: float = 2e-3
+    width: int = 16
+    image_size: int | None = None
+
+
 def train_judge(images_a: torch.Tensor, images_b: torch.Tensor, steps: int = 200,
-                seed: int = 0, device: str | torch.device = "cpu", progress: bool = True,
-                batch_size: int = 32, lr: float = 2e-3, width: int = 16,
-                image_size: int | None = None) -> Judge:
+                seed: int = 0, *, config: JudgeConfig = JudgeConfig(),
+                device: str | torch.device = "cpu", progress: bool = True) -> Judge:
     """Train a :class:`Judge` on real images of domain A (label 0) and B (label 1).
 
-    ``images_a``, ``images_b``: ``[N, 3, H, W]`` float in [-1, 1] (square). Each step draws
-    ``batch_size / 2`` images of each domain (so unequal set sizes stay balanced) with random
-    horizontal flips; Adam at ``lr``, binary cross-entropy. ``image_size`` defaults to the
-    images' size (at least 16). Deterministic under ``seed`` on the CPU. Returned in eval mode.
+    ``images_a``, ``images_b``: ``[N, 3, H, W]`` float in [-1, 1] (square). Each of ``steps``
+    steps draws ``config.batch_size / 2`` images of each domain (so unequal set sizes stay
+    balanced) with random horizontal flips; Adam, binary cross-entropy (:class:`JudgeConfig`).
+    Deterministic under ``seed`` on the CPU. Returned in eval mode.
     """
+    batch_size = config.batch_size
     for name, x in (("images_a", images_a), ("images_b", images_b)):
         if x.dim() != 4 or len(x) < 1:
             raise ValueError(f"train_judge: {name} must be a non-empty [N, C, H, W] tensor, "
@@ -111,13 +125,13 @@ def train_judge(images_a: torch.Tensor, images_b: torch.Tensor, steps: int = 200
     if steps < 1 or batch_size < 2:
         raise ValueError(f"train_judge: need steps >= 1 and batch_size >= 2, got {steps}, "
                          f"{batch_size}")
-    size = image_size or max(16, int(images_a.shape[-1]))
+    size = config.image_size or max(16, int(images_a.shape[-1]))
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        judge = Judge(images_a.shape[1], width, size)
+        judge = Judge(images_a.shape[1], config.width, size)
     judge = judge.to(device).train()
-    optimiser = torch.optim.Adam(judge.parameters(), lr=lr)
+    optimiser = torch.optim.Adam(judge.parameters(), lr=config.lr)
     half = batch_size // 2
     labels = torch.cat([torch.zeros(half), torch.ones(half)]).to(device)
     for _ in tqdm(range(steps), desc="judge", disable=not progress, leave=False):

@@ -1,10 +1,10 @@
 """Networks and their prunable channels: the bottom of the pipeline.
 
 CycleGAN networks with the upstream state-dict keys (:mod:`.models`) and their checkpoint files
-(:mod:`.checkpoints`); per-layer widths with closed-form sizes (:mod:`.widths`) and sizes
-measured on a real module (:mod:`.counting`); the mask space of prunable channel groups
-(:mod:`.maskspace`; of any architecture, traced by :mod:`.groups`, your own layers declared
-as :mod:`.layers` says); masks made real
+(:mod:`.checkpoints`); the ResNet's per-layer widths (:mod:`.widths`) and sizes measured on a
+real module (:mod:`.counting`); the mask space of prunable channel groups with closed-form
+sizes (:mod:`.maskspace`; of any architecture, traced by :mod:`.groups`, your own layers
+declared as :mod:`.layers` says); masks made real
 (:mod:`.slimming`); filter importance (:mod:`.importance`), budget masks to compare against
 (:mod:`.baselines`) and a per-layer latency model (:mod:`.latency_model`). Nothing here knows
 of fitness or evolution.
@@ -24,12 +24,12 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".checkpoints": ("CheckpointError", "CycleGAN", "architecture_of", "load_cyclegan",
                      "load_discriminator", "load_generator", "save_discriminator",
                      "save_generator"),
-    ".widths": ("GeneratorWidths", "count_macs", "count_parameters"),
+    ".widths": ("GeneratorWidths",),
     ".counting": ("count_module_macs", "count_module_parameters", "flop_counter_macs"),
-    ".maskspace": ("ChannelGroup", "MaskSpace", "space_of", "trace_space"),
+    ".maskspace": ("ChannelGroup", "MaskSpace"),
     ".terms": ("ConvTerm", "LayerTerm", "NormTerm", "SpaceTerms"),
     ".layers": ("ChannelLayer", "channel_dims"),
-    ".groups": ("TracingError", "trace_terms"),
+    ".groups": ("TracingError", "space_of", "trace_space", "trace_terms"),
     ".slimming": ("masked", "slim"),
     ".importance": ("l1_importance",),
     ".baselines": ("l1_norm_mask", "random_mask_like", "uniform_mask"),
@@ -50,12 +50,12 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         save_generator,
     )
     from .counting import count_module_macs, count_module_parameters, flop_counter_macs
-    from .groups import TracingError, trace_terms
+    from .groups import TracingError, space_of, trace_space, trace_terms
     from .importance import l1_importance
     from .latency_model import LatencyModel, latency_model_for, measure_latency_model
     from .layers import ChannelLayer, channel_dims
-    from .maskspace import ChannelGroup, MaskSpace, space_of, trace_space
+    from .maskspace import ChannelGroup, MaskSpace
     from .models import NLayerDiscriminator, ResnetBlock, ResnetGenerator
     from .slimming import masked, slim
     from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms
-    from .widths import GeneratorWidths, count_macs, count_parameters
+    from .widths import GeneratorWidths

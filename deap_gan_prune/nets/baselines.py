@@ -4,13 +4,14 @@ per-group channel counts (the sanity floor), and the hand-made uniform slimming.
 
 A *budget* is a size ratio, as in :func:`deap_gan_prune.operators.repairBudget`: 0.25 means at
 most a quarter of the unpruned generator's parameters (``measure="parameters"``) or MACs at
-``image_size`` pixels (``measure="macs"``, MAC ``convention`` as in :func:`count_macs`). Every
+``image_size`` pixels (``measure="macs"``, MAC ``convention`` as in
+:meth:`MaskSpace.size_of_counts`). Every
 mask returned here is valid (each group keeps at least ``max(min_keep, 1)`` channels), has a
 size ratio at most the budget, and as close below it as the uniform keep ratio allows.
 
-Every function takes any :class:`MaskSpace`: with ``MaskSpace(widths, layout="tied")`` the
-baselines follow the released code's 640-bit layout (one mask for the stream and every block's
-inner width); :func:`convert_mask` turns such a mask into the independent layout.
+Every function takes any :class:`MaskSpace`: with a tied space (:meth:`MaskSpace.tied`) the
+baselines follow the released code's 640-bit ResNet layout (one mask for the stream and every
+block's inner width); :func:`convert_mask` turns such a mask into the independent layout.
 """
 from __future__ import annotations
 
@@ -155,17 +156,23 @@ def matching_baselines(generator: nn.Module, space: MaskSpace, bits: Sequence[in
 
 
 def convert_mask(bits: Sequence[int], source: MaskSpace, target: MaskSpace) -> list[int]:
-    """The same channels in another layout of the same widths (e.g. tied → independent).
-    Raises ValueError when ``target`` ties slots to which ``bits`` gives different masks."""
-    if source.widths != target.widths:
-        raise ValueError(f"convert_mask: the spaces' widths differ ({source.widths} vs "
-                         f"{target.widths})")
-    slot_masks = source.slot_masks(bits)
+    """The same channels in another layout of the same network (e.g. tied → independent):
+    every traced group keeps what its group in ``source`` keeps. Raises ValueError when the
+    spaces' convs differ, or when ``target`` merges groups that ``bits`` prunes differently."""
+    if _convs(source) != _convs(target):
+        raise ValueError("convert_mask: the spaces describe different networks (their convs "
+                         "or channels differ)")
+    parts = source.slot_masks(bits)
     groups = {}
     for g in target.groups:
-        parts = [slot_masks[s] for s in g.slots]
-        if any(p != parts[0] for p in parts[1:]):
-            raise ValueError(f"convert_mask: group {g.name!r} ties slots {list(g.slots)} that "
-                             "this mask prunes differently")
-        groups[g.name] = parts[0]
+        mine = [parts[m] for m in g.members]
+        if any(p != mine[0] for p in mine[1:]):
+            raise ValueError(f"convert_mask: group {g.name!r} merges groups "
+                             f"{list(g.members)} that this mask prunes differently")
+        groups[g.name] = mine[0]
     return target.join(groups)
+
+
+def _convs(space: MaskSpace) -> list[tuple[str, int, int]]:
+    """Every conv's name, output and input channels."""
+    return [(c.name, c.out_channels, len(c.in_groups)) for c in space.convs]

@@ -1,4 +1,5 @@
-"""Parameters and MACs measured on a real module (the closed forms are in :mod:`.widths`).
+"""Parameters and MACs measured on a real module (the closed forms of a mask's sizes are
+:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.size`).
 
 Two MAC conventions (METHOD §4): ``"output"`` counts a transposed conv at its output positions
 (GAN Compression, CAT, OMGD tables); ``"real"`` counts the arithmetic really done, as
@@ -23,11 +24,12 @@ PROBE_SIZES = (32, 64, 128, 256)
 
 
 @torch.no_grad()
-def image_channels(module: nn.Module) -> int:
-    """Image channels ``module`` takes, found by running it in eval mode on a small image:
-    3 (RGB), else 1 (grey), else its first convolution's input channels; never read from a
-    layer alone, since a network may pixel-unshuffle its input or concatenate a map to it
-    before its first convolution. ValueError when none of them runs."""
+def example_input(module: nn.Module) -> torch.Tensor:
+    """The smallest image ``module`` runs on (in eval mode): zeros ``[1, C, S, S]`` on its
+    device and dtype, S the first of :data:`PROBE_SIZES` and C the first of 3 (RGB), 1 (grey)
+    and its first convolution's input channels that run; never read from a layer alone, since
+    a network may pixel-unshuffle its input or concatenate a map to it before its first
+    convolution. ValueError (one line) when none of them runs."""
     from .frozen import borrowed
     first = next((m for m in module.modules()
                   if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))), None)
@@ -38,14 +40,20 @@ def image_channels(module: nn.Module) -> int:
     with borrowed(module, training=False):
         for size in PROBE_SIZES:
             for channels in candidates:
+                x = torch.zeros(1, channels, size, size, device=device, dtype=dtype)
                 try:
-                    module(torch.zeros(1, channels, size, size, device=device, dtype=dtype))
+                    module(x)
                 except (RuntimeError, ValueError, IndexError):
                     continue
-                return channels
+                return x
     tried = ", ".join(map(str, candidates))
     raise ValueError(f"{type(module).__name__}: runs on no image of {tried} channels at "
                      f"{', '.join(map(str, PROBE_SIZES))} pixels")
+
+
+def image_channels(module: nn.Module) -> int:
+    """Image channels ``module`` takes: those of :func:`example_input`."""
+    return int(example_input(module).shape[1])
 
 
 def _input(module: nn.Module, image_size: int | tuple[int, int], input_nc: int | None

@@ -5,7 +5,7 @@ control flow is fine) and couples every layer whose channels must be removed tog
 a conv's output channels, the norms after it, the convs that read them (at the right offset
 after a concatenation) and every other conv whose output is added to them (a residual
 stream). :func:`trace_terms` turns those groups into :class:`SpaceTerms` (a :class:`MaskSpace`
-holds them; :func:`~deap_gan_prune.nets.maskspace.trace_space` builds one): a pure-Python
+holds them; :func:`space_of` and :func:`trace_space` build one): a pure-Python
 description (module names, channel maps, per-layer size coefficients) that the operators, the
 slimming and the files use without touching the graph again.
 
@@ -38,7 +38,9 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from .counting import example_input as example_input_of
 from .layers import channel_dims
+from .maskspace import Layout, MaskSpace
 from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms
 
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
@@ -206,8 +208,8 @@ def _as_ints(idxs: Iterable[Any]) -> list[int]:
 
 def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
     """The channel groups of ``model`` for inputs like ``example`` (``[1, C, H, W]``), with
-    the convs and norms they touch (a mask space is ``MaskSpace(terms=...)``;
-    :func:`~deap_gan_prune.nets.maskspace.trace_space` builds it).
+    the convs and norms they touch (a mask space is ``MaskSpace(terms)``; :func:`trace_space`
+    builds it).
 
     Groups are ordered by their first conv in ``model.modules()`` order and named after it
     (e.g. ``"encoder.0"``). A copy of the model is traced (in eval mode, with in-place
@@ -231,8 +233,9 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
         unwrapped = [(p, dims[key] % p.dim()) for m, dims in declared.items()
                      for key, p in m.named_parameters(recurse=False) if key in dims]
         try:
-            graph = tp.DependencyGraph().build_dependency(
-                model, example_inputs=example, unwrapped_parameters=unwrapped or None)
+            with torch.enable_grad():  # the tracer follows autograd, also inside no_grad
+                graph = tp.DependencyGraph().build_dependency(
+                    model, example_inputs=example, unwrapped_parameters=unwrapped or None)
         except Exception as exc:  # the tracer raises many types
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise TracingError(f"{type(model).__name__}: the dependency graph could not be "
@@ -327,6 +330,32 @@ def trace_terms(model: nn.Module, example: torch.Tensor) -> SpaceTerms:
     finally:
         del model
     return terms
+
+
+def trace_space(model: nn.Module, example: torch.Tensor,
+                min_keep: int | Mapping[str, int] = 1) -> MaskSpace:
+    """The mask space of ``model`` for inputs like ``example`` (``[1, C, H, W]``), its groups
+    traced by :func:`trace_terms` (:class:`TracingError`, one line, for an unsupported
+    layer)."""
+    return MaskSpace(trace_terms(model, example), min_keep)
+
+
+def space_of(generator: nn.Module, example_input: torch.Tensor | None = None,
+             layout: Layout = "independent") -> MaskSpace:
+    """The mask space of any ``generator``, traced on the first image of ``example_input``
+    (``[N, C, H, W]``; MACs are counted at its size and scaled by the pixel ratio), or
+    without one on the smallest image it runs on (:func:`~.counting.example_input`).
+    ``layout="tied"`` merges every residual stream with its blocks' inner widths
+    (:meth:`MaskSpace.tied`). ValueError (one line) for a network that runs on no small
+    image: give it an example."""
+    if layout not in ("independent", "tied"):
+        raise ValueError(f"unknown layout {layout!r}: use 'independent' or 'tied'")
+    if example_input is None:
+        try:
+            example_input = example_input_of(generator)
+        except ValueError as exc:
+            raise ValueError(f"space_of: {exc}; give an example input [1, C, H, W]") from None
+    return trace_space(generator, example_input[:1]).with_layout(layout)
 
 
 def _traceable_copy(model: nn.Module) -> nn.Module:

@@ -47,7 +47,8 @@ from torch import nn
 from .._version import __version__
 from ..files import atomic_write_json
 from .frozen import borrowed
-from .maskspace import MaskSpace, space_of
+from .groups import space_of
+from .maskspace import MaskSpace
 from .terms import ConvTerm
 
 Runtime = Literal["torch", "onnx", "onnx-int8", "cuda"]
@@ -567,28 +568,49 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
 
 
+@dataclass(frozen=True)
+class LatencyTiming:
+    """How :func:`measure_latency_model` times a network: images a run (``batch``, part of
+    the model's :func:`latency_key`), the median of ``repeats`` runs after ``warmup``
+    unmeasured ones, each conv at :func:`grid_counts` of ``shares`` of its widths, probe
+    weights and inputs drawn under ``seed``."""
+
+    batch: int = 1
+    repeats: int = 5
+    warmup: int = 2
+    shares: tuple[float, ...] = GRID_SHARES
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch <= 0:
+            raise ValueError(f"batch {self.batch} must be positive")
+        if self.repeats < 1 or self.warmup < 0:
+            raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {self.repeats}, "
+                             f"{self.warmup}")
+        object.__setattr__(self, "shares", tuple(self.shares))
+
+
 def measure_latency_model(generator: nn.Module, image_size: int = 256,
                           runtime: str = "torch", threads: int | None = None, *,
-                          space: MaskSpace | None = None, batch: int = 1, repeats: int = 5,
-                          warmup: int = 2, shares: Sequence[float] = GRID_SHARES,
-                          seed: int = 0, progress: bool = True) -> LatencyModel:
+                          space: MaskSpace | None = None,
+                          timing: LatencyTiming = LatencyTiming(),
+                          progress: bool = True) -> LatencyModel:
     """Measure the latency model of ``generator`` (any network its mask space ``space``
     describes; default :func:`space_of` traced on an image of ``image_size``) on ``runtime``
     with ``threads`` CPU threads (torch's and ONNX Runtime's; default torch's current count,
-    restored afterwards), batch ``batch``: every distinct probe at :func:`grid_counts` of its
-    input and output widths, then the full and the uniform networks of
-    :data:`CALIBRATION_SHARES` for :func:`calibrate` (medians of ``repeats`` runs after
-    ``warmup``, round-robin over a table's probes and over the calibration networks:
-    :func:`time_round_robin`). Random probe
-    weights under ``seed``; a
-    progress bar unless ``progress`` is False."""
+    restored afterwards), ``timing.batch`` images a run: every distinct probe at
+    :func:`grid_counts` of its input and output widths, then the full and the uniform
+    networks of :data:`CALIBRATION_SHARES` for :func:`calibrate` (medians of
+    ``timing.repeats`` runs after ``timing.warmup``, round-robin over a table's probes and
+    over the calibration networks: :func:`time_round_robin`). Random probe weights under
+    ``timing.seed``; a progress bar unless ``progress`` is False."""
     from .slimming import slim
 
     runtime = _check_runtime(runtime)
-    if image_size <= 0 or batch <= 0:
+    batch, repeats, warmup = timing.batch, timing.repeats, timing.warmup
+    shares, seed = timing.shares, timing.seed
+    if image_size <= 0:
         raise ValueError(f"image size {image_size} and batch {batch} must be positive")
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
     net = copy.deepcopy(generator).cpu().float().eval()
     input_nc = _input_channels(net, space)
     previous = torch.get_num_threads()
@@ -739,22 +761,23 @@ def find_latency_model(path: str | os.PathLike, key: Mapping) -> LatencyModel | 
 def latency_model_for(path: str | os.PathLike | None, generator: nn.Module,
                       image_size: int = 256, runtime: str = "torch",
                       threads: int | None = None, *, space: MaskSpace | None = None,
-                      **options: Any) -> LatencyModel:
+                      timing: LatencyTiming = LatencyTiming(),
+                      progress: bool = True) -> LatencyModel:
     """The latency model of ``generator`` (mask space ``space``, default :func:`space_of`
     traced at ``image_size``) on ``runtime`` with ``threads``: read from the cache file
     ``path`` when it holds one with the same :func:`latency_key`, else measured
-    (:func:`measure_latency_model` with ``options``) and added to ``path`` (None: not
-    saved)."""
+    (:func:`measure_latency_model` with ``timing`` and ``progress``) and added to ``path``
+    (None: not saved)."""
     if space is None:
         x = torch.zeros(1, _input_channels(generator, None), image_size, image_size)
         with borrowed(generator, device="cpu", training=False):
             space = space_of(generator, x)
-    key = latency_key(space, image_size, runtime, threads, options.get("batch", 1))
+    key = latency_key(space, image_size, runtime, threads, timing.batch)
     found = find_latency_model(path, key) if path is not None else None
     if found is not None:
         return found
     model = measure_latency_model(generator, image_size, runtime, threads, space=space,
-                                  **options)
+                                  timing=timing, progress=progress)
     if path is not None:
         save_latency_model(model, path)
     return model

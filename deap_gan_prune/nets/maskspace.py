@@ -5,19 +5,22 @@ stream, for example, is written by the second down conv and by every block's sec
 read by the first transposed conv, so one bit drops that channel everywhere. A mask space lays
 the groups end to end into the flat 0/1 list that a DEAP individual holds.
 
-Pure Python (no torch), so operators that use it run wherever DEAP runs.
+Pure Python (no torch), so operators that use it run wherever DEAP runs; the groups of a
+network are traced on the torch side (:func:`~deap_gan_prune.nets.groups.space_of`).
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, cast
 
 from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms, term_dict
 from .widths import GeneratorWidths, MacConvention
 
-Layout = Literal["independent", "tied", "traced"]
+#: "independent": every traced group; "tied": each residual stream merged with its blocks'
+#: inner widths (:meth:`MaskSpace.tied`, the released code's layout for the ResNet).
+Layout = Literal["independent", "tied"]
 SizeMeasure = Literal["parameters", "macs"]
 #: A size function: the size of the network whose groups keep ``counts`` bits (group order),
 #: non-decreasing in every count, e.g. a latency model's predicted milliseconds
@@ -37,15 +40,16 @@ def measure_name(measure: Measure) -> str:
 
 @dataclass(frozen=True)
 class ChannelGroup:
-    """Channels pruned together: ``size`` bits at ``offset`` in the individual, controlling the
-    width slots ``slots`` (see :class:`GeneratorWidths`), never fewer than ``min_keep`` kept.
-    ``block``: channels per bit (1, or a GroupNorm's channels per norm-group in a traced
-    space: each bit keeps or removes ``block`` consecutive channels)."""
+    """Channels pruned together: ``size`` bits at ``offset`` in the individual, never fewer
+    than ``min_keep`` kept. ``members``: the traced groups it stands for (itself, or those
+    merged into it by :meth:`MaskSpace.merged`). ``block``: channels per bit (1, or a
+    GroupNorm's channels per norm-group: each bit keeps or removes ``block`` consecutive
+    channels)."""
 
     name: str
     offset: int
     size: int
-    slots: tuple[str, ...]
+    members: tuple[str, ...]
     min_keep: int = 1
     block: int = 1
 
@@ -64,17 +68,13 @@ class MaskSpace:
     that a DEAP individual holds; sizes are closed forms of the kept counts (below).
 
     One representation for every generator, as Torch-Pruning's groups: the groups with the
-    convs and norms they touch (:class:`SpaceTerms`). Traced from any network's graph by
-    :meth:`from_module` (:func:`~deap_gan_prune.nets.groups.trace_space`), or, for the upstream
-    ResNet, written from its ``widths`` without tracing: ``MaskSpace(widths, layout)``
-    (``layout="independent"``, the default: first, down1, stream, each block's inner width,
-    up1, up2, 2,944 bits for ngf 64 / 9 blocks; ``"tied"``: the released code's layout, one mask
-    shared by the stream and every block's inner width, 640 bits; tracing the ResNet gives the
-    same groups, tested). The ResNet's space keeps its ``widths`` as a view of the groups
-    (:meth:`widths_of`); other spaces have ``widths`` None. The last
-    conv is never pruned. ``min_keep``: the least number of channels (bits) kept per group (an
-    int for all groups or a mapping by group name). ``dropout``: the ResNet's blocks have
-    dropout (their second conv is ``conv_block.6``).
+    convs and norms they touch (:class:`SpaceTerms`), traced from the network's graph
+    (:func:`~deap_gan_prune.nets.groups.space_of`), in the order of the first conv writing
+    each (for the upstream ResNet: first, down1, stream, each block's inner width, up1, up2;
+    2,944 bits for ngf 64 / 9 blocks). :meth:`tied` merges each residual stream with its
+    blocks' inner widths (the released code's 640-bit ResNet layout). The convs whose output
+    reaches the network's output are never pruned. ``min_keep``: the least number of bits
+    kept per group (an int for all groups or a mapping by group name).
 
     Sizes: parameters = constant + Σ_conv (k·in·out + bias·out) + Σ_norm 2·C (affine)
     + Σ_layer p·C (your own layers, ``p`` parameters per channel), where
@@ -84,21 +84,10 @@ class MaskSpace:
     output positions, or its input positions with ``convention="real"``).
     """
 
-    def __init__(self, widths: GeneratorWidths | None = None, layout: Layout = "independent",
-                 min_keep: int | Mapping[str, int] = 1, *, terms: SpaceTerms | None = None,
-                 dropout: bool = False) -> None:
-        if (widths is None) == (terms is None):
-            raise ValueError("MaskSpace: give the ResNet's widths or the traced terms")
-        if widths is not None:
-            if layout not in ("independent", "tied"):
-                raise ValueError(f"unknown layout {layout!r}: use 'independent' or 'tied'")
-            terms = resnet_terms(widths, layout, dropout)
-        else:
-            layout = "traced"
-        assert terms is not None
-        self.widths = widths
-        self.layout: Layout = layout
-        self.dropout = bool(dropout)
+    def __init__(self, terms: SpaceTerms, min_keep: int | Mapping[str, int] = 1) -> None:
+        if not isinstance(terms, SpaceTerms):
+            raise ValueError(f"MaskSpace takes the SpaceTerms of a traced network, got "
+                             f"{type(terms).__name__} (trace one with nets.groups.space_of)")
         self.terms = terms
         self.convs, self.norms = terms.convs, terms.norms
         self.example_size = terms.example_size
@@ -114,8 +103,8 @@ class MaskSpace:
             keep = min_keep if isinstance(min_keep, int) else min_keep.get(name, 1)
             if not 0 <= keep <= size:
                 raise ValueError(f"min_keep {keep} for group {name!r} is outside 0..{size}")
-            slots = tuple((terms.slots or {}).get(name, (name,)))
-            groups.append(ChannelGroup(name, offset, size, slots, keep, block))
+            members = tuple((terms.members or {}).get(name, (name,)))
+            groups.append(ChannelGroup(name, offset, size, members, keep, block))
             offset += size
         self.groups: tuple[ChannelGroup, ...] = tuple(groups)
         self.n_bits = offset
@@ -123,16 +112,13 @@ class MaskSpace:
         self._forms = [(c, c.in_form()) for c in self.convs]
 
     def __repr__(self) -> str:
-        if self.widths is None:
-            return f"MaskSpace(traced, {len(self.groups)} groups, {self.n_bits} bits)"
-        return (f"MaskSpace({self.layout}, {len(self.groups)} groups, {self.n_bits} bits, "
-                f"widths={self.widths})")
+        return f"MaskSpace({len(self.groups)} groups, {self.n_bits} bits)"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MaskSpace) and self.to_dict() == other.to_dict()
 
     def __hash__(self) -> int:
-        return hash((self.layout, self.n_bits, tuple(g.name for g in self.groups)))
+        return hash((self.n_bits, tuple(g.name for g in self.groups)))
 
     def __getstate__(self) -> dict:
         return self.to_dict()
@@ -148,6 +134,90 @@ class MaskSpace:
         """Offsets where a group starts, plus ``n_bits`` (so cuts between groups are the
         inner entries)."""
         return [g.offset for g in self.groups] + [self.n_bits]
+
+    def with_min_keep(self, min_keep: int | Mapping[str, int]) -> MaskSpace:
+        """The same groups with other minimums (``min_keep`` as in the constructor)."""
+        return MaskSpace(self.terms, min_keep)
+
+    # -- merging groups ------------------------------------------------------------------
+    def merged(self, names: Sequence[str]) -> MaskSpace:
+        """The space with the groups ``names`` (equal channels and blocks) as one group: one
+        bit keeps or drops channel ``j`` of every one of them. It takes the place and name of
+        the first of them in bit order; its ``min_keep`` is the largest of theirs."""
+        unknown = set(names) - set(self._by_name)
+        if unknown or not names:
+            raise ValueError(f"merged: unknown groups {sorted(unknown)}" if unknown
+                             else "merged: no groups given")
+        chosen = sorted({self._by_name[n] for n in names}, key=lambda g: g.offset)
+        if len({(g.size, g.block) for g in chosen}) > 1:
+            raise ValueError("merged groups need equal widths; got " + ", ".join(
+                f"{g.name!r} {g.channels}" for g in chosen))
+        index = {g.name: i for i, g in enumerate(self.groups)}
+        head = chosen[0]
+        into = {index[g.name]: index[head.name] for g in chosen}
+        order = [i for i in range(len(self.groups)) if i not in into or into[i] == i]
+        new = {old: order.index(into.get(old, old)) for old in range(len(self.groups))}
+        new[-1] = -1
+        t = self.terms
+        members = {g.name: g.members for g in self.groups if g.members != (g.name,)}
+        members[head.name] = tuple(m for g in chosen for m in g.members)
+        min_keep = {g.name: g.min_keep for g in self.groups}
+        min_keep[head.name] = max(g.min_keep for g in chosen)
+        terms = replace(
+            t, specs=tuple(t.specs[i] for i in order),
+            convs=tuple(replace(c, out_group=new[c.out_group],
+                                in_groups=tuple(new[g] for g in c.in_groups)) for c in t.convs),
+            norms=tuple(replace(n, group=new[n.group]) for n in t.norms),
+            layers=tuple(replace(n, group=new[n.group]) for n in t.layers),
+            blocks={n: b for n, b in (t.blocks or {}).items() if n in min_keep and
+                    all(n != g.name for g in chosen[1:])} or None,
+            members=members)
+        return MaskSpace(terms, {n: k for n, k in min_keep.items()
+                                 if all(n != g.name for g in chosen[1:])})
+
+    def residual_blocks(self) -> list[tuple[str, ...]]:
+        """Each residual stream (a group written by several convs) with the groups of its
+        blocks' inner widths (written only by convs reading only the stream, read only by
+        convs writing it), stream first: what :meth:`tied` merges."""
+        writers: dict[int, list[ConvTerm]] = {}
+        readers: dict[int, list[ConvTerm]] = {}
+        for c in self.convs:
+            writers.setdefault(c.out_group, []).append(c)
+            for g in set(c.in_groups) - {-1}:
+                readers.setdefault(g, []).append(c)
+        found = []
+        for s, group in enumerate(self.groups):
+            if len(writers.get(s, ())) < 2:
+                continue
+            inner = [g.name for i, g in enumerate(self.groups) if i != s and readers.get(i)
+                     and all(set(c.in_groups) == {s} for c in writers.get(i, ()))
+                     and all(c.out_group == s for c in readers[i])]
+            if inner:
+                found.append((group.name, *inner))
+        return found
+
+    def tied(self) -> MaskSpace:
+        """The released code's layout: every residual stream and its blocks' inner widths
+        one group (:meth:`residual_blocks`; their widths must be equal). ValueError for a
+        network without residual blocks."""
+        ties = self.residual_blocks()
+        if not ties:
+            raise ValueError("the tied layout needs residual blocks; this network has none "
+                             "(use layout 'independent')")
+        space = self
+        for names in ties:
+            widths = [space.group(n).channels for n in names]
+            if len(set(widths)) > 1:
+                raise ValueError(f"the tied layout needs every block's inner width equal to "
+                                 f"the stream width ({widths[0]}); got {widths[1:]}")
+            space = space.merged(names)
+        return space
+
+    def with_layout(self, layout: Layout) -> MaskSpace:
+        """This space (``"independent"``) or :meth:`tied` (``"tied"``)."""
+        if layout not in ("independent", "tied"):
+            raise ValueError(f"unknown layout {layout!r}: use 'independent' or 'tied'")
+        return self if layout == "independent" else self.tied()
 
     # -- conversions ---------------------------------------------------------------------
     def full(self) -> list[int]:
@@ -177,49 +247,69 @@ class MaskSpace:
         return bits
 
     def slot_masks(self, bits: Sequence[int]) -> dict[str, list[int]]:
-        """Per-width-slot 0/1 lists (each group's mask under every slot it controls; a traced
-        group is its own slot)."""
-        masks = {}
-        for name, part in self.split(bits).items():
-            for slot in self._by_name[name].slots:
-                masks[slot] = part
-        return masks
+        """Per traced group 0/1 lists: each group's mask under every member it stands for
+        (:meth:`merged`), so a mask of a tied space reads in the independent one."""
+        return {m: part for name, part in self.split(bits).items()
+                for m in self._by_name[name].members}
 
     def from_slot_masks(self, slot_masks: Mapping[str, Sequence[int]]) -> list[int]:
-        """The flat mask from per-slot 0/1 lists (missing slots kept whole; the slots of one
-        group must agree)."""
-        slots = {slot: g for g in self.groups for slot in g.slots}
-        unknown = set(slot_masks) - set(slots)
+        """The flat mask from per-member 0/1 lists (missing members kept whole; the members
+        of one group must agree)."""
+        owner = {m: g for g in self.groups for m in g.members}
+        unknown = set(slot_masks) - set(owner)
         if unknown:
-            raise KeyError(f"unknown width slots {sorted(unknown)}")
+            raise KeyError(f"unknown groups {sorted(unknown)}")
         parts: dict[str, list[int]] = {}
-        for slot, part in slot_masks.items():
-            g = slots[slot]
+        for member, part in slot_masks.items():
+            g = owner[member]
             part = [int(b) for b in part]
             if len(part) != g.size:
-                raise ValueError(f"mask for {slot!r} has {len(part)} entries, the layer has "
+                raise ValueError(f"mask for {member!r} has {len(part)} entries, the group has "
                                  f"{g.size}")
             if parts.setdefault(g.name, part) != part:
-                raise ValueError(f"the slots of group {g.name!r} ({', '.join(g.slots)}) are "
-                                 "tied: give them one mask")
+                raise ValueError(f"the members of group {g.name!r} ({', '.join(g.members)}) "
+                                 "are merged: give them one mask")
         return self.join(parts)
 
     def kept(self, bits: Sequence[int]) -> dict[str, int]:
         """Bits kept per group."""
         return {name: sum(part) for name, part in self.split(bits).items()}
 
+    def _resnet_convs(self) -> list[str] | None:
+        """Names of the convs writing first, down1, stream, every block's inner width, up1,
+        up2 and the image, when this is the space of an upstream ResNet (its module names);
+        else None."""
+        names = [c.name for c in self.convs]
+        nb = (len(names) - 6) // 2
+        for second in (5, 6):  # the block's second conv: conv_block.6 with dropout
+            blocks = [f"model.{10 + b}.conv_block.{i}" for b in range(nb) for i in (1, second)]
+            upstream = ["model.1", "model.4", "model.7", *blocks, f"model.{10 + nb}",
+                        f"model.{13 + nb}", f"model.{17 + nb}"]
+            if names == upstream:
+                return [*upstream[:3], *blocks[::2], *upstream[-3:]]
+        return None
+
+    @property
+    def widths(self) -> GeneratorWidths | None:
+        """The upstream ResNet's widths (:meth:`widths_of` the full mask); None for a space
+        of another network."""
+        return None if self._resnet_convs() is None else self.widths_of(self.full())
+
     def widths_of(self, bits: Sequence[int]) -> GeneratorWidths:
-        """Widths of the ResNet that ``bits`` slims to (a group kept at 0 counts as 0
-        channels, which no real network can have: such masks are invalid). TypeError for a
-        space without widths (not the upstream ResNet)."""
-        if self.widths is None:
-            raise TypeError("a traced mask space has no ResNet widths; use kept() or size()")
-        values = {slot: sum(m) for slot, m in self.slot_masks(bits).items()}
-        inner = tuple(values[f"inner{b}"] for b in range(self.widths.n_blocks))
-        w = self.widths
-        return _unchecked_widths(
-            values["first"], values["down1"], values["stream"], inner, values["up1"],
-            values["up2"], w.input_nc, w.output_nc)
+        """Widths of the upstream ResNet that ``bits`` slims to (a group kept at 0 counts as
+        0 channels, which no real network can have: such masks are invalid). TypeError for
+        the space of another network."""
+        names = self._resnet_convs()
+        if names is None:
+            raise TypeError("widths_of: not the space of an upstream ResnetGenerator; use "
+                            "kept() or size()")
+        self._check(bits)
+        counts = [sum(bits[g.offset:g.stop]) * g.block for g in self.groups]
+        out = {c.name: c.out_channels if c.out_group < 0 else counts[c.out_group]
+               for c in self.convs}
+        first, down1, stream, *inner, up1, up2, last = (out[n] for n in names)
+        return _unchecked_widths(first, down1, stream, tuple(inner), up1, up2, self.input_nc,
+                                 last)
 
     def is_valid(self, bits: Sequence[int]) -> bool:
         """True when every group keeps at least its ``min_keep`` channels (and at least one)."""
@@ -245,9 +335,11 @@ class MaskSpace:
     def size_of_counts(self, counts: Sequence[int], measure: SizeMeasure = "parameters",
                        image_size: int | tuple[int, int] = 256,
                        convention: MacConvention = "output") -> int:
-        """Parameters, or MACs at ``image_size`` pixels (``convention`` as in
-        :func:`~deap_gan_prune.nets.widths.count_macs`), of the network whose groups keep
-        ``counts[g]`` bits (``counts[g] * block`` channels; group order)."""
+        """Parameters, or MACs at ``image_size`` (H, W) pixels, of the network whose groups
+        keep ``counts[g]`` bits (``counts[g] * block`` channels; group order). MACs count the
+        convolutions only; ``convention="output"`` counts a transposed conv at its output
+        positions (GAN Compression, CAT, OMGD), ``"real"`` at its input positions (the
+        arithmetic really done, ``torch.utils.flop_counter``'s FLOPs / 2)."""
         counts = [int(c) * g.block for c, g in zip(counts, self.groups)]
         if measure == "parameters":
             total = self.constant_parameters
@@ -301,37 +393,16 @@ class MaskSpace:
                 return False
         return True
 
-    @classmethod
-    def from_module(cls, model: Any, example_input: Any = None, layout: Layout = "independent",
-                    min_keep: int | Mapping[str, int] = 1) -> MaskSpace:
-        """The mask space of any generator: the upstream
-        :class:`~deap_gan_prune.nets.models.ResnetGenerator`'s from its widths (``layout``
-        independent or tied), any other's traced on ``example_input`` (``[1, C, H, W]``; see
-        :mod:`deap_gan_prune.nets.groups`)."""
-        from .models import ResnetGenerator  # torch is only needed here
-        if isinstance(model, ResnetGenerator):
-            return cls(model.widths, layout, min_keep, dropout=model.use_dropout)
-        if layout != "independent":
-            raise ValueError(f"layout {layout!r} is for the upstream ResnetGenerator; a "
-                             f"{type(model).__name__} gets the traced groups")
-        if example_input is None:
-            raise ValueError(f"MaskSpace.from_module: a {type(model).__name__} needs an "
-                             "example input [1, C, H, W] to trace")
-        return trace_space(model, example_input,
-                           min_keep if isinstance(min_keep, int) else 1)
-
     def to_dict(self) -> dict:
-        min_keep = {g.name: g.min_keep for g in self.groups}
-        if self.widths is not None:
-            return {"widths": self.widths.to_dict(), "layout": self.layout,
-                    "min_keep": min_keep, "n_bits": self.n_bits,
-                    **({"dropout": True} if self.dropout else {})}
+        """The JSON form (``masks.json``'s "spaces" entries)."""
         t = self.terms
         blocks = {g.name: g.block for g in self.groups if g.block > 1}
-        return {"layout": "traced", "n_bits": self.n_bits,
+        members = {g.name: list(g.members) for g in self.groups if g.members != (g.name,)}
+        return {"n_bits": self.n_bits,
                 "groups": [[g.name, g.channels] for g in self.groups],
                 **({"blocks": blocks} if blocks else {}),
-                "min_keep": min_keep,
+                **({"members": members} if members else {}),
+                "min_keep": {g.name: g.min_keep for g in self.groups},
                 "example_size": list(t.example_size), "input_nc": t.input_nc,
                 "constant_parameters": t.constant_parameters, "fixed": list(t.fixed),
                 "convs": [term_dict(c) for c in t.convs],
@@ -340,82 +411,51 @@ class MaskSpace:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> MaskSpace:
-        if d.get("layout") == "traced":
-            terms = SpaceTerms(tuple((name, int(size)) for name, size in d["groups"]),
-                               tuple(ConvTerm(**c) for c in d["convs"]),
-                               tuple(NormTerm(**n) for n in d["norms"]),
-                               (int(d["example_size"][0]), int(d["example_size"][1])),
-                               int(d["input_nc"]), int(d["constant_parameters"]),
-                               tuple(d.get("fixed", ())), d.get("blocks"),
-                               layers=tuple(LayerTerm(**n) for n in d.get("layers", ())))
-            return cls(terms=terms, min_keep=dict(d["min_keep"]))
-        return cls(GeneratorWidths.from_dict(d["widths"]), d["layout"], dict(d["min_keep"]),
-                   dropout=bool(d.get("dropout", False)))
+        """The space :meth:`to_dict` wrote; also a 0.1.0 file's upstream ResNet (its widths
+        and layout), whose groups were named after the widths."""
+        if "widths" in d:
+            space = cls(_resnet_terms_0_1(d)).with_layout(d["layout"])
+            return space.with_min_keep(dict(zip([g.name for g in space.groups],
+                                                d["min_keep"].values())))
+        terms = SpaceTerms(tuple((name, int(size)) for name, size in d["groups"]),
+                           tuple(ConvTerm(**c) for c in d["convs"]),
+                           tuple(NormTerm(**n) for n in d["norms"]),
+                           (int(d["example_size"][0]), int(d["example_size"][1])),
+                           int(d["input_nc"]), int(d["constant_parameters"]),
+                           tuple(d.get("fixed", ())), d.get("blocks"),
+                           {k: tuple(v) for k, v in d.get("members", {}).items()} or None,
+                           tuple(LayerTerm(**n) for n in d.get("layers", ())))
+        return cls(terms, dict(d["min_keep"]))
 
 
-def resnet_terms(widths: GeneratorWidths, layout: Layout = "independent",
-                 dropout: bool = False) -> SpaceTerms:
-    """The upstream ResNet's groups, convs and norms written from its widths (what tracing it
-    gives), with its module names; positions counted at 4x4 pixels (exact for every image
-    size divisible by 4). ``layout="tied"`` makes the stream and every block's inner width one
-    group (they must be equal)."""
-    w, nb = widths, widths.n_blocks
-    if layout == "tied" and any(m != w.stream for m in w.inner):
-        raise ValueError("the tied layout needs every block's inner width equal to the "
-                         f"stream width ({w.stream}); got {list(w.inner)}")
-    inner = [f"inner{b}" for b in range(nb)]
-    names = ["first", "down1", "stream", *([] if layout == "tied" else inner), "up1", "up2"]
-    index = {n: i for i, n in enumerate(names)}
-    group = {**index, **(dict.fromkeys(inner, index["stream"]) if layout == "tied" else {})}
-    width = {"first": w.first, "down1": w.down1, "stream": w.stream, "up1": w.up1,
-             "up2": w.up2, **dict(zip(inner, w.inner))}
-
-    def conv(name: str, reads: str | None, writes: str | None, kernel: int, positions: int,
-             in_positions: int | None = None, transposed: bool = False) -> ConvTerm:
-        n_in = w.input_nc if reads is None else width[reads]
-        out = w.output_nc if writes is None else width[writes]
-        in_groups = (-1,) * n_in if reads is None else (group[reads],) * n_in
-        return ConvTerm(name, transposed, kernel, True, -1 if writes is None else group[writes],
-                        out, in_groups, tuple(range(n_in)),
-                        positions if in_positions is None else in_positions, positions)
-
-    second = 6 if dropout else 5
-    convs = [conv("model.1", None, "first", 49, 16, 100),
-             conv("model.4", "first", "down1", 9, 4, 16),
-             conv("model.7", "down1", "stream", 9, 1, 4)]
-    norms = [NormTerm("model.2", group["first"], w.first, False, False),
-             NormTerm("model.5", group["down1"], w.down1, False, False),
-             NormTerm("model.8", group["stream"], w.stream, False, False)]
-    for b in range(nb):
-        block = f"model.{10 + b}.conv_block"
-        convs += [conv(f"{block}.1", "stream", inner[b], 9, 1, 9),
-                  conv(f"{block}.{second}", inner[b], "stream", 9, 1, 9)]
-        norms += [NormTerm(f"{block}.2", group[inner[b]], w.inner[b], False, False),
-                  NormTerm(f"{block}.{second + 1}", group["stream"], w.stream, False, False)]
-    convs += [conv(f"model.{10 + nb}", "stream", "up1", 9, 4, 1, transposed=True),
-              conv(f"model.{13 + nb}", "up1", "up2", 9, 16, 4, transposed=True),
-              conv(f"model.{17 + nb}", "up2", None, 49, 16, 100)]
-    norms += [NormTerm(f"model.{11 + nb}", group["up1"], w.up1, False, False),
-              NormTerm(f"model.{14 + nb}", group["up2"], w.up2, False, False)]
-    slots = {"stream": ("stream", *inner)} if layout == "tied" else {}
-    return SpaceTerms(tuple((n, width[n]) for n in names), tuple(convs), tuple(norms), (4, 4),
-                      w.input_nc, slots=slots)
-
-
-def trace_space(model: Any, example: Any, min_keep: int = 1) -> MaskSpace:
-    """The channel groups of any ``model`` for inputs like ``example`` (``[1, C, H, W]``),
-    discovered from its traced graph (:func:`~deap_gan_prune.nets.groups.trace_terms`;
-    :class:`~deap_gan_prune.nets.groups.TracingError`, one line, for an unsupported layer)."""
-    from .groups import trace_terms  # torch is only needed here
-    return MaskSpace(terms=trace_terms(model, example), min_keep=min_keep)
-
-
-def space_of(generator: Any, example_input: Any = None, layout: Layout = "independent"
-             ) -> MaskSpace:
-    """The default mask space of ``generator`` (:meth:`MaskSpace.from_module`); a traced space
-    needs ``example_input`` (a batch of images: the first is used)."""
-    return MaskSpace.from_module(generator, None if example_input is None
-                                 else example_input[:1], layout)
+def _resnet_terms_0_1(d: Mapping) -> SpaceTerms:
+    """The independent terms of a 0.1.0 file's upstream ResNet, from its ``widths`` (what
+    tracing it gives, positions at 4x4 pixels)."""
+    w = GeneratorWidths.from_dict(dict(d["widths"]))
+    nb, second = w.n_blocks, 6 if d.get("dropout") else 5
+    blocks = [f"model.{10 + b}.conv_block." for b in range(nb)]
+    specs = [("model.1", w.first), ("model.4", w.down1), ("model.7", w.stream),
+             *((f"{k}1", m) for k, m in zip(blocks, w.inner)),
+             (f"model.{10 + nb}", w.up1), (f"model.{13 + nb}", w.up2)]
+    up1, up2 = 3 + nb, 4 + nb  # rows: name, group read, group written, kernel, positions
+    rows = [("model.1", -1, 0, 49, 100, 16), ("model.4", 0, 1, 9, 16, 4),
+            ("model.7", 1, 2, 9, 4, 1)]
+    rows += [r for b, k in enumerate(blocks)
+             for r in ((f"{k}1", 2, 3 + b, 9, 9, 1), (f"{k}{second}", 3 + b, 2, 9, 9, 1))]
+    rows += [(specs[up1][0], 2, up1, 9, 1, 4), (specs[up2][0], up1, up2, 9, 4, 16),
+             (f"model.{17 + nb}", up2, -1, 49, 100, 16)]
+    width = [c for _, c in specs]
+    convs = tuple(ConvTerm(name, name in (specs[up1][0], specs[up2][0]), k, True, out,
+                           w.output_nc if out < 0 else width[out], (reads,) * n,
+                           tuple(range(n)), i, o)
+                  for name, reads, out, k, i, o in rows
+                  for n in [w.input_nc if reads < 0 else width[reads]])
+    def norm(conv: str) -> str:  # the instance norm right after a conv
+        head, _, i = conv.rpartition(".")
+        return f"{head}.{int(i) + 1}"
+    norms = tuple(NormTerm(norm(name), out, width[out], False, False)
+                  for name, _, out, *_ in rows[:-1])
+    return SpaceTerms(tuple(specs), convs, norms, (4, 4), w.input_nc)
 
 
 def _unchecked_widths(*args: Any) -> GeneratorWidths:

@@ -1,10 +1,8 @@
 """Turn a mask into a physically smaller generator (:func:`slim`), or apply it on the fly
 (:func:`masked`): one path for every generator, through its mask space's convs and norms.
 
-A mask is a flat 0/1 list over a :class:`MaskSpace` (1 = keep). The upstream ResNet also takes
-*slot masks*: width-slot names (``first``, ``down1``, ``stream``, ``inner0``…, ``up1``,
-``up2``; see :class:`GeneratorWidths`) to 0/1 sequences, a missing slot kept whole
-(:meth:`MaskSpace.slot_masks` turns a mask into them).
+A mask is a flat 0/1 list over a :class:`MaskSpace` (1 = keep); per-group 0/1 lists
+(:meth:`MaskSpace.slot_masks`, a missing group kept whole) are read too.
 """
 from __future__ import annotations
 
@@ -16,12 +14,14 @@ from typing import TYPE_CHECKING, TypeVar
 import torch
 from torch import nn
 
+from .groups import space_of
 from .layers import channel_dims
-from .maskspace import MaskSpace, space_of
+from .maskspace import MaskSpace
 
 if TYPE_CHECKING:
     from .terms import ConvTerm
 
+#: Per-group 0/1 lists by group name (:meth:`MaskSpace.slot_masks`).
 SlotMask = Mapping[str, Sequence[int]]
 _OptTensor = TypeVar("_OptTensor", torch.Tensor, None)
 
@@ -111,23 +111,24 @@ def _kept_index(group: int, keeps: list[list[bool]]) -> torch.Tensor | None:
     return torch.tensor([j for j, k in enumerate(keeps[group]) if k], dtype=torch.long)
 
 
-def _space_and_bits(generator: nn.Module, mask: Sequence[int] | SlotMask,
+def _space_and_bits(generator: nn.Module, bits: Sequence[int] | SlotMask,
                     space: MaskSpace | None) -> tuple[MaskSpace, list[int]]:
     if space is None:
-        space = space_of(generator)  # a traced space needs an example: give the space
-    if isinstance(mask, Mapping):
-        return space, space.from_slot_masks(mask)
-    return space, [int(b) for b in mask]
+        space = space_of(generator)
+    if isinstance(bits, Mapping):
+        return space, space.from_slot_masks(bits)
+    return space, [int(b) for b in bits]
 
 
-def slim(generator: nn.Module, mask: Sequence[int] | SlotMask,
+def slim(generator: nn.Module, bits: Sequence[int] | SlotMask,
          space: MaskSpace | None = None) -> nn.Module:
-    """The physically smaller network that ``mask`` (a flat mask of ``space``, or slot masks
-    of the upstream ResNet) slims ``generator`` to, initialised from the kept weight slices:
-    same class and module names (upstream state-dict keys), smaller layers, same device,
-    dtype and train/eval mode; its parameters are trainable. ``space`` defaults to
-    :func:`space_of` ``(generator)`` (the upstream ResNet's; a traced space must be given)."""
-    space, bits = _space_and_bits(generator, mask, space)
+    """The physically smaller network that ``bits`` (a flat 0/1 mask of ``space``) slims
+    ``generator`` to, initialised from the kept weight slices: same class and module names
+    (upstream state-dict keys), smaller layers, same device, dtype and train/eval mode; its
+    parameters are trainable. ``space`` defaults to :func:`~.groups.space_of`
+    ``(generator)``, traced on the smallest image it runs on (ValueError, one line, when it
+    runs on none: give the space)."""
+    space, bits = _space_and_bits(generator, bits, space)
     state = kept_state_dict(generator, space, bits)
     keeps = _group_keeps(space, bits)
     # Copy the module tree without the tensors about to be replaced by their slices.
@@ -178,15 +179,15 @@ def slim(generator: nn.Module, mask: Sequence[int] | SlotMask,
 
 
 @contextlib.contextmanager
-def masked(generator: nn.Module, mask: Sequence[int] | SlotMask,
+def masked(generator: nn.Module, bits: Sequence[int] | SlotMask,
            space: MaskSpace | None = None) -> Iterator[nn.Module]:
     """Within the ``with`` block ``generator`` computes what :func:`slim` of the same mask
     computes (to float rounding), without copying it: every conv's pruned *input* channels are
     multiplied by 0 (pre-forward hooks), which removes exactly their contribution whatever
     norms or paddings lie between (an affine norm would turn a zeroed conv output into its
-    bias). The hooks are removed on exit, even after an error. ``mask`` and ``space`` as in
+    bias). The hooks are removed on exit, even after an error. ``bits`` and ``space`` as in
     :func:`slim`."""
-    space, bits = _space_and_bits(generator, mask, space)
+    space, bits = _space_and_bits(generator, bits, space)
     space._check(bits)
     keeps = _group_keeps(space, bits)
     modules = dict(generator.named_modules())

@@ -87,8 +87,9 @@ class SpaceTerms:
     image channels ``input_nc``, the parameters no group changes (``constant_parameters``),
     the groups kept whole (``fixed``, not in ``specs``) and the channels per bit of block
     groups (``blocks``, by name; 1 when absent); ``layers``: your own layers
-    (:class:`LayerTerm`). ``slots``: the width slots each group
-    controls, by name (the upstream ResNet's view; a group is its own slot when absent)."""
+    (:class:`LayerTerm`). ``members``: the groups merged into a group
+    (:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.merged`), by name; a group is its own
+    member when absent."""
 
     specs: tuple[tuple[str, int], ...]
     convs: tuple[ConvTerm, ...]
@@ -98,9 +99,8 @@ class SpaceTerms:
     constant_parameters: int = 0
     fixed: tuple[str, ...] = ()
     blocks: Mapping[str, int] | None = None
-    slots: Mapping[str, tuple[str, ...]] | None = None
+    members: Mapping[str, tuple[str, ...]] | None = None
     layers: tuple[LayerTerm, ...] = ()
-
 
 
 def term_dict(c: ConvTerm) -> dict:

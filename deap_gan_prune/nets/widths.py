@@ -1,13 +1,14 @@
-"""Per-layer widths of a CycleGAN ResNet generator, and their closed-form size.
-
-Pure Python (no torch): the operators and the size-budget repair use it to price a mask
-without building a network.
+"""Per-layer widths of a CycleGAN ResNet generator (the upstream network's view of a mask:
+:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.widths_of`). Pure Python (no torch); sizes are
+the mask space's (:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.size`).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
+#: How a transposed conv's MACs are counted: at its "output" positions or its "real" (input)
+#: positions.
 MacConvention = Literal["output", "real"]
 
 #: Names of the width slots, in the order they appear in the network.
@@ -80,37 +81,3 @@ class GeneratorWidths:
     @classmethod
     def from_dict(cls, d: dict) -> GeneratorWidths:
         return cls(**{**d, "inner": tuple(d["inner"])})
-
-
-def count_parameters(w: GeneratorWidths) -> int:
-    """Parameters (weights and biases) of a generator of these widths."""
-    c1, c2, c3, c4, c5 = w.first, w.down1, w.stream, w.up1, w.up2
-    n = (49 * w.input_nc + 1) * c1 + (9 * c1 + 1) * c2 + (9 * c2 + 1) * c3
-    n += sum((9 * c3 + 1) * m + (9 * m + 1) * c3 for m in w.inner)
-    n += (9 * c3 + 1) * c4 + (9 * c4 + 1) * c5 + (49 * c5 + 1) * w.output_nc
-    return n
-
-
-def count_macs(w: GeneratorWidths, size: int | tuple[int, int] = 256,
-               convention: MacConvention = "output") -> int:
-    """Multiply-accumulates of the convolutions for one image of ``size`` (H, W) pixels.
-
-    ``convention="output"`` counts a transposed conv at its output positions (GAN Compression,
-    CAT, OMGD); ``"real"`` counts the arithmetic really done (input positions), as
-    ``torch.utils.flop_counter`` does (its FLOPs / 2). Biases and norms are not counted.
-    H and W must be divisible by 4.
-    """
-    h, wd = (size, size) if isinstance(size, int) else size
-    if h % 4 or wd % 4:
-        raise ValueError(f"image size {h}x{wd} must be divisible by 4")
-    full, half, quarter = h * wd, h * wd // 4, h * wd // 16
-    c1, c2, c3, c4, c5 = w.first, w.down1, w.stream, w.up1, w.up2
-    macs = 49 * w.input_nc * c1 * full + 9 * c1 * c2 * half + 9 * c2 * c3 * quarter
-    macs += sum(2 * 9 * c3 * m * quarter for m in w.inner)
-    up1_positions, up2_positions = (half, full) if convention == "output" else (quarter, half)
-    if convention not in ("output", "real"):
-        raise ValueError(f"unknown MAC convention {convention!r}: use 'output' or 'real'")
-    macs += 9 * c3 * c4 * up1_positions + 9 * c4 * c5 * up2_positions
-    macs += 49 * c5 * w.output_nc * full
-    return macs
-

@@ -206,11 +206,12 @@ def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
     measure ``m`` of ``measure`` (one name or several, e.g. ``("parameters", "macs")``).
 
     ``budget`` is a size ratio: 0.25 = 4x fewer parameters (``"parameters"``) or MACs at
-    ``image_size`` pixels (``"macs"``, ``convention`` as in :func:`count_macs`). First
-    restores the group minimums (:func:`repairMinKeep`), then drops kept channels in random
-    order (stdlib ``random``), or, with ``scores`` (one per bit, higher = more important,
-    divided by their group's mean so layers compare), least important first — until every
-    measure meets the budget. Each drop lowers the size by that channel's own cost (its
+    ``image_size`` pixels (``"macs"``, ``convention`` as in
+    :meth:`~deap_gan_prune.nets.maskspace.MaskSpace.size_of_counts`). First restores
+    the group minimums (:func:`repairMinKeep`), then drops kept channels in random order
+    (stdlib ``random``), or, with ``scores`` (one per bit, higher = more important, divided
+    by their group's mean so layers compare), least important first — until every measure
+    meets the budget. Each drop lowers the size by that channel's own cost (its
     filter, the next layer's input slice and the MACs of both), so the fewest drops of the
     order that meet the budget are taken. A group never falls below ``max(min_keep, 1)``; a
     budget that the minimums cannot meet is a ValueError naming the smallest reachable size.

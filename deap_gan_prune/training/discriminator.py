@@ -9,6 +9,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..nets.frozen import borrowed
+from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from .config import CycleGANConfig
 from .loop import History, cycle_batches, rng_scope
 from .losses import discriminator_loss
@@ -18,28 +19,26 @@ _SIDES = {"A": ("A", "B"), "B": ("B", "A")}  # direction -> (generator input, D'
 
 
 def fit_discriminator(generator: nn.Module, discriminator: nn.Module, loader: Iterable,
-                      config: CycleGANConfig | int | None = None, *, direction: str = "A",
-                      progress: bool = True,
-                      device: str | torch.device | None = None) -> History:
+                      config: CycleGANConfig | int | None = None,
+                      options: RunOptions | None = None, *, direction: str = "A") -> History:
     """Train ``discriminator`` in place on real target-domain images (label 1) against the
     frozen ``generator``'s translations (label 0, through an image pool), upstream D loss.
 
     ``direction="A"``: the generator is G_A (A→B) and the discriminator D_A, real images are
     ``batch["B"]``, fakes ``G_A(batch["A"])``; ``"B"``: G_B (B→A), D_B, reals ``batch["A"]``.
-    ``config``: a :class:`CycleGANConfig` (steps, lr, betas, pool, schedule, seed, device) or
-    a number of steps. The generator's weights are not changed. Both networks run on the
-    config's device (the discriminator in train mode) and are given back on their devices, in
-    their modes and with their gradient flags; the caller's global random states are left as
-    they were. Returns the history
-    (``step``, ``lr``, ``D``: the loss averaged over each ``log_every`` steps).
+    ``config``: a :class:`CycleGANConfig` (steps, lr, betas, pool, schedule, seed) or
+    a number of steps. ``options``: the device and the progress bar. The generator's weights
+    are not changed. Both networks run on ``options.device`` (the discriminator in train
+    mode) and are given back on their devices, in their modes and with their gradient flags;
+    the caller's global random states are left as they were. Returns the history (``step``,
+    ``lr``, ``D``: the loss averaged over each ``log_every`` steps).
     """
     if direction not in _SIDES:
         raise ValueError(f"fit_discriminator: direction must be 'A' or 'B', got {direction!r}")
     if config is None or isinstance(config, int):
         config = CycleGANConfig() if config is None else CycleGANConfig(steps=config)
-    if device is not None:
-        config = CycleGANConfig(**{**config.to_dict(), "device": str(device)})
-    dev = torch.device(config.device)
+    options = options or DEFAULT_OPTIONS
+    dev = torch.device(options.device)
     src, tgt = _SIDES[direction]
     history: History = defaultdict(list)
     window: list[float] = []
@@ -49,7 +48,7 @@ def fit_discriminator(generator: nn.Module, discriminator: nn.Module, loader: It
         pool = ImagePool(config.pool_size, seed=config.seed)
         batches = cycle_batches(loader, dev)
         with rng_scope(config.seed, dev), tqdm(total=config.steps, desc=f"fit D_{direction}",
-                                               disable=not progress, leave=False) as bar:
+                                               disable=not options.progress, leave=False) as bar:
             for step in range(config.steps):
                 lr = config.lr_at(step)
                 for group in opt.param_groups:

@@ -14,7 +14,8 @@ import hashlib
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.checkpoints import save_state_dict
 from ..nets.frozen import frozen_copy
 from ..nets.models import NLayerDiscriminator
+from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from ..streams import ImageStream, KeyedStreams, holdout_split, load_images, stream_batches
 from .config import CycleGANConfig
 from .discriminator import fit_discriminator
@@ -54,7 +56,6 @@ from .validation import ValidationSet
 from .weights import init_weights
 
 KIND = "deap_gan_prune/distill-checkpoint"
-Callback = Callable[[int, dict], None]
 _KEYS = {"train": 0, "target": 1, "fit_source": 2, "fit_target": 3, "pool": 4}
 
 
@@ -68,20 +69,33 @@ def _names_hash(files: Sequence[Path]) -> str:
     return hashlib.sha256("\n".join(f.name for f in files).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Teacher:
+    """The frozen original a slim generator is distilled toward.
+
+    ``generator``: the original (never changed). ``mask``: ``(space, bits)`` the student was
+    slimmed with from it (:func:`~deap_gan_prune.nets.slimming.slim`); feature distillation
+    on the kept channels needs it where the channels differ. ``input_range``: the range both
+    generators take their images in (default [-1, 1])."""
+
+    generator: nn.Module
+    mask: tuple[Any, Sequence[int]] | None = None
+    input_range: InputRange = DEFAULT_RANGE
+
+
 class _Distillation:
     """The state of one run: networks, optimisers, data, validation, best so far."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, files: list[Path],
+    def __init__(self, student: nn.Module, teacher: Teacher, files: list[Path],
                  config: DistillConfig, target_files: list[Path] | None,
-                 discriminator: nn.Module | None, progress: bool,
-                 input_range: InputRange = DEFAULT_RANGE,
-                 mask: tuple[Any, Sequence[int]] | None = None) -> None:
+                 discriminator: nn.Module | None, progress: bool) -> None:
         c = self.config = config
         check_ssim_size(c.loss, c.image_size)
+        input_range, mask = teacher.input_range, teacher.mask
         self.input_range = input_range
         self.student, self.progress = student, progress
         self.device = next(student.parameters()).device
-        self.teacher = frozen_copy(teacher, self.device)
+        self.teacher = frozen_copy(teacher.generator, self.device)
         self.train_files, self.val_files = holdout_split(files, c.val_images, c.seed)
         if c.adversarial > 0 and not target_files:
             raise ValueError("distill_generator: an adversarial weight > 0 needs "
@@ -156,11 +170,12 @@ class _Distillation:
                     "B": ImageStream(self.target_files, c.image_size, c.load_size, c.seed,
                                      _KEYS["fit_target"], self.input_range)})
                 fit_config = CycleGANConfig(steps=c.disc_fit_steps, lr=c.lr, betas=c.betas,
-                                            pool_size=c.pool_size, seed=c.seed,
-                                            device=str(self.device))
+                                            pool_size=c.pool_size, seed=c.seed)
                 fit_discriminator(self.teacher, disc,
                                   stream_batches(streams, c.batch_size, workers=c.workers),
-                                  fit_config, direction="A", progress=self.progress)
+                                  fit_config,
+                                  RunOptions(device=self.device, progress=self.progress),
+                                  direction="A")
         self.disc = disc
         disc.train()
         for p in disc.parameters():
@@ -337,12 +352,11 @@ class _Distillation:
 
 
 
-def _train(run: _Distillation, student: nn.Module, state: dict | None,
-           checkpoint: str | os.PathLike | None, best: str | os.PathLike | None,
-           progress: bool, callback: Callback | None, stop: Callable[[], bool] | None) -> int:
+def _train(run: _Distillation, state: dict | None, options: RunOptions,
+           best: str | os.PathLike | None) -> int:
     """The steps of ``run`` from the start or from ``state``; returns the step resumed
     from."""
-    config = run.config
+    config, student, checkpoint = run.config, run.student, options.checkpoint
     run.setup_discriminator(fit=state is None)
     run.setup_teacher_pool()
     torch.manual_seed(config.seed)
@@ -353,7 +367,7 @@ def _train(run: _Distillation, student: nn.Module, state: dict | None,
         run.validate(0, best)
     resumed_from = run.done
     bar = tqdm(total=config.steps, initial=run.done, desc="distill", unit="step",
-               disable=not progress)
+               disable=not options.progress)
     try:
         batches = run.batches()
         for step in range(run.done, config.steps):
@@ -362,73 +376,66 @@ def _train(run: _Distillation, student: nn.Module, state: dict | None,
             run.log(done, logs)
             if done == config.steps or (config.val_every and done % config.val_every == 0):
                 run.validate(done, best)
-            stopping = stop is not None and done < config.steps and bool(stop())
-            if checkpoint is not None and (done % config.checkpoint_every == 0
-                                           or done == config.steps or stopping):
+            written = checkpoint is not None and (done % config.checkpoint_every == 0
+                                                  or done == config.steps)
+            if checkpoint is not None and written:
                 write_training_state(checkpoint, KIND, run.settings, run.state())
             post = {"l1": f"{logs['l1']:.4f}"}
             if run.best is not None:
                 post["best"] = f"{run.best['psnr_db']:.2f}dB@{run.best['step']}"
             bar.set_postfix(post, refresh=False)
             bar.update()
-            if callback is not None:
-                callback(done, logs)
-            if stopping:
+            if options.callback is not None and options.callback(done, logs) \
+                    and done < config.steps:
+                if checkpoint is not None and not written:
+                    write_training_state(checkpoint, KIND, run.settings, run.state())
                 raise KeyboardInterrupt(f"distillation stopped after step {done}")
     finally:
         bar.close()
     return resumed_from
 
 
-def distill_generator(student: nn.Module, teacher: nn.Module,
+def distill_generator(student: nn.Module, teacher: Teacher,
                       source: str | os.PathLike | Sequence[str | os.PathLike],
-                      config: DistillConfig | None = None, *,
-                      target: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+                      config: DistillConfig | None = None, options: RunOptions | None = None,
+                      *, target: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
                       discriminator: nn.Module | None = None,
-                      checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                      best: str | os.PathLike | None = None, progress: bool = True,
-                      callback: Callback | None = None,
-                      stop: Callable[[], bool] | None = None,
-                      input_range: InputRange = DEFAULT_RANGE,
-                      mask: tuple[Any, Sequence[int]] | None = None) -> DistillResult:
-    """Fine-tune ``student`` in place, on the device it lives on, toward ``teacher`` (the
-    original generator, never changed) on the images of ``source`` (a folder, or a list of
-    image files), as :class:`DistillConfig` ``config`` says.
+                      best: str | os.PathLike | None = None) -> DistillResult:
+    """Fine-tune ``student`` in place, on ``options.device`` (it is moved there), toward
+    ``teacher`` (a :class:`Teacher`: the original generator, never changed, the mask the
+    student was slimmed with and the images' range) on the images of ``source`` (a folder, or
+    a list of image files), as :class:`DistillConfig` ``config`` says.
 
     ``target``: target-domain images (folder or files), needed when ``config.adversarial``
     > 0 (the discriminator's real images). ``discriminator``: a PatchGAN judging the target
-    domain (copied, the caller's is untouched); None: one is fitted first. ``checkpoint``:
-    rewritten atomically every ``config.checkpoint_every`` steps and at the end; with
-    ``resume`` an existing one is continued (refused, naming the setting, when written with
-    other settings, networks or files), and the run ends with the very weights of one never
-    interrupted. ``best``: a file the best weights (a state dict) are written to whenever
-    validation improves. ``callback(step, logs)`` runs after every step (``logs``: that
-    step's losses and ``lr``). ``stop()`` is asked after every step: True writes the
-    checkpoint (when given) and raises KeyboardInterrupt, so a run stopped on request resumes
-    from that very step. The caller's global random states are left as they were.
-    ``input_range``: the range both generators take their images in (default [-1, 1]).
-    ``mask``: ``(space, bits)`` the student was slimmed with from ``teacher``
-    (:func:`~deap_gan_prune.nets.slimming.slim`); feature distillation on the kept channels
-    needs it where the channels differ. With ``config.ema`` the student ends with the
-    average's weights (the best of them with ``keep_best``).
+    domain (copied, the caller's is untouched); None: one is fitted first.
+    ``options.checkpoint``: rewritten atomically every ``config.checkpoint_every`` steps and at
+    the end; with ``options.resume`` an existing one is continued (refused, naming the
+    setting, when written with other settings, networks or files), and the run ends with the
+    very weights of one never interrupted. ``best``: a file the best weights (a state dict)
+    are written to whenever validation improves. ``options.callback(step, logs)`` runs after
+    every step (``logs``: that step's losses and ``lr``); True writes the checkpoint (when
+    given) and raises KeyboardInterrupt, so a run stopped on request resumes from that very
+    step. The caller's global random states are left as they were. Feature distillation on
+    the kept channels needs ``teacher.mask`` where the channels differ. With ``config.ema``
+    the student ends with the average's weights (the best of them with ``keep_best``).
     """
     config = DistillConfig() if config is None else config
-    if resume and checkpoint is None:
-        raise ValueError("distill_generator: resume needs a checkpoint file")
+    options = options or DEFAULT_OPTIONS
+    student.to(options.device)
     run = _Distillation(student, teacher, _file_list(source), config,
                         _file_list(target) if target is not None else None, discriminator,
-                        progress, input_range, mask)
+                        options.progress)
     state = None
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        state = read_training_state(checkpoint, KIND, run.settings)
+    if options.resume and options.checkpoint is not None and Path(options.checkpoint).exists():
+        state = read_training_state(options.checkpoint, KIND, run.settings)
     cuda = [run.device] if run.device.type == "cuda" else []
     was_training = student.training
     if run.features is not None:
         run.features.attach(student, run.teacher)
     try:
         with torch.random.fork_rng(devices=cuda):
-            resumed_from = _train(run, student, state, checkpoint, best, progress, callback,
-                                  stop)
+            resumed_from = _train(run, state, options, best)
     finally:
         if run.features is not None:
             run.features.detach()

@@ -198,7 +198,7 @@ def feature_layers(student: nn.Module, teacher: nn.Module, loss: DistillLoss,
     or the layer, when a named layer is missing, does not give ``[N, C, H, W]`` of the same
     size in both, or (with "kept") its channels cannot be matched; a preset's layers that
     cannot be matched are left out."""
-    from ..nets.maskspace import space_of
+    from ..nets.groups import space_of
     from ..nets.slimming import _group_keeps, check_mask
     space, bits = mask if mask is not None else (None, [])
     if space is not None:

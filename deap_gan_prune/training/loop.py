@@ -6,19 +6,21 @@ import itertools
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from ..files import models_hash
-from ..imagerange import DEFAULT_RANGE, InputRange
+from ..nets.checkpoints import CycleGAN
 from ..nets.frozen import borrowed
+from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from .checkpoint import save_networks
 from .config import CycleGANConfig
-from .losses import discriminator_loss, generator_losses
+from .losses import PairTeacher, discriminator_loss, generator_losses
 from .pool import ImagePool
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ from .resumable import (
 )
 
 History = dict[str, list[float]]
-Callback = Callable[[int, dict[str, float]], None]
+Callback = Callable[[int, dict[str, float]], bool | None]
 Validation = Callable[[nn.Module, nn.Module], dict[str, float]]
 PAIR_KIND = "deap_gan_prune/cyclegan-finetune-checkpoint"
 
@@ -89,17 +91,32 @@ def _set_lr(optimizers: Iterable[torch.optim.Optimizer], lr: float) -> None:
             group["lr"] = lr
 
 
+@dataclass
+class _Run:
+    """What a run of :func:`_train` does besides its config: the teacher, the weight and
+    terms of its distillation, whether the discriminators train, validation, the data's
+    identity for the state file, the stop request, the network files' folder and the
+    progress bar's label."""
+
+    desc: str
+    distill_weight: float = 0.0
+    distill: DistillLoss | None = None
+    train_discriminators: bool = True
+    teacher: PairTeacher | None = None
+    validation: Validation | None = None
+    identity: dict | None = None
+    stop: Callable[[], bool] | None = None
+    checkpoint_dir: str | Path | None = None
+
+
 class _Resumable:
-    """Checkpoint, validation and best weights of a run of :func:`_run` (all optional)."""
+    """Checkpoint, validation and best weights of a run of :func:`_train` (all optional)."""
 
     def __init__(self, networks: dict[str, nn.Module], config: CycleGANConfig,
                  settings: dict, state_file: str | os.PathLike | None,
-                 validation: Validation | None, val_every: int, keep_best: bool) -> None:
-        if val_every < 0:
-            raise ValueError(f"training: val_every must be >= 0, got {val_every}")
+                 validation: Validation | None, device: torch.device) -> None:
         self.networks, self.config, self.settings = networks, config, settings
-        self.state_file, self.validation = state_file, validation
-        self.val_every, self.keep_best = val_every, keep_best
+        self.state_file, self.validation, self.device = state_file, validation, device
         self.best: dict | None = None
         self.best_state: dict | None = None
         self.log: list[dict] = []
@@ -119,7 +136,7 @@ class _Resumable:
     def save(self, done: int, extra: dict) -> None:
         state = {"step": done, "networks": {n: module_state(m) for n, m in
                                             self.networks.items()},
-                 "rng": torch_rng_state(torch.device(self.config.device)),
+                 "rng": torch_rng_state(self.device),
                  "validation": self.log, "best": self.best, "best_state": self.best_state,
                  **extra}
         assert self.state_file is not None  # saved only with a state file
@@ -130,7 +147,7 @@ class _Resumable:
         state = read_training_state(self.state_file, PAIR_KIND, self.settings)
         for name, module in self.networks.items():
             module.load_state_dict(state["networks"][name])
-        set_torch_rng_state(state["rng"], torch.device(self.config.device))
+        set_torch_rng_state(state["rng"], self.device)
         self.log, self.best, self.best_state = (list(state["validation"]), state["best"],
                                                 state["best_state"])
         return state
@@ -142,49 +159,58 @@ class _Resumable:
             history[f"val_{key}"] = [float(e[key]) for e in self.log]
         if self.best is not None:
             history["best_step"] = [float(self.best["step"])]
-            if self.keep_best and self.best_state is not None:
+            if self.config.keep_best and self.best_state is not None:
                 for name, state in self.best_state.items():
                     self.networks[name].load_state_dict(state)
 
 
-def _run(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader: Iterable,
-         config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None,
-         **options: Any) -> History:
+def _networks(networks: CycleGAN, who: str
+              ) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
+    """The four networks of ``networks``; ValueError when a discriminator is missing."""
+    if networks.d_a is None or networks.d_b is None:
+        raise ValueError(f"{who}: needs both discriminators (networks.d_a, networks.d_b)")
+    return networks.g_a, networks.g_b, networks.d_a, networks.d_b
+
+
+def _run(networks: CycleGAN, loader: Iterable, config: CycleGANConfig, options: RunOptions,
+         run: _Run) -> History:
     """:func:`_train` with the caller's teacher borrowed: on the device, in eval mode, without
     gradients for the run, and given back as it was afterwards."""
-    if teacher is not None and len(teacher) != 2:
-        raise ValueError("training: teacher must be a pair (t_a, t_b) of generators")
-    with borrowed(*(teacher or ()), device=config.device, training=False, requires_grad=False):
-        return _train(g_a, g_b, d_a, d_b, loader, config, teacher=teacher, **options)
+    teacher = run.teacher
+    with borrowed(*((teacher.g_a, teacher.g_b) if teacher is not None else ()),
+                  device=options.device, training=False, requires_grad=False):
+        return _train(networks, loader, config, options, run)
 
 
-def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loader: Iterable,
-           config: CycleGANConfig, *, teacher: Sequence[nn.Module] | None, distill_weight: float,
-           train_discriminators: bool, progress: bool, checkpoint_dir: str | Path | None,
-           checkpoint_every: int, callback: Callback | None, desc: str,
-           state_file: str | os.PathLike | None = None, resume: bool = False,
-           validation: Validation | None = None, val_every: int = 0, keep_best: bool = True,
-           identity: dict | None = None, stop: Callable[[], bool] | None = None,
-           distill: DistillLoss | None = None, masks: Sequence[Any] | None = None,
-           example: torch.Tensor | None = None,
-           input_range: InputRange = DEFAULT_RANGE) -> History:
-    device = torch.device(config.device)
-    if checkpoint_every < 0:
-        raise ValueError(f"training: checkpoint_every must be >= 0, got {checkpoint_every}")
-    if resume and state_file is None:
-        raise ValueError("training: resume needs a state file")
-    settings = {**{k: v for k, v in config.to_dict().items() if k != "device"},
-                "distill_weight": distill_weight, "train_discriminators": train_discriminators,
-                "val_every": val_every, "keep_best": keep_best,
-                "networks": models_hash(g_a, g_b, d_a, d_b) if state_file else None,
-                "teacher": models_hash(*teacher) if state_file and teacher else None,
-                **(identity or {})}
+def _settings(networks: CycleGAN, config: CycleGANConfig, run: _Run, state_file: bool
+              ) -> dict:
+    """What a state file is written with and must match to be resumed (keys in the order
+    the checkpoints have always had)."""
+    teacher = run.teacher
+    settings = {**config.settings(),
+                "distill_weight": run.distill_weight,
+                "train_discriminators": run.train_discriminators,
+                "val_every": config.val_every, "keep_best": config.keep_best,
+                "networks": models_hash(*_networks(networks, run.desc)) if state_file else None,
+                "teacher": (models_hash(teacher.g_a, teacher.g_b)
+                            if state_file and teacher else None),
+                **(run.identity or {})}
+    if run.distill is not None:
+        settings["distill_loss"] = run.distill.to_dict()
+    return settings
+
+
+def _train(networks: CycleGAN, loader: Iterable, config: CycleGANConfig, options: RunOptions,
+           run: _Run) -> History:
+    device = torch.device(options.device)
+    state_file, resume, callback = options.checkpoint, options.resume, options.callback
+    g_a, g_b, d_a, d_b = _networks(networks, run.desc)
+    teacher = run.teacher
+    settings = _settings(networks, config, run, state_file is not None)
     gens, discs = [g_a, g_b], [d_a, d_b]
     for m in gens + discs:
         m.to(device).train()
-    features = _features(g_a, g_b, teacher, distill, masks, example, config.seed, device)
-    if distill is not None:
-        settings["distill_loss"] = distill.to_dict()
+    features = _features(g_a, g_b, teacher, run.distill, config.seed, device)
     opt_g = torch.optim.Adam(itertools.chain(g_a.parameters(), g_b.parameters(),
                                              *(f.parameters() for f in features
                                                if f is not None)),
@@ -193,39 +219,51 @@ def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loade
                              lr=config.lr, betas=config.betas)
     pool_a = ImagePool(config.pool_size, seed=2 * config.seed)      # fakes of B, for D_A
     pool_b = ImagePool(config.pool_size, seed=2 * config.seed + 1)  # fakes of A, for D_B
-    networks = {"G_A": g_a, "G_B": g_b, "D_A": d_a, "D_B": d_b}
+    named = {"G_A": g_a, "G_B": g_b, "D_A": d_a, "D_B": d_b}
     history: History = defaultdict(list)
     window: dict[str, list[float]] = defaultdict(list)
     batches = cycle_batches(loader, device)
-    run = _Resumable(networks, config, settings, state_file, validation, val_every, keep_best)
-    hooked = [(f, g, t) for f, g, t in zip(features, gens, teacher or (None, None))
+    state = _Resumable(named, config, settings, state_file, run.validation, device)
+    hooked = [(f, g, t) for f, g, t in zip(features, gens, (teacher.g_a, teacher.g_b)
+                                           if teacher is not None else (None, None))
               if f is not None and t is not None]
     for f, g, t in hooked:
         f.attach(g, t)
+    every = config.checkpoint_every
+
+    def save(done: int) -> None:
+        extra: dict = {}
+        if any(features):
+            extra["features"] = [module_state(f) if f is not None else None
+                                 for f in features]
+        state.save(done, {**extra, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                          "pools": [pool_a.state_dict(), pool_b.state_dict()],
+                          "history": dict(history), "window": dict(window)})
+
     with contextlib.ExitStack() as cleanup:
         for f, _, _ in hooked:
             cleanup.callback(f.detach)
-        bar = cleanup.enter_context(tqdm(total=config.steps, desc=desc, disable=not progress,
-                                         leave=False))
+        bar = cleanup.enter_context(tqdm(total=config.steps, desc=run.desc,
+                                         disable=not options.progress, leave=False))
         cleanup.enter_context(rng_scope(config.seed, device))
         start = 0
         if resume and state_file is not None and Path(state_file).exists():
-            state = run.load()
-            start = int(state["step"])
-            for feature, saved in zip(features, state.get("features") or (None, None)):
+            saved = state.load()
+            start = int(saved["step"])
+            for feature, kept in zip(features, saved.get("features") or (None, None)):
                 if feature is not None:
-                    feature.load_state_dict(saved)
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            pool_a.load_state_dict(state["pools"][0], device)
-            pool_b.load_state_dict(state["pools"][1], device)
-            history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
-            window = defaultdict(list, {k: list(v) for k, v in state["window"].items()})
+                    feature.load_state_dict(kept)
+            opt_g.load_state_dict(saved["opt_g"])
+            opt_d.load_state_dict(saved["opt_d"])
+            pool_a.load_state_dict(saved["pools"][0], device)
+            pool_b.load_state_dict(saved["pools"][1], device)
+            history = defaultdict(list, {k: list(v) for k, v in saved["history"].items()})
+            window = defaultdict(list, {k: list(v) for k, v in saved["window"].items()})
             for _ in range(start):  # the loader is replayed to where the run stopped
                 next(batches)
             bar.update(start)
         else:
-            run.validate(0)
+            state.validate(0)
         for step in range(start, config.steps):
             lr, logged = config.lr_at(step), None
             _set_lr([opt_g, opt_d], lr)
@@ -234,13 +272,12 @@ def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loade
             # Generators, with the discriminators fixed.
             set_requires_grad(discs, False)
             opt_g.zero_grad(set_to_none=True)
-            losses, fake_a, fake_b = generator_losses(g_a, g_b, d_a, d_b, real_a, real_b,
-                                                      config, teacher, distill_weight,
-                                                      distill, features, input_range)
+            losses, fake_a, fake_b = generator_losses(networks, real_a, real_b, config,
+                                                      teacher, features)
             cast(torch.Tensor, sum(losses.values())).backward()
             opt_g.step()
             # Discriminators, on real images and pooled fakes.
-            if train_discriminators:
+            if run.train_discriminators:
                 set_requires_grad(discs, True)
                 opt_d.zero_grad(set_to_none=True)
                 losses["D_A"] = discriminator_loss(d_a, real_b, pool_a.query(fake_b))
@@ -259,136 +296,112 @@ def _train(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module, loade
                     history[k].append(mean)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
                 logged = logs
-            if run.due(done, val_every):
-                run.validate(done)
-            stopping = stop is not None and done < config.steps and bool(stop())
-            if run.due(done, checkpoint_every) or (stopping and state_file is not None):
-                if checkpoint_dir is not None and run.due(done, checkpoint_every):
-                    save_networks(networks, checkpoint_dir, done)
-                    save_networks(networks, checkpoint_dir, "latest")
-                if state_file is not None:
-                    extra: dict = {}
-                    if any(features):
-                        extra["features"] = [module_state(f) if f is not None else None
-                                             for f in features]
-                    run.save(done, {**extra, "opt_g": opt_g.state_dict(),
-                                    "opt_d": opt_d.state_dict(),
-                                    "pools": [pool_a.state_dict(), pool_b.state_dict()],
-                                    "history": dict(history), "window": dict(window)})
+            if state.due(done, config.val_every):
+                state.validate(done)
+            stopping = run.stop is not None and done < config.steps and bool(run.stop())
+            saved_now = state_file is not None and (state.due(done, every) or stopping)
+            if run.checkpoint_dir is not None and state.due(done, every):
+                save_networks(named, run.checkpoint_dir, done)
+                save_networks(named, run.checkpoint_dir, "latest")
+            if saved_now:
+                save(done)
             bar.update(1)
-            if logged is not None and callback is not None:
-                callback(done, logged)
+            if logged is not None and callback is not None and callback(done, logged) \
+                    and done < config.steps:
+                stopping = True
+                if state_file is not None and not saved_now:
+                    save(done)
             if stopping:
                 raise KeyboardInterrupt(f"training stopped after step {done}")
         _set_lr([opt_g, opt_d], config.lr_at(config.steps))
     set_requires_grad(discs, True)
-    run.finish(history)
+    state.finish(history)
     return dict(history)
 
 
-def _features(g_a: nn.Module, g_b: nn.Module, teacher: Sequence[nn.Module] | None,
-              distill: DistillLoss | None, masks: Sequence[Any] | None,
-              example: torch.Tensor | None, seed: int, device: torch.device
+def _features(g_a: nn.Module, g_b: nn.Module, teacher: PairTeacher | None,
+              distill: DistillLoss | None, seed: int, device: torch.device
               ) -> tuple[FeatureDistillation | None, FeatureDistillation | None]:
     """Each direction's feature distillation when ``distill`` has a feature term."""
     if distill is None or distill.feature <= 0:
         return None, None
     from .distill_terms import FeatureDistillation, feature_layers
-    if teacher is None or example is None:
+    if teacher is None or teacher.example is None:
         raise ValueError("finetune: a feature term needs the teacher and an example image "
-                         "(example=[1, C, H, W])")
-    masks = list(masks) if masks is not None else [None, None]
+                         "(PairTeacher example=[1, C, H, W])")
+    masks = list(teacher.masks) if teacher.masks is not None else [None, None]
     out = []
-    for g, t, mask in zip((g_a, g_b), teacher, masks):
-        layers = feature_layers(g, t, distill, example[:1].to(device), mask)
+    for g, t, mask in zip((g_a, g_b), (teacher.g_a, teacher.g_b), masks):
+        layers = feature_layers(g, t, distill, teacher.example[:1].to(device), mask)
         out.append(FeatureDistillation(layers, distill.feature_map, seed).to(device))
     return out[0], out[1]
 
 
-def _resolve(config: CycleGANConfig | None, device: str | torch.device | None) -> CycleGANConfig:
-    config = CycleGANConfig() if config is None else config
-    if device is not None:
-        config = CycleGANConfig(**{**config.to_dict(), "device": str(device)})
-    return config
-
-
-def train_cyclegan(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
-                   loader: Iterable, config: CycleGANConfig | None = None, *,
-                   progress: bool = True, checkpoint_dir: str | Path | None = None,
-                   checkpoint_every: int = 0, callback: Callback | None = None,
-                   device: str | torch.device | None = None) -> History:
+def train_cyclegan(networks: CycleGAN, loader: Iterable, config: CycleGANConfig | None = None,
+                   options: RunOptions | None = None, *,
+                   checkpoint_dir: str | Path | None = None) -> History:
     """Train a CycleGAN in place for ``config.steps`` updates (upstream objective).
 
-    ``g_a``: A→B, judged by ``d_a`` (which sees domain-B images); ``g_b``: B→A, judged by
-    ``d_b``. ``loader`` yields ``{"A": [N,3,H,W], "B": [N,3,H,W]}`` in [-1, 1] and is cycled.
+    ``networks.g_a``: A→B, judged by ``networks.d_a`` (which sees domain-B images);
+    ``networks.g_b``: B→A, judged by ``networks.d_b``. ``loader`` yields
+    ``{"A": [N,3,H,W], "B": [N,3,H,W]}`` in [-1, 1] and is cycled.
     Every ``config.log_every`` steps the averaged losses are appended to the returned history
     (keys ``step``, ``lr``, ``G_A``, ``G_B``, ``cycle_A``, ``cycle_B``, ``idt_A``, ``idt_B``,
-    ``D_A``, ``D_B``; lists of floats) and passed to ``callback(step, losses)``.
+    ``D_A``, ``D_B``; lists of floats) and passed to ``options.callback(step, losses)``
+    (True stops the run: KeyboardInterrupt, after the state file is written).
     With ``checkpoint_dir``, writes ``<step>_net_{G_A,G_B,D_A,D_B}.pth`` and
-    ``latest_net_*.pth`` every ``checkpoint_every`` steps (0: only at the end) and at the end.
-    ``device`` overrides ``config.device``. Same models, data and seed → same weights (CPU).
-    The four networks are trained in place: they end on the device, in train mode. The
-    caller's global random states are left as they were.
+    ``latest_net_*.pth`` every ``config.checkpoint_every`` steps (0: only at the end) and at
+    the end. ``options``: the device, the progress bar, the callback, and the state file
+    (``checkpoint``, with ``resume``; as :func:`finetune`). Same models, data and seed → same
+    weights (CPU). The four networks are trained in place: they end on the device, in train
+    mode. The caller's global random states are left as they were. The fine-tuning settings
+    of ``config`` (distillation, frozen discriminators, validation) are not used.
     """
-    config = _resolve(config, device)
-    return _run(g_a, g_b, d_a, d_b, loader, config, teacher=None, distill_weight=0.0,
-                train_discriminators=True, progress=progress, checkpoint_dir=checkpoint_dir,
-                checkpoint_every=checkpoint_every, callback=callback, desc="cyclegan")
+    config = CycleGANConfig() if config is None else config
+    _networks(networks, "train_cyclegan")
+    return _run(networks, loader, config, options or DEFAULT_OPTIONS,
+                _Run("cyclegan", checkpoint_dir=checkpoint_dir))
 
 
-def finetune(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
-             loader: Iterable, config: CycleGANConfig | None = None, *,
-             teacher: Sequence[nn.Module] | None = None, distill_weight: float | None = None,
-             freeze_discriminators: bool | None = None, progress: bool = True,
-             checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0,
-             callback: Callback | None = None,
-             device: str | torch.device | None = None,
-             state_file: str | os.PathLike | None = None, resume: bool = False,
-             validation: Validation | None = None, val_every: int = 0,
-             keep_best: bool = True, identity: dict | None = None,
-             stop: Callable[[], bool] | None = None, distill: DistillLoss | None = None,
-             masks: Sequence[Any] | None = None, example: torch.Tensor | None = None,
-             input_range: InputRange = DEFAULT_RANGE) -> History:
-    """Fine-tune (pruned) generators with the CycleGAN losses against the original
-    discriminators, which keep training unless ``freeze_discriminators``.
+def finetune(networks: CycleGAN, loader: Iterable, config: CycleGANConfig | None = None,
+             options: RunOptions | None = None, *, teacher: PairTeacher | None = None,
+             validation: Validation | None = None, identity: dict | None = None,
+             stop: Callable[[], bool] | None = None) -> History:
+    """Fine-tune (pruned) generators ``networks.g_a``, ``networks.g_b`` with the CycleGAN
+    losses against the original discriminators ``networks.d_a``, ``networks.d_b``, which keep
+    training unless ``config.freeze_discriminators``.
 
-    With ``teacher=(t_a, t_b)`` (frozen original generators) and ``distill_weight`` w > 0, adds
-    ``w·|g_a(a) − t_a(a)|₁ + w·|g_b(b) − t_b(b)|₁`` (history keys ``distill_A``/``distill_B``).
-    ``distill_weight``/``freeze_discriminators`` default to the config's values. ``distill``
-    (a :class:`~.distill_config.DistillLoss`): that term is ``w`` times its weighted terms
-    instead (L1, SSIM, image gradients in ``input_range``, features); a feature term needs
-    ``example`` (``[1, C, H, W]``, to find the layers' channels) and, for ``feature_map``
-    "kept" where the channels differ, ``masks``: ``((space, bits), (space, bits))`` each
-    generator was slimmed with. The 1x1 maps train with the generators and are checkpointed.
+    With ``teacher`` (a :class:`PairTeacher`: the frozen original generators) and
+    ``config.distill_weight`` w > 0, adds ``w·|g_a(a) − t_a(a)|₁ + w·|g_b(b) − t_b(b)|₁``
+    (history keys ``distill_A``/``distill_B``). ``config.distill`` (a
+    :class:`~.distill_config.DistillLoss`): that term is ``w`` times its weighted terms
+    instead (L1, SSIM, image gradients in ``teacher.input_range``, features); a feature term
+    needs ``teacher.example`` (``[1, C, H, W]``, to find the layers' channels) and, for
+    ``feature_map`` "kept" where the channels differ, ``teacher.masks``. The 1x1 maps train
+    with the generators and are checkpointed.
 
     ``validation(g_a, g_b) -> {"l1": ..., "psnr_db": ..., ...}`` (e.g. a
     :class:`~deap_gan_prune.training.validation.PairValidation`) runs at step 0, every
-    ``val_every`` steps and at the end (history keys ``val_step``, ``val_l1``,
-    ``val_psnr_db``, ``best_step``); with ``keep_best`` both generators end with the weights of
-    the lowest ``l1``. ``state_file``: the whole training state (all four networks, both
-    optimisers, the image pools, the step, history, validation, best weights and the torch
-    random state) rewritten atomically every ``checkpoint_every`` steps and at the end; with
-    ``resume`` an existing one is continued, refused (naming the setting) when written with
-    other settings, networks or ``identity`` (a dict naming the data), and the run ends with
-    the very weights of one never interrupted. The loader is replayed from its start to the
-    step resumed at, so it must yield the same batches when built again with the same seed.
-    ``stop()`` is asked after every step: True writes the state file (when given) and
+    ``config.val_every`` steps and at the end (history keys ``val_step``, ``val_l1``,
+    ``val_psnr_db``, ``best_step``); with ``config.keep_best`` both generators end with the
+    weights of the lowest ``l1``. ``options.checkpoint``: the whole training state (all four
+    networks, both optimisers, the image pools, the step, history, validation, best weights
+    and the torch random state) rewritten atomically every ``config.checkpoint_every`` steps
+    and at the end; with ``options.resume`` an existing one is continued, refused (naming the
+    setting) when written with other settings, networks or ``identity`` (a dict naming the
+    data), and the run ends with the very weights of one never interrupted. The loader is
+    replayed from its start to the step resumed at, so it must yield the same batches when
+    built again with the same seed. ``stop()`` is asked after every step (and
+    ``options.callback`` after every logged one): True writes the state file (when given) and
     raises KeyboardInterrupt, so a run stopped on request resumes from that very step.
     Otherwise as :func:`train_cyclegan`; the teacher is given back on its device, in its mode
     and with its gradient flags.
     """
-    config = _resolve(config, device)
-    w = config.distill_weight if distill_weight is None else float(distill_weight)
-    if w < 0:
-        raise ValueError(f"finetune: distill_weight must be >= 0, got {w}")
-    if w > 0 and teacher is None:
-        raise ValueError("finetune: distill_weight > 0 needs teacher=(t_a, t_b)")
-    frozen = config.freeze_discriminators if freeze_discriminators is None \
-        else freeze_discriminators
-    return _run(g_a, g_b, d_a, d_b, loader, config, teacher=teacher, distill_weight=w,
-                train_discriminators=not frozen, progress=progress,
-                checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-                callback=callback, desc="finetune", state_file=state_file, resume=resume,
-                validation=validation, val_every=val_every, keep_best=keep_best,
-                identity=identity, stop=stop, distill=distill, masks=masks,
-                example=example, input_range=input_range)
+    config = CycleGANConfig() if config is None else config
+    _networks(networks, "finetune")
+    if config.distill_weight > 0 and teacher is None:
+        raise ValueError("finetune: distill_weight > 0 needs teacher=PairTeacher(t_a, t_b)")
+    return _run(networks, loader, config, options or DEFAULT_OPTIONS,
+                _Run("finetune", distill_weight=config.distill_weight, distill=config.distill,
+                     train_discriminators=not config.freeze_discriminators, teacher=teacher,
+                     validation=validation, identity=identity, stop=stop))

@@ -2,19 +2,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..imagerange import DEFAULT_RANGE, InputRange
+from ..nets.checkpoints import CycleGAN
 from .config import CycleGANConfig
 from .distill_terms import recording, weighted_terms
 
 if TYPE_CHECKING:
-    from .distill_config import DistillLoss
     from .distill_terms import FeatureDistillation
+
+
+@dataclass(frozen=True)
+class PairTeacher:
+    """The frozen original pair fine-tuned generators are distilled toward.
+
+    ``g_a``: A→B, ``g_b``: B→A. ``masks``: ``((space, bits), (space, bits))`` each student
+    was slimmed with (feature distillation on the kept channels needs them where the channels
+    differ). ``example``: an image ``[1, C, H, W]`` the feature layers' channels are found on
+    (needed by a feature term). ``input_range``: the range both pairs take their images in
+    (for the SSIM and gradient terms; default [-1, 1])."""
+
+    g_a: nn.Module
+    g_b: nn.Module
+    masks: Sequence[tuple[Any, Sequence[int]] | None] | None = None
+    example: torch.Tensor | None = None
+    input_range: InputRange = DEFAULT_RANGE
 
 
 def lsgan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
@@ -30,23 +48,27 @@ def discriminator_loss(discriminator: nn.Module, real: torch.Tensor,
                   + lsgan_loss(discriminator(fake.detach()), False))
 
 
-def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Module,
-                     real_a: torch.Tensor, real_b: torch.Tensor, config: CycleGANConfig,
-                     teacher: Sequence[nn.Module] | None = None, distill_weight: float = 0.0,
-                     distill: DistillLoss | None = None,
+def generator_losses(networks: CycleGAN, real_a: torch.Tensor, real_b: torch.Tensor,
+                     config: CycleGANConfig, teacher: PairTeacher | None = None,
                      features: Sequence[FeatureDistillation | None] = (None, None),
-                     input_range: InputRange = DEFAULT_RANGE,
                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-    """All weighted generator terms of one step, and the fakes ``(fake_a, fake_b)``.
+    """All weighted generator terms of one step, and the fakes ``(fake_a, fake_b)``
+    (``real_a``, ``real_b``: ``[N, C, H, W]``; ``networks``: the four networks, both
+    discriminators given).
 
     Terms: ``G_A`` = LSGAN(D_A(G_A(a)), 1), ``G_B`` likewise; ``cycle_A`` = λ·|G_B(G_A(a)) − a|₁,
     ``cycle_B`` likewise; ``idt_A`` = λ·λ_idt·|G_A(b) − b|₁, ``idt_B`` likewise (skipped, no
     forward pass, when λ_idt = 0); ``distill_A`` = w·|G_A(a) − T_A(a)|₁ with the frozen teacher
-    ``T_A``, ``distill_B`` likewise (only with a teacher and w > 0). λ = ``lambda_cycle``.
-    With ``distill`` (a :class:`~.distill_config.DistillLoss`), ``distill_A`` is w times its
-    weighted terms (``features``: the :class:`~.distill_terms.FeatureDistillation` of each
-    direction when it has a feature term; images in ``input_range``).
+    ``T_A``, ``distill_B`` likewise (only with a teacher and w = ``config.distill_weight`` > 0).
+    λ = ``lambda_cycle``. With ``config.distill`` (a :class:`~.distill_config.DistillLoss`),
+    ``distill_A`` is w times its weighted terms (``features``: the
+    :class:`~.distill_terms.FeatureDistillation` of each direction when it has a feature term;
+    images in ``teacher.input_range``).
     """
+    g_a, g_b, d_a, d_b = networks.g_a, networks.g_b, networks.d_a, networks.d_b
+    if d_a is None or d_b is None:
+        raise ValueError("generator_losses: needs both discriminators (networks.d_a, d_b)")
+    distill_weight, distill = config.distill_weight, config.distill
     feature_a, feature_b = features
     with recording(feature_a):
         fake_b = g_a(real_a)
@@ -62,7 +84,7 @@ def generator_losses(g_a: nn.Module, g_b: nn.Module, d_a: nn.Module, d_b: nn.Mod
         losses["idt_A"] = F.l1_loss(g_a(real_b), real_b) * li
         losses["idt_B"] = F.l1_loss(g_b(real_a), real_a) * li
     if teacher is not None and distill_weight > 0:
-        t_a, t_b = teacher
+        t_a, t_b, input_range = teacher.g_a, teacher.g_b, teacher.input_range
         with torch.no_grad():
             with recording(feature_a):
                 target_b = t_a(real_a)

@@ -29,6 +29,7 @@ import math
 import os
 import random
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -40,9 +41,65 @@ from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace
 from ..nets.slimming import masked
 from ..operators.repair import repairBudget
+from ..runoptions import DEFAULT_OPTIONS, RunOptions
 
 #: The budgets (size ratios) the sandwich rule covers by default: 16x, 8x and 4x smaller.
 DEFAULT_BUDGETS = (0.0625, 0.125, 0.25)
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """Settings of :func:`train_supernet` (see the module docstring for the loss).
+
+    ``steps``: optimiser steps in all (a resumed run continues to it). ``budgets``: the size
+    ratios in (0, 1] the search will use; the smallest is the sandwich's lower end.
+    ``n_random``: random masks per step besides the full and the smallest. ``lr``: Adam's
+    learning rate (β 0.5/0.999, constant). ``batch_size``: images per step, drawn with
+    replacement. ``seed``: masks and batch order. ``measures``: the size measures the budgets
+    hold in (as the search's budget_measures). ``checkpoint_every``: steps between writes of
+    the checkpoint file (one at the end too). ``gan_weight`` λ_gan: weight of the
+    least-squares GAN loss ``mean((D(Ĝ_p(x)) − 1)²)`` per mask; ``cycle_weight`` λ_cyc: weight
+    of the cycle loss ``|F(Ĝ_p(x)) − x|₁`` per mask (both 0: pure distillation)."""
+
+    steps: int = 200
+    budgets: tuple[float, ...] = DEFAULT_BUDGETS
+    n_random: int = 2
+    lr: float = 2e-4
+    batch_size: int = 4
+    seed: int = 0
+    measures: tuple[str, ...] = ("parameters", "macs")
+    checkpoint_every: int = 50
+    gan_weight: float = 0.0
+    cycle_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "budgets", tuple(float(b) for b in self.budgets))
+        object.__setattr__(self, "measures", tuple(self.measures))
+        object.__setattr__(self, "gan_weight", float(self.gan_weight))
+        object.__setattr__(self, "cycle_weight", float(self.cycle_weight))
+        if self.steps < 0 or self.n_random < 0 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError(f"SupernetConfig: need steps >= 0, n_random >= 0, batch_size >= 1 "
+                             f"and lr > 0 (got {self.steps}, {self.n_random}, "
+                             f"{self.batch_size}, {self.lr})")
+        if not self.budgets or not all(0 < b <= 1 for b in self.budgets):
+            raise ValueError(f"SupernetConfig: budgets are size ratios in (0, 1], got "
+                             f"{list(self.budgets)}")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"SupernetConfig: checkpoint_every must be >= 1, got "
+                             f"{self.checkpoint_every}")
+        for name, weight in (("gan_weight", self.gan_weight),
+                             ("cycle_weight", self.cycle_weight)):
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"SupernetConfig: {name} must be a finite number >= 0, got "
+                                 f"{weight}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON values (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def replace(self, **changes: object) -> SupernetConfig:
+        """A copy with ``changes`` (e.g. ``config.replace(steps=400)``)."""
+        return SupernetConfig(**{**asdict(self), **changes})
 
 
 def random_mask(space: MaskSpace, budget: float, rng: random.Random,
@@ -89,13 +146,16 @@ def masked_distillation_loss(student: nn.Module, teacher_out: torch.Tensor, x: t
 
 def masked_supernet_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch.Tensor,
                          space: MaskSpace, bits: Sequence[int],
-                         discriminator: nn.Module | None = None, gan_weight: float = 0.0,
-                         partner: nn.Module | None = None,
-                         cycle_weight: float = 0.0) -> torch.Tensor:
+                         config: SupernetConfig | None = None,
+                         discriminator: nn.Module | None = None,
+                         partner: nn.Module | None = None) -> torch.Tensor:
     """One mask's training loss (a scalar): ``|Ĝ_p(x) − G(x)|₁ + gan_weight·mean((D(Ĝ_p(x))
-    − 1)²) + cycle_weight·|F(Ĝ_p(x)) − x|₁``; a term with weight 0 is not computed (then the
-    loss equals :func:`masked_distillation_loss` exactly). ``x``, ``teacher_out``:
-    ``[N, C, H, W]``; ``discriminator``/``partner`` should be frozen."""
+    − 1)²) + cycle_weight·|F(Ĝ_p(x)) − x|₁`` with the weights of ``config`` (default: both
+    0); a term with weight 0 is not computed (then the loss equals
+    :func:`masked_distillation_loss` exactly). ``x``, ``teacher_out``: ``[N, C, H, W]``;
+    ``discriminator``/``partner`` should be frozen."""
+    gan_weight = config.gan_weight if config is not None else 0.0
+    cycle_weight = config.cycle_weight if config is not None else 0.0
     with masked(student, bits, space) as net:
         out = net(x)
     loss = (out - teacher_out).abs().mean()
@@ -109,30 +169,19 @@ def masked_supernet_loss(student: nn.Module, teacher_out: torch.Tensor, x: torch
     return loss
 
 
-def _check_settings(images: torch.Tensor, space: MaskSpace, generator: nn.Module, steps: int,
-                    budgets: Sequence[float], n_random: int, lr: float,
-                    batch_size: int, gan_weight: float, discriminator: nn.Module | None,
-                    cycle_weight: float, partner: nn.Module | None) -> None:
+def _check_inputs(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
+                  config: SupernetConfig, discriminator: nn.Module | None,
+                  partner: nn.Module | None) -> None:
     if images.dim() != 4 or images.shape[0] == 0:
         raise ValueError(f"train_supernet: images must be a non-empty [N, C, H, W] batch, "
                          f"got {tuple(images.shape)}")
     if not space.matches(generator):
         raise ValueError("train_supernet: the mask space was built for other convs or widths "
                          "than the generator's")
-    if steps < 0 or n_random < 0 or batch_size < 1 or not lr > 0:
-        raise ValueError(f"train_supernet: need steps >= 0, n_random >= 0, batch_size >= 1 "
-                         f"and lr > 0 (got {steps}, {n_random}, {batch_size}, {lr})")
-    if not budgets or not all(0 < b <= 1 for b in budgets):
-        raise ValueError(f"train_supernet: budgets are size ratios in (0, 1], got "
-                         f"{list(budgets)}")
-    for name, weight in (("gan_weight", gan_weight), ("cycle_weight", cycle_weight)):
-        if not (math.isfinite(weight) and weight >= 0):
-            raise ValueError(f"train_supernet: {name} must be a finite number >= 0, got "
-                             f"{weight}")
-    if gan_weight > 0 and discriminator is None:
+    if config.gan_weight > 0 and discriminator is None:
         raise ValueError("train_supernet: gan_weight > 0 needs the original discriminator "
                          "that judges the generator's outputs (discriminator=...)")
-    if cycle_weight > 0 and partner is None:
+    if config.cycle_weight > 0 and partner is None:
         raise ValueError("train_supernet: cycle_weight > 0 needs the original partner "
                          "generator (partner=...)")
 
@@ -167,66 +216,55 @@ def _load_state(path: str | os.PathLike, identity: dict) -> dict:
     return state
 
 
-def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace, *,
-                   steps: int = 200, budgets: Sequence[float] = DEFAULT_BUDGETS,
-                   n_random: int = 2, lr: float = 2e-4, batch_size: int = 4, seed: int = 0,
-                   measures: Sequence[str] = ("parameters", "macs"),
-                   device: str | torch.device = "cpu",
-                   checkpoint: str | os.PathLike | None = None, resume: bool = False,
-                   checkpoint_every: int = 50, progress: bool = True,
-                   discriminator: nn.Module | None = None, gan_weight: float = 0.0,
-                   partner: nn.Module | None = None, cycle_weight: float = 0.0) -> nn.Module:
+def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
+                   config: SupernetConfig | None = None, options: RunOptions | None = None, *,
+                   discriminator: nn.Module | None = None,
+                   partner: nn.Module | None = None) -> nn.Module:
     """Fine-tune a copy of ``generator`` so that every mask of ``space`` works (see the module
     docstring); ``generator`` itself is untouched.
 
     Args:
         generator: the original G (the frozen distillation target and the starting weights).
         images: training images of G's source domain ``[N, C, H, W]`` in [-1, 1]; each step
-            takes ``batch_size`` of them drawn with replacement.
-        space: G's mask space. steps: optimiser steps in all (a resumed run continues to it).
-        budgets: size ratios the search will use; the smallest is the sandwich's lower end.
-        n_random: random masks per step besides the full and the smallest.
-        lr: Adam's learning rate (β 0.5/0.999, constant). seed: masks and batch order.
-        measures: the size measures the budgets hold in (as the search's budget_measures).
-        checkpoint: a file rewritten every ``checkpoint_every`` steps and at the end; with
-            ``resume`` an existing one is continued (refused if written for other networks,
-            images or settings; ``steps`` may differ, so a run can be extended).
-        progress: a tqdm bar with the step's loss.
-        discriminator, gan_weight: the original discriminator that judges G's outputs (D_A
-            for G_A) and the weight of the least-squares GAN loss ``mean((D(Ĝ_p(x)) − 1)²)``
-            added per mask; needed when ``gan_weight > 0``. D is copied and frozen.
-        partner, cycle_weight: the original partner generator (G_B for G_A) and the weight of
-            the cycle loss ``|F(Ĝ_p(x)) − x|₁`` per mask; needed when ``cycle_weight > 0``.
-            With both weights 0 (the default) the two networks are not used and the training
-            is the same, bit for bit, as pure distillation.
+            takes ``config.batch_size`` of them drawn with replacement.
+        space: G's mask space.
+        config: the settings (:class:`SupernetConfig`; default: its defaults).
+        options: the device, the progress bar (with the step's loss), and the checkpoint file,
+            rewritten every ``config.checkpoint_every`` steps and at the end; with
+            ``options.resume`` an existing one is continued (refused if written for other
+            networks, images or settings; ``steps`` may differ, so a run can be extended).
+        discriminator: the original discriminator that judges G's outputs (D_A for G_A);
+            needed when ``config.gan_weight > 0``. Copied and frozen.
+        partner: the original partner generator (G_B for G_A); needed when
+            ``config.cycle_weight > 0``. With both weights 0 (the default) the two networks
+            are not used and the training is the same, bit for bit, as pure distillation.
 
-    Returns the trained copy: same class and widths as ``generator``, on ``device``, in
-    ``generator``'s train/eval mode. Deterministic under ``seed`` (on the CPU), and a run
-    resumed from its checkpoint ends with the same weights as one never interrupted.
+    Returns the trained copy: same class and widths as ``generator``, on ``options.device``,
+    in ``generator``'s train/eval mode. Deterministic under ``config.seed`` (on the CPU), and
+    a run resumed from its checkpoint ends with the same weights as one never interrupted.
     """
-    gan_weight, cycle_weight = float(gan_weight), float(cycle_weight)
-    _check_settings(images, space, generator, steps, budgets, n_random, lr, batch_size,
-                    gan_weight, discriminator, cycle_weight, partner)
-    if resume and checkpoint is None:
-        raise ValueError("train_supernet: resume needs a checkpoint file")
-    device = torch.device(device)
+    c = SupernetConfig() if config is None else config
+    options = options or DEFAULT_OPTIONS
+    checkpoint = options.checkpoint
+    _check_inputs(generator, images, space, c, discriminator, partner)
+    device = torch.device(options.device)
     teacher = frozen_copy(generator, device)
     student = copy.deepcopy(generator).to(device).train()
     for p in student.parameters():
         p.requires_grad_(True)
-    judge = frozen_copy(discriminator, device) if gan_weight > 0 else None
-    back = frozen_copy(partner, device) if cycle_weight > 0 else None
-    optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
-    rng, order = random.Random(seed), torch.Generator().manual_seed(seed)
+    judge = frozen_copy(discriminator, device) if c.gan_weight > 0 else None
+    back = frozen_copy(partner, device) if c.cycle_weight > 0 else None
+    optimizer = torch.optim.Adam(student.parameters(), lr=c.lr, betas=(0.5, 0.999))
+    rng, order = random.Random(c.seed), torch.Generator().manual_seed(c.seed)
     identity = {"model": models_hash(generator), "images": images_hash(images),
-                "budgets": [float(b) for b in budgets], "n_random": n_random, "lr": lr,
-                "batch_size": batch_size, "seed": seed, "measures": list(measures),
-                "gan_weight": gan_weight,
+                "budgets": list(c.budgets), "n_random": c.n_random, "lr": c.lr,
+                "batch_size": c.batch_size, "seed": c.seed, "measures": list(c.measures),
+                "gan_weight": c.gan_weight,
                 "discriminator": models_hash(judge) if judge is not None else None,
-                "cycle_weight": cycle_weight,
+                "cycle_weight": c.cycle_weight,
                 "partner": models_hash(back) if back is not None else None}
     done = 0
-    if resume and checkpoint is not None and os.path.exists(checkpoint):
+    if options.resume and checkpoint is not None and os.path.exists(checkpoint):
         state = _load_state(checkpoint, identity)
         student.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -235,27 +273,27 @@ def train_supernet(generator: nn.Module, images: torch.Tensor, space: MaskSpace,
         order.set_state(state["batch_rng"])
         done = int(state["step"])
     images = images.detach().to(device)
-    bar = tqdm(total=steps, initial=min(done, steps), desc="supernet", unit="step",
-               disable=not progress)
+    bar = tqdm(total=c.steps, initial=min(done, c.steps), desc="supernet", unit="step",
+               disable=not options.progress)
     try:
-        for step in range(done, steps):
-            index = torch.randint(0, images.shape[0], (batch_size,), generator=order)
+        for step in range(done, c.steps):
+            index = torch.randint(0, images.shape[0], (c.batch_size,), generator=order)
             x = images[index.to(device)]
             with torch.no_grad():
                 target = teacher(x)
-            masks = sandwich_masks(space, budgets, n_random, rng, measures)
+            masks = sandwich_masks(space, c.budgets, c.n_random, rng, c.measures)
             optimizer.zero_grad(set_to_none=True)
             total = 0.0
             for bits in masks:
-                loss = masked_supernet_loss(student, target, x, space, bits, judge,
-                                            gan_weight, back, cycle_weight) / len(masks)
+                loss = masked_supernet_loss(student, target, x, space, bits, c, judge,
+                                            back) / len(masks)
                 loss.backward()
                 total += loss.item()
             optimizer.step()
             bar.set_postfix(loss=f"{total:.4f}")
             bar.update()
-            last = step + 1 == steps
-            if checkpoint is not None and (last or (step + 1) % checkpoint_every == 0):
+            last = step + 1 == c.steps
+            if checkpoint is not None and (last or (step + 1) % c.checkpoint_every == 0):
                 _save_state(checkpoint, student, optimizer, step + 1, rng, order, identity)
     finally:
         bar.close()
