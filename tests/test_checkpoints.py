@@ -67,11 +67,16 @@ def test_dropout_layout_and_module_prefix(tmp_path):
 
 
 def test_widths_inferred_for_slim_generators_and_json_written(tmp_path):
+    """A ResNet file is described as every generator file is: its architecture (the
+    library's ResnetGenerator with these widths), its mask space and the kept channels."""
     w = GeneratorWidths(3, 5, 7, (2, 6, 1), 4, 3)
     g = ResnetGenerator(widths=w)
     json_path = save_generator(g, tmp_path / "slim_G_A.pth", extra={"source": "test"})
     info = json.loads(json_path.read_text())
-    assert info["widths"]["inner"] == [2, 6, 1]
+    assert info["kind"] == "traced"
+    assert info["architecture"]["class"] == "deap_gan_prune.nets.models:ResnetGenerator"
+    assert info["architecture"]["kwargs"]["widths"]["inner"] == [2, 6, 1]
+    assert all(len(kept) > 0 for kept in info["kept"].values())
     assert info["source"] == "test"
     assert info["parameters"] == sum(p.numel() for p in g.parameters())
     loaded = load_generator(tmp_path / "slim_G_A.pth")
@@ -252,3 +257,22 @@ def test_a_write_past_the_file_size_limit_names_the_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ck.json"]
 
 
+
+
+def test_a_slim_resnet_is_described_by_its_original_and_mask(tmp_path):
+    """Saved with the original's mask space and the mask, a slim ResNet's JSON names the
+    full-size architecture and the kept channels; it loads back as that very network."""
+    from deap_gan_prune.nets.groups import space_of
+    from deap_gan_prune.nets.slimming import slim
+    torch.manual_seed(0)
+    original = ResnetGenerator(ngf=4, n_blocks=2)
+    space = space_of(original)
+    bits = [int(bool(torch.rand(()) < 0.6) or i == g.offset)
+            for g in space.groups for i in range(g.offset, g.stop)]
+    small = slim(original, bits, space)
+    info = json.loads(save_generator(small, tmp_path / "slim.pth", space=space,
+                                     bits=bits).read_text())
+    assert info["architecture"]["kwargs"]["widths"] == original.widths.to_dict()
+    assert sum(len(k) for k in info["kept"].values()) == sum(bits)
+    loaded = load_generator(tmp_path / "slim.pth")
+    assert _same(loaded, small)

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
@@ -317,13 +317,14 @@ def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
     """Write the generator's state dict to ``path`` (``.pth``) and how to rebuild it to
     ``path`` with suffix ``.json`` beside it (plus ``extra`` entries). Returns the JSON path.
 
-    Without ``architecture`` the file must read back without one: the upstream ResNet layout
-    (upstream key names; the JSON holds its widths), checked as :func:`load_generator` reads
-    it (inferred from the weights' shapes). With ``architecture`` (:func:`architecture_of`:
-    the class's import path and constructor arguments) and the mask ``space`` of the
-    full-size network, the JSON holds the kept channels of every group under ``bits``
-    (default: nothing pruned), so :func:`load_generator` rebuilds it with ``weights_only``
-    loading and no pickled module."""
+    One format for every network: the JSON holds the ``architecture`` of the full-size network
+    (:func:`architecture_of`: the class's import path and constructor arguments), its mask
+    ``space`` and the kept channels of every group under ``bits`` (default: nothing pruned),
+    so :func:`load_generator` rebuilds it with ``weights_only`` loading and no pickled module.
+    Without ``architecture`` the network must have the upstream ResNet layout (upstream key
+    names, so the ``.pth`` also reads as an upstream checkpoint): its architecture is the
+    library's :class:`ResnetGenerator` with the widths of ``space`` (the full-size network's)
+    or, without a space, its own widths, nothing pruned."""
     state = generator.state_dict()
     if architecture is None:
         try:  # what load_generator will do with the file
@@ -332,21 +333,23 @@ def save_generator(generator: torch.nn.Module, path: str | os.PathLike,
         except CheckpointError:
             raise ValueError(f"saving a {type(generator).__name__} needs its architecture "
                              "(class path and arguments) and its traced mask space") from None
-        info = {"kind": "ResnetGenerator", "widths": widths.to_dict(),
-                "use_dropout": use_dropout}
-    else:
-        if space is None:
-            raise ValueError(f"saving a {type(generator).__name__} with its architecture "
-                             "needs its traced mask space")
-        bits = space.full() if bits is None else list(bits)
-        kept = {name: [j for j, b in enumerate(part) if b]
-                for name, part in space.split(bits).items()}
-        info = {"kind": "traced", "architecture": dict(architecture), "kept": kept}
+        if space is None or space.widths is None:
+            from .groups import space_of  # tracing needs torch and the network
+            space, bits = space_of(ResnetGenerator(widths=widths,
+                                                   use_dropout=use_dropout)), None
+        full = cast(GeneratorWidths, space.widths)
+        architecture = architecture_of(ResnetGenerator, {"widths": full.to_dict(),
+                                                         "use_dropout": use_dropout})
+    elif space is None:
+        raise ValueError(f"saving a {type(generator).__name__} with its architecture "
+                         "needs its traced mask space")
+    bits = space.full() if bits is None else list(bits)
+    info: dict[str, Any] = {"kind": "traced", "architecture": dict(architecture),
+            "kept": {name: [j for j, b in enumerate(part) if b]
+                     for name, part in space.split(bits).items()}}
     path = save_state_dict(state, path)
     info["parameters"] = sum(p.numel() for p in generator.parameters())
-    if architecture is not None:
-        assert space is not None  # refused above without one
-        info["space"] = space.to_dict()
+    info["space"] = space.to_dict()
     json_path = path.with_suffix(".json")
     atomic_write_json(json_path, {**info, **(extra or {})})
     return json_path

@@ -5,6 +5,7 @@ smaller widths and the same key names. Networks know nothing of masks or evoluti
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 import torch
@@ -47,16 +48,20 @@ class ResnetGenerator(nn.Module):
     """The CycleGAN ResNet generator (``--netG resnet_{n}blocks --norm instance``).
 
     Input and output: ``[N, input_nc, H, W]`` → ``[N, output_nc, H, W]`` in [-1, 1], H and W
-    divisible by 4. Either give ``ngf``/``n_blocks`` (the upstream widths) or ``widths``.
+    divisible by 4. Either give ``ngf``/``n_blocks`` (the upstream widths) or ``widths`` (or their
+    ``to_dict()``).
     Keys: ``model.{1,4,7}`` convs, ``model.{10..}`` blocks, then two transposed convs and the
     last 7x7 conv (``model.{19,22,26}`` for 9 blocks).
     """
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 widths: GeneratorWidths | None = None, use_dropout: bool = False) -> None:
+                 widths: GeneratorWidths | Mapping | None = None,
+                 use_dropout: bool = False) -> None:
         super().__init__()
         if widths is None:
             widths = GeneratorWidths.default(ngf, n_blocks, input_nc, output_nc)
+        elif isinstance(widths, Mapping):  # as a generator file's JSON records them
+            widths = GeneratorWidths.from_dict(dict(widths))
         self.n_blocks = widths.n_blocks
         self.use_dropout = use_dropout
         w = widths
