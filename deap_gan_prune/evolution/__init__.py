@@ -20,13 +20,12 @@ from .raymap import RayMap
 from .registration import Operators, create_types, register
 from .result import SearchResult
 from .resume import ResumeError, load_checkpoint, run_with_checkpoints, save_checkpoint
-from .search import search
 from .search_config import SearchConfig
 from .task import Task
 
 __all__ = ["create_types", "register", "Operators", "CoevolutionState", "PairHallOfFame",
            "eaCoevolve", "iterCoevolve", "EvolutionState", "eaEvolve", "iterEvolve", "Task",
-           "search", "SearchConfig", "SearchResult", "FrontConfig", "FrontResult",
+           "SearchConfig", "SearchResult", "FrontConfig", "FrontResult",
            "iterEvolveFront", "ResumeError", "load_checkpoint", "run_with_checkpoints",
            "save_checkpoint", "logbook_records", "logbook_from_records", "ProcessPoolMap",
            "RayMap", "WorkerError"]

@@ -374,7 +374,7 @@ def run_with_checkpoints(populations: tuple[list, list],
     if resume and Path(path).exists():
         classes = tuple(type(pop[0]) for pop in populations)
         start = load_checkpoint(path, classes, config, models_hash)
-    state = None
+    state = start if isinstance(start, CoevolutionState) else None
     for state in iterCoevolve(start, toolboxes, ngen, **options):
         save_checkpoint(path, state, config, models_hash)
         if callback is not None and callback(state):

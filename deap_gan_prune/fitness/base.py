@@ -92,7 +92,8 @@ class MaskFitness:
 
     @property
     def uses_partner(self) -> bool:
-        return False
+        """True when the partner's mask changes the result (a cycle term with λ > 0)."""
+        return self.lambda_cycle != 0
 
     def _reset_caches(self) -> None:
         for name in self._caches:
