@@ -8,28 +8,47 @@ import argparse
 import json
 import math
 import numbers
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import MISSING, Field, field, fields, is_dataclass
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+#: the ``stage`` of a setting that says how a run goes, not what it makes
+RUNTIME = "runtime"
 
-def setting(default: Any, help: str = "", *, low: float | None = None,
-            above: float | None = None, high: float | None = None,
-            below: float | None = None, choices: Sequence[str] | None = None,
-            multiple_of: int | None = None, stage: str | None = None,
-            runtime_only: bool = False, optional: bool = False, flag: str | None = None,
-            metavar: str | tuple[str, ...] | None = None) -> Any:
+_INTERVAL = re.compile(r"\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*")
+
+
+def parse_interval(text: str) -> dict[str, float | None]:
+    """``"[1, inf)"`` → ``{"low": 1, "above": None, "high": None, "below": None}``: the
+    bounds of an interval in the usual notation (``[``/``]`` closed, ``(``/``)`` open,
+    ``inf`` unbounded). ValueError (one line) for another text."""
+    match = _INTERVAL.fullmatch(text)
+    if match is None:
+        raise ValueError(f"within={text!r}: write an interval such as '[0, 1]' or '(0, inf)'")
+    left, lo, hi, right = match.groups()
+    start = None if lo in ("-inf", "inf") else float(lo)
+    end = None if hi in ("inf", "+inf") else float(hi)
+    return {"low": start if left == "[" else None, "above": start if left == "(" else None,
+            "high": end if right == "]" else None, "below": end if right == ")" else None}
+
+
+def setting(default: Any, help: str = "", *, within: str | None = None,
+            choices: Sequence[str] | None = None, multiple_of: int | None = None,
+            stage: str | None = None, optional: bool = False,
+            metavar: str | tuple[str, ...] | None = None, flag: str | None = None) -> Any:
     """A dataclass field declared once: its default (a callable for a mutable one), its help
-    text, its range (``low`` <= value, ``above`` < value, value <= ``high``, value <
-    ``below``, each item of a tuple; one of ``choices``; a multiple of ``multiple_of``),
-    checked by :func:`validate`. ``stage``: the stage of a run whose results depend on it;
-    ``runtime_only``: it says how a run goes, not what it makes; ``optional``: left out of a
-    stage's recorded settings while at its default. ``flag`` and ``metavar``: its
-    command-line flag (default ``--name-with-dashes``)."""
-    metadata = {"help": help, "low": low, "above": above, "high": high, "below": below,
+    text, its range (``within``, an interval such as ``"(0, 1]"``, for the value or each item
+    of a tuple; one of ``choices``; a multiple of ``multiple_of``), checked by
+    :func:`validate`. ``stage``: the stage of a run whose results depend on it, or
+    :data:`RUNTIME` when it says how a run goes, not what it makes; ``optional``: left out of
+    a stage's recorded settings while at its default. ``metavar`` and ``flag``: its
+    command-line flag's (the flag defaults to ``--name-with-dashes``)."""
+    metadata = {"help": help, **(parse_interval(within) if within else
+                                 dict.fromkeys(("low", "above", "high", "below"))),
                 "choices": tuple(choices) if choices is not None else None,
-                "multiple_of": multiple_of, "stage": stage, "runtime_only": runtime_only,
+                "multiple_of": multiple_of, "stage": stage, "runtime_only": stage == RUNTIME,
                 "optional": optional, "flag": flag, "metavar": metavar}
     if callable(default):
         return field(default_factory=default, metadata=metadata)

@@ -12,6 +12,7 @@ from deap_gan_prune.configs import (
     add_config_flags,
     flag_of,
     flag_values,
+    parse_interval,
     setting,
     validate,
 )
@@ -26,12 +27,12 @@ CONFIGS = (SearchConfig, FrontConfig, CompressConfig, CycleGANConfig, DistillCon
 
 @dataclass
 class Toy:
-    steps: int = setting(10, "steps", low=0)
-    rate: float = setting(0.5, "a rate", above=0, high=1)
+    steps: int = setting(10, "steps", within="[0, inf)")
+    rate: float = setting(0.5, "a rate", within="(0, 1]")
     mode: Literal["a", "b"] = setting("a", "a mode")
     name: str = setting("x", "a name", choices=("x", "y"))
-    pair: tuple[float, float] = setting((0.1, 0.2), "a pair", low=0)
-    size: int | None = setting(None, "pixels", above=0, multiple_of=4)
+    pair: tuple[float, float] = setting((0.1, 0.2), "a pair", within="[0, inf)")
+    size: int | None = setting(None, "pixels", within="(0, inf)", multiple_of=4)
     on: bool = setting(False, "a switch")
 
     def __post_init__(self) -> None:
@@ -155,3 +156,17 @@ def test_every_config_makes_flags_whose_defaults_are_its_own(cls):
     parser = argparse.ArgumentParser()
     add_config_flags(parser, cls)
     assert cls(**flag_values(parser.parse_args([]), cls)) == cls()
+
+
+@pytest.mark.parametrize(("text", "bounds"), [
+    ("[0, 1]", {"low": 0, "above": None, "high": 1, "below": None}),
+    ("(0, inf)", {"low": None, "above": 0, "high": None, "below": None}),
+    ("[2, 16)", {"low": 2, "above": None, "high": None, "below": 16}),
+    ("(-inf, 0.5]", {"low": None, "above": None, "high": 0.5, "below": None})])
+def test_an_interval_gives_the_bounds(text, bounds):
+    assert parse_interval(text) == bounds
+
+
+def test_a_bad_interval_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"within='0 to 1': write an interval"):
+        parse_interval("0 to 1")

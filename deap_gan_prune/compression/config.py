@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..configs import ConfigError, setting, shown, to_dict, validate
+from ..configs import RUNTIME, ConfigError, setting, shown, to_dict, validate
 
 #: the stages of a run, in order
 STAGES = ("search", "slim", "finetune", "evaluate", "export")
@@ -68,73 +68,81 @@ class CompressConfig:
         None, "image folder with trainA, trainB, testA, testB (default: the "
         "embedded synthetic data)", metavar="DIR", stage="search")
     image_size: int | None = setting(
-        None, "pixels, a multiple of 4 (default 64 synthetic, 256 for a dataroot)", above=0,
+        None, "pixels, a multiple of 4 (default 64 synthetic, 256 for a dataroot)",
+        within="(0, inf)",
         multiple_of=4, stage="search")
-    n_train: int = setting(512, "synthetic training images per domain", low=1, stage="search")
+    n_train: int = setting(512, "synthetic training images per domain",
+                           within="[1, inf)", stage="search")
     n_test: int = setting(64, "test images per domain (synthetic; at most this "
-                          "many of a folder)", low=1, stage="evaluate")
+                          "many of a folder)", within="[1, inf)", stage="evaluate")
     seed: int = setting(0, "random seed: the same settings give the same files", stage="search")
     budget: float = setting(
         0.25, "size ratio every candidate meets in parameters and MACs (in "
-        "parameters only with the width search) (0.25 = 4x smaller)", above=0, high=1,
+        "parameters only with the width search) (0.25 = 4x smaller)", within="(0, 1]",
         stage="search")
     speedup: float | None = setting(
         None, "a latency budget instead of budget: every candidate at most 1/X of "
         "the original's latency as a latency model measured on runtime at latency_size px "
-        "predicts (default: none, budget)", above=1, optional=True, stage="search")
+        "predicts (default: none, budget)", within="(1, inf)", optional=True, stage="search")
     runtime: str = setting(
         "onnx", "what speedup's latency model measures: onnx (ONNX Runtime on the "
         "CPU, one thread), onnx-int8, torch or cuda",
         choices=("onnx", "onnx-int8", "torch", "cuda"), optional=True, stage="search")
     latency_size: int = setting(256, "pixels speedup's latency is measured at",
-                                low=4, multiple_of=4, optional=True, stage="search")
+                                within="[4, inf)", multiple_of=4, optional=True, stage="search")
     variation: str = setting(
         "auto", "widths (the width search), channels (bit-string variation) or "
         "auto (widths for one generator of your class at a budget, else channels)",
         choices=("auto", "widths", "channels"), stage="search")
     search_size: int | None = setting(
         None, "pixels the search scores candidates at (default 64 for one "
-        "generator of your class, else image_size)", above=0, multiple_of=4, stage="search")
+        "generator of your class, else image_size)",
+        within="(0, inf)", multiple_of=4, stage="search")
     front: bool = setting(False, "search the Pareto front of quality and size "
                           "instead of one budget", stage="search")
     size_target: float | None = setting(
         None, "with front: the best point within this size ratio (default: the "
-        "front's point nearest the ideal)", above=0, high=1, stage="search")
+        "front's point nearest the ideal)", within="(0, 1]", stage="search")
     size_range: tuple[float, float] = setting(
-        (0.05, 0.5), "with front: the size ratios the starting masks span", above=0, high=1,
+        (0.05, 0.5), "with front: the size ratios the starting masks span", within="(0, 1]",
         metavar=("LOW", "HIGH"), stage="search")
     fitness: str = setting("adapted", "adapted (brief distillation, then L1 on "
                            "held-out images) or paper", choices=("adapted", "paper"),
                            stage="search")
-    population: int = setting(12, "masks per generator", low=1, stage="search")
-    generations: int = setting(8, "generations of the search", low=0, stage="search")
+    population: int = setting(12, "masks per generator", within="[1, inf)", stage="search")
+    generations: int = setting(8, "generations of the search", within="[0, inf)", stage="search")
     adapt_steps: int = setting(30, "distillation steps per candidate (adapted "
-                               "fitness)", low=0, stage="search")
+                               "fitness)", within="[0, inf)", stage="search")
     n_images: int = setting(16, "held-out images per domain the fitness scores on",
-                            low=1, stage="search")
+                            within="[1, inf)", stage="search")
     adapt_images: int = setting(32, "further images per domain the candidates "
-                                "adapt on", low=0, stage="search")
-    finetune_steps: int = setting(800, "fine-tuning steps (0: none)", low=0, stage="finetune")
+                                "adapt on", within="[0, inf)", stage="search")
+    finetune_steps: int = setting(800, "fine-tuning steps (0: none)",
+                                  within="[0, inf)", stage="finetune")
     distill: float = setting(10.0, "distillation weight of the pair's "
-                             "fine-tuning (0: CycleGAN losses only)", low=0, stage="finetune")
-    lr: float = setting(2e-4, "fine-tuning learning rate (Adam)", above=0, stage="finetune")
-    batch_size: int = setting(4, "fine-tuning images a step", low=1, stage="finetune")
+                             "fine-tuning (0: CycleGAN losses only)",
+                             within="[0, inf)", stage="finetune")
+    lr: float = setting(2e-4, "fine-tuning learning rate (Adam)",
+                        within="(0, inf)", stage="finetune")
+    batch_size: int = setting(4, "fine-tuning images a step", within="[1, inf)", stage="finetune")
     val_every: int = setting(100, "fine-tuning steps between validations; the "
-                             "best weights are kept", low=0, stage="finetune")
+                             "best weights are kept", within="[0, inf)", stage="finetune")
     distill_l1: float = setting(1.0, "weight of the L1 distance to the "
-                                "original's output", low=0, optional=True, stage="finetune")
+                                "original's output",
+                                within="[0, inf)", optional=True, stage="finetune")
     distill_ssim: float = setting(0.0, "weight of 1 - SSIM to the original's "
-                                  "output (0: off)", low=0, optional=True, stage="finetune")
+                                  "output (0: off)",
+                                  within="[0, inf)", optional=True, stage="finetune")
     distill_ms_ssim: bool = setting(False, "multi-scale SSIM for that term (needs "
                                     "images above 16 x (ssim_window - 1) px)", optional=True,
                                     stage="finetune")
     ssim_window: int = setting(11, "SSIM's Gaussian window in pixels (odd)",
-                               low=3, optional=True, stage="finetune")
+                               within="[3, inf)", optional=True, stage="finetune")
     distill_gradient: float = setting(0.0, "weight of the L1 distance of image "
-                                      "gradients (0: off)", low=0, optional=True,
+                                      "gradients (0: off)", within="[0, inf)", optional=True,
                                       stage="finetune")
     distill_feature: float = setting(0.0, "weight of feature distillation at "
-                                     "feature_layers (0: off)", low=0, optional=True,
+                                     "feature_layers (0: off)", within="[0, inf)", optional=True,
                                      stage="finetune")
     feature_layers: str = setting("groups", "groups (every channel group's last "
                                   "output), blocks (the network's own blocks) or module "
@@ -152,26 +160,27 @@ class CompressConfig:
         stage="finetune")
     color_jitter: float = setting(0.0, "one generator of your class: "
                                   "brightness, contrast and saturation jitter, below 1",
-                                  low=0, optional=True, stage="finetune")
+                                  within="[0, inf)", optional=True, stage="finetune")
     warmup_steps: int = setting(0, "one generator of your class: steps of linear "
-                                "learning-rate warm-up", low=0, optional=True, stage="finetune")
+                                "learning-rate warm-up",
+                                within="[0, inf)", optional=True, stage="finetune")
     ema: float = setting(0.0, "one generator of your class: decay of the moving "
                          "average of the weights that is validated and kept (0: off), below 1",
-                         low=0, below=1, optional=True, stage="finetune")
+                         within="[0, 1)", optional=True, stage="finetune")
     repeats: int = setting(20, "latency runs of original and slim, interleaved",
-                           low=1, stage="evaluate")
+                           within="[1, inf)", stage="evaluate")
     judge_steps: int = setting(200, "training steps of the offline judge of the "
-                               "quality table", low=0, stage="evaluate")
-    opset: int = setting(17, "ONNX opset", low=9, high=20, stage="export")
+                               "quality table", within="[0, inf)", stage="evaluate")
+    opset: int = setting(17, "ONNX opset", within="[9, 20]", stage="export")
     tolerance: float = setting(1e-4, "largest difference the exported files may "
-                               "show against PyTorch", above=0, stage="export")
+                               "show against PyTorch", within="(0, inf)", stage="export")
     int8: bool = setting(False, "also a static int8 ONNX file, checked on "
                          "held-out images", stage="export")
     checkpoint_every: int = setting(100, "fine-tuning steps between checkpoints",
-                                    low=1, runtime_only=True)
+                                    within="[1, inf)", stage=RUNTIME)
     workers: int = setting(0, "processes evaluating the search's candidates (0: "
-                           "this process)", low=0, runtime_only=True)
-    device: str = setting("cpu", "cpu, cuda, cuda:1, ...", runtime_only=True)
+                           "this process)", within="[0, inf)", stage=RUNTIME)
+    device: str = setting("cpu", "cpu, cuda, cuda:1, ...", stage=RUNTIME)
 
     def __post_init__(self) -> None:
         try:

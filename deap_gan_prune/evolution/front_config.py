@@ -35,9 +35,9 @@ class FrontConfig(FitnessSettings):
     adapted fitness's settings; ``seed``: everything is deterministic under it.
     """
 
-    population: int = setting(16, "individuals (masks) per generator", low=4)
-    cxpb: float = setting(0.6, "probability that a pair of masks is crossed", low=0, high=1)
-    mutpb: float = setting(0.4, "probability that a mask is mutated", low=0, high=1)
+    population: int = setting(16, "individuals (masks) per generator", within="[4, inf)")
+    cxpb: float = setting(0.6, "probability that a pair of masks is crossed", within="[0, 1]")
+    mutpb: float = setting(0.4, "probability that a mask is mutated", within="[0, 1]")
     fitness: Literal["adapted", "supernet"] = setting(
         "adapted", "adapted: each candidate distilled briefly toward the original, then "
         "scored on held-out images; supernet: scored on --supernet weights as they are")
@@ -45,17 +45,19 @@ class FrontConfig(FitnessSettings):
         ("parameters",), "size objectives beside quality, comma-separated among parameters, "
         "macs, latency")
     size_range: tuple[float, float] = setting(
-        (0.05, 0.5), "size ratios the starting masks span; HIGH is also a cap", above=0,
-        high=1, metavar=("LOW", "HIGH"))
+        (0.05, 0.5), "size ratios the starting masks span; HIGH is also a cap",
+        within="(0, 1]", metavar=("LOW", "HIGH"))
     range_measure: Literal["parameters", "macs"] = setting(
         "parameters", "what size_range's ratios count")
-    uniform_seeds: int = setting(0, "uniform starting masks spread over size_range", low=0)
+    uniform_seeds: int = setting(0, "uniform starting masks spread over size_range",
+                                 within="[0, inf)")
     size_init: Literal["strata", "random"] = setting(
         "strata", "starting sizes: one in each of population strata, or random")
     size_cap: Literal["parent", "range"] = setting(
         "parent", "children repaired to size_growth times their parent's size, or to the "
         "range's upper end")
-    size_growth: float = setting(1.0, "largest growth of a child over its parent", low=1)
+    size_growth: float = setting(1.0, "largest growth of a child over its parent",
+                                 within="[1, inf)")
     size_floor: bool = setting(False, "children repaired up to the range's lower end too")
     survivors: Literal["nsga2", "spea2", "nsga3"] = setting(
         "nsga2", "the survivor selection")

@@ -34,10 +34,10 @@ class FitnessSettings:
     adapted or trained on), and ``seed``. :class:`SearchConfig` and :class:`FrontConfig`
     extend it."""
 
-    population: int = setting(12, "individuals (masks) per generator", low=2)
-    generations: int = setting(8, "generations after the starting population", low=0)
-    cxpb: float = setting(0.7, "probability that a pair of masks is crossed", low=0, high=1)
-    mutpb: float = setting(0.1, "probability that a mask is mutated", low=0, high=1)
+    population: int = setting(12, "individuals (masks) per generator", within="[2, inf)")
+    generations: int = setting(8, "generations after the starting population", within="[0, inf)")
+    cxpb: float = setting(0.7, "probability that a pair of masks is crossed", within="[0, 1]")
+    mutpb: float = setting(0.1, "probability that a mask is mutated", within="[0, 1]")
     mate: Literal["two_point", "group_boundary", "uniform_group"] = setting(
         "two_point", "crossover of two masks (default two_point for channels, uniform_group "
         "for widths)")
@@ -52,18 +52,18 @@ class FitnessSettings:
         "scored on held-out images (default); paper: the paper's F; supernet: scored on "
         "--supernet weights as they are")
     adapt_steps: int = setting(30, "distillation steps per candidate (adapted; default 30)",
-                               low=0)
+                               within="[0, inf)")
     adapt_score: Literal["l1", "ssim", "discriminator"] = setting(
         "l1", "what the adapted (or supernet) fitness scores the candidate's outputs by: L1 "
         "or SSIM to the original's, or the original discriminator")
     adapt_lr: float = setting(2e-4, "learning rate of the candidates' adaptation (Adam)",
-                              above=0)
+                              within="(0, inf)")
     n_images: int = setting(16, "held-out validation images per domain the fitness scores "
-                            "on", low=1)
+                            "on", within="[1, inf)")
     train_images: int = setting(
         32, "further images per domain candidates are adapted (or, with --train-steps, "
-        "trained) on", low=0, flag="--adapt-images")
-    batch_size: int = setting(16, "images a step of the candidates' adaptation", low=1)
+        "trained) on", within="[0, inf)", flag="--adapt-images")
+    batch_size: int = setting(16, "images a step of the candidates' adaptation", within="[1, inf)")
     seed: int = setting(0, "random seed: the same settings give the same search")
 
 
@@ -106,18 +106,19 @@ class SearchConfig(FitnessSettings):
     off).
     """
 
-    elitism: int = setting(1, "best individuals carried into the next generation", low=0)
-    p_keep: float = setting(0.5, "share of channels a starting mask keeps", low=0, high=1)
+    elitism: int = setting(1, "best individuals carried into the next generation",
+                           within="[0, inf)")
+    p_keep: float = setting(0.5, "share of channels a starting mask keeps", within="[0, 1]")
     init: Literal["bernoulli", "importance", "uniform"] = setting(
         "bernoulli", "starting masks: each channel kept at random (the paper's; default of "
         "channels), the channels of largest L1 norm, perturbed, or the uniform counts with "
         "capacity moves (default of widths)")
-    init_moves: int = setting(4, "capacity moves of each uniform starting mask", low=0)
+    init_moves: int = setting(4, "capacity moves of each uniform starting mask", within="[0, inf)")
     move_fraction: float = setting(0.25, "share of a group's channels a move mutation "
-                                   "moves", above=0, high=1)
+                                   "moves", within="(0, 1]")
     select: Literal["tournament", "rank", "roulette"] = setting(
         "tournament", "selection (default tournament; roulette is the paper's)")
-    tournsize: int = setting(3, "tournament size", low=1)
+    tournsize: int = setting(3, "tournament size", within="[1, inf)")
     perceptual: Literal["discriminator", "features", "pixel"] = setting(
         "discriminator", "the perceptual term of the paper's fitness (--fitness paper)")
     lambda_cycle: float | None = setting(
@@ -128,7 +129,7 @@ class SearchConfig(FitnessSettings):
         "parameters", "the size γ weighs and the printed size ratio counts")
     budget: float | None = setting(
         None, "size ratio every candidate is repaired to meet in every one of "
-        "budget_measures (default None: no cap, the paper's soft size term)", above=0, high=1)
+        "budget_measures (default None: no cap, the paper's soft size term)", within="(0, 1]")
     budget_measures: tuple[Literal["parameters", "macs", "latency"], ...] = setting(
         ("parameters", "macs"), "what the budget caps: parameters, macs, latency")
     repair_order: Literal["random", "l1"] = setting(
@@ -140,12 +141,12 @@ class SearchConfig(FitnessSettings):
         "latest", "the partner each generator is scored with: the latest or the previous "
         "generation's best")
     train_steps: int = setting(0, "brief training of every candidate before scoring (the "
-                               "paper's optional variant; default 0 = off)", low=0)
+                               "paper's optional variant; default 0 = off)", within="[0, inf)")
     finalists: int = setting(
         0, f"masks of the hall of fame distilled --finalist-steps steps at the end, with the "
         f"uniform seed, the best kept (default {WIDTHS['finalists']} for widths, 0 = off for "
-        "channels; one generator only)", low=0)
-    finalist_steps: int = setting(300, "distillation steps per finalist", low=0)
+        "channels; one generator only)", within="[0, inf)")
+    finalist_steps: int = setting(300, "distillation steps per finalist", within="[0, inf)")
 
     @classmethod
     def paper(cls, **overrides: Any) -> SearchConfig:

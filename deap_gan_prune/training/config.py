@@ -35,23 +35,22 @@ class CycleGANConfig:
     at the end too (0: at the end only).
     """
 
-    steps: int = setting(1000, "optimiser updates", low=1)
-    lr: float = setting(2e-4, "Adam's learning rate", above=0)
-    betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", low=0, below=1)
-    lambda_cycle: float = setting(10.0, "cycle-consistency weight", low=0)
-    lambda_identity: float = setting(0.5, "identity weight, times lambda_cycle", low=0)
-    pool_size: int = setting(50, "fakes in each discriminator's pool", low=0)
-    decay_start: float = setting(0.5, "share of steps at the base learning rate", low=0,
-                                 high=1)
-    batch_size: int = setting(1, "images a step", low=1)
+    steps: int = setting(1000, "optimiser updates", within="[1, inf)")
+    lr: float = setting(2e-4, "Adam's learning rate", within="(0, inf)")
+    betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", within="[0, 1)")
+    lambda_cycle: float = setting(10.0, "cycle-consistency weight", within="[0, inf)")
+    lambda_identity: float = setting(0.5, "identity weight, times lambda_cycle", within="[0, inf)")
+    pool_size: int = setting(50, "fakes in each discriminator's pool", within="[0, inf)")
+    decay_start: float = setting(0.5, "share of steps at the base learning rate", within="[0, 1]")
+    batch_size: int = setting(1, "images a step", within="[1, inf)")
     distill_weight: float = setting(0.0, "weight of the distance to the teacher's outputs",
-                                    low=0)
+                                    within="[0, inf)")
     freeze_discriminators: bool = setting(False, "keep the discriminators as they are")
-    log_every: int = setting(10, "steps per history entry", low=1)
+    log_every: int = setting(10, "steps per history entry", within="[1, inf)")
     seed: int = setting(0, "random seed")
     checkpoint_every: int = setting(0, "steps between checkpoints (0: at the end only)",
-                                    low=0)
-    val_every: int = setting(0, "steps between validations", low=0)
+                                    within="[0, inf)")
+    val_every: int = setting(0, "steps between validations", within="[0, inf)")
     keep_best: bool = setting(True, "end with the best validated weights")
     distill: DistillLoss | None = setting(None, "the distillation terms (None: L1)")  # noqa: RUF009
 

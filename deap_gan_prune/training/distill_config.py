@@ -32,16 +32,16 @@ class DistillLoss:
     initialised to pick the kept channels when they are known)."""
 
     l1: float = setting(1.0, "weight of the L1 distance to the original's output (default 1)",
-                        low=0, metavar="WEIGHT")
+                        within="[0, inf)", metavar="WEIGHT")
     ssim: float = setting(0.0, "weight of 1 - SSIM to the original's output (default 0)",
-                          low=0, metavar="WEIGHT")
+                          within="[0, inf)", metavar="WEIGHT")
     ms_ssim: bool = setting(False, "multi-scale SSIM for --ssim (images above 16 x "
                             "(--ssim-window - 1) px)")
-    ssim_window: int = setting(11, "SSIM's Gaussian window, odd", low=3, metavar="PX")
+    ssim_window: int = setting(11, "SSIM's Gaussian window, odd", within="[3, inf)", metavar="PX")
     gradient: float = setting(0.0, "weight of the L1 distance of image gradients (default 0)",
-                              low=0, metavar="WEIGHT")
+                              within="[0, inf)", metavar="WEIGHT")
     feature: float = setting(0.0, "weight of feature distillation at --feature-layers "
-                             "(default 0)", low=0, metavar="WEIGHT")
+                             "(default 0)", within="[0, inf)", metavar="WEIGHT")
     feature_layers: str | tuple[str, ...] = setting(
         "groups", "groups (every channel group's last output), blocks (the network's own "
         "blocks) or module names separated by commas", metavar="LAYERS")
@@ -111,34 +111,34 @@ class DistillConfig:
     (and one at the end) when a checkpoint file is given.
     """
 
-    steps: int = setting(1000, "optimiser updates", low=0)
-    batch_size: int = setting(4, "crops a step", low=1)
-    lr: float = setting(2e-4, "Adam's learning rate", above=0)
-    betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", low=0, below=1)
-    decay_start: float = setting(0.5, "share of steps at the base learning rate", low=0,
-                                 high=1)
-    image_size: int = setting(256, "pixels of the crops", low=1)
+    steps: int = setting(1000, "optimiser updates", within="[0, inf)")
+    batch_size: int = setting(4, "crops a step", within="[1, inf)")
+    lr: float = setting(2e-4, "Adam's learning rate", within="(0, inf)")
+    betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", within="[0, 1)")
+    decay_start: float = setting(0.5, "share of steps at the base learning rate", within="[0, 1]")
+    image_size: int = setting(256, "pixels of the crops", within="[1, inf)")
     load_size: int | None = setting(None, "pixels images are resized to before the crop "
-                                    "(default 286/256 of image_size)", low=1)
-    val_images: int = setting(16, "images held out for validation", low=0)
-    val_every: int = setting(100, "steps between validations", low=0)
+                                    "(default 286/256 of image_size)", within="[1, inf)")
+    val_images: int = setting(16, "images held out for validation", within="[0, inf)")
+    val_every: int = setting(100, "steps between validations", within="[0, inf)")
     keep_best: bool = setting(True, "end with the weights of the lowest validation L1")
-    adversarial: float = setting(0.0, "weight of the GAN loss", low=0)
-    disc_fit_steps: int = setting(500, "steps fitting a discriminator first", low=0)
-    disc_ndf: int = setting(64, "filters of that discriminator's first layer", low=1)
-    disc_layers: int = setting(3, "layers of that discriminator", low=1)
+    adversarial: float = setting(0.0, "weight of the GAN loss", within="[0, inf)")
+    disc_fit_steps: int = setting(500, "steps fitting a discriminator first", within="[0, inf)")
+    disc_ndf: int = setting(64, "filters of that discriminator's first layer", within="[1, inf)")
+    disc_layers: int = setting(3, "layers of that discriminator", within="[1, inf)")
     train_discriminator: bool = setting(True, "train the discriminator during fine-tuning")
-    pool_size: int = setting(50, "fakes in the discriminator's pool", low=0)
-    teacher_pool: int = setting(0, "crops whose teacher outputs are computed once", low=0)
-    checkpoint_every: int = setting(100, "steps between checkpoints", low=1)
-    log_every: int = setting(10, "steps per history entry", low=1)
-    workers: int = setting(0, "processes reading images", low=0)
+    pool_size: int = setting(50, "fakes in the discriminator's pool", within="[0, inf)")
+    teacher_pool: int = setting(0, "crops whose teacher outputs are computed once",
+                                within="[0, inf)")
+    checkpoint_every: int = setting(100, "steps between checkpoints", within="[1, inf)")
+    log_every: int = setting(10, "steps per history entry", within="[1, inf)")
+    workers: int = setting(0, "processes reading images", within="[0, inf)")
     seed: int = setting(0, "random seed")
     loss: DistillLoss = setting(DistillLoss, "the distillation terms")  # noqa: RUF009
     augment: Augment = setting(Augment, "further augmentation")  # noqa: RUF009
-    warmup_steps: int = setting(0, "steps of linear learning-rate warm-up", low=0)
-    ema: float = setting(0.0, "decay of the moving average of the weights (0: off)", low=0,
-                         below=1)
+    warmup_steps: int = setting(0, "steps of linear learning-rate warm-up", within="[0, inf)")
+    ema: float = setting(0.0, "decay of the moving average of the weights (0: off)",
+                         within="[0, 1)")
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, dict):
