@@ -162,7 +162,7 @@ def convert_mask(bits: Sequence[int], source: MaskSpace, target: MaskSpace) -> l
     if _convs(source) != _convs(target):
         raise ValueError("convert_mask: the spaces describe different networks (their convs "
                          "or channels differ)")
-    parts = source.slot_masks(bits)
+    parts = source.member_masks(bits)
     groups = {}
     for g in target.groups:
         mine = [parts[m] for m in g.members]

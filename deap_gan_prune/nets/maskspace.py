@@ -246,21 +246,21 @@ class MaskSpace:
             bits += [int(b) for b in part]
         return bits
 
-    def slot_masks(self, bits: Sequence[int]) -> dict[str, list[int]]:
+    def member_masks(self, bits: Sequence[int]) -> dict[str, list[int]]:
         """Per traced group 0/1 lists: each group's mask under every member it stands for
         (:meth:`merged`), so a mask of a tied space reads in the independent one."""
         return {m: part for name, part in self.split(bits).items()
                 for m in self._by_name[name].members}
 
-    def from_slot_masks(self, slot_masks: Mapping[str, Sequence[int]]) -> list[int]:
+    def from_member_masks(self, member_masks: Mapping[str, Sequence[int]]) -> list[int]:
         """The flat mask from per-member 0/1 lists (missing members kept whole; the members
         of one group must agree)."""
         owner = {m: g for g in self.groups for m in g.members}
-        unknown = set(slot_masks) - set(owner)
+        unknown = set(member_masks) - set(owner)
         if unknown:
             raise KeyError(f"unknown groups {sorted(unknown)}")
         parts: dict[str, list[int]] = {}
-        for member, part in slot_masks.items():
+        for member, part in member_masks.items():
             g = owner[member]
             part = [int(b) for b in part]
             if len(part) != g.size:

@@ -1,14 +1,13 @@
 """Turn a mask into a physically smaller generator (:func:`slim`), or apply it on the fly
 (:func:`masked`): one path for every generator, through its mask space's convs and norms.
 
-A mask is a flat 0/1 list over a :class:`MaskSpace` (1 = keep); per-group 0/1 lists
-(:meth:`MaskSpace.slot_masks`, a missing group kept whole) are read too.
+A mask is a flat 0/1 list over a :class:`MaskSpace` (1 = keep).
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import torch
@@ -21,8 +20,6 @@ from .maskspace import MaskSpace
 if TYPE_CHECKING:
     from .terms import ConvTerm
 
-#: Per-group 0/1 lists by group name (:meth:`MaskSpace.slot_masks`).
-SlotMask = Mapping[str, Sequence[int]]
 _OptTensor = TypeVar("_OptTensor", torch.Tensor, None)
 
 
@@ -111,16 +108,12 @@ def _kept_index(group: int, keeps: list[list[bool]]) -> torch.Tensor | None:
     return torch.tensor([j for j, k in enumerate(keeps[group]) if k], dtype=torch.long)
 
 
-def _space_and_bits(generator: nn.Module, bits: Sequence[int] | SlotMask,
+def _space_and_bits(generator: nn.Module, bits: Sequence[int],
                     space: MaskSpace | None) -> tuple[MaskSpace, list[int]]:
-    if space is None:
-        space = space_of(generator)
-    if isinstance(bits, Mapping):
-        return space, space.from_slot_masks(bits)
-    return space, [int(b) for b in bits]
+    return space or space_of(generator), [int(b) for b in bits]
 
 
-def slim(generator: nn.Module, bits: Sequence[int] | SlotMask,
+def slim(generator: nn.Module, bits: Sequence[int],
          space: MaskSpace | None = None) -> nn.Module:
     """The physically smaller network that ``bits`` (a flat 0/1 mask of ``space``) slims
     ``generator`` to, initialised from the kept weight slices: same class and module names
@@ -179,7 +172,7 @@ def slim(generator: nn.Module, bits: Sequence[int] | SlotMask,
 
 
 @contextlib.contextmanager
-def masked(generator: nn.Module, bits: Sequence[int] | SlotMask,
+def masked(generator: nn.Module, bits: Sequence[int],
            space: MaskSpace | None = None) -> Iterator[nn.Module]:
     """Within the ``with`` block ``generator`` computes what :func:`slim` of the same mask
     computes (to float rounding), without copying it: every conv's pruned *input* channels are
