@@ -121,4 +121,4 @@ def test_supernet_gan_weight_end_to_end_and_missing_discriminators(gan_dir, tmp_
     assert "--gan-weight needs the original discriminators" in err
     assert len(err.strip().splitlines()) == 1
     assert train(gan_dir, tmp_path / "y", "--gan-weight", "-1") == 1
-    assert "must be a finite number >= 0" in capsys.readouterr().err
+    assert "gan_weight must be >= 0, got -1" in capsys.readouterr().err

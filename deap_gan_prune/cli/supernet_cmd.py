@@ -6,13 +6,13 @@ partner generator, --cycle-weight) and write them to --out in the upstream layou
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
+from ..configs import add_config_flags, flag_values
 from ..outputs import check_output_folder
 from ..runoptions import RunOptions
 from ..training.pair import supernet_pair
-from ..training.supernet import DEFAULT_BUDGETS, SupernetConfig
+from ..training.supernet import SupernetConfig
 from . import CommandError
 from .common import (
     add_data_arguments,
@@ -22,28 +22,15 @@ from .common import (
     load_models,
 )
 
+#: the flags of the SupernetConfig fields (the seed is the run's --seed)
+FLAGS = ("steps", "budgets", "n_random", "lr", "batch_size", "gan_weight", "cycle_weight")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     add_data_arguments(parser)
     g = parser.add_argument_group("supernet training")
-    g.add_argument("--steps", type=int, default=200, help="optimiser steps per generator "
-                                                          "(default 200)")
-    g.add_argument("--budgets", type=float, nargs="+", default=list(DEFAULT_BUDGETS),
-                   metavar="RATIO", help="size ratios the search will use; the smallest is "
-                                         "the lower end of the masks trained (default "
-                                         "0.0625 0.125 0.25)")
-    g.add_argument("--n-random", type=int, default=2,
-                   help="random masks per step besides the full and the smallest (default 2)")
-    g.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default 2e-4)")
-    g.add_argument("--batch-size", type=int, default=4, help="images per step (default 4)")
-    g.add_argument("--gan-weight", type=float, default=0.0, metavar="W",
-                   help="weight of the least-squares GAN loss against the original (frozen) "
-                        "discriminators, added to the distillation (default 0: off; needs "
-                        "the D_A and D_B files in --checkpoints)")
-    g.add_argument("--cycle-weight", type=float, default=0.0, metavar="W",
-                   help="weight of the cycle-consistency loss through the original partner "
-                        "generator (default 0: off; upstream CycleGAN uses 10)")
+    add_config_flags(g, SupernetConfig, FLAGS)
     g.add_argument("--train-images", type=int, default=64,
                    help="training images per domain it distils on (default 64)")
     g.add_argument("--resume", action="store_true",
@@ -73,27 +60,20 @@ def run(args: argparse.Namespace) -> int:
     if (out / "supernet.json").exists() and not (args.resume or args.overwrite):
         raise CommandError(f"--out {out}: holds supernets already; add --resume to extend "
                            "their training, or --overwrite to start again")
-    if args.steps < 0 or args.train_images < 1:
-        raise CommandError("--steps must be >= 0 and --train-images >= 1")
-    for flag, weight in (("--gan-weight", args.gan_weight), ("--cycle-weight",
-                                                              args.cycle_weight)):
-        if not (math.isfinite(weight) and weight >= 0):
-            raise CommandError(f"{flag} {weight}: must be a finite number >= 0")
+    if args.train_images < 1:
+        raise CommandError(f"--train-images {args.train_images}: must be >= 1")
+    try:
+        config = SupernetConfig(**flag_values(args, SupernetConfig, FLAGS), seed=args.seed)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     data = load_data(args)
     gan = load_models(args, data, discriminators=False)
     if args.gan_weight > 0 and not gan.has_discriminators:
         raise CommandError(f"--gan-weight needs the original discriminators, and "
                            f"{args.checkpoints or 'the shipped teacher'} has no "
                            "discriminator files (D_A, D_B)")
-    try:
-        config = SupernetConfig(steps=args.steps, budgets=tuple(args.budgets),
-                                n_random=args.n_random, lr=args.lr, batch_size=args.batch_size,
-                                seed=args.seed, gan_weight=args.gan_weight,
-                                cycle_weight=args.cycle_weight)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     supernet_pair(gan, data, out, config,
                   RunOptions(device=args.device, progress=not args.quiet),
                   n_images=args.train_images, resume=args.resume)
-    print(f"wrote {out}/: latest_net_G_A.pth, latest_net_G_B.pth ({args.steps} steps each)")
+    print(f"wrote {out}/: latest_net_G_A.pth, latest_net_G_B.pth ({config.steps} steps each)")
     return 0

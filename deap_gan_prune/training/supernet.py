@@ -31,11 +31,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..configs import setting, validate
 from ..files import atomic_write, images_hash, models_hash
 from ..nets.frozen import frozen_copy
 from ..nets.maskspace import MaskSpace
@@ -61,37 +63,32 @@ class SupernetConfig:
     least-squares GAN loss ``mean((D(Ĝ_p(x)) − 1)²)`` per mask; ``cycle_weight`` λ_cyc: weight
     of the cycle loss ``|F(Ĝ_p(x)) − x|₁`` per mask (both 0: pure distillation)."""
 
-    steps: int = 200
-    budgets: tuple[float, ...] = DEFAULT_BUDGETS
-    n_random: int = 2
-    lr: float = 2e-4
-    batch_size: int = 4
-    seed: int = 0
-    measures: tuple[str, ...] = ("parameters", "macs")
-    checkpoint_every: int = 50
-    gan_weight: float = 0.0
-    cycle_weight: float = 0.0
+    steps: int = setting(200, "optimiser steps per generator", within="[0, inf)")
+    budgets: tuple[float, ...] = setting(
+        DEFAULT_BUDGETS, "size ratios the search will use; the smallest is the lower end of "
+        "the masks trained", within="(0, 1]", metavar="RATIO")
+    n_random: int = setting(2, "random masks per step besides the full and the smallest",
+                            within="[0, inf)")
+    lr: float = setting(2e-4, "Adam learning rate", within="(0, inf)")
+    batch_size: int = setting(4, "images per step", within="[1, inf)")
+    seed: int = setting(0, "random seed: masks and batch order")
+    measures: tuple[Literal["parameters", "macs"], ...] = setting(
+        ("parameters", "macs"), "the size measures the budgets hold in")
+    checkpoint_every: int = setting(50, "steps between checkpoint writes", within="[1, inf)")
+    gan_weight: float = setting(
+        0.0, "weight of the least-squares GAN loss against the original (frozen) "
+        "discriminators, added to the distillation (default 0: off; needs discriminators)",
+        within="[0, inf)", metavar="W")
+    cycle_weight: float = setting(
+        0.0, "weight of the cycle-consistency loss through the original partner generator "
+        "(default 0: off; upstream CycleGAN uses 10)", within="[0, inf)", metavar="W")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "budgets", tuple(float(b) for b in self.budgets))
-        object.__setattr__(self, "measures", tuple(self.measures))
-        object.__setattr__(self, "gan_weight", float(self.gan_weight))
-        object.__setattr__(self, "cycle_weight", float(self.cycle_weight))
-        if self.steps < 0 or self.n_random < 0 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"SupernetConfig: need steps >= 0, n_random >= 0, batch_size >= 1 "
-                             f"and lr > 0 (got {self.steps}, {self.n_random}, "
-                             f"{self.batch_size}, {self.lr})")
-        if not self.budgets or not all(0 < b <= 1 for b in self.budgets):
-            raise ValueError(f"SupernetConfig: budgets are size ratios in (0, 1], got "
-                             f"{list(self.budgets)}")
-        if self.checkpoint_every < 1:
-            raise ValueError(f"SupernetConfig: checkpoint_every must be >= 1, got "
-                             f"{self.checkpoint_every}")
-        for name, weight in (("gan_weight", self.gan_weight),
-                             ("cycle_weight", self.cycle_weight)):
-            if not (math.isfinite(weight) and weight >= 0):
-                raise ValueError(f"SupernetConfig: {name} must be a finite number >= 0, got "
-                                 f"{weight}")
+        for name in ("budgets", "measures"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        validate(self)
+        if not self.budgets:
+            raise ValueError("SupernetConfig: budgets must name at least one size ratio")
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples as lists)."""
