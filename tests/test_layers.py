@@ -16,7 +16,7 @@ LAYERS = [
     ("operators", {"operators"}),
     ("fitness", {"fitness"}),
     ("evolution", {"evolution"}),
-    ("training", {"training", "workflow", "generator_reports"}),
+    ("training", {"training", "generator_reports"}),
     ("reports and runs", {"report", "plotting", "translate", "compression"}),
     ("command line", {"cli", "__main__"}),
 ]
