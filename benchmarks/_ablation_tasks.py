@@ -17,14 +17,19 @@ from multiprocessing import get_context
 
 import torch
 
-from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune import search
+from deap_gan_prune.domains import DomainData
+from deap_gan_prune.evolution import SearchConfig, Task
+from deap_gan_prune.generator_reports import translations
 from deap_gan_prune.metrics import fidelity_scores, judge_scores, outline_scores
 from deap_gan_prune.metrics.judge import Judge
 from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
 from deap_gan_prune.nets.checkpoints import CycleGAN
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import slim
-from deap_gan_prune.workflow import DomainData, finetune_pair, translations
+from deap_gan_prune.runoptions import RunOptions
+from deap_gan_prune.training import CycleGANConfig, finetune_pair
 
 #: Methods compared at every budget, in table order. The first five and "supernet" are
 #: searches; the last three start from the supernet's weights.
@@ -99,7 +104,8 @@ def str_bits(text: str) -> list[int]:
 
 
 def spaces(gan: CycleGAN, layout: str) -> tuple[MaskSpace, MaskSpace]:
-    return MaskSpace(gan.g_a.widths, layout=layout), MaskSpace(gan.g_b.widths, layout=layout)
+    """The mask spaces of both generators in ``layout`` ("independent" or "tied")."""
+    return space_of(gan.g_a, layout=layout), space_of(gan.g_b, layout=layout)
 
 
 def mask_sizes(gan: CycleGAN, layout: str, masks: dict) -> dict:
@@ -188,13 +194,14 @@ class SearchTask:
         config = make(**{**self.config, **changes, "budget": self.budget, "seed": self.seed,
                          "budget_measures": BUDGET_MEASURES})
         g = ctx.gan
-        supernets = None
+        supernets = {}
         if config.fitness == "supernet":
-            supernets = (ctx.weights("supernet").g_a, ctx.weights("supernet").g_b)
-        result = search_masks(g.g_a, g.g_b, g.d_a, g.d_b, *image_pool(ctx.data), config,
-                              device=ctx.device, progress=False, supernets=supernets)
-        return {"masks": {"A": bits_str(result.masks[0]), "B": bits_str(result.masks[1])},
-                "layout": config.layout, "terms": {"A": result.terms[0], "B": result.terms[1]},
+            supernets = {"A": ctx.weights("supernet").g_a, "B": ctx.weights("supernet").g_b}
+        task = Task.pair(g.g_a, g.g_b, *image_pool(ctx.data),
+                         discriminators={"A": g.d_a, "B": g.d_b}, supernets=supernets)
+        result = search(task, config, RunOptions(device=ctx.device, progress=False))
+        return {"masks": {n: bits_str(m) for n, m in result.masks.items()},
+                "layout": config.layout, "terms": dict(result.terms),
                 "config": config.to_dict(), "seconds": time.perf_counter() - started}
 
 
@@ -222,7 +229,7 @@ class FinetuneTask:
     def run(self, ctx: Context) -> dict:
         started = time.perf_counter()
         gan, weights = ctx.gan, ctx.weights(self.source)
-        pair = [slim(g, s.slot_masks(str_bits(self.masks[n]))).eval()
+        pair = [slim(g, str_bits(self.masks[n]), s).eval()
                 for n, g, s in zip(("A", "B"), (weights.g_a, weights.g_b),
                                    spaces(gan, self.layout))]
         points = curve_points(self.steps)
@@ -236,9 +243,11 @@ class FinetuneTask:
                     for g in pair:
                         g.train()
 
-            finetune_pair(gan, *pair, ctx.data, self.steps, self.distill, self.batch_size,
-                          seed=self.seed, device=ctx.device, progress=False,
-                          callback=on_log, log_every=every)
+            config = CycleGANConfig(steps=self.steps, distill_weight=self.distill,
+                                    batch_size=self.batch_size, seed=self.seed,
+                                    log_every=every)
+            finetune_pair(gan, *pair, ctx.data, config,
+                          RunOptions(device=ctx.device, progress=False, callback=on_log))
         return {"curve": curve, "seconds": time.perf_counter() - started}
 
 

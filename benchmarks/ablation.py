@@ -5,7 +5,7 @@ fine-tuned identically (same steps, batches, seed and distillation), at two fine
 lengths (short, and long enough that quality levels off).
 
 Methods (every mask meets the budget in parameters AND in MACs):
-  adapted           search_masks with its defaults: adapted fitness (30 distillation steps,
+  adapted           search with its defaults: adapted fitness (30 distillation steps,
                     L1 to the original on held-out images), tournament selection,
                     random-order budget repair, the uniform mask seeded (the reference)
   paper             SearchConfig.paper(): the paper's F (discriminator-perceptual, λ = 10),
@@ -16,7 +16,7 @@ Methods (every mask meets the budget in parameters AND in MACs):
   l1_norm           L1-norm filter pruning (Li et al.), same keep share in every group
   random            random channels with the reference search's per-group counts
   uniform           the first channels of every group at one keep ratio (hand-made)
-  supernet          search_masks with SearchConfig(fitness="supernet"): masks scored on
+  supernet          search with SearchConfig(fitness="supernet"): masks scored on
                     once-for-all weights (--supernet DIR), with a larger search budget since
                     its fitness is cheap (--supernet-population 32 x --supernet-generations
                     30); the winner slimmed from the SUPERNET weights
@@ -62,11 +62,12 @@ import _ablation_tasks as tasks
 
 from deap_gan_prune import CheckpointError, CycleGAN, load_cyclegan
 from deap_gan_prune.data import DataError
+from deap_gan_prune.domains import folder_data, synthetic_data
 from deap_gan_prune.files import atomic_write
-from deap_gan_prune.metrics.judge import judge_accuracy, train_judge
+from deap_gan_prune.metrics.judge import JudgeConfig, judge_accuracy, train_judge
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR
-from deap_gan_prune.workflow import ensure_discriminators, folder_data, synthetic_data
+from deap_gan_prune.training import ensure_discriminators
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ablation"
 #: Config keys that do not change any run's numbers (a --merge may differ on them).
@@ -373,8 +374,9 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     real_a, real_b = (data.train[0][:256], data.train[1][:256]) if isinstance(data.train, tuple) \
         else (data.val_a, data.val_b)
-    judge = train_judge(real_a, real_b, steps=args.judge_steps, seed=0, device=args.device,
-                        progress=not args.quiet, image_size=max(16, data.image_size))
+    judge = train_judge(real_a, real_b, steps=args.judge_steps, seed=0,
+                        config=JudgeConfig(image_size=max(16, data.image_size)),
+                        device=args.device, progress=not args.quiet)
     judge_s = time.perf_counter() - t
     ctx = tasks.Context(gan, data, judge, args.device, args.threads)
     original = tasks.flat_quality(ctx, gan.g_a, gan.g_b)

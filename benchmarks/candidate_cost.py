@@ -4,7 +4,7 @@ generator, at 64, 128 and 256 px, on one CPU thread, side by side in one run.
 The candidate's fitness is the default adapted fitness (``SearchConfig(budget=...)``: the
 slim network distilled ``adapt_steps`` steps toward the original on ``train_images`` tiles,
 then scored by L1 on ``n_images`` tiles), built as ``deap-gan-prune search --generator ...
---dataroot ... --budget`` builds it (:func:`single_fitness`). Reported per size: the one-off
+--dataroot ... --budget`` builds it (:func:`make_fitnesses`). Reported per size: the one-off
 cost (the original's outputs on the scoring and adaptation images) and the seconds per
 candidate (median over ``--candidates`` distinct masks within the budget, after one untimed:
 the uniform mask and random masks with its per-group counts), and what a default search
@@ -24,16 +24,18 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from _real_generator import MissingWeights, VintageGenerator, load_real_generator
-from _real_photos import write_photo_folder
+from photo_folder import write_photo_folder
+from vintage_generator import MissingWeights, VintageGenerator, load_real_generator
 
 from deap_gan_prune.data import readable_images
+from deap_gan_prune.evolution.fitnesses import make_fitnesses
 from deap_gan_prune.evolution.search_config import SearchConfig
-from deap_gan_prune.evolution.single_search import single_fitness
+from deap_gan_prune.evolution.task import Task
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.baselines import random_mask_like, uniform_mask
-from deap_gan_prune.nets.maskspace import space_of
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.streams import load_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +47,7 @@ def measure(generator, files: list[Path], size: int, config: SearchConfig,
     n = config.n_images + config.train_images
     images = load_images(files[:n], size)
     space = space_of(generator, images)
-    fitness = single_fitness(generator, images, config, space)
+    fitness = make_fitnesses(Task({"A": generator}, {"A": images}), config, {"A": space})["A"]
     start = time.perf_counter()
     fitness.reference()
     setup = time.perf_counter() - start

@@ -11,7 +11,7 @@ Cases:
                   installed: ``pip install --no-deps vintagify==0.1.2``; or ``--weights``),
                   uniform 4x in parameters, fine-tuned ``--real-steps`` steps
                   (``distill_generator``, 128 px crops of the training tiles of
-                  ``benchmarks/_real_photos.py``, a teacher pool); calibration: 16 training
+                  ``examples/photo_folder.py``, a teacher pool); calibration: 16 training
                   tiles at 256 px; check: the three held-out whole photos at 256 px.
 Quality: PSNR / SSIM of each variant's output to the original generator's output on the check
 images. Latency: batch 1 at ``--size`` (256) px, one thread (torch and ONNX Runtime), every
@@ -33,16 +33,17 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from deap_gan_prune.export import export_onnx, export_torchscript
 from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.fitness.distillation import BriefDistillation
 from deap_gan_prune.metrics.evaluation import compare_latency
 from deap_gan_prune.metrics.fidelity import fidelity_scores
 from deap_gan_prune.nets.baselines import uniform_mask
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.quantization import Int8Config, export_int8, run_onnx
-from deap_gan_prune.training.brief import BriefDistillation
 
 #: int8 settings compared (``Int8Config``): plain post-training quantization of every layer
 #: with MinMax ranges, then each change, then the default.
@@ -59,14 +60,14 @@ VARIANTS = ("original float (eager)", "original float (ONNX Runtime)", "slim flo
 
 def slimmed(generator: torch.nn.Module, budget: float, size: int) -> torch.nn.Module:
     """``generator`` slimmed to the uniform mask at ``budget`` of its parameters."""
-    space = MaskSpace.from_module(generator, torch.zeros(1, 3, size, size))
+    space = space_of(generator, torch.zeros(1, 3, size, size))
     return slim(generator, uniform_mask(space, budget), space).eval()
 
 
 def teacher_cases(budgets: list[float], steps: int, quick: bool) -> list[dict]:
+    from deap_gan_prune.domains import synthetic_data
     from deap_gan_prune.nets.models import ResnetGenerator
     from deap_gan_prune.teacher import load_teacher
-    from deap_gan_prune.workflow import synthetic_data
 
     if quick:
         torch.manual_seed(0)
@@ -85,11 +86,11 @@ def teacher_cases(budgets: list[float], steps: int, quick: bool) -> list[dict]:
 
 
 def real_case(budget: float, steps: int, weights: str | None, work: Path) -> dict:
-    from _real_generator import load_real_generator
-    from _real_photos import write_photo_folder
+    from photo_folder import write_photo_folder
+    from vintage_generator import load_real_generator
 
     from deap_gan_prune.streams import load_images
-    from deap_gan_prune.training.distill import distill_generator
+    from deap_gan_prune.training.distill import Teacher, distill_generator
     from deap_gan_prune.training.distill_config import DistillConfig
 
     original = load_real_generator(weights)
@@ -99,7 +100,7 @@ def real_case(budget: float, steps: int, weights: str | None, work: Path) -> dic
     slim = slimmed(original, budget, 64)
     config = DistillConfig(steps=steps, batch_size=1, image_size=128, val_images=0,
                            teacher_pool=64, decay_start=0.5, seed=0)
-    distill_generator(slim, original, train, config, progress=True)
+    distill_generator(slim, Teacher(original), train, config)
     return {"name": f"real {round(1 / budget)}x", "budget": budget, "original": original,
             "slim": slim.eval(), "calibration": load_images(train[:16], 256),
             "check": load_images(sorted((root / "testA").iterdir()), 256)}
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             results.append(measure(case, size, repeats, work))
         if not (args.skip_real or args.quick):
-            from _real_generator import MissingWeights
+            from vintage_generator import MissingWeights
             try:
                 case = real_case(0.25, args.real_steps, args.weights, work)
             except MissingWeights as exc:

@@ -31,8 +31,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import real_generator as rg
-from _real_generator import MissingWeights
+from vintage_generator import MissingWeights
 
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.training.distill_config import DistillConfig, DistillLoss

@@ -64,11 +64,11 @@ from ablation import (
     matching_results,
 )
 
-from deap_gan_prune import AdaptedFitness, supernet_fitnesses
+from deap_gan_prune import AdaptedFitness
 from deap_gan_prune.data import DataError
 from deap_gan_prune.files import atomic_write
-from deap_gan_prune.fitness.paper import cyclegan_fitnesses
-from deap_gan_prune.metrics.judge import train_judge
+from deap_gan_prune.fitness import Adaptation, GeneratorFitness, Partner, Scoring, SupernetFitness
+from deap_gan_prune.metrics.judge import JudgeConfig, train_judge
 from deap_gan_prune.nets.baselines import random_mask_like
 from deap_gan_prune.nets.checkpoints import CheckpointError
 from deap_gan_prune.operators import repairBudget
@@ -201,16 +201,18 @@ class SearchTask:
         return (self.method, self.budget, None, self.seed)
 
     def run(self, ctx: tasks.Context) -> dict:
-        from deap_gan_prune.evolution.search import SearchConfig, search_masks
+        from deap_gan_prune import search
+        from deap_gan_prune.evolution import SearchConfig, Task
+        from deap_gan_prune.runoptions import RunOptions
         base = SearchConfig.paper if self.method == "paper" else SearchConfig
         config = base(**self.config, budget=self.budget, seed=self.seed,
                       budget_measures=tasks.BUDGET_MEASURES)
         g = ctx.gan
         images_a, images_b = tasks.image_pool(ctx.data)
-        result = search_masks(g.g_a, g.g_b, g.d_a, g.d_b, images_a, images_b, config,
-                              device=ctx.device, progress=False)
-        return {"masks": {"A": tasks.bits_str(result.masks[0]),
-                          "B": tasks.bits_str(result.masks[1])}}
+        task = Task.pair(g.g_a, g.g_b, images_a, images_b,
+                         discriminators={"A": g.d_a, "B": g.d_b})
+        result = search(task, config, RunOptions(device=ctx.device, progress=False))
+        return {"masks": {n: tasks.bits_str(m) for n, m in result.masks.items()}}
 
 
 # -- the scores ------------------------------------------------------------------------------
@@ -232,9 +234,12 @@ class ScoreTask:
         train_a, train_b = tasks.image_pool(ctx.data)
         held = (train_a[:self.n_images], train_b[:self.n_images])
         window = slice(self.n_images, self.n_images + self.adapt_images)
-        paper = cyclegan_fitnesses(gan.g_a, gan.g_b, gan.d_a, gan.d_b, *held,
-                                   space_a=spaces[0], space_b=spaces[1], gamma=0.0,
-                                   device=ctx.device)
+        scoring = Scoring(gamma=0.0, device=ctx.device)
+        paper = [GeneratorFitness(g, s, x, scoring, discriminator=d,
+                                  partner=Partner(other, other_space, 10.0))
+                 for g, s, x, d, other, other_space in (
+                     (gan.g_a, spaces[0], held[0], gan.d_a, gan.g_b, spaces[1]),
+                     (gan.g_b, spaces[1], held[1], gan.d_b, gan.g_a, spaces[0]))]
         for f in paper:
             f.reference()
         started = time.perf_counter()
@@ -244,8 +249,10 @@ class ScoreTask:
         along = {}
         for n, g, d, x, s in (("A", gan.g_a, gan.d_a, train_a, spaces[0]),
                               ("B", gan.g_b, gan.d_b, train_b, spaces[1])):
-            fit = AdaptedFitness(g, x[:self.n_images], x[window], s, discriminator=d,
-                                 steps=max(self.steps), seed=self.seed, device=ctx.device)
+            fit = AdaptedFitness(g, s, x[:self.n_images], Scoring(device=ctx.device),
+                                 adaptation=Adaptation(x[window], max(self.steps),
+                                                       seed=self.seed),
+                                 discriminator=d)
             fit.reference()
             started = time.perf_counter()
             along[n] = fit.scores_along(bits[n], self.steps)
@@ -272,10 +279,10 @@ class SupernetScoreTask:
         spaces = tasks.spaces(gan, "independent")
         out: dict = {"supernet_l1": 0.0, "supernet_ssim": 0.0, "cost": {}}
         for score in ("l1", "ssim"):
-            fits = supernet_fitnesses((supernet.g_a, supernet.g_b), (gan.g_a, gan.g_b),
-                                      pool_a[:self.n_images], pool_b[:self.n_images],
-                                      space_a=spaces[0], space_b=spaces[1], score=score,
-                                      device=ctx.device)
+            fits = [SupernetFitness(s, sp, x[:self.n_images], Scoring(device=ctx.device),
+                                    original=g, score=score)
+                    for s, g, x, sp in ((supernet.g_a, gan.g_a, pool_a, spaces[0]),
+                                        (supernet.g_b, gan.g_b, pool_b, spaces[1]))]
             for name, fit in zip("AB", fits):
                 fit.reference()
                 started = time.perf_counter()
@@ -421,9 +428,9 @@ def main(argv=None) -> int:
     pool_a, pool_b = tasks.image_pool(data)
     judge = None
     if fresh or retune:
-        judge = train_judge(pool_a[:256], pool_b[:256], steps=args.judge_steps,
-                            seed=0, device=args.device, progress=not args.quiet,
-                            image_size=max(16, data.image_size))
+        judge = train_judge(pool_a[:256], pool_b[:256], steps=args.judge_steps, seed=0,
+                            config=JudgeConfig(image_size=max(16, data.image_size)),
+                            device=args.device, progress=not args.quiet)
     ctx = tasks.Context(gan, data, judge, args.device, args.threads)
     if args.supernet is not None:
         ctx.supernet = load_supernet(args, gan)

@@ -1,8 +1,8 @@
 """Survivor selection of the front: NSGA-II against SPEA2 and NSGA-III, side by side.
 
-Every selection runs the same front search (deap_gan_prune.search_front with
-``FrontConfig.survivors``) from the same seeds, on the supernet fitness (cheap: masks scored on
-the shipped once-for-all generators, so many seeds fit in minutes). Reported per seed and
+Every selection runs the same front search (deap_gan_prune.search with a ``FrontConfig`` and
+its ``survivors``) from the same seeds, on the supernet fitness (cheap: masks scored on the
+shipped once-for-all generators, so many seeds fit in minutes). Reported per seed and
 generator: the hypervolume of the archive's (score, parameter ratio) points (one reference
 point per seed and generator: 1.05 × the worst score any selection saw, size 1), its ratio to
 NSGA-II's, and the best score within each budget (4x, 8x, 16x by default); then the means
@@ -24,12 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from front_vs_budgets import hypervolume_2d, toy_supernets
 
-from deap_gan_prune.evolution.front import FrontConfig, search_front
+from deap_gan_prune import search
+from deap_gan_prune.domains import synthetic_data
+from deap_gan_prune.evolution import FrontConfig, Task
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.checkpoints import load_cyclegan
 from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR
-from deap_gan_prune.workflow import synthetic_data
 
 SELECTIONS = ("nsga2", "spea2", "nsga3")
 
@@ -50,13 +52,13 @@ def run_seed(args, seed: int, originals, supernets, data) -> dict:
     fronts, seconds = {}, {}
     for select in args.selections:
         start = time.perf_counter()
-        fronts[select] = search_front(
-            *originals, data.val_a, data.val_b,
+        fronts[select] = search(
+            Task.pair(*originals, data.val_a, data.val_b, supernets=dict(zip("AB", supernets))),
             FrontConfig(population=args.population, generations=args.generations,
                         size_range=tuple(args.size_range), fitness="supernet",
                         adapt_score=args.score, n_images=args.n_images, survivors=select,
                         seed=seed),
-            supernets=supernets, progress=False)
+            RunOptions(progress=False))
         seconds[select] = time.perf_counter() - start
     result = {"seed": seed, "seconds": seconds, "generators": {}}
     for k, name in enumerate("AB"):

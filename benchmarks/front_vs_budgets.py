@@ -1,8 +1,9 @@
 """One front search against separate single-budget searches, at the same total evaluations.
 
-The front (deap_gan_prune.search_front: NSGA-II on the adapted score and the parameter ratio)
-runs ``--population`` × (``--generations`` + 1) evaluations per generator; each of the
-single-budget searches (search_masks with the adapted fitness, repaired to a parameter budget)
+The front (deap_gan_prune.search with a FrontConfig: NSGA-II on the adapted score and the
+parameter ratio) runs ``--population`` × (``--generations`` + 1) evaluations per generator;
+each of the single-budget searches (deap_gan_prune.search with a SearchConfig: the adapted
+fitness, repaired to a parameter budget)
 gets the same population and ``(generations + 1) / n_budgets − 1`` generations, so all the
 single-budget searches together cost what the front costs. At every budget, each generator's
 best archived mask of the front within the budget and the single-budget search's mask are
@@ -38,15 +39,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _ablation_tasks import Context, flat_quality
 
-from deap_gan_prune.evolution.front import FrontConfig, search_front
-from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune import search
+from deap_gan_prune.domains import synthetic_data
+from deap_gan_prune.evolution import FrontConfig, SearchConfig, Task
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.checkpoints import CycleGAN, load_cyclegan
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.plotting import plot_front
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR
-from deap_gan_prune.workflow import finetune_pair, synthetic_data
+from deap_gan_prune.training import CycleGANConfig, finetune_pair
 
 
 def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
@@ -104,9 +107,14 @@ def finetuned_quality(ctx: Context, masks, spaces, args, supernets=None) -> dict
     """Slim ``masks`` (from the supernets when given), fine-tune, measure."""
     gan = ctx.gan
     weights = supernets or (gan.g_a, gan.g_b)
-    g_a, g_b = (slim(g, s.slot_masks(m)) for g, s, m in zip(weights, spaces, masks))
-    finetune_pair(gan, g_a, g_b, ctx.data, args.finetune_steps, seed=args.seed,
-                  device=args.device, progress=False)
+    g_a, g_b = (slim(g, m, s) for g, s, m in zip(weights, spaces, masks))
+    if args.finetune_steps > 0:
+        config = CycleGANConfig(steps=args.finetune_steps, distill_weight=10.0, batch_size=4,
+                                seed=args.seed)
+        finetune_pair(gan, g_a, g_b, ctx.data, config,
+                      RunOptions(device=args.device, progress=False))
+    g_a.eval()
+    g_b.eval()
     return flat_quality(ctx, g_a, g_b)
 
 
@@ -118,39 +126,42 @@ def run(args) -> dict:
               "adapt_score": args.score}
     low, high = min(args.budgets) * 0.8, min(1.0, max(args.budgets) * 1.25)
     start = time.perf_counter()
-    front = search_front(gan.g_a, gan.g_b, data.val_a, data.val_b,
-                         FrontConfig(population=args.population, generations=args.generations,
-                                     size_range=(low, high),
-                                     uniform_seeds=args.seed_uniform, size_init=args.size_init,
-                                     size_cap=args.size_cap, size_growth=args.size_growth,
-                                     size_floor=args.size_floor,
-                                     **common),
-                         device=args.device, progress=not args.quiet, supernets=supernets)
+    weights = {} if supernets is None else dict(zip("AB", supernets))
+    options = RunOptions(device=args.device, progress=not args.quiet)
+    front = search(Task.pair(gan.g_a, gan.g_b, data.val_a, data.val_b, supernets=weights),
+                   FrontConfig(population=args.population, generations=args.generations,
+                               size_range=(low, high),
+                               uniform_seeds=args.seed_uniform, size_init=args.size_init,
+                               size_cap=args.size_cap, size_growth=args.size_growth,
+                               size_floor=args.size_floor,
+                               **common),
+                   options)
+    spaces = list(front.spaces.values())
+    task = Task.pair(gan.g_a, gan.g_b, data.val_a, data.val_b,
+                     discriminators={"A": gan.d_a, "B": gan.d_b}, supernets=weights)
     front_s = time.perf_counter() - start
     n_budget_gens = max(0, round((args.generations + 1) / len(args.budgets)) - 1)
     rows, searches = [], {}
     for budget in args.budgets:
         start = time.perf_counter()
-        single = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b,
-                              SearchConfig(budget=budget, budget_measures=("parameters",),
+        single = search(task, SearchConfig(budget=budget, budget_measures=("parameters",),
                                            population=args.population,
                                            generations=n_budget_gens, **common),
-                              device=args.device, progress=not args.quiet,
-                              supernets=supernets)
+                        options)
         searches[budget] = {"result": single, "seconds": time.perf_counter() - start}
-        picked = [best_within(a, s, budget) for a, s in zip(front.archives, front.spaces)]
-        for method, masks in (("front", picked), ("single_budget", single.masks)):
+        picked = [best_within(a, s, budget) for a, s in zip(front.archives, spaces)]
+        for method, masks in (("front", picked), ("single_budget", list(single.masks.values()))):
             if any(m is None for m in masks):
                 rows.append({"budget": budget, "method": method, "missing": True})
                 continue
-            sizes = [s.size_ratio(m, "parameters") for s, m in zip(front.spaces, masks)]
-            quality = finetuned_quality(ctx, masks, front.spaces, args, supernets)
+            sizes = [s.size_ratio(m, "parameters") for s, m in zip(spaces, masks)]
+            quality = finetuned_quality(ctx, masks, spaces, args, supernets)
             rows.append({"budget": budget, "method": method, "sizes": sizes, **quality})
     hv = {}
     for k, name in enumerate("AB"):
-        space = front.spaces[k]
-        single_points = [(searches[b]["result"].terms[k]["score"],
-                          space.size_ratio(searches[b]["result"].masks[k], "parameters"))
+        space = front.spaces[name]
+        single_points = [(searches[b]["result"].terms[name]["score"],
+                          space.size_ratio(searches[b]["result"].masks[name], "parameters"))
                          for b in args.budgets]
         front_points = [(ind.fitness.values[0], ind.fitness.values[1])
                         for ind in front.archives[k]]

@@ -39,13 +39,15 @@ from PIL import Image
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _real_generator import load_real_generator
-from _real_photos import TEST_PHOTOS, TRAIN_PHOTOS, photo, tiles_of
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from photo_folder import TEST_PHOTOS, TRAIN_PHOTOS, photo, tiles_of
+from vintage_generator import load_real_generator
 
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.baselines import uniform_counts
+from deap_gan_prune.nets.groups import trace_space
 from deap_gan_prune.nets.importance import filter_l1, l1_importance
-from deap_gan_prune.nets.maskspace import MaskSpace, trace_space
+from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import masked, slim
 
 Ranking = Callable[[int], list[int]]

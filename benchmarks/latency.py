@@ -36,10 +36,10 @@ from deap_gan_prune.export import export_onnx, import_onnxruntime
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import load_generator
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
-from deap_gan_prune.nets.widths import count_macs, count_parameters
 
 MAC_CONVENTION = ("output: a transposed conv counted at its output positions "
                   "(GAN Compression / CAT / OMGD)")
@@ -49,8 +49,8 @@ TEACHER = Path(deap_gan_prune.__file__).parent / "teacher" / "latest_net_G_A.pth
 
 def uniform_slim(generator: ResnetGenerator, budget: float = 0.25) -> ResnetGenerator:
     """The generator slimmed to ``budget`` of its MACs with the same keep ratio everywhere."""
-    space = MaskSpace(generator.widths)
-    return slim(generator, space.slot_masks(uniform_mask(space, budget, "macs"))).eval()
+    space = space_of(generator)
+    return slim(generator, uniform_mask(space, budget, "macs"), space).eval()
 
 
 def random_generator(ngf: int, n_blocks: int, seed: int = 0) -> ResnetGenerator:
@@ -153,9 +153,9 @@ def measure(args: argparse.Namespace, pairs: list[dict], progress: bool) -> list
     rows = []
     with tempfile.TemporaryDirectory(prefix="latency-") as tmp:
         for pair in pairs:
-            w0, w1 = pair["original"].widths, pair["slim"].widths
+            w0 = pair["original"].widths
             for size in pair["sizes"]:
-                mac0, mac1 = count_macs(w0, size), count_macs(w1, size)
+                mac0, mac1 = (count_module_macs(pair[k], size) for k in ("original", "slim"))
                 for batch in args.batches:
                     x = torch.rand(batch, w0.input_nc, size, size, device=device) * 2 - 1
                     for backend in args.backends:
@@ -252,8 +252,8 @@ def main(argv=None) -> int:
         "pairs": [{"name": p["name"], "source": p["source"],
                    "original_widths": p["original"].widths.to_dict(),
                    "slim_widths": p["slim"].widths.to_dict(),
-                   "original_parameters": count_parameters(p["original"].widths),
-                   "slim_parameters": count_parameters(p["slim"].widths),
+                   "original_parameters": count_module_parameters(p["original"]),
+                   "slim_parameters": count_module_parameters(p["slim"]),
                    "sizes": list(p["sizes"])} for p in pairs],
         "rows": rows,
     }

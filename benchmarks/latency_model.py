@@ -35,23 +35,26 @@ from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from _real_generator import MissingWeights, VintageGenerator, load_real_generator  # noqa: E402
 from generic_nets import AttentionNet, UnetGenerator  # noqa: E402
+from vintage_generator import MissingWeights, VintageGenerator, load_real_generator  # noqa: E402
 
 import deap_gan_prune  # noqa: E402
 from deap_gan_prune.files import atomic_write_json  # noqa: E402
 from deap_gan_prune.nets.baselines import uniform_counts, uniform_mask  # noqa: E402
 from deap_gan_prune.nets.checkpoints import load_generator  # noqa: E402
+from deap_gan_prune.nets.groups import space_of  # noqa: E402
 from deap_gan_prune.nets.latency_model import (  # noqa: E402
     RUNTIMES,
+    LatencyTiming,
     latency_model_for,
     machine_name,
     runner,
     time_round_robin,
 )
-from deap_gan_prune.nets.maskspace import MaskSpace, space_of  # noqa: E402
+from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
 from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
 from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.operators import initMaskCounts, initMaskSizeRange  # noqa: E402
@@ -126,8 +129,9 @@ def evaluate(name: str, runtime: str, args: argparse.Namespace, progress: bool) 
     space = space_of(net, x)
     start = time.perf_counter()
     model = latency_model_for(args.cache, net, args.image_size, runtime, args.threads,
-                              space=space, repeats=args.table_repeats, warmup=args.warmup,
-                              progress=progress)
+                              space=space, progress=progress,
+                              timing=LatencyTiming(repeats=args.table_repeats,
+                                                   warmup=args.warmup))
     model_s = time.perf_counter() - start
     masks = sample_masks(space, args.masks, args.image_size, args.seed)
     start = time.perf_counter()

@@ -2,10 +2,11 @@
 L1-norm and random masks, every mask fine-tuned identically, quality on held-out photos.
 
 The generator: ``vintagify`` 0.1.2's modern → vintage CycleGAN generator (ResNet, ngf 64,
-9 blocks, 11.4 M parameters; :mod:`_real_generator`), weights read from the installed package
-(``pip install --no-deps vintagify==0.1.2``) or ``--weights FILE``; nothing is downloaded.
-The data: scikit-image's bundled colour photos, split by whole photo (:mod:`_real_photos`:
-chelsea, coffee and rocket held out for testing, training tiles of six others).
+9 blocks, 11.4 M parameters; ``examples/vintage_generator.py``), weights read from the
+installed package (``pip install --no-deps vintagify==0.1.2``) or ``--weights FILE``; nothing
+is downloaded. The data: scikit-image's bundled colour photos, split by whole photo
+(``examples/photo_folder.py``: chelsea, coffee and rocket held out for testing, training tiles
+of six others).
 
 Stages, each resumable (``--work DIR``; a killed run loses at most the step since the last
 checkpoint and continues where it stopped when run again with the same command):
@@ -18,7 +19,7 @@ checkpoint and continues where it stopped when run again with the same command):
 2. ``cells``: one unit of work per (method, budget, seed), its result written atomically to
    ``DIR/cells/<cell>.json`` and skipped when present: the width search
    (``SearchConfig.widths``, the default of ``search --generator``), the first default search
-   (:func:`search_single` with ``SearchConfig(budget=1/x, seed=seed)``, scored at
+   (:func:`search` of the one generator with ``SearchConfig(budget=1/x, seed=seed)``, scored at
    ``--search-size`` px on the first tiles, as ``deap-gan-prune search --generator ...
    --dataroot DIR/data --image-size 64 --budget ...`` would), the uniform mask with the first
    channels and with random channels, with seeds ``--seeds`` at 8x and 16x parameter budgets;
@@ -62,22 +63,25 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from _real_generator import MissingWeights, VintageGenerator, load_real_generator
-from _real_photos import write_photo_folder
+from photo_folder import write_photo_folder
+from vintage_generator import MissingWeights, VintageGenerator, load_real_generator
 
+from deap_gan_prune import search
 from deap_gan_prune.data import readable_images
+from deap_gan_prune.evolution import Task
 from deap_gan_prune.evolution.search_config import WIDTHS, SearchConfig
-from deap_gan_prune.evolution.single_search import search_single
 from deap_gan_prune.files import atomic_write_json, models_hash
 from deap_gan_prune.metrics.evaluation import generator_latency, translate
 from deap_gan_prune.metrics.fidelity import fidelity_scores
 from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
 from deap_gan_prune.nets.checkpoints import save_state_dict
-from deap_gan_prune.nets.maskspace import space_of
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.streams import holdout_split, load_images
-from deap_gan_prune.training.distill import distill_generator
+from deap_gan_prune.training.distill import Teacher, distill_generator
 from deap_gan_prune.training.distill_config import DistillConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -301,17 +305,18 @@ def _search(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
         n = config.n_images + config.train_images
         ctx.search_images = load_images(ctx.train_files[:n], ctx.args.search_size)
     start = time.perf_counter()
-    result = search_single(ctx.teacher, ctx.search_images, config,
-                           progress=not ctx.args.quiet, checkpoint=folder / f"{out.stem}.ckpt",
-                           resume=True, device=ctx.args.device)
-    logbook = result.logbook
-    info = {"seconds_this_process": time.perf_counter() - start, "terms": result.terms,
+    result = search(Task({"A": ctx.teacher}, {"A": ctx.search_images}), config,
+                    RunOptions(device=ctx.args.device, progress=not ctx.args.quiet,
+                               checkpoint=folder / f"{out.stem}.ckpt", resume=True))
+    logbook, mask = result.logbook, result.masks["A"]
+    info = {"seconds_this_process": time.perf_counter() - start, "terms": result.terms["A"],
             "best_fitness_by_generation": [r["max"] for r in logbook],
-            "finalists": [{"kept": ctx.space.kept(m), "score": f} for m, f in result.finalists],
+            "finalists": [{"kept": ctx.space.kept(f["A"]), "score": f["score"]}
+                          for f in result.finalists],
             "device": str(ctx.args.device)}
-    atomic_write_json(out, {"settings": settings, "mask": _compact(result.mask), "info": info})
+    atomic_write_json(out, {"settings": settings, "mask": _compact(mask), "info": info})
     (folder / f"{out.stem}.ckpt").unlink(missing_ok=True)
-    return result.mask, info
+    return mask, info
 
 
 def _size(ctx: Context, bits) -> dict:
@@ -368,9 +373,11 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
         reader.levelled_at = reader.levelled()
     else:
         try:
-            result = distill_generator(student, ctx.teacher, ctx.train_files, config,
-                                       checkpoint=ckpt, resume=True, progress=not a.quiet,
-                                       callback=reader, mask=(ctx.space, bits))
+            options = RunOptions(device=next(student.parameters()).device,
+                                 progress=not a.quiet, callback=reader, checkpoint=ckpt,
+                                 resume=True)
+            result = distill_generator(student, Teacher(ctx.teacher, (ctx.space, bits)),
+                                       ctx.train_files, config, options)
             assert not set(map(str, result.val_files)) & set(map(str, result.train_files))
         except _Levelled:
             pass

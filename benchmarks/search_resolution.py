@@ -25,16 +25,18 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from _real_generator import MissingWeights, VintageGenerator, load_real_generator
-from _real_photos import write_photo_folder
+from photo_folder import write_photo_folder
+from vintage_generator import MissingWeights, VintageGenerator, load_real_generator
 
 from deap_gan_prune.data import readable_images
-from deap_gan_prune.evolution.search import uniform_individual
+from deap_gan_prune.evolution.fitnesses import make_fitnesses
 from deap_gan_prune.evolution.search_config import SearchConfig
-from deap_gan_prune.evolution.single_search import single_fitness
+from deap_gan_prune.evolution.task import Task
+from deap_gan_prune.evolution.uniform import uniform_individual
 from deap_gan_prune.files import atomic_write_json
-from deap_gan_prune.nets.maskspace import space_of
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.operators import initMaskCounts
 from deap_gan_prune.streams import load_images
 
@@ -61,7 +63,7 @@ def score_at(generator, files: list[Path], size: int, config: SearchConfig,
     n = config.n_images + config.train_images
     images = load_images(files[:n], size)
     space = space_of(generator, images)
-    fitness = single_fitness(generator, images, config, space)
+    fitness = make_fitnesses(Task({"A": generator}, {"A": images}), config, {"A": space})["A"]
     fitness.reference()
     scores, seconds = [], []
     for bits in masks:

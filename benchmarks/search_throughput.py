@@ -32,8 +32,10 @@ from pathlib import Path
 
 import torch
 
-from deap_gan_prune.fitness.adapted import AdaptedFitness
+from deap_gan_prune.fitness.adapted import Adaptation, AdaptedFitness
+from deap_gan_prune.fitness.base import Partner, Scoring
 from deap_gan_prune.fitness.paper import GeneratorFitness
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.synthetic import SyntheticHorseZebra
@@ -80,31 +82,35 @@ def mask_stream(space: MaskSpace, population: int, generations: int, repeat_shar
 
 
 # -- the reference -----------------------------------------------------------------------------
-def zero_filters(generator: ResnetGenerator, slot_masks: dict) -> ResnetGenerator:
-    """Zero (in place) the weights and bias of the output filters where a mask is 0; the
-    stream mask applies to the stream conv and to every block's second conv."""
-    convs = generator.slot_convs()
+def zero_filters(generator: ResnetGenerator, bits: list[int],
+                 space: MaskSpace) -> ResnetGenerator:
+    """Zero (in place) the weights and bias of the output filters where ``bits`` (a flat mask
+    of ``space``) is 0, in every conv that writes the group: the stream's bits apply to the
+    stream conv and to every block's second conv."""
+    groups = space.split(bits)
+    modules = dict(generator.named_modules())
     with torch.no_grad():
-        for slot, mask in slot_masks.items():
-            targets = ([convs["stream"]] + [convs[f"stream.{b}"]
-                                           for b in range(generator.widths.n_blocks)]
-                       if slot == "stream" else [convs[slot]])
-            dropped = torch.tensor([b == 0 for b in mask])
-            for conv in targets:
-                if isinstance(conv, torch.nn.ConvTranspose2d):
-                    conv.weight[:, dropped] = 0
-                else:
-                    conv.weight[dropped] = 0
-                if conv.bias is not None:
-                    conv.bias[dropped] = 0
+        for term in space.convs:
+            if term.out_group < 0:
+                continue
+            group = space.groups[term.out_group]
+            mask = groups[group.name]
+            dropped = torch.tensor([mask[c // group.block] == 0 for c in range(group.channels)])
+            conv = modules[term.name]
+            if term.transposed:
+                conv.weight[:, dropped] = 0
+            else:
+                conv.weight[dropped] = 0
+            if conv.bias is not None:
+                conv.bias[dropped] = 0
     return generator
 
 
 @torch.no_grad()
 def reference_fitness(g, d, partner_g, images, space, partner_space, bits, partner_bits):
     """F of ``bits`` the released code's way (deep copies, zeroed filters, batch 1)."""
-    pruned = zero_filters(copy.deepcopy(g), space.slot_masks(bits))
-    partner = (zero_filters(copy.deepcopy(partner_g), partner_space.slot_masks(partner_bits))
+    pruned = zero_filters(copy.deepcopy(g), bits, space)
+    partner = (zero_filters(copy.deepcopy(partner_g), partner_bits, partner_space)
                if partner_bits is not None else None)
     l_dis = l_cyc = 0.0
     for x in images:
@@ -122,7 +128,8 @@ def reference_fitness(g, d, partner_g, images, space, partner_space, bits, partn
 def adapted_cost(g_a, images: torch.Tensor, adapt_images: torch.Tensor, space: MaskSpace,
                  masks: list, steps: int, device: str) -> dict:
     """Seconds per candidate of the adapted fitness on ``masks`` (all distinct)."""
-    fitness = AdaptedFitness(g_a, images, adapt_images, space, steps=steps, device=device)
+    fitness = AdaptedFitness(g_a, space, images, Scoring(device=device),
+                             adaptation=Adaptation(adapt_images, steps))
     fitness.reference()
     start = time.perf_counter()
     scores = [fitness.terms(bits)["score"] for bits in masks]
@@ -137,16 +144,16 @@ def run(quick: bool, device: str, population: int, generations: int, repeat_shar
     g_a, g_b, d_a, models = build_models(quick, device)
     images = SyntheticHorseZebra(n=n_images, size=size, seed=0, split="test").images("A")
     images = images.to(device)
-    space_a, space_b = MaskSpace(g_a.widths), MaskSpace(g_b.widths)
+    space_a, space_b = space_of(g_a, images), space_of(g_b, images)
     stream = mask_stream(space_a, population, generations, repeat_share)
     partner = mask_stream(space_b, 1, 1, 0.0, seed=1)[0][0]
     jobs = [(bits, None if gen == 0 else partner) for gen, masks in enumerate(stream)
             for bits in masks]
 
     start = time.perf_counter()
-    fitness = GeneratorFitness(g_a, d_a, images, space_a, partner_generator=g_b,
-                               partner_space=space_b, lambda_cycle=LAMBDA_CYCLE, gamma=GAMMA,
-                               batch_size=n_images, device=device)
+    fitness = GeneratorFitness(g_a, space_a, images,
+                               Scoring(gamma=GAMMA, batch_size=n_images, device=device),
+                               discriminator=d_a, partner=Partner(g_b, space_b, LAMBDA_CYCLE))
     ours = [fitness(bits, partner=p)[0] for bits, p in jobs]
     ours_s = time.perf_counter() - start
 

@@ -22,10 +22,10 @@ from torch import nn
 
 import deap_gan_prune as dgp
 from deap_gan_prune.export import export_generator, verify_export
+from deap_gan_prune.fitness import BriefDistillation
 from deap_gan_prune.nets.checkpoints import architecture_of
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.teacher import load_teacher
-from deap_gan_prune.training.brief import BriefDistillation
 
 
 class TinyUNet(nn.Module):
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
                                      seed=args.seed)(net)
 
     # 1. Channel groups from the traced graph.
-    space = dgp.MaskSpace.from_module(net, horses[:1])
+    space = dgp.space_of(net, horses[:1])
     print(f"{len(space.groups)} channel groups, {space.n_bits} bits: "
           + ", ".join(f"{g.name} ({g.size})" for g in space.groups))
 
@@ -80,19 +80,21 @@ def main(argv=None) -> int:
     config = dgp.SearchConfig(population=args.population, generations=args.generations,
                               budget=args.budget, adapt_steps=5, n_images=16,
                               train_images=32, seed=args.seed)
-    result = dgp.search_single(net, horses, config, progress=False)
-    print(f"best mask: {result.terms['size_ratio']:.3f} of the parameters, "
-          f"L1 to the original {result.terms['score']:.4f}")
+    result = dgp.search(dgp.Task({"A": net}, {"A": horses}), config,
+                        dgp.RunOptions(progress=False))
+    mask, searched, terms = result.masks["A"], result.spaces["A"], result.terms["A"]
+    print(f"best mask: {terms['size_ratio']:.3f} of the parameters, "
+          f"L1 to the original {terms['score']:.4f}")
 
     # 3. Slim, then fine-tune by distillation toward the original.
-    small = dgp.slim(net, result.mask, result.space)
+    small = dgp.slim(net, mask, searched)
     BriefDistillation.from_generator(net, horses, steps=60, lr=1e-3, batch_size=8,
                                      seed=args.seed)(small)
 
     # 4. Save (state dict + JSON), reload with weights_only, export and check.
     dgp.save_generator(small, out / "slim.pth",
                        architecture=architecture_of("custom_generator:TinyUNet", {"ngf": 8}),
-                       space=result.space, bits=result.mask)
+                       space=searched, bits=mask)
     reloaded = dgp.load_generator(out / "slim.pth",  # the class its JSON may name
                                   architecture=architecture_of("custom_generator:TinyUNet"))
     with torch.no_grad():

@@ -18,6 +18,7 @@ import torch
 from deap import algorithms, base, tools
 
 import deap_gan_prune as dgp
+from deap_gan_prune.fitness import Adaptation
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.teacher import load_teacher
 
@@ -40,9 +41,9 @@ def main(argv=None) -> int:
     # on 24 of them and scored on the 16 others. No partner generator, no cycle term.
     gan = load_teacher()
     horses = SyntheticHorseZebra(n=40, size=64, seed=args.seed).images("A")
-    space = dgp.MaskSpace(gan.g_a.widths)
-    fitness = dgp.AdaptedFitness(gan.g_a, horses[:16], horses[16:], space, steps=10,
-                                 seed=args.seed)
+    space = dgp.space_of(gan.g_a, horses)
+    fitness = dgp.AdaptedFitness(gan.g_a, space, horses[:16],
+                                 adaptation=Adaptation(horses[16:], steps=10, seed=args.seed))
 
     # DEAP types and toolbox, registered by hand (dgp.register does the same in one call).
     _, Individual = dgp.create_types("FitnessCustom", "CustomMask")
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
 
     best = hof[0]
     terms = fitness.terms(best)
-    small = dgp.slim(gan.g_a, space.slot_masks(best))
+    small = dgp.slim(gan.g_a, best, space)
     out = Path(args.out)
     dgp.plot_fitness(logbook, out / "custom_fitness.png",
                      title="one generator, tournament + group crossover, (mu + lambda)")

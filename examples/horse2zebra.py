@@ -36,25 +36,26 @@ from pathlib import Path
 
 import torch
 
+from deap_gan_prune import search
 from deap_gan_prune.devices import check_device
-from deap_gan_prune.evolution.search import SearchConfig, search_masks
+from deap_gan_prune.domains import folder_data, synthetic_data
+from deap_gan_prune.evolution import SearchConfig, Task
 from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.generator_reports import generator_report, translations
 from deap_gan_prune.nets.checkpoints import load_cyclegan, save_generator
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.outputs import check_output_folder, staged_folder
 from deap_gan_prune.plotting import plot_fitness, plot_samples
 from deap_gan_prune.report import format_summary, quality_report
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.teacher import SUPERNET_DIR, load_teacher
-from deap_gan_prune.training.supernet import DEFAULT_BUDGETS
-from deap_gan_prune.workflow import (
+from deap_gan_prune.training import (
+    CycleGANConfig,
     ensure_discriminators,
     finetune_pair,
-    folder_data,
-    generator_report,
     supernet_pair,
-    synthetic_data,
-    translations,
 )
+from deap_gan_prune.training.supernet import DEFAULT_BUDGETS, SupernetConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -134,9 +135,10 @@ def supernet_generators(args: argparse.Namespace, gan, data, config: SearchConfi
         return load_cyclegan(folder, device=args.device)
     say(f"training once-for-all generators into {folder} ({args.supernet_steps} steps) ...")
     budgets = tuple(sorted({*DEFAULT_BUDGETS, *([config.budget] if config.budget else [])}))
-    return supernet_pair(gan, data, folder, steps=args.supernet_steps, budgets=budgets,
-                         n_images=32, seed=args.seed, device=args.device, progress=progress,
-                         gan_weight=args.supernet_gan_weight)
+    config = SupernetConfig(steps=args.supernet_steps, budgets=budgets, seed=args.seed,
+                            gan_weight=args.supernet_gan_weight)
+    return supernet_pair(gan, data, folder, config,
+                         RunOptions(device=args.device, progress=progress), n_images=32)
 
 
 def main(argv=None) -> int:
@@ -172,9 +174,10 @@ def main(argv=None) -> int:
         base = supernet_generators(args, gan, data, config, say, progress)
     stages = {"setup": time.perf_counter() - started}
     mark = time.perf_counter()
-    result = search_masks(gan.g_a, gan.g_b, gan.d_a, gan.d_b, data.val_a, data.val_b, config,
-                          device=args.device, progress=progress,
-                          supernets=None if base is gan else (base.g_a, base.g_b))
+    task = Task.pair(gan.g_a, gan.g_b, data.val_a, data.val_b,
+                     discriminators={"A": gan.d_a, "B": gan.d_b},
+                     supernets={} if base is gan else {"A": base.g_a, "B": base.g_b})
+    result = search(task, config, RunOptions(device=args.device, progress=progress))
     atomic_write_json(out / "masks.json", result.to_dict())
     plot_fitness(result.logbook, out / "fitness.png",
                  title=f"co-evolution on {data.name}", config=result.config.to_dict())
@@ -182,11 +185,14 @@ def main(argv=None) -> int:
     # 3. Physically smaller generators, initialised from the kept weights (of the supernets
     # with --supernet); then fine-tuned toward the originals.
     stages["search"], mark = time.perf_counter() - mark, time.perf_counter()
-    mask_a, mask_b = result.slot_masks()
-    searched = (slim(base.g_a, mask_a).eval(), slim(base.g_b, mask_b).eval())
+    searched = tuple(slim(g, result.masks[n], result.spaces[n]).eval()
+                     for n, g in (("A", base.g_a), ("B", base.g_b)))
     tuned = tuple(copy.deepcopy(g) for g in searched)
-    finetune_pair(gan, *tuned, data, steps=args.finetune_steps, distill_weight=args.distill,
-                  seed=args.seed, device=args.device, progress=progress)
+    if args.finetune_steps > 0:
+        finetune_pair(gan, *tuned, data,
+                      CycleGANConfig(steps=args.finetune_steps, distill_weight=args.distill,
+                                     batch_size=4, seed=args.seed),
+                      RunOptions(device=args.device, progress=progress))
     with staged_folder(out) as stage:  # both files or neither
         for name, g in zip(("G_A", "G_B"), tuned):
             save_generator(g, stage / f"slim_{name}.pth", extra={"search": config.to_dict()})
@@ -199,8 +205,7 @@ def main(argv=None) -> int:
     quality = quality_report(data, outputs, seed=args.seed, progress=progress,
                              judge_steps=30 if args.quick else 200)
     summary = {"data": data.name, "image_size": data.image_size, "device": args.device,
-               "search": config.to_dict(), "terms": {"A": result.terms[0],
-                                                     "B": result.terms[1]},
+               "search": config.to_dict(), "terms": dict(result.terms),
                "generators": {}, "quality": quality, "supernet": args.supernet}
     for name, original, pruned in (("G_A", gan.g_a, tuned[0]), ("G_B", gan.g_b, tuned[1])):
         summary["generators"][name] = generator_report(

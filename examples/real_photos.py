@@ -1,11 +1,11 @@
 """Prune a real pretrained CycleGAN generator 4x on real photos, end to end, in one call.
 
 The generator: ``vintagify`` 0.1.2's modern → vintage photo filter (MIT; ResNet, ngf 64,
-9 blocks, 11.4 M parameters), whose layout ``benchmarks/_real_generator.py`` writes as a
-class of its own; its weights come from the installed package (``pip install --no-deps
-vintagify==0.1.2``) or ``--weights FILE``. The photos: scikit-image's bundled colour photos
-(``benchmarks/_real_photos.py``): tiles of six photos to search and fine-tune on; chelsea,
-coffee and rocket held out, whole, for testing. Nothing is downloaded.
+9 blocks, 11.4 M parameters), whose layout ``vintage_generator.py`` (beside this script)
+writes as a class of its own; its weights come from the installed package (``pip install
+--no-deps vintagify==0.1.2``) or ``--weights FILE``. The photos: scikit-image's bundled colour
+photos (``photo_folder.py``, beside this script): tiles of six photos to search and fine-tune
+on; chelsea, coffee and rocket held out, whole, for testing. Nothing is downloaded.
 
 :func:`deap_gan_prune.compress` does the work, as for any generator of your own class
 (``generator="pkg.module:Class"``, ``weights=FILE``): the width search at a 4x parameter
@@ -28,18 +28,17 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # the generator class and the photo folder
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when run through runpy
 
-from _real_generator import MissingWeights, VintageGenerator, weights_path  # noqa: E402
-from _real_photos import write_photo_folder  # noqa: E402
+from photo_folder import write_photo_folder  # the photos, beside this script
+from vintage_generator import MissingWeights, VintageGenerator, weights_path
 
-from deap_gan_prune import CompressConfig, compress  # noqa: E402
-from deap_gan_prune.files import atomic_write_json  # noqa: E402
-from deap_gan_prune.metrics.evaluation import generator_latency, translate  # noqa: E402
-from deap_gan_prune.metrics.fidelity import fidelity_scores  # noqa: E402
-from deap_gan_prune.nets.checkpoints import load_generator  # noqa: E402
-from deap_gan_prune.streams import load_images  # noqa: E402
+from deap_gan_prune import CompressConfig, compress
+from deap_gan_prune.files import atomic_write_json
+from deap_gan_prune.metrics.evaluation import generator_latency, translate
+from deap_gan_prune.metrics.fidelity import fidelity_scores
+from deap_gan_prune.nets.checkpoints import load_generator
+from deap_gan_prune.streams import load_images
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -62,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def make_config(a: argparse.Namespace, data: Path, weights: Path) -> CompressConfig:
     """The compress settings: 128-px fine-tuning crops, the width search at 64 px."""
-    settings = {"generator": "_real_generator:VintageGenerator", "weights": str(weights),
+    settings = {"generator": "vintage_generator:VintageGenerator", "weights": str(weights),
                 "dataroot": str(data), "image_size": 128, "search_size": 64, "budget": a.budget,
                 "population": a.population, "generations": a.generations,
                 "finetune_steps": a.finetune_steps, "batch_size": 1, "val_every": 250,

@@ -31,18 +31,13 @@ from pathlib import Path
 import torch
 
 import deap_gan_prune
-from deap_gan_prune import load_cyclegan, save_generator, slim
+from deap_gan_prune import RunOptions, load_cyclegan, save_generator, slim, space_of
+from deap_gan_prune.domains import synthetic_data, training_images
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.metrics import outline_scores
 from deap_gan_prune.nets.baselines import uniform_mask
-from deap_gan_prune.nets.maskspace import space_of
-from deap_gan_prune.training.supernet import mean_masked_loss, random_mask
-from deap_gan_prune.workflow import (
-    supernet_generator,
-    supernet_pair,
-    synthetic_data,
-    training_images,
-)
+from deap_gan_prune.training import supernet_generator, supernet_pair
+from deap_gan_prune.training.supernet import SupernetConfig, mean_masked_loss, random_mask
 
 TEACHER = Path(deap_gan_prune.__file__).resolve().parent / "teacher"
 DEFAULT_OUT = TEACHER / "supernet"
@@ -78,14 +73,14 @@ def sub_network_quality(gan, reference, data, n_random: int = 4, seed: int = 0) 
     return out
 
 
-def train_one(name: str, work: Path, steps: int, n_images: int, seed: int, options: dict) -> None:
+def train_one(name: str, work: Path, config: SupernetConfig, n_images: int) -> None:
     """Train generator ``name`` ("G_A" or "G_B") to its state file in ``work`` on one thread,
     exactly as :func:`supernet_pair` would (which then finds it done)."""
     torch.set_num_threads(1)
     teacher = load_cyclegan(TEACHER)
-    images = training_images(synthetic_data(), n_images, seed)[0 if name == "G_A" else 1]
-    supernet_generator(teacher, name, images, work, steps=steps, seed=seed, progress=False,
-                       resume=True, **options)
+    images = training_images(synthetic_data(), n_images, config.seed)[0 if name == "G_A" else 1]
+    supernet_generator(teacher, name, images, work, config, RunOptions(progress=False),
+                       resume=True)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -112,19 +107,20 @@ def main(argv: list[str] | None = None) -> dict:
 
     teacher = load_cyclegan(TEACHER)
     data = synthetic_data()
-    options = {"lr": args.lr, "n_random": args.n_random, "budgets": BUDGETS}
+    config = SupernetConfig(steps=args.steps, lr=args.lr, n_random=args.n_random,
+                            budgets=BUDGETS, seed=args.seed)
     start = time.perf_counter()
     if args.jobs == 2 and args.device == "cpu":
         work.mkdir(parents=True, exist_ok=True)
         say(f"training both generators at once ({args.steps} steps each) ...")
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
-            for done in [pool.submit(train_one, name, work, args.steps, args.n_images,
-                                     args.seed, options) for name in ("G_A", "G_B")]:
+            for done in [pool.submit(train_one, name, work, config, args.n_images)
+                         for name in ("G_A", "G_B")]:
                 done.result()
-    nets = supernet_pair(teacher, data, work, steps=args.steps, n_images=args.n_images,
-                         seed=args.seed, device=args.device, progress=not args.quiet,
-                         resume=True, **options)
+    nets = supernet_pair(teacher, data, work, config,
+                         RunOptions(device=args.device, progress=not args.quiet),
+                         n_images=args.n_images, resume=True)
     seconds = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {"steps": args.steps, "lr": args.lr, "n_images": args.n_images,

@@ -30,7 +30,9 @@ import deap_gan_prune
 from deap_gan_prune.data import UnpairedTensorBatches
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.metrics import outline_scores
+from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.training import CycleGANConfig, init_weights, save_state_atomic, train_cyclegan
 
@@ -117,8 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.eval_every % log_every:
         raise SystemExit(f"train_teacher.py: --eval-every must be a multiple of {log_every}")
     config = CycleGANConfig(steps=args.steps, lr=args.lr, decay_start=args.decay_start,
-                            batch_size=args.batch_size, seed=args.seed, device=args.device,
-                            log_every=log_every)
+                            batch_size=args.batch_size, seed=args.seed, log_every=log_every,
+                            checkpoint_every=args.eval_every)
     evals: list[dict] = []
     best: dict = {"quality": float("-inf")}
     start = time.perf_counter()
@@ -138,9 +140,10 @@ def main(argv: list[str] | None = None) -> dict:
             + " ".join(f"{k}={v:.3f}" for k, v in scores.items())
             + " | " + " ".join(f"{k}={v:.3f}" for k, v in logs.items()))
 
-    train_cyclegan(nets["G_A"], nets["G_B"], nets["D_A"], nets["D_B"], loader, config,
-                   progress=not args.quiet and sys.stderr.isatty(), callback=on_log,
-                   checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.eval_every)
+    train_cyclegan(CycleGAN(nets["G_A"], nets["G_B"], nets["D_A"], nets["D_B"]), loader, config,
+                   RunOptions(device=args.device, progress=not args.quiet and sys.stderr.isatty(),
+                              callback=on_log),
+                   checkpoint_dir=args.checkpoint_dir)
     seconds = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
     for name, state in best["states"].items():

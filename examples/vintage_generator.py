@@ -1,8 +1,8 @@
-"""The real pretrained generator of the real-model benchmarks: a CycleGAN ResNet generator
-(ngf 64, 9 blocks, InstanceNorm with affine weights, blocks named ``block``; 11,388,675
-parameters) with the layout of the MIT-licensed ``vintagify`` package's modern → vintage
-photo filter. The class is written here (the package's own imports torchvision); its weights
-are read from the installed package, never downloaded.
+"""The real pretrained generator of ``real_photos.py`` and of the real-model benchmarks: a
+CycleGAN ResNet generator (ngf 64, 9 blocks, InstanceNorm with affine weights, blocks named
+``block``; 11,388,675 parameters) with the layout of the MIT-licensed ``vintagify`` package's
+modern → vintage photo filter. The class is written here (the package's own imports
+torchvision); its weights are read from the installed package, never downloaded.
 """
 from __future__ import annotations
 

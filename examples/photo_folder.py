@@ -1,5 +1,6 @@
-"""The real-photo data of the real-generator benchmarks: scikit-image's bundled colour photos
-(no download) written as an upstream image folder, split by WHOLE photo.
+"""The real-photo data of ``real_photos.py`` and of the real-generator benchmarks:
+scikit-image's bundled colour photos (no download) written as an upstream image folder, split
+by WHOLE photo.
 
 Held out for testing (``testA``/``testB``, whole photos as they are; never searched on or
 fine-tuned on): ``chelsea`` (a cat, 300×451), ``coffee`` (a cup, 400×600), ``rocket``
