@@ -23,11 +23,12 @@ import torch
 from deap import base, tools
 
 import deap_gan_prune.evolution.resume as resume_module
-from deap_gan_prune.evolution.coevolution import PairHallOfFame
 from deap_gan_prune.evolution.logbooks import logbook_records
-from deap_gan_prune.evolution.registration import create_types, register
+from deap_gan_prune.evolution.registration import Operators, create_types, register
 from deap_gan_prune.evolution.resume import models_hash, read_checkpoint, run_with_checkpoints
-from deap_gan_prune.fitness.paper import cyclegan_fitnesses
+from deap_gan_prune.fitness.base import Partner
+from deap_gan_prune.fitness.paper import GeneratorFitness
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 
 KILL_ENV = "SEARCH_SCRIPT_KILL"
@@ -77,6 +78,17 @@ def tiny_cyclegan():
     return nets, images
 
 
+def paper_fitnesses(nets, images, weight=10.0):
+    """The paper's fitness of G_A (judged by D_A, G_B as cycle partner with λ = ``weight``)
+    and of G_B (likewise)."""
+    (g_a, g_b, d_a, d_b), (x_a, x_b) = nets, images
+    space_a, space_b = space_of(g_a, x_a), space_of(g_b, x_b)
+    return (GeneratorFitness(g_a, space_a, x_a, discriminator=d_a,
+                             partner=Partner(g_b, space_b, weight)),
+            GeneratorFitness(g_b, space_b, x_b, discriminator=d_b,
+                             partner=Partner(g_a, space_a, weight)))
+
+
 class DyingFitness:
     """Wraps a fitness; in any process but the one that made it, the ``die_at``-th call kills
     that process (``os._exit``), as a crashed evaluation worker."""
@@ -112,7 +124,7 @@ def toolboxes(fitnesses, delay=0.0, map_function=None):
     boxes = []
     for fit in fitnesses:
         tb = base.Toolbox()
-        register(tb, fit.space, individual, mate="group_boundary")
+        register(tb, fit.space, individual, Operators(mate="group_boundary"))
         tb.register("evaluate", fit)
         tb.register("terms", fit.terms)
         if map_function is not None:
@@ -127,8 +139,8 @@ def run(checkpoint, *, resume=False, delay=0.0, generations=6, callback=None,
         map_function=None) -> dict:
     """Run (or resume) the tiny search with a checkpoint after every generation; returns the
     final populations, their fitness, the best pair and the logbook records."""
-    (g_a, g_b, d_a, d_b), (x_a, x_b) = tiny_cyclegan()
-    fitnesses = cyclegan_fitnesses(g_a, g_b, d_a, d_b, x_a, x_b, lambda_cycle=1.0)
+    nets, images = tiny_cyclegan()
+    fitnesses = paper_fitnesses(nets, images, weight=1.0)
     random.seed(3)
     np.random.seed(3)
     boxes = toolboxes(fitnesses, delay, map_function)
@@ -142,8 +154,8 @@ def run(checkpoint, *, resume=False, delay=0.0, generations=6, callback=None,
             resumed_from = None
     pops, logbook, best = run_with_checkpoints(
         populations, boxes, generations, path=checkpoint, config=config,
-        models_hash=models_hash(g_a, g_b, d_a, d_b), resume=resume,
-        stats=(statistics(), statistics()), halloffame=PairHallOfFame(3), callback=callback)
+        models_hash=models_hash(*nets), resume=resume,
+        stats=(statistics(), statistics()), callback=callback)
     return {"populations": [[list(i) for i in pop] for pop in pops],
             "fitness": [[list(i.fitness.values) for i in pop] for pop in pops],
             "best": [list(b) for b in best], "logbook": logbook_records(logbook),

@@ -108,10 +108,10 @@ def default_example() -> dict:
     fitness, 4x budget) on the shipped teacher and the embedded data, and its slimmed
     generators before fine-tuning."""
     from deap_gan_prune import RunOptions, SearchConfig, Task, search
+    from deap_gan_prune.domains import synthetic_data
     from deap_gan_prune.files import models_hash
     from deap_gan_prune.nets.slimming import slim
     from deap_gan_prune.teacher import load_teacher
-    from deap_gan_prune.workflow import synthetic_data
     torch.manual_seed(0)
     gan = load_teacher()
     config = SearchConfig(n_images=16, train_images=32, seed=0)

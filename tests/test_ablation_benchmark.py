@@ -109,7 +109,7 @@ def test_outputs_written(quick_run):
 def test_recorded_sizes_are_those_of_the_slim_networks(quick_run):
     """Each run's size ratio equals the parameters of the network slim() builds from its
     masks over the original's (the --quick CycleGAN: ngf 4, 2 blocks, seed 0)."""
-    from deap_gan_prune.nets.maskspace import MaskSpace
+    from deap_gan_prune.nets.groups import space_of
     from deap_gan_prune.nets.models import ResnetGenerator
     from deap_gan_prune.nets.slimming import slim
     _, results = quick_run
@@ -121,8 +121,8 @@ def test_recorded_sizes_are_those_of_the_slim_networks(quick_run):
         return sum(p.numel() for p in g.parameters())
     for r in results["runs"] + results["gamma_sweep"]:
         for name, g in generators.items():
-            space = MaskSpace(g.widths, layout=r["layout"])
-            small = slim(g, space.slot_masks([int(c) for c in r["masks"][name]]))
+            space = space_of(g, layout=r["layout"])
+            small = slim(g, [int(c) for c in r["masks"][name]], space)
             assert r["sizes"][name]["parameters"] == pytest.approx(  # JSON keeps 6 digits
                 count(small) / count(g), abs=1e-6), (r["method"], name)
 
@@ -185,11 +185,14 @@ SUPERNET_METHODS = ("supernet", "supernet_uniform", "supernet_l1")
 @pytest.fixture(scope="module")
 def tiny_supernet(ablation, tmp_path_factory):
     """Once-for-all versions of the --quick CycleGAN's generators, trained a few steps."""
-    from deap_gan_prune.workflow import supernet_pair
+    from deap_gan_prune.runoptions import RunOptions
+    from deap_gan_prune.training.pair import supernet_pair
+    from deap_gan_prune.training.supernet import SupernetConfig
     args = ablation.parse_args(["--quick", "--quiet"])
     gan, data, _ = ablation.load_models_and_data(args, lambda *_a: None)
     out = tmp_path_factory.mktemp("supernet")
-    supernet_pair(gan, data, out, steps=2, n_images=4, progress=False, budgets=(0.5, 0.25))
+    supernet_pair(gan, data, out, SupernetConfig(steps=2, budgets=(0.5, 0.25)),
+                  RunOptions(progress=False), n_images=4)
     return out
 
 

@@ -5,10 +5,11 @@ import warnings
 import pytest
 import torch
 
-from deap_gan_prune.fitness.adapted import AdaptedFitness, Distillation, adapted_fitnesses
-from deap_gan_prune.fitness.paper import InvalidMaskWarning
+from deap_gan_prune.fitness.adapted import Adaptation, AdaptedFitness
+from deap_gan_prune.fitness.base import InvalidMaskWarning, Partner, Scoring
+from deap_gan_prune.fitness.distillation import Distillation
 from deap_gan_prune.metrics.fidelity import fidelity_scores
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 
@@ -29,16 +30,23 @@ def _half(space):
     return bits
 
 
-def _fit(nets, **kw):
+def _space(nets):
+    g_a, _, _, held, _ = nets
+    return space_of(g_a, held)
+
+
+def _fit(nets, steps=30, lr=2e-4, seed=0, gamma=0.0, size_measure="parameters", **kw):
     g_a, _, _d_a, held, adapt = nets
-    return AdaptedFitness(g_a, held, adapt, MaskSpace(g_a.widths), **kw)
+    return AdaptedFitness(g_a, _space(nets), held,
+                          Scoring(gamma=gamma, size_measure=size_measure),
+                          adaptation=Adaptation(adapt, steps, lr, seed=seed), **kw)
 
 
 def test_without_adaptation_the_score_is_the_slim_networks_l1(nets):
     g_a, _, _, held, _ = nets
     fit = _fit(nets, steps=0)
     bits = _half(fit.space)
-    small = slim(g_a, fit.space.slot_masks(bits))
+    small = slim(g_a, bits, fit.space)
     with torch.no_grad():
         expected = (small(held) - g_a(held)).abs().mean().item()
     terms = fit.terms(bits)
@@ -51,7 +59,7 @@ def test_without_adaptation_the_score_is_the_slim_networks_l1(nets):
 
 
 def test_adaptation_lowers_the_held_out_score_and_is_deterministic(nets):
-    bits = _half(MaskSpace(nets[0].widths))
+    bits = _half(_space(nets))
     before = _fit(nets, steps=0, lr=5e-3).terms(bits)["score"]
     fit = _fit(nets, steps=20, lr=5e-3)
     after = fit.terms(bits)
@@ -63,7 +71,7 @@ def test_adaptation_lowers_the_held_out_score_and_is_deterministic(nets):
 
 
 def test_scores_along_match_separate_runs(nets):
-    bits = _half(MaskSpace(nets[0].widths))
+    bits = _half(_space(nets))
     fit = _fit(nets, steps=6, lr=5e-3, discriminator=nets[2])
     along = fit.scores_along(bits, [0, 3, 6])
     assert along[2]["l1"] == pytest.approx(fit.terms(bits)["score"], rel=1e-6)
@@ -76,8 +84,9 @@ def test_scores_along_match_separate_runs(nets):
 
 def test_ssim_and_discriminator_scores(nets):
     g_a, _, d_a, held, _ = nets
-    bits = _half(MaskSpace(g_a.widths))
-    small = slim(g_a, MaskSpace(g_a.widths).slot_masks(bits))
+    space = _space(nets)
+    bits = _half(space)
+    small = slim(g_a, bits, space)
     with torch.no_grad():
         fake, ref = small(held), g_a(held)
         ssim = fidelity_scores(fake, ref)["ssim"]
@@ -93,13 +102,18 @@ def test_ssim_and_discriminator_scores(nets):
 
 def test_the_partner_matters_only_with_a_cycle_term(nets):
     g_a, g_b, _d_a, held, adapt = nets
-    fit_a, fit_b = adapted_fitnesses(g_a, g_b, held, held, adapt, adapt, steps=2)
+    space_a, space_b = space_of(g_a, held), space_of(g_b, held)
+
+    def fitness_a(weight):
+        return AdaptedFitness(g_a, space_a, held, adaptation=Adaptation(adapt, steps=2),
+                              partner=Partner(g_b, space_b, weight))
+    fit_a = fitness_a(0.0)
     bits = _half(fit_a.space)
     assert not fit_a.uses_partner
-    assert fit_a.terms(bits, partner=bits) == fit_a.terms(bits, partner=fit_b.space.full())
+    assert fit_a.terms(bits, partner=bits) == fit_a.terms(bits, partner=space_b.full())
     assert len(fit_a._memo) == 1                      # one entry: the partner is ignored
-    cyc_a, _ = adapted_fitnesses(g_a, g_b, held, held, adapt, adapt, steps=2, lambda_cycle=1.0)
-    with_half, with_full = cyc_a.terms(bits, partner=bits), cyc_a.terms(bits, fit_b.space.full())
+    cyc_a = fitness_a(1.0)
+    with_half, with_full = cyc_a.terms(bits, partner=bits), cyc_a.terms(bits, space_b.full())
     assert cyc_a.uses_partner
     assert with_half["l_cyc"] > 0
     assert with_half["l_cyc"] != with_full["l_cyc"]

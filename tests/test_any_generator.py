@@ -1,6 +1,5 @@
 """Channel groups of other architectures than the upstream ResNet: discovery, masked
 evaluation, slimming, sizes, importance, baselines, repair, fitnesses, files and export."""
-import dataclasses
 import json
 import random
 
@@ -15,6 +14,7 @@ from generic_nets import (
     UnetGenerator,
     WithLinear,
 )
+from resnet_oracle import resnet_space
 
 from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
 from deap_gan_prune.nets.checkpoints import (
@@ -24,11 +24,12 @@ from deap_gan_prune.nets.checkpoints import (
     save_generator,
 )
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
-from deap_gan_prune.nets.groups import TracingError
+from deap_gan_prune.nets.groups import TracingError, space_of
 from deap_gan_prune.nets.importance import l1_importance
-from deap_gan_prune.nets.maskspace import MaskSpace, space_of
+from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import masked, slim
+from deap_gan_prune.nets.widths import GeneratorWidths
 from deap_gan_prune.operators import repairBudget
 
 # (class, kwargs, image size, expected (group name, size) list: first two and count)
@@ -75,7 +76,7 @@ def _random_bits(space, seed):
 def case(request):
     net, size = _network(request.param)
     x = torch.rand(2, 3, size, size) * 2 - 1
-    space = MaskSpace.from_module(net, x[:1])
+    space = space_of(net, x[:1])
     return request.param, net, x, space
 
 
@@ -174,53 +175,67 @@ def test_importance_baselines_and_repair(case):
     assert space.size_ratio(ind, "macs", x.shape[-1]) <= 0.5
 
 
-def test_resnet_generator_traced_like_todays_space():
+@pytest.mark.parametrize(("widths", "use_dropout"), [
+    (GeneratorWidths.default(4, 3), False), (GeneratorWidths.default(4, 2), True),
+    (GeneratorWidths(5, 6, 7, (3, 9, 1), 4, 2, 1, 3), False)])
+def test_the_traced_resnet_is_the_hand_written_one(widths, use_dropout):
+    """The upstream ResNet is traced like any network: the same groups in the same order
+    (first, down1, stream, each block's inner width, up1, up2) and bit layout, the same convs
+    and norms (module names, channel maps, kernels, positions) as the hand-written oracle, so
+    the same sizes for any mask; the tied layout is the oracle's tied one."""
     torch.manual_seed(0)
-    g = ResnetGenerator(ngf=4, n_blocks=3).eval()
-    from deap_gan_prune.nets.maskspace import trace_space
-    traced = trace_space(g, torch.rand(1, 3, 32, 32))
-    today = MaskSpace(g.widths)
-    assert [g_.size for g_ in traced.groups] == [g_.size for g_ in today.groups]
-    assert traced.n_bits == today.n_bits
-    bits = _random_bits(today, 0)
-    for measure in ("parameters", "macs"):
-        assert traced.size(bits, measure, 64) == today.size(bits, measure, 64)
-    assert MaskSpace.from_module(g, torch.rand(1, 3, 32, 32)) == today  # today's layout
-    x = torch.rand(1, 3, 32, 32)
+    g = ResnetGenerator(widths=widths, use_dropout=use_dropout).eval()
+    traced = space_of(g, torch.rand(2, widths.input_nc, 8, 8))
+    oracle = resnet_space(widths, dropout=use_dropout, size=8)
+    assert traced.terms == oracle.terms
+    assert traced == oracle
+    assert [(x.name, x.offset, x.size) for x in traced.groups] == \
+        [(x.name, x.offset, x.size) for x in oracle.groups]
+    assert traced.widths == g.widths
+    at_32 = space_of(g, torch.rand(1, widths.input_nc, 32, 32))
+    for seed in range(5):
+        bits = _random_bits(traced, seed)
+        assert traced.widths_of(bits) == oracle.widths_of(bits)
+        for measure in ("parameters", "macs"):
+            for size in (64, 256, (96, 128)):
+                assert traced.size(bits, measure, size) == oracle.size(bits, measure, size) \
+                    == at_32.size(bits, measure, size)
+    if len(set(widths.inner) | {widths.stream}) == 1:
+        tied = space_of(g, torch.rand(1, widths.input_nc, 8, 8), "tied")
+        assert tied == resnet_space(widths, "tied", dropout=use_dropout, size=8)
+    else:
+        with pytest.raises(ValueError, match="tied layout"):
+            space_of(g, torch.rand(1, widths.input_nc, 8, 8), "tied")
+    x = torch.rand(1, widths.input_nc, 16, 16)
+    bits = _random_bits(traced, 0)
     with torch.no_grad():
-        assert torch.allclose(slim(g, bits, traced)(x), slim(g, bits, today)(x),
-                              atol=1e-6)
+        assert torch.equal(slim(g, bits)(x), slim(g, bits, traced)(x))  # space_of(g) default
+    assert slim(g, bits).widths == traced.widths_of(bits)
 
 
-@pytest.mark.parametrize("use_dropout", [False, True])
-def test_the_resnet_space_written_from_widths_is_the_traced_one(use_dropout):
-    """One representation: the upstream ResNet's space, written from its widths without
-    tracing, has the traced graph's convs and norms (the same module names, channel maps,
-    kernels and positions), only with the slot names for its groups."""
-    from deap_gan_prune.nets.maskspace import trace_space
-    torch.manual_seed(0)
-    g = ResnetGenerator(ngf=4, n_blocks=3, use_dropout=use_dropout).eval()
-    traced = trace_space(g, torch.rand(1, 3, 8, 8))  # 4x the pixels of the written 4x4
-    written = MaskSpace.from_module(g)
-    assert written.widths == g.widths
-    assert traced.widths is None
-    assert written.example_size == (4, 4)
-    assert traced.example_size == (8, 8)
+def test_space_of_needs_an_example_only_when_no_small_image_runs():
+    class Fixed(torch.nn.Module):  # runs on 3-channel images of 40 pixels only
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+            self.out = torch.nn.Conv2d(4, 3, 3, padding=1)
 
-    def at_4x4(c):
-        return dataclasses.replace(c, in_positions=c.in_positions // 4 if c.transposed
-                                   else c.in_positions, out_positions=c.out_positions // 4)
-    # the input positions of a padded conv count its padding: only transposed convs use them
-    assert [at_4x4(c) for c in traced.convs] == [
-        c if c.transposed else dataclasses.replace(c, in_positions=at_4x4(t).in_positions)
-        for c, t in zip(written.convs, traced.convs)]
-    assert list(written.norms) == list(traced.norms)
-    assert [(g_.offset, g_.size) for g_ in written.groups] == \
-        [(g_.offset, g_.size) for g_ in traced.groups]
-    assert written.matches(g)
-    assert traced.matches(g)
-    other = ResnetGenerator(ngf=4, n_blocks=3, use_dropout=not use_dropout)
-    assert not written.matches(other)  # the block's second conv has another name
+        def forward(self, x):
+            if x.shape[-1] != 40:
+                raise ValueError("40 pixels only")
+            return self.out(self.conv(x))
+
+    with pytest.raises(ValueError, match="space_of: Fixed: runs on no image") as info:
+        space_of(Fixed())
+    assert "give an example input" in str(info.value)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="space_of"):
+        slim(Fixed(), [1] * 4)
+    assert space_of(Fixed(), torch.rand(1, 3, 40, 40)).n_bits == 4
+    with pytest.raises(ValueError, match="residual blocks"):
+        space_of(Fixed(), torch.rand(1, 3, 40, 40), "tied")
+    with pytest.raises(ValueError, match="unknown layout"):
+        space_of(Fixed(), torch.rand(1, 3, 40, 40), "traced")
 
 
 def test_space_round_trips_json_and_pickle(case):
@@ -235,7 +250,7 @@ def test_space_round_trips_json_and_pickle(case):
 
 def test_unsupported_layer_gets_one_line_error():
     with pytest.raises(TracingError) as info:
-        MaskSpace.from_module(WithLinear(), torch.rand(1, 3, 32, 32))
+        space_of(WithLinear(), torch.rand(1, 3, 32, 32))
     message = str(info.value)
     assert "'mix'" in message
     assert "Linear" in message
@@ -243,13 +258,14 @@ def test_unsupported_layer_gets_one_line_error():
 
 
 def test_fitnesses_on_a_traced_space():
-    from deap_gan_prune.fitness.adapted import AdaptedFitness
+    from deap_gan_prune.fitness.adapted import Adaptation, AdaptedFitness
+    from deap_gan_prune.fitness.base import Scoring
     from deap_gan_prune.fitness.paper import GeneratorFitness
     net, size = _network("affine_resnet")
     images = torch.rand(6, 3, size, size) * 2 - 1
-    space = MaskSpace.from_module(net, images[:1])
+    space = space_of(net, images[:1])
     bits = _random_bits(space, 4)
-    paper = GeneratorFitness(net, None, images[:2], space, perceptual="pixel", lambda_cycle=0)
+    paper = GeneratorFitness(net, space, images[:2], perceptual="pixel")
     small = slim(net, bits, space)
     with torch.no_grad():
         expected = (small(images[:2]) - net(images[:2])).pow(2).mean().item()
@@ -259,7 +275,8 @@ def test_fitnesses_on_a_traced_space():
     with torch.no_grad():
         expected = (slim(net, almost, space)(images[:2]) - net(images[:2])).pow(2).mean()
     assert paper.terms(almost)["l_gen"] == pytest.approx(expected.item(), rel=1e-4)
-    adapted = AdaptedFitness(net, images[:2], images[2:], space, steps=2, gamma=0.1)
+    adapted = AdaptedFitness(net, space, images[:2], Scoring(gamma=0.1),
+                             adaptation=Adaptation(images[2:], steps=2))
     terms = adapted.terms(bits)
     assert terms["fitness"] > 0
     assert terms["size_ratio"] == pytest.approx(space.size_ratio(bits))
@@ -309,7 +326,7 @@ def test_cli_with_a_generator_of_another_class(tmp_path, capsys):
     assert (config["init"], config["mutate"], config["finalists"]) == ("uniform", "move", 2)
     assert saved["finalists"]
     assert saved["masks"]["A"] == saved["finalists"][0]["A"]
-    assert saved["spaces"]["A"]["layout"] == "traced"
+    assert saved["spaces"]["A"]["convs"]  # the traced form
     assert "B" not in saved["masks"]
     slim_dir = tmp_path / "slim"
     assert main(["slim", str(masks), *own, "--weights", str(weights), "--out",
@@ -340,12 +357,12 @@ def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
     import json
 
     from deap_gan_prune.cli import main
+    from deap_gan_prune.domains import synthetic_data
     from deap_gan_prune.metrics.fidelity import fidelity_scores
-    from deap_gan_prune.workflow import synthetic_data
     net, size = _network("style")
     weights = tmp_path / "g.pth"
     torch.save(net.state_dict(), weights)
-    space = MaskSpace.from_module(net, torch.rand(1, 3, size, size))
+    space = space_of(net, torch.rand(1, 3, size, size))
     bits = _random_bits(space, 6)
     small = slim(net, bits, space)
     slim_dir = tmp_path / "slim"
@@ -390,54 +407,55 @@ def test_evaluate_a_generator_of_another_class(tmp_path, capsys):
 def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
     import json
 
+    from deap_gan_prune import RunOptions, SearchConfig, Task, search
     from deap_gan_prune.evolution.resume import ResumeError
-    from deap_gan_prune.evolution.search_config import SearchConfig
-    from deap_gan_prune.evolution.single_search import search_single
     net, size = _network("affine_resnet")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     config = SearchConfig(population=4, generations=3, adapt_steps=2, n_images=4,
                           train_images=4, budget=0.6, seed=1)
-    full = search_single(net, images, config, progress=False)
+
+    def search_one(generator, options=None, config=config):
+        return search(Task({"A": generator}, {"A": images}), config,
+                      options or RunOptions(progress=False))
+    full = search_one(net)
     state = tmp_path / "state.json"
-    stopped = search_single(net, images, config, progress=False, checkpoint=state,
-                            callback=lambda gen, _population, _logbook: gen == 1)
+    stopped = search_one(net, RunOptions(progress=False, checkpoint=state,
+                                            callback=lambda s: s.gen == 1))
     assert len(stopped.logbook) == 2
     assert json.loads(state.read_text())["generation"] == 1
     random.seed(99)
     torch.manual_seed(99)
     ran = []
-    resumed = search_single(net, images, config, progress=False, checkpoint=state, resume=True,
-                            callback=lambda gen, _population, _logbook: ran.append(gen))
+    resuming = RunOptions(progress=False, checkpoint=state, resume=True)
+    resumed = search_one(net, resuming.replace(callback=lambda s: ran.append(s.gen)))
     assert ran == [2, 3]  # went on from the checkpoint
-    assert resumed.mask == full.mask
+    assert resumed.masks == full.masks
     assert resumed.halloffame == full.halloffame
     assert resumed.to_dict()["logbook"] == full.to_dict()["logbook"]
-    assert [(list(i), i.fitness.values) for i in resumed.population] == \
-        [(list(i), i.fitness.values) for i in full.population]
+    assert [(list(i), i.fitness.values) for i in resumed.populations["A"]] == \
+        [(list(i), i.fitness.values) for i in full.populations["A"]]
     saved = json.loads(state.read_text())
     assert saved["generation"] == 3
     assert len(saved["population"]) == 4
-    assert saved["halloffame"][0]["mask"] == full.mask
+    assert saved["halloffame"][0]["mask"] == full.masks["A"]
     other = SearchConfig(**{**config.to_dict(), "gamma": 0.5,
                             "budget_measures": tuple(config.budget_measures)})
     with pytest.raises(ResumeError, match="differing: gamma"):
-        search_single(net, images, other, progress=False, checkpoint=state, resume=True)
+        search_one(net, resuming, other)
     changed, _ = _network("affine_resnet")
     with torch.no_grad():
         changed.head[1].weight[0, 0, 0, 0] += 1.0
     with pytest.raises(ResumeError, match="differing: models"):
-        search_single(changed, images, config, progress=False, checkpoint=state, resume=True)
+        search_one(changed, resuming)
     (tmp_path / "cut.json").write_text(state.read_text()[:100])
     with pytest.raises(ResumeError, match=r"cut\.json: not a readable checkpoint"):
-        search_single(net, images, config, progress=False, checkpoint=tmp_path / "cut.json",
-                      resume=True)
+        search_one(net, resuming.replace(checkpoint=tmp_path / "cut.json"))
 
 
 def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
     import deap_gan_prune.evolution.skeleton as skeleton
+    from deap_gan_prune import RunOptions, SearchConfig, Task, search
     from deap_gan_prune.evolution.parallel import ProcessPoolMap
-    from deap_gan_prune.evolution.search_config import SearchConfig
-    from deap_gan_prune.evolution.single_search import search_single
     net, size = _network("style")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
     config = SearchConfig(population=4, generations=1, adapt_steps=2, n_images=4,
@@ -453,21 +471,22 @@ def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' thread count
     try:
-        here = search_single(net, images, config, progress=False)
-        there = search_single(net, images, config, progress=False, workers=2)
+        task = Task({"A": net}, {"A": images})
+        here = search(task, config, RunOptions(progress=False))
+        there = search(task, config, RunOptions(progress=False, workers=2))
     finally:
         torch.set_num_threads(threads)
     assert sum(calls) == sum(r["nevals"] for r in there.to_dict()["logbook"]) > 0
-    assert there.mask == here.mask
+    assert there.masks == here.masks
     assert there.halloffame == here.halloffame
     assert there.to_dict()["logbook"] == here.to_dict()["logbook"]
-    assert len({f for _, f in here.halloffame}) > 1  # the candidates were scored differently
+    # the candidates were scored differently
+    assert len({h["score"] for h in here.halloffame}) > 1
 
 
 def test_width_search_keeps_the_best_finalist_and_seeds_random_uniform_channels():
+    from deap_gan_prune import RunOptions, SearchConfig, Task, search
     from deap_gan_prune.evolution.search import uniform_individual
-    from deap_gan_prune.evolution.search_config import SearchConfig
-    from deap_gan_prune.evolution.single_search import search_single
     net, size = _network("affine_resnet")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     config = SearchConfig(population=4, generations=2, adapt_steps=2, n_images=4,
@@ -475,37 +494,41 @@ def test_width_search_keeps_the_best_finalist_and_seeds_random_uniform_channels(
                           init="uniform", mutate="move", mate="uniform_group", cxpb=0.5,
                           mutpb=0.5, seed_channels="random", finalists=2, finalist_steps=3,
                           seed=2)
-    result = search_single(net, images, config, progress=False)
-    space = result.space
+    task, quiet = Task({"A": net}, {"A": images}), RunOptions(progress=False)
+    result = search(task, config, quiet)
+    space, mask = result.spaces["A"], result.masks["A"]
     seed = uniform_individual(space, config, list)
     # the seed: the uniform counts with the random channels random_mask_like draws
     assert seed == random_mask_like(space, uniform_mask(space, 0.3), 2)
     assert seed != uniform_mask(space, 0.3)
-    masks = [m for m, _ in result.finalists]
-    scores = [f for _, f in result.finalists]
+    masks = [f["A"] for f in result.finalists]
+    scores = [f["score"] for f in result.finalists]
     assert seed in masks
     assert len(masks) <= 3
     assert len(set(map(tuple, masks))) == len(masks)
     assert scores == sorted(scores, reverse=True)
-    assert result.mask == masks[0]
-    assert result.terms["fitness"] == pytest.approx(scores[0])
-    assert space.size_ratio(result.mask) <= 0.3 + 1e-9
-    again = search_single(net, images, config, progress=False)
-    assert again.mask == result.mask
+    assert mask == masks[0]
+    assert result.terms["A"]["fitness"] == pytest.approx(scores[0])
+    assert space.size_ratio(mask) <= 0.3 + 1e-9
+    again = search(task, config, quiet)
+    assert again.masks == result.masks
     assert again.finalists == result.finalists
     with pytest.raises(ValueError, match="budget"):
         SearchConfig(init="uniform")
     with pytest.raises(ValueError, match="adapted"):
-        search_single(net, images, SearchConfig(fitness="paper", finalists=1, budget=0.3),
-                      progress=False)
+        search(task, SearchConfig(fitness="paper", finalists=1, budget=0.3), quiet)
 
 
 def test_front_supernet_and_baselines_work_on_a_non_resnet_generator():
     """Any generator: the front search, the once-for-all training (and a search scored on
     it), and every baseline mask run on a traced network."""
-    from deap_gan_prune.evolution.front import FrontConfig, search_front
+    from deap_gan_prune import FrontConfig, RunOptions, Task, search
     from deap_gan_prune.fitness.supernet import SupernetFitness
-    from deap_gan_prune.training.supernet import mean_masked_loss, train_supernet
+    from deap_gan_prune.training.supernet import (
+        SupernetConfig,
+        mean_masked_loss,
+        train_supernet,
+    )
     net_a, size = _network("style")
     net_b, _ = _network("style")
     x = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(3)) * 2 - 1
@@ -520,21 +543,22 @@ def test_front_supernet_and_baselines_work_on_a_non_resnet_generator():
         for bits in (uniform, l1):
             assert space.size_ratio(bits) <= budget
             assert slim(net_a, bits, space)(x[:2]).shape == x[:2].shape
-    front = search_front(net_a, net_b, x, x, FrontConfig(population=4, generations=1,
-                                                        n_images=4, train_images=4,
-                                                        adapt_steps=1), progress=False)
+    front = search(Task.pair(net_a, net_b, x, x),
+                   FrontConfig(population=4, generations=1, n_images=4, train_images=4,
+                               adapt_steps=1), RunOptions(progress=False))
     sizes = [p["values"]["parameters"] for p in front.points]
     assert len(front.points) >= 2
     assert min(sizes) < max(sizes) <= 1.0
-    a, _ = front.masks()
-    assert slim(net_a, a, front.spaces[0])(x[:1]).shape == x[:1].shape
-    supernet = train_supernet(net_a, x, space, steps=4, budgets=(0.3, 0.6), progress=False)
+    a = front.masks()["A"]
+    assert slim(net_a, a, front.spaces["A"])(x[:1]).shape == x[:1].shape
+    supernet = train_supernet(net_a, x, space, SupernetConfig(steps=4, budgets=(0.3, 0.6)),
+                              RunOptions(progress=False))
     small = uniform_mask(space, 0.3)
     assert mean_masked_loss(supernet, net_a, x[:4], space, [small]) < \
         mean_masked_loss(net_a, net_a, x[:4], space, [small])
-    fitness = SupernetFitness(supernet, net_a, x[:4], space)
-    on_supernet, on_original = fitness(small)[0], SupernetFitness(net_a, net_a, x[:4],
-                                                                    space)(small)[0]
+    fitness = SupernetFitness(supernet, space, x[:4], original=net_a)
+    on_supernet, on_original = fitness(small)[0], SupernetFitness(net_a, space, x[:4],
+                                                                    original=net_a)(small)[0]
     assert on_supernet > on_original  # the once-for-all weights serve the small mask better
 
 
@@ -550,6 +574,7 @@ def test_saving_another_generator_without_its_architecture_is_refused(key, tmp_p
     torch.manual_seed(0)
     resnet = ResnetGenerator(ngf=4, n_blocks=2, use_dropout=True)
     info = json.loads(save_generator(resnet, tmp_path / "r.pth").read_text())
-    assert info["kind"] == "ResnetGenerator"
-    assert info["use_dropout"] is True
-    assert info["widths"] == resnet.widths.to_dict()
+    assert info["kind"] == "traced"
+    assert info["architecture"]["class"] == "deap_gan_prune.nets.models:ResnetGenerator"
+    assert info["architecture"]["kwargs"]["use_dropout"] is True
+    assert info["architecture"]["kwargs"]["widths"] == resnet.widths.to_dict()

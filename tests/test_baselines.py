@@ -2,6 +2,7 @@ import copy
 
 import pytest
 import torch
+from resnet_oracle import group_name, resnet_space
 
 from deap_gan_prune.nets.baselines import (
     convert_mask,
@@ -12,7 +13,7 @@ from deap_gan_prune.nets.baselines import (
     uniform_mask,
 )
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.nets.widths import GeneratorWidths
@@ -30,7 +31,7 @@ def generator():
 @pytest.mark.parametrize("layout", ["independent", "tied"])
 @pytest.mark.parametrize("measure", ["parameters", "macs"])
 def test_uniform_mask_meets_the_budget_closely_on_the_full_generator(layout, measure):
-    space = MaskSpace(FULL, layout)
+    space = resnet_space(FULL, layout)
     for budget in BUDGETS:
         bits = uniform_mask(space, budget, measure)
         ratio = space.size_ratio(bits, measure)
@@ -39,7 +40,7 @@ def test_uniform_mask_meets_the_budget_closely_on_the_full_generator(layout, mea
 
 
 def test_uniform_mask_keeps_the_same_share_everywhere_up_to_one_channel():
-    space = MaskSpace(FULL)
+    space = resnet_space(FULL)
     counts = uniform_counts(space, 1 / 8, "macs")
     shares = [c / g.size for c, g in zip(counts, space.groups)]
     low = min(shares)
@@ -52,7 +53,7 @@ def test_uniform_mask_keeps_the_same_share_everywhere_up_to_one_channel():
 
 def test_l1_norm_mask_meets_the_budget_and_keeps_the_largest_filters(generator):
     generator = copy.deepcopy(generator)
-    space = MaskSpace(generator.widths)
+    space = space_of(generator)
     first = generator.slot_convs()["first"]
     with torch.no_grad():  # make the first conv's filter norms rise with the channel index
         first.weight.copy_(first.weight.sign() * torch.arange(1.0, 17.0).view(-1, 1, 1, 1))
@@ -63,16 +64,16 @@ def test_l1_norm_mask_meets_the_budget_and_keeps_the_largest_filters(generator):
             assert space.is_valid(bits)
             assert 0.95 * budget <= ratio <= budget
             assert list(space.kept(bits).values()) == uniform_counts(space, budget, measure)
-            g = space.group("first")
+            g = space.group("model.1")  # the first conv's channels
             kept = bits[g.offset:g.stop]
             k = sum(kept)
             assert kept == [0] * (g.size - k) + [1] * k  # the largest-norm filters
 
 
 def test_l1_norm_mask_slims_to_a_network_of_the_predicted_size(generator):
-    space = MaskSpace(generator.widths)
+    space = space_of(generator)
     bits = l1_norm_mask(generator, space, 0.25, "macs", image_size=32)
-    small = slim(generator, space.slot_masks(bits))
+    small = slim(generator, bits, space)
     assert count_module_parameters(small) == space.size(bits, "parameters")
     assert count_module_macs(small, 32) == space.size(bits, "macs", 32)
     assert count_module_macs(small, 32) <= 0.25 * count_module_macs(generator, 32)
@@ -80,7 +81,7 @@ def test_l1_norm_mask_slims_to_a_network_of_the_predicted_size(generator):
 
 
 def test_random_mask_like_keeps_the_counts_and_varies_with_the_seed():
-    space = MaskSpace(FULL)
+    space = resnet_space(FULL)
     target = uniform_mask(space, 1 / 8, "parameters")
     r0, r0b, r1 = (random_mask_like(space, target, s) for s in (0, 0, 1))
     assert r0 == r0b
@@ -92,7 +93,7 @@ def test_random_mask_like_keeps_the_counts_and_varies_with_the_seed():
 
 
 def test_matching_baselines_are_at_the_size_of_a_search_result(generator, rng):
-    space = MaskSpace(generator.widths)
+    space = space_of(generator)
     result = [1 if rng.random() < 0.4 else 0 for _ in range(space.n_bits)]
     for g in space.groups:
         result[g.offset] = 1
@@ -106,7 +107,7 @@ def test_matching_baselines_are_at_the_size_of_a_search_result(generator, rng):
 
 
 def test_budgets_at_and_above_one_keep_everything_and_bad_budgets_fail():
-    space = MaskSpace(GeneratorWidths.default(4, 2))
+    space = resnet_space(GeneratorWidths.default(4, 2))
     assert uniform_mask(space, 1.0) == space.full()
     assert uniform_mask(space, 3.0, "macs") == space.full()
     with pytest.raises(ValueError, match="cannot be met"):
@@ -118,19 +119,22 @@ def test_budgets_at_and_above_one_keep_everything_and_bad_budgets_fail():
 
 
 def test_min_keep_is_respected():
-    space = MaskSpace(FULL, min_keep=8)
+    space = resnet_space(FULL, min_keep=8)
     bits = uniform_mask(space, 1 / 16, "parameters")
     assert min(space.kept(bits).values()) >= 8
 
 
 def test_convert_mask_between_layouts():
-    tied, independent = MaskSpace(FULL, "tied"), MaskSpace(FULL)
+    tied, independent = resnet_space(FULL, "tied"), resnet_space(FULL)
     bits = uniform_mask(tied, 1 / 8)
     converted = convert_mask(bits, tied, independent)
     assert len(converted) == independent.n_bits
     assert independent.widths_of(converted) == tied.widths_of(bits)
     assert convert_mask(converted, independent, tied) == bits
     uneven = uniform_mask(independent, 1 / 8)
-    uneven[independent.group("inner0").offset] ^= 1
+    uneven[independent.group(group_name(FULL, "inner0")).offset] ^= 1
     with pytest.raises(ValueError, match="prunes differently"):
         convert_mask(uneven, independent, tied)
+    other = resnet_space(GeneratorWidths.default(32, 9))
+    with pytest.raises(ValueError, match="different networks"):
+        convert_mask(other.full(), other, tied)

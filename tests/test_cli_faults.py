@@ -26,7 +26,7 @@ def no_search(monkeypatch):
     """Fail the test if a search starts: refusals must come before any work."""
     def refuse(*_args, **_kwargs):
         raise AssertionError("the search ran")
-    monkeypatch.setattr(search_cmd, "search_masks", refuse)
+    monkeypatch.setattr(search_cmd, "search", refuse)
     monkeypatch.setattr(search_cmd, "load_models", refuse)
 
 
@@ -91,7 +91,7 @@ def test_mask_of_the_wrong_length_or_an_empty_group_is_refused(masks_file, gan_d
     data["masks"]["B"] = [0] * n_bits
     bad_file.write_text(json.dumps(data))
     assert main(["slim", str(bad_file), "--checkpoints", str(gan_dir)]) == 1
-    assert "the mask of G_B keeps 0 channels of group 'first'" in _error(capsys)
+    assert "the mask of G_B keeps 0 channels of group 'model.1'" in _error(capsys)
 
 
 # -- 3. plot ---------------------------------------------------------------------------------
@@ -121,11 +121,11 @@ def test_slim_failing_half_way_leaves_the_earlier_pair(masks_file, gan_dir, tmp_
     from deap_gan_prune.cli import slim_cmd
     real, calls = slim_cmd.save_generator, []
 
-    def disk_full_on_the_second(generator, path, extra=None):  # noqa: ARG001 (save_generator's)
+    def disk_full_on_the_second(generator, path, extra=None, **described):  # noqa: ARG001
         calls.append(path)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
-        return real(generator, path, {"masks": "other"})
+        return real(generator, path, {"masks": "other"}, **described)
     monkeypatch.setattr(slim_cmd, "save_generator", disk_full_on_the_second)
     assert main(["slim", str(masks_file), "--checkpoints", str(gan_dir), "--out", str(out)]) == 1
     assert "No space left on device" in _error(capsys)

@@ -6,9 +6,11 @@ import pytest
 import torch
 from deap import base, tools
 
-from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve, iterCoevolve
-from deap_gan_prune.evolution.registration import create_types, register
-from deap_gan_prune.fitness.paper import cyclegan_fitnesses
+from deap_gan_prune.evolution.coevolution import HALL_OF_FAME_SIZE, eaCoevolve, iterCoevolve
+from deap_gan_prune.evolution.registration import Operators, create_types, register
+from deap_gan_prune.fitness.base import Partner, Scoring
+from deap_gan_prune.fitness.paper import GeneratorFitness
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.plotting import plot_fitness
 
@@ -19,7 +21,12 @@ def fitnesses():
     g_a, g_b = ResnetGenerator(ngf=4, n_blocks=2), ResnetGenerator(ngf=4, n_blocks=2)
     d_a, d_b = NLayerDiscriminator(ndf=4), NLayerDiscriminator(ndf=4)
     x_a, x_b = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
-    return cyclegan_fitnesses(g_a, g_b, d_a, d_b, x_a, x_b, lambda_cycle=1.0, gamma=1.0)
+    space_a, space_b = space_of(g_a, x_a), space_of(g_b, x_b)
+    scoring = Scoring(gamma=1.0)
+    return (GeneratorFitness(g_a, space_a, x_a, scoring, discriminator=d_a,
+                             partner=Partner(g_b, space_b, 1.0)),
+            GeneratorFitness(g_b, space_b, x_b, scoring, discriminator=d_b,
+                             partner=Partner(g_a, space_a, 1.0)))
 
 
 def _toolboxes(fitnesses):
@@ -27,7 +34,7 @@ def _toolboxes(fitnesses):
     boxes = []
     for fit in fitnesses:
         tb = base.Toolbox()
-        register(tb, fit.space, individual, mate="group_boundary")
+        register(tb, fit.space, individual, Operators(mate="group_boundary"))
         tb.register("evaluate", fit)
         tb.register("terms", fit.terms)
         boxes.append(tb)
@@ -45,8 +52,10 @@ def _run(fitnesses, seed, ngen=5, **kw):
     random.seed(seed)
     boxes = _toolboxes(fitnesses)
     pops = (boxes[0].population(n=8), boxes[1].population(n=8))
-    hof = PairHallOfFame(3)
-    return eaCoevolve(pops, boxes, ngen, stats=(_stats(), _stats()), halloffame=hof, **kw), hof
+    states = []
+    result = eaCoevolve(pops, boxes, ngen, stats=(_stats(), _stats()), callback=states.append,
+                        **kw)
+    return result, states[-1].halloffame
 
 
 def test_coevolution_improves_and_is_reproducible(fitnesses, tmp_path):
@@ -62,7 +71,7 @@ def test_coevolution_improves_and_is_reproducible(fitnesses, tmp_path):
     for name in "AB":
         assert logbook.chapters[name].select("best_size_ratio")[-1] < 1.0
     assert len(logbook) == 6
-    assert len(hof) == 3
+    assert 3 <= len(hof) <= HALL_OF_FAME_SIZE  # distinct best pairs of the 6 generations
     png = plot_fitness(logbook, tmp_path / "fitness.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 5000
@@ -97,7 +106,9 @@ def test_every_evaluation_goes_through_one_iterable_map(fitnesses):
         tb.register("map", recording_map)
     pops = (boxes[0].population(n=6), boxes[1].population(n=6))
     _, logbook, _ = eaCoevolve(pops, boxes, 2)
-    assert calls == [6, 6, 6, 6, 6, 6]  # partner changes -> every individual rescored
+    # partner changes -> every individual rescored; then the hall of fame scores the
+    # generation's best pair jointly (A's best with B's as partner, and B's with A's)
+    assert calls == [6, 6, 1, 1] * 3
     assert logbook.chapters["A"].select("nevals") == [6, 6, 6]
 
 

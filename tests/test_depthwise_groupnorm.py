@@ -16,7 +16,7 @@ from deap_gan_prune import (
     save_generator,
 )
 from deap_gan_prune.nets.checkpoints import architecture_of
-from deap_gan_prune.nets.groups import TracingError
+from deap_gan_prune.nets.groups import TracingError, space_of
 from deap_gan_prune.nets.slimming import masked, slim
 
 
@@ -48,7 +48,7 @@ def net_space(request):
     torch.manual_seed(0)
     net = _randomised(SeparableNet(4, 2) if request.param == "separable" else GroupNormNet())
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    return request.param, net, x, MaskSpace.from_module(net, x[:1])
+    return request.param, net, x, space_of(net, x[:1])
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -71,7 +71,7 @@ def test_masked_equals_slim_with_exact_counts(net_space, seed):
 def test_depthwise_convs_share_their_input_group_and_slim_as_depthwise():
     torch.manual_seed(0)
     net = _randomised(SeparableNet(4, 2))
-    space = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
+    space = space_of(net, torch.rand(1, 3, 32, 32))
     by_name = {c.name: c for c in space.convs}
     dw = by_name["blocks.0.depthwise.0"]
     assert dw.depthwise
@@ -96,7 +96,7 @@ def test_depthwise_convs_share_their_input_group_and_slim_as_depthwise():
 def test_groupnorm_bits_are_whole_norm_groups():
     torch.manual_seed(0)
     net = _randomised(GroupNormNet(16, 2))
-    space = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
+    space = space_of(net, torch.rand(1, 3, 32, 32))
     head = space.group("head.0")
     assert (head.size, head.block, head.channels) == (4, 4, 16)  # GroupNorm(4, 16)
     assert space.group("blocks.0.0").block == 2  # GroupNorm(16, 32)
@@ -118,7 +118,7 @@ def test_groupnorm_of_different_channels_per_group_keeps_the_group_whole():
     torch.manual_seed(0)
     net = _randomised(MixedGroupNormNet())
     x = torch.rand(2, 3, 16, 16)
-    space = MaskSpace.from_module(net, x[:1])
+    space = space_of(net, x[:1])
     assert space.fixed == ("stem",)
     assert [(g.name, g.size, g.block) for g in space.groups] == [("inner", 8, 2)]
     bits = [1, 0, 0, 1, 1, 0, 1, 0]
@@ -146,7 +146,7 @@ def test_slim_generator_saved_and_reloaded_gives_identical_outputs(net_space, tm
 @pytest.mark.parametrize(("groups", "multiplier"), [(2, 1), (4, 1), (8, 2)])
 def test_other_grouped_convs_get_a_one_line_error(groups, multiplier):
     with pytest.raises(TracingError) as info:
-        MaskSpace.from_module(GroupedConvNet(groups, multiplier), torch.rand(1, 3, 16, 16))
+        space_of(GroupedConvNet(groups, multiplier), torch.rand(1, 3, 16, 16))
     message = str(info.value)
     assert "'grouped'" in message
     assert f"groups={groups}" in message
@@ -166,7 +166,7 @@ def test_depthwise_conv_reading_the_image_is_kept_whole():
 
     torch.manual_seed(0)
     net = ImageDepthwise().eval()
-    space = MaskSpace.from_module(net, torch.rand(1, 3, 16, 16))
+    space = space_of(net, torch.rand(1, 3, 16, 16))
     assert [g.name for g in space.groups] == ["pw"]
     assert space.fixed == ("dw",)
     assert space.size(space.full()) == count_module_parameters(net)

@@ -11,8 +11,9 @@ from PIL import Image
 
 from deap_gan_prune import streams
 from deap_gan_prune.nets.models import ResnetGenerator
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.streams import ImageStream, holdout_split
-from deap_gan_prune.training.distill import distill_generator
+from deap_gan_prune.training.distill import Teacher, distill_generator
 from deap_gan_prune.training.distill_config import DistillConfig
 from deap_gan_prune.training.resumable import ResumeStateError
 from deap_gan_prune.training.validation import ValidationSet
@@ -65,7 +66,8 @@ def test_stream_reads_every_training_file_and_no_validation_file(root, monkeypat
     monkeypatch.setattr(streams, "read_rgb", lambda p: read.append(p) or original(p))
     student, teacher = nets()
     cfg = config(steps=36, val_images=8, val_every=0, seed=5, checkpoint_every=100)
-    result = distill_generator(student, teacher, root / "trainA", cfg, progress=False)
+    result = distill_generator(student, Teacher(teacher), root / "trainA", cfg,
+                               RunOptions(progress=False))
     assert result.val_files == [str(f) for f in val]
     assert set(read) == set(train)  # 36 steps x 2 = one epoch: every training file, once
     assert len(read) == 72
@@ -95,9 +97,9 @@ def test_best_weights_are_those_of_the_lowest_validation_loss(root, tmp_path):
                 for p in student.parameters():
                     p.normal_(0, 1, generator=torch.Generator().manual_seed(0))
     best = tmp_path / "best.pth"
-    result = distill_generator(student, teacher, root / "trainA",
+    result = distill_generator(student, Teacher(teacher), root / "trainA",
                                config(steps=16, lr=3e-2, val_every=2, log_every=1),
-                               best=best, progress=False, callback=spoil)
+                               RunOptions(progress=False, callback=spoil), best=best)
     cfg = config(steps=16, lr=3e-2)
     assert lrs == pytest.approx([cfg.lr_at(s) for s in range(16)])
     assert result.history["lr"] == pytest.approx(lrs)
@@ -114,15 +116,16 @@ def test_best_weights_are_those_of_the_lowest_validation_loss(root, tmp_path):
     assert again == pytest.approx({k: lowest[k] for k in ("l1", "psnr_db")}, rel=1e-5)
 
 
-def _run(root, tmp_path, stop_after=None, resume=False, **options):
+def _run(root, tmp_path, stop_after=None, resume=False, **settings):
     student, teacher = nets(dropout=True)
 
     def interrupt(step, _logs):
         if step == stop_after:
             raise KeyboardInterrupt
-    result = distill_generator(student, teacher, root / "trainA", config(**options),
-                               target=root / "trainB", checkpoint=tmp_path / "state.pt",
-                               resume=resume, progress=False, callback=interrupt)
+    options = RunOptions(progress=False, callback=interrupt, checkpoint=tmp_path / "state.pt",
+                         resume=resume)
+    result = distill_generator(student, Teacher(teacher), root / "trainA", config(**settings),
+                               options, target=root / "trainB")
     return student, result
 
 
@@ -158,14 +161,15 @@ def test_a_checkpoint_of_other_settings_is_refused(root, tmp_path):
     with torch.no_grad():
         next(other.parameters()).add_(1)
     with pytest.raises(ResumeStateError, match="written with teacher = ") as info:
-        distill_generator(student, other, root / "trainA", config(steps=3),
-                          target=root / "trainB", checkpoint=tmp_path / "state.pt",
-                          resume=True, progress=False)
+        distill_generator(student, Teacher(other), root / "trainA", config(steps=3),
+                          RunOptions(progress=False, checkpoint=tmp_path / "state.pt",
+                                     resume=True), target=root / "trainB")
     assert "\n" not in str(info.value)
     (tmp_path / "junk.pt").write_text(json.dumps({"step": 3}))
     with pytest.raises(ResumeStateError, match=r"junk\.pt: not a readable checkpoint"):
-        distill_generator(student, teacher, root / "trainA", config(steps=3),
-                          checkpoint=tmp_path / "junk.pt", resume=True, progress=False)
+        distill_generator(student, Teacher(teacher), root / "trainA", config(steps=3),
+                          RunOptions(progress=False, checkpoint=tmp_path / "junk.pt",
+                                     resume=True))
 
 
 def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, capsys):
@@ -173,13 +177,13 @@ def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, 
 
     from deap_gan_prune.cli import main
     from deap_gan_prune.nets.checkpoints import architecture_of, load_generator, save_generator
-    from deap_gan_prune.nets.maskspace import MaskSpace
+    from deap_gan_prune.nets.groups import space_of
     from deap_gan_prune.nets.slimming import slim
     torch.manual_seed(0)
     net = AffineResnet(ngf=4, n_blocks=1).eval()
     weights = tmp_path / "g.pth"
     torch.save(net.state_dict(), weights)
-    space = MaskSpace.from_module(net, torch.rand(1, 3, SIZE, SIZE))
+    space = space_of(net, torch.rand(1, 3, SIZE, SIZE))
     bits = [int(j < max(1, g.size // 2)) for g in space.groups for j in range(g.size)]
     slim_dir = tmp_path / "slim"
     arch = architecture_of(AffineResnet, {"ngf": 4, "n_blocks": 1})

@@ -10,11 +10,13 @@ import torch
 from generic_nets import AffineResnet
 from test_distill import SIZE, write_folder
 
-from deap_gan_prune.nets.maskspace import MaskSpace, space_of
+from deap_gan_prune.nets.groups import space_of
+from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.streams import Augment, ImageStream
-from deap_gan_prune.training.distill import _Distillation, distill_generator
+from deap_gan_prune.training.distill import Teacher, _Distillation, distill_generator
 from deap_gan_prune.training.distill_config import DistillConfig, DistillLoss
 from deap_gan_prune.training.distill_terms import feature_layers, ssim_loss
 
@@ -43,7 +45,7 @@ def resnet():
 def traced():
     torch.manual_seed(0)
     teacher = AffineResnet(ngf=4, n_blocks=2).eval()
-    space = MaskSpace.from_module(teacher, torch.rand(1, 3, SIZE, SIZE))
+    space = space_of(teacher, torch.rand(1, 3, SIZE, SIZE))
     bits = _half(space)
     return teacher, slim(teacher, bits, space), (space, bits)
 
@@ -54,11 +56,11 @@ def config(**options) -> DistillConfig:
     return DistillConfig(**{**base, **options})
 
 
-def _distil(nets, folder, cfg, **options):
+def _distil(nets, folder, cfg, best=None, **options):
     teacher, student, mask = nets
     student = copy.deepcopy(student)
-    result = distill_generator(student, teacher, folder, cfg, progress=False, mask=mask,
-                               **options)
+    result = distill_generator(student, Teacher(teacher, mask), folder, cfg,
+                               RunOptions(progress=False, **options), best=best)
     return student, result
 
 
@@ -129,8 +131,8 @@ def test_augmentation_changes_the_batches_and_the_original_labels_them(resnet, f
     assert torch.equal(jittered[4], ImageStream(files, SIZE, seed=1, extra=extra)[4])
     teacher, student, mask = resnet
     cfg = config(augment=extra, teacher_pool=5, loss=DistillLoss(feature=1.0))
-    run = _Distillation(copy.deepcopy(student), teacher, files, cfg, None, None, False,
-                        mask=mask)
+    run = _Distillation(copy.deepcopy(student), Teacher(teacher, mask), files, cfg, None, None,
+                        False)
     assert run.features is not None
     run.features.attach(run.student, run.teacher)
     run.setup_teacher_pool()
@@ -190,9 +192,10 @@ def test_resume_after_a_kill_with_every_term_on(resnet, folder, tmp_path, stop_a
 
 
 def test_pair_fine_tuning_takes_the_terms_and_resumes(tmp_path):
+    from deap_gan_prune.domains import synthetic_data
     from deap_gan_prune.nets.checkpoints import CycleGAN
     from deap_gan_prune.nets.models import NLayerDiscriminator
-    from deap_gan_prune.workflow import finetune_pair, synthetic_data
+    from deap_gan_prune.training import CycleGANConfig, finetune_pair
     torch.manual_seed(0)
     gan = CycleGAN(ResnetGenerator(ngf=4, n_blocks=1), ResnetGenerator(ngf=4, n_blocks=1),
                    NLayerDiscriminator(ndf=4, n_layers=2), NLayerDiscriminator(ndf=4, n_layers=2))
@@ -208,10 +211,11 @@ def test_pair_fine_tuning_takes_the_terms_and_resumes(tmp_path):
         def interrupt(step, _logs):
             if step == stop_after:
                 raise KeyboardInterrupt
-        history = finetune_pair(gan, a, b, data, steps=4, batch_size=2, seed=1,
-                                progress=False, log_every=1, checkpoint=path,
-                                checkpoint_every=2, resume=resume, callback=interrupt,
-                                distill=distill, masks=masks)
+        config = CycleGANConfig(steps=4, batch_size=2, seed=1, distill_weight=10.0,
+                                log_every=1, checkpoint_every=2, distill=distill)
+        options = RunOptions(progress=False, callback=interrupt, checkpoint=path,
+                             resume=resume)
+        history = finetune_pair(gan, a, b, data, config, options, masks=masks)
         return (a, b), history
     (pa, pb), plain = run(tmp_path / "plain.pt")
     (ta, tb), tuned = run(tmp_path / "tuned.pt", loss)

@@ -1,14 +1,14 @@
 """One population's evolution (iterEvolve / eaEvolve) and the skeleton the searches share."""
+import importlib
 import random
 
 import pytest
 from deap import base, creator, tools
 
 import deap_gan_prune.evolution.front as front
-import deap_gan_prune.evolution.search as search
-import deap_gan_prune.evolution.single_search as single_search
 from deap_gan_prune.evolution import skeleton
 from deap_gan_prune.evolution.evolve import breed, eaEvolve, evaluate_invalid, iterEvolve
+from deap_gan_prune.runoptions import RunOptions
 
 if not hasattr(creator, "FitnessOneMaxTest"):
     creator.create("FitnessOneMaxTest", base.Fitness, weights=(1.0,))
@@ -62,8 +62,7 @@ def test_iter_evolve_resumes_from_a_state_to_the_same_end():
     cut, rng = run(stop=2)
     random.setstate(rng)
     toolbox = _toolbox()
-    state = list(iterEvolve([], toolbox, 6, start=cut,
-                            stats=skeleton.fitness_statistics()))[-1]
+    state = list(iterEvolve(cut, toolbox, 6, stats=skeleton.fitness_statistics()))[-1]
     assert state.gen == 6
     assert [list(i) for i in state.population] == \
         [list(i) for i in full.population]
@@ -87,8 +86,10 @@ def test_breed_keeps_the_elite_and_evaluate_invalid_scores_only_new_ones():
     assert evaluate_invalid(children, toolbox, rescore=True) == 8
 
 
-def test_the_three_searches_run_on_the_one_skeleton():
-    for module in (search, single_search, front):
+def test_the_searches_run_on_the_one_skeleton():
+    # the module, not the function ``evolution.search`` that shadows its name
+    search = importlib.import_module("deap_gan_prune.evolution.search")
+    for module in (search, front):
         assert module.evolve is skeleton.evolve
         assert module.attach_pool is skeleton.attach_pool
         assert module.identity is skeleton.identity
@@ -96,7 +97,8 @@ def test_the_three_searches_run_on_the_one_skeleton():
 
 def test_contradicting_options_are_refused():
     with pytest.raises(ValueError, match="not both"):
-        skeleton.check_options(None, False, map, workers=2)
+        skeleton.check_options(RunOptions(map_function=map, workers=2))
     with pytest.raises(ValueError, match="checkpoint"):
-        skeleton.check_options(None, True)
+        skeleton.check_options(RunOptions(resume=True))
+    skeleton.check_options(RunOptions(workers=2))
     assert skeleton.identity(None, {}, [], []) is None

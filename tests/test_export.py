@@ -15,7 +15,7 @@ from deap_gan_prune.export import (
 )
 from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import save_generator
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 
@@ -24,8 +24,8 @@ from deap_gan_prune.nets.slimming import slim
 def slim_generator():
     torch.manual_seed(0)
     full = ResnetGenerator(ngf=8, n_blocks=2).eval()
-    space = MaskSpace(full.widths)
-    return slim(full, space.slot_masks(uniform_mask(space, 0.5, "macs", image_size=32)))
+    space = space_of(full)
+    return slim(full, uniform_mask(space, 0.5, "macs", image_size=32), space)
 
 
 @pytest.fixture

@@ -76,13 +76,15 @@ def test_search_with_ray_missing_is_refused_before_loading_data(tmp_path, monkey
 
 
 def test_the_library_search_with_ray_missing_is_refused_before_any_work(monkeypatch):
+    import importlib
+
     import torch
 
-    from deap_gan_prune.evolution import single_search
+    from deap_gan_prune import RunOptions, Task
     from deap_gan_prune.nets.models import ResnetGenerator
+    searching = importlib.import_module("deap_gan_prune.evolution.search")
     monkeypatch.setitem(sys.modules, "ray", None)
-    monkeypatch.setattr(single_search, "single_fitness", lambda *_a, **_k: pytest.fail("began"))
+    monkeypatch.setattr(searching, "make_fitnesses", lambda *_a, **_k: pytest.fail("began"))
+    task = Task({"A": ResnetGenerator(ngf=4, n_blocks=1)}, {"A": torch.zeros(4, 3, 16, 16)})
     with pytest.raises(ImportError, match=r"deap-gan-prune\[ray\]"):
-        single_search.search_single(ResnetGenerator(ngf=4, n_blocks=1),
-                                    torch.zeros(4, 3, 16, 16), ray_address="local",
-                                    progress=False)
+        searching.search(task, None, RunOptions(ray_address="local", progress=False))

@@ -12,6 +12,7 @@ from deap_gan_prune.metrics.evaluation import translate
 from deap_gan_prune.metrics.fid import (
     FID_HIGHER_IS_BETTER,
     INCEPTION_WEIGHTS_NAME,
+    FidConfig,
     FIDUnavailable,
     Uint8Images,
     cached_inception_weights,
@@ -91,7 +92,7 @@ def test_weights_are_checked_before_torch_fidelity_is_needed(images, monkeypatch
 
 def test_the_computation_path_passes_the_local_weights_and_never_downloads(
         images, weights, fake_fidelity):
-    scores = fid_kid(images, images[:4], weights, batch_size=3)
+    scores = fid_kid(images, images[:4], weights, config=FidConfig(batch_size=3))
     assert scores["fid"] == 12.5
     assert scores["kid_mean"] == 0.01
     assert scores["kid_std"] == 0.002
@@ -103,6 +104,7 @@ def test_the_computation_path_passes_the_local_weights_and_never_downloads(
     assert call["fid"]
     assert call["kid"]
     assert call["kid_subset_size"] == 4
+    assert call["batch_size"] == 3
     assert call["cuda"] is False
     first = call["input1"]
     assert len(first) == 6
@@ -110,9 +112,16 @@ def test_the_computation_path_passes_the_local_weights_and_never_downloads(
     assert first[0].shape == (3, 16, 16)
 
 
+def test_bad_fid_settings_are_refused_in_one_line():
+    with pytest.raises(ValueError, match="batch_size and kid_subsets must be 1 or more"):
+        FidConfig(batch_size=0)
+    with pytest.raises(ValueError, match="kid_subset_size must be 2 or more"):
+        FidConfig(kid_subset_size=1)
+
+
 def test_fid_only_and_newer_device_option(images, weights, fake_fidelity):
     fake_fidelity.defaults = types.SimpleNamespace(DEFAULTS={"device": "cuda"})
-    scores = fid_kid(images, images, weights, kid=False)
+    scores = fid_kid(images, images, weights, config=FidConfig(kid=False))
     assert set(scores) == {"fid", "higher_is_better"}
     (call,) = fake_fidelity.calls
     assert call["device"] == "cpu"
@@ -212,7 +221,7 @@ DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "12", "--quiet"]
 
 def test_evaluate_fid_scores_each_direction_against_the_real_images(
         gan_dir, tmp_path, weights, stand_in_fidelity, capsys):
-    from deap_gan_prune.workflow import synthetic_data
+    from deap_gan_prune.domains import synthetic_data
     slim = tmp_path / "slim"
     gan = load_cyclegan(gan_dir)
     for name, g in (("G_A", gan.g_a), ("G_B", gan.g_b)):
@@ -263,13 +272,13 @@ def test_evaluate_fid_of_a_generator_of_another_class(tmp_path, weights, stand_i
     from generic_nets import AffineResnet
 
     from deap_gan_prune.nets.checkpoints import architecture_of
-    from deap_gan_prune.nets.maskspace import MaskSpace
+    from deap_gan_prune.nets.groups import space_of
     from deap_gan_prune.nets.slimming import slim
     torch.manual_seed(0)
     net = AffineResnet(ngf=4, n_blocks=1).eval()
     path = tmp_path / "g.pth"
     torch.save(net.state_dict(), path)
-    space = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
+    space = space_of(net, torch.rand(1, 3, 32, 32))
     bits = space.full()
     save_generator(slim(net, bits, space), tmp_path / "slim" / "slim_G_A.pth",
                    architecture=architecture_of(AffineResnet, {"ngf": 4, "n_blocks": 1}),

@@ -8,7 +8,7 @@ from deap_gan_prune.metrics.fidelity import (
     fidelity_scores,
     generator_fidelity,
 )
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.slimming import slim
 
 
@@ -59,15 +59,15 @@ def test_shape_mismatch_and_bad_shapes_are_clear_errors(images):
 
 
 def test_generator_fidelity_of_a_slim_generator(tiny_generator, images):
-    space = MaskSpace(tiny_generator.widths)
-    full = slim(tiny_generator, space.slot_masks(space.full()))
+    space = space_of(tiny_generator)
+    full = slim(tiny_generator, space.full(), space)
     same = generator_fidelity(full, tiny_generator, images, batch_size=3)
     assert same["ssim"] > 0.999
     assert same["psnr_db"] > 60
     bits = space.full()
     for g in space.groups:
         bits[g.offset] = 0  # drop one channel of every group
-    pruned = generator_fidelity(slim(tiny_generator, space.slot_masks(bits)), tiny_generator,
+    pruned = generator_fidelity(slim(tiny_generator, bits, space), tiny_generator,
                                 images)
     assert pruned["ssim"] < same["ssim"]
     assert pruned["psnr_db"] < same["psnr_db"]

@@ -6,12 +6,15 @@ import copy
 import pytest
 import torch
 
+from deap_gan_prune.domains import synthetic_data
 from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.widths import GeneratorWidths
+from deap_gan_prune.runoptions import RunOptions
+from deap_gan_prune.training import CycleGANConfig
+from deap_gan_prune.training.pair import finetune_pair
 from deap_gan_prune.training.resumable import ResumeStateError
 from deap_gan_prune.training.validation import PairValidation
-from deap_gan_prune.workflow import finetune_pair, synthetic_data
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +28,37 @@ def setup():
     return gan, slim, synthetic_data(n_train=8, n_test=2, size=16, n_val=3)
 
 
-def _pair(setup, path, stop_after=None, resume=False, **options):
+def _pair(setup, path, stop_after=None, resume=False, **settings):
     gan, slim, data = setup
     a, b = copy.deepcopy(slim)
 
     def interrupt(step, _logs):
         if step == stop_after:
             raise KeyboardInterrupt
-    history = finetune_pair(gan, a, b, data, steps=8, batch_size=2, seed=1, progress=False,
-                            callback=interrupt, log_every=1, val_every=3, checkpoint=path,
-                            checkpoint_every=2, resume=resume, **options)
+    config = CycleGANConfig(**{"steps": 8, "batch_size": 2, "seed": 1, "distill_weight": 10.0,
+                               "log_every": 1, "val_every": 3, "checkpoint_every": 2,
+                               **settings})
+    options = RunOptions(progress=False, callback=interrupt, checkpoint=path, resume=resume)
+    history = finetune_pair(gan, a, b, data, config, options)
     return (a, b), history
+
+
+def test_pair_stopped_by_the_callback_writes_its_state_and_resumes(setup, tmp_path):
+    gan, slim, data = setup
+    whole, expected = _pair(setup, tmp_path / "whole.pt")
+    a, b = copy.deepcopy(slim)
+    config = CycleGANConfig(steps=8, batch_size=2, seed=1, distill_weight=10.0, log_every=1,
+                            val_every=3, checkpoint_every=2)
+    options = RunOptions(progress=False, callback=lambda step, _logs: step == 3,
+                         checkpoint=tmp_path / "cut.pt")
+    with pytest.raises(KeyboardInterrupt, match="after step 3"):
+        finetune_pair(gan, a, b, data, config, options)
+    assert torch.load(tmp_path / "cut.pt", weights_only=True)["step"] == 3
+    resumed, history = _pair(setup, tmp_path / "cut.pt", resume=True)
+    for g, h in zip(whole, resumed):
+        for key, value in g.state_dict().items():
+            assert torch.equal(h.state_dict()[key], value), key
+    assert history == expected
 
 
 @pytest.mark.parametrize("stop_after", [2, 3, 5])

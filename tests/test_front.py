@@ -1,4 +1,5 @@
-"""search_front: NSGA-II over quality and size of both generators' masks."""
+"""The front search (``search`` with a FrontConfig): NSGA-II over quality and size of both
+generators' masks."""
 import copy
 import json
 import random
@@ -6,19 +7,19 @@ import random
 import pytest
 import torch
 
+from deap_gan_prune import FrontConfig, RunOptions, Task, search
 from deap_gan_prune.evolution.front import (
-    FrontConfig,
     FrontObjectives,
     build_front_toolbox,
     reference_points,
-    search_front,
     starting_population,
 )
 from deap_gan_prune.evolution.pareto import choose_point, knee_index, nondominated
 from deap_gan_prune.evolution.registration import create_types
 from deap_gan_prune.evolution.resume import ResumeError, read_checkpoint
 from deap_gan_prune.fitness.supernet import SupernetFitness
-from deap_gan_prune.nets.latency_model import measure_latency_model
+from deap_gan_prune.nets.groups import space_of
+from deap_gan_prune.nets.latency_model import LatencyTiming, measure_latency_model
 from deap_gan_prune.nets.models import ResnetGenerator
 
 
@@ -32,18 +33,22 @@ def gan():
 
 @pytest.fixture(scope="module")
 def table(gan):
-    return measure_latency_model(gan[0][0], 32, "torch", 1, repeats=1, warmup=0,
-                                 progress=False)
+    return measure_latency_model(gan[0][0], 32, "torch", 1,
+                                 timing=LatencyTiming(repeats=1, warmup=0), progress=False)
 
 
 def _front(gan, callback=None, **kw):
     nets, images = gan
-    options = {k: kw.pop(k) for k in ("latency", "checkpoint", "resume", "workers", "supernets")
-               if k in kw}
+    options = {k: kw.pop(k) for k in ("checkpoint", "resume", "workers") if k in kw}
+    parts = {}
+    if "latency" in kw:  # one model for both generators (they have the same widths)
+        parts["latency"] = dict.fromkeys("AB", kw.pop("latency"))
+    if "supernets" in kw:
+        parts["supernets"] = dict(zip("AB", kw.pop("supernets")))
     settings = {"population": 8, "generations": 3, "n_images": 4, "train_images": 4,
                 "adapt_steps": 2}
-    return search_front(*nets, *images, FrontConfig(**{**settings, **kw}), progress=False,
-                        callback=callback, **options)
+    return search(Task.pair(*nets, *images, **parts), FrontConfig(**{**settings, **kw}),
+                  RunOptions(progress=False, callback=callback, **options))
 
 
 #: The front's earlier variation: independent starting sizes, children capped at the range only.
@@ -77,7 +82,7 @@ def test_front_is_nondominated_and_spans_sizes(result):
     for p in result.points:
         assert p["values"]["score"] == pytest.approx((p["terms"]["A"]["score"]
                                                       + p["terms"]["B"]["score"]) / 2)
-        assert result.spaces[0].size_ratio(p["A"]) == pytest.approx(p["terms"]["A"]
+        assert result.spaces["A"].size_ratio(p["A"]) == pytest.approx(p["terms"]["A"]
                                                                     ["parameters"])
         assert max(p["terms"][n]["parameters"] for n in "AB") <= 0.5
 
@@ -147,7 +152,7 @@ def test_latency_objective(gan, table):
     with pytest.raises(ValueError, match="latency model"):
         _front(gan, generations=0, objectives=("parameters", "latency"))
     other = measure_latency_model(ResnetGenerator(ngf=2, n_blocks=1), 32, "torch", 1,
-                                  repeats=1, warmup=0, progress=False)
+                                  timing=LatencyTiming(repeats=1, warmup=0), progress=False)
     with pytest.raises(ValueError, match="another network"):  # a model of other widths
         _front(gan, generations=0, objectives=("latency",), latency=other)
 
@@ -186,8 +191,8 @@ def test_worker_processes_give_the_same_front(gan, table):
 def test_uniform_masks_spread_over_the_range_start_the_front(gan):
     from deap_gan_prune.evolution.front import uniform_range_masks
     from deap_gan_prune.nets.baselines import uniform_mask
-    from deap_gan_prune.nets.maskspace import MaskSpace
-    space = MaskSpace(gan[0][0].widths)
+    (g_a, g_b), (x_a, x_b) = gan
+    space = space_of(g_a, x_a)
     masks = uniform_range_masks(space, 0.05, 0.5, 4, image_size=32)
     sizes = [space.size_ratio(m) for m in masks]
     assert sizes == sorted(sizes)
@@ -203,7 +208,7 @@ def test_uniform_masks_spread_over_the_range_start_the_front(gan):
 
     _front(gan, callback=first, seed=3, generations=0, uniform_seeds=3,
            size_range=(0.1, 0.4))
-    for pop, space_ in zip(seen["pops"], (space, MaskSpace(gan[0][1].widths))):
+    for pop, space_ in zip(seen["pops"], (space, space_of(g_b, x_b))):
         for mask in uniform_range_masks(space_, 0.1, 0.4, 3, image_size=32):
             assert mask in pop
     with pytest.raises(ValueError, match="uniform_seeds"):
@@ -219,15 +224,15 @@ def test_starting_sizes_hold_both_ends_of_the_range(gan):
     res = _front(gan, callback=record, seed=5, generations=2, population=8,
                  size_range=(0.05, 0.5))
     step = 10 ** (1 / 8)  # the strata's width factor over (0.05, 0.5)
-    for pop, space in zip(seen[0], res.spaces):
+    for pop, space in zip(seen[0], res.spaces.values()):
         sizes = sorted(space.size_ratio(m) for m in pop)
         assert sizes[0] <= 0.05 * step
         assert sizes[-1] > 0.5 / step ** 2
-    for archive, space in zip(res.archives, res.spaces):
+    for archive, space in zip(res.archives, res.spaces.values()):
         assert all(space.size_ratio(ind) <= 0.5 + 1e-9 for ind in archive)
     # independent draws reach the small end less surely: over many draws, some miss it
     _, cls = create_types("FitnessFront2", "FrontIndividual2", weights=(-1.0, -1.0))
-    space = res.spaces[0]
+    space = res.spaces["A"]
     fake = type("Fit", (), {"space": space})()
     misses = {}
     for init in ("strata", "random"):
@@ -250,14 +255,15 @@ def test_front_on_supernet_weights(gan):
                 p.mul_(1.2)
     res = _front(gan, seed=2, generations=1, fitness="supernet", adapt_score="ssim",
                  supernets=supernets)
-    fit = SupernetFitness(supernets[0], nets[0], images[0][:4], res.spaces[0], score="ssim")
+    fit = SupernetFitness(supernets[0], res.spaces["A"], images[0][:4], original=nets[0],
+                          score="ssim")
     for point in res.points:
         assert point["terms"]["A"]["score"] == pytest.approx(fit.terms(point["A"])["score"],
                                                              abs=1e-6)
     adapted = _front(gan, seed=2, generations=1)
     assert adapted.to_dict()["points"] != res.to_dict()["points"]
     assert res.config.to_dict()["fitness"] == "supernet"
-    with pytest.raises(ValueError, match="needs supernets"):
+    with pytest.raises(ValueError, match="needs the task's supernets"):
         _front(gan, generations=0, fitness="supernet")
     with pytest.raises(ValueError, match="fitness"):
         FrontConfig(fitness="paper")
@@ -287,10 +293,10 @@ def test_reference_points_fit_the_population():
 
 def test_size_floor_keeps_the_front_within_the_range(gan):
     res = _front(gan, seed=3, size_floor=True, size_range=(0.2, 0.5))
-    for archive, space in zip(res.archives, res.spaces):
+    for archive, space in zip(res.archives, res.spaces.values()):
         sizes = [space.size_ratio(ind) for ind in archive]
         assert min(sizes) >= 0.2 * 0.8
         assert max(sizes) <= 0.5 + 1e-9
     loose = _front(gan, seed=3, size_range=(0.2, 0.5))
-    assert min(loose.spaces[0].size_ratio(ind) for a in loose.archives[:1] for ind in a) < min(
-        res.spaces[0].size_ratio(ind) for ind in res.archives[0])
+    assert min(loose.spaces["A"].size_ratio(ind) for a in loose.archives[:1] for ind in a) < \
+        min(res.spaces["A"].size_ratio(ind) for ind in res.archives[0])

@@ -48,8 +48,8 @@ def pair_dir(tmp_path):
 
 @pytest.mark.slow
 def test_two_generators_of_own_class_search_slim_evaluate_export(tmp_path, pair_dir, capsys):
+    from deap_gan_prune.domains import synthetic_data
     from deap_gan_prune.metrics.fidelity import fidelity_scores
-    from deap_gan_prune.workflow import synthetic_data
     masks = tmp_path / "masks.json"
     assert main(["search", *OWN, "--checkpoints", str(pair_dir), *DATA, *SEARCH, "--out",
                  str(masks)]) == 0
@@ -60,7 +60,8 @@ def test_two_generators_of_own_class_search_slim_evaluate_export(tmp_path, pair_
     assert saved["config"]["fitness"] == "adapted"
     assert saved["architecture"] == {"class": "generic_nets:StyleNet", "kwargs": {"ngf": 4}}
     spaces = {n: MaskSpace.from_dict(saved["spaces"][n]) for n in "AB"}
-    assert all(s.layout == "traced" for s in spaces.values())
+    # traced from the user's class (not the ResNet's widths)
+    assert all(s.widths is None and s.matches(_net(1)) for s in spaces.values())
     for n in "AB":
         assert spaces[n].size(saved["masks"][n]) <= 0.6 * spaces[n].size(spaces[n].full())
     slim_dir = tmp_path / "slim"

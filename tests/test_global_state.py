@@ -11,23 +11,22 @@ import pytest
 import torch
 from PIL import Image
 
-from deap_gan_prune.evolution.front import FrontConfig, search_front
-from deap_gan_prune.evolution.search import SearchConfig, search_masks
-from deap_gan_prune.evolution.single_search import search_single
+from deap_gan_prune import FrontConfig, RunOptions, SearchConfig, Task, search
+from deap_gan_prune.domains import synthetic_data
 from deap_gan_prune.metrics.evaluation import generator_latency
 from deap_gan_prune.metrics.fidelity import generator_fidelity
 from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.frozen import borrowed
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.latency_model import module_ms
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.seeding import seeded
 from deap_gan_prune.training import CycleGANConfig, fit_discriminator, train_cyclegan
-from deap_gan_prune.training.distill import distill_generator
+from deap_gan_prune.training.distill import Teacher, distill_generator
 from deap_gan_prune.training.distill_config import DistillConfig
-from deap_gan_prune.training.supernet import train_supernet
+from deap_gan_prune.training.pair import ensure_discriminators, finetune_pair
+from deap_gan_prune.training.supernet import SupernetConfig, train_supernet
 from deap_gan_prune.translate import translate_folder
-from deap_gan_prune.workflow import ensure_discriminators, finetune_pair, synthetic_data
 
 
 class Stop(Exception):
@@ -120,38 +119,40 @@ def _same_search(a, b):
     assert a.to_dict()["logbook"] == b.to_dict()["logbook"]
 
 
-def test_search_masks(nets):
+def test_search_of_a_pair(nets):
     (g_a, g_b), (d_a, d_b), (x_a, x_b) = nets
     config = SearchConfig(**SEARCH)
+    task = Task.pair(g_a, g_b, x_a, x_b, discriminators={"A": d_a, "B": d_b})
 
     def run(callback=None):
-        return search_masks(g_a, g_b, d_a, d_b, x_a, x_b, config, progress=False,
-                            callback=callback)
+        return search(task, config, RunOptions(progress=False, callback=callback))
     check_entry_point(run, _same_search)
     check_raising(lambda: run(raise_stop))
 
 
-def test_search_single(nets):
+def test_search_of_one_generator(nets):
     g_a, x_a = nets[0][0], nets[2][0]
     config = SearchConfig(**SEARCH)
 
     def run(callback=None):
-        return search_single(g_a, x_a, config, progress=False, callback=callback)
+        return search(Task({"A": g_a}, {"A": x_a}), config,
+                      RunOptions(progress=False, callback=callback))
 
     def compare(a, b):
-        assert a.mask == b.mask
+        assert a.masks == b.masks
         assert a.terms == b.terms
         assert a.to_dict()["logbook"] == b.to_dict()["logbook"]
     check_entry_point(run, compare)
     check_raising(lambda: run(raise_stop))
 
 
-def test_search_front(nets):
+def test_search_of_a_front(nets):
     (g_a, g_b), _, (x_a, x_b) = nets
     config = FrontConfig(**{**SEARCH, "population": 4})
 
     def run(callback=None):
-        return search_front(g_a, g_b, x_a, x_b, config, progress=False, callback=callback)
+        return search(Task.pair(g_a, g_b, x_a, x_b), config,
+                      RunOptions(progress=False, callback=callback))
 
     def compare(a, b):
         assert a.to_dict() == b.to_dict()
@@ -162,11 +163,12 @@ def test_search_front(nets):
 # -- training ----------------------------------------------------------------------------------
 def test_train_supernet(nets):
     g_a, x_a = nets[0][0], nets[2][0]
-    space = MaskSpace(g_a.widths)
+    space = space_of(g_a, x_a)
 
     def run():
-        return train_supernet(g_a, x_a, space, steps=2, budgets=(0.25,), batch_size=2, seed=1,
-                              progress=False)
+        return train_supernet(g_a, x_a, space,
+                              SupernetConfig(steps=2, budgets=(0.25,), batch_size=2, seed=1),
+                              RunOptions(progress=False))
     check_entry_point(run, lambda a, b: same_weights(a, b) or pytest.fail("differ"))
 
 
@@ -184,8 +186,9 @@ def test_finetune_pair_gives_back_the_caller_states_and_the_originals(nets, data
 
     def run(callback=None):
         slim = (copy.deepcopy(g_a), copy.deepcopy(g_b))
-        finetune_pair(gan, *slim, data, steps=2, batch_size=2, seed=1, progress=False,
-                      callback=callback, log_every=1)
+        config = CycleGANConfig(steps=2, batch_size=2, seed=1, log_every=1,
+                                distill_weight=10.0)
+        finetune_pair(gan, *slim, data, config, RunOptions(progress=False, callback=callback))
         return slim
 
     def compare(a, b):
@@ -202,7 +205,7 @@ def test_train_cyclegan_and_fit_discriminator(nets, data):
 
     def run_cyclegan():
         four = [copy.deepcopy(m) for m in (*nets[0], *nets[1])]
-        train_cyclegan(*four, data.loader(2, 1), config, progress=False)
+        train_cyclegan(CycleGAN(*four), data.loader(2, 1), config, RunOptions(progress=False))
         return four
     check_entry_point(run_cyclegan,
                       lambda a, b: all(same_weights(x, y) for x, y in zip(a, b))
@@ -212,7 +215,7 @@ def test_train_cyclegan_and_fit_discriminator(nets, data):
 
     def run_fit():
         d = copy.deepcopy(nets[1][0]).eval()
-        fit_discriminator(g, d, data.loader(2, 1), config, progress=False)
+        fit_discriminator(g, d, data.loader(2, 1), config, RunOptions(progress=False))
         assert not d.training  # given back in its mode, trained
         return d
     check_entry_point(run_fit, lambda a, b: same_weights(a, b) or pytest.fail("differ"))
@@ -241,12 +244,13 @@ def test_distill_generator(nets, tmp_path):
                            disc_fit_steps=1, disc_ndf=4, disc_layers=1, pool_size=2, seed=3)
     teacher = nets[0][0]
 
-    def run(stop=None):
+    def run(callback=None):
         student = copy.deepcopy(teacher)
-        distill_generator(student, teacher, folder, config, progress=False, stop=stop)
+        distill_generator(student, Teacher(teacher), folder, config,
+                          RunOptions(progress=False, callback=callback))
         return student
     check_entry_point(run, lambda a, b: same_weights(a, b) or pytest.fail("differ"))
-    check_raising(lambda: run(stop=lambda: True))
+    check_raising(lambda: run(callback=lambda *_: True))
 
 
 # -- helpers: the caller's module ----------------------------------------------------------------

@@ -1,8 +1,9 @@
 """L1 filter-norm importance scores aligned with the mask space's bits."""
 import pytest
 import torch
+from resnet_oracle import group_name, resnet_space
 
-from deap_gan_prune import GeneratorWidths, MaskSpace, ResnetGenerator
+from deap_gan_prune import GeneratorWidths, ResnetGenerator, space_of
 from deap_gan_prune.nets.importance import l1_importance
 
 WIDTHS = GeneratorWidths.default(ngf=4, n_blocks=2)
@@ -21,13 +22,15 @@ def zero_output_filter(conv, j):
             conv.weight[j] = 0
 
 
-def group_scores(scores, space, name):
-    g = space.group(name)
+def group_scores(scores, space, slot):
+    """The scores of the group of width slot ``slot`` ("first", "stream", "inner1", ...)."""
+    g = space.group(group_name(WIDTHS, slot))
     return scores[g.offset:g.stop]
 
 
 def test_scores_are_floats_aligned_with_bits():
-    gen, space = generator(), MaskSpace(WIDTHS)
+    gen = generator()
+    space = space_of(gen)
     scores = l1_importance(gen, space)
     assert len(scores) == space.n_bits
     assert all(type(s) is float and s > 0 for s in scores)
@@ -42,7 +45,8 @@ def test_scores_are_floats_aligned_with_bits():
 @pytest.mark.parametrize(("slot", "j"), [("first", 2), ("down1", 5), ("inner1", 7), ("up1", 3),
                                          ("up2", 1)])
 def test_zeroed_filter_scores_lowest_in_its_group(slot, j):
-    gen, space = generator(), MaskSpace(WIDTHS)
+    gen = generator()
+    space = space_of(gen)
     zero_output_filter(gen.slot_convs()[slot], j)
     part = group_scores(l1_importance(gen, space), space, slot)
     assert min(range(len(part)), key=part.__getitem__) == j
@@ -50,7 +54,8 @@ def test_zeroed_filter_scores_lowest_in_its_group(slot, j):
 
 
 def test_transposed_conv_input_channel_is_not_an_output_filter():
-    gen, space = generator(), MaskSpace(WIDTHS)
+    gen = generator()
+    space = space_of(gen)
     with torch.no_grad():
         gen.slot_convs()["up1"].weight[3] = 0                        # input channel 3 of up1
     part = group_scores(l1_importance(gen, space), space, "up1")
@@ -59,7 +64,8 @@ def test_transposed_conv_input_channel_is_not_an_output_filter():
 
 @pytest.mark.parametrize("layout", ["independent", "tied"])
 def test_stream_combines_every_writer(layout):
-    gen, space = generator(1), MaskSpace(WIDTHS, layout=layout)
+    gen = generator(1)
+    space = space_of(gen, layout=layout)
     convs, j = gen.slot_convs(), 6
     writers = ["stream", "stream.0", "stream.1"]
     if layout == "tied":
@@ -77,4 +83,4 @@ def test_stream_combines_every_writer(layout):
 
 def test_mismatched_space_is_rejected():
     with pytest.raises(ValueError, match="widths"):
-        l1_importance(generator(), MaskSpace(GeneratorWidths.default(ngf=8, n_blocks=2)))
+        l1_importance(generator(), resnet_space(GeneratorWidths.default(ngf=8, n_blocks=2)))

@@ -30,6 +30,28 @@ def test_importing_the_package_loads_nothing_heavy():
         "assert ours == ['deap_gan_prune._lazy', 'deap_gan_prune._version'], ours\n")
 
 
+def test_the_mask_space_and_the_operators_load_no_torch():
+    """The pure core: the mask space, the widths and the operators import no torch (tracing
+    is on the torch side, ``nets.groups``); a space read from its file works without it."""
+    run_fresh(
+        "import sys\n"
+        "import deap_gan_prune.nets.maskspace as maskspace\n"
+        "import deap_gan_prune.nets.widths\n"
+        "import deap_gan_prune.operators as ops\n"
+        "from deap_gan_prune.nets.widths import GeneratorWidths\n"
+        "saved = {'widths': GeneratorWidths.default(4, 2).to_dict(), 'layout': 'tied',\n"
+        "         'min_keep': {}}\n"
+        "space = maskspace.MaskSpace.from_dict(saved)\n"
+        "ind = space.full()\n"
+        "ops.repairBudget(ind, space, 0.5)\n"
+        "assert space.size_ratio(ind) <= 0.5 and space.widths_of(ind).first >= 1\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
+        "assert not heavy, heavy\n"
+        "ours = sorted(m for m in sys.modules if m.startswith('deap_gan_prune.nets.'))\n"
+        "assert ours == ['deap_gan_prune.nets.maskspace', 'deap_gan_prune.nets.terms',\n"
+        "                'deap_gan_prune.nets.widths'], ours\n")
+
+
 def test_plotting_sets_no_matplotlib_backend():
     run_fresh(
         "import sys\n"
@@ -61,7 +83,7 @@ def test_the_root_exports_the_names_of_the_users_story():
     import deap_gan_prune.operators as ops
     assert set(deap_gan_prune._SUBMODULE_NAMES[".operators"]) <= set(ops.__all__)
     assert len(deap_gan_prune.__all__) <= 35
-    assert {"compress", "search_masks", "search_single", "slim", "space_of",
+    assert {"compress", "search", "Task", "RunOptions", "slim", "space_of",
             "load_teacher"} <= set(deap_gan_prune.__all__)
 
 
@@ -88,9 +110,13 @@ def test_subpackages_are_reachable_as_attributes():
     run_fresh(
         "import deap_gan_prune\n"
         "assert deap_gan_prune.nets.checkpoints.load_generator\n"
-        "assert deap_gan_prune.workflow.__name__ == 'deap_gan_prune.workflow'\n"
-        "from deap_gan_prune import evolution, nets\n"
-        "assert evolution.search_masks is deap_gan_prune.search_masks\n")
+        "assert deap_gan_prune.domains.__name__ == 'deap_gan_prune.domains'\n"
+        "assert deap_gan_prune.generator_reports.__name__ == 'deap_gan_prune.generator_reports'\n"
+        "assert deap_gan_prune.training.pair.finetune_pair\n"
+        "from deap_gan_prune import nets\n"
+        "from deap_gan_prune.evolution import search\n"
+        "assert search.__name__ == 'deap_gan_prune.evolution.search'\n"
+        "assert search.search is deap_gan_prune.search\n")
 
 
 def test_no_import_cycle_between_the_package_modules():

@@ -19,7 +19,7 @@ from deap_gan_prune import cli
 from deap_gan_prune.export import ExportError, export_onnx
 from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import save_generator
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.quantization import (
@@ -44,7 +44,7 @@ def test_every_architecture_runs_integer_kernels(key, tmp_path):
         net, size = ResnetGenerator(ngf=8, n_blocks=2).eval(), 32
     else:
         net, size = _network(key)
-    space = MaskSpace.from_module(net, _images(1, size, 0))
+    space = space_of(net, _images(1, size, 0))
     small = slim(net, _random_bits(space, 7), space)
     path = tmp_path / "g.onnx"
     result = export_int8(small, path, _images(4, size, 1), _images(2, size, 2),
@@ -71,12 +71,12 @@ def test_every_architecture_runs_integer_kernels(key, tmp_path):
 
 @pytest.fixture(scope="module")
 def teacher_slim():
+    from deap_gan_prune.domains import synthetic_data
     from deap_gan_prune.teacher import load_teacher
-    from deap_gan_prune.workflow import synthetic_data
     original = load_teacher().g_a
-    space = MaskSpace(original.widths)
+    space = space_of(original)
     data = synthetic_data(n_train=32, n_test=8)
-    return original, slim(original, space.slot_masks(uniform_mask(space, 0.25))), data
+    return original, slim(original, uniform_mask(space, 0.25), space), data
 
 
 def test_shipped_teacher_keeps_30_db_to_its_float_output(teacher_slim, tmp_path):

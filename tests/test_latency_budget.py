@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from deap_gan_prune.nets.baselines import uniform_counts, uniform_mask
-from deap_gan_prune.nets.latency_model import measure_latency_model
+from deap_gan_prune.nets.groups import space_of
+from deap_gan_prune.nets.latency_model import LatencyTiming, measure_latency_model
 from deap_gan_prune.nets.maskspace import MaskSpace, measure_name
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.operators import initMaskCounts, mutMoveChannels, repairBudget
 
-WIDTHS_SPACE = MaskSpace.from_module(ResnetGenerator(ngf=8, n_blocks=2))
+WIDTHS_SPACE = space_of(ResnetGenerator(ngf=8, n_blocks=2))
 
 
 class Quadratic:
@@ -77,9 +78,9 @@ def test_an_unreachable_budget_names_the_function():
 def test_a_latency_model_is_a_budget():
     torch.manual_seed(0)
     net = ResnetGenerator(ngf=8, n_blocks=1)
-    space = MaskSpace.from_module(net)
-    model = measure_latency_model(net, 16, "torch", 1, space=space, repeats=2, warmup=1,
-                                  progress=False)
+    space = space_of(net)
+    model = measure_latency_model(net, 16, "torch", 1, space=space,
+                                  timing=LatencyTiming(repeats=2, warmup=1), progress=False)
     assert measure_name(model) == "latency"
     full = [g.size for g in space.groups]
     budget = (1 + model([1] * len(full)) / model(full)) / 2  # halfway to the fastest

@@ -12,9 +12,11 @@ import pytest
 import torch
 from generic_nets import DenseNet, UnetGenerator
 
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.latency_model import (
     ConvTable,
     LatencyModel,
+    LatencyTiming,
     calibrate,
     find_latency_model,
     grid_counts,
@@ -25,12 +27,11 @@ from deap_gan_prune.nets.latency_model import (
     save_latency_model,
     space_hash,
 )
-from deap_gan_prune.nets.maskspace import MaskSpace, space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "latency_model.py"
-QUICK = {"repeats": 1, "warmup": 0, "progress": False}
+QUICK = {"timing": LatencyTiming(repeats=1, warmup=0), "progress": False}
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +49,8 @@ def resnet():
 
 @pytest.fixture(scope="module")
 def model(resnet):
-    return measure_latency_model(resnet, 16, "torch", 1, repeats=3, warmup=1, progress=False)
+    return measure_latency_model(resnet, 16, "torch", 1, timing=LatencyTiming(repeats=3, warmup=1),
+                                 progress=False)
 
 
 def _synthetic(model):
@@ -59,12 +61,17 @@ def _synthetic(model):
     return copy
 
 
+def _space(net, layout="independent"):
+    """``net``'s mask space traced at 16 pixels, as the ``model`` fixture measures it."""
+    return space_of(net, torch.zeros(1, 3, 16, 16), layout)
+
+
 def _convs(net):
     return [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
 
 
 def test_every_conv_has_a_table_at_its_widths_and_like_convs_share_one(model, resnet):
-    space = MaskSpace(resnet.widths)
+    space = _space(resnet)
     full = list(space.kept(space.full()).values())
     assert [c.widths(full) for c in model.convs] == [
         (m.in_channels, m.out_channels) for m in _convs(resnet)]
@@ -83,7 +90,7 @@ def test_every_conv_has_a_table_at_its_widths_and_like_convs_share_one(model, re
     assert "pre None" in down.signature
     assert [c.positions for c in model.convs[:3]] == [256, 64, 16]
     assert model.matches(space)
-    assert not model.matches(MaskSpace(resnet.widths, "tied"))
+    assert not model.matches(_space(resnet, "tied"))
     assert grid_counts(1, 16) == [1, 2, 4, 6, 8, 10, 12, 14, 16]
     assert grid_counts(3, 3) == [3]
     assert grid_counts(5, 8, (0.5, 1.0)) == [5, 8]
@@ -93,7 +100,7 @@ def test_json_round_trip_predicts_the_same(model, resnet):
     again = LatencyModel.from_dict(json.loads(json.dumps(model.to_dict())))
     assert again == model
     assert again.hash() == model.hash()
-    space = MaskSpace(resnet.widths)
+    space = _space(resnet)
     bits = space.full()
     bits[:2] = [0, 0]
     assert again.predict(bits) == model.predict(bits)
@@ -147,7 +154,7 @@ def test_cache_is_reused_by_key_and_measured_again_when_it_differs(model, resnet
                                                                    monkeypatch):
     import deap_gan_prune.nets.latency_model as lm
     path = save_latency_model(model, tmp_path / "lat.json")
-    space = MaskSpace(resnet.widths)
+    space = _space(resnet)
     key = latency_key(space, 16, "torch", 1)
     assert key == model.key
     assert key["space"] == space_hash(space)
@@ -202,7 +209,9 @@ def test_refused_settings(resnet):
     with pytest.raises(ValueError, match="unknown latency runtime 'tensorrt'"):
         measure_latency_model(resnet, 16, "tensorrt", 1, **QUICK)
     with pytest.raises(ValueError, match="repeats"):
-        measure_latency_model(resnet, 16, "torch", 1, repeats=0, progress=False)
+        LatencyTiming(repeats=0)
+    with pytest.raises(ValueError, match="batch 0 must be positive"):
+        LatencyTiming(batch=0)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="needs a GPU"):
             measure_latency_model(resnet, 16, "cuda", 1, **QUICK)
@@ -230,7 +239,9 @@ def test_traced_networks(net, tmp_path):
 def test_onnx_runtimes(runtime):
     torch.manual_seed(0)
     net = DenseNet(ngf=4, growth=2, n_blocks=1)
-    model = measure_latency_model(net, 16, runtime, 1, shares=(1.0,), **QUICK)
+    model = measure_latency_model(net, 16, runtime, 1,
+                                  timing=LatencyTiming(repeats=1, warmup=0, shares=(1.0,)),
+                                  progress=False)
     assert model.key["runtime"] == runtime
     assert model.key["onnxruntime"]
     for t in model.tables:  # every probe of the grid measured

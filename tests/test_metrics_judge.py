@@ -5,6 +5,7 @@ import torch
 from deap_gan_prune.metrics.judge import (
     JUDGE_HIGHER_IS_BETTER,
     Judge,
+    JudgeConfig,
     frechet_distance,
     judge_accuracy,
     judge_scores,
@@ -26,7 +27,7 @@ def data():
 @pytest.fixture(scope="module")
 def judge(data):
     a, b, _, _ = data
-    return train_judge(a, b, steps=80, seed=0, progress=False, width=8)
+    return train_judge(a, b, steps=80, seed=0, config=JudgeConfig(width=8), progress=False)
 
 
 def test_judge_separates_the_real_domains_of_the_test_split(judge, data):
@@ -44,9 +45,12 @@ def test_untrained_judge_does_not_separate(data):
 
 def test_training_is_deterministic_under_a_seed(data):
     a, b, test_a, _ = data
-    j1 = train_judge(a[:16], b[:16], steps=3, seed=5, progress=False, width=4)
-    j2 = train_judge(a[:16], b[:16], steps=3, seed=5, progress=False, width=4)
-    j3 = train_judge(a[:16], b[:16], steps=3, seed=6, progress=False, width=4)
+    j1 = train_judge(a[:16], b[:16], steps=3, seed=5, config=JudgeConfig(width=4),
+                     progress=False)
+    j2 = train_judge(a[:16], b[:16], steps=3, seed=5, config=JudgeConfig(width=4),
+                     progress=False)
+    j3 = train_judge(a[:16], b[:16], steps=3, seed=6, config=JudgeConfig(width=4),
+                     progress=False)
     assert torch.equal(j1.predict_proba(test_a), j2.predict_proba(test_a))
     assert not torch.equal(j1.predict_proba(test_a), j3.predict_proba(test_a))
 

@@ -24,7 +24,7 @@ from deap_gan_prune.nets.checkpoints import (
     load_generator,
     save_generator,
 )
-from deap_gan_prune.nets.maskspace import space_of
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 
@@ -343,6 +343,8 @@ def test_an_interrupted_command_without_checkpoint_says_nothing_was_saved(tmp_pa
 
     def interrupt(*_args, **_kwargs):
         raise KeyboardInterrupt
+    for name in ("G_A", "G_B"):  # the slim pair is read first, then the data
+        save_generator(ResnetGenerator(ngf=4, n_blocks=1), tmp_path / f"slim_{name}.pth")
     monkeypatch.setattr(finetune_cmd, "load_data", interrupt)
     assert main(["finetune", str(tmp_path)]) == 130
     assert "interrupted; nothing was saved (add --checkpoint FILE" in one_error(capsys)

@@ -4,8 +4,9 @@ from collections import Counter
 
 import pytest
 from deap import base
+from resnet_oracle import group_name, resnet_space
 
-from deap_gan_prune import GeneratorWidths, MaskSpace
+from deap_gan_prune import GeneratorWidths
 from deap_gan_prune.operators import (
     BudgetRepair,
     MinSizeRepair,
@@ -32,10 +33,11 @@ from deap_gan_prune.operators import (
     size_strata,
 )
 
-SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits, 7 groups
-SPACE_MIN = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2),
-                      min_keep={"stream": 5, "up2": 3, "inner1": 0})
-TIED = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2), layout="tied")
+W4 = GeneratorWidths.default(ngf=4, n_blocks=2)
+SPACE = resnet_space(W4)                                                 # 72 bits, 7 groups
+SPACE_MIN = resnet_space(W4, min_keep={group_name(W4, "stream"): 5, group_name(W4, "up2"): 3,
+                                       group_name(W4, "inner1"): 0})
+TIED = resnet_space(W4, "tied")
 
 
 class FitMax(base.Fitness):
@@ -122,7 +124,7 @@ def test_wrong_length_is_rejected():
 # -- init ----------------------------------------------------------------------------------
 def test_init_bernoulli_and_full():
     random.seed(0)
-    big = MaskSpace(GeneratorWidths.default())
+    big = resnet_space(GeneratorWidths.default())
     ind = initMaskBernoulli(Ind, big)
     assert type(ind) is Ind
     assert valid(ind, big)
@@ -318,7 +320,7 @@ def test_repair_min_keep_restores_most_important_first():
     assert all(type(b) is int for b in bools)
 
 
-BIG = MaskSpace(GeneratorWidths.default())                              # 2,944 bits
+BIG = resnet_space(GeneratorWidths.default())                           # 2,944 bits
 
 
 @pytest.mark.parametrize("measure", ["parameters", "macs"])
@@ -520,15 +522,18 @@ def test_operators_import_only_pure_python():
     ``nets`` included), and work."""
     import subprocess
     import sys
+    from pathlib import Path
 
     code = (
         "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import deap_gan_prune.operators as ops\n"
         "from deap_gan_prune.nets.maskspace import MaskSpace\n"
         "from deap_gan_prune.nets.widths import GeneratorWidths\n"
         "from deap_gan_prune import MaskSpace as RootMaskSpace, repairBudget\n"
+        "from resnet_oracle import resnet_space\n"
         "assert RootMaskSpace is MaskSpace and repairBudget is ops.repairBudget\n"
-        "space = MaskSpace(GeneratorWidths.default(ngf=8, n_blocks=2))\n"
+        "space = resnet_space(GeneratorWidths.default(ngf=8, n_blocks=2)).tied()\n"
         "ind = space.full()\n"
         "ops.mutFlipMask(ind, space, 0.5)\n"
         "ops.repairBudget(ind, space, 0.5)\n"

@@ -8,28 +8,32 @@ import sys
 import _search_script as script
 import pytest
 
-from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve
+from deap_gan_prune.evolution.coevolution import eaCoevolve
 from deap_gan_prune.evolution.logbooks import logbook_records
 from deap_gan_prune.evolution.parallel import ProcessPoolMap, WorkerError
 from deap_gan_prune.evolution.raymap import RayMap
 from deap_gan_prune.evolution.registration import create_types
 from deap_gan_prune.evolution.resume import checkpointing, load_checkpoint, models_hash
-from deap_gan_prune.fitness.paper import cyclegan_fitnesses
 
 
 @pytest.fixture(scope="module")
 def fitnesses():
-    nets, (x_a, x_b) = script.tiny_cyclegan()
-    return cyclegan_fitnesses(*nets, x_a, x_b, lambda_cycle=1.0)
+    nets, images = script.tiny_cyclegan()
+    return script.paper_fitnesses(nets, images, weight=1.0)
 
 
 def _search(fitnesses, map_function=None, ngen=3, callback=None):
     random.seed(7)
     boxes = script.toolboxes(fitnesses, map_function=map_function)
     pops = (boxes[0].population(n=6), boxes[1].population(n=6))
-    hof = PairHallOfFame(3)
-    pops, logbook, best = eaCoevolve(pops, boxes, ngen, halloffame=hof, callback=callback,
+    states = []
+
+    def record(state):
+        states.append(state)
+        return None if callback is None else callback(state)
+    pops, logbook, best = eaCoevolve(pops, boxes, ngen, callback=record,
                                      stats=(script.statistics(), script.statistics()))
+    hof = states[-1].halloffame
     return {"masks": [[list(i) for i in pop] for pop in pops],
             "fitness": [[i.fitness.values for i in pop] for pop in pops],
             "logbook": logbook_records(logbook), "best": [list(b) for b in best],
@@ -119,12 +123,13 @@ def test_ray_missing_gives_an_install_hint(monkeypatch, fitnesses):
 
 
 @pytest.mark.slow
-def test_search_masks_with_workers_equals_in_process():
-    from deap_gan_prune.evolution.search import SearchConfig, search_masks
-    nets, images = script.tiny_cyclegan()
+def test_search_with_workers_equals_in_process():
+    from deap_gan_prune import RunOptions, SearchConfig, Task, search
+    (g_a, g_b, d_a, d_b), (x_a, x_b) = script.tiny_cyclegan()
+    task = Task.pair(g_a, g_b, x_a, x_b, discriminators={"A": d_a, "B": d_b})
     config = SearchConfig(population=4, generations=2, seed=3, n_images=2)
-    alone = search_masks(*nets, *images, config, progress=False)
-    pooled = search_masks(*nets, *images, config, progress=False, workers=2)
+    alone = search(task, config, RunOptions(progress=False))
+    pooled = search(task, config, RunOptions(progress=False, workers=2))
     assert pooled.to_dict() == alone.to_dict()
     with pytest.raises(ValueError, match="not both"):
-        search_masks(*nets, *images, config, progress=False, workers=2, map_function=map)
+        search(task, config, RunOptions(progress=False, workers=2, map_function=map))

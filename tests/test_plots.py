@@ -13,6 +13,7 @@ from deap_gan_prune.cli import main
 from deap_gan_prune.evolution.front_config import FrontConfig
 from deap_gan_prune.evolution.logbooks import logbook_from_records
 from deap_gan_prune.evolution.search_config import SearchConfig
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
@@ -48,7 +49,7 @@ def _records(n: int = 3, chapters=("A", "B")) -> list[dict]:
 
 
 def _resnet_space() -> MaskSpace:
-    return MaskSpace.from_module(ResnetGenerator(ngf=4, n_blocks=2))
+    return space_of(ResnetGenerator(ngf=4, n_blocks=2))
 
 
 def _front(adapt_score: str = "ssim") -> dict:
@@ -73,7 +74,7 @@ def _bar_heights(ax) -> list[float]:
 def test_kept_channels_of_traced_spaces_count_channels(make, size):
     torch.manual_seed(0)
     net = make().eval()
-    space = MaskSpace.from_module(net, torch.rand(1, 3, size, size) * 2 - 1)
+    space = space_of(net, torch.rand(1, 3, size, size) * 2 - 1)
     bits = _bits(space, 0)
     kept = kept_channels(space, bits)
     small = dict(slim(net, bits, space).named_modules())
@@ -93,7 +94,7 @@ def test_kept_channels_of_traced_spaces_count_channels(make, size):
 
 def test_kept_channels_multiply_bits_by_block():
     net = GroupNormNet(16, 2).eval()
-    space = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
+    space = space_of(net, torch.rand(1, 3, 32, 32))
     head = space.group("head.3")  # GroupNorm(4, 32): 8 channels per bit
     assert (head.size, head.block) == (4, 8)
     bits = space.full()
@@ -223,7 +224,7 @@ def test_plot_command_draws_every_kind(tmp_path, capsys):
 
     # one generator of the user's class (a traced space), as 'search --generator' writes
     net = StyleNet().eval()
-    traced = MaskSpace.from_module(net, torch.rand(1, 3, 32, 32))
+    traced = space_of(net, torch.rand(1, 3, 32, 32))
     single = tmp_path / "single.json"
     single.write_text(json.dumps({"masks": {"A": _bits(traced, 3)},
                                   "spaces": {"A": traced.to_dict()}, "logbook": _records()}))

@@ -46,13 +46,16 @@ def correlation_run(correlation, tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_supernet(correlation, tmp_path_factory):
     """Once-for-all versions of the --quick CycleGAN's generators, trained a few steps."""
-    from deap_gan_prune.workflow import supernet_pair
+    from deap_gan_prune.runoptions import RunOptions
+    from deap_gan_prune.training.pair import supernet_pair
+    from deap_gan_prune.training.supernet import SupernetConfig
     gan, data, _ = correlation.load_models_and_data(
         correlation.argparse.Namespace(quick=True, checkpoints=None, dataroot=None,
                                        image_size=None, device="cpu", quiet=True),
         lambda *_a: None)
     out = tmp_path_factory.mktemp("supernet")
-    supernet_pair(gan, data, out, steps=2, n_images=4, progress=False, budgets=(0.5, 0.25))
+    supernet_pair(gan, data, out, SupernetConfig(steps=2, budgets=(0.5, 0.25)),
+                  RunOptions(progress=False), n_images=4)
     return out
 
 
@@ -84,8 +87,9 @@ def test_correlation_adds_the_supernet_score_to_earlier_pairs(correlation, corre
                                                                tiny_supernet, tmp_path):
     """--from-results keeps the earlier pairs, scores and quality at 0.25 and adds only the
     supernet score; the new budget 0.5 runs the full path."""
-    from deap_gan_prune import load_cyclegan, supernet_fitnesses
-    from deap_gan_prune.nets.maskspace import MaskSpace
+    from deap_gan_prune import load_cyclegan
+    from deap_gan_prune.fitness.supernet import SupernetFitness
+    from deap_gan_prune.nets.groups import space_of
     earlier = json.loads((correlation_run / "results.json").read_text())
     _run(correlation, ["--quick", "--quiet", "--out", str(tmp_path), "--supernet",
                        str(tiny_supernet), "--budgets", "0.25", "0.5", "--from-results",
@@ -108,9 +112,8 @@ def test_correlation_adds_the_supernet_score_to_earlier_pairs(correlation, corre
                                           image_size=None, device="cpu", quiet=True)
     gan, data, _ = correlation.load_models_and_data(args, lambda *_a: None)
     pool = correlation.tasks.image_pool(data)
-    fits = supernet_fitnesses((nets.g_a, nets.g_b), (gan.g_a, gan.g_b), pool[0][:4],
-                              pool[1][:4], space_a=MaskSpace(gan.g_a.widths),
-                              space_b=MaskSpace(gan.g_b.widths))
+    fits = [SupernetFitness(s, space_of(g, x), x, original=g)
+            for s, g, x in ((nets.g_a, gan.g_a, pool[0][:4]), (nets.g_b, gan.g_b, pool[1][:4]))]
     pair = kept[-1]
     expected = sum(f.terms([int(c) for c in pair["masks"][n]])["score"]
                    for n, f in zip("AB", fits))

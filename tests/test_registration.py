@@ -5,12 +5,13 @@ import warnings
 
 import pytest
 from deap import algorithms, base, creator, tools
+from resnet_oracle import resnet_space
 
-from deap_gan_prune import GeneratorWidths, MaskSpace
-from deap_gan_prune.evolution.registration import create_types, register
+from deap_gan_prune import GeneratorWidths
+from deap_gan_prune.evolution.registration import Operators, create_types, register
 from deap_gan_prune.operators import cxTwoPointMask, initMaskBernoulli, mutSegmentInvert
 
-SPACE = MaskSpace(GeneratorWidths.default(ngf=4, n_blocks=2))          # 72 bits
+SPACE = resnet_space(GeneratorWidths.default(ngf=4, n_blocks=2))       # 72 bits
 
 
 @pytest.fixture
@@ -76,14 +77,15 @@ def test_register_fills_slots_but_not_evaluate(names):
 
 def test_register_options_and_errors(names):
     _, ind_cls = create_types(*names)
-    tb = register(base.Toolbox(), SPACE, ind_cls, mate="uniform_group", mate_indpb=1.0,
-                  mutate="flip", mutate_indpb=1.0, elitism=2)
+    tb = register(base.Toolbox(), SPACE, ind_cls,
+                  Operators(mate="uniform_group", mate_indpb=1.0, mutate="flip",
+                            mutate_indpb=1.0, elitism=2))
     x, y = ind_cls(SPACE.full()), ind_cls(i % 2 for i in range(SPACE.n_bits))
     assert tb.mate(ind_cls(x), ind_cls(y)) == (y, x)
     assert tb.mutate(ind_cls(y))[0] == [1 - b for b in y]
     for bad in ({"mate": "one_point"}, {"mutate": "gauss"}, {"select": "best"}):
         with pytest.raises(ValueError, match="unknown"):
-            register(base.Toolbox(), SPACE, ind_cls, **bad)
+            register(base.Toolbox(), SPACE, ind_cls, Operators(**bad))
 
 
 def test_register_selections(names):
@@ -93,7 +95,7 @@ def test_register_selections(names):
         p.fitness.values = (1.0 + 0.01 * i,)
     for select, options in (("roulette", {"elitism": 1}), ("rank", {"elitism": 1}),
                             ("tournament", {"tournsize": 50})):
-        tb = register(base.Toolbox(), SPACE, ind_cls, select=select, **options)
+        tb = register(base.Toolbox(), SPACE, ind_cls, Operators(select=select, **options))
         random.seed(2)
         chosen = tb.select(pop, 4)
         assert len(chosen) == 4
@@ -104,8 +106,8 @@ def test_register_budget_decorates_init_and_variation(names):
     _, ind_cls = create_types(*names)
     random.seed(1)
     scores = [random.random() for _ in range(SPACE.n_bits)]
-    tb = register(base.Toolbox(), SPACE, ind_cls, p_keep=0.9, budget=0.3, measure="macs",
-                  image_size=32, scores=scores)
+    tb = register(base.Toolbox(), SPACE, ind_cls, Operators(p_keep=0.9), budget=0.3,
+                  measure="macs", image_size=32, scores=scores)
     pop = tb.population(n=4)
     children = [*tb.mate(ind_cls(SPACE.full()), ind_cls(SPACE.full())),
                 *tb.mutate(ind_cls(SPACE.full()))]
@@ -147,8 +149,9 @@ def toy_fitness(ind):
 
 
 def evolve(algorithm, ind_cls, seed=2024):
-    tb = register(base.Toolbox(), SPACE, ind_cls, mate="group_boundary", mutate="flip",
-                  mutate_indpb=0.03, elitism=1)
+    tb = register(base.Toolbox(), SPACE, ind_cls,
+                  Operators(mate="group_boundary", mutate="flip", mutate_indpb=0.03,
+                            elitism=1))
     tb.register("evaluate", toy_fitness)
     random.seed(seed)
     pop = tb.population(n=24)

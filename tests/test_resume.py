@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from deap_gan_prune.evolution.coevolution import PairHallOfFame, eaCoevolve
+from deap_gan_prune.evolution.coevolution import eaCoevolve
 from deap_gan_prune.evolution.resume import (
     ResumeError,
     checkpointing,
@@ -107,18 +107,21 @@ def test_resume_from_any_generation_in_process(tmp_path):
 def finished(tmp_path_factory):
     """An eaCoevolve run checkpointed by the ``checkpointing`` callback."""
     path = tmp_path_factory.mktemp("ck") / "search.json"
-    (nets, (x_a, x_b)) = script.tiny_cyclegan()
-    from deap_gan_prune.fitness.paper import cyclegan_fitnesses
-    fits = cyclegan_fitnesses(*nets, x_a, x_b)
+    nets, images = script.tiny_cyclegan()
+    fits = script.paper_fitnesses(nets, images)
     random.seed(0)
     boxes = script.toolboxes(fits)
     pops = (boxes[0].population(n=4), boxes[1].population(n=4))
     digest = models_hash(*nets)
     config = {"population": 4, "gamma": 1.0, "nested": {"lr": 0.1}}
-    hof = PairHallOfFame(2)
+    save, states = checkpointing(path, config, digest), []
+
+    def callback(state):
+        states.append(state)
+        return save(state)
     result = eaCoevolve(pops, boxes, 2, stats=(script.statistics(), script.statistics()),
-                        halloffame=hof, callback=checkpointing(path, config, digest))
-    return path, config, digest, result, hof, type(pops[0][0])
+                        callback=callback)
+    return path, config, digest, result, states[-1].halloffame, type(pops[0][0])
 
 
 def test_checkpoint_holds_the_state(finished):
@@ -240,21 +243,25 @@ def test_checkpoint_is_written_atomically(finished, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_search_masks_checkpoints_and_resumes(tmp_path):
-    from deap_gan_prune.evolution.search import SearchConfig, search_masks
-    nets, images = script.tiny_cyclegan()
+def test_search_checkpoints_and_resumes(tmp_path):
+    from deap_gan_prune import RunOptions, SearchConfig, Task, search
+    (g_a, g_b, d_a, d_b), images = script.tiny_cyclegan()
+
+    def task(x_a, x_b):
+        return Task.pair(g_a, g_b, x_a, x_b, discriminators={"A": d_a, "B": d_b})
     config = SearchConfig(population=4, generations=4, seed=2, n_images=2)
-    whole = search_masks(*nets, *images, config, progress=False)
+    whole = search(task(*images), config, RunOptions(progress=False))
     ck = tmp_path / "search.json"
-    stopped = search_masks(*nets, *images, config, progress=False, checkpoint=ck,
-                           callback=lambda state: state.gen == 2)
+    stopped = search(task(*images), config, RunOptions(
+        progress=False, checkpoint=ck, callback=lambda state: state.gen == 2))
     assert read_checkpoint(ck)["generation"] == 2
     assert len(stopped.logbook) == 3
-    resumed = search_masks(*nets, *images, config, progress=False, checkpoint=ck, resume=True)
+    resuming = RunOptions(progress=False, checkpoint=ck, resume=True)
+    resumed = search(task(*images), config, resuming)
     assert resumed.to_dict() == whole.to_dict()
     assert read_checkpoint(ck)["generation"] == 4
     other = SearchConfig(population=4, generations=4, seed=2, n_images=2, gamma=2.0)
     with pytest.raises(ResumeError, match=r"differing: gamma\)"):
-        search_masks(*nets, *images, other, progress=False, checkpoint=ck, resume=True)
+        search(task(*images), other, resuming)
     with pytest.raises(ResumeError, match=r"differing: images\)"):
-        search_masks(*nets, *images[::-1], config, progress=False, checkpoint=ck, resume=True)
+        search(task(*images[::-1]), config, resuming)

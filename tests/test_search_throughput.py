@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 
@@ -54,7 +54,7 @@ def test_mask_stream_repeats_and_reference_zeroing_matches_slimming():
     bench = _module()
     torch.manual_seed(0)
     g = ResnetGenerator(ngf=4, n_blocks=1).eval()
-    space = MaskSpace(g.widths)
+    space = space_of(g)
     stream = bench.mask_stream(space, population=8, generations=3, repeat_share=0.25)
     flat = [tuple(b) for gen in stream for b in gen]
     assert [len(gen) for gen in stream] == [8, 8, 8]
@@ -62,9 +62,9 @@ def test_mask_stream_repeats_and_reference_zeroing_matches_slimming():
     assert len(set(flat)) == 24 - 6  # 2 of every 8 repeat an earlier mask
     bits = stream[1][0]
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    zeroed = bench.zero_filters(ResnetGenerator(ngf=4, n_blocks=1).eval(), {})
+    zeroed = bench.zero_filters(ResnetGenerator(ngf=4, n_blocks=1).eval(), space.full(), space)
     with torch.no_grad():
         zeroed.load_state_dict(g.state_dict())
-        bench.zero_filters(zeroed, space.slot_masks(bits))
-        torch.testing.assert_close(zeroed(x), slim(g, space.slot_masks(bits))(x),
+        bench.zero_filters(zeroed, bits, space)
+        torch.testing.assert_close(zeroed(x), slim(g, bits, space)(x),
                                    rtol=1e-4, atol=1e-5)

@@ -6,7 +6,9 @@ import random
 import pytest
 import torch
 
+from deap_gan_prune.fitness.base import Partner, Scoring
 from deap_gan_prune.fitness.paper import GeneratorFitness
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
@@ -39,14 +41,14 @@ def _random_masks(space: MaskSpace, n: int, keep: float, seed: int) -> list[list
 @pytest.mark.parametrize("keep", [0.2, 0.5, 0.8])
 def test_the_scored_network_equals_the_slim_network(use_dropout, keep):
     g, _, d, images = _nets(use_dropout)
-    space = MaskSpace(g.widths, dropout=use_dropout)
-    fitness = GeneratorFitness(g, d, images, space)
+    space = space_of(g, images)
+    fitness = GeneratorFitness(g, space, images, discriminator=d)
     for bits in _random_masks(space, 4, keep, seed=int(keep * 10)):
         with fitness._network_for(bits) as net:
             assert net is not g  # a slim copy, not the original
             with torch.inference_mode():
                 sliced = net(images)
-        small = slim(g, space.slot_masks(bits)).eval()
+        small = slim(g, bits, space).eval()
         assert small.widths == space.widths_of(bits)
         with torch.inference_mode():
             expected = small(images)
@@ -55,17 +57,18 @@ def test_the_scored_network_equals_the_slim_network(use_dropout, keep):
 
 def test_fitness_terms_equal_those_computed_from_slim_networks():
     g, partner, d, images = _nets()
-    space, partner_space = MaskSpace(g.widths), MaskSpace(partner.widths)
-    fitness = GeneratorFitness(g, d, images, space, partner_generator=partner,
-                               partner_space=partner_space, lambda_cycle=10.0, gamma=1.0,
-                               batch_size=2)  # batches of 2, 2, 1: weighting checked too
+    space, partner_space = space_of(g, images), space_of(partner, images)
+    fitness = GeneratorFitness(g, space, images,
+                               Scoring(gamma=1.0, batch_size=2),  # batches of 2, 2, 1:
+                               discriminator=d,                    # weighting checked too
+                               partner=Partner(partner, partner_space, 10.0))
     partner_bits = _random_masks(partner_space, 1, 0.6, seed=7)[0]
-    small_partner = slim(partner, partner_space.slot_masks(partner_bits)).eval()
+    small_partner = slim(partner, partner_bits, partner_space).eval()
     with torch.inference_mode():
         reference = g(images)
         judged_reference = d(reference)
     for bits in _random_masks(space, 3, 0.4, seed=3):
-        small = slim(g, space.slot_masks(bits)).eval()
+        small = slim(g, bits, space).eval()
         with torch.inference_mode():
             fake = small(images)
             l_gen = (fake - reference).pow(2).mean().item()

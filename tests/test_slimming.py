@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from deap_gan_prune.nets.counting import count_module_parameters
-from deap_gan_prune.nets.maskspace import MaskSpace
+from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import masked, slim
-from deap_gan_prune.nets.widths import GeneratorWidths, count_parameters
+from deap_gan_prune.nets.widths import GeneratorWidths
 
 
 def _random_valid_mask(space, rnd, p_keep):
@@ -25,41 +25,41 @@ def _random_valid_mask(space, rnd, p_keep):
 def test_masked_forward_equals_slim_forward(ngf, n_blocks, layout, dropout, size):
     torch.manual_seed(ngf)
     g = ResnetGenerator(ngf=ngf, n_blocks=n_blocks, use_dropout=dropout).eval()
-    space = MaskSpace(g.widths, layout=layout)
-    rnd = random.Random(ngf * 10 + n_blocks)
     x = torch.randn(2, 3, size, size)
+    space = space_of(g, x, layout)
+    rnd = random.Random(ngf * 10 + n_blocks)
     for p_keep in (0.2, 0.5, 0.9):
         bits = _random_valid_mask(space, rnd, p_keep)
-        small = slim(g, space.slot_masks(bits))
+        small = slim(g, bits, space)
         assert small.widths == space.widths_of(bits)
-        assert count_module_parameters(small) == count_parameters(small.widths)
+        assert count_module_parameters(small) == space.size(bits)
         with torch.no_grad():
-            with masked(g, space.slot_masks(bits)):
+            with masked(g, bits, space):
                 y_masked = g(x)
             y_slim = small(x)
         assert torch.allclose(y_masked, y_slim, atol=1e-5)
 
 
 def test_full_mask_is_identity_and_hooks_are_removed(tiny_generator):
-    space = MaskSpace(tiny_generator.widths)
+    space = space_of(tiny_generator)
     x = torch.randn(1, 3, 16, 16)
     with torch.no_grad():
         before = tiny_generator(x)
-        small = slim(tiny_generator, space.slot_masks(space.full()))
+        small = slim(tiny_generator, space.full())
         assert torch.allclose(small(x), before, atol=1e-6)
         bits = space.full()
         bits[0] = 0
-        with masked(tiny_generator, space.slot_masks(bits)):
+        with masked(tiny_generator, bits):
             assert not torch.allclose(tiny_generator(x), before)
         assert torch.equal(tiny_generator(x), before)
 
 
 def test_slim_copies_the_kept_slices(tiny_generator):
-    space = MaskSpace(tiny_generator.widths)
+    space = space_of(tiny_generator)
     bits = space.full()
-    g = space.group("inner1")
+    g = space.group("model.11.conv_block.1")  # block 1's inner width
     bits[g.offset:g.stop] = [0, 1] + [0] * (g.size - 2)
-    small = slim(tiny_generator, space.slot_masks(bits))
+    small = slim(tiny_generator, bits, space)
     src = tiny_generator.model[11].conv_block
     dst = small.model[11].conv_block
     assert torch.equal(dst[1].weight, src[1].weight[1:2])
@@ -69,22 +69,29 @@ def test_slim_copies_the_kept_slices(tiny_generator):
 
 
 def test_slim_rejects_empty_or_misaligned_masks(tiny_generator):
+    space = space_of(tiny_generator)
     with pytest.raises(ValueError, match="keeps no channel"):
-        slim(tiny_generator, {"first": [0] * 4})
-    with pytest.raises(ValueError, match="entries"):
-        slim(tiny_generator, {"first": [1] * 3})
-    with pytest.raises(KeyError, match="unknown"):
-        slim(tiny_generator, {"bogus": [1]})
+        slim(tiny_generator, [0] * 4 + space.full()[4:])
+    with pytest.raises(ValueError, match="bits"):
+        slim(tiny_generator, space.full()[1:], space)
+    with pytest.raises(ValueError, match="bits"), masked(tiny_generator, [1, 0], space):
+        pass
+    with pytest.raises(KeyError, match="unknown"):  # per-group masks name the space's groups
+        slim(tiny_generator, space.join({"bogus": [1]}), space)
+    other = space_of(ResnetGenerator(ngf=4, n_blocks=1))
+    with pytest.raises(ValueError, match="does not describe"):
+        slim(tiny_generator, other.full(), other)
 
 
 def test_slim_of_slim_equals_composed_mask():
     torch.manual_seed(0)
     g = ResnetGenerator(widths=GeneratorWidths(6, 8, 10, (7, 5), 8, 6)).eval()
-    space = MaskSpace(g.widths)
+    space = space_of(g)
     bits = _random_valid_mask(space, random.Random(1), 0.6)
-    once = slim(g, space.slot_masks(bits))
-    inner_space = MaskSpace(once.widths)
-    twice = slim(once, inner_space.slot_masks(inner_space.full()))
+    once = slim(g, bits, space)
+    inner_space = space_of(once)
+    assert inner_space.widths == once.widths == space.widths_of(bits)
+    twice = slim(once, inner_space.full(), inner_space)
     x = torch.randn(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.allclose(once(x), twice(x), atol=1e-6)
@@ -93,7 +100,7 @@ def test_slim_of_slim_equals_composed_mask():
 def test_slim_copies_nothing_it_shares_with_the_original(tiny_generator):
     """The slim network owns every tensor (no meta placeholder left, none shared), and the
     original is unchanged by slimming and by training the slim copy."""
-    space = MaskSpace(tiny_generator.widths)
+    space = space_of(tiny_generator)
     before = {k: v.clone() for k, v in tiny_generator.state_dict().items()}
     small = slim(tiny_generator, _random_valid_mask(space, random.Random(3), 0.5), space)
     originals = {t.data_ptr() for t in tiny_generator.state_dict().values()}

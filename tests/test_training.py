@@ -7,11 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.widths import GeneratorWidths
+from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.training import (
     CycleGANConfig,
     ImagePool,
+    PairTeacher,
     finetune,
     fit_discriminator,
     init_weights,
@@ -20,6 +23,7 @@ from deap_gan_prune.training import (
 )
 
 SIZE = 16
+QUIET = RunOptions(progress=False)
 
 
 def make_nets(seed: int = 0, ngf: int = 4, n_blocks: int = 1):
@@ -52,8 +56,8 @@ def test_loop_runs_changes_weights_and_logs():
     before = [copy.deepcopy(n) for n in nets]
     cfg = CycleGANConfig(steps=6, log_every=2, pool_size=3)
     seen = []
-    hist = train_cyclegan(*nets, make_loader(), cfg, progress=False,
-                          callback=lambda step, logs: seen.append((step, dict(logs))))
+    options = QUIET.replace(callback=lambda step, logs: seen.append((step, dict(logs))))
+    hist = train_cyclegan(CycleGAN(*nets), make_loader(), cfg, options)
     assert hist["step"] == [2.0, 4.0, 6.0]
     for key in ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B", "lr"):
         assert len(hist[key]) == 3
@@ -65,7 +69,7 @@ def test_loop_runs_changes_weights_and_logs():
 def test_cycle_loss_decreases():
     nets = make_nets()
     cfg = CycleGANConfig(steps=40, log_every=10, lr=1e-3, pool_size=4)
-    hist = train_cyclegan(*nets, make_loader(), cfg, progress=False)
+    hist = train_cyclegan(CycleGAN(*nets), make_loader(), cfg, QUIET)
     assert hist["cycle_A"][-1] < hist["cycle_A"][0]
     assert hist["cycle_B"][-1] < hist["cycle_B"][0]
 
@@ -74,8 +78,8 @@ def test_determinism_under_seed():
     runs = []
     for _ in range(2):
         nets = make_nets(seed=3)
-        train_cyclegan(*nets, make_loader(), CycleGANConfig(steps=8, pool_size=2, seed=5),
-                       progress=False)
+        train_cyclegan(CycleGAN(*nets), make_loader(),
+                       CycleGANConfig(steps=8, pool_size=2, seed=5), QUIET)
         runs.append(nets)
     assert all(states_equal(a, b) for a, b in zip(*runs))
 
@@ -85,7 +89,7 @@ def test_global_rng_untouched():
     expected = torch.rand(3)
     nets = make_nets()
     torch.manual_seed(123)
-    train_cyclegan(*nets, make_loader(), CycleGANConfig(steps=3, pool_size=1), progress=False)
+    train_cyclegan(CycleGAN(*nets), make_loader(), CycleGANConfig(steps=3, pool_size=1), QUIET)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -94,7 +98,7 @@ def test_loss_weights_match_manual_computation():
     ref = [copy.deepcopy(n) for n in nets]
     loader = make_loader()
     cfg = CycleGANConfig(steps=1, log_every=1, lambda_cycle=7.0, lambda_identity=0.3)
-    hist = train_cyclegan(*nets, loader, cfg, progress=False)
+    hist = train_cyclegan(CycleGAN(*nets), loader, cfg, QUIET)
     g_a, g_b, d_a, d_b = ref
     a, b = loader[0]["A"], loader[0]["B"]
     with torch.no_grad():
@@ -115,8 +119,8 @@ def test_identity_weight_zero_skips_identity_forward():
         nets = make_nets()
         count = [0]
         nets[0].register_forward_hook(lambda *_a, count=count: count.__setitem__(0, count[0] + 1))
-        hist = train_cyclegan(*nets, make_loader(), CycleGANConfig(steps=2, lambda_identity=li),
-                              progress=False)
+        hist = train_cyclegan(CycleGAN(*nets), make_loader(),
+                              CycleGANConfig(steps=2, lambda_identity=li), QUIET)
         calls[li] = count[0]
         assert ("idt_A" in hist) == (li > 0)
     assert calls[0.5] == 2 * 3  # G_A(a), G_A(G_B(b)), G_A(b) per step
@@ -127,7 +131,7 @@ def test_lr_schedule_constant_then_linear_to_zero():
     assert [lr_factor(s, 10, 4) for s in range(11)] == pytest.approx(
         [1, 1, 1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6, 0])
     cfg = CycleGANConfig(steps=10, decay_start=0.5, log_every=1, lr=1e-3)
-    hist = train_cyclegan(*make_nets(), make_loader(), cfg, progress=False)
+    hist = train_cyclegan(CycleGAN(*make_nets()), make_loader(), cfg, QUIET)
     lrs = hist["lr"]
     assert lrs[:6] == pytest.approx([1e-3] * 6)
     diffs = [lrs[i] - lrs[i + 1] for i in range(5, 9)]
@@ -168,9 +172,9 @@ def test_finetune_distillation_pulls_toward_teacher():
         torch.manual_seed(7)
         s_a, s_b = ResnetGenerator(widths=small), ResnetGenerator(widths=small)
         teacher_before = copy.deepcopy(t_a)
-        finetune(s_a, s_b, copy.deepcopy(d_a), copy.deepcopy(d_b), loader,
-                 CycleGANConfig(steps=30, lr=1e-3), teacher=(t_a, t_b), distill_weight=w,
-                 progress=False)
+        finetune(CycleGAN(s_a, s_b, copy.deepcopy(d_a), copy.deepcopy(d_b)), loader,
+                 CycleGANConfig(steps=30, lr=1e-3, distill_weight=w), QUIET,
+                 teacher=PairTeacher(t_a, t_b))
         assert states_equal(t_a, teacher_before)
         with torch.no_grad():
             dist[w] = float(F.l1_loss(s_a(a), target))
@@ -181,15 +185,16 @@ def test_finetune_frozen_discriminators_unchanged_and_distill_logged():
     t_a, t_b, d_a, d_b = make_nets()
     s_a, s_b = copy.deepcopy(t_a), copy.deepcopy(t_b)
     d_before = copy.deepcopy(d_a)
-    hist = finetune(s_a, s_b, d_a, d_b, make_loader(), CycleGANConfig(steps=3, log_every=1),
-                    teacher=(t_a, t_b), distill_weight=1.0, freeze_discriminators=True,
-                    progress=False)
+    hist = finetune(CycleGAN(s_a, s_b, d_a, d_b), make_loader(),
+                    CycleGANConfig(steps=3, log_every=1, distill_weight=1.0,
+                                   freeze_discriminators=True), QUIET,
+                    teacher=PairTeacher(t_a, t_b))
     assert states_equal(d_a, d_before)
     assert "D_A" not in hist
     assert hist["distill_A"][0] == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(ValueError, match="teacher"):
-        finetune(s_a, s_b, d_a, d_b, make_loader(), CycleGANConfig(steps=1), distill_weight=1.0,
-                 progress=False)
+        finetune(CycleGAN(s_a, s_b, d_a, d_b), make_loader(),
+                 CycleGANConfig(steps=1, distill_weight=1.0), QUIET)
 
 
 @pytest.mark.parametrize("direction", ["A", "B"])
@@ -209,7 +214,7 @@ def test_fit_discriminator_trains_d_and_keeps_generator(direction):
 
     before = d_loss()
     hist = fit_discriminator(g, d, loader, CycleGANConfig(steps=30, lr=1e-3, log_every=10),
-                             direction=direction, progress=False)
+                             QUIET, direction=direction)
     assert d_loss() < before
     assert hist["D"][-1] < hist["D"][0]
     assert states_equal(g, g_before)
@@ -218,8 +223,8 @@ def test_fit_discriminator_trains_d_and_keeps_generator(direction):
 
 def test_checkpoints_upstream_names_atomic_and_loadable(tmp_path):
     nets = make_nets()
-    train_cyclegan(*nets, make_loader(), CycleGANConfig(steps=4), progress=False,
-                   checkpoint_dir=tmp_path, checkpoint_every=2)
+    train_cyclegan(CycleGAN(*nets), make_loader(), CycleGANConfig(steps=4, checkpoint_every=2),
+                   QUIET, checkpoint_dir=tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
     expected = sorted(f"{tag}_net_{n}.pth" for tag in ("2", "4", "latest")
                       for n in ("G_A", "G_B", "D_A", "D_B"))
@@ -234,14 +239,14 @@ def test_checkpoints_upstream_names_atomic_and_loadable(tmp_path):
 def test_bad_inputs_raise_clear_errors():
     nets = make_nets()
     with pytest.raises(ValueError, match="dict with keys"):
-        train_cyclegan(*nets, [torch.zeros(1, 3, SIZE, SIZE)], CycleGANConfig(steps=1),
-                       progress=False)
+        train_cyclegan(CycleGAN(*nets), [torch.zeros(1, 3, SIZE, SIZE)],
+                       CycleGANConfig(steps=1), QUIET)
     with pytest.raises(ValueError, match="no batches"):
-        train_cyclegan(*nets, [], CycleGANConfig(steps=1), progress=False)
+        train_cyclegan(CycleGAN(*nets), [], CycleGANConfig(steps=1), QUIET)
     with pytest.raises(ValueError, match="decay_start"):
         CycleGANConfig(decay_start=1.5)
     with pytest.raises(ValueError, match="direction"):
-        fit_discriminator(nets[0], nets[2], make_loader(), 1, direction="C", progress=False)
+        fit_discriminator(nets[0], nets[2], make_loader(), 1, QUIET, direction="C")
 
 
 def test_init_weights_upstream_normal_and_seeded():

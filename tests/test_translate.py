@@ -9,6 +9,7 @@ from PIL import Image
 from deap_gan_prune.cli import main
 from deap_gan_prune.translate import (
     OnnxGenerator,
+    TranslateConfig,
     load_input,
     load_translator,
     rounded_size,
@@ -69,8 +70,10 @@ def test_folder_keeps_names_and_sizes_and_equals_the_generator(folder, weights, 
 
 def test_batching_does_not_change_the_output(folder, weights, tmp_path):
     generator = load_translator(weights)
-    one = translate_folder(generator, folder, tmp_path / "one", batch_size=1, progress=False)
-    many = translate_folder(generator, folder, tmp_path / "many", batch_size=8, progress=False)
+    one = translate_folder(generator, folder, tmp_path / "one", TranslateConfig(batch_size=1),
+                           progress=False)
+    many = translate_folder(generator, folder, tmp_path / "many", TranslateConfig(batch_size=8),
+                            progress=False)
     assert [p.name for p in one.written] != []
     assert len(one.written) == len(many.written) == 5
     for path in one.written:
@@ -80,8 +83,8 @@ def test_batching_does_not_change_the_output(folder, weights, tmp_path):
 
 
 def test_size_resizes_every_image(folder, weights, tmp_path):
-    result = translate_folder(load_translator(weights), folder, tmp_path / "out", size=8,
-                              progress=False)
+    result = translate_folder(load_translator(weights), folder, tmp_path / "out",
+                              TranslateConfig(size=8), progress=False)
     assert set(result.sizes.values()) == {(8, 8)}
     assert all(Image.open(p).size == (8, 8) for p in result.written)
 
@@ -120,6 +123,14 @@ def test_onnx_file_with_dynamic_size_keeps_each_image_size(folder, tiny_generato
         want = np.asarray(Image.open(eager / f"{name[0]}.png")).astype(int)
         assert written.shape == want.shape
         assert np.abs(written - want).max() <= 1
+
+
+def test_bad_settings_are_refused_in_one_line():
+    for changes, problem in (({"batch_size": 0}, "batch size 0: must be 1 or more"),
+                             ({"multiple": 0}, "multiple 0: must be 1 or more"),
+                             ({"size": 10}, "size 10: must be a positive multiple of 4")):
+        with pytest.raises(ValueError, match=problem):
+            TranslateConfig(**changes)
 
 
 def test_unreadable_images_are_skipped_with_a_warning(folder, weights, tmp_path):

@@ -18,7 +18,7 @@ from PIL import Image
 from deap_gan_prune.cli import main
 from deap_gan_prune.nets.checkpoints import load_generator
 from deap_gan_prune.nets.counting import count_module_parameters
-from deap_gan_prune.nets.groups import TracingError
+from deap_gan_prune.nets.groups import TracingError, space_of
 from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import masked, slim
 
@@ -103,7 +103,7 @@ def test_slim_is_smaller_and_computes_the_masked_network(searched):
     scale = ZOO[key][2]
     x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
     found = json.loads((folder / "masks.json").read_text())
-    space = MaskSpace.from_module(net, x[:1])
+    space = space_of(net, x[:1])
     assert found["architecture"]["class"] == f"generic_nets:{ZOO[key][0]}"
     assert len(found["masks"]["A"]) == space.n_bits
     slimmed = _load(key, folder / "slim" / "slim_G_A.pth")
@@ -193,7 +193,7 @@ def test_compress(key, tmp_path):
 def test_a_group_read_through_a_pixel_shuffle_of_features_is_kept_whole(name, kwargs, whole):
     net = _network(name, kwargs)
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
-    space = MaskSpace.from_module(net, x)
+    space = space_of(net, x)
     assert whole in space.fixed
     assert whole not in [g.name for g in space.groups]
     assert space.groups, "the other groups are still searched"
@@ -203,7 +203,7 @@ def test_a_group_read_through_a_pixel_shuffle_of_features_is_kept_whole(name, kw
 def test_slim_inside_masked_gives_a_network_without_its_hooks():
     net = _network("AttentionNet", {"ngf": 8})
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
-    space = MaskSpace.from_module(net, x)
+    space = space_of(net, x)
     bits = _random_bits(space, 3)
     with torch.no_grad(), masked(net, bits, space) as zeroed:
         small = slim(zeroed, bits, space)
@@ -214,7 +214,7 @@ def test_a_network_too_deep_for_the_example_is_refused_in_one_line():
     net = _network("UnetGenerator", {"num_downs": 5, "ngf": 4})
     with pytest.raises(TracingError, match=r"UnetGenerator does not run on a \(1, 3, 16, 16\) "
                        "example .*a larger image size may be needed") as info:
-        MaskSpace.from_module(net, torch.zeros(1, 3, 16, 16))
+        space_of(net, torch.zeros(1, 3, 16, 16))
     assert "\n" not in str(info.value)
 
 
@@ -228,14 +228,14 @@ def _slims_as_masked(net: torch.nn.Module, bits: list[int], space: MaskSpace,
 
 def _traced_and_slimmed(net: torch.nn.Module) -> None:
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
-    space = MaskSpace.from_module(net, x)
+    space = space_of(net, x)
     _slims_as_masked(net, _random_bits(space, 2), space, x)
 
 
 def test_a_frozen_network_is_traced_like_a_trainable_one():
     net = _network("AttentionNet", {"ngf": 8})
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
-    expected = MaskSpace.from_module(net, x)
+    expected = space_of(net, x)
     net.requires_grad_(False)
-    assert MaskSpace.from_module(net, x) == expected
+    assert space_of(net, x) == expected
     assert not any(p.requires_grad for p in net.parameters())  # the caller's is untouched
