@@ -232,7 +232,7 @@ def run_key(run: dict) -> tuple:
 
 def _search_base(args, method: str) -> dict:
     base = {"population": args.population, "generations": args.generations,
-            "n_images": args.n_images, "train_images": args.adapt_images}
+            "n_images": args.n_images, "adapt_images": args.adapt_images}
     if method == "supernet":
         base.update(population=args.supernet_population,
                     generations=args.supernet_generations)

@@ -2,7 +2,7 @@
 generator, at 64, 128 and 256 px, on one CPU thread, side by side in one run.
 
 The candidate's fitness is the default adapted fitness (``SearchConfig(budget=...)``: the
-slim network distilled ``adapt_steps`` steps toward the original on ``train_images`` tiles,
+slim network distilled ``adapt_steps`` steps toward the original on ``adapt_images`` tiles,
 then scored by L1 on ``n_images`` tiles), built as ``deap-gan-prune search --generator ...
 --dataroot ... --budget`` builds it (:func:`make_fitnesses`). Reported per size: the one-off
 cost (the original's outputs on the scoring and adaptation images) and the seconds per
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(generator, files: list[Path], size: int, config: SearchConfig,
             candidates: int) -> dict:
     """One-off and per-candidate seconds of the default fitness at ``size`` px."""
-    n = config.n_images + config.train_images
+    n = config.n_images + config.adapt_images
     images = load_images(files[:n], size)
     space = space_of(generator, images)
     fitness = make_fitnesses(Task({"A": generator}, {"A": images}), config, {"A": space})["A"]
@@ -92,14 +92,14 @@ def main(argv=None) -> int:
     files = readable_images(Path(a.work) / "data" / "trainA")[0]
     config = SearchConfig(budget=a.budget)
     if a.toy:
-        config = SearchConfig(budget=a.budget, n_images=2, train_images=2, adapt_steps=2)
+        config = SearchConfig(budget=a.budget, n_images=2, adapt_images=2, adapt_steps=2)
     rows = [measure(generator, files, size, config, a.candidates) for size in a.sizes]
     result = {"benchmark": "candidate_cost", "toy": a.toy, "threads": 1, "budget": a.budget,
               "config": config.to_dict(), "rows": rows}
     atomic_write_json(Path(a.out), result)
     if not a.quiet:
         print(f"Default --generator search, budget {a.budget}, one thread: "
-              f"{config.adapt_steps} adaptation steps on {config.train_images} images, scored "
+              f"{config.adapt_steps} adaptation steps on {config.adapt_images} images, scored "
               f"on {config.n_images}; {rows[0]['evaluations']} candidates a search.\n")
         print(f"{'px':>5}{'setup s':>10}{'s/candidate':>13}{'search est. min':>17}")
         for r in rows:

@@ -436,7 +436,7 @@ def main(argv=None) -> int:
         ctx.supernet = load_supernet(args, gan)
     search_cfg = {"population": args.search_population,
                   "generations": args.search_generations, "n_images": args.n_images,
-                  "train_images": args.adapt_images}
+                  "adapt_images": args.adapt_images}
     searches = [SearchTask(m, b, s, search_cfg) for b in fresh
                 for s in args.search_seeds for m in ("paper", "adapted")]
     searched: dict = {}

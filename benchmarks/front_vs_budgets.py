@@ -122,7 +122,7 @@ def run(args) -> dict:
     gan, data, source, supernets = load(args)
     ctx = Context(gan, data, None, args.device)
     common = {"adapt_steps": args.adapt_steps, "n_images": args.n_images,
-              "train_images": args.adapt_images, "seed": args.seed, "fitness": args.fitness,
+              "adapt_images": args.adapt_images, "seed": args.seed, "fitness": args.fitness,
               "adapt_score": args.score}
     low, high = min(args.budgets) * 0.8, min(1.0, max(args.budgets) * 1.25)
     start = time.perf_counter()

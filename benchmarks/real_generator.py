@@ -168,7 +168,7 @@ class Context:
     def search_config(self, cell: Cell) -> SearchConfig:
         a = self.args
         extra = {} if not a.toy else {"population": 2, "generations": 1, "n_images": 2,
-                                      "train_images": 2, "adapt_steps": 1, "batch_size": 2,
+                                      "adapt_images": 2, "adapt_steps": 1, "batch_size": 2,
                                       "finalist_steps": 2}
         if cell.method == "search_widths":
             extra = {**WIDTHS, **extra}
@@ -302,7 +302,7 @@ def _search(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
             return _uncompact(saved["mask"], ctx.space.n_bits), saved["info"]
         _stale(ctx, out)
     if ctx.search_images is None:
-        n = config.n_images + config.train_images
+        n = config.n_images + config.adapt_images
         ctx.search_images = load_images(ctx.train_files[:n], ctx.args.search_size)
     start = time.perf_counter()
     result = search(Task({"A": ctx.teacher}, {"A": ctx.search_images}), config,

@@ -60,7 +60,7 @@ def candidates(space, config: SearchConfig, n: int, seed: int) -> list[list[int]
 def score_at(generator, files: list[Path], size: int, config: SearchConfig,
              masks: list[list[int]]) -> dict:
     """The adapted fitness of every mask at ``size`` px and the seconds each took."""
-    n = config.n_images + config.train_images
+    n = config.n_images + config.adapt_images
     images = load_images(files[:n], size)
     space = space_of(generator, images)
     fitness = make_fitnesses(Task({"A": generator}, {"A": images}), config, {"A": space})["A"]
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
         torch.manual_seed(0)
         generator = VintageGenerator(ngf=8, n_blocks=2).eval()
         write_photo_folder(Path(a.work) / "data", tile_px=24, test_px=40)
-        extra = {"n_images": 2, "train_images": 2, "adapt_steps": 2, "batch_size": 2}
+        extra = {"n_images": 2, "adapt_images": 2, "adapt_steps": 2, "batch_size": 2}
     else:
         try:
             generator = load_real_generator(a.weights)

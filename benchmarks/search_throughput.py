@@ -140,7 +140,9 @@ def adapted_cost(g_a, images: torch.Tensor, adapt_images: torch.Tensor, space: M
 
 
 def run(quick: bool, device: str, population: int, generations: int, repeat_share: float,
-        n_images: int, size: int, adapt_steps: int = 30, adapt_masks: int = 12) -> dict:
+        batch: tuple[int, int], adapt_steps: int = 30, adapt_masks: int = 12) -> dict:
+    """``batch``: (images, pixels of their side)."""
+    n_images, size = batch
     g_a, g_b, d_a, models = build_models(quick, device)
     images = SyntheticHorseZebra(n=n_images, size=size, seed=0, split="test").images("A")
     images = images.to(device)
@@ -203,7 +205,7 @@ def main(argv=None) -> int:
     n_images, size = (4, 32) if args.quick else (16, 64)
     generations = 2 if args.quick else args.generations
     result = run(args.quick, args.device, population, generations, args.repeat_share,
-                 n_images, size, 2 if args.quick else args.adapt_steps,
+                 (n_images, size), 2 if args.quick else args.adapt_steps,
                  3 if args.quick else args.adapt_masks)
     print(f"{result['models']}, {n_images} images of {size}x{size}, {result['evaluations']} "
           f"evaluations ({result['unique_evaluations']} distinct), {result['threads']} "

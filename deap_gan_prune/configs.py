@@ -37,19 +37,19 @@ def parse_interval(text: str) -> dict[str, float | None]:
 def setting(default: Any, help: str = "", *, within: str | None = None,
             choices: Sequence[str] | None = None, multiple_of: int | None = None,
             stage: str | None = None, optional: bool = False,
-            metavar: str | tuple[str, ...] | None = None, flag: str | None = None) -> Any:
+            metavar: str | tuple[str, ...] | None = None) -> Any:
     """A dataclass field declared once: its default (a callable for a mutable one), its help
     text, its range (``within``, an interval such as ``"(0, 1]"``, for the value or each item
     of a tuple; one of ``choices``; a multiple of ``multiple_of``), checked by
     :func:`validate`. ``stage``: the stage of a run whose results depend on it, or
     :data:`RUNTIME` when it says how a run goes, not what it makes; ``optional``: left out of
-    a stage's recorded settings while at its default. ``metavar`` and ``flag``: its
-    command-line flag's (the flag defaults to ``--name-with-dashes``)."""
+    a stage's recorded settings while at its default. ``metavar``: its command-line flag's
+    (the flag is ``--name-with-dashes``)."""
     metadata = {"help": help, **(parse_interval(within) if within else
                                  dict.fromkeys(("low", "above", "high", "below"))),
                 "choices": tuple(choices) if choices is not None else None,
                 "multiple_of": multiple_of, "stage": stage, "runtime_only": stage == RUNTIME,
-                "optional": optional, "flag": flag, "metavar": metavar}
+                "optional": optional, "metavar": metavar}
     if callable(default):
         return field(default_factory=default, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -199,8 +199,8 @@ def to_dict(instance: Any) -> dict:
 
 # -- flags --------------------------------------------------------------------------------
 def flag_of(f: Field) -> str:
-    """The command-line flag of a field: its ``flag``, else ``--name-with-dashes``."""
-    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+    """The command-line flag of a field: ``--name-with-dashes``."""
+    return "--" + f.name.replace("_", "-")
 
 
 def default_of(f: Field) -> Any:

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     # 2. Search one generator's masks (no partner): first 16 horses score, the next 32 adapt.
     config = dgp.SearchConfig(population=args.population, generations=args.generations,
                               budget=args.budget, adapt_steps=5, n_images=16,
-                              train_images=32, seed=args.seed)
+                              adapt_images=32, seed=args.seed)
     result = dgp.search(dgp.Task({"A": net}, {"A": horses}), config,
                         dgp.RunOptions(progress=False))
     mask, searched, terms = result.masks["A"], result.spaces["A"], result.terms["A"]

@@ -122,7 +122,7 @@ def search_config(args: argparse.Namespace) -> SearchConfig:
     return make(population=args.population, generations=args.generations,
                 adapt_steps=args.adapt_steps, gamma=args.gamma,
                 budget=None if args.budget == 1 else args.budget,
-                n_images=8 if args.quick else 16, train_images=8 if args.quick else 32,
+                n_images=8 if args.quick else 16, adapt_images=8 if args.quick else 32,
                 seed=args.seed)
 
 
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     # 1. The original CycleGAN and the data.
     gan = (load_cyclegan(args.checkpoints, device=args.device) if args.checkpoints
            else load_teacher(args.device))
-    n_val = config.n_images + config.train_images  # scoring + adaptation images
+    n_val = config.n_images + config.adapt_images  # scoring + adaptation images
     if args.dataroot:
         data = folder_data(args.dataroot, args.image_size or 256, n_val=n_val, seed=args.seed,
                            n_test=16 if args.quick else None)

@@ -114,7 +114,7 @@ def default_example() -> dict:
     from deap_gan_prune.teacher import load_teacher
     torch.manual_seed(0)
     gan = load_teacher()
-    config = SearchConfig(n_images=16, train_images=32, seed=0)
+    config = SearchConfig(n_images=16, adapt_images=32, seed=0)
     data = synthetic_data(512, 64, size=64, seed=0, n_val=48)
     task = Task.pair(gan.g_a, gan.g_b, data.val_a, data.val_b,
                      discriminators={"A": gan.d_a, "B": gan.d_b})
@@ -188,7 +188,7 @@ def toy_front() -> dict:
     from deap_gan_prune.files import models_hash
     from deap_gan_prune.nets.slimming import slim
     nets, images = _toy_pair()
-    config = FrontConfig(population=8, generations=3, n_images=4, train_images=4,
+    config = FrontConfig(population=8, generations=3, n_images=4, adapt_images=4,
                          adapt_steps=2, seed=3)
     result = search(Task.pair(*nets, *images), config, RunOptions(progress=False))
     d = result.to_dict()
@@ -228,14 +228,14 @@ def toy_single() -> dict:
     """A toy search of one random ngf-4 ResNet, channel variation, 0.6 budget."""
     from deap_gan_prune.evolution.search_config import SearchConfig
     return _single(SearchConfig(population=4, generations=3, adapt_steps=2, n_images=4,
-                                train_images=4, budget=0.6, seed=1))
+                                adapt_images=4, budget=0.6, seed=1))
 
 
 def toy_single_widths() -> dict:
     """The same with the width search (``SearchConfig.widths``) and two finalists."""
     from deap_gan_prune.evolution.search_config import SearchConfig
     return _single(SearchConfig.widths(population=4, generations=3, adapt_steps=2,
-                                       n_images=4, train_images=4, budget=0.3, seed=1,
+                                       n_images=4, adapt_images=4, budget=0.3, seed=1,
                                        finalists=2, finalist_steps=3))
 
 

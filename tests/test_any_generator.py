@@ -412,7 +412,7 @@ def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
     net, size = _network("affine_resnet")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     config = SearchConfig(population=4, generations=3, adapt_steps=2, n_images=4,
-                          train_images=4, budget=0.6, seed=1)
+                          adapt_images=4, budget=0.6, seed=1)
 
     def search_one(generator, options=None, config=config):
         return search(Task({"A": generator}, {"A": images}), config,
@@ -459,7 +459,7 @@ def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
     net, size = _network("style")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
     config = SearchConfig(population=4, generations=1, adapt_steps=2, n_images=4,
-                          train_images=4, budget=0.6, seed=2)
+                          adapt_images=4, budget=0.6, seed=2)
     calls = []
 
     class CountingPool(ProcessPoolMap):
@@ -490,7 +490,7 @@ def test_width_search_keeps_the_best_finalist_and_seeds_random_uniform_channels(
     net, size = _network("affine_resnet")
     images = torch.rand(8, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     config = SearchConfig(population=4, generations=2, adapt_steps=2, n_images=4,
-                          train_images=4, budget=0.3, budget_measures=("parameters",),
+                          adapt_images=4, budget=0.3, budget_measures=("parameters",),
                           init="uniform", mutate="move", mate="uniform_group", cxpb=0.5,
                           mutpb=0.5, seed_channels="random", finalists=2, finalist_steps=3,
                           seed=2)
@@ -544,7 +544,7 @@ def test_front_supernet_and_baselines_work_on_a_non_resnet_generator():
             assert space.size_ratio(bits) <= budget
             assert slim(net_a, bits, space)(x[:2]).shape == x[:2].shape
     front = search(Task.pair(net_a, net_b, x, x),
-                   FrontConfig(population=4, generations=1, n_images=4, train_images=4,
+                   FrontConfig(population=4, generations=1, n_images=4, adapt_images=4,
                                adapt_steps=1), RunOptions(progress=False))
     sizes = [p["values"]["parameters"] for p in front.points]
     assert len(front.points) >= 2

@@ -98,14 +98,14 @@ def test_every_config_is_checked_by_the_validator(cls, bad, problem):
 
 def test_the_search_configs_share_their_fitness_settings():
     shared = {f.name for f in fields(FitnessSettings)}
-    assert {"adapt_steps", "train_images", "n_images", "seed", "population"} <= shared
+    assert {"adapt_steps", "adapt_images", "n_images", "seed", "population"} <= shared
     for cls in (SearchConfig, FrontConfig):
         assert issubclass(cls, FitnessSettings)
-    front = FrontConfig(adapt_steps=3, train_images=5, seed=2)
+    front = FrontConfig(adapt_steps=3, adapt_images=5, seed=2)
     search = front.search_config()
-    assert (search.adapt_steps, search.train_images, search.seed) == (3, 5, 2)
+    assert (search.adapt_steps, search.adapt_images, search.seed) == (3, 5, 2)
     assert (search.lambda_cycle, search.gamma) == (0.0, 0.0)
-    assert flag_of(next(f for f in fields(SearchConfig) if f.name == "train_images")) == \
+    assert flag_of(next(f for f in fields(SearchConfig) if f.name == "adapt_images")) == \
         "--adapt-images"
 
 
@@ -133,13 +133,13 @@ def test_the_commands_flags_round_trip_to_their_configs():
     args = parser.parse_args(["search", "--adapt-images", "7", "--population", "5",
                               "--adapt-score", "ssim", "--init", "importance"])
     config = config_from(args)
-    assert (config.train_images, config.population, config.adapt_score, config.init) == \
+    assert (config.adapt_images, config.population, config.adapt_score, config.init) == \
         (7, 5, "ssim", "importance")
     assert config_from(parser.parse_args(["search"])) == SearchConfig(budget=0.25)
     front = front_config_from(parser.parse_args(
         ["search", "--front", "--objectives", "parameters,latency", "--size-range", "0.1",
          "0.4", "--adapt-images", "6"]))
-    assert (front.objectives, front.size_range, front.train_images) == \
+    assert (front.objectives, front.size_range, front.adapt_images) == \
         (("parameters", "latency"), (0.1, 0.4), 6)
     compress = resolved_config(parser.parse_args(
         ["compress", "--adapt-images", "5", "--size-range", "0.1", "0.3", "--generator",

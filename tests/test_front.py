@@ -45,7 +45,7 @@ def _front(gan, callback=None, **kw):
         parts["latency"] = dict.fromkeys("AB", kw.pop("latency"))
     if "supernets" in kw:
         parts["supernets"] = dict(zip("AB", kw.pop("supernets")))
-    settings = {"population": 8, "generations": 3, "n_images": 4, "train_images": 4,
+    settings = {"population": 8, "generations": 3, "n_images": 4, "adapt_images": 4,
                 "adapt_steps": 2}
     return search(Task.pair(*nets, *images, **parts), FrontConfig(**{**settings, **kw}),
                   RunOptions(progress=False, callback=callback, **options))

@@ -89,7 +89,7 @@ def nets():
     return gens, discs, images
 
 
-SEARCH = {"population": 4, "generations": 1, "n_images": 4, "train_images": 4, "adapt_steps": 1,
+SEARCH = {"population": 4, "generations": 1, "n_images": 4, "adapt_images": 4, "adapt_steps": 1,
           "seed": 3}
 
 

@@ -24,7 +24,7 @@ def _task(nets, images):
 
 def _search(cyclegan, callback=None, **kw):
     nets, images = cyclegan
-    settings = {"population": 6, "generations": 3, "n_images": 4, "train_images": 4,
+    settings = {"population": 6, "generations": 3, "n_images": 4, "adapt_images": 4,
                 "adapt_steps": 2}
     config = SearchConfig(**{**settings, "seed": kw.pop("seed", 0), **kw})
     return search(_task(nets, images), config, RunOptions(progress=False, callback=callback))
@@ -185,7 +185,7 @@ def test_brief_training_of_candidates_lowers_their_losses(cyclegan):
     assert briefly_trained().terms(bits) == trained.terms(bits)
     nets, (a, b) = cyclegan
     config = SearchConfig(population=4, generations=1, n_images=2, train_steps=2,
-                          train_images=2, fitness="paper")
+                          adapt_images=2, fitness="paper")
     result = search(_task(nets, (a, b)), config, RunOptions(progress=False))
     assert all(result.spaces[n].is_valid(m) for n, m in result.masks.items())
     with pytest.raises(ValueError, match="train_steps needs training images"):

@@ -123,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # their defaults depend on --variation (SearchConfig.widths)
     by_variation = ("init", "mate", "mutate", "finalists")
     add_config_flags(g, SearchConfig, (*by_variation, "finalist_steps", "n_images",
-                                       "train_images", "train_steps"), unset=by_variation)
+                                       "adapt_images", "train_steps"), unset=by_variation)
     f = parser.add_argument_group("front (multi-objective search)")
     f.add_argument("--front", action="store_true",
                    help="search the Pareto front of quality and size instead of one budget")
@@ -188,9 +188,9 @@ def variation_of(args: argparse.Namespace) -> str:
 SEARCH_FLAGS = ("population", "generations", "fitness", "adapt_steps", "adapt_score", "select",
                 "gamma", "lambda_cycle", "budget", "repair_order", "size_measure",
                 "perceptual", "layout", "init", "mate", "mutate", "finalists",
-                "finalist_steps", "n_images", "train_images", "train_steps", "seed")
+                "finalist_steps", "n_images", "adapt_images", "train_steps", "seed")
 FRONT_FLAGS = ("population", "generations", "fitness", "objectives", "size_range", "mate",
-               "mutate", "layout", "adapt_steps", "adapt_score", "n_images", "train_images",
+               "mutate", "layout", "adapt_steps", "adapt_score", "n_images", "adapt_images",
                "seed")
 
 
@@ -364,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_from(args)
     if architecture(args) is not None and args.image_size is None:
         args.image_size = GENERATOR_SEARCH_SIZE
-    data = load_data(args, n_val=config.n_images + config.train_images,
+    data = load_data(args, n_val=config.n_images + config.adapt_images,
                      input_range=search_range(args))
     task, extra = load_task(args, config, data)
     task = with_latency(args, config, task)

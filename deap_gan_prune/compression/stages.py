@@ -201,7 +201,7 @@ def search_config(config: CompressConfig) -> SearchConfig:
         budget = {"budget": 1 / config.speedup, "budget_measures": ("latency",)}
     return make(population=config.population, generations=config.generations,
                 adapt_steps=config.adapt_steps, n_images=config.n_images,
-                train_images=config.adapt_images, seed=config.seed, **budget)
+                adapt_images=config.adapt_images, seed=config.seed, **budget)
 
 
 def search_images(config: CompressConfig, images: torch.Tensor) -> torch.Tensor:
@@ -264,7 +264,7 @@ def front_config(config: CompressConfig) -> FrontConfig:
     return FrontConfig(population=config.population, generations=config.generations,
                        size_range=cast(tuple[float, float], tuple(config.size_range)),
                        adapt_steps=config.adapt_steps, n_images=config.n_images,
-                       train_images=config.adapt_images, seed=config.seed)
+                       adapt_images=config.adapt_images, seed=config.seed)
 
 
 def _write_front(ctx: RunContext, result: FrontResult) -> None:

@@ -21,10 +21,10 @@ from .task import Task
 
 def _windows(task: Task, name: str, config: SearchConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """``name``'s scoring images (the first ``n_images``) and adaptation images (the next
-    ``train_images``)."""
+    ``adapt_images``)."""
     images = task.images[name]
     return images[:config.n_images], images[config.n_images:config.n_images +
-                                            config.train_images]
+                                            config.adapt_images]
 
 
 def make_fitnesses(task: Task, config: SearchConfig, spaces: Mapping[str, MaskSpace],
@@ -74,7 +74,7 @@ def make_fitnesses(task: Task, config: SearchConfig, spaces: Mapping[str, MaskSp
                     f"the adapted fitness needs adaptation images beyond the first n_images="
                     f"{config.n_images} scoring images (generator {name}: got "
                     f"{task.images[name].shape[0]} images; pass "
-                    f"{config.n_images + config.train_images})")
+                    f"{config.n_images + config.adapt_images})")
             fits[name] = AdaptedFitness(
                 generator, spaces[name], held, scoring, discriminator=judge, partner=partner,
                 adaptation=Adaptation(window, config.adapt_steps, config.adapt_lr,

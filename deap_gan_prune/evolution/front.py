@@ -261,7 +261,7 @@ def search_front(task: Task, config: FrontConfig, options: RunOptions = DEFAULT_
     docstring; :func:`~.search.search` with a :class:`FrontConfig` calls it).
 
     The first ``config.n_images`` images of each generator are scored on, the next
-    ``config.train_images`` adapted on. ``task.latency``: each generator's latency model
+    ``config.adapt_images`` adapted on. ``task.latency``: each generator's latency model
     (needed for the "latency" objective; when given, every point also carries its predicted
     latency). ``task.discriminators``: only for ``adapt_score="discriminator"``. With
     ``config.fitness="supernet"``, a point's masks are slimmed from ``task.supernets``.

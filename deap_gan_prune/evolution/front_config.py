@@ -31,7 +31,7 @@ class FrontConfig(FitnessSettings):
     ``supernets`` given to :func:`search_front`). ``survivors``: the survivor selection,
     "nsga2" (``tools.selNSGA2``), "spea2" (``tools.selSPEA2``) or "nsga3"
     (``tools.selNSGA3`` with :func:`reference_points`). ``mate``, ``mutate``, ``layout`` as in
-    :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``train_images``, ``batch_size``: the
+    :class:`SearchConfig`; ``adapt_*``, ``n_images``, ``adapt_images``, ``batch_size``: the
     adapted fitness's settings; ``seed``: everything is deterministic under it.
     """
 

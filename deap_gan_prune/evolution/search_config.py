@@ -30,7 +30,7 @@ class FitnessSettings:
     """The settings every search shares: the evolution (``population``, ``generations``,
     ``cxpb``, ``mutpb``, ``mate``, ``mutate``), the mask layout and the fitness
     (``fitness``; the adapted fitness's ``adapt_steps``, ``adapt_score``, ``adapt_lr`` and
-    ``batch_size``; ``n_images`` held-out images scored on and the next ``train_images``
+    ``batch_size``; ``n_images`` held-out images scored on and the next ``adapt_images``
     adapted or trained on), and ``seed``. :class:`SearchConfig` and :class:`FrontConfig`
     extend it."""
 
@@ -60,9 +60,9 @@ class FitnessSettings:
                               within="(0, inf)")
     n_images: int = setting(16, "held-out validation images per domain the fitness scores "
                             "on", within="[1, inf)")
-    train_images: int = setting(
+    adapt_images: int = setting(
         32, "further images per domain candidates are adapted (or, with --train-steps, "
-        "trained) on", within="[0, inf)", flag="--adapt-images")
+        "trained) on", within="[0, inf)")
     batch_size: int = setting(16, "images a step of the candidates' adaptation", within="[1, inf)")
     seed: int = setting(0, "random seed: the same settings give the same search")
 
@@ -73,7 +73,7 @@ class SearchConfig(FitnessSettings):
     benchmarks chose (README, "Results"); :meth:`paper` gives the paper's search.
 
     ``fitness``: "adapted" (:class:`AdaptedFitness`: each candidate distilled for
-    ``adapt_steps`` steps toward the original on ``train_images`` adaptation images, then
+    ``adapt_steps`` steps toward the original on ``adapt_images`` adaptation images, then
     scored by ``adapt_score`` on the ``n_images`` held-out images; ``lambda_cycle`` adds a
     cycle term only when > 0 and the fitness is then partner-dependent) or "paper"
     (:class:`GeneratorFitness`, the paper's F with ``perceptual`` and ``lambda_cycle``) or
@@ -102,7 +102,7 @@ class SearchConfig(FitnessSettings):
     steps (the adapted fitness with more steps) and the best of them is the result.
     ``n_images``: validation images per domain the fitness is computed on.
     ``train_steps``: with the paper's fitness, its optional brief training of every candidate
-    before it is scored (:class:`BriefDistillation` on the next ``train_images`` images; 0 =
+    before it is scored (:class:`BriefDistillation` on the next ``adapt_images`` images; 0 =
     off).
     """
 

@@ -27,7 +27,7 @@ class Task:
     generators: ``{"A": G}`` or ``{"A": G_A, "B": G_B}`` (at most two; names are free).
     images: each generator's source-domain images ``[m, C, H, W]`` in ``input_range``, by the
         same names (the first ``config.n_images`` are scored on, the next
-        ``config.train_images`` adapted on).
+        ``config.adapt_images`` adapted on).
     discriminators: the original discriminator that judges each generator's outputs (D_A for
         G_A), where the fitness needs one.
     cycle: two generators are each other's cycle partner (the fitness's cycle term λ).
