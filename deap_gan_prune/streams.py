@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageEnhance
 from torch.utils.data import DataLoader, Dataset
 
+from .configs import setting, validate
 from .data import DataError, augment, load_image, read_rgb, to_tensor
 from .imagerange import DEFAULT_RANGE, InputRange
 
@@ -51,34 +52,37 @@ class Augment:
     """Augmentation for distillation, beyond upstream's crop and flip (all off by default:
     the upstream preprocessing, sample for sample).
 
-    ``scale``: the resize before the crop is ``load_size`` times a factor drawn uniformly
-    from ``(low, high)`` (at least ``image_size``; ``(1, 1)``: off). ``load_sizes``: sizes in
-    pixels the image is resized to before the crop, one drawn per sample (crops from several
-    resolutions; empty: ``load_size``; each at least ``image_size``). ``color``: brightness,
-    contrast and saturation each scaled by a factor drawn from ``[1 - color, 1 + color]``
-    (0: off). The original generator labels the augmented crop itself, so any of them keeps
-    the distillation target consistent."""
+    ``scale_jitter``: the resize before the crop is ``load_size`` times a factor drawn
+    uniformly from ``(low, high)`` (at least ``image_size``; ``(1, 1)``: off). ``load_sizes``:
+    sizes in pixels the image is resized to before the crop, one drawn per sample (crops from
+    several resolutions; empty: ``load_size``; each at least ``image_size``).
+    ``color_jitter``: brightness, contrast and saturation each scaled by a factor drawn from
+    ``[1 - color_jitter, 1 + color_jitter]`` (0: off). The original generator labels the
+    augmented crop itself, so any of them keeps the distillation target consistent."""
 
-    scale: tuple[float, float] = (1.0, 1.0)
-    load_sizes: tuple[int, ...] = ()
-    color: float = 0.0
+    scale_jitter: tuple[float, float] = setting(
+        (1.0, 1.0), "the resize before the crop scaled by a factor drawn from LOW..HIGH "
+        "(default 1 1: off)", within="(0, inf)", metavar=("LOW", "HIGH"))
+    load_sizes: tuple[int, ...] = setting(
+        (), "sizes the images are resized to before the crop, one drawn per crop (default: "
+        "--load-size)", within="[1, inf)", metavar="PX")
+    color_jitter: float = setting(
+        0.0, "brightness, contrast and saturation scaled by factors in [1 - S, 1 + S] "
+        "(default 0: off)", within="[0, 1)", metavar="S")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scale", tuple(float(v) for v in self.scale))
+        object.__setattr__(self, "scale_jitter", tuple(self.scale_jitter))
         object.__setattr__(self, "load_sizes", tuple(self.load_sizes))
-        checks = [("scale", len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1],
-                   "two factors 0 < low <= high"),
-                  ("load_sizes", all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                                     for v in self.load_sizes), "whole numbers >= 1"),
-                  ("color", 0 <= self.color < 1, "in [0, 1)")]
-        for name, ok, need in checks:
-            if not ok:
-                raise ValueError(f"Augment: {name} must be {need}, got {getattr(self, name)}")
+        validate(self)
+        low, high = self.scale_jitter
+        if low > high:
+            raise ValueError(f"Augment: scale_jitter must be two factors low <= high, got "
+                             f"{[low, high]}")
 
     @property
     def active(self) -> bool:
         """True when any augmentation beyond upstream's is on."""
-        return self.scale != (1.0, 1.0) or bool(self.load_sizes) or self.color > 0
+        return self.scale_jitter != (1.0, 1.0) or bool(self.load_sizes) or self.color_jitter > 0
 
     def apply(self, image: Image.Image, rng: np.random.Generator, image_size: int,
               load_size: int, input_range: InputRange = DEFAULT_RANGE) -> torch.Tensor:
@@ -88,15 +92,15 @@ class Augment:
         base = load_size
         if self.load_sizes:
             base = self.load_sizes[int(rng.integers(len(self.load_sizes)))]
-        low, high = self.scale
+        low, high = self.scale_jitter
         load = max(image_size, round(base * float(rng.uniform(low, high))))
         image = image.resize((load, load), Image.Resampling.BICUBIC)
         top, left = rng.integers(0, load - image_size + 1, size=2)
         image = image.crop((left, top, left + image_size, top + image_size))
         if rng.random() < 0.5:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        factors = rng.uniform(1 - self.color, 1 + self.color, size=3)
-        if self.color > 0:
+        factors = rng.uniform(1 - self.color_jitter, 1 + self.color_jitter, size=3)
+        if self.color_jitter > 0:
             for enhancer, factor in zip((ImageEnhance.Brightness, ImageEnhance.Contrast,
                                          ImageEnhance.Color), factors):
                 image = enhancer(image).enhance(float(factor))

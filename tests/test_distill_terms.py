@@ -71,7 +71,7 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 def test_defaults_are_todays_run_bit_for_bit(resnet, folder):
     plain, expected = _distil(resnet, folder, config())
     off = config(loss=DistillLoss(l1=1.0, ssim=0.0, gradient=0.0, feature=0.0),
-                 augment=Augment(scale=(1.0, 1.0), load_sizes=(), color=0.0),
+                 augment=Augment(scale_jitter=(1.0, 1.0), load_sizes=(), color_jitter=0.0),
                  warmup_steps=0, ema=0.0)
     again, result = _distil(resnet, folder, off)
     assert _same(plain, again)
@@ -123,7 +123,7 @@ def test_feature_layers_match_the_kept_channels(resnet, traced):
 
 def test_augmentation_changes_the_batches_and_the_original_labels_them(resnet, folder):
     files = sorted(folder.iterdir())
-    extra = Augment(scale=(0.8, 1.3), load_sizes=(SIZE, 24), color=0.3)
+    extra = Augment(scale_jitter=(0.8, 1.3), load_sizes=(SIZE, 24), color_jitter=0.3)
     plain, jittered = ImageStream(files, SIZE, seed=1), ImageStream(files, SIZE, seed=1,
                                                                      extra=extra)
     assert all(jittered[c].shape == (3, SIZE, SIZE) for c in range(6))
@@ -170,7 +170,8 @@ def test_ema_weights_are_validated_and_returned(resnet, folder, tmp_path):
 
 ALL_ON = {"loss": DistillLoss(l1=0.5, ssim=0.5, ssim_window=5, gradient=0.5, feature=0.5,
                               feature_map="1x1"),
-          "augment": Augment(scale=(0.9, 1.2), color=0.2), "warmup_steps": 2, "ema": 0.7}
+          "augment": Augment(scale_jitter=(0.9, 1.2), color_jitter=0.2), "warmup_steps": 2,
+          "ema": 0.7}
 
 
 @pytest.mark.parametrize(("stop_after", "pool"), [(3, 0), (2, 5)])
@@ -241,7 +242,7 @@ def test_ssim_loss_and_one_line_errors():
                         (lambda: DistillLoss(ssim_window=4), "ssim_window must be an odd"),
                         (lambda: DistillLoss(l1=0), "every weight is 0"),
                         (lambda: DistillLoss(feature_map="2x2"), "feature_map must be kept"),
-                        (lambda: Augment(color=1.5), "Augment: color must be in"),
+                        (lambda: Augment(color_jitter=1.5), "Augment: color_jitter must be in"),
                         (lambda: config(ema=1.0), "DistillConfig: ema must be"),
                         (lambda: config(augment=Augment(load_sizes=(8,))), "augment must be")):
         with pytest.raises(ValueError, match=match) as info:

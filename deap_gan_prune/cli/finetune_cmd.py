@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ..configs import add_config_flags, flag_values
 from ..domains import synthetic_data
 from ..nets.checkpoints import (
     load_discriminator,
@@ -20,7 +21,7 @@ from ..runoptions import RunOptions
 from ..streams import Augment, write_images
 from ..training.config import CycleGANConfig
 from ..training.distill import Teacher, distill_generator
-from ..training.distill_config import DistillConfig, DistillLoss
+from ..training.distill_config import FEATURE_MAPS, DistillConfig, DistillLoss
 from ..training.pair import finetune_pair
 from . import CommandError, resumable
 
@@ -43,6 +44,27 @@ from .common import (
     ranges_of_models,
 )
 
+#: the updates of a fine-tuning run without --steps
+FINETUNE_STEPS = 800
+#: the flags of the DistillConfig fields, by group
+TRAINING = ("steps", "lr", "decay_start", "batch_size")
+VALIDATION = ("val_every", "val_images")
+OWN_CLASS = ("load_size", "adversarial", "disc_fit_steps", "teacher_pool", "workers")
+SCHEDULE = ("warmup_steps", "ema")
+FLAGS = (*TRAINING, *VALIDATION, *OWN_CLASS, *SCHEDULE, "checkpoint_every")
+
+
+def distill_config(args: argparse.Namespace) -> DistillConfig:
+    """The :class:`DistillConfig` of the flags (crops of ``--image-size``, default 256 with
+    --dataroot, else 64); CommandError naming the flag otherwise."""
+    try:
+        return DistillConfig(**flag_values(args, DistillConfig, FLAGS),
+                             image_size=args.image_size or (256 if args.dataroot else 64),
+                             seed=args.seed, loss=distill_loss(args),
+                             augment=Augment(**flag_values(args, Augment)))
+    except ValueError as exc:
+        raise CommandError(_flagged(exc)) from None
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("slim", help="folder with slim_G_A.pth and slim_G_B.pth")
@@ -50,67 +72,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_generator_arguments(parser)
     add_data_arguments(parser)
     t = parser.add_argument_group("training")
-    t.add_argument("--steps", type=int, default=800, help="updates (default 800)")
-    t.add_argument("--lr", type=float, default=2e-4, help="Adam's learning rate (default 2e-4)")
-    t.add_argument("--decay-start", type=float, default=0.5, metavar="SHARE",
-                   help="the learning rate is constant for this share of --steps, then falls "
-                        "linearly to 0 (default 0.5; 1: constant)")
-    t.add_argument("--batch-size", type=int, default=4, help="images a step (default 4)")
+    add_config_flags(t, DistillConfig, TRAINING, overrides={
+        "steps": {"default": FINETUNE_STEPS, "help": f"updates (default {FINETUNE_STEPS})"}})
     t.add_argument("--distill", type=float, default=10.0,
                    help="pair only: distillation weight (default 10; 0 disables)")
     v = parser.add_argument_group("validation (the best weights are kept)")
-    v.add_argument("--val-every", type=int, default=100,
-                   help="steps between validations, also run at the start and the end "
-                        "(default 100; 0: none for the pair, start and end for --generator)")
-    v.add_argument("--val-images", type=int, default=16,
-                   help="validation images (default 16); with --generator, whole images "
-                        "held out of trainA at random (seeded) and never trained on")
+    add_config_flags(v, DistillConfig, VALIDATION, overrides={"val_every": {
+        "help": "steps between validations, also run at the start and the end (default 100; "
+                "0: none for the pair, start and end for --generator)"}})
     g = parser.add_argument_group("with --generator")
-    g.add_argument("--load-size", type=int, default=None,
-                   help="images are resized to this before the random crop of --image-size "
-                        "(default 286/256 of --image-size)")
-    g.add_argument("--adversarial", type=float, default=0.0, metavar="WEIGHT",
-                   help="weight of the GAN loss against a discriminator judging trainB "
-                        "images (default 0: pure distillation)")
+    add_config_flags(g, DistillConfig, OWN_CLASS)
     g.add_argument("--discriminator", metavar="FILE", default=None,
-                   help="that discriminator (a PatchGAN state dict); default: one is fitted "
-                        "first against the original generator")
-    g.add_argument("--disc-fit-steps", type=int, default=500,
-                   help="steps of that fitting (default 500)")
-    g.add_argument("--teacher-pool", type=int, default=0, metavar="N",
-                   help="compute the original's outputs once for N crops and train on them "
-                        "only (default 0: the original runs at every step)")
-    g.add_argument("--workers", type=int, default=0,
-                   help="processes reading images (default 0: in this process)")
+                   help="the discriminator of --adversarial (a PatchGAN state dict); default: "
+                        "one is fitted first against the original generator")
     d = parser.add_argument_group(
         "distillation terms (the pair: inside --distill's term; all off by default)")
-    from ..configs import add_config_flags
-    from ..training.distill_config import FEATURE_MAPS
     add_config_flags(d, DistillLoss, overrides={"feature_map": {"choices": FEATURE_MAPS,
                                                                 "metavar": None}})
     a = parser.add_argument_group("augmentation and schedule (with --generator)")
-    a.add_argument("--scale-jitter", type=float, nargs=2, default=(1.0, 1.0),
-                   metavar=("LOW", "HIGH"),
-                   help="the resize before the crop scaled by a factor drawn from LOW..HIGH "
-                        "(default 1 1: off)")
-    a.add_argument("--load-sizes", type=int, nargs="+", default=(), metavar="PX",
-                   help="sizes the images are resized to before the crop, one drawn per "
-                        "crop (default: --load-size)")
-    a.add_argument("--color-jitter", type=float, default=0.0, metavar="S",
-                   help="brightness, contrast and saturation scaled by factors in "
-                        "[1 - S, 1 + S] (default 0: off)")
-    a.add_argument("--warmup-steps", type=int, default=0, metavar="N",
-                   help="the learning rate rises linearly over the first N steps (default 0)")
-    a.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                   help="validate, keep and write a moving average of the weights with this "
-                        "decay (default 0: off)")
+    add_config_flags(a, Augment)
+    add_config_flags(a, DistillConfig, SCHEDULE)
     r = parser.add_argument_group("checkpoints")
     r.add_argument("--checkpoint", metavar="FILE", default=None,
                    help="training state rewritten every --checkpoint-every steps (with "
                         "--generator, the best weights are written beside it, FILE_best.pth; "
                         "default: none)")
-    r.add_argument("--checkpoint-every", type=int, default=100,
-                   help="steps between checkpoints (default 100)")
+    add_config_flags(r, DistillConfig, ("checkpoint_every",))
     r.add_argument("--resume", action="store_true",
                    help="continue from --checkpoint if it exists (same settings and models); "
                         "ends with the weights of an uninterrupted run")
@@ -123,20 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Refuse, before any work, bad numbers and a checkpoint that would be lost."""
-    for option, value, low in (("--steps", args.steps, 0), ("--batch-size", args.batch_size, 1),
-                               ("--val-every", args.val_every, 0),
-                               ("--val-images", args.val_images, 0),
-                               ("--checkpoint-every", args.checkpoint_every, 1),
-                               ("--workers", args.workers, 0),
-                               ("--teacher-pool", args.teacher_pool, 0),
-                               ("--disc-fit-steps", args.disc_fit_steps, 0)):
-        if value < low:
-            raise CommandError(f"{option} {value}: must be {low} or more")
-    if not args.lr > 0:
-        raise CommandError(f"--lr {args.lr}: must be > 0")
-    if not 0 <= args.decay_start <= 1:
-        raise CommandError(f"--decay-start {args.decay_start}: must be a share in [0, 1]")
+    """Refuse, before any work, bad numbers (as :class:`DistillConfig` checks them) and a
+    checkpoint that would be lost."""
+    distill_config(args)
     if args.resume and args.overwrite:
         raise CommandError("--resume and --overwrite exclude each other")
     if (args.resume or args.overwrite) and not args.checkpoint:
@@ -167,8 +143,7 @@ def _flagged(exc: ValueError) -> str:
     """A settings error as a flag's: ``--name ...``."""
     problem = str(exc).split(": ", 1)[-1]
     name = problem.split(" ", 1)[0]
-    flag = {"scale": "scale-jitter", "color": "color-jitter"}.get(name, name)
-    return "--" + flag.replace("_", "-") + problem[len(name):]
+    return "--" + name.replace("_", "-") + problem[len(name):]
 
 
 def output_folder(args: argparse.Namespace) -> Path:
@@ -308,25 +283,13 @@ def _distil(args: argparse.Namespace, students: dict[str, nn.Module],
     """A generator of the user's class: ``slim_G_A.pth`` distilled toward the original
     (``--weights``) on the whole trainA folder (:func:`distill_generator`); returns the
     file's extra entries and what was done."""
-    image_size = args.image_size or (256 if args.dataroot else 64)
     teacher = load_own_generator(args)
     mask = (described["G_A"]["space"], described["G_A"]["bits"])
     if args.discriminator and not args.adversarial > 0:
         raise CommandError("--discriminator needs --adversarial WEIGHT > 0")
     discriminator = (load_discriminator(args.discriminator, args.device)
                      if args.discriminator else None)
-    try:
-        config = DistillConfig(
-            steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-            decay_start=args.decay_start, image_size=image_size, load_size=args.load_size,
-            val_images=args.val_images, val_every=args.val_every, adversarial=args.adversarial,
-            disc_fit_steps=args.disc_fit_steps, teacher_pool=args.teacher_pool,
-            checkpoint_every=args.checkpoint_every, workers=args.workers, seed=args.seed,
-            loss=distill_loss(args), warmup_steps=args.warmup_steps, ema=args.ema,
-            augment=Augment(scale=tuple(args.scale_jitter), load_sizes=tuple(args.load_sizes),
-                            color=args.color_jitter))
-    except ValueError as exc:
-        raise CommandError(_flagged(exc)) from None
+    config = distill_config(args)
     best = None
     if args.checkpoint:
         checkpoint = Path(args.checkpoint)
@@ -344,7 +307,7 @@ def _distil(args: argparse.Namespace, students: dict[str, nn.Module],
             raise CommandError(_flagged(exc)) from None
     extra = {"finetune_steps": args.steps, "finetune": {
         "lr": args.lr, "decay_start": args.decay_start, "batch_size": args.batch_size,
-        "image_size": image_size, "adversarial": args.adversarial,
+        "image_size": config.image_size, "adversarial": args.adversarial,
         "train_images": len(result.train_files), "val_images": len(result.val_files),
         "best": result.best}, **range_entry(value)}
     kept = ""

@@ -18,8 +18,7 @@ STAGES = ("search", "slim", "finetune", "evaluate", "export")
 
 #: the compress setting of each field of DistillLoss and Augment whose name differs
 _TERM_SETTINGS = {"l1": "distill_l1", "ssim": "distill_ssim", "gradient": "distill_gradient",
-                  "feature": "distill_feature", "scale": "scale_jitter",
-                  "color": "color_jitter"}
+                  "feature": "distill_feature"}
 
 
 class CompressError(ValueError):
@@ -249,8 +248,8 @@ class CompressConfig:
     def augment(self):
         """The fine-tuning's :class:`~deap_gan_prune.streams.Augment`."""
         from ..streams import Augment
-        return Augment(scale=self.scale_jitter, load_sizes=self.load_sizes,
-                       color=self.color_jitter)
+        return Augment(scale_jitter=self.scale_jitter, load_sizes=self.load_sizes,
+                       color_jitter=self.color_jitter)
 
     @property
     def widths(self) -> bool:

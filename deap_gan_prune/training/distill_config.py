@@ -115,30 +115,41 @@ class DistillConfig:
     batch_size: int = setting(4, "crops a step", within="[1, inf)")
     lr: float = setting(2e-4, "Adam's learning rate", within="(0, inf)")
     betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", within="[0, 1)")
-    decay_start: float = setting(0.5, "share of steps at the base learning rate", within="[0, 1]")
+    decay_start: float = setting(
+        0.5, "the learning rate is constant for this share of the steps, then falls linearly "
+        "to 0 (default 0.5; 1: constant)", within="[0, 1]", metavar="SHARE")
     image_size: int = setting(256, "pixels of the crops", within="[1, inf)")
-    load_size: int | None = setting(None, "pixels images are resized to before the crop "
-                                    "(default 286/256 of image_size)", within="[1, inf)")
-    val_images: int = setting(16, "images held out for validation", within="[0, inf)")
+    load_size: int | None = setting(
+        None, "pixels images are resized to before the random crop of image_size (default "
+        "286/256 of image_size)", within="[1, inf)", metavar="PX")
+    val_images: int = setting(
+        16, "validation images: whole images held out of the training folder at random "
+        "(seeded) and never trained on", within="[0, inf)")
     val_every: int = setting(100, "steps between validations", within="[0, inf)")
     keep_best: bool = setting(True, "end with the weights of the lowest validation L1")
-    adversarial: float = setting(0.0, "weight of the GAN loss", within="[0, inf)")
-    disc_fit_steps: int = setting(500, "steps fitting a discriminator first", within="[0, inf)")
+    adversarial: float = setting(
+        0.0, "weight of the GAN loss against a discriminator judging target-domain images "
+        "(default 0: pure distillation)", within="[0, inf)", metavar="WEIGHT")
+    disc_fit_steps: int = setting(500, "steps fitting that discriminator first when none is "
+                                  "given", within="[0, inf)")
     disc_ndf: int = setting(64, "filters of that discriminator's first layer", within="[1, inf)")
     disc_layers: int = setting(3, "layers of that discriminator", within="[1, inf)")
     train_discriminator: bool = setting(True, "train the discriminator during fine-tuning")
     pool_size: int = setting(50, "fakes in the discriminator's pool", within="[0, inf)")
-    teacher_pool: int = setting(0, "crops whose teacher outputs are computed once",
-                                within="[0, inf)")
+    teacher_pool: int = setting(
+        0, "compute the original's outputs once for N crops and train on them only (default "
+        "0: the original runs at every step)", within="[0, inf)", metavar="N")
     checkpoint_every: int = setting(100, "steps between checkpoints", within="[1, inf)")
     log_every: int = setting(10, "steps per history entry", within="[1, inf)")
-    workers: int = setting(0, "processes reading images", within="[0, inf)")
+    workers: int = setting(0, "processes reading images (default 0: in this process)",
+                           within="[0, inf)")
     seed: int = setting(0, "random seed")
     loss: DistillLoss = setting(DistillLoss, "the distillation terms")  # noqa: RUF009
     augment: Augment = setting(Augment, "further augmentation")  # noqa: RUF009
-    warmup_steps: int = setting(0, "steps of linear learning-rate warm-up", within="[0, inf)")
-    ema: float = setting(0.0, "decay of the moving average of the weights (0: off)",
-                         within="[0, 1)")
+    warmup_steps: int = setting(0, "the learning rate rises linearly over the first N steps",
+                                within="[0, inf)", metavar="N")
+    ema: float = setting(0.0, "validate, keep and write a moving average of the weights with "
+                         "this decay (default 0: off)", within="[0, 1)", metavar="DECAY")
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, dict):
