@@ -18,15 +18,16 @@ from multiprocessing import get_context
 import torch
 
 from deap_gan_prune import search
+from deap_gan_prune.core.baselines import random_mask_like, uniform_mask
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.domains import DomainData
 from deap_gan_prune.evolution import SearchConfig, Task
 from deap_gan_prune.generator_reports import translations
 from deap_gan_prune.metrics import fidelity_scores, judge_scores, outline_scores
 from deap_gan_prune.metrics.judge import Judge
-from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.nets.baselines import l1_norm_mask
 from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.groups import space_of
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.training import CycleGANConfig, finetune_pair

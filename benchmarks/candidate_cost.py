@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from photo_folder import write_photo_folder
 from vintage_generator import MissingWeights, VintageGenerator, load_real_generator
 
+from deap_gan_prune.core.baselines import random_mask_like, uniform_mask
 from deap_gan_prune.data import readable_images
 from deap_gan_prune.evolution.fitnesses import make_fitnesses
 from deap_gan_prune.evolution.search_config import SearchConfig
 from deap_gan_prune.evolution.task import Task
 from deap_gan_prune.files import atomic_write_json
-from deap_gan_prune.nets.baselines import random_mask_like, uniform_mask
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.streams import load_images
 

@@ -35,12 +35,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
+from deap_gan_prune.core.baselines import uniform_mask
 from deap_gan_prune.export import export_onnx, export_torchscript
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.fitness.distillation import BriefDistillation
 from deap_gan_prune.metrics.evaluation import compare_latency
 from deap_gan_prune.metrics.fidelity import fidelity_scores
-from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.quantization import Int8Config, export_int8, run_onnx

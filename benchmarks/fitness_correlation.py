@@ -65,11 +65,11 @@ from ablation import (
 )
 
 from deap_gan_prune import AdaptedFitness
+from deap_gan_prune.core.baselines import random_mask_like
 from deap_gan_prune.data import DataError
 from deap_gan_prune.files import atomic_write
 from deap_gan_prune.fitness import Adaptation, GeneratorFitness, Partner, Scoring, SupernetFitness
 from deap_gan_prune.metrics.judge import JudgeConfig, train_judge
-from deap_gan_prune.nets.baselines import random_mask_like
 from deap_gan_prune.nets.checkpoints import CheckpointError
 from deap_gan_prune.operators import repairBudget
 

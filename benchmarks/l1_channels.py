@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from photo_folder import TEST_PHOTOS, TRAIN_PHOTOS, photo, tiles_of
 from vintage_generator import load_real_generator
 
+from deap_gan_prune.core.baselines import uniform_counts
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.files import atomic_write_json
-from deap_gan_prune.nets.baselines import uniform_counts
 from deap_gan_prune.nets.groups import trace_space
 from deap_gan_prune.nets.importance import filter_l1, l1_importance
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import masked, slim
 
 Ranking = Callable[[int], list[int]]

@@ -10,7 +10,7 @@ transposed conv at its output positions, the convention of GAN Compression / CAT
 Pairs measured (without ``--original``):
   teacher  the shipped teacher deap_gan_prune/teacher/latest_net_G_A.pth if present, else a
            random ResnetGenerator(ngf=16, n_blocks=6); vs its uniform slim at 0.25 of the MACs
-           (deap_gan_prune.nets.baselines.uniform_mask), at 256 and 64 pixels;
+           (deap_gan_prune.core.baselines.uniform_mask), at 256 and 64 pixels;
   full     a random ngf 64 / 9 blocks generator (the upstream size) vs its uniform 4x slim, at
            256 pixels (random weights: latency does not depend on them).
 With ``--original G.pth [--slim S.pth]`` the given pair replaces the teacher pair (a missing
@@ -32,9 +32,9 @@ from pathlib import Path
 import torch
 
 import deap_gan_prune
+from deap_gan_prune.core.baselines import uniform_mask
 from deap_gan_prune.export import export_onnx, import_onnxruntime
 from deap_gan_prune.files import atomic_write_json
-from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import load_generator
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
 from deap_gan_prune.nets.groups import space_of

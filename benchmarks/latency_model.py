@@ -42,8 +42,9 @@ from generic_nets import AttentionNet, UnetGenerator  # noqa: E402
 from vintage_generator import MissingWeights, VintageGenerator, load_real_generator  # noqa: E402
 
 import deap_gan_prune  # noqa: E402
+from deap_gan_prune.core.baselines import uniform_counts, uniform_mask  # noqa: E402
+from deap_gan_prune.core.maskspace import MaskSpace  # noqa: E402
 from deap_gan_prune.files import atomic_write_json  # noqa: E402
-from deap_gan_prune.nets.baselines import uniform_counts, uniform_mask  # noqa: E402
 from deap_gan_prune.nets.checkpoints import load_generator  # noqa: E402
 from deap_gan_prune.nets.groups import space_of  # noqa: E402
 from deap_gan_prune.nets.latency_model import (  # noqa: E402
@@ -54,7 +55,6 @@ from deap_gan_prune.nets.latency_model import (  # noqa: E402
     runner,
     time_round_robin,
 )
-from deap_gan_prune.nets.maskspace import MaskSpace  # noqa: E402
 from deap_gan_prune.nets.models import ResnetGenerator  # noqa: E402
 from deap_gan_prune.nets.slimming import slim  # noqa: E402
 from deap_gan_prune.operators import initMaskCounts, initMaskSizeRange  # noqa: E402

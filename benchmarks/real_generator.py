@@ -69,13 +69,14 @@ from photo_folder import write_photo_folder
 from vintage_generator import MissingWeights, VintageGenerator, load_real_generator
 
 from deap_gan_prune import search
+from deap_gan_prune.core.baselines import random_mask_like, uniform_mask
 from deap_gan_prune.data import readable_images
 from deap_gan_prune.evolution import Task
 from deap_gan_prune.evolution.search_config import WIDTHS, SearchConfig
 from deap_gan_prune.files import atomic_write_json, models_hash
 from deap_gan_prune.metrics.evaluation import generator_latency, translate
 from deap_gan_prune.metrics.fidelity import fidelity_scores
-from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.nets.baselines import l1_norm_mask
 from deap_gan_prune.nets.checkpoints import save_state_dict
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.slimming import slim

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from vintage_generator import MissingWeights, load_real_generator
 
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.groups import trace_space
 from deap_gan_prune.nets.latency_model import machine_name, runner, time_round_robin
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.teacher import load_teacher
 

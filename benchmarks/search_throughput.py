@@ -32,11 +32,11 @@ from pathlib import Path
 
 import torch
 
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.fitness.adapted import Adaptation, AdaptedFitness
 from deap_gan_prune.fitness.base import Partner, Scoring
 from deap_gan_prune.fitness.paper import GeneratorFitness
 from deap_gan_prune.nets.groups import space_of
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.synthetic import SyntheticHorseZebra
 from deap_gan_prune.teacher import TEACHER_DIR, load_teacher

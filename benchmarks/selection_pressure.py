@@ -28,10 +28,10 @@ from pathlib import Path
 
 from deap import base
 
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.evolution.coevolution import iterCoevolve
 from deap_gan_prune.evolution.registration import Operators, create_types, register
 from deap_gan_prune.nets.groups import space_of
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 
 SELECTIONS = {"roulette (paper)": {"select": "roulette"},

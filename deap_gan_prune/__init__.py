@@ -2,15 +2,16 @@
 
 The pipeline, from the bottom up, one subpackage a stage:
 
-* :mod:`.nets`: networks with upstream state-dict keys, their checkpoint files, widths and
-  sizes, the prunable channel groups of the mask space (of any architecture, traced), masks
-  made real (slimming), filter importance, budget baselines and the latency model;
+* :mod:`.core`: the mask space, its sizes and the weight-blind baselines (pure Python);
 * :mod:`.operators`: DEAP operators on masks (pure Python, no torch);
+* :mod:`.nets`: networks with upstream state-dict keys, their checkpoint files and measured
+  sizes, any architecture traced into its mask space, masks made real (slimming), filter
+  importance, L1-norm masks and the latency model;
 * :mod:`.fitness`: the torch fitnesses (adapted, the default; the paper's; on once-for-all
   weights from :mod:`.training.supernet`);
-* :mod:`.evolution`: DEAP types, co-evolution, the assembled search, the single-generator
-  search, the Pareto front of quality and size, resumable checkpoints, and distributed
-  evaluation (worker processes, Ray actors);
+* :mod:`.evolution`: DEAP types, the one search of one generator or two (co-evolved), the
+  Pareto front of quality and size, resumable checkpoints, and distributed evaluation
+  (worker processes, Ray actors);
 * :mod:`.training`: teacher training, fine-tuning with distillation, supernet training;
 * :mod:`.metrics`: image measures, translation and timing;
 * :mod:`.cli`: the command line.
@@ -50,10 +51,10 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     ".nets.counting": ("count_module_macs", "count_module_parameters"),
     ".nets.latency_model": ("latency_model_for",),
     ".nets.groups": ("space_of",),
-    ".nets.maskspace": ("MaskSpace",),
+    ".core.maskspace": ("MaskSpace",),
     ".nets.models": ("NLayerDiscriminator", "ResnetGenerator"),
     ".nets.slimming": ("slim",),
-    ".nets.widths": ("GeneratorWidths",),
+    ".core.widths": ("GeneratorWidths",),
     ".operators": ("BudgetRepair", "cxGroupBoundary", "initMaskBernoulli", "mutFlipMask",
                    "repairBudget"),
     ".plotting": ("plot_fitness",),
@@ -65,6 +66,8 @@ __all__, __getattr__, __dir__ = lazy_attributes(__name__, _SUBMODULE_NAMES, glob
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .compression import CompressConfig, compress
+    from .core.maskspace import MaskSpace
+    from .core.widths import GeneratorWidths
     from .evolution.front_config import FrontConfig
     from .evolution.parallel import ProcessPoolMap
     from .evolution.raymap import RayMap
@@ -83,10 +86,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .nets.counting import count_module_macs, count_module_parameters
     from .nets.groups import space_of
     from .nets.latency_model import latency_model_for
-    from .nets.maskspace import MaskSpace
     from .nets.models import NLayerDiscriminator, ResnetGenerator
     from .nets.slimming import slim
-    from .nets.widths import GeneratorWidths
     from .operators import (
         BudgetRepair,
         cxGroupBoundary,

@@ -6,13 +6,13 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from .core.maskspace import MaskSpace
 from .domains import DomainData
 from .imagerange import DEFAULT_RANGE, InputRange
 from .metrics.evaluation import generator_latency, translate
 from .nets.checkpoints import CycleGAN
 from .nets.counting import image_channels
 from .nets.groups import space_of
-from .nets.maskspace import MaskSpace
 
 
 def full_space(generator: nn.Module, image_size: int) -> MaskSpace:

@@ -32,10 +32,10 @@ import torch
 
 import deap_gan_prune
 from deap_gan_prune import RunOptions, load_cyclegan, save_generator, slim, space_of
+from deap_gan_prune.core.baselines import uniform_mask
 from deap_gan_prune.domains import synthetic_data, training_images
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.metrics import outline_scores
-from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.training import supernet_generator, supernet_pair
 from deap_gan_prune.training.supernet import SupernetConfig, mean_masked_loss, random_mask
 

@@ -139,9 +139,9 @@ def quick_example(tmp: Path) -> dict:
                        run_name="not_main")["main"]()
     finally:
         sys.argv = argv
+    from deap_gan_prune.core.maskspace import MaskSpace
     from deap_gan_prune.files import models_hash
     from deap_gan_prune.nets.checkpoints import load_generator
-    from deap_gan_prune.nets.maskspace import MaskSpace
     masks = json.loads((out / "masks.json").read_text())
     nets = [load_generator(out / f"slim_{n}.pth") for n in ("G_A", "G_B")]
     _check_masks([MaskSpace.from_dict(masks["spaces"][k]) for k in "AB"],

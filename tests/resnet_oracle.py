@@ -9,9 +9,9 @@ width one group (named ``model.7``).
 """
 from __future__ import annotations
 
-from deap_gan_prune.nets.maskspace import MaskSpace
-from deap_gan_prune.nets.terms import ConvTerm, NormTerm, SpaceTerms
-from deap_gan_prune.nets.widths import GeneratorWidths
+from deap_gan_prune.core.maskspace import MaskSpace
+from deap_gan_prune.core.terms import ConvTerm, NormTerm, SpaceTerms
+from deap_gan_prune.core.widths import GeneratorWidths
 
 
 def resnet_terms(widths: GeneratorWidths, layout: str = "independent", dropout: bool = False,

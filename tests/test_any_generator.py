@@ -16,7 +16,10 @@ from generic_nets import (
 )
 from resnet_oracle import resnet_space
 
-from deap_gan_prune.nets.baselines import l1_norm_mask, random_mask_like, uniform_mask
+from deap_gan_prune.core.baselines import random_mask_like, uniform_mask
+from deap_gan_prune.core.maskspace import MaskSpace
+from deap_gan_prune.core.widths import GeneratorWidths
+from deap_gan_prune.nets.baselines import l1_norm_mask
 from deap_gan_prune.nets.checkpoints import (
     CheckpointError,
     architecture_of,
@@ -26,10 +29,8 @@ from deap_gan_prune.nets.checkpoints import (
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
 from deap_gan_prune.nets.groups import TracingError, space_of
 from deap_gan_prune.nets.importance import l1_importance
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import masked, slim
-from deap_gan_prune.nets.widths import GeneratorWidths
 from deap_gan_prune.operators import repairBudget
 
 # (class, kwargs, image size, expected (group name, size) list: first two and count)

@@ -4,19 +4,18 @@ import pytest
 import torch
 from resnet_oracle import group_name, resnet_space
 
-from deap_gan_prune.nets.baselines import (
+from deap_gan_prune.core.baselines import (
     convert_mask,
-    l1_norm_mask,
-    matching_baselines,
     random_mask_like,
     uniform_counts,
     uniform_mask,
 )
+from deap_gan_prune.core.widths import GeneratorWidths
+from deap_gan_prune.nets.baselines import l1_norm_mask, matching_baselines
 from deap_gan_prune.nets.counting import count_module_macs, count_module_parameters
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
-from deap_gan_prune.nets.widths import GeneratorWidths
 
 BUDGETS = (1 / 4, 1 / 8, 1 / 16)
 FULL = GeneratorWidths.default(64, 9)

@@ -7,6 +7,7 @@ from collections import OrderedDict
 import pytest
 import torch
 
+from deap_gan_prune.core.widths import GeneratorWidths
 from deap_gan_prune.nets.checkpoints import (
     CheckpointError,
     load_discriminator,
@@ -15,7 +16,6 @@ from deap_gan_prune.nets.checkpoints import (
     save_generator,
 )
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.nets.widths import GeneratorWidths
 
 
 def _same(a, b):

@@ -5,8 +5,8 @@ import json
 import torch
 
 from deap_gan_prune.cli import main
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.nets.checkpoints import load_cyclegan, load_generator
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import slim
 
 DATA = ["--image-size", "32", "--n-train", "8", "--n-test", "4", "--quiet"]

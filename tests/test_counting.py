@@ -6,6 +6,7 @@ import pytest
 import torch
 from resnet_oracle import resnet_space
 
+from deap_gan_prune.core.widths import GeneratorWidths
 from deap_gan_prune.nets.counting import (
     count_module_macs,
     count_module_parameters,
@@ -14,7 +15,6 @@ from deap_gan_prune.nets.counting import (
     image_channels,
 )
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.nets.widths import GeneratorWidths
 
 
 def _meta_generator(**kw):

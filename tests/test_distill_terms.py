@@ -10,8 +10,8 @@ import torch
 from generic_nets import AffineResnet
 from test_distill import SIZE, write_folder
 
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.nets.groups import space_of
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.runoptions import RunOptions

@@ -108,7 +108,8 @@ def test_relative_links_point_to_files(page):
 
 # -- the site ------------------------------------------------------------------------------------
 #: subpackages whose ``__all__`` the API reference renders, each on its own page
-SUBPACKAGES = ("nets", "operators", "fitness", "evolution", "training", "metrics", "compression")
+SUBPACKAGES = ("core", "nets", "operators", "fitness", "evolution", "training", "metrics",
+               "compression")
 
 
 @pytest.fixture(scope="module")

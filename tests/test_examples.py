@@ -6,8 +6,8 @@ import sys
 import pytest
 import torch
 
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.nets.checkpoints import load_generator
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.teacher import TEACHER_DIR
 
 

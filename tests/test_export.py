@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from deap_gan_prune import cli
+from deap_gan_prune.core.baselines import uniform_mask
 from deap_gan_prune.export import (
     ONNX_OPSET,
     ExportError,
@@ -13,7 +14,6 @@ from deap_gan_prune.export import (
     export_torchscript,
     verify_export,
 )
-from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import save_generator
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator

@@ -6,10 +6,10 @@ import copy
 import pytest
 import torch
 
+from deap_gan_prune.core.widths import GeneratorWidths
 from deap_gan_prune.domains import synthetic_data
 from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.nets.widths import GeneratorWidths
 from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.training import CycleGANConfig
 from deap_gan_prune.training.pair import finetune_pair

@@ -189,8 +189,8 @@ def test_worker_processes_give_the_same_front(gan, table):
 
 
 def test_uniform_masks_spread_over_the_range_start_the_front(gan):
+    from deap_gan_prune.core.baselines import uniform_mask
     from deap_gan_prune.evolution.front import uniform_range_masks
-    from deap_gan_prune.nets.baselines import uniform_mask
     (g_a, g_b), (x_a, x_b) = gan
     space = space_of(g_a, x_a)
     masks = uniform_range_masks(space, 0.05, 0.5, 4, image_size=32)

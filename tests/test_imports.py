@@ -31,14 +31,15 @@ def test_importing_the_package_loads_nothing_heavy():
 
 
 def test_the_mask_space_and_the_operators_load_no_torch():
-    """The pure core: the mask space, the widths and the operators import no torch (tracing
-    is on the torch side, ``nets.groups``); a space read from its file works without it."""
+    """The pure core (``deap_gan_prune.core``: the mask space, the widths, the weight-blind
+    baselines) and the operators import no torch, nor the torch side (tracing is in
+    ``nets.groups``); a space read from its file works without it."""
     run_fresh(
         "import sys\n"
-        "import deap_gan_prune.nets.maskspace as maskspace\n"
-        "import deap_gan_prune.nets.widths\n"
+        "import deap_gan_prune.core.maskspace as maskspace\n"
+        "import deap_gan_prune.core.widths\n"
         "import deap_gan_prune.operators as ops\n"
-        "from deap_gan_prune.nets.widths import GeneratorWidths\n"
+        "from deap_gan_prune.core.widths import GeneratorWidths\n"
         "saved = {'widths': GeneratorWidths.default(4, 2).to_dict(), 'layout': 'tied',\n"
         "         'min_keep': {}}\n"
         "space = maskspace.MaskSpace.from_dict(saved)\n"
@@ -47,9 +48,11 @@ def test_the_mask_space_and_the_operators_load_no_torch():
         "assert space.size_ratio(ind) <= 0.5 and space.widths_of(ind).first >= 1\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
         "assert not heavy, heavy\n"
-        "ours = sorted(m for m in sys.modules if m.startswith('deap_gan_prune.nets.'))\n"
-        "assert ours == ['deap_gan_prune.nets.maskspace', 'deap_gan_prune.nets.terms',\n"
-        "                'deap_gan_prune.nets.widths'], ours\n")
+        "assert not [m for m in sys.modules if m.startswith('deap_gan_prune.nets')]\n"
+        "ours = sorted(m for m in sys.modules if m.startswith('deap_gan_prune.core'))\n"
+        "assert ours == ['deap_gan_prune.core', 'deap_gan_prune.core.baselines',\n"
+        "                'deap_gan_prune.core.maskspace', 'deap_gan_prune.core.terms',\n"
+        "                'deap_gan_prune.core.widths'], ours\n")
 
 
 def test_plotting_sets_no_matplotlib_backend():
@@ -157,4 +160,4 @@ def test_no_import_cycle_between_the_package_modules():
         return False
     cycles = sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if reaches(b, a))
     assert not cycles, cycles
-    assert "deap_gan_prune.nets.terms" in graph["deap_gan_prune.nets.groups"]
+    assert "deap_gan_prune.core.terms" in graph["deap_gan_prune.nets.groups"]

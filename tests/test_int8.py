@@ -16,8 +16,8 @@ import onnx
 from test_any_generator import ARCHITECTURES, _network, _random_bits
 
 from deap_gan_prune import cli
+from deap_gan_prune.core.baselines import uniform_mask
 from deap_gan_prune.export import ExportError, export_onnx
-from deap_gan_prune.nets.baselines import uniform_mask
 from deap_gan_prune.nets.checkpoints import save_generator
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from deap_gan_prune.core.widths import GeneratorWidths
 from deap_gan_prune.nets.checkpoints import save_generator
 from deap_gan_prune.nets.models import ResnetGenerator
-from deap_gan_prune.nets.widths import GeneratorWidths
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "latency.py"
 

@@ -6,10 +6,10 @@ import random
 import pytest
 import torch
 
-from deap_gan_prune.nets.baselines import uniform_counts, uniform_mask
+from deap_gan_prune.core.baselines import uniform_counts, uniform_mask
+from deap_gan_prune.core.maskspace import MaskSpace, measure_name
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.latency_model import LatencyTiming, measure_latency_model
-from deap_gan_prune.nets.maskspace import MaskSpace, measure_name
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.operators import initMaskCounts, mutMoveChannels, repairBudget
 
@@ -141,8 +141,8 @@ def test_the_pair_search_takes_a_latency_budget_too(tmp_path, capsys):
     import json
 
     from deap_gan_prune.cli import main
+    from deap_gan_prune.core.maskspace import MaskSpace
     from deap_gan_prune.nets.latency_model import read_latency_models
-    from deap_gan_prune.nets.maskspace import MaskSpace
 
     out, cache = tmp_path / "masks.json", tmp_path / "latency.json"
     assert main(["search", "--image-size", "32", "--n-train", "8", "--n-test", "4",

@@ -5,8 +5,8 @@ import random
 import pytest
 from resnet_oracle import group_name, resnet_space, resnet_terms
 
-from deap_gan_prune.nets.maskspace import MaskSpace
-from deap_gan_prune.nets.widths import GeneratorWidths
+from deap_gan_prune.core.maskspace import MaskSpace
+from deap_gan_prune.core.widths import GeneratorWidths
 
 W2 = GeneratorWidths(4, 6, 8, (5, 3), 6, 4)
 

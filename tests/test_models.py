@@ -2,9 +2,9 @@
 import pytest
 import torch
 
+from deap_gan_prune.core.widths import GeneratorWidths
 from deap_gan_prune.nets.counting import count_module_parameters
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.nets.widths import GeneratorWidths
 
 
 def upstream_generator_shapes(ngf=64, n_blocks=9, input_nc=3, output_nc=3, dropout=False):

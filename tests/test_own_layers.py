@@ -13,7 +13,8 @@ from own_layers import CondStyleNet, UndeclaredStyleNet, WideningNet
 from PIL import Image
 
 from deap_gan_prune.cli import main
-from deap_gan_prune.nets import MaskSpace, TracingError, masked, slim, trace_space
+from deap_gan_prune.core import MaskSpace
+from deap_gan_prune.nets import TracingError, masked, slim, trace_space
 from deap_gan_prune.nets.layers import channel_dims
 
 OWN = ["--generator", "own_layers:CondStyleNet", "--generator-kwargs", '{"ngf": 8}']

@@ -10,11 +10,11 @@ import torch
 from generic_nets import GroupNormNet, StyleNet, UnetGenerator
 
 from deap_gan_prune.cli import main
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.evolution.front_config import FrontConfig
 from deap_gan_prune.evolution.logbooks import logbook_from_records
 from deap_gan_prune.evolution.search_config import SearchConfig
 from deap_gan_prune.nets.groups import space_of
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.plotting import (

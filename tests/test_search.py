@@ -98,7 +98,7 @@ def test_default_search_scores_adapted_candidates(cyclegan):
 
 
 def test_starting_populations_hold_the_uniform_mask(cyclegan):
-    from deap_gan_prune.nets.baselines import uniform_mask
+    from deap_gan_prune.core.baselines import uniform_mask
     seen = {}
 
     def first(state):

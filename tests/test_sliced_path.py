@@ -6,10 +6,10 @@ import random
 import pytest
 import torch
 
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.fitness.base import Partner, Scoring
 from deap_gan_prune.fitness.paper import GeneratorFitness
 from deap_gan_prune.nets.groups import space_of
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.nets.slimming import slim
 

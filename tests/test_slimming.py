@@ -4,11 +4,11 @@ import random
 import pytest
 import torch
 
+from deap_gan_prune.core.widths import GeneratorWidths
 from deap_gan_prune.nets.counting import count_module_parameters
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.models import ResnetGenerator
 from deap_gan_prune.nets.slimming import masked, slim
-from deap_gan_prune.nets.widths import GeneratorWidths
 
 
 def _random_valid_mask(space, rnd, p_keep):

@@ -50,7 +50,7 @@ def test_shipped_supernet_keeps_the_full_network_and_its_sub_networks_translate(
     """The once-for-all teacher: same widths, its full network still translates, and a
     uniform 4x sub-network straight from its weights paints stripes where the teacher's own
     weights do not (figures recorded in supernet.json by examples/train_supernet.py)."""
-    from deap_gan_prune.nets.baselines import uniform_mask
+    from deap_gan_prune.core.baselines import uniform_mask
     from deap_gan_prune.nets.groups import space_of
     from deap_gan_prune.nets.slimming import slim
     from deap_gan_prune.teacher import SUPERNET_DIR, load_teacher_supernet

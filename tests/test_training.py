@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from deap_gan_prune.core.widths import GeneratorWidths
 from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
-from deap_gan_prune.nets.widths import GeneratorWidths
 from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.training import (
     CycleGANConfig,

@@ -16,10 +16,10 @@ import torch
 from PIL import Image
 
 from deap_gan_prune.cli import main
+from deap_gan_prune.core.maskspace import MaskSpace
 from deap_gan_prune.nets.checkpoints import load_generator
 from deap_gan_prune.nets.counting import count_module_parameters
 from deap_gan_prune.nets.groups import TracingError, space_of
-from deap_gan_prune.nets.maskspace import MaskSpace
 from deap_gan_prune.nets.slimming import masked, slim
 
 #: name -> (class in generic_nets, constructor arguments, output side / input side,

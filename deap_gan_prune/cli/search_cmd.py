@@ -38,13 +38,13 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..core.maskspace import Layout
     from ..domains import DomainData
     from ..evolution.front_config import FrontConfig
     from ..evolution.result import SearchResult
     from ..evolution.task import Task
     from ..imagerange import InputRange
     from ..nets.latency_model import LatencyModel
-    from ..nets.maskspace import Layout
 
 #: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
 DEFAULT_BUDGET = 0.25

@@ -7,9 +7,9 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from ..core.maskspace import MaskSpace
 from ..nets.checkpoints import load_cyclegan, save_generator
 from ..nets.counting import count_module_parameters
-from ..nets.maskspace import MaskSpace
 from ..nets.slimming import slim
 from ..outputs import check_output_folder, staged_folder
 from . import CommandError

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 
+from ..core.maskspace import MaskSpace
 from ..domains import DomainData, folder_data, synthetic_data
 from ..evolution.task import Task
 from ..imagerange import InputRange
@@ -24,7 +25,6 @@ from ..nets.checkpoints import (
     save_generator,
 )
 from ..nets.groups import space_of
-from ..nets.maskspace import MaskSpace
 from ..outputs import staged_folder
 from ..runoptions import RunOptions
 from .config import CompressConfig, CompressError

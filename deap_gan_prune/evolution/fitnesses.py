@@ -9,12 +9,12 @@ from typing import Any, cast
 
 import torch
 
+from ..core.maskspace import MaskSpace
 from ..fitness.adapted import Adaptation, AdaptedFitness
 from ..fitness.base import MaskFitness, Partner, Scoring
 from ..fitness.distillation import BriefDistillation
 from ..fitness.paper import GeneratorFitness
 from ..fitness.supernet import SupernetFitness, SupernetScore
-from ..nets.maskspace import MaskSpace
 from .search_config import SearchConfig
 from .task import Task
 

@@ -31,8 +31,8 @@ from typing import Any, cast
 import numpy as np
 from deap import algorithms, base, tools
 
+from ..core.maskspace import MaskSpace
 from ..nets.latency_model import LatencyModel
-from ..nets.maskspace import MaskSpace
 from ..operators import (
     MinSizeRepair,
     ParentSizeRepair,

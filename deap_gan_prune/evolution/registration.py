@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from deap import base, creator, tools
 
-from ..nets.maskspace import MaskSpace, Measure
+from ..core.maskspace import MaskSpace, Measure
 from ..operators import (
     BudgetRepair,
     cxGroupBoundary,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from deap import tools
 
-from ..nets.maskspace import MaskSpace
+from ..core.maskspace import MaskSpace
 from .logbooks import logbook_records
 from .search_config import SearchConfig
 

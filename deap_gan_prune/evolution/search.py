@@ -19,9 +19,9 @@ from typing import Any, overload
 from deap import base, tools
 from tqdm.auto import tqdm
 
+from ..core.maskspace import MaskSpace, SizeFunction, measure_name
 from ..fitness.base import MaskFitness
 from ..nets.importance import l1_importance
-from ..nets.maskspace import MaskSpace, SizeFunction, measure_name
 from ..operators import BudgetRepair, initMaskCounts, initMaskImportance
 from ..runoptions import DEFAULT_OPTIONS, RunOptions
 from ..seeding import seed_everything as seed_everything  # re-exported: part of this API

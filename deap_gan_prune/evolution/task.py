@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.maskspace import Layout, MaskSpace, SizeFunction
 from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.groups import space_of
-from ..nets.maskspace import Layout, MaskSpace, SizeFunction
 
 
 @dataclass

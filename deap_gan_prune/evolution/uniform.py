@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any, cast
 
-from ..nets.baselines import random_mask_like, uniform_mask
-from ..nets.maskspace import MaskSpace, Measure, SizeFunction, SizeMeasure
+from ..core.baselines import random_mask_like, uniform_mask
+from ..core.maskspace import MaskSpace, Measure, SizeFunction, SizeMeasure
 from .search_config import SearchConfig
 
 

@@ -30,9 +30,9 @@ from typing import Literal, cast
 import torch
 from torch import nn
 
+from ..core.maskspace import MaskSpace
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace
 from ..nets.slimming import slim
 from .base import WORST_FITNESS, MaskFitness, Partner, Scoring, check_images
 from .distillation import Distillation

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.maskspace import MaskSpace, SizeMeasure
 from ..imagerange import DEFAULT_RANGE, InputRange
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace, SizeMeasure
 
 WORST_FITNESS = 0.0
 

@@ -28,8 +28,8 @@ from typing import Any, Literal, cast
 import torch
 from torch import nn
 
+from ..core.maskspace import MaskSpace
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace
 from ..nets.models import NLayerDiscriminator
 from ..nets.slimming import masked, slim
 from .base import WORST_FITNESS, MaskFitness, Partner, Scoring

@@ -12,7 +12,8 @@ The winner of a search on it is slimmed from the supernet's weights, ``slim(S, m
 space)``, then fine-tuned as usual. The baselines of the same starting point are slimmed from
 the supernet too::
 
-    from deap_gan_prune.nets.baselines import l1_norm_mask, uniform_mask
+    from deap_gan_prune.core.baselines import uniform_mask
+    from deap_gan_prune.nets.baselines import l1_norm_mask
     uniform = slim(supernet, uniform_mask(space, 0.125), space)
     l1 = slim(supernet, l1_norm_mask(supernet, space, 0.125), space)
 """
@@ -25,9 +26,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..core.maskspace import MaskSpace
 from ..metrics.fidelity import fidelity_scores
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace
 from ..nets.slimming import slim
 from .base import WORST_FITNESS, MaskFitness, Scoring
 

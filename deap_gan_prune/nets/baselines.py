@@ -1,116 +1,24 @@
-"""Conventional pruning masks at a size budget, for the ablation against the evolved masks
-(METHOD §5): L1-norm filter pruning (Li et al., ICLR 2017), random masks with a given mask's
-per-group channel counts (the sanity floor), and the hand-made uniform slimming.
-
-A *budget* is a size ratio, as in :func:`deap_gan_prune.operators.repairBudget`: 0.25 means at
-most a quarter of the unpruned generator's parameters (``measure="parameters"``) or MACs at
-``image_size`` pixels (``measure="macs"``, MAC ``convention`` as in
-:meth:`MaskSpace.size_of_counts`). Every
-mask returned here is valid (each group keeps at least ``max(min_keep, 1)`` channels), has a
-size ratio at most the budget, and as close below it as the uniform keep ratio allows.
-
-Every function takes any :class:`MaskSpace`: with a tied space (:meth:`MaskSpace.tied`) the
-baselines follow the released code's 640-bit ResNet layout (one mask for the stream and every
-block's inner width); :func:`convert_mask` turns such a mask into the independent layout.
+"""Pruning masks at a size budget that read the weights, for the ablation against the evolved
+masks (METHOD §5): L1-norm filter pruning (Li et al., ICLR 2017), and the three baselines at
+the size of a search result (:func:`matching_baselines`). The weight-blind ones (uniform,
+random) are :mod:`deap_gan_prune.core.baselines`.
 """
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from .maskspace import ChannelGroup, MaskSpace, Measure, measure_name
-from .widths import MacConvention
+from torch import nn
 
-if TYPE_CHECKING:
-    from torch import nn
-
-_EPS = 1e-9
-
-
-class _Sizer:
-    """Size ratio of the generator whose groups keep ``counts`` channels (closed form)."""
-
-    def __init__(self, space: MaskSpace, measure: Measure, image_size: int,
-                 convention: MacConvention) -> None:
-        self.size_of = space.size_function(measure, image_size, convention)
-        self.full = self.size_of([g.size for g in space.groups])
-
-    def ratio(self, counts: Sequence[int]) -> float:
-        return self.size_of(counts) / self.full
-
-
-def _check_budget(budget: float) -> float:
-    if not isinstance(budget, (int, float)) or not budget > 0:
-        raise ValueError(f"budget must be a size ratio > 0 (e.g. 0.25 for 4x smaller), got "
-                         f"{budget!r}")
-    return float(budget)
-
-
-def uniform_counts(space: MaskSpace, budget: float, measure: Measure = "parameters",
-                   image_size: int = 256, convention: MacConvention = "output") -> list[int]:
-    """Channels kept per group when every group keeps the same share ``r`` of its channels.
-
-    ``r`` is the largest keep ratio whose counts ``max(min_keep, floor(r * size))`` meet the
-    budget, found by bisection over the ratios where some count changes; then, groups in order
-    of their rounding deficit ``r * size - count`` (largest first) each take back one channel
-    if the budget still allows, which brings the size closer to the budget. So every group
-    keeps ``floor(r * size)`` or one more. A budget >= 1 keeps everything; a budget below what
-    the group minimums allow is a ValueError.
-    """
-    budget = _check_budget(budget)
-    sizer = _Sizer(space, measure, image_size, convention)
-    sizes = [g.size for g in space.groups]
-    need = [max(g.min_keep, 1) for g in space.groups]
-
-    def counts_at(r: float) -> list[int]:
-        return [min(s, max(n, math.floor(r * s + _EPS))) for s, n in zip(sizes, need)]
-
-    if sizer.ratio(counts_at(1.0)) <= budget:
-        return counts_at(1.0)
-    floor_ratio = sizer.ratio(counts_at(0.0))
-    if floor_ratio > budget:
-        raise ValueError(f"budget {budget:g} cannot be met: keeping every group's minimum "
-                         f"already gives a {measure_name(measure)} ratio of "
-                         f"{floor_ratio:.4f}")
-    breaks = sorted({k / s for s in set(sizes) for k in range(1, s + 1)})
-    lo, hi = -1, len(breaks) - 1  # breaks[hi] (r = 1) is over budget; find the last within
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if sizer.ratio(counts_at(breaks[mid])) <= budget:
-            lo = mid
-        else:
-            hi = mid
-    r = breaks[lo] if lo >= 0 else 0.0
-    counts = counts_at(r)
-    deficit = sorted(range(len(sizes)), key=lambda i: -(r * sizes[i] - counts[i]))
-    for i in deficit:
-        if counts[i] < sizes[i]:
-            counts[i] += 1
-            if sizer.ratio(counts) > budget:
-                counts[i] -= 1
-    return counts
-
-
-def _bits_from_ranks(space: MaskSpace, counts: Sequence[int],
-                     ranking: Sequence[Sequence[int]]) -> list[int]:
-    """Flat mask keeping, in each group, the first ``count`` channels of its ``ranking``
-    (channel indices within the group, most wanted first)."""
-    bits = [0] * space.n_bits
-    for g, count, order in zip(space.groups, counts, ranking):
-        for j in order[:count]:
-            bits[g.offset + j] = 1
-    return bits
-
-
-def uniform_mask(space: MaskSpace, budget: float, measure: Measure = "parameters",
-                 image_size: int = 256, convention: MacConvention = "output") -> list[int]:
-    """The hand-made baseline: the same keep ratio in every group (:func:`uniform_counts`),
-    keeping each group's FIRST channels — weight-blind, as if a thinner network had been
-    designed. For a trained generator it is a slimmed network before fine-tuning."""
-    counts = uniform_counts(space, budget, measure, image_size, convention)
-    return _bits_from_ranks(space, counts, [range(g.size) for g in space.groups])
+from ..core.baselines import (
+    Sizer,
+    bits_from_ranks,
+    random_mask_like,
+    uniform_counts,
+    uniform_mask,
+)
+from ..core.maskspace import ChannelGroup, MaskSpace, Measure
+from ..core.widths import MacConvention
+from .importance import l1_importance
 
 
 def l1_norm_mask(generator: nn.Module, space: MaskSpace, budget: float,
@@ -120,8 +28,6 @@ def l1_norm_mask(generator: nn.Module, space: MaskSpace, budget: float,
     channels (:func:`uniform_counts`), choosing the filters of largest L1 norm
     (:func:`deap_gan_prune.nets.importance.l1_importance`; the stream ranks by the mean normalised
     norm over the convs that write it). Ties keep the lower channel index."""
-    from .importance import l1_importance  # torch is only needed here
-
     scores = l1_importance(generator, space)
     counts = uniform_counts(space, budget, measure, image_size, convention)
 
@@ -129,16 +35,7 @@ def l1_norm_mask(generator: nn.Module, space: MaskSpace, budget: float,
         return sorted(range(g.size), key=lambda j: (-scores[g.offset + j], j))
 
     ranking = [ranked(g) for g in space.groups]
-    return _bits_from_ranks(space, counts, ranking)
-
-
-def random_mask_like(space: MaskSpace, bits: Sequence[int], seed: int = 0) -> list[int]:
-    """A random mask with the same number of kept channels in every group as ``bits`` (so the
-    same size in every measure); which channels are kept is drawn with ``random.Random(seed)``."""
-    counts = list(space.kept(bits).values())
-    rng = random.Random(seed)
-    return _bits_from_ranks(space, counts, [rng.sample(range(g.size), g.size)
-                                            for g in space.groups])
+    return bits_from_ranks(space, counts, ranking)
 
 
 def matching_baselines(generator: nn.Module, space: MaskSpace, bits: Sequence[int],
@@ -148,31 +45,8 @@ def matching_baselines(generator: nn.Module, space: MaskSpace, bits: Sequence[in
     """The baselines at the size of a search result ``bits``: ``{"l1_norm": .., "uniform": ..,
     "random": ..}`` (L1 and uniform at the budget ``space.size_ratio(bits, ...)``; random with
     ``bits``' per-group counts)."""
-    sizer = _Sizer(space, measure, image_size, convention)
+    sizer = Sizer(space, measure, image_size, convention)
     budget = sizer.ratio(list(space.kept(bits).values()))
     return {"l1_norm": l1_norm_mask(generator, space, budget, measure, image_size, convention),
             "uniform": uniform_mask(space, budget, measure, image_size, convention),
             "random": random_mask_like(space, bits, seed)}
-
-
-def convert_mask(bits: Sequence[int], source: MaskSpace, target: MaskSpace) -> list[int]:
-    """The same channels in another layout of the same network (e.g. tied → independent):
-    every traced group keeps what its group in ``source`` keeps. Raises ValueError when the
-    spaces' convs differ, or when ``target`` merges groups that ``bits`` prunes differently."""
-    if _convs(source) != _convs(target):
-        raise ValueError("convert_mask: the spaces describe different networks (their convs "
-                         "or channels differ)")
-    parts = source.member_masks(bits)
-    groups = {}
-    for g in target.groups:
-        mine = [parts[m] for m in g.members]
-        if any(p != mine[0] for p in mine[1:]):
-            raise ValueError(f"convert_mask: group {g.name!r} merges groups "
-                             f"{list(g.members)} that this mask prunes differently")
-        groups[g.name] = mine[0]
-    return target.join(groups)
-
-
-def _convs(space: MaskSpace) -> list[tuple[str, int, int]]:
-    """Every conv's name, output and input channels."""
-    return [(c.name, c.out_channels, len(c.in_groups)) for c in space.convs]

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
+from ..core.widths import GeneratorWidths
 from ..files import atomic_write, atomic_write_json, import_class
 from .models import NLayerDiscriminator, ResnetGenerator
-from .widths import GeneratorWidths
 
 if TYPE_CHECKING:
-    from .maskspace import MaskSpace
+    from ..core.maskspace import MaskSpace
 
 _NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -238,7 +238,7 @@ def traced_description(path: str | os.PathLike) -> tuple[dict, MaskSpace, list[i
     info = _traced_info(path)
     if info is None:
         return None
-    from .maskspace import MaskSpace
+    from ..core.maskspace import MaskSpace
     space = MaskSpace.from_dict(info["space"])
     bits = space.join({g.name: [int(j in set(info["kept"][g.name])) for j in range(g.size)]
                        for g in space.groups})
@@ -264,7 +264,7 @@ def _rebuild(info: Mapping, path: str | os.PathLike, named: Mapping | None = Non
     """The (slim) network a traced JSON describes: its class built full size, then slimmed
     to the kept channels of every group (no weights needed: they are loaded after). Its
     class must be the library's or ``named`` (:func:`_trusted`)."""
-    from .maskspace import MaskSpace
+    from ..core.maskspace import MaskSpace
     from .slimming import slim
     try:
         space = MaskSpace.from_dict(info["space"])

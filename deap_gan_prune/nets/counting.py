@@ -1,5 +1,5 @@
 """Parameters and MACs measured on a real module (the closed forms of a mask's sizes are
-:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.size`).
+:meth:`~deap_gan_prune.core.maskspace.MaskSpace.size`).
 
 Two MAC conventions (METHOD §4): ``"output"`` counts a transposed conv at its output positions
 (GAN Compression, CAT, OMGD tables); ``"real"`` counts the arithmetic really done, as
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .widths import MacConvention
+from ..core.widths import MacConvention
 
 
 def count_module_parameters(module: nn.Module) -> int:

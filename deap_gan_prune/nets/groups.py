@@ -38,10 +38,10 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ..core.maskspace import Layout, MaskSpace
+from ..core.terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms
 from .counting import example_input as example_input_of
 from .layers import channel_dims
-from .maskspace import Layout, MaskSpace
-from .terms import ConvTerm, LayerTerm, NormTerm, SpaceTerms
 
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)

@@ -10,7 +10,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .maskspace import MaskSpace
+from ..core.maskspace import MaskSpace
 
 
 def filter_l1(conv: nn.Module) -> torch.Tensor:

@@ -45,11 +45,11 @@ import torch
 from torch import nn
 
 from .._version import __version__
+from ..core.maskspace import MaskSpace
+from ..core.terms import ConvTerm
 from ..files import atomic_write_json
 from .frozen import borrowed
 from .groups import space_of
-from .maskspace import MaskSpace
-from .terms import ConvTerm
 
 Runtime = Literal["torch", "onnx", "onnx-int8", "cuda"]
 RUNTIMES: tuple[str, ...] = ("torch", "onnx", "onnx-int8", "cuda")
@@ -691,7 +691,7 @@ def _input_channels(net: nn.Module, space: MaskSpace | None) -> int:
 
 def _uniform(space: MaskSpace, share: float, image_size: int) -> list[int]:
     """The uniform mask at ``share`` of the MACs, or the smallest one when that is below."""
-    from .baselines import uniform_mask
+    from ..core.baselines import uniform_mask
     try:
         return uniform_mask(space, share, "macs", image_size)
     except ValueError:

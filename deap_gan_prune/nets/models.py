@@ -11,7 +11,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .widths import GeneratorWidths
+from ..core.widths import GeneratorWidths
 
 
 def _norm(channels: int) -> nn.InstanceNorm2d:

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, TypeVar
 import torch
 from torch import nn
 
+from ..core.maskspace import MaskSpace
 from .groups import space_of
 from .layers import channel_dims
-from .maskspace import MaskSpace
 
 if TYPE_CHECKING:
-    from .terms import ConvTerm
+    from ..core.terms import ConvTerm
 
 _OptTensor = TypeVar("_OptTensor", torch.Tensor, None)
 

@@ -7,7 +7,7 @@ with :func:`repairMinKeep`, so every group keeps at least ``max(min_keep, 1)`` c
 Decorators, which wrap an operator in ``toolbox.decorate``, are classes named ``…Repair``
 (``BudgetRepair``), as DEAP's ``tools.DeltaPenalty``; operators are functions named by their
 role first (``repairBudget``).
-In the pipeline they sit between the mask space (:mod:`deap_gan_prune.nets.maskspace`, whose
+In the pipeline they sit between the mask space (:mod:`deap_gan_prune.core.maskspace`, whose
 sizes they read) and evolution (:mod:`deap_gan_prune.evolution`, which registers them).
 """
 from .crossover import cxGroupBoundary, cxTwoPointMask, cxUniformGroup

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from collections.abc import MutableSequence
 
-from ..nets.maskspace import MaskSpace
+from ..core.maskspace import MaskSpace
 from .repair import check_length, repairMinKeep
 
 

@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..nets.maskspace import MaskSpace, Measure
+from ..core.maskspace import MaskSpace, Measure
 from .mutation import mutMoveChannels
 from .repair import check_scores, repairBudget, repairMinKeep
 
@@ -106,7 +106,7 @@ def initMaskCounts(container: Callable, space: MaskSpace, counts: Sequence[int],
                    moves: int = 0, fraction: float = 0.25, measure: Measure = "parameters",
                    image_size: int = 256) -> Any:
     """Random channels with ``counts`` kept in each group (e.g. the uniform mask's,
-    :func:`deap_gan_prune.nets.baselines.uniform_counts`), then ``moves`` capacity moves
+    :func:`deap_gan_prune.core.baselines.uniform_counts`), then ``moves`` capacity moves
     (:func:`mutMoveChannels` with ``fraction``, ``measure``, ``image_size``): a population of
     these explores group widths around one size instead of random bit strings."""
     if len(counts) != len(space.groups):

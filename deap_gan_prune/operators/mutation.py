@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import MutableSequence
 
-from ..nets.maskspace import MaskSpace, Measure
+from ..core.maskspace import MaskSpace, Measure
 from .repair import BudgetPlan, check_length, fewest, repairMinKeep
 
 

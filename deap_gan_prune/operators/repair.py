@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Callable, MutableSequence, Sequence
 
-from ..nets.maskspace import MaskSpace, Measure, measure_name
+from ..core.maskspace import MaskSpace, Measure, measure_name
 
 Scores = Sequence[float]
 
@@ -207,7 +207,7 @@ def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
 
     ``budget`` is a size ratio: 0.25 = 4x fewer parameters (``"parameters"``) or MACs at
     ``image_size`` pixels (``"macs"``, ``convention`` as in
-    :meth:`~deap_gan_prune.nets.maskspace.MaskSpace.size_of_counts`). First restores
+    :meth:`~deap_gan_prune.core.maskspace.MaskSpace.size_of_counts`). First restores
     the group minimums (:func:`repairMinKeep`), then drops kept channels in random order
     (stdlib ``random``), or, with ``scores`` (one per bit, higher = more important, divided
     by their group's mean so layers compare), least important first — until every measure

@@ -38,9 +38,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..configs import setting, validate
+from ..core.maskspace import MaskSpace
 from ..files import atomic_write, images_hash, models_hash
 from ..nets.frozen import frozen_copy
-from ..nets.maskspace import MaskSpace
 from ..nets.slimming import masked
 from ..operators.repair import repairBudget
 from ..runoptions import DEFAULT_OPTIONS, RunOptions

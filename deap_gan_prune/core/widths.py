@@ -1,6 +1,6 @@
 """Per-layer widths of a CycleGAN ResNet generator (the upstream network's view of a mask:
-:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.widths_of`). Pure Python (no torch); sizes are
-the mask space's (:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.size`).
+:meth:`~deap_gan_prune.core.maskspace.MaskSpace.widths_of`). Pure Python (no torch); sizes are
+the mask space's (:meth:`~deap_gan_prune.core.maskspace.MaskSpace.size`).
 """
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ class SpaceTerms:
     the groups kept whole (``fixed``, not in ``specs``) and the channels per bit of block
     groups (``blocks``, by name; 1 when absent); ``layers``: your own layers
     (:class:`LayerTerm`). ``members``: the groups merged into a group
-    (:meth:`~deap_gan_prune.nets.maskspace.MaskSpace.merged`), by name; a group is its own
+    (:meth:`~deap_gan_prune.core.maskspace.MaskSpace.merged`), by name; a group is its own
     member when absent."""
 
     specs: tuple[tuple[str, int], ...]
