@@ -35,6 +35,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from .configs import setting, validate
 from .data import DataError, list_images, read_rgb, readable_images
 from .export import ExportError, onnx_session
 from .files import atomic_write
@@ -124,19 +125,21 @@ class TranslateConfig:
     [-1, 1]).
     """
 
-    size: int | None = None
-    multiple: int = 4
-    batch_size: int = 8
+    size: int | None = setting(
+        None, "resize every image to SIZE x SIZE pixels (default: keep each image's size, "
+        "rounded to a multiple of --multiple; an ONNX file's fixed size)", within="[1, inf)")
+    multiple: int = setting(4, "without --size, image sides are rounded to a multiple of this: "
+                            "4 for the upstream ResNet, 8 for a network down-sampling 3 times",
+                            within="[1, inf)")
+    batch_size: int = setting(8, "images per forward pass (images of one size are batched "
+                              "together)", within="[1, inf)")
     input_range: InputRange | None = None
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch size {self.batch_size}: must be 1 or more")
-        if self.multiple < 1:
-            raise ValueError(f"multiple {self.multiple}: must be 1 or more")
-        if self.size is not None and (self.size < self.multiple or self.size % self.multiple):
-            raise ValueError(f"size {self.size}: must be a positive multiple of "
-                             f"{self.multiple}")
+        validate(self)
+        if self.size is not None and self.size % self.multiple:
+            raise ValueError(f"TranslateConfig: size must be a positive multiple of multiple "
+                             f"({self.multiple}), got {self.size}")
 
 
 @dataclass

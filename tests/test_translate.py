@@ -126,9 +126,9 @@ def test_onnx_file_with_dynamic_size_keeps_each_image_size(folder, tiny_generato
 
 
 def test_bad_settings_are_refused_in_one_line():
-    for changes, problem in (({"batch_size": 0}, "batch size 0: must be 1 or more"),
-                             ({"multiple": 0}, "multiple 0: must be 1 or more"),
-                             ({"size": 10}, "size 10: must be a positive multiple of 4")):
+    for changes, problem in (({"batch_size": 0}, "batch_size must be >= 1, got 0"),
+                             ({"multiple": 0}, "multiple must be >= 1, got 0"),
+                             ({"size": 10}, r"size must be a positive multiple of multiple \(4\)")):
         with pytest.raises(ValueError, match=problem):
             TranslateConfig(**changes)
 
@@ -151,9 +151,9 @@ def test_default_out_is_beside_the_input(folder, weights):
 @pytest.mark.parametrize(("case", "problem"), [
     ("no folder", "image folder not found"), ("no model", "no such generator file"),
     ("bad model", "not a readable PyTorch file"), ("out is input", "is the input SOURCE"),
-    ("clash", "would both be written as a.png"), ("size", "--size 10: must be a positive "
+    ("clash", "would both be written as a.png"), ("size", "--size must be a positive "
                                                           "multiple"),
-    ("batch", "--batch-size 0: must be 1 or more"), ("empty", "no images")])
+    ("batch", "--batch-size must be >= 1, got 0"), ("empty", "no images")])
 def test_bad_input_is_one_line(case, problem, folder, weights, tmp_path, capsys):
     args = [str(weights), str(folder), "--out", str(tmp_path / "out")]
     if case == "no folder":

@@ -294,3 +294,10 @@ def front_point(data: dict, args: argparse.Namespace, path: str | Path) -> int:
                             args.size_measure, default=data.get("chosen", 0))
     except ValueError as exc:
         raise CommandError(f"{path}: {exc}") from None
+
+
+def flagged(exc: ValueError) -> str:
+    """A settings error (``Config: name must be ...``) as its flag's: ``--name must be ...``."""
+    problem = str(exc).split(": ", 1)[-1]
+    name = problem.split(" ", 1)[0]
+    return "--" + name.replace("_", "-") + problem[len(name):]

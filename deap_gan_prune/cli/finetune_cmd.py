@@ -35,6 +35,7 @@ from .common import (
     add_model_arguments,
     add_run_arguments,
     architecture,
+    flagged,
     input_range,
     load_data,
     load_models,
@@ -63,7 +64,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
                              seed=args.seed, loss=distill_loss(args),
                              augment=Augment(**flag_values(args, Augment)))
     except ValueError as exc:
-        raise CommandError(_flagged(exc)) from None
+        raise CommandError(flagged(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,14 +137,7 @@ def distill_loss(args: argparse.Namespace) -> DistillLoss:
                            feature=args.feature, feature_layers=layers,
                            feature_map=args.feature_map)
     except ValueError as exc:
-        raise CommandError(_flagged(exc)) from None
-
-
-def _flagged(exc: ValueError) -> str:
-    """A settings error as a flag's: ``--name ...``."""
-    problem = str(exc).split(": ", 1)[-1]
-    name = problem.split(" ", 1)[0]
-    return "--" + name.replace("_", "-") + problem[len(name):]
+        raise CommandError(flagged(exc)) from None
 
 
 def output_folder(args: argparse.Namespace) -> Path:
@@ -251,7 +245,7 @@ def _finetune(args: argparse.Namespace, students: dict[str, nn.Module],
         except ValueError as exc:
             if not str(exc).startswith("DistillLoss: "):
                 raise
-            raise CommandError(_flagged(exc)) from None
+            raise CommandError(flagged(exc)) from None
     for student in students.values():
         student.eval()
     last = {k: round(v[-1], 4) for k, v in history.items()
@@ -304,7 +298,7 @@ def _distil(args: argparse.Namespace, students: dict[str, nn.Module],
         except ValueError as exc:
             if not str(exc).startswith("DistillLoss: "):
                 raise
-            raise CommandError(_flagged(exc)) from None
+            raise CommandError(flagged(exc)) from None
     extra = {"finetune_steps": args.steps, "finetune": {
         "lr": args.lr, "decay_start": args.decay_start, "batch_size": args.batch_size,
         "image_size": config.image_size, "adversarial": args.adversarial,

@@ -10,12 +10,23 @@ file's JSON), else -1,1, or --input-range."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
+from ..configs import add_config_flags, flag_values
 from ..data import check_folder
 from ..translate import OnnxGenerator, TranslateConfig, load_translator, translate_folder
 from . import CommandError
-from .common import add_generator_arguments, architecture, input_range, range_beside
+from .common import (
+    add_generator_arguments,
+    architecture,
+    flagged,
+    input_range,
+    range_beside,
+)
+
+#: the flags of the TranslateConfig fields (the input range is --input-range's)
+FLAGS = ("size", "multiple", "batch_size")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,16 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="folder for the translations (default: FOLDER_translated beside "
                              "the input folder)")
-    parser.add_argument("--size", type=int, default=None,
-                        help="resize every image to SIZE x SIZE pixels (default: keep each "
-                             "image's size, rounded to a multiple of --multiple; an ONNX "
-                             "file: its exported size)")
-    parser.add_argument("--multiple", type=int, default=4,
-                        help="without --size, image sides are rounded to a multiple of this: 4 "
-                             "for the upstream ResNet, 8 for a network down-sampling 3 times")
-    parser.add_argument("--batch-size", type=int, default=8,
-                        help="images per forward pass (images of one size are batched "
-                             "together)")
+    add_config_flags(parser, TranslateConfig, FLAGS, overrides={"size": {"metavar": "SIZE"}})
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, cuda:1, ... for a .pth generator (ONNX files run on "
                              "the CPU)")
@@ -56,12 +58,10 @@ def interrupted(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    for option, value in (("--batch-size", args.batch_size), ("--multiple", args.multiple)):
-        if value < 1:
-            raise CommandError(f"{option} {value}: must be 1 or more")
-    if args.size is not None and (args.size < args.multiple or args.size % args.multiple):
-        raise CommandError(f"--size {args.size}: must be a positive multiple of --multiple "
-                           f"({args.multiple})")
+    try:
+        settings = TranslateConfig(**flag_values(args, TranslateConfig, FLAGS))
+    except ValueError as exc:
+        raise CommandError(flagged(exc)) from None
     source = Path(args.source)
     check_folder(source, "image folder")
     model = Path(args.model)
@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
     recorded = [(str(model), generator.input_range)] if isinstance(generator, OnnxGenerator) \
         else range_beside(model)
     value = input_range(args, recorded)
-    config = TranslateConfig(size=args.size, multiple=args.multiple,
-                             batch_size=args.batch_size, input_range=value)
+    config = replace(settings, input_range=value)
     result = translate_folder(generator, source, out, config, device=args.device,
                               progress=not args.quiet)
     sizes = sorted(set(result.sizes.values()))
