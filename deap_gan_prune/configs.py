@@ -55,6 +55,17 @@ def setting(default: Any, help: str = "", *, within: str | None = None,
     return field(default=default, metadata=metadata)
 
 
+def same_as(cls: type, name: str, **metadata: Any) -> Any:
+    """A field declared as the dataclass ``cls`` declares ``name`` (default, help, range,
+    ...), with ``metadata`` entries changed (e.g. ``stage``): a setting two configs share,
+    declared once."""
+    declared = next(f for f in fields(cls) if f.name == name)
+    merged = {**declared.metadata, **metadata}
+    if declared.default_factory is not MISSING:
+        return field(default_factory=declared.default_factory, metadata=merged)
+    return field(default=declared.default, metadata=merged)
+
+
 class ConfigError(ValueError):
     """A setting of the wrong type or out of its range: ``owner`` (the class's name),
     ``name`` (the field's), ``value``, ``need`` (what it must be) and ``kind`` ("type" or

@@ -230,7 +230,7 @@ def test_every_setting_is_declared_once_with_its_stage_and_help():
     runtime = {f.name for f in fields(CompressConfig) if f.metadata["runtime_only"]}
     assert sorted(staged + sorted(runtime)) == sorted(f.name for f in fields(CompressConfig))
     assert runtime == {"checkpoint_every", "workers", "device"}
-    for name, value, problem in (("population", 0, "must be >= 1"),
+    for name, value, problem in (("population", 0, "must be >= 2"),
                                  ("opset", 21, r"must be in \[9, 20\]"),
                                  ("lr", 0.0, "must be > 0"),
                                  ("variation", "x", "must be auto, widths or channels")):

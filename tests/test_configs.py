@@ -88,7 +88,7 @@ def test_a_bad_value_is_refused_in_one_line_naming_class_and_field(bad, problem)
     (DistillConfig, {"lr": 0}, "DistillConfig: lr must be > 0"),
     (DistillConfig, {"loss": 3}, "DistillConfig: loss must be a DistillLoss"),
     (DistillLoss, {"feature_map": "2x2"}, "DistillLoss: feature_map must be kept or 1x1"),
-    (CompressConfig, {"population": 0}, "population = 0: must be >= 1"),
+    (CompressConfig, {"population": 0}, "population = 0: must be >= 2"),
 ])
 def test_every_config_is_checked_by_the_validator(cls, bad, problem):
     with pytest.raises(ValueError, match=problem) as info:
@@ -170,3 +170,17 @@ def test_an_interval_gives_the_bounds(text, bounds):
 def test_a_bad_interval_is_refused_in_one_line():
     with pytest.raises(ValueError, match=r"within='0 to 1': write an interval"):
         parse_interval("0 to 1")
+
+
+def test_compress_declares_the_search_settings_once():
+    """The search settings of a compress run are FitnessSettings' declarations: the same
+    defaults, help and ranges, so a range change there reaches both."""
+    shared = {f.name: f for f in fields(FitnessSettings)}
+    for f in fields(CompressConfig):
+        if f.name in ("population", "generations", "adapt_steps", "n_images", "adapt_images"):
+            assert f.default == shared[f.name].default, f.name
+            assert f.metadata["help"] == shared[f.name].metadata["help"], f.name
+            assert f.metadata["low"] == shared[f.name].metadata["low"], f.name
+            assert f.metadata["stage"] == "search"
+    with pytest.raises(ValueError, match="population = 1: must be >= 2"):
+        CompressConfig(population=1)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..configs import RUNTIME, ConfigError, setting, shown, to_dict, validate
+from ..configs import RUNTIME, ConfigError, same_as, setting, shown, to_dict, validate
+from ..evolution.search_config import FitnessSettings
 
 #: the stages of a run, in order
 STAGES = ("search", "slim", "finetune", "evaluate", "export")
@@ -108,14 +109,12 @@ class CompressConfig:
     fitness: str = setting("adapted", "adapted (brief distillation, then L1 on "
                            "held-out images) or paper", choices=("adapted", "paper"),
                            stage="search")
-    population: int = setting(12, "masks per generator", within="[1, inf)", stage="search")
-    generations: int = setting(8, "generations of the search", within="[0, inf)", stage="search")
-    adapt_steps: int = setting(30, "distillation steps per candidate (adapted "
-                               "fitness)", within="[0, inf)", stage="search")
-    n_images: int = setting(16, "held-out images per domain the fitness scores on",
-                            within="[1, inf)", stage="search")
-    adapt_images: int = setting(32, "further images per domain the candidates "
-                                "adapt on", within="[0, inf)", stage="search")
+    # the search's settings, declared once in FitnessSettings
+    population: int = same_as(FitnessSettings, "population", stage="search")
+    generations: int = same_as(FitnessSettings, "generations", stage="search")
+    adapt_steps: int = same_as(FitnessSettings, "adapt_steps", stage="search")
+    n_images: int = same_as(FitnessSettings, "n_images", stage="search")
+    adapt_images: int = same_as(FitnessSettings, "adapt_images", stage="search")
     finetune_steps: int = setting(800, "fine-tuning steps (0: none)",
                                   within="[0, inf)", stage="finetune")
     distill: float = setting(10.0, "distillation weight of the pair's "
