@@ -18,7 +18,8 @@ def budget_measures(config: SearchConfig, latency: SizeFunction | None = None
     (e.g. a :class:`~deap_gan_prune.nets.latency_model.LatencyModel`); ValueError (one line)
     when the config budgets latency and none is given."""
     if "latency" in config.budget_measures and latency is None:
-        raise ValueError("budget_measures has 'latency': give the latency model (latency=...)")
+        raise ValueError("budget_measures has 'latency': give each generator's latency model "
+                         "(Task.latency)")
     return tuple(latency if m == "latency" and latency is not None else m
                  for m in config.budget_measures)
 
