@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
+#: end-to-end runs of the benchmark scripts: in the full suite, not the fast lane
+pytestmark = pytest.mark.slow
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation.py"
 METHODS = ("adapted", "paper", "pixel_fitness", "single_generator", "tied_layout", "l1_norm",
            "random", "uniform")

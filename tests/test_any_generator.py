@@ -453,6 +453,7 @@ def test_single_search_resumes_to_the_uninterrupted_result(tmp_path):
         search_one(net, resuming.replace(checkpoint=tmp_path / "cut.json"))
 
 
+@pytest.mark.slow
 def test_single_search_in_worker_processes_equals_in_process(monkeypatch):
     import deap_gan_prune.evolution.skeleton as skeleton
     from deap_gan_prune import RunOptions, SearchConfig, Task, search

@@ -39,6 +39,7 @@ def same_files(a, b):
     return {name: (a / name).read_bytes() == (b / name).read_bytes() for name in COMPARED}
 
 
+@pytest.mark.slow
 def test_library_end_to_end(reference):
     out, report = reference
     assert report == out / "report.md"
@@ -54,6 +55,7 @@ def test_library_end_to_end(reference):
     assert not (out / ".lock").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("capsys")
 def test_command_line_end_to_end_gives_the_library_files(reference, tmp_path):
     out = tmp_path / "cli"
@@ -209,6 +211,7 @@ def test_search_images_at_the_search_size():
         CompressConfig(**TOY, search_size=30)
 
 
+@pytest.mark.slow
 def test_front_run_draws_the_front_and_the_search_against_generation(tmp_path):
     config = CompressConfig(**{**TOY, "generations": 1, "finetune_steps": 2}, front=True,
                             size_range=(0.1, 0.5))

@@ -127,6 +127,7 @@ def test_equalisation_keeps_the_float_output_and_evens_the_channels(teacher_slim
                            rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_layers_kept_in_float_by_name_and_by_sensitivity(teacher_slim, tmp_path):
     _original, small, data = teacher_slim
     first = "/model/model.1/Conv"

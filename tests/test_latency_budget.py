@@ -168,6 +168,7 @@ def test_speedup_is_not_a_front(tmp_path, capsys):
     assert "speedup: a single latency budget, not with front" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compress_speedup_runs_with_a_latency_budget(tmp_path):
     import json
 
@@ -194,6 +195,7 @@ def test_compress_speedup_runs_with_a_latency_budget(tmp_path):
     assert (run / "report.md").is_file()
 
 
+@pytest.mark.slow
 def test_compress_pair_speedup(tmp_path):
     import json
 

@@ -137,6 +137,7 @@ def test_own_layer_network_through_the_cli(tmp_path, capsys):
         assert Image.open(out / "a.png").size == (32, 32)
 
 
+@pytest.mark.slow
 def test_own_layer_network_through_compress(tmp_path):
     torch.manual_seed(0)
     weights = tmp_path / "style.pth"

@@ -68,6 +68,7 @@ def test_pool_runs_other_callables_and_reraises_fitness_errors(fitnesses, pool):
         pickle.dumps(pool)
 
 
+@pytest.mark.slow
 def test_dead_worker_is_named_and_checkpoint_stays(fitnesses, tmp_path):
     dying = (script.DyingFitness(fitnesses[0], die_at=8), fitnesses[1])
     path = tmp_path / "ck.json"

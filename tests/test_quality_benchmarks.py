@@ -6,6 +6,9 @@ import pytest
 import torch
 from _benchmarks import load_benchmark
 
+#: end-to-end runs of the benchmark scripts: in the full suite, not the fast lane
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def correlation():

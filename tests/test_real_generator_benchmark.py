@@ -11,6 +11,9 @@ import pytest
 import torch
 from _benchmarks import load_benchmark
 
+#: end-to-end runs of the benchmark scripts: in the full suite, not the fast lane
+pytestmark = pytest.mark.slow
+
 TOY = ["--toy", "--quiet", "--seeds", "0", "1", "--leveloff-steps", "16", "--read-every", "4"]
 
 
