@@ -277,7 +277,7 @@ def test_cli_and_compress_take_the_options(traced, folder, tmp_path, capsys):
     assert "--ssim-window must be an odd number" in capsys.readouterr().err
     with pytest.raises(CompressError, match=r"^ema: only for one generator of your class"):
         CompressConfig(ema=0.5)
-    with pytest.raises(CompressError, match=r"^color_jitter must be in"):
+    with pytest.raises(CompressError, match=r"^color_jitter = 2.0: must be in \[0, 1\)"):
         CompressConfig(generator="a:B", weights="w", color_jitter=2.0)
     config = CompressConfig(distill_ssim=1.0, feature_layers="model.10, model.11")
     assert config.distill_loss().feature_layers == ("model.10", "model.11")

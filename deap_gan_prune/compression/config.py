@@ -12,6 +12,8 @@ from typing import Any
 
 from ..configs import RUNTIME, ConfigError, same_as, setting, shown, to_dict, validate
 from ..evolution.search_config import FitnessSettings
+from ..streams import Augment
+from ..training.distill_config import DistillConfig
 
 #: the stages of a run, in order
 STAGES = ("search", "slim", "finetune", "evaluate", "export")
@@ -148,23 +150,16 @@ class CompressConfig:
     feature_map: str = setting("kept", "student activations against the "
                                "original's kept channels, or through learned 1x1 maps",
                                choices=("kept", "1x1"), optional=True, stage="finetune")
-    scale_jitter: tuple[float, float] = setting(
-        (1.0, 1.0), "one generator of your class: the resize before the crop "
-        "scaled by a factor drawn from LOW HIGH", optional=True, metavar=("LOW", "HIGH"),
-        stage="finetune")
-    load_sizes: tuple[int, ...] = setting(
-        tuple, "one generator of your class: sizes the images are resized to "
-        "before the crop, one drawn per crop (default: none)", optional=True, metavar="PX",
-        stage="finetune")
-    color_jitter: float = setting(0.0, "one generator of your class: "
-                                  "brightness, contrast and saturation jitter, below 1",
-                                  within="[0, inf)", optional=True, stage="finetune")
-    warmup_steps: int = setting(0, "one generator of your class: steps of linear "
-                                "learning-rate warm-up",
-                                within="[0, inf)", optional=True, stage="finetune")
-    ema: float = setting(0.0, "one generator of your class: decay of the moving "
-                         "average of the weights that is validated and kept (0: off), below 1",
-                         within="[0, 1)", optional=True, stage="finetune")
+    # one generator of your class: its fine-tuning's augmentation and schedule, as declared
+    # by Augment and DistillConfig
+    scale_jitter: tuple[float, float] = same_as(Augment, "scale_jitter", stage="finetune",
+                                                optional=True)
+    load_sizes: tuple[int, ...] = same_as(Augment, "load_sizes", stage="finetune",
+                                          optional=True)
+    color_jitter: float = same_as(Augment, "color_jitter", stage="finetune", optional=True)
+    warmup_steps: int = same_as(DistillConfig, "warmup_steps", stage="finetune",
+                                optional=True)
+    ema: float = same_as(DistillConfig, "ema", stage="finetune", optional=True)
     repeats: int = setting(20, "latency runs of original and slim, interleaved",
                            within="[1, inf)", stage="evaluate")
     judge_steps: int = setting(200, "training steps of the offline judge of the "
@@ -246,7 +241,6 @@ class CompressConfig:
 
     def augment(self):
         """The fine-tuning's :class:`~deap_gan_prune.streams.Augment`."""
-        from ..streams import Augment
         return Augment(scale_jitter=self.scale_jitter, load_sizes=self.load_sizes,
                        color_jitter=self.color_jitter)
 
