@@ -300,3 +300,25 @@ def test_size_floor_keeps_the_front_within_the_range(gan):
     loose = _front(gan, seed=3, size_range=(0.2, 0.5))
     assert min(loose.spaces["A"].size_ratio(ind) for a in loose.archives[:1] for ind in a) < \
         min(res.spaces["A"].size_ratio(ind) for ind in res.archives[0])
+
+
+def test_one_generator_has_a_front_of_its_own_masks(gan):
+    """The front is the one search's too: one generator's front holds its own non-dominated
+    masks (a point's values are that generator's terms), sizes matching the masks."""
+    nets, images = gan
+    config = FrontConfig(population=6, generations=2, n_images=4, adapt_images=4,
+                         adapt_steps=1, seed=1)
+    result = search(Task({"A": nets[0]}, {"A": images[0]}), config,
+                    RunOptions(progress=False))
+    assert set(result.spaces) == {"A"}
+    assert result.points
+    assert all(set(p["terms"]) == {"A"} for p in result.points)
+    for p in result.points:
+        assert p["values"]["score"] == p["terms"]["A"]["score"]
+        assert p["values"]["parameters"] == pytest.approx(
+            result.spaces["A"].size_ratio(p["A"]))
+    names = ("score", "parameters")
+    assert not any(_dominates(q["values"], p["values"], names)
+                   for p in result.points for q in result.points if q is not p)
+    assert set(result.masks()) == {"A"}
+    assert set(result.logbook.chapters) == {"A"}
