@@ -190,3 +190,19 @@ def test_brief_training_of_candidates_lowers_their_losses(cyclegan):
     assert all(result.spaces[n].is_valid(m) for n, m in result.masks.items())
     with pytest.raises(ValueError, match="train_steps needs training images"):
         search(_task(nets, (a[:2], b[:2])), config, RunOptions(progress=False))
+
+
+def test_a_pair_keeps_each_generators_best_finalist(cyclegan):
+    """Finalists work for both generators of a pair: each generator's hall-of-fame masks and
+    its uniform seed are adapted longer, and its best finalist is its result."""
+    nets, images = cyclegan
+    config = SearchConfig.widths(population=4, generations=1, n_images=4, adapt_images=4,
+                                 adapt_steps=1, budget=0.5, finalists=2, finalist_steps=2)
+    result = search(_task(nets, images), config, RunOptions(progress=False))
+    for name in ("A", "B"):
+        scored = [f for f in result.finalists if name in f]
+        assert 1 <= len(scored) <= 3  # up to two of the hall of fame, the uniform seed if new
+        best = max(scored, key=lambda f: f["score"])
+        assert result.masks[name] == best[name]
+        assert result.terms[name]["fitness"] == pytest.approx(best["score"])
+        assert result.spaces[name].size_ratio(result.masks[name]) <= 0.5 + 1e-9
