@@ -1,9 +1,9 @@
 """Training settings of a CycleGAN (upstream defaults)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from ..configs import setting, validate
+from ..configs import setting, to_dict, validate
 from .distill_config import DistillLoss
 from .schedule import lr_factor
 
@@ -70,11 +70,8 @@ class CycleGANConfig:
         return self.lr * lr_factor(step, self.steps, self.decay_start_step)
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready dict of the settings."""
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        d["distill"] = self.distill.to_dict() if self.distill is not None else None
-        return d
+        """Plain JSON-ready dict of the settings (tuples as lists)."""
+        return to_dict(self)
 
     def settings(self) -> dict:
         """The settings a fine-tuning checkpoint records first (all but :data:`LOOP_FIELDS`,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from ..configs import setting, validate
+from ..configs import setting, to_dict, validate
 from ..streams import Augment
 from .schedule import lr_factor
 
@@ -68,7 +68,7 @@ class DistillLoss:
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples as lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        return to_dict(self)
 
 
 @dataclass

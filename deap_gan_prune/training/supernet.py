@@ -29,7 +29,7 @@ import math
 import os
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..configs import setting, validate
+from ..configs import setting, to_dict, validate
 from ..core.maskspace import MaskSpace
 from ..files import atomic_write, images_hash, models_hash
 from ..nets.frozen import frozen_copy
@@ -92,11 +92,7 @@ class SupernetConfig:
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples as lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    def replace(self, **changes: object) -> SupernetConfig:
-        """A copy with ``changes`` (e.g. ``config.replace(steps=400)``)."""
-        return SupernetConfig(**{**asdict(self), **changes})
+        return to_dict(self)
 
 
 def random_mask(space: MaskSpace, budget: float, rng: random.Random,
