@@ -30,7 +30,7 @@ from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.groups import space_of
 from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.runoptions import RunOptions
-from deap_gan_prune.training import CycleGANConfig, finetune_pair
+from deap_gan_prune.training import CycleGANConfig, DistillLoss, finetune_pair
 
 #: Methods compared at every budget, in table order. The first five and "supernet" are
 #: searches; the last three start from the supernet's weights.
@@ -244,9 +244,10 @@ class FinetuneTask:
                     for g in pair:
                         g.train()
 
+            # the L1 recipe the stored results were computed with
             config = CycleGANConfig(steps=self.steps, distill_weight=self.distill,
                                     batch_size=self.batch_size, seed=self.seed,
-                                    log_every=every)
+                                    log_every=every, distill=DistillLoss.l1_only())
             finetune_pair(gan, *pair, ctx.data, config,
                           RunOptions(device=ctx.device, progress=False, callback=on_log))
         return {"curve": curve, "seconds": time.perf_counter() - started}

@@ -98,8 +98,8 @@ def real_case(budget: float, steps: int, weights: str | None, work: Path) -> dic
     write_photo_folder(root)
     train = sorted((root / "trainA").iterdir())
     slim = slimmed(original, budget, 64)
-    config = DistillConfig(steps=steps, batch_size=1, image_size=128, val_images=0,
-                           teacher_pool=64, decay_start=0.5, seed=0)
+    config = DistillConfig.upstream(steps=steps, batch_size=1, image_size=128, val_images=0,
+                                    teacher_pool=64, decay_start=0.5, seed=0)
     distill_generator(slim, Teacher(original), train, config)
     return {"name": f"real {round(1 / budget)}x", "budget": budget, "original": original,
             "slim": slim.eval(), "calibration": load_images(train[:16], 256),

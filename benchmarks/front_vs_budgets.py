@@ -49,7 +49,7 @@ from deap_gan_prune.nets.slimming import slim
 from deap_gan_prune.plotting import plot_front
 from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.teacher import SUPERNET_DIR, TEACHER_DIR
-from deap_gan_prune.training import CycleGANConfig, finetune_pair
+from deap_gan_prune.training import CycleGANConfig, DistillLoss, finetune_pair
 
 
 def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
@@ -110,7 +110,7 @@ def finetuned_quality(ctx: Context, masks, spaces, args, supernets=None) -> dict
     g_a, g_b = (slim(g, m, s) for g, s, m in zip(weights, spaces, masks))
     if args.finetune_steps > 0:
         config = CycleGANConfig(steps=args.finetune_steps, distill_weight=10.0, batch_size=4,
-                                seed=args.seed)
+                                seed=args.seed, distill=DistillLoss.l1_only())  # as stored
         finetune_pair(gan, g_a, g_b, ctx.data, config,
                       RunOptions(device=args.device, progress=False))
     g_a.eval()

@@ -25,12 +25,13 @@ checkpoint and continues where it stopped when run again with the same command):
    channels and with random channels, with seeds ``--seeds`` at 8x and 16x parameter budgets;
    the L1-norm mask and a random mask with the searched per-group counts at 8x and 16x with
    the first seed; the search and both uniform masks at 4x with the first seed. Every mask is
-   slimmed and fine-tuned with :func:`distill_generator` (augmented ``--image-size`` crops of
-   the training tiles, batch ``--batch-size``, a teacher pool of ``--teacher-pool`` crops,
-   held-out validation tiles, linear decay over the second half, seed = the cell's seed)
-   from a checkpoint it resumes. Quality is read along the way (short and long from the same
-   run): PSNR and SSIM to the original's output on the held-out whole photos (resized
-   square) at the fine-tuning size and at ``--large-size`` px.
+   slimmed and fine-tuned with :func:`distill_generator` in upstream's L1 recipe
+   (``DistillConfig.upstream``; ``benchmarks/distillation.py`` compares it with the default
+   recipe): ``--image-size`` crops of the training tiles, batch ``--batch-size``, a teacher
+   pool of ``--teacher-pool`` crops, held-out validation tiles, linear decay over the second
+   half, seed = the cell's seed, from a checkpoint it resumes. Quality is read along the way
+   (short and long from the same run): PSNR and SSIM to the original's output on the
+   held-out whole photos (resized square) at the fine-tuning size and at ``--large-size`` px.
 3. ``report``: the table (printed), the JSON (``--out``), a quality-vs-size plot and a
    before/after sheet (``--plot``, ``--sheet``); also written after every cell.
 
@@ -88,6 +89,9 @@ from deap_gan_prune.training.distill_config import DistillConfig
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("search_widths", "search", "uniform_first", "uniform_random", "l1_norm",
            "random_like_search")
+#: the cells this benchmark stored; ``stored_<method>`` cells of other benchmarks take their
+#: masks from here
+STORED = ROOT / "benchmarks" / "results" / "real_generator_cells"
 
 
 class StopRun(Exception):
@@ -159,12 +163,11 @@ class Context:
 
     def finetune_config(self, cell: Cell, steps: int) -> DistillConfig:
         a = self.args
-        return DistillConfig(steps=steps, batch_size=a.batch_size, lr=a.lr,
-                             decay_start=1.0 if cell.leveloff else 0.5,
-                             image_size=a.image_size, val_images=a.val_images, val_every=0,
-                             keep_best=False, teacher_pool=a.teacher_pool,
-                             checkpoint_every=a.read_every, log_every=a.read_every,
-                             seed=cell.seed)
+        return DistillConfig.upstream(
+            steps=steps, batch_size=a.batch_size, lr=a.lr,
+            decay_start=1.0 if cell.leveloff else 0.5, image_size=a.image_size,
+            val_images=a.val_images, val_every=0, keep_best=False, teacher_pool=a.teacher_pool,
+            checkpoint_every=a.read_every, log_every=a.read_every, seed=cell.seed)
 
     def search_config(self, cell: Cell) -> SearchConfig:
         a = self.args
@@ -288,6 +291,10 @@ def _mask_of(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
     if cell.method == "random_like_search":
         searched, _ = _mask_of(ctx, Cell("search", cell.budget, cell.seed))
         return random_mask_like(ctx.space, searched, cell.seed), {}
+    if cell.method.startswith("stored_"):
+        path = STORED / f"{cell.method.removeprefix('stored_')}_{cell.budget}x_s{cell.seed}.json"
+        return _uncompact(json.loads(path.read_text())["mask"], ctx.space.n_bits), {
+            "stored": path.name}
     return _search(ctx, cell)
 
 
@@ -328,15 +335,20 @@ def _size(ctx: Context, bits) -> dict:
             "kept": sp.kept(bits)}
 
 
+def cell_settings(ctx: Context, cell: Cell, config: DistillConfig) -> dict:
+    """What a stored cell must have been computed with to be read instead of run."""
+    return {**ctx.base_settings(), "finetune": config.settings(),
+            "level_db": ctx.args.level_db if cell.leveloff else None,
+            "search": ctx.search_config(cell).to_dict() if "search" in cell.method
+            and not cell.method.startswith("stored_") and not cell.leveloff else None}
+
+
 def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None) -> dict:
     """The cell's result (computed, or read when already done)."""
     a = ctx.args
     path = ctx.work / "cells" / f"{cell.name}.json"
     config = ctx.finetune_config(cell, steps)
-    settings = {**ctx.base_settings(), "finetune": config.settings(),
-                "level_db": a.level_db if cell.leveloff else None,
-                "search": ctx.search_config(cell).to_dict() if "search" in cell.method
-                and not cell.leveloff else None}
+    settings = cell_settings(ctx, cell, config)
     if not path.is_file() and a.claims is not None and not _claim(Path(a.claims), cell):
         return {"cell": cell.name, "claimed_elsewhere": True}
     if path.is_file():

@@ -49,8 +49,7 @@ def holdout_split(files: Sequence[str | os.PathLike], n_val: int, seed: int = 0
 
 @dataclass(frozen=True)
 class Augment:
-    """Augmentation for distillation, beyond upstream's crop and flip (all off by default:
-    the upstream preprocessing, sample for sample).
+    """Augmentation for distillation, beyond upstream's crop and flip.
 
     ``scale_jitter``: the resize before the crop is ``load_size`` times a factor drawn
     uniformly from ``(low, high)`` (at least ``image_size``; ``(1, 1)``: off). ``load_sizes``:
@@ -58,17 +57,26 @@ class Augment:
     several resolutions; empty: ``load_size``; each at least ``image_size``).
     ``color_jitter``: brightness, contrast and saturation each scaled by a factor drawn from
     ``[1 - color_jitter, 1 + color_jitter]`` (0: off). The original generator labels the
-    augmented crop itself, so any of them keeps the distillation target consistent."""
+    augmented crop itself, so any of them keeps the distillation target consistent.
+
+    The defaults (scale jitter 1–2, colour jitter 0.2) are the recipe measured in
+    ``benchmarks/distillation.py``; :meth:`off` is upstream's preprocessing, sample for
+    sample."""
 
     scale_jitter: tuple[float, float] = setting(
-        (1.0, 1.0), "the resize before the crop scaled by a factor drawn from LOW..HIGH "
-        "(default 1 1: off)", within="(0, inf)", metavar=("LOW", "HIGH"))
+        (1.0, 2.0), "the resize before the crop scaled by a factor drawn from LOW..HIGH "
+        "(default 1 2; 1 1: off)", within="(0, inf)", metavar=("LOW", "HIGH"))
     load_sizes: tuple[int, ...] = setting(
         (), "sizes the images are resized to before the crop, one drawn per crop (default: "
         "--load-size)", within="[1, inf)", metavar="PX")
     color_jitter: float = setting(
-        0.0, "brightness, contrast and saturation scaled by factors in [1 - S, 1 + S] "
-        "(default 0: off)", within="[0, 1)", metavar="S")
+        0.2, "brightness, contrast and saturation scaled by factors in [1 - S, 1 + S] "
+        "(default 0.2; 0: off)", within="[0, 1)", metavar="S")
+
+    @classmethod
+    def off(cls) -> Augment:
+        """No augmentation beyond upstream's crop and flip."""
+        return cls(scale_jitter=(1.0, 1.0), load_sizes=(), color_jitter=0.0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale_jitter", tuple(self.scale_jitter))

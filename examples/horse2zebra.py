@@ -51,6 +51,7 @@ from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.teacher import SUPERNET_DIR, load_teacher
 from deap_gan_prune.training import (
     CycleGANConfig,
+    DistillLoss,
     ensure_discriminators,
     finetune_pair,
     supernet_pair,
@@ -83,6 +84,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--distill", type=float, default=10.0,
                    help="weight of distillation from the original generators while "
                         "fine-tuning (default 10; 0 disables)")
+    p.add_argument("--distill-terms", choices=["default", "l1"], default="default",
+                   help="what that distillation measures: the library's default terms (L1, "
+                        "SSIM and the features of the kept channels) or the L1 distance of "
+                        "the output pixels alone (default: default)")
     p.add_argument("--supernet", metavar="DIR", nargs="?", const=str(SUPERNET_DIR),
                    default=None,
                    help="score masks on once-for-all generators and slim the winner from "
@@ -189,10 +194,12 @@ def main(argv=None) -> int:
                      for n, g in (("A", base.g_a), ("B", base.g_b)))
     tuned = tuple(copy.deepcopy(g) for g in searched)
     if args.finetune_steps > 0:
+        terms = DistillLoss() if args.distill_terms == "default" else DistillLoss.l1_only()
         finetune_pair(gan, *tuned, data,
                       CycleGANConfig(steps=args.finetune_steps, distill_weight=args.distill,
-                                     batch_size=4, seed=args.seed),
-                      RunOptions(device=args.device, progress=progress))
+                                     batch_size=4, seed=args.seed, distill=terms),
+                      RunOptions(device=args.device, progress=progress),
+                      masks=[(result.spaces[n], result.masks[n]) for n in "AB"])
     with staged_folder(out) as stage:  # both files or neither
         for name, g in zip(("G_A", "G_B"), tuned):
             save_generator(g, stage / f"slim_{name}.pth", extra={"search": config.to_dict()})

@@ -51,7 +51,7 @@ def config(**options) -> DistillConfig:
     base = {"steps": 12, "batch_size": 2, "lr": 1e-3, "image_size": SIZE, "val_images": 4,
             "val_every": 4, "checkpoint_every": 3, "log_every": 2, "disc_fit_steps": 2,
             "disc_ndf": 4, "disc_layers": 1, "pool_size": 3, "seed": 3}
-    return DistillConfig(**{**base, **options})
+    return DistillConfig.upstream(**{**base, **options})
 
 
 def test_stream_reads_every_training_file_and_no_validation_file(root, monkeypatch):
@@ -80,10 +80,10 @@ def test_stream_reads_every_training_file_and_no_validation_file(root, monkeypat
 
 
 def test_learning_rate_schedule():
-    cfg = DistillConfig(steps=10, lr=1.0, decay_start=0.5)
+    cfg = DistillConfig(steps=10, lr=1.0, decay_start=0.5, warmup_steps=0)
     assert [cfg.lr_at(s) for s in range(10)] == pytest.approx(
         [1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
-    assert DistillConfig(steps=10, lr=0.5, decay_start=1.0).lr_at(9) == 0.5
+    assert DistillConfig(steps=10, lr=0.5, decay_start=1.0, warmup_steps=0).lr_at(9) == 0.5
 
 
 def test_best_weights_are_those_of_the_lowest_validation_loss(root, tmp_path):
@@ -209,7 +209,7 @@ def test_cli_finetunes_a_generator_of_its_own_class_on_a_folder(root, tmp_path, 
     assert "the file exists; add --resume" in capsys.readouterr().err
     assert main([*command, "--resume", "--lr", "1e-3", "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
-    assert "written with lr = 0.0002, this run has 0.001" in err
+    assert "written with lr = 0.0005, this run has 0.001" in err
     assert err.count("\n") == 1
     assert main([*command, "--resume", "--out", str(tmp_path / "again")]) == 0  # all done
     again = load_generator(tmp_path / "again" / "slim_G_A.pth", architecture=own)

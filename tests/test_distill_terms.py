@@ -53,7 +53,7 @@ def traced():
 def config(**options) -> DistillConfig:
     base = {"steps": 4, "batch_size": 2, "lr": 1e-2, "image_size": SIZE, "val_images": 2,
             "val_every": 2, "checkpoint_every": 2, "log_every": 1, "seed": 3}
-    return DistillConfig(**{**base, **options})
+    return DistillConfig.upstream(**{**base, **options})
 
 
 def _distil(nets, folder, cfg, best=None, **options):
@@ -68,17 +68,24 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
 
-def test_defaults_are_todays_run_bit_for_bit(resnet, folder):
-    plain, expected = _distil(resnet, folder, config())
+def test_upstream_recipe_keeps_its_settings_and_the_default_adds_every_term(resnet, folder):
+    plain = config()
     off = config(loss=DistillLoss(l1=1.0, ssim=0.0, gradient=0.0, feature=0.0),
                  augment=Augment(scale_jitter=(1.0, 1.0), load_sizes=(), color_jitter=0.0),
                  warmup_steps=0, ema=0.0)
-    again, result = _distil(resnet, folder, off)
-    assert _same(plain, again)
-    assert result.history == expected.history
-    assert off.settings() == config().settings()
-    assert not {"loss", "augment", "warmup_steps", "ema"} & set(config().settings())
+    assert off == plain
+    assert not {"loss", "augment", "warmup_steps", "ema"} & set(plain.settings())
     assert config(ema=0.5).settings()["ema"] == 0.5
+    default = DistillConfig(steps=4, batch_size=2, image_size=SIZE, val_images=2, val_every=2,
+                            log_every=1, seed=3, loss=DistillLoss(ssim_window=5))
+    assert {"loss", "augment", "warmup_steps", "ema"} <= set(default.settings())
+    assert (default.lr, default.ema, default.warmup_steps) == (5e-4, 0.999, 200)
+    assert default.augment.active
+    student, result = _distil(resnet, folder, default)
+    assert {"l1", "ssim", "feature"} <= set(result.history)
+    assert all(math.isfinite(v) and v > 0 for v in result.history["feature"])
+    tuned, _ = _distil(resnet, folder, plain)
+    assert not _same(student, tuned), "the default recipe trains differently from upstream's"
 
 
 @pytest.mark.parametrize(("nets_name", "loss", "key"), [
@@ -222,7 +229,7 @@ def test_pair_fine_tuning_takes_the_terms_and_resumes(tmp_path):
     (ta, tb), tuned = run(tmp_path / "tuned.pt", loss)
     assert not _same(pa, ta)
     assert plain["distill_A"] != tuned["distill_A"]
-    (da, db), default = run(tmp_path / "default.pt", DistillLoss())
+    (da, db), default = run(tmp_path / "default.pt", DistillLoss.l1_only())
     assert _same(pa, da)
     assert _same(pb, db)
     assert default == plain
@@ -240,7 +247,7 @@ def test_ssim_loss_and_one_line_errors():
     assert float(ssim_loss(x, -x, window=3, multi_scale=True)) > 0.1
     for make, match in ((lambda: DistillLoss(ssim=-1), "DistillLoss: ssim must be >= 0"),
                         (lambda: DistillLoss(ssim_window=4), "ssim_window must be an odd"),
-                        (lambda: DistillLoss(l1=0), "every weight is 0"),
+                        (lambda: DistillLoss(l1=0, ssim=0, feature=0), "every weight is 0"),
                         (lambda: DistillLoss(feature_map="2x2"), "feature_map must be kept"),
                         (lambda: Augment(color_jitter=1.5), "Augment: color_jitter must be in"),
                         (lambda: config(ema=1.0), "DistillConfig: ema must be"),

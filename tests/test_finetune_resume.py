@@ -11,10 +11,13 @@ from deap_gan_prune.domains import synthetic_data
 from deap_gan_prune.nets.checkpoints import CycleGAN
 from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.runoptions import RunOptions
-from deap_gan_prune.training import CycleGANConfig
+from deap_gan_prune.training import CycleGANConfig, DistillLoss
 from deap_gan_prune.training.pair import finetune_pair
 from deap_gan_prune.training.resumable import ResumeStateError
 from deap_gan_prune.training.validation import PairValidation
+
+#: the students are not slimmed from the originals (no masks): distilled by L1 alone
+L1 = DistillLoss.l1_only()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def _pair(setup, path, stop_after=None, resume=False, **settings):
             raise KeyboardInterrupt
     config = CycleGANConfig(**{"steps": 8, "batch_size": 2, "seed": 1, "distill_weight": 10.0,
                                "log_every": 1, "val_every": 3, "checkpoint_every": 2,
-                               **settings})
+                               "distill": L1, **settings})
     options = RunOptions(progress=False, callback=interrupt, checkpoint=path, resume=resume)
     history = finetune_pair(gan, a, b, data, config, options)
     return (a, b), history
@@ -48,7 +51,7 @@ def test_pair_stopped_by_the_callback_writes_its_state_and_resumes(setup, tmp_pa
     whole, expected = _pair(setup, tmp_path / "whole.pt")
     a, b = copy.deepcopy(slim)
     config = CycleGANConfig(steps=8, batch_size=2, seed=1, distill_weight=10.0, log_every=1,
-                            val_every=3, checkpoint_every=2)
+                            val_every=3, checkpoint_every=2, distill=L1)
     options = RunOptions(progress=False, callback=lambda step, _logs: step == 3,
                          checkpoint=tmp_path / "cut.pt")
     with pytest.raises(KeyboardInterrupt, match="after step 3"):

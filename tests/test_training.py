@@ -13,6 +13,7 @@ from deap_gan_prune.nets.models import NLayerDiscriminator, ResnetGenerator
 from deap_gan_prune.runoptions import RunOptions
 from deap_gan_prune.training import (
     CycleGANConfig,
+    DistillLoss,
     ImagePool,
     PairTeacher,
     finetune,
@@ -173,7 +174,8 @@ def test_finetune_distillation_pulls_toward_teacher():
         s_a, s_b = ResnetGenerator(widths=small), ResnetGenerator(widths=small)
         teacher_before = copy.deepcopy(t_a)
         finetune(CycleGAN(s_a, s_b, copy.deepcopy(d_a), copy.deepcopy(d_b)), loader,
-                 CycleGANConfig(steps=30, lr=1e-3, distill_weight=w), QUIET,
+                 CycleGANConfig(steps=30, lr=1e-3, distill_weight=w,
+                                distill=DistillLoss.l1_only()), QUIET,
                  teacher=PairTeacher(t_a, t_b))
         assert states_equal(t_a, teacher_before)
         with torch.no_grad():
@@ -187,7 +189,8 @@ def test_finetune_frozen_discriminators_unchanged_and_distill_logged():
     d_before = copy.deepcopy(d_a)
     hist = finetune(CycleGAN(s_a, s_b, d_a, d_b), make_loader(),
                     CycleGANConfig(steps=3, log_every=1, distill_weight=1.0,
-                                   freeze_discriminators=True), QUIET,
+                                   freeze_discriminators=True,
+                                   distill=DistillLoss.l1_only()), QUIET,
                     teacher=PairTeacher(t_a, t_b))
     assert states_equal(d_a, d_before)
     assert "D_A" not in hist

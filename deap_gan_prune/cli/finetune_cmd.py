@@ -4,6 +4,7 @@ against the original discriminators, optionally distilling from the original gen
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -45,6 +46,8 @@ from .common import (
     ranges_of_models,
 )
 
+#: the pair's generators, in the order of their files
+NAMES = ("G_A", "G_B")
 #: the updates of a fine-tuning run without --steps
 FINETUNE_STEPS = 800
 #: the flags of the DistillConfig fields, by group
@@ -73,8 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_generator_arguments(parser)
     add_data_arguments(parser)
     t = parser.add_argument_group("training")
-    add_config_flags(t, DistillConfig, TRAINING, overrides={
-        "steps": {"default": FINETUNE_STEPS, "help": f"updates (default {FINETUNE_STEPS})"}})
+    add_config_flags(t, DistillConfig, TRAINING, unset=("lr",), overrides={
+        "steps": {"default": FINETUNE_STEPS, "help": f"updates (default {FINETUNE_STEPS})"},
+        "lr": {"help": "Adam's learning rate (default 5e-4 with --generator, 2e-4 for the "
+                       "pair)"}})
     t.add_argument("--distill", type=float, default=10.0,
                    help="pair only: distillation weight (default 10; 0 disables)")
     v = parser.add_argument_group("validation (the best weights are kept)")
@@ -87,12 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="the discriminator of --adversarial (a PatchGAN state dict); default: "
                         "one is fitted first against the original generator")
     d = parser.add_argument_group(
-        "distillation terms (the pair: inside --distill's term; all off by default)")
+        "distillation terms (the pair: inside --distill's term)")
     add_config_flags(d, DistillLoss, overrides={"feature_map": {"choices": FEATURE_MAPS,
                                                                 "metavar": None}})
     a = parser.add_argument_group("augmentation and schedule (with --generator)")
-    add_config_flags(a, Augment)
-    add_config_flags(a, DistillConfig, SCHEDULE)
+    add_config_flags(a, Augment, unset=True)
+    add_config_flags(a, DistillConfig, SCHEDULE, unset=True)
     r = parser.add_argument_group("checkpoints")
     r.add_argument("--checkpoint", metavar="FILE", default=None,
                    help="training state rewritten every --checkpoint-every steps (with "
@@ -170,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     (fine-tuned together with the CycleGAN losses)."""
     out = output_folder(args)
     check_arguments(args)
-    names = ("G_A",) if architecture(args) is not None else ("G_A", "G_B")
+    names = ("G_A",) if architecture(args) is not None else NAMES
     _check_flags(args, names)
     value = slim_range(args, names)
     students: dict[str, nn.Module] = {}
@@ -207,13 +212,11 @@ def _check_flags(args: argparse.Namespace, names: tuple[str, ...]) -> None:
                                f"size ({image_size})")
         return
     distill_loss(args)
-    for option, value in (("--adversarial", args.adversarial), ("--discriminator",
-                          args.discriminator), ("--teacher-pool", args.teacher_pool),
-                          ("--load-size", args.load_size),
-                          ("--scale-jitter", tuple(args.scale_jitter) != (1.0, 1.0)),
-                          ("--load-sizes", args.load_sizes),
-                          ("--color-jitter", args.color_jitter),
-                          ("--warmup-steps", args.warmup_steps), ("--ema", args.ema)):
+    given = {"--adversarial": bool(args.adversarial), "--teacher-pool": bool(args.teacher_pool),
+             **{f"--{name.replace('_', '-')}": getattr(args, name) is not None
+                for name in ("discriminator", "load_size", "scale_jitter", "load_sizes",
+                             "color_jitter", "warmup_steps", "ema")}}
+    for option, value in given.items():
         if value:
             raise CommandError(f"{option}: only with --generator (the pair trains against "
                                "its own discriminators)")
@@ -235,13 +238,17 @@ def _finetune(args: argparse.Namespace, students: dict[str, nn.Module],
     gan = load_models(args, data)
     history: dict = {}
     if args.steps > 0:
-        config = CycleGANConfig(steps=args.steps, lr=args.lr, seed=args.seed,
+        config = CycleGANConfig(steps=args.steps, seed=args.seed,
                                 batch_size=args.batch_size, distill_weight=args.distill,
                                 val_every=args.val_every if args.val_images else 0,
                                 checkpoint_every=args.checkpoint_every, distill=loss)
+        if args.lr is not None:
+            config = dataclasses.replace(config, lr=args.lr)
+        described = [traced_description(Path(args.slim) / f"slim_{n}.pth") for n in NAMES]
+        masks = [d[1:] for d in described if d is not None]
         try:
             history = finetune_pair(gan, students["G_A"], students["G_B"], data, config,
-                                    _options(args))
+                                    _options(args), masks=masks if len(masks) == 2 else None)
         except ValueError as exc:
             if not str(exc).startswith("DistillLoss: "):
                 raise

@@ -13,7 +13,7 @@ from typing import Any
 from ..configs import RUNTIME, ConfigError, same_as, setting, shown, to_dict, validate
 from ..evolution.search_config import FitnessSettings
 from ..streams import Augment
-from ..training.distill_config import DistillConfig
+from ..training.distill_config import DistillConfig, DistillLoss
 
 #: the stages of a run, in order
 STAGES = ("search", "slim", "finetune", "evaluate", "export")
@@ -122,34 +122,22 @@ class CompressConfig:
     distill: float = setting(10.0, "distillation weight of the pair's "
                              "fine-tuning (0: CycleGAN losses only)",
                              within="[0, inf)", stage="finetune")
-    lr: float = setting(2e-4, "fine-tuning learning rate (Adam)",
-                        within="(0, inf)", stage="finetune")
+    lr: float | None = setting(None, "fine-tuning learning rate (Adam; default 5e-4 for one "
+                               "generator's distillation, 2e-4 for a pair's CycleGAN losses)",
+                               within="(0, inf)", optional=True, stage="finetune")
     batch_size: int = setting(4, "fine-tuning images a step", within="[1, inf)", stage="finetune")
     val_every: int = setting(100, "fine-tuning steps between validations; the "
                              "best weights are kept", within="[0, inf)", stage="finetune")
-    distill_l1: float = setting(1.0, "weight of the L1 distance to the "
-                                "original's output",
-                                within="[0, inf)", optional=True, stage="finetune")
-    distill_ssim: float = setting(0.0, "weight of 1 - SSIM to the original's "
-                                  "output (0: off)",
-                                  within="[0, inf)", optional=True, stage="finetune")
-    distill_ms_ssim: bool = setting(False, "multi-scale SSIM for that term (needs "
-                                    "images above 16 x (ssim_window - 1) px)", optional=True,
-                                    stage="finetune")
-    ssim_window: int = setting(11, "SSIM's Gaussian window in pixels (odd)",
-                               within="[3, inf)", optional=True, stage="finetune")
-    distill_gradient: float = setting(0.0, "weight of the L1 distance of image "
-                                      "gradients (0: off)", within="[0, inf)", optional=True,
-                                      stage="finetune")
-    distill_feature: float = setting(0.0, "weight of feature distillation at "
-                                     "feature_layers (0: off)", within="[0, inf)", optional=True,
-                                     stage="finetune")
-    feature_layers: str = setting("groups", "groups (every channel group's last "
-                                  "output), blocks (the network's own blocks) or module "
-                                  "names separated by commas", optional=True, stage="finetune")
-    feature_map: str = setting("kept", "student activations against the "
-                               "original's kept channels, or through learned 1x1 maps",
-                               choices=("kept", "1x1"), optional=True, stage="finetune")
+    # the fine-tuning's distillation terms, as declared by DistillLoss
+    distill_l1: float = same_as(DistillLoss, "l1", stage="finetune", optional=True)
+    distill_ssim: float = same_as(DistillLoss, "ssim", stage="finetune", optional=True)
+    distill_ms_ssim: bool = same_as(DistillLoss, "ms_ssim", stage="finetune", optional=True)
+    ssim_window: int = same_as(DistillLoss, "ssim_window", stage="finetune", optional=True)
+    distill_gradient: float = same_as(DistillLoss, "gradient", stage="finetune", optional=True)
+    distill_feature: float = same_as(DistillLoss, "feature", stage="finetune", optional=True)
+    feature_layers: str = same_as(DistillLoss, "feature_layers", stage="finetune",
+                                  optional=True)
+    feature_map: str = same_as(DistillLoss, "feature_map", stage="finetune", optional=True)
     # one generator of your class: its fine-tuning's augmentation and schedule, as declared
     # by Augment and DistillConfig
     scale_jitter: tuple[float, float] = same_as(Augment, "scale_jitter", stage="finetune",
@@ -200,10 +188,9 @@ class CompressConfig:
             name = problem.split(" ", 1)[0]
             named = _TERM_SETTINGS.get(name, name)
             raise CompressError(named + problem[len(name):]) from None
-        extra = [name for name, value, default in (
-            ("scale_jitter", self.scale_jitter, (1.0, 1.0)), ("load_sizes", self.load_sizes, ()),
-            ("color_jitter", self.color_jitter, 0.0), ("warmup_steps", self.warmup_steps, 0),
-            ("ema", self.ema, 0.0)) if value != default]
+        declared = {f.name: f.default for f in fields(self)}
+        extra = [name for name in ("scale_jitter", "load_sizes", "color_jitter", "warmup_steps",
+                                   "ema") if getattr(self, name) != declared[name]]
         if extra and not self.generator:
             raise CompressError(f"{extra[0]}: only for one generator of your class (generator "
                                 "with weights); the pair's fine-tuning takes the loss terms")
@@ -230,7 +217,6 @@ class CompressConfig:
 
     def distill_loss(self):
         """The fine-tuning's :class:`~deap_gan_prune.training.distill_config.DistillLoss`."""
-        from ..training.distill_config import DistillLoss
         names = self.feature_layers.strip()
         layers: str | tuple[str, ...] = names if names in ("groups", "blocks") else tuple(
             n.strip() for n in names.split(",") if n.strip())

@@ -324,9 +324,11 @@ def run_finetune(ctx: RunContext) -> None:
         from ..training.config import CycleGANConfig
         from ..training.pair import finetune_pair
         loss = c.distill_loss()
-        config = CycleGANConfig(steps=c.finetune_steps, lr=c.lr, batch_size=c.batch_size,
+        config = CycleGANConfig(steps=c.finetune_steps, batch_size=c.batch_size,
                                 seed=c.seed, distill_weight=c.distill, val_every=c.val_every,
                                 checkpoint_every=c.checkpoint_every, distill=loss)
+        if c.lr is not None:
+            config = replace(config, lr=c.lr)
         options = RunOptions(device=c.device, progress=ctx.progress, checkpoint=state,
                              resume=True)
         finetune_pair(ctx.gan_with_discriminators(), smalls["A"], smalls["B"], ctx.data,
@@ -357,12 +359,14 @@ def _distill_alone(ctx: RunContext, student: torch.nn.Module, state: Path,
         if not source.is_dir() or len(list(source.iterdir())) != len(images):
             write_images(images, source, ctx.input_range)
         count = len(images)
-    config = DistillConfig(steps=c.finetune_steps, batch_size=c.batch_size, lr=c.lr,
+    config = DistillConfig(steps=c.finetune_steps, batch_size=c.batch_size,
                            image_size=c.image_size or (256 if c.dataroot else 64),
                            val_images=min(16, count // 4), val_every=c.val_every,
                            checkpoint_every=c.checkpoint_every, workers=c.workers, seed=c.seed,
                            loss=c.distill_loss(), augment=c.augment(),
                            warmup_steps=c.warmup_steps, ema=c.ema)
+    if c.lr is not None:
+        config = replace(config, lr=c.lr)
     options = RunOptions(device=c.device, progress=ctx.progress, checkpoint=state, resume=True,
                          callback=lambda _step, _logs: ctx.stop())
     result = distill_generator(student, Teacher(ctx.original, mask, ctx.input_range), source,

@@ -27,8 +27,10 @@ class CycleGANConfig:
     (:class:`~deap_gan_prune.runoptions.RunOptions`), not a setting.
 
     Fine-tuning only (:func:`finetune`): ``distill_weight`` w > 0 adds w times the distance to
-    the teacher's outputs, measured by ``distill`` (a :class:`~.distill_config.DistillLoss`;
-    None: the L1 distance); ``freeze_discriminators`` keeps the discriminators as they are.
+    the teacher's outputs, measured by ``distill`` (a :class:`~.distill_config.DistillLoss`:
+    by default L1, SSIM and feature distillation on the kept channels, which needs the masks
+    the slim generators were cut with; ``DistillLoss.l1_only()`` or None: the L1 distance
+    alone); ``freeze_discriminators`` keeps the discriminators as they are.
     ``val_every``: steps between validations (0: at step 0 and the end only, when a validation
     is given); with ``keep_best`` the generators end with the best validated weights.
     ``checkpoint_every``: steps between checkpoints (the state file, the network files), one
@@ -52,7 +54,8 @@ class CycleGANConfig:
                                     within="[0, inf)")
     val_every: int = setting(0, "steps between validations", within="[0, inf)")
     keep_best: bool = setting(True, "end with the best validated weights")
-    distill: DistillLoss | None = setting(None, "the distillation terms (None: L1)")  # noqa: RUF009
+    distill: DistillLoss | None = setting(  # noqa: RUF009
+        DistillLoss, "the distillation terms (None: L1)")
 
     def __post_init__(self) -> None:
         if isinstance(self.distill, dict):

@@ -188,19 +188,21 @@ class _Distillation:
         c = self.config
         if c.teacher_pool <= 0:
             return
-        n_batches = math.ceil(c.teacher_pool / c.batch_size)
-        xs, ts, fs = [], [], []
-        for batch in stream_batches(KeyedStreams({"A": self.stream}), c.batch_size, 0,
-                                    n_batches, c.workers):
+        n, n_batches = c.teacher_pool, math.ceil(c.teacher_pool / c.batch_size)
+        pools: list[torch.Tensor] = []   # inputs, outputs, then each feature layer's targets
+        for i, batch in enumerate(stream_batches(KeyedStreams({"A": self.stream}),
+                                                 c.batch_size, 0, n_batches, c.workers)):
             x = batch["A"].to(self.device)
             with torch.no_grad():
-                ts.append(self._label(x))
+                rows = [x, self._label(x)]
             if self.features is not None:
-                fs.append(self.features.targets())
-            xs.append(x)
-        self.pool_x = torch.cat(xs)[:c.teacher_pool]
-        self.pool_t = torch.cat(ts)[:c.teacher_pool]
-        self.pool_f = [torch.cat(layer)[:c.teacher_pool] for layer in zip(*fs)]
+                rows += self.features.targets()
+            if not pools:   # filled in place: no second copy of a pool that can be large
+                pools = [r.new_empty((n, *r.shape[1:])) for r in rows]
+            start = i * c.batch_size
+            for pool, r in zip(pools, rows):
+                pool[start:start + len(r)] = r[:n - start]
+        self.pool_x, self.pool_t, *self.pool_f = pools
 
     def _label(self, x: torch.Tensor) -> torch.Tensor:
         """The original's output on ``x`` (its features recorded when distilled on)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..configs import setting, to_dict, validate
 from ..streams import Augment
@@ -29,19 +30,23 @@ class DistillLoss:
     tuple of module names. ``feature_map`` "kept": the student's channels against the
     original's channels the mask kept (the slim network's channels are a known subset);
     "1x1": through a learned 1x1 convolution per layer (trained with the student,
-    initialised to pick the kept channels when they are known)."""
+    initialised to pick the kept channels when they are known).
+
+    The defaults (L1, 0.5 × SSIM, feature distillation on the kept channels of every group)
+    are the recipe measured in ``benchmarks/distillation.py``; :meth:`l1_only` is upstream's
+    pixel L1 alone."""
 
     l1: float = setting(1.0, "weight of the L1 distance to the original's output (default 1)",
                         within="[0, inf)", metavar="WEIGHT")
-    ssim: float = setting(0.0, "weight of 1 - SSIM to the original's output (default 0)",
+    ssim: float = setting(0.5, "weight of 1 - SSIM to the original's output (default 0.5)",
                           within="[0, inf)", metavar="WEIGHT")
-    ms_ssim: bool = setting(False, "multi-scale SSIM for --ssim (images above 16 x "
-                            "(--ssim-window - 1) px)")
+    ms_ssim: bool = setting(False, "multi-scale SSIM for the SSIM term (images above 16 x "
+                            "(ssim window - 1) px)")
     ssim_window: int = setting(11, "SSIM's Gaussian window, odd", within="[3, inf)", metavar="PX")
     gradient: float = setting(0.0, "weight of the L1 distance of image gradients (default 0)",
                               within="[0, inf)", metavar="WEIGHT")
-    feature: float = setting(0.0, "weight of feature distillation at --feature-layers "
-                             "(default 0)", within="[0, inf)", metavar="WEIGHT")
+    feature: float = setting(1.0, "weight of feature distillation at the feature layers "
+                             "(default 1)", within="[0, inf)", metavar="WEIGHT")
     feature_layers: str | tuple[str, ...] = setting(
         "groups", "groups (every channel group's last output), blocks (the network's own "
         "blocks) or module names separated by commas", metavar="LAYERS")
@@ -65,6 +70,11 @@ class DistillLoss:
         if self.l1 + self.ssim + self.gradient + self.feature <= 0:
             raise ValueError("DistillLoss: every weight is 0 (l1, ssim, gradient, feature); "
                              "give at least one term a weight")
+
+    @classmethod
+    def l1_only(cls) -> DistillLoss:
+        """The L1 distance to the original's output pixels alone."""
+        return cls(l1=1.0, ssim=0.0, gradient=0.0, feature=0.0)
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples as lists)."""
@@ -90,7 +100,8 @@ class DistillConfig:
     ``train_discriminator`` is False. ``teacher_pool`` > 0: the first ``teacher_pool`` crops of
     the stream and T's outputs on them are computed once and every batch is drawn from them (no
     teacher forward during training, at the cost of holding 2 × ``teacher_pool`` images in
-    memory).
+    memory, and with feature distillation the original's activations on the kept channels of
+    the feature layers for each crop).
 
     Schedule: Adam (``lr``, ``betas``); the learning rate stays at ``lr`` for the first
     ``decay_start`` share of ``steps`` and then falls linearly to 0 at ``steps`` (upstream
@@ -100,9 +111,10 @@ class DistillConfig:
     weights (decay ``min(ema, (1 + k) / (10 + k))`` at update ``k``; buffers copied) is kept,
     and it is what is validated, kept as best, checkpointed and returned.
 
-    Terms (``loss``, :class:`DistillLoss`: L1 by default, and SSIM, image-gradient and
-    feature terms) and further augmentation (``augment``, :class:`Augment`: scale and colour
-    jitter, crops from several resolutions) are off by default.
+    Recipe: the defaults (``loss``: L1, SSIM and feature distillation; ``augment``: scale and
+    colour jitter; ``lr`` 5e-4 with ``warmup_steps`` 200; ``ema`` 0.999) are the recipe
+    ``benchmarks/distillation.py`` measured against upstream's; :meth:`upstream` is the L1
+    recipe of upstream CycleGAN (lr 2e-4, no augmentation, warm-up or EMA).
 
     Validation: every ``val_every`` steps, at step 0 and at the end, the L1 and PSNR of the
     student to the original's output on the held-out whole images (resized to
@@ -113,7 +125,7 @@ class DistillConfig:
 
     steps: int = setting(1000, "optimiser updates", within="[0, inf)")
     batch_size: int = setting(4, "crops a step", within="[1, inf)")
-    lr: float = setting(2e-4, "Adam's learning rate", within="(0, inf)")
+    lr: float = setting(5e-4, "Adam's learning rate", within="(0, inf)")
     betas: tuple[float, float] = setting((0.5, 0.999), "Adam's betas", within="[0, 1)")
     decay_start: float = setting(
         0.5, "the learning rate is constant for this share of the steps, then falls linearly "
@@ -146,10 +158,10 @@ class DistillConfig:
     seed: int = setting(0, "random seed")
     loss: DistillLoss = setting(DistillLoss, "the distillation terms")  # noqa: RUF009
     augment: Augment = setting(Augment, "further augmentation")  # noqa: RUF009
-    warmup_steps: int = setting(0, "the learning rate rises linearly over the first N steps",
+    warmup_steps: int = setting(200, "the learning rate rises linearly over the first N steps",
                                 within="[0, inf)", metavar="N")
-    ema: float = setting(0.0, "validate, keep and write a moving average of the weights with "
-                         "this decay (default 0: off)", within="[0, 1)", metavar="DECAY")
+    ema: float = setting(0.999, "validate, keep and write a moving average of the weights "
+                         "with this decay (0: off)", within="[0, 1)", metavar="DECAY")
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, dict):
@@ -172,18 +184,26 @@ class DistillConfig:
             lr *= (step + 1) / self.warmup_steps
         return lr
 
+    @classmethod
+    def upstream(cls, **changes: Any) -> DistillConfig:
+        """Upstream CycleGAN's recipe: L1 to the output pixels alone, lr 2e-4, no
+        augmentation beyond crop and flip, no warm-up, no EMA (``changes``: other fields)."""
+        return cls(**{"loss": DistillLoss.l1_only(), "augment": Augment.off(), "lr": 2e-4,
+                      "warmup_steps": 0, "ema": 0.0, **changes})
+
     def settings(self) -> dict:
         """What a checkpoint must have been written with to be resumed (all but how often it
         is written, the logging and the number of reading processes; the terms, augmentation,
-        warm-up and EMA only when not at their defaults, so a run without them has the
-        settings it always had)."""
+        warm-up and EMA only where they differ from :meth:`upstream`'s, so an upstream run has
+        the settings it always had)."""
         d = asdict(self)
         d["betas"] = list(self.betas)
         for key in ("checkpoint_every", "log_every", "workers"):
             d.pop(key)
-        defaults = {"loss": DistillLoss(), "augment": Augment(), "warmup_steps": 0, "ema": 0.0}
-        for key, default in defaults.items():
-            if getattr(self, key) == default:
+        plain = {"loss": DistillLoss.l1_only(), "augment": Augment.off(), "warmup_steps": 0,
+                 "ema": 0.0}
+        for key, value in plain.items():
+            if getattr(self, key) == value:
                 d.pop(key)
         return json.loads(json.dumps(d))
 

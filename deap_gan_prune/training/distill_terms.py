@@ -235,7 +235,8 @@ def feature_layers(student: nn.Module, teacher: nn.Module, loss: DistillLoss,
         if cs != ct and kept is None and loss.feature_map == "kept":
             if preset and keeps is not None:
                 continue
-            why = ("give the mask the student was slimmed with" if keeps is None else
+            why = ("give the mask the student was slimmed with: Teacher(mask=...), "
+                   "finetune_pair(masks=...)" if keeps is None else
                    "they are not the kept channels of one channel group")
             raise ValueError(f"DistillLoss: feature layer {name!r} has {cs} channels in the "
                              f"student and {ct} in the original and feature_map 'kept' cannot "

@@ -69,7 +69,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     is continued to the same weights as a run never interrupted. ``stop()``, asked after
     every step, True writes the checkpoint and raises KeyboardInterrupt. The slim generators
     end in eval mode; ``gan``'s networks and the caller's global random states are left as
-    they were. ``config.distill``: the distillation terms (None or the default: L1),
+    they were. ``config.distill``: the distillation terms (None: L1),
     ``masks``: ``((space, bits), (space, bits))`` the slim generators were slimmed with
     (feature distillation on the kept channels). Returns the history."""
     config = CycleGANConfig() if config is None else config
@@ -77,7 +77,7 @@ def finetune_pair(gan: CycleGAN, slim_a: nn.Module, slim_b: nn.Module, data: Dom
     if gan.d_a is None or gan.d_b is None:
         raise ValueError("finetune_pair: fine-tuning needs both original discriminators")
     if config.distill is not None and (config.distill_weight <= 0
-                                       or config.distill == DistillLoss()):
+                                       or config.distill == DistillLoss.l1_only()):
         config = dataclasses.replace(config, distill=None)
     device = options.device
     d_a, d_b = copy.deepcopy(gan.d_a).train(), copy.deepcopy(gan.d_b).train()
