@@ -183,7 +183,8 @@ def plot(cells: dict[str, dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     masks = _masks(cells)
     fig, axes = plt.subplots(1, len(masks), figsize=(5 * len(masks), 3.6), squeeze=False)
-    colours = dict(zip(RECIPES, matplotlib.colormaps["tab10"].colors))
+    colours = {**dict(zip(RECIPES, matplotlib.colormaps["tab10"].colors)),
+               "today": "tab:gray", "new": "tab:orange"}
     first = min(c["seed"] for c in cells.values())
     for ax, (method, budget) in zip(axes[0], masks):
         for c in sorted(cells.values(), key=lambda c: c["cell"]):
