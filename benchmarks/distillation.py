@@ -1,21 +1,29 @@
-"""Today's fine-tuning recipe against the new distillation terms, on the real generator.
+"""Upstream's fine-tuning recipe against the default distillation recipe, on the real
+generator.
 
 Every cell slims the real pretrained generator (``benchmarks/real_generator.py``'s
 generator, data, held-out photos and per-cell resumption) with one mask and fine-tunes it
 with one recipe; paired cells share the mask, the seed, the steps, the crops and the device:
 
-- ``today``: L1 to the original's output pixels (what ``finetune`` and ``compress`` do);
-- ``feature``: L1 plus feature distillation (weight 1) on the kept channels of every channel
-  group's last normalised output (``DistillLoss(feature=1)``);
-- ``feature_ssim``: that plus ``0.5 * (1 - SSIM)`` and an EMA of the student (0.999).
+- ``today``: upstream's L1 to the original's output pixels, lr 2e-4
+  (``DistillConfig.upstream()``, as ``real_generator.py`` fine-tunes);
+- ``new``: the library's default (L1, ``0.5 * (1 - SSIM)`` and feature distillation on the
+  kept channels of every group, scale jitter 1-2 and colour jitter 0.2, lr 5e-4 after a
+  200-step warm-up, an EMA of the weights with decay 0.999);
+- the pilot's recipes (``--recipes``): ``feature``, ``feature_ssim`` (feature, SSIM and the
+  EMA) and ``feature_ssim`` with one more change each (a gradient term, a 2,048-crop teacher
+  pool, augmentation, the learning rate and warm-up).
 
-Masks: uniform keep ratios with random channels (the better uniform baseline of the
-real-generator benchmark) at ``--budgets`` (8 and 16 times fewer parameters). Quality: PSNR
-and SSIM to the original's output on the held-out whole photos at 256 px, read every
-``--read-every`` steps; reported as last-quarter means, with the cost per step and a plot of
-quality against steps for every recipe.
+Masks (``--masks METHOD:BUDGET``): uniform keep ratios with random channels (the better
+uniform baseline of the real-generator benchmark) at 8x and 16x fewer parameters, and the
+default search's 8x mask as ``real_generator.py`` stored it (``stored_search_widths``).
+``--adopt`` takes ``today``'s cells from ``real_generator.py``'s stored cells when they were
+computed with the same mask and settings. Quality: PSNR and SSIM to the original's output on
+the held-out whole photos at 256 px, read every ``--read-every`` steps; reported as
+last-quarter means, with the cost per step (both recipes timed interleaved in one process,
+``--cost-steps``) and a plot of quality against steps for every recipe.
 
-    OMP_NUM_THREADS=1 python benchmarks/distillation.py --steps 5500 --seeds 0 1 2
+    OMP_NUM_THREADS=1 python benchmarks/distillation.py --steps 5500 --seeds 0 1 2 --adopt
 
 ``--toy``: a random-weight small generator, tiny images, a few steps (the test suite).
 """
