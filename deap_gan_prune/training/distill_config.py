@@ -184,12 +184,17 @@ class DistillConfig:
             lr *= (step + 1) / self.warmup_steps
         return lr
 
+    @staticmethod
+    def _upstream_terms() -> dict[str, Any]:
+        """The fields upstream's recipe leaves out, at the values that leave them out."""
+        return {"loss": DistillLoss.l1_only(), "augment": Augment.off(), "warmup_steps": 0,
+                "ema": 0.0}
+
     @classmethod
     def upstream(cls, **changes: Any) -> DistillConfig:
         """Upstream CycleGAN's recipe: L1 to the output pixels alone, lr 2e-4, no
         augmentation beyond crop and flip, no warm-up, no EMA (``changes``: other fields)."""
-        return cls(**{"loss": DistillLoss.l1_only(), "augment": Augment.off(), "lr": 2e-4,
-                      "warmup_steps": 0, "ema": 0.0, **changes})
+        return cls(**{**cls._upstream_terms(), "lr": 2e-4, **changes})
 
     def settings(self) -> dict:
         """What a checkpoint must have been written with to be resumed (all but how often it
@@ -200,9 +205,7 @@ class DistillConfig:
         d["betas"] = list(self.betas)
         for key in ("checkpoint_every", "log_every", "workers"):
             d.pop(key)
-        plain = {"loss": DistillLoss.l1_only(), "augment": Augment.off(), "warmup_steps": 0,
-                 "ema": 0.0}
-        for key, value in plain.items():
+        for key, value in self._upstream_terms().items():
             if getattr(self, key) == value:
                 d.pop(key)
         return json.loads(json.dumps(d))
