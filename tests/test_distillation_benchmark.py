@@ -32,7 +32,8 @@ def test_recipes_are_paired_and_resume(bench, tmp_path):
     result = json.loads((tmp_path / "out.json").read_text())
     rows = {r["recipe"]: r for r in result["rows"]}
     assert set(rows) == {"today", "feature", "new"}
-    assert all(r["step_s_side_by_side"] > 0 for r in rows.values())
+    assert all(r["step_s_side_by_side"] is not None for r in rows.values()), \
+        "every recipe's cost per step is timed (its value is the benchmark's, not a test's)"
     assert rows["today"]["psnr_gain"] == 0
     cells = result["cells"]
     masks = {c["mask"] for c in cells.values()}

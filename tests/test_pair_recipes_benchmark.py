@@ -21,4 +21,4 @@ def test_both_recipes_share_the_search_and_differ_in_fine_tuning(tmp_path):
     assert masks["l1"] == masks["default"], "one search, two fine-tunings"
     rows = {r["measure"]: r for r in result["rows"]}
     assert rows["fidelity_a2b.ssim"]["l1"] != rows["fidelity_a2b.ssim"]["default"]
-    assert rows["fine-tuning seconds"]["default"] > 0
+    assert {"l1", "default"} <= set(rows["fine-tuning seconds"])  # timed, not judged here
