@@ -178,6 +178,14 @@ class Context:
             extra = {**WIDTHS, **extra}
         return SearchConfig(budget=1.0 / cell.budget, seed=cell.seed, **extra)
 
+    def mask_of(self, cell: Cell) -> tuple[list[int], dict]:
+        """The cell's mask and what produced it (:func:`_mask_of`)."""
+        return _mask_of(self, cell)
+
+    def search_task(self, images: torch.Tensor) -> Task:
+        """The task a search cell runs on ``images``: the original generator alone."""
+        return Task({"A": self.teacher}, {"A": images})
+
     def base_settings(self) -> dict:
         a = self.args
         return {"weights": models_hash(self.teacher), "data": _hash(self.manifest),
@@ -313,7 +321,7 @@ def _search(ctx: Context, cell: Cell) -> tuple[list[int], dict]:
         n = config.n_images + config.adapt_images
         ctx.search_images = load_images(ctx.train_files[:n], ctx.args.search_size)
     start = time.perf_counter()
-    result = search(Task({"A": ctx.teacher}, {"A": ctx.search_images}), config,
+    result = search(ctx.search_task(ctx.search_images), config,
                     RunOptions(device=ctx.args.device, progress=not ctx.args.quiet,
                                checkpoint=folder / f"{out.stem}.ckpt", resume=True))
     logbook, mask = result.logbook, result.masks["A"]
@@ -358,7 +366,7 @@ def run_cell(ctx: Context, cell: Cell, steps: int, stop_after: int | None = None
             return saved
         _stale(ctx, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    bits, origin = _mask_of(ctx, cell)
+    bits, origin = ctx.mask_of(cell)
     student = slim(ctx.teacher, bits, ctx.space)
     ckpt_dir = ctx.work / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)

@@ -114,7 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--latency-size px")
     g.add_argument("--latency-size", type=int, default=256, metavar="PX",
                    help="the image size --speedup's latency is measured at (default 256)")
-    add_config_flags(g, SearchConfig, ("repair_order", "size_measure", "perceptual", "layout"))
+    add_config_flags(g, SearchConfig, ("repair_order", "round_to", "size_measure", "perceptual",
+                                       "layout"))
     g.add_argument("--variation", choices=VARIATIONS, default=None,
                    help="widths: the width search (masks start at the uniform mask with "
                         "random channels, capacity moves between groups, the best finalists "
@@ -188,7 +189,7 @@ def variation_of(args: argparse.Namespace) -> str:
 SEARCH_FLAGS = ("population", "generations", "fitness", "adapt_steps", "adapt_score", "select",
                 "gamma", "lambda_cycle", "budget", "repair_order", "size_measure",
                 "perceptual", "layout", "init", "mate", "mutate", "finalists",
-                "finalist_steps", "n_images", "adapt_images", "train_steps", "seed")
+                "finalist_steps", "n_images", "adapt_images", "train_steps", "round_to", "seed")
 FRONT_FLAGS = ("population", "generations", "fitness", "objectives", "size_range", "mate",
                "mutate", "layout", "adapt_steps", "adapt_score", "n_images", "adapt_images",
                "seed")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import RUNTIME, ConfigError, same_as, setting, shown, to_dict, validate
-from ..evolution.search_config import FitnessSettings
+from ..evolution.search_config import FitnessSettings, SearchConfig
 from ..streams import Augment
 from ..training.distill_config import DistillConfig, DistillLoss
 
@@ -116,6 +116,7 @@ class CompressConfig:
     generations: int = same_as(FitnessSettings, "generations", stage="search")
     adapt_steps: int = same_as(FitnessSettings, "adapt_steps", stage="search")
     n_images: int = same_as(FitnessSettings, "n_images", stage="search")
+    round_to: int = same_as(SearchConfig, "round_to", stage="search")
     adapt_images: int = same_as(FitnessSettings, "adapt_images", stage="search")
     finetune_steps: int = setting(800, "fine-tuning steps (0: none)",
                                   within="[0, inf)", stage="finetune")

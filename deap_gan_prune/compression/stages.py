@@ -201,7 +201,8 @@ def search_config(config: CompressConfig) -> SearchConfig:
         budget = {"budget": 1 / config.speedup, "budget_measures": ("latency",)}
     return make(population=config.population, generations=config.generations,
                 adapt_steps=config.adapt_steps, n_images=config.n_images,
-                adapt_images=config.adapt_images, seed=config.seed, **budget)
+                adapt_images=config.adapt_images, round_to=config.round_to, seed=config.seed,
+                **budget)
 
 
 def search_images(config: CompressConfig, images: torch.Tensor) -> torch.Tensor:

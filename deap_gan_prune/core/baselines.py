@@ -16,14 +16,11 @@ block's inner width); :func:`convert_mask` turns such a mask into the independen
 """
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 
-from .maskspace import MaskSpace, Measure, measure_name
+from .maskspace import MaskSpace, Measure, allowed_counts, measure_name, round_count
 from .widths import MacConvention
-
-_EPS = 1e-9
 
 
 class Sizer:
@@ -46,7 +43,8 @@ def _check_budget(budget: float) -> float:
 
 
 def uniform_counts(space: MaskSpace, budget: float, measure: Measure = "parameters",
-                   image_size: int = 256, convention: MacConvention = "output") -> list[int]:
+                   image_size: int = 256, convention: MacConvention = "output",
+                   round_to: int = 1) -> list[int]:
     """Channels kept per group when every group keeps the same share ``r`` of its channels.
 
     ``r`` is the largest keep ratio whose counts ``max(min_keep, floor(r * size))`` meet the
@@ -54,15 +52,17 @@ def uniform_counts(space: MaskSpace, budget: float, measure: Measure = "paramete
     of their rounding deficit ``r * size - count`` (largest first) each take back one channel
     if the budget still allows, which brings the size closer to the budget. So every group
     keeps ``floor(r * size)`` or one more. A budget >= 1 keeps everything; a budget below what
-    the group minimums allow is a ValueError.
+    the group minimums allow is a ValueError. ``round_to`` > 1: counts are allowed ones
+    (:func:`~.maskspace.allowed_counts`: channels in multiples of ``round_to``): each group
+    keeps the largest at most ``r * size``, and takes back one step instead of one channel.
     """
     budget = _check_budget(budget)
     sizer = Sizer(space, measure, image_size, convention)
     sizes = [g.size for g in space.groups]
-    need = [max(g.min_keep, 1) for g in space.groups]
+    allowed = [allowed_counts(g, round_to) for g in space.groups]
 
     def counts_at(r: float) -> list[int]:
-        return [min(s, max(n, math.floor(r * s + _EPS))) for s, n in zip(sizes, need)]
+        return [round_count(g, r * g.size, round_to, "down") for g in space.groups]
 
     if sizer.ratio(counts_at(1.0)) <= budget:
         return counts_at(1.0)
@@ -84,9 +84,10 @@ def uniform_counts(space: MaskSpace, budget: float, measure: Measure = "paramete
     deficit = sorted(range(len(sizes)), key=lambda i: -(r * sizes[i] - counts[i]))
     for i in deficit:
         if counts[i] < sizes[i]:
-            counts[i] += 1
+            was = counts[i]
+            counts[i] = next(a for a in allowed[i] if a > was)
             if sizer.ratio(counts) > budget:
-                counts[i] -= 1
+                counts[i] = was
     return counts
 
 
@@ -102,11 +103,13 @@ def bits_from_ranks(space: MaskSpace, counts: Sequence[int],
 
 
 def uniform_mask(space: MaskSpace, budget: float, measure: Measure = "parameters",
-                 image_size: int = 256, convention: MacConvention = "output") -> list[int]:
-    """The hand-made baseline: the same keep ratio in every group (:func:`uniform_counts`),
-    keeping each group's FIRST channels — weight-blind, as if a thinner network had been
-    designed. For a trained generator it is a slimmed network before fine-tuning."""
-    counts = uniform_counts(space, budget, measure, image_size, convention)
+                 image_size: int = 256, convention: MacConvention = "output",
+                 round_to: int = 1) -> list[int]:
+    """The hand-made baseline: the same keep ratio in every group (:func:`uniform_counts`,
+    with ``round_to``), keeping each group's FIRST channels — weight-blind, as if a thinner
+    network had been designed. For a trained generator it is a slimmed network before
+    fine-tuning."""
+    counts = uniform_counts(space, budget, measure, image_size, convention, round_to)
     return bits_from_ranks(space, counts, [range(g.size) for g in space.groups])
 
 

@@ -11,6 +11,7 @@ network are traced on the torch side (:func:`~deap_gan_prune.nets.groups.space_o
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, cast
@@ -61,6 +62,34 @@ class ChannelGroup:
     @property
     def stop(self) -> int:
         return self.offset + self.size
+
+
+def allowed_counts(group: ChannelGroup, round_to: int = 1) -> list[int]:
+    """The kept-bit counts ``group`` may have when kept channels come in multiples of
+    ``round_to`` (Torch-Pruning's ``round_to``: 4, 8 or 16 for vector units), ascending:
+    every count of at least ``max(min_keep, 1)`` bits whose channels are a multiple, and the
+    whole group (``round_to`` 1: every count from the minimum up)."""
+    if not isinstance(round_to, int) or round_to < 1:
+        raise ValueError(f"round_to must be a whole number >= 1, got {round_to!r}")
+    need = max(group.min_keep, 1)
+    step = round_to // math.gcd(round_to, group.block)
+    counts = [k for k in range(step, group.size, step) if k >= need]
+    return [*counts, group.size]
+
+
+def round_count(group: ChannelGroup, count: float, round_to: int = 1,
+                direction: Literal["nearest", "down"] = "nearest") -> int:
+    """The allowed count of ``group`` (:func:`allowed_counts`) nearest to ``count`` (ties
+    down), or the largest at most ``count`` (``direction="down"``; the smallest allowed when
+    none is)."""
+    allowed = allowed_counts(group, round_to)
+    below = [k for k in allowed if k <= count + 1e-9]
+    if direction == "down" or not below:
+        return below[-1] if below else allowed[0]
+    above = [k for k in allowed if k > count + 1e-9]
+    if above and above[0] - count < count - below[-1]:
+        return above[0]
+    return below[-1]
 
 
 class MaskSpace:

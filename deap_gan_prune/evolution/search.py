@@ -87,7 +87,8 @@ def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
              Operators(p_keep=config.p_keep, mate=config.mate, mutate=config.mutate,
                        move_fraction=config.move_fraction, select=config.select,
                        tournsize=config.tournsize),
-             budget=config.budget, measure=measures, scores=repair_scores)
+             budget=config.budget, measure=measures, scores=repair_scores,
+             round_to=config.round_to)
     if config.init in ("importance", "uniform"):
         if config.init == "importance":
             toolbox.register("individual", initMaskImportance, individual_cls, space, scores,
@@ -97,10 +98,11 @@ def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
                                      ).values())
             toolbox.register("individual", initMaskCounts, individual_cls, space, counts,
                              moves=config.init_moves, fraction=config.move_fraction,
-                             measure=measures[0])
+                             measure=measures[0], round_to=config.round_to)
         if config.budget is not None:
             toolbox.decorate("individual", BudgetRepair(space, config.budget, measures,
-                                                        scores=repair_scores))
+                                                        scores=repair_scores,
+                                                        round_to=config.round_to))
         toolbox.register("population", tools.initRepeat, list, toolbox.individual)
     toolbox.register("evaluate", fitness)
     toolbox.register("terms", fitness.terms)

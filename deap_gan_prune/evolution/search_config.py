@@ -132,6 +132,10 @@ class SearchConfig(FitnessSettings):
         "budget_measures (default None: no cap, the paper's soft size term)", within="(0, 1]")
     budget_measures: tuple[Literal["parameters", "macs", "latency"], ...] = setting(
         ("parameters", "macs"), "what the budget caps: parameters, macs, latency")
+    round_to: int = setting(
+        1, "keep every group's channels in multiples of this (4, 8 or 16 for vector units; "
+        "default 1 = any count: benchmarks/round_to.py measured no speed-up distinguishable "
+        "from noise on ONNX Runtime CPU)", within="[1, inf)")
     repair_order: Literal["random", "l1"] = setting(
         "random", "which channels the budget repair drops first (default random)")
     seed_uniform: bool = setting(True, "with a budget, one starting mask is the uniform one")

@@ -28,10 +28,12 @@ def uniform_individual(space: MaskSpace, config: SearchConfig, individual_cls: t
                        latency: SizeFunction | None = None) -> Any:
     """The uniform keep-ratio mask at ``config.budget``, met in every budget measure (the AND
     of the per-measure masks, which keep per-group prefixes of one order; "latency" is the
-    size function ``latency``), as an individual; with ``config.seed_channels == "random"``
+    size function ``latency``; counts rounded as ``config.round_to`` asks), as an individual;
+    with ``config.seed_channels == "random"``
     the same counts of random channels (:func:`random_mask_like` with ``config.seed``)."""
     assert config.budget is not None  # the uniform mask is met at the budget
-    masks = [uniform_mask(space, config.budget, m) for m in budget_measures(config, latency)]
+    masks = [uniform_mask(space, config.budget, m, round_to=config.round_to)
+             for m in budget_measures(config, latency)]
     bits = [int(all(col)) for col in zip(*masks)]
     if config.seed_channels == "random":
         bits = random_mask_like(space, bits, config.seed)

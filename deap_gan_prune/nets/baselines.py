@@ -23,13 +23,14 @@ from .importance import l1_importance
 
 def l1_norm_mask(generator: nn.Module, space: MaskSpace, budget: float,
                  measure: Measure = "parameters", image_size: int = 256,
-                 convention: MacConvention = "output") -> list[int]:
+                 convention: MacConvention = "output", round_to: int = 1) -> list[int]:
     """L1-norm filter pruning (Li et al. 2017): every group keeps the same share of its
     channels (:func:`uniform_counts`), choosing the filters of largest L1 norm
     (:func:`deap_gan_prune.nets.importance.l1_importance`; the stream ranks by the mean normalised
-    norm over the convs that write it). Ties keep the lower channel index."""
+    norm over the convs that write it). Ties keep the lower channel index. ``round_to``: as
+    :func:`uniform_counts`'s."""
     scores = l1_importance(generator, space)
-    counts = uniform_counts(space, budget, measure, image_size, convention)
+    counts = uniform_counts(space, budget, measure, image_size, convention, round_to)
 
     def ranked(g: ChannelGroup) -> list[int]:
         return sorted(range(g.size), key=lambda j: (-scores[g.offset + j], j))

@@ -104,11 +104,12 @@ def initMaskImportance(container: Callable, space: MaskSpace, scores: Sequence[f
 
 def initMaskCounts(container: Callable, space: MaskSpace, counts: Sequence[int],
                    moves: int = 0, fraction: float = 0.25, measure: Measure = "parameters",
-                   image_size: int = 256) -> Any:
+                   image_size: int = 256, round_to: int = 1) -> Any:
     """Random channels with ``counts`` kept in each group (e.g. the uniform mask's,
     :func:`deap_gan_prune.core.baselines.uniform_counts`), then ``moves`` capacity moves
-    (:func:`mutMoveChannels` with ``fraction``, ``measure``, ``image_size``): a population of
-    these explores group widths around one size instead of random bit strings."""
+    (:func:`mutMoveChannels` with ``fraction``, ``measure``, ``image_size``, ``round_to``): a
+    population of these explores group widths around one size instead of random bit
+    strings."""
     if len(counts) != len(space.groups):
         raise ValueError(f"initMaskCounts: {len(counts)} counts for {len(space.groups)} "
                          "groups")
@@ -124,5 +125,5 @@ def initMaskCounts(container: Callable, space: MaskSpace, counts: Sequence[int],
     ind = container(bits)
     repairMinKeep(ind, space)
     for _ in range(moves):
-        mutMoveChannels(ind, space, fraction, measure, image_size)
+        mutMoveChannels(ind, space, fraction, measure, image_size, round_to)
     return ind

@@ -44,7 +44,8 @@ def mutSegmentInvert(ind: MutableSequence[int], space: MaskSpace,
 
 
 def mutMoveChannels(ind: MutableSequence[int], space: MaskSpace, fraction: float = 0.25,
-                    measure: Measure = "parameters", image_size: int = 256) -> tuple:
+                    measure: Measure = "parameters", image_size: int = 256,
+                    round_to: int = 1) -> tuple:
     """Move capacity from one channel group to another, leaving the size as it was.
 
     Drops ``k`` random kept channels of a random group (``k`` uniform in
@@ -52,15 +53,18 @@ def mutMoveChannels(ind: MutableSequence[int], space: MaskSpace, fraction: float
     channels of another random group for as long as the size in ``measure`` ("parameters",
     or "macs" at ``image_size`` px) stays at most what it was before the move. Unlike bit
     flips, which change which channels a group keeps, this changes how many: the widths.
+    With ``round_to`` > 1 both groups move between allowed counts
+    (:func:`~deap_gan_prune.core.maskspace.allowed_counts`): ``k`` is that many steps down
+    the donor's allowed counts, and the receiver rises to the largest allowed count that fits.
     """
     check_length(ind, space, "mutMoveChannels")
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"mutMoveChannels: fraction must be in (0, 1], got {fraction!r}")
     repairMinKeep(ind, space)
-    plan = BudgetPlan(space, 1.0, measure, image_size, "output", None)
+    plan = BudgetPlan(space, 1.0, measure, image_size, "output", None, round_to)
     counts = plan.counts(ind)
     limit = plan.sizes(counts)[0]
-    donors = [gi for gi, c in enumerate(counts) if c > plan.need[gi]]
+    donors = [gi for gi, c in enumerate(counts) if plan.below(gi, c) is not None]
     if not donors:
         return (ind,)
     d = random.choice(donors)
@@ -69,18 +73,21 @@ def mutMoveChannels(ind: MutableSequence[int], space: MaskSpace, fraction: float
         return (ind,)
     r = random.choice(receivers)
     g_d, g_r = space.groups[d], space.groups[r]
-    k = random.randint(1, max(1, int(fraction * (counts[d] - plan.need[d]))))
+    lower = [a for a in plan.allowed[d] if a < counts[d]]
+    k = counts[d] - lower[-random.randint(1, max(1, int(fraction * len(lower))))]
     kept = [i for i in range(g_d.offset, g_d.stop) if ind[i]]
     for i in random.sample(kept, k):
         ind[i] = 0
     counts[d] -= k
     free = [i for i in range(g_r.offset, g_r.stop) if not ind[i]]
     random.shuffle(free)
+    higher = plan.above(r, counts[r])
 
-    def over(a: int) -> bool:  # would keeping a + 1 more channels exceed the old size?
+    def over(a: int) -> bool:  # would keeping the (a + 1)-th higher count exceed the old size?
         c = list(counts)
-        c[r] += a + 1
+        c[r] = higher[a]
         return plan.sizes(c)[0] > limit
-    for i in free[:fewest(len(free), over)]:
+    steps = fewest(len(higher), over)
+    for i in free[:higher[steps - 1] - counts[r] if steps else 0]:
         ind[i] = 1
     return (ind,)

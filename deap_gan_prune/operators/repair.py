@@ -14,12 +14,13 @@ Pure Python; randomness comes from the stdlib ``random`` module.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import random
 from collections.abc import Callable, MutableSequence, Sequence
 
-from ..core.maskspace import MaskSpace, Measure, measure_name
+from ..core.maskspace import MaskSpace, Measure, allowed_counts, measure_name, round_count
 
 Scores = Sequence[float]
 
@@ -97,10 +98,11 @@ def _measures(measure: Measures) -> tuple[Measure, ...]:
 class BudgetPlan:
     """What a budget repair needs that does not depend on the individual (built once).
     Raises ValueError when the budget cannot be met even with every group at its minimum,
-    naming the smallest size that can be reached."""
+    naming the smallest size that can be reached. ``round_to``: kept channels in multiples
+    of it (:func:`~deap_gan_prune.core.maskspace.allowed_counts`)."""
 
     def __init__(self, space: MaskSpace, budget: float, measure: Measures, image_size: int,
-                 convention: str, scores: Scores | None) -> None:
+                 convention: str, scores: Scores | None, round_to: int = 1) -> None:
         if not isinstance(budget, (int, float)) or not budget > 0:
             raise ValueError(f"repairBudget: budget must be a size ratio > 0 (e.g. 0.25 for "
                              f"4x smaller), got {budget!r}")
@@ -111,7 +113,9 @@ class BudgetPlan:
         self.scores = check_scores(scores, space, "repairBudget")
         self.norm = None if self.scores is None else normalise_per_group(self.scores, space)
         self.group_of = [gi for gi, g in enumerate(space.groups) for _ in range(g.size)]
-        self.need = [max(g.min_keep, 1) for g in space.groups]
+        self.round_to = round_to
+        self.allowed = [allowed_counts(g, round_to) for g in space.groups]
+        self.need = [a[0] for a in self.allowed]
         self.full = self.sizes([g.size for g in space.groups])
         self.limits = [self.budget * f for f in self.full]
         for m, full, size in zip(self.measures, self.full, self.sizes(self.need)):
@@ -129,6 +133,36 @@ class BudgetPlan:
         """Kept bits per group."""
         return [sum(ind[g.offset:g.stop]) for g in self.space.groups]
 
+    def below(self, gi: int, count: int) -> int | None:
+        """The largest allowed count of group ``gi`` under ``count`` (None: none is)."""
+        allowed = self.allowed[gi]
+        k = bisect.bisect_left(allowed, count)
+        return allowed[k - 1] if k > 0 else None
+
+    def above(self, gi: int, count: int) -> list[int]:
+        """The allowed counts of group ``gi`` over ``count``, ascending."""
+        allowed = self.allowed[gi]
+        return allowed[bisect.bisect_right(allowed, count):]
+
+    def round(self, ind: MutableSequence[int]) -> None:
+        """Every group's kept count to its nearest allowed one (ties down), keeping or
+        dropping random channels (by ``scores``, most important kept, when given)."""
+        for g in self.space.groups:
+            bits = range(g.offset, g.stop)
+            count = sum(ind[i] for i in bits)
+            target = round_count(g, count, self.round_to)
+            if target == count:
+                continue
+            pool = [i for i in bits if ind[i] == (1 if target < count else 0)]
+            if self.scores is None:
+                chosen = random.sample(pool, abs(target - count))
+            else:
+                scores = self.scores
+                pool.sort(key=lambda i: scores[i], reverse=target > count)
+                chosen = pool[:abs(target - count)]
+            for i in chosen:
+                ind[i] = 1 if target > count else 0
+
     def within(self, counts: Sequence[int], limits: Sequence[float] | None = None) -> bool:
         limits = self.limits if limits is None else limits
         return all(s <= limit for s, limit in zip(self.sizes(counts), limits))
@@ -136,9 +170,12 @@ class BudgetPlan:
     def repair(self, ind: MutableSequence[int], limits: Sequence[float] | None = None) -> None:
         """Drop channels until every size is within ``limits`` (absolute sizes, one per
         measure; default: the budget's). Limits below the minimums leave every group at its
-        minimum."""
+        minimum. With ``round_to`` > 1 every group's count is first rounded to the nearest
+        allowed one, and channels are then dropped a whole multiple at a time."""
         space = self.space
         repairMinKeep(ind, space, self.scores)
+        if self.round_to > 1:
+            self.round(ind)
         counts = self.counts(ind)
         if self.within(counts, limits):
             return
@@ -150,22 +187,31 @@ class BudgetPlan:
         else:
             keys = {i: (self.norm[i], random.random()) for i in kept}
             kept.sort(key=keys.__getitem__)
-        # The drops this order allows without breaching a minimum, whatever the budget.
-        drops, left = [], list(counts)
+        # The drops this order allows without breaching a minimum, whatever the budget: one
+        # channel at a time, or, with round_to, the channels down to the next allowed count.
+        drops: list[list[int]] = []
+        pending: dict[int, list[int]] = {}
+        left = list(counts)
         for i in kept:
             gi = self.group_of[i]
-            if left[gi] > self.need[gi]:
-                left[gi] -= 1
-                drops.append(i)
+            lower = self.below(gi, left[gi])
+            if lower is None:
+                continue
+            block = pending.setdefault(gi, [])
+            block.append(i)
+            if len(block) == left[gi] - lower:
+                drops.append(block)
+                pending[gi], left[gi] = [], lower
         # Every size falls with every drop: the fewest drops that meet the budget in all
         # measures (reachable: the minimums meet it, checked when planning).
         def dropped(k: int) -> list[int]:
             c = list(counts)
-            for i in drops[:k]:
-                c[self.group_of[i]] -= 1
+            for block in drops[:k]:
+                c[self.group_of[block[0]]] -= len(block)
             return c
-        for i in drops[:fewest(len(drops), lambda k: self.within(dropped(k), limits))]:
-            ind[i] = 0
+        for block in drops[:fewest(len(drops), lambda k: self.within(dropped(k), limits))]:
+            for i in block:
+                ind[i] = 0
 
     def raise_to(self, ind: MutableSequence[int], floor: float) -> None:
         """Turn dropped channels back on, in random order, until the first measure's size
@@ -201,7 +247,8 @@ def fewest(n: int, enough: Callable[[int], bool]) -> int:
 
 def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
                  measure: Measures = "parameters", image_size: int = 256,
-                 scores: Scores | None = None, convention: str = "output") -> tuple:
+                 scores: Scores | None = None, convention: str = "output",
+                 round_to: int = 1) -> tuple:
     """Drop kept channels until ``space.size_ratio(ind, m, image_size) <= budget`` for every
     measure ``m`` of ``measure`` (one name or several, e.g. ``("parameters", "macs")``).
 
@@ -215,11 +262,14 @@ def repairBudget(ind: MutableSequence[int], space: MaskSpace, budget: float,
     filter, the next layer's input slice and the MACs of both), so the fewest drops of the
     order that meet the budget are taken. A group never falls below ``max(min_keep, 1)``; a
     budget that the minimums cannot meet is a ValueError naming the smallest reachable size.
-    Only drops channels: a mask already within budget is left as it is. In place; returns
-    ``(ind,)``.
+    Only drops channels: a mask already within budget is left as it is. ``round_to`` > 1
+    (Torch-Pruning's ``round_to``): every group first keeps the allowed count nearest its own
+    (:func:`~deap_gan_prune.core.maskspace.allowed_counts`: channels in multiples of
+    ``round_to``, or the whole group), and drops then take a group down to its next allowed
+    count. In place; returns ``(ind,)``.
     """
     check_length(ind, space, "repairBudget")
-    BudgetPlan(space, budget, measure, image_size, convention, scores).repair(ind)
+    BudgetPlan(space, budget, measure, image_size, convention, scores, round_to).repair(ind)
     return (ind,)
 
 
@@ -261,12 +311,14 @@ class BudgetRepair(_RepairDecorator):
     """DEAP decorator: ``toolbox.decorate("mate", BudgetRepair(space, 0.25))`` applies
     :func:`repairBudget` to every individual the operator returns (also works on
     ``toolbox.individual``, which returns one individual). An impossible budget raises here,
-    when the decorator is made, not in the middle of a search."""
+    when the decorator is made, not in the middle of a search. ``round_to``: as
+    :func:`repairBudget`'s (a budget of 1 with ``round_to`` only rounds)."""
 
     def __init__(self, space: MaskSpace, budget: float, measure: Measures = "parameters",
                  image_size: int = 256, scores: Scores | None = None,
-                 convention: str = "output") -> None:
-        self.plan = BudgetPlan(space, budget, measure, image_size, convention, scores)
+                 convention: str = "output", round_to: int = 1) -> None:
+        self.plan = BudgetPlan(space, budget, measure, image_size, convention, scores,
+                               round_to)
 
     def fix(self, ind: MutableSequence[int]) -> None:
         self.plan.repair(ind)
