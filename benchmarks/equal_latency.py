@@ -50,7 +50,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import real_generator as rg
-from photo_folder import TEST_PHOTOS, photo, tiles_of
+from photo_folder import TEST_PHOTOS, photo
 from vintage_generator import MissingWeights
 
 from deap_gan_prune.core.baselines import bits_from_ranks, random_mask_like, uniform_counts

@@ -96,6 +96,8 @@ class Operators:
     pressure when fitness values lie close together, as they do for masks at one budget),
     "rank" (:func:`selRouletteRank`, with ``rank_pressure`` and ``elitism``) or "roulette"
     (:func:`selRouletteWeighted`, fitness-proportional as in the paper, with ``elitism``).
+    round_to: kept channels in multiples of it (:func:`mutMoveChannels` steps between such
+    counts and the budget repair rounds to them; 1: any count).
     """
 
     p_keep: float = 0.5
@@ -109,6 +111,7 @@ class Operators:
     tournsize: int = 3
     rank_pressure: float = 1.5
     elitism: int = 0
+    round_to: int = 1
 
     def __post_init__(self) -> None:
         for what, value, table in (("mate", self.mate, MATES),
@@ -122,7 +125,7 @@ class Operators:
 def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | None = None,
              operators: Operators | None = None, *, budget: float | None = None,
              measure: Measure | Sequence[Measure] = "parameters", image_size: int = 256,
-             scores: Sequence[float] | None = None, round_to: int = 1) -> base.Toolbox:
+             scores: Sequence[float] | None = None) -> base.Toolbox:
     """Fill ``individual``, ``population``, ``mate``, ``mutate`` and ``select`` of ``toolbox``
     with the :class:`Operators` chosen (default: ``Operators()``).
 
@@ -143,10 +146,10 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
     individuals). ``budget`` (a size ratio, e.g. 0.25 = 4x smaller in ``measure``, one name or
     several that must all be met) adds :func:`BudgetRepair` decorators, which drop channels
     in random order, or by ``scores`` (least important first) when given; an impossible
-    budget raises ValueError here. ``round_to`` > 1 keeps every group's channels in multiples
-    of it: the repair rounds each count (with no budget, a :class:`BudgetRepair` at 1 that
-    only rounds) and capacity moves step between such counts. ``individual_cls`` defaults to
-    :func:`create_types`'s individual. Returns ``toolbox``.
+    budget raises ValueError here. ``operators.round_to`` > 1 keeps every group's channels in
+    multiples of it: the repair rounds each count (with no budget, a :class:`BudgetRepair` at
+    1 that only rounds) and capacity moves step between such counts. ``individual_cls``
+    defaults to :func:`create_types`'s individual. Returns ``toolbox``.
     """
     o = operators or Operators()
     if individual_cls is None:
@@ -162,7 +165,7 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
     elif o.mutate == "move":
         first = measure if isinstance(measure, str) or callable(measure) else measure[0]
         toolbox.register("mutate", mutMoveChannels, space=space, fraction=o.move_fraction,
-                         measure=first, image_size=image_size, round_to=round_to)
+                         measure=first, image_size=image_size, round_to=o.round_to)
     else:
         toolbox.register("mutate", mutSegmentInvert, space=space,
                          max_length=o.segment_max_length)
@@ -173,9 +176,9 @@ def register(toolbox: base.Toolbox, space: MaskSpace, individual_cls: type | Non
                          elitism=o.elitism)
     else:
         toolbox.register("select", selRouletteWeighted, elitism=o.elitism)
-    if budget is not None or round_to > 1:
+    if budget is not None or o.round_to > 1:
         repair = BudgetRepair(space, 1.0 if budget is None else budget, measure=measure,
-                              image_size=image_size, scores=scores, round_to=round_to)
+                              image_size=image_size, scores=scores, round_to=o.round_to)
         for slot in ("individual", "mate", "mutate"):
             toolbox.decorate(slot, repair)
     toolbox.register("population", tools.initRepeat, list, toolbox.individual)

@@ -86,9 +86,8 @@ def build_toolbox(space: MaskSpace, fitness: MaskFitness, config: SearchConfig,
     register(toolbox, space, individual_cls,
              Operators(p_keep=config.p_keep, mate=config.mate, mutate=config.mutate,
                        move_fraction=config.move_fraction, select=config.select,
-                       tournsize=config.tournsize),
-             budget=config.budget, measure=measures, scores=repair_scores,
-             round_to=config.round_to)
+                       tournsize=config.tournsize, round_to=config.round_to),
+             budget=config.budget, measure=measures, scores=repair_scores)
     if config.init in ("importance", "uniform"):
         if config.init == "importance":
             toolbox.register("individual", initMaskImportance, individual_cls, space, scores,
