@@ -178,7 +178,8 @@ def test_one_generator_of_your_own_class(tmp_path, monkeypatch):
     torch.manual_seed(0)
     torch.save(AffineResnet().state_dict(), tmp_path / "g.pth")
     config = CompressConfig(**{**TOY, "generations": 1, "finetune_steps": 2, "search_size": 16},
-                            generator="generic_nets:AffineResnet", weights=str(tmp_path / "g.pth"))
+                            generator="generic_nets:AffineResnet", weights=str(tmp_path / "g.pth"),
+                            budget=0.25)  # a size budget: the default speed-up measures latency
     report = compress(config, tmp_path / "run", progress=False, say=quiet)
     assert "## Quality (A→B" in report.read_text()
     masks = json.loads((tmp_path / "run" / "masks.json").read_text())

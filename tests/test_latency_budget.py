@@ -111,15 +111,15 @@ def test_search_speedup_budgets_predicted_latency(tmp_path, capsys):
     weights = tmp_path / "g.pth"
     torch.save(AttentionNet(ngf=8).state_dict(), weights)
     out, cache = tmp_path / "masks.json", tmp_path / "latency.json"
-    assert main(["search", *OWN, "--weights", str(weights), *SEARCH, "--speedup", "1.25",
+    assert main(["search", *OWN, "--weights", str(weights), *SEARCH, "--speedup", "1.1",
                  "--runtime", "torch", "--latency-size", "32", "--latency-table", str(cache),
                  "--out", str(out)]) == 0
     assert "faster than the original on torch at 32 px" in capsys.readouterr().out
     found = json.loads(out.read_text())
     assert found["config"]["budget_measures"] == ["latency"]
-    assert found["config"]["budget"] == pytest.approx(0.8)
+    assert found["config"]["budget"] == pytest.approx(1 / 1.1)
     (model,) = read_latency_models(cache)
-    assert model.ratio(found["masks"]["A"]) <= 0.8
+    assert model.ratio(found["masks"]["A"]) <= 1 / 1.1
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -147,7 +147,7 @@ def test_the_pair_search_takes_a_latency_budget_too(tmp_path, capsys):
     out, cache = tmp_path / "masks.json", tmp_path / "latency.json"
     assert main(["search", "--image-size", "32", "--n-train", "8", "--n-test", "4",
                  "--population", "4", "--generations", "1", "--adapt-steps", "2",
-                 "--n-images", "4", "--adapt-images", "4", "--speedup", "1.25", "--runtime",
+                 "--n-images", "4", "--adapt-images", "4", "--speedup", "1.1", "--runtime",
                  "torch", "--latency-size", "32", "--latency-table", str(cache), "--quiet",
                  "--out", str(out)]) == 0
     assert capsys.readouterr().out.count("faster than the original on torch at 32 px") == 2
@@ -157,7 +157,7 @@ def test_the_pair_search_takes_a_latency_budget_too(tmp_path, capsys):
     for name in ("A", "B"):
         mask, space = found["masks"][name], found["spaces"][name]
         model = next(m for m in models if m.matches(MaskSpace.from_dict(space)))
-        assert model.ratio(mask) <= 0.8
+        assert model.ratio(mask) <= 1 / 1.1
 
 
 def test_speedup_is_not_a_front(tmp_path, capsys):
@@ -186,12 +186,12 @@ def test_compress_speedup_runs_with_a_latency_budget(tmp_path):
                  "1", "--adapt-steps", "2", "--n-images", "4", "--adapt-images", "4",
                  "--finetune-steps", "2", "--batch-size", "2", "--val-every", "2",
                  "--checkpoint-every", "2", "--repeats", "1", "--judge-steps", "0",
-                 "--speedup", "1.25", "--runtime", "torch", "--latency-size", "32",
+                 "--speedup", "1.1", "--runtime", "torch", "--latency-size", "32",
                  "--quiet", "--out", str(run)]) == 0
     masks = json.loads((run / "masks.json").read_text())
     assert masks["config"]["budget_measures"] == ["latency"]
     (model,) = read_latency_models(run / "latency.json")
-    assert model.ratio(masks["masks"]["A"]) <= 0.8
+    assert model.ratio(masks["masks"]["A"]) <= 1 / 1.1
     assert (run / "report.md").is_file()
 
 
@@ -206,9 +206,43 @@ def test_compress_pair_speedup(tmp_path):
                  "--population", "4", "--generations", "1", "--adapt-steps", "2",
                  "--n-images", "4", "--adapt-images", "4", "--finetune-steps", "2",
                  "--batch-size", "2", "--val-every", "2", "--checkpoint-every", "2",
-                 "--repeats", "1", "--judge-steps", "2", "--speedup", "1.25", "--runtime",
+                 "--repeats", "1", "--judge-steps", "2", "--speedup", "1.1", "--runtime",
                  "torch", "--latency-size", "32", "--quiet", "--out", str(run)]) == 0
     masks = json.loads((run / "masks.json").read_text())
     assert masks["config"]["budget_measures"] == ["latency"]
     assert (run / "latency.json").is_file()
     assert (run / "report.md").is_file()
+
+
+def test_one_generator_defaults_to_a_speedup_on_onnx_runtime():
+    """Without --budget or --speedup, one generator of the user's class budgets a 4x speed-up
+    on ONNX Runtime CPU; a pair, an explicit budget and the front keep size budgets."""
+    from deap_gan_prune.cli import build_parser
+    from deap_gan_prune.cli.search_cmd import config_from, speedup_of
+    from deap_gan_prune.compression.config import CompressConfig, CompressError
+    from deap_gan_prune.compression.stages import search_config
+    from deap_gan_prune.evolution.search_config import GENERATOR_SPEEDUP
+
+    def parsed(*argv):
+        return build_parser().parse_args(["search", *argv])
+    own = ("--generator", "m:C", "--weights", "g.pth")
+    config = config_from(parsed(*own))
+    assert (config.budget, config.budget_measures) == (1 / GENERATOR_SPEEDUP, ("latency",))
+    assert config.init == "uniform"                                  # the width search
+    assert config_from(parsed(*own, "--speedup", "5")).budget == pytest.approx(0.2)
+    explicit = config_from(parsed(*own, "--budget", "0.3"))
+    assert (explicit.budget, explicit.budget_measures) == (0.3, ("parameters",))
+    pair = config_from(parsed())
+    assert (pair.budget, pair.budget_measures) == (0.25, ("parameters", "macs"))
+    assert speedup_of(parsed("--front")) is None
+    assert speedup_of(parsed(*own, "--budget", "none")) is None
+
+    own_run = CompressConfig(generator="m:C", weights="w.pth")
+    assert own_run.latency_budget() == GENERATOR_SPEEDUP
+    assert search_config(own_run).budget_measures == ("latency",)
+    sized = search_config(CompressConfig(generator="m:C", weights="w.pth", budget=0.3))
+    assert (sized.budget, sized.budget_measures) == (0.3, ("parameters",))
+    upstream = search_config(CompressConfig())
+    assert (upstream.budget, upstream.budget_measures) == (0.25, ("parameters", "macs"))
+    with pytest.raises(CompressError, match="give one of them"):
+        CompressConfig(budget=0.3, speedup=4)

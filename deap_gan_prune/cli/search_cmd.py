@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, cast
 from ..evolution.front import FrontResult
 from ..evolution.raymap import import_ray
 from ..evolution.search import search
-from ..evolution.search_config import GENERATOR_SEARCH_SIZE, SearchConfig, default_variation
+from ..evolution.search_config import (
+    DEFAULT_BUDGET,
+    GENERATOR_SEARCH_SIZE,
+    GENERATOR_SPEEDUP,
+    SearchConfig,
+    default_variation,
+)
 from ..files import atomic_write_json
 from ..nets.checkpoints import load_cyclegan
 from ..nets.latency_model import RUNTIMES
@@ -46,8 +52,6 @@ if TYPE_CHECKING:
     from ..imagerange import InputRange
     from ..nets.latency_model import LatencyModel
 
-#: the size ratio of a search without --budget (4x smaller, as examples/horse2zebra.py)
-DEFAULT_BUDGET = 0.25
 #: the value of --budget asking for the paper's soft size term instead of a budget
 NO_BUDGET = "none"
 #: --variation: the width search, or bit-string variation of the channels
@@ -70,16 +74,28 @@ def comma_separated(text: str) -> tuple[str, ...]:
     return tuple(name for name in text.split(",") if name)
 
 
-def budget_of(args: argparse.Namespace) -> float | None:
-    """The search's budget: --budget, 1 / --speedup, or DEFAULT_BUDGET without either; None
-    for 'none'."""
+def speedup_of(args: argparse.Namespace) -> float | None:
+    """The search's latency budget: --speedup, or GENERATOR_SPEEDUP for one generator of the
+    user's class given neither --budget nor --speedup (not with --front); None: a size
+    budget."""
     if getattr(args, "speedup", None) is not None:
+        return args.speedup
+    if args.budget is None and not getattr(args, "front", False) and one_generator(args):
+        return GENERATOR_SPEEDUP
+    return None
+
+
+def budget_of(args: argparse.Namespace) -> float | None:
+    """The search's budget: --budget, 1 / the speed-up (:func:`speedup_of`), or
+    DEFAULT_BUDGET without either; None for 'none'."""
+    speedup = speedup_of(args)
+    if speedup is not None:
         if args.budget is not None:
             raise CommandError("--speedup is a latency budget: leave out --budget")
-        if not args.speedup > 1:
-            raise CommandError(f"--speedup {args.speedup:g}: must be above 1 (e.g. 4 for 4x "
+        if not speedup > 1:
+            raise CommandError(f"--speedup {speedup:g}: must be above 1 (e.g. 4 for 4x "
                                "faster)")
-        return 1.0 / args.speedup
+        return 1.0 / speedup
     if args.budget is None:
         return DEFAULT_BUDGET
     if args.budget == NO_BUDGET:
@@ -103,15 +119,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget = {"type": parse_budget, "metavar": "RATIO|none", "help": (
         f"size ratio every candidate is repaired to meet in parameters and MACs (in "
         f"parameters only with --variation widths; default {DEFAULT_BUDGET}: 4x smaller, as "
-        "the example); 'none': no cap, the paper's soft size term γ·size instead (γ 1, no "
-        "uniform mask seeded); not with --front")}
+        "the example, and for --generator --weights a speed-up instead, see --speedup); "
+        "'none': no cap, the paper's soft size term γ·size instead (γ 1, no uniform mask "
+        "seeded); not with --front")}
     add_config_flags(g, SearchConfig, ("adapt_steps", "adapt_score", "select", "gamma",
                                        "lambda_cycle", "budget"), overrides={"budget": budget})
     g.add_argument("--speedup", type=float, default=None, metavar="X",
                    help="a latency budget instead of --budget: every candidate at most 1/X "
                         "of the original's latency as predicted by a latency model measured "
                         "on --runtime (default onnx: ONNX Runtime on the CPU, one thread) at "
-                        "--latency-size px")
+                        "--latency-size px (default: 4 for one generator of your class, "
+                        "--generator --weights, without --budget; else none, --budget)")
     g.add_argument("--latency-size", type=int, default=256, metavar="PX",
                    help="the image size --speedup's latency is measured at (default 256)")
     add_config_flags(g, SearchConfig, ("repair_order", "round_to", "size_measure", "perceptual",
@@ -199,7 +217,7 @@ def config_from(args: argparse.Namespace) -> SearchConfig:
     from ..configs import flag_values
     settings = {**flag_values(args, SearchConfig, SEARCH_FLAGS), "fitness": fitness_of(args),
                 "budget": budget_of(args)}
-    if args.speedup is not None:
+    if speedup_of(args) is not None:
         settings["budget_measures"] = ("latency",)
     if variation_of(args) == "widths":
         if budget_of(args) is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import RUNTIME, ConfigError, same_as, setting, shown, to_dict, validate
-from ..evolution.search_config import FitnessSettings, SearchConfig
+from ..evolution.search_config import DEFAULT_BUDGET, FitnessSettings, SearchConfig
 from ..streams import Augment
 from ..training.distill_config import DistillConfig, DistillLoss
 
@@ -78,14 +78,16 @@ class CompressConfig:
     n_test: int = setting(64, "test images per domain (synthetic; at most this "
                           "many of a folder)", within="[1, inf)", stage="evaluate")
     seed: int = setting(0, "random seed: the same settings give the same files", stage="search")
-    budget: float = setting(
-        0.25, "size ratio every candidate meets in parameters and MACs (in "
-        "parameters only with the width search) (0.25 = 4x smaller)", within="(0, 1]",
-        stage="search")
+    budget: float | None = setting(
+        None, "size ratio every candidate meets in parameters and MACs (in "
+        "parameters only with the width search) (default 0.25 = 4x smaller; for one "
+        "generator of your class a speed-up instead, see speedup)", within="(0, 1]",
+        optional=True, stage="search")
     speedup: float | None = setting(
         None, "a latency budget instead of budget: every candidate at most 1/X of "
         "the original's latency as a latency model measured on runtime at latency_size px "
-        "predicts (default: none, budget)", within="(1, inf)", optional=True, stage="search")
+        "predicts (default: 4 for one generator of your class without budget; else none, "
+        "budget)", within="(1, inf)", optional=True, stage="search")
     runtime: str = setting(
         "onnx", "what speedup's latency model measures: onnx (ONNX Runtime on the "
         "CPU, one thread), onnx-int8, torch or cuda",
@@ -203,7 +205,10 @@ class CompressConfig:
                                 "that size); a single search takes budget")
         if self.speedup is not None and self.front:
             raise CompressError("speedup: a single latency budget, not with front")
-        if self.variation == "widths" and (self.front or self.budget == 1):
+        if self.speedup is not None and self.budget is not None:
+            raise CompressError("speedup: a latency budget instead of budget; give one of "
+                                "them")
+        if self.variation == "widths" and (self.front or self.size_budget() == 1):
             raise CompressError("variation = 'widths' moves capacity at one budget below 1: "
                                 "not with front or budget 1")
         if self.front and (self.fitness == "paper" or self.generator):
@@ -231,6 +236,25 @@ class CompressConfig:
         return Augment(scale_jitter=self.scale_jitter, load_sizes=self.load_sizes,
                        color_jitter=self.color_jitter)
 
+    def latency_budget(self) -> float | None:
+        """The speed-up the search budgets: ``speedup``, or GENERATOR_SPEEDUP for one
+        generator of the user's class given neither budget (not with ``front``); None: a size
+        budget."""
+        from ..evolution.search_config import GENERATOR_SPEEDUP
+        if self.speedup is not None:
+            return self.speedup
+        if self.budget is None and self.generator and not self.front:
+            return GENERATOR_SPEEDUP
+        return None
+
+    def size_budget(self) -> float:
+        """The size ratio the search budgets: ``budget``, 1 / the speed-up
+        (:meth:`latency_budget`), or 0.25."""
+        speedup = self.latency_budget()
+        if speedup is not None:
+            return 1 / speedup
+        return DEFAULT_BUDGET if self.budget is None else self.budget
+
     @property
     def widths(self) -> bool:
         """True when the search is the width search: ``variation`` "widths", or "auto" for
@@ -238,7 +262,7 @@ class CompressConfig:
         if self.variation != "auto":
             return self.variation == "widths"
         from ..evolution.search_config import default_variation
-        return not self.front and default_variation(bool(self.generator), self.budget,
+        return not self.front and default_variation(bool(self.generator), self.size_budget(),
                                                     self.fitness) == "widths"
 
     def to_dict(self) -> dict:

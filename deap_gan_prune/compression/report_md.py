@@ -64,7 +64,9 @@ def write_report(out: Path, config: dict) -> Path:
              f"{config.get('generator') or config.get('checkpoints') or 'the shipped teacher'}; "
              + ("front search" + (f" within size {config['size_target']}"
                                   if config.get("size_target") else ", chosen point")
-                if config.get("front") else f"budget {config['budget']}")
+                if config.get("front") else
+                f"speed-up {config['speedup']:g}x on {config.get('runtime', 'onnx')}"
+                if config.get("speedup") else f"budget {config['budget']}")
              + f"; seed {config['seed']}.", ""]
     lines += [*_sizes(evaluation), "", *_quality(evaluation), ""]
     export = out / "export" / "export.json"

@@ -264,6 +264,7 @@ def compress(config: CompressConfig | None = None, out: str | os.PathLike = "run
                 drop_replaced(out, stage)
             ctx.stage = None
         from .report_md import write_report
-        report = write_report(out, config.to_dict())
+        report = write_report(out, {**config.to_dict(), "budget": config.size_budget(),
+                                    "speedup": config.latency_budget()})
     say(f"wrote {report}")
     return report

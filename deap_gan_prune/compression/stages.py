@@ -196,9 +196,10 @@ def search_config(config: CompressConfig) -> SearchConfig:
     make = SearchConfig.paper if config.fitness == "paper" else SearchConfig
     if config.widths:
         make = SearchConfig.widths
-    budget: dict[str, Any] = {"budget": None if config.budget == 1 else config.budget}
-    if config.speedup is not None:
-        budget = {"budget": 1 / config.speedup, "budget_measures": ("latency",)}
+    size = config.size_budget()
+    budget: dict[str, Any] = {"budget": None if size == 1 else size}
+    if config.latency_budget() is not None:
+        budget["budget_measures"] = ("latency",)
     return make(population=config.population, generations=config.generations,
                 adapt_steps=config.adapt_steps, n_images=config.n_images,
                 adapt_images=config.adapt_images, round_to=config.round_to, seed=config.seed,
@@ -231,7 +232,7 @@ def run_search(ctx: RunContext) -> None:
     c, out = ctx.config, ctx.out
     config = front_config(c) if c.front else search_config(c)
     task = ctx.task(config.fitness)
-    if c.speedup is not None:
+    if c.latency_budget() is not None:
         measured = {n: _latency_model(ctx, g, task.images[n], config)
                     for n, g in task.generators.items()}
         task = replace(task, spaces={n: m[0] for n, m in measured.items()},

@@ -10,6 +10,15 @@ from ..configs import setting, to_dict, validate
 #: (``benchmarks/search_resolution.py`` compares it with the fine-tuning's 128).
 GENERATOR_SEARCH_SIZE = 64
 
+#: The size ratio a search budgets when given none (4x smaller, as
+#: ``examples/horse2zebra.py``), unless it budgets a speed-up (:data:`GENERATOR_SPEEDUP`).
+DEFAULT_BUDGET = 0.25
+
+#: The speed-up a search of one generator of the user's class budgets when given neither a
+#: size budget nor a speed-up: at most 1/4 of the original's latency on ONNX Runtime CPU,
+#: the runtime ``export`` deploys to (``benchmarks/equal_latency.py``).
+GENERATOR_SPEEDUP = 4.0
+
 #: The settings :meth:`SearchConfig.widths` changes from the defaults.
 WIDTHS: dict[str, object] = {"init": "uniform", "mutate": "move", "mate": "uniform_group",
                              "cxpb": 0.5, "mutpb": 0.5, "seed_channels": "random",
