@@ -246,3 +246,21 @@ def test_one_generator_defaults_to_a_speedup_on_onnx_runtime():
     assert (upstream.budget, upstream.budget_measures) == (0.25, ("parameters", "macs"))
     with pytest.raises(CompressError, match="give one of them"):
         CompressConfig(budget=0.3, speedup=4)
+
+
+def test_a_task_with_latency_models_for_its_generators(tmp_path):
+    """Task.with_latency gives every generator its traced space and a latency model measured
+    for that space, cached in the file given and read back from it."""
+    from deap_gan_prune.evolution import Task
+    from deap_gan_prune.nets.latency_model import read_latency_models
+    torch.manual_seed(0)
+    task = Task.pair(ResnetGenerator(ngf=4, n_blocks=1), ResnetGenerator(ngf=4, n_blocks=1),
+                     torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16))
+    cache = tmp_path / "latency.json"
+    timed = task.with_latency(cache, 16, "torch", 1, progress=False)
+    assert set(timed.latency) == set(timed.spaces) == {"A", "B"}
+    for name, model in timed.latency.items():
+        assert model.matches(timed.spaces[name])
+    assert len(read_latency_models(cache)) == 1          # both have one space: one model
+    again = task.with_latency(cache, 16, "torch", 1, progress=False)
+    assert again.latency["A"].hash() == timed.latency["A"].hash()

@@ -6,7 +6,6 @@ co-evolved like the upstream pair."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -44,7 +43,6 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..core.maskspace import Layout
     from ..domains import DomainData
     from ..evolution.front_config import FrontConfig
     from ..evolution.result import SearchResult
@@ -342,12 +340,11 @@ def with_latency(args: argparse.Namespace, config: SearchConfig | FrontConfig,
     import torch
     if runtime == "cuda" and not torch.cuda.is_available():
         raise CommandError("--runtime cuda needs a GPU (torch.cuda.is_available() is False)")
-    measured = {n: latency_model_of(args, config.layout, g, task.images[n],
-                                    args.latency_size if threads == 1 else
-                                    task.images[n].shape[-1], runtime, threads)
-                for n, g in task.generators.items()}
-    return replace(task, spaces={n: m[0] for n, m in measured.items()},
-                   latency={n: m[1] for n, m in measured.items()})
+    try:
+        return task.with_latency(latency_path(args), args.latency_size if threads == 1 else None,
+                                 runtime, threads, config.layout, progress=not args.quiet)
+    except ValueError as exc:
+        raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
 
 
 def interrupted(args: argparse.Namespace) -> str:
@@ -422,22 +419,6 @@ def print_result(args: argparse.Namespace, result: SearchResult, task: Task, nam
         print(f"{label}: predicted {1 / model.ratio(mask):.2f}x faster than the original on "
               f"{args.runtime or 'onnx'} at {args.latency_size} px "
               f"({model.predict(mask):.1f} ms)")
-
-
-def latency_model_of(args: argparse.Namespace, layout: Layout, generator: Any, images: Any,
-                     image_size: int, runtime: str, threads: int | None = None
-                     ) -> tuple[Any, Any]:
-    """``(space, latency model)`` of ``generator``: its mask space as the search traces it on
-    ``images`` (``layout``), and its model on ``runtime`` at ``image_size``, read from or added
-    to the ``--latency-table`` cache (a bad cache: one line naming it)."""
-    from ..nets.groups import space_of
-    from ..nets.latency_model import latency_model_for
-    space = space_of(generator, images, layout)
-    try:
-        return space, latency_model_for(latency_path(args), generator, image_size, runtime,
-                                        threads, space=space, progress=not args.quiet)
-    except ValueError as exc:
-        raise CommandError(f"--latency-table {latency_path(args)}: {exc}") from None
 
 
 def needs_discriminators(config: SearchConfig | FrontConfig) -> bool:

@@ -24,7 +24,6 @@ from ..nets.checkpoints import (
     load_generator,
     save_generator,
 )
-from ..nets.groups import space_of
 from ..outputs import staged_folder
 from ..runoptions import RunOptions
 from .config import CompressConfig, CompressError
@@ -233,10 +232,8 @@ def run_search(ctx: RunContext) -> None:
     config = front_config(c) if c.front else search_config(c)
     task = ctx.task(config.fitness)
     if c.latency_budget() is not None:
-        measured = {n: _latency_model(ctx, g, task.images[n], config)
-                    for n, g in task.generators.items()}
-        task = replace(task, spaces={n: m[0] for n, m in measured.items()},
-                       latency={n: m[1] for n, m in measured.items()})
+        task = task.with_latency(out / "latency.json", c.latency_size, c.runtime, 1,
+                                 config.layout, ctx.progress)
     result = search(task, config, RunOptions(
         device=c.device, progress=ctx.progress, workers=c.workers,
         checkpoint=out / "search_state.json", resume=True, callback=ctx.after_generation))
@@ -246,18 +243,6 @@ def run_search(ctx: RunContext) -> None:
     atomic_write_json(out / "masks.json", {**result.to_dict(), **ctx.source, **ctx.range_entry})
     plot_fitness(result.logbook, out / "fitness.png", title=f"search on {ctx.data.name}",
                  config=config.to_dict())
-
-
-def _latency_model(ctx: RunContext, generator: torch.nn.Module, images: torch.Tensor,
-                   config: SearchConfig | FrontConfig) -> tuple[MaskSpace, Any]:
-    """``(space, latency model)`` of ``generator`` for a ``speedup`` budget: its mask space as
-    the search traces it on ``images``, and its model on ``runtime`` at ``latency_size``,
-    cached in the run folder's ``latency.json``."""
-    from ..nets.latency_model import latency_model_for
-    c = ctx.config
-    space = space_of(generator, images, config.layout)
-    return space, latency_model_for(ctx.out / "latency.json", generator, c.latency_size,
-                                    c.runtime, 1, space=space, progress=ctx.progress)
 
 
 def front_config(config: CompressConfig) -> FrontConfig:

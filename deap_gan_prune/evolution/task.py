@@ -8,8 +8,9 @@ fitness has the other as its cycle partner, and the search co-evolves them. One 
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -87,3 +88,18 @@ class Task:
         """Each generator's mask space: given in ``spaces`` or traced on its images."""
         return {n: self.spaces.get(n) or space_of(g, self.images[n], layout)
                 for n, g in self.generators.items()}
+
+    def with_latency(self, cache: str | os.PathLike | None, image_size: int | None = None,
+                     runtime: str = "onnx", threads: int | None = 1,
+                     layout: Layout = "independent", progress: bool = True) -> Task:
+        """This task with every generator's mask space (:meth:`space_map` in ``layout``) and
+        its latency model on ``runtime`` with ``threads`` at ``image_size`` px (None: its
+        images' size), read from or added to the ``cache`` file
+        (:func:`~deap_gan_prune.nets.latency_model.latency_model_for`): what a "latency"
+        budget or objective needs. A bad cache is a one-line ValueError."""
+        from ..nets.latency_model import latency_model_for
+        spaces = self.space_map(layout)
+        models = {n: latency_model_for(cache, g, image_size or self.images[n].shape[-1],
+                                       runtime, threads, space=spaces[n], progress=progress)
+                  for n, g in self.generators.items()}
+        return replace(self, spaces=spaces, latency=models)
