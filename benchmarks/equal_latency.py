@@ -269,6 +269,10 @@ def summarize(ctx: LatencyContext, cells: dict[str, dict]) -> dict:
                      "steps": c["finetune_steps"]})
     paired = []
     by = {(r["speedup_target"], r["seed"], r["method"]): r for r in rows}
+    for r in rows:
+        if r["method"] == "search":
+            r["uniform_curve"] = on_curve(r, [u for u in rows if u["method"] == "uniform"
+                                              and u["seed"] == r["seed"]])
     for (x, s, m), r in sorted(by.items()):
         if m != "search":
             continue
@@ -288,7 +292,44 @@ def summarize(ctx: LatencyContext, cells: dict[str, dict]) -> dict:
                 means.append({"speedup_target": x, "method": m, "seeds": len(mine),
                               **{k: statistics.fmean(r[k] for r in mine) for k in
                                  ("params_ratio", "macs_ratio", "speedup", "psnr", "ssim")}})
-    return {"rows": rows, "paired": paired, "means": means}
+    verdicts = []
+    for x in sorted({p["speedup_target"] for p in paired}):
+        mine = [p for p in paired if p["speedup_target"] == x and "uniform" in p]
+        curves = [r["uniform_curve"] for r in rows if r["method"] == "search"
+                  and r["speedup_target"] == x and r.get("uniform_curve")]
+        if not mine:
+            continue
+        gains = [p["uniform"]["psnr_gain_db"] for p in mine]
+        verdicts.append({
+            "speedup_target": x, "seeds": len(mine),
+            "psnr_gain_db": statistics.fmean(gains),
+            "ssim_gain": statistics.fmean(p["uniform"]["ssim_gain"] for p in mine),
+            "wins": sum(p["uniform"]["psnr_gain_db"] > 0 and p["uniform"]["ssim_gain"] > 0
+                        for p in mine),
+            "meets_1db": sum(p["uniform"]["psnr_gain_db"] >= 1 and p["uniform"]["ssim_gain"] > 0
+                             for p in mine),
+            "curve_psnr_gain_db": statistics.fmean(c["psnr_gain_db"] for c in curves)
+            if curves else None,
+            "l1_psnr_gain_db": statistics.fmean(p["l1"]["psnr_gain_db"] for p in mine
+                                                if "l1" in p) if any("l1" in p for p in mine)
+            else None})
+    return {"rows": rows, "paired": paired, "means": means, "verdicts": verdicts}
+
+
+def on_curve(row: dict, uniform: Sequence[dict]) -> dict | None:
+    """The uniform cells' PSNR and SSIM at ``row``'s measured latency (linear in log latency
+    between the two nearest uniform cells, extended past the ends) and ``row``'s gains over
+    them; None with fewer than two uniform cells."""
+    if len(uniform) < 2:
+        return None
+    x = math.log(row["onnx_ms"])
+    ranked = sorted(uniform, key=lambda u: abs(math.log(u["onnx_ms"]) - x))[:2]
+    (a, b) = sorted(ranked, key=lambda u: u["onnx_ms"])
+    xa, xb = math.log(a["onnx_ms"]), math.log(b["onnx_ms"])
+    t = 0.0 if xb == xa else (x - xa) / (xb - xa)
+    at = {k: a[k] + t * (b[k] - a[k]) for k in ("psnr", "ssim")}
+    return {"psnr": at["psnr"], "ssim": at["ssim"], "psnr_gain_db": row["psnr"] - at["psnr"],
+            "ssim_gain": row["ssim"] - at["ssim"], "between": [a["cell"], b["cell"]]}
 
 
 def format_table(summary: dict) -> str:
@@ -302,7 +343,20 @@ def format_table(summary: dict) -> str:
         parts = [f"vs {k} {v['psnr_gain_db']:+.2f} dB {v['ssim_gain']:+.3f} SSIM "
                  f"(latency x{v['latency_ratio']:.3f})" for k, v in p.items()
                  if isinstance(v, dict)]
+        curve = next(r.get("uniform_curve") for r in summary["rows"]
+                     if r["method"] == "search" and r["seed"] == p["seed"]
+                     and r["speedup_target"] == p["speedup_target"])
+        if curve:
+            parts.append(f"vs the uniform curve {curve['psnr_gain_db']:+.2f} dB "
+                         f"{curve['ssim_gain']:+.3f} SSIM")
         lines.append(f"{p['speedup_target']}x s{p['seed']}: search " + ", ".join(parts))
+    for v in summary["verdicts"]:
+        curve = "" if v["curve_psnr_gain_db"] is None else \
+            f", {v['curve_psnr_gain_db']:+.2f} dB over the uniform curve"
+        lines.append(f"{v['speedup_target']}x: search {v['psnr_gain_db']:+.2f} dB "
+                     f"{v['ssim_gain']:+.3f} SSIM over matched uniform (mean of {v['seeds']}; "
+                     f"wins {v['wins']}/{v['seeds']}, >= 1 dB {v['meets_1db']}/{v['seeds']})"
+                     + curve)
     return "\n".join(lines)
 
 
@@ -325,9 +379,11 @@ def plot(summary: dict, path: Path) -> None:
                 continue
             ax.scatter([r["speedup"] for r in mine], [r[key] for r in mine], color=colour,
                        marker=marker, label=name, zorder=3)
-            if method == "uniform":
-                ax.plot([r["speedup"] for r in mine], [r[key] for r in mine], color=colour,
-                        alpha=0.5)
+            if method == "uniform":       # the uniform curve of each seed
+                for seed in sorted({r["seed"] for r in mine}):
+                    curve = [r for r in mine if r["seed"] == seed]
+                    ax.plot([r["speedup"] for r in curve], [r[key] for r in curve],
+                            color=colour, alpha=0.4)
         ax.set(xlabel="measured speed-up on ONNX Runtime CPU (1 thread, 256 px)",
                ylabel=label)
         ax.legend(fontsize=8)

@@ -60,3 +60,18 @@ def test_cells_are_matched_paired_and_resume(bench, tmp_path):
     assert _run(bench, tmp_path) == 0                                   # read back, not rerun
     again = json.loads((tmp_path / "out.json").read_text())
     assert [r["psnr"] for r in again["rows"]] == [r["psnr"] for r in result["rows"]]
+
+
+def test_the_uniform_curve_is_linear_in_log_latency(bench):
+    uniform = [{"cell": "u8", "onnx_ms": 50.0, "psnr": 28.0, "ssim": 0.90},
+               {"cell": "u5", "onnx_ms": 100.0, "psnr": 30.0, "ssim": 0.92},
+               {"cell": "u3", "onnx_ms": 200.0, "psnr": 31.0, "ssim": 0.95}]
+    search = {"onnx_ms": 50.0 * 2 ** 0.5, "psnr": 30.0, "ssim": 0.93}
+    curve = bench.on_curve(search, uniform)
+    assert curve["psnr"] == pytest.approx(29.0)              # halfway in log latency
+    assert curve["psnr_gain_db"] == pytest.approx(1.0)
+    assert curve["ssim_gain"] == pytest.approx(0.02)
+    assert curve["between"] == ["u8", "u5"]
+    faster = bench.on_curve({"onnx_ms": 25.0, "psnr": 27.0, "ssim": 0.9}, uniform)
+    assert faster["psnr"] == pytest.approx(26.0)             # extended past the fastest
+    assert bench.on_curve(search, uniform[:1]) is None
