@@ -40,12 +40,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import real_generator as rg
-from vintage_generator import MissingWeights
 
 from deap_gan_prune.files import atomic_write_json
 from deap_gan_prune.nets.slimming import slim
@@ -232,13 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         a.steps = 5500 if not a.toy else 8
     if ours.masks is None:
         ours.masks = list(MASKS) if not a.toy else [("uniform_random", 8)]
-    torch.set_num_threads(a.threads)
-    try:
-        base = rg.load_context(a)
-    except MissingWeights as error:
-        print(f"distillation: {error}", file=sys.stderr)
+    ctx = rg.load_as(RecipeContext, a, "distillation")
+    if ctx is None:
         return 1
-    ctx = RecipeContext(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
     cells: dict[str, dict] = {}
     try:
         for seed in a.seeds:

@@ -53,7 +53,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import real_generator as rg
 from photo_folder import TEST_PHOTOS, photo
-from vintage_generator import MissingWeights
 
 from deap_gan_prune.core.baselines import bits_from_ranks, random_mask_like, uniform_counts
 from deap_gan_prune.evolution import Task
@@ -412,13 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.match_repeats = ours.match_repeats if not a.toy else 2
     if a.steps is None:
         a.steps = 1500 if not a.toy else 8
-    torch.set_num_threads(a.threads)
-    try:
-        base = rg.load_context(a)
-    except MissingWeights as error:
-        print(f"equal_latency: {error}", file=sys.stderr)
+    ctx = rg.load_as(LatencyContext, a, "equal_latency")
+    if ctx is None:
         return 1
-    ctx = LatencyContext(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
     cells: dict[str, dict] = {}
     try:
         for seed in a.seeds:

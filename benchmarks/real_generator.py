@@ -52,6 +52,7 @@ run by the first worker that claims it) and ``--no-latency`` leaves the CPU late
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -60,6 +61,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -735,6 +737,22 @@ def load_context(a: argparse.Namespace) -> Context:
     train_files = readable_images(root / "trainA")[0]
     space = space_of(teacher, torch.zeros(1, 3, a.image_size, a.image_size, device=a.device))
     return Context(a, teacher, space, root, data, train_files)
+
+
+ContextT = TypeVar("ContextT", bound=Context)
+
+
+def load_as(cls: type[ContextT], a: argparse.Namespace, name: str) -> ContextT | None:
+    """The context of ``a`` (torch at ``a.threads`` threads) as ``cls``, a subclass of
+    :class:`Context` (another benchmark's); None, the reason printed as ``name: ...``, when
+    the generator's weights are missing."""
+    torch.set_num_threads(a.threads)
+    try:
+        base = load_context(a)
+    except MissingWeights as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return None
+    return cls(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
 
 
 def main(argv=None) -> int:
