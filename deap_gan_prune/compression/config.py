@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import RUNTIME, ConfigError, same_as, setting, shown, to_dict, validate
-from ..evolution.search_config import DEFAULT_BUDGET, FitnessSettings, SearchConfig
+from ..evolution.search_config import (
+    DEFAULT_BUDGET,
+    GENERATOR_SPEEDUP,
+    FitnessSettings,
+    SearchConfig,
+)
 from ..streams import Augment
 from ..training.distill_config import DistillConfig, DistillLoss
 
@@ -240,7 +245,6 @@ class CompressConfig:
         """The speed-up the search budgets: ``speedup``, or GENERATOR_SPEEDUP for one
         generator of the user's class given neither budget (not with ``front``); None: a size
         budget."""
-        from ..evolution.search_config import GENERATOR_SPEEDUP
         if self.speedup is not None:
             return self.speedup
         if self.budget is None and self.generator and not self.front:
