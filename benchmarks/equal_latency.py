@@ -29,7 +29,7 @@ fine-tuned on) at 256 px, read every ``--read-every`` steps; reported as the mea
 readings in the last quarter, per image as well. Latency: every finished network and the
 original timed round-robin on ONNX Runtime (one thread, 256 px), with parameters and MACs.
 
-    OMP_NUM_THREADS=1 python benchmarks/equal_latency.py --steps 1500 --seeds 0
+    OMP_NUM_THREADS=1 python benchmarks/equal_latency.py --read-every 100 --teacher-pool 512
     python benchmarks/equal_latency.py --stage report          # table, JSON and plot
 
 ``--toy``: a random-weight small generator, tiny images, a few steps (the test suite).
@@ -410,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.match_tolerance, a.match_tries = ours.match_tolerance, ours.match_tries
     a.match_repeats = ours.match_repeats if not a.toy else 2
     if a.steps is None:
-        a.steps = 1500 if not a.toy else 8
+        a.steps = 1000 if not a.toy else 8
     ctx = rg.load_as(LatencyContext, a, "equal_latency")
     if ctx is None:
         return 1
