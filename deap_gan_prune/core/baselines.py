@@ -62,7 +62,7 @@ def uniform_counts(space: MaskSpace, budget: float, measure: Measure = "paramete
     allowed = [allowed_counts(g, round_to) for g in space.groups]
 
     def counts_at(r: float) -> list[int]:
-        return [round_count(g, r * g.size, round_to, "down") for g in space.groups]
+        return [round_count(a, r * s, "down") for a, s in zip(allowed, sizes)]
 
     if sizer.ratio(counts_at(1.0)) <= budget:
         return counts_at(1.0)

@@ -77,12 +77,11 @@ def allowed_counts(group: ChannelGroup, round_to: int = 1) -> list[int]:
     return [*counts, group.size]
 
 
-def round_count(group: ChannelGroup, count: float, round_to: int = 1,
+def round_count(allowed: Sequence[int], count: float,
                 direction: Literal["nearest", "down"] = "nearest") -> int:
-    """The allowed count of ``group`` (:func:`allowed_counts`) nearest to ``count`` (ties
-    down), or the largest at most ``count`` (``direction="down"``; the smallest allowed when
-    none is)."""
-    allowed = allowed_counts(group, round_to)
+    """The count of ``allowed`` (a group's :func:`allowed_counts`, ascending) nearest to
+    ``count`` (ties down), or the largest at most ``count`` (``direction="down"``; the
+    smallest allowed when none is)."""
     below = [k for k in allowed if k <= count + 1e-9]
     if direction == "down" or not below:
         return below[-1] if below else allowed[0]

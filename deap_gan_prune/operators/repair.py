@@ -147,10 +147,10 @@ class BudgetPlan:
     def round(self, ind: MutableSequence[int]) -> None:
         """Every group's kept count to its nearest allowed one (ties down), keeping or
         dropping random channels (by ``scores``, most important kept, when given)."""
-        for g in self.space.groups:
+        for g, allowed in zip(self.space.groups, self.allowed):
             bits = range(g.offset, g.stop)
             count = sum(ind[i] for i in bits)
-            target = round_count(g, count, self.round_to)
+            target = round_count(allowed, count)
             if target == count:
                 continue
             pool = [i for i in bits if ind[i] == (1 if target < count else 0)]
